@@ -1,0 +1,185 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <set>
+
+#include "core/fs.hpp"
+
+namespace airheal::config {
+
+const std::string_view kDefaultConfigYaml = R"yaml(# airheald configuration. Every key is optional; this file shows the embedded defaults.
+# Relative paths are resolved against the directory airheald is started in.
+
+state_dir: ./airheal-state        # blobs, metadata database, uploads, users file
+listen: 127.0.0.1:5000            # registry address; port 0 picks a free port and logs it
+log_level: info                   # trace, debug, info, warn, error
+workers: 0                        # I/O worker threads; 0 = one per CPU core
+
+http:
+  read_timeout: 30s               # a request making no progress this long is dropped
+  idle_timeout: 60s               # an idle keep-alive connection is closed after this
+  write_timeout: 60s              # a client not reading its response this long is dropped
+  max_header_bytes: 16384         # larger request headers get 431
+  max_connections: 1024           # further connections are refused
+
+tls:
+  certificate: ""                 # PEM certificate chain; set both to serve HTTPS only
+  private_key: ""                 # PEM private key
+
+auth:
+  users_file: ""                  # NAME:pbkdf2-sha256$... lines; "" = <state_dir>/users
+  anonymous_pull: true            # pulls need no credentials
+  loopback_push_without_credentials: true  # clients on 127.0.0.0/8 or ::1 may push freely
+
+registry:
+  read_only: false                # refuse every push and delete with 405 UNSUPPORTED
+  delete_enabled: true            # allow DELETE of manifests, tags and blob links
+  max_manifest_bytes: 4194304     # larger manifests get 413
+
+gc:
+  grace_period: 1h                # nothing younger than this is ever collected
+  upload_max_age: 24h             # unfinished uploads idle longer than this are collected
+)yaml";
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  if (text.empty()) return make_error(Errc::invalid_argument, "empty duration");
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0) return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "' must start with a number");
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + i, n);
+  if (ec != std::errc()) return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "' is out of range");
+  auto unit = text.substr(i);
+  std::int64_t mult = 0;
+  if (unit.empty() || unit == "s") mult = 1;
+  else if (unit == "m") mult = 60;
+  else if (unit == "h") mult = 3600;
+  else if (unit == "d") mult = 86400;
+  else return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "': unit must be s, m, h or d");
+  return std::chrono::seconds(n * mult);
+}
+
+Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size())
+    return make_error(Errc::invalid_argument, "listen address '" + std::string(text) + "' must be HOST:PORT");
+  auto h = text.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  unsigned p = 0;
+  auto ps = text.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), p);
+  if (ec != std::errc() || ptr != ps.data() + ps.size() || p > 65535)
+    return make_error(Errc::invalid_argument, "listen port '" + std::string(ps) + "' is not a number from 0 to 65535");
+  host = std::string(h.empty() ? "0.0.0.0" : h);
+  port = static_cast<std::uint16_t>(p);
+  return {};
+}
+
+namespace {
+struct Reader {
+  std::string origin;
+  Error err{Errc::invalid_argument, {}};
+  bool failed = false;
+
+  void fail(const YAML::Node& n, const std::string& key, const std::string& why) {
+    if (failed) return;
+    failed = true;
+    err.message = origin + ":" + std::to_string(n.Mark().line + 1) + ": " + key + ": " + why;
+  }
+  void check_keys(const YAML::Node& map, const std::string& prefix, std::set<std::string> allowed) {
+    if (!map.IsMap()) {
+      fail(map, prefix.empty() ? "(top level)" : prefix, "must be a mapping");
+      return;
+    }
+    for (const auto& kv : map) {
+      auto k = kv.first.as<std::string>();
+      if (!allowed.count(k)) fail(kv.first, prefix + k, "unknown key");
+    }
+  }
+  template <class T>
+  void get(const YAML::Node& map, const char* key, const std::string& prefix, T& out) {
+    auto n = map[key];
+    if (!n || n.IsNull()) return;
+    try {
+      if constexpr (std::is_same_v<T, std::chrono::seconds>) {
+        auto d = parse_duration(n.as<std::string>());
+        if (!d) return fail(n, prefix + key, d.error().message);
+        out = *d;
+      } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+        out = n.as<std::string>();
+      } else {
+        out = n.as<T>();
+      }
+    } catch (const YAML::Exception&) {
+      fail(n, prefix + key, "has the wrong type");
+    }
+  }
+};
+}  // namespace
+
+Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
+  Config c;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return make_error(Errc::invalid_argument, std::string(origin) + ": not valid YAML: " + e.what());
+  }
+  if (!root || root.IsNull()) return c;
+  Reader r{std::string(origin)};
+  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc"});
+  if (r.failed) return r.err;
+  r.get(root, "state_dir", "", c.state_dir);
+  std::string listen;
+  r.get(root, "listen", "", listen);
+  if (!listen.empty())
+    if (auto st = parse_listen(listen, c.listen_host, c.listen_port); !st) r.fail(root["listen"], "listen", st.error().message);
+  r.get(root, "log_level", "", c.log_level);
+  r.get(root, "workers", "", c.workers);
+  if (auto h = root["http"]) {
+    r.check_keys(h, "http.", {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes", "max_connections"});
+    r.get(h, "read_timeout", "http.", c.http.read_timeout);
+    r.get(h, "idle_timeout", "http.", c.http.idle_timeout);
+    r.get(h, "write_timeout", "http.", c.http.write_timeout);
+    r.get(h, "max_header_bytes", "http.", c.http.max_header_bytes);
+    r.get(h, "max_connections", "http.", c.http.max_connections);
+  }
+  if (auto t = root["tls"]) {
+    r.check_keys(t, "tls.", {"certificate", "private_key"});
+    r.get(t, "certificate", "tls.", c.tls.certificate);
+    r.get(t, "private_key", "tls.", c.tls.private_key);
+    if (!r.failed && c.tls.certificate.empty() != c.tls.private_key.empty())
+      r.fail(t, "tls", "certificate and private_key must be set together");
+  }
+  if (auto a = root["auth"]) {
+    r.check_keys(a, "auth.", {"users_file", "anonymous_pull", "loopback_push_without_credentials"});
+    r.get(a, "users_file", "auth.", c.auth.users_file);
+    r.get(a, "anonymous_pull", "auth.", c.auth.anonymous_pull);
+    r.get(a, "loopback_push_without_credentials", "auth.", c.auth.loopback_push_without_credentials);
+  }
+  if (auto g = root["registry"]) {
+    r.check_keys(g, "registry.", {"read_only", "delete_enabled", "max_manifest_bytes"});
+    r.get(g, "read_only", "registry.", c.registry.read_only);
+    r.get(g, "delete_enabled", "registry.", c.registry.delete_enabled);
+    r.get(g, "max_manifest_bytes", "registry.", c.registry.max_manifest_bytes);
+  }
+  if (auto g = root["gc"]) {
+    r.check_keys(g, "gc.", {"grace_period", "upload_max_age"});
+    r.get(g, "grace_period", "gc.", c.gc.grace_period);
+    r.get(g, "upload_max_age", "gc.", c.gc.upload_max_age);
+  }
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!r.failed && !levels.count(c.log_level)) r.fail(root["log_level"], "log_level", "must be one of trace, debug, info, warn, error");
+  if (r.failed) return r.err;
+  return c;
+}
+
+Result<Config> load_file(const std::filesystem::path& path) {
+  auto text = fs::read_file(path, 1u << 20);
+  if (!text) return make_error(Errc::invalid_argument, "cannot read configuration: " + text.error().message);
+  return parse_yaml(*text, path.string());
+}
+
+}  // namespace airheal::config

@@ -1,0 +1,63 @@
+// airheal configuration: every key has an embedded default (kDefaultConfigYaml, which is also
+// the documentation), a YAML file may override any of them, and command-line flags win last.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace airheal::config {
+
+struct Config {
+  std::filesystem::path state_dir = "./airheal-state";
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 5000;
+  std::string log_level = "info";
+  unsigned workers = 0;  // 0: one per core
+
+  struct Http {
+    std::chrono::seconds read_timeout{30};
+    std::chrono::seconds idle_timeout{60};
+    std::chrono::seconds write_timeout{60};
+    std::size_t max_header_bytes = 16384;
+    std::size_t max_connections = 1024;
+  } http;
+
+  struct Tls {
+    std::filesystem::path certificate;
+    std::filesystem::path private_key;
+  } tls;
+
+  struct Auth {
+    std::filesystem::path users_file;  // empty: <state_dir>/users
+    bool anonymous_pull = true;
+    bool loopback_push_without_credentials = true;
+  } auth;
+
+  struct Registry {
+    bool read_only = false;
+    bool delete_enabled = true;
+    std::size_t max_manifest_bytes = 4u << 20;
+  } registry;
+
+  struct Gc {
+    std::chrono::seconds grace_period{3600};
+    std::chrono::seconds upload_max_age{86400};
+  } gc;
+
+  std::filesystem::path users_file() const { return auth.users_file.empty() ? state_dir / "users" : auth.users_file; }
+};
+
+// The embedded defaults, as a commented YAML document (airheald --print-default-config).
+extern const std::string_view kDefaultConfigYaml;
+
+Result<Config> load_file(const std::filesystem::path& path);  // defaults + the file
+Result<Config> parse_yaml(std::string_view text, std::string_view origin);
+Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port);
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace airheal::config

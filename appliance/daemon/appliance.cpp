@@ -1,0 +1,66 @@
+#include "daemon/appliance.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace airheal {
+
+Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  if (ec)
+    return make_error(Errc::io_error, "cannot use state directory " + cfg.state_dir.string() + ": " + ec.message());
+  auto lock = fs::LockFile::acquire(cfg.state_dir / "airheald.lock");
+  if (!lock) return make_error(lock.error().code, "cannot use state directory " + cfg.state_dir.string() + ": " + lock.error().message);
+  std::unique_ptr<Appliance> a(new Appliance(cfg, std::move(*lock)));
+  auto store = store::Store::open(cfg.state_dir);
+  if (!store) return make_error(store.error().code, "cannot use state directory " + cfg.state_dir.string() + ": " + store.error().message);
+  a->store_ = std::move(*store);
+  auto users = registry::UserFile::load(cfg.users_file());
+  if (!users) return users.error();
+  registry::AccessPolicy policy{cfg.auth.anonymous_pull, cfg.auth.loopback_push_without_credentials, cfg.registry.read_only};
+  a->auth_ = std::make_unique<registry::Authenticator>(policy, std::move(*users));
+  registry::RegistryOptions ro;
+  ro.delete_enabled = cfg.registry.delete_enabled;
+  ro.max_manifest_bytes = cfg.registry.max_manifest_bytes;
+  a->registry_ = std::make_unique<registry::Registry>(*a->store_, *a->auth_, ro);
+  registry::HttpOptions ho;
+  ho.read_timeout = cfg.http.read_timeout;
+  ho.idle_timeout = cfg.http.idle_timeout;
+  ho.write_timeout = cfg.http.write_timeout;
+  ho.max_header_bytes = cfg.http.max_header_bytes;
+  ho.max_connections = cfg.http.max_connections;
+  ho.tls_cert = cfg.tls.certificate;
+  ho.tls_key = cfg.tls.private_key;
+  a->server_ = std::make_unique<registry::HttpServer>(a->ioc_, *a->registry_, ho);
+  a->store_->events().subscribe([](const store::Event& e) {
+    spdlog::info("event {} {} {}{}", store::to_string(e.kind), e.repository, e.digest, e.tag ? " tag " + *e.tag : "");
+  });
+  return a;
+}
+
+Appliance::~Appliance() { stop(std::chrono::milliseconds(0)); }
+
+Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
+  auto ep = server_->listen(config_.listen_host, config_.listen_port);
+  if (!ep) return ep.error();
+  unsigned n = config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });
+  return *ep;
+}
+
+void Appliance::stop(std::chrono::milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_) server_->shutdown();
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (server_ && server_->active_connections() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (server_ && server_->active_connections() > 0)
+    spdlog::warn("{} connections still busy after the grace period; closing them", server_->active_connections());
+  ioc_.stop();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+}  // namespace airheal

@@ -1,0 +1,51 @@
+// Wires the components of the appliance (store, access control, registry, HTTP server,
+// worker threads) from a Config. airheald's main is a thin shell around this, and tests can
+// boot the same thing in-process.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/fs.hpp"
+#include "registry/http_server.hpp"
+#include "registry/registry.hpp"
+#include "store/store.hpp"
+
+namespace airheal {
+
+class Appliance {
+ public:
+  // Opens (creating if needed) and locks the state directory. Fails with a precise message
+  // when it is unusable or another airheald holds it.
+  static Result<std::unique_ptr<Appliance>> create(const config::Config& config);
+  ~Appliance();
+
+  // Binds the listener and starts the worker threads.
+  Result<boost::asio::ip::tcp::endpoint> start();
+  // Stops accepting, lets requests in flight finish (up to `grace`), then stops the workers.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+  store::Store& store() { return *store_; }
+  const config::Config& config() const { return config_; }
+  bool tls() const { return server_ && server_->tls(); }
+
+ private:
+  Appliance(config::Config config, fs::LockFile lock) : config_(std::move(config)), lock_(std::move(lock)) {}
+
+  config::Config config_;
+  fs::LockFile lock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<registry::Authenticator> auth_;
+  std::unique_ptr<registry::Registry> registry_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<registry::HttpServer> server_;
+  std::vector<std::thread> workers_;
+  bool stopped_ = false;
+};
+
+}  // namespace airheal

@@ -1,0 +1,91 @@
+// airheald: the appliance daemon. Thin: options, configuration, logging, signals.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
+#include "core/fs.hpp"
+#include "daemon/appliance.hpp"
+
+using namespace airheal;
+
+int main(int argc, char** argv) {
+  CLI::App app{"airheald - self-healing container registry appliance for air-gapped networks"};
+  std::string config_file, state_dir, listen, log_level, ready_file;
+  bool print_defaults = false;
+  app.add_option("--config", config_file, "YAML configuration file (every key has a default)");
+  app.add_option("--state-dir", state_dir, "state directory (overrides state_dir)");
+  app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one (overrides listen)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides log_level)");
+  app.add_option("--ready-file", ready_file, "write HOST:PORT here once serving (for scripts and tests)");
+  app.add_flag("--print-default-config", print_defaults, "print the embedded default configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (print_defaults) {
+    std::cout << config::kDefaultConfigYaml;
+    return 0;
+  }
+  // Logs go to stderr without colour or timestamps' noise that journald adds itself.
+  auto logger = spdlog::stderr_logger_mt("airheald");
+  logger->set_pattern(isatty(2) ? "%Y-%m-%d %H:%M:%S.%e %^%l%$ %v" : "<%l> %v");
+  spdlog::set_default_logger(logger);
+
+  config::Config cfg;
+  if (!config_file.empty()) {
+    auto loaded = config::load_file(config_file);
+    if (!loaded) {
+      std::cerr << "airheald: " << loaded.error().message << "\n";
+      return 2;
+    }
+    cfg = *loaded;
+  }
+  if (!state_dir.empty()) cfg.state_dir = state_dir;
+  if (!listen.empty()) {
+    if (auto st = config::parse_listen(listen, cfg.listen_host, cfg.listen_port); !st) {
+      std::cerr << "airheald: " << st.error().message << "\n";
+      return 2;
+    }
+  }
+  if (!log_level.empty()) cfg.log_level = log_level;
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto appliance = Appliance::create(cfg);
+  if (!appliance) {
+    std::cerr << "airheald: " << appliance.error().message << "\n";
+    return 2;
+  }
+  auto ep = (*appliance)->start();
+  if (!ep) {
+    std::cerr << "airheald: " << ep.error().message << "\n";
+    return 2;
+  }
+  std::string addr = (ep->address().is_v6() ? "[" + ep->address().to_string() + "]" : ep->address().to_string()) + ":" +
+                     std::to_string(ep->port());
+  auto scheme = (*appliance)->tls() ? "https" : "http";
+  spdlog::info("airheald listening on {}://{} (state {})", scheme, addr, std::filesystem::absolute(cfg.state_dir).string());
+  (void)fs::write_file_atomic(cfg.state_dir / "airheald.addr", std::string(scheme) + "://" + addr + "\n");
+  if (!ready_file.empty()) {
+    if (auto st = fs::write_file_atomic(ready_file, addr + "\n"); !st)
+      spdlog::error("cannot write ready file: {}", st.error().message);
+  }
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received {}; finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*appliance)->stop();
+  std::error_code ec;
+  std::filesystem::remove(cfg.state_dir / "airheald.addr", ec);
+  spdlog::info("airheald stopped");
+  return 0;
+}

@@ -1,0 +1,159 @@
+#include "registry/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "core/digest.hpp"
+#include "core/fs.hpp"
+
+namespace airheal::registry {
+
+namespace {
+std::optional<std::string> from_hex(std::string_view h) {
+  if (h.size() % 2) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < h.size(); i += 2) {
+    auto v = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int a = v(h[i]), b = v(h[i + 1]);
+    if (a < 0 || b < 0) return std::nullopt;
+    out.push_back(static_cast<char>(a * 16 + b));
+  }
+  return out;
+}
+
+std::string pbkdf2(std::string_view password, std::string_view salt, int iterations) {
+  unsigned char out[32];
+  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), iterations,
+                    EVP_sha256(), sizeof out, out);
+  return std::string(reinterpret_cast<char*>(out), sizeof out);
+}
+}  // namespace
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  while (!in.empty() && (in.back() == ' ' || in.back() == '\r' || in.back() == '\n')) in.remove_suffix(1);
+  if (in.size() % 4 != 0 || in.size() > 8192) return std::nullopt;
+  std::string out((in.size() / 4) * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (!in.empty() && in.back() == '=') ++pad;
+  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+bool UserFile::valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::string UserFile::hash_password(std::string_view password, int iterations) {
+  auto salt = random_hex(16);
+  auto raw_salt = *from_hex(salt);
+  auto h = pbkdf2(password, raw_salt, iterations);
+  return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + salt + "$" +
+         to_hex(reinterpret_cast<const unsigned char*>(h.data()), h.size());
+}
+
+bool UserFile::verify_hash(std::string_view encoded, std::string_view password) {
+  // pbkdf2-sha256$ITER$SALT$HASH
+  auto p1 = encoded.find('$');
+  if (p1 == std::string_view::npos || encoded.substr(0, p1) != "pbkdf2-sha256") return false;
+  auto p2 = encoded.find('$', p1 + 1);
+  auto p3 = p2 == std::string_view::npos ? p2 : encoded.find('$', p2 + 1);
+  if (p3 == std::string_view::npos) return false;
+  int iterations = 0;
+  try {
+    iterations = std::stoi(std::string(encoded.substr(p1 + 1, p2 - p1 - 1)));
+  } catch (...) {
+    return false;
+  }
+  if (iterations < 1000 || iterations > 10'000'000) return false;
+  auto salt = from_hex(encoded.substr(p2 + 1, p3 - p2 - 1));
+  auto want = from_hex(encoded.substr(p3 + 1));
+  if (!salt || !want || want->size() != 32) return false;
+  auto got = pbkdf2(password, *salt, iterations);
+  return CRYPTO_memcmp(got.data(), want->data(), 32) == 0;
+}
+
+Result<UserFile> UserFile::load(const std::filesystem::path& path) {
+  UserFile f;
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return f;
+  auto text = fs::read_file(path, 16u << 20);
+  if (!text) return text.error();
+  std::size_t line_no = 0, pos = 0;
+  while (pos < text->size()) {
+    auto end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    auto colon = line.find(':');
+    if (colon == std::string::npos || !valid_user_name(line.substr(0, colon)) ||
+        line.compare(colon + 1, 14, "pbkdf2-sha256$") != 0)
+      return make_error(Errc::invalid_argument, path.string() + ":" + std::to_string(line_no) +
+                                                    ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH");
+    f.users_[line.substr(0, colon)] = line.substr(colon + 1);
+  }
+  return f;
+}
+
+Status UserFile::save(const std::filesystem::path& path) const {
+  std::string out = "# airheal registry users: NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH (airhealctl user add)\n";
+  for (const auto& [u, h] : users_) out += u + ":" + h + "\n";
+  return fs::write_file_atomic(path, out);
+}
+
+bool UserFile::verify(const std::string& user, std::string_view password) const {
+  auto it = users_.find(user);
+  if (it == users_.end()) {
+    // Spend the same time as for a real user so names cannot be probed by timing.
+    (void)pbkdf2(password, "airheal-dummy-salt", kIterations);
+    return false;
+  }
+  return verify_hash(it->second, password);
+}
+
+bool Authenticator::check_basic(std::string_view authorization) {
+  if (authorization.size() < 6 || authorization.substr(0, 6) != "Basic ") return false;
+  auto key = Sha256::of(authorization).hex();
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lk(mu_);
+    auto it = verified_.find(key);
+    if (it != verified_.end() && it->second > now) return true;
+  }
+  auto decoded = base64_decode(authorization.substr(6));
+  if (!decoded) return false;
+  auto colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  if (!users_.verify(decoded->substr(0, colon), std::string_view(*decoded).substr(colon + 1))) return false;
+  std::lock_guard lk(mu_);
+  if (verified_.size() > 10000) verified_.clear();
+  verified_[key] = now + std::chrono::minutes(5);
+  return true;
+}
+
+Decision Authenticator::decide(bool is_write, bool loopback, bool tls, std::string_view authorization) {
+  if (is_write && policy_.read_only) return Decision::read_only;
+  bool exempt = is_write ? (loopback && policy_.loopback_push_without_credentials) : policy_.anonymous_pull;
+  if (!authorization.empty()) {
+    if (!tls && !loopback) return Decision::credentials_need_tls;
+    if (check_basic(authorization)) return Decision::allow;
+    return Decision::bad_credentials;
+  }
+  return exempt ? Decision::allow : Decision::need_credentials;
+}
+
+}  // namespace airheal::registry

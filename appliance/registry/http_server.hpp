@@ -1,0 +1,66 @@
+// The registry's HTTP/1.1 front end (Boost.Beast over Asio, C++20 coroutines): keep-alive,
+// read timeouts and header/body limits, streamed bodies in both directions (sendfile for
+// plain TCP), optional TLS with an operator-provided certificate, and graceful shutdown.
+#pragma once
+
+#include <utility>  // boost 1.74 awaitable.hpp uses std::exchange without it
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "registry/registry.hpp"
+
+namespace airheal::registry {
+
+struct HttpOptions {
+  std::chrono::seconds read_timeout{30};   // no progress reading a request for this long: close
+  std::chrono::seconds idle_timeout{60};   // keep-alive connections with no request: close
+  std::chrono::seconds write_timeout{60};  // no progress writing a response: close
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 1024;
+  std::filesystem::path tls_cert;  // PEM chain; empty for plain HTTP
+  std::filesystem::path tls_key;
+};
+
+struct RequestStats {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> errors{0};  // 5xx answers
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, Registry& registry, HttpOptions options);
+  ~HttpServer();
+
+  // Binds and starts accepting; returns the bound endpoint (port 0 becomes a real port).
+  Result<boost::asio::ip::tcp::endpoint> listen(const std::string& host, std::uint16_t port);
+  // Stops accepting and closes idle connections; requests in progress run to completion.
+  void shutdown();
+  std::size_t active_connections() const;
+  bool tls() const { return ssl_ != nullptr; }
+  const RequestStats& stats() const { return stats_; }
+
+  struct Tracker;  // live connections (defined in the .cpp)
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::io_context& ioc_;
+  Registry& registry_;
+  HttpOptions options_;
+  std::unique_ptr<boost::asio::ssl::context> ssl_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::shared_ptr<Tracker> tracker_;
+  RequestStats stats_;
+};
+
+}  // namespace airheal::registry

@@ -1,0 +1,91 @@
+// OCI Distribution Spec v1.1 request handling, free of network I/O. The HTTP session reads a
+// request head, asks prepare() what to do, feeds any body to the returned consumer and writes
+// the Response. Unit tests drive it directly; integration tests go through the real server.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/fs.hpp"
+#include "registry/auth.hpp"
+#include "store/store.hpp"
+
+namespace airheal::registry {
+
+namespace http = boost::beast::http;
+
+struct RegistryOptions {
+  bool delete_enabled = true;
+  std::size_t max_manifest_bytes = 4u << 20;
+  std::size_t max_page_size = 10000;  // largest n for tag and catalog listings
+};
+
+struct FileSpan {
+  std::shared_ptr<fs::UniqueFd> fd;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+struct Response {
+  http::status status = http::status::ok;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<FileSpan> file;                 // streamed after the header
+  std::optional<std::uint64_t> content_length;  // for HEAD: announced, not sent
+  bool close = false;
+
+  std::string header(std::string_view name) const;  // "" when absent
+};
+
+// Receives a request body in pieces. write() returns a response to stop early with an error.
+class BodyConsumer {
+ public:
+  virtual ~BodyConsumer() = default;
+  virtual std::optional<Response> write(const char* data, std::size_t size) = 0;
+  virtual Response finish() = 0;
+};
+
+struct Prepared {
+  std::optional<Response> response;          // set: answer now (any body is not wanted)
+  std::unique_ptr<BodyConsumer> consumer;    // set: stream the body into it, then finish()
+  std::uint64_t body_limit = 0;              // for the consumer
+};
+
+struct ClientInfo {
+  bool loopback = false;
+  bool tls = false;
+};
+
+Response error_response(http::status status, std::string_view code, std::string_view message);
+Response error_response(const Error& error);
+
+class Registry {
+ public:
+  Registry(store::Store& store, Authenticator& auth, RegistryOptions options)
+      : store_(store), auth_(auth), options_(options) {}
+
+  Prepared prepare(const http::request_header<>& head, const ClientInfo& client);
+
+ private:
+  struct Target;
+  Prepared route(const http::request_header<>& head, const Target& t);
+  Prepared blob(const http::request_header<>& head, const Target& t);
+  Prepared start_upload(const http::request_header<>& head, const Target& t);
+  Prepared upload(const http::request_header<>& head, const Target& t);
+  Prepared manifest(const http::request_header<>& head, const Target& t);
+  Prepared tags(const Target& t);
+  Prepared catalog(const Target& t);
+  Prepared referrers(const Target& t);
+
+  store::Store& store_;
+  Authenticator& auth_;
+  RegistryOptions options_;
+};
+
+}  // namespace airheal::registry

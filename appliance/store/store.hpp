@@ -1,0 +1,204 @@
+// The one owner of on-disk image state: a content-addressed blob store (files named by their
+// sha256 under blobs/sha256/xx/) and the metadata database (SQLite, WAL) that says which
+// repositories hold which blobs, manifests and tags. Safe for concurrent use from many threads
+// of one process and from other processes (airhealctl) on the same state directory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/digest.hpp"
+#include "core/fs.hpp"
+#include "core/oci.hpp"
+#include "core/result.hpp"
+#include "core/sqlite.hpp"
+#include "store/events.hpp"
+
+namespace airheal::store {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t now_seconds() const = 0;
+};
+class SystemClock final : public Clock {
+ public:
+  std::int64_t now_seconds() const override;
+};
+
+struct BlobInfo {
+  Digest digest;
+  std::uint64_t size = 0;
+};
+
+struct UploadInfo {
+  std::string uuid;
+  std::string repository;
+  std::uint64_t offset = 0;
+};
+
+struct ManifestRecord {
+  Digest digest;
+  std::string media_type;
+  std::shared_ptr<const std::string> bytes;
+};
+
+struct PutManifestResult {
+  Digest digest;
+  std::optional<Digest> subject;
+};
+
+struct Referrer {
+  std::string media_type;
+  Digest digest;
+  std::int64_t size = 0;
+  std::optional<std::string> artifact_type;
+  std::string annotations_json;
+};
+
+struct GcOptions {
+  bool dry_run = true;
+  bool delete_untagged = false;           // also remove manifests no tag/retention/referrer keeps
+  std::int64_t grace_seconds = 3600;      // never remove anything younger than this
+  std::int64_t upload_max_age_seconds = 86400;
+};
+
+struct GcReport {
+  std::vector<std::string> manifests_removed;
+  std::vector<std::string> blobs_removed;
+  std::vector<std::string> uploads_removed;
+  std::vector<std::string> orphan_files_removed;
+  std::uint64_t bytes_freed = 0;
+  std::size_t manifests_kept = 0;
+  std::size_t blobs_kept = 0;
+};
+
+struct CheckReport {
+  std::size_t blobs_checked = 0;
+  std::size_t manifests_checked = 0;
+  std::size_t tags_checked = 0;
+  std::uint64_t bytes_hashed = 0;
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+class Store;
+
+// Appends bytes to an upload session. Nothing is part of the upload until commit(); a writer
+// destroyed uncommitted (client gone, bad range, error) truncates the file back.
+class UploadWriter {
+ public:
+  ~UploadWriter();
+  Status write(const char* data, std::size_t size);
+  Result<std::uint64_t> commit();  // the new offset
+  std::uint64_t start() const { return start_; }
+  std::uint64_t written() const { return written_; }
+
+ private:
+  friend class Store;
+  UploadWriter(Store& store, std::string uuid, fs::UniqueFd fd, std::uint64_t start, Sha256 hash)
+      : store_(store), uuid_(std::move(uuid)), fd_(std::move(fd)), start_(start), hash_(std::move(hash)) {}
+  Store& store_;
+  std::string uuid_;
+  fs::UniqueFd fd_;
+  std::uint64_t start_;
+  std::uint64_t written_ = 0;
+  Sha256 hash_;
+  bool committed_ = false;
+};
+
+class Store {
+ public:
+  enum class Access { read_write, read_only };
+  // Creates the layout and database if missing; checks the directory is usable.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& root,
+                                             std::shared_ptr<const Clock> clock = nullptr);
+  ~Store();
+
+  const std::filesystem::path& root() const { return root_; }
+  EventBus& events() { return events_; }
+
+  // Blobs.
+  std::optional<std::uint64_t> blob_size(const std::string& repo, const Digest& digest);
+  std::filesystem::path blob_path(const Digest& digest) const;
+  Status delete_blob(const std::string& repo, const Digest& digest);
+  // Links a blob held by `from` (or, when from is empty, by any repository) into repo.
+  bool mount_blob(const std::string& repo, const std::string& from, const Digest& digest);
+  // Stores bytes as a blob and links it into repo (used for small blobs and manifests).
+  Result<BlobInfo> put_blob(const std::string& repo, std::string_view bytes);
+
+  // Upload sessions.
+  Result<UploadInfo> start_upload(const std::string& repo);
+  Result<UploadInfo> upload_status(const std::string& repo, const std::string& uuid);
+  // expected_start, when given, must equal the current offset (Content-Range checks).
+  Result<std::unique_ptr<UploadWriter>> open_upload(const std::string& repo, const std::string& uuid,
+                                                    std::optional<std::uint64_t> expected_start);
+  Result<BlobInfo> finish_upload(const std::string& repo, const std::string& uuid, const Digest& expected);
+  Status cancel_upload(const std::string& repo, const std::string& uuid);
+
+  // Manifests and tags. reference is a tag or a digest string, already validated by the caller.
+  Result<PutManifestResult> put_manifest(const std::string& repo, const std::string& reference,
+                                         std::string_view bytes, std::string_view content_type);
+  Result<ManifestRecord> get_manifest(const std::string& repo, const std::string& reference);
+  Status delete_manifest(const std::string& repo, const std::string& reference);
+
+  // Listings, lexically ordered; n == 0 means no limit.
+  Result<std::vector<std::string>> list_tags(const std::string& repo, std::size_t n, const std::string& last);
+  std::vector<std::string> catalog(std::size_t n, const std::string& last);
+  std::vector<Referrer> referrers(const std::string& repo, const Digest& subject,
+                                  const std::optional<std::string>& artifact_type);
+
+  // Retained digests (for rollback) are never collected.
+  Status retain(const std::string& repo, const Digest& digest, const std::string& reason);
+  Status release(const std::string& repo, const Digest& digest);
+
+  GcReport gc(const GcOptions& options);
+  CheckReport check();
+
+ private:
+  friend class UploadWriter;
+  struct UploadState {
+    Sha256 hash;
+    std::uint64_t offset = 0;
+    bool busy = false;
+  };
+  class Pool;
+
+  Store(std::filesystem::path root, std::shared_ptr<const Clock> clock);
+  std::filesystem::path upload_path(const std::string& uuid) const;
+  std::int64_t now() const { return clock_->now_seconds(); }
+  std::optional<std::int64_t> repo_id(sqlite::Connection& c, const std::string& repo);
+  std::int64_t ensure_repo(sqlite::Connection& c, const std::string& repo);
+  Result<std::int64_t> upload_repo_check(sqlite::Connection& c, const std::string& repo, const std::string& uuid,
+                                         std::uint64_t* offset);
+  // Moves a fully written, synced temporary file into the blob store under its digest.
+  Status install_blob_file(const std::filesystem::path& tmp, const Digest& digest);
+  void release_upload(const std::string& uuid);
+  std::shared_ptr<const std::string> load_manifest_bytes(const Digest& digest, std::uint64_t size);
+
+  std::filesystem::path root_;
+  std::shared_ptr<const Clock> clock_;
+  std::unique_ptr<Pool> pool_;
+  EventBus events_;
+
+  std::mutex uploads_mu_;
+  std::unordered_map<std::string, UploadState> uploads_;
+
+  // Manifests are immutable by digest: keep recently served ones in memory.
+  std::mutex cache_mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> lru_;
+  std::unordered_map<std::string, decltype(lru_)::iterator> lru_index_;
+  std::size_t cache_bytes_ = 0;
+  static constexpr std::size_t kCacheLimit = 64u << 20;
+};
+
+}  // namespace airheal::store
