@@ -307,18 +307,22 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
     r.headers.emplace_back("Content-Type", "application/json");
     return now(std::move(r));
   }
-  if (path->substr(0, 4) != "/v2/")
+  if (raw_path.substr(0, 4) != "/v2/")
     return now(error_response(http::status::not_found, "NAME_UNKNOWN", "not an OCI distribution endpoint"));
   if (*path == "/v2/_catalog") {
     t.kind = Target::Kind::catalog;
     return route(head, t);
   }
   // /v2/<name>/{manifests/<ref>|blobs/<digest>|blobs/uploads/[<uuid>]|tags/list|referrers/<digest>}
-  std::vector<std::string_view> seg;
-  std::string_view rest = std::string_view(*path).substr(4);
+  // Split the raw path first and decode each segment alone, so an encoded '/' can never
+  // create or move a path separator.
+  std::vector<std::string> seg;
+  std::string_view rest = raw_path.substr(4);
   for (;;) {
     auto slash = rest.find('/');
-    seg.push_back(rest.substr(0, slash));
+    auto decoded = percent_decode(rest.substr(0, slash), false);
+    if (!decoded) return now(error_response(http::status::bad_request, "NAME_INVALID", "malformed percent-encoding in path"));
+    seg.push_back(std::move(*decoded));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }

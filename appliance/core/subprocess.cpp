@@ -1,0 +1,53 @@
+#include "core/subprocess.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/process.hpp>
+#include <future>
+#include <stdexcept>
+
+namespace airheal {
+
+namespace bp = boost::process;
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  if (argv.empty()) throw std::invalid_argument("run_process: empty argument vector");
+  boost::filesystem::path exe = argv[0];
+  if (argv[0].find('/') == std::string::npos) {
+    exe = bp::search_path(argv[0]);
+    if (exe.empty()) throw std::runtime_error("program not found in PATH: " + argv[0]);
+  }
+  std::vector<std::string> args(argv.begin() + 1, argv.end());
+  boost::asio::io_context ios;
+  std::future<std::string> out, err;
+  bp::async_pipe in_pipe(ios);
+  auto env = boost::this_process::environment();
+  bp::environment child_env = env;
+  for (const auto& [k, v] : options.env_overrides) child_env[k] = v;
+  boost::filesystem::path cwd = options.cwd.empty() ? boost::filesystem::current_path()
+                                                     : boost::filesystem::path(options.cwd.string());
+  bp::child child(exe, bp::args(args), bp::std_out > out, bp::std_err > err, bp::std_in < in_pipe, child_env,
+                  bp::start_dir(cwd), ios);
+  std::string input = options.input.value_or("");
+  if (!input.empty()) {
+    boost::asio::async_write(in_pipe, boost::asio::buffer(input), [&](const boost::system::error_code&, std::size_t) {
+      in_pipe.close();
+    });
+  } else {
+    in_pipe.close();
+  }
+  ProcessResult r;
+  ios.run_for(options.timeout);
+  if (!ios.stopped()) {
+    r.timed_out = true;
+    std::error_code ec;
+    child.terminate(ec);
+    ios.run_for(std::chrono::seconds(5));
+  }
+  child.wait();
+  r.exit_code = r.timed_out ? -1 : child.exit_code();
+  if (out.wait_for(std::chrono::seconds(0)) == std::future_status::ready) r.out = out.get();
+  if (err.wait_for(std::chrono::seconds(0)) == std::future_status::ready) r.err = err.get();
+  return r;
+}
+
+}  // namespace airheal

@@ -1,0 +1,31 @@
+// Runs a program with an argument vector (never a shell), optional stdin, captured output
+// and a timeout after which it is killed.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airheal {
+
+struct ProcessResult {
+  int exit_code = -1;      // -1 when killed by a signal or on timeout
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+struct ProcessOptions {
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  std::optional<std::string> input;  // written to stdin, then closed
+  std::filesystem::path cwd;         // empty: inherit
+  std::map<std::string, std::string> env_overrides;
+};
+
+// argv[0] is looked up in PATH when it has no slash. Throws if it cannot be started.
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+}  // namespace airheal

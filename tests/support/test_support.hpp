@@ -1,0 +1,113 @@
+// Shared helpers for unit and integration tests: temporary directories, a real HTTP client,
+// OCI image layouts generated on the fly, and the daemon started as a real process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/subprocess.hpp"
+
+namespace airheal::test {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& sub) const { return path_ / sub; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+// A keep-alive HTTP/1.1 client over a real TCP connection (Boost.Beast).
+class HttpClient {
+ public:
+  HttpClient(std::string host, std::uint16_t port);
+  ~HttpClient();
+  HttpResponse request(const std::string& method, const std::string& target,
+                       const std::map<std::string, std::string>& headers = {}, const std::string& body = "");
+  HttpResponse get(const std::string& target, const std::map<std::string, std::string>& h = {}) {
+    return request("GET", target, h);
+  }
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Sends raw bytes and closes without reading (simulates clients dying mid-request).
+void send_raw_and_close(const std::string& host, std::uint16_t port, const std::string& bytes);
+
+std::string sha256_hex(const std::string& data);
+std::string sha256_digest(const std::string& data);  // "sha256:..."
+std::string random_bytes(std::size_t n, unsigned seed);
+
+struct OciImage {
+  std::filesystem::path layout;  // an OCI image layout directory
+  std::string tag;
+  std::string manifest_digest;
+  std::vector<std::string> layer_digests;
+};
+
+// Writes an OCI image layout with `layers` gzip tar layers of about `layer_bytes` each.
+OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag, int layers,
+                        std::size_t layer_bytes, unsigned seed);
+
+// The real airheald, started on port 0 with a temporary state directory.
+class Daemon {
+ public:
+  struct Options {
+    std::filesystem::path state_dir;       // empty: a fresh temporary one
+    std::string config_yaml;               // written to a file and passed with --config
+    std::vector<std::string> extra_args;
+  };
+  explicit Daemon(Options options);
+  Daemon() : Daemon(Options{}) {}
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+
+  std::string host() const { return "127.0.0.1"; }
+  std::uint16_t port() const { return port_; }
+  std::string address() const { return host() + ":" + std::to_string(port_); }
+  const std::filesystem::path& state_dir() const { return state_dir_; }
+  std::string log() const;
+  // Sends a signal and waits for the process; returns its exit status (-1 on timeout).
+  int stop(int signal_number = 15, std::chrono::seconds wait = std::chrono::seconds(20));
+  pid_t pid() const { return pid_; }
+
+ private:
+  TempDir tmp_;
+  std::filesystem::path state_dir_;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::filesystem::path airheald_path();
+std::filesystem::path airhealctl_path();
+
+// Runs a program and returns its result (argv vector, no shell).
+ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(300),
+                  std::optional<std::string> input = std::nullopt);
+bool have_program(const std::string& name);
+
+}  // namespace airheal::test

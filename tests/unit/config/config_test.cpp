@@ -1,0 +1,55 @@
+#include "config/config.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace airheal;
+
+TEST_CASE("the embedded default document parses to the built-in defaults", "[config]") {
+  auto c = config::parse_yaml(config::kDefaultConfigYaml, "defaults");
+  REQUIRE(c);
+  config::Config d;
+  CHECK(c->state_dir == d.state_dir);
+  CHECK(c->listen_host == d.listen_host);
+  CHECK(c->listen_port == d.listen_port);
+  CHECK(c->http.read_timeout == d.http.read_timeout);
+  CHECK(c->http.idle_timeout == d.http.idle_timeout);
+  CHECK(c->http.max_header_bytes == d.http.max_header_bytes);
+  CHECK(c->registry.max_manifest_bytes == d.registry.max_manifest_bytes);
+  CHECK(c->auth.anonymous_pull == d.auth.anonymous_pull);
+  CHECK(c->auth.loopback_push_without_credentials == d.auth.loopback_push_without_credentials);
+  CHECK(c->gc.grace_period == d.gc.grace_period);
+  CHECK(c->gc.upload_max_age == d.gc.upload_max_age);
+}
+
+TEST_CASE("configuration values override defaults", "[config]") {
+  auto c = config::parse_yaml("listen: '[::1]:0'\nregistry:\n  read_only: true\ngc:\n  grace_period: 5m\n", "t");
+  REQUIRE(c);
+  CHECK(c->listen_host == "::1");
+  CHECK(c->listen_port == 0);
+  CHECK(c->registry.read_only);
+  CHECK(c->gc.grace_period == std::chrono::minutes(5));
+}
+
+TEST_CASE("configuration mistakes are reported with file and line", "[config]") {
+  auto err = [](const char* text) {
+    auto c = config::parse_yaml(text, "airheal.yaml");
+    REQUIRE_FALSE(c);
+    return c.error().message;
+  };
+  CHECK_THAT(err("listne: 1\n"), Catch::Contains("airheal.yaml:1") && Catch::Contains("unknown key"));
+  CHECK_THAT(err("http:\n  read_timeout: soon\n"), Catch::Contains("http.read_timeout"));
+  CHECK_THAT(err("listen: nowhere\n"), Catch::Contains("HOST:PORT"));
+  CHECK_THAT(err("listen: 1.2.3.4:70000\n"), Catch::Contains("0 to 65535"));
+  CHECK_THAT(err("tls:\n  certificate: /x.pem\n"), Catch::Contains("set together"));
+  CHECK_THAT(err("registry:\n  read_only: maybe\n"), Catch::Contains("wrong type"));
+  CHECK_THAT(err("log_level: loud\n"), Catch::Contains("log_level"));
+  CHECK_THAT(err("a: [\n"), Catch::Contains("not valid YAML"));
+}
+
+TEST_CASE("durations", "[config]") {
+  CHECK(*config::parse_duration("90") == std::chrono::seconds(90));
+  CHECK(*config::parse_duration("2h") == std::chrono::hours(2));
+  CHECK(*config::parse_duration("3d") == std::chrono::hours(72));
+  CHECK_FALSE(config::parse_duration("h"));
+  CHECK_FALSE(config::parse_duration("5w"));
+}

@@ -1,0 +1,46 @@
+#include "core/digest.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "support/test_support.hpp"
+
+using namespace airheal;
+
+TEST_CASE("sha256 matches known vectors, streamed or whole", "[core][digest]") {
+  CHECK(Sha256::of("").hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(Sha256::of("abc").hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update("a");
+  Sha256 copy = h;  // forked state continues independently
+  h.update("bc");
+  copy.update("b");
+  CHECK(h.finish() == Sha256::of("abc"));
+  CHECK(copy.finish() == Sha256::of("ab"));
+}
+
+TEST_CASE("sha256 of a file agrees with sha256 of its bytes", "[core][digest]") {
+  test::TempDir dir;
+  auto data = test::random_bytes(3 << 20, 7);
+  std::ofstream(dir / "f", std::ios::binary) << data;
+  std::uint64_t size = 0;
+  auto d = Sha256::of_file(dir / "f", &size);
+  REQUIRE(d);
+  CHECK(size == data.size());
+  CHECK(*d == Sha256::of(data));
+  CHECK_FALSE(Sha256::of_file(dir / "missing"));
+}
+
+TEST_CASE("digest parsing follows the OCI grammar", "[core][digest]") {
+  auto ok = Digest::parse("sha256:" + std::string(64, 'a'));
+  REQUIRE(ok);
+  CHECK(ok->str() == "sha256:" + std::string(64, 'a'));
+  CHECK(Digest::parse("sha256:" + std::string(63, 'a')).error().code == Errc::digest_invalid);
+  CHECK(Digest::parse("sha256:" + std::string(64, 'A')).error().code == Errc::digest_invalid);
+  CHECK(Digest::parse("sha256").error().code == Errc::digest_invalid);
+  CHECK(Digest::parse(":abc").error().code == Errc::digest_invalid);
+  CHECK(Digest::parse("sha256:../../etc/passwd").error().code == Errc::digest_invalid);
+  CHECK(Digest::parse("sha512:" + std::string(128, 'a')).error().code == Errc::unsupported);
+  CHECK(Digest::parse("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8").error().code ==
+        Errc::unsupported);
+}
