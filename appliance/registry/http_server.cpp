@@ -158,6 +158,9 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     tracker.set_idle(id, true);
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+    // Beast checks Content-Length against the body limit while parsing the header; the real
+    // per-route limits are enforced by Registry::prepare and the body consumers.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     lowest(stream).expires_after(opt.idle_timeout);
     beast::error_code ec;
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
@@ -234,6 +237,18 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     if (static_cast<int>(r.status) >= 500) stats.errors++;
     auto status = static_cast<int>(r.status);
     bool ok = co_await write_response(stream, r, keep_alive, version, opt);
+    if (ok && !parser.is_done()) {
+      // Refused before its body was read: drain a little of it (lingering close) so the client
+      // can finish sending and read our answer instead of meeting a reset.
+      std::size_t drained = 0;
+      while (drained < (16u << 20)) {
+        lowest(stream).expires_after(std::chrono::seconds(2));
+        auto n = co_await stream.async_read_some(asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        drained += n;
+      }
+      co_return;
+    }
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
     if (status >= 500)
       spdlog::warn("{} {} -> {} ({} us)", std::string(method), target, status, us);
