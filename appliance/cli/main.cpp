@@ -137,11 +137,11 @@ int main(int argc, char** argv) {
     if (addr.rfind("http://", 0) == 0) serving = http_get(addr.substr(7), "/v2/").has_value();
     else if (addr.rfind("https://", 0) == 0) serving = true;  // reported by the daemon itself
     if (json_out) {
-      nlohmann::json j = {{"state_dir", std::filesystem::absolute(cfg.state_dir).string()},
+      nlohmann::json j = {{"state_dir", std::filesystem::absolute(cfg.state_dir).lexically_normal().string()},
                           {"daemon", serving ? addr : ""}, {"repositories", repos}};
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << "state:        " << std::filesystem::absolute(cfg.state_dir).string() << "\n";
+      std::cout << "state:        " << std::filesystem::absolute(cfg.state_dir).lexically_normal().string() << "\n";
       std::cout << "daemon:       " << (serving ? "serving on " + addr : "not running") << "\n";
       std::cout << "repositories: " << repos.size() << "\n";
       for (const auto& r : repos) {

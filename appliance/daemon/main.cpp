@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   std::string addr = (ep->address().is_v6() ? "[" + ep->address().to_string() + "]" : ep->address().to_string()) + ":" +
                      std::to_string(ep->port());
   auto scheme = (*appliance)->tls() ? "https" : "http";
-  spdlog::info("airheald listening on {}://{} (state {})", scheme, addr, std::filesystem::absolute(cfg.state_dir).string());
+  spdlog::info("airheald listening on {}://{} (state {})", scheme, addr, std::filesystem::absolute(cfg.state_dir).lexically_normal().string());
   (void)fs::write_file_atomic(cfg.state_dir / "airheald.addr", std::string(scheme) + "://" + addr + "\n");
   if (!ready_file.empty()) {
     if (auto st = fs::write_file_atomic(ready_file, addr + "\n"); !st)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what airheal needs to build, run and test on Debian 12, from Debian's archive only.
+# Idempotent: installs only what is missing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ pkg-config
+  libboost-dev libboost-filesystem-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev catch2
+  # run and test: the real OCI clients and tools the appliance and its tests drive
+  skopeo buildah podman runc openssl ca-certificates curl busybox-static
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: all build and test dependencies are installed"
