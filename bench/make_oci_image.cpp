@@ -1,0 +1,14 @@
+// Writes a multi-layer OCI image layout for benchmarks: make_oci_image DIR TAG LAYERS BYTES_PER_LAYER
+#include <iostream>
+
+#include "support/test_support.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    std::cerr << "usage: make_oci_image DIR TAG LAYERS BYTES_PER_LAYER\n";
+    return 2;
+  }
+  auto img = airheal::test::make_oci_image(argv[1], argv[2], std::stoi(argv[3]), std::stoul(argv[4]), 1234);
+  std::cout << img.manifest_digest << "\n";
+  return 0;
+}
