@@ -179,6 +179,14 @@ bool Store::mount_blob(const std::string& repo, const std::string& from, const D
   return true;
 }
 
+void Store::record_blob(Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size) {
+  auto id = ensure_repo(c, repo);
+  c.prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)")
+      .bind(1, digest.str()).bind(2, static_cast<std::int64_t>(size)).bind(3, now()).run();
+  c.prepare("INSERT OR IGNORE INTO repo_blobs(repo_id, digest, created_at) VALUES (?, ?, ?)")
+      .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
+}
+
 Status Store::install_blob_file(const fsys::path& tmp, const Digest& digest) {
   auto target = blob_path(digest);
   std::error_code ec;
@@ -211,11 +219,7 @@ Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes
   }
   auto c = pool_->lease();
   Transaction tx(*c);
-  auto id = ensure_repo(*c, repo);
-  c->prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)")
-      .bind(1, digest.str()).bind(2, static_cast<std::int64_t>(bytes.size())).bind(3, now()).run();
-  c->prepare("INSERT OR IGNORE INTO repo_blobs(repo_id, digest, created_at) VALUES (?, ?, ?)")
-      .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
+  record_blob(*c, repo, digest, bytes.size());
   tx.commit();
   return BlobInfo{digest, bytes.size()};
 }
@@ -376,11 +380,7 @@ Result<BlobInfo> Store::finish_upload(const std::string& repo, const std::string
   {
     auto c = pool_->lease();
     Transaction tx(*c);
-    auto id = ensure_repo(*c, repo);
-    c->prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)")
-        .bind(1, expected.str()).bind(2, static_cast<std::int64_t>(offset)).bind(3, now()).run();
-    c->prepare("INSERT OR IGNORE INTO repo_blobs(repo_id, digest, created_at) VALUES (?, ?, ?)")
-        .bind(1, id).bind(2, expected.str()).bind(3, now()).run();
+    record_blob(*c, repo, expected, offset);
     c->prepare("DELETE FROM uploads WHERE uuid = ?").bind(1, uuid).run();
     tx.commit();
   }
@@ -425,6 +425,29 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     tag = reference;
   }
 
+  // Check references before the manifest's bytes are stored, so a refused manifest leaves
+  // nothing behind; the transaction below checks again.
+  auto missing_reference = [&](Connection& c, std::int64_t id) -> std::optional<Error> {
+    for (const auto& b : m.required_blobs()) {
+      auto st = c.prepare("SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?");
+      st.bind(1, id).bind(2, b.str());
+      if (!st.step())
+        return make_error(Errc::manifest_blob_unknown, "manifest references blob " + b.str() + " which is not in " + repo);
+    }
+    for (const auto& child : m.child_manifests()) {
+      auto st = c.prepare("SELECT 1 FROM repo_manifests WHERE repo_id = ? AND digest = ?");
+      st.bind(1, id).bind(2, child.str());
+      if (!st.step())
+        return make_error(Errc::manifest_blob_unknown,
+                          "index references manifest " + child.str() + " which is not in " + repo);
+    }
+    return std::nullopt;
+  };
+  {
+    auto c = pool_->lease();
+    auto id = repo_id(*c, repo);
+    if (auto e = missing_reference(*c, id.value_or(-1))) return *e;
+  }
   auto stored = put_blob(repo, bytes);
   if (!stored) return stored.error();
 
@@ -433,19 +456,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     auto c = pool_->lease();
     Transaction tx(*c);
     auto id = ensure_repo(*c, repo);
-    for (const auto& b : m.required_blobs()) {
-      auto st = c->prepare("SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?");
-      st.bind(1, id).bind(2, b.str());
-      if (!st.step())
-        return make_error(Errc::manifest_blob_unknown, "manifest references blob " + b.str() + " which is not in " + repo);
-    }
-    for (const auto& child : m.child_manifests()) {
-      auto st = c->prepare("SELECT 1 FROM repo_manifests WHERE repo_id = ? AND digest = ?");
-      st.bind(1, id).bind(2, child.str());
-      if (!st.step())
-        return make_error(Errc::manifest_blob_unknown,
-                          "index references manifest " + child.str() + " which is not in " + repo);
-    }
+    if (auto e = missing_reference(*c, id)) return *e;
     auto ins = c->prepare(
         "INSERT OR IGNORE INTO manifests(digest, media_type, size, artifact_type, subject, annotations, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)");

@@ -180,6 +180,8 @@ class Store {
   std::int64_t ensure_repo(sqlite::Connection& c, const std::string& repo);
   Result<std::int64_t> upload_repo_check(sqlite::Connection& c, const std::string& repo, const std::string& uuid,
                                          std::uint64_t* offset);
+  // Records a blob (once) and links it into repo; inside the caller's transaction.
+  void record_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size);
   // Moves a fully written, synced temporary file into the blob store under its digest.
   Status install_blob_file(const std::filesystem::path& tmp, const Digest& digest);
   void release_upload(const std::string& uuid);

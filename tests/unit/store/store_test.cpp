@@ -324,3 +324,11 @@ TEST_CASE("an unusable state directory is refused with a precise message", "[sto
     CHECK_FALSE(store::Store::open(dir / "ro"));
   }
 }
+
+TEST_CASE("a refused manifest leaves no blob behind", "[store]") {
+  Fixture f;
+  auto m = f.manifest_for("{}", {"missing layer"});
+  REQUIRE_FALSE(f.s->put_manifest("r", "v1", m, ""));
+  CHECK_FALSE(f.s->blob_size("r", Sha256::of(m)));
+  CHECK_FALSE(std::filesystem::exists(f.s->blob_path(Sha256::of(m))));
+}
