@@ -148,10 +148,10 @@ void add_upload_headers(Response& r, const std::string& repo, const std::string&
 class UploadConsumer final : public BodyConsumer {
  public:
   enum class Mode { chunk, finish };
-  UploadConsumer(store::Store& s, std::string repo, std::unique_ptr<store::UploadWriter> w, Mode mode,
-                 std::optional<Digest> digest, std::optional<std::uint64_t> expected_length)
-      : store_(s), repo_(std::move(repo)), writer_(std::move(w)), mode_(mode), digest_(std::move(digest)),
-        expected_length_(expected_length) {}
+  UploadConsumer(store::Store& s, std::string repo, std::string uuid, std::unique_ptr<store::UploadWriter> w,
+                 Mode mode, std::optional<Digest> digest, std::optional<std::uint64_t> expected_length)
+      : store_(s), repo_(std::move(repo)), uuid_(std::move(uuid)), writer_(std::move(w)), mode_(mode),
+        digest_(std::move(digest)), expected_length_(expected_length) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
     if (auto st = writer_->write(data, size); !st) return error_response(st.error());
@@ -163,7 +163,7 @@ class UploadConsumer final : public BodyConsumer {
       return error_response(http::status::range_not_satisfiable, "BLOB_UPLOAD_INVALID",
                             "Content-Range announced " + std::to_string(*expected_length_) + " bytes, got " +
                                 std::to_string(writer_->written()));
-    auto uuid = uuid_();
+    const auto& uuid = uuid_;
     auto offset = writer_->commit();
     writer_.reset();
     if (!offset) return error_response(offset.error());
@@ -181,17 +181,15 @@ class UploadConsumer final : public BodyConsumer {
     return r;
   }
 
-  void set_uuid(std::string u) { uuid_store_ = std::move(u); }
 
  private:
-  std::string uuid_() const { return uuid_store_; }
   store::Store& store_;
   std::string repo_;
+  std::string uuid_;
   std::unique_ptr<store::UploadWriter> writer_;
   Mode mode_;
   std::optional<Digest> digest_;
   std::optional<std::uint64_t> expected_length_;
-  std::string uuid_store_;
 };
 
 class ManifestConsumer final : public BodyConsumer {
@@ -499,11 +497,9 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
     }
     auto w = store_.open_upload(t.name, up->uuid, 0);
     if (!w) return now(w.error());
-    auto c = std::make_unique<UploadConsumer>(store_, t.name, std::move(*w), UploadConsumer::Mode::finish, *digest,
-                                              std::nullopt);
-    c->set_uuid(up->uuid);
     Prepared p;
-    p.consumer = std::move(c);
+    p.consumer = std::make_unique<UploadConsumer>(store_, t.name, up->uuid, std::move(*w),
+                                                  UploadConsumer::Mode::finish, *digest, std::nullopt);
     p.body_limit = std::numeric_limits<std::uint64_t>::max();
     return p;
   }
@@ -574,13 +570,11 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
     r.close = true;
     return now(std::move(r));
   }
-  auto c = std::make_unique<UploadConsumer>(
-      store_, t.name, std::move(*w),
+  Prepared p;
+  p.consumer = std::make_unique<UploadConsumer>(
+      store_, t.name, uuid, std::move(*w),
       head.method() == http::verb::put ? UploadConsumer::Mode::finish : UploadConsumer::Mode::chunk, digest,
       expected_length);
-  c->set_uuid(uuid);
-  Prepared p;
-  p.consumer = std::move(c);
   p.body_limit = std::numeric_limits<std::uint64_t>::max();
   return p;
 }

@@ -353,15 +353,11 @@ UploadWriter::~UploadWriter() {
 }
 
 Result<BlobInfo> Store::finish_upload(const std::string& repo, const std::string& uuid, const Digest& expected) {
-  std::uint64_t offset = 0;
-  {
-    auto c = pool_->lease();
-    auto r = upload_repo_check(*c, repo, uuid, &offset);
-    if (!r) return r.error();
-  }
-  // Take the running hash (open_upload rebuilds it if the daemon restarted).
+  // Take the running hash (open_upload checks the upload and rebuilds the hash if the daemon
+  // restarted).
   auto w = open_upload(repo, uuid, std::nullopt);
   if (!w) return w.error();
+  const std::uint64_t offset = (*w)->start();
   Sha256 hash = (*w)->hash_;
   auto actual = hash.finish();
   if (actual != expected) {

@@ -46,11 +46,7 @@ std::string push_image(HttpClient& c, const std::string& repo, const std::string
   return r.header("docker-content-digest");
 }
 
-std::string error_code(const HttpResponse& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  if (!j.is_object() || !j.contains("errors")) return "";
-  return j["errors"][0]["code"].get<std::string>();
-}
+std::string error_code(const HttpResponse& r) { return oci_error_code(r.body); }
 }  // namespace
 
 TEST_CASE("ping, headers and JSON errors", "[integration][http]") {

@@ -120,6 +120,12 @@ void send_raw_and_close(const std::string& host, std::uint16_t port, const std::
   s.close();
 }
 
+std::string oci_error_code(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array() || j["errors"].empty()) return "";
+  return j["errors"][0].value("code", "");
+}
+
 std::string sha256_hex(const std::string& data) { return Sha256::of(data).hex(); }
 std::string sha256_digest(const std::string& data) { return Sha256::of(data).str(); }
 

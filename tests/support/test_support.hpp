@@ -57,6 +57,9 @@ class HttpClient {
 // Sends raw bytes and closes without reading (simulates clients dying mid-request).
 void send_raw_and_close(const std::string& host, std::uint16_t port, const std::string& bytes);
 
+// The first OCI error code in a distribution-spec JSON error body ("" when there is none).
+std::string oci_error_code(const std::string& body);
+
 std::string sha256_hex(const std::string& data);
 std::string sha256_digest(const std::string& data);  // "sha256:..."
 std::string random_bytes(std::size_t n, unsigned seed);

@@ -37,11 +37,7 @@ struct Harness {
     }
     return p.consumer->finish();
   }
-  static std::string code(const Response& r) {
-    auto j = json::parse(r.body, nullptr, false);
-    if (!j.is_object() || !j.contains("errors")) return "";
-    return j["errors"][0]["code"].get<std::string>();
-  }
+  static std::string code(const Response& r) { return test::oci_error_code(r.body); }
 };
 }  // namespace
 
