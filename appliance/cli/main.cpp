@@ -1,5 +1,6 @@
 // airhealctl: the operator's command line. Works on the state directory directly, so it runs
 // whether or not airheald is up (SQLite WAL and the store's locks make that safe).
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,12 @@
 #include "config/config.hpp"
 #include "core/fs.hpp"
 #include "registry/auth.hpp"
+#include "advisory/db.hpp"
+#include "audit/journal.hpp"
+#include "snapshot/format.hpp"
+#include "snapshot/importer.hpp"
+#include "snapshot/trust.hpp"
+#include "snapshot/watcher.hpp"
 #include "store/store.hpp"
 
 using namespace airheal;
@@ -27,8 +34,8 @@ int fail(const std::string& msg, int code = 1) {
   return code;
 }
 
-std::unique_ptr<store::Store> open_store(const config::Config& cfg) {
-  if (!std::filesystem::exists(cfg.state_dir / "metadata.db")) {
+std::unique_ptr<store::Store> open_store(const config::Config& cfg, bool create = false) {
+  if (!create && !std::filesystem::exists(cfg.state_dir / "metadata.db")) {
     fail("no airheal state in " + cfg.state_dir.string() + " (start airheald once, or pass --state-dir)");
     std::exit(2);
   }
@@ -111,6 +118,42 @@ int main(int argc, char** argv) {
   user_rm->add_option("name", user_name)->required();
   auto* user_ls = user->add_subcommand("list", "list users");
   app.add_subcommand("version", "print the version");
+
+  auto* trust = app.add_subcommand("trust", "OpenPGP keys allowed to sign snapshots, per channel");
+  trust->require_subcommand(1);
+  std::string trust_file, channel, fingerprint, reason = "revoked by the operator";
+  int threshold = 0;
+  auto* trust_add = trust->add_subcommand("add", "trust the keys in KEYS.asc for a channel (or import a revocation certificate)");
+  trust_add->add_option("keys", trust_file, "armoured public keys")->required();
+  trust_add->add_option("--channel", channel, "channel the keys may sign")->required();
+  trust_add->add_option("--threshold", threshold, "signatures required from distinct trusted keys");
+  trust->add_subcommand("list", "channels, thresholds and keys");
+  auto* trust_rm = trust->add_subcommand("remove", "stop trusting a key for a channel");
+  trust_rm->add_option("fingerprint", fingerprint)->required();
+  trust_rm->add_option("--channel", channel)->required();
+  auto* trust_revoke = trust->add_subcommand("revoke", "refuse a key for every channel from now on");
+  trust_revoke->add_option("fingerprint", fingerprint)->required();
+  trust_revoke->add_option("--reason", reason);
+
+  std::string import_file;
+  bool quarantine_refused = false;
+  auto* import_cmd = app.add_subcommand("import", "verify and import a snapshot file (exit 0 accepted, 1 refused)");
+  import_cmd->add_option("file", import_file)->required();
+  import_cmd->add_flag("--quarantine", quarantine_refused, "move a refused file to the quarantine folder");
+  auto* snapshots_cmd = app.add_subcommand("snapshots", "imported snapshots and the current sequence per channel");
+  auto* journal_cmd = app.add_subcommand("journal", "the journal of imports and refusals");
+  bool journal_verify = false;
+  journal_cmd->add_flag("--verify", journal_verify, "check the hash chain");
+
+  auto* adv = app.add_subcommand("advisories", "the advisory database");
+  adv->require_subcommand(1);
+  std::string adv_id, adv_eco, adv_pkg;
+  auto* adv_show = adv->add_subcommand("show", "an advisory by id or alias");
+  adv_show->add_option("id", adv_id)->required();
+  auto* adv_pkg_cmd = adv->add_subcommand("package", "advisories naming a package");
+  adv_pkg_cmd->add_option("ecosystem", adv_eco, "Go, Debian, Debian:bookworm, Alpine:v3.10, ...")->required();
+  adv_pkg_cmd->add_option("package", adv_pkg)->required();
+  auto* adv_stats = adv->add_subcommand("stats", "counts per channel and source");
   CLI11_PARSE(app, argc, argv);
 
   config::Config cfg;
@@ -121,6 +164,227 @@ int main(int argc, char** argv) {
   }
   if (!state_dir.empty()) cfg.state_dir = state_dir;
 
+  if (trust->parsed()) {
+    auto s = open_store(cfg, true);
+    auto kr = pgp::Keyring::open(snapshot::keyring_home(cfg.state_dir));
+    if (!kr) return fail(kr.error().message);
+    if (trust_add->parsed()) {
+      auto data = fs::read_file(trust_file, 16 << 20);
+      if (!data) return fail(data.error().message);
+      auto keys = snapshot::trust_add(*s, *kr, *data, channel, threshold > 0 ? std::optional<int>(threshold) : std::nullopt);
+      if (!keys) return fail(keys.error().message);
+      for (const auto& k : *keys)
+        std::cout << (k.revoked ? "revoked " : "trusted ") << k.fingerprint << " " << (k.user_ids.empty() ? "" : k.user_ids[0])
+                  << (k.revoked ? "" : " for channel " + channel) << "\n";
+      return 0;
+    }
+    if (trust_rm->parsed()) {
+      auto f = snapshot::normalize_fingerprint(fingerprint);
+      if (!f) return fail("'" + fingerprint + "' is not a key fingerprint", 2);
+      if (auto st = snapshot::trust_remove(*s, channel, *f); !st) return fail(st.error().message);
+      std::cout << "removed " << *f << " from channel " << channel << "\n";
+      return 0;
+    }
+    if (trust_revoke->parsed()) {
+      auto f = snapshot::normalize_fingerprint(fingerprint);
+      if (!f) return fail("'" + fingerprint + "' is not a key fingerprint", 2);
+      if (auto st = snapshot::trust_revoke(*s, *f, reason); !st) return fail(st.error().message);
+      std::cout << "revoked " << *f << ": snapshots signed by it are refused\n";
+      return 0;
+    }
+    auto chans = snapshot::channels(*s, &*kr);
+    if (json_out) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& c : chans) {
+        nlohmann::json keys = nlohmann::json::array();
+        for (const auto& k : c.keys)
+          keys.push_back({{"fingerprint", k.fingerprint}, {"user_ids", k.user_ids}, {"added_by", k.added_by},
+                          {"revoked", k.revoked}, {"expired", k.expired}});
+        j.push_back({{"channel", c.name}, {"threshold", c.threshold}, {"keys", keys}});
+      }
+      std::cout << j.dump(2) << "\n";
+    } else {
+      if (chans.empty()) std::cout << "no channel is trusted yet (airhealctl trust add KEYS.asc --channel NAME)\n";
+      for (const auto& c : chans) {
+        std::cout << "channel " << c.name << ": threshold " << c.threshold << " of " << c.keys.size() << "\n";
+        for (const auto& k : c.keys)
+          std::cout << "  " << k.fingerprint << " " << (k.user_ids.empty() ? "(unknown key)" : k.user_ids[0])
+                    << (k.revoked ? " [REVOKED]" : "") << (k.expired ? " [EXPIRED]" : "") << "\n";
+      }
+    }
+    return 0;
+  }
+  if (import_cmd->parsed()) {
+    ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error to report, not a crash
+    auto s = open_store(cfg, true);
+    auto kr = pgp::Keyring::open(snapshot::keyring_home(cfg.state_dir));
+    if (!kr) return fail(kr.error().message);
+    audit::Journal journal(audit::journal_path(cfg.state_dir));
+    snapshot::Importer importer(*s, *kr, journal);
+    snapshot::ImportOptions o;
+    o.reserve_bytes = cfg.import.reserve_bytes;
+    bool tty = ::isatty(2);
+    int last_pct = -1;
+    if (tty)
+      o.progress = [&](std::uint64_t done, std::uint64_t total) {
+        int pct = total ? static_cast<int>(done * 100 / total) : 100;
+        if (pct == last_pct) return;
+        last_pct = pct;
+        std::cerr << "\rimporting: " << pct << "% (" << human_bytes(done) << " of " << human_bytes(total) << ")" << std::flush;
+      };
+    auto r = importer.import(import_file, o);
+    if (tty && last_pct >= 0) std::cerr << "\n";
+    if (!r) {
+      std::string msg = "REFUSED " + import_file + ": " + r.error().message;
+      if (quarantine_refused) {
+        auto q = snapshot::quarantine(import_file, cfg.quarantine_directory(), r.error().message);
+        msg += q ? " (moved to " + q->string() + ")" : " (could not quarantine: " + q.error().message + ")";
+      }
+      return fail(msg);
+    }
+    if (json_out) {
+      nlohmann::json j{{"digest", r->digest.str()}, {"channel", r->channel}, {"sequence", r->sequence},
+                       {"already_imported", r->already_imported}, {"signers", r->signers}, {"counts", r->counts}};
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << r->message << "\n";
+      if (!r->signers.empty()) {
+        std::cout << "signed by:";
+        for (const auto& f : r->signers) std::cout << " " << f;
+        std::cout << "\n";
+      }
+    }
+    return 0;
+  }
+  if (snapshots_cmd->parsed()) {
+    auto s = open_store(cfg);
+    nlohmann::json j{{"channels", nlohmann::json::array()}, {"snapshots", nlohmann::json::array()}};
+    auto now = s->now_seconds();
+    for (const auto& c : snapshot::channels(*s, nullptr)) {
+      nlohmann::json cj{{"channel", c.name}, {"threshold", c.threshold}, {"keys", c.keys.size()}};
+      if (c.last_sequence) {
+        cj["sequence"] = *c.last_sequence;
+        cj["digest"] = c.last_digest;
+        cj["expires"] = snapshot::format_time(c.last_expires.value_or(0));
+        cj["stale"] = c.last_expires.value_or(0) <= now;
+      }
+      j["channels"].push_back(cj);
+    }
+    s->read([&](sqlite::Connection& c) {
+      auto q = c.prepare("SELECT digest, channel, sequence, created_at, expires_at, previous, imported_at, signers, counts "
+                         "FROM snapshots ORDER BY imported_at, channel, sequence");
+      while (q.step()) {
+        nlohmann::json x{{"digest", q.get_text(0)}, {"channel", q.get_text(1)}, {"sequence", q.get_int(2)},
+                         {"created", snapshot::format_time(q.get_int(3))}, {"expires", snapshot::format_time(q.get_int(4))},
+                         {"imported", snapshot::format_time(q.get_int(6))},
+                         {"signers", nlohmann::json::parse(q.get_text(7))}, {"counts", nlohmann::json::parse(q.get_text(8))}};
+        if (!q.is_null(5)) x["previous"] = q.get_text(5);
+        j["snapshots"].push_back(x);
+      }
+    });
+    if (json_out) {
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    for (const auto& c : j["channels"]) {
+      std::cout << "channel " << c["channel"].get<std::string>() << ": ";
+      if (c.contains("sequence"))
+        std::cout << "sequence " << c["sequence"] << ", expires " << c["expires"].get<std::string>()
+                  << (c["stale"].get<bool>() ? " (STALE: expired, import a fresh snapshot)" : "");
+      else
+        std::cout << "nothing imported yet";
+      std::cout << " (threshold " << c["threshold"] << " of " << c["keys"] << " keys)\n";
+    }
+    for (const auto& x : j["snapshots"]) {
+      std::cout << x["imported"].get<std::string>() << "  " << x["channel"].get<std::string>() << " #" << x["sequence"] << "  "
+                << x["digest"].get<std::string>() << (x.contains("previous") ? "  (delta)" : "") << "\n    signed by";
+      for (const auto& f : x["signers"]) std::cout << " " << f.get<std::string>();
+      const auto& n = x["counts"];
+      std::cout << "\n    " << n.value("images", 0) << " images, " << n.value("advisories", 0) << " advisories, "
+                << n.value("packages", 0) << " packages, " << n.value("artifacts", 0) << " artefacts, "
+                << human_bytes(n.value("bytes", std::uint64_t{0})) << "\n";
+    }
+    return 0;
+  }
+  if (journal_cmd->parsed()) {
+    audit::Journal journal(audit::journal_path(cfg.state_dir));
+    if (journal_verify) {
+      auto problem = journal.verify();
+      if (!problem.empty()) return fail("journal chain broken: " + problem);
+      std::cout << "journal chain intact\n";
+      return 0;
+    }
+    auto recs = journal.read_all();
+    if (!recs) return fail(recs.error().message);
+    for (const auto& r : *recs) {
+      if (json_out) {
+        std::cout << r.dump() << "\n";
+        continue;
+      }
+      std::cout << snapshot::format_time(r.value("time", std::int64_t{0})) << "  " << r.value("type", "") << "  "
+                << r.value("channel", "-") << " #" << r.value("sequence", std::int64_t{0}) << "  " << r.value("file", "");
+      if (r.contains("reason")) std::cout << "\n    " << r["reason"].get<std::string>();
+      std::cout << "\n";
+    }
+    return 0;
+  }
+  if (adv->parsed()) {
+    auto s = open_store(cfg);
+    if (adv_stats->parsed()) {
+      nlohmann::json j = nlohmann::json::array();
+      s->read([&](sqlite::Connection& c) {
+        auto q = c.prepare("SELECT channel, source, count(*), sum(withdrawn != '') FROM advisories GROUP BY channel, source ORDER BY 1, 2");
+        while (q.step())
+          j.push_back({{"channel", q.get_text(0)}, {"source", q.get_text(1)}, {"advisories", q.get_int(2)}, {"withdrawn", q.get_int(3)}});
+      });
+      if (json_out) std::cout << j.dump(2) << "\n";
+      else
+        for (const auto& x : j)
+          std::cout << x["channel"].get<std::string>() << "  " << x["source"].get<std::string>() << "  " << x["advisories"]
+                    << " advisories (" << x["withdrawn"] << " withdrawn)\n";
+      return 0;
+    }
+    std::vector<advisory::StoredAdvisory> found;
+    s->read([&](sqlite::Connection& c) {
+      found = adv_show->parsed() ? advisory::find(c, adv_id) : advisory::for_package(c, adv_eco, adv_pkg);
+    });
+    if (found.empty()) return fail(adv_show->parsed() ? "no advisory " + adv_id : "no advisory names " + adv_eco + "/" + adv_pkg);
+    if (json_out) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& a : found) j.push_back(advisory::to_json(a));
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    for (const auto& a : found) {
+      std::cout << a.id << "  (" << a.source << ", channel " << a.channel << ")" << (a.withdrawn.empty() ? "" : "  WITHDRAWN " + a.withdrawn) << "\n";
+      if (!a.aliases.empty()) {
+        std::cout << "  aliases:";
+        for (const auto& x : a.aliases) std::cout << " " << x;
+        std::cout << "\n";
+      }
+      if (!a.summary.empty()) std::cout << "  summary: " << a.summary.substr(0, 300) << "\n";
+      for (const auto& sv : a.severity) std::cout << "  severity: " << sv.value("type", "") << " " << sv.value("score", "") << "\n";
+      if (!a.modified.empty()) std::cout << "  modified: " << a.modified << "\n";
+      for (const auto& af : a.affected) {
+        if (adv_pkg_cmd->parsed() && af.package != adv_pkg) continue;
+        std::cout << "  affects " << af.ecosystem << "/" << af.package << ": ";
+        const auto& d = af.data;
+        if (a.source == "osv") {
+          for (const auto& r : d.value("ranges", nlohmann::json::array())) {
+            std::cout << "[" << r.value("type", "") << "]";
+            for (const auto& e : r["events"]) std::cout << " " << e.begin().key() << " " << e.begin().value().get<std::string>();
+            std::cout << "; ";
+          }
+          if (d.contains("versions")) std::cout << d["versions"].size() << " listed versions";
+        } else {
+          for (const auto& [k, v] : d.items())
+            if (v.is_string() && !v.get<std::string>().empty()) std::cout << k << "=" << v.get<std::string>() << " ";
+        }
+        std::cout << "\n";
+      }
+    }
+    return 0;
+  }
   if (app.got_subcommand("version")) {
     std::cout << "airhealctl 0.1.0\n";
     return 0;

@@ -41,6 +41,12 @@ registry:
 gc:
   grace_period: 1h                # nothing younger than this is ever collected
   upload_max_age: 24h             # unfinished uploads idle longer than this are collected
+
+import:
+  watch_directory: ""             # snapshots dropped here are imported; "" = <state_dir>/import
+  quarantine_directory: ""        # refused snapshots are moved here; "" = <state_dir>/quarantine
+  poll_interval: 2s               # how often the watch directory is scanned
+  reserve_bytes: 268435456        # an import is refused if it would leave less free space than this
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -129,7 +135,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   }
   if (!root || root.IsNull()) return c;
   Reader r{std::string(origin)};
-  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc"});
+  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import"});
   if (r.failed) return r.err;
   r.get(root, "state_dir", "", c.state_dir);
   std::string listen;
@@ -169,6 +175,13 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.check_keys(g, "gc.", {"grace_period", "upload_max_age"});
     r.get(g, "grace_period", "gc.", c.gc.grace_period);
     r.get(g, "upload_max_age", "gc.", c.gc.upload_max_age);
+  }
+  if (auto n = root["import"]) {
+    r.check_keys(n, "import.", {"watch_directory", "quarantine_directory", "poll_interval", "reserve_bytes"});
+    r.get(n, "watch_directory", "import.", c.import.watch_directory);
+    r.get(n, "quarantine_directory", "import.", c.import.quarantine_directory);
+    r.get(n, "poll_interval", "import.", c.import.poll_interval);
+    r.get(n, "reserve_bytes", "import.", c.import.reserve_bytes);
   }
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!r.failed && !levels.count(c.log_level)) r.fail(root["log_level"], "log_level", "must be one of trace, debug, info, warn, error");

@@ -49,6 +49,19 @@ struct Config {
     std::chrono::seconds upload_max_age{86400};
   } gc;
 
+  struct Import {
+    std::filesystem::path watch_directory;       // empty: <state_dir>/import
+    std::filesystem::path quarantine_directory;  // empty: <state_dir>/quarantine
+    std::chrono::seconds poll_interval{2};
+    std::uint64_t reserve_bytes = 256ull << 20;  // free space an import must leave
+  } import;
+
+  std::filesystem::path watch_directory() const {
+    return import.watch_directory.empty() ? state_dir / "import" : import.watch_directory;
+  }
+  std::filesystem::path quarantine_directory() const {
+    return import.quarantine_directory.empty() ? state_dir / "quarantine" : import.quarantine_directory;
+  }
   std::filesystem::path users_file() const { return auth.users_file.empty() ? state_dir / "users" : auth.users_file; }
 };
 

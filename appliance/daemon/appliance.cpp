@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "snapshot/trust.hpp"
+
 namespace airheal {
 
 Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) {
@@ -35,6 +37,18 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   a->store_->events().subscribe([](const store::Event& e) {
     spdlog::info("event {} {} {}{}", store::to_string(e.kind), e.repository, e.digest, e.tag ? " tag " + *e.tag : "");
   });
+  auto keyring = pgp::Keyring::open(snapshot::keyring_home(cfg.state_dir));
+  if (!keyring) return keyring.error();
+  a->keyring_ = std::make_unique<pgp::Keyring>(std::move(*keyring));
+  a->journal_ = std::make_unique<audit::Journal>(audit::journal_path(cfg.state_dir));
+  a->importer_ = std::make_unique<snapshot::Importer>(*a->store_, *a->keyring_, *a->journal_);
+  snapshot::ImportWatcher::Options wo;
+  wo.directory = cfg.watch_directory();
+  wo.quarantine = cfg.quarantine_directory();
+  wo.interval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.import.poll_interval);
+  wo.import.origin = "import-folder";
+  wo.import.reserve_bytes = cfg.import.reserve_bytes;
+  a->watcher_ = std::make_unique<snapshot::ImportWatcher>(*a->importer_, wo);
   return a;
 }
 
@@ -45,12 +59,14 @@ Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
   if (!ep) return ep.error();
   unsigned n = config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });
+  if (auto st = watcher_->start(); !st) return st.error();
   return *ep;
 }
 
 void Appliance::stop(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
+  if (watcher_) watcher_->stop();
   if (server_) server_->shutdown();
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (server_ && server_->active_connections() > 0 && std::chrono::steady_clock::now() < deadline)

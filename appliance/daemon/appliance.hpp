@@ -14,6 +14,10 @@
 #include "core/fs.hpp"
 #include "registry/http_server.hpp"
 #include "registry/registry.hpp"
+#include "audit/journal.hpp"
+#include "snapshot/importer.hpp"
+#include "snapshot/pgp.hpp"
+#include "snapshot/watcher.hpp"
 #include "store/store.hpp"
 
 namespace airheal {
@@ -44,6 +48,10 @@ class Appliance {
   std::unique_ptr<registry::Registry> registry_;
   boost::asio::io_context ioc_;
   std::unique_ptr<registry::HttpServer> server_;
+  std::unique_ptr<pgp::Keyring> keyring_;
+  std::unique_ptr<audit::Journal> journal_;
+  std::unique_ptr<snapshot::Importer> importer_;
+  std::unique_ptr<snapshot::ImportWatcher> watcher_;
   std::vector<std::thread> workers_;
   bool stopped_ = false;
 };

@@ -73,6 +73,85 @@ CREATE TABLE retained (
   PRIMARY KEY (repo_id, digest)
 ) WITHOUT ROWID;
 )sql"},
+      {2, R"sql(
+-- Snapshot channels: who may sign them and how far each has got (anti-rollback).
+CREATE TABLE channels (
+  name TEXT PRIMARY KEY,
+  threshold INTEGER NOT NULL DEFAULT 1 CHECK (threshold >= 1),
+  last_sequence INTEGER,
+  last_digest TEXT,
+  last_expires INTEGER,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE channel_keys (
+  channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,
+  fingerprint TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  added_by TEXT NOT NULL,           -- 'operator' or the snapshot digest that rotated it in
+  PRIMARY KEY (channel, fingerprint)
+) WITHOUT ROWID;
+CREATE TABLE revoked_keys (
+  fingerprint TEXT PRIMARY KEY,
+  revoked_at INTEGER NOT NULL,
+  reason TEXT NOT NULL
+) WITHOUT ROWID;
+-- Every accepted snapshot, with its signed manifest verbatim.
+CREATE TABLE snapshots (
+  digest TEXT PRIMARY KEY,          -- sha256 of the manifest bytes
+  channel TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  previous TEXT,
+  imported_at INTEGER NOT NULL,
+  signers TEXT NOT NULL,            -- JSON array of primary key fingerprints
+  counts TEXT NOT NULL,             -- JSON object
+  manifest BLOB NOT NULL,
+  UNIQUE (channel, sequence)
+) WITHOUT ROWID;
+-- Non-image content kept from snapshots (advisory sources, packages, artefacts): the bytes
+-- live in the blob store; this keeps them from garbage collection and says what they are.
+CREATE TABLE content (
+  digest TEXT NOT NULL REFERENCES blobs(digest),
+  kind TEXT NOT NULL CHECK (kind IN ('advisory', 'package', 'artifact', 'trust')),
+  name TEXT NOT NULL,
+  version TEXT NOT NULL DEFAULT '',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  channel TEXT NOT NULL,
+  snapshot TEXT NOT NULL,
+  PRIMARY KEY (channel, kind, name, version, digest)
+) WITHOUT ROWID;
+CREATE INDEX content_digest ON content(digest);
+CREATE INDEX content_name ON content(kind, name);
+CREATE TABLE advisories (
+  id INTEGER PRIMARY KEY,
+  channel TEXT NOT NULL,
+  source TEXT NOT NULL,             -- osv | debian-tracker | alpine-secdb
+  advisory_id TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '',
+  severity TEXT NOT NULL DEFAULT '[]',
+  published TEXT NOT NULL DEFAULT '',
+  modified TEXT NOT NULL DEFAULT '',
+  withdrawn TEXT NOT NULL DEFAULT '',
+  document TEXT NOT NULL,
+  UNIQUE (channel, source, advisory_id)
+);
+CREATE INDEX advisories_id ON advisories(advisory_id);
+CREATE TABLE advisory_aliases (
+  alias TEXT NOT NULL,
+  advisory INTEGER NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+  PRIMARY KEY (alias, advisory)
+) WITHOUT ROWID;
+CREATE INDEX advisory_aliases_advisory ON advisory_aliases(advisory);
+CREATE TABLE advisory_affected (
+  advisory INTEGER NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+  ecosystem TEXT NOT NULL,
+  package TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX advisory_affected_key ON advisory_affected(ecosystem, package);
+CREATE INDEX advisory_affected_advisory ON advisory_affected(advisory);
+)sql"},
   };
   return all;
 }

@@ -453,32 +453,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     Transaction tx(*c);
     auto id = ensure_repo(*c, repo);
     if (auto e = missing_reference(*c, id)) return *e;
-    auto ins = c->prepare(
-        "INSERT OR IGNORE INTO manifests(digest, media_type, size, artifact_type, subject, annotations, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)");
-    ins.bind(1, digest.str()).bind(2, m.media_type).bind(3, static_cast<std::int64_t>(bytes.size()))
-        .bind(4, m.artifact_type)
-        .bind(5, m.subject ? std::optional<std::string>(m.subject->digest.str()) : std::nullopt)
-        .bind(6, m.annotations_json).bind(7, now()).run();
-    if (c->changes() > 0) {
-      for (const auto& b : m.required_blobs())
-        c->prepare("INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'blob')")
-            .bind(1, digest.str()).bind(2, b.str()).run();
-      for (const auto& ch : m.child_manifests())
-        c->prepare("INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'manifest')")
-            .bind(1, digest.str()).bind(2, ch.str()).run();
-    }
-    c->prepare("INSERT OR IGNORE INTO repo_manifests(repo_id, digest, created_at) VALUES (?, ?, ?)")
-        .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
-    if (tag) {
-      auto old = c->prepare("SELECT digest FROM tags WHERE repo_id = ? AND name = ?");
-      old.bind(1, id).bind(2, *tag);
-      if (old.step()) previous = old.get_text(0);
-      c->prepare(
-           "INSERT INTO tags(repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?) "
-           "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at")
-          .bind(1, id).bind(2, *tag).bind(3, digest.str()).bind(4, now()).run();
-    }
+    previous = link_manifest(*c, repo, digest, m, bytes.size(), tag);
     tx.commit();
   }
   events_.publish(Event{Event::Kind::manifest_stored, repo, digest.str(), tag, {}, m.media_type});
@@ -633,6 +608,88 @@ Status Store::release(const std::string& repo, const Digest& digest) {
   return {};
 }
 
+// ---- bulk ingest ----
+
+bool Store::has_blob_file(const Digest& digest) const {
+  std::error_code ec;
+  return fsys::is_regular_file(blob_path(digest), ec);
+}
+
+Status Store::adopt_blob_file(const fsys::path& staged, const Digest& digest) {
+  ScopedFlock lock(root_ / "blobs.lock", LOCK_SH);
+  if (has_blob_file(digest)) {
+    std::error_code ec;
+    fsys::remove(staged, ec);
+    // Refresh the mtime so that garbage collection's grace period covers the coming commit.
+    ::utimensat(AT_FDCWD, blob_path(digest).c_str(), nullptr, 0);
+    return {};
+  }
+  return install_blob_file(staged, digest);
+}
+
+void Store::transaction(const std::function<void(Connection&)>& fn) {
+  auto c = pool_->lease();
+  Transaction tx(*c);
+  fn(*c);
+  tx.commit();
+}
+
+Status Store::try_transaction(const std::function<Status(Connection&)>& fn) {
+  auto c = pool_->lease();
+  Transaction tx(*c);
+  auto st = fn(*c);
+  if (st) tx.commit();
+  return st;
+}
+
+void Store::read(const std::function<void(Connection&)>& fn) {
+  auto c = pool_->lease();
+  fn(*c);
+}
+
+void Store::link_blob(Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size) {
+  record_blob(c, repo, digest, size);
+}
+
+void Store::record_content_blob(Connection& c, const Digest& digest, std::uint64_t size) {
+  c.prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)")
+      .bind(1, digest.str()).bind(2, static_cast<std::int64_t>(size)).bind(3, now()).run();
+}
+
+std::optional<std::string> Store::link_manifest(Connection& c, const std::string& repo, const Digest& digest,
+                                                 const oci::Manifest& m, std::uint64_t size,
+                                                 const std::optional<std::string>& tag) {
+  record_blob(c, repo, digest, size);
+  auto id = ensure_repo(c, repo);
+  c.prepare(
+       "INSERT OR IGNORE INTO manifests(digest, media_type, size, artifact_type, subject, annotations, created_at) "
+       "VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, digest.str()).bind(2, m.media_type).bind(3, static_cast<std::int64_t>(size)).bind(4, m.artifact_type)
+      .bind(5, m.subject ? std::optional<std::string>(m.subject->digest.str()) : std::nullopt)
+      .bind(6, m.annotations_json).bind(7, now()).run();
+  if (c.changes() > 0) {
+    for (const auto& b : m.required_blobs())
+      c.prepare("INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'blob')")
+          .bind(1, digest.str()).bind(2, b.str()).run();
+    for (const auto& ch : m.child_manifests())
+      c.prepare("INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'manifest')")
+          .bind(1, digest.str()).bind(2, ch.str()).run();
+  }
+  c.prepare("INSERT OR IGNORE INTO repo_manifests(repo_id, digest, created_at) VALUES (?, ?, ?)")
+      .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
+  std::optional<std::string> previous;
+  if (tag) {
+    auto old = c.prepare("SELECT digest FROM tags WHERE repo_id = ? AND name = ?");
+    old.bind(1, id).bind(2, *tag);
+    if (old.step()) previous = old.get_text(0);
+    c.prepare(
+         "INSERT INTO tags(repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at")
+        .bind(1, id).bind(2, *tag).bind(3, digest.str()).bind(4, now()).run();
+  }
+  return previous;
+}
+
 // ---- maintenance ----
 
 GcReport Store::gc(const GcOptions& o) {
@@ -689,6 +746,7 @@ GcReport Store::gc(const GcOptions& o) {
         "SELECT b.digest, b.size FROM blobs b WHERE b.created_at <= ? "
         "AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest) "
         "AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob') "
+        "AND NOT EXISTS (SELECT 1 FROM content k WHERE k.digest = b.digest) "
         "ORDER BY b.digest");
     st.bind(1, cutoff);
     while (st.step()) doomed_blobs.emplace_back(st.get_text(0), st.get_int(1));

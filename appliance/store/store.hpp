@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -160,6 +161,25 @@ class Store {
   // Retained digests (for rollback) are never collected.
   Status retain(const std::string& repo, const Digest& digest, const std::string& reason);
   Status release(const std::string& repo, const Digest& digest);
+
+  // Bulk ingest (snapshot imports). adopt_blob_file moves a fully written, synced, verified
+  // file on the store's file system into the blob store (or drops it when the blob is there);
+  // the caller then records everything in one transaction().
+  Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest);
+  bool has_blob_file(const Digest& digest) const;
+  // Runs fn inside one write transaction; an exception rolls everything back.
+  void transaction(const std::function<void(sqlite::Connection&)>& fn);
+  // Commits only when fn succeeds; a failed Status rolls back.
+  Status try_transaction(const std::function<Status(sqlite::Connection&)>& fn);
+  void read(const std::function<void(sqlite::Connection&)>& fn);
+  // Inside transaction(): link a blob into a repository; record a blob no repository serves
+  // (snapshot content); record a validated manifest (its bytes already a blob) and optionally
+  // tag it. Returns the tag's previous target.
+  void link_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size);
+  void record_content_blob(sqlite::Connection& c, const Digest& digest, std::uint64_t size);
+  std::optional<std::string> link_manifest(sqlite::Connection& c, const std::string& repo, const Digest& digest,
+                                           const oci::Manifest& m, std::uint64_t size, const std::optional<std::string>& tag);
+  std::int64_t now_seconds() const { return now(); }
 
   GcReport gc(const GcOptions& options);
   CheckReport check();

@@ -1,0 +1,58 @@
+// Security advisories from the three formats a snapshot may carry, normalised to one shape:
+// an advisory (id, aliases, severity, the source document verbatim) affecting packages keyed by
+// (ecosystem, package). Parsing is strict: a malformed document is an error naming the file and
+// the field, never a partial result.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace airheal::advisory {
+
+enum class Format { osv, debian_tracker, alpine_secdb };
+const char* to_string(Format f);
+std::optional<Format> format_from_string(std::string_view s);
+
+// For OSV: one `affected[]` element verbatim. For the Debian tracker: {release, status,
+// fixed_version, urgency, nodsa, nodsa_reason} of one source package in one release. For Alpine:
+// {fixed_version} ("0" = never affected) of one package in one branch.
+struct Affected {
+  std::string ecosystem;  // "Go", "Debian:bookworm", "Alpine:v3.10", ...
+  std::string package;    // Debian: the source package
+  nlohmann::json data;
+};
+
+struct Advisory {
+  Format source = Format::osv;
+  std::string id;
+  std::vector<std::string> aliases;
+  std::string summary;
+  nlohmann::json severity = nlohmann::json::array();
+  std::string published, modified, withdrawn;  // RFC 3339 or empty
+  nlohmann::json document;                     // the source record
+  std::vector<Affected> affected;
+};
+
+// Guesses the format of one advisory file from its name and first bytes.
+std::optional<Format> detect_format(std::string_view filename, std::string_view bytes);
+
+Result<std::vector<Advisory>> parse(Format format, std::string_view bytes, std::string_view name);
+Result<Advisory> parse_osv(std::string_view bytes, std::string_view name);
+Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::string_view name);
+Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::string_view name);
+
+// OSV schema 1.6 "Evaluation": is `version` of the package covered by this affected[] element?
+enum class Verdict { affected, not_affected, unknown };
+const char* to_string(Verdict v);
+Verdict osv_evaluate(const nlohmann::json& affected, std::string_view ecosystem, std::string_view version);
+
+// Debian tracker verdict for an installed source version.
+Verdict debian_evaluate(const nlohmann::json& data, std::string_view source_version);
+
+}  // namespace airheal::advisory

@@ -1,0 +1,44 @@
+// The advisory database: tables in the appliance's metadata database (store/schema.cpp),
+// written only inside a snapshot import's transaction and read by lookups.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "advisory/advisory.hpp"
+#include "core/sqlite.hpp"
+
+namespace airheal::advisory {
+
+struct Counts {
+  std::size_t advisories = 0;
+  std::size_t affected = 0;
+  std::size_t withdrawn = 0;
+};
+
+// Replaces everything the channel said before with `all` (a snapshot is the channel's full
+// state). Runs inside the caller's transaction.
+Counts replace_channel(sqlite::Connection& c, const std::string& channel, const std::vector<Advisory>& all);
+
+struct StoredAffected {
+  std::string ecosystem, package;
+  nlohmann::json data;
+};
+struct StoredAdvisory {
+  std::string channel, source, id, summary, published, modified, withdrawn;
+  std::vector<std::string> aliases;
+  nlohmann::json severity, document;
+  std::vector<StoredAffected> affected;
+};
+
+// By id or alias, across channels and sources.
+std::vector<StoredAdvisory> find(sqlite::Connection& c, const std::string& id_or_alias);
+// Every advisory naming (ecosystem, package). Ecosystem matches exactly, or by its base when
+// `ecosystem` has no release part ("Debian" matches "Debian:bookworm").
+std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string& ecosystem, const std::string& package);
+nlohmann::json to_json(const StoredAdvisory& a);
+
+}  // namespace airheal::advisory

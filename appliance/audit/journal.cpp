@@ -1,0 +1,94 @@
+#include "audit/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "core/digest.hpp"
+#include "core/fs.hpp"
+
+namespace airheal::audit {
+namespace {
+constexpr const char* kGenesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string::npos) break;  // a torn final line (crash mid-write) is ignored
+    out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
+std::filesystem::path journal_path(const std::filesystem::path& state_dir) { return state_dir / "audit" / "journal.jsonl"; }
+
+Status Journal::append(nlohmann::json record) {
+  std::error_code ec;
+  std::filesystem::create_directories(file_.parent_path(), ec);
+  fs::UniqueFd fd(::open(file_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!fd) return make_error(Errc::io_error, "cannot open journal " + file_.string() + ": " + std::strerror(errno));
+  if (::flock(fd.get(), LOCK_EX) != 0) return make_error(Errc::io_error, "cannot lock journal " + file_.string());
+  auto text = fs::read_file(file_, 1ull << 34);
+  if (!text) return text.error();
+  auto lines = lines_of(*text);
+  // Drop a torn tail so the new record starts on its own line.
+  std::size_t complete = 0;
+  for (const auto& l : lines) complete += l.size() + 1;
+  if (complete != text->size() && ::ftruncate(fd.get(), static_cast<off_t>(complete)) != 0)
+    return make_error(Errc::io_error, "cannot repair journal " + file_.string());
+  std::int64_t seq = 1;
+  std::string prev = kGenesis;
+  if (!lines.empty()) {
+    auto last = nlohmann::json::parse(lines.back(), nullptr, false);
+    if (last.is_object() && last.contains("seq")) seq = last["seq"].get<std::int64_t>() + 1;
+    prev = Sha256::of(lines.back()).hex();
+  }
+  record["seq"] = seq;
+  record["time"] = static_cast<std::int64_t>(std::time(nullptr));
+  record["prev"] = prev;
+  auto line = record.dump() + "\n";
+  if (auto st = fs::write_all(fd.get(), line.data(), line.size(), file_.string()); !st) return st;
+  if (::fsync(fd.get()) != 0) return make_error(Errc::io_error, "cannot sync journal " + file_.string());
+  return {};
+}
+
+Result<std::vector<nlohmann::json>> Journal::read_all() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(file_, ec)) return std::vector<nlohmann::json>{};
+  auto text = fs::read_file(file_, 1ull << 34);
+  if (!text) return text.error();
+  std::vector<nlohmann::json> out;
+  for (const auto& l : lines_of(*text)) {
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::string Journal::verify() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(file_, ec)) return {};
+  auto text = fs::read_file(file_, 1ull << 34);
+  if (!text) return text.error().message;
+  std::string prev = kGenesis;
+  std::int64_t n = 0;
+  for (const auto& l : lines_of(*text)) {
+    ++n;
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    if (!j.is_object()) return "record " + std::to_string(n) + " is not JSON";
+    if (j.value("prev", "") != prev) return "record " + std::to_string(n) + " does not follow the one before it";
+    if (j.value("seq", std::int64_t{0}) != n) return "record " + std::to_string(n) + " has the wrong sequence number";
+    prev = Sha256::of(l).hex();
+  }
+  return {};
+}
+
+}  // namespace airheal::audit

@@ -1,0 +1,449 @@
+#include "snapshot/importer.hpp"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "advisory/db.hpp"
+#include "core/fs.hpp"
+#include "core/oci.hpp"
+#include "snapshot/archive.hpp"
+#include "snapshot/format.hpp"
+
+namespace airheal::snapshot {
+namespace fsys = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+Error refuse(std::string msg) { return make_error(Errc::denied, std::move(msg)); }
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+struct Context {
+  std::optional<Digest> digest;
+  std::string channel;
+  std::int64_t sequence = 0;
+  std::vector<std::string> signers;
+};
+
+// Staged entries live in one directory on the store's file system, removed on every exit.
+class Staging {
+ public:
+  explicit Staging(fsys::path dir) : dir_(std::move(dir)) {}
+  ~Staging() {
+    std::error_code ec;
+    fsys::remove_all(dir_, ec);
+  }
+  const fsys::path& dir() const { return dir_; }
+
+ private:
+  fsys::path dir_;
+};
+
+struct ImageGraph {
+  const Image* image = nullptr;
+  // Children before parents, so that a manifest's references are recorded first.
+  std::vector<std::tuple<Digest, oci::Manifest, std::uint64_t>> manifests;
+  std::vector<std::pair<Digest, std::uint64_t>> blobs;
+};
+
+}  // namespace
+
+Result<ImportResult> Importer::import(const fsys::path& file, const ImportOptions& options) {
+  Context ctx;
+  auto run = [&]() -> Result<ImportResult> {
+    const auto root = store_.root();
+    auto lock = fs::LockFile::acquire(root / "import.lock");
+    if (!lock) return lock.error();
+
+    auto reader = ArchiveReader::open(file);
+    if (!reader) return reader.error();
+    auto& r = **reader;
+    auto head_result = read_head(r);
+    if (!head_result) return head_result.error();
+    const Head& head = *head_result;
+    const Manifest& m = head.manifest;
+    ctx.digest = head.digest;
+    ctx.channel = m.channel;
+    ctx.sequence = m.sequence;
+
+    // Already imported: a no-op.
+    std::optional<std::int64_t> imported_at;
+    store_.read([&](sqlite::Connection& c) {
+      auto q = c.prepare("SELECT imported_at FROM snapshots WHERE digest = ?");
+      q.bind(1, head.digest.str());
+      if (q.step()) imported_at = q.get_int(0);
+    });
+    if (imported_at) {
+      ImportResult res;
+      res.already_imported = true;
+      res.digest = head.digest;
+      res.channel = m.channel;
+      res.sequence = m.sequence;
+      res.message = "snapshot " + head.digest.str() + " (channel " + m.channel + ", sequence " + std::to_string(m.sequence) +
+                    ") was already imported at " + format_time(*imported_at) + "; nothing to do";
+      return res;
+    }
+
+    // Trust: the channel's keys and threshold.
+    int threshold = 1;
+    bool known_channel = false;
+    std::optional<std::int64_t> last_sequence;
+    std::string last_digest;
+    std::set<std::string> channel_keys, revoked;
+    store_.read([&](sqlite::Connection& c) {
+      auto q = c.prepare("SELECT threshold, last_sequence, last_digest FROM channels WHERE name = ?");
+      q.bind(1, m.channel);
+      if (q.step()) {
+        known_channel = true;
+        threshold = static_cast<int>(q.get_int(0));
+        if (!q.is_null(1)) last_sequence = q.get_int(1);
+        last_digest = q.get_optional_text(2).value_or("");
+      }
+      auto k = c.prepare("SELECT fingerprint FROM channel_keys WHERE channel = ?");
+      k.bind(1, m.channel);
+      while (k.step()) channel_keys.insert(k.get_text(0));
+      auto rv = c.prepare("SELECT fingerprint FROM revoked_keys");
+      while (rv.step()) revoked.insert(rv.get_text(0));
+    });
+    if (!known_channel || channel_keys.empty())
+      return refuse("channel '" + m.channel + "' has no trusted keys on this appliance (airhealctl trust add KEYS.asc --channel " +
+                    m.channel + ")");
+    if (head.signatures.empty()) return refuse("the snapshot is not signed");
+    std::set<std::string> good;
+    std::vector<std::string> problems;
+    for (const auto& [name, sig] : head.signatures) {
+      auto checks = keyring_.verify_detached(sig, head.manifest_bytes);
+      if (!checks) return refuse(name + ": " + checks.error().message);
+      for (const auto& c : *checks) {
+        if (!c.good && c.problem.rfind("bad signature", 0) == 0)
+          return refuse(c.problem + ": the manifest was altered after it was signed, or the signature is corrupt");
+        if (!c.good) {
+          problems.push_back(c.problem);
+          continue;
+        }
+        if (revoked.count(c.fingerprint)) {
+          problems.push_back("key " + c.fingerprint + " is revoked on this appliance");
+          continue;
+        }
+        if (!channel_keys.count(c.fingerprint)) {
+          problems.push_back("key " + c.fingerprint + " is not trusted for channel " + m.channel);
+          continue;
+        }
+        good.insert(c.fingerprint);
+      }
+    }
+    if (static_cast<int>(good.size()) < threshold) {
+      std::string why = std::to_string(good.size()) + " valid signature(s) by keys trusted for channel " + m.channel +
+                        ", " + std::to_string(threshold) + " required";
+      for (const auto& p : problems) why += "; " + p;
+      return refuse(why);
+    }
+    ctx.signers.assign(good.begin(), good.end());
+
+    // Freshness: anti-rollback, expiry, chain.
+    auto now = store_.now_seconds();
+    if (last_sequence && m.sequence == *last_sequence)
+      return refuse("sequence " + std::to_string(m.sequence) + " of channel " + m.channel +
+                    " was already accepted with different content (" + last_digest + "); refusing a conflicting snapshot");
+    if (last_sequence && m.sequence < *last_sequence)
+      return refuse("replayed snapshot: channel " + m.channel + " is at sequence " + std::to_string(*last_sequence) +
+                    ", this snapshot has sequence " + std::to_string(m.sequence));
+    if (now >= m.expires)
+      return refuse("the snapshot expired at " + format_time(m.expires) + " (created " + format_time(m.created) +
+                    "); ask the connected side for a fresh one");
+    if (m.previous) {
+      if (last_digest.empty())
+        return refuse("broken chain: this is a delta on sequence " + std::to_string(m.previous->sequence) + " (" +
+                      m.previous->digest.str() + ") but channel " + m.channel + " has no accepted snapshot yet; import a full snapshot first");
+      if (m.previous->digest.str() != last_digest)
+        return refuse("broken chain: this delta follows sequence " + std::to_string(m.previous->sequence) + " (" +
+                      m.previous->digest.str() + ") but channel " + m.channel + " is at sequence " +
+                      std::to_string(last_sequence.value_or(0)) + " (" + last_digest + ")");
+    }
+
+    // A delta's left-out entries must already be here.
+    std::uint64_t needed = 0;
+    for (const auto& e : m.entries) {
+      if (!e.in_previous) {
+        needed += e.size;
+        continue;
+      }
+      if (e.kind == EntryKind::layout || e.kind == EntryKind::package_index) continue;
+      bool have = store_.has_blob_file(e.sha256);
+      if (have)
+        store_.read([&](sqlite::Connection& c) {
+          auto q = c.prepare("SELECT 1 FROM blobs WHERE digest = ?");
+          q.bind(1, e.sha256.str());
+          have = q.step();
+        });
+      if (!have)
+        return refuse("the delta leaves out '" + e.path + "' (" + e.sha256.str() + ") but this appliance does not hold it");
+    }
+
+    // Space: everything is staged on the store's file system, then moved.
+    std::error_code ec;
+    auto staging_root = root / "staging";
+    for (const auto& old : fsys::directory_iterator(staging_root, ec)) fsys::remove_all(old.path(), ec);
+    fsys::create_directories(staging_root, ec);
+    struct statvfs vfs {};
+    if (::statvfs(staging_root.c_str(), &vfs) == 0) {
+      auto avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+      if (avail < needed + options.reserve_bytes)
+        return refuse("not enough free space: the snapshot needs " + human_bytes(needed) + " plus the " +
+                      human_bytes(options.reserve_bytes) + " reserve, " + human_bytes(avail) + " is available on " +
+                      staging_root.string());
+    }
+    Staging staging(staging_root / ("import-" + random_hex(8)));
+    fsys::create_directory(staging.dir(), ec);
+    if (ec) return make_error(Errc::io_error, "cannot create " + staging.dir().string() + ": " + ec.message());
+
+    std::map<std::string, fsys::path> staged;
+    std::map<std::string, std::size_t> index_of;
+    for (std::size_t i = 0; i < m.entries.size(); ++i) index_of[m.entries[i].path] = i;
+    fs::UniqueFd out;
+    BodySink sink;
+    sink.open = [&](const Entry& e) -> Status {
+      auto p = staging.dir() / ("e" + std::to_string(index_of[e.path]));
+      out = fs::UniqueFd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!out) return make_error(Errc::io_error, "cannot create " + p.string() + ": " + std::strerror(errno));
+      staged[e.path] = p;
+      return {};
+    };
+    sink.write = [&](const Entry& e, const char* data, std::size_t n) -> Status {
+      while (n > 0) {
+        auto w = ::write(out.get(), data, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          int err = errno;
+          if (err == ENOSPC || err == EFBIG || err == EDQUOT)
+            return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
+          return make_error(Errc::io_error, "writing staged '" + e.path + "': " + std::strerror(err));
+        }
+        data += w;
+        n -= static_cast<std::size_t>(w);
+      }
+      return {};
+    };
+    sink.close = [&](const Entry& e) -> Status {
+      if (::fsync(out.get()) != 0) {
+        int err = errno;
+        return refuse("cannot sync staged '" + e.path + "': " + std::strerror(err));
+      }
+      out.reset();
+      return {};
+    };
+    sink.progress = options.progress;
+    if (auto st = stream_body(r, head, sink); !st) return refuse(st.error().message);
+
+    // Content validation, before anything is visible.
+    auto bytes_of = [&](const Entry& e, std::uint64_t max) -> Result<std::string> {
+      auto it = staged.find(e.path);
+      auto p = it != staged.end() ? it->second : store_.blob_path(e.sha256);
+      auto b = fs::read_file(p, max);
+      if (!b) return b.error();
+      if (it == staged.end() && Sha256::of(*b) != e.sha256) return refuse("held copy of '" + e.path + "' is damaged");
+      return b;
+    };
+    std::vector<advisory::Advisory> advisories;
+    for (const auto& e : m.entries) {
+      if (e.kind != EntryKind::advisory) continue;
+      auto b = bytes_of(e, 2ull << 30);
+      if (!b) return b.error();
+      auto parsed = advisory::parse(*advisory::format_from_string(e.format), *b, e.path);
+      if (!parsed) return refuse("malformed advisory: " + parsed.error().message);
+      for (auto& a : *parsed) advisories.push_back(std::move(a));
+    }
+    std::map<std::string, const Entry*> blob_entries;
+    for (const auto& e : m.entries)
+      if (e.kind == EntryKind::blob) blob_entries[e.sha256.hex()] = &e;
+    std::vector<ImageGraph> graphs;
+    std::uint64_t image_bytes = 0;
+    for (const auto& im : m.images) {
+      ImageGraph g;
+      g.image = &im;
+      std::set<std::string> seen;
+      std::function<Status(const Digest&, const std::string&, std::int64_t)> visit =
+          [&](const Digest& d, const std::string& type, std::int64_t declared) -> Status {
+        if (!seen.insert(d.hex()).second) return {};
+        auto be = blob_entries.find(d.hex());
+        if (be == blob_entries.end())
+          return refuse("image " + im.repository + ":" + im.tag + " needs manifest " + d.str() + ", which the snapshot does not carry");
+        if (declared >= 0 && static_cast<std::uint64_t>(declared) != be->second->size)
+          return refuse("image " + im.repository + ":" + im.tag + ": manifest " + d.str() + " size differs from its descriptor");
+        auto b = bytes_of(*be->second, 4 << 20);
+        if (!b) return b.error();
+        auto parsed = oci::parse_manifest(*b, type);
+        if (!parsed) return refuse("image " + im.repository + ":" + im.tag + ": manifest " + d.str() + ": " + parsed.error().message);
+        for (const auto& desc : parsed->manifests)
+          if (auto st = visit(desc.digest, desc.media_type, desc.size); !st) return st;
+        std::vector<oci::Descriptor> blobs;
+        if (parsed->config) blobs.push_back(*parsed->config);
+        for (const auto& l : parsed->layers) blobs.push_back(l);
+        auto required = parsed->required_blobs();
+        for (const auto& desc : blobs) {
+          if (std::find(required.begin(), required.end(), desc.digest) == required.end()) continue;
+          auto bb = blob_entries.find(desc.digest.hex());
+          if (bb == blob_entries.end())
+            return refuse("image " + im.repository + ":" + im.tag + " needs blob " + desc.digest.str() + ", which the snapshot does not carry");
+          if (static_cast<std::uint64_t>(desc.size) != bb->second->size)
+            return refuse("image " + im.repository + ":" + im.tag + ": blob " + desc.digest.str() + " is " +
+                          std::to_string(bb->second->size) + " bytes, its descriptor says " + std::to_string(desc.size));
+          g.blobs.emplace_back(desc.digest, bb->second->size);
+          image_bytes += bb->second->size;
+        }
+        g.manifests.emplace_back(d, std::move(*parsed), be->second->size);
+        return {};
+      };
+      if (auto st = visit(im.digest, im.media_type, -1); !st) return st.error();
+      graphs.push_back(std::move(g));
+    }
+    for (const auto& p : m.packages)
+      if (blob_entries[p.digest.hex()]->size != p.size) return refuse("package " + p.name + " size differs from its entry");
+    for (const auto& a : m.artifacts)
+      if (blob_entries[a.digest.hex()]->size != a.size) return refuse("artefact " + a.name + " size differs from its entry");
+
+    // Key rotation, signed by the current threshold (checked above).
+    std::set<std::string> new_keys = channel_keys;
+    int new_threshold = threshold;
+    if (m.trust) {
+      std::set<std::string> delivered;
+      if (!m.trust->keys_path.empty()) {
+        auto b = bytes_of(*m.find(m.trust->keys_path), 16 << 20);
+        if (!b) return b.error();
+        auto fprs = keyring_.import_keys(*b);
+        if (!fprs) return refuse("trust keys in the snapshot: " + fprs.error().message);
+        delivered.insert(fprs->begin(), fprs->end());
+      }
+      for (const auto& f : m.trust->add) {
+        if (!delivered.count(f) && !keyring_.key(f)) return refuse("trust.add names key " + f + ", which the snapshot does not deliver");
+        if (revoked.count(f)) return refuse("trust.add names key " + f + ", which is revoked on this appliance");
+        new_keys.insert(f);
+      }
+      for (const auto& f : m.trust->remove) new_keys.erase(f);
+      if (m.trust->threshold) new_threshold = *m.trust->threshold;
+      if (static_cast<int>(new_keys.size()) < new_threshold)
+        return refuse("the key rotation would leave channel " + m.channel + " with " + std::to_string(new_keys.size()) +
+                      " key(s) for a threshold of " + std::to_string(new_threshold));
+    }
+
+    // Commit: move blobs in (invisible until the transaction), then one transaction.
+    for (const auto& e : m.entries) {
+      auto it = staged.find(e.path);
+      if (it == staged.end() || e.kind == EntryKind::layout || e.kind == EntryKind::package_index) continue;
+      if (auto st = store_.adopt_blob_file(it->second, e.sha256); !st) return st.error();
+    }
+    advisory::Counts acounts;
+    std::vector<store::Event> events;
+    auto counts = json::object();
+    store_.transaction([&](sqlite::Connection& c) {
+      for (const auto& g : graphs) {
+        for (const auto& [d, size] : g.blobs) store_.link_blob(c, g.image->repository, d, size);
+        for (std::size_t i = 0; i < g.manifests.size(); ++i) {
+          const auto& [d, parsed, size] = g.manifests[i];
+          bool top = i + 1 == g.manifests.size();
+          auto prev = store_.link_manifest(c, g.image->repository, d, parsed, size,
+                                           top ? std::optional<std::string>(g.image->tag) : std::nullopt);
+          if (top) {
+            events.push_back(store::Event{store::Event::Kind::manifest_stored, g.image->repository, d.str(), g.image->tag, {}, parsed.media_type});
+            if (prev != d.str())
+              events.push_back(store::Event{store::Event::Kind::tag_moved, g.image->repository, d.str(), g.image->tag, prev, parsed.media_type});
+          }
+        }
+      }
+      c.prepare("DELETE FROM content WHERE channel = ?").bind(1, m.channel).run();
+      auto add_content = [&](const Entry& e, const char* kind, const std::string& name, const std::string& version,
+                             const json& meta) {
+        store_.record_content_blob(c, e.sha256, e.size);
+        c.prepare("INSERT OR IGNORE INTO content(digest, kind, name, version, metadata, channel, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, e.sha256.str()).bind(2, kind).bind(3, name).bind(4, version).bind(5, meta.dump())
+            .bind(6, m.channel).bind(7, head.digest.str()).run();
+      };
+      for (const auto& e : m.entries) {
+        if (e.kind == EntryKind::advisory) add_content(e, "advisory", e.path, "", json{{"format", e.format}});
+        if (e.kind == EntryKind::trust_keys) add_content(e, "trust", e.path, "", json::object());
+      }
+      for (const auto& p : m.packages)
+        add_content(*blob_entries[p.digest.hex()], "package", p.name, p.version,
+                    json{{"architecture", p.architecture}, {"source", p.source}, {"source_version", p.source_version}, {"filename", p.filename}});
+      for (const auto& a : m.artifacts) add_content(*blob_entries[a.digest.hex()], "artifact", a.name, a.version, a.metadata);
+      acounts = advisory::replace_channel(c, m.channel, advisories);
+      std::uint64_t staged_bytes = 0;
+      for (const auto& e : m.entries)
+        if (!e.in_previous) staged_bytes += e.size;
+      counts = json{{"entries", m.entries.size()}, {"bytes", staged_bytes}, {"images", m.images.size()},
+                    {"image_bytes", image_bytes}, {"advisories", acounts.advisories}, {"affected", acounts.affected},
+                    {"withdrawn", acounts.withdrawn}, {"packages", m.packages.size()}, {"artifacts", m.artifacts.size()}};
+      c.prepare(
+           "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, imported_at, signers, counts, manifest) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(1, head.digest.str()).bind(2, m.channel).bind(3, m.sequence).bind(4, m.created).bind(5, m.expires)
+          .bind(6, m.previous ? std::optional<std::string>(m.previous->digest.str()) : std::nullopt)
+          .bind(7, now).bind(8, json(ctx.signers).dump()).bind(9, counts.dump()).bind(10, head.manifest_bytes).run();
+      c.prepare("UPDATE channels SET last_sequence = ?, last_digest = ?, last_expires = ?, threshold = ?, updated_at = ? WHERE name = ?")
+          .bind(1, m.sequence).bind(2, head.digest.str()).bind(3, m.expires).bind(4, new_threshold).bind(5, now).bind(6, m.channel).run();
+      if (m.trust) {
+        for (const auto& f : channel_keys)
+          if (!new_keys.count(f)) c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?").bind(1, m.channel).bind(2, f).run();
+        for (const auto& f : new_keys)
+          c.prepare("INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) VALUES (?, ?, ?, ?)")
+              .bind(1, m.channel).bind(2, f).bind(3, now).bind(4, head.digest.str()).run();
+      }
+    });
+    for (const auto& ev : events) store_.events().publish(ev);
+
+    ImportResult res;
+    res.digest = head.digest;
+    res.channel = m.channel;
+    res.sequence = m.sequence;
+    res.signers = ctx.signers;
+    res.counts = counts;
+    res.message = "imported snapshot " + head.digest.str() + ": channel " + m.channel + " sequence " + std::to_string(m.sequence) +
+                  ", " + std::to_string(m.images.size()) + " image(s), " + std::to_string(acounts.advisories) + " advisories, " +
+                  std::to_string(m.packages.size()) + " package(s), " + std::to_string(m.artifacts.size()) + " artefact(s)";
+    return res;
+  };
+
+  Result<ImportResult> result = make_error(Errc::io_error, "not run");
+  try {
+    result = run();
+  } catch (const std::exception& e) {
+    result = make_error(Errc::io_error, std::string("import failed: ") + e.what());
+  }
+  json rec{{"origin", options.origin}, {"file", file.string()}};
+  if (ctx.digest) rec["digest"] = ctx.digest->str();
+  if (!ctx.channel.empty()) rec["channel"] = ctx.channel;
+  if (ctx.sequence) rec["sequence"] = ctx.sequence;
+  if (!ctx.signers.empty()) rec["signers"] = ctx.signers;
+  if (!result) {
+    rec["type"] = "snapshot.refused";
+    rec["reason"] = result.error().message;
+  } else if (result->already_imported) {
+    rec["type"] = "snapshot.duplicate";
+  } else {
+    rec["type"] = "snapshot.accepted";
+    rec["counts"] = result->counts;
+  }
+  if (auto st = journal_.append(rec); !st && result)
+    return make_error(Errc::io_error, "the snapshot was imported but the journal could not record it: " + st.error().message);
+  return result;
+}
+
+}  // namespace airheal::snapshot

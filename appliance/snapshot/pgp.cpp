@@ -1,0 +1,237 @@
+#include "snapshot/pgp.hpp"
+
+#include <gpgme.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <clocale>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+namespace airheal::pgp {
+namespace {
+
+Error gpg_failure(const std::string& what, gpgme_error_t err) {
+  return make_error(Errc::io_error, what + ": " + gpgme_strerror(err));
+}
+
+void init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    gpgme_check_version(nullptr);
+    gpgme_set_locale(nullptr, LC_CTYPE, "C");
+  });
+}
+
+struct CtxFree {
+  void operator()(gpgme_ctx_t c) const { gpgme_release(c); }
+};
+struct DataFree {
+  void operator()(gpgme_data_t d) const { gpgme_data_release(d); }
+};
+struct KeyFree {
+  void operator()(gpgme_key_t k) const { gpgme_key_unref(k); }
+};
+using Ctx = std::unique_ptr<gpgme_context, CtxFree>;
+using Data = std::unique_ptr<gpgme_data, DataFree>;
+using Key = std::unique_ptr<_gpgme_key, KeyFree>;
+
+Result<Ctx> make_ctx(const std::filesystem::path& home) {
+  init_once();
+  gpgme_ctx_t raw = nullptr;
+  if (auto err = gpgme_new(&raw)) return gpg_failure("cannot create a GPGME context", err);
+  Ctx ctx(raw);
+  if (auto err = gpgme_set_protocol(raw, GPGME_PROTOCOL_OpenPGP)) return gpg_failure("OpenPGP protocol", err);
+  if (auto err = gpgme_ctx_set_engine_info(raw, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()))
+    return gpg_failure("GnuPG home " + home.string(), err);
+  gpgme_set_offline(raw, 1);  // never fetch keys or CRLs from anywhere
+  gpgme_set_armor(raw, 1);
+  return ctx;
+}
+
+Result<Data> data_from(const std::string& bytes) {
+  gpgme_data_t d = nullptr;
+  if (auto err = gpgme_data_new_from_mem(&d, bytes.data(), bytes.size(), 0)) return gpg_failure("GPGME data", err);
+  return Data(d);
+}
+
+std::string take(gpgme_data_t d) {
+  std::size_t len = 0;
+  char* buf = gpgme_data_release_and_get_mem(d, &len);
+  std::string out(buf ? buf : "", len);
+  gpgme_free(buf);
+  return out;
+}
+
+KeyInfo info_of(gpgme_key_t k) {
+  KeyInfo i;
+  i.fingerprint = k->fpr ? k->fpr : (k->subkeys && k->subkeys->fpr ? k->subkeys->fpr : "");
+  for (auto u = k->uids; u; u = u->next)
+    if (u->uid) i.user_ids.emplace_back(u->uid);
+  i.revoked = k->revoked;
+  i.expired = k->expired;
+  i.disabled = k->disabled;
+  i.invalid = k->invalid;
+  i.can_sign = k->can_sign;
+  i.expires = k->subkeys ? k->subkeys->expires : 0;
+  return i;
+}
+
+gpgme_error_t passphrase_cb(void* hook, const char*, const char*, int prev_bad, int fd) {
+  if (prev_bad) return gpg_error(GPG_ERR_BAD_PASSPHRASE);
+  auto* pass = static_cast<const std::string*>(hook);
+  std::string line = *pass + "\n";
+  gpgme_io_writen(fd, line.data(), line.size());
+  return 0;
+}
+
+}  // namespace
+
+Result<Keyring> Keyring::open(const std::filesystem::path& home) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(home, ec);
+  if (ec) return make_error(Errc::io_error, "GnuPG home " + home.string() + ": " + ec.message());
+  if (!std::filesystem::exists(abs)) {
+    std::filesystem::create_directories(abs, ec);
+    if (ec) return make_error(Errc::io_error, "cannot create GnuPG home " + abs.string() + ": " + ec.message());
+    ::chmod(abs.c_str(), 0700);
+  } else if (!std::filesystem::is_directory(abs)) {
+    return make_error(Errc::io_error, "GnuPG home " + abs.string() + " is not a directory");
+  }
+  init_once();
+  if (auto err = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP))
+    return gpg_failure("GnuPG (gpg) is not usable; install the gnupg package", err);
+  return Keyring(abs);
+}
+
+Result<std::vector<std::string>> Keyring::import_keys(const std::string& data) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  auto in = data_from(data);
+  if (!in) return in.error();
+  if (auto err = gpgme_op_import(ctx->get(), in->get())) return gpg_failure("key import", err);
+  auto res = gpgme_op_import_result(ctx->get());
+  std::vector<std::string> fprs;
+  if (!res || res->considered == 0) return make_error(Errc::invalid_argument, "no OpenPGP keys found in the input");
+  for (auto s = res->imports; s; s = s->next) {
+    if (s->result != GPG_ERR_NO_ERROR) return gpg_failure("key import", s->result);
+    if (s->fpr) fprs.emplace_back(s->fpr);
+  }
+  if (res->not_imported > 0) return make_error(Errc::invalid_argument, std::to_string(res->not_imported) + " keys could not be imported");
+  // Report primary fingerprints, whatever the import status listed.
+  std::vector<std::string> primary;
+  for (const auto& f : fprs) {
+    auto k = key(f);
+    auto p = k ? k->fingerprint : f;
+    if (std::find(primary.begin(), primary.end(), p) == primary.end()) primary.push_back(p);
+  }
+  return primary;
+}
+
+Result<std::vector<KeyInfo>> Keyring::list_keys(bool secret) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  gpgme_set_keylist_mode(ctx->get(), GPGME_KEYLIST_MODE_LOCAL);
+  if (auto err = gpgme_op_keylist_start(ctx->get(), nullptr, secret ? 1 : 0)) return gpg_failure("key listing", err);
+  std::vector<KeyInfo> out;
+  while (true) {
+    gpgme_key_t k = nullptr;
+    auto err = gpgme_op_keylist_next(ctx->get(), &k);
+    if (gpg_err_code(err) == GPG_ERR_EOF) break;
+    if (err) return gpg_failure("key listing", err);
+    Key owned(k);
+    out.push_back(info_of(k));
+  }
+  return out;
+}
+
+Result<KeyInfo> Keyring::key(const std::string& fingerprint) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  gpgme_key_t k = nullptr;
+  auto err = gpgme_get_key(ctx->get(), fingerprint.c_str(), &k, 0);
+  if (err || !k) return make_error(Errc::not_found, "no key " + fingerprint + " in " + home_.string());
+  Key owned(k);
+  return info_of(k);
+}
+
+Result<std::string> Keyring::export_public(const std::string& fingerprint) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  gpgme_data_t out = nullptr;
+  if (auto err = gpgme_data_new(&out)) return gpg_failure("GPGME data", err);
+  if (auto err = gpgme_op_export(ctx->get(), fingerprint.c_str(), 0, out)) {
+    gpgme_data_release(out);
+    return gpg_failure("export of " + fingerprint, err);
+  }
+  auto s = take(out);
+  if (s.empty()) return make_error(Errc::not_found, "no public key " + fingerprint + " in " + home_.string());
+  return s;
+}
+
+Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& signature, const std::string& data) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  auto sig = data_from(signature);
+  if (!sig) return sig.error();
+  auto text = data_from(data);
+  if (!text) return text.error();
+  auto err = gpgme_op_verify(ctx->get(), sig->get(), text->get(), nullptr);
+  if (err) return make_error(Errc::invalid_argument, std::string("not an OpenPGP signature: ") + gpgme_strerror(err));
+  auto res = gpgme_op_verify_result(ctx->get());
+  std::vector<SignatureCheck> out;
+  for (auto s = res ? res->signatures : nullptr; s; s = s->next) {
+    SignatureCheck c;
+    c.fingerprint = s->fpr ? s->fpr : "";
+    auto code = gpg_err_code(s->status);
+    gpgme_key_t k = nullptr;
+    if (s->fpr && gpgme_get_key(ctx->get(), s->fpr, &k, 0) == 0 && k) {
+      Key owned(k);
+      auto info = info_of(k);
+      c.fingerprint = info.fingerprint;
+      if (info.revoked) c.problem = "key " + c.fingerprint + " is revoked";
+      else if (info.expired) c.problem = "key " + c.fingerprint + " has expired";
+      else if (info.disabled || info.invalid) c.problem = "key " + c.fingerprint + " is disabled or invalid";
+    }
+    if (c.problem.empty()) {
+      if (code == GPG_ERR_NO_PUBKEY) c.problem = "signed by unknown key " + c.fingerprint;
+      else if (code == GPG_ERR_BAD_SIGNATURE) c.problem = "bad signature by key " + c.fingerprint;
+      else if (code == GPG_ERR_CERT_REVOKED || (s->summary & GPGME_SIGSUM_KEY_REVOKED)) c.problem = "key " + c.fingerprint + " is revoked";
+      else if (code == GPG_ERR_KEY_EXPIRED || (s->summary & GPGME_SIGSUM_KEY_EXPIRED)) c.problem = "key " + c.fingerprint + " has expired";
+      else if (code == GPG_ERR_SIG_EXPIRED || (s->summary & GPGME_SIGSUM_SIG_EXPIRED)) c.problem = "signature by " + c.fingerprint + " has expired";
+      else if (code != GPG_ERR_NO_ERROR || (s->summary & GPGME_SIGSUM_RED))
+        c.problem = "signature by " + c.fingerprint + " is not valid: " + gpgme_strerror(s->status);
+    }
+    c.good = c.problem.empty();
+    out.push_back(std::move(c));
+  }
+  if (out.empty()) return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
+  return out;
+}
+
+Result<std::string> Keyring::sign_detached(const std::string& data, const std::string& fingerprint,
+                                           const std::optional<std::string>& passphrase) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  gpgme_key_t k = nullptr;
+  if (gpgme_get_key(ctx->get(), fingerprint.c_str(), &k, 1) != 0 || !k)
+    return make_error(Errc::not_found, "no secret key " + fingerprint + " in " + home_.string());
+  Key owned(k);
+  if (auto err = gpgme_signers_add(ctx->get(), k)) return gpg_failure("signer " + fingerprint, err);
+  if (passphrase) {
+    gpgme_set_pinentry_mode(ctx->get(), GPGME_PINENTRY_MODE_LOOPBACK);
+    gpgme_set_passphrase_cb(ctx->get(), passphrase_cb, const_cast<std::string*>(&*passphrase));
+  }
+  auto in = data_from(data);
+  if (!in) return in.error();
+  gpgme_data_t out = nullptr;
+  if (auto err = gpgme_data_new(&out)) return gpg_failure("GPGME data", err);
+  if (auto err = gpgme_op_sign(ctx->get(), in->get(), out, GPGME_SIG_MODE_DETACH)) {
+    gpgme_data_release(out);
+    return gpg_failure("signing with " + fingerprint, err);
+  }
+  return take(out);
+}
+
+}  // namespace airheal::pgp

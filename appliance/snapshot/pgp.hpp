@@ -1,0 +1,53 @@
+// OpenPGP through GPGME, always against an explicit GnuPG home (the appliance's own trust
+// store, or the signer's keyring on the connected side), never the user's default one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace airheal::pgp {
+
+struct KeyInfo {
+  std::string fingerprint;  // primary key, upper-case hex
+  std::vector<std::string> user_ids;
+  bool revoked = false, expired = false, disabled = false, invalid = false, can_sign = false;
+  std::int64_t expires = 0;  // 0: never
+};
+
+struct SignatureCheck {
+  bool good = false;              // cryptographically valid, by a key that is neither revoked nor expired
+  std::string fingerprint;        // primary key fingerprint when the key is known, else as reported
+  std::string problem;            // why it is not good
+};
+
+class Keyring {
+ public:
+  // Creates the home (mode 0700) when missing.
+  static Result<Keyring> open(const std::filesystem::path& home);
+  const std::filesystem::path& home() const { return home_; }
+
+  // Imports armoured or binary keys (public keys, revocation certificates). Returns the
+  // fingerprints of the primary keys it touched.
+  Result<std::vector<std::string>> import_keys(const std::string& data);
+  Result<std::vector<KeyInfo>> list_keys(bool secret = false);
+  Result<KeyInfo> key(const std::string& fingerprint);
+  Result<std::string> export_public(const std::string& fingerprint);
+
+  // Every signature in an armoured detached signature over data.
+  Result<std::vector<SignatureCheck>> verify_detached(const std::string& signature, const std::string& data);
+  // An armoured detached signature with the given secret key. passphrase: loopback pinentry
+  // when given, the agent's pinentry otherwise.
+  Result<std::string> sign_detached(const std::string& data, const std::string& fingerprint,
+                                    const std::optional<std::string>& passphrase = std::nullopt);
+
+ private:
+  explicit Keyring(std::filesystem::path home) : home_(std::move(home)) {}
+  std::filesystem::path home_;
+};
+
+}  // namespace airheal::pgp

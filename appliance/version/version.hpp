@@ -1,0 +1,24 @@
+// Version comparison for the ecosystems whose advisories airheal evaluates.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace airheal::version {
+
+// Semantic Versioning 2.0.0 precedence. A leading "v" is accepted (Go module versions); build
+// metadata ("+incompatible") is ignored, as the specification requires. nullopt: not semver.
+std::optional<int> compare_semver(std::string_view a, std::string_view b);
+bool is_semver(std::string_view v);
+
+// Debian policy 5.6.12 ([epoch:]upstream[-revision]), as `dpkg --compare-versions` orders them.
+// nullopt when either string is not a valid Debian version.
+std::optional<int> compare_dpkg(std::string_view a, std::string_view b);
+bool is_dpkg_version(std::string_view v);
+
+// Comparison by ecosystem name as OSV spells it ("Go", "Debian", "Debian:12", ...).
+// nullopt for an ecosystem airheal cannot order, or versions that ecosystem rejects.
+std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b);
+
+}  // namespace airheal::version
