@@ -50,6 +50,7 @@ class Statement {
   }
 
   std::int64_t get_int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  int columns() const { return sqlite3_column_count(stmt_); }
   std::string get_text(int col) const;
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::optional<std::string> get_optional_text(int col) const {

@@ -119,6 +119,13 @@ Result<std::vector<std::string>> Keyring::import_keys(const std::string& data) {
     if (s->fpr) fprs.emplace_back(s->fpr);
   }
   if (res->not_imported > 0) return make_error(Errc::invalid_argument, std::to_string(res->not_imported) + " keys could not be imported");
+  if (fprs.empty() && res->new_revocations > 0) {
+    // A bare revocation certificate names no key in the import result: report revoked keys.
+    auto all = list_keys();
+    if (!all) return all.error();
+    for (const auto& k : *all)
+      if (k.revoked) fprs.push_back(k.fingerprint);
+  }
   // Report primary fingerprints, whatever the import status listed.
   std::vector<std::string> primary;
   for (const auto& f : fprs) {

@@ -228,6 +228,7 @@ OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag
 }
 
 std::filesystem::path airheald_path() { return AIRHEALD_PATH; }
+std::filesystem::path airheal_snapshot_path() { return AIRHEAL_SNAPSHOT_PATH; }
 std::filesystem::path airhealctl_path() { return AIRHEALCTL_PATH; }
 
 Daemon::Daemon(Options o) {
