@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README Quick start, first command: install, build, start airheald on embedded defaults
 # (state in ./airheal-state, registry on 127.0.0.1:5000), push a small image to it with
-# buildah, and show it being served. Stays in the foreground until Ctrl-C unless --no-wait.
+# buildah, show it being served, then carry it in a signed snapshot and import that. Stays in the foreground until Ctrl-C unless --no-wait.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wait_for_ctrl_c=1
@@ -30,13 +30,41 @@ ctr=$("${B[@]}" from scratch)
 "${B[@]}" config --cmd '["/bin/busybox","echo","hello from airheal"]' "$ctr"
 "${B[@]}" commit -q "$ctr" localhost/demo/hello:1 >/dev/null
 "${B[@]}" push -q --tls-verify=false localhost/demo/hello:1 "docker://$addr/demo/hello:1"
-rm -rf "$work"
+"${B[@]}" push -q localhost/demo/hello:1 "oci:$work/layout:1"
 echo "   buildah pushed demo/hello:1"
 echo "   catalog:  $(curl -fsS "http://$addr/v2/_catalog")"
 echo "   tags:     $(curl -fsS "http://$addr/v2/demo/hello/tags/list")"
 digest=$(curl -fsSI -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$addr/v2/demo/hello/manifests/1" |
   tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}')
 echo "   digest:   $digest"
+
+# The air-gap loop: on the "connected side", a signer builds and signs a snapshot (the image as
+# a base image to mirror, plus a real Go advisory); the appliance trusts only the public key,
+# imports the snapshot, and refuses a tampered copy.
+snap=build/dev/snapshot-tools/airheal-snapshot
+export GNUPGHOME="$work/signer"
+mkdir -m 700 "$GNUPGHOME" "$work/advisories"
+gpg --batch --quiet --passphrase '' --quick-gen-key "airheal quickstart signer <demo@airheal.invalid>" ed25519 sign 1d 2>/dev/null
+fpr=$(gpg --with-colons --list-keys | awk -F: '/^fpr/{print $10; exit}')
+gpg --armor --export "$fpr" >"$work/signer.asc"
+cp tests/data/osv-go/GO-2024-2916.json "$work/advisories/"
+echo
+echo "== snapshot: create, sign, verify (connected side)"
+"$snap" create --channel demo --sequence "$(date +%s)" --expires 30d --out "$work/demo.tar" \
+  --advisories "$work/advisories" --image "$work/layout=library/busybox:demo" | head -1 | sed 's/^/   /'
+"$snap" sign "$work/demo.tar" --key "$fpr" | sed 's/^/   /'
+"$snap" verify "$work/demo.tar" --keyring "$work/signer.asc" | head -1 | sed 's/^/   /'
+gpgconf --kill all
+unset GNUPGHOME
+echo "== snapshot: trust the public key, import (appliance side)"
+"$bin/airhealctl" --state-dir "$state" trust add "$work/signer.asc" --channel demo | sed 's/^/   /'
+cp "$work/demo.tar" "$work/tampered.tar"
+printf 'X' | dd of="$work/tampered.tar" bs=1 seek=$(( $(stat -c %s "$work/demo.tar") / 2 )) conv=notrunc 2>/dev/null
+"$bin/airhealctl" --state-dir "$state" import "$work/tampered.tar" 2>&1 | sed 's/^/   /' || true
+"$bin/airhealctl" --state-dir "$state" import "$work/demo.tar" | sed 's/^/   /'
+echo "   mirrored: $(curl -fsS "http://$addr/v2/library/busybox/tags/list")"
+"$bin/airhealctl" --state-dir "$state" advisories show CVE-2024-22261 | head -3 | sed 's/^/   /'
+rm -rf "$work"
 echo
 "$bin/airhealctl" --state-dir "$state" status
 "$bin/airhealctl" --state-dir "$state" store check

@@ -10,6 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev catch2
   # run and test: the real OCI clients and tools the appliance and its tests drive
   skopeo buildah podman runc openssl ca-certificates curl busybox-static
+  # snapshots: GnuPG for signatures (GPGME drives it), zstd, prlimit (util-linux) and dpkg as test oracles
+  gnupg gpg-agent zstd util-linux dpkg
 )
 
 missing=()

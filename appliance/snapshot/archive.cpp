@@ -60,7 +60,7 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::filesystem
   r->a_ = archive_read_new();
   archive_read_support_format_tar(r->a_);
   archive_read_support_filter_zstd(r->a_);
-  if (archive_read_open_filename(r->a_, file.c_str(), 1 << 20) != ARCHIVE_OK)
+  if (archive_read_open_filename(r->a_, file.c_str(), 4 << 20) != ARCHIVE_OK)
     return r->failure("cannot open " + file.string() + " as a snapshot");
   return r;
 }
@@ -113,6 +113,17 @@ Result<std::size_t> ArchiveReader::read(char* buf, std::size_t n) {
   auto got = archive_read_data(a_, buf, n);
   if (got < 0) return failure("the archive is truncated or corrupt in entry '" + human_path(current_) + "'");
   return static_cast<std::size_t>(got);
+}
+
+Result<std::string_view> ArchiveReader::read_block() {
+  const void* buf = nullptr;
+  std::size_t size = 0;
+  la_int64_t offset = 0;
+  int rc = archive_read_data_block(a_, &buf, &size, &offset);
+  if (rc == ARCHIVE_EOF) return std::string_view{};
+  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+    return failure("the archive is truncated or corrupt in entry '" + human_path(current_) + "'");
+  return std::string_view(static_cast<const char*>(buf), size);
 }
 
 Result<std::string> ArchiveReader::read_all(std::uint64_t max) {
@@ -268,7 +279,6 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
   std::set<std::string> seen;
   std::optional<Header> h = head.first_body;
   std::uint64_t done = 0;
-  std::vector<char> buf(1 << 20);
   auto refuse = [](std::string msg) { return make_error(Errc::invalid_argument, std::move(msg)); };
   while (h) {
     auto shown = human_path(h->path);
@@ -294,14 +304,14 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
     Sha256 hash;
     std::uint64_t got = 0;
     while (true) {
-      auto n = r.read(buf.data(), buf.size());
-      if (!n) return n.error();
-      if (*n == 0) break;
-      got += *n;
+      auto block = r.read_block();
+      if (!block) return block.error();
+      if (block->empty()) break;
+      got += block->size();
       if (got > e.size) return refuse("entry '" + shown + "' holds more than its declared " + std::to_string(e.size) + " bytes");
-      hash.update(buf.data(), *n);
-      if (auto st = sink.write(e, buf.data(), *n); !st) return st;
-      done += *n;
+      hash.update(block->data(), block->size());
+      if (auto st = sink.write(e, block->data(), block->size()); !st) return st;
+      done += block->size();
       if (sink.progress) sink.progress(done, total);
     }
     if (got != e.size)

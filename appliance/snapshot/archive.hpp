@@ -38,6 +38,9 @@ class ArchiveReader {
   Result<std::optional<Header>> next();
   // Reads the current entry's data; 0 at its end.
   Result<std::size_t> read(char* buf, std::size_t n);
+  // Zero-copy: the next block of the current entry's data, valid until the next call; an empty
+  // view at its end.
+  Result<std::string_view> read_block();
   // Reads the whole current entry (at most max bytes; the header size was checked by the caller).
   Result<std::string> read_all(std::uint64_t max);
   Compression compression() const { return compression_; }

@@ -187,13 +187,13 @@ void Store::record_blob(Connection& c, const std::string& repo, const Digest& di
       .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
 }
 
-Status Store::install_blob_file(const fsys::path& tmp, const Digest& digest) {
+Status Store::install_blob_file(const fsys::path& tmp, const Digest& digest, bool sync_directory) {
   auto target = blob_path(digest);
   std::error_code ec;
   fsys::create_directories(target.parent_path(), ec);
   if (ec) return make_error(Errc::io_error, "cannot create " + target.parent_path().string() + ": " + ec.message());
   if (::rename(tmp.c_str(), target.c_str()) != 0) return io_error("cannot move blob into " + target.string(), errno);
-  return fs::fsync_path(target.parent_path());
+  return sync_directory ? fs::fsync_path(target.parent_path()) : Status{};
 }
 
 Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes) {
@@ -615,7 +615,7 @@ bool Store::has_blob_file(const Digest& digest) const {
   return fsys::is_regular_file(blob_path(digest), ec);
 }
 
-Status Store::adopt_blob_file(const fsys::path& staged, const Digest& digest) {
+Status Store::adopt_blob_file(const fsys::path& staged, const Digest& digest, bool sync_directory) {
   ScopedFlock lock(root_ / "blobs.lock", LOCK_SH);
   if (has_blob_file(digest)) {
     std::error_code ec;
@@ -624,7 +624,7 @@ Status Store::adopt_blob_file(const fsys::path& staged, const Digest& digest) {
     ::utimensat(AT_FDCWD, blob_path(digest).c_str(), nullptr, 0);
     return {};
   }
-  return install_blob_file(staged, digest);
+  return install_blob_file(staged, digest, sync_directory);
 }
 
 void Store::transaction(const std::function<void(Connection&)>& fn) {

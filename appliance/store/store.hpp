@@ -165,7 +165,8 @@ class Store {
   // Bulk ingest (snapshot imports). adopt_blob_file moves a fully written, synced, verified
   // file on the store's file system into the blob store (or drops it when the blob is there);
   // the caller then records everything in one transaction().
-  Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest);
+  // sync_directory=false leaves making the rename durable to the caller (one syncfs for many).
+  Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest, bool sync_directory = true);
   bool has_blob_file(const Digest& digest) const;
   // Runs fn inside one write transaction; an exception rolls everything back.
   void transaction(const std::function<void(sqlite::Connection&)>& fn);
@@ -203,7 +204,7 @@ class Store {
   // Records a blob (once) and links it into repo; inside the caller's transaction.
   void record_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size);
   // Moves a fully written, synced temporary file into the blob store under its digest.
-  Status install_blob_file(const std::filesystem::path& tmp, const Digest& digest);
+  Status install_blob_file(const std::filesystem::path& tmp, const Digest& digest, bool sync_directory = true);
   void release_upload(const std::string& uuid);
   std::shared_ptr<const std::string> load_manifest_bytes(const Digest& digest, std::uint64_t size);
 

@@ -516,3 +516,53 @@ TEST_CASE("the daemon imports from its watch folder and quarantines refusals", "
   auto journal = w.ctl_ok({"--json", "journal"}).out;
   CHECK_THAT(journal, Catch::Contains("\"origin\":\"import-folder\""));
 }
+
+TEST_CASE("Debian packages and replacement binaries travel with their metadata", "[integration][snapshot]") {
+  World w;
+  w.trust(w.alice);
+  // A real .deb, built with dpkg-deb.
+  auto pkg = w.tmp / "pkgroot";
+  fsys::create_directories(pkg / "DEBIAN");
+  fsys::create_directories(pkg / "usr/bin");
+  std::ofstream(pkg / "DEBIAN/control") << "Package: libdemo1\nVersion: 1.2-3+deb12u1\nArchitecture: amd64\n"
+                                           "Source: demo (1.2-3+deb12u1)\nMaintainer: T <t@example.test>\nDescription: demo\n";
+  std::ofstream(pkg / "usr/bin/demo") << "#!/bin/sh\necho demo\n";
+  fsys::create_directories(w.tmp / "pool");
+  auto b = run({"dpkg-deb", "--root-owner-group", "--build", pkg.string(), (w.tmp / "pool/libdemo1.deb").string()});
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  fsys::create_directories(w.tmp / "bin");
+  std::ofstream(w.tmp / "bin/demo-server") << std::string(4096, 'B');
+  std::ofstream(w.tmp / "bin/demo-server.json") << R"({"version": "1.4.2", "replaces": "/usr/local/bin/demo-server", "fixes": ["GO-2024-2916"]})";
+  auto file = (w.tmp / "p.tar").string();
+  w.tool({"create", "--channel", "stable", "--sequence", "1", "--out", file, "--packages", (w.tmp / "pool").string(),
+          "--artifacts", (w.tmp / "bin").string()});
+  auto info = json::parse(w.tool({"inspect", file, "--json"}).out);
+  REQUIRE(info["packages"].size() == 1);
+  CHECK(info["packages"][0]["name"] == "libdemo1");
+  CHECK(info["packages"][0]["source"] == "demo");
+  CHECK(info["artifacts"][0]["name"] == "demo-server");
+  CHECK(info["kinds"]["package-index"]["count"] == 1);
+  w.tool({"sign", file, "--key", w.alice.fingerprint(), "--gpg-home", w.alice.home().string()});
+  auto res = json::parse(w.ctl_ok({"--json", "import", file}).out);
+  CHECK(res["counts"]["packages"] == 1);
+  CHECK(res["counts"]["artifacts"] == 1);
+  // Held by the content store and kept by garbage collection.
+  auto gc = json::parse(w.ctl_ok({"--json", "registry", "gc", "--apply", "--grace", "0"}).out);
+  CHECK(gc["blobs_removed"].empty());
+  w.ctl_ok({"store", "check"});
+}
+
+TEST_CASE("an import that would eat the free-space reserve is refused before staging", "[integration][snapshot]") {
+  World w;
+  w.trust(w.alice);
+  auto file = (w.tmp / "s.tar").string();
+  w.tool({"create", "--channel", "stable", "--sequence", "1", "--out", file, "--advisories", w.advisories_dir({"GO-2024-3228"}).string()});
+  w.tool({"sign", file, "--key", w.alice.fingerprint(), "--gpg-home", w.alice.home().string()});
+  std::ofstream(w.tmp / "cfg.yaml") << "import:\n  reserve_bytes: 1000000000000000000\n";
+  const auto before = state_fingerprint(w.state);
+  auto r = w.ctl({"--config", (w.tmp / "cfg.yaml").string(), "import", file});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("not enough free space"));
+  CHECK(state_fingerprint(w.state) == before);
+}
