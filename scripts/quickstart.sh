@@ -45,8 +45,8 @@ snap=build/dev/snapshot-tools/airheal-snapshot
 export GNUPGHOME="$work/signer"
 mkdir -m 700 "$GNUPGHOME" "$work/advisories"
 gpg --batch --quiet --passphrase '' --quick-gen-key "airheal quickstart signer <demo@airheal.invalid>" ed25519 sign 1d 2>/dev/null
-fpr=$(gpg --with-colons --list-keys | awk -F: '/^fpr/{print $10; exit}')
-gpg --armor --export "$fpr" >"$work/signer.asc"
+fpr=$(gpg --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
+gpg --armor --export "$fpr" >"$work/signer.asc" 2>/dev/null
 cp tests/data/osv-go/GO-2024-2916.json "$work/advisories/"
 echo
 echo "== snapshot: create, sign, verify (connected side)"

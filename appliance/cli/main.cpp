@@ -72,18 +72,6 @@ std::optional<std::string> http_get(const std::string& hostport, const std::stri
   }
 }
 
-std::string human_bytes(std::uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-  return out;
-}
 
 }  // namespace
 
@@ -230,7 +218,7 @@ int main(int argc, char** argv) {
         int pct = total ? static_cast<int>(done * 100 / total) : 100;
         if (pct == last_pct) return;
         last_pct = pct;
-        std::cerr << "\rimporting: " << pct << "% (" << human_bytes(done) << " of " << human_bytes(total) << ")" << std::flush;
+        std::cerr << "\rimporting: " << pct << "% (" << fs::human_bytes(done) << " of " << fs::human_bytes(total) << ")" << std::flush;
       };
     auto r = importer.import(import_file, o);
     if (tty && last_pct >= 0) std::cerr << "\n";
@@ -302,7 +290,7 @@ int main(int argc, char** argv) {
       const auto& n = x["counts"];
       std::cout << "\n    " << n.value("images", 0) << " images, " << n.value("advisories", 0) << " advisories, "
                 << n.value("packages", 0) << " packages, " << n.value("artifacts", 0) << " artefacts, "
-                << human_bytes(n.value("bytes", std::uint64_t{0})) << "\n";
+                << fs::human_bytes(n.value("bytes", std::uint64_t{0})) << "\n";
     }
     return 0;
   }
@@ -429,7 +417,7 @@ int main(int argc, char** argv) {
                           {"bytes_hashed", r.bytes_hashed}, {"problems", r.problems}, {"ok", r.ok()}};
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << "checked " << r.blobs_checked << " blobs (" << human_bytes(r.bytes_hashed) << " rehashed), "
+      std::cout << "checked " << r.blobs_checked << " blobs (" << fs::human_bytes(r.bytes_hashed) << " rehashed), "
                 << r.manifests_checked << " manifests, " << r.tags_checked << " tags\n";
       for (const auto& p : r.problems) std::cout << "PROBLEM: " << p << "\n";
       std::cout << (r.ok() ? "store is consistent\n" : std::to_string(r.problems.size()) + " problems found\n");
@@ -462,7 +450,7 @@ int main(int argc, char** argv) {
       for (const auto& u : r.uploads_removed) std::cout << verb << " upload " << u << "\n";
       for (const auto& f : r.orphan_files_removed) std::cout << "removed orphan file " << f << "\n";
       std::cout << verb << " " << r.manifests_removed.size() << " manifests, " << r.blobs_removed.size() << " blobs ("
-                << human_bytes(r.bytes_freed) << "), " << r.uploads_removed.size() << " uploads; kept "
+                << fs::human_bytes(r.bytes_freed) << "), " << r.uploads_removed.size() << " uploads; kept "
                 << r.manifests_kept << " manifests and " << r.blobs_kept << " blobs\n";
       if (o.dry_run) std::cout << "dry run: nothing was deleted; pass --apply to delete\n";
     }

@@ -1,5 +1,7 @@
 #include "core/fs.hpp"
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -101,6 +103,19 @@ Result<LockFile> LockFile::acquire(const std::filesystem::path& path) {
 
 LockFile::~LockFile() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
 }
 
 }  // namespace airheal::fs

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/result.hpp"
@@ -50,6 +52,9 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// "1.5 GiB": sizes for people.
+std::string human_bytes(std::uint64_t bytes);
 
 // Writes all bytes, retrying on EINTR and short writes.
 Status write_all(int fd, const void* data, std::size_t size, std::string_view what);

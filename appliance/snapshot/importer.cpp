@@ -23,18 +23,6 @@ namespace {
 
 Error refuse(std::string msg) { return make_error(Errc::denied, std::move(msg)); }
 
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 struct Context {
   std::optional<Digest> digest;
@@ -207,8 +195,8 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     if (::statvfs(staging_root.c_str(), &vfs) == 0) {
       auto avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
       if (avail < needed + options.reserve_bytes)
-        return refuse("not enough free space: the snapshot needs " + human_bytes(needed) + " plus the " +
-                      human_bytes(options.reserve_bytes) + " reserve, " + human_bytes(avail) + " is available on " +
+        return refuse("not enough free space: the snapshot needs " + fs::human_bytes(needed) + " plus the " +
+                      fs::human_bytes(options.reserve_bytes) + " reserve, " + fs::human_bytes(avail) + " is available on " +
                       staging_root.string());
     }
     Staging staging(staging_root / ("import-" + random_hex(8)));
