@@ -39,6 +39,7 @@ struct World {
   Signer alice{tmp / "ga", "Alice"};
   Signer bob{tmp / "gb", "Bob"};
   Signer mallory{tmp / "gm", "Mallory"};
+  ~World() { run({"gpgconf", "--homedir", (state / "trust" / "gnupg").string(), "--kill", "all"}, std::chrono::seconds(20)); }
 
   ProcessResult ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
@@ -565,4 +566,37 @@ TEST_CASE("an import that would eat the free-space reserve is refused before sta
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("not enough free space"));
   CHECK(state_fingerprint(w.state) == before);
+}
+
+TEST_CASE("a signature by an expired key does not count", "[integration][snapshot]") {
+  World w;
+  // A key that expired in 2020: made and used with gpg's faked clock.
+  auto home = w.tmp / "gold";
+  fsys::create_directories(home);
+  fsys::permissions(home, fsys::perms::owner_all, fsys::perm_options::replace);
+  auto gen = run({"gpg", "--homedir", home.string(), "--batch", "--passphrase", "", "--faked-system-time", "20200101T000000",
+                  "--quick-gen-key", "Old Signer <old@example.test>", "ed25519", "sign", "1d"});
+  INFO(gen.err);
+  REQUIRE(gen.exit_code == 0);
+  auto pub = run({"gpg", "--homedir", home.string(), "--batch", "--armor", "--export", "old@example.test"}).out;
+  std::ofstream(w.tmp / "old.asc") << pub;
+  w.ctl_ok({"trust", "add", (w.tmp / "old.asc").string(), "--channel", "stable"});
+  Crafted c;
+  c.manifest = manifest_skeleton("stable", 1);
+  c.add("advisories/0/a.json", osv_file("GO-2024-3228"), "advisory", "osv");
+  auto bytes = c.manifest.dump(2);
+  c.manifest_bytes = bytes;
+  std::ofstream(w.tmp / "m.json", std::ios::binary) << bytes;
+  auto sig = run({"gpg", "--homedir", home.string(), "--batch", "--faked-system-time", "20200101T120000", "--armor",
+                  "--output", "-", "--detach-sign", (w.tmp / "m.json").string()});
+  REQUIRE(sig.exit_code == 0);
+  c.extra_signatures = {{"signatures/old.asc", sig.out}};
+  c.write(w.tmp / "s.tar");
+  run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
+  const auto before = state_fingerprint(w.state);
+  auto r = w.ctl({"import", (w.tmp / "s.tar").string()});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("has expired") && Catch::Contains("0 valid signature(s)"));
+  CHECK(state_fingerprint(w.state) == before);
+  CHECK_THAT(w.ctl_ok({"trust", "list"}).out, Catch::Contains("[EXPIRED]"));
 }
