@@ -223,10 +223,10 @@ Result<CreateReport> create(const CreateOptions& o) {
     auto top_digest = Digest::parse(top.value("digest", ""));
     if (!top_digest) return bad(src.layout.string() + ": bad digest in index.json");
     std::string top_type = top.value("mediaType", "");
-    std::vector<std::pair<Digest, std::string>> todo{{*top_digest, top_type}};
-    while (!todo.empty()) {
-      auto [d, type] = todo.back();
-      todo.pop_back();
+    std::vector<std::pair<Digest, std::string>> unvisited{{*top_digest, top_type}};
+    while (!unvisited.empty()) {
+      auto [d, type] = unvisited.back();
+      unvisited.pop_back();
       auto path = src.layout / "blobs" / "sha256" / d.hex();
       auto bytes = fs::read_file(path, 4 << 20);
       if (!bytes) return bad(src.layout.string() + ": manifest " + d.str() + " missing: " + bytes.error().message);
@@ -240,7 +240,7 @@ Result<CreateReport> create(const CreateOptions& o) {
           return bad(src.layout.string() + ": blob " + b.str() + " is missing (copy the image with all its layers)");
         if (auto r = add_blob_file(bp, b); !r) return r.error();
       }
-      for (const auto& c : parsed->manifests) todo.emplace_back(c.digest, c.media_type);
+      for (const auto& c : parsed->manifests) unvisited.emplace_back(c.digest, c.media_type);
     }
     m.images.push_back(Image{src.repository, src.tag, *top_digest, top_type});
     layout_index["manifests"].push_back({{"mediaType", top_type},
@@ -470,7 +470,7 @@ Result<VerifyReport> verify(const fsys::path& file, pgp::Keyring& keyring, int t
     auto checks = keyring.verify_detached(sig, head->manifest_bytes);
     if (!checks) return make_error(checks.error().code, name + ": " + checks.error().message);
     for (auto& c : *checks) {
-      if (!c.good && c.problem.rfind("bad signature", 0) == 0) return bad(name + ": " + c.problem + " (the manifest was altered after signing)");
+      if (c.bad) return bad(name + ": " + c.problem + " (the manifest was altered after signing)");
       if (c.good) good.insert(c.fingerprint);
       rep.signatures.push_back(std::move(c));
     }

@@ -23,7 +23,6 @@ namespace {
 
 Error refuse(std::string msg) { return make_error(Errc::denied, std::move(msg)); }
 
-
 struct Context {
   std::optional<Digest> digest;
   std::string channel;
@@ -121,7 +120,7 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       auto checks = keyring_.verify_detached(sig, head.manifest_bytes);
       if (!checks) return refuse(name + ": " + checks.error().message);
       for (const auto& c : *checks) {
-        if (!c.good && c.problem.rfind("bad signature", 0) == 0)
+        if (c.bad)
           return refuse(c.problem + ": the manifest was altered after it was signed, or the signature is corrupt");
         if (!c.good) {
           problems.push_back(c.problem);

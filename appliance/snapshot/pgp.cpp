@@ -192,6 +192,7 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
     SignatureCheck c;
     c.fingerprint = s->fpr ? s->fpr : "";
     auto code = gpg_err_code(s->status);
+    c.bad = code == GPG_ERR_BAD_SIGNATURE;
     gpgme_key_t k = nullptr;
     if (s->fpr && gpgme_get_key(ctx->get(), s->fpr, &k, 0) == 0 && k) {
       Key owned(k);
@@ -210,6 +211,7 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
       else if (code != GPG_ERR_NO_ERROR || (s->summary & GPGME_SIGSUM_RED))
         c.problem = "signature by " + c.fingerprint + " is not valid: " + gpgme_strerror(s->status);
     }
+    if (c.bad) c.problem = "bad signature by key " + c.fingerprint;
     c.good = c.problem.empty();
     out.push_back(std::move(c));
   }

@@ -21,6 +21,7 @@ struct KeyInfo {
 
 struct SignatureCheck {
   bool good = false;              // cryptographically valid, by a key that is neither revoked nor expired
+  bool bad = false;               // cryptographically invalid: the signed data or the signature was altered
   std::string fingerprint;        // primary key fingerprint when the key is known, else as reported
   std::string problem;            // why it is not good
 };
