@@ -1,6 +1,8 @@
 #include "version/version.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <vector>
 
 namespace airheal::version {
@@ -155,7 +157,230 @@ std::optional<DebVersion> parse_dpkg(std::string_view v) {
   return d;
 }
 
+// ---- apk ----------------------------------------------------------------------------------
+
+enum class ApkToken { digit, letter, suffix, suffix_no, commit, revision, end, invalid };
+
+struct ApkState {
+  ApkToken token = ApkToken::digit;
+  bool first = true;  // the leading number compares numerically even with leading zeros
+  int suffix = 0;
+  std::uint64_t number = 0;
+  std::string_view value;
+};
+
+// Suffix ranks: pre-release suffixes sort below "no suffix" (5), post-release ones above.
+int apk_suffix(std::string_view s) {
+  static constexpr std::string_view names[] = {"", "alpha", "beta", "pre", "rc", "", "cvs", "svn", "git", "hg", "p"};
+  if (s.empty()) return -1;
+  for (int i = 1; i < 11; ++i)
+    if (i != 5 && names[i] == s) return i;
+  return -1;
+}
+constexpr int apk_suffix_none = 5;
+
+void apk_digits(ApkState& t, std::string_view& b, ApkToken kind) {
+  std::size_t n = 0;
+  std::uint64_t v = 0;
+  while (n < b.size() && is_digit(b[n])) {
+    v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX : v * 10 + static_cast<unsigned>(b[n] - '0');
+    ++n;
+  }
+  t.value = b.substr(0, n);
+  t.number = v;
+  b.remove_prefix(n);
+  t.token = n ? kind : ApkToken::invalid;
+}
+
+void apk_next(ApkState& t, std::string_view& b) {
+  if (b.empty()) {
+    t.token = ApkToken::end;
+    return;
+  }
+  char c = b[0];
+  if (c >= 'a' && c <= 'z') {
+    if (t.token != ApkToken::digit) goto invalid;
+    t.value = b.substr(0, 1);
+    t.token = ApkToken::letter;
+    b.remove_prefix(1);
+  } else if (c == '.') {
+    if (t.token != ApkToken::digit) goto invalid;
+    b.remove_prefix(1);
+    apk_digits(t, b, ApkToken::digit);
+    t.first = false;
+  } else if (c == '_') {
+    if (t.token > ApkToken::suffix_no) goto invalid;
+    b.remove_prefix(1);
+    std::size_t n = 0;
+    while (n < b.size() && b[n] >= 'a' && b[n] <= 'z') ++n;
+    t.value = b.substr(0, n);
+    b.remove_prefix(n);
+    t.suffix = apk_suffix(t.value);
+    if (t.suffix < 0) goto invalid;
+    t.token = ApkToken::suffix;
+  } else if (c == '-') {
+    if (t.token >= ApkToken::revision || b.size() < 2 || b[1] != 'r') goto invalid;
+    b.remove_prefix(2);
+    apk_digits(t, b, ApkToken::revision);
+  } else if (c == '~') {
+    if (t.token >= ApkToken::commit) goto invalid;
+    b.remove_prefix(1);
+    std::size_t n = 0;
+    while (n < b.size() && (is_digit(b[n]) || (b[n] >= 'a' && b[n] <= 'f'))) ++n;
+    if (!n) goto invalid;
+    t.value = b.substr(0, n);
+    b.remove_prefix(n);
+    t.token = ApkToken::commit;
+  } else if (is_digit(c)) {
+    if (t.token != ApkToken::suffix) goto invalid;
+    apk_digits(t, b, ApkToken::suffix_no);
+  } else {
+    goto invalid;
+  }
+  return;
+invalid:
+  t.token = ApkToken::invalid;
+}
+
+int apk_blob_sort(std::string_view a, std::string_view b) {
+  int c = a.substr(0, std::min(a.size(), b.size())).compare(b.substr(0, std::min(a.size(), b.size())));
+  if (c) return c < 0 ? -1 : 1;
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+int apk_token_cmp(const ApkState& a, const ApkState& b) {
+  std::uint64_t x = a.number, y = b.number;
+  switch (a.token) {
+    case ApkToken::digit:
+      if (!a.first && (a.value[0] == '0' || b.value[0] == '0')) return apk_blob_sort(a.value, b.value);
+      break;
+    case ApkToken::letter:
+    case ApkToken::commit:
+      return apk_blob_sort(a.value, b.value);
+    case ApkToken::suffix:
+      x = static_cast<std::uint64_t>(a.suffix);
+      y = static_cast<std::uint64_t>(b.suffix);
+      break;
+    default:
+      break;
+  }
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// ---- rpm ----------------------------------------------------------------------------------
+
+bool rpm_alnum(char c) { return is_digit(c) || is_alpha(c); }
+
+// rpm's parseEVR: leading digits then ':' are the epoch; the last '-' after them ends the version.
+struct Evr {
+  std::optional<std::string_view> epoch, version, release;
+};
+
+Evr parse_evr(std::string_view s) {
+  Evr e;
+  std::size_t i = 0;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  auto dash = s.rfind('-');
+  if (dash != std::string_view::npos && dash < i) dash = std::string_view::npos;
+  if (i < s.size() && s[i] == ':') {
+    e.epoch = i ? s.substr(0, i) : std::string_view("0");
+    e.version = s.substr(i + 1, dash == std::string_view::npos ? std::string_view::npos : dash - i - 1);
+  } else {
+    e.version = s.substr(0, dash);
+  }
+  if (dash != std::string_view::npos) e.release = s.substr(dash + 1);
+  return e;
+}
+
+// rpmver.c compare_values: a missing part sorts before any present one.
+int rpm_values(std::optional<std::string_view> a, std::optional<std::string_view> b);
+
 }  // namespace
+
+bool is_apk_version(std::string_view v) {
+  ApkState t;
+  apk_digits(t, v, ApkToken::digit);
+  while (t.token != ApkToken::end && t.token != ApkToken::invalid) apk_next(t, v);
+  return t.token == ApkToken::end;
+}
+
+int compare_apk(std::string_view a, std::string_view b) {
+  ApkState ta, tb;
+  apk_digits(ta, a, ApkToken::digit);
+  apk_digits(tb, b, ApkToken::digit);
+  while (ta.token == tb.token && ta.token < ApkToken::end) {
+    if (int r = apk_token_cmp(ta, tb)) return r;
+    apk_next(ta, a);
+    apk_next(tb, b);
+  }
+  if (ta.token == tb.token) return 0;
+  // Equal so far: the longer one is newer, unless what follows is a pre-release suffix.
+  if (ta.token == ApkToken::suffix && ta.suffix < apk_suffix_none) return -1;
+  if (tb.token == ApkToken::suffix && tb.suffix < apk_suffix_none) return 1;
+  return ta.token > tb.token ? -1 : 1;
+}
+
+int rpmvercmp(std::string_view a, std::string_view b) {
+  if (a == b) return 0;
+  std::size_t i = 0, j = 0;
+  auto at = [](std::string_view s, std::size_t k) { return k < s.size() ? s[k] : '\0'; };
+  while (i < a.size() || j < b.size()) {
+    while (i < a.size() && !rpm_alnum(a[i]) && a[i] != '~' && a[i] != '^') ++i;
+    while (j < b.size() && !rpm_alnum(b[j]) && b[j] != '~' && b[j] != '^') ++j;
+    char x = at(a, i), y = at(b, j);
+    if (x == '~' || y == '~') {
+      if (x != '~') return 1;
+      if (y != '~') return -1;
+      ++i, ++j;
+      continue;
+    }
+    if (x == '^' || y == '^') {
+      if (!x) return -1;
+      if (!y) return 1;
+      if (x != '^') return 1;
+      if (y != '^') return -1;
+      ++i, ++j;
+      continue;
+    }
+    if (!x || !y) break;
+    std::size_t i2 = i, j2 = j;
+    bool num = is_digit(x);
+    if (num) {
+      while (i2 < a.size() && is_digit(a[i2])) ++i2;
+      while (j2 < b.size() && is_digit(b[j2])) ++j2;
+    } else {
+      while (i2 < a.size() && is_alpha(a[i2])) ++i2;
+      while (j2 < b.size() && is_alpha(b[j2])) ++j2;
+    }
+    if (i2 == i) return -1;  // rpm: "arbitrary"
+    if (j2 == j) return num ? 1 : -1;
+    auto sa = a.substr(i, i2 - i), sb = b.substr(j, j2 - j);
+    if (num) {
+      while (!sa.empty() && sa[0] == '0') sa.remove_prefix(1);
+      while (!sb.empty() && sb[0] == '0') sb.remove_prefix(1);
+      if (sa.size() != sb.size()) return sa.size() > sb.size() ? 1 : -1;
+    }
+    if (int c = sa.compare(sb)) return c < 0 ? -1 : 1;
+    i = i2, j = j2;
+  }
+  if (i >= a.size() && j >= b.size()) return 0;
+  return i >= a.size() ? -1 : 1;
+}
+
+namespace {
+int rpm_values(std::optional<std::string_view> a, std::optional<std::string_view> b) {
+  if (!a || !b) return a ? 1 : b ? -1 : 0;
+  return rpmvercmp(*a, *b);
+}
+}  // namespace
+
+int compare_rpm(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return rpmvercmp(a, b);
+  auto x = parse_evr(a), y = parse_evr(b);
+  if (int c = rpm_values(x.epoch.value_or("0"), y.epoch.value_or("0"))) return c;
+  if (int c = rpm_values(x.version, y.version)) return c;
+  return rpm_values(x.release, y.release);
+}
 
 bool is_semver(std::string_view v) { return parse_semver(v).has_value(); }
 
@@ -194,6 +419,10 @@ std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::
   auto base = ecosystem.substr(0, ecosystem.find(':'));
   if (base == "Go" || base == "SEMVER" || base == "npm" || base == "crates.io") return compare_semver(a, b);
   if (base == "Debian" || base == "Ubuntu" || base == "debian") return compare_dpkg(a, b);
+  if (base == "Alpine" || base == "Wolfi" || base == "Chainguard") return compare_apk(a, b);
+  if (base == "Red Hat" || base == "Rocky Linux" || base == "AlmaLinux" || base == "openSUSE" || base == "SUSE" ||
+      base == "Mageia" || base == "openEuler")
+    return compare_rpm(a, b);
   return std::nullopt;
 }
 

@@ -17,6 +17,17 @@ bool is_semver(std::string_view v);
 std::optional<int> compare_dpkg(std::string_view a, std::string_view b);
 bool is_dpkg_version(std::string_view v);
 
+// apk-tools 3 (Alpine, Wolfi): digits, one letter, _suffixes (alpha beta pre rc < none < cvs svn
+// git hg p) with numbers, -rN revision, ~commit hash. Invalid strings compare as plain strings, as
+// apk does; is_apk_version says whether apk would accept the string.
+int compare_apk(std::string_view a, std::string_view b);
+bool is_apk_version(std::string_view v);
+
+// rpm 4.18: rpmvercmp on one version segment, and epoch:version-release (missing epoch = 0; the
+// release is compared only when both sides have one, as rpm.vercmp does).
+int rpmvercmp(std::string_view a, std::string_view b);
+int compare_rpm(std::string_view a, std::string_view b);
+
 // Comparison by ecosystem name as OSV spells it ("Go", "Debian", "Debian:12", ...).
 // nullopt for an ecosystem airheal cannot order, or versions that ecosystem rejects.
 std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b);

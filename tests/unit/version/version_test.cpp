@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "support/test_support.hpp"
@@ -88,4 +89,112 @@ TEST_CASE("semver precedence follows semver.org, with Go's v prefix and pseudo-v
   CHECK(version::compare("Go", "1.2.0", "1.10.0") == -1);
   CHECK(version::compare("Debian:12", "1.0-1", "1.0-1+deb12u1") == -1);
   CHECK_FALSE(version::compare("PyPI", "1.0", "2.0").has_value());
+}
+
+namespace {
+// apk-tools' own vectors: "a OP b" (OP one of < > =; fuzzy ~ forms are prefix matches, not
+// ordering, and are skipped), or a single version, "!"-prefixed when apk rejects it.
+struct ApkVectors {
+  std::vector<Case> ordered;
+  std::vector<std::pair<std::string, bool>> validity;
+};
+ApkVectors load_apk() {
+  std::ifstream in(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/apk_version.data");
+  REQUIRE(in);
+  ApkVectors v;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream ls(line);
+    std::string a, op, b;
+    if (!(ls >> a)) continue;
+    if (!(ls >> op >> b)) {
+      bool valid = a[0] != '!';
+      v.validity.emplace_back(valid ? a : a.substr(1), valid);
+      continue;
+    }
+    if (op == "<" || op == ">" || op == "=") v.ordered.push_back({a, b, op == "<" ? -1 : op == ">" ? 1 : 0});
+  }
+  return v;
+}
+
+// rpm 4.18 itself: rpm.vercmp through its Lua interpreter, one process for a whole batch.
+std::vector<int> rpm_oracle(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  test::TempDir dir;
+  std::string script = "local r = {}\n";  // rpm's print() drops newlines: collect, then print once
+  for (const auto& [a, b] : pairs) script += "r[#r+1] = rpm.vercmp([[" + a + "]], [[" + b + "]])\n";
+  script += "print(table.concat(r, ' '))\n";
+  auto path = dir.path() / "cases.lua";
+  std::ofstream(path) << script;
+  auto r = test::run({"rpm", "--eval", "%{lua: dofile('" + path.string() + "')}"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<int> out;
+  std::istringstream is(r.out);
+  int v;
+  while (is >> v) out.push_back(v);
+  REQUIRE(out.size() == pairs.size());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("apk comparison agrees with apk-tools' own vectors", "[version][apk]") {
+  auto v = load_apk();
+  REQUIRE(v.ordered.size() > 700);
+  for (const auto& c : v.ordered) {
+    INFO(c.a << " vs " << c.b);
+    CHECK(version::compare_apk(c.a, c.b) == c.expected);
+    CHECK(version::compare_apk(c.b, c.a) == -c.expected);
+  }
+  REQUIRE(v.validity.size() > 25);
+  for (const auto& [s, valid] : v.validity) {
+    INFO(s);
+    CHECK(version::is_apk_version(s) == valid);
+  }
+  CHECK(version::compare("Alpine:v3.10", "1.1.1d-r0", "1.1.1g-r0") == -1);
+}
+
+TEST_CASE("rpm comparison agrees with rpm's vectors, go-rpm-version's and osv-scalibr's, and rpm 4.18 itself",
+          "[version][rpm]") {
+  if (!test::have_program("rpm")) FAIL("rpm is not installed (scripts/setup.sh installs it)");
+  std::vector<std::pair<std::string, std::string>> all;
+  for (const auto& c : load_cases("rpmvercmp.cases")) {
+    INFO(c.a << " vs " << c.b);
+    CHECK(version::rpmvercmp(c.a, c.b) == c.expected);
+    all.emplace_back(c.a, c.b);
+  }
+  std::ifstream gj(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/go-rpm-version_cases.json");
+  auto cases = nlohmann::json::parse(gj);
+  REQUIRE(cases.size() > 4000);
+  for (const auto& c : cases) {
+    auto a = c["a"].get<std::string>(), b = c["b"].get<std::string>();
+    INFO(a << " vs " << b);
+    CHECK(version::rpmvercmp(a, b) == c["expected"].get<int>());
+  }
+  std::ifstream rh(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/osv-scalibr_redhat-versions.txt");
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(rh, line)) {
+    std::istringstream ls(line);
+    std::string a, op, b;
+    if (line.empty() || line[0] == '#' || !(ls >> a >> op >> b)) continue;
+    INFO(a << " " << op << " " << b);
+    CHECK(version::compare_rpm(a, b) == (op == "<" ? -1 : op == ">" ? 1 : 0));
+    all.emplace_back(a, b);
+    ++n;
+  }
+  CHECK(n > 150);
+  // Real EVRs of the shapes RHEL, Rocky and SUSE ship, every pair against rpm itself.
+  const std::vector<std::string> real = {"1.1.1k-7.el8_6", "1:1.1.1k-7.el8_6", "1:1.1.1k-12.el8_9", "3.0.7-25.el9_3",
+                                         "3.0.7-27.el9", "2.28-225.el8", "2.28-225.el8_8.6", "0:2.28-225.el8",
+                                         "7.61.1-30.el8_8.3", "7.61.1-30.el8_8.10", "1.0~rc1-1", "1.0-1", "1.0^git1-1",
+                                         "1.0", "5.2.15-150300", "2.9.14+suse.1-150500.3.9.1", "a:1.0", "1.0-"};
+  for (const auto& a : real)
+    for (const auto& b : real) all.emplace_back(a, b);
+  auto oracle = rpm_oracle(all);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    INFO(all[i].first << " vs " << all[i].second);
+    CHECK(version::compare_rpm(all[i].first, all[i].second) == oracle[i]);
+  }
+  CHECK(version::compare("Rocky Linux:8", "1:1.1.1k-7.el8_6", "1:1.1.1k-12.el8_9") == -1);
 }
