@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config
-  libboost-dev libboost-filesystem-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  libboost-dev libboost-filesystem-dev libssl-dev libsqlite3-dev zlib1g-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev catch2
   # run and test: the real OCI clients and tools the appliance and its tests drive
   skopeo buildah podman runc openssl ca-certificates curl busybox-static

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/scan_commands.hpp"
 #include "config/config.hpp"
 #include "core/fs.hpp"
 #include "registry/auth.hpp"
@@ -142,6 +143,8 @@ int main(int argc, char** argv) {
   adv_pkg_cmd->add_option("ecosystem", adv_eco, "Go, Debian, Debian:bookworm, Alpine:v3.10, ...")->required();
   adv_pkg_cmd->add_option("package", adv_pkg)->required();
   auto* adv_stats = adv->add_subcommand("stats", "counts per channel and source");
+  cli::ScanCommands scan_cmds;
+  cli::add_scan_commands(app, scan_cmds);
   CLI11_PARSE(app, argc, argv);
 
   config::Config cfg;
@@ -151,6 +154,7 @@ int main(int argc, char** argv) {
     cfg = *loaded;
   }
   if (!state_dir.empty()) cfg.state_dir = state_dir;
+  if (auto rc = cli::run_scan_commands(scan_cmds, cfg, json_out)) return *rc;
 
   if (trust->parsed()) {
     auto s = open_store(cfg, true);

@@ -47,6 +47,12 @@ import:
   quarantine_directory: ""        # refused snapshots are moved here; "" = <state_dir>/quarantine
   poll_interval: 2s               # how often the watch directory is scanned
   reserve_bytes: 268435456        # an import is refused if it would leave less free space than this
+
+scan:
+  enabled: true                   # inventory and match every pushed or imported image
+  sboms: true                     # attach CycloneDX 1.5 and SPDX 2.3 SBOMs as OCI referrers
+  poll_interval: 2s               # how often imports made by airhealctl are noticed
+  max_binary_bytes: 536870912     # executables larger than this are listed but not parsed
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -135,7 +141,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   }
   if (!root || root.IsNull()) return c;
   Reader r{std::string(origin)};
-  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import"});
+  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import", "scan"});
   if (r.failed) return r.err;
   r.get(root, "state_dir", "", c.state_dir);
   std::string listen;
@@ -182,6 +188,13 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "quarantine_directory", "import.", c.import.quarantine_directory);
     r.get(n, "poll_interval", "import.", c.import.poll_interval);
     r.get(n, "reserve_bytes", "import.", c.import.reserve_bytes);
+  }
+  if (auto n = root["scan"]) {
+    r.check_keys(n, "scan.", {"enabled", "sboms", "poll_interval", "max_binary_bytes"});
+    r.get(n, "enabled", "scan.", c.scan.enabled);
+    r.get(n, "sboms", "scan.", c.scan.sboms);
+    r.get(n, "poll_interval", "scan.", c.scan.poll_interval);
+    r.get(n, "max_binary_bytes", "scan.", c.scan.max_binary_bytes);
   }
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!r.failed && !levels.count(c.log_level)) r.fail(root["log_level"], "log_level", "must be one of trace, debug, info, warn, error");

@@ -56,6 +56,13 @@ struct Config {
     std::uint64_t reserve_bytes = 256ull << 20;  // free space an import must leave
   } import;
 
+  struct Scan {
+    bool enabled = true;                       // scan pushed and imported images automatically
+    bool sboms = true;                         // attach CycloneDX and SPDX SBOMs as referrers
+    std::chrono::seconds poll_interval{2};     // how often imports by other processes are noticed
+    std::uint64_t max_binary_bytes = 512ull << 20;  // larger executables are listed, not parsed
+  } scan;
+
   std::filesystem::path watch_directory() const {
     return import.watch_directory.empty() ? state_dir / "import" : import.watch_directory;
   }

@@ -37,6 +37,7 @@ class Statement {
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
   Statement& bind_null(int index);
+  Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind(int index, const std::optional<std::string>& value) {
     return value ? bind(index, *value) : bind_null(index);
   }
@@ -52,6 +53,11 @@ class Statement {
   std::int64_t get_int(int col) const { return sqlite3_column_int64(stmt_, col); }
   int columns() const { return sqlite3_column_count(stmt_); }
   std::string get_text(int col) const;
+  // A view of a BLOB (or TEXT) column, valid until the next step or reset.
+  std::string_view get_blob(int col) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string_view{};
+  }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::optional<std::string> get_optional_text(int col) const {
     if (is_null(col)) return std::nullopt;

@@ -49,6 +49,17 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   wo.import.origin = "import-folder";
   wo.import.reserve_bytes = cfg.import.reserve_bytes;
   a->watcher_ = std::make_unique<snapshot::ImportWatcher>(*a->importer_, wo);
+  if (cfg.scan.enabled) {
+    scan::ScannerOptions so;
+    so.sboms = cfg.scan.sboms;
+    so.poll = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval);
+    so.layer.max_binary_bytes = cfg.scan.max_binary_bytes;
+    a->scanner_ = std::make_unique<scan::Scanner>(*a->store_, a->journal_.get(), so);
+    auto* scanner = a->scanner_.get();
+    a->store_->events().subscribe([scanner](const store::Event& e) {
+      if (e.kind == store::Event::Kind::manifest_stored || e.kind == store::Event::Kind::tag_moved) scanner->notify();
+    });
+  }
   return a;
 }
 
@@ -60,6 +71,7 @@ Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
   unsigned n = config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });
   if (auto st = watcher_->start(); !st) return st.error();
+  if (scanner_) scanner_->start();
   return *ep;
 }
 
@@ -67,6 +79,7 @@ void Appliance::stop(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   if (watcher_) watcher_->stop();
+  if (scanner_) scanner_->stop();
   if (server_) server_->shutdown();
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (server_ && server_->active_connections() > 0 && std::chrono::steady_clock::now() < deadline)

@@ -15,6 +15,7 @@
 #include "registry/http_server.hpp"
 #include "registry/registry.hpp"
 #include "audit/journal.hpp"
+#include "scan/scanner.hpp"
 #include "snapshot/importer.hpp"
 #include "snapshot/pgp.hpp"
 #include "snapshot/watcher.hpp"
@@ -52,6 +53,7 @@ class Appliance {
   std::unique_ptr<audit::Journal> journal_;
   std::unique_ptr<snapshot::Importer> importer_;
   std::unique_ptr<snapshot::ImportWatcher> watcher_;
+  std::unique_ptr<scan::Scanner> scanner_;
   std::vector<std::thread> workers_;
   bool stopped_ = false;
 };

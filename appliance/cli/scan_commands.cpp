@@ -1,0 +1,365 @@
+#include "cli/scan_commands.hpp"
+
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+#include <map>
+
+#include "audit/journal.hpp"
+#include "scan/sbom.hpp"
+#include "scan/scanner.hpp"
+#include "scan/vex.hpp"
+#include "snapshot/format.hpp"
+#include "store/store.hpp"
+
+namespace airheal::cli {
+namespace {
+
+int fail(const std::string& msg, int code = 1) {
+  std::cerr << "airhealctl: " << msg << "\n";
+  return code;
+}
+
+std::string operator_name() {
+  if (const char* u = std::getenv("SUDO_USER")) return u;
+  if (const char* u = std::getenv("USER")) return u;
+  return "uid " + std::to_string(::getuid());
+}
+
+std::optional<std::int64_t> parse_expiry(const std::string& text, std::int64_t now) {
+  if (auto d = config::parse_duration(text)) return now + d->count();
+  if (auto t = snapshot::parse_time(text)) return *t;
+  if (text.size() == 10) return snapshot::parse_time(text + "T00:00:00Z");
+  return std::nullopt;
+}
+
+void print_report(const scan::ScanReport& r) {
+  std::cout << r.manifest << ": " << r.components << " components, " << r.findings << " findings; layers "
+            << r.layers_read << " read, " << r.layers_cached << " cached"
+            << (r.inventory_cached ? " (inventory cached)" : "") << (r.sboms.empty() ? "" : ", SBOMs attached") << " in "
+            << std::fixed << std::setprecision(2) << r.seconds << "s\n";
+}
+
+void print_findings(const nlohmann::json& fs) {
+  if (fs.empty()) {
+    std::cout << "no findings\n";
+    return;
+  }
+  std::map<std::string, int> by_sev;
+  for (const auto& f : fs) {
+    std::string name = f["names"].empty() ? f["image"].get<std::string>().substr(0, 19) : f["names"].back().get<std::string>();
+    std::string ids = f["advisory"];
+    std::string alias;
+    for (const auto& a : f["aliases"]) {
+      alias += (alias.empty() ? "" : ",") + a.get<std::string>();
+    }
+    std::string fix = f["fixed"].get<std::string>().empty() ? "(no fix)" : f["fixed"].get<std::string>();
+    std::string avail = f["fix_available"] == "package" ? " [fix imported]" : "";
+    std::string status = f["vendor_status"] == "fixed" ? "" : " {" + f["vendor_status"].get<std::string>() + "}";
+    std::string sup = f.contains("suppressed") ? " SUPPRESSED: " + f["suppressed"]["detail"].get<std::string>() : "";
+    std::cout << std::left << std::setw(10) << f["severity"].get<std::string>() << " " << name << "  "
+              << f["package"].get<std::string>()
+              << (f["source"] != f["package"] ? " (" + f["source"].get<std::string>() + ")" : "") << " "
+              << f["installed"].get<std::string>() << " -> " << fix << "  " << ids
+              << (alias.empty() ? "" : " (" + alias + ")") << status << avail << sup << "\n";
+    ++by_sev[f["severity"]];
+  }
+  std::cout << fs.size() << " findings:";
+  for (auto s : {"critical", "high", "medium", "low", "negligible", "unknown"})
+    if (by_sev.count(s)) std::cout << " " << by_sev[s] << " " << s;
+  std::cout << "\n";
+}
+
+}  // namespace
+
+void add_scan_commands(CLI::App& app, ScanCommands& s) {
+  s.scan = app.add_subcommand("scan", "inventory and match an image now (REPO:TAG, REPO@DIGEST or a digest)");
+  s.scan->add_option("image", s.refs, "images to scan (none with --all)");
+  s.scan->add_flag("--all", s.all, "scan every image not scanned yet and re-match after advisory changes");
+  s.scan->add_flag("--force", s.force, "re-read every layer instead of using the layer cache");
+
+  s.findings = app.add_subcommand("findings", "vulnerable components in the registry's images");
+  s.findings->add_option("--image", s.refs, "only these images (REPO:TAG, REPO@DIGEST or a digest)");
+  s.findings->add_option("--severity", s.severity, "only this severity and above (critical, high, medium, low)");
+  s.findings->add_flag("--all", s.include_suppressed, "include findings suppressed by VEX statements or exceptions");
+
+  s.inventory = app.add_subcommand("inventory", "the components found in an image, with the layer providing each");
+  s.inventory->add_option("image", s.ref)->required();
+  s.sbom = app.add_subcommand("sbom", "print an image's SBOM (also attached to the image as an OCI referrer)");
+  s.sbom->add_option("image", s.ref)->required();
+  s.sbom->add_option("--format", s.format, "cyclonedx (1.5) or spdx (2.3)")->check(CLI::IsMember({"cyclonedx", "spdx"}));
+
+  s.vex = app.add_subcommand("vex", "OpenVEX statements about vulnerabilities in images");
+  s.vex->require_subcommand(1);
+  s.vex_add = s.vex->add_subcommand("add", "record a statement");
+  s.vex_add->add_option("--vulnerability", s.vulnerability, "CVE, GHSA, GO-... id (aliases match too)")->required();
+  s.vex_add->add_option("--product", s.product, "repository pattern (glob, e.g. 'apps/*') or manifest digest")->required();
+  s.vex_add->add_option("--subcomponent", s.subcomponent, "package name or purl (default: any)");
+  s.vex_add->add_option("--status", s.status, "not_affected, affected, fixed or under_investigation")->required();
+  s.vex_add->add_option("--justification", s.justification, "for not_affected: component_not_present, vulnerable_code_not_present, ...");
+  s.vex_add->add_option("--impact", s.impact, "impact statement");
+  s.vex_add->add_option("--action", s.action, "action statement (required for affected)");
+  s.vex_add->add_option("--author", s.author, "who makes the statement (default: the login name)");
+  s.vex_list = s.vex->add_subcommand("list", "statements in force");
+  s.vex_list->add_flag("--all", s.all, "include withdrawn statements");
+  s.vex_withdraw = s.vex->add_subcommand("withdraw", "withdraw a statement");
+  s.vex_withdraw->add_option("id", s.id)->required();
+  s.vex_export = s.vex->add_subcommand("export", "print the statements in force as one OpenVEX document");
+  s.vex_export->add_option("--author", s.author, "document author (default: the login name)");
+
+  s.exc = app.add_subcommand("exception", "time-boxed exceptions that suppress a finding until they expire");
+  s.exc->require_subcommand(1);
+  s.exc_add = s.exc->add_subcommand("add", "grant an exception");
+  s.exc_add->add_option("--vulnerability", s.vulnerability)->required();
+  s.exc_add->add_option("--product", s.product, "repository pattern (glob) or manifest digest")->required();
+  s.exc_add->add_option("--subcomponent", s.subcomponent, "package name or purl (default: any)");
+  s.exc_add->add_option("--reason", s.reason, "why the risk is accepted")->required();
+  s.exc_add->add_option("--expires", s.expires, "duration (30d, 12h) or date (2027-01-31, RFC 3339)")->required();
+  s.exc_add->add_option("--by", s.by, "who grants it (default: the login name)");
+  s.exc_list = s.exc->add_subcommand("list", "exceptions in force");
+  s.exc_list->add_flag("--all", s.all, "include expired and revoked ones");
+  s.exc_revoke = s.exc->add_subcommand("revoke", "end an exception now");
+  s.exc_revoke->add_option("id", s.id)->required();
+  s.exc_revoke->add_option("--by", s.by, "who revokes it (default: the login name)");
+  s.exc_export = s.exc->add_subcommand("export", "print every exception (active, expired, revoked) as JSON");
+}
+
+std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config& cfg, bool json) {
+  bool any = s.scan->parsed() || s.findings->parsed() || s.inventory->parsed() || s.sbom->parsed() || s.vex->parsed() ||
+             s.exc->parsed();
+  if (!any) return std::nullopt;
+  if (!std::filesystem::exists(cfg.state_dir / "metadata.db"))
+    return fail("no airheal state in " + cfg.state_dir.string() + " (start airheald once, or pass --state-dir)", 2);
+  auto opened = store::Store::open(cfg.state_dir);
+  if (!opened) return fail(opened.error().message, 2);
+  auto& st = **opened;
+  audit::Journal journal(audit::journal_path(cfg.state_dir));
+  scan::ScannerOptions so;
+  so.sboms = cfg.scan.sboms;
+  so.layer.max_binary_bytes = cfg.scan.max_binary_bytes;
+  so.actor = "airhealctl:" + operator_name();
+  scan::Scanner scanner(st, &journal, so);
+  auto now = st.now_seconds();
+
+  auto resolve_all = [&](std::vector<std::string>& out) -> std::optional<int> {
+    for (const auto& r : s.refs) {
+      auto d = scanner.resolve(r);
+      if (!d) return fail(d.error().message, 2);
+      out.push_back(d->str());
+    }
+    return std::nullopt;
+  };
+
+  if (s.scan->parsed()) {
+    if (s.refs.empty() && !s.all) return fail("name an image to scan, or pass --all", 2);
+    nlohmann::json out = nlohmann::json::array();
+    auto emit = [&](const scan::ScanReport& r) {
+      if (json)
+        out.push_back({{"manifest", r.manifest}, {"components", r.components}, {"findings", r.findings},
+                       {"layers", r.layers}, {"layers_read", r.layers_read}, {"layers_cached", r.layers_cached},
+                       {"inventory_cached", r.inventory_cached}, {"sboms", r.sboms}, {"seconds", r.seconds}});
+      else
+        print_report(r);
+    };
+    if (s.all) {
+      for (const auto& r : scanner.scan_pending()) emit(r);
+      auto rm = scanner.rematch_changed();
+      if (!json) std::cout << "re-matched " << rm.images << " images after " << rm.keys_changed << " advisory key changes\n";
+    }
+    for (const auto& ref : s.refs) {
+      auto d = scanner.resolve(ref);
+      if (!d) return fail(d.error().message, 2);
+      auto r = scanner.scan(*d, s.force);
+      if (!r) return fail(ref + ": " + r.error().message);
+      for (const auto& x : *r) emit(x);
+    }
+    if (json) std::cout << out.dump(2) << "\n";
+    if (!s.refs.empty() && !json) {
+      std::vector<std::string> ms;
+      for (const auto& ref : s.refs) ms.push_back(scanner.resolve(ref)->str());
+      nlohmann::json fs;
+      st.read([&](sqlite::Connection& c) {
+        scan::FindingsQuery q;
+        q.manifests = ms;
+        // An index stands for its images.
+        for (const auto& m : ms) {
+          auto kids = c.prepare("SELECT child FROM manifest_refs r JOIN image_inventory i ON i.manifest = r.child WHERE r.manifest = ? AND r.kind = 'manifest'");
+          kids.bind(1, m);
+          while (kids.step()) q.manifests.push_back(kids.get_text(0));
+        }
+        fs = scan::list_findings(c, q, now);
+      });
+      print_findings(fs);
+    }
+    return 0;
+  }
+
+  if (s.findings->parsed()) {
+    scan::FindingsQuery q;
+    std::vector<std::string> ms;
+    if (auto rc = resolve_all(ms)) return rc;
+    if (!s.severity.empty() && scan::severity_rank(s.severity) == 0 && s.severity != "unknown")
+      return fail("--severity must be critical, high, medium, low or negligible", 2);
+    nlohmann::json fs;
+    st.read([&](sqlite::Connection& c) {
+      for (const auto& m : ms) {
+        q.manifests.push_back(m);
+        auto kids = c.prepare("SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
+        kids.bind(1, m);
+        while (kids.step()) q.manifests.push_back(kids.get_text(0));
+      }
+      if (!ms.empty() && q.manifests.empty()) q.manifests = ms;
+      q.min_severity = s.severity;
+      q.include_suppressed = s.include_suppressed;
+      fs = scan::list_findings(c, q, now);
+    });
+    if (json)
+      std::cout << fs.dump(2) << "\n";
+    else
+      print_findings(fs);
+    return 0;
+  }
+
+  if (s.inventory->parsed() || s.sbom->parsed()) {
+    auto d = scanner.resolve(s.ref);
+    if (!d) return fail(d.error().message, 2);
+    std::optional<scan::ImageInventory> inv;
+    std::int64_t created = now;
+    std::vector<std::string> names;
+    st.read([&](sqlite::Connection& c) {
+      inv = scan::load_inventory(c, d->str());
+      auto q = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
+      q.bind(1, d->str());
+      if (q.step()) created = q.get_int(0);
+      names = scan::image_names(c, d->str());
+    });
+    if (!inv) {
+      auto r = scanner.scan(*d);
+      if (!r) return fail(r.error().message);
+      st.read([&](sqlite::Connection& c) { inv = scan::load_inventory(c, d->str()); });
+      if (!inv) return fail(s.ref + " is an index: name one of its images by digest");
+    }
+    if (s.sbom->parsed()) {
+      std::string repo = s.ref.substr(0, s.ref.find_first_of("@"));
+      if (repo.rfind("sha256:", 0) == 0 || repo.empty()) repo = names.empty() ? "image" : names.front();
+      auto colon = repo.rfind(':');
+      if (colon != std::string::npos && repo.find('/', colon) == std::string::npos) repo = repo.substr(0, colon);
+      std::vector<std::string> tags;
+      for (const auto& n : names)
+        if (n.rfind(repo + ":", 0) == 0) tags.push_back(n.substr(repo.size() + 1));
+      scan::SbomSubject subj{repo, d->str(), tags, created, "0.1.0"};
+      auto doc = s.format == "spdx" ? scan::spdx(*inv, subj) : scan::cyclonedx(*inv, subj);
+      std::cout << doc.dump(2) << "\n";
+      return 0;
+    }
+    if (json) {
+      auto j = inv->to_json();
+      j["manifest"] = d->str();
+      j["names"] = names;
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << d->str() << " " << (inv->os.pretty_name.empty() ? "(no os-release)" : inv->os.pretty_name) << ", "
+              << inv->components.size() << " components, " << inv->files << " files in " << inv->layers.size() << " layers\n";
+    for (const auto& c : inv->components) {
+      auto layer = std::find(inv->layers.begin(), inv->layers.end(), c.layer) - inv->layers.begin();
+      std::cout << "  " << std::left << std::setw(7) << c.type << " " << c.name << " " << c.version
+                << (c.source != c.name || c.source_version != c.version ? " (source " + c.source + " " + c.source_version + ")" : "")
+                << "  layer " << layer << "  /" << c.location << "\n";
+    }
+    for (const auto& p : inv->problems) std::cout << "  problem: " << p << "\n";
+    return 0;
+  }
+
+  auto who = [&](const std::string& given) { return given.empty() ? operator_name() : given; };
+  if (s.vex->parsed()) {
+    if (s.vex_add->parsed()) {
+      scan::VexStatement v;
+      v.vulnerability = s.vulnerability;
+      v.product = s.product;
+      v.subcomponent = s.subcomponent;
+      v.status = s.status;
+      v.justification = s.justification;
+      v.impact_statement = s.impact;
+      v.action_statement = s.action;
+      v.author = who(s.author);
+      Result<scan::VexStatement> r = make_error(Errc::invalid_argument, "");
+      st.transaction([&](sqlite::Connection& c) { r = scan::add_vex(c, v, now); });
+      if (!r) return fail(r.error().message, 2);
+      journal.append({{"type", "vex.added"}, {"actor", "airhealctl:" + operator_name()}, {"statement", scan::to_json(*r)}});
+      std::cout << "vex statement " << r->id << ": " << r->vulnerability << " " << r->status << " for " << r->product << "\n";
+      return 0;
+    }
+    if (s.vex_withdraw->parsed()) {
+      Status r;
+      st.transaction([&](sqlite::Connection& c) { r = scan::withdraw_vex(c, s.id, now); });
+      if (!r) return fail(r.error().message);
+      journal.append({{"type", "vex.withdrawn"}, {"actor", "airhealctl:" + operator_name()}, {"id", s.id}});
+      std::cout << "withdrew vex statement " << s.id << "\n";
+      return 0;
+    }
+    std::vector<scan::VexStatement> all;
+    st.read([&](sqlite::Connection& c) { all = scan::list_vex(c, s.vex_list->parsed() && s.all); });
+    if (s.vex_export->parsed()) {
+      std::cout << scan::openvex_document(all, who(s.author), now).dump(2) << "\n";
+      return 0;
+    }
+    if (json) {
+      auto a = nlohmann::json::array();
+      for (const auto& v : all) a.push_back(scan::to_json(v));
+      std::cout << a.dump(2) << "\n";
+      return 0;
+    }
+    if (all.empty()) std::cout << "no VEX statements\n";
+    for (const auto& v : all)
+      std::cout << v.id << "  " << v.vulnerability << "  " << v.status
+                << (v.justification.empty() ? "" : " (" + v.justification + ")") << "  product " << v.product
+                << (v.subcomponent.empty() ? "" : " / " + v.subcomponent) << "  by " << v.author << " "
+                << scan::rfc3339(v.created_at) << (v.withdrawn_at ? " WITHDRAWN" : "") << "\n";
+    return 0;
+  }
+
+  if (s.exc_add->parsed()) {
+    auto expires = parse_expiry(s.expires, now);
+    if (!expires) return fail("--expires '" + s.expires + "' is neither a duration (30d) nor a date (2027-01-31)", 2);
+    scan::Exception e;
+    e.vulnerability = s.vulnerability;
+    e.product = s.product;
+    e.subcomponent = s.subcomponent;
+    e.reason = s.reason;
+    e.created_by = who(s.by);
+    e.expires_at = *expires;
+    Result<scan::Exception> r = make_error(Errc::invalid_argument, "");
+    st.transaction([&](sqlite::Connection& c) { r = scan::add_exception(c, e, now); });
+    if (!r) return fail(r.error().message, 2);
+    journal.append({{"type", "exception.added"}, {"actor", "airhealctl:" + operator_name()}, {"exception", scan::to_json(*r, now)}});
+    std::cout << "exception " << r->id << ": " << r->vulnerability << " in " << r->product << " until "
+              << scan::rfc3339(r->expires_at) << "\n";
+    return 0;
+  }
+  if (s.exc_revoke->parsed()) {
+    Status r;
+    st.transaction([&](sqlite::Connection& c) { r = scan::revoke_exception(c, s.id, who(s.by), now); });
+    if (!r) return fail(r.error().message);
+    journal.append({{"type", "exception.revoked"}, {"actor", "airhealctl:" + operator_name()}, {"id", s.id}, {"by", who(s.by)}});
+    std::cout << "revoked exception " << s.id << "\n";
+    return 0;
+  }
+  std::vector<scan::Exception> all;
+  st.read([&](sqlite::Connection& c) { all = scan::list_exceptions(c, s.exc_export->parsed() || s.all, now); });
+  if (json || s.exc_export->parsed()) {
+    auto a = nlohmann::json::array();
+    for (const auto& e : all) a.push_back(scan::to_json(e, now));
+    std::cout << a.dump(2) << "\n";
+    return 0;
+  }
+  if (all.empty()) std::cout << "no exceptions in force\n";
+  for (const auto& e : all)
+    std::cout << e.id << "  " << e.vulnerability << "  product " << e.product
+              << (e.subcomponent.empty() ? "" : " / " + e.subcomponent) << "  until " << scan::rfc3339(e.expires_at) << "  by "
+              << e.created_by << ": " << e.reason << (e.revoked_at ? "  REVOKED" : !e.active(now) ? "  EXPIRED" : "") << "\n";
+  return 0;
+}
+
+}  // namespace airheal::cli

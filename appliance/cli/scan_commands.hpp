@@ -1,0 +1,29 @@
+// airhealctl's scanning commands: scan, findings, inventory, sbom, vex and exception.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace airheal::cli {
+
+struct ScanCommands {
+  CLI::App *scan = nullptr, *findings = nullptr, *inventory = nullptr, *sbom = nullptr;
+  CLI::App *vex = nullptr, *vex_add = nullptr, *vex_list = nullptr, *vex_withdraw = nullptr, *vex_export = nullptr;
+  CLI::App *exc = nullptr, *exc_add = nullptr, *exc_list = nullptr, *exc_revoke = nullptr, *exc_export = nullptr;
+  std::vector<std::string> refs;
+  std::string ref, severity, format = "cyclonedx";
+  bool force = false, all = false, include_suppressed = false;
+  std::string vulnerability, product, subcomponent, status, justification, impact, action, author, reason, by, expires;
+  std::int64_t id = 0;
+};
+
+void add_scan_commands(CLI::App& app, ScanCommands& s);
+// The exit code when one of these commands was given, nullopt otherwise.
+std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config& cfg, bool json);
+
+}  // namespace airheal::cli

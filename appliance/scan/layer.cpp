@@ -1,0 +1,262 @@
+#include "scan/layer.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <memory>
+
+#include "scan/binary.hpp"
+#include "scan/pkgdb.hpp"
+
+namespace airheal::scan {
+namespace {
+
+bool starts_with(const std::string& s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
+bool ends_with(const std::string& s, std::string_view p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+// Image-relative form of an archive path; nullopt when it would leave the root.
+std::optional<std::string> normalise(std::string_view p) {
+  std::string out;
+  std::size_t i = 0;
+  while (i <= p.size()) {
+    auto slash = p.find('/', i);
+    auto part = p.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i);
+    if (part == "..") return std::nullopt;
+    if (!part.empty() && part != ".") {
+      if (!out.empty()) out += '/';
+      out += part;
+    }
+    if (slash == std::string_view::npos) break;
+    i = slash + 1;
+  }
+  return out;
+}
+
+nlohmann::json parse_record(const std::string& kind, const std::string& bytes, std::vector<std::string>& problems,
+                            const std::string& path) {
+  auto packages = [](const std::vector<PackageRecord>& v) {
+    auto a = nlohmann::json::array();
+    for (const auto& p : v) a.push_back(p.to_json());
+    return a;
+  };
+  if (kind == "os-release") return parse_os_release(bytes);
+  if (kind == "dpkg-status") return packages(parse_dpkg_status(bytes, true));
+  if (kind == "dpkg-statusd") return packages(parse_dpkg_status(bytes, false));
+  if (kind == "dpkg-list") return parse_dpkg_list(bytes);
+  if (kind == "md5sums") return parse_md5sums(bytes);
+  if (kind == "apk") return packages(parse_apk_installed(bytes));
+  if (kind == "rpm") {
+    auto r = parse_rpmdb_sqlite(bytes);
+    if (!r) {
+      problems.push_back(path + ": " + r.error().message);
+      return nlohmann::json::array();
+    }
+    return packages(*r);
+  }
+  return nullptr;
+}
+
+nlohmann::json binary_json(const BinaryInfo& b) {
+  nlohmann::json j = nlohmann::json::object();
+  if (b.go) {
+    auto mod = [](const GoModule& m) { return nlohmann::json{{"path", m.path}, {"version", m.version}, {"sum", m.sum}}; };
+    nlohmann::json deps = nlohmann::json::array();
+    for (const auto& d : b.go->deps) deps.push_back(mod(d));
+    nlohmann::json settings = nlohmann::json::object();
+    for (const auto& [k, v] : b.go->settings) settings[k] = v;
+    j["go"] = {{"go_version", b.go->go_version}, {"path", b.go->path}, {"main", mod(b.go->main)}, {"deps", deps},
+               {"settings", settings}};
+  }
+  if (b.package_note) j["package_note"] = *b.package_note;
+  if (!b.rust.empty()) {
+    auto a = nlohmann::json::array();
+    for (const auto& r : b.rust) a.push_back({{"name", r.name}, {"version", r.version}, {"source", r.source}, {"root", r.root}});
+    j["rust"] = a;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string classify_path(const std::string& p) {
+  if (p == "etc/os-release" || p == "usr/lib/os-release") return "os-release";
+  if (p == "var/lib/dpkg/status") return "dpkg-status";
+  if (p == "lib/apk/db/installed" || p == "usr/lib/apk/db/installed") return "apk";
+  if (p == "var/lib/rpm/rpmdb.sqlite" || p == "usr/lib/sysimage/rpm/rpmdb.sqlite") return "rpm";
+  constexpr std::string_view statusd = "var/lib/dpkg/status.d/";
+  if (starts_with(p, statusd)) {
+    auto rest = p.substr(statusd.size());
+    auto slash = rest.find('/');
+    if (slash == std::string::npos) return ends_with(rest, ".md5sums") ? "md5sums" : "dpkg-statusd";
+    auto leaf = rest.substr(slash + 1);  // directory form: status.d/<pkg>/{control,md5sums}
+    if (leaf == "control") return "dpkg-statusd";
+    if (leaf == "md5sums") return "md5sums";
+    return {};
+  }
+  constexpr std::string_view info = "var/lib/dpkg/info/";
+  if (starts_with(p, info) && ends_with(p, ".list") && p.find('/', info.size()) == std::string::npos) return "dpkg-list";
+  return {};
+}
+
+Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options) {
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_filter_none(a.get());
+  if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 20) != ARCHIVE_OK)
+    return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": " + archive_error_string(a.get())};
+  LayerInventory inv;
+  struct archive_entry* e = nullptr;
+  while (true) {
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN)
+      return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar: " +
+                                               (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
+    const char* raw = archive_entry_pathname(e);
+    auto norm = raw ? normalise(raw) : std::nullopt;
+    if (!norm) {
+      inv.problems.push_back(std::string("entry escapes the root, ignored: ") + (raw ? raw : "(no name)"));
+      continue;
+    }
+    auto& path = *norm;
+    if (path.empty()) continue;
+    auto slash = path.rfind('/');
+    auto base = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto dir = slash == std::string::npos ? std::string() : path.substr(0, slash);
+    if (base == ".wh..wh..opq") {
+      inv.opaque.push_back(dir);
+      continue;
+    }
+    if (starts_with(base, ".wh.")) {
+      inv.whiteouts.push_back(dir.empty() ? base.substr(4) : dir + "/" + base.substr(4));
+      continue;
+    }
+    LayerFile f;
+    f.path = path;
+    auto type = archive_entry_filetype(e);
+    if (archive_entry_hardlink(e)) {
+      f.type = 'h';
+      auto t = normalise(archive_entry_hardlink(e));
+      f.link = t ? *t : "";
+    } else if (type == AE_IFREG) {
+      f.type = 'f';
+    } else if (type == AE_IFDIR) {
+      f.type = 'd';
+    } else if (type == AE_IFLNK) {
+      f.type = 'l';
+      f.link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+    } else {
+      f.type = 'o';
+    }
+    f.size = f.type == 'f' ? static_cast<std::uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0)) : 0;
+    inv.files.push_back(f);
+    if (f.type != 'f' || f.size == 0) continue;
+
+    auto kind = classify_path(path);
+    bool candidate_binary = kind.empty() && f.size >= 64 && f.size <= options.max_binary_bytes;
+    if (kind.empty() && !candidate_binary) continue;
+    if (!kind.empty() && f.size > options.max_database_bytes) {
+      inv.problems.push_back(path + ": package database larger than the limit, not read");
+      continue;
+    }
+    std::string bytes;
+    const void* buf;
+    size_t len;
+    la_int64_t off;
+    bool first = true, skip = false;
+    while ((rc = archive_read_data_block(a.get(), &buf, &len, &off)) == ARCHIVE_OK) {
+      auto view = std::string_view(static_cast<const char*>(buf), len);
+      if (first && candidate_binary && !looks_like_elf(view)) {
+        skip = true;
+        break;
+      }
+      first = false;
+      if (static_cast<std::uint64_t>(off) > bytes.size()) bytes.resize(static_cast<std::size_t>(off));  // sparse
+      bytes.append(view);
+      if (bytes.size() > f.size) break;
+    }
+    if (skip) continue;
+    if (rc < ARCHIVE_WARN)
+      return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is truncated or corrupt at " + path +
+                                               ": " + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
+    inv.bytes_read += bytes.size();
+    if (candidate_binary) {
+      auto info = read_binary(bytes);
+      for (const auto& p : info.problems) inv.problems.push_back(path + ": " + p);
+      if (!info.empty()) inv.records[path] = {"binary", binary_json(info)};
+    } else {
+      inv.records[path] = {kind, parse_record(kind, bytes, inv.problems, path)};
+    }
+  }
+  return inv;
+}
+
+nlohmann::json LayerInventory::to_json() const {
+  auto files_j = nlohmann::json::array();
+  for (const auto& f : files) {
+    auto row = nlohmann::json::array({f.path, std::string(1, f.type), f.size});
+    if (!f.link.empty()) row.push_back(f.link);
+    files_j.push_back(std::move(row));
+  }
+  auto rec = nlohmann::json::object();
+  for (const auto& [p, r] : records) rec[p] = {{"kind", r.kind}, {"data", r.data}};
+  return {{"parser", kLayerParserVersion}, {"files", files_j}, {"whiteouts", whiteouts}, {"opaque", opaque},
+          {"records", rec}, {"problems", problems}, {"bytes_read", bytes_read}};
+}
+
+LayerInventory LayerInventory::from_json(const nlohmann::json& j) {
+  LayerInventory inv;
+  for (const auto& row : j.at("files")) {
+    LayerFile f;
+    f.path = row.at(0).get<std::string>();
+    f.type = row.at(1).get<std::string>()[0];
+    f.size = row.at(2).get<std::uint64_t>();
+    if (row.size() > 3) f.link = row.at(3).get<std::string>();
+    inv.files.push_back(std::move(f));
+  }
+  inv.whiteouts = j.at("whiteouts").get<std::vector<std::string>>();
+  inv.opaque = j.at("opaque").get<std::vector<std::string>>();
+  for (const auto& [p, r] : j.at("records").items()) inv.records[p] = {r.at("kind").get<std::string>(), r.at("data")};
+  inv.problems = j.at("problems").get<std::vector<std::string>>();
+  inv.bytes_read = j.value("bytes_read", std::uint64_t{0});
+  return inv;
+}
+
+std::optional<LayerInventory> LayerCache::get(sqlite::Connection& c, const std::string& digest) {
+  auto st = c.prepare("SELECT data FROM layer_inventory WHERE digest = ? AND parser = ?");
+  st.bind(1, digest);
+  st.bind(2, std::int64_t{kLayerParserVersion});
+  if (!st.step()) return std::nullopt;
+  auto j = nlohmann::json::from_cbor(st.get_blob(0).begin(), st.get_blob(0).end(), true, false);
+  if (j.is_discarded()) return std::nullopt;
+  return LayerInventory::from_json(j);
+}
+
+void LayerCache::put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv, std::int64_t now) {
+  auto bytes = nlohmann::json::to_cbor(inv.to_json());
+  auto st = c.prepare(
+      "INSERT INTO layer_inventory (digest, parser, data, files, bytes_read, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (digest) DO UPDATE SET parser = excluded.parser, data = excluded.data, files = excluded.files, "
+      "bytes_read = excluded.bytes_read, created_at = excluded.created_at");
+  st.bind(1, digest);
+  st.bind(2, std::int64_t{kLayerParserVersion});
+  st.bind_blob(3, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  st.bind(4, static_cast<std::int64_t>(inv.files.size()));
+  st.bind(5, static_cast<std::int64_t>(inv.bytes_read));
+  st.bind(6, now);
+  st.run();
+}
+
+std::size_t LayerCache::count(sqlite::Connection& c) {
+  auto st = c.prepare("SELECT count(*) FROM layer_inventory WHERE parser = ?");
+  st.bind(1, std::int64_t{kLayerParserVersion});
+  st.step();
+  return static_cast<std::size_t>(st.get_int(0));
+}
+
+}  // namespace airheal::scan

@@ -1,0 +1,68 @@
+// One image layer's inventory, read by streaming its blob once (tar, gzip or zstd) without
+// unpacking anything to disk: the file list with whiteouts and opaque directories, and every
+// package database and self-describing binary in it, already parsed. Results are kept per layer
+// digest (LayerCache), so a base layer shared by many images is read once.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/sqlite.hpp"
+
+namespace airheal::scan {
+
+// Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
+inline constexpr int kLayerParserVersion = 1;
+
+struct LayerFile {
+  std::string path;  // image-relative, no leading "/" or "./"
+  char type = 'f';   // f file, d directory, l symlink, h hardlink, o other
+  std::uint64_t size = 0;
+  std::string link;
+};
+
+// A parsed record found at one path: kind is os-release, dpkg-status, dpkg-statusd, dpkg-list,
+// md5sums, apk, rpm or binary; data its parsed form.
+struct LayerRecord {
+  std::string kind;
+  nlohmann::json data;
+};
+
+struct LayerInventory {
+  std::vector<LayerFile> files;
+  std::vector<std::string> whiteouts;  // paths removed from lower layers
+  std::vector<std::string> opaque;     // directories whose lower contents are hidden
+  std::map<std::string, LayerRecord> records;
+  std::vector<std::string> problems;
+  std::uint64_t bytes_read = 0;  // uncompressed bytes parsed
+
+  nlohmann::json to_json() const;
+  static LayerInventory from_json(const nlohmann::json& j);
+};
+
+struct LayerReadOptions {
+  std::uint64_t max_binary_bytes = 512ull << 20;  // larger executables are listed, not parsed
+  std::uint64_t max_database_bytes = 256ull << 20;
+};
+
+Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options = {});
+
+// Which record kind a path is, or empty when it is none (exposed for tests).
+std::string classify_path(const std::string& path);
+
+// The per-layer cache in the metadata database (table layer_inventory).
+class LayerCache {
+ public:
+  static std::optional<LayerInventory> get(sqlite::Connection& c, const std::string& digest);
+  static void put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv, std::int64_t now);
+  static std::size_t count(sqlite::Connection& c);
+};
+
+}  // namespace airheal::scan

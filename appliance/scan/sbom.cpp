@@ -1,0 +1,163 @@
+#include "scan/sbom.hpp"
+
+#include <ctime>
+
+#include "core/digest.hpp"
+
+namespace airheal::scan {
+namespace {
+
+// RFC 4122 name-based (SHA) UUID: version 5 bits, variant 10.
+std::string uuid_from(const std::string& name) {
+  auto h = Sha256::of(name).hex();
+  std::string u = h.substr(0, 32);
+  u[12] = '5';
+  u[16] = "89ab"[std::stoi(u.substr(16, 1), nullptr, 16) & 3];
+  return u.substr(0, 8) + "-" + u.substr(8, 4) + "-" + u.substr(12, 4) + "-" + u.substr(16, 4) + "-" + u.substr(20, 12);
+}
+
+std::string image_purl(const SbomSubject& s) {
+  auto slash = s.repository.rfind('/');
+  auto name = slash == std::string::npos ? s.repository : s.repository.substr(slash + 1);
+  std::string purl = "pkg:oci/" + purl_encode(name) + "@" + purl_encode(s.digest);
+  purl += "?repository_url=" + purl_encode(s.repository);
+  if (!s.tags.empty()) purl += "&tag=" + purl_encode(s.tags.front());
+  return purl;
+}
+
+std::string spdx_id(std::size_t i) { return "SPDXRef-Package-" + std::to_string(i); }
+
+}  // namespace
+
+std::string rfc3339(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
+  auto components = nlohmann::json::array();
+  auto refs = nlohmann::json::array();
+  if (!inv.os.id.empty()) {
+    nlohmann::json os = {{"type", "operating-system"}, {"bom-ref", "os"}, {"name", inv.os.id}};
+    if (!inv.os.version_id.empty()) os["version"] = inv.os.version_id;
+    if (!inv.os.pretty_name.empty()) os["description"] = inv.os.pretty_name;
+    components.push_back(os);
+    refs.push_back("os");
+  }
+  for (std::size_t i = 0; i < inv.components.size(); ++i) {
+    const auto& c = inv.components[i];
+    nlohmann::json j = {{"type", c.type == "golang" && c.name == "stdlib" ? "framework" : "library"},
+                        {"bom-ref", "component-" + std::to_string(i)},
+                        {"name", c.name},
+                        {"version", c.version}};
+    if (!c.purl.empty()) j["purl"] = c.purl;
+    if (!c.license.empty()) j["licenses"] = nlohmann::json::array({{{"license", {{"name", c.license}}}}});
+    auto props = nlohmann::json::array();
+    auto prop = [&](const char* k, const std::string& v) {
+      if (!v.empty()) props.push_back({{"name", std::string("airheal:") + k}, {"value", v}});
+    };
+    prop("package:type", c.type);
+    prop("package:ecosystem", c.ecosystem);
+    if (c.source != c.name || c.source_version != c.version) {
+      prop("package:source", c.source);
+      prop("package:source-version", c.source_version);
+    }
+    prop("layer:digest", c.layer);
+    prop("location", c.location);
+    j["properties"] = props;
+    refs.push_back(j["bom-ref"]);
+    components.push_back(std::move(j));
+  }
+  nlohmann::json subject = {{"type", "container"},
+                            {"bom-ref", "image"},
+                            {"name", s.repository},
+                            {"version", s.digest},
+                            {"purl", image_purl(s)}};
+  return {{"$schema", "http://cyclonedx.org/schema/bom-1.5.schema.json"},
+          {"bomFormat", "CycloneDX"},
+          {"specVersion", "1.5"},
+          {"serialNumber", "urn:uuid:" + uuid_from("cyclonedx " + s.digest + " " + std::to_string(s.created))},
+          {"version", 1},
+          {"metadata",
+           {{"timestamp", rfc3339(s.created)},
+            {"tools", {{"components", nlohmann::json::array({{{"type", "application"}, {"name", "airheal"}, {"version", s.tool_version}}})}}},
+            {"component", subject}}},
+          {"components", components},
+          {"dependencies", nlohmann::json::array({{{"ref", "image"}, {"dependsOn", refs}}})}};
+}
+
+nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
+  auto packages = nlohmann::json::array();
+  auto rels = nlohmann::json::array();
+  packages.push_back({{"name", s.repository},
+                      {"SPDXID", "SPDXRef-Image"},
+                      {"versionInfo", s.digest},
+                      {"downloadLocation", "NOASSERTION"},
+                      {"filesAnalyzed", false},
+                      {"primaryPackagePurpose", "CONTAINER"},
+                      {"externalRefs", nlohmann::json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
+                                                                {"referenceType", "purl"},
+                                                                {"referenceLocator", image_purl(s)}}})}});
+  rels.push_back({{"spdxElementId", "SPDXRef-DOCUMENT"}, {"relationshipType", "DESCRIBES"}, {"relatedSpdxElement", "SPDXRef-Image"}});
+  if (!inv.os.id.empty()) {
+    packages.push_back({{"name", inv.os.id},
+                        {"SPDXID", "SPDXRef-OperatingSystem"},
+                        {"versionInfo", inv.os.version_id.empty() ? "NOASSERTION" : inv.os.version_id},
+                        {"downloadLocation", "NOASSERTION"},
+                        {"filesAnalyzed", false},
+                        {"primaryPackagePurpose", "OPERATING-SYSTEM"}});
+    rels.push_back({{"spdxElementId", "SPDXRef-Image"}, {"relationshipType", "CONTAINS"}, {"relatedSpdxElement", "SPDXRef-OperatingSystem"}});
+  }
+  for (std::size_t i = 0; i < inv.components.size(); ++i) {
+    const auto& c = inv.components[i];
+    nlohmann::json p = {{"name", c.name},
+                        {"SPDXID", spdx_id(i)},
+                        {"versionInfo", c.version},
+                        {"downloadLocation", "NOASSERTION"},
+                        {"filesAnalyzed", false},
+                        {"licenseConcluded", "NOASSERTION"},
+                        {"licenseDeclared", "NOASSERTION"},
+                        {"copyrightText", "NOASSERTION"},
+                        {"primaryPackagePurpose", c.type == "golang" && c.name == "stdlib" ? "FRAMEWORK" : "LIBRARY"}};
+    if (c.source != c.name || c.source_version != c.version)
+      p["sourceInfo"] = "built from source package " + c.source + " " + c.source_version;
+    std::string comment = "layer " + c.layer + "; found in /" + c.location;
+    p["comment"] = comment;
+    if (!c.purl.empty())
+      p["externalRefs"] = nlohmann::json::array(
+          {{{"referenceCategory", "PACKAGE-MANAGER"}, {"referenceType", "purl"}, {"referenceLocator", c.purl}}});
+    packages.push_back(std::move(p));
+    rels.push_back({{"spdxElementId", "SPDXRef-Image"}, {"relationshipType", "CONTAINS"}, {"relatedSpdxElement", spdx_id(i)}});
+  }
+  return {{"spdxVersion", "SPDX-2.3"},
+          {"dataLicense", "CC0-1.0"},
+          {"SPDXID", "SPDXRef-DOCUMENT"},
+          {"name", s.repository + "@" + s.digest},
+          {"documentNamespace", "https://airheal.invalid/spdx/" + s.digest.substr(s.digest.find(':') + 1) + "/" +
+                                    uuid_from("spdx " + s.digest + " " + std::to_string(s.created))},
+          {"creationInfo", {{"created", rfc3339(s.created)}, {"creators", nlohmann::json::array({"Tool: airheal-" + s.tool_version})}}},
+          {"packages", packages},
+          {"relationships", rels}};
+}
+
+nlohmann::json artifact_manifest(const std::string& artifact_type, const std::string& blob_digest, std::uint64_t blob_size,
+                                 const std::string& subject_media_type, const std::string& subject_digest,
+                                 std::uint64_t subject_size, const nlohmann::json& annotations) {
+  return {{"schemaVersion", 2},
+          {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+          {"artifactType", artifact_type},
+          {"config",
+           {{"mediaType", "application/vnd.oci.empty.v1+json"},
+            {"digest", "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+            {"size", 2},
+            {"data", "e30="}}},
+          {"layers", nlohmann::json::array({{{"mediaType", artifact_type}, {"digest", blob_digest}, {"size", blob_size}}})},
+          {"subject", {{"mediaType", subject_media_type}, {"digest", subject_digest}, {"size", subject_size}}},
+          {"annotations", annotations}};
+}
+
+}  // namespace airheal::scan

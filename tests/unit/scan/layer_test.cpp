@@ -1,0 +1,144 @@
+#include "scan/layer.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "core/fs.hpp"
+#include "scan/inventory.hpp"
+#include "store/store.hpp"
+#include "support/snapshot_fixtures.hpp"
+#include "support/test_support.hpp"
+
+using namespace airheal;
+using test::RawEntry;
+
+namespace {
+
+const char* kOsRelease = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n"
+                         "VERSION_CODENAME=bookworm\nID=debian\n";
+
+std::string status_para(const std::string& pkg, const std::string& version, const std::string& source = "") {
+  return "Package: " + pkg + "\nStatus: install ok installed\nArchitecture: amd64\n" +
+         (source.empty() ? "" : "Source: " + source + "\n") + "Version: " + version + "\nDescription: x\n long\n\n";
+}
+
+scan::LayerInventory read(const std::filesystem::path& p) {
+  auto r = scan::read_layer(p);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r);
+  return std::move(*r);
+}
+
+}  // namespace
+
+TEST_CASE("Layers merge into the final filesystem: upgrades, whiteouts and opaque directories", "[scan][layer]") {
+  test::TempDir dir;
+  auto l1 = dir.path() / "l1.tar", l2 = dir.path() / "l2.tar.zst", l3 = dir.path() / "l3.tar";
+  test::write_tar(l1, {RawEntry("etc/", "", RawEntry::Type::directory), RawEntry("usr/lib/os-release", kOsRelease),
+                       RawEntry("etc/os-release", "", RawEntry::Type::symlink, "../usr/lib/os-release"),
+                       RawEntry("./var/lib/dpkg/status", status_para("libssl3", "3.0.11-1~deb12u2", "openssl") +
+                                                             status_para("bash", "5.2.15-2+b2", "bash (5.2.15-2)") +
+                                                             status_para("zlib1g", "1:1.2.13.dfsg-1", "zlib")),
+                       RawEntry("var/lib/dpkg/info/libssl3:amd64.list", "/.\n/usr\n/usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
+                       RawEntry("var/lib/dpkg/info/bash.list", "/bin/bash\n/etc/bash.bashrc\n/usr/share/doc/bash\n"),
+                       RawEntry("usr/lib/x86_64-linux-gnu/libssl.so.3", "old ssl"), RawEntry("bin/bash", "bash"),
+                       RawEntry("srv/data/a", "a"), RawEntry("srv/data/b", "b"),
+                       RawEntry("../../etc/shadow", "escape attempt")});
+  // Layer 2 upgrades libssl3 (the fix a later layer already applied), removes zlib1g.
+  test::write_tar(l2, {RawEntry("var/lib/dpkg/status", status_para("libssl3", "3.0.13-1~deb12u1", "openssl") +
+                                                          status_para("bash", "5.2.15-2+b2", "bash (5.2.15-2)")),
+                       RawEntry("usr/lib/x86_64-linux-gnu/libssl.so.3", "new ssl"),
+                       RawEntry("usr/lib/x86_64-linux-gnu/.wh.libz.so.1", ""), RawEntry("srv/.wh.data", "")},
+                  true);
+  // Layer 3: an opaque directory and a new file in it.
+  test::write_tar(l3, {RawEntry("srv/data/.wh..wh..opq", ""), RawEntry("srv/data/c", "c")});
+  auto a = read(l1), b = read(l2), c = read(l3);
+  CHECK(a.problems.size() == 1);  // the escaping entry, ignored
+  CHECK(a.records.count("var/lib/dpkg/status"));
+  CHECK(b.whiteouts == std::vector<std::string>{"usr/lib/x86_64-linux-gnu/libz.so.1", "srv/data"});
+  CHECK(c.opaque == std::vector<std::string>{"srv/data"});
+
+  auto inv = scan::merge({"sha256:l1", "sha256:l2", "sha256:l3"}, {&a, &b, &c});
+  CHECK(inv.os.id == "debian");
+  CHECK(inv.os.version_id == "12");
+  CHECK(inv.os.releases() == std::vector<std::string>{"12", "bookworm"});
+  REQUIRE(inv.components.size() == 2);
+  std::map<std::string, scan::Component> by;
+  for (const auto& comp : inv.components) by[comp.name] = comp;
+  CHECK(by["libssl3"].version == "3.0.13-1~deb12u1");
+  CHECK(by["libssl3"].layer == "sha256:l2");  // provided by the layer that upgraded it
+  CHECK(by["libssl3"].files == 2);
+  CHECK(by["libssl3"].purl == "pkg:deb/debian/libssl3@3.0.13-1~deb12u1?arch=amd64&distro=debian-12");
+  CHECK(by["bash"].layer == "sha256:l1");  // unchanged since the base layer
+  CHECK(by["bash"].source_version == "5.2.15-2");
+  CHECK_FALSE(by.count("zlib1g"));
+
+  auto fs = scan::merge_files({&a, &b, &c});
+  CHECK(fs.at("usr/lib/x86_64-linux-gnu/libssl.so.3").layer == 1);
+  CHECK(fs.at("bin/bash").layer == 0);
+  CHECK_FALSE(fs.count("srv/data/a"));
+  CHECK(fs.count("srv/data/c"));
+}
+
+TEST_CASE("Distroless status.d in file, directory and multi-record forms; md5sums are file lists", "[scan][layer][distroless]") {
+  test::TempDir dir;
+  auto l1 = dir.path() / "l1.tar";
+  test::write_tar(l1, {RawEntry("etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\n"),
+                       RawEntry("var/lib/dpkg/status.d/libc6", "Package: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nSource: glibc\n"),
+                       RawEntry("var/lib/dpkg/status.d/libc6.md5sums", "0123456789abcdef0123456789abcdef  lib/x86_64-linux-gnu/libc.so.6\n"
+                                                                        "0123456789abcdef0123456789abcdef  usr/share/doc/libc6/copyright\n"),
+                       RawEntry("var/lib/dpkg/status.d/libssl3/control", "Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n"),
+                       RawEntry("var/lib/dpkg/status.d/libssl3/md5sums", "0123456789abcdef0123456789abcdef  usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
+                       RawEntry("var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n\n"
+                                                               "Package: netbase\nVersion: 6.4\nArchitecture: all\n"),
+                       RawEntry("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")});
+  auto l2 = dir.path() / "l2.tar";
+  test::write_tar(l2, {RawEntry("var/lib/dpkg/status.d/.wh.tzdata", "")});
+  auto a = read(l1), b = read(l2);
+  auto inv = scan::merge({"sha256:a", "sha256:b"}, {&a, &b});
+  std::map<std::string, scan::Component> by;
+  for (const auto& c : inv.components) by[c.name] = c;
+  CHECK(by.size() == 4);  // libc6, libssl3, base-files, netbase; tzdata whited out; md5sums are not packages
+  CHECK(by["libc6"].source == "glibc");
+  CHECK(by["libc6"].files == 2);
+  CHECK(by["libssl3"].files == 1);
+  CHECK(by["libssl3"].location == "var/lib/dpkg/status.d/libssl3/control");
+  CHECK(by.count("base-files"));
+  CHECK(by.count("netbase"));
+  CHECK_FALSE(by.count("tzdata"));
+  CHECK(inv.os.pretty_name == "Distroless");
+}
+
+TEST_CASE("gzip layers, corrupt layers and the layer cache", "[scan][layer]") {
+  test::TempDir dir;
+  auto tar = dir.path() / "l.tar";
+  test::write_tar(tar, {RawEntry("lib/apk/db/installed", "P:musl\nV:1.1.22-r3\nA:x86_64\nF:lib\nR:libc.musl-x86_64.so.1\n"),
+                        RawEntry("etc/os-release", "ID=alpine\nVERSION_ID=3.10.9\n")});
+  REQUIRE(test::run({"gzip", "-n", "-k", tar.string()}).exit_code == 0);
+  auto gz = read(dir.path() / "l.tar.gz");
+  auto inv = scan::merge({"sha256:x"}, {&gz});
+  REQUIRE(inv.components.size() == 1);
+  CHECK(inv.components[0].ecosystem == "Alpine");
+  CHECK(inv.components[0].purl == "pkg:apk/alpine/musl@1.1.22-r3?arch=x86_64");
+  CHECK(inv.os.releases() == std::vector<std::string>{"v3.10"});
+
+  auto bytes = *fs::read_file(dir.path() / "l.tar.gz", 1 << 20);
+  std::ofstream(dir.path() / "cut.tar.gz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  auto cut = scan::read_layer(dir.path() / "cut.tar.gz");
+  REQUIRE_FALSE(cut);
+  CHECK(cut.error().message.find("truncated") != std::string::npos);
+  std::ofstream(dir.path() / "junk", std::ios::binary) << std::string(5000, 'j');
+  CHECK_FALSE(scan::read_layer(dir.path() / "junk"));
+
+  auto st = store::Store::open(dir.path() / "state");
+  REQUIRE(st);
+  (*st)->transaction([&](sqlite::Connection& c) { scan::LayerCache::put(c, "sha256:x", gz, 1); });
+  (*st)->read([&](sqlite::Connection& c) {
+    auto back = scan::LayerCache::get(c, "sha256:x");
+    REQUIRE(back);
+    CHECK(back->files.size() == gz.files.size());
+    CHECK(back->records.at("lib/apk/db/installed").data == gz.records.at("lib/apk/db/installed").data);
+    CHECK_FALSE(scan::LayerCache::get(c, "sha256:y"));
+    CHECK(scan::LayerCache::count(c) == 1);
+  });
+}
