@@ -18,6 +18,7 @@
 #include "registry/auth.hpp"
 #include "advisory/db.hpp"
 #include "audit/journal.hpp"
+#include "scan/scanner.hpp"
 #include "snapshot/format.hpp"
 #include "snapshot/importer.hpp"
 #include "snapshot/trust.hpp"
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
   auto* import_cmd = app.add_subcommand("import", "verify and import a snapshot file (exit 0 accepted, 1 refused)");
   import_cmd->add_option("file", import_file)->required();
   import_cmd->add_flag("--quarantine", quarantine_refused, "move a refused file to the quarantine folder");
+  bool import_no_scan = false;
+  import_cmd->add_flag("--no-scan", import_no_scan, "do not scan imported images and re-match findings now (airheald does it within scan.poll_interval)");
   auto* snapshots_cmd = app.add_subcommand("snapshots", "imported snapshots and the current sequence per channel");
   auto* journal_cmd = app.add_subcommand("journal", "the journal of imports and refusals");
   bool journal_verify = false;
@@ -234,9 +237,22 @@ int main(int argc, char** argv) {
       }
       return fail(msg);
     }
+    // Scan what arrived and re-match what the new advisories touch, so findings are current
+    // when this command returns (a running airheald would also notice within its poll interval).
+    nlohmann::json scanned = {{"images", 0}, {"rematched", 0}};
+    if (cfg.scan.enabled && !import_no_scan && !r->already_imported) {
+      scan::ScannerOptions so;
+      so.sboms = cfg.scan.sboms;
+      so.layer.max_binary_bytes = cfg.scan.max_binary_bytes;
+      so.actor = "airhealctl";
+      scan::Scanner scanner(*s, &journal, so);
+      scanned["images"] = scanner.scan_pending().size();
+      scanned["rematched"] = scanner.rematch_changed().images;
+    }
     if (json_out) {
       nlohmann::json j{{"digest", r->digest.str()}, {"channel", r->channel}, {"sequence", r->sequence},
-                       {"already_imported", r->already_imported}, {"signers", r->signers}, {"counts", r->counts}};
+                       {"already_imported", r->already_imported}, {"signers", r->signers}, {"counts", r->counts},
+                       {"scan", scanned}};
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << r->message << "\n";
@@ -245,6 +261,9 @@ int main(int argc, char** argv) {
         for (const auto& f : r->signers) std::cout << " " << f;
         std::cout << "\n";
       }
+      if (scanned["images"] != 0 || scanned["rematched"] != 0)
+        std::cout << "scanned " << scanned["images"] << " new images; re-matched " << scanned["rematched"]
+                  << " images against the changed advisories (airhealctl findings)\n";
     }
     return 0;
   }

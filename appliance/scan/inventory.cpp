@@ -303,6 +303,23 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
       }
     }
   }
+  // A .note.package naming a package its database already lists (systemd's libraries carry one)
+  // is the same component: keep the database's record, which has the file list and layer.
+  std::vector<Component> kept;
+  for (auto& c : inv.components) {
+    bool from_note = c.type != "golang" && c.type != "cargo" && c.location.find("/dpkg/") == std::string::npos &&
+                     c.location.find("apk/db") == std::string::npos && c.location.find("rpmdb") == std::string::npos;
+    if (from_note) {
+      bool dup = false;
+      for (const auto& d : inv.components)
+        if (&d != &c && d.type == c.type && (d.source == c.name || d.name == c.name) &&
+            (d.source_version == c.version || d.version == c.version) && d.location != c.location)
+          dup = true;
+      if (dup) continue;
+    }
+    kept.push_back(c);
+  }
+  inv.components = std::move(kept);
   return inv;
 }
 

@@ -1,5 +1,7 @@
 #include "support/test_support.hpp"
 
+#include "core/digest.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -212,6 +214,45 @@ OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag
                    {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
                                {"digest", sha256_digest(cfg)},
                                {"size", cfg.size()}}},
+                   {"layers", layer_descs}};
+  auto man = manifest.dump();
+  write_file(blobs / sha256_hex(man), man);
+  img.manifest_digest = sha256_digest(man);
+  json index = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                {"digest", img.manifest_digest},
+                                {"size", man.size()},
+                                {"annotations", {{"org.opencontainers.image.ref.name", tag}}}}}}};
+  write_file(dir / "index.json", index.dump());
+  write_file(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  return img;
+}
+
+OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::string& tag,
+                                  const std::vector<std::filesystem::path>& tars, const json& config_extra) {
+  OciImage img;
+  img.layout = dir;
+  img.tag = tag;
+  auto blobs = dir / "blobs" / "sha256";
+  std::filesystem::create_directories(blobs);
+  json diff_ids = json::array(), layer_descs = json::array();
+  for (const auto& t : tars) {
+    std::uint64_t size = 0;
+    auto d = Sha256::of_file(t, &size);
+    if (!d) throw std::runtime_error("cannot hash " + t.string());
+    std::filesystem::copy_file(t, blobs / d->hex(), std::filesystem::copy_options::overwrite_existing);
+    diff_ids.push_back(d->str());
+    img.layer_digests.push_back(d->str());
+    layer_descs.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", d->str()}, {"size", size}});
+  }
+  json config = {{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+  config.update(config_extra);
+  auto cfg = config.dump();
+  write_file(blobs / sha256_hex(cfg), cfg);
+  json manifest = {{"schemaVersion", 2},
+                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256_digest(cfg)}, {"size", cfg.size()}}},
                    {"layers", layer_descs}};
   auto man = manifest.dump();
   write_file(blobs / sha256_hex(man), man);

@@ -2,6 +2,8 @@
 // OCI image layouts generated on the fly, and the daemon started as a real process.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -74,6 +76,11 @@ struct OciImage {
 // Writes an OCI image layout with `layers` gzip tar layers of about `layer_bytes` each.
 OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag, int layers,
                         std::size_t layer_bytes, unsigned seed);
+
+// Writes an OCI image layout whose layers are these tar files, uncompressed, bottom first.
+OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::string& tag,
+                                  const std::vector<std::filesystem::path>& tars,
+                                  const nlohmann::json& config_extra = nlohmann::json::object());
 
 // The real airheald, started on port 0 with a temporary state directory.
 class Daemon {

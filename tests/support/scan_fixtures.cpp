@@ -1,0 +1,115 @@
+#include "support/scan_fixtures.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <mutex>
+
+#include "core/fs.hpp"
+#include "scan/pkgdb.hpp"
+#include "support/test_support.hpp"
+
+namespace airheal::test {
+namespace fsys = std::filesystem;
+
+namespace {
+ProcessResult must(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(900)) {
+  auto r = run(argv, timeout);
+  std::string cmd;
+  for (const auto& a : argv) cmd += a + " ";
+  INFO(cmd << "\nstdout: " << r.out.substr(0, 4000) << "\nstderr: " << r.err.substr(0, 4000));
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+}  // namespace
+
+fsys::path fixture_cache() {
+  auto p = fsys::temp_directory_path() / "airheal-fixtures";
+  fsys::create_directories(p);
+  return p;
+}
+
+fsys::path debian_minbase_tar() {
+  auto out = fixture_cache() / "bookworm-minbase.tar";
+  if (fsys::exists(out)) return out;
+  if (!have_program("mmdebstrap")) FAIL("mmdebstrap is needed (scripts/setup.sh installs it)");
+  auto tmp = fixture_cache() / ("bookworm-minbase.tar.part" + std::to_string(::getpid()));
+  must({"mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", tmp.string(), "http://deb.debian.org/debian"});
+  fsys::rename(tmp, out);
+  return out;
+}
+
+fsys::path debian_minbase_status() {
+  auto out = fixture_cache() / "bookworm-minbase.status";
+  if (fsys::exists(out)) return out;
+  auto r = must({"tar", "-xOf", debian_minbase_tar().string(), "./var/lib/dpkg/status"});
+  auto tmp = out.string() + ".part";
+  std::ofstream(tmp, std::ios::binary) << r.out;
+  fsys::rename(tmp, out);
+  return out;
+}
+
+fsys::path debian_security_tracker() {
+  auto out = fixture_cache() / "bookworm-security-tracker.json";
+  if (fsys::exists(out)) return out;
+  must({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
+        debian_minbase_status().string(), out.string(), "--cache", (fixture_cache() / "debian-cache").string()});
+  return out;
+}
+
+std::string minbase_version(const std::string& package) {
+  auto text = fs::read_file(debian_minbase_status(), 64 << 20);
+  REQUIRE(text);
+  for (const auto& p : scan::parse_dpkg_status(*text))
+    if (p.name == package) return p.version;
+  FAIL("package " << package << " is not in the minbase image");
+  return {};
+}
+
+fsys::path download_deb(const std::string& package, const std::string& version) {
+  auto dir = fixture_cache() / "debs";
+  fsys::create_directories(dir);
+  for (const auto& e : fsys::directory_iterator(dir)) {
+    auto n = e.path().filename().string();
+    if (n.rfind(package + "_", 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".deb") {
+      auto v = run({"dpkg-deb", "-f", e.path().string(), "Version"});
+      if (v.exit_code == 0 && v.out.substr(0, v.out.find('\n')) == version) return e.path();
+    }
+  }
+  auto r = run({"env", "--chdir=" + dir.string(), "apt-get", "download", package + "=" + version});
+  if (r.exit_code != 0) {
+    must({"apt-get", "update", "-qq"});
+    must({"env", "--chdir=" + dir.string(), "apt-get", "download", package + "=" + version});
+  }
+  for (const auto& e : fsys::directory_iterator(dir)) {
+    auto n = e.path().filename().string();
+    if (n.rfind(package + "_", 0) == 0) {
+      auto v = run({"dpkg-deb", "-f", e.path().string(), "Version"});
+      if (v.out.substr(0, v.out.find('\n')) == version) return e.path();
+    }
+  }
+  FAIL("apt-get download " << package << "=" << version << " left no .deb");
+  return {};
+}
+
+fsys::path go_binary() {
+  auto out = fixture_cache() / "go-app";
+  if (fsys::exists(out)) return out;
+  fsys::path go = "/usr/lib/go-1.19/bin/go";
+  if (!fsys::exists(go)) FAIL("golang-1.19-go is needed (scripts/setup.sh installs it)");
+  TempDir src;
+  fsys::create_directories(src / "greeter");
+  std::ofstream(src / "go.mod") << "module example.com/app\n\ngo 1.19\n\nrequire example.com/greeter v1.2.3\n\n"
+                                   "replace example.com/greeter v1.2.3 => ./greeter\n";
+  std::ofstream(src / "main.go") << "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/greeter\"\n)\n\n"
+                                    "func main() {\n\tfmt.Println(greeter.Hello())\n\t_ = http.StatusOK\n}\n";
+  std::ofstream(src / "greeter" / "go.mod") << "module example.com/greeter\n\ngo 1.19\n";
+  std::ofstream(src / "greeter" / "greeter.go") << "package greeter\n\nfunc Hello() string { return \"hello\" }\n";
+  auto tmp = out.string() + ".part";
+  must({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local",
+        "GOCACHE=" + (fixture_cache() / "gocache").string(), "GOPATH=" + (fixture_cache() / "gopath").string(),
+        go.string(), "build", "-o", tmp, "."});
+  fsys::rename(tmp, out);
+  return out;
+}
+
+}  // namespace airheal::test
