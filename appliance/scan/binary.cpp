@@ -340,10 +340,12 @@ GoBuildInfo parse_go_modinfo(std::string_view modinfo, std::string go_version) {
         last = &info.deps.back();
       }
     } else if (f[0] == "=>" && last && f.size() >= 2) {
-      // A replacement: the module compiled in. Local directory replacements have no version.
-      last->path = f[1];
-      last->version = f.size() >= 3 ? std::string(f[2]) : "";
-      last->sum = f.size() >= 4 ? std::string(f[3]) : "";
+      // A replacement: the module compiled in. A local directory replacement keeps the module's
+      // path but has no version that any advisory could name.
+      bool local = !f[1].empty() && (f[1][0] == '.' || f[1][0] == '/');
+      if (!local) last->path = f[1];
+      last->version = local ? "" : f.size() >= 3 ? std::string(f[2]) : "";
+      last->sum = local ? "" : f.size() >= 4 ? std::string(f[3]) : "";
     } else if (f[0] == "build" && f.size() >= 2) {
       auto kv = f[1];
       auto eq = kv.find('=');

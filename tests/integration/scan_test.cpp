@@ -37,6 +37,7 @@ ProcessResult must(const std::vector<std::string>& argv) {
 }
 
 struct Appliance {
+  explicit Appliance(std::string config = "") : daemon(Daemon::Options{{}, std::move(config), {}}) {}
   TempDir tmp;
   Daemon daemon;
   Signer signer{tmp / "gpg", "Feed Signer"};
@@ -79,7 +80,7 @@ struct Appliance {
     return p;
   }
   // Signs and imports a snapshot of advisory files on a channel.
-  json import_advisories(const std::string& channel, const fsys::path& dir) {
+  json import_advisories(const std::string& channel, const fsys::path& dir, std::vector<std::string> extra = {}) {
     if (!trusted.count(channel)) {
       ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", channel});
       trusted.insert(channel);
@@ -89,7 +90,9 @@ struct Appliance {
           "--expires", "30d", "--out", file.string(), "--advisories", dir.string()});
     must({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(), "--gpg-home",
           signer.home().string()});
-    return ctl_json({"import", file.string()});
+    std::vector<std::string> args = {"import", file.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ctl_json(args);
   }
   // Waits until the daemon has attached both SBOMs to the image (it scans on push).
   json wait_for_sboms(const std::string& repo, const std::string& digest) {
@@ -199,8 +202,14 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
   auto advdir = a.tmp / "adv";
   fsys::create_directories(advdir);
   fsys::copy_file(tracker, advdir / "debian-security-tracker.json");
-  auto imported = a.import_advisories("debian", advdir);
-  CHECK(imported["scan"]["rematched"] == 1);
+  // Imported without scanning: the running daemon notices the import and re-matches by itself.
+  auto imported = a.import_advisories("debian", advdir, {"--no-scan"});
+  CHECK(imported["scan"]["rematched"] == 0);
+  json findings;
+  for (int i = 0; i < 300 && findings.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    findings = a.ctl_json({"findings"});
+  }
 
   // Expected, independently: every (source, CVE) whose fix is newer than the installed source
   // version by dpkg --compare-versions.
@@ -215,7 +224,6 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
       if (run({"dpkg", "--compare-versions", installed_source[src], "lt", fixed}).exit_code == 0) expected.insert({src, cve});
     }
   REQUIRE_FALSE(expected.empty());
-  auto findings = a.ctl_json({"findings"});
   std::set<std::pair<std::string, std::string>> got;
   for (const auto& f : findings) {
     got.insert({f["source"].get<std::string>(), f["advisory"].get<std::string>()});
@@ -241,4 +249,172 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
   auto high = a.ctl_json({"findings", "--severity", "high"});
   for (const auto& f : high) CHECK((f["severity"] == "high" || f["severity"] == "critical"));
   CHECK(a.ctl_json({"findings", "--image", "debian:bookworm-main"}).size() == findings.size());
+}
+
+namespace {
+
+// A distroless-style root from real .debs: files extracted, and the dpkg records in status.d in
+// the three forms distroless images use.
+fsys::path distroless_root(const fsys::path& root) {
+  std::map<std::string, fsys::path> debs;
+  for (auto p : {"base-files", "libc6", "zlib1g", "perl-base", "libpcre2-8-0"}) {
+    debs[p] = download_deb(p, minbase_version(p));
+    must({"dpkg-deb", "-x", debs[p].string(), root.string()});
+  }
+  auto statusd = root / "var/lib/dpkg/status.d";
+  fsys::create_directories(statusd / "perl-base");
+  auto control = [&](const std::string& p) { return must({"dpkg-deb", "-f", debs[p].string()}).out; };
+  auto md5sums = [&](const std::string& p) { return must({"dpkg-deb", "-I", debs[p].string(), "md5sums"}).out; };
+  std::ofstream(statusd / "libc6") << control("libc6");  // file form
+  std::ofstream(statusd / "libc6.md5sums") << md5sums("libc6");
+  std::ofstream(statusd / "perl-base" / "control") << control("perl-base");  // directory form
+  std::ofstream(statusd / "perl-base" / "md5sums") << md5sums("perl-base");
+  std::ofstream(statusd / "base") << control("base-files") << "\n" << control("zlib1g") << "\n" << control("libpcre2-8-0");
+  return root;
+}
+
+std::string buildah_image(const TempDir& t, const fsys::path& root, const std::string& dest) {
+  std::vector<std::string> b = {"buildah", "--root", (t / "buildah-root").string(), "--runroot", (t / "buildah-run").string(),
+                                "--storage-driver", "vfs"};
+  auto with = [&](std::vector<std::string> args) {
+    auto v = b;
+    v.insert(v.end(), args.begin(), args.end());
+    return must(v);
+  };
+  auto ctr = with({"from", "scratch"}).out;
+  ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
+  with({"copy", ctr, root.string() + "/", "/"});
+  auto name = "localhost/airheal-fixture-" + std::to_string(::getpid()) + ":latest";
+  with({"commit", "--quiet", "--format", "oci", ctr, name});
+  with({"push", "--quiet", "--tls-verify=false", name, "docker://" + dest});
+  with({"rm", ctr});
+  return name;
+}
+
+std::set<std::string> advisories_of(const json& findings, const std::string& package) {
+  std::set<std::string> out;
+  for (const auto& f : findings)
+    if (f["package"] == package) out.insert(f["advisory"].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Distroless and Go images are inventoried; imports re-match only affected images; VEX and exceptions suppress",
+          "[integration][scan][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  auto gobin = go_binary();
+  auto tracker = debian_security_tracker();
+  // The daemon only reacts to pushes here (no polling), so each import's re-match is the CLI's own.
+  Appliance a("scan:\n  poll_interval: 1h\n");
+  HttpClient http("127.0.0.1", a.daemon.port());
+  auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+
+  auto droot = distroless_root(a.tmp / "distroless");
+  buildah_image(a.tmp, droot, a.reg + "/apps/distroless:1");
+  auto groot = a.tmp / "goroot";
+  fsys::create_directories(groot);
+  fsys::copy_file(gobin, groot / "app");
+  fsys::permissions(groot / "app", fsys::perms::owner_all);
+  buildah_image(a.tmp, groot, a.reg + "/apps/go-app:1");
+  auto ddig = sha256_digest(http.get("/v2/apps/distroless/manifests/1", accept).body);
+  auto gdig = sha256_digest(http.get("/v2/apps/go-app/manifests/1", accept).body);
+  a.wait_for_sboms("apps/distroless", ddig);
+  a.wait_for_sboms("apps/go-app", gdig);
+
+  // Distroless: every status.d form read, md5sums used as file lists and never as packages.
+  auto dinv = a.ctl_json({"inventory", "apps/distroless:1"});
+  std::map<std::string, json> dp;
+  for (const auto& c : dinv["components"]) dp[c["name"].get<std::string>()] = c;
+  CHECK(dp.size() == 5);
+  for (auto p : {"base-files", "libc6", "zlib1g", "perl-base", "libpcre2-8-0"}) {
+    INFO(p);
+    REQUIRE(dp.count(p));
+    CHECK(dp[p]["version"] == minbase_version(p));
+  }
+  CHECK(dp["libc6"]["source"] == "glibc");
+  CHECK(dp["libc6"]["files"].get<int>() > 10);
+  CHECK(dp["perl-base"]["location"] == "var/lib/dpkg/status.d/perl-base/control");
+  CHECK(dp["perl-base"]["files"].get<int>() > 10);
+  CHECK(dp["zlib1g"]["location"] == "var/lib/dpkg/status.d/base");
+  CHECK(dp["zlib1g"]["source"] == "zlib");
+  CHECK(dinv["os"]["id"] == "debian");
+
+  // Go: the toolchain's standard library, the main module and the replaced dependency.
+  auto ginv = a.ctl_json({"inventory", "apps/go-app:1"});
+  std::map<std::string, json> gp;
+  for (const auto& c : ginv["components"]) gp[c["name"].get<std::string>()] = c;
+  auto gov = must({"/usr/lib/go-1.19/bin/go", "version"}).out;  // "go version go1.19.8 linux/amd64"
+  auto gover = gov.substr(gov.find("go1."), gov.find(' ', gov.find("go1.")) - gov.find("go1."));
+  REQUIRE(gp.count("stdlib"));
+  CHECK("go" + gp["stdlib"]["version"].get<std::string>() == gover);
+  CHECK(gp["stdlib"]["location"] == "app");
+  CHECK(gp["stdlib"]["purl"] == "pkg:golang/stdlib@" + gp["stdlib"]["version"].get<std::string>());
+  REQUIRE(gp.count("example.com/app"));
+  CHECK(gp["example.com/app"]["version"] == "(devel)");
+  REQUIRE(gp.count("example.com/greeter"));
+  CHECK(gp["example.com/greeter"]["version"] == "");
+  CHECK(gp["stdlib"]["layer"] == ginv["layers"][0]);
+
+  // Debian advisories re-match the distroless image only; Go advisories the Go image only.
+  auto deb_dir = a.tmp / "adv-deb";
+  fsys::create_directories(deb_dir);
+  fsys::copy_file(tracker, deb_dir / "debian-security-tracker.json");
+  CHECK(a.import_advisories("debian", deb_dir)["scan"]["rematched"] == 1);
+  auto go_dir = a.tmp / "adv-go";
+  fsys::create_directories(go_dir);
+  auto osv = [&](const std::string& id) {
+    fsys::copy_file(fsys::path(AIRHEAL_SOURCE_DIR) / "tests/data/osv-go" / (id + ".json"), go_dir / (id + ".json"),
+                    fsys::copy_options::overwrite_existing);
+  };
+  for (auto id : {"GO-2021-0159", "GO-2022-0525", "GO-2024-2888", "GO-2025-3563"}) osv(id);
+  CHECK(a.import_advisories("go", go_dir)["scan"]["rematched"] == 1);
+  auto findings = a.ctl_json({"findings"});
+  CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2025-3563"});
+  CHECK_FALSE(advisories_of(findings, "perl-base").empty());
+  CHECK_FALSE(advisories_of(findings, "libpcre2-8-0").empty());
+  CHECK(advisories_of(findings, "libc6").empty());
+  // Same advisories again: nothing changed, nothing re-matched. One more Go advisory: one image.
+  CHECK(a.import_advisories("debian", deb_dir)["scan"]["rematched"] == 0);
+  osv("GO-2026-4976");
+  CHECK(a.import_advisories("go", go_dir)["scan"]["rematched"] == 1);
+  findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
+  CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2025-3563", "GO-2026-4976"});
+
+  // VEX: not_affected by an alias suppresses; --all shows it with the statement.
+  a.ctl({"vex", "add", "--vulnerability", "CVE-2025-22871", "--product", "apps/go-*", "--status", "not_affected",
+         "--justification", "vulnerable_code_not_in_execute_path", "--author", "alice"});
+  findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
+  CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2026-4976"});
+  auto all = a.ctl_json({"findings", "--image", "apps/go-app:1", "--all"});
+  bool seen = false;
+  for (const auto& f : all)
+    if (f["advisory"] == "GO-2025-3563") {
+      seen = true;
+      CHECK(f["suppressed"]["by"] == "vex");
+    }
+  CHECK(seen);
+  auto vex = a.ctl_json({"vex", "export", "--author", "security@example.org"});
+  CHECK(vex["@context"] == "https://openvex.dev/ns/v0.2.0");
+  CHECK(vex["statements"].size() == 1);
+  CHECK(vex["statements"][0]["justification"] == "vulnerable_code_not_in_execute_path");
+
+  // A time-boxed exception suppresses until it expires, then the finding is back.
+  a.ctl({"exception", "add", "--vulnerability", "GO-2024-2888", "--product", "apps/go-app", "--reason",
+         "only reachable from the admin network", "--expires", "3s", "--by", "bob"});
+  findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
+  CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2026-4976"});
+  CHECK(a.ctl_json({"exception", "list"}).size() == 1);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
+  CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2026-4976"});
+  CHECK(a.ctl_json({"exception", "list"}).empty());
+  auto ex = a.ctl_json({"exception", "export"});
+  REQUIRE(ex.size() == 1);
+  CHECK(ex[0]["state"] == "expired");
+  CHECK(ex[0]["created_by"] == "bob");
+  // Every change is in the journal.
+  CHECK(a.journal("vex.added").size() == 1);
+  CHECK(a.journal("exception.added").size() == 1);
+  CHECK(a.journal("image.scanned").size() >= 2);
 }
