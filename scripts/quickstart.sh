@@ -26,8 +26,12 @@ curl -fsS "http://$addr/v2/" >/dev/null && echo "   GET /v2/ -> 200"
 work=$(mktemp -d)
 B=(buildah --root "$work/root" --runroot "$work/run" --storage-driver vfs)
 ctr=$("${B[@]}" from scratch)
+# A Go service built with Debian's Go 1.19: the scanner reads its build information.
+(cd scripts/demo-app && CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY=off GOCACHE="$work/gocache" GOPATH="$work/gopath" \
+  /usr/lib/go-1.19/bin/go build -trimpath -o "$work/hello" .)
 "${B[@]}" copy "$ctr" /bin/busybox /bin/busybox >/dev/null
-"${B[@]}" config --cmd '["/bin/busybox","echo","hello from airheal"]' "$ctr"
+"${B[@]}" copy "$ctr" "$work/hello" /app/hello >/dev/null
+"${B[@]}" config --cmd '["/app/hello"]' "$ctr"
 "${B[@]}" commit -q "$ctr" localhost/demo/hello:1 >/dev/null
 "${B[@]}" push -q --tls-verify=false localhost/demo/hello:1 "docker://$addr/demo/hello:1"
 "${B[@]}" push -q localhost/demo/hello:1 "oci:$work/layout:1"
@@ -47,7 +51,8 @@ mkdir -m 700 "$GNUPGHOME" "$work/advisories"
 gpg --batch --quiet --passphrase '' --quick-gen-key "airheal quickstart signer <demo@airheal.invalid>" ed25519 sign 1d 2>/dev/null
 fpr=$(gpg --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
 gpg --armor --export "$fpr" >"$work/signer.asc" 2>/dev/null
-cp tests/data/osv-go/GO-2024-2916.json "$work/advisories/"
+cp tests/data/osv-go/GO-2024-2916.json tests/data/osv-go/GO-2024-2888.json tests/data/osv-go/GO-2025-3563.json \
+  tests/data/osv-go/GO-2026-4976.json "$work/advisories/"
 echo
 echo "== snapshot: create, sign, verify (connected side)"
 "$snap" create --channel demo --sequence "$(date +%s)" --expires 30d --out "$work/demo.tar" \
@@ -64,6 +69,12 @@ printf 'X' | dd of="$work/tampered.tar" bs=1 seek=$(( $(stat -c %s "$work/demo.t
 "$bin/airhealctl" --state-dir "$state" import "$work/demo.tar" | sed 's/^/   /'
 echo "   mirrored: $(curl -fsS "http://$addr/v2/library/busybox/tags/list")"
 "$bin/airhealctl" --state-dir "$state" advisories show CVE-2024-22261 | head -3 | sed 's/^/   /'
+echo
+echo "== scan: every pushed or imported image is inventoried and matched; SBOMs are referrers"
+"$bin/airhealctl" --state-dir "$state" inventory demo/hello:1 | sed 's/^/   /'
+echo "   referrers: $(curl -fsS "http://$addr/v2/demo/hello/referrers/$digest" |
+  python3 -c 'import json,sys; print(", ".join(m["artifactType"] for m in json.load(sys.stdin)["manifests"]))')"
+"$bin/airhealctl" --state-dir "$state" findings | sed 's/^/   /'
 rm -rf "$work"
 echo
 "$bin/airhealctl" --state-dir "$state" status

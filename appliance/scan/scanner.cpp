@@ -169,17 +169,25 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
     report.inventory_cached = true;
     report.layers_cached = report.layers;
   } else {
-    std::vector<LayerInventory> layers(m.layers.size());
+    std::vector<std::shared_ptr<const LayerInventory>> layers(m.layers.size());
     std::vector<std::string> digests;
     for (std::size_t i = 0; i < m.layers.size(); ++i) {
       const auto& d = m.layers[i];
       digests.push_back(d.digest.str());
-      std::optional<LayerInventory> cached;
-      if (!force) store_.read([&](sqlite::Connection& c) { cached = LayerCache::get(c, d.digest.str()); });
-      if (cached) {
-        layers[i] = std::move(*cached);
-        ++report.layers_cached;
-        continue;
+      if (!force) {
+        if (auto hit = cached_layer(d.digest.str())) {
+          layers[i] = std::move(hit);
+          ++report.layers_cached;
+          continue;
+        }
+        std::optional<LayerInventory> cached;
+        store_.read([&](sqlite::Connection& c) { cached = LayerCache::get(c, d.digest.str()); });
+        if (cached) {
+          layers[i] = std::make_shared<const LayerInventory>(std::move(*cached));
+          remember_layer(d.digest.str(), layers[i]);
+          ++report.layers_cached;
+          continue;
+        }
       }
       if (!store_.has_blob_file(d.digest))
         return make_error(Errc::blob_unknown, "layer " + d.digest.str() + " of " + manifest.str() + " is not in the store");
@@ -190,10 +198,11 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
       report.bytes_read += li->bytes_read;
       auto now = store_.now_seconds();
       store_.transaction([&](sqlite::Connection& c) { LayerCache::put(c, d.digest.str(), *li, now); });
-      layers[i] = std::move(*li);
+      layers[i] = std::make_shared<const LayerInventory>(std::move(*li));
+      remember_layer(d.digest.str(), layers[i]);
     }
     std::vector<const LayerInventory*> ptrs;
-    for (const auto& l : layers) ptrs.push_back(&l);
+    for (const auto& l : layers) ptrs.push_back(l.get());
     inv = merge(digests, ptrs);
   }
   std::vector<Finding> findings;
@@ -201,6 +210,9 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
   auto now = store_.now_seconds();
   std::int64_t created = now;
   store_.transaction([&](sqlite::Connection& c) {
+    auto first = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
+    first.bind(1, manifest.str());
+    if (first.step()) created = first.get_int(0);
     if (fresh) {
       nlohmann::json os = {{"id", inv.os.id}, {"version_id", inv.os.version_id}, {"codename", inv.os.codename},
                            {"pretty_name", inv.os.pretty_name}};
@@ -210,7 +222,7 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, manifest.str()).bind(2, std::int64_t{kLayerParserVersion}).bind(3, os.dump())
           .bind(4, nlohmann::json(inv.layers).dump()).bind(5, static_cast<std::int64_t>(inv.files))
-          .bind(6, nlohmann::json(inv.problems).dump()).bind(7, now).bind(8, now).run();
+          .bind(6, nlohmann::json(inv.problems).dump()).bind(7, created).bind(8, now).run();
       for (std::size_t i = 0; i < inv.components.size(); ++i) {
         const auto& comp = inv.components[i];
         auto key = match_key(comp);
@@ -221,10 +233,6 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
             .bind(9, key.ecosystem).bind(10, key.package).bind(11, comp.purl).bind(12, comp.layer)
             .bind(13, comp.location).bind(14, comp.to_json().dump()).run();
       }
-    } else {
-      auto st = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
-      st.bind(1, manifest.str());
-      if (st.step()) created = st.get_int(0);
     }
   });
   report.components = inv.components.size();
@@ -278,9 +286,12 @@ std::vector<std::string> Scanner::attach_sboms(const std::string& manifest, cons
     t.bind(1, manifest);
     while (t.step()) tags.push_back(t.get_text(0));
   });
+  auto subject = Digest::parse(manifest);
   for (const auto& repo : repos) {
     SbomSubject s{repo, manifest, tags, created, options_.tool_version};
     for (auto [type, doc] : {std::pair{kCycloneDxMediaType, cyclonedx(inv, s)}, std::pair{kSpdxMediaType, spdx(inv, s)}}) {
+      // One SBOM of each format per image and repository, whoever scanned it first.
+      if (subject && !store_.referrers(repo, *subject, std::string(type)).empty()) continue;
       auto bytes = doc.dump();
       auto empty = store_.put_blob(repo, "{}");
       auto blob = store_.put_blob(repo, bytes);
@@ -437,6 +448,19 @@ std::vector<ScanReport> Scanner::scan_pending() {
     }
   }
   return out;
+}
+
+std::shared_ptr<const LayerInventory> Scanner::cached_layer(const std::string& digest) {
+  auto it = layer_memo_.find(digest);
+  return it == layer_memo_.end() ? nullptr : it->second;
+}
+
+void Scanner::remember_layer(const std::string& digest, std::shared_ptr<const LayerInventory> inv) {
+  if (layer_memo_.emplace(digest, std::move(inv)).second) layer_memo_order_.push_back(digest);
+  while (layer_memo_order_.size() > 32) {  // bounded: a few large bases stay decoded
+    layer_memo_.erase(layer_memo_order_.front());
+    layer_memo_order_.pop_front();
+  }
 }
 
 void Scanner::start() {

@@ -8,6 +8,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <list>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -87,6 +90,11 @@ class Scanner {
   std::mutex scan_mu_;  // one scan or re-match at a time in this process
   std::atomic<std::size_t> layers_read_{0};
   std::set<std::string> failed_;  // manifests that cannot be scanned (not images): not retried
+  // Decoded layer inventories, so a base shared by many images is decoded once per process too.
+  std::shared_ptr<const LayerInventory> cached_layer(const std::string& digest);
+  void remember_layer(const std::string& digest, std::shared_ptr<const LayerInventory> inv);
+  std::map<std::string, std::shared_ptr<const LayerInventory>> layer_memo_;
+  std::list<std::string> layer_memo_order_;
 
   std::mutex mu_;
   std::condition_variable cv_;

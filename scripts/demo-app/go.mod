@@ -1,0 +1,3 @@
+module example.com/airheal-demo
+
+go 1.19
