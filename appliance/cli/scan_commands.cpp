@@ -48,7 +48,12 @@ void print_findings(const nlohmann::json& fs) {
   }
   std::map<std::string, int> by_sev;
   for (const auto& f : fs) {
-    std::string name = f["names"].empty() ? f["image"].get<std::string>().substr(0, 19) : f["names"].back().get<std::string>();
+    // The image by its tags (repo:tag), else its repositories, else its digest.
+    std::string name;
+    for (const auto& n : f["names"])
+      if (n.get<std::string>().find(':') != std::string::npos) name += (name.empty() ? "" : ",") + n.get<std::string>();
+    if (name.empty() && !f["names"].empty()) name = f["names"][0].get<std::string>();
+    if (name.empty()) name = f["image"].get<std::string>().substr(0, 19);
     std::string ids = f["advisory"];
     std::string alias;
     for (const auto& a : f["aliases"]) {

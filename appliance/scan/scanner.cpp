@@ -431,6 +431,7 @@ std::vector<ScanReport> Scanner::scan_pending() {
     c.exec("DELETE FROM image_inventory WHERE manifest NOT IN (SELECT digest FROM manifests)");
   });
   std::vector<ScanReport> out;
+  if (options_.sboms) ensure_sboms();
   for (const auto& p : pending) {
     if (failed_.count(p)) continue;
     auto d = Digest::parse(p);
@@ -448,6 +449,35 @@ std::vector<ScanReport> Scanner::scan_pending() {
     }
   }
   return out;
+}
+
+// Images linked into another repository after their scan (a snapshot carrying an image the
+// registry already had) get their SBOMs there too.
+void Scanner::ensure_sboms() {
+  struct Missing {
+    std::string manifest, media_type;
+    std::int64_t size;
+  };
+  std::vector<Missing> missing;
+  store_.read([&](sqlite::Connection& c) {
+    auto st = c.prepare(
+        "SELECT DISTINCT rm.digest, m.media_type, m.size FROM repo_manifests rm JOIN image_inventory i ON i.manifest = rm.digest "
+        "JOIN manifests m ON m.digest = rm.digest WHERE NOT EXISTS (SELECT 1 FROM manifests a JOIN repo_manifests ra ON "
+        "ra.digest = a.digest WHERE a.subject = rm.digest AND ra.repo_id = rm.repo_id AND a.artifact_type = ?)");
+    st.bind(1, kCycloneDxMediaType);
+    while (st.step()) missing.push_back({st.get_text(0), st.get_text(1), st.get_int(2)});
+  });
+  for (const auto& m : missing) {
+    std::optional<ImageInventory> inv;
+    std::int64_t created = 0;
+    store_.read([&](sqlite::Connection& c) {
+      inv = load_inventory(c, m.manifest);
+      auto st = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
+      st.bind(1, m.manifest);
+      if (st.step()) created = st.get_int(0);
+    });
+    if (inv) attach_sboms(m.manifest, m.media_type, static_cast<std::uint64_t>(m.size), *inv, created);
+  }
 }
 
 std::shared_ptr<const LayerInventory> Scanner::cached_layer(const std::string& digest) {

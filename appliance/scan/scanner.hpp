@@ -81,6 +81,7 @@ class Scanner {
   std::vector<std::string> attach_sboms(const std::string& manifest, const std::string& media_type, std::uint64_t size,
                                         const ImageInventory& inv, std::int64_t created);
   std::string change_marker();
+  void ensure_sboms();
   void run();
   void journal(nlohmann::json record);
 
