@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -411,9 +412,28 @@ int main(int argc, char** argv) {
     bool serving = false;
     if (addr.rfind("http://", 0) == 0) serving = http_get(addr.substr(7), "/v2/").has_value();
     else if (addr.rfind("https://", 0) == 0) serving = true;  // reported by the daemon itself
+    // Scanning: images inventoried, layers cached, findings by severity (suppressed ones excluded).
+    std::int64_t scanned = 0, layers_cached = 0;
+    std::map<std::string, int> by_severity;
+    s->read([&](sqlite::Connection& c) {
+      auto st = c.prepare("SELECT (SELECT count(*) FROM image_inventory), (SELECT count(*) FROM layer_inventory)");
+      if (st.step()) {
+        scanned = st.get_int(0);
+        layers_cached = st.get_int(1);
+      }
+      for (const auto& f : scan::list_findings(c, {}, s->now_seconds())) ++by_severity[f["severity"].get<std::string>()];
+    });
+    std::string findings_line;
+    int total_findings = 0;
+    for (auto sev : {"critical", "high", "medium", "low", "negligible", "unknown"})
+      if (by_severity.count(sev)) {
+        findings_line += (findings_line.empty() ? "" : ", ") + std::to_string(by_severity[sev]) + " " + sev;
+        total_findings += by_severity[sev];
+      }
     if (json_out) {
       nlohmann::json j = {{"state_dir", std::filesystem::absolute(cfg.state_dir).lexically_normal().string()},
-                          {"daemon", serving ? addr : ""}, {"repositories", repos}};
+                          {"daemon", serving ? addr : ""}, {"repositories", repos},
+                          {"scan", {{"images", scanned}, {"layers_cached", layers_cached}, {"findings", by_severity}}}};
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << "state:        " << std::filesystem::absolute(cfg.state_dir).lexically_normal().string() << "\n";
@@ -429,6 +449,8 @@ int main(int argc, char** argv) {
         }
         std::cout << "\n";
       }
+      std::cout << "scanned:      " << scanned << " images (" << layers_cached << " layers cached); " << total_findings
+                << " findings" << (findings_line.empty() ? "" : " (" + findings_line + ")") << "\n";
     }
     return 0;
   }

@@ -91,6 +91,7 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
 
   s.inventory = app.add_subcommand("inventory", "the components found in an image, with the layer providing each");
   s.inventory->add_option("image", s.ref)->required();
+  s.inventory->add_flag("--files", s.files, "list the final filesystem instead: each path with the layer that provides it");
   s.sbom = app.add_subcommand("sbom", "print an image's SBOM (also attached to the image as an OCI referrer)");
   s.sbom->add_option("image", s.ref)->required();
   s.sbom->add_option("--format", s.format, "cyclonedx (1.5) or spdx (2.3)")->check(CLI::IsMember({"cyclonedx", "spdx"}));
@@ -244,6 +245,22 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       if (!r) return fail(r.error().message);
       st.read([&](sqlite::Connection& c) { inv = scan::load_inventory(c, d->str()); });
       if (!inv) return fail(s.ref + " is an index: name one of its images by digest");
+    }
+    if (s.files) {
+      auto files = scanner.image_files(*d);
+      if (!files) return fail(files.error().message);
+      if (json) {
+        auto a = nlohmann::json::array();
+        for (const auto& [path, f] : *files)
+          a.push_back({{"path", path}, {"type", std::string(1, f.file.type)}, {"size", f.file.size},
+                       {"layer", f.layer < inv->layers.size() ? inv->layers[f.layer] : ""}, {"layer_index", f.layer}});
+        std::cout << a.dump(2) << "\n";
+      } else {
+        for (const auto& [path, f] : *files)
+          std::cout << f.layer << "  " << f.file.type << "  " << std::setw(10) << f.file.size << "  /" << path
+                    << (f.file.link.empty() ? "" : " -> " + f.file.link) << "\n";
+      }
+      return 0;
     }
     if (s.sbom->parsed()) {
       std::string repo = s.ref.substr(0, s.ref.find_first_of("@"));

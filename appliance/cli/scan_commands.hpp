@@ -17,7 +17,7 @@ struct ScanCommands {
   CLI::App *exc = nullptr, *exc_add = nullptr, *exc_list = nullptr, *exc_revoke = nullptr, *exc_export = nullptr;
   std::vector<std::string> refs;
   std::string ref, severity, format = "cyclonedx";
-  bool force = false, all = false, include_suppressed = false;
+  bool force = false, all = false, include_suppressed = false, files = false;
   std::string vulnerability, product, subcomponent, status, justification, impact, action, author, reason, by, expires;
   std::int64_t id = 0;
 };

@@ -315,6 +315,46 @@ std::vector<std::string> Scanner::attach_sboms(const std::string& manifest, cons
   return out;
 }
 
+Result<std::map<std::string, FinalFile>> Scanner::image_files(const Digest& manifest) {
+  std::vector<std::string> layers;
+  store_.read([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT layers FROM image_inventory WHERE manifest = ?");
+    st.bind(1, manifest.str());
+    if (st.step()) layers = nlohmann::json::parse(st.get_text(0)).get<std::vector<std::string>>();
+  });
+  if (layers.empty()) {
+    auto r = scan(manifest);
+    if (!r) return r.error();
+    store_.read([&](sqlite::Connection& c) {
+      auto st = c.prepare("SELECT layers FROM image_inventory WHERE manifest = ?");
+      st.bind(1, manifest.str());
+      if (st.step()) layers = nlohmann::json::parse(st.get_text(0)).get<std::vector<std::string>>();
+    });
+    if (layers.empty()) return make_error(Errc::unsupported, manifest.str() + " has no layers to list (an index?)");
+  }
+  std::vector<std::shared_ptr<const LayerInventory>> held;
+  std::vector<const LayerInventory*> ptrs;
+  for (const auto& d : layers) {
+    auto inv = cached_layer(d);
+    if (!inv) {
+      std::optional<LayerInventory> got;
+      store_.read([&](sqlite::Connection& c) { got = LayerCache::get(c, d); });
+      if (!got) {
+        auto digest = Digest::parse(d);
+        if (!digest || !store_.has_blob_file(*digest)) return make_error(Errc::blob_unknown, "layer " + d + " is not in the store");
+        auto li = read_layer(store_.blob_path(*digest), options_.layer);
+        if (!li) return li.error();
+        got = std::move(*li);
+      }
+      inv = std::make_shared<const LayerInventory>(std::move(*got));
+      remember_layer(d, inv);
+    }
+    held.push_back(inv);
+    ptrs.push_back(inv.get());
+  }
+  return merge_files(ptrs);
+}
+
 Result<std::size_t> Scanner::rematch(const std::string& manifest) {
   std::optional<ImageInventory> inv;
   std::vector<Finding> findings;

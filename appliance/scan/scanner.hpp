@@ -74,6 +74,10 @@ class Scanner {
 
   std::size_t layers_read_total() const { return layers_read_.load(); }
 
+  // The image's final filesystem with the layer index that provides each path (from the layer
+  // cache; layers not cached yet are read). For the heal engine and `airhealctl inventory --files`.
+  Result<std::map<std::string, FinalFile>> image_files(const Digest& manifest);
+
  private:
   Result<ScanReport> scan_image(const Digest& manifest, const oci::Manifest& m, const std::string& media_type,
                                 std::uint64_t size, bool force);

@@ -339,6 +339,13 @@ TEST_CASE("Distroless and Go images are inventoried; imports re-match only affec
   CHECK(dp["zlib1g"]["location"] == "var/lib/dpkg/status.d/base");
   CHECK(dp["zlib1g"]["source"] == "zlib");
   CHECK(dinv["os"]["id"] == "debian");
+  // The final filesystem, each path with the layer that provides it (what the heal engine needs).
+  auto files = a.ctl_json({"inventory", "apps/distroless:1", "--files"});
+  std::map<std::string, json> by_path;
+  for (const auto& f : files) by_path[f["path"].get<std::string>()] = f;
+  REQUIRE(by_path.count("usr/bin/perl"));
+  CHECK(by_path["usr/bin/perl"]["layer"] == dinv["layers"][0]);
+  CHECK(by_path.count("var/lib/dpkg/status.d/perl-base/md5sums"));
 
   // Go: the toolchain's standard library, the main module and the replaced dependency.
   auto ginv = a.ctl_json({"inventory", "apps/go-app:1"});
