@@ -295,6 +295,13 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
   }
 
   auto who = [&](const std::string& given) { return given.empty() ? operator_name() : given; };
+  // Every change is journalled; a change the journal could not record is reported as a failure.
+  auto audit = [&](nlohmann::json record) -> std::optional<int> {
+    record["actor"] = "airhealctl:" + operator_name();
+    if (auto st = journal.append(std::move(record)); !st)
+      return fail("the change was made but the journal could not record it: " + st.error().message);
+    return std::nullopt;
+  };
   if (s.vex->parsed()) {
     if (s.vex_add->parsed()) {
       scan::VexStatement v;
@@ -309,7 +316,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       Result<scan::VexStatement> r = make_error(Errc::invalid_argument, "");
       st.transaction([&](sqlite::Connection& c) { r = scan::add_vex(c, v, now); });
       if (!r) return fail(r.error().message, 2);
-      journal.append({{"type", "vex.added"}, {"actor", "airhealctl:" + operator_name()}, {"statement", scan::to_json(*r)}});
+      if (auto rc = audit({{"type", "vex.added"}, {"statement", scan::to_json(*r)}})) return rc;
       std::cout << "vex statement " << r->id << ": " << r->vulnerability << " " << r->status << " for " << r->product << "\n";
       return 0;
     }
@@ -317,7 +324,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       Status r;
       st.transaction([&](sqlite::Connection& c) { r = scan::withdraw_vex(c, s.id, now); });
       if (!r) return fail(r.error().message);
-      journal.append({{"type", "vex.withdrawn"}, {"actor", "airhealctl:" + operator_name()}, {"id", s.id}});
+      if (auto rc = audit({{"type", "vex.withdrawn"}, {"id", s.id}})) return rc;
       std::cout << "withdrew vex statement " << s.id << "\n";
       return 0;
     }
@@ -355,7 +362,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     Result<scan::Exception> r = make_error(Errc::invalid_argument, "");
     st.transaction([&](sqlite::Connection& c) { r = scan::add_exception(c, e, now); });
     if (!r) return fail(r.error().message, 2);
-    journal.append({{"type", "exception.added"}, {"actor", "airhealctl:" + operator_name()}, {"exception", scan::to_json(*r, now)}});
+    if (auto rc = audit({{"type", "exception.added"}, {"exception", scan::to_json(*r, now)}})) return rc;
     std::cout << "exception " << r->id << ": " << r->vulnerability << " in " << r->product << " until "
               << scan::rfc3339(r->expires_at) << "\n";
     return 0;
@@ -364,7 +371,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     Status r;
     st.transaction([&](sqlite::Connection& c) { r = scan::revoke_exception(c, s.id, who(s.by), now); });
     if (!r) return fail(r.error().message);
-    journal.append({{"type", "exception.revoked"}, {"actor", "airhealctl:" + operator_name()}, {"id", s.id}, {"by", who(s.by)}});
+    if (auto rc = audit({{"type", "exception.revoked"}, {"id", s.id}, {"by", who(s.by)}})) return rc;
     std::cout << "revoked exception " << s.id << "\n";
     return 0;
   }
