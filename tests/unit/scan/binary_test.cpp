@@ -86,7 +86,7 @@ std::string uvarint(std::uint64_t v) {
 }
 
 const std::string kSentinelStart = std::string("0w\xaf\x0c\x92t\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6", 16);
-const std::string kSentinelEnd = std::string("\xf92C1\x86\x18 r\x00\x82\x42\x10\x41\x16\xd8\xf2", 16);
+const std::string kSentinelEnd = std::string("\xf9\x32\x43\x31\x86\x18\x20\x72\x00\x82\x42\x10\x41\x16\xd8\xf2", 16);
 
 const std::string kModinfo =
     "path\texample.com/app\n"
