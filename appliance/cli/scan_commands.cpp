@@ -7,6 +7,7 @@
 #include <map>
 
 #include "audit/journal.hpp"
+#include "heal/engine.hpp"
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
 #include "scan/vex.hpp"
@@ -114,6 +115,23 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
   s.vex_export = s.vex->add_subcommand("export", "print the statements in force as one OpenVEX document");
   s.vex_export->add_option("--author", s.author, "document author (default: the login name)");
 
+  s.heals = app.add_subcommand("heals", "heals and their states (detected, planned, building, verifying, staged, promoted, held, failed, rolled_back)");
+  s.heal = app.add_subcommand("heal", "plan, run, explain, approve and roll back heals");
+  s.heal->require_subcommand(1);
+  s.heal_plan = s.heal->add_subcommand("plan", "what a heal of the image would do (no side effects)");
+  s.heal_plan->add_option("image", s.ref)->required();
+  s.heal_run = s.heal->add_subcommand("run", "heal REPO:TAG now: plan, rebuild with no network, verify, stage");
+  s.heal_run->add_option("image", s.ref)->required();
+  s.heal_run->add_option("--runtime", s.runtime, "OCI runtime buildah runs steps with (default runc)");
+  s.heal_show = s.heal->add_subcommand("show", "explain a heal in plain words");
+  s.heal_show->add_option("id", s.id)->required();
+  s.heal_approve = s.heal->add_subcommand("approve", "promote a staged heal: the original tag then serves the healed image");
+  s.heal_approve->add_option("id", s.id)->required();
+  s.heal_approve->add_option("--by", s.by, "who approves (default: the login name)");
+  s.heal_rollback = s.heal->add_subcommand("rollback", "point REPO:TAG back at the digest it had before its latest promoted heal");
+  s.heal_rollback->add_option("image", s.ref)->required();
+  s.heal_rollback->add_option("--by", s.by, "who rolls back (default: the login name)");
+
   s.exc = app.add_subcommand("exception", "time-boxed exceptions that suppress a finding until they expire");
   s.exc->require_subcommand(1);
   s.exc_add = s.exc->add_subcommand("add", "grant an exception");
@@ -133,7 +151,7 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
 
 std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config& cfg, bool json) {
   bool any = s.scan->parsed() || s.findings->parsed() || s.inventory->parsed() || s.sbom->parsed() || s.vex->parsed() ||
-             s.exc->parsed();
+             s.exc->parsed() || s.heals->parsed() || s.heal->parsed();
   if (!any) return std::nullopt;
   if (!std::filesystem::exists(cfg.state_dir / "metadata.db"))
     return fail("no airheal state in " + cfg.state_dir.string() + " (start airheald once, or pass --state-dir)", 2);
@@ -295,6 +313,84 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
   }
 
   auto who = [&](const std::string& given) { return given.empty() ? operator_name() : given; };
+  if (s.heals->parsed() || s.heal->parsed()) {
+    heal::EngineOptions eo;
+    if (!s.runtime.empty()) eo.runtime = s.runtime;
+    eo.actor = "airhealctl:" + operator_name();
+    heal::Engine engine(st, scanner, &journal, eo);
+    auto print = [&](const heal::HealRecord& h) {
+      std::cout << "heal " << h.id << "  " << h.repository << ":" << h.tag << "  " << h.state
+                << (h.strategy.empty() ? "" : "  (" + h.strategy + ")")
+                << (h.staged_tag.empty() ? "" : "  staged as " + h.repository + ":" + h.staged_tag)
+                << (h.reason.empty() ? "" : "\n  " + h.reason) << "\n";
+    };
+    auto split = [&](const std::string& ref) -> std::optional<std::pair<std::string, std::string>> {
+      auto slash = ref.rfind('/');
+      auto colon = ref.rfind(':');
+      if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return std::pair{ref, std::string("latest")};
+      return std::pair{ref.substr(0, colon), ref.substr(colon + 1)};
+    };
+    if (s.heals->parsed()) {
+      auto all = engine.list();
+      if (json) {
+        auto a = nlohmann::json::array();
+        for (const auto& h : all) a.push_back(h.to_json());
+        std::cout << a.dump(2) << "\n";
+      } else {
+        if (all.empty()) std::cout << "no heals yet\n";
+        for (const auto& h : all) print(h);
+      }
+      return 0;
+    }
+    if (s.heal_plan->parsed()) {
+      auto d = scanner.resolve(s.ref);
+      if (!d) return fail(d.error().message, 2);
+      if (auto r = scanner.scan(*d); !r) return fail(r.error().message);
+      auto p = engine.plan(d->str());
+      if (!p) return fail(p.error().message);
+      if (json) std::cout << p->to_json().dump(2) << "\n";
+      else std::cout << p->strategy << ": " << p->explanation << "\n";
+      return 0;
+    }
+    if (s.heal_run->parsed()) {
+      auto ref = split(s.ref);
+      auto r = engine.heal(ref->first, ref->second);
+      if (!r) return fail(r.error().message);
+      if (json) std::cout << r->to_json().dump(2) << "\n";
+      else print(*r);
+      return r->state == "staged" || r->state == "promoted" ? 0 : r->state == "held" ? 3 : 1;
+    }
+    if (s.heal_show->parsed()) {
+      auto h = engine.get(s.id);
+      if (!h) return fail("no heal " + std::to_string(s.id), 2);
+      if (json) {
+        auto j = h->to_json();
+        j["events"] = engine.events(s.id);
+        j["log"] = h->log;
+        std::cout << j.dump(2) << "\n";
+        return 0;
+      }
+      print(*h);
+      std::cout << "  image:    " << h->repository << ":" << h->tag << " at " << h->original << "\n";
+      if (!h->staged.empty()) std::cout << "  healed:   " << h->staged << "\n";
+      std::cout << "  why:      " << h->plan.value("explanation", std::string("(not planned)")) << "\n";
+      for (const auto& e : engine.events(s.id))
+        std::cout << "  " << e["at"].get<std::string>() << "  " << std::left << std::setw(11) << e["state"].get<std::string>()
+                  << " " << e["detail"].get<std::string>() << "\n";
+      return 0;
+    }
+    if (s.heal_approve->parsed()) {
+      auto r = engine.approve(s.id, who(s.by));
+      if (!r) return fail(r.error().message);
+      print(*r);
+      return 0;
+    }
+    auto ref = split(s.ref);
+    auto r = engine.rollback(ref->first, ref->second, who(s.by));
+    if (!r) return fail(r.error().message);
+    print(*r);
+    return 0;
+  }
   // Every change is journalled; a change the journal could not record is reported as a failure.
   auto audit = [&](nlohmann::json record) -> std::optional<int> {
     record["actor"] = "airhealctl:" + operator_name();

@@ -14,6 +14,9 @@ namespace airheal::cli {
 struct ScanCommands {
   CLI::App *scan = nullptr, *findings = nullptr, *inventory = nullptr, *sbom = nullptr;
   CLI::App *vex = nullptr, *vex_add = nullptr, *vex_list = nullptr, *vex_withdraw = nullptr, *vex_export = nullptr;
+  CLI::App *heals = nullptr, *heal = nullptr, *heal_run = nullptr, *heal_plan = nullptr, *heal_show = nullptr,
+           *heal_approve = nullptr, *heal_rollback = nullptr;
+  std::string runtime;
   CLI::App *exc = nullptr, *exc_add = nullptr, *exc_list = nullptr, *exc_revoke = nullptr, *exc_export = nullptr;
   std::vector<std::string> refs;
   std::string ref, severity, format = "cyclonedx";

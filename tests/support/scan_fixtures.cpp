@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include "core/fs.hpp"
 #include "scan/pkgdb.hpp"
@@ -88,6 +89,25 @@ fsys::path download_deb(const std::string& package, const std::string& version) 
     }
   }
   FAIL("apt-get download " << package << "=" << version << " left no .deb");
+  return {};
+}
+
+fsys::path security_deb(const std::string& package) {
+  auto r = run({"apt-cache", "madison", package});
+  if (r.exit_code != 0 || r.out.find("-security") == std::string::npos) {
+    must({"apt-get", "update", "-qq"});
+    r = run({"apt-cache", "madison", package});
+  }
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("-security") == std::string::npos) continue;
+    auto a = line.find('|'), b = line.find('|', a + 1);
+    auto v = line.substr(a + 1, b - a - 1);
+    v = v.substr(v.find_first_not_of(' '));
+    v = v.substr(0, v.find_last_not_of(' ') + 1);
+    return download_deb(package, v);
+  }
   return {};
 }
 

@@ -19,6 +19,9 @@ std::filesystem::path debian_minbase_status();
 std::filesystem::path debian_security_tracker();
 // `apt-get download PKG=VERSION` into the cache.
 std::filesystem::path download_deb(const std::string& package, const std::string& version);
+// The package's newest build in bookworm-security (apt-cache madison), downloaded; empty path
+// when the security archive has none.
+std::filesystem::path security_deb(const std::string& package);
 // The version of a package installed in the minbase root.
 std::string minbase_version(const std::string& package);
 // A static Go program (module example.com/app with a replaced dependency) built by go 1.19.

@@ -1,0 +1,140 @@
+// The heal engine end to end on a real image: a bookworm main image with real vulnerable
+// packages, healed offline from a snapshot carrying bookworm-security's own .debs; the healed
+// image's dpkg database shows the fixed versions, the rescan shows the findings gone, approval
+// promotes it under the original tag and rollback restores the original digest.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/fs.hpp"
+#include "scan/pkgdb.hpp"
+#include "support/scan_fixtures.hpp"
+#include "support/snapshot_fixtures.hpp"
+#include "support/test_support.hpp"
+
+using namespace airheal;
+using namespace airheal::test;
+using nlohmann::json;
+namespace fsys = std::filesystem;
+
+namespace {
+std::string describe(const std::vector<std::string>& argv, const ProcessResult& r) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += a + " ";
+  return cmd + "\nexit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 8000) + "\nstderr: " + r.err.substr(0, 8000);
+}
+ProcessResult must(const std::vector<std::string>& argv) {
+  auto r = run(argv, std::chrono::seconds(900));
+  INFO(describe(argv, r));
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs, promoted and rolled back",
+          "[integration][heal][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  auto tar = debian_minbase_tar();
+  auto tracker = debian_security_tracker();
+  TempDir tmp;
+  Daemon daemon;
+  auto state = daemon.state_dir().string();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state});
+    return must(args);
+  };
+  auto ctl_json = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    return json::parse(ctl(args).out);
+  };
+  auto reg = "127.0.0.1:" + std::to_string(daemon.port());
+  auto img = make_oci_image_from_tars(tmp / "layout", "main", {tar});
+  must({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
+        "docker://" + reg + "/debian:bookworm-main"});
+
+  // The connected side: the tracker's advisories and every security build of the affected sources.
+  auto status = scan::parse_dpkg_status(*fs::read_file(debian_minbase_status(), 64 << 20));
+  auto doc = json::parse(*fs::read_file(tracker, 64 << 20));
+  fsys::create_directories(tmp / "adv");
+  fsys::create_directories(tmp / "debs");
+  fsys::copy_file(tracker, tmp / "adv" / "tracker.json");
+  std::map<std::string, std::string> fixed_binaries;  // binary -> security version
+  for (const auto& p : status) {
+    if (!doc.contains(p.source)) continue;
+    auto deb = security_deb(p.name);
+    REQUIRE_FALSE(deb.empty());
+    fsys::copy_file(deb, tmp / "debs" / deb.filename(), fsys::copy_options::overwrite_existing);
+    fixed_binaries[p.name] = must({"dpkg-deb", "-f", deb.string(), "Version"}).out;
+    fixed_binaries[p.name].pop_back();
+  }
+  REQUIRE_FALSE(fixed_binaries.empty());
+  Signer signer(tmp / "gpg", "Debian mirror team");
+  auto snap = tmp / "s1.tar";
+  must({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1", "--expires", "30d", "--out",
+        snap.string(), "--advisories", (tmp / "adv").string(), "--packages", (tmp / "debs").string()});
+  must({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
+  ctl({"import", snap.string()});
+  auto before = ctl_json({"findings", "--image", "debian:bookworm-main"});
+  REQUIRE_FALSE(before.empty());
+  for (const auto& f : before) CHECK(f["fix_available"] == "package");
+
+  // Heal: plan, rebuild with no network, verify, stage.
+  auto plan = ctl_json({"heal", "plan", "debian:bookworm-main"});
+  CHECK(plan["strategy"] == "package-patch");
+  CHECK(plan["deferred"].empty());
+  auto healed = ctl_json({"heal", "run", "debian:bookworm-main"});
+  INFO(healed.dump(2));
+  REQUIRE(healed["state"] == "staged");
+  std::string staged_tag = healed["staged_tag"];
+  CHECK(staged_tag.rfind("bookworm-main-airheal-", 0) == 0);
+  auto after = ctl_json({"findings", "--image", "debian:" + staged_tag});
+  CHECK(after.empty());
+
+  // One heal layer over the original layers, sharing their blobs.
+  HttpClient http("127.0.0.1", daemon.port());
+  auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+  auto orig_m = json::parse(http.get("/v2/debian/manifests/bookworm-main", accept).body);
+  auto healed_m = json::parse(http.get("/v2/debian/manifests/" + staged_tag, accept).body);
+  REQUIRE(healed_m["layers"].size() == orig_m["layers"].size() + 1);
+  CHECK(healed_m["layers"][0]["digest"] == orig_m["layers"][0]["digest"]);
+  auto heal_size = healed_m["layers"].back()["size"].get<double>(), base_size = orig_m["layers"][0]["size"].get<double>();
+  CHECK(healed_m["layers"].back()["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip");
+  // Seven packages, perl-modules among them: the heal layer holds just their files.
+  CHECK(heal_size < 0.5 * base_size);
+  WARN("heal layer " << heal_size / 1048576 << " MiB over a " << base_size / 1048576 << " MiB image");
+
+  // The healed image's own dpkg says the fixed versions are installed (run with no network).
+  std::vector<std::string> b = {"buildah", "--root", (tmp / "b-root").string(), "--runroot", (tmp / "b-run").string(),
+                                "--storage-driver", "vfs"};
+  auto with = [&](std::vector<std::string> a) {
+    auto v = b;
+    v.insert(v.end(), a.begin(), a.end());
+    return must(v);
+  };
+  auto ctr = with({"from", "--quiet", "--tls-verify=false", reg + "/debian:" + staged_tag}).out;
+  ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
+  std::vector<std::string> q = {"run", "--runtime", "runc", "--network", "none", ctr, "--", "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"};
+  auto dq = with(q).out;
+  for (const auto& [name, version] : fixed_binaries) CHECK(dq.find(name + " " + version + "\n") != std::string::npos);
+
+  // Approve: the original tag serves the healed image; rollback restores the original digest.
+  auto id = std::to_string(healed["id"].get<int>());
+  ctl({"heal", "approve", id, "--by", "alice"});
+  auto digest_of = [&](const std::string& ref) { return sha256_digest(http.get("/v2/debian/manifests/" + ref, accept).body); };
+  CHECK(digest_of("bookworm-main") == healed["staged"]);
+  auto shown = ctl({"heal", "show", id}).out;
+  CHECK(shown.find("promoted") != std::string::npos);
+  CHECK(shown.find("approved by alice") != std::string::npos);
+  ctl({"heal", "rollback", "debian:bookworm-main", "--by", "bob"});
+  CHECK(digest_of("bookworm-main") == healed["original"]);
+  auto heals = ctl_json({"heals"});
+  REQUIRE(heals.size() == 1);
+  CHECK(heals[0]["state"] == "rolled_back");
+  // The original stays a rollback target: garbage collection keeps it.
+  ctl({"registry", "gc", "--apply", "--delete-untagged", "--grace", "0"});
+  CHECK(http.get("/v2/debian/manifests/" + healed["original"].get<std::string>(), accept).status == 200);
+  run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"});
+}
