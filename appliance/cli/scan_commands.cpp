@@ -315,7 +315,13 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
   auto who = [&](const std::string& given) { return given.empty() ? operator_name() : given; };
   if (s.heals->parsed() || s.heal->parsed()) {
     heal::EngineOptions eo;
-    if (!s.runtime.empty()) eo.runtime = s.runtime;
+    eo.runtime = s.runtime.empty() ? cfg.heal.runtime : s.runtime;
+    eo.step_timeout = cfg.heal.step_timeout;
+    eo.outbox = cfg.outbox_directory();
+    eo.policy = [&cfg](const std::string& repo) {
+      auto r = cfg.heal_rule(repo);
+      return heal::Policy{r.mode, r.test};
+    };
     eo.actor = "airhealctl:" + operator_name();
     heal::Engine engine(st, scanner, &journal, eo);
     auto print = [&](const heal::HealRecord& h) {

@@ -1,3 +1,4 @@
+#include <fnmatch.h>
 #include "config/config.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -53,6 +54,13 @@ scan:
   sboms: true                     # attach CycloneDX 1.5 and SPDX 2.3 SBOMs as OCI referrers
   poll_interval: 2s               # how often imports made by airhealctl are noticed
   max_binary_bytes: 536870912     # executables larger than this are listed but not parsed
+
+heal:
+  enabled: true                   # heal automatically when a fix for a finding is inside the gap
+  default_mode: autonomous-staging  # advisory (plan to <state_dir>/outbox), autonomous-staging (stage, wait for approval), continuous (promote when every gate passes)
+  runtime: runc                   # OCI runtime for buildah's build and test steps (always --network none)
+  step_timeout: 15m               # any one build or test step
+  rules: []                       # e.g. - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"]}
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -131,6 +139,12 @@ struct Reader {
 };
 }  // namespace
 
+Config::HealRule Config::heal_rule(const std::string& repository) const {
+  for (const auto& r : heal.rules)
+    if (fnmatch(r.repository.c_str(), repository.c_str(), 0) == 0) return r;
+  return {repository, heal.default_mode, {}};
+}
+
 Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   Config c;
   YAML::Node root;
@@ -141,7 +155,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   }
   if (!root || root.IsNull()) return c;
   Reader r{std::string(origin)};
-  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import", "scan"});
+  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import", "scan", "heal"});
   if (r.failed) return r.err;
   r.get(root, "state_dir", "", c.state_dir);
   std::string listen;
@@ -195,6 +209,33 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "sboms", "scan.", c.scan.sboms);
     r.get(n, "poll_interval", "scan.", c.scan.poll_interval);
     r.get(n, "max_binary_bytes", "scan.", c.scan.max_binary_bytes);
+  }
+  if (auto n = root["heal"]) {
+    r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules"});
+    r.get(n, "enabled", "heal.", c.heal.enabled);
+    r.get(n, "default_mode", "heal.", c.heal.default_mode);
+    r.get(n, "runtime", "heal.", c.heal.runtime);
+    r.get(n, "step_timeout", "heal.", c.heal.step_timeout);
+    auto valid_mode = [](const std::string& m) { return m == "advisory" || m == "autonomous-staging" || m == "continuous"; };
+    if (!valid_mode(c.heal.default_mode))
+      r.fail(n["default_mode"], "heal.default_mode", "must be advisory, autonomous-staging or continuous");
+    if (auto rules = n["rules"]; rules && !rules.IsNull()) {
+      if (!rules.IsSequence()) r.fail(rules, "heal.rules", "must be a list");
+      else
+        for (std::size_t i = 0; i < rules.size(); ++i) {
+          auto rule = rules[i];
+          auto prefix = "heal.rules[" + std::to_string(i) + "].";
+          r.check_keys(rule, prefix, {"repository", "mode", "test"});
+          Config::HealRule hr;
+          hr.mode = c.heal.default_mode;
+          r.get(rule, "repository", prefix, hr.repository);
+          r.get(rule, "mode", prefix, hr.mode);
+          r.get(rule, "test", prefix, hr.test);
+          if (hr.repository.empty()) r.fail(rule, prefix + "repository", "is required");
+          if (!valid_mode(hr.mode)) r.fail(rule["mode"] ? rule["mode"] : rule, prefix + "mode", "must be advisory, autonomous-staging or continuous");
+          c.heal.rules.push_back(std::move(hr));
+        }
+    }
   }
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!r.failed && !levels.count(c.log_level)) r.fail(root["log_level"], "log_level", "must be one of trace, debug, info, warn, error");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "core/result.hpp"
@@ -63,6 +64,22 @@ struct Config {
     std::uint64_t max_binary_bytes = 512ull << 20;  // larger executables are listed, not parsed
   } scan;
 
+  struct HealRule {
+    std::string repository;         // glob over repository names ("apps/*")
+    std::string mode;               // advisory | autonomous-staging | continuous
+    std::vector<std::string> test;  // argv run inside the healed image, no network; empty: none
+  };
+  struct Heal {
+    bool enabled = true;                      // heal automatically when a fix is inside the gap
+    std::string default_mode = "autonomous-staging";
+    std::string runtime = "runc";             // OCI runtime buildah uses for build and test steps
+    std::chrono::seconds step_timeout{900};   // any one buildah step
+    std::vector<HealRule> rules;              // first match wins; none: default_mode, no test
+  } heal;
+  // The rule for a repository (default mode when none matches).
+  HealRule heal_rule(const std::string& repository) const;
+
+  std::filesystem::path outbox_directory() const { return state_dir / "outbox"; }
   std::filesystem::path watch_directory() const {
     return import.watch_directory.empty() ? state_dir / "import" : import.watch_directory;
   }

@@ -59,6 +59,21 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
     a->store_->events().subscribe([scanner](const store::Event& e) {
       if (e.kind == store::Event::Kind::manifest_stored || e.kind == store::Event::Kind::tag_moved) scanner->notify();
     });
+    if (cfg.heal.enabled) {
+      heal::EngineOptions eo;
+      eo.runtime = cfg.heal.runtime;
+      eo.step_timeout = cfg.heal.step_timeout;
+      eo.outbox = cfg.outbox_directory();
+      auto rules = cfg;  // the policy reads the rules of this configuration
+      eo.policy = [rules](const std::string& repo) {
+        auto r = rules.heal_rule(repo);
+        return heal::Policy{r.mode, r.test};
+      };
+      a->engine_ = std::make_unique<heal::Engine>(*a->store_, *a->scanner_, a->journal_.get(), eo);
+      a->healer_ = std::make_unique<heal::Healer>(*a->store_, *a->engine_,
+                                                  std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval));
+      a->healer_->recover();
+    }
   }
   return a;
 }
@@ -72,6 +87,7 @@ Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });
   if (auto st = watcher_->start(); !st) return st.error();
   if (scanner_) scanner_->start();
+  if (healer_) healer_->start();
   return *ep;
 }
 
@@ -79,6 +95,7 @@ void Appliance::stop(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   if (watcher_) watcher_->stop();
+  if (healer_) healer_->stop();
   if (scanner_) scanner_->stop();
   if (server_) server_->shutdown();
   auto deadline = std::chrono::steady_clock::now() + grace;

@@ -15,6 +15,7 @@
 #include "registry/http_server.hpp"
 #include "registry/registry.hpp"
 #include "audit/journal.hpp"
+#include "heal/healer.hpp"
 #include "scan/scanner.hpp"
 #include "snapshot/importer.hpp"
 #include "snapshot/pgp.hpp"
@@ -54,6 +55,8 @@ class Appliance {
   std::unique_ptr<snapshot::Importer> importer_;
   std::unique_ptr<snapshot::ImportWatcher> watcher_;
   std::unique_ptr<scan::Scanner> scanner_;
+  std::unique_ptr<heal::Engine> engine_;
+  std::unique_ptr<heal::Healer> healer_;
   std::vector<std::thread> workers_;
   bool stopped_ = false;
 };

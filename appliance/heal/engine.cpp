@@ -189,13 +189,12 @@ Result<Plan> Engine::plan(const std::string& manifest) {
   return p;
 }
 
-std::int64_t Engine::create(const std::string& repo, const std::string& tag, const std::string& original) {
+std::int64_t Engine::create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode) {
   std::int64_t id = 0;
   auto now = store_.now_seconds();
   store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at) VALUES (?, ?, ?, 'detected', "
-              "'autonomous-staging', ?, ?)")
-        .bind(1, repo).bind(2, tag).bind(3, original).bind(4, now).bind(5, now).run();
+    c.prepare("INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at) VALUES (?, ?, ?, 'detected', ?, ?, ?)")
+        .bind(1, repo).bind(2, tag).bind(3, original).bind(4, mode).bind(5, now).bind(6, now).run();
     id = c.last_insert_rowid();
     c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, 'detected', ?, ?)")
         .bind(1, id).bind(2, now).bind(3, repo + ":" + tag + " at " + original).run();
@@ -230,8 +229,30 @@ std::string Engine::staging_tag(const std::string& repo, const std::string& tag)
     if (!taken.count(base + std::to_string(n))) return base + std::to_string(n);
 }
 
+Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
+                            const Plan& plan) {
+  auto dir = (options_.outbox.empty() ? store_.root() / "outbox" : options_.outbox) / ("heal-" + std::to_string(id));
+  std::error_code ec;
+  fsys::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
+  std::string containerfile = "# airheal heal " + std::to_string(id) + " (advisory mode): " + repo + ":" + tag + "\n# " +
+                              plan.explanation + "\nFROM " + repo + "@" + original + "\n";
+  std::string pins, files;
+  for (const auto& p : plan.packages) {
+    pins += p.name + "=" + p.version + "\n";
+    files += " /tmp/airheal-heal/" + p.name + "_" + p.version + "_" + p.architecture + ".deb";
+  }
+  if (!plan.packages.empty())
+    containerfile += "COPY debs/ /tmp/airheal-heal/\nRUN dpkg -i" + files + " && rm -rf /tmp/airheal-heal\n";
+  for (auto [name, text] : {std::pair{"plan.json", plan.to_json().dump(2) + "\n"}, std::pair{"Containerfile", containerfile},
+                            std::pair{"pins.txt", pins}})
+    if (auto st = fs::write_file_atomic(dir / name, text); !st) return st;
+  return {};
+}
+
 Result<std::string> Engine::build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                                  const fsys::path& work, std::string& log) {
+                                  const fsys::path& work, std::string& log, const std::vector<std::string>& test,
+                                  std::string& test_failure) {
   std::error_code ec;
   fsys::remove_all(work, ec);
   fsys::create_directories(work / "in" / "blobs" / "sha256");
@@ -310,6 +331,16 @@ Result<std::string> Engine::build(std::int64_t id, const std::string& repo, cons
   if (auto r = step({"commit", "--quiet", "--disable-compression=false", "--format", "oci", "airheal-heal-" + std::to_string(id), "oci:out:healed"}); !r)
     return r.error();
   (void)step({"rm", "airheal-heal-" + std::to_string(id)});
+  // The configured test, inside the healed image, with no network.
+  if (!test.empty()) {
+    auto tctr = "airheal-test-" + std::to_string(id);
+    if (auto r = step({"from", "--pull-never", "--name", tctr, "oci:out:healed"}); !r) return r.error();
+    std::vector<std::string> t = {"run", "--runtime", options_.runtime, "--network", "none", tctr, "--"};
+    t.insert(t.end(), test.begin(), test.end());
+    auto r = step(t);
+    if (!r) test_failure = r.error().message;
+    (void)step({"rm", tctr});
+  }
   // Take buildah's last layer as the heal layer; everything below it stays the original's blobs.
   auto out_index = fs::read_file(work / "out" / "index.json", 1 << 20);
   if (!out_index) return out_index.error();
@@ -376,7 +407,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
   });
   auto scanned = scanner_.scan(*Digest::parse(original));
   if (!scanned) return scanned.error();
-  auto id = create(repo, tag, original);
+  Policy policy = options_.policy ? options_.policy(repo) : Policy{};
+  auto id = create(repo, tag, original, policy.mode);
   auto p = plan(original);
   if (!p) {
     transition(id, "failed", p.error().message, [&](sqlite::Connection& c) {
@@ -387,6 +419,15 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
   transition(id, "planned", p->explanation, [&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET strategy = ?, plan = ? WHERE id = ?").bind(1, p->strategy).bind(2, p->to_json().dump()).bind(3, id).run();
   });
+  if (policy.mode == "advisory" && p->strategy != "defer") {
+    auto st = write_outbox(id, repo, tag, original, *p);
+    std::string why = st ? "advisory mode: plan, Containerfile and package pins written to the outbox (heal-" + std::to_string(id) + ") for a human"
+                         : "advisory mode: the outbox could not be written: " + st.error().message;
+    transition(id, st ? "held" : "failed", why, [&](sqlite::Connection& c) {
+      c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, why).bind(2, id).run();
+    });
+    return *get(id);
+  }
   if (p->strategy == "defer") {
     transition(id, "held", p->explanation, [&](sqlite::Connection& c) {
       c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, p->explanation).bind(2, id).run();
@@ -404,7 +445,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
     fsys::remove_all(work, ec);
     return *get(id);
   };
-  auto built = build(id, repo, original, *p, work, log);
+  std::string test_failure;
+  auto built = build(id, repo, original, *p, work, log, policy.test, test_failure);
   if (!built) return fail(built.error().message);
   // Verify: the healed image is scanned like any other; the targeted findings must be gone and
   // nothing may be new.
@@ -435,8 +477,9 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
   std::error_code ec;
   fsys::remove_all(work, ec);
   auto now = store_.now_seconds();
-  if (!remaining.empty() || !fresh.empty()) {
+  if (!remaining.empty() || !fresh.empty() || !test_failure.empty()) {
     std::string why = "verification failed:";
+    if (!test_failure.empty()) why += " the test command failed (" + test_failure + ");";
     for (const auto& r : remaining) why += " still " + r + ";";
     for (const auto& r : fresh) why += " new " + r + ";";
     transition(id, "held", why, [&](sqlite::Connection& c) {
@@ -448,8 +491,13 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
   transition(id, "staged", repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET staged_tag = ?, staged = ?, staged_at = ?, log = ?, reason = ? WHERE id = ?")
         .bind(1, staged_tag).bind(2, staged).bind(3, now).bind(4, log.substr(0, 200000))
-        .bind(5, "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")").bind(6, id).run();
+        .bind(5, policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")")
+        .bind(6, id).run();
   });
+  if (policy.mode == "continuous") {
+    auto promoted = approve(id, "airheal (continuous mode: rescan clean" + std::string(policy.test.empty() ? "" : ", test passed") + ")");
+    if (!promoted) transition(id, "held", "promotion failed: " + promoted.error().message);
+  }
   return *get(id);
 }
 

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,7 +45,14 @@ struct HealRecord {
   nlohmann::json to_json() const;
 };
 
+struct Policy {
+  std::string mode = "autonomous-staging";  // advisory | autonomous-staging | continuous
+  std::vector<std::string> test;            // argv run inside the healed image (no network)
+};
+
 struct EngineOptions {
+  std::function<Policy(const std::string& repository)> policy;  // empty: autonomous-staging, no test
+  std::filesystem::path outbox;  // advisory mode writes plans here (empty: <state>/outbox)
   std::string buildah = "buildah";
   std::string runtime = "runc";
   std::chrono::seconds step_timeout{900};
@@ -69,11 +77,14 @@ class Engine {
   std::vector<nlohmann::json> events(std::int64_t id);
 
  private:
-  std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original);
+  std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
   void transition(std::int64_t id, const std::string& state, const std::string& detail,
                   const std::function<void(sqlite::Connection&)>& extra = {});
   Result<std::string> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                            const std::filesystem::path& work, std::string& log);
+                            const std::filesystem::path& work, std::string& log, const std::vector<std::string>& test,
+                            std::string& test_failure);
+  Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
+                      const Plan& plan);
   std::string staging_tag(const std::string& repo, const std::string& tag);
   void journal(nlohmann::json record);
 

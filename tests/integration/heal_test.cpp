@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "core/fs.hpp"
 #include "scan/pkgdb.hpp"
@@ -39,7 +40,16 @@ TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs,
   auto tar = debian_minbase_tar();
   auto tracker = debian_security_tracker();
   TempDir tmp;
-  Daemon daemon;
+  // Default mode (autonomous-staging) for debian/*; continuous with a failing and a passing test
+  // command for the two other copies of the image.
+  Daemon daemon(Daemon::Options{{}, R"(scan:
+  poll_interval: 1s
+heal:
+  rules:
+    - {repository: "cont/failing", mode: continuous, test: ["/bin/sh", "-c", "echo selftest failed >&2; exit 3"]}
+    - {repository: "cont/passing", mode: continuous, test: ["dpkg", "--audit"]}
+    - {repository: "adv/*", mode: advisory}
+)", {}});
   auto state = daemon.state_dir().string();
   auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state});
@@ -51,8 +61,9 @@ TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs,
   };
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   auto img = make_oci_image_from_tars(tmp / "layout", "main", {tar});
-  must({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
-        "docker://" + reg + "/debian:bookworm-main"});
+  for (auto repo : {"debian", "cont/failing", "cont/passing", "adv/app"})
+    must({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
+          "docker://" + reg + "/" + repo + ":bookworm-main"});
 
   // The connected side: the tracker's advisories and every security build of the affected sources.
   auto status = scan::parse_dpkg_status(*fs::read_file(debian_minbase_status(), 64 << 20));
@@ -81,13 +92,36 @@ TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs,
   REQUIRE_FALSE(before.empty());
   for (const auto& f : before) CHECK(f["fix_available"] == "package");
 
-  // Heal: plan, rebuild with no network, verify, stage.
   auto plan = ctl_json({"heal", "plan", "debian:bookworm-main"});
   CHECK(plan["strategy"] == "package-patch");
   CHECK(plan["deferred"].empty());
-  auto healed = ctl_json({"heal", "run", "debian:bookworm-main"});
+  // The daemon heals on its own (the import made fixes available): plan, rebuild with no
+  // network, verify, stage; one image at a time, in each repository's mode.
+  std::map<std::string, json> by_repo;
+  for (int i = 0; i < 600; ++i) {
+    by_repo.clear();
+    for (const auto& h : ctl_json({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
+    bool done = by_repo.size() == 4;
+    for (const auto& [r, h] : by_repo)
+      if (h["state"] != "staged" && h["state"] != "promoted" && h["state"] != "held" && h["state"] != "failed") done = false;
+    if (done) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  INFO(ctl({"heals"}).out << daemon.log().substr(0, 20000));
+  REQUIRE(by_repo.size() == 4);
+  auto healed = by_repo["debian"];
   INFO(healed.dump(2));
   REQUIRE(healed["state"] == "staged");
+  CHECK(healed["mode"] == "autonomous-staging");
+  // Continuous: a failing test command holds the heal (the tag is untouched); a passing one
+  // promotes it; advisory mode writes the plan for a human and builds nothing.
+  CHECK(by_repo["cont/failing"]["state"] == "held");
+  CHECK(by_repo["cont/failing"]["reason"].get<std::string>().find("test command failed") != std::string::npos);
+  CHECK(by_repo["cont/passing"]["state"] == "promoted");
+  CHECK(by_repo["adv/app"]["state"] == "held");
+  auto outbox = daemon.state_dir() / "outbox" / ("heal-" + std::to_string(by_repo["adv/app"]["id"].get<int>()));
+  CHECK(fsys::exists(outbox / "plan.json"));
+  CHECK(fs::read_file(outbox / "Containerfile", 1 << 20)->find("dpkg -i") != std::string::npos);
   std::string staged_tag = healed["staged_tag"];
   CHECK(staged_tag.rfind("bookworm-main-airheal-", 0) == 0);
   auto after = ctl_json({"findings", "--image", "debian:" + staged_tag});
@@ -123,7 +157,11 @@ TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs,
   // Approve: the original tag serves the healed image; rollback restores the original digest.
   auto id = std::to_string(healed["id"].get<int>());
   ctl({"heal", "approve", id, "--by", "alice"});
-  auto digest_of = [&](const std::string& ref) { return sha256_digest(http.get("/v2/debian/manifests/" + ref, accept).body); };
+  auto digest_of = [&](const std::string& ref, const std::string& repo = "debian") {
+    return sha256_digest(http.get("/v2/" + repo + "/manifests/" + ref, accept).body);
+  };
+  CHECK(digest_of("bookworm-main", "cont/failing") == healed["original"]);
+  CHECK(digest_of("bookworm-main", "cont/passing") == by_repo["cont/passing"]["staged"]);
   CHECK(digest_of("bookworm-main") == healed["staged"]);
   auto shown = ctl({"heal", "show", id}).out;
   CHECK(shown.find("promoted") != std::string::npos);
@@ -131,8 +169,10 @@ TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs,
   ctl({"heal", "rollback", "debian:bookworm-main", "--by", "bob"});
   CHECK(digest_of("bookworm-main") == healed["original"]);
   auto heals = ctl_json({"heals"});
-  REQUIRE(heals.size() == 1);
-  CHECK(heals[0]["state"] == "rolled_back");
+  bool rolled = false;
+  for (const auto& h : heals)
+    if (h["repository"] == "debian") rolled = h["state"] == "rolled_back";
+  CHECK(rolled);
   // The original stays a rollback target: garbage collection keeps it.
   ctl({"registry", "gc", "--apply", "--delete-untagged", "--grace", "0"});
   CHECK(http.get("/v2/debian/manifests/" + healed["original"].get<std::string>(), accept).status == 200);

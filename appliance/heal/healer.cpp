@@ -1,0 +1,98 @@
+#include "heal/healer.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace airheal::heal {
+
+Healer::Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll)
+    : store_(store), engine_(engine), poll_(poll) {}
+
+Healer::~Healer() { stop(); }
+
+std::size_t Healer::recover() {
+  std::vector<std::int64_t> ids;
+  store_.read([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT id FROM heals WHERE state IN ('detected', 'planned', 'building', 'verifying')");
+    while (st.step()) ids.push_back(st.get_int(0));
+  });
+  auto now = store_.now_seconds();
+  for (auto id : ids) {
+    store_.transaction([&](sqlite::Connection& c) {
+      c.prepare("UPDATE heals SET state = 'failed', reason = ?, updated_at = ? WHERE id = ?")
+          .bind(1, "interrupted (airheald stopped during the heal); the original tag was not changed").bind(2, now).bind(3, id).run();
+      c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, 'failed', ?, 'interrupted by a restart')")
+          .bind(1, id).bind(2, now).run();
+    });
+    std::error_code ec;
+    std::filesystem::remove_all(store_.root() / "heal" / std::to_string(id), ec);
+    spdlog::warn("heal {} was interrupted by a restart: marked failed", id);
+  }
+  return ids.size();
+}
+
+std::size_t Healer::pass() {
+  std::vector<std::pair<std::string, std::string>> todo;
+  store_.read([&](sqlite::Connection& c) {
+    auto st = c.prepare(
+        "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE '%-airheal-%' "
+        "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest AND f.fix_available = 'package') "
+        "AND NOT EXISTS (SELECT 1 FROM heals h WHERE h.repository = r.name AND h.tag = t.name AND "
+        "(h.original = t.digest OR h.staged = t.digest)) ORDER BY r.name, t.name");
+    while (st.step()) todo.emplace_back(st.get_text(0), st.get_text(1));
+  });
+  std::size_t n = 0;
+  for (const auto& [repo, tag] : todo) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+    }
+    auto r = engine_.heal(repo, tag);
+    if (!r) {
+      spdlog::warn("heal {}:{}: {}", repo, tag, r.error().message);
+      continue;
+    }
+    ++n;
+    spdlog::info("heal {} of {}:{}: {}{}", r->id, repo, tag, r->state, r->reason.empty() ? "" : " (" + r->reason + ")");
+  }
+  return n;
+}
+
+void Healer::start() {
+  std::lock_guard lock(mu_);
+  if (worker_.joinable()) return;
+  stopping_ = false;
+  worker_ = std::thread([this] { run(); });
+}
+
+void Healer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void Healer::notify() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Healer::run() {
+  while (true) {
+    try {
+      pass();
+    } catch (const std::exception& e) {
+      spdlog::error("healer: {}", e.what());
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, poll_, [&] { return wake_ || stopping_; });
+    if (stopping_) return;
+    wake_ = false;
+  }
+}
+
+}  // namespace airheal::heal

@@ -1,0 +1,38 @@
+// The daemon's heal worker: heals every tagged image that has findings whose fixes are inside the
+// air gap and no heal yet for its digest, one at a time, in the mode its rule gives. On start it
+// fails heals a previous run left in flight (their original tags were never touched).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "heal/engine.hpp"
+
+namespace airheal::heal {
+
+class Healer {
+ public:
+  Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll);
+  ~Healer();
+  void start();
+  void stop();
+  void notify();
+  // One pass; returns the number of heals run.
+  std::size_t pass();
+  // Marks heals interrupted by a crash or restart as failed; returns how many.
+  std::size_t recover();
+
+ private:
+  void run();
+  store::Store& store_;
+  Engine& engine_;
+  std::chrono::milliseconds poll_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false, stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace airheal::heal
