@@ -53,3 +53,25 @@ TEST_CASE("durations", "[config]") {
   CHECK_FALSE(config::parse_duration("h"));
   CHECK_FALSE(config::parse_duration("5w"));
 }
+
+TEST_CASE("heal rules: first match wins, modes are checked, tests are argument vectors", "[config][heal]") {
+  auto c = config::parse_yaml(R"(heal:
+  default_mode: advisory
+  rules:
+    - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"]}
+    - {repository: "apps/legacy"}
+)", "t");
+  REQUIRE(c);
+  CHECK(c->heal_rule("apps/web").mode == "continuous");
+  CHECK(c->heal_rule("apps/web").test == std::vector<std::string>{"/app/selftest", "--quick"});
+  CHECK(c->heal_rule("apps/legacy").mode == "continuous");  // the glob matched first
+  CHECK(c->heal_rule("other/x").mode == "advisory");
+  CHECK(c->heal_rule("other/x").test.empty());
+  auto bad = config::parse_yaml("heal:\n  rules:\n    - {repository: \"a/*\", mode: yolo}\n", "airheal.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("airheal.yaml:3") != std::string::npos);
+  CHECK(bad.error().message.find("mode") != std::string::npos);
+  CHECK_FALSE(config::parse_yaml("heal:\n  rules:\n    - {mode: continuous}\n", "t"));
+  CHECK_FALSE(config::parse_yaml("heal:\n  default_mode: sometimes\n", "t"));
+  CHECK_FALSE(config::parse_yaml("heal:\n  rules:\n    - {repository: x, shell: true}\n", "t"));
+}
