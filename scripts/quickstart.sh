@@ -77,6 +77,9 @@ echo "   referrers: $(curl -fsS "http://$addr/v2/demo/hello/referrers/$digest" |
 "$bin/airhealctl" --state-dir "$state" findings | sed 's/^/   /'
 rm -rf "$work"
 echo
+echo "== heal: a real Debian 12 image, fixed offline from a snapshot of bookworm-security"
+./scripts/demo-heal.sh "$state" "$addr"
+echo
 "$bin/airhealctl" --state-dir "$state" status
 "$bin/airhealctl" --state-dir "$state" store check
 echo

@@ -170,8 +170,27 @@ Result<Plan> Engine::plan(const std::string& manifest) {
     p.strategy = "package-patch";
     p.explanation = "The image's own package manager (dpkg) installs " + std::to_string(p.packages.size()) +
                     " fixed package(s) imported from a signed snapshot, in one heal layer over the original image, "
-                    "with no network; this removes " + std::to_string(p.targeted.size()) + " finding(s):";
-    for (const auto& pin : p.packages) p.explanation += " " + pin.name + " " + pin.version + " (" + pin.fixes + ");";
+                    "with no network; this removes " + std::to_string(p.targeted.size()) + " vulnerabilit" +
+                    (p.targeted.size() == 1 ? "y" : "ies") + ":";
+    // One line per fix set: the packages upgraded together and the ids they remove.
+    std::map<std::string, std::vector<std::string>> by_fixes;
+    for (const auto& pin : p.packages) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
+    for (const auto& [fixes, names] : by_fixes) {
+      std::vector<std::string> ids;
+      std::size_t start = 0;
+      while (start <= fixes.size()) {
+        auto comma = fixes.find(',', start);
+        ids.push_back(fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      p.explanation += " [";
+      for (std::size_t i = 0; i < names.size(); ++i) p.explanation += (i ? ", " : "") + names[i];
+      p.explanation += "] fixes";
+      for (std::size_t i = 0; i < ids.size() && i < 3; ++i) p.explanation += (i ? ", " : " ") + ids[i];
+      if (ids.size() > 3) p.explanation += " and " + std::to_string(ids.size() - 3) + " more";
+      p.explanation += ";";
+    }
   } else {
     p.strategy = "defer";
     p.explanation = findings.empty() ? "Nothing to heal: the image has no open findings."
@@ -416,7 +435,9 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
     });
     return *get(id);
   }
-  transition(id, "planned", p->explanation, [&](sqlite::Connection& c) {
+  transition(id, "planned", p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " +
+                               std::to_string(p->targeted.size()) + " targeted, " + std::to_string(p->deferred.size()) + " deferred",
+             [&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET strategy = ?, plan = ? WHERE id = ?").bind(1, p->strategy).bind(2, p->to_json().dump()).bind(3, id).run();
   });
   if (policy.mode == "advisory" && p->strategy != "defer") {

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The quickstart's heal demo, against a running airheald: a real Debian 12 image built from
+# bookworm main (mmdebstrap), pushed; advisories and the fixed .debs taken from bookworm-security
+# (Debian's archive is the only network these machines reach) and carried in a signed snapshot;
+# imported; the daemon heals the image with no network and stages it.
+# usage: demo-heal.sh STATE_DIR REGISTRY_ADDR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=$1
+addr=$2
+bin=build/dev
+ctl() { "$bin/appliance/airhealctl" --state-dir "$state" "$@"; }
+work=$(mktemp -d)
+export GNUPGHOME="$work/gnupg"
+trap 'gpgconf --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cache=${AIRHEAL_DEMO_CACHE:-/var/tmp/airheal-demo}
+mkdir -p "$cache"
+if [ ! -f "$cache/bookworm-main.tar" ]; then
+  mmdebstrap --quiet --variant=minbase --format=tar bookworm "$cache/bookworm-main.tar.part" http://deb.debian.org/debian
+  mv "$cache/bookworm-main.tar.part" "$cache/bookworm-main.tar"
+fi
+# An OCI layout with that root as its one layer, pushed as demo/debian:12.
+python3 - "$cache/bookworm-main.tar" "$work/layout" <<'PY'
+import hashlib, json, os, shutil, sys
+tar, out = sys.argv[1], sys.argv[2]
+blobs = os.path.join(out, "blobs", "sha256"); os.makedirs(blobs)
+h = hashlib.sha256()
+with open(tar, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+d = h.hexdigest(); os.link(tar, os.path.join(blobs, d)) if os.stat(tar).st_dev == os.stat(out).st_dev else shutil.copy(tar, os.path.join(blobs, d))
+def put(b):
+    x = hashlib.sha256(b).hexdigest(); open(os.path.join(blobs, x), "wb").write(b); return x
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["bash"]},
+                  "rootfs": {"type": "layers", "diff_ids": ["sha256:" + d]}}).encode()
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + put(cfg), "size": len(cfg)},
+                  "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + d, "size": os.stat(tar).st_size}]}).encode()
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + put(man),
+           "size": len(man), "annotations": {"org.opencontainers.image.ref.name": "12"}}]}, open(os.path.join(out, "index.json"), "w"))
+open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:12" "docker://$addr/demo/debian:12"
+echo "   pushed demo/debian:12 (Debian 12 minbase from bookworm main)"
+
+# Connected side: advisories from bookworm-security's changelogs, and the fixed builds of every
+# binary the image has from each affected source package.
+mkdir -p "$work/adv" "$work/debs"
+tar -xOf "$cache/bookworm-main.tar" ./var/lib/dpkg/status >"$work/status"
+python3 tests/fixtures/debian_security_advisories.py "$work/status" "$work/adv/debian-security.json" --cache "$cache/archive" | sed 's/^/   advisories: /'
+python3 - "$work/status" "$work/adv/debian-security.json" <<'PY' >"$work/binaries"
+import json, re, sys
+sources = set(json.load(open(sys.argv[2])))
+for block in open(sys.argv[1]).read().split("\n\n"):
+    f = dict(re.findall(r"^(\S+): (.*)$", block, re.M))
+    src = f.get("Source", f.get("Package", "")).split(" ")[0]
+    if f.get("Status", "").endswith(" installed") and src in sources:
+        print(f["Package"])
+PY
+while read -r pkg; do
+  v=$(apt-cache madison "$pkg" | awk -F'|' '/-security/{gsub(/ /,"",$2); print $2; exit}')
+  [ -n "$v" ] && (cd "$work/debs" && apt-get download -qq "$pkg=$v" 2>/dev/null)
+done <"$work/binaries"
+echo "   fixed packages from bookworm-security: $(ls "$work/debs" | wc -l)"
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key "airheal demo Debian mirror <mirror@airheal.invalid>" ed25519 sign 1d 2>/dev/null
+fpr=$(gpg --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
+gpg --armor --export "$fpr" >"$work/mirror.asc" 2>/dev/null
+"$bin/snapshot-tools/airheal-snapshot" create --channel debian-demo --sequence "$(date +%s)" --expires 30d \
+  --out "$work/debian.tar" --advisories "$work/adv" --packages "$work/debs" | head -1 | sed 's/^/   /'
+"$bin/snapshot-tools/airheal-snapshot" sign "$work/debian.tar" --key "$fpr" >/dev/null
+
+# Appliance side.
+ctl trust add "$work/mirror.asc" --channel debian-demo >/dev/null
+ctl import "$work/debian.tar" | sed 's/^/   /'
+ctl findings --image demo/debian:12 | tail -1 | sed 's/^/   findings in demo\/debian:12: /'
+ctl heal plan demo/debian:12 | sed 's/^/   plan: /'
+if ! ctl --json heal plan demo/debian:12 | grep -q '"strategy": "package-patch"'; then
+  echo "   (bookworm-security has no fix newer than bookworm main for this image today: nothing to heal)"
+  exit 0
+fi
+echo "   airheald heals it now (buildah, --network none) ..."
+for _ in $(seq 600); do
+  st=$(ctl --json heals | python3 -c 'import json,sys; h=[x for x in json.load(sys.stdin) if x["repository"]=="demo/debian"]; print(h[-1]["state"] if h else "")')
+  case "$st" in staged|promoted|held|failed) break ;; esac
+  sleep 1
+done
+id=$(ctl --json heals | python3 -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["repository"]=="demo/debian"][-1]["id"])')
+ctl heal show "$id" | sed 's/^/   /'
+staged=$(ctl --json heal show "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("staged_tag",""))')
+[ -n "$staged" ] && ctl findings --image "demo/debian:$staged" | tail -1 | sed 's/^/   findings in the healed image: /'
+echo "   approve it with: airhealctl --state-dir $state heal approve $id"
