@@ -1,5 +1,9 @@
 #include "support/scan_fixtures.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
@@ -23,6 +27,26 @@ ProcessResult must(const std::vector<std::string>& argv, std::chrono::seconds ti
 }
 }  // namespace
 
+// Fixtures are shared by test processes running in parallel (ctest -j): each is built under an
+// exclusive lock on the cache, and readers wait for it.
+class CacheLock {
+ public:
+  CacheLock() {
+    if (depth_++ > 0) return;  // re-entered from another fixture function: already held
+    fd_ = ::open((fixture_cache() / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~CacheLock() {
+    --depth_;
+    if (fd_ >= 0) ::close(fd_);
+  }
+  CacheLock(const CacheLock&) = delete;
+
+ private:
+  int fd_ = -1;
+  static inline thread_local int depth_ = 0;
+};
+
 fsys::path fixture_cache() {
   auto p = fsys::temp_directory_path() / "airheal-fixtures";
   fsys::create_directories(p);
@@ -30,6 +54,7 @@ fsys::path fixture_cache() {
 }
 
 fsys::path debian_minbase_tar() {
+  CacheLock lock;
   auto out = fixture_cache() / "bookworm-minbase.tar";
   if (fsys::exists(out)) return out;
   if (!have_program("mmdebstrap")) FAIL("mmdebstrap is needed (scripts/setup.sh installs it)");
@@ -40,6 +65,7 @@ fsys::path debian_minbase_tar() {
 }
 
 fsys::path debian_minbase_status() {
+  CacheLock lock;
   auto out = fixture_cache() / "bookworm-minbase.status";
   if (fsys::exists(out)) return out;
   auto r = must({"tar", "-xOf", debian_minbase_tar().string(), "./var/lib/dpkg/status"});
@@ -50,6 +76,7 @@ fsys::path debian_minbase_status() {
 }
 
 fsys::path debian_security_tracker() {
+  CacheLock lock;
   auto out = fixture_cache() / "bookworm-security-tracker.json";
   if (fsys::exists(out)) return out;
   must({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
@@ -67,6 +94,7 @@ std::string minbase_version(const std::string& package) {
 }
 
 fsys::path download_deb(const std::string& package, const std::string& version) {
+  CacheLock lock;
   auto dir = fixture_cache() / "debs";
   fsys::create_directories(dir);
   for (const auto& e : fsys::directory_iterator(dir)) {
@@ -93,6 +121,7 @@ fsys::path download_deb(const std::string& package, const std::string& version) 
 }
 
 fsys::path security_deb(const std::string& package) {
+  CacheLock lock;
   auto r = run({"apt-cache", "madison", package});
   if (r.exit_code != 0 || r.out.find("-security") == std::string::npos) {
     must({"apt-get", "update", "-qq"});
@@ -112,6 +141,7 @@ fsys::path security_deb(const std::string& package) {
 }
 
 fsys::path go_binary() {
+  CacheLock lock;
   auto out = fixture_cache() / "go-app";
   if (fsys::exists(out)) return out;
   fsys::path go = "/usr/lib/go-1.19/bin/go";
