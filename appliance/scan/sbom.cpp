@@ -1,8 +1,8 @@
 #include "scan/sbom.hpp"
 
-#include <ctime>
 
 #include "core/digest.hpp"
+#include "snapshot/format.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -29,14 +29,7 @@ std::string spdx_id(std::size_t i) { return "SPDXRef-Package-" + std::to_string(
 
 }  // namespace
 
-std::string rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string rfc3339(std::int64_t t) { return snapshot::format_time(t); }
 
 nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
   auto components = nlohmann::json::array();

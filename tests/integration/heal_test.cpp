@@ -21,17 +21,6 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
-std::string describe(const std::vector<std::string>& argv, const ProcessResult& r) {
-  std::string cmd;
-  for (const auto& a : argv) cmd += a + " ";
-  return cmd + "\nexit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 8000) + "\nstderr: " + r.err.substr(0, 8000);
-}
-ProcessResult must(const std::vector<std::string>& argv) {
-  auto r = run(argv, std::chrono::seconds(900));
-  INFO(describe(argv, r));
-  REQUIRE(r.exit_code == 0);
-  return r;
-}
 }  // namespace
 
 TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs, promoted and rolled back",
@@ -53,7 +42,7 @@ heal:
   auto state = daemon.state_dir().string();
   auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state});
-    return must(args);
+    return run_ok(args);
   };
   auto ctl_json = [&](std::vector<std::string> args) {
     args.insert(args.begin(), "--json");
@@ -62,7 +51,7 @@ heal:
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   auto img = make_oci_image_from_tars(tmp / "layout", "main", {tar});
   for (auto repo : {"debian", "cont/failing", "cont/passing", "adv/app"})
-    must({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
           "docker://" + reg + "/" + repo + ":bookworm-main"});
 
   // The connected side: the tracker's advisories and every security build of the affected sources.
@@ -77,15 +66,15 @@ heal:
     auto deb = security_deb(p.name);
     REQUIRE_FALSE(deb.empty());
     fsys::copy_file(deb, tmp / "debs" / deb.filename(), fsys::copy_options::overwrite_existing);
-    fixed_binaries[p.name] = must({"dpkg-deb", "-f", deb.string(), "Version"}).out;
+    fixed_binaries[p.name] = run_ok({"dpkg-deb", "-f", deb.string(), "Version"}).out;
     fixed_binaries[p.name].pop_back();
   }
   REQUIRE_FALSE(fixed_binaries.empty());
   Signer signer(tmp / "gpg", "Debian mirror team");
   auto snap = tmp / "s1.tar";
-  must({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1", "--expires", "30d", "--out",
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1", "--expires", "30d", "--out",
         snap.string(), "--advisories", (tmp / "adv").string(), "--packages", (tmp / "debs").string()});
-  must({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
   ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
   ctl({"import", snap.string()});
   auto before = ctl_json({"findings", "--image", "debian:bookworm-main"});
@@ -146,7 +135,7 @@ heal:
   auto with = [&](std::vector<std::string> a) {
     auto v = b;
     v.insert(v.end(), a.begin(), a.end());
-    return must(v);
+    return run_ok(v);
   };
   auto ctr = with({"from", "--quiet", "--tls-verify=false", reg + "/debian:" + staged_tag}).out;
   ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);

@@ -23,18 +23,6 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-std::string describe(const std::vector<std::string>& argv, const ProcessResult& r) {
-  std::string cmd;
-  for (const auto& a : argv) cmd += a + " ";
-  return cmd + "\nexit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 6000) + "\nstderr: " + r.err.substr(0, 6000);
-}
-
-ProcessResult must(const std::vector<std::string>& argv) {
-  auto r = run(argv, std::chrono::seconds(900));
-  INFO(describe(argv, r));
-  REQUIRE(r.exit_code == 0);
-  return r;
-}
 
 struct Appliance {
   explicit Appliance(std::string config = "") : daemon(Daemon::Options{{}, std::move(config), {}}) {}
@@ -51,7 +39,7 @@ struct Appliance {
   ProcessResult ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", daemon.state_dir().string()});
     auto r = run(args, std::chrono::seconds(900));
-    INFO(describe(args, r));
+    INFO(describe_run(args, r));
     REQUIRE(r.exit_code == 0);
     return r;
   }
@@ -65,7 +53,7 @@ struct Appliance {
     std::vector<std::string> layers;
   };
   Pushed push_layout(const OciImage& img, const std::string& repo, const std::string& tag) {
-    must({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + img.layout.string() + ":" + img.tag,
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + img.layout.string() + ":" + img.tag,
           "docker://" + reg + "/" + repo + ":" + tag});
     HttpClient http("127.0.0.1", daemon.port());
     auto r = http.get("/v2/" + repo + "/manifests/" + tag,
@@ -86,9 +74,9 @@ struct Appliance {
       trusted.insert(channel);
     }
     auto file = tmp / (channel + "-" + std::to_string(++sequence) + ".snapshot");
-    must({airheal_snapshot_path().string(), "create", "--channel", channel, "--sequence", std::to_string(sequence),
+    run_ok({airheal_snapshot_path().string(), "create", "--channel", channel, "--sequence", std::to_string(sequence),
           "--expires", "30d", "--out", file.string(), "--advisories", dir.string()});
-    must({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(), "--gpg-home",
+    run_ok({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(), "--gpg-home",
           signer.home().string()});
     std::vector<std::string> args = {"import", file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -168,7 +156,7 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
   CHECK(inv["os"]["version_id"] == "12");
   fsys::create_directories(a.tmp / "admin" / "info");
   fsys::copy_file(debian_minbase_status(), a.tmp / "admin" / "status");
-  auto dq = must({"dpkg-query", "--admindir=" + (a.tmp / "admin").string(), "-W", "-f",
+  auto dq = run_ok({"dpkg-query", "--admindir=" + (a.tmp / "admin").string(), "-W", "-f",
                   "${Package}\t${Version}\t${source:Package}\t${source:Version}\t${db:Status-Status}\n"});
   std::map<std::string, std::pair<std::string, std::string>> dpkg_sources;  // binary -> (source, source version)
   std::istringstream lines(dq.out);
@@ -259,12 +247,12 @@ fsys::path distroless_root(const fsys::path& root) {
   std::map<std::string, fsys::path> debs;
   for (auto p : {"base-files", "libc6", "zlib1g", "perl-base", "libpcre2-8-0"}) {
     debs[p] = download_deb(p, minbase_version(p));
-    must({"dpkg-deb", "-x", debs[p].string(), root.string()});
+    run_ok({"dpkg-deb", "-x", debs[p].string(), root.string()});
   }
   auto statusd = root / "var/lib/dpkg/status.d";
   fsys::create_directories(statusd / "perl-base");
-  auto control = [&](const std::string& p) { return must({"dpkg-deb", "-f", debs[p].string()}).out; };
-  auto md5sums = [&](const std::string& p) { return must({"dpkg-deb", "-I", debs[p].string(), "md5sums"}).out; };
+  auto control = [&](const std::string& p) { return run_ok({"dpkg-deb", "-f", debs[p].string()}).out; };
+  auto md5sums = [&](const std::string& p) { return run_ok({"dpkg-deb", "-I", debs[p].string(), "md5sums"}).out; };
   std::ofstream(statusd / "libc6") << control("libc6");  // file form
   std::ofstream(statusd / "libc6.md5sums") << md5sums("libc6");
   std::ofstream(statusd / "perl-base" / "control") << control("perl-base");  // directory form
@@ -279,7 +267,7 @@ std::string buildah_image(const TempDir& t, const fsys::path& root, const std::s
   auto with = [&](std::vector<std::string> args) {
     auto v = b;
     v.insert(v.end(), args.begin(), args.end());
-    return must(v);
+    return run_ok(v);
   };
   auto ctr = with({"from", "scratch"}).out;
   ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
@@ -351,7 +339,7 @@ TEST_CASE("Distroless and Go images are inventoried; imports re-match only affec
   auto ginv = a.ctl_json({"inventory", "apps/go-app:1"});
   std::map<std::string, json> gp;
   for (const auto& c : ginv["components"]) gp[c["name"].get<std::string>()] = c;
-  auto gov = must({"/usr/lib/go-1.19/bin/go", "version"}).out;  // "go version go1.19.8 linux/amd64"
+  auto gov = run_ok({"/usr/lib/go-1.19/bin/go", "version"}).out;  // "go version go1.19.8 linux/amd64"
   auto gover = gov.substr(gov.find("go1."), gov.find(' ', gov.find("go1.")) - gov.find("go1."));
   REQUIRE(gp.count("stdlib"));
   CHECK("go" + gp["stdlib"]["version"].get<std::string>() == gover);

@@ -16,16 +16,20 @@
 namespace airheal::test {
 namespace fsys = std::filesystem;
 
-namespace {
-ProcessResult must(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(900)) {
-  auto r = run(argv, timeout);
+// (Defined here rather than in test_support.cpp, which tools without Catch also link.)
+std::string describe_run(const std::vector<std::string>& argv, const ProcessResult& r) {
   std::string cmd;
   for (const auto& a : argv) cmd += a + " ";
-  INFO(cmd << "\nstdout: " << r.out.substr(0, 4000) << "\nstderr: " << r.err.substr(0, 4000));
+  return cmd + "\nexit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 8000) + "\nstderr: " + r.err.substr(0, 8000);
+}
+
+ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+  auto r = run(argv, timeout);
+  INFO(describe_run(argv, r));
   REQUIRE(r.exit_code == 0);
   return r;
 }
-}  // namespace
+
 
 // Fixtures are shared by test processes running in parallel (ctest -j): each is built under an
 // exclusive lock on the cache, and readers wait for it.
@@ -59,7 +63,7 @@ fsys::path debian_minbase_tar() {
   if (fsys::exists(out)) return out;
   if (!have_program("mmdebstrap")) FAIL("mmdebstrap is needed (scripts/setup.sh installs it)");
   auto tmp = fixture_cache() / ("bookworm-minbase.tar.part" + std::to_string(::getpid()));
-  must({"mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", tmp.string(), "http://deb.debian.org/debian"});
+  run_ok({"mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", tmp.string(), "http://deb.debian.org/debian"});
   fsys::rename(tmp, out);
   return out;
 }
@@ -68,7 +72,7 @@ fsys::path debian_minbase_status() {
   CacheLock lock;
   auto out = fixture_cache() / "bookworm-minbase.status";
   if (fsys::exists(out)) return out;
-  auto r = must({"tar", "-xOf", debian_minbase_tar().string(), "./var/lib/dpkg/status"});
+  auto r = run_ok({"tar", "-xOf", debian_minbase_tar().string(), "./var/lib/dpkg/status"});
   auto tmp = out.string() + ".part";
   std::ofstream(tmp, std::ios::binary) << r.out;
   fsys::rename(tmp, out);
@@ -79,7 +83,7 @@ fsys::path debian_security_tracker() {
   CacheLock lock;
   auto out = fixture_cache() / "bookworm-security-tracker.json";
   if (fsys::exists(out)) return out;
-  must({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
+  run_ok({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
         debian_minbase_status().string(), out.string(), "--cache", (fixture_cache() / "debian-cache").string()});
   return out;
 }
@@ -106,8 +110,8 @@ fsys::path download_deb(const std::string& package, const std::string& version) 
   }
   auto r = run({"env", "--chdir=" + dir.string(), "apt-get", "download", package + "=" + version});
   if (r.exit_code != 0) {
-    must({"apt-get", "update", "-qq"});
-    must({"env", "--chdir=" + dir.string(), "apt-get", "download", package + "=" + version});
+    run_ok({"apt-get", "update", "-qq"});
+    run_ok({"env", "--chdir=" + dir.string(), "apt-get", "download", package + "=" + version});
   }
   for (const auto& e : fsys::directory_iterator(dir)) {
     auto n = e.path().filename().string();
@@ -124,7 +128,7 @@ fsys::path security_deb(const std::string& package) {
   CacheLock lock;
   auto r = run({"apt-cache", "madison", package});
   if (r.exit_code != 0 || r.out.find("-security") == std::string::npos) {
-    must({"apt-get", "update", "-qq"});
+    run_ok({"apt-get", "update", "-qq"});
     r = run({"apt-cache", "madison", package});
   }
   std::istringstream in(r.out);
@@ -155,7 +159,7 @@ fsys::path go_binary() {
   std::ofstream(src / "greeter" / "go.mod") << "module example.com/greeter\n\ngo 1.19\n";
   std::ofstream(src / "greeter" / "greeter.go") << "package greeter\n\nfunc Hello() string { return \"hello\" }\n";
   auto tmp = out.string() + ".part";
-  must({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local",
+  run_ok({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local",
         "GOCACHE=" + (fixture_cache() / "gocache").string(), "GOPATH=" + (fixture_cache() / "gopath").string(),
         go.string(), "build", "-o", tmp, "."});
   fsys::rename(tmp, out);

@@ -181,6 +181,30 @@ void write_file(const std::filesystem::path& p, const std::string& data) {
 }
 }  // namespace
 
+namespace {
+// Writes the config, the manifest over `layers`, index.json (tagged img.tag) and oci-layout.
+void finish_layout(OciImage& img, const json& config, const json& layers) {
+  auto blobs = img.layout / "blobs" / "sha256";
+  auto cfg = config.dump();
+  write_file(blobs / sha256_hex(cfg), cfg);
+  json manifest = {{"schemaVersion", 2},
+                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256_digest(cfg)}, {"size", cfg.size()}}},
+                   {"layers", layers}};
+  auto man = manifest.dump();
+  write_file(blobs / sha256_hex(man), man);
+  img.manifest_digest = sha256_digest(man);
+  json index = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                {"digest", img.manifest_digest},
+                                {"size", man.size()},
+                                {"annotations", {{"org.opencontainers.image.ref.name", img.tag}}}}}}};
+  write_file(img.layout / "index.json", index.dump());
+  write_file(img.layout / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+}
+}  // namespace
+
 OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag, int layers, std::size_t layer_bytes,
                         unsigned seed) {
   OciImage img;
@@ -207,25 +231,7 @@ OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag
                  {"os", "linux"},
                  {"config", {{"Env", {"PATH=/usr/bin:/bin"}}}},
                  {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
-  auto cfg = config.dump();
-  write_file(blobs / sha256_hex(cfg), cfg);
-  json manifest = {{"schemaVersion", 2},
-                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                               {"digest", sha256_digest(cfg)},
-                               {"size", cfg.size()}}},
-                   {"layers", layer_descs}};
-  auto man = manifest.dump();
-  write_file(blobs / sha256_hex(man), man);
-  img.manifest_digest = sha256_digest(man);
-  json index = {{"schemaVersion", 2},
-                {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"digest", img.manifest_digest},
-                                {"size", man.size()},
-                                {"annotations", {{"org.opencontainers.image.ref.name", tag}}}}}}};
-  write_file(dir / "index.json", index.dump());
-  write_file(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  finish_layout(img, config, layer_descs);
   return img;
 }
 
@@ -248,23 +254,7 @@ OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::s
   }
   json config = {{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
   config.update(config_extra);
-  auto cfg = config.dump();
-  write_file(blobs / sha256_hex(cfg), cfg);
-  json manifest = {{"schemaVersion", 2},
-                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256_digest(cfg)}, {"size", cfg.size()}}},
-                   {"layers", layer_descs}};
-  auto man = manifest.dump();
-  write_file(blobs / sha256_hex(man), man);
-  img.manifest_digest = sha256_digest(man);
-  json index = {{"schemaVersion", 2},
-                {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"digest", img.manifest_digest},
-                                {"size", man.size()},
-                                {"annotations", {{"org.opencontainers.image.ref.name", tag}}}}}}};
-  write_file(dir / "index.json", index.dump());
-  write_file(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  finish_layout(img, config, layer_descs);
   return img;
 }
 

@@ -120,5 +120,9 @@ std::filesystem::path airheal_snapshot_path();
 ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(300),
                   std::optional<std::string> input = std::nullopt);
 bool have_program(const std::string& name);
+// The command line and its output, for test failure messages.
+std::string describe_run(const std::vector<std::string>& argv, const ProcessResult& r);
+// run(), then REQUIRE a zero exit status (Catch tests only; defined in scan_fixtures.cpp) (the message shows the command and its output).
+ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(900));
 
 }  // namespace airheal::test
