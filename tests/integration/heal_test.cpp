@@ -38,6 +38,7 @@ heal:
     - {repository: "cont/failing", mode: continuous, test: ["/bin/sh", "-c", "echo selftest failed >&2; exit 3"]}
     - {repository: "cont/passing", mode: continuous, test: ["dpkg", "--audit"]}
     - {repository: "adv/*", mode: advisory}
+    - {repository: "net/probe", mode: continuous, test: ["perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new(PeerAddr => 'deb.debian.org:80', Timeout => 5) or exit 7"]}
 )", {}});
   auto state = daemon.state_dir().string();
   auto ctl = [&](std::vector<std::string> args) {
@@ -50,7 +51,7 @@ heal:
   };
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   auto img = make_oci_image_from_tars(tmp / "layout", "main", {tar});
-  for (auto repo : {"debian", "cont/failing", "cont/passing", "adv/app"})
+  for (auto repo : {"debian", "cont/failing", "cont/passing", "adv/app", "net/probe"})
     run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
           "docker://" + reg + "/" + repo + ":bookworm-main"});
 
@@ -90,14 +91,14 @@ heal:
   for (int i = 0; i < 600; ++i) {
     by_repo.clear();
     for (const auto& h : ctl_json({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
-    bool done = by_repo.size() == 4;
+    bool done = by_repo.size() == 5;
     for (const auto& [r, h] : by_repo)
       if (h["state"] != "staged" && h["state"] != "promoted" && h["state"] != "held" && h["state"] != "failed") done = false;
     if (done) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   INFO(ctl({"heals"}).out << daemon.log().substr(0, 20000));
-  REQUIRE(by_repo.size() == 4);
+  REQUIRE(by_repo.size() == 5);
   auto healed = by_repo["debian"];
   INFO(healed.dump(2));
   REQUIRE(healed["state"] == "staged");
@@ -108,6 +109,13 @@ heal:
   CHECK(by_repo["cont/failing"]["reason"].get<std::string>().find("test command failed") != std::string::npos);
   CHECK(by_repo["cont/passing"]["state"] == "promoted");
   CHECK(by_repo["adv/app"]["state"] == "held");
+  // No egress from build or test steps: the same probe that reaches Debian's archive from this
+  // host fails inside the healed image, so the heal is held.
+  CHECK(by_repo["net/probe"]["state"] == "held");
+  CHECK(by_repo["net/probe"]["reason"].get<std::string>().find("exit 7") != std::string::npos);
+  if (have_program("perl"))
+    CHECK(run({"perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new(PeerAddr => 'deb.debian.org:80', Timeout => 5) or exit 7"})
+              .exit_code == 0);
   auto outbox = daemon.state_dir() / "outbox" / ("heal-" + std::to_string(by_repo["adv/app"]["id"].get<int>()));
   CHECK(fsys::exists(outbox / "plan.json"));
   CHECK(fs::read_file(outbox / "Containerfile", 1 << 20)->find("dpkg -i") != std::string::npos);
