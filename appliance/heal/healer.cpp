@@ -31,17 +31,17 @@ std::size_t Healer::recover() {
 }
 
 std::size_t Healer::pass() {
-  std::vector<std::pair<std::string, std::string>> todo;
+  std::vector<std::pair<std::string, std::string>> pending;
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare(
         "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE '%-airheal-%' "
         "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest AND f.fix_available = 'package') "
         "AND NOT EXISTS (SELECT 1 FROM heals h WHERE h.repository = r.name AND h.tag = t.name AND "
         "(h.original = t.digest OR h.staged = t.digest)) ORDER BY r.name, t.name");
-    while (st.step()) todo.emplace_back(st.get_text(0), st.get_text(1));
+    while (st.step()) pending.emplace_back(st.get_text(0), st.get_text(1));
   });
   std::size_t n = 0;
-  for (const auto& [repo, tag] : todo) {
+  for (const auto& [repo, tag] : pending) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) break;
