@@ -7,6 +7,7 @@
 #include <map>
 
 #include "audit/journal.hpp"
+#include "core/fs.hpp"
 #include "heal/engine.hpp"
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
@@ -314,14 +315,8 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
 
   auto who = [&](const std::string& given) { return given.empty() ? operator_name() : given; };
   if (s.heals->parsed() || s.heal->parsed()) {
-    heal::EngineOptions eo;
-    eo.runtime = s.runtime.empty() ? cfg.heal.runtime : s.runtime;
-    eo.step_timeout = cfg.heal.step_timeout;
-    eo.outbox = cfg.outbox_directory();
-    eo.policy = [&cfg](const std::string& repo) {
-      auto r = cfg.heal_rule(repo);
-      return heal::Policy{r.mode, r.test};
-    };
+    auto eo = heal::engine_options(cfg);
+    if (!s.runtime.empty()) eo.runtime = s.runtime;
     eo.actor = "airhealctl:" + operator_name();
     heal::Engine engine(st, scanner, &journal, eo);
     auto print = [&](const heal::HealRecord& h) {
@@ -352,7 +347,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       auto d = scanner.resolve(s.ref);
       if (!d) return fail(d.error().message, 2);
       if (auto r = scanner.scan(*d); !r) return fail(r.error().message);
-      auto p = engine.plan(d->str());
+      auto p = engine.plan(d->str(), split(s.ref)->first);
       if (!p) return fail(p.error().message);
       if (json) std::cout << p->to_json().dump(2) << "\n";
       else std::cout << p->strategy << ": " << p->explanation << "\n";
@@ -360,7 +355,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     }
     if (s.heal_run->parsed()) {
       auto ref = split(s.ref);
-      auto r = engine.heal(ref->first, ref->second);
+      auto r = engine.heal(ref->first, ref->second, true);
       if (!r) return fail(r.error().message);
       if (json) std::cout << r->to_json().dump(2) << "\n";
       else print(*r);
@@ -380,6 +375,20 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       std::cout << "  image:    " << h->repository << ":" << h->tag << " at " << h->original << "\n";
       if (!h->staged.empty()) std::cout << "  healed:   " << h->staged << "\n";
       std::cout << "  why:      " << h->plan.value("explanation", std::string("(not planned)")) << "\n";
+      auto j = h->to_json();
+      if (h->heal_layer_size)
+        std::cout << "  size:     heal layer " << fs::human_bytes(static_cast<std::uint64_t>(h->heal_layer_size)) << " over a "
+                  << fs::human_bytes(static_cast<std::uint64_t>(h->image_size)) << " image ("
+                  << (h->image_size ? 100.0 * static_cast<double>(h->heal_layer_size) / static_cast<double>(h->image_size) : 0.0)
+                  << "%)\n";
+      if (j.contains("time_to_stage_seconds"))
+        std::cout << "  time:     " << j["time_to_stage_seconds"].get<std::int64_t>() << " s from the fix's import to staged"
+                  << (j.contains("time_to_promote_seconds")
+                          ? ", " + std::to_string(j["time_to_promote_seconds"].get<std::int64_t>()) + " s to promoted"
+                          : std::string())
+                  << "\n";
+      for (const auto& a : h->attestations)
+        std::cout << "  signed:   " << a.value("predicateType", "") << "  " << a.value("digest", "") << "\n";
       for (const auto& e : engine.events(s.id))
         std::cout << "  " << e["at"].get<std::string>() << "  " << std::left << std::setw(11) << e["state"].get<std::string>()
                   << " " << e["detail"].get<std::string>() << "\n";

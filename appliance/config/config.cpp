@@ -60,7 +60,14 @@ heal:
   default_mode: autonomous-staging  # advisory (plan to <state_dir>/outbox), autonomous-staging (stage, wait for approval), continuous (promote when every gate passes)
   runtime: runc                   # OCI runtime for buildah's build and test steps (always --network none)
   step_timeout: 15m               # any one build or test step
-  rules: []                       # e.g. - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"]}
+  rules: []                       # e.g. - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"], canary: ["/app/healthcheck"]}
+  concurrency: 1                  # heals built at the same time (each runs its own buildah)
+  smoke_timeout: 5s               # smoke test: the image's entrypoint exits 0 or is still running after this
+  max_size_growth: 0.5            # gate: heal layer at most this fraction of the original image's size
+  defer_days: 14                  # findings with no fix inside the gap get an exception this long (0: none)
+  attest: true                    # sign SLSA provenance, SBOM and explanation with the appliance key (DSSE referrers)
+  reuse_layers: true              # images sharing a base reuse one heal layer when nothing above the base touches what it changes
+  webhooks: []                    # http:// endpoints on the LAN that receive every heal event as JSON
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -142,7 +149,7 @@ struct Reader {
 Config::HealRule Config::heal_rule(const std::string& repository) const {
   for (const auto& r : heal.rules)
     if (fnmatch(r.repository.c_str(), repository.c_str(), 0) == 0) return r;
-  return {repository, heal.default_mode, {}};
+  return {repository, heal.default_mode, {}, {}};
 }
 
 Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
@@ -211,7 +218,21 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "max_binary_bytes", "scan.", c.scan.max_binary_bytes);
   }
   if (auto n = root["heal"]) {
-    r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules"});
+    r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency", "smoke_timeout",
+                              "max_size_growth", "defer_days", "attest", "reuse_layers", "webhooks"});
+    r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
+    r.get(n, "concurrency", "heal.", c.heal.concurrency);
+    r.get(n, "smoke_timeout", "heal.", c.heal.smoke_timeout);
+    r.get(n, "max_size_growth", "heal.", c.heal.max_size_growth);
+    r.get(n, "defer_days", "heal.", c.heal.defer_days);
+    r.get(n, "attest", "heal.", c.heal.attest);
+    r.get(n, "webhooks", "heal.", c.heal.webhooks);
+    if (c.heal.concurrency < 1 || c.heal.concurrency > 64) r.fail(n["concurrency"], "heal.concurrency", "must be between 1 and 64");
+    if (!(c.heal.max_size_growth > 0)) r.fail(n["max_size_growth"], "heal.max_size_growth", "must be greater than 0");
+    if (c.heal.defer_days > 366) r.fail(n["defer_days"], "heal.defer_days", "may be at most 366 (exceptions last at most a year)");
+    for (const auto& w : c.heal.webhooks)
+      if (w.rfind("http://", 0) != 0 || w.size() <= 7)
+        r.fail(n["webhooks"], "heal.webhooks", "'" + w + "' must be an http:// URL (a LAN endpoint)");
     r.get(n, "enabled", "heal.", c.heal.enabled);
     r.get(n, "default_mode", "heal.", c.heal.default_mode);
     r.get(n, "runtime", "heal.", c.heal.runtime);
@@ -225,12 +246,13 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
         for (std::size_t i = 0; i < rules.size(); ++i) {
           auto rule = rules[i];
           auto prefix = "heal.rules[" + std::to_string(i) + "].";
-          r.check_keys(rule, prefix, {"repository", "mode", "test"});
+          r.check_keys(rule, prefix, {"repository", "mode", "test", "canary"});
           Config::HealRule hr;
           hr.mode = c.heal.default_mode;
           r.get(rule, "repository", prefix, hr.repository);
           r.get(rule, "mode", prefix, hr.mode);
           r.get(rule, "test", prefix, hr.test);
+          r.get(rule, "canary", prefix, hr.canary);
           if (hr.repository.empty()) r.fail(rule, prefix + "repository", "is required");
           if (!valid_mode(hr.mode)) r.fail(rule["mode"] ? rule["mode"] : rule, prefix + "mode", "must be advisory, autonomous-staging or continuous");
           c.heal.rules.push_back(std::move(hr));

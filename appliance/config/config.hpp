@@ -68,6 +68,8 @@ struct Config {
     std::string repository;         // glob over repository names ("apps/*")
     std::string mode;               // advisory | autonomous-staging | continuous
     std::vector<std::string> test;  // argv run inside the healed image, no network; empty: none
+    std::vector<std::string> canary;  // argv run in the image the tag serves after a promotion; a
+                                      // failure rolls the promotion back automatically
   };
   struct Heal {
     bool enabled = true;                      // heal automatically when a fix is inside the gap
@@ -75,6 +77,13 @@ struct Config {
     std::string runtime = "runc";             // OCI runtime buildah uses for build and test steps
     std::chrono::seconds step_timeout{900};   // any one buildah step
     std::vector<HealRule> rules;              // first match wins; none: default_mode, no test
+    unsigned concurrency = 1;                 // heals built at the same time
+    std::chrono::seconds smoke_timeout{5};    // the entrypoint must exit 0 or still run after this
+    double max_size_growth = 0.5;             // heal layer bytes / original image bytes
+    unsigned defer_days = 14;                 // deferred findings get an exception this long; 0: none
+    bool attest = true;                       // sign SLSA provenance, SBOM and explanation (DSSE)
+    bool reuse_layers = true;                 // reuse a heal layer across images sharing a base
+    std::vector<std::string> webhooks;        // http:// URLs on the LAN that receive heal events
   } heal;
   // The rule for a repository (default mode when none matches).
   HealRule heal_rule(const std::string& repository) const;

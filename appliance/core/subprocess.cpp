@@ -2,12 +2,32 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <future>
 #include <stdexcept>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 namespace airheal {
 
 namespace bp = boost::process;
+
+namespace {
+
+// In the child before exec: its own process group (so a timeout reaches everything it started),
+// and SIGTERM when the thread that started it dies (a killed daemon leaves no build running:
+// buildah forwards the signal to its container).
+struct ChildSetup : bp::extend::handler {
+  template <class Executor>
+  void on_exec_setup(Executor&) const {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  }
+};
+
+}  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
   if (argv.empty()) throw std::invalid_argument("run_process: empty argument vector");
@@ -26,7 +46,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   boost::filesystem::path cwd = options.cwd.empty() ? boost::filesystem::current_path()
                                                      : boost::filesystem::path(options.cwd.string());
   bp::child child(exe, bp::args(args), bp::std_out > out, bp::std_err > err, bp::std_in < in_pipe, child_env,
-                  bp::start_dir(cwd), ios);
+                  bp::start_dir(cwd), ios, ChildSetup{});
   std::string input = options.input.value_or("");
   if (!input.empty()) {
     boost::asio::async_write(in_pipe, boost::asio::buffer(input), [&](const boost::system::error_code&, std::size_t) {
@@ -39,9 +59,17 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   ios.run_for(options.timeout);
   if (!ios.stopped()) {
     r.timed_out = true;
-    std::error_code ec;
-    child.terminate(ec);
+    // SIGTERM to the whole group first (buildah stops its container on it), SIGKILL after a grace.
+    ::kill(-child.id(), SIGTERM);
+    ios.restart();
     ios.run_for(std::chrono::seconds(5));
+    if (!ios.stopped()) {
+      ::kill(-child.id(), SIGKILL);
+      std::error_code ec;
+      child.terminate(ec);
+      ios.restart();
+      ios.run_for(std::chrono::seconds(5));
+    }
   }
   child.wait();
   r.exit_code = r.timed_out ? -1 : child.exit_code();

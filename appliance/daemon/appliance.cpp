@@ -60,18 +60,16 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
       if (e.kind == store::Event::Kind::manifest_stored || e.kind == store::Event::Kind::tag_moved) scanner->notify();
     });
     if (cfg.heal.enabled) {
-      heal::EngineOptions eo;
-      eo.runtime = cfg.heal.runtime;
-      eo.step_timeout = cfg.heal.step_timeout;
-      eo.outbox = cfg.outbox_directory();
-      auto rules = cfg;  // the policy reads the rules of this configuration
-      eo.policy = [rules](const std::string& repo) {
-        auto r = rules.heal_rule(repo);
-        return heal::Policy{r.mode, r.test};
-      };
+      auto eo = heal::engine_options(cfg);
+      if (!cfg.heal.webhooks.empty()) {
+        a->webhooks_ = std::make_unique<heal::Webhooks>(cfg.heal.webhooks);
+        auto* hooks = a->webhooks_.get();
+        eo.notify = [hooks](const nlohmann::json& e) { hooks->post(e); };
+      }
       a->engine_ = std::make_unique<heal::Engine>(*a->store_, *a->scanner_, a->journal_.get(), eo);
       a->healer_ = std::make_unique<heal::Healer>(*a->store_, *a->engine_,
-                                                  std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval));
+                                                  std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval),
+                                                  cfg.heal.concurrency);
       a->healer_->recover();
     }
   }

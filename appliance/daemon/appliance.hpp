@@ -16,6 +16,7 @@
 #include "registry/registry.hpp"
 #include "audit/journal.hpp"
 #include "heal/healer.hpp"
+#include "heal/webhooks.hpp"
 #include "scan/scanner.hpp"
 #include "snapshot/importer.hpp"
 #include "snapshot/pgp.hpp"
@@ -55,6 +56,7 @@ class Appliance {
   std::unique_ptr<snapshot::Importer> importer_;
   std::unique_ptr<snapshot::ImportWatcher> watcher_;
   std::unique_ptr<scan::Scanner> scanner_;
+  std::unique_ptr<heal::Webhooks> webhooks_;  // outlives the engine that posts to it
   std::unique_ptr<heal::Engine> engine_;
   std::unique_ptr<heal::Healer> healer_;
   std::vector<std::thread> workers_;

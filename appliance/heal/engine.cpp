@@ -1,5 +1,6 @@
 #include "heal/engine.hpp"
 
+#include <fnmatch.h>
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -9,8 +10,10 @@
 
 #include "core/fs.hpp"
 #include "core/oci.hpp"
-#include "core/subprocess.hpp"
+#include "scan/binary.hpp"
+#include "scan/layer.hpp"
 #include "scan/sbom.hpp"
+#include "scan/vex.hpp"
 #include "version/version.hpp"
 
 namespace airheal::heal {
@@ -48,107 +51,233 @@ HealRecord row(sqlite::Statement& st) {
   h.updated_at = st.get_int(13);
   if (!st.is_null(14)) h.staged_at = st.get_int(14);
   if (!st.is_null(15)) h.promoted_at = st.get_int(15);
+  if (!st.is_null(16)) h.fix_imported_at = st.get_int(16);
+  h.heal_layer_size = st.is_null(17) ? 0 : st.get_int(17);
+  h.image_size = st.is_null(18) ? 0 : st.get_int(18);
+  h.attestations = json::parse(st.get_text(19), nullptr, false);
+  if (!h.attestations.is_array()) h.attestations = json::array();
+  h.generation = st.get_text(20);
   return h;
 }
 
 constexpr const char* kSelect =
     "SELECT id, repository, tag, original, state, mode, strategy, plan, staged_tag, staged, reason, log, created_at, "
-    "updated_at, staged_at, promoted_at FROM heals";
+    "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, attestations, generation FROM heals";
+
+std::string strip_v(std::string v) { return !v.empty() && v[0] == 'v' ? v.substr(1) : v; }
+
+// What a replacement binary is built from, by ecosystem and name.
+std::map<std::pair<std::string, std::string>, std::string> binary_components(const scan::BinaryInfo& b) {
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  if (b.go) {
+    if (auto v = scan::go_version_to_semver(b.go->go_version)) out[{"Go", "stdlib"}] = *v;
+    if (!b.go->main.path.empty()) out[{"Go", b.go->main.path}] = b.go->main.version;
+    for (const auto& d : b.go->deps) out[{"Go", d.path}] = d.version;
+  }
+  for (const auto& r : b.rust) out[{"crates.io", r.name}] = r.version;
+  if (b.package_note) out[{"", b.package_note->value("name", "")}] = b.package_note->value("version", "");
+  return out;
+}
+
+std::vector<std::string> split_ids(const std::string& fixes) {
+  std::vector<std::string> ids;
+  std::size_t start = 0;
+  while (start <= fixes.size()) {
+    auto comma = fixes.find(',', start);
+    ids.push_back(fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ids;
+}
+
+std::string ids_text(const std::vector<std::string>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size() && i < 3; ++i) out += (i ? ", " : " ") + ids[i];
+  if (ids.size() > 3) out += " and " + std::to_string(ids.size() - 3) + " more";
+  return out;
+}
 
 }  // namespace
 
+bool Plan::uses_dpkg() const {
+  for (const auto& p : packages)
+    if (p.record.empty()) return true;
+  return false;
+}
+
 json Plan::to_json() const {
   auto pins = json::array();
-  for (const auto& p : packages)
-    pins.push_back({{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}});
-  return {{"strategy", strategy}, {"packages", pins},      {"targeted", targeted},
-          {"deferred", deferred}, {"missing", missing}, {"explanation", explanation}};
+  for (const auto& p : packages) {
+    json j = {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}};
+    if (!p.record.empty()) j["record"] = p.record;
+    pins.push_back(std::move(j));
+  }
+  auto arts = json::array();
+  for (const auto& a : artifacts)
+    arts.push_back({{"path", a.path}, {"name", a.name}, {"version", a.version}, {"digest", a.digest}, {"fixes", a.fixes}});
+  json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
+            {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
+  if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
+  return j;
 }
 
 json HealRecord::to_json() const {
   json j = {{"id", id},       {"repository", repository}, {"tag", tag},         {"original", original}, {"state", state},
             {"mode", mode},   {"strategy", strategy},     {"plan", plan},       {"reason", reason},
-            {"created", scan::rfc3339(created_at)}, {"updated", scan::rfc3339(updated_at)}};
+            {"created", scan::rfc3339(created_at)}, {"updated", scan::rfc3339(updated_at)},
+            {"attestations", attestations}};
   if (!staged_tag.empty()) j["staged_tag"] = staged_tag;
   if (!staged.empty()) j["staged"] = staged;
   if (staged_at) j["staged_at"] = scan::rfc3339(*staged_at);
   if (promoted_at) j["promoted_at"] = scan::rfc3339(*promoted_at);
+  if (heal_layer_size) j["heal_layer_bytes"] = heal_layer_size;
+  if (image_size) j["image_bytes"] = image_size;
+  // Time to heal: from the import of the snapshot that carried the fix (or the heal's start when
+  // the fix was already inside the gap) to staging and to promotion.
+  if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(*fix_imported_at);
+  auto from = fix_imported_at && *fix_imported_at <= created_at ? *fix_imported_at : created_at;
+  if (staged_at) j["time_to_stage_seconds"] = *staged_at - from;
+  if (promoted_at) j["time_to_promote_seconds"] = *promoted_at - from;
   return j;
+}
+
+EngineOptions engine_options(const config::Config& cfg) {
+  EngineOptions eo;
+  eo.runtime = cfg.heal.runtime;
+  eo.step_timeout = cfg.heal.step_timeout;
+  eo.smoke_timeout = cfg.heal.smoke_timeout;
+  eo.max_size_growth = cfg.heal.max_size_growth;
+  eo.defer_days = cfg.heal.defer_days;
+  eo.attest = cfg.heal.attest;
+  eo.reuse_layers = cfg.heal.reuse_layers;
+  eo.outbox = cfg.outbox_directory();
+  auto rules = cfg;  // the policy reads the rules of this configuration
+  eo.policy = [rules](const std::string& repo) {
+    auto r = rules.heal_rule(repo);
+    return Policy{r.mode, r.test, r.canary};
+  };
+  return eo;
 }
 
 Engine::Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal, EngineOptions options)
     : store_(store), scanner_(scanner), journal_(journal), options_(std::move(options)) {}
 
 void Engine::journal(json record) {
+  if (options_.notify) options_.notify(record);
   if (!journal_) return;
   if (!record.contains("actor")) record["actor"] = options_.actor;
   if (auto st = journal_->append(std::move(record)); !st) spdlog::warn("journal: {}", st.error().message);
 }
 
-Result<Plan> Engine::plan(const std::string& manifest) {
+std::string Engine::content_generation(sqlite::Connection& c) {
+  auto st = c.prepare("SELECT (SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')) || '/' || "
+                      "(SELECT ifnull(max(imported_at), 0) FROM snapshots)");
+  return st.step() ? st.get_text(0) : "";
+}
+
+Result<Plan> Engine::plan(const std::string& manifest, const std::string& repository) {
   json findings;
   std::optional<scan::ImageInventory> inv;
-  std::vector<std::tuple<std::string, std::string, std::string, std::string>> content;  // name, version, meta, digest
+  struct Content {
+    std::string name, version, digest, snapshot;
+    json meta;
+    std::int64_t imported_at;
+  };
+  std::vector<Content> packages, artifacts;
   store_.read([&](sqlite::Connection& c) {
     scan::FindingsQuery q;
     q.manifests = {manifest};
-    findings = scan::list_findings(c, q, store_.now_seconds());
+    q.include_suppressed = true;  // exceptions accept a risk for now; a fix inside the gap still heals it
+    for (auto& f : scan::list_findings(c, q, store_.now_seconds()))
+      if (!f.contains("suppressed") || f["suppressed"].value("by", "") != "vex") findings.push_back(std::move(f));
+    if (findings.is_null()) findings = json::array();
     inv = scan::load_inventory(c, manifest);
-    auto st = c.prepare("SELECT name, version, metadata, digest FROM content WHERE kind = 'package'");
-    while (st.step()) content.emplace_back(st.get_text(0), st.get_text(1), st.get_text(2), st.get_text(3));
+    auto st = c.prepare(
+        "SELECT c.kind, c.name, c.version, c.metadata, c.digest, c.snapshot, ifnull(s.imported_at, 0) FROM content c "
+        "LEFT JOIN snapshots s ON s.digest = c.snapshot WHERE c.kind IN ('package', 'artifact')");
+    while (st.step()) {
+      Content x{st.get_text(1), st.get_text(2), st.get_text(4), st.get_text(5), json::parse(st.get_text(3), nullptr, false),
+                st.get_int(6)};
+      if (!x.meta.is_object()) continue;
+      (st.get_text(0) == "package" ? packages : artifacts).push_back(std::move(x));
+    }
   });
   if (!inv) return make_error(Errc::not_found, manifest + " has not been scanned");
   Plan p;
+  std::set<std::string> used_snapshots;
+  auto use = [&](const Content& c) {
+    used_snapshots.insert(c.snapshot);
+    p.fix_imported_at = std::max(p.fix_imported_at, c.imported_at);
+  };
+  // Which dpkg database a Debian component lives in: dpkg's own status file (the image can run
+  // dpkg: package patch) or distroless status.d records (nothing can run: package files).
   bool has_dpkg = false;
   for (const auto& c : inv->components)
     if (c.type == "deb" && c.location == "var/lib/dpkg/status") has_dpkg = true;
+  auto usable = [&](const std::string& location) {
+    return has_dpkg ? location == "var/lib/dpkg/status" : location.rfind("var/lib/dpkg/status.d/", 0) == 0;
+  };
   static const std::regex name_re("[a-z0-9][a-z0-9+.-]*"), arch_re("[a-z0-9-]+");
-  // Findings grouped by source package: a source is healed only with every installed binary
-  // built from it (dpkg refuses mixed versions of perl and perl-base, for instance).
+  // Debian findings grouped by source package: a source is healed only with every installed
+  // binary built from it (dpkg refuses mixed versions of perl and perl-base, for instance).
   struct SourceNeed {
     std::string fixed;  // the highest fixed version any of its findings needs
     std::set<std::string> ids;
   };
   std::map<std::string, SourceNeed> sources;
+  // Findings in self-describing binaries, by the binary's path.
+  struct BinaryNeed {
+    std::string ecosystem, package, fixed, id;
+  };
+  std::map<std::string, std::vector<BinaryNeed>> binaries;
   std::set<std::string> targeted, deferred;
   for (const auto& f : findings) {
     auto id = f["advisory"].get<std::string>();
-    if (f["type"] != "deb" || f["fixed"].get<std::string>().empty() || !has_dpkg) {
-      deferred.insert(id);
-      continue;
-    }
-    auto& need = sources[f["source"].get<std::string>()];
+    auto type = f["type"].get<std::string>();
     auto fixed = f["fixed"].get<std::string>();
-    if (need.fixed.empty() || version::compare_dpkg(fixed, need.fixed).value_or(0) > 0) need.fixed = fixed;
-    need.ids.insert(id);
+    auto location = f["location"].get<std::string>();
+    if (fixed.empty()) {
+      deferred.insert(id);
+    } else if (type == "deb" && usable(location)) {
+      auto& need = sources[f["source"].get<std::string>()];
+      if (need.fixed.empty() || version::compare_dpkg(fixed, need.fixed).value_or(0) > 0) need.fixed = fixed;
+      need.ids.insert(id);
+    } else if (type != "deb" && type != "apk" && type != "rpm" && !location.empty()) {
+      binaries[location].push_back({f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+    } else {
+      deferred.insert(id);
+    }
   }
   std::map<std::string, PackagePin> pins;  // by package name
   for (const auto& [source, need] : sources) {
     std::vector<PackagePin> chosen;
     std::vector<std::string> missing;
+    std::vector<const Content*> chosen_content;
     for (const auto& comp : inv->components) {
-      if (comp.type != "deb" || comp.source != source || comp.location != "var/lib/dpkg/status") continue;
+      if (comp.type != "deb" || comp.source != source || !usable(comp.location)) continue;
       // The highest imported build of this binary whose source version carries every fix.
-      std::optional<PackagePin> best;
-      for (const auto& [cname, cversion, cmeta, cdigest] : content) {
-        if (cname != comp.name) continue;
-        auto meta = json::parse(cmeta, nullptr, false);
-        if (!meta.is_object()) continue;
-        auto carch = meta.value("architecture", "");
+      const Content* best = nullptr;
+      for (const auto& c : packages) {
+        if (c.name != comp.name) continue;
+        auto carch = c.meta.value("architecture", "");
         if (carch != comp.arch && carch != "all") continue;
-        auto sv = meta.value("source_version", "");
-        if (sv.empty()) sv = cversion;
+        auto sv = c.meta.value("source_version", "");
+        if (sv.empty()) sv = c.version;
         auto cmp = version::compare_dpkg(sv, need.fixed);
         if (!cmp || *cmp < 0) continue;
-        if (!safe_deb_field(cname, name_re) || !version::is_dpkg_version(cversion) || !safe_deb_field(carch, arch_re)) continue;
-        if (best && version::compare_dpkg(cversion, best->version).value_or(0) <= 0) continue;
-        best = PackagePin{cname, cversion, carch, cdigest, ""};
+        if (!safe_deb_field(c.name, name_re) || !version::is_dpkg_version(c.version) || !safe_deb_field(carch, arch_re)) continue;
+        if (best && version::compare_dpkg(c.version, best->version).value_or(0) <= 0) continue;
+        best = &c;
       }
-      if (best) chosen.push_back(*best);
-      else missing.push_back(comp.name);
+      if (best) {
+        chosen.push_back(PackagePin{best->name, best->version, best->meta.value("architecture", ""), best->digest, "",
+                                    has_dpkg ? "" : comp.location});
+        chosen_content.push_back(best);
+      } else {
+        missing.push_back(comp.name);
+      }
     }
-    std::string ids;
-    for (const auto& i : need.ids) ids += (ids.empty() ? "" : ",") + i;
     if (!missing.empty() || chosen.empty()) {
       for (const auto& i : need.ids) deferred.insert(i);
       std::string m;
@@ -156,51 +285,104 @@ Result<Plan> Engine::plan(const std::string& manifest) {
       p.missing.push_back(source + " " + need.fixed + ":" + m);
       continue;
     }
+    std::string ids;
+    for (const auto& i : need.ids) ids += (ids.empty() ? "" : ",") + i;
     for (auto& pin : chosen) {
       pin.fixes = ids;
       pins[pin.name] = pin;
     }
+    for (const auto* c : chosen_content) use(*c);
     targeted.insert(need.ids.begin(), need.ids.end());
   }
-  for (const auto& t : targeted) deferred.erase(t);
   for (auto& [n, pin] : pins) p.packages.push_back(pin);
+  // Gold substitution: a signed artefact whose metadata names this binary's path (and, when it
+  // says so, the repositories it is for), checked by reading what it is built from: it must carry
+  // every fixed version (or no longer contain the vulnerable package at all).
+  for (const auto& [location, needs] : binaries) {
+    const Content* best = nullptr;
+    std::set<std::string> best_fixes;
+    for (const auto& c : artifacts) {
+      auto path = c.meta.value("path", "");
+      auto norm = scan::normalise_path(path);
+      if (!norm || *norm != location) continue;
+      auto repos = c.meta.value("repository", "");
+      if (!repos.empty() && fnmatch(repos.c_str(), repository.c_str(), 0) != 0) continue;
+      auto d = Digest::parse(c.digest);
+      if (!d) continue;
+      auto bytes = fs::read_file(store_.blob_path(*d), 1ull << 30);
+      if (!bytes) continue;
+      auto info = scan::read_binary(*bytes);
+      if (info.empty()) continue;  // not a binary that says what it is built from: cannot be checked
+      auto comps = binary_components(info);
+      std::set<std::string> fixes;
+      for (const auto& n : needs) {
+        auto it = comps.find({n.ecosystem, n.package});
+        if (it == comps.end()) {
+          fixes.insert(n.id);  // the vulnerable package is gone
+          continue;
+        }
+        auto cmp = version::compare(n.ecosystem, strip_v(it->second), strip_v(n.fixed));
+        if (cmp && *cmp >= 0) fixes.insert(n.id);
+      }
+      if (fixes.size() > best_fixes.size() || (best && fixes.size() == best_fixes.size() && c.imported_at > best->imported_at)) {
+        best = &c;
+        best_fixes = fixes;
+      }
+    }
+    if (!best || best_fixes.empty()) {
+      for (const auto& n : needs) deferred.insert(n.id);
+      p.missing.push_back("an artefact for /" + location + " with " + needs.front().package + " " + needs.front().fixed);
+      continue;
+    }
+    std::string ids;
+    for (const auto& i : best_fixes) ids += (ids.empty() ? "" : ",") + i;
+    p.artifacts.push_back({location, best->name, best->version, best->digest, ids});
+    use(*best);
+    targeted.insert(best_fixes.begin(), best_fixes.end());
+    for (const auto& n : needs)
+      if (!best_fixes.count(n.id)) deferred.insert(n.id);
+  }
+  for (const auto& t : targeted) deferred.erase(t);
   p.targeted.assign(targeted.begin(), targeted.end());
   p.deferred.assign(deferred.begin(), deferred.end());
-  if (!p.packages.empty()) {
-    p.strategy = "package-patch";
-    p.explanation = "The image's own package manager (dpkg) installs " + std::to_string(p.packages.size()) +
-                    " fixed package(s) imported from a signed snapshot, in one heal layer over the original image, "
-                    "with no network; this removes " + std::to_string(p.targeted.size()) + " vulnerabilit" +
-                    (p.targeted.size() == 1 ? "y" : "ies") + ":";
-    // One line per fix set: the packages upgraded together and the ids they remove.
-    std::map<std::string, std::vector<std::string>> by_fixes;
-    for (const auto& pin : p.packages) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
-    for (const auto& [fixes, names] : by_fixes) {
-      std::vector<std::string> ids;
-      std::size_t start = 0;
-      while (start <= fixes.size()) {
-        auto comma = fixes.find(',', start);
-        ids.push_back(fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-      p.explanation += " [";
-      for (std::size_t i = 0; i < names.size(); ++i) p.explanation += (i ? ", " : "") + names[i];
-      p.explanation += "] fixes";
-      for (std::size_t i = 0; i < ids.size() && i < 3; ++i) p.explanation += (i ? ", " : " ") + ids[i];
-      if (ids.size() > 3) p.explanation += " and " + std::to_string(ids.size() - 3) + " more";
-      p.explanation += ";";
-    }
-  } else {
+  p.snapshots.assign(used_snapshots.begin(), used_snapshots.end());
+
+  std::vector<std::string> parts;
+  if (p.uses_dpkg()) parts.push_back("package-patch");
+  else if (!p.packages.empty()) parts.push_back("package-files");
+  if (!p.artifacts.empty()) parts.push_back("gold-substitution");
+  if (parts.empty()) {
     p.strategy = "defer";
     p.explanation = findings.empty() ? "Nothing to heal: the image has no open findings."
-                                     : "No fix for these findings has been imported into the air gap yet (or the image "
-                                       "has no package manager a package patch could use): the heal is deferred.";
+                                     : "No fix for these findings has been imported into the air gap yet: the heal is deferred.";
+  } else {
+    p.strategy = parts[0] + (parts.size() > 1 ? "+" + parts[1] : "");
+    auto n = p.targeted.size();
+    p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
+                    " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
+    if (!p.packages.empty()) {
+      p.explanation += p.uses_dpkg() ? " The image's own package manager (dpkg) installs " + std::to_string(p.packages.size()) +
+                                           " fixed package(s) imported from a signed snapshot:"
+                                     : " The image has no package manager, so the files of " + std::to_string(p.packages.size()) +
+                                           " fixed package(s) imported from a signed snapshot are written into the layer "
+                                           "and their status.d records updated, so scanners see the fix:";
+      std::map<std::string, std::vector<std::string>> by_fixes;  // packages upgraded together
+      for (const auto& pin : p.packages) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
+      for (const auto& [fixes, names] : by_fixes) {
+        p.explanation += " [";
+        for (std::size_t i = 0; i < names.size(); ++i) p.explanation += (i ? ", " : "") + names[i];
+        p.explanation += "] fixes" + ids_text(split_ids(fixes)) + ";";
+      }
+    }
+    for (const auto& a : p.artifacts)
+      p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name + (a.version.empty() ? "" : " " + a.version) +
+                       " (" + a.digest.substr(0, 19) + "), whose build information shows the fixed versions; it fixes" +
+                       ids_text(split_ids(a.fixes)) + ";";
   }
   if (!p.deferred.empty()) {
     p.explanation += " Deferred (no fix inside the air gap): " + std::to_string(p.deferred.size()) + " finding(s)";
     if (!p.missing.empty()) {
-      p.explanation += "; a snapshot must carry the fixed builds of";
+      p.explanation += "; a snapshot must carry";
       for (const auto& m : p.missing) p.explanation += " [" + m + "]";
     }
     p.explanation += ".";
@@ -212,8 +394,9 @@ std::int64_t Engine::create(const std::string& repo, const std::string& tag, con
   std::int64_t id = 0;
   auto now = store_.now_seconds();
   store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at) VALUES (?, ?, ?, 'detected', ?, ?, ?)")
-        .bind(1, repo).bind(2, tag).bind(3, original).bind(4, mode).bind(5, now).bind(6, now).run();
+    c.prepare("INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at, generation) "
+              "VALUES (?, ?, ?, 'detected', ?, ?, ?, ?)")
+        .bind(1, repo).bind(2, tag).bind(3, original).bind(4, mode).bind(5, now).bind(6, now).bind(7, content_generation(c)).run();
     id = c.last_insert_rowid();
     c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, 'detected', ?, ?)")
         .bind(1, id).bind(2, now).bind(3, repo + ":" + tag + " at " + original).run();
@@ -225,13 +408,23 @@ std::int64_t Engine::create(const std::string& repo, const std::string& tag, con
 void Engine::transition(std::int64_t id, const std::string& state, const std::string& detail,
                         const std::function<void(sqlite::Connection&)>& extra) {
   auto now = store_.now_seconds();
+  std::string image;
   store_.transaction([&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET state = ?, updated_at = ? WHERE id = ?").bind(1, state).bind(2, now).bind(3, id).run();
     c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, ?, ?, ?)")
         .bind(1, id).bind(2, state).bind(3, now).bind(4, detail).run();
     if (extra) extra(c);
+    auto st = c.prepare("SELECT repository || ':' || tag FROM heals WHERE id = ?");
+    st.bind(1, id);
+    if (st.step()) image = st.get_text(0);
   });
-  journal({{"type", "heal." + state}, {"heal", id}, {"detail", detail}});
+  journal({{"type", "heal." + state}, {"heal", id}, {"image", image}, {"detail", detail}});
+}
+
+void Engine::fail_heal(std::int64_t id, const std::string& why, const std::string& log) {
+  transition(id, "failed", why, [&](sqlite::Connection& c) {
+    c.prepare("UPDATE heals SET reason = ?, log = ? WHERE id = ?").bind(1, why).bind(2, log.substr(0, 200000)).bind(3, id).run();
+  });
 }
 
 std::string Engine::staging_tag(const std::string& repo, const std::string& tag) {
@@ -248,173 +441,33 @@ std::string Engine::staging_tag(const std::string& repo, const std::string& tag)
     if (!taken.count(base + std::to_string(n))) return base + std::to_string(n);
 }
 
-Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
-                            const Plan& plan) {
-  auto dir = (options_.outbox.empty() ? store_.root() / "outbox" : options_.outbox) / ("heal-" + std::to_string(id));
-  std::error_code ec;
-  fsys::create_directories(dir, ec);
-  if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
-  std::string containerfile = "# airheal heal " + std::to_string(id) + " (advisory mode): " + repo + ":" + tag + "\n# " +
-                              plan.explanation + "\nFROM " + repo + "@" + original + "\n";
-  std::string pins, files;
-  for (const auto& p : plan.packages) {
-    pins += p.name + "=" + p.version + "\n";
-    files += " /tmp/airheal-heal/" + p.name + "_" + p.version + "_" + p.architecture + ".deb";
-  }
-  if (!plan.packages.empty())
-    containerfile += "COPY debs/ /tmp/airheal-heal/\nRUN dpkg -i" + files + " && rm -rf /tmp/airheal-heal\n";
-  for (auto [name, text] : {std::pair{"plan.json", plan.to_json().dump(2) + "\n"}, std::pair{"Containerfile", containerfile},
-                            std::pair{"pins.txt", pins}})
-    if (auto st = fs::write_file_atomic(dir / name, text); !st) return st;
-  return {};
-}
-
-Result<std::string> Engine::build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                                  const fsys::path& work, std::string& log, const std::vector<std::string>& test,
-                                  std::string& test_failure) {
-  std::error_code ec;
-  fsys::remove_all(work, ec);
-  fsys::create_directories(work / "in" / "blobs" / "sha256");
-  fsys::create_directories(work / "debs");
-  // The original image as an OCI layout whose blobs are hard links to the store's.
-  auto original_digest = Digest::parse(original);
-  if (!original_digest) return make_error(Errc::invalid_argument, "bad original digest");
-  auto manifest_bytes = fs::read_file(store_.blob_path(*original_digest), 8 << 20);
-  if (!manifest_bytes) return manifest_bytes.error();
-  auto m = oci::parse_manifest(*manifest_bytes, oci::media::kOciManifest);
-  auto mj = json::parse(*manifest_bytes, nullptr, false);
-  if (!m || !mj.is_object() || !m->config) return make_error(Errc::manifest_invalid, "the original manifest cannot be read");
-  std::string media_type = mj.value("mediaType", std::string(oci::media::kOciManifest));
-  auto link_in = [&](const Digest& d) -> Status {
-    auto to = work / "in" / "blobs" / "sha256" / d.hex();
-    if (fsys::exists(to)) return {};
-    std::error_code e;
-    fsys::create_hard_link(store_.blob_path(d), to, e);
-    if (e) fsys::copy_file(store_.blob_path(d), to, e);
-    if (e) return make_error(Errc::io_error, "cannot link blob " + d.str() + ": " + e.message());
-    return {};
-  };
-  for (const auto& d : {*original_digest, m->config->digest})
-    if (auto st = link_in(d); !st) return st.error();
-  for (const auto& l : m->layers)
-    if (auto st = link_in(l.digest); !st) return st.error();
-  json index = {{"schemaVersion", 2},
-                {"manifests", json::array({{{"mediaType", media_type}, {"digest", original}, {"size", manifest_bytes->size()},
-                                            {"annotations", {{"org.opencontainers.image.ref.name", "original"}}}}})}};
-  if (auto st = fs::write_file_atomic(work / "in" / "index.json", index.dump()); !st) return st.error();
-  if (auto st = fs::write_file_atomic(work / "in" / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !st) return st.error();
-  // The local repository: the pinned .debs from imported content, under names dpkg accepts.
-  std::vector<std::string> debs;
-  for (const auto& p : plan.packages) {
-    auto d = Digest::parse(p.digest);
-    if (!d || !store_.has_blob_file(*d)) return make_error(Errc::blob_unknown, "package " + p.name + " " + p.version + " is not in the store");
-    auto v = p.version;
-    for (auto& ch : v)
-      if (ch == ':') ch = '%';
-    auto file = p.name + "_" + v + "_" + p.architecture + ".deb";
-    std::error_code e;
-    fsys::create_hard_link(store_.blob_path(*d), work / "debs" / file, e);
-    if (e) fsys::copy_file(store_.blob_path(*d), work / "debs" / file, e);
-    if (e) return make_error(Errc::io_error, "cannot stage " + file + ": " + e.message());
-    debs.push_back("/airheal-heal/" + file);
-  }
-  std::vector<std::string> b = {options_.buildah, "--root", (work / "storage").string(), "--runroot", (work / "run").string(),
-                                "--storage-driver", "vfs"};
-  ProcessOptions po;
-  po.timeout = options_.step_timeout;
-  // Relative oci: paths from inside the work folder: buildah derives image names from them, and
-  // names must be lowercase whatever the state folder is called.
-  po.cwd = work;
-  auto step = [&](std::vector<std::string> args) -> Result<std::string> {
-    auto argv = b;
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    log += "$ buildah " + cmd + "\n";
-    auto r = run_process(argv, po);
-    log += r.out + r.err;
-    if (r.timed_out) return make_error(Errc::io_error, "buildah " + args[0] + " timed out after " + std::to_string(options_.step_timeout.count()) + " s");
-    if (r.exit_code != 0) {
-      auto err = r.err.substr(r.err.size() > 600 ? r.err.size() - 600 : 0);
-      return make_error(Errc::io_error, "buildah " + args[0] + " failed (exit " + std::to_string(r.exit_code) + "): " + err);
-    }
-    return r.out;
-  };
-  auto ctr = step({"from", "--pull-never", "--name", "airheal-heal-" + std::to_string(id), "oci:in:original"});
-  if (!ctr) return ctr.error();
-  std::vector<std::string> install = {"run", "--runtime", options_.runtime, "--network", "none", "--volume",
-                                      (work / "debs").string() + ":/airheal-heal:ro", "airheal-heal-" + std::to_string(id), "--",
-                                      "dpkg", "-i"};
-  install.insert(install.end(), debs.begin(), debs.end());
-  if (auto r = step(install); !r) return r.error();
-  if (auto r = step({"commit", "--quiet", "--disable-compression=false", "--format", "oci", "airheal-heal-" + std::to_string(id), "oci:out:healed"}); !r)
-    return r.error();
-  (void)step({"rm", "airheal-heal-" + std::to_string(id)});
-  // The configured test, inside the healed image, with no network.
-  if (!test.empty()) {
-    auto tctr = "airheal-test-" + std::to_string(id);
-    if (auto r = step({"from", "--pull-never", "--name", tctr, "oci:out:healed"}); !r) return r.error();
-    std::vector<std::string> t = {"run", "--runtime", options_.runtime, "--network", "none", tctr, "--"};
-    t.insert(t.end(), test.begin(), test.end());
-    auto r = step(t);
-    if (!r) test_failure = r.error().message;
-    (void)step({"rm", tctr});
-  }
-  // Take buildah's last layer as the heal layer; everything below it stays the original's blobs.
-  auto out_index = fs::read_file(work / "out" / "index.json", 1 << 20);
-  if (!out_index) return out_index.error();
-  auto oi = json::parse(*out_index, nullptr, false);
-  if (!oi.is_object() || !oi.contains("manifests") || oi["manifests"].empty()) return make_error(Errc::io_error, "buildah wrote no image");
-  auto out_blob = [&](const std::string& digest) { return work / "out" / "blobs" / "sha256" / digest.substr(7); };
-  auto om = json::parse(*fs::read_file(out_blob(oi["manifests"][0]["digest"]), 8 << 20), nullptr, false);
-  auto oc = json::parse(*fs::read_file(out_blob(om["config"]["digest"]), 8 << 20), nullptr, false);
-  if (!om.is_object() || !oc.is_object() || om["layers"].size() != m->layers.size() + 1)
-    return make_error(Errc::io_error, "buildah's image does not have exactly one layer more than the original");
-  auto heal_layer = om["layers"].back();
-  auto heal_diff = oc["rootfs"]["diff_ids"].back();
-  auto heal_digest = Digest::parse(heal_layer["digest"].get<std::string>());
-  if (!heal_digest) return make_error(Errc::io_error, "bad heal layer digest");
-  // The healed config: the original's, one more diff id and a history entry saying what happened.
-  auto config_bytes = fs::read_file(store_.blob_path(m->config->digest), 8 << 20);
-  if (!config_bytes) return config_bytes.error();
-  auto config = json::parse(*config_bytes, nullptr, false);
-  if (!config.is_object()) return make_error(Errc::manifest_invalid, "the original config is not JSON");
-  config["rootfs"]["diff_ids"].push_back(heal_diff);
-  if (!config.contains("history") || !config["history"].is_array()) config["history"] = json::array();
-  std::string pins;
-  for (const auto& p : plan.packages) pins += " " + p.name + "=" + p.version;
-  config["history"].push_back({{"created", scan::rfc3339(store_.now_seconds())},
-                               {"created_by", "airheal heal " + std::to_string(id) + ": dpkg -i" + pins + " (no network)"},
-                               {"comment", "airheal package patch"}});
-  auto new_config = config.dump();
-  auto config_digest = Sha256::of(new_config);
-  json healed = mj;
-  healed["config"]["digest"] = config_digest.str();
-  healed["config"]["size"] = new_config.size();
-  healed["config"]["mediaType"] = m->config->media_type;
-  healed["layers"].push_back(heal_layer);
-  if (!healed.contains("annotations") || !healed["annotations"].is_object()) healed["annotations"] = json::object();
-  healed["annotations"]["org.opencontainers.image.base.digest"] = original;
-  healed["annotations"]["dev.airheal.heal"] = std::to_string(id);
-  auto healed_bytes = healed.dump();
-  // Into the store: the heal layer and the new config, then the manifest (one transaction each).
-  auto stage_file = work / "config.json";
-  if (auto st = fs::write_file_atomic(stage_file, new_config); !st) return st.error();
-  std::uint64_t layer_size = 0;
-  if (auto d = Sha256::of_file(out_blob(heal_layer["digest"]), &layer_size); !d || d->str() != heal_digest->str())
-    return make_error(Errc::digest_invalid, "the heal layer does not match its digest");
-  if (auto st = store_.adopt_blob_file(out_blob(heal_layer["digest"]), *heal_digest); !st) return st.error();
-  if (auto st = store_.adopt_blob_file(stage_file, config_digest); !st) return st.error();
+void Engine::defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan) {
+  if (!options_.defer_days || plan.deferred.empty()) return;
+  auto now = store_.now_seconds();
+  std::vector<std::int64_t> made;
   store_.transaction([&](sqlite::Connection& c) {
-    store_.link_blob(c, repo, *heal_digest, layer_size);
-    store_.link_blob(c, repo, config_digest, new_config.size());
-    for (const auto& l : m->layers) store_.link_blob(c, repo, l.digest, static_cast<std::uint64_t>(l.size));
+    auto active = scan::list_exceptions(c, false, now);
+    for (const auto& v : plan.deferred) {
+      bool covered = false;
+      for (const auto& e : active)
+        if (e.vulnerability == v && e.product == repo) covered = true;
+      if (covered) continue;
+      scan::Exception e;
+      e.vulnerability = v;
+      e.product = repo;
+      e.reason = "deferred by airheal heal " + std::to_string(id) +
+                 ": no fix for it is inside the air gap yet; it is healed when a snapshot brings one";
+      e.created_by = "airheal";
+      e.expires_at = now + static_cast<std::int64_t>(options_.defer_days) * 86400;
+      if (auto r = scan::add_exception(c, e, now)) made.push_back(r->id);
+    }
   });
-  log += "heal layer " + heal_digest->str() + " (" + fs::human_bytes(layer_size) + ")\n";
-  return healed_bytes;
+  for (auto x : made)
+    journal({{"type", "exception.added"}, {"exception", x}, {"heal", id}, {"product", repo}, {"by", "airheal (deferral)"},
+             {"expires", scan::rfc3339(now + static_cast<std::int64_t>(options_.defer_days) * 86400)}});
 }
 
-Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag) {
+Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag, bool force) {
   auto current = store_.get_manifest(repo, tag);
   if (!current) return make_error(Errc::manifest_unknown, repo + ":" + tag + ": " + current.error().message);
   // Heal from the original, never from an earlier heal: a second heal replaces the heal layer.
@@ -427,57 +480,91 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
   auto scanned = scanner_.scan(*Digest::parse(original));
   if (!scanned) return scanned.error();
   Policy policy = options_.policy ? options_.policy(repo) : Policy{};
+  auto p = plan(original, repo);
+  if (!force && p) {
+    std::optional<HealRecord> prev;
+    store_.read([&](sqlite::Connection& c) {
+      auto st = c.prepare(std::string(kSelect) + " WHERE repository = ? AND tag = ? AND original = ? AND state IN "
+                                                 "('held', 'staged', 'promoted') ORDER BY id DESC LIMIT 1");
+      st.bind(1, repo).bind(2, tag).bind(3, original);
+      if (st.step()) prev = row(st);
+    });
+    auto now_plan = p->to_json();
+    if (prev && prev->plan.is_object() && prev->plan.value("packages", json()) == now_plan["packages"] &&
+        prev->plan.value("artifacts", json::array()) == now_plan["artifacts"]) {
+      store_.transaction([&](sqlite::Connection& c) {
+        c.prepare("UPDATE heals SET generation = ? WHERE id = ?").bind(1, content_generation(c)).bind(2, prev->id).run();
+      });
+      return *get(prev->id);
+    }
+  }
   auto id = create(repo, tag, original, policy.mode);
-  auto p = plan(original);
+  auto started = store_.now_seconds();
   if (!p) {
-    transition(id, "failed", p.error().message, [&](sqlite::Connection& c) {
-      c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, p.error().message).bind(2, id).run();
-    });
+    fail_heal(id, p.error().message, "");
     return *get(id);
   }
-  transition(id, "planned", p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " +
-                               std::to_string(p->targeted.size()) + " targeted, " + std::to_string(p->deferred.size()) + " deferred",
+  transition(id, "planned",
+             p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " + std::to_string(p->artifacts.size()) +
+                 " artefact(s), " + std::to_string(p->targeted.size()) + " targeted, " + std::to_string(p->deferred.size()) + " deferred",
              [&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET strategy = ?, plan = ? WHERE id = ?").bind(1, p->strategy).bind(2, p->to_json().dump()).bind(3, id).run();
-  });
-  if (policy.mode == "advisory" && p->strategy != "defer") {
-    auto st = write_outbox(id, repo, tag, original, *p);
-    std::string why = st ? "advisory mode: plan, Containerfile and package pins written to the outbox (heal-" + std::to_string(id) + ") for a human"
-                         : "advisory mode: the outbox could not be written: " + st.error().message;
-    transition(id, st ? "held" : "failed", why, [&](sqlite::Connection& c) {
-      c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, why).bind(2, id).run();
-    });
-    return *get(id);
-  }
-  if (p->strategy == "defer") {
-    transition(id, "held", p->explanation, [&](sqlite::Connection& c) {
-      c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, p->explanation).bind(2, id).run();
-    });
-    return *get(id);
-  }
-  transition(id, "building", "buildah, no network");
-  std::string log;
-  auto work = store_.root() / "heal" / std::to_string(id);
-  auto fail = [&](const std::string& why) {
-    transition(id, "failed", why, [&](sqlite::Connection& c) {
+               auto st = c.prepare("UPDATE heals SET strategy = ?, plan = ?, fix_imported_at = ? WHERE id = ?");
+               st.bind(1, p->strategy).bind(2, p->to_json().dump());
+               if (p->fix_imported_at) st.bind(3, p->fix_imported_at);
+               st.bind(4, id).run();
+             });
+  defer_exceptions(id, repo, *p);
+  auto hold = [&](const std::string& why, const std::string& log = "") {
+    transition(id, "held", why, [&](sqlite::Connection& c) {
       c.prepare("UPDATE heals SET reason = ?, log = ? WHERE id = ?").bind(1, why).bind(2, log.substr(0, 200000)).bind(3, id).run();
     });
-    std::error_code ec;
-    fsys::remove_all(work, ec);
     return *get(id);
   };
-  std::string test_failure;
-  auto built = build(id, repo, original, *p, work, log, policy.test, test_failure);
-  if (!built) return fail(built.error().message);
+  if (policy.mode == "advisory" && p->builds()) {
+    auto st = write_outbox(id, repo, tag, original, *p);
+    if (!st) {
+      fail_heal(id, "advisory mode: the outbox could not be written: " + st.error().message, "");
+      return *get(id);
+    }
+    return hold("advisory mode: plan, Containerfile and package pins written to the outbox (heal-" + std::to_string(id) + ") for a human");
+  }
+  if (!p->builds()) return hold(p->explanation);
+
+  transition(id, "building", "no network; " + p->strategy);
+  std::string log;
+  auto work = store_.root() / "heal" / std::to_string(id);
+  auto cleanup = [&] {
+    std::error_code ec;
+    fsys::remove_all(work, ec);
+  };
+  auto built = build(id, repo, original, *p, work, log, policy);
+  if (!built) {
+    cleanup();
+    fail_heal(id, built.error().message, log);
+    return *get(id);
+  }
   // Verify: the healed image is scanned like any other; the targeted findings must be gone and
-  // nothing may be new.
-  transition(id, "verifying", "rescan of the healed image");
+  // no new critical or high finding may appear.
+  transition(id, "verifying", std::string("rescan, test command, smoke test, size") +
+                                 (built->reused_from ? "; heal layer reused from heal " + std::to_string(built->reused_from) : ""));
   auto staged_tag = staging_tag(repo, tag);
-  auto put = store_.put_manifest(repo, staged_tag, *built, oci::media::kOciManifest);
-  if (!put) return fail("cannot store the healed manifest: " + put.error().message);
+  auto put = store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest);
+  cleanup();
+  if (!put) {
+    fail_heal(id, "cannot store the healed manifest: " + put.error().message, log);
+    return *get(id);
+  }
   auto staged = put->digest.str();
+  store_.transaction([&](sqlite::Connection& c) {
+    c.prepare("UPDATE heals SET staged_tag = ?, staged = ?, heal_layer_size = ?, image_size = ? WHERE id = ?")
+        .bind(1, staged_tag).bind(2, staged).bind(3, static_cast<std::int64_t>(built->heal_layer_size))
+        .bind(4, static_cast<std::int64_t>(built->image_size)).bind(5, id).run();
+  });
   auto rescanned = scanner_.scan(put->digest);
-  if (!rescanned) return fail("rescan of the healed image failed: " + rescanned.error().message);
+  if (!rescanned) {
+    fail_heal(id, "rescan of the healed image failed: " + rescanned.error().message, log);
+    return *get(id);
+  }
   json before, after;
   store_.read([&](sqlite::Connection& c) {
     scan::FindingsQuery q;
@@ -487,37 +574,63 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag)
     q.manifests = {staged};
     after = scan::list_findings(c, q, store_.now_seconds());
   });
-  std::set<std::string> was, remaining, fresh;
+  std::set<std::string> was, remaining, fresh_blocking, fresh_other;
   for (const auto& f : before) was.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
   std::set<std::string> targeted(p->targeted.begin(), p->targeted.end());
   for (const auto& f : after) {
     auto key = f["package"].get<std::string>() + " " + f["advisory"].get<std::string>();
     if (targeted.count(f["advisory"].get<std::string>())) remaining.insert(key);
-    if (!was.count(key)) fresh.insert(key);
+    if (was.count(key)) continue;
+    auto sev = f["severity"].get<std::string>();
+    (sev == "critical" || sev == "high" ? fresh_blocking : fresh_other).insert(key + " (" + sev + ")");
   }
-  std::error_code ec;
-  fsys::remove_all(work, ec);
+  if (options_.attest) attest(id, repo, staged, *p, original, started);
+  std::string why;
+  if (!built->test_failure.empty()) why += " the test command failed (" + built->test_failure + ");";
+  if (!built->smoke_failure.empty()) why += " the smoke test failed (" + built->smoke_failure + ");";
+  for (const auto& r : remaining) why += " still " + r + ";";
+  for (const auto& r : fresh_blocking) why += " new " + r + ";";
+  // Size: a package heal adds files next to the ones it replaces; the layer must stay small
+  // against the image. A gold substitution replaces whole binaries, whatever their size.
+  double growth = built->image_size ? static_cast<double>(built->heal_layer_size) / static_cast<double>(built->image_size) : 0;
+  if (!p->packages.empty() && p->artifacts.empty() && growth > options_.max_size_growth)
+    why += " the heal layer (" + fs::human_bytes(built->heal_layer_size) + ") is " + std::to_string(static_cast<int>(growth * 100)) +
+           "% of the image, over the " + std::to_string(static_cast<int>(options_.max_size_growth * 100)) + "% bound;";
+  std::string notes = built->smoke_note;
+  for (const auto& r : fresh_other) notes += " new " + r + " (below high: not blocking);";
+  if (!why.empty()) {
+    auto reason = "verification failed:" + why;
+    return hold(reason, log + notes);
+  }
   auto now = store_.now_seconds();
-  if (!remaining.empty() || !fresh.empty() || !test_failure.empty()) {
-    std::string why = "verification failed:";
-    if (!test_failure.empty()) why += " the test command failed (" + test_failure + ");";
-    for (const auto& r : remaining) why += " still " + r + ";";
-    for (const auto& r : fresh) why += " new " + r + ";";
-    transition(id, "held", why, [&](sqlite::Connection& c) {
-      c.prepare("UPDATE heals SET reason = ?, log = ?, staged_tag = ?, staged = ? WHERE id = ?")
-          .bind(1, why).bind(2, log.substr(0, 200000)).bind(3, staged_tag).bind(4, staged).bind(5, id).run();
-    });
+  transition(id, "staged", repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
+    c.prepare("UPDATE heals SET staged_at = ?, log = ?, reason = ? WHERE id = ?")
+        .bind(1, now).bind(2, (log + notes).substr(0, 200000))
+        .bind(3, policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")")
+        .bind(4, id).run();
+  });
+  if (policy.mode != "continuous") return *get(id);
+  auto promoted = approve(id, "airheal (continuous mode: every gate passed)");
+  if (!promoted) {
+    hold("promotion failed: " + promoted.error().message);
     return *get(id);
   }
-  transition(id, "staged", repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET staged_tag = ?, staged = ?, staged_at = ?, log = ?, reason = ? WHERE id = ?")
-        .bind(1, staged_tag).bind(2, staged).bind(3, now).bind(4, log.substr(0, 200000))
-        .bind(5, policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")")
-        .bind(6, id).run();
-  });
-  if (policy.mode == "continuous") {
-    auto promoted = approve(id, "airheal (continuous mode: rescan clean" + std::string(policy.test.empty() ? "" : ", test passed") + ")");
-    if (!promoted) transition(id, "held", "promotion failed: " + promoted.error().message);
+  // After promotion: the canary runs in the image the tag now serves; if it fails, the promotion
+  // is rolled back on its own.
+  if (!policy.canary.empty()) {
+    auto served = store_.get_manifest(repo, tag);
+    std::string failure;
+    std::string note;
+    if (!served || served->digest.str() != staged) {
+      failure = "the tag does not serve the healed image";
+    } else {
+      auto r = run_checks(id, *served->bytes, store_.root() / "heal" / (std::to_string(id) + "-canary"), log, policy.canary, false, note);
+      failure = r ? r->first : r.error().message;
+    }
+    if (!failure.empty()) {
+      auto rb = rollback(repo, tag, "airheal (automatic: the canary failed after promotion: " + failure + ")");
+      if (!rb) spdlog::error("heal {}: automatic rollback failed: {}", id, rb.error().message);
+    }
   }
   return *get(id);
 }
@@ -527,9 +640,18 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
   if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
   if (h->state != "staged") return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
   auto current = store_.get_manifest(h->repository, h->tag);
-  if (current && current->digest.str() != h->original)
-    return make_error(Errc::conflict, h->repository + ":" + h->tag + " has moved since the heal started (now " +
-                                          current->digest.str() + "); heal it again");
+  if (current && current->digest.str() != h->original) {
+    // Promoting over an earlier promoted heal of the same original is a re-heal, not a conflict.
+    bool earlier_heal = false;
+    store_.read([&](sqlite::Connection& c) {
+      auto st = c.prepare("SELECT 1 FROM heals WHERE repository = ? AND tag = ? AND original = ? AND staged = ? AND state = 'promoted'");
+      st.bind(1, h->repository).bind(2, h->tag).bind(3, h->original).bind(4, current->digest.str());
+      earlier_heal = st.step();
+    });
+    if (!earlier_heal)
+      return make_error(Errc::conflict, h->repository + ":" + h->tag + " has moved since the heal started (now " +
+                                            current->digest.str() + "); heal it again");
+  }
   auto staged = store_.get_manifest(h->repository, h->staged);
   if (!staged) return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
   if (auto st = store_.retain(h->repository, *Digest::parse(h->original), "rollback target of heal " + std::to_string(id)); !st)
@@ -539,6 +661,9 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
   auto now = store_.now_seconds();
   transition(id, "promoted", "approved by " + by + ": " + h->repository + ":" + h->tag + " -> " + h->staged,
              [&](sqlite::Connection& c) {
+               // An earlier promoted heal of the same tag is superseded; this one is what rollback undoes.
+               c.prepare("UPDATE heals SET state = 'rolled_back', reason = ? WHERE repository = ? AND tag = ? AND state = 'promoted' AND id != ?")
+                   .bind(1, "superseded by heal " + std::to_string(id)).bind(2, h->repository).bind(3, h->tag).bind(4, id).run();
                c.prepare("UPDATE heals SET promoted_at = ?, reason = ? WHERE id = ?").bind(1, now).bind(2, "approved by " + by).bind(3, id).run();
              });
   return *get(id);

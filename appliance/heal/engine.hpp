@@ -1,8 +1,10 @@
 // The heal engine: plan a fix for an image's findings from content imported into the air gap,
 // rebuild with buildah (no network, from an OCI layout that hard-links the store's blobs), verify
 // by rescanning, stage under a new tag, promote on approval, roll back in one command.
-// Today's strategies: package patch (Debian images with dpkg: the fixed .debs installed in one
-// heal layer over the original image) and defer (no fix imported yet).
+// Strategies: package patch (images with dpkg: the fixed .debs installed by dpkg in one heal layer
+// over the original image), package files (distroless: the fixed .debs' files and status.d records
+// written into the heal layer, nothing run), gold substitution (a signed artefact from a snapshot
+// replaces the binary at its path) and defer (no fix imported yet: a time-boxed exception).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,7 +17,10 @@
 #include <vector>
 
 #include "audit/journal.hpp"
+#include "config/config.hpp"
+#include "core/oci.hpp"
 #include "core/result.hpp"
+#include "heal/heal_layer.hpp"
 #include "scan/scanner.hpp"
 #include "store/store.hpp"
 
@@ -23,16 +28,28 @@ namespace airheal::heal {
 
 struct PackagePin {
   std::string name, version, architecture, digest;
-  std::string fixes;  // advisory ids, comma separated
+  std::string fixes;   // advisory ids, comma separated
+  std::string record;  // distroless: the status.d file holding its record; empty: dpkg's status
+};
+
+struct ArtifactPin {
+  std::string path;  // image-relative path of the binary it replaces
+  std::string name, version, digest;
+  std::string fixes;
 };
 
 struct Plan {
-  std::string strategy;  // package-patch | defer
+  std::string strategy;  // package-patch | package-files | gold-substitution (joined by "+") | defer
   std::vector<PackagePin> packages;
+  std::vector<ArtifactPin> artifacts;
   std::vector<std::string> targeted;  // advisory ids the heal removes
   std::vector<std::string> deferred;  // advisory ids with no fix inside the gap
   std::vector<std::string> missing;   // "source fixed-version: binaries" whose fixed builds are not imported
   std::string explanation;
+  std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
+  std::int64_t fix_imported_at = 0;    // when the newest of them was imported
+  bool builds() const { return !packages.empty() || !artifacts.empty(); }
+  bool uses_dpkg() const;              // some package is installed by the image's own dpkg
   nlohmann::json to_json() const;
 };
 
@@ -41,13 +58,17 @@ struct HealRecord {
   std::string repository, tag, original, state, mode, strategy, staged_tag, staged, reason, log;
   nlohmann::json plan;
   std::int64_t created_at = 0, updated_at = 0;
-  std::optional<std::int64_t> staged_at, promoted_at;
+  std::optional<std::int64_t> staged_at, promoted_at, fix_imported_at;
+  std::int64_t heal_layer_size = 0, image_size = 0;
+  nlohmann::json attestations = nlohmann::json::array();  // referrer digests with their predicate types
+  std::string generation;  // imported content the heal was planned against
   nlohmann::json to_json() const;
 };
 
 struct Policy {
   std::string mode = "autonomous-staging";  // advisory | autonomous-staging | continuous
   std::vector<std::string> test;            // argv run inside the healed image (no network)
+  std::vector<std::string> canary;          // argv run in the promoted image; failure: automatic rollback
 };
 
 struct EngineOptions {
@@ -56,17 +77,40 @@ struct EngineOptions {
   std::string buildah = "buildah";
   std::string runtime = "runc";
   std::chrono::seconds step_timeout{900};
+  std::chrono::seconds smoke_timeout{5};
+  double max_size_growth = 0.5;  // heal layer / original image, compressed bytes
+  unsigned defer_days = 14;      // 0: deferred findings get no exception
+  bool attest = true;            // DSSE-signed provenance, SBOM and explanation referrers
+  bool reuse_layers = true;      // reuse a heal layer built for the same packages over shared base layers
   std::string actor = "airheald";
+  std::string tool_version = "airheal";
+  // Every heal event (state changes), for webhooks.
+  std::function<void(const nlohmann::json&)> notify;
+};
+
+// The engine options a configuration asks for (heal rules become the policy function).
+EngineOptions engine_options(const config::Config& cfg);
+
+// What a heal's build produced, before it is staged.
+struct BuildResult {
+  std::string manifest;  // the healed manifest's bytes (its blobs are already in the store)
+  std::uint64_t heal_layer_size = 0, image_size = 0;
+  std::string test_failure, smoke_failure, smoke_note;
+  std::int64_t reused_from = 0;  // the heal whose layer was reused; 0: built here
 };
 
 class Engine {
  public:
   Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal, EngineOptions options = {});
 
-  // The plan for an image as it stands (no side effects).
-  Result<Plan> plan(const std::string& manifest);
+  // The plan for an image as it stands (no side effects). REPOSITORY scopes gold artefacts
+  // that name the repositories they are for.
+  Result<Plan> plan(const std::string& manifest, const std::string& repository = "");
   // Plans, builds, verifies and stages a heal of REPO:TAG (autonomous-staging).
-  Result<HealRecord> heal(const std::string& repository, const std::string& tag);
+  // Without FORCE, an image whose latest heal (held, staged or promoted) planned exactly the same
+  // packages and artefacts is not healed again: that heal is returned, marked as checked against
+  // the content imported now.
+  Result<HealRecord> heal(const std::string& repository, const std::string& tag, bool force = false);
   // Points the original tag at the staged digest; the original stays retained for rollback.
   Result<HealRecord> approve(std::int64_t id, const std::string& by);
   // Restores the digest the tag had before its latest promoted heal.
@@ -76,17 +120,35 @@ class Engine {
   std::optional<HealRecord> get(std::int64_t id);
   std::vector<nlohmann::json> events(std::int64_t id);
 
+  // A marker of the content imported so far: a held or failed heal is retried once it changes.
+  static std::string content_generation(sqlite::Connection& c);
+
  private:
   std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
   void transition(std::int64_t id, const std::string& state, const std::string& detail,
                   const std::function<void(sqlite::Connection&)>& extra = {});
-  Result<std::string> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                            const std::filesystem::path& work, std::string& log, const std::vector<std::string>& test,
-                            std::string& test_failure);
+  Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
+                            const std::filesystem::path& work, std::string& log, const Policy& policy);
+  // Runs ARGV (and the smoke test when SMOKE) inside the image whose manifest is MANIFEST_BYTES
+  // (blobs in the store), with no network. Returns the failure, empty when it passed.
+  Result<std::pair<std::string, std::string>> run_checks(std::int64_t id, const std::string& manifest_bytes,
+                                                         const std::filesystem::path& work, std::string& log,
+                                                         const std::vector<std::string>& argv, bool smoke,
+                                                         std::string& smoke_note);
+  struct Reuse {
+    std::int64_t heal = 0;
+    std::size_t shared_layers = 0;
+    LayerBlob layer;
+  };
+  std::optional<Reuse> reusable_layer(const std::string& original, const oci::Manifest& m, const Plan& plan);
+  void attest(std::int64_t id, const std::string& repo, const std::string& staged, const Plan& plan,
+              const std::string& original, std::int64_t started);
+  void defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan);
   Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
                       const Plan& plan);
   std::string staging_tag(const std::string& repo, const std::string& tag);
   void journal(nlohmann::json record);
+  void fail_heal(std::int64_t id, const std::string& why, const std::string& log);
 
   store::Store& store_;
   scan::Scanner& scanner_;

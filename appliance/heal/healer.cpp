@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+
 namespace airheal::heal {
 
-Healer::Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll)
-    : store_(store), engine_(engine), poll_(poll) {}
+Healer::Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll, unsigned concurrency)
+    : store_(store), engine_(engine), poll_(poll), concurrency_(std::max(1u, concurrency)) {}
 
 Healer::~Healer() { stop(); }
 
@@ -25,6 +28,7 @@ std::size_t Healer::recover() {
     });
     std::error_code ec;
     std::filesystem::remove_all(store_.root() / "heal" / std::to_string(id), ec);
+    std::filesystem::remove_all(store_.root() / "heal" / (std::to_string(id) + "-canary"), ec);
     spdlog::warn("heal {} was interrupted by a restart: marked failed", id);
   }
   return ids.size();
@@ -33,28 +37,48 @@ std::size_t Healer::recover() {
 std::size_t Healer::pass() {
   std::vector<std::pair<std::string, std::string>> pending;
   store_.read([&](sqlite::Connection& c) {
+    auto generation = Engine::content_generation(c);
     auto st = c.prepare(
         "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE '%-airheal-%' "
-        "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest AND f.fix_available = 'package') "
+        "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest AND f.fix_available IN ('package', 'artifact')) "
         "AND NOT EXISTS (SELECT 1 FROM heals h WHERE h.repository = r.name AND h.tag = t.name AND "
-        "(h.original = t.digest OR h.staged = t.digest)) ORDER BY r.name, t.name");
+        "(h.original = t.digest OR h.staged = t.digest) AND "
+        "(h.generation = ? OR h.state IN ('detected', 'planned', 'building', 'verifying'))) ORDER BY r.name, t.name");
+    st.bind(1, generation);
     while (st.step()) pending.emplace_back(st.get_text(0), st.get_text(1));
   });
-  std::size_t n = 0;
-  for (const auto& [repo, tag] : pending) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
+  std::atomic<std::size_t> next{0}, done{0};
+  auto work = [&] {
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      auto i = next++;
+      if (i >= pending.size()) return;
+      const auto& [repo, tag] = pending[i];
+      try {
+        auto r = engine_.heal(repo, tag);
+        if (!r) {
+          spdlog::warn("heal {}:{}: {}", repo, tag, r.error().message);
+          continue;
+        }
+        ++done;
+        spdlog::info("heal {} of {}:{}: {}{}", r->id, repo, tag, r->state, r->reason.empty() ? "" : " (" + r->reason + ")");
+      } catch (const std::exception& e) {
+        spdlog::error("heal {}:{}: {}", repo, tag, e.what());
+      }
     }
-    auto r = engine_.heal(repo, tag);
-    if (!r) {
-      spdlog::warn("heal {}:{}: {}", repo, tag, r.error().message);
-      continue;
-    }
-    ++n;
-    spdlog::info("heal {} of {}:{}: {}{}", r->id, repo, tag, r->state, r->reason.empty() ? "" : " (" + r->reason + ")");
+  };
+  auto n = std::min<std::size_t>(concurrency_, pending.size());
+  if (n <= 1) {
+    work();
+  } else {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < n; ++i) threads.emplace_back(work);
+    for (auto& t : threads) t.join();
   }
-  return n;
+  return done;
 }
 
 void Healer::start() {

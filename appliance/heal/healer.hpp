@@ -1,6 +1,8 @@
 // The daemon's heal worker: heals every tagged image that has findings whose fixes are inside the
-// air gap and no heal yet for its digest, one at a time, in the mode its rule gives. On start it
-// fails heals a previous run left in flight (their original tags were never touched).
+// air gap and no heal yet for its digest against the content imported so far (a held or failed
+// heal is tried again when a snapshot brings new packages or artefacts), up to CONCURRENCY at a
+// time, in the mode its rule gives. On start it fails heals a previous run left in flight (their
+// original tags were never touched) and removes their work folders.
 #pragma once
 
 #include <chrono>
@@ -14,7 +16,7 @@ namespace airheal::heal {
 
 class Healer {
  public:
-  Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll);
+  Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll, unsigned concurrency = 1);
   ~Healer();
   void start();
   void stop();
@@ -29,6 +31,7 @@ class Healer {
   store::Store& store_;
   Engine& engine_;
   std::chrono::milliseconds poll_;
+  unsigned concurrency_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false, stopping_ = false;

@@ -16,8 +16,9 @@ bool ends_with(const std::string& s, std::string_view p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
 
-// Image-relative form of an archive path; nullopt when it would leave the root.
-std::optional<std::string> normalise(std::string_view p) {
+}  // namespace
+
+std::optional<std::string> normalise_path(std::string_view p) {
   std::string out;
   std::size_t i = 0;
   while (i <= p.size()) {
@@ -33,6 +34,8 @@ std::optional<std::string> normalise(std::string_view p) {
   }
   return out;
 }
+
+namespace {
 
 nlohmann::json parse_record(const std::string& kind, const std::string& bytes, std::vector<std::string>& problems,
                             const std::string& path) {
@@ -118,7 +121,7 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
       return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar: " +
                                                (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
     const char* raw = archive_entry_pathname(e);
-    auto norm = raw ? normalise(raw) : std::nullopt;
+    auto norm = raw ? normalise_path(raw) : std::nullopt;
     if (!norm) {
       inv.problems.push_back(std::string("entry escapes the root, ignored: ") + (raw ? raw : "(no name)"));
       continue;
@@ -141,7 +144,7 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
     auto type = archive_entry_filetype(e);
     if (archive_entry_hardlink(e)) {
       f.type = 'h';
-      auto t = normalise(archive_entry_hardlink(e));
+      auto t = normalise_path(archive_entry_hardlink(e));
       f.link = t ? *t : "";
     } else if (type == AE_IFREG) {
       f.type = 'f';
@@ -257,6 +260,43 @@ std::size_t LayerCache::count(sqlite::Connection& c) {
   st.bind(1, std::int64_t{kLayerParserVersion});
   st.step();
   return static_cast<std::size_t>(st.get_int(0));
+}
+
+Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path, std::uint64_t max_bytes) {
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_filter_none(a.get());
+  if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 20) != ARCHIVE_OK)
+    return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": " + archive_error_string(a.get())};
+  struct archive_entry* e = nullptr;
+  std::optional<std::string> found;
+  while (true) {
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN)
+      return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar"};
+    const char* raw = archive_entry_pathname(e);
+    auto norm = raw ? normalise_path(raw) : std::nullopt;
+    if (!norm || *norm != path || archive_entry_filetype(e) != AE_IFREG) continue;
+    if (static_cast<std::uint64_t>(archive_entry_size(e)) > max_bytes)
+      return Error{Errc::too_large, path + " is larger than " + std::to_string(max_bytes) + " bytes"};
+    std::string bytes;
+    bytes.reserve(static_cast<std::size_t>(archive_entry_size(e)));
+    const void* buf;
+    size_t len;
+    la_int64_t off;
+    while ((rc = archive_read_data_block(a.get(), &buf, &len, &off)) == ARCHIVE_OK) {
+      if (bytes.size() + len > max_bytes) return Error{Errc::too_large, path + " is larger than " + std::to_string(max_bytes) + " bytes"};
+      bytes.append(static_cast<const char*>(buf), len);
+    }
+    if (rc != ARCHIVE_EOF) return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": truncated at " + path};
+    found = std::move(bytes);  // a later entry for the same path wins, as when the layer is applied
+  }
+  if (!found) return Error{Errc::not_found, path + " is not in layer " + blob.filename().string()};
+  return *found;
 }
 
 }  // namespace airheal::scan

@@ -54,6 +54,13 @@ struct LayerReadOptions {
 
 Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options = {});
 
+// The bytes of one regular file in a layer blob (PATH image-relative), streamed; not_found when
+// the layer has no such file, too_large past MAX bytes.
+Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path, std::uint64_t max_bytes);
+
+// Image-relative form of an archive path ("./a//b" -> "a/b"); nullopt when it would leave the root.
+std::optional<std::string> normalise_path(std::string_view p);
+
 // Which record kind a path is, or empty when it is none (exposed for tests).
 std::string classify_path(const std::string& path);
 

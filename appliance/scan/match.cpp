@@ -1,5 +1,7 @@
 #include "scan/match.hpp"
 
+#include "scan/layer.hpp"
+
 #include <cmath>
 #include <map>
 #include <set>
@@ -261,7 +263,21 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
       continue;
     }
     f.fix_available = "none";
-    if (comp.type != "deb" && comp.type != "apk" && comp.type != "rpm") continue;
+    if (comp.type != "deb" && comp.type != "apk" && comp.type != "rpm") {
+      // A self-describing binary: a gold artefact imported for its path may replace it (the heal
+      // planner reads the artefact to check that it carries the fix).
+      auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
+      while (st.step()) {
+        auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
+        if (!meta.is_object() || !meta.contains("path") || !meta["path"].is_string()) continue;
+        auto path = normalise_path(meta["path"].get<std::string>());
+        if (path && *path == comp.location) {
+          f.fix_available = "artifact";
+          break;
+        }
+      }
+      continue;
+    }
     auto st = c.prepare("SELECT version, metadata FROM content WHERE kind = 'package' AND name = ?");
     st.bind(1, comp.name);
     while (st.step()) {

@@ -371,7 +371,7 @@ std::string Scanner::change_marker() {
   std::string marker;
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare("SELECT (SELECT count(*) || '/' || ifnull(max(imported_at), 0) FROM snapshots), "
-                        "(SELECT count(*) FROM content WHERE kind = 'package'), (SELECT count(*) FROM advisories)");
+                        "(SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')), (SELECT count(*) FROM advisories)");
     if (st.step()) marker = st.get_text(0) + "|" + st.get_text(1) + "|" + st.get_text(2);
   });
   return marker;
@@ -398,9 +398,10 @@ RematchReport Scanner::rematch_changed() {
         h.update(std::string_view("\0", 1));
       }
     }
-    auto pk = c.prepare("SELECT name, version, metadata, channel FROM content WHERE kind = 'package' ORDER BY name, version, channel");
+    auto pk = c.prepare("SELECT name, version, metadata, channel, kind, digest FROM content WHERE kind IN ('package', 'artifact') "
+                        "ORDER BY kind, name, version, channel, digest");
     while (pk.step())
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < 6; ++i) {
         packages.update(pk.get_text(i));
         packages.update(std::string_view("\0", 1));
       }
@@ -422,7 +423,7 @@ RematchReport Scanner::rematch_changed() {
   store_.read([&](sqlite::Connection& c) {
     for (const auto& [eco, pkg] : changed) {
       if (eco.empty()) {  // imported packages changed: images with findings waiting for a fix
-        auto st = c.prepare("SELECT DISTINCT manifest FROM findings WHERE fix_available = 'none'");
+        auto st = c.prepare("SELECT DISTINCT manifest FROM findings WHERE fix_available IN ('none', 'artifact')");
         while (st.step()) images.insert(st.get_text(0));
         continue;
       }

@@ -220,9 +220,10 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
 }
 
 Result<std::string> Keyring::sign_detached(const std::string& data, const std::string& fingerprint,
-                                           const std::optional<std::string>& passphrase) {
+                                           const std::optional<std::string>& passphrase, bool armor) {
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
+  gpgme_set_armor(ctx->get(), armor ? 1 : 0);
   gpgme_key_t k = nullptr;
   if (gpgme_get_key(ctx->get(), fingerprint.c_str(), &k, 1) != 0 || !k)
     return make_error(Errc::not_found, "no secret key " + fingerprint + " in " + home_.string());
@@ -241,6 +242,17 @@ Result<std::string> Keyring::sign_detached(const std::string& data, const std::s
     return gpg_failure("signing with " + fingerprint, err);
   }
   return take(out);
+}
+
+Result<std::string> Keyring::create_signing_key(const std::string& user_id) {
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  auto flags = GPGME_CREATE_SIGN | GPGME_CREATE_NOPASSWD | GPGME_CREATE_NOEXPIRE | GPGME_CREATE_FORCE;
+  if (auto err = gpgme_op_createkey(ctx->get(), user_id.c_str(), "ed25519", 0, 0, nullptr, flags))
+    return gpg_failure("creating the key " + user_id, err);
+  auto r = gpgme_op_genkey_result(ctx->get());
+  if (!r || !r->fpr) return make_error(Errc::io_error, "GnuPG created no key for " + user_id);
+  return std::string(r->fpr);
 }
 
 }  // namespace airheal::pgp

@@ -44,7 +44,10 @@ class Keyring {
   // An armoured detached signature with the given secret key. passphrase: loopback pinentry
   // when given, the agent's pinentry otherwise.
   Result<std::string> sign_detached(const std::string& data, const std::string& fingerprint,
-                                    const std::optional<std::string>& passphrase = std::nullopt);
+                                    const std::optional<std::string>& passphrase = std::nullopt, bool armor = true);
+  // A new ed25519 signing key with no passphrase and no expiry (the appliance's own key, kept in
+  // its state folder). Returns its fingerprint.
+  Result<std::string> create_signing_key(const std::string& user_id);
 
  private:
   explicit Keyring(std::filesystem::path home) : home_(std::move(home)) {}

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -164,6 +165,74 @@ fsys::path go_binary() {
         go.string(), "build", "-o", tmp, "."});
   fsys::rename(tmp, out);
   return out;
+}
+
+fsys::path go_greeter_app(const std::string& greeter_version) {
+  CacheLock lock;
+  auto out = fixture_cache() / ("greeter-app-" + greeter_version);
+  if (fsys::exists(out)) return out;
+  fsys::path go = "/usr/lib/go-1.19/bin/go";
+  if (!fsys::exists(go)) FAIL("golang-1.19-go is needed (scripts/setup.sh installs it)");
+  TempDir src;
+  fsys::create_directories(src / "vendor/example.com/greeter");
+  std::ofstream(src / "go.mod") << "module example.com/app\n\ngo 1.19\n\nrequire example.com/greeter " << greeter_version << "\n";
+  std::ofstream(src / "vendor/modules.txt") << "# example.com/greeter " << greeter_version << "\n## explicit\nexample.com/greeter\n";
+  std::ofstream(src / "vendor/example.com/greeter/greeter.go")
+      << "package greeter\n\nfunc Hello() string { return \"hello from greeter " << greeter_version << "\" }\n";
+  std::ofstream(src / "main.go") << "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n\n\t\"example.com/greeter\"\n)\n\n"
+                                    "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"fail\" {\n\t\tos.Exit(4)\n\t}\n"
+                                    "\tif len(os.Args) > 1 && os.Args[1] == \"sleep\" {\n\t\ttime.Sleep(10 * time.Minute)\n\t}\n"
+                                    "\tfmt.Println(greeter.Hello())\n}\n";
+  auto tmp = out.string() + ".part";
+  run_ok({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=vendor", "GOPROXY=off", "GOTOOLCHAIN=local",
+        "GOCACHE=" + (fixture_cache() / "gocache").string(), "GOPATH=" + (fixture_cache() / "gopath").string(), go.string(),
+        "build", "-o", tmp, "."});
+  fsys::rename(tmp, out);
+  return out;
+}
+
+fsys::path distroless_root(const fsys::path& root) {
+  std::map<std::string, fsys::path> debs;
+  for (auto p : {"base-files", "libc6", "libcrypt1", "zlib1g", "perl-base", "libpcre2-8-0"}) {
+    debs[p] = download_deb(p, minbase_version(p));
+    run_ok({"dpkg-deb", "-x", debs[p].string(), root.string()});
+  }
+  auto statusd = root / "var/lib/dpkg/status.d";
+  fsys::create_directories(statusd / "perl-base");
+  auto control = [&](const std::string& p) { return run_ok({"dpkg-deb", "-f", debs[p].string()}).out; };
+  auto md5sums = [&](const std::string& p) { return run_ok({"dpkg-deb", "-I", debs[p].string(), "md5sums"}).out; };
+  std::ofstream(statusd / "libc6") << control("libc6");  // file form
+  std::ofstream(statusd / "libc6.md5sums") << md5sums("libc6");
+  std::ofstream(statusd / "libcrypt1") << control("libcrypt1");  // file form without md5sums
+  std::ofstream(statusd / "perl-base" / "control") << control("perl-base");  // directory form
+  std::ofstream(statusd / "perl-base" / "md5sums") << md5sums("perl-base");
+  std::ofstream(statusd / "base") << control("base-files") << "\n" << control("zlib1g") << "\n" << control("libpcre2-8-0");
+  return root;
+}
+
+std::string buildah_image(const fsys::path& work, const fsys::path& root, const std::string& dest,
+                          const std::vector<std::string>& entrypoint) {
+  std::vector<std::string> b = {"buildah", "--root", (work / "buildah-root").string(), "--runroot", (work / "buildah-run").string(),
+                                "--storage-driver", "vfs"};
+  auto with = [&](std::vector<std::string> args) {
+    auto v = b;
+    v.insert(v.end(), args.begin(), args.end());
+    return run_ok(v);
+  };
+  auto ctr = with({"from", "scratch"}).out;
+  ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
+  with({"copy", ctr, root.string() + "/", "/"});
+  if (!entrypoint.empty()) {
+    std::string ep = "[";
+    for (std::size_t i = 0; i < entrypoint.size(); ++i) ep += (i ? ",\"" : "\"") + entrypoint[i] + "\"";
+    with({"config", "--entrypoint", ep + "]", "--cmd", "", ctr});
+  }
+  static int counter = 0;
+  auto name = "localhost/airheal-fixture-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ":latest";
+  with({"commit", "--quiet", "--format", "oci", ctr, name});
+  with({"push", "--quiet", "--tls-verify=false", name, "docker://" + dest});
+  with({"rm", ctr});
+  return name;
 }
 
 }  // namespace airheal::test

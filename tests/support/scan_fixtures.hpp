@@ -26,5 +26,19 @@ std::filesystem::path security_deb(const std::string& package);
 std::string minbase_version(const std::string& package);
 // A static Go program (module example.com/app with a replaced dependency) built by go 1.19.
 std::filesystem::path go_binary();
+// A static Go program that vendors example.com/greeter at GREETER_VERSION ("v1.2.3"): its build
+// information names that version. It prints a greeting and exits 0; with "fail" it exits 4, with
+// "sleep" it sleeps for ten minutes.
+std::filesystem::path go_greeter_app(const std::string& greeter_version);
+
+// A distroless-style root from real .debs under ROOT: files extracted, and the dpkg records in
+// status.d in the three forms distroless images use (file, directory, several stanzas in one file).
+// Packages: base-files, libc6, libcrypt1, zlib1g, perl-base, libpcre2-8-0 at their minbase
+// versions (enough for perl to run).
+std::filesystem::path distroless_root(const std::filesystem::path& root);
+// Builds an image FROM scratch holding ROOT's files with buildah (storage under WORK) and pushes it
+// to DEST ("host:port/repo:tag"); ENTRYPOINT, when given, is set in its config.
+std::string buildah_image(const std::filesystem::path& work, const std::filesystem::path& root, const std::string& dest,
+                          const std::vector<std::string>& entrypoint = {});
 
 }  // namespace airheal::test

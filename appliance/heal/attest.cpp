@@ -1,0 +1,95 @@
+#include "heal/attest.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "core/fs.hpp"
+#include "core/oci.hpp"
+#include "scan/sbom.hpp"
+
+namespace airheal::heal {
+using nlohmann::json;
+
+std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
+  std::string out = "DSSEv1 " + std::to_string(payload_type.size()) + " ";
+  out += payload_type;
+  out += " " + std::to_string(payload.size()) + " ";
+  out += payload;
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root) {
+  static std::mutex mu;  // one key creation per process; the lock file covers other processes
+  std::lock_guard guard(mu);
+  auto dir = state_root / "keys";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  auto lock = fs::LockFile::acquire(dir / "keys.lock");
+  if (!lock) return lock.error();
+  auto kr = pgp::Keyring::open(dir / "gnupg");
+  if (!kr) return kr.error();
+  auto keys = kr->list_keys(true);
+  if (!keys) return keys.error();
+  for (const auto& k : *keys)
+    if (k.can_sign && !k.revoked && !k.expired && !k.disabled && !k.invalid) return ApplianceKey(std::move(*kr), k.fingerprint);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  auto fpr = kr->create_signing_key(std::string("airheal appliance ") + host);
+  if (!fpr) return fpr.error();
+  auto pub = kr->export_public(*fpr);
+  if (pub) (void)fs::write_file_atomic(dir / "appliance.asc", *pub);
+  return ApplianceKey(std::move(*kr), *fpr);
+}
+
+Result<std::string> ApplianceKey::public_key() { return keyring_.export_public(fingerprint_); }
+
+Result<json> ApplianceKey::sign_envelope(std::string_view payload_type, const std::string& payload) {
+  auto sig = keyring_.sign_detached(dsse_pae(payload_type, payload), fingerprint_, std::nullopt, false);
+  if (!sig) return sig.error();
+  return json{{"payloadType", payload_type},
+              {"payload", base64_encode(payload)},
+              {"signatures", json::array({{{"keyid", fingerprint_}, {"sig", base64_encode(*sig)}}})}};
+}
+
+json intoto_statement(const std::string& subject_name, const std::string& subject_digest, const std::string& predicate_type,
+                      json predicate) {
+  auto hex = subject_digest.rfind("sha256:", 0) == 0 ? subject_digest.substr(7) : subject_digest;
+  return {{"_type", "https://in-toto.io/Statement/v1"},
+          {"subject", json::array({{{"name", subject_name}, {"digest", {{"sha256", hex}}}}})},
+          {"predicateType", predicate_type},
+          {"predicate", std::move(predicate)}};
+}
+
+Result<std::string> attach_attestation(store::Store& store, ApplianceKey& key, const std::string& repo, const std::string& subject,
+                                       const std::string& subject_media_type, std::uint64_t subject_size, const json& statement,
+                                       std::int64_t created) {
+  auto env = key.sign_envelope(kInTotoPayloadType, statement.dump());
+  if (!env) return env.error();
+  auto bytes = env->dump();
+  if (auto empty = store.put_blob(repo, "{}"); !empty) return empty.error();
+  auto blob = store.put_blob(repo, bytes);
+  if (!blob) return blob.error();
+  auto am = scan::artifact_manifest(kDsseMediaType, blob->digest.str(), blob->size, subject_media_type, subject, subject_size,
+                                    {{"org.opencontainers.image.created", scan::rfc3339(created)},
+                                     {"in-toto.io/predicate-type", statement.value("predicateType", "")},
+                                     {"dev.airheal.signer", key.fingerprint()}});
+  auto am_bytes = am.dump();
+  auto d = Sha256::of(am_bytes);
+  auto r = store.put_manifest(repo, d.str(), am_bytes, oci::media::kOciManifest);
+  if (!r) return r.error();
+  return d.str();
+}
+
+}  // namespace airheal::heal

@@ -1,0 +1,322 @@
+#include "heal/heal_layer.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include "scan/layer.hpp"
+
+namespace airheal::heal {
+namespace fsys = std::filesystem;
+
+namespace {
+
+using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
+
+ArchivePtr reader() {
+  ArchivePtr a(archive_read_new(), &archive_read_free);
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_xz(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_filter_bzip2(a.get());
+  archive_read_support_filter_none(a.get());
+  return a;
+}
+
+// A tar member of the .deb (an ar archive) read as an archive of its own, streamed.
+struct Nested {
+  struct archive* outer;
+  std::vector<char> buf = std::vector<char>(1 << 16);
+};
+
+la_ssize_t nested_read(struct archive*, void* client, const void** buff) {
+  auto* n = static_cast<Nested*>(client);
+  auto r = archive_read_data(n->outer, n->buf.data(), n->buf.size());
+  *buff = n->buf.data();
+  return r;
+}
+
+std::string err(struct archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown error";
+}
+
+// Opens DEB, finds the member whose name starts with PREFIX ("control.tar", "data.tar") and calls
+// FN with an archive reading it.
+Status with_member(const fsys::path& deb, const std::string& prefix, const std::function<Status(struct archive*)>& fn) {
+  ArchivePtr outer(archive_read_new(), &archive_read_free);
+  archive_read_support_format_ar(outer.get());
+  if (archive_read_open_filename(outer.get(), deb.c_str(), 1 << 16) != ARCHIVE_OK)
+    return make_error(Errc::invalid_argument, deb.filename().string() + " is not a .deb: " + err(outer.get()));
+  struct archive_entry* e = nullptr;
+  while (true) {
+    int rc = archive_read_next_header(outer.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + " is not a .deb: " + err(outer.get()));
+    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    if (name.rfind(prefix, 0) != 0) continue;
+    auto inner = reader();
+    Nested n{outer.get()};
+    if (archive_read_open(inner.get(), &n, nullptr, nested_read, nullptr) != ARCHIVE_OK)
+      return make_error(Errc::invalid_argument, deb.filename().string() + ": " + name + " is not a tar: " + err(inner.get()));
+    return fn(inner.get());
+  }
+  return make_error(Errc::invalid_argument, deb.filename().string() + " has no " + prefix + " member");
+}
+
+Result<std::string> read_all(struct archive* a, std::uint64_t max) {
+  std::string out;
+  const void* buf;
+  size_t len;
+  la_int64_t off;
+  int rc;
+  while ((rc = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+    if (out.size() + len > max) return make_error(Errc::too_large, "member larger than " + std::to_string(max) + " bytes");
+    out.append(static_cast<const char*>(buf), len);
+  }
+  if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "truncated member: " + err(a));
+  return out;
+}
+
+// Stanzas of a dpkg database file: [begin, end) offsets, blank lines between them excluded.
+std::vector<std::pair<std::size_t, std::size_t>> stanzas(const std::string& s) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == '\n') ++i;
+    if (i >= s.size()) break;
+    auto end = s.find("\n\n", i);
+    end = end == std::string::npos ? s.size() : end + 1;
+    out.emplace_back(i, end);
+    i = end;
+  }
+  return out;
+}
+
+std::string stanza_field(std::string_view stanza, std::string_view name) {
+  std::size_t i = 0;
+  while (i < stanza.size()) {
+    auto eol = stanza.find('\n', i);
+    auto line = stanza.substr(i, eol == std::string_view::npos ? std::string_view::npos : eol - i);
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ':') {
+      auto v = line.substr(name.size() + 1);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.remove_suffix(1);
+      return std::string(v);
+    }
+    if (eol == std::string_view::npos) break;
+    i = eol + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string DebControl::field(std::string_view name) const { return stanza_field(control, name); }
+
+Result<DebControl> read_deb_control(const fsys::path& deb) {
+  DebControl out;
+  bool have_control = false;
+  auto st = with_member(deb, "control.tar", [&](struct archive* a) -> Status {
+    struct archive_entry* e = nullptr;
+    while (true) {
+      int rc = archive_read_next_header(a, &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + ": control.tar: " + err(a));
+      auto name = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+      if (!name || (*name != "control" && *name != "md5sums")) continue;
+      auto bytes = read_all(a, 16 << 20);
+      if (!bytes) return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *name + ": " + bytes.error().message);
+      if (*name == "control") {
+        out.control = std::move(*bytes);
+        have_control = true;
+      } else {
+        out.md5sums = std::move(*bytes);
+      }
+    }
+    return {};
+  });
+  if (!st) return st.error();
+  if (!have_control || out.field("Package").empty() || out.field("Version").empty())
+    return make_error(Errc::invalid_argument, deb.filename().string() + " has no control file naming its package and version");
+  while (out.control.size() > 1 && out.control.ends_with("\n\n")) out.control.pop_back();
+  if (!out.control.ends_with("\n")) out.control += "\n";
+  return out;
+}
+
+Result<std::string> replace_stanza(const std::string& file, const std::string& package, const std::string& new_stanza) {
+  std::string out;
+  bool found = false;
+  auto parts = stanzas(file);
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    auto [b, e] = parts[k];
+    std::string_view st(file.data() + b, e - b);
+    std::string piece(st);
+    if (stanza_field(st, "Package") == package) {
+      found = true;
+      piece = new_stanza;
+      auto status = stanza_field(st, "Status");
+      if (!status.empty() && stanza_field(new_stanza, "Status").empty()) {
+        // After the Package line, where dpkg writes it.
+        auto eol = piece.find('\n');
+        piece.insert(eol == std::string::npos ? piece.size() : eol + 1, "Status: " + status + "\n");
+      }
+    }
+    if (!piece.ends_with("\n")) piece += "\n";
+    if (k) out += "\n";
+    out += piece;
+  }
+  if (!found) return make_error(Errc::not_found, "no stanza for package " + package);
+  return out;
+}
+
+LayerWriter::LayerWriter(fsys::path dir) : dir_(std::move(dir)) {}
+
+LayerWriter::~LayerWriter() {
+  if (out_) archive_write_free(out_);
+}
+
+Status LayerWriter::open() {
+  if (out_) return {};
+  std::error_code ec;
+  fsys::create_directories(dir_, ec);
+  out_ = archive_write_new();
+  archive_write_set_format_pax_restricted(out_);
+  if (archive_write_open_filename(out_, (dir_ / "layer.tar").c_str()) != ARCHIVE_OK)
+    return make_error(Errc::io_error, "cannot write " + (dir_ / "layer.tar").string() + ": " + err(out_));
+  return {};
+}
+
+Status LayerWriter::header_for(const std::string& path, int type, int mode, std::uint64_t size) {
+  if (auto st = open(); !st) return st;
+  std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), &archive_entry_free);
+  archive_entry_set_pathname(e.get(), path.c_str());
+  archive_entry_set_filetype(e.get(), static_cast<unsigned>(type));
+  archive_entry_set_perm(e.get(), static_cast<mode_t>(mode));
+  archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
+  archive_entry_set_uid(e.get(), 0);
+  archive_entry_set_gid(e.get(), 0);
+  archive_entry_set_uname(e.get(), "root");
+  archive_entry_set_gname(e.get(), "root");
+  archive_entry_set_mtime(e.get(), 0, 0);
+  if (archive_write_header(out_, e.get()) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + path + ": " + err(out_));
+  written_.insert(path);
+  return {};
+}
+
+Status LayerWriter::add_bytes(const std::string& raw, std::string_view bytes, int mode) {
+  auto path = scan::normalise_path(raw);
+  if (!path || path->empty()) return make_error(Errc::invalid_argument, "bad layer path " + raw);
+  if (auto st = header_for(*path, AE_IFREG, mode, bytes.size()); !st) return st;
+  if (archive_write_data(out_, bytes.data(), bytes.size()) != static_cast<la_ssize_t>(bytes.size()))
+    return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+  return {};
+}
+
+Status LayerWriter::add_file(const std::string& raw, const fsys::path& source, int mode) {
+  auto path = scan::normalise_path(raw);
+  if (!path || path->empty()) return make_error(Errc::invalid_argument, "bad layer path " + raw);
+  std::error_code ec;
+  auto size = fsys::file_size(source, ec);
+  if (ec) return make_error(Errc::io_error, "cannot read " + source.string() + ": " + ec.message());
+  std::ifstream in(source, std::ios::binary);
+  if (auto st = header_for(*path, AE_IFREG, mode, size); !st) return st;
+  std::vector<char> buf(1 << 16);
+  std::uint64_t done = 0;
+  while (in && done < size) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = in.gcount();
+    if (n <= 0) break;
+    if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+    done += static_cast<std::uint64_t>(n);
+  }
+  if (done != size) return make_error(Errc::io_error, source.string() + " changed while it was read");
+  return {};
+}
+
+Status LayerWriter::add_whiteout(const std::string& raw) {
+  auto path = scan::normalise_path(raw);
+  if (!path || path->empty()) return make_error(Errc::invalid_argument, "bad whiteout path " + raw);
+  auto slash = path->rfind('/');
+  auto wh = slash == std::string::npos ? ".wh." + *path : path->substr(0, slash + 1) + ".wh." + path->substr(slash + 1);
+  return header_for(wh, AE_IFREG, 0644, 0);
+}
+
+Status LayerWriter::add_deb_data(const fsys::path& deb, std::set<std::string>* paths) {
+  if (auto st = open(); !st) return st;
+  return with_member(deb, "data.tar", [&](struct archive* a) -> Status {
+    struct archive_entry* e = nullptr;
+    std::vector<char> buf(1 << 16);
+    while (true) {
+      int rc = archive_read_next_header(a, &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + ": data.tar: " + err(a));
+      const char* raw = archive_entry_pathname(e);
+      auto path = scan::normalise_path(raw ? raw : "");
+      if (!path) return make_error(Errc::invalid_argument, deb.filename().string() + ": member escapes the root: " + (raw ? raw : ""));
+      if (path->empty()) continue;  // "./"
+      auto type = archive_entry_filetype(e);
+      if (archive_entry_hardlink(e)) type = AE_IFREG;  // hard links carry no type of their own
+      if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+        return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *path + " is not a file, directory or link");
+      if (type == AE_IFDIR && written_.count(*path)) continue;  // shared directories once
+      std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> o(archive_entry_clone(e), &archive_entry_free);
+      archive_entry_set_pathname(o.get(), path->c_str());
+      if (const char* hl = archive_entry_hardlink(e)) {
+        auto target = scan::normalise_path(hl);
+        if (!target || target->empty()) return make_error(Errc::invalid_argument, deb.filename().string() + ": hard link escapes the root: " + hl);
+        archive_entry_set_hardlink(o.get(), target->c_str());
+      }
+      if (archive_write_header(out_, o.get()) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+      written_.insert(*path);
+      if (paths && type != AE_IFDIR) paths->insert(*path);
+      if (type == AE_IFREG && !archive_entry_hardlink(e)) {
+        la_ssize_t n;
+        while ((n = archive_read_data(a, buf.data(), buf.size())) > 0)
+          if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+        if (n < 0) return make_error(Errc::invalid_argument, deb.filename().string() + ": truncated at " + *path);
+      }
+    }
+    return {};
+  });
+}
+
+Result<LayerBlob> LayerWriter::finish() {
+  if (auto st = open(); !st) return st.error();
+  if (archive_write_close(out_) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + err(out_));
+  archive_write_free(out_);
+  out_ = nullptr;
+  auto tar = dir_ / "layer.tar", gz = dir_ / "layer.tar.gz";
+  auto diff = Sha256::of_file(tar);
+  if (!diff) return diff.error();
+  {
+    std::ifstream in(tar, std::ios::binary);
+    gzFile z = gzopen(gz.c_str(), "wb6");
+    if (!z) return make_error(Errc::io_error, "cannot write " + gz.string());
+    std::vector<char> buf(1 << 16);
+    bool ok = true;
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      auto n = in.gcount();
+      if (n > 0 && gzwrite(z, buf.data(), static_cast<unsigned>(n)) != n) ok = false;
+    }
+    if (gzclose(z) != Z_OK || !ok) return make_error(Errc::io_error, "cannot compress " + tar.string() + " (disk full?)");
+  }
+  std::error_code ec;
+  fsys::remove(tar, ec);
+  LayerBlob out;
+  auto d = Sha256::of_file(gz, &out.size);
+  if (!d) return d.error();
+  out.digest = *d;
+  out.diff_id = *diff;
+  out.file = gz;
+  return out;
+}
+
+}  // namespace airheal::heal

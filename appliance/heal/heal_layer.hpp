@@ -1,0 +1,65 @@
+// Heal layers written directly, for images with no package manager to run (distroless, FROM
+// scratch): the files of fixed .debs, dpkg records, gold artefacts and whiteouts go into one tar
+// layer, written with libarchive and never executed. Every path from a package is untrusted:
+// normalised, kept inside the image root, links included.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "core/digest.hpp"
+#include "core/result.hpp"
+
+struct archive;
+
+namespace airheal::heal {
+
+// What a .deb says about itself: its control file and md5sums (from control.tar.*).
+struct DebControl {
+  std::string control;  // the control stanza, newline-terminated
+  std::string md5sums;  // may be empty (packages with no regular files)
+  std::string field(std::string_view name) const;
+};
+Result<DebControl> read_deb_control(const std::filesystem::path& deb);
+
+// Replaces the stanza of PACKAGE in a dpkg database file holding one or more stanzas (distroless
+// status.d forms) with NEW_STANZA, keeping the others byte for byte. A "Status:" line in the old
+// stanza is carried into the new one. not_found when the file has no such stanza.
+Result<std::string> replace_stanza(const std::string& file, const std::string& package, const std::string& new_stanza);
+
+struct LayerBlob {
+  Digest digest;   // of the gzip blob
+  Digest diff_id;  // of the uncompressed tar
+  std::uint64_t size = 0;
+  std::filesystem::path file;  // the gzip blob on disk
+};
+
+class LayerWriter {
+ public:
+  explicit LayerWriter(std::filesystem::path dir);  // writes DIR/layer.tar then DIR/layer.tar.gz
+  ~LayerWriter();
+  LayerWriter(const LayerWriter&) = delete;
+  LayerWriter& operator=(const LayerWriter&) = delete;
+
+  // Every member of the .deb's data.tar.*, paths normalised; PATHS gets each file written.
+  Status add_deb_data(const std::filesystem::path& deb, std::set<std::string>* paths = nullptr);
+  Status add_bytes(const std::string& path, std::string_view bytes, int mode = 0644);
+  Status add_file(const std::string& path, const std::filesystem::path& source, int mode = 0755);
+  // An OCI whiteout: PATH is removed from the layers below.
+  Status add_whiteout(const std::string& path);
+  const std::set<std::string>& written() const { return written_; }
+  Result<LayerBlob> finish();
+
+ private:
+  Status open();
+  Status header_for(const std::string& path, int type, int mode, std::uint64_t size);
+  std::filesystem::path dir_;
+  struct archive* out_ = nullptr;
+  std::set<std::string> written_;
+  std::string error_;
+};
+
+}  // namespace airheal::heal

@@ -1,0 +1,400 @@
+// Heals of images that can run nothing: a distroless-style image (files from real .debs, status.d
+// records, no shell, no package manager) healed per package from bookworm-security's .debs, and a
+// FROM scratch Go image whose only binary is replaced by a signed gold artefact. Also: the signed
+// attestations (verified by gpg), webhooks, planner-made deferral exceptions, a canary that rolls
+// a promotion back, and a daemon killed in the middle of a build.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "core/fs.hpp"
+#include "registry/auth.hpp"
+#include "support/scan_fixtures.hpp"
+#include "support/snapshot_fixtures.hpp"
+#include "support/test_support.hpp"
+
+using namespace airheal;
+using namespace airheal::test;
+using nlohmann::json;
+namespace fsys = std::filesystem;
+
+namespace {
+
+// A LAN endpoint for webhooks: a real HTTP server on loopback that records every POST body.
+class WebhookSink {
+ public:
+  WebhookSink() : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~WebhookSink() {
+    stop_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    // Wake a blocked accept.
+    try {
+      boost::asio::io_context io;
+      boost::asio::ip::tcp::socket s(io);
+      s.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ec);
+    } catch (...) {
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::vector<json> events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  void serve() {
+    namespace http = boost::beast::http;
+    while (!stop_) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket sock(ioc_);
+      acceptor_.accept(sock, ec);
+      if (ec || stop_) return;
+      boost::beast::flat_buffer buf;
+      http::request<http::string_body> req;
+      http::read(sock, buf, req, ec);
+      if (ec) continue;
+      {
+        std::lock_guard lock(mu_);
+        if (req.method() == http::verb::post && req[http::field::content_type] == "application/json")
+          events_.push_back(json::parse(req.body(), nullptr, false));
+      }
+      http::response<http::empty_body> res{http::status::no_content, 11};
+      http::write(sock, res, ec);
+    }
+  }
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = acceptor_.local_endpoint().port();
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<json> events_;
+};
+
+struct Appliance {
+  TempDir tmp;
+  std::unique_ptr<Daemon> daemon;
+  Signer signer{tmp / "gpg", "airheal test mirror"};
+  std::set<std::string> trusted;
+  int sequence = 0;
+  fsys::path state() const { return tmp / "state"; }
+  void start(const std::string& yaml) { daemon = std::make_unique<Daemon>(Daemon::Options{state(), yaml, {}}); }
+  std::string reg() const { return "127.0.0.1:" + std::to_string(daemon->port()); }
+  ProcessResult ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state().string()});
+    return run_ok(args);
+  }
+  json ctl_json(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    return json::parse(ctl(args).out);
+  }
+  // A signed snapshot on CHANNEL with the given folders, imported.
+  void import(const std::string& channel, const std::vector<std::string>& folder_args) {
+    if (!trusted.count(channel)) {
+      ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", channel});
+      trusted.insert(channel);
+    }
+    auto file = tmp / (channel + "-" + std::to_string(++sequence) + ".snapshot");
+    std::vector<std::string> args = {airheal_snapshot_path().string(), "create", "--channel", channel, "--sequence",
+                                     std::to_string(sequence), "--expires", "30d", "--out", file.string()};
+    args.insert(args.end(), folder_args.begin(), folder_args.end());
+    run_ok(args);
+    run_ok({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(), "--gpg-home",
+          signer.home().string()});
+    ctl({"import", file.string()});
+  }
+  // Waits until every heal of REPOS has reached a resting state; returns the latest heal per repository.
+  std::map<std::string, json> wait_heals(const std::set<std::string>& repos, int seconds = 600) {
+    std::map<std::string, json> by_repo;
+    for (int i = 0; i < seconds; ++i) {
+      by_repo.clear();
+      for (const auto& h : ctl_json({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
+      bool done = true;
+      for (const auto& r : repos) {
+        auto it = by_repo.find(r);
+        if (it == by_repo.end()) done = false;
+        else if (auto s = it->second["state"]; s != "staged" && s != "promoted" && s != "held" && s != "failed" && s != "rolled_back")
+          done = false;
+      }
+      if (done) break;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    return by_repo;
+  }
+  ~Appliance() {
+    daemon.reset();
+    run({"gpgconf", "--homedir", (state() / "trust" / "gnupg").string(), "--kill", "all"});
+    run({"gpgconf", "--homedir", (state() / "keys" / "gnupg").string(), "--kill", "all"});
+  }
+};
+
+// An OSV advisory for the vendored greeter module; FIXED empty: no fix known.
+void greeter_advisory(const fsys::path& dir, const std::string& id, const std::string& fixed) {
+  json events = json::array({{{"introduced", "0"}}});
+  if (!fixed.empty()) events.push_back({{"fixed", fixed}});
+  json osv = {{"schema_version", "1.3.1"},
+              {"id", id},
+              {"modified", "2026-11-01T00:00:00Z"},
+              {"published", "2026-11-01T00:00:00Z"},
+              {"summary", "greeter test advisory"},
+              {"affected", json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
+                                         {"ranges", json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
+              {"database_specific", {{"severity", "HIGH"}}}};
+  std::ofstream(dir / (id + ".json")) << osv.dump(2);
+}
+
+std::string digest_of(HttpClient& http, const std::string& repo, const std::string& ref) {
+  auto r = http.get("/v2/" + repo + "/manifests/" + ref, {{"Accept", "application/vnd.oci.image.manifest.v1+json"}});
+  return r.status == 200 ? sha256_digest(r.body) : "";
+}
+
+std::string b64decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); i += 4) out += registry::base64_decode(s.substr(i, 4)).value_or("");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("A distroless image is healed per package and a FROM scratch image by a gold artefact", "[integration][heal][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  auto tracker = debian_security_tracker();
+  auto old_app = go_greeter_app("v1.2.3");
+  auto new_app = go_greeter_app("v1.2.4");
+  WebhookSink sink;
+  Appliance a;
+  a.start("scan:\n  poll_interval: 1s\nheal:\n  webhooks: [\"http://127.0.0.1:" + std::to_string(sink.port()) +
+          "/hooks/airheal\"]\n  rules:\n"
+          "    - {repository: \"apps/distroless\", test: [\"/usr/bin/perl\", \"-e\", \"exit 0\"]}\n"
+          "    - {repository: \"apps/scratch\", mode: continuous, test: [\"/app\"]}\n"
+          "    - {repository: \"apps/canary\", mode: continuous, canary: [\"/app\", \"fail\"]}\n");
+  HttpClient http("127.0.0.1", a.daemon->port());
+
+  auto droot = distroless_root(a.tmp / "distroless");
+  buildah_image(a.tmp.path(), droot, a.reg() + "/apps/distroless:1");
+  auto groot = a.tmp / "goroot";
+  fsys::create_directories(groot);
+  fsys::copy_file(old_app, groot / "app");
+  fsys::permissions(groot / "app", fsys::perms::owner_all | fsys::perms::group_read | fsys::perms::others_read);
+  buildah_image(a.tmp.path(), groot, a.reg() + "/apps/scratch:1", {"/app"});
+  buildah_image(a.tmp.path(), groot, a.reg() + "/apps/canary:1", {"/app"});
+  auto original = std::map<std::string, std::string>{{"apps/distroless", digest_of(http, "apps/distroless", "1")},
+                                                     {"apps/scratch", digest_of(http, "apps/scratch", "1")},
+                                                     {"apps/canary", digest_of(http, "apps/canary", "1")}};
+
+  // Debian: the tracker's advisories and bookworm-security's builds of the two vulnerable sources
+  // the distroless image carries (perl-base from perl, libpcre2-8-0 from pcre2).
+  fsys::create_directories(a.tmp / "deb-adv");
+  fsys::create_directories(a.tmp / "debs");
+  fsys::copy_file(tracker, a.tmp / "deb-adv" / "tracker.json");
+  std::map<std::string, std::string> fixed;
+  for (auto p : {"perl-base", "libpcre2-8-0"}) {
+    auto deb = security_deb(p);
+    REQUIRE_FALSE(deb.empty());
+    fsys::copy_file(deb, a.tmp / "debs" / deb.filename());
+    fixed[p] = run_ok({"dpkg-deb", "-f", deb.string(), "Version"}).out;
+    fixed[p].pop_back();
+  }
+  a.import("debian", {"--advisories", (a.tmp / "deb-adv").string(), "--packages", (a.tmp / "debs").string()});
+  // Go: an advisory fixed in greeter v1.2.4 (the gold artefact carries it), one with no fix yet.
+  fsys::create_directories(a.tmp / "go-adv");
+  fsys::create_directories(a.tmp / "gold");
+  greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
+  greeter_advisory(a.tmp / "go-adv", "GO-2026-9002", "");
+  fsys::copy_file(new_app, a.tmp / "gold" / "app");
+  std::ofstream(a.tmp / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4", "repository": "apps/*"})";
+  a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "gold").string()});
+
+  auto heals = a.wait_heals({"apps/distroless", "apps/scratch", "apps/canary"});
+  INFO(a.ctl({"heals"}).out << a.daemon->log().substr(0, 20000));
+
+  // Distroless: per package, nothing run in the image; the status.d records in the forms the image
+  // used now name the fixed versions (other stanzas untouched); the test (perl itself) passed.
+  auto d = heals["apps/distroless"];
+  INFO(d.dump(2));
+  REQUIRE(d["state"] == "staged");
+  CHECK(d["strategy"] == "package-files");
+  CHECK(d["original"] == original["apps/distroless"]);
+  auto dinv = a.ctl_json({"inventory", "apps/distroless:" + d["staged_tag"].get<std::string>()});
+  std::map<std::string, json> comps;
+  for (const auto& c : dinv["components"]) comps[c["name"].get<std::string>()] = c;
+  CHECK(comps.size() == 6);
+  CHECK(comps["perl-base"]["version"] == fixed["perl-base"]);
+  CHECK(comps["perl-base"]["location"] == "var/lib/dpkg/status.d/perl-base/control");
+  CHECK(comps["libpcre2-8-0"]["version"] == fixed["libpcre2-8-0"]);
+  CHECK(comps["libpcre2-8-0"]["location"] == "var/lib/dpkg/status.d/base");
+  CHECK(comps["zlib1g"]["version"] == minbase_version("zlib1g"));
+  CHECK(comps["base-files"]["version"] == minbase_version("base-files"));
+  CHECK(comps["libc6"]["version"] == minbase_version("libc6"));
+  CHECK(a.ctl_json({"findings", "--image", "apps/distroless:" + d["staged_tag"].get<std::string>()}).empty());
+  CHECK_FALSE(a.ctl_json({"findings", "--image", "apps/distroless:1"}).empty());
+  CHECK(d["heal_layer_bytes"].get<double>() < 0.5 * d["image_bytes"].get<double>());
+
+  // FROM scratch: the gold artefact replaced /app; continuous mode promoted it after its test ran
+  // the new binary; the image now says greeter v1.2.4; the finding with no fix is deferred under a
+  // time-boxed exception the planner made.
+  auto s = heals["apps/scratch"];
+  INFO(s.dump(2));
+  REQUIRE(s["state"] == "promoted");
+  CHECK(s["strategy"] == "gold-substitution");
+  CHECK(digest_of(http, "apps/scratch", "1") == s["staged"]);
+  CHECK(s["plan"]["targeted"] == json::array({"GO-2026-9001"}));
+  CHECK(s["plan"]["deferred"] == json::array({"GO-2026-9002"}));
+  CHECK(s.contains("time_to_stage_seconds"));
+  CHECK(s.contains("time_to_promote_seconds"));
+  auto sinv = a.ctl_json({"inventory", "apps/scratch:1"});
+  bool greeter_fixed = false;
+  for (const auto& c : sinv["components"])
+    if (c["name"] == "example.com/greeter") greeter_fixed = c["version"] == "v1.2.4";
+  CHECK(greeter_fixed);
+  auto sf = a.ctl_json({"findings", "--image", "apps/scratch:1", "--all"});
+  REQUIRE(sf.size() == 1);
+  CHECK(sf[0]["advisory"] == "GO-2026-9002");
+  CHECK(sf[0]["suppressed"]["by"] == "exception");
+  auto exceptions = a.ctl_json({"exception", "list"});
+  bool deferral = false;
+  for (const auto& e : exceptions)
+    if (e["vulnerability"] == "GO-2026-9002" && e["product"] == "apps/scratch")
+      deferral = e["reason"].get<std::string>().find("deferred by airheal") != std::string::npos;
+  CHECK(deferral);
+  // The healed image runs the new binary (buildah, no network).
+  std::vector<std::string> b = {"buildah", "--root", (a.tmp / "check-root").string(), "--runroot", (a.tmp / "check-run").string(),
+                                "--storage-driver", "vfs"};
+  auto with = [&](std::vector<std::string> args) {
+    auto v = b;
+    v.insert(v.end(), args.begin(), args.end());
+    return run_ok(v);
+  };
+  auto ctr = with({"from", "--quiet", "--tls-verify=false", a.reg() + "/apps/scratch:1"}).out;
+  ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
+  CHECK(with({"run", "--runtime", "runc", "--network", "none", ctr, "--", "/app"}).out == "hello from greeter v1.2.4\n");
+
+  // Canary: promoted, then the canary failed in the served image: rolled back on its own.
+  auto c = heals["apps/canary"];
+  INFO(c.dump(2));
+  CHECK(c["state"] == "rolled_back");
+  CHECK(c["reason"].get<std::string>().find("canary failed") != std::string::npos);
+  CHECK(digest_of(http, "apps/canary", "1") == original["apps/canary"]);
+
+  // Attestations: SLSA provenance, the healed SBOM and the explanation, each a DSSE envelope
+  // signed with the appliance key and attached as a referrer of the healed image.
+  REQUIRE(d["attestations"].size() == 3);
+  auto referrers = json::parse(http.get("/v2/apps/distroless/referrers/" + d["staged"].get<std::string>()).body);
+  std::map<std::string, json> by_predicate;
+  for (const auto& m : referrers["manifests"])
+    if (m["artifactType"] == "application/vnd.dsse.envelope.v1+json")
+      by_predicate[m["annotations"]["in-toto.io/predicate-type"].get<std::string>()] = m;
+  REQUIRE(by_predicate.count("https://slsa.dev/provenance/v1"));
+  CHECK(by_predicate.count("https://cyclonedx.org/bom"));
+  CHECK(by_predicate.count("https://airheal.dev/attestation/heal-explanation/v1"));
+  auto am = json::parse(http.get("/v2/apps/distroless/manifests/" + by_predicate["https://slsa.dev/provenance/v1"]["digest"].get<std::string>(),
+                                 {{"Accept", "application/vnd.oci.image.manifest.v1+json"}})
+                            .body);
+  CHECK(am["subject"]["digest"] == d["staged"]);
+  auto envelope = json::parse(http.get("/v2/apps/distroless/blobs/" + am["layers"][0]["digest"].get<std::string>()).body);
+  CHECK(envelope["payloadType"] == "application/vnd.in-toto+json");
+  auto payload = b64decode(envelope["payload"].get<std::string>());
+  auto statement = json::parse(payload);
+  CHECK(statement["_type"] == "https://in-toto.io/Statement/v1");
+  CHECK("sha256:" + statement["subject"][0]["digest"]["sha256"].get<std::string>() == d["staged"]);
+  std::set<std::string> dep_digests;
+  for (const auto& dep : statement["predicate"]["buildDefinition"]["resolvedDependencies"])
+    dep_digests.insert("sha256:" + dep["digest"]["sha256"].get<std::string>());
+  CHECK(dep_digests.count(d["original"].get<std::string>()));
+  for (const auto& p : d["plan"]["packages"]) CHECK(dep_digests.count(p["digest"].get<std::string>()));
+  // gpg, with only the appliance's public key, accepts the signature over DSSE's PAE.
+  auto home = a.tmp / "verify";
+  fsys::create_directories(home);
+  fsys::permissions(home, fsys::perms::owner_all);
+  run_ok({"gpg", "--batch", "--homedir", home.string(), "--import", (a.state() / "keys" / "appliance.asc").string()});
+  std::ofstream(a.tmp / "sig", std::ios::binary) << b64decode(envelope["signatures"][0]["sig"].get<std::string>());
+  std::ofstream(a.tmp / "pae", std::ios::binary) << "DSSEv1 28 application/vnd.in-toto+json " << payload.size() << " " << payload;
+  auto verified = run({"gpg", "--batch", "--homedir", home.string(), "--verify", (a.tmp / "sig").string(), (a.tmp / "pae").string()});
+  CHECK(verified.exit_code == 0);
+  run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
+  auto shown = a.ctl({"heal", "show", std::to_string(d["id"].get<int>())}).out;
+  CHECK(shown.find("status.d records updated") != std::string::npos);
+  CHECK(shown.find("signed:   https://slsa.dev/provenance/v1") != std::string::npos);
+
+  // Webhooks: the LAN endpoint saw every state change, as JSON.
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    seen.clear();
+    for (const auto& e : sink.events()) seen.insert(e.value("type", "") + " " + e.value("image", ""));
+    if (seen.count("heal.rolled_back apps/canary:1")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(seen.count("heal.staged apps/distroless:1"));
+  CHECK(seen.count("heal.promoted apps/scratch:1"));
+  CHECK(seen.count("heal.rolled_back apps/canary:1"));
+}
+
+TEST_CASE("Killing the daemon during a build leaves no half-promoted tag and no build running", "[integration][heal][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  auto old_app = go_greeter_app("v1.2.3");
+  auto new_app = go_greeter_app("v1.2.4");
+  Appliance a;
+  // The test command sleeps: the heal stays in its build long enough to be killed there.
+  auto yaml = "scan:\n  poll_interval: 1s\nheal:\n  rules:\n    - {repository: \"apps/slow\", mode: continuous, test: [\"/app\", \"sleep\"]}\n";
+  a.start(yaml);
+  auto groot = a.tmp / "goroot";
+  fsys::create_directories(groot);
+  fsys::copy_file(old_app, groot / "app");
+  fsys::permissions(groot / "app", fsys::perms::owner_all);
+  buildah_image(a.tmp.path(), groot, a.reg() + "/apps/slow:1");
+  HttpClient http("127.0.0.1", a.daemon->port());
+  auto original = digest_of(http, "apps/slow", "1");
+  fsys::create_directories(a.tmp / "go-adv");
+  fsys::create_directories(a.tmp / "gold");
+  greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
+  fsys::copy_file(new_app, a.tmp / "gold" / "app");
+  std::ofstream(a.tmp / "gold" / "app.json") << R"({"path": "/app"})";
+  a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "gold").string()});
+
+  // Wait until the test step is running inside the healed image, then SIGKILL the daemon.
+  int id = 0;
+  bool sleeping = false;
+  for (int i = 0; i < 300 && !sleeping; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto hs = a.ctl_json({"heals"});
+    if (!hs.empty() && hs[0]["state"] == "building") id = hs[0]["id"];
+    sleeping = id && run({"pgrep", "-f", "airheal-check-" + std::to_string(id) + " -- /app sleep"}).exit_code == 0;
+  }
+  REQUIRE(sleeping);
+  CHECK(a.daemon->stop(9) != 0);
+  // The build dies with the daemon: buildah is signalled and stops its container.
+  bool gone = false;
+  for (int i = 0; i < 60 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    gone = run({"pgrep", "-f", "airheal-check-" + std::to_string(id)}).exit_code != 0 &&
+           run({"pgrep", "-f", "/app sleep"}).exit_code != 0;
+  }
+  CHECK(gone);
+  // Restarted: the heal is failed, the tag still serves the original, nothing was staged, the
+  // work folder is gone and the store is consistent.
+  a.start(yaml);
+  HttpClient http2("127.0.0.1", a.daemon->port());
+  auto hs = a.ctl_json({"heals"});
+  REQUIRE(hs.size() >= 1);
+  CHECK(hs[0]["id"] == id);
+  CHECK(hs[0]["state"] == "failed");
+  CHECK(hs[0]["reason"].get<std::string>().find("interrupted") != std::string::npos);
+  CHECK(digest_of(http2, "apps/slow", "1") == original);
+  auto tags = json::parse(http2.get("/v2/apps/slow/tags/list").body)["tags"];
+  CHECK(tags == json::array({"1"}));
+  CHECK_FALSE(fsys::exists(a.state() / "heal" / std::to_string(id)));
+  a.ctl({"store", "check"});
+}

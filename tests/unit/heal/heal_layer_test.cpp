@@ -1,0 +1,169 @@
+// Heal layers written without running anything: .deb members read with libarchive (real .debs
+// built by dpkg-deb, and hostile ones built by hand), dpkg stanzas replaced in place, whiteouts.
+#include <archive.h>
+#include <archive_entry.h>
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+
+#include "core/fs.hpp"
+#include "heal/heal_layer.hpp"
+#include "scan/layer.hpp"
+#include "support/test_support.hpp"
+
+using namespace airheal;
+using namespace airheal::test;
+namespace fsys = std::filesystem;
+
+namespace {
+
+// A real .deb made by dpkg-deb from a tree.
+fsys::path build_deb(const fsys::path& dir, const std::string& name, const std::string& version,
+                     const std::map<std::string, std::string>& files) {
+  auto root = dir / (name + "-" + version);
+  fsys::create_directories(root / "DEBIAN");
+  std::ofstream(root / "DEBIAN" / "control") << "Package: " << name << "\nVersion: " << version
+                                             << "\nArchitecture: amd64\nMaintainer: t <t@example.org>\nSource: src\n"
+                                                "Description: test package\n";
+  std::string sums;
+  for (const auto& [path, content] : files) {
+    fsys::create_directories((root / path).parent_path());
+    std::ofstream(root / path) << content;
+    sums += sha256_hex(content).substr(0, 32) + "  " + path + "\n";
+  }
+  std::ofstream(root / "DEBIAN" / "md5sums") << sums;
+  auto out = dir / (name + "_" + version + "_amd64.deb");
+  run_ok({"dpkg-deb", "--root-owner-group", "-Zxz", "--build", root.string(), out.string()});
+  return out;
+}
+
+// A .deb assembled by hand: an ar archive whose data.tar.gz holds ENTRIES as given.
+fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::string, std::string>>& entries) {
+  auto tar_of = [](const std::vector<std::pair<std::string, std::string>>& es) {
+    std::string out;
+    auto* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_add_filter_gzip(a);
+    std::vector<char> buf(1 << 20);
+    size_t used = 0;
+    archive_write_open_memory(a, buf.data(), buf.size(), &used);
+    for (const auto& [path, content] : es) {
+      auto* e = archive_entry_new();
+      archive_entry_set_pathname(e, path.c_str());
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+      archive_write_header(a, e);
+      archive_write_data(a, content.data(), content.size());
+      archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    return std::string(buf.data(), used);
+  };
+  auto control = tar_of({{"./control", "Package: evil\nVersion: 1\nArchitecture: amd64\n"}});
+  auto data = tar_of(entries);
+  auto out = dir / "evil.deb";
+  auto* a = archive_write_new();
+  archive_write_set_format_ar_svr4(a);
+  archive_write_open_filename(a, out.c_str());
+  for (auto [name, content] : {std::pair<std::string, std::string>{"debian-binary", "2.0\n"}, {"control.tar.gz", control},
+                               {"data.tar.gz", data}}) {
+    auto* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("read_deb_control reads the control file and md5sums of a real .deb", "[heal]") {
+  TempDir t;
+  auto deb = build_deb(t.path(), "libdemo1", "1.2-3+deb12u1", {{"usr/lib/libdemo.so.1", "new code"}});
+  auto c = heal::read_deb_control(deb);
+  REQUIRE(c);
+  CHECK(c->field("Package") == "libdemo1");
+  CHECK(c->field("Version") == "1.2-3+deb12u1");
+  CHECK(c->field("Source") == "src");
+  CHECK(c->md5sums.find("usr/lib/libdemo.so.1") != std::string::npos);
+  CHECK(c->control.back() == '\n');
+  fsys::path junk = t / "junk.deb";
+  std::ofstream(junk) << "not an ar archive";
+  CHECK_FALSE(heal::read_deb_control(junk));
+}
+
+TEST_CASE("replace_stanza swaps one package's record and keeps the others byte for byte", "[heal]") {
+  std::string file = "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13\n\nPackage: libpcre2-8-0\nVersion: 10.42-1\n";
+  auto r = heal::replace_stanza(file, "zlib1g", "Package: zlib1g\nVersion: 1:1.2.13.dfsg-2\n");
+  REQUIRE(r);
+  CHECK(*r == "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-2\n\nPackage: libpcre2-8-0\nVersion: 10.42-1\n");
+  CHECK_FALSE(heal::replace_stanza(file, "perl", "Package: perl\n"));
+  // Single-stanza files without a Status line stay without one.
+  auto single = heal::replace_stanza("Package: a\nVersion: 1\n", "a", "Package: a\nVersion: 2\n");
+  REQUIRE(single);
+  CHECK(*single == "Package: a\nVersion: 2\n");
+}
+
+TEST_CASE("LayerWriter writes package files, records, artefacts and whiteouts into one gzip layer", "[heal]") {
+  TempDir t;
+  auto deb = build_deb(t.path(), "libdemo1", "2", {{"usr/lib/libdemo.so.1", "fixed"}, {"usr/share/doc/libdemo1/README", "doc"}});
+  std::ofstream(t / "gold") << "gold binary";
+  heal::LayerWriter w(t / "layer");
+  std::set<std::string> paths;
+  REQUIRE(w.add_deb_data(deb, &paths));
+  CHECK(paths.count("usr/lib/libdemo.so.1"));
+  REQUIRE(w.add_bytes("var/lib/dpkg/status.d/libdemo1", "Package: libdemo1\nVersion: 2\n"));
+  REQUIRE(w.add_file("/app", t / "gold", 0755));
+  REQUIRE(w.add_whiteout("usr/lib/libdemo-old.so.0"));
+  CHECK_FALSE(w.add_bytes("../escape", "x"));
+  auto blob = w.finish();
+  REQUIRE(blob);
+  CHECK(blob->digest == *Sha256::of_file(blob->file));
+  // The scanner reads it like any layer: files, the whiteout, the status.d record.
+  auto inv = scan::read_layer(blob->file);
+  REQUIRE(inv);
+  std::set<std::string> files;
+  for (const auto& f : inv->files) files.insert(f.path);
+  CHECK(files.count("usr/lib/libdemo.so.1"));
+  CHECK(files.count("app"));
+  CHECK(inv->whiteouts == std::vector<std::string>{"usr/lib/libdemo-old.so.0"});
+  CHECK(inv->records.count("var/lib/dpkg/status.d/libdemo1"));
+  CHECK(*scan::read_layer_file(blob->file, "app", 1 << 20) == "gold binary");
+  CHECK(*scan::read_layer_file(blob->file, "usr/lib/libdemo.so.1", 1 << 20) == "fixed");
+  CHECK(scan::read_layer_file(blob->file, "nope", 1 << 20).error().code == Errc::not_found);
+  CHECK(scan::read_layer_file(blob->file, "app", 3).error().code == Errc::too_large);
+  // The same inputs give the same bytes (no timestamps from the clock).
+  heal::LayerWriter w2(t / "layer2");
+  REQUIRE(w2.add_deb_data(deb));
+  REQUIRE(w2.add_bytes("var/lib/dpkg/status.d/libdemo1", "Package: libdemo1\nVersion: 2\n"));
+  REQUIRE(w2.add_file("/app", t / "gold", 0755));
+  REQUIRE(w2.add_whiteout("usr/lib/libdemo-old.so.0"));
+  CHECK(w2.finish()->digest == blob->digest);
+}
+
+TEST_CASE("a .deb whose data escapes the image root is refused", "[heal][hostile]") {
+  TempDir t;
+  for (auto bad : {"../../etc/cron.d/evil", "./usr/../../../root/.ssh/authorized_keys"}) {
+    INFO(bad);
+    auto deb = hostile_deb(t.path(), {{"./usr/bin/ok", "ok"}, {bad, "pwned"}});
+    heal::LayerWriter w(t / "layer");
+    auto st = w.add_deb_data(deb);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().message.find("escapes the root") != std::string::npos);
+  }
+  // A truncated .deb is an error, not a partial layer.
+  auto good = build_deb(t.path(), "libdemo1", "3", {{"usr/lib/big", std::string(200000, 'x') + random_bytes(100000, 7)}});
+  auto bytes = *fs::read_file(good, 1 << 24);
+  std::ofstream(t / "cut.deb", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  heal::LayerWriter w(t / "layer3");
+  CHECK_FALSE(w.add_deb_data(t / "cut.deb"));
+}
