@@ -113,15 +113,17 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
   local n=$1 b=(buildah --root "$work/peer-root" --runroot "$work/peer-run" --storage-driver vfs)
   mkdir -p "$work/peer/debs"
   cp "$work/debs"/*.deb "$work/peer/debs/"
+  ln -sfn "$work/layout-$N" "$work/peer/layout"
   local files
   files=$(cd "$work/peer/debs" && ls *.deb | sed 's|^|/tmp/airheal-heal/|' | tr '\n' ' ')
   local t0 t1
   t0=$(now)
   for i in $(seq 0 $((n - 1))); do
-    printf 'FROM oci:%s:app%s\nCOPY debs/ /tmp/airheal-heal/\nRUN dpkg -i %s && rm -rf /tmp/airheal-heal\n' \
-      "$work/layout-$N" "$i" "$files" >"$work/peer/Containerfile"
-    "${b[@]}" bud --quiet --runtime runc --network none --layers=false --pull-never -f "$work/peer/Containerfile" \
-      -t "localhost/peer$i" "$work/peer" >/dev/null
+    # (a relative oci: path: buildah derives an image name from it, and names are lowercase)
+    printf 'FROM oci:layout:app%s\nCOPY debs/ /tmp/airheal-heal/\nRUN dpkg -i %s && rm -rf /tmp/airheal-heal\n' \
+      "$i" "$files" >"$work/peer/Containerfile"
+    (cd "$work/peer" && "${b[@]}" bud --quiet --runtime runc --network none --layers=false --pull-never -f Containerfile \
+      -t "localhost/peer$i" . >/dev/null)
   done
   t1=$(now)
   secs "$t0" "$t1"

@@ -65,29 +65,34 @@ std::string tail(const std::string& s, std::size_t n) { return s.substr(s.size()
 
 }  // namespace
 
-// buildah with its own storage under DIR (vfs: no privileges or kernel features beyond a chroot),
-// run from DIR so that relative oci: paths name images in lowercase whatever the state folder is.
+// buildah against the heal engine's one storage (<state>/heal/buildah, vfs: no privileges or kernel
+// features beyond a chroot), shared by every heal so that a base layer is unpacked once, run from
+// DIR so that relative oci: paths name images in lowercase whatever the state folder is called.
+// Each command, its duration and the tail of its output go to the heal's log.
 class Buildah {
  public:
-  Buildah(const EngineOptions& o, fsys::path dir, std::string& log) : o_(o), dir_(std::move(dir)), log_(log) {}
+  Buildah(const EngineOptions& o, fsys::path storage, fsys::path dir, std::string& log)
+      : o_(o), storage_(std::move(storage)), dir_(std::move(dir)), log_(log) {}
   Result<std::string> operator()(std::vector<std::string> args, std::optional<std::chrono::milliseconds> timeout = {},
                                  bool* timed_out = nullptr) {
-    std::vector<std::string> argv = {o_.buildah, "--root", (dir_ / "storage").string(), "--runroot", (dir_ / "run").string(),
+    std::vector<std::string> argv = {o_.buildah, "--root", (storage_ / "root").string(), "--runroot", (storage_ / "run").string(),
                                      "--storage-driver", "vfs"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string cmd;
     for (const auto& a : args) cmd += a + " ";
-    log_ += "$ buildah " + cmd + "\n";
     ProcessOptions po;
     po.timeout = timeout ? *timeout : std::chrono::milliseconds(o_.step_timeout);
     po.cwd = dir_;
     ProcessResult r;
+    auto t0 = std::chrono::steady_clock::now();
     try {
       r = run_process(argv, po);
     } catch (const std::exception& e) {
       return make_error(Errc::io_error, std::string("cannot run buildah: ") + e.what());
     }
-    log_ += tail(r.out, 20000) + tail(r.err, 20000);
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1f", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    log_ += "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 20000) + tail(r.err, 20000);
     if (timed_out) *timed_out = r.timed_out;
     if (r.timed_out)
       return make_error(Errc::io_error, "buildah " + args[0] + " timed out after " +
@@ -99,9 +104,20 @@ class Buildah {
 
  private:
   const EngineOptions& o_;
-  fsys::path dir_;
+  fsys::path storage_, dir_;
   std::string& log_;
 };
+
+fsys::path Engine::buildah_storage() const { return store_.root() / "heal" / "buildah"; }
+
+void Engine::reset_buildah_storage() {
+  std::string log;
+  std::error_code ec;
+  fsys::create_directories(buildah_storage(), ec);
+  Buildah buildah(options_, buildah_storage(), buildah_storage(), log);
+  (void)buildah({"rm", "--all"});
+  (void)buildah({"rmi", "--prune"});
+}
 
 // A heal layer built earlier for the same packages can be reused when the dpkg run it recorded
 // would be the same here: the earlier heal's original and this image share their lower layers,
@@ -238,7 +254,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
       debs.push_back("/airheal-heal/" + file);
       created_by += " " + p.name + "=" + p.version;
     }
-    Buildah buildah(options_, work, log);
+    Buildah buildah(options_, buildah_storage(), work, log);
     auto ctr = "airheal-heal-" + std::to_string(id);
     if (auto r = buildah({"from", "--pull-never", "--name", ctr, "oci:in:original"}); !r) return r.error();
     for (const auto& a : plan.artifacts) {
@@ -253,6 +269,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     if (auto r = buildah({"commit", "--quiet", "--disable-compression=false", "--format", "oci", ctr, "oci:out:healed"}); !r)
       return r.error();
     (void)buildah({"rm", ctr});
+    (void)buildah({"rmi", "--prune"});  // older images the shared storage no longer needs
     auto out_index = fs::read_file(work / "out" / "index.json", 1 << 20);
     if (!out_index) return out_index.error();
     auto oi = json::parse(*out_index, nullptr, false);
@@ -437,7 +454,7 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
     }
   } cleanup{dir};
   if (auto st = write_layout(store_, dir / "image", manifest_bytes, "image"); !st) return st.error();
-  Buildah buildah(options_, dir, log);
+  Buildah buildah(options_, buildah_storage(), dir, log);
   auto ctr = "airheal-check-" + std::to_string(id);
   if (auto r = buildah({"from", "--pull-never", "--name", ctr, "oci:image:image"}); !r) return r.error();
   if (!entry.empty()) {
@@ -458,6 +475,7 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
     if (auto r = buildah(t); !r) failures.first = r.error().message;
   }
   (void)buildah({"rm", ctr});
+  (void)buildah({"rmi", "--prune"});
   return failures;
 }
 

@@ -120,6 +120,10 @@ class Engine {
   std::optional<HealRecord> get(std::int64_t id);
   std::vector<nlohmann::json> events(std::int64_t id);
 
+  // Removes containers and unused images a stopped daemon left in the shared buildah storage
+  // (call only when no heal is running).
+  void reset_buildah_storage();
+
   // A marker of the content imported so far: a held or failed heal is retried once it changes.
   static std::string content_generation(sqlite::Connection& c);
 
@@ -140,6 +144,7 @@ class Engine {
     std::size_t shared_layers = 0;
     LayerBlob layer;
   };
+  std::filesystem::path buildah_storage() const;
   std::optional<Reuse> reusable_layer(const std::string& original, const oci::Manifest& m, const Plan& plan);
   void attest(std::int64_t id, const std::string& repo, const std::string& staged, const Plan& plan,
               const std::string& original, std::int64_t started);

@@ -31,6 +31,7 @@ std::size_t Healer::recover() {
     std::filesystem::remove_all(store_.root() / "heal" / (std::to_string(id) + "-canary"), ec);
     spdlog::warn("heal {} was interrupted by a restart: marked failed", id);
   }
+  engine_.reset_buildah_storage();
   return ids.size();
 }
 

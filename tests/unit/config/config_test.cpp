@@ -75,3 +75,33 @@ TEST_CASE("heal rules: first match wins, modes are checked, tests are argument v
   CHECK_FALSE(config::parse_yaml("heal:\n  default_mode: sometimes\n", "t"));
   CHECK_FALSE(config::parse_yaml("heal:\n  rules:\n    - {repository: x, shell: true}\n", "t"));
 }
+
+TEST_CASE("heal gates, canaries and webhooks are configured and checked", "[config][heal]") {
+  auto c = config::parse_yaml(R"(heal:
+  concurrency: 2
+  smoke_timeout: 10s
+  max_size_growth: 0.1
+  defer_days: 0
+  attest: false
+  reuse_layers: false
+  webhooks: ["http://10.0.0.9:8080/airheal"]
+  rules:
+    - {repository: "apps/*", mode: continuous, canary: ["/app/health"]}
+)", "airheal.yaml");
+  REQUIRE(c);
+  CHECK(c->heal.concurrency == 2);
+  CHECK(c->heal.smoke_timeout == std::chrono::seconds(10));
+  CHECK(c->heal.max_size_growth == Approx(0.1));
+  CHECK(c->heal.defer_days == 0);
+  CHECK_FALSE(c->heal.attest);
+  CHECK_FALSE(c->heal.reuse_layers);
+  CHECK(c->heal.webhooks == std::vector<std::string>{"http://10.0.0.9:8080/airheal"});
+  CHECK(c->heal_rule("apps/x").canary == std::vector<std::string>{"/app/health"});
+  CHECK(config::parse_yaml("", "t")->heal.concurrency == 1);
+  auto https = config::parse_yaml("heal:\n  webhooks: [\"https://x/\"]\n", "airheal.yaml");
+  REQUIRE_FALSE(https);
+  CHECK(https.error().message.find("must be an http:// URL") != std::string::npos);
+  CHECK_FALSE(config::parse_yaml("heal:\n  concurrency: 0\n", "t"));
+  CHECK_FALSE(config::parse_yaml("heal:\n  max_size_growth: 0\n", "t"));
+  CHECK_FALSE(config::parse_yaml("heal:\n  defer_days: 400\n", "t"));
+}
