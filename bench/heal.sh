@@ -138,7 +138,7 @@ peerN=$(echo "$peerk * $N / $PEER" | bc -l | xargs printf '%.1f')
 pct=$(echo "100 * $one_layer / $one_image" | bc -l | xargs printf '%.1f')
 mib() { echo "$1 / 1048576" | bc -l | xargs printf '%.1f'; }
 echo
-printf '%-44s %10s %14s %8s\n' "" "airheal" "buildah bud" "ratio"
+printf '%-44s %10s %14s %12s\n' "" "airheal" "buildah bud" "bud/airheal"
 printf '%-44s %9ss %13ss %7sx\n' "1 image: import -> staged ($one_n staged)" "$one_s" "$peer1" "$(echo "$peer1 / $one_s" | bc -l | xargs printf '%.1f')"
 printf '%-44s %9ss %13ss %7sx\n' "$N images: import -> staged ($many_n staged)" "$many_s" "$peerN" "$(echo "$peerN / $many_s" | bc -l | xargs printf '%.1f')"
 echo "   (peer for $N images: $PEER rebuilds measured, ${peerk}s, scaled to $N)"

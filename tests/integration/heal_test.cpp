@@ -137,19 +137,25 @@ heal:
   CHECK(heal_size < 0.5 * base_size);
   WARN("heal layer " << heal_size / 1048576 << " MiB over a " << base_size / 1048576 << " MiB image");
 
-  // The healed image's own dpkg says the fixed versions are installed (run with no network).
-  std::vector<std::string> b = {"buildah", "--root", (tmp / "b-root").string(), "--runroot", (tmp / "b-run").string(),
+  // The healed image runs under podman (pulled from airheal's registry, no network) and its own
+  // dpkg says the fixed versions are installed. podman's default rlimits exceed this host's hard
+  // limits, hence the explicit --ulimit values.
+  std::vector<std::string> p = {"podman", "--root", (tmp / "p-root").string(), "--runroot", (tmp / "p-run").string(),
                                 "--storage-driver", "vfs"};
-  auto with = [&](std::vector<std::string> a) {
-    auto v = b;
+  auto pod = [&](std::vector<std::string> a) {
+    auto v = p;
     v.insert(v.end(), a.begin(), a.end());
     return run_ok(v);
   };
-  auto ctr = with({"from", "--quiet", "--tls-verify=false", reg + "/debian:" + staged_tag}).out;
-  ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
-  std::vector<std::string> q = {"run", "--runtime", "runc", "--network", "none", ctr, "--", "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"};
-  auto dq = with(q).out;
+  auto ref = reg + "/debian:" + staged_tag;
+  pod({"pull", "--quiet", "--tls-verify=false", ref});
+  auto dq = pod({"run", "--rm", "--network", "none", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+                 "nproc=1024:1024", ref, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"}).out;
   for (const auto& [name, version] : fixed_binaries) CHECK(dq.find(name + " " + version + "\n") != std::string::npos);
+  auto dl = pod({"run", "--rm", "--network", "none", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+                 "nproc=1024:1024", ref, "dpkg", "-l", "perl-base"}).out;
+  CHECK(dl.find("ii  perl-base") != std::string::npos);
+  CHECK(dl.find(fixed_binaries["perl-base"]) != std::string::npos);
 
   // Approve: the original tag serves the healed image; rollback restores the original digest.
   auto id = std::to_string(healed["id"].get<int>());
