@@ -41,22 +41,7 @@ if [ ! -f "$cache/bookworm-main.tar" ]; then
   mv "$cache/bookworm-main.tar.part" "$cache/bookworm-main.tar"
 fi
 [ -f "$cache/bookworm-main.tar.gz" ] || { gzip -6 -n -c "$cache/bookworm-main.tar" >"$cache/bookworm-main.tar.gz.part" && mv "$cache/bookworm-main.tar.gz.part" "$cache/bookworm-main.tar.gz"; }
-mkdir -p "$work/adv" "$work/debs"
-tar -xOf "$cache/bookworm-main.tar" ./var/lib/dpkg/status >"$work/status"
-python3 tests/fixtures/debian_security_advisories.py "$work/status" "$work/adv/debian-security.json" --cache "$cache/archive" >/dev/null
-python3 - "$work/status" "$work/adv/debian-security.json" <<'PY' >"$work/binaries"
-import json, re, sys
-sources = set(json.load(open(sys.argv[2])))
-for block in open(sys.argv[1]).read().split("\n\n"):
-    f = dict(re.findall(r"^(\S+): (.*)$", block, re.M))
-    src = f.get("Source", f.get("Package", "")).split(" ")[0]
-    if f.get("Status", "").endswith(" installed") and src in sources:
-        print(f["Package"])
-PY
-while read -r pkg; do
-  v=$(apt-cache madison "$pkg" | awk -F'|' '/-security/{gsub(/ /,"",$2); print $2; exit}')
-  [ -n "$v" ] && (cd "$work/debs" && apt-get download -qq "$pkg=$v" 2>/dev/null)
-done <"$work/binaries"
+./scripts/security-fixes.sh "$cache/bookworm-main.tar" "$work" "$cache" >/dev/null
 ndebs=$(ls "$work/debs" | wc -l)
 [ "$ndebs" -gt 0 ] || { echo "bookworm-security has no fix newer than bookworm main today: nothing to heal"; exit 0; }
 

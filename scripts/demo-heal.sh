@@ -45,22 +45,7 @@ echo "   pushed demo/debian:12 (Debian 12 minbase from bookworm main)"
 
 # Connected side: advisories from bookworm-security's changelogs, and the fixed builds of every
 # binary the image has from each affected source package.
-mkdir -p "$work/adv" "$work/debs"
-tar -xOf "$cache/bookworm-main.tar" ./var/lib/dpkg/status >"$work/status"
-python3 tests/fixtures/debian_security_advisories.py "$work/status" "$work/adv/debian-security.json" --cache "$cache/archive" | sed 's/^/   advisories: /'
-python3 - "$work/status" "$work/adv/debian-security.json" <<'PY' >"$work/binaries"
-import json, re, sys
-sources = set(json.load(open(sys.argv[2])))
-for block in open(sys.argv[1]).read().split("\n\n"):
-    f = dict(re.findall(r"^(\S+): (.*)$", block, re.M))
-    src = f.get("Source", f.get("Package", "")).split(" ")[0]
-    if f.get("Status", "").endswith(" installed") and src in sources:
-        print(f["Package"])
-PY
-while read -r pkg; do
-  v=$(apt-cache madison "$pkg" | awk -F'|' '/-security/{gsub(/ /,"",$2); print $2; exit}')
-  [ -n "$v" ] && (cd "$work/debs" && apt-get download -qq "$pkg=$v" 2>/dev/null)
-done <"$work/binaries"
+./scripts/security-fixes.sh "$cache/bookworm-main.tar" "$work" "$cache" | sed 's/^/   advisories: /'
 echo "   fixed packages from bookworm-security: $(ls "$work/debs" | wc -l)"
 mkdir -m 700 "$GNUPGHOME"
 gpg --batch --quiet --passphrase '' --quick-gen-key "airheal demo Debian mirror <mirror@airheal.invalid>" ed25519 sign 1d 2>/dev/null
