@@ -112,8 +112,7 @@ fsys::path Engine::buildah_storage() const { return store_.root() / "heal" / "bu
 
 void Engine::reset_buildah_storage() {
   std::string log;
-  std::error_code ec;
-  fsys::create_directories(buildah_storage(), ec);
+  if (!fsys::exists(buildah_storage() / "root")) return;  // no heal has built anything yet
   Buildah buildah(options_, buildah_storage(), buildah_storage(), log);
   (void)buildah({"rm", "--all"});
   (void)buildah({"rmi", "--prune"});

@@ -103,8 +103,13 @@ std::string classify_path(const std::string& p) {
   return {};
 }
 
-Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options) {
-  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
+namespace {
+
+using LayerArchive = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
+
+// A layer blob opened for streaming: tar (ustar, pax, GNU), plain, gzip or zstd.
+Result<LayerArchive> open_layer(const std::filesystem::path& blob) {
+  LayerArchive a(archive_read_new(), &archive_read_free);
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   archive_read_support_filter_gzip(a.get());
@@ -112,6 +117,15 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
   archive_read_support_filter_none(a.get());
   if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 20) != ARCHIVE_OK)
     return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": " + archive_error_string(a.get())};
+  return a;
+}
+
+}  // namespace
+
+Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options) {
+  auto opened = open_layer(blob);
+  if (!opened) return opened.error();
+  auto& a = *opened;
   LayerInventory inv;
   struct archive_entry* e = nullptr;
   while (true) {
@@ -263,14 +277,9 @@ std::size_t LayerCache::count(sqlite::Connection& c) {
 }
 
 Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path, std::uint64_t max_bytes) {
-  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_gnutar(a.get());
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_filter_none(a.get());
-  if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 20) != ARCHIVE_OK)
-    return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": " + archive_error_string(a.get())};
+  auto opened = open_layer(blob);
+  if (!opened) return opened.error();
+  auto& a = *opened;
   struct archive_entry* e = nullptr;
   std::optional<std::string> found;
   while (true) {

@@ -38,6 +38,17 @@ fsys::path build_deb(const fsys::path& dir, const std::string& name, const std::
   return out;
 }
 
+void add_entry(struct archive* a, const std::string& name, const std::string& content) {
+  auto* e = archive_entry_new();
+  archive_entry_set_pathname(e, name.c_str());
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+  archive_write_header(a, e);
+  archive_write_data(a, content.data(), content.size());
+  archive_entry_free(e);
+}
+
 // A .deb assembled by hand: an ar archive whose data.tar.gz holds ENTRIES as given.
 fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::string, std::string>>& entries) {
   auto tar_of = [](const std::vector<std::pair<std::string, std::string>>& es) {
@@ -48,16 +59,7 @@ fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::s
     std::vector<char> buf(1 << 20);
     size_t used = 0;
     archive_write_open_memory(a, buf.data(), buf.size(), &used);
-    for (const auto& [path, content] : es) {
-      auto* e = archive_entry_new();
-      archive_entry_set_pathname(e, path.c_str());
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_perm(e, 0644);
-      archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-      archive_write_header(a, e);
-      archive_write_data(a, content.data(), content.size());
-      archive_entry_free(e);
-    }
+    for (const auto& [path, content] : es) add_entry(a, path, content);
     archive_write_close(a);
     archive_write_free(a);
     return std::string(buf.data(), used);
@@ -69,16 +71,8 @@ fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::s
   archive_write_set_format_ar_svr4(a);
   archive_write_open_filename(a, out.c_str());
   for (auto [name, content] : {std::pair<std::string, std::string>{"debian-binary", "2.0\n"}, {"control.tar.gz", control},
-                               {"data.tar.gz", data}}) {
-    auto* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
+                               {"data.tar.gz", data}})
+    add_entry(a, name, content);
   archive_write_close(a);
   archive_write_free(a);
   return out;
