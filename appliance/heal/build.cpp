@@ -227,6 +227,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     if (auto d = Digest::parse(a.digest); !d || !store_.has_blob_file(*d))
       return make_error(Errc::blob_unknown, "artefact " + a.name + " is not in the store");
 
+  if (plan.rebase) return build_rebase(id, repo, original, plan, work, log, policy);
   LayerBlob heal;
   std::string created_by = "airheal heal " + std::to_string(id) + ":";
   std::optional<Reuse> reuse;
@@ -524,6 +525,10 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
   // artefact by digest), how (buildType, parameters) and who built it (this appliance's key).
   auto deps = json::array();
   deps.push_back({{"uri", "oci://" + repo + "@" + original}, {"digest", {{"sha256", hex(original)}}}, {"name", "original image"}});
+  if (plan.rebase)
+    deps.push_back({{"uri", "oci://" + plan.rebase->base_name.substr(0, plan.rebase->base_name.rfind(':')) + "@" + plan.rebase->new_base},
+                    {"digest", {{"sha256", hex(plan.rebase->new_base)}}},
+                    {"name", "newer base image " + plan.rebase->base_name}});
   for (const auto& s : plan.snapshots)
     deps.push_back({{"uri", "airheal-snapshot:" + s}, {"digest", {{"sha256", hex(s)}}}, {"name", "signed snapshot"}});
   for (const auto& p : plan.packages)

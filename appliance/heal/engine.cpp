@@ -107,6 +107,9 @@ bool Plan::uses_dpkg() const {
 }
 
 json Plan::to_json() const {
+  json rb = nullptr;
+  if (rebase)
+    rb = {{"base", rebase->base_name}, {"from", rebase->old_base}, {"to", rebase->new_base}, {"base_layers", rebase->base_layers}};
   auto pins = json::array();
   for (const auto& p : packages) {
     json j = {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}};
@@ -119,6 +122,7 @@ json Plan::to_json() const {
   json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
             {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
+  if (rebase) j["rebase"] = rb;
   return j;
 }
 
@@ -347,6 +351,24 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   p.deferred.assign(deferred.begin(), deferred.end());
   p.snapshots.assign(used_snapshots.begin(), used_snapshots.end());
 
+  // Upstream bump first: when the image's base has a newer version here that removes at least
+  // every finding the package and artefact plan would, the image is rebased onto it.
+  std::string no_bump;
+  if (auto bump = upstream_bump(manifest, no_bump)) {
+    std::set<std::string> covers(bump->targeted.begin(), bump->targeted.end());
+    bool superset = !covers.empty();
+    for (const auto& t : p.targeted)
+      if (!covers.count(t)) superset = false;
+    if (superset) {
+      std::set<std::string> rest;
+      for (const auto& f : findings)
+        if (!covers.count(f["advisory"].get<std::string>())) rest.insert(f["advisory"].get<std::string>());
+      bump->deferred.assign(rest.begin(), rest.end());
+      if (!bump->deferred.empty())
+        bump->explanation += " Not fixed by the newer base and deferred: " + std::to_string(bump->deferred.size()) + " finding(s).";
+      return *bump;
+    }
+  }
   std::vector<std::string> parts;
   if (p.uses_dpkg()) parts.push_back("package-patch");
   else if (!p.packages.empty()) parts.push_back("package-files");
@@ -491,7 +513,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     });
     auto now_plan = p->to_json();
     if (prev && prev->plan.is_object() && prev->plan.value("packages", json()) == now_plan["packages"] &&
-        prev->plan.value("artifacts", json::array()) == now_plan["artifacts"]) {
+        prev->plan.value("artifacts", json::array()) == now_plan["artifacts"] &&
+        prev->plan.value("rebase", json()) == now_plan.value("rebase", json())) {
       store_.transaction([&](sqlite::Connection& c) {
         c.prepare("UPDATE heals SET generation = ? WHERE id = ?").bind(1, content_generation(c)).bind(2, prev->id).run();
       });

@@ -38,8 +38,16 @@ struct ArtifactPin {
   std::string fixes;
 };
 
+// Upstream bump: the image's base (named by its org.opencontainers.image.base.* annotations) has
+// a newer version in the registry; the image's own layers are put on top of it.
+struct Rebase {
+  std::string base_name;      // repository:tag in this registry
+  std::string old_base, new_base;  // manifest digests
+  std::size_t base_layers = 0;     // leading layers of the image that are the old base's
+};
+
 struct Plan {
-  std::string strategy;  // package-patch | package-files | gold-substitution (joined by "+") | defer
+  std::string strategy;  // upstream-bump | package-patch | package-files | gold-substitution (joined by "+") | defer
   std::vector<PackagePin> packages;
   std::vector<ArtifactPin> artifacts;
   std::vector<std::string> targeted;  // advisory ids the heal removes
@@ -48,7 +56,8 @@ struct Plan {
   std::string explanation;
   std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
   std::int64_t fix_imported_at = 0;    // when the newest of them was imported
-  bool builds() const { return !packages.empty() || !artifacts.empty(); }
+  std::optional<Rebase> rebase;
+  bool builds() const { return rebase || !packages.empty() || !artifacts.empty(); }
   bool uses_dpkg() const;              // some package is installed by the image's own dpkg
   nlohmann::json to_json() const;
 };
@@ -87,6 +96,10 @@ struct EngineOptions {
   // Every heal event (state changes), for webhooks.
   std::function<void(const nlohmann::json&)> notify;
 };
+
+// An image's org.opencontainers.image.base.name as REPOSITORY, TAG in this registry (a registry
+// host in front is dropped); nullopt for digest references and untagged names.
+std::optional<std::pair<std::string, std::string>> base_reference(std::string name);
 
 // The engine options a configuration asks for (heal rules become the policy function).
 EngineOptions engine_options(const config::Config& cfg);
@@ -145,6 +158,11 @@ class Engine {
     LayerBlob layer;
   };
   std::filesystem::path buildah_storage() const;
+  // The upstream bump for MANIFEST, if its base has a newer version here that fixes findings and
+  // its own layers leave every package database alone; nullopt otherwise (WHY says why not).
+  std::optional<Plan> upstream_bump(const std::string& manifest, std::string& why);
+  Result<BuildResult> build_rebase(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
+                                   const std::filesystem::path& work, std::string& log, const Policy& policy);
   std::optional<Reuse> reusable_layer(const std::string& original, const oci::Manifest& m, const Plan& plan);
   void attest(std::int64_t id, const std::string& repo, const std::string& staged, const Plan& plan,
               const std::string& original, std::int64_t started);

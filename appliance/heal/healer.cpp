@@ -47,6 +47,27 @@ std::size_t Healer::pass() {
         "(h.generation = ? OR h.state IN ('detected', 'planned', 'building', 'verifying'))) ORDER BY r.name, t.name");
     st.bind(1, generation);
     while (st.step()) pending.emplace_back(st.get_text(0), st.get_text(1));
+    // Upstream bumps: images with findings whose named base has moved on in this registry.
+    auto bases = c.prepare(
+        "SELECT r.name, t.name, json_extract(m.annotations, '$.\"org.opencontainers.image.base.name\"'), "
+        "json_extract(m.annotations, '$.\"org.opencontainers.image.base.digest\"') FROM tags t "
+        "JOIN repositories r ON r.id = t.repo_id JOIN manifests m ON m.digest = t.digest WHERE t.name NOT LIKE '%-airheal-%' "
+        "AND json_valid(m.annotations) AND json_type(m.annotations, '$.\"org.opencontainers.image.base.digest\"') = 'text' "
+        "AND json_type(m.annotations, '$.\"org.opencontainers.image.base.name\"') = 'text' "
+        "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest) "
+        "AND NOT EXISTS (SELECT 1 FROM heals h WHERE h.repository = r.name AND h.tag = t.name AND "
+        "(h.original = t.digest OR h.staged = t.digest) AND "
+        "(h.generation = ? OR h.state IN ('detected', 'planned', 'building', 'verifying')))");
+    bases.bind(1, generation);
+    while (bases.step()) {
+      auto ref = base_reference(bases.get_text(2));
+      if (!ref) continue;
+      auto now = c.prepare("SELECT t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = ? AND t.name = ?");
+      now.bind(1, ref->first).bind(2, ref->second);
+      if (!now.step() || now.get_text(0) == bases.get_text(3)) continue;
+      std::pair<std::string, std::string> item{bases.get_text(0), bases.get_text(1)};
+      if (std::find(pending.begin(), pending.end(), item) == pending.end()) pending.push_back(item);
+    }
   });
   std::atomic<std::size_t> next{0}, done{0};
   auto work = [&] {

@@ -181,3 +181,112 @@ heal:
   CHECK(http.get("/v2/debian/manifests/" + healed["original"].get<std::string>(), accept).status == 200);
   run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"});
 }
+
+TEST_CASE("An image built FROM a base that has a newer version here is rebased onto it (upstream bump)", "[integration][heal][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  auto tar = debian_minbase_tar();
+  auto tracker = debian_security_tracker();
+  TempDir tmp;
+  Daemon daemon(Daemon::Options{{}, "scan:\n  poll_interval: 1s\n", {}});
+  auto state = daemon.state_dir().string();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state});
+    return run_ok(args);
+  };
+  auto ctl_json = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    return json::parse(ctl(args).out);
+  };
+  auto reg = "127.0.0.1:" + std::to_string(daemon.port());
+  make_oci_image_from_tars(tmp / "layout", "main", {tar});
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
+        "docker://" + reg + "/library/debian:12"});
+  std::vector<std::string> b = {"buildah", "--root", (tmp / "b-root").string(), "--runroot", (tmp / "b-run").string(),
+                                "--storage-driver", "vfs"};
+  auto with = [&](std::vector<std::string> a) {
+    auto v = b;
+    v.insert(v.end(), a.begin(), a.end());
+    return run_ok(v).out;
+  };
+  auto trim = [](std::string s) { return s.substr(0, s.find_last_not_of("\n ") + 1); };
+  // The application, built FROM the base with buildah (which records the base's name and digest
+  // in the org.opencontainers.image.base.* annotations).
+  std::ofstream(tmp / "index.html") << "<h1>web</h1>\n";
+  auto app = trim(with({"from", "--quiet", "--tls-verify=false", reg + "/library/debian:12"}));
+  with({"copy", app, (tmp / "index.html").string(), "/srv/web/index.html"});
+  with({"config", "--cmd", R"(["/bin/sh", "-c", "test -f /srv/web/index.html"])", app});
+  with({"commit", "--quiet", "--format", "oci", app, "localhost/web:1"});
+  with({"push", "--quiet", "--tls-verify=false", "localhost/web:1", "docker://" + reg + "/apps/web:1"});
+  HttpClient http("127.0.0.1", daemon.port());
+  auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+  auto web_m = json::parse(http.get("/v2/apps/web/manifests/1", accept).body);
+  auto old_base = sha256_digest(http.get("/v2/library/debian/manifests/12", accept).body);
+  REQUIRE(web_m["annotations"]["org.opencontainers.image.base.digest"] == old_base);
+  // The vendor's newer base: bookworm-security's fixes installed (no network), pushed under the
+  // same tag, as a mirror would.
+  auto status = scan::parse_dpkg_status(*fs::read_file(debian_minbase_status(), 64 << 20));
+  auto doc = json::parse(*fs::read_file(tracker, 64 << 20));
+  fsys::create_directories(tmp / "debs");
+  std::vector<std::string> install = {"run", "--runtime", "runc", "--network", "none", "--volume", (tmp / "debs").string() + ":/debs:ro"};
+  auto base = trim(with({"from", "--quiet", "--tls-verify=false", reg + "/library/debian:12"}));
+  install.push_back(base);
+  install.insert(install.end(), {"--", "dpkg", "-i"});
+  for (const auto& p : status) {
+    if (!doc.contains(p.source)) continue;
+    auto deb = security_deb(p.name);
+    REQUIRE_FALSE(deb.empty());
+    fsys::copy_file(deb, tmp / "debs" / deb.filename(), fsys::copy_options::overwrite_existing);
+    install.push_back("/debs/" + deb.filename().string());
+  }
+  with(install);
+  with({"commit", "--quiet", "--format", "oci", base, "localhost/debian-new:12"});
+  with({"push", "--quiet", "--tls-verify=false", "localhost/debian-new:12", "docker://" + reg + "/library/debian:12"});
+  auto new_base = sha256_digest(http.get("/v2/library/debian/manifests/12", accept).body);
+  REQUIRE(new_base != old_base);
+
+  // Advisories arrive (no fixed packages in the snapshot): the newer base is the only fix here.
+  fsys::create_directories(tmp / "adv");
+  fsys::copy_file(tracker, tmp / "adv" / "tracker.json");
+  Signer signer(tmp / "gpg", "Debian mirror team");
+  auto snap = tmp / "s1.tar";
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1", "--expires", "30d", "--out",
+        snap.string(), "--advisories", (tmp / "adv").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
+  ctl({"import", snap.string()});
+  REQUIRE_FALSE(ctl_json({"findings", "--image", "apps/web:1"}).empty());
+
+  json heal;
+  for (int i = 0; i < 300; ++i) {
+    for (const auto& h : ctl_json({"heals"}))
+      if (h["repository"] == "apps/web") heal = h;
+    if (heal.is_object() && (heal["state"] == "staged" || heal["state"] == "held" || heal["state"] == "failed")) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  INFO(heal.dump(2) << daemon.log().substr(0, 20000));
+  REQUIRE(heal.is_object());
+  REQUIRE(heal["state"] == "staged");
+  CHECK(heal["strategy"] == "upstream-bump");
+  CHECK(heal["plan"]["rebase"]["from"] == old_base);
+  CHECK(heal["plan"]["rebase"]["to"] == new_base);
+  // The healed image: the newer base's layers, then the application's own layer, unchanged; its
+  // command kept; its findings are exactly the newer base's.
+  auto healed = json::parse(http.get("/v2/apps/web/manifests/" + heal["staged_tag"].get<std::string>(), accept).body);
+  auto nb = json::parse(http.get("/v2/library/debian/manifests/12", accept).body);
+  REQUIRE(healed["layers"].size() == nb["layers"].size() + 1);
+  for (std::size_t i = 0; i < nb["layers"].size(); ++i) CHECK(healed["layers"][i]["digest"] == nb["layers"][i]["digest"]);
+  CHECK(healed["layers"].back()["digest"] == web_m["layers"].back()["digest"]);
+  CHECK(healed["annotations"]["org.opencontainers.image.base.digest"] == new_base);
+  auto cfg = json::parse(http.get("/v2/apps/web/blobs/" + healed["config"]["digest"].get<std::string>()).body);
+  CHECK(cfg["config"]["Cmd"] == json::array({"/bin/sh", "-c", "test -f /srv/web/index.html"}));
+  auto advisories = [&](const std::string& ref) {
+    std::set<std::string> out;
+    for (const auto& f : ctl_json({"findings", "--image", ref, "--all"})) out.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
+    return out;
+  };
+  auto after = advisories("apps/web:" + heal["staged_tag"].get<std::string>());
+  CHECK(after == advisories("library/debian:12"));
+  CHECK(after.size() < advisories("apps/web:1").size());
+  run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"});
+  run({"gpgconf", "--homedir", (daemon.state_dir() / "keys" / "gnupg").string(), "--kill", "all"});
+}

@@ -1,0 +1,241 @@
+// Upstream bump: an image built FROM a base that has since been updated in this registry (a newer
+// version mirrored by a snapshot or pushed) is rebased: the newer base's layers, then the image's
+// own layers, unchanged. Nothing is rebuilt; the result is verified like any heal.
+#include <map>
+#include <set>
+
+#include "core/fs.hpp"
+#include "core/oci.hpp"
+#include "heal/engine.hpp"
+#include "scan/layer.hpp"
+#include "scan/sbom.hpp"
+#include "scan/vex.hpp"
+
+namespace airheal::heal {
+namespace fsys = std::filesystem;
+using nlohmann::json;
+
+// "registry.example:5000/library/debian:12" -> {"library/debian", "12"}: the registry host, when
+// the name has one, is dropped (the base is looked up in this registry). Digest references and
+// names without a tag have no "newer version".
+std::optional<std::pair<std::string, std::string>> base_reference(std::string name) {
+  if (name.size() > 512 || name.find('@') != std::string::npos) return std::nullopt;
+  auto slash = name.find('/');
+  if (slash != std::string::npos) {
+    auto first = name.substr(0, slash);
+    if (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost")
+      name = name.substr(slash + 1);
+  }
+  auto colon = name.rfind(':');
+  if (colon == std::string::npos || (name.rfind('/') != std::string::npos && colon < name.rfind('/'))) return std::nullopt;
+  auto repo = name.substr(0, colon), tag = name.substr(colon + 1);
+  if (repo.empty() || tag.empty()) return std::nullopt;
+  return std::pair{repo, tag};
+}
+
+namespace {
+
+bool package_database(const std::string& path) {
+  for (const char* db : {"var/lib/dpkg", "var/lib/apk", "lib/apk", "var/lib/rpm", "usr/lib/sysimage/rpm"}) {
+    std::string d(db);
+    if (path == d || path.rfind(d + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::string& why) {
+  auto digest = Digest::parse(manifest);
+  if (!digest) return std::nullopt;
+  auto bytes = fs::read_file(store_.blob_path(*digest), 8 << 20);
+  if (!bytes) return std::nullopt;
+  auto m = oci::parse_manifest(*bytes, oci::media::kOciManifest);
+  if (!m || m->is_index || !m->config) return std::nullopt;
+  // Image metadata is untrusted: both annotations must be strings of the right shape.
+  auto ann = json::parse(m->annotations_json, nullptr, false);
+  if (!ann.is_object() || !ann.contains("org.opencontainers.image.base.name") || !ann.contains("org.opencontainers.image.base.digest") ||
+      !ann["org.opencontainers.image.base.name"].is_string() || !ann["org.opencontainers.image.base.digest"].is_string()) {
+    why = "the image does not name its base (org.opencontainers.image.base.* annotations)";
+    return std::nullopt;
+  }
+  auto old_base = ann["org.opencontainers.image.base.digest"].get<std::string>();
+  auto ref = base_reference(ann["org.opencontainers.image.base.name"].get<std::string>());
+  if (!is_sha256_digest(old_base) || !ref) {
+    why = "the base annotations are not a tagged name and a sha256 digest";
+    return std::nullopt;
+  }
+  auto current = store_.get_manifest(ref->first, ref->second);
+  if (!current) {
+    why = "the base " + ref->first + ":" + ref->second + " is not in this registry";
+    return std::nullopt;
+  }
+  if (current->digest.str() == old_base) {
+    why = "the base " + ref->first + ":" + ref->second + " has no newer version";
+    return std::nullopt;
+  }
+  auto old_m = store_.get_manifest(ref->first, old_base);
+  if (!old_m) {
+    why = "the image's base " + old_base + " is not in this registry";
+    return std::nullopt;
+  }
+  auto om = oci::parse_manifest(*old_m->bytes, old_m->media_type);
+  auto nm = oci::parse_manifest(*current->bytes, current->media_type);
+  if (!om || !nm || om->is_index || nm->is_index || !nm->config || om->layers.empty() || om->layers.size() >= m->layers.size()) {
+    why = "the base is not a single image below this one";
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < om->layers.size(); ++i)
+    if (om->layers[i].digest != m->layers[i].digest) {
+      why = "the image's leading layers are not its named base's";
+      return std::nullopt;
+    }
+  std::size_t k = om->layers.size();
+  // The image's own layers must leave every package database alone: otherwise its records would
+  // hide the newer base's.
+  for (std::size_t i = k; i < m->layers.size(); ++i) {
+    std::optional<scan::LayerInventory> inv;
+    store_.read([&](sqlite::Connection& c) { inv = scan::LayerCache::get(c, m->layers[i].digest.str()); });
+    if (!inv) {
+      why = "layer " + m->layers[i].digest.str() + " has not been inventoried";
+      return std::nullopt;
+    }
+    bool touches = false;
+    for (const auto& f : inv->files) touches = touches || package_database(f.path);
+    for (const auto& w : inv->whiteouts) touches = touches || package_database(w);
+    for (const auto& o : inv->opaque) touches = touches || package_database(o);
+    if (touches) {
+      why = "the image's own layers change a package database, so it cannot simply be put on a newer base";
+      return std::nullopt;
+    }
+  }
+  // What the newer base fixes here: findings the old base has and the new one does not.
+  if (!scanner_.scan(*Digest::parse(old_base)) || !scanner_.scan(current->digest)) return std::nullopt;
+  std::set<std::string> in_old, in_new;
+  json image_findings;
+  store_.read([&](sqlite::Connection& c) {
+    scan::FindingsQuery q;
+    q.include_suppressed = true;
+    q.manifests = {old_base};
+    for (const auto& f : scan::list_findings(c, q, store_.now_seconds()))
+      in_old.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
+    q.manifests = {current->digest.str()};
+    for (const auto& f : scan::list_findings(c, q, store_.now_seconds()))
+      in_new.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
+    q.manifests = {manifest};
+    image_findings = scan::list_findings(c, q, store_.now_seconds());
+  });
+  std::set<std::string> targeted;
+  for (const auto& f : image_findings) {
+    if (f.contains("suppressed") && f["suppressed"].value("by", "") == "vex") continue;
+    auto key = f["package"].get<std::string>() + " " + f["advisory"].get<std::string>();
+    if (in_old.count(key) && !in_new.count(key)) targeted.insert(f["advisory"].get<std::string>());
+  }
+  if (targeted.empty()) {
+    why = "the newer base fixes none of this image's findings";
+    return std::nullopt;
+  }
+  Plan p;
+  p.strategy = "upstream-bump";
+  p.rebase = Rebase{ref->first + ":" + ref->second, old_base, current->digest.str(), k};
+  p.targeted.assign(targeted.begin(), targeted.end());
+  store_.read([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT created_at FROM manifests WHERE digest = ?");
+    st.bind(1, current->digest.str());
+    if (st.step()) p.fix_imported_at = st.get_int(0);
+  });
+  p.explanation = "The image was built FROM " + p.rebase->base_name + " (its org.opencontainers.image.base annotations), which has a "
+                  "newer version in this registry (" + p.rebase->new_base.substr(0, 19) + ", was " + old_base.substr(0, 19) +
+                  ") that fixes " + std::to_string(targeted.size()) + " of its findings: the image's own " +
+                  std::to_string(m->layers.size() - k) + " layer(s) are put unchanged on the newer base; nothing is rebuilt.";
+  return p;
+}
+
+Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
+                                         const fsys::path& work, std::string& log, const Policy& policy) {
+  const auto& rb = *plan.rebase;
+  auto read_json = [&](const std::string& digest) -> Result<json> {
+    auto d = Digest::parse(digest);
+    if (!d) return make_error(Errc::invalid_argument, "bad digest " + digest);
+    auto b = fs::read_file(store_.blob_path(*d), 8 << 20);
+    if (!b) return b.error();
+    auto j = json::parse(*b, nullptr, false);
+    if (!j.is_object()) return make_error(Errc::manifest_invalid, digest + " is not a JSON object");
+    return j;
+  };
+  auto mj = read_json(original);
+  auto old_base = read_json(rb.old_base);
+  auto new_base = read_json(rb.new_base);
+  if (!mj || !old_base || !new_base) return make_error(Errc::manifest_invalid, "the image or its bases cannot be read");
+  auto layers_ok = [](const json& j) { return j.contains("layers") && j["layers"].is_array() && j.contains("config") && j["config"].is_object(); };
+  if (!layers_ok(*mj) || !layers_ok(*new_base) || !layers_ok(*old_base) || (*mj)["layers"].size() <= rb.base_layers)
+    return make_error(Errc::manifest_invalid, "the image or its bases have no layers");
+  auto config = read_json((*mj)["config"].value("digest", ""));
+  auto new_config = read_json((*new_base)["config"].value("digest", ""));
+  auto old_config = read_json((*old_base)["config"].value("digest", ""));
+  if (!config || !new_config || !old_config) return make_error(Errc::manifest_invalid, "a config cannot be read");
+  auto diff_ids = [](const json& c) -> std::optional<json> {
+    if (!c.contains("rootfs") || !c["rootfs"].is_object() || !c["rootfs"].contains("diff_ids") || !c["rootfs"]["diff_ids"].is_array())
+      return std::nullopt;
+    return c["rootfs"]["diff_ids"];
+  };
+  auto own = diff_ids(*config), base_ids = diff_ids(*new_config);
+  if (!own || !base_ids || own->size() != (*mj)["layers"].size() || base_ids->size() != (*new_base)["layers"].size())
+    return make_error(Errc::manifest_invalid, "diff ids do not match the layers");
+  // The config: the image's own (its command, environment, labels), over the newer base's layers.
+  json cfg = *config;
+  json ids = *base_ids;
+  for (std::size_t i = rb.base_layers; i < own->size(); ++i) ids.push_back((*own)[i]);
+  cfg["rootfs"]["diff_ids"] = ids;
+  json history = new_config->contains("history") && (*new_config)["history"].is_array() ? (*new_config)["history"] : json::array();
+  std::size_t old_history = old_config->contains("history") && (*old_config)["history"].is_array() ? (*old_config)["history"].size() : 0;
+  if (config->contains("history") && (*config)["history"].is_array())
+    for (std::size_t i = old_history; i < (*config)["history"].size(); ++i) history.push_back((*config)["history"][i]);
+  history.push_back({{"created", scan::rfc3339(store_.now_seconds())},
+                     {"created_by", "airheal heal " + std::to_string(id) + ": rebased from " + rb.old_base + " onto " + rb.new_base},
+                     {"comment", "airheal upstream-bump"},
+                     {"empty_layer", true}});
+  cfg["history"] = history;
+  auto cfg_bytes = cfg.dump();
+  auto cfg_digest = Sha256::of(cfg_bytes);
+  json healed = *mj;
+  healed["mediaType"] = oci::media::kOciManifest;
+  healed["config"]["digest"] = cfg_digest.str();
+  healed["config"]["size"] = cfg_bytes.size();
+  json layers = (*new_base)["layers"];
+  for (std::size_t i = rb.base_layers; i < (*mj)["layers"].size(); ++i) layers.push_back((*mj)["layers"][i]);
+  healed["layers"] = layers;
+  if (!healed.contains("annotations") || !healed["annotations"].is_object()) healed["annotations"] = json::object();
+  healed["annotations"]["org.opencontainers.image.base.digest"] = rb.new_base;
+  healed["annotations"]["dev.airheal.heal"] = std::to_string(id);
+  healed["annotations"]["dev.airheal.original"] = original;
+  BuildResult out;
+  out.manifest = healed.dump();
+  out.image_size = cfg_bytes.size();
+  std::vector<std::pair<Digest, std::uint64_t>> blobs;
+  for (const auto& l : layers) {
+    auto d = Digest::parse(l.value("digest", ""));
+    if (!d || !store_.has_blob_file(*d)) return make_error(Errc::blob_unknown, "layer " + l.value("digest", "") + " is not in the store");
+    auto size = l.value("size", std::uint64_t{0});
+    blobs.emplace_back(*d, size);
+    out.image_size += size;
+  }
+  std::error_code ec;
+  fsys::create_directories(work, ec);
+  auto stage_file = work / "config.json";
+  if (auto st = fs::write_file_atomic(stage_file, cfg_bytes); !st) return st.error();
+  if (auto st = store_.adopt_blob_file(stage_file, cfg_digest); !st) return st.error();
+  store_.transaction([&](sqlite::Connection& c) {
+    store_.link_blob(c, repo, cfg_digest, cfg_bytes.size());
+    for (const auto& [d, size] : blobs) store_.link_blob(c, repo, d, size);
+  });
+  log += "rebased onto " + rb.base_name + " at " + rb.new_base + " (" + std::to_string(rb.base_layers) + " base layer(s) replaced by " +
+         std::to_string((*new_base)["layers"].size()) + ")\n";
+  auto checks = run_checks(id, out.manifest, work / "check", log, policy.test, true, out.smoke_note);
+  if (!checks) return checks.error();
+  out.test_failure = checks->first;
+  out.smoke_failure = checks->second;
+  return out;
+}
+
+}  // namespace airheal::heal
