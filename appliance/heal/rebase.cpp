@@ -52,15 +52,54 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
   if (!bytes) return std::nullopt;
   auto m = oci::parse_manifest(*bytes, oci::media::kOciManifest);
   if (!m || m->is_index || !m->config) return std::nullopt;
-  // Image metadata is untrusted: both annotations must be strings of the right shape.
+  // The base: named by the image's annotations (image metadata is untrusted: both must be strings
+  // of the right shape), or else the longest image in this registry whose layers lead this one's
+  // and whose tag has since moved on (tag history).
   auto ann = json::parse(m->annotations_json, nullptr, false);
-  if (!ann.is_object() || !ann.contains("org.opencontainers.image.base.name") || !ann.contains("org.opencontainers.image.base.digest") ||
-      !ann["org.opencontainers.image.base.name"].is_string() || !ann["org.opencontainers.image.base.digest"].is_string()) {
+  std::string old_base;
+  std::optional<std::pair<std::string, std::string>> ref;
+  if (ann.is_object() && ann.contains("org.opencontainers.image.base.name") && ann.contains("org.opencontainers.image.base.digest") &&
+      ann["org.opencontainers.image.base.name"].is_string() && ann["org.opencontainers.image.base.digest"].is_string()) {
+    old_base = ann["org.opencontainers.image.base.digest"].get<std::string>();
+    ref = base_reference(ann["org.opencontainers.image.base.name"].get<std::string>());
+  } else if (!m->layers.empty()) {
+    std::vector<std::string> candidates;
+    store_.read([&](sqlite::Connection& c) {
+      auto st = c.prepare("SELECT DISTINCT mr.manifest FROM manifest_refs mr WHERE mr.child = ? AND mr.kind = 'blob' AND mr.manifest != ? "
+                          "AND EXISTS (SELECT 1 FROM tag_history th WHERE th.digest = mr.manifest)");
+      st.bind(1, m->layers[0].digest.str()).bind(2, manifest);
+      while (st.step()) candidates.push_back(st.get_text(0));
+    });
+    std::size_t best = 0;
+    for (const auto& cand : candidates) {
+      auto cd = Digest::parse(cand);
+      auto cb = cd ? fs::read_file(store_.blob_path(*cd), 8 << 20) : Result<std::string>(make_error(Errc::not_found, ""));
+      if (!cb) continue;
+      auto cm = oci::parse_manifest(*cb, oci::media::kOciManifest);
+      if (!cm || cm->is_index || cm->layers.size() >= m->layers.size() || cm->layers.size() <= best) continue;
+      bool prefix = true;
+      for (std::size_t i = 0; i < cm->layers.size(); ++i) prefix = prefix && cm->layers[i].digest == m->layers[i].digest;
+      if (!prefix) continue;
+      store_.read([&](sqlite::Connection& c) {
+        auto st = c.prepare("SELECT r.name, th.tag FROM tag_history th JOIN repositories r ON r.id = th.repo_id WHERE th.digest = ? "
+                            "ORDER BY th.until DESC LIMIT 1");
+        st.bind(1, cand);
+        if (st.step()) {
+          ref = std::pair{st.get_text(0), st.get_text(1)};
+          old_base = cand;
+          best = cm->layers.size();
+        }
+      });
+    }
+    if (!ref) {
+      why = "the image does not name its base, and no earlier version of an image here leads its layers";
+      return std::nullopt;
+    }
+  }
+  if (old_base.empty()) {
     why = "the image does not name its base (org.opencontainers.image.base.* annotations)";
     return std::nullopt;
   }
-  auto old_base = ann["org.opencontainers.image.base.digest"].get<std::string>();
-  auto ref = base_reference(ann["org.opencontainers.image.base.name"].get<std::string>());
   if (!is_sha256_digest(old_base) || !ref) {
     why = "the base annotations are not a tagged name and a sha256 digest";
     return std::nullopt;
@@ -70,7 +109,7 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
     why = "the base " + ref->first + ":" + ref->second + " is not in this registry";
     return std::nullopt;
   }
-  if (current->digest.str() == old_base) {
+  if (current->digest.str() == old_base || current->digest.str() == manifest) {
     why = "the base " + ref->first + ":" + ref->second + " has no newer version";
     return std::nullopt;
   }

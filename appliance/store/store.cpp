@@ -682,6 +682,9 @@ std::optional<std::string> Store::link_manifest(Connection& c, const std::string
     auto old = c.prepare("SELECT digest FROM tags WHERE repo_id = ? AND name = ?");
     old.bind(1, id).bind(2, *tag);
     if (old.step()) previous = old.get_text(0);
+    if (previous && *previous != digest.str())
+      c.prepare("INSERT INTO tag_history(repo_id, tag, digest, until) VALUES (?, ?, ?, ?)")
+          .bind(1, id).bind(2, *tag).bind(3, *previous).bind(4, now()).run();
     c.prepare(
          "INSERT INTO tags(repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?) "
          "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at")

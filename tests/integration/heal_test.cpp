@@ -217,9 +217,18 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   with({"config", "--cmd", R"(["/bin/sh", "-c", "test -f /srv/web/index.html"])", app});
   with({"commit", "--quiet", "--format", "oci", app, "localhost/web:1"});
   with({"push", "--quiet", "--tls-verify=false", "localhost/web:1", "docker://" + reg + "/apps/web:1"});
+  // A second application with no base annotations at all: its base is recognised by its leading
+  // layer, and the base's earlier version by the tag's history.
+  fsys::create_directories(tmp / "plain" / "srv");
+  std::ofstream(tmp / "plain" / "srv" / "plain.txt") << "plain\n";
+  run_ok({"tar", "-cf", (tmp / "plain.tar").string(), "-C", (tmp / "plain").string(), "srv"});
+  make_oci_image_from_tars(tmp / "layout-plain", "plain", {tar, tmp / "plain.tar"});
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout-plain").string() + ":plain",
+        "docker://" + reg + "/apps/plain:1"});
   HttpClient http("127.0.0.1", daemon.port());
   auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
   auto web_m = json::parse(http.get("/v2/apps/web/manifests/1", accept).body);
+  CHECK_FALSE(json::parse(http.get("/v2/apps/plain/manifests/1", accept).body).contains("annotations"));
   auto old_base = sha256_digest(http.get("/v2/library/debian/manifests/12", accept).body);
   REQUIRE(web_m["annotations"]["org.opencontainers.image.base.digest"] == old_base);
   // The vendor's newer base: bookworm-security's fixes installed (no network), pushed under the
@@ -287,6 +296,14 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   auto after = advisories("apps/web:" + heal["staged_tag"].get<std::string>());
   CHECK(after == advisories("library/debian:12"));
   CHECK(after.size() < advisories("apps/web:1").size());
+  // The unannotated image: planned and healed on demand the same way.
+  auto plain = ctl_json({"heal", "run", "apps/plain:1"});
+  INFO(plain.dump(2));
+  CHECK(plain["state"] == "staged");
+  CHECK(plain["strategy"] == "upstream-bump");
+  CHECK(plain["plan"]["rebase"]["base"] == "library/debian:12");
+  CHECK(plain["plan"]["rebase"]["from"] == old_base);
+  CHECK(advisories("apps/plain:" + plain["staged_tag"].get<std::string>()) == advisories("library/debian:12"));
   run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (daemon.state_dir() / "keys" / "gnupg").string(), "--kill", "all"});
 }

@@ -229,6 +229,13 @@ TEST_CASE("tags list in order with pagination, and events report moves", "[store
     if (e.kind == store::Event::Kind::tag_moved && e.tag == "b" && e.previous == d1.str() && e.digest == d4.str())
       moved = true;
   CHECK(moved);
+  // The tag's earlier digest is remembered (the heal engine recognises earlier base versions).
+  std::vector<std::pair<std::string, std::string>> history;
+  f.s->read([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT tag, digest FROM tag_history ORDER BY rowid");
+    while (st.step()) history.emplace_back(st.get_text(0), st.get_text(1));
+  });
+  CHECK(history == std::vector<std::pair<std::string, std::string>>{{"b", d1.str()}});
 }
 
 TEST_CASE("referrers are found by subject and filtered by artifact type", "[store]") {
