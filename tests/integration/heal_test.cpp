@@ -21,6 +21,20 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
+
+// airhealctl against one state folder: ctl({...}) must succeed; ctl.json_of({...}) parses --json output.
+struct Ctl {
+  fsys::path state;
+  ProcessResult operator()(std::vector<std::string> args) const {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
+    return run_ok(args);
+  }
+  json json_of(std::vector<std::string> args) const {
+    args.insert(args.begin(), "--json");
+    return nlohmann::json::parse((*this)(args).out);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs, promoted and rolled back",
@@ -40,15 +54,7 @@ heal:
     - {repository: "adv/*", mode: advisory}
     - {repository: "net/probe", mode: continuous, test: ["perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new(PeerAddr => 'deb.debian.org:80', Timeout => 5) or exit 7"]}
 )", {}});
-  auto state = daemon.state_dir().string();
-  auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state});
-    return run_ok(args);
-  };
-  auto ctl_json = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    return json::parse(ctl(args).out);
-  };
+  Ctl ctl{daemon.state_dir()};
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   auto img = make_oci_image_from_tars(tmp / "layout", "main", {tar});
   for (auto repo : {"debian", "cont/failing", "cont/passing", "adv/app", "net/probe"})
@@ -78,11 +84,11 @@ heal:
   run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
   ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
   ctl({"import", snap.string()});
-  auto before = ctl_json({"findings", "--image", "debian:bookworm-main"});
+  auto before = ctl.json_of({"findings", "--image", "debian:bookworm-main"});
   REQUIRE_FALSE(before.empty());
   for (const auto& f : before) CHECK(f["fix_available"] == "package");
 
-  auto plan = ctl_json({"heal", "plan", "debian:bookworm-main"});
+  auto plan = ctl.json_of({"heal", "plan", "debian:bookworm-main"});
   CHECK(plan["strategy"] == "package-patch");
   CHECK(plan["deferred"].empty());
   // The daemon heals on its own (the import made fixes available): plan, rebuild with no
@@ -90,7 +96,7 @@ heal:
   std::map<std::string, json> by_repo;
   for (int i = 0; i < 600; ++i) {
     by_repo.clear();
-    for (const auto& h : ctl_json({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
+    for (const auto& h : ctl.json_of({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
     bool done = by_repo.size() == 5;
     for (const auto& [r, h] : by_repo)
       if (h["state"] != "staged" && h["state"] != "promoted" && h["state"] != "held" && h["state"] != "failed") done = false;
@@ -121,7 +127,7 @@ heal:
   CHECK(fs::read_file(outbox / "Containerfile", 1 << 20)->find("dpkg -i") != std::string::npos);
   std::string staged_tag = healed["staged_tag"];
   CHECK(staged_tag.rfind("bookworm-main-airheal-", 0) == 0);
-  auto after = ctl_json({"findings", "--image", "debian:" + staged_tag});
+  auto after = ctl.json_of({"findings", "--image", "debian:" + staged_tag});
   CHECK(after.empty());
 
   // One heal layer over the original layers, sharing their blobs.
@@ -171,7 +177,7 @@ heal:
   CHECK(shown.find("approved by alice") != std::string::npos);
   ctl({"heal", "rollback", "debian:bookworm-main", "--by", "bob"});
   CHECK(digest_of("bookworm-main") == healed["original"]);
-  auto heals = ctl_json({"heals"});
+  auto heals = ctl.json_of({"heals"});
   bool rolled = false;
   for (const auto& h : heals)
     if (h["repository"] == "debian") rolled = h["state"] == "rolled_back";
@@ -188,15 +194,7 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   auto tracker = debian_security_tracker();
   TempDir tmp;
   Daemon daemon(Daemon::Options{{}, "scan:\n  poll_interval: 1s\n", {}});
-  auto state = daemon.state_dir().string();
-  auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state});
-    return run_ok(args);
-  };
-  auto ctl_json = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    return json::parse(ctl(args).out);
-  };
+  Ctl ctl{daemon.state_dir()};
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   make_oci_image_from_tars(tmp / "layout", "main", {tar});
   run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
@@ -263,11 +261,11 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
   ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
   ctl({"import", snap.string()});
-  REQUIRE_FALSE(ctl_json({"findings", "--image", "apps/web:1"}).empty());
+  REQUIRE_FALSE(ctl.json_of({"findings", "--image", "apps/web:1"}).empty());
 
   json heal;
   for (int i = 0; i < 300; ++i) {
-    for (const auto& h : ctl_json({"heals"}))
+    for (const auto& h : ctl.json_of({"heals"}))
       if (h["repository"] == "apps/web") heal = h;
     if (heal.is_object() && (heal["state"] == "staged" || heal["state"] == "held" || heal["state"] == "failed")) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -290,14 +288,14 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   CHECK(cfg["config"]["Cmd"] == json::array({"/bin/sh", "-c", "test -f /srv/web/index.html"}));
   auto advisories = [&](const std::string& ref) {
     std::set<std::string> out;
-    for (const auto& f : ctl_json({"findings", "--image", ref, "--all"})) out.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
+    for (const auto& f : ctl.json_of({"findings", "--image", ref, "--all"})) out.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
     return out;
   };
   auto after = advisories("apps/web:" + heal["staged_tag"].get<std::string>());
   CHECK(after == advisories("library/debian:12"));
   CHECK(after.size() < advisories("apps/web:1").size());
   // The unannotated image: planned and healed on demand the same way.
-  auto plain = ctl_json({"heal", "run", "apps/plain:1"});
+  auto plain = ctl.json_of({"heal", "run", "apps/plain:1"});
   INFO(plain.dump(2));
   CHECK(plain["state"] == "staged");
   CHECK(plain["strategy"] == "upstream-bump");
