@@ -12,25 +12,17 @@
 # A figure, not a test: nothing asserts. Needs network to Debian's archive for the fixtures only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in gpg bc python3 buildah mmdebstrap; do command -v "$p" >/dev/null || apt-get install -y -qq "$p" >/dev/null; done
-./scripts/build.sh dev >/dev/null
-bin=build/dev
+. bench/lib.sh
 N=${IMAGES:-50}
 PEER=${PEER_IMAGES:-10}
 CONC=${HEAL_CONCURRENCY:-1}
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/airheal-heal-bench-XXXXXX")
-export GNUPGHOME="$work/gnupg"
+bench_setup gpg bc python3 buildah mmdebstrap skopeo
 daemon=
 cleanup() {
   [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-  gpgconf --kill all 2>/dev/null || true
-  for s in "$work"/state-*; do gpgconf --homedir "$s/trust/gnupg" --kill all 2>/dev/null || true
-    gpgconf --homedir "$s/keys/gnupg" --kill all 2>/dev/null || true; done
-  rm -rf "$work"
+  bench_cleanup
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l | xargs printf '%.1f'; }
 
 # Fixtures (cached): the base, gzip-compressed once; advisories from bookworm-security's
 # changelogs; the fixed builds of every binary the base has from an affected source.
@@ -45,10 +37,6 @@ fi
 ndebs=$(ls "$work/debs" | wc -l)
 [ "$ndebs" -gt 0 ] || { echo "bookworm-security has no fix newer than bookworm main today: nothing to heal"; exit 0; }
 
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key "Bench Signer <bench@example.test>" ed25519 sign never 2>/dev/null
-fpr=$(gpg --with-colons --list-keys | awk -F: '/^fpr/{print $10; exit}')
-gpg --armor --export "$fpr" >"$work/pub.asc"
 snap() {  # snap CHANNEL OUT ARGS...
   local ch=$1 out=$2
   shift 2
@@ -84,7 +72,7 @@ run_airheal() {  # run_airheal COUNT -> prints seconds, staged count, layer and 
   done
   t1=$(now)
   kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
-  python3 - "$work/heals-$n.json" "$(secs "$t0" "$t1")" <<'PY'
+  python3 - "$work/heals-$n.json" "$(secs "$t0" "$t1" 1)" <<'PY'
 import json, sys
 h = json.load(open(sys.argv[1]))
 staged = [x for x in h if x["state"] == "staged"]
@@ -111,7 +99,7 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
       -t "localhost/peer$i" . >/dev/null)
   done
   t1=$(now)
-  secs "$t0" "$t1"
+  secs "$t0" "$t1" 1
 }
 
 echo "heal benchmark: bookworm main base + app layer; $ndebs fixed .debs from bookworm-security in one signed snapshot; concurrency $CONC"

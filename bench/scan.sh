@@ -11,20 +11,10 @@
 # A figure, not a test: nothing asserts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in gpg tar bc python3; do command -v "$p" >/dev/null || apt-get install -y -qq "$p" >/dev/null; done
-./scripts/build.sh dev >/dev/null
-bin=build/dev
+. bench/lib.sh
 IMAGES=${IMAGES:-200}
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/airheal-bench-XXXXXX")
-export GNUPGHOME="$work/gnupg"
-trap 'gpgconf --kill all 2>/dev/null || true; gpgconf --homedir "$work/state/trust/gnupg" --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key "Bench Signer <bench@example.test>" ed25519 sign never 2>/dev/null
-fpr=$(gpg --with-colons --list-keys | awk -F: '/^fpr/{print $10; exit}')
-gpg --armor --export "$fpr" >"$work/pub.asc"
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.1f'; }
+bench_setup gpg tar bc python3
+trap bench_cleanup EXIT
 ctl() { "$bin/appliance/airhealctl" --state-dir "$work/state" "$@"; }
 snap() {  # snap CHANNEL SEQ OUT ARGS...
   local ch=$1 seq=$2 out=$3
@@ -53,7 +43,8 @@ for i in $(seq 0 $((IMAGES - 1))); do refs+=("bench/app$i:1"); done
 
 # Advisories: perl and pcre2 issues as the Debian tracker publishes them.
 mkdir -p "$work/adv1" "$work/adv2"
-perl_v=$(tar -xOf "$minbase" ./var/lib/dpkg/status | awk '/^Package: perl-base$/{p=1} p&&/^Version:/{print $2; exit}')
+# (awk reads to the end: an early exit would kill tar with SIGPIPE, fatal under pipefail)
+perl_v=$(tar -xOf "$minbase" ./var/lib/dpkg/status | awk '/^Package: perl-base$/{p=1} p&&/^Version:/&&!v{v=$2} END{print v}')
 cat >"$work/adv1/tracker.json" <<JSON
 {"perl": {"CVE-2099-0001": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "$perl_v+deb12u99", "urgency": "high"}}}},
  "pcre2": {"CVE-2099-0002": {"releases": {"bookworm": {"status": "open", "urgency": "low"}}}}}

@@ -8,24 +8,13 @@
 # fresh directory on the same file system. A figure, not a test: nothing asserts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in gpg sha256sum tar bc; do command -v "$p" >/dev/null || apt-get install -y -qq "$p" >/dev/null; done
-./scripts/build.sh dev >/dev/null
-bin=build/dev
+. bench/lib.sh
 TOTAL_MB=${TOTAL_MB:-2048}
 IMAGES=${IMAGES:-4}
 LAYERS=${LAYERS:-8}
 layer_bytes=$((TOTAL_MB * 1024 * 1024 / IMAGES / LAYERS))
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/airheal-bench-XXXXXX")
-export GNUPGHOME="$work/gnupg"
-trap 'gpgconf --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key "Bench Signer <bench@example.test>" ed25519 sign never 2>/dev/null
-fpr=$(gpg --with-colons --list-keys | awk -F: '/^fpr/{print $10; exit}')
-gpg --armor --export "$fpr" >"$work/pub.asc"
-
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+bench_setup gpg sha256sum tar bc
+trap bench_cleanup EXIT
 
 echo "building $IMAGES images x $LAYERS layers x $((layer_bytes / 1048576)) MiB ..."
 args=()
@@ -81,6 +70,6 @@ echo "snapshot: $mib MiB, $IMAGES images, $((IMAGES * LAYERS)) layers (2 cores; 
 printf '%-44s %8s s  %7s MiB/s\n' "airhealctl import" "$airheal" "$(echo "$size / 1048576 / $airheal" | bc -l | xargs printf '%.0f')"
 printf '%-44s %8s s  %7s MiB/s\n' "gpg --verify + tar -x + sha256sum -c + sync" "$naive" "$(echo "$size / 1048576 / $naive" | bc -l | xargs printf '%.0f')"
 printf '%-44s %8s s  %7s MiB/s\n' "cp + sync" "$cpsync" "$(echo "$size / 1048576 / $cpsync" | bc -l | xargs printf '%.0f')"
-echo "speed-up over the naive pipeline: $(ratio "$naive" "$airheal")x (target >= 2x)"
+echo "speed-up over the naive pipeline: $(ratio "$naive" "$airheal" 2)x (target >= 2x)"
 echo "fraction of cp + sync:            $(echo "100 * $cpsync / $airheal" | bc -l | xargs printf '%.0f')% (target >= 90%)"
 echo "delta (one new layer in one image): $((delta2 / 1048576)) MiB vs full $((full2 / 1048576)) MiB ($(echo "100 * $delta2 / $full2" | bc -l | xargs printf '%.1f')%)"
