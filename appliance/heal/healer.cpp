@@ -8,7 +8,7 @@
 namespace airheal::heal {
 
 Healer::Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll, unsigned concurrency)
-    : store_(store), engine_(engine), poll_(poll), concurrency_(std::max(1u, concurrency)) {}
+    : store_(store), engine_(engine), concurrency_(std::max(1u, concurrency)), worker_("healer", poll, [this] { pass(); }) {}
 
 Healer::~Healer() { stop(); }
 
@@ -72,10 +72,7 @@ std::size_t Healer::pass() {
   std::atomic<std::size_t> next{0}, done{0};
   auto work = [&] {
     while (true) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
+      if (worker_.stopping()) return;
       auto i = next++;
       if (i >= pending.size()) return;
       const auto& [repo, tag] = pending[i];
@@ -103,42 +100,8 @@ std::size_t Healer::pass() {
   return done;
 }
 
-void Healer::start() {
-  std::lock_guard lock(mu_);
-  if (worker_.joinable()) return;
-  stopping_ = false;
-  worker_ = std::thread([this] { run(); });
-}
-
-void Healer::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
-}
-
-void Healer::notify() {
-  {
-    std::lock_guard lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
-}
-
-void Healer::run() {
-  while (true) {
-    try {
-      pass();
-    } catch (const std::exception& e) {
-      spdlog::error("healer: {}", e.what());
-    }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, poll_, [&] { return wake_ || stopping_; });
-    if (stopping_) return;
-    wake_ = false;
-  }
-}
+void Healer::start() { worker_.start(); }
+void Healer::stop() { worker_.stop(); }
+void Healer::notify() { worker_.notify(); }
 
 }  // namespace airheal::heal

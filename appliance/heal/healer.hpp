@@ -6,10 +6,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
+#include "core/worker.hpp"
 #include "heal/engine.hpp"
 
 namespace airheal::heal {
@@ -27,15 +25,10 @@ class Healer {
   std::size_t recover();
 
  private:
-  void run();
   store::Store& store_;
   Engine& engine_;
-  std::chrono::milliseconds poll_;
   unsigned concurrency_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ = false, stopping_ = false;
-  std::thread worker_;
+  PollingWorker worker_;  // last: stopped before the members its passes use go away
 };
 
 }  // namespace airheal::heal

@@ -25,7 +25,7 @@ bool is_image_config(const std::string& media_type) {
 }  // namespace
 
 Scanner::Scanner(store::Store& store, audit::Journal* journal, ScannerOptions options)
-    : store_(store), journal_(journal), options_(std::move(options)) {}
+    : store_(store), journal_(journal), options_(std::move(options)), worker_("scanner", options_.poll, [this] { pass(); }) {}
 
 Scanner::~Scanner() { stop(); }
 
@@ -534,49 +534,19 @@ void Scanner::remember_layer(const std::string& digest, std::shared_ptr<const La
   }
 }
 
-void Scanner::start() {
-  std::lock_guard lock(mu_);
-  if (worker_.joinable()) return;
-  stopping_ = false;
-  worker_ = std::thread([this] { run(); });
-}
+void Scanner::start() { worker_.start(); }
+void Scanner::stop() { worker_.stop(); }
+void Scanner::notify() { worker_.notify(); }
 
-void Scanner::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
-}
-
-void Scanner::notify() {
-  {
-    std::lock_guard lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
-}
-
-void Scanner::run() {
-  while (true) {
-    try {
-      scan_pending();
-      auto marker = change_marker();
-      if (marker != last_marker_) {
-        auto r = rematch_changed();
-        last_marker_ = marker;
-        if (r.images)
-          spdlog::info("advisories changed for {} packages: re-matched {} images ({} findings) in {:.2f}s", r.keys_changed,
-                       r.images, r.findings, r.seconds);
-      }
-    } catch (const std::exception& e) {
-      spdlog::error("scanner: {}", e.what());
-    }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, options_.poll, [&] { return wake_ || stopping_; });
-    if (stopping_) return;
-    wake_ = false;
+void Scanner::pass() {
+  scan_pending();
+  auto marker = change_marker();
+  if (marker != last_marker_) {
+    auto r = rematch_changed();
+    last_marker_ = marker;
+    if (r.images)
+      spdlog::info("advisories changed for {} packages: re-matched {} images ({} findings) in {:.2f}s", r.keys_changed, r.images,
+                   r.findings, r.seconds);
   }
 }
 

@@ -19,6 +19,7 @@
 #include "audit/journal.hpp"
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "core/worker.hpp"
 #include "scan/inventory.hpp"
 #include "scan/layer.hpp"
 #include "scan/match.hpp"
@@ -86,7 +87,7 @@ class Scanner {
                                         const ImageInventory& inv, std::int64_t created);
   std::string change_marker();
   void ensure_sboms();
-  void run();
+  void pass();
   void journal(nlohmann::json record);
 
   store::Store& store_;
@@ -101,11 +102,8 @@ class Scanner {
   std::map<std::string, std::shared_ptr<const LayerInventory>> layer_memo_;
   std::list<std::string> layer_memo_order_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ = false, stopping_ = false;
-  std::thread worker_;
   std::string last_marker_;
+  PollingWorker worker_;  // last: stopped before the members its passes use go away
 };
 
 // Loads a stored image inventory (components in index order).
