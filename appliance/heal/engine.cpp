@@ -192,7 +192,7 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   store_.read([&](sqlite::Connection& c) {
     scan::FindingsQuery q;
     q.manifests = {manifest};
-    q.include_suppressed = true;  // exceptions accept a risk for now; a fix inside the gap still heals it
+    q.include_suppressed = true;  // an exception accepts a risk until a fix arrives; a fix inside the gap heals it
     for (auto& f : scan::list_findings(c, q, store_.now_seconds()))
       if (!f.contains("suppressed") || f["suppressed"].value("by", "") != "vex") findings.push_back(std::move(f));
     if (findings.is_null()) findings = json::array();

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "advisory/advisory.hpp"
@@ -255,7 +256,9 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
       }
     }
   }
-  // Is the fix already inside the air gap? A fixed package imported from a snapshot.
+  // Is the fix already inside the air gap? A fixed package or a gold artefact imported from a
+  // snapshot (artefact paths read once, on the first binary finding).
+  std::optional<std::set<std::string>> artifact_paths;
   for (auto& f : out) {
     const auto& comp = inv.components[f.component];
     if (f.fixed.empty()) {
@@ -266,16 +269,16 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
     if (comp.type != "deb" && comp.type != "apk" && comp.type != "rpm") {
       // A self-describing binary: a gold artefact imported for its path may replace it (the heal
       // planner reads the artefact to check that it carries the fix).
-      auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
-      while (st.step()) {
-        auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
-        if (!meta.is_object() || !meta.contains("path") || !meta["path"].is_string()) continue;
-        auto path = normalise_path(meta["path"].get<std::string>());
-        if (path && *path == comp.location) {
-          f.fix_available = "artifact";
-          break;
+      if (!artifact_paths) {
+        artifact_paths.emplace();
+        auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
+        while (st.step()) {
+          auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
+          if (!meta.is_object() || !meta.contains("path") || !meta["path"].is_string()) continue;
+          if (auto path = normalise_path(meta["path"].get<std::string>())) artifact_paths->insert(*path);
         }
       }
+      if (artifact_paths->count(comp.location)) f.fix_available = "artifact";
       continue;
     }
     auto st = c.prepare("SELECT version, metadata FROM content WHERE kind = 'package' AND name = ?");
