@@ -63,6 +63,7 @@ heal:
   rules: []                       # e.g. - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"], canary: ["/app/healthcheck"]}
   concurrency: 1                  # heals built at the same time (each runs its own buildah)
   smoke_timeout: 5s               # smoke test: the image's entrypoint exits 0 or is still running after this
+  smoke_memory_bytes: 536870912   # memory limit of the test and smoke-test containers (exceeding it fails the gate); 0 = none
   max_size_growth: 0.5            # gate: heal layer at most this fraction of the original image's size
   defer_days: 14                  # findings with no fix inside the gap get an exception this long (0: none)
   attest: true                    # sign SLSA provenance, SBOM and explanation with the appliance key (DSSE referrers)
@@ -218,11 +219,12 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "max_binary_bytes", "scan.", c.scan.max_binary_bytes);
   }
   if (auto n = root["heal"]) {
-    r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency", "smoke_timeout",
+    r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency", "smoke_timeout", "smoke_memory_bytes",
                               "max_size_growth", "defer_days", "attest", "reuse_layers", "webhooks"});
     r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
     r.get(n, "concurrency", "heal.", c.heal.concurrency);
     r.get(n, "smoke_timeout", "heal.", c.heal.smoke_timeout);
+    r.get(n, "smoke_memory_bytes", "heal.", c.heal.smoke_memory_bytes);
     r.get(n, "max_size_growth", "heal.", c.heal.max_size_growth);
     r.get(n, "defer_days", "heal.", c.heal.defer_days);
     r.get(n, "attest", "heal.", c.heal.attest);

@@ -79,6 +79,7 @@ struct Config {
     std::vector<HealRule> rules;              // first match wins; none: default_mode, no test
     unsigned concurrency = 1;                 // heals built at the same time
     std::chrono::seconds smoke_timeout{5};    // the entrypoint must exit 0 or still run after this
+    std::uint64_t smoke_memory_bytes = 512ull << 20;  // memory (cgroup) of the test and smoke containers; 0: none
     double max_size_growth = 0.5;             // heal layer bytes / original image bytes
     unsigned defer_days = 14;                 // deferred findings get an exception this long; 0: none
     bool attest = true;                       // sign SLSA provenance, SBOM and explanation (DSSE)

@@ -54,6 +54,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   const Error& error() const { return std::get<1>(v_); }
+  template <class U>
+  T value_or(U&& fallback) const& { return ok() ? value() : T(std::forward<U>(fallback)); }
 
  private:
   std::variant<T, Error> v_;

@@ -11,6 +11,7 @@
 #include "core/subprocess.hpp"
 #include "heal/attest.hpp"
 #include "heal/engine.hpp"
+#include "heal/pins.hpp"
 #include "heal/heal_layer.hpp"
 #include "scan/layer.hpp"
 #include "scan/sbom.hpp"
@@ -456,7 +457,21 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
   if (auto st = write_layout(store_, dir / "image", manifest_bytes, "image"); !st) return st.error();
   Buildah buildah(options_, buildah_storage(), dir, log);
   auto ctr = "airheal-check-" + std::to_string(id);
-  if (auto r = buildah({"from", "--pull-never", "--name", ctr, "oci:image:image"}); !r) return r.error();
+  // The test and smoke containers run under a memory bound (a cgroup limit; the kernel's OOM
+  // killer ends a process that exceeds it, which fails the gate).
+  std::vector<std::string> from = {"from", "--pull-never", "--name", ctr};
+  if (options_.smoke_memory)
+    for (auto flag : {"--memory", "--memory-swap"}) {
+      from.push_back(flag);
+      from.push_back(std::to_string(options_.smoke_memory));
+    }
+  from.push_back("oci:image:image");
+  if (auto r = buildah(from); !r) return r.error();
+  auto bound = [&](std::string message) {
+    if (options_.smoke_memory)
+      message += " (it ran with at most " + std::to_string(options_.smoke_memory >> 20) + " MiB of memory, heal.smoke_memory_bytes)";
+    return message;
+  };
   if (!entry.empty()) {
     std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", ctr, "--"};
     run.insert(run.end(), entry.begin(), entry.end());
@@ -465,14 +480,14 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
     if (timed_out)
       smoke_note += " smoke test: the entrypoint was still running after " + std::to_string(options_.smoke_timeout.count()) + " s;";
     else if (!r)
-      failures.second = r.error().message;
+      failures.second = bound(r.error().message);
     else
       smoke_note += " smoke test: the entrypoint exited 0;";
   }
   if (!argv.empty()) {
     std::vector<std::string> t = {"run", "--runtime", options_.runtime, "--network", "none", ctr, "--"};
     t.insert(t.end(), argv.begin(), argv.end());
-    if (auto r = buildah(t); !r) failures.first = r.error().message;
+    if (auto r = buildah(t); !r) failures.first = bound(r.error().message);
   }
   (void)buildah({"rm", ctr});
   (void)buildah({"rmi", "--prune"});
@@ -480,11 +495,13 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
 }
 
 Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
-                            const Plan& plan) {
+                            const Plan& plan, bool pins_only) {
   auto dir = (options_.outbox.empty() ? store_.root() / "outbox" : options_.outbox) / ("heal-" + std::to_string(id));
   std::error_code ec;
   fsys::create_directories(dir, ec);
   if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
+  if (auto st = write_dependency_pins(store_, dir, original, plan); !st) return st;
+  if (pins_only) return fs::write_file_atomic(dir / "plan.json", plan.to_json().dump(2) + "\n");
   std::string containerfile = "# airheal heal " + std::to_string(id) + " (advisory mode): " + repo + ":" + tag + "\n# " +
                               plan.explanation + "\nFROM " + repo + "@" + original + "\n";
   std::string pins, files;

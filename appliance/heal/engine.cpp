@@ -66,6 +66,16 @@ constexpr const char* kSelect =
 
 std::string strip_v(std::string v) { return !v.empty() && v[0] == 'v' ? v.substr(1) : v; }
 
+// Names and versions from snapshot metadata become file names in the outbox and tokens in a
+// lockfile: only the characters modules and packages use, no path segment that climbs.
+bool safe_dependency(const std::string& package, const std::string& version) {
+  static const std::regex pkg_re("[A-Za-z0-9@_][A-Za-z0-9._~/@+-]*"), ver_re("[A-Za-z0-9][A-Za-z0-9.+-]*");
+  if (package.size() > 300 || version.size() > 100 || !std::regex_match(package, pkg_re) || !std::regex_match(version, ver_re))
+    return false;
+  return ("/" + package + "/").find("/../") == std::string::npos && ("/" + package + "/").find("/./") == std::string::npos &&
+         package.find("//") == std::string::npos;
+}
+
 // What a replacement binary is built from, by ecosystem and name.
 std::map<std::pair<std::string, std::string>, std::string> binary_components(const scan::BinaryInfo& b) {
   std::map<std::pair<std::string, std::string>, std::string> out;
@@ -119,10 +129,18 @@ json Plan::to_json() const {
   auto arts = json::array();
   for (const auto& a : artifacts)
     arts.push_back({{"path", a.path}, {"name", a.name}, {"version", a.version}, {"digest", a.digest}, {"fixes", a.fixes}});
+  auto deps = json::array();
+  for (const auto& d : dependencies)
+    deps.push_back({{"lockfile", d.lockfile}, {"ecosystem", d.ecosystem}, {"package", d.package}, {"from", d.installed},
+                    {"version", d.version}, {"artifact", d.name}, {"digest", d.digest}, {"fixes", d.fixes}});
   json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
             {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
   if (rebase) j["rebase"] = rb;
+  if (!dependencies.empty()) {
+    j["dependencies"] = deps;
+    j["pinned"] = pinned;
+  }
   return j;
 }
 
@@ -151,6 +169,7 @@ EngineOptions engine_options(const config::Config& cfg) {
   eo.runtime = cfg.heal.runtime;
   eo.step_timeout = cfg.heal.step_timeout;
   eo.smoke_timeout = cfg.heal.smoke_timeout;
+  eo.smoke_memory = cfg.heal.smoke_memory_bytes;
   eo.max_size_growth = cfg.heal.max_size_growth;
   eo.defer_days = cfg.heal.defer_days;
   eo.attest = cfg.heal.attest;
@@ -235,7 +254,10 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
     std::string ecosystem, package, fixed, id;
   };
   std::map<std::string, std::vector<BinaryNeed>> binaries;
-  std::set<std::string> targeted, deferred;
+  std::set<std::string> targeted, deferred, pinned;
+  // Findings in lockfiles, by (lockfile, ecosystem, package).
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<BinaryNeed>> lockfiles;
+  std::map<std::pair<std::string, std::string>, std::string> installed_of;
   for (const auto& f : findings) {
     auto id = f["advisory"].get<std::string>();
     auto type = f["type"].get<std::string>();
@@ -243,6 +265,10 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
     auto location = f["location"].get<std::string>();
     if (fixed.empty()) {
       deferred.insert(id);
+    } else if ((type == "go-module" || type == "npm") && !location.empty()) {
+      lockfiles[{location, f["ecosystem"].get<std::string>(), f["package"].get<std::string>()}].push_back(
+          {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+      installed_of[{location, f["package"].get<std::string>()}] = f.value("installed", "");
     } else if (type == "deb" && usable(location)) {
       auto& need = sources[f["source"].get<std::string>()];
       if (need.fixed.empty() || version::compare_dpkg(fixed, need.fixed).value_or(0) > 0) need.fixed = fixed;
@@ -346,7 +372,42 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
     for (const auto& n : needs)
       if (!best_fixes.count(n.id)) deferred.insert(n.id);
   }
+  // Dependency pins: the lowest imported version that carries every fix (the smallest change to
+  // the application's dependency graph).
+  for (const auto& [key, needs] : lockfiles) {
+    const auto& [lockfile, ecosystem, package] = key;
+    const Content* best = nullptr;
+    for (const auto& c : artifacts) {
+      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package) continue;
+      auto v = c.meta.value("version", "");
+      if (!safe_dependency(package, v) || (ecosystem == "Go" && v[0] != 'v')) continue;
+      bool all = true;
+      for (const auto& n : needs) {
+        auto cmp = version::compare(ecosystem, strip_v(v), strip_v(n.fixed));
+        if (!cmp || *cmp < 0) all = false;
+      }
+      if (!all) continue;
+      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", ""))).value_or(0) >= 0) continue;
+      best = &c;
+    }
+    if (!best) {
+      for (const auto& n : needs) deferred.insert(n.id);
+      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" + lockfile);
+      continue;
+    }
+    std::string ids;
+    std::set<std::string> idset;
+    for (const auto& n : needs) idset.insert(n.id);
+    for (const auto& i : idset) ids += (ids.empty() ? "" : ",") + i;
+    auto inst = installed_of.find({lockfile, package});
+    p.dependencies.push_back({lockfile, ecosystem, package, inst == installed_of.end() ? "" : inst->second,
+                              best->meta.value("version", ""), best->name, best->digest, ids});
+    use(*best);
+    pinned.insert(idset.begin(), idset.end());
+  }
+  for (const auto& t : pinned) deferred.erase(t);
   for (const auto& t : targeted) deferred.erase(t);
+  p.pinned.assign(pinned.begin(), pinned.end());
   p.targeted.assign(targeted.begin(), targeted.end());
   p.deferred.assign(deferred.begin(), deferred.end());
   p.snapshots.assign(used_snapshots.begin(), used_snapshots.end());
@@ -363,6 +424,9 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
       std::set<std::string> rest;
       for (const auto& f : findings)
         if (!covers.count(f["advisory"].get<std::string>())) rest.insert(f["advisory"].get<std::string>());
+      for (const auto& x : p.pinned) rest.erase(x);
+      bump->dependencies = p.dependencies;  // pins still go to the outbox
+      bump->pinned = p.pinned;
       bump->deferred.assign(rest.begin(), rest.end());
       if (!bump->deferred.empty())
         bump->explanation += " Not fixed by the newer base and deferred: " + std::to_string(bump->deferred.size()) + " finding(s).";
@@ -373,15 +437,17 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   if (p.uses_dpkg()) parts.push_back("package-patch");
   else if (!p.packages.empty()) parts.push_back("package-files");
   if (!p.artifacts.empty()) parts.push_back("gold-substitution");
+  if (!p.dependencies.empty()) parts.push_back("dependency-pin");
   if (parts.empty()) {
     p.strategy = "defer";
     p.explanation = findings.empty() ? "Nothing to heal: the image has no open findings."
                                      : "No fix for these findings has been imported into the air gap yet: the heal is deferred.";
   } else {
-    p.strategy = parts[0] + (parts.size() > 1 ? "+" + parts[1] : "");
+    for (std::size_t i = 0; i < parts.size(); ++i) p.strategy += (i ? "+" : "") + parts[i];
     auto n = p.targeted.size();
-    p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
-                    " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
+    if (p.builds())
+      p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
+                      " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
     if (!p.packages.empty()) {
       p.explanation += p.uses_dpkg() ? " The image's own package manager (dpkg) installs " + std::to_string(p.packages.size()) +
                                            " fixed package(s) imported from a signed snapshot:"
@@ -400,6 +466,14 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
       p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name + (a.version.empty() ? "" : " " + a.version) +
                        " (" + a.digest.substr(0, 19) + "), whose build information shows the fixed versions; it fixes" +
                        ids_text(split_ids(a.fixes)) + ";";
+  }
+  if (!p.dependencies.empty()) {
+    p.explanation += std::string(p.explanation.empty() ? "" : " ") + "The application pins vulnerable dependencies in its " +
+                     "lockfiles and fixed versions were imported; it must be rebuilt from source by its owners, so the pins " +
+                     "(patched lockfiles and the imported modules, usable offline) are written to the outbox:";
+    for (const auto& d : p.dependencies)
+      p.explanation += " " + d.package + " " + d.installed + " -> " + d.version + " in /" + d.lockfile + " fixes" +
+                       ids_text(split_ids(d.fixes)) + ";";
   }
   if (!p.deferred.empty()) {
     p.explanation += " Deferred (no fix inside the air gap): " + std::to_string(p.deferred.size()) + " finding(s)";
@@ -514,7 +588,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     auto now_plan = p->to_json();
     if (prev && prev->plan.is_object() && prev->plan.value("packages", json()) == now_plan["packages"] &&
         prev->plan.value("artifacts", json::array()) == now_plan["artifacts"] &&
-        prev->plan.value("rebase", json()) == now_plan.value("rebase", json())) {
+        prev->plan.value("rebase", json()) == now_plan.value("rebase", json()) &&
+        prev->plan.value("dependencies", json()) == now_plan.value("dependencies", json())) {
       store_.transaction([&](sqlite::Connection& c) {
         c.prepare("UPDATE heals SET generation = ? WHERE id = ?").bind(1, content_generation(c)).bind(2, prev->id).run();
       });
@@ -543,15 +618,27 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     });
     return *get(id);
   };
-  if (policy.mode == "advisory" && p->builds()) {
-    auto st = write_outbox(id, repo, tag, original, *p);
+  bool pins = !p->dependencies.empty();
+  if (policy.mode == "advisory" && (p->builds() || pins)) {
+    auto st = write_outbox(id, repo, tag, original, *p, false);
     if (!st) {
       fail_heal(id, "advisory mode: the outbox could not be written: " + st.error().message, "");
       return *get(id);
     }
-    return hold("advisory mode: plan, Containerfile and package pins written to the outbox (heal-" + std::to_string(id) + ") for a human");
+    return hold("advisory mode: plan, Containerfile, package and dependency pins written to the outbox (heal-" +
+                std::to_string(id) + ") for a human");
   }
-  if (!p->builds()) return hold(p->explanation);
+  // Dependency pins need the application's source: in every mode they go to the outbox.
+  if (pins) {
+    if (auto st = write_outbox(id, repo, tag, original, *p, true); !st) {
+      fail_heal(id, "the dependency pins could not be written to the outbox: " + st.error().message, "");
+      return *get(id);
+    }
+  }
+  if (!p->builds())
+    return hold(pins ? "dependency pins written to the outbox (heal-" + std::to_string(id) +
+                           ") for the application's owners to rebuild from source: " + p->explanation
+                     : p->explanation);
 
   transition(id, "building", "no network; " + p->strategy);
   std::string log;

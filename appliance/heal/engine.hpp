@@ -4,7 +4,7 @@
 // Strategies: package patch (images with dpkg: the fixed .debs installed by dpkg in one heal layer
 // over the original image), package files (distroless: the fixed .debs' files and status.d records
 // written into the heal layer, nothing run), gold substitution (a signed artefact from a snapshot
-// replaces the binary at its path) and defer (no fix imported yet: a time-boxed exception).
+// replaces the binary at its path), dependency pin (a lockfile's fix written to the outbox) and defer (no fix imported yet: a time-boxed exception).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -38,6 +38,18 @@ struct ArtifactPin {
   std::string fixes;
 };
 
+// Dependency pin: a lockfile in the image (go.mod, package-lock.json) names a vulnerable version
+// and a snapshot carried a fixed one (a Go module zip or npm tarball as an artefact with metadata
+// {"ecosystem", "package", "version"}). The application must be rebuilt from source by its
+// owners, so the pin is written to the outbox: the patched lockfile and the module, offline.
+struct DependencyPin {
+  std::string lockfile;            // image-relative path
+  std::string ecosystem, package;  // Go / npm, module or package name
+  std::string installed, version;  // the locked and the fixed version
+  std::string name, digest;        // the imported artefact
+  std::string fixes;
+};
+
 // Upstream bump: the image's base (named by its org.opencontainers.image.base.* annotations) has
 // a newer version in the registry; the image's own layers are put on top of it.
 struct Rebase {
@@ -50,8 +62,10 @@ struct Plan {
   std::string strategy;  // upstream-bump | package-patch | package-files | gold-substitution (joined by "+") | defer
   std::vector<PackagePin> packages;
   std::vector<ArtifactPin> artifacts;
+  std::vector<DependencyPin> dependencies;  // written to the outbox; no rebuild removes them
   std::vector<std::string> targeted;  // advisory ids the heal removes
   std::vector<std::string> deferred;  // advisory ids with no fix inside the gap
+  std::vector<std::string> pinned;    // advisory ids fixed by a dependency pin (outbox)
   std::vector<std::string> missing;   // "source fixed-version: binaries" whose fixed builds are not imported
   std::string explanation;
   std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
@@ -87,6 +101,7 @@ struct EngineOptions {
   std::string runtime = "runc";
   std::chrono::seconds step_timeout{900};
   std::chrono::seconds smoke_timeout{5};
+  std::uint64_t smoke_memory = 512ull << 20;  // memory bound of the check container (cgroup); 0: none
   double max_size_growth = 0.5;  // heal layer / original image, compressed bytes
   unsigned defer_days = 14;      // 0: deferred findings get no exception
   bool attest = true;            // DSSE-signed provenance, SBOM and explanation referrers
@@ -168,7 +183,7 @@ class Engine {
               const std::string& original, std::int64_t started);
   void defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan);
   Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
-                      const Plan& plan);
+                      const Plan& plan, bool pins_only);
   std::string staging_tag(const std::string& repo, const std::string& tag);
   void journal(nlohmann::json record);
   void fail_heal(std::int64_t id, const std::string& why, const std::string& log);

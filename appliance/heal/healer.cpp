@@ -41,7 +41,7 @@ std::size_t Healer::pass() {
     auto generation = Engine::content_generation(c);
     auto st = c.prepare(
         "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE '%-airheal-%' "
-        "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest AND f.fix_available IN ('package', 'artifact')) "
+        "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest AND f.fix_available IN ('package', 'artifact', 'dependency')) "
         "AND NOT EXISTS (SELECT 1 FROM heals h WHERE h.repository = r.name AND h.tag = t.name AND "
         "(h.original = t.digest OR h.staged = t.digest) AND "
         "(h.generation = ? OR h.state IN ('detected', 'planned', 'building', 'verifying'))) ORDER BY r.name, t.name");

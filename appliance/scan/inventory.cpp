@@ -249,6 +249,29 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
         }
         add_os_package(r, type, layer, path);
       }
+    } else if (rec.kind == "go-mod" || rec.kind == "npm-lock") {
+      // A lockfile pins what the application is built from; its findings are fixed by a pin.
+      for (const auto& d : rec.data) {
+        Component c;
+        bool go = rec.kind == "go-mod";
+        c.type = go ? "go-module" : "npm";
+        c.ecosystem = go ? "Go" : "npm";
+        c.name = c.source = d.value("name", "");
+        c.version = c.source_version = d.value("version", "");
+        c.layer = layer_of(placed.layer);
+        c.location = path;
+        if (go) {
+          c.purl = "pkg:golang/" + purl_namespace_name(c.name) + "@" + purl_encode(c.version);
+        } else {
+          // pkg:npm/%40scope/name@version
+          auto slash = c.name.find('/');
+          c.purl = c.name[0] == '@' && slash != std::string::npos
+                       ? "pkg:npm/" + purl_encode(c.name.substr(0, slash)) + "/" + purl_encode(c.name.substr(slash + 1))
+                       : "pkg:npm/" + purl_encode(c.name);
+          c.purl += "@" + purl_encode(c.version);
+        }
+        if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
+      }
     } else if (rec.kind == "binary") {
       const auto& b = rec.data;
       if (b.contains("go")) {
@@ -307,7 +330,7 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
   // is the same component: keep the database's record, which has the file list and layer.
   std::vector<Component> kept;
   for (auto& c : inv.components) {
-    bool from_note = c.type != "golang" && c.type != "cargo" && c.location.find("/dpkg/") == std::string::npos &&
+    bool from_note = c.type != "golang" && c.type != "cargo" && c.type != "go-module" && c.type != "npm" && c.location.find("/dpkg/") == std::string::npos &&
                      c.location.find("apk/db") == std::string::npos && c.location.find("rpmdb") == std::string::npos;
     if (from_note) {
       bool dup = false;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "scan/binary.hpp"
+#include "scan/lockfile.hpp"
 #include "scan/pkgdb.hpp"
 
 namespace airheal::scan {
@@ -50,6 +51,14 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes, s
   if (kind == "dpkg-list") return parse_dpkg_list(bytes);
   if (kind == "md5sums") return parse_md5sums(bytes);
   if (kind == "apk") return packages(parse_apk_installed(bytes));
+  if (kind == "go-mod" || kind == "npm-lock") {
+    std::vector<std::string> local;
+    auto deps = kind == "go-mod" ? parse_go_mod(bytes, local) : parse_package_lock(bytes, local);
+    for (const auto& p : local) problems.push_back(path + ": " + p);
+    auto a = nlohmann::json::array();
+    for (const auto& d : deps) a.push_back(d.to_json());
+    return a;
+  }
   if (kind == "rpm") {
     auto r = parse_rpmdb_sqlite(bytes);
     if (!r) {
@@ -100,7 +109,7 @@ std::string classify_path(const std::string& p) {
   }
   constexpr std::string_view info = "var/lib/dpkg/info/";
   if (starts_with(p, info) && ends_with(p, ".list") && p.find('/', info.size()) == std::string::npos) return "dpkg-list";
-  return {};
+  return lockfile_kind(p);
 }
 
 namespace {

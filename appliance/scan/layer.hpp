@@ -19,7 +19,7 @@
 namespace airheal::scan {
 
 // Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
-inline constexpr int kLayerParserVersion = 1;
+inline constexpr int kLayerParserVersion = 2;  // 2: go.mod and package-lock.json
 
 struct LayerFile {
   std::string path;  // image-relative, no leading "/" or "./"
@@ -29,7 +29,7 @@ struct LayerFile {
 };
 
 // A parsed record found at one path: kind is os-release, dpkg-status, dpkg-statusd, dpkg-list,
-// md5sums, apk, rpm or binary; data its parsed form.
+// md5sums, apk, rpm, go-mod, npm-lock or binary; data its parsed form.
 struct LayerRecord {
   std::string kind;
   nlohmann::json data;

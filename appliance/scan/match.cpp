@@ -266,6 +266,22 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
       continue;
     }
     f.fix_available = "none";
+    if (comp.type == "go-module" || comp.type == "npm") {
+      // A lockfile: a fixed version of the dependency imported as an artefact (a Go module zip,
+      // an npm tarball) lets the heal planner write the pin.
+      auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
+      while (st.step()) {
+        auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
+        if (!meta.is_object() || meta.value("ecosystem", "") != comp.ecosystem || meta.value("package", "") != comp.name) continue;
+        auto strip = [](std::string v) { return v.size() > 1 && v[0] == 'v' ? v.substr(1) : v; };
+        auto cmp = version::compare(comp.ecosystem, strip(meta.value("version", "")), strip(f.fixed));
+        if (cmp && *cmp >= 0) {
+          f.fix_available = "dependency";
+          break;
+        }
+      }
+      continue;
+    }
     if (comp.type != "deb" && comp.type != "apk" && comp.type != "rpm") {
       // A self-describing binary: a gold artefact imported for its path may replace it (the heal
       // planner reads the artefact to check that it carries the fix).

@@ -2,7 +2,8 @@
 // records, no shell, no package manager) healed per package from bookworm-security's .debs, and a
 // FROM scratch Go image whose only binary is replaced by a signed gold artefact. Also: the signed
 // attestations (verified by gpg), webhooks, planner-made deferral exceptions, a canary that rolls
-// a promotion back, and a daemon killed in the middle of a build.
+// a promotion back, a daemon killed in the middle of a build, a dependency pin for a go.mod
+// written to the outbox (and built offline from it), and the smoke test's memory bound.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -397,4 +398,132 @@ TEST_CASE("Killing the daemon during a build leaves no half-promoted tag and no 
   CHECK(tags == json::array({"1"}));
   CHECK_FALSE(fsys::exists(a.state() / "heal" / std::to_string(id)));
   a.ctl({"store", "check"});
+}
+
+namespace {
+// A Go module zip as a module proxy serves it (files under module@version/), made from FILES.
+fsys::path module_zip(const fsys::path& work, const std::string& module, const std::string& version,
+                      const std::map<std::string, std::string>& files) {
+  auto src = work / "modsrc" / (module + "@" + version);
+  for (const auto& [name, text] : files) {
+    fsys::create_directories((src / name).parent_path());
+    std::ofstream(src / name) << text;
+  }
+  auto flat = module;
+  for (auto& ch : flat)
+    if (ch == '/') ch = '_';
+  auto zip = work / (flat + "@" + version + ".zip");
+  run_ok({"env", "--chdir=" + (work / "modsrc").string(), "zip", "-qrX", zip.string(), module + "@" + version});
+  return zip;
+}
+}  // namespace
+
+TEST_CASE("A lockfile's vulnerable dependency gets a pin in the outbox that builds with no network", "[integration][heal][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  if (!have_program("zip")) FAIL("zip is needed (scripts/setup.sh installs it)");
+  fsys::path go = "/usr/lib/go-1.19/bin/go";
+  if (!fsys::exists(go)) FAIL("golang-1.19-go is needed (scripts/setup.sh installs it)");
+  Appliance a;
+  a.start("scan:\n  poll_interval: 1s\nheal:\n  rules:\n    - {repository: \"apps/source-advisory\", mode: advisory}\n");
+  // An application image carrying its source: go.mod pins golang.org/x/text v0.3.7, which the real
+  // Go advisory GO-2022-1059 (CVE-2022-32149) says is vulnerable, fixed in 0.3.8.
+  auto root = a.tmp / "srcroot";
+  fsys::create_directories(root / "src/app");
+  std::ofstream(root / "src/app/go.mod") << "module example.com/app\n\ngo 1.19\n\nrequire golang.org/x/text v0.3.7\n";
+  std::ofstream(root / "src/app/main.go") << "package main\n\nimport (\n\t\"fmt\"\n\n\t\"golang.org/x/text/language\"\n)\n\n"
+                                              "func main() { fmt.Println(language.Version()) }\n";
+  // A copy in a module cache is somebody else's go.mod and is not read.
+  fsys::create_directories(root / "root/go/pkg/mod/golang.org/x/text@v0.3.7");
+  std::ofstream(root / "root/go/pkg/mod/golang.org/x/text@v0.3.7/go.mod") << "module golang.org/x/text\n\nrequire golang.org/x/tools v0.0.1\n";
+  buildah_image(a.tmp.path(), root, a.reg() + "/apps/source-advisory:1");
+  buildah_image(a.tmp.path(), root, a.reg() + "/apps/source-staging:1");
+
+  // The connected side brings the advisory and the fixed module (a module zip, as a proxy serves it).
+  fsys::create_directories(a.tmp / "go-adv");
+  fsys::create_directories(a.tmp / "modules");
+  fsys::copy_file(fsys::path(AIRHEAL_SOURCE_DIR) / "tests/data/osv-go/GO-2022-1059.json", a.tmp / "go-adv" / "GO-2022-1059.json");
+  auto zip = module_zip(a.tmp.path(), "golang.org/x/text", "v0.3.8",
+                        {{"go.mod", "module golang.org/x/text\n\ngo 1.17\n"},
+                         {"language/language.go", "package language\n\nfunc Version() string { return \"x/text v0.3.8\" }\n"}});
+  fsys::copy_file(zip, a.tmp / "modules" / "golang.org_x_text@v0.3.8.zip");
+  std::ofstream(a.tmp / "modules" / "golang.org_x_text@v0.3.8.zip.json")
+      << R"({"ecosystem": "Go", "package": "golang.org/x/text", "version": "v0.3.8"})";
+  a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "modules").string()});
+
+  auto heals = a.wait_heals({"apps/source-advisory", "apps/source-staging"});
+  INFO(a.ctl({"heals"}).out << a.daemon->log().substr(0, 20000));
+  auto findings = a.ctl_json({"findings", "--image", "apps/source-advisory:1"});
+  REQUIRE(findings.size() == 1);
+  CHECK(findings[0]["advisory"] == "GO-2022-1059");
+  CHECK(findings[0]["location"] == "src/app/go.mod");
+  CHECK(findings[0]["installed"] == "v0.3.7");
+  CHECK(findings[0]["fix_available"] == "dependency");
+
+  // Advisory mode: held with the pin in the outbox; autonomous-staging too (nothing to rebuild
+  // without the application's source), with the pins written for its owners.
+  for (auto repo : {"apps/source-advisory", "apps/source-staging"}) {
+    auto h = heals[repo];
+    INFO(h.dump(2));
+    CHECK(h["state"] == "held");
+    CHECK(h["strategy"] == "dependency-pin");
+    REQUIRE(h["plan"]["dependencies"].size() == 1);
+    CHECK(h["plan"]["dependencies"][0]["lockfile"] == "src/app/go.mod");
+    CHECK(h["plan"]["dependencies"][0]["from"] == "v0.3.7");
+    CHECK(h["plan"]["dependencies"][0]["version"] == "v0.3.8");
+    CHECK(h["plan"]["pinned"] == json::array({"GO-2022-1059"}));
+    CHECK(h["plan"]["deferred"].empty());
+    CHECK(h["reason"].get<std::string>().find("outbox") != std::string::npos);
+    CHECK(h["plan"]["explanation"].get<std::string>().find("golang.org/x/text v0.3.7 -> v0.3.8") != std::string::npos);
+  }
+  auto out = a.state() / "outbox" / ("heal-" + std::to_string(heals["apps/source-advisory"]["id"].get<int>())) / "dependencies";
+  auto pinned = fs::read_file(out / "lockfiles/src/app/go.mod", 1 << 20);
+  REQUIRE(pinned);
+  CHECK(*pinned == "module example.com/app\n\ngo 1.19\n\nrequire golang.org/x/text v0.3.8\n");
+  CHECK(fs::read_file(out / "goproxy/golang.org/x/text/@v/v0.3.8.mod", 1 << 20).value_or("") == "module golang.org/x/text\n\ngo 1.17\n");
+  CHECK(fs::read_file(out / "goproxy/golang.org/x/text/@v/v0.3.8.zip", 1 << 20).value_or("") ==
+        fs::read_file(zip, 1 << 20).value_or("x"));
+  CHECK(fs::read_file(out / "README.txt", 1 << 20).value_or("").find("GOPROXY=file://") != std::string::npos);
+
+  // The app's owners follow the README: the project with the patched go.mod builds with no
+  // network from the outbox's module proxy, and runs the fixed module.
+  auto proj = a.tmp / "project";
+  fsys::create_directories(proj);
+  fsys::copy_file(root / "src/app/main.go", proj / "main.go");
+  fsys::copy_file(out / "lockfiles/src/app/go.mod", proj / "go.mod");
+  auto build = run({"env", "--chdir=" + proj.string(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=file://" + (out / "goproxy").string(),
+                    "GOSUMDB=off", "GOTOOLCHAIN=local", "GOCACHE=" + (a.tmp / "gocache").string(),
+                    "GOPATH=" + (a.tmp / "gopath").string(), go.string(), "build", "-o", "app", "."});
+  INFO(build.out << build.err);
+  REQUIRE(build.exit_code == 0);
+  CHECK(run_ok({(proj / "app").string()}).out == "x/text v0.3.8\n");
+  run({"chmod", "-R", "u+w", (a.tmp / "gopath").string()});  // Go's module cache is read-only
+}
+
+TEST_CASE("A smoke test that exceeds the memory bound holds the heal", "[integration][heal][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  if (!fsys::exists("/bin/busybox")) FAIL("busybox-static is needed (scripts/setup.sh installs it)");
+  auto old_app = go_greeter_app("v1.2.3");
+  auto new_app = go_greeter_app("v1.2.4");
+  Appliance a;
+  a.start("scan:\n  poll_interval: 1s\nheal:\n  smoke_memory_bytes: 33554432\n");
+  auto root = a.tmp / "root";
+  fsys::create_directories(root / "bin");
+  fsys::copy_file(old_app, root / "app");
+  fsys::copy_file("/bin/busybox", root / "bin/busybox");
+  // The entrypoint holds 200 MB in a shell variable: fine on the host, over a 32 MiB bound.
+  buildah_image(a.tmp.path(), root, a.reg() + "/apps/hungry:1",
+                {"/bin/busybox", "sh", "-c", "x=$(/bin/busybox head -c 200000000 /dev/zero | /bin/busybox tr '\\0' a); echo ${#x}"});
+  fsys::create_directories(a.tmp / "go-adv");
+  fsys::create_directories(a.tmp / "gold");
+  greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
+  fsys::copy_file(new_app, a.tmp / "gold" / "app");
+  std::ofstream(a.tmp / "gold" / "app.json") << R"({"path": "/app"})";
+  a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "gold").string()});
+  auto h = a.wait_heals({"apps/hungry"})["apps/hungry"];
+  INFO(h.dump(2) << a.daemon->log().substr(0, 20000));
+  CHECK(h["state"] == "held");
+  CHECK(h["strategy"] == "gold-substitution");
+  auto reason = h["reason"].get<std::string>();
+  CHECK(reason.find("smoke test failed") != std::string::npos);
+  CHECK(reason.find("at most 32 MiB of memory") != std::string::npos);
 }
