@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "core/fs.hpp"
+
 namespace airheal::heal {
 
 Healer::Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll, unsigned concurrency)
@@ -67,6 +69,43 @@ std::size_t Healer::pass() {
       if (!now.step() || now.get_text(0) == bases.get_text(3)) continue;
       std::pair<std::string, std::string> item{bases.get_text(0), bases.get_text(1)};
       if (std::find(pending.begin(), pending.end(), item) == pending.end()) pending.push_back(item);
+    }
+    // Upstream bumps for images that do not name their base: an earlier version of some tag
+    // (tag_history) whose layers lead the image's, where that tag has since moved on and the image
+    // has not been healed since it moved.
+    auto moved = c.prepare(
+        "SELECT th.digest, max(th.until) FROM tag_history th JOIN tags t ON t.repo_id = th.repo_id AND t.name = th.tag "
+        "WHERE t.digest != th.digest GROUP BY th.digest ORDER BY max(th.until) DESC LIMIT 200");
+    while (moved.step()) {
+      auto old_base = moved.get_text(0);
+      auto until = moved.get_int(1);
+      auto od = Digest::parse(old_base);
+      auto ob = od ? fs::read_file(store_.blob_path(*od), 8 << 20) : Result<std::string>(make_error(Errc::not_found, ""));
+      if (!ob) continue;
+      auto om = oci::parse_manifest(*ob, oci::media::kOciManifest);
+      if (!om || om->is_index || om->layers.empty()) continue;
+      auto users = c.prepare(
+          "SELECT DISTINCT r.name, t.name, t.digest FROM manifest_refs mr JOIN tags t ON t.digest = mr.manifest "
+          "JOIN repositories r ON r.id = t.repo_id JOIN manifests m ON m.digest = t.digest "
+          "WHERE mr.child = ? AND mr.kind = 'blob' AND t.digest != ? AND t.name NOT LIKE '%-airheal-%' "
+          "AND NOT ifnull(json_valid(m.annotations) AND json_type(m.annotations, '$.\"org.opencontainers.image.base.digest\"') = 'text', 0) "
+          "AND EXISTS (SELECT 1 FROM findings f WHERE f.manifest = t.digest) "
+          "AND NOT EXISTS (SELECT 1 FROM heals h WHERE h.repository = r.name AND h.tag = t.name AND "
+          "(h.original = t.digest OR h.staged = t.digest) AND "
+          "(h.created_at >= ? OR h.state IN ('detected', 'planned', 'building', 'verifying')))");
+      users.bind(1, om->layers[0].digest.str()).bind(2, old_base).bind(3, until);
+      while (users.step()) {
+        auto ud = Digest::parse(users.get_text(2));
+        auto ub = ud ? fs::read_file(store_.blob_path(*ud), 8 << 20) : Result<std::string>(make_error(Errc::not_found, ""));
+        if (!ub) continue;
+        auto um = oci::parse_manifest(*ub, oci::media::kOciManifest);
+        if (!um || um->is_index || um->layers.size() <= om->layers.size()) continue;
+        bool prefix = true;
+        for (std::size_t i = 0; i < om->layers.size(); ++i) prefix = prefix && um->layers[i].digest == om->layers[i].digest;
+        if (!prefix) continue;
+        std::pair<std::string, std::string> item{users.get_text(0), users.get_text(1)};
+        if (std::find(pending.begin(), pending.end(), item) == pending.end()) pending.push_back(item);
+      }
     }
   });
   std::atomic<std::size_t> next{0}, done{0};
