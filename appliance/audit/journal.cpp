@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "audit/checkpoint.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 
@@ -60,6 +61,14 @@ Status Journal::append(nlohmann::json record) {
   return {};
 }
 
+Result<std::vector<std::string>> Journal::lines() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(file_, ec)) return std::vector<std::string>{};
+  auto text = fs::read_file(file_, 1ull << 34);
+  if (!text) return text.error();
+  return lines_of(*text);
+}
+
 Result<std::vector<nlohmann::json>> Journal::read_all() const {
   std::error_code ec;
   if (!std::filesystem::exists(file_, ec)) return std::vector<nlohmann::json>{};
@@ -74,21 +83,9 @@ Result<std::vector<nlohmann::json>> Journal::read_all() const {
 }
 
 std::string Journal::verify() const {
-  std::error_code ec;
-  if (!std::filesystem::exists(file_, ec)) return {};
-  auto text = fs::read_file(file_, 1ull << 34);
-  if (!text) return text.error().message;
-  std::string prev = kGenesis;
-  std::int64_t n = 0;
-  for (const auto& l : lines_of(*text)) {
-    ++n;
-    auto j = nlohmann::json::parse(l, nullptr, false);
-    if (!j.is_object()) return "record " + std::to_string(n) + " is not JSON";
-    if (j.value("prev", "") != prev) return "record " + std::to_string(n) + " does not follow the one before it";
-    if (j.value("seq", std::int64_t{0}) != n) return "record " + std::to_string(n) + " has the wrong sequence number";
-    prev = Sha256::of(l).hex();
-  }
-  return {};
+  auto l = lines();
+  if (!l) return l.error().message;
+  return verify_chain(*l, 1, kGenesis);
 }
 
 }  // namespace airheal::audit

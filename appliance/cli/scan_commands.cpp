@@ -6,7 +6,10 @@
 #include <iostream>
 #include <map>
 
+#include "audit/checkpoint.hpp"
+#include "audit/evidence.hpp"
 #include "audit/journal.hpp"
+#include "heal/attest.hpp"
 #include "core/fs.hpp"
 #include "heal/engine.hpp"
 #include "scan/sbom.hpp"
@@ -148,11 +151,78 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
   s.exc_revoke->add_option("id", s.id)->required();
   s.exc_revoke->add_option("--by", s.by, "who revokes it (default: the login name)");
   s.exc_export = s.exc->add_subcommand("export", "print every exception (active, expired, revoked) as JSON");
+
+  s.audit = app.add_subcommand("audit", "the tamper-evident audit journal");
+  s.audit->require_subcommand(1);
+  s.audit_verify = s.audit->add_subcommand("verify", "prove the whole journal intact and its signed checkpoints valid, or name the first break");
+  s.audit_checkpoint = s.audit->add_subcommand("checkpoint", "sign a checkpoint of the journal now (airheald does it every audit.checkpoint_interval)");
+  s.evidence = app.add_subcommand("evidence", "signed evidence bundles for auditors");
+  s.evidence->require_subcommand(1);
+  s.evidence_export = s.evidence->add_subcommand("export", "write one signed bundle covering a period (airheal-evidence verify checks it)");
+  s.evidence_export->add_option("--from", s.from, "start date (2026-11-01 or RFC 3339)")->required();
+  s.evidence_export->add_option("--to", s.to, "end date, inclusive (a date alone means the whole day)")->required();
+  s.evidence_export->add_option("--image", s.images, "only images matching this glob (repository or repository:tag)");
+  s.evidence_export->add_option("--out", s.out, "the bundle file to write")->required();
+}
+
+int audit_command(const ScanCommands& s, const config::Config& cfg, audit::Journal& journal, bool json_out) {
+  if (s.audit_checkpoint->parsed()) {
+    auto key = heal::ApplianceKey::open(cfg.state_dir);
+    if (!key) return fail(key.error().message);
+    auto c = audit::make_checkpoint(cfg.state_dir, journal, key->fingerprint(), [&](const std::string& d) { return key->sign(d); });
+    if (!c) return fail(c.error().message);
+    std::cout << "checkpoint " << c->seq << " signed by " << c->key << ": record " << c->seq << " has hash " << c->head << "\n";
+    return 0;
+  }
+  // verify: the chain from the first record, then each checkpoint against it and its signature.
+  auto lines = journal.lines();
+  if (!lines) return fail(lines.error().message, 2);
+  nlohmann::json report = {{"records", lines->size()}, {"intact", true}};
+  std::vector<std::string> problems;
+  if (auto p = audit::verify_chain(*lines, 1, audit::kGenesisHash); !p.empty()) problems.push_back(p);
+  auto cps = audit::load_checkpoints(audit::checkpoints_dir(cfg.state_dir), &problems);
+  std::optional<pgp::Keyring> kr;
+  if (!cps.empty()) {
+    auto k = pgp::Keyring::open(cfg.state_dir / "keys" / "gnupg");
+    if (!k) return fail(k.error().message, 2);
+    kr.emplace(std::move(*k));
+  }
+  for (const auto& c : cps) {
+    if (auto p = audit::verify_checkpoint_against(c, *lines, 1); !p.empty()) problems.push_back(p);
+    auto v = kr->verify_detached(c.signature, c.bytes);
+    bool good = false;
+    if (v)
+      for (const auto& sc : *v) good = good || (sc.good && sc.fingerprint == c.key);
+    if (!good) problems.push_back("checkpoint " + std::to_string(c.seq) + " has no good signature by the appliance key " + c.key);
+  }
+  report["checkpoints"] = cps.size();
+  if (!cps.empty()) {
+    report["last_checkpoint"] = cps.back().seq;
+    report["last_checkpoint_time"] = scan::rfc3339(cps.back().time);
+    report["records_since_checkpoint"] = static_cast<std::int64_t>(lines->size()) - cps.back().seq;
+  }
+  report["problems"] = problems;
+  report["intact"] = problems.empty();
+  if (json_out) std::cout << report.dump(2) << "\n";
+  else if (problems.empty()) {
+    std::cout << "audit journal intact: " << lines->size() << " records, hash chain unbroken";
+    if (!cps.empty())
+      std::cout << "; " << cps.size() << " signed checkpoint(s) valid, the last at record " << cps.back().seq << " ("
+                << scan::rfc3339(cps.back().time) << "), " << report["records_since_checkpoint"].get<std::int64_t>()
+                << " record(s) since";
+    else
+      std::cout << "; no signed checkpoint yet (airhealctl audit checkpoint)";
+    std::cout << "\n";
+  } else {
+    std::cerr << "audit journal NOT intact:\n";
+    for (const auto& p : problems) std::cerr << "  " << p << "\n";
+  }
+  return problems.empty() ? 0 : 1;
 }
 
 std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config& cfg, bool json) {
   bool any = s.scan->parsed() || s.findings->parsed() || s.inventory->parsed() || s.sbom->parsed() || s.vex->parsed() ||
-             s.exc->parsed() || s.heals->parsed() || s.heal->parsed();
+             s.exc->parsed() || s.heals->parsed() || s.heal->parsed() || s.audit->parsed() || s.evidence->parsed();
   if (!any) return std::nullopt;
   if (!std::filesystem::exists(cfg.state_dir / "metadata.db"))
     return fail("no airheal state in " + cfg.state_dir.string() + " (start airheald once, or pass --state-dir)", 2);
@@ -313,6 +383,35 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     return 0;
   }
 
+  if (s.audit->parsed()) return audit_command(s, cfg, journal, json);
+  if (s.evidence_export->parsed()) {
+    auto from = parse_expiry(s.from, 0), to = parse_expiry(s.to, 0);
+    if (!from || s.from.empty() || (s.from[0] >= '0' && s.from[0] <= '9' && s.from.size() < 10))
+      return fail("--from '" + s.from + "' is not a date (2026-11-01 or RFC 3339)", 2);
+    if (!to || s.to.empty() || (s.to[0] >= '0' && s.to[0] <= '9' && s.to.size() < 10))
+      return fail("--to '" + s.to + "' is not a date (2026-11-30 or RFC 3339)", 2);
+    if (s.to.size() == 10) *to += 86399;  // a date alone: the whole day
+    auto eo = heal::engine_options(cfg);
+    heal::Engine engine(st, scanner, &journal, eo);
+    audit::EvidenceOptions o;
+    o.from = *from;
+    o.to = *to;
+    o.images = s.images;
+    o.out = s.out;
+    o.tool_version = "airheal 0.1.0";
+    bool tty = ::isatty(2);
+    o.progress = [tty](const std::string& step) {
+      if (tty) std::cerr << "\r\033[K" << step << std::flush;
+      else std::cerr << step << "\n";
+    };
+    auto r = audit::export_evidence(st, engine, cfg.state_dir, o);
+    if (tty) std::cerr << "\r\033[K";
+    if (!r) return fail("no bundle written: " + r.error().message);
+    std::cout << "wrote " << s.out << " (" << fs::human_bytes(r->bytes) << ", " << r->files << " files): " << r->images << " image(s), "
+              << r->heals << " heal(s), " << r->snapshots << " snapshot(s), " << r->records << " audit record(s); signed by "
+              << r->key << "\nverify it with: airheal-evidence verify " << s.out << " --key " << r->key << "\n";
+    return 0;
+  }
   auto who = [&](const std::string& given) { return given.empty() ? operator_name() : given; };
   if (s.heals->parsed() || s.heal->parsed()) {
     auto eo = heal::engine_options(cfg);

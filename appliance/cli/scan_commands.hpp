@@ -1,4 +1,4 @@
-// airhealctl's scanning commands: scan, findings, inventory, sbom, vex and exception.
+// airhealctl's scanning commands: scan, findings, inventory, sbom, vex, exception, heal, audit and evidence.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -17,6 +17,8 @@ struct ScanCommands {
   CLI::App *heals = nullptr, *heal = nullptr, *heal_run = nullptr, *heal_plan = nullptr, *heal_show = nullptr,
            *heal_approve = nullptr, *heal_rollback = nullptr;
   std::string runtime;
+  CLI::App *audit = nullptr, *audit_verify = nullptr, *audit_checkpoint = nullptr, *evidence = nullptr, *evidence_export = nullptr;
+  std::string from, to, images, out;
   CLI::App *exc = nullptr, *exc_add = nullptr, *exc_list = nullptr, *exc_revoke = nullptr, *exc_export = nullptr;
   std::vector<std::string> refs;
   std::string ref, severity, format = "cyclonedx";

@@ -69,6 +69,9 @@ heal:
   attest: true                    # sign SLSA provenance, SBOM and explanation with the appliance key (DSSE referrers)
   reuse_layers: true              # images sharing a base reuse one heal layer when nothing above the base touches what it changes
   webhooks: []                    # http:// endpoints on the LAN that receive every heal event as JSON
+
+audit:
+  checkpoint_interval: 1h         # sign a checkpoint of the audit journal this often when it has grown (0 = only on demand)
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -163,7 +166,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   }
   if (!root || root.IsNull()) return c;
   Reader r{std::string(origin)};
-  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import", "scan", "heal"});
+  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import", "scan", "heal", "audit"});
   if (r.failed) return r.err;
   r.get(root, "state_dir", "", c.state_dir);
   std::string listen;
@@ -210,6 +213,10 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "quarantine_directory", "import.", c.import.quarantine_directory);
     r.get(n, "poll_interval", "import.", c.import.poll_interval);
     r.get(n, "reserve_bytes", "import.", c.import.reserve_bytes);
+  }
+  if (auto n = root["audit"]) {
+    r.check_keys(n, "audit.", {"checkpoint_interval"});
+    r.get(n, "checkpoint_interval", "audit.", c.audit.checkpoint_interval);
   }
   if (auto n = root["scan"]) {
     r.check_keys(n, "scan.", {"enabled", "sboms", "poll_interval", "max_binary_bytes"});

@@ -57,6 +57,10 @@ struct Config {
     std::uint64_t reserve_bytes = 256ull << 20;  // free space an import must leave
   } import;
 
+  struct Audit {
+    std::chrono::seconds checkpoint_interval{3600};  // signed checkpoints of the journal; 0: on demand only
+  } audit;
+
   struct Scan {
     bool enabled = true;                       // scan pushed and imported images automatically
     bool sboms = true;                         // attach CycloneDX and SPDX SBOMs as referrers

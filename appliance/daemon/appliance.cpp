@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "audit/checkpoint.hpp"
+#include "heal/attest.hpp"
 #include "snapshot/trust.hpp"
 
 namespace airheal {
@@ -73,6 +75,27 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
       a->healer_->recover();
     }
   }
+  if (cfg.audit.checkpoint_interval.count() > 0) {
+    auto state = cfg.state_dir;
+    auto* journal = a->journal_.get();
+    a->checkpointer_ = std::make_unique<PollingWorker>(
+        "audit checkpoints", std::chrono::duration_cast<std::chrono::milliseconds>(cfg.audit.checkpoint_interval),
+        [state, journal, first = std::make_shared<bool>(true)] {
+          if (*first) {  // the first checkpoint one interval after the start, not at it
+            *first = false;
+            return;
+          }
+          auto lines = journal->lines();
+          if (!lines || lines->empty()) return;
+          auto key = heal::ApplianceKey::open(state);
+          if (!key) {
+            spdlog::warn("audit checkpoint: {}", key.error().message);
+            return;
+          }
+          auto c = audit::make_checkpoint(state, *journal, key->fingerprint(), [&](const std::string& d) { return key->sign(d); });
+          if (!c && c.error().code != Errc::not_found) spdlog::warn("audit checkpoint: {}", c.error().message);
+        });
+  }
   return a;
 }
 
@@ -86,6 +109,7 @@ Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
   if (auto st = watcher_->start(); !st) return st.error();
   if (scanner_) scanner_->start();
   if (healer_) healer_->start();
+  if (checkpointer_) checkpointer_->start();
   return *ep;
 }
 
@@ -93,6 +117,7 @@ void Appliance::stop(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   if (watcher_) watcher_->stop();
+  if (checkpointer_) checkpointer_->stop();
   if (healer_) healer_->stop();
   if (scanner_) scanner_->stop();
   if (server_) server_->shutdown();

@@ -15,6 +15,7 @@
 #include "registry/http_server.hpp"
 #include "registry/registry.hpp"
 #include "audit/journal.hpp"
+#include "core/worker.hpp"
 #include "heal/healer.hpp"
 #include "heal/webhooks.hpp"
 #include "scan/scanner.hpp"
@@ -59,6 +60,7 @@ class Appliance {
   std::unique_ptr<heal::Webhooks> webhooks_;  // outlives the engine that posts to it
   std::unique_ptr<heal::Engine> engine_;
   std::unique_ptr<heal::Healer> healer_;
+  std::unique_ptr<PollingWorker> checkpointer_;  // signed audit checkpoints (audit.checkpoint_interval)
   std::vector<std::thread> workers_;
   bool stopped_ = false;
 };

@@ -34,6 +34,8 @@ class ApplianceKey {
   // A DSSE envelope {payloadType, payload (base64), signatures: [{keyid, sig (base64 of a binary
   // OpenPGP detached signature over the PAE)}]}.
   Result<nlohmann::json> sign_envelope(std::string_view payload_type, const std::string& payload);
+  // An armoured detached OpenPGP signature over DATA (audit checkpoints, evidence manifests).
+  Result<std::string> sign(const std::string& data) { return keyring_.sign_detached(data, fingerprint_); }
 
  private:
   ApplianceKey(pgp::Keyring k, std::string fpr) : keyring_(std::move(k)), fingerprint_(std::move(fpr)) {}

@@ -146,6 +146,7 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     if (!mm || !mm->config) return std::nullopt;
     return *mm;
   };
+  std::optional<std::set<std::string>> package_files;  // what the pinned packages ship, read once
   for (const auto& [id, prev_original, staged] : candidates) {
     if (prev_original == original) continue;  // the same image: nothing shared to prove
     auto p = manifest_of(prev_original);
@@ -167,6 +168,25 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     std::map<std::string, char> writes;
     for (const auto& f : healed->files) writes[f.path] = f.type;
     for (const auto& w : healed->whiteouts) writes[w] = 'w';
+    // A heal layer leaves out files identical to its original's (slim_layer), and those may have
+    // come from the original's upper layers: every file the packages ship counts as written.
+    if (!package_files) {
+      package_files.emplace();
+      for (const auto& pin : plan.packages)
+        if (auto ctl = read_deb_control(store_.blob_path(*Digest::parse(pin.digest)))) {
+          std::size_t i = 0;
+          const auto& sums = ctl->md5sums;
+          while (i < sums.size()) {
+            auto eol = sums.find('\n', i);
+            auto line = sums.substr(i, eol == std::string::npos ? std::string::npos : eol - i);
+            if (line.size() > 34)
+              if (auto n = scan::normalise_path(line.substr(34)); n && !n->empty()) package_files->insert(*n);
+            if (eol == std::string::npos) break;
+            i = eol + 1;
+          }
+        }
+    }
+    for (const auto& f : *package_files) writes.emplace(f, 'f');
     bool clash = false;
     for (const auto& u : uppers) {
       if (!u) {
@@ -371,6 +391,18 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     auto blob = w.finish();
     if (!blob) return blob.error();
     heal = *blob;
+  }
+  if (!reuse && !plan.packages.empty()) {
+    // Package upgrades rewrite every file of a package; most are byte-identical to the copy below.
+    std::vector<fsys::path> lowers;
+    for (const auto& l : m->layers) lowers.push_back(store_.blob_path(l.digest));
+    SlimReport slim;
+    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim);
+    if (!slimmer) return slimmer.error();
+    log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" + fs::human_bytes(slim.dropped_bytes) +
+           ") left out, identical in content, mode and owner to the layers below; " + fs::human_bytes(heal.size) + " -> " +
+           fs::human_bytes(slimmer->size) + " compressed\n";
+    heal = *slimmer;
   }
   created_by += " (no network)";
 

@@ -5,8 +5,11 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
 #include <vector>
+
+#include "core/digest.hpp"
 
 #include "scan/layer.hpp"
 
@@ -317,6 +320,158 @@ Result<LayerBlob> LayerWriter::finish() {
   out.diff_id = *diff;
   out.file = gz;
   return out;
+}
+
+namespace {
+
+struct FileState {
+  bool regular = false;
+  Digest hash;
+  int perm = 0;
+  la_int64_t uid = 0, gid = 0;
+};
+
+// The state of a regular (non-hard-link) member with no extended attributes, its data hashed.
+Result<FileState> state_of(struct archive* a, struct archive_entry* e, const std::string& path) {
+  FileState f;
+  if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) || archive_entry_xattr_count(e) > 0) return f;
+  Sha256 h;
+  std::vector<char> buf(1 << 16);
+  la_ssize_t n;
+  while ((n = archive_read_data(a, buf.data(), buf.size())) > 0) h.update(buf.data(), static_cast<std::size_t>(n));
+  if (n < 0) return make_error(Errc::invalid_argument, "layer truncated or corrupt at " + path + ": " + err(a));
+  f.regular = true;
+  f.hash = h.finish();
+  f.perm = static_cast<int>(archive_entry_perm(e));
+  f.uid = archive_entry_uid(e);
+  f.gid = archive_entry_gid(e);
+  return f;
+}
+
+bool under(const std::string& path, const std::string& dir) {
+  return dir.empty() || path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+}  // namespace
+
+Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::path>& lowers, const fsys::path& dir,
+                             SlimReport& report) {
+  report = {};
+  // 1. The heal layer's regular files, and the paths its hard links point at (kept).
+  std::map<std::string, FileState> mine;
+  std::set<std::string> link_targets;
+  {
+    auto a = reader();
+    if (archive_read_open_filename(a.get(), heal.c_str(), 1 << 20) != ARCHIVE_OK)
+      return make_error(Errc::io_error, "cannot read the heal layer: " + err(a.get()));
+    struct archive_entry* e = nullptr;
+    int rc;
+    while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+      auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+      if (!path || path->empty()) continue;
+      if (const char* hl = archive_entry_hardlink(e))
+        if (auto t = scan::normalise_path(hl)) link_targets.insert(*t);
+      auto st = state_of(a.get(), e, *path);
+      if (!st) return st.error();
+      if (st->regular) mine[*path] = *st;
+    }
+    if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
+  }
+  // 2. What the layers below leave at those paths: each layer's whiteouts and opaque markers apply
+  // to the layers under it, then its own entries.
+  std::map<std::string, FileState> below;
+  for (const auto& lower : lowers) {
+    auto a = reader();
+    if (archive_read_open_filename(a.get(), lower.c_str(), 1 << 20) != ARCHIVE_OK)
+      return make_error(Errc::io_error, "cannot read layer " + lower.filename().string() + ": " + err(a.get()));
+    std::vector<std::string> removed;  // whiteout targets and opaque directories (contents only)
+    std::vector<std::string> opaque;
+    std::vector<std::pair<std::string, FileState>> entries;
+    struct archive_entry* e = nullptr;
+    int rc;
+    while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+      auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+      if (!path || path->empty()) continue;
+      auto slash = path->rfind('/');
+      auto parent = slash == std::string::npos ? std::string() : path->substr(0, slash);
+      auto base = slash == std::string::npos ? *path : path->substr(slash + 1);
+      if (base == ".wh..wh..opq") {
+        opaque.push_back(parent);
+        continue;
+      }
+      if (base.rfind(".wh.", 0) == 0) {
+        removed.push_back((parent.empty() ? "" : parent + "/") + base.substr(4));
+        continue;
+      }
+      // Only paths the heal layer has (or directories above them) matter.
+      auto it = mine.lower_bound(*path);
+      bool relevant = it != mine.end() && under(it->first, *path);
+      if (!relevant) continue;
+      if (mine.count(*path)) {
+        auto st = state_of(a.get(), e, *path);
+        if (!st) return st.error();
+        entries.emplace_back(*path, *st);
+      } else if (archive_entry_filetype(e) != AE_IFDIR) {
+        entries.emplace_back(*path, FileState{});  // a file or link where a directory above them was
+      }
+    }
+    if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "layer " + lower.filename().string() + " is corrupt: " + err(a.get()));
+    auto erase_under = [&](const std::string& d, bool include_self) {
+      for (auto it = below.lower_bound(d); it != below.end() && under(it->first, d);)
+        it = (include_self || it->first != d) ? below.erase(it) : std::next(it);
+    };
+    for (const auto& r : removed) erase_under(r, true);
+    for (const auto& o : opaque) erase_under(o, false);
+    for (auto& [path, st] : entries) {
+      if (!mine.count(path)) {
+        // A non-directory replacing something above candidates, or any entry type change: whatever
+        // was below those paths is no longer certain.
+        erase_under(path, false);
+        continue;
+      }
+      below[path] = st;
+    }
+  }
+  // 3. Rewrite the heal layer without the files that change nothing.
+  std::set<std::string> drop;
+  for (const auto& [path, st] : mine) {
+    auto it = below.find(path);
+    if (it == below.end() || !it->second.regular || link_targets.count(path)) continue;
+    const auto& b = it->second;
+    if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid) drop.insert(path);
+  }
+  LayerWriter w(dir);
+  auto a = reader();
+  if (archive_read_open_filename(a.get(), heal.c_str(), 1 << 20) != ARCHIVE_OK)
+    return make_error(Errc::io_error, "cannot read the heal layer: " + err(a.get()));
+  struct archive_entry* e = nullptr;
+  int rc;
+  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+    auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+    if (path && drop.count(*path) && !archive_entry_hardlink(e)) {
+      ++report.dropped;
+      report.dropped_bytes += static_cast<std::uint64_t>(archive_entry_size(e));
+      continue;
+    }
+    if (auto st = w.copy_entry(a.get(), e); !st) return st.error();
+  }
+  if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
+  return w.finish();
+}
+
+Status LayerWriter::copy_entry(struct archive* in, struct archive_entry* e) {
+  if (auto st = open(); !st) return st;
+  if (archive_write_header(out_, e) != ARCHIVE_OK)
+    return make_error(Errc::io_error, std::string("layer: ") + (archive_entry_pathname(e) ? archive_entry_pathname(e) : "?") + ": " + err(out_));
+  if (archive_entry_size(e) > 0) {
+    std::vector<char> buf(1 << 16);
+    la_ssize_t n;
+    while ((n = archive_read_data(in, buf.data(), buf.size())) > 0)
+      if (archive_write_data(out_, buf.data(), static_cast<std::size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + err(out_));
+    if (n < 0) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(in));
+  }
+  if (const char* p = archive_entry_pathname(e)) written_.insert(p);
+  return {};
 }
 
 }  // namespace airheal::heal

@@ -9,11 +9,13 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
 
 struct archive;
+struct archive_entry;
 
 namespace airheal::heal {
 
@@ -37,6 +39,20 @@ struct LayerBlob {
   std::filesystem::path file;  // the gzip blob on disk
 };
 
+// What slim_layer left out.
+struct SlimReport {
+  std::size_t dropped = 0;          // regular files identical to what the layers below already hold
+  std::uint64_t dropped_bytes = 0;  // their uncompressed size
+};
+
+// A heal layer without the regular files that change nothing: a package upgrade rewrites every
+// file of the package, though most are byte-identical to the copy below (same content, mode,
+// owner; no extended attributes; no whiteout or opaque directory in between; not a hard-link
+// target). Reads HEAL (the layer blob) and LOWERS (the image's layers, bottom first) and writes
+// the slimmer layer under DIR. The final filesystem is the same, so every gate still applies.
+Result<LayerBlob> slim_layer(const std::filesystem::path& heal, const std::vector<std::filesystem::path>& lowers,
+                             const std::filesystem::path& dir, SlimReport& report);
+
 class LayerWriter {
  public:
   explicit LayerWriter(std::filesystem::path dir);  // writes DIR/layer.tar then DIR/layer.tar.gz
@@ -50,6 +66,8 @@ class LayerWriter {
   Status add_file(const std::string& path, const std::filesystem::path& source, int mode = 0755);
   // An OCI whiteout: PATH is removed from the layers below.
   Status add_whiteout(const std::string& path);
+  // The entry E read from IN (header as it is, then its data).
+  Status copy_entry(struct archive* in, struct archive_entry* e);
   const std::set<std::string>& written() const { return written_; }
   Result<LayerBlob> finish();
 

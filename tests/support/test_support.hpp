@@ -115,6 +115,7 @@ class Daemon {
 std::filesystem::path airheald_path();
 std::filesystem::path airhealctl_path();
 std::filesystem::path airheal_snapshot_path();
+std::filesystem::path airheal_evidence_path();
 
 // Runs a program and returns its result (argv vector, no shell).
 ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(300),

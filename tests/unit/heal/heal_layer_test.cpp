@@ -161,3 +161,44 @@ TEST_CASE("a .deb whose data escapes the image root is refused", "[heal][hostile
   heal::LayerWriter w(t / "layer3");
   CHECK_FALSE(w.add_deb_data(t / "cut.deb"));
 }
+
+TEST_CASE("slim_layer leaves out files identical to the layers below and keeps everything else", "[heal]") {
+  TempDir t;
+  // Bottom: a, b, gone, same-but-mode; middle: whites out "gone" and makes "dir" opaque.
+  heal::LayerWriter l1(t / "l1");
+  REQUIRE(l1.add_bytes("usr/a", "same"));
+  REQUIRE(l1.add_bytes("usr/b", "old"));
+  REQUIRE(l1.add_bytes("usr/gone", "same"));
+  REQUIRE(l1.add_bytes("usr/mode", "same", 0644));
+  REQUIRE(l1.add_bytes("dir/hidden", "same"));
+  auto b1 = l1.finish();
+  REQUIRE(b1);
+  heal::LayerWriter l2(t / "l2");
+  REQUIRE(l2.add_whiteout("usr/gone"));
+  REQUIRE(l2.add_bytes("dir/.wh..wh..opq", ""));
+  REQUIRE(l2.add_bytes("usr/upper", "same"));
+  auto b2 = l2.finish();
+  REQUIRE(b2);
+  // The heal layer (as dpkg would leave it): every file rewritten.
+  heal::LayerWriter h(t / "h");
+  for (auto p : {"usr/a", "usr/gone", "dir/hidden", "usr/upper", "usr/new"}) REQUIRE(h.add_bytes(p, "same"));
+  REQUIRE(h.add_bytes("usr/b", "new"));
+  REQUIRE(h.add_bytes("usr/mode", "same", 0755));
+  auto hb = h.finish();
+  REQUIRE(hb);
+  heal::SlimReport report;
+  auto slim = heal::slim_layer(hb->file, {b1->file, b2->file}, t / "slim", report);
+  REQUIRE(slim);
+  CHECK(report.dropped == 2);  // usr/a and usr/upper
+  CHECK(report.dropped_bytes == 8);
+  auto inv = scan::read_layer(slim->file);
+  REQUIRE(inv);
+  std::set<std::string> kept;
+  for (const auto& f : inv->files) kept.insert(f.path);
+  CHECK(kept == std::set<std::string>{"usr/b", "usr/gone", "usr/mode", "dir/hidden", "usr/new"});
+  CHECK(*scan::read_layer_file(slim->file, "usr/b", 1 << 20) == "new");
+  CHECK(slim->diff_id != hb->diff_id);
+  // A corrupt heal layer is an error, not an empty layer.
+  std::ofstream(t / "bad.tar.gz") << "not a layer at all";
+  CHECK_FALSE(heal::slim_layer(t / "bad.tar.gz", {b1->file}, t / "slim2", report));
+}

@@ -1,0 +1,54 @@
+// airheal-evidence: the auditor's verifier for airheal evidence bundles. Runs on any workstation
+// with GnuPG; needs no access to the appliance and no network.
+//   airheal-evidence verify BUNDLE [--key FINGERPRINT]... [--json]
+// Exit status: 0 verified; 1 verification failed (tampered, wrong key, broken audit chain);
+// 2 not a bundle, unreadable, or bad usage.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+#include "format/verify.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"airheal-evidence: verify an airheal evidence bundle"};
+  app.require_subcommand(1);
+  std::string file;
+  std::vector<std::string> keys;
+  bool json_out = false;
+  auto* verify = app.add_subcommand("verify", "check the bundle's signature, every file, and the audit journal's chain and checkpoints");
+  verify->add_option("bundle", file, "the bundle file (.tar)")->required();
+  verify->add_option("--key", keys, "fingerprint of the appliance key you trust (from its operator); repeatable");
+  verify->add_flag("--json", json_out, "print the verdict as JSON");
+  app.add_subcommand("version", "print the version");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    auto rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (app.got_subcommand("version")) {
+    std::cout << "airheal-evidence 0.1.0\n";
+    return 0;
+  }
+  auto v = airheal::evidence::verify_bundle(file, keys);
+  int rc = v.ok && !v.unreadable ? 0 : v.unreadable ? 2 : 1;
+  if (json_out) {
+    nlohmann::json j = {{"verified", v.ok}, {"key", v.key}, {"key_checked", v.key_checked}, {"files", v.files},
+                        {"problems", v.problems}, {"checks", v.checks}, {"exit", rc}};
+    std::cout << j.dump(2) << "\n";
+    return rc;
+  }
+  if (rc == 0) {
+    std::cout << "VERIFIED: " << file << "\n";
+    for (const auto& c : v.checks) std::cout << "  ok: " << c << "\n";
+    if (!v.key_checked)
+      std::cout << "  NOTE: the signing key " << v.key
+                << " was not compared with a fingerprint you trust; ask the appliance's operator for it and pass --key\n";
+    return 0;
+  }
+  std::cout << (rc == 2 ? "UNREADABLE: " : "FAILED: ") << file << "\n";
+  for (const auto& p : v.problems) std::cout << "  problem: " << p << "\n";
+  for (const auto& c : v.checks) std::cout << "  checked: " << c << "\n";
+  return rc;
+}

@@ -1,0 +1,293 @@
+// The tamper-evident audit journal and signed evidence bundles, end to end: a daemon heals a
+// FROM scratch image with a gold artefact, a person approves it, an exception is granted; then
+// `airhealctl audit verify`, `airhealctl evidence export`, the auditor's `airheal-evidence verify`
+// and the bundle README's plain gpg + sha256sum steps; then every kind of tampering.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "audit/checkpoint.hpp"
+#include "audit/evidence.hpp"
+#include "core/fs.hpp"
+#include "format/verify.hpp"
+#include "heal/attest.hpp"
+#include "snapshot/format.hpp"
+#include "support/scan_fixtures.hpp"
+#include "support/snapshot_fixtures.hpp"
+#include "support/test_support.hpp"
+
+using namespace airheal;
+using namespace airheal::test;
+using nlohmann::json;
+namespace fsys = std::filesystem;
+
+namespace {
+
+json greeter_osv(const std::string& id, const std::string& fixed) {
+  json events = json::array({{{"introduced", "0"}}});
+  if (!fixed.empty()) events.push_back({{"fixed", fixed}});
+  return {{"schema_version", "1.3.1"},
+          {"id", id},
+          {"modified", "2026-11-01T00:00:00Z"},
+          {"published", "2026-11-01T00:00:00Z"},
+          {"summary", "greeter test advisory"},
+          {"affected", json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
+                                     {"ranges", json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
+          {"database_specific", {{"severity", "HIGH"}}}};
+}
+
+// The bundle's files, for building tampered copies.
+std::map<std::string, std::string> files_of(const fsys::path& bundle) {
+  std::vector<std::string> problems;
+  bool unreadable = false;
+  auto f = evidence::read_bundle(bundle, problems, unreadable);
+  REQUIRE(problems.empty());
+  return f;
+}
+
+// A tar holding exactly FILES (no manifest recomputed): what an attacker editing the tar makes.
+void write_raw(const fsys::path& out, const std::map<std::string, std::string>& files) {
+  std::vector<RawEntry> entries;
+  for (const auto& [p, b] : files) entries.push_back(RawEntry{p, b});
+  write_tar(out, entries);
+}
+
+}  // namespace
+
+TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tampering is detected", "[integration][audit][evidence]") {
+  auto old_app = go_greeter_app("v1.2.3");
+  auto new_app = go_greeter_app("v1.2.4");
+  TempDir tmp;
+  Daemon daemon(Daemon::Options{tmp / "state", "scan:\n  poll_interval: 1s\n", {}});
+  auto state = daemon.state_dir();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
+    return run(args);
+  };
+  auto ctl_ok = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
+    return run_ok(args);
+  };
+  // A FROM scratch image whose binary has a known vulnerability; a snapshot with the advisory and
+  // a gold artefact that fixes it; a second advisory with no fix.
+  fsys::create_directories(tmp / "root");
+  fsys::copy_file(old_app, tmp / "root" / "app");
+  run_ok({"tar", "-cf", (tmp / "app.tar").string(), "-C", (tmp / "root").string(), "app"});
+  make_oci_image_from_tars(tmp / "layout", "app", {tmp / "app.tar"});
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":app",
+          "docker://" + daemon.address() + "/apps/greeter:1"});
+  fsys::create_directories(tmp / "adv");
+  fsys::create_directories(tmp / "gold");
+  std::ofstream(tmp / "adv" / "GO-2026-9001.json") << greeter_osv("GO-2026-9001", "1.2.4").dump();
+  std::ofstream(tmp / "adv" / "GO-2026-9002.json") << greeter_osv("GO-2026-9002", "").dump();
+  fsys::copy_file(new_app, tmp / "gold" / "app");
+  std::ofstream(tmp / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4"})";
+  Signer signer(tmp / "gpg", "Go mirror");
+  auto snap = tmp / "go-1.snapshot";
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", "1", "--expires", "30d", "--out", snap.string(),
+          "--advisories", (tmp / "adv").string(), "--artifacts", (tmp / "gold").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  ctl_ok({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "go"});
+  ctl_ok({"import", snap.string()});
+  json heal;
+  for (int i = 0; i < 300; ++i) {
+    auto hs = json::parse(ctl_ok({"--json", "heals"}).out);
+    if (!hs.empty() && (hs[0]["state"] == "staged" || hs[0]["state"] == "held" || hs[0]["state"] == "failed")) {
+      heal = hs[0];
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  INFO(heal.dump(2) << daemon.log().substr(0, 20000));
+  REQUIRE(heal.is_object());
+  REQUIRE(heal["state"] == "staged");
+  ctl_ok({"heal", "approve", std::to_string(heal["id"].get<int>())});
+  ctl_ok({"exception", "add", "--vulnerability", "GO-2026-9002", "--product", "apps/*", "--reason", "not reachable in our use",
+          "--expires", "30d", "--by", "alice"});
+
+  // The live journal: intact, and signed checkpoints made on demand.
+  auto cp = ctl_ok({"audit", "checkpoint"});
+  CHECK(cp.out.find("checkpoint ") != std::string::npos);
+  ctl_ok({"exception", "add", "--vulnerability", "GO-2026-9002", "--product", "apps/other", "--reason", "later record",
+          "--expires", "10d", "--by", "bob"});
+  auto verified = ctl_ok({"audit", "verify"});
+  CHECK(verified.out.find("audit journal intact") != std::string::npos);
+  CHECK(verified.out.find("1 signed checkpoint(s) valid") != std::string::npos);
+
+  // The compliance officer's export.
+  auto today = snapshot::format_time(std::time(nullptr)).substr(0, 10);
+  auto bundle = tmp / "evidence.tar";
+  auto exported = ctl_ok({"evidence", "export", "--from", today, "--to", today, "--out", bundle.string()});
+  INFO(exported.out << exported.err);
+  auto key = heal::ApplianceKey::open(state);
+  REQUIRE(key);
+  auto fpr = key->fingerprint();
+  CHECK(exported.out.find("signed by " + fpr) != std::string::npos);
+  auto files = files_of(bundle);
+  for (auto p : {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256", "MANIFEST.sha256.asc", "keys/appliance.asc",
+                 "audit/journal.jsonl", "exceptions.json", "vex/openvex.json", "snapshots/index.json", "snapshots/go-1.manifest.json",
+                 "images/apps/greeter/1/findings.json", "images/apps/greeter/1/sbom.cdx.json"})
+    CHECK(files.count(p) == 1);
+  auto hid = std::to_string(heal["id"].get<int>());
+  CHECK(files.count("heals/" + hid + "/heal.json"));
+  CHECK(files.count("heals/" + hid + "/findings-before.json"));
+  CHECK(files.count("heals/" + hid + "/findings-after.json"));
+  std::size_t envelopes = 0;
+  for (const auto& [p, b] : files)
+    if (p.rfind("heals/" + hid + "/attestations/", 0) == 0 && json::parse(b).contains("payloadType")) ++envelopes;
+  CHECK(envelopes == 3);
+  auto summary = json::parse(files["summary.json"]);
+  REQUIRE(summary["heals"].size() == 1);
+  CHECK(summary["heals"][0]["state"] == "promoted");
+  CHECK(summary["heals"][0]["promoted_by"].get<std::string>().rfind("airhealctl:", 0) == 0);
+  CHECK(summary["heals"][0]["findings_before"] == 2);
+  CHECK(summary["snapshots"][0]["signers"][0] == signer.fingerprint());
+  auto& report = files["report.html"];
+  CHECK(report.find("http://") == std::string::npos);
+  CHECK(report.find("https://") == std::string::npos);
+  CHECK(report.find("<script") == std::string::npos);
+  CHECK(report.find("apps/greeter:1") != std::string::npos);
+  CHECK(report.find("GO-2026-9002") != std::string::npos);
+  CHECK(report.find("alice") != std::string::npos);
+
+  // The auditor: the verifier with the fingerprint from the operator, and by hand per the README.
+  auto ok = run({airheal_evidence_path().string(), "verify", bundle.string(), "--key", fpr});
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("VERIFIED") != std::string::npos);
+  auto wrong = run({airheal_evidence_path().string(), "verify", bundle.string(), "--key", signer.fingerprint()});
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.out.find("not the appliance key you expect") != std::string::npos);
+  auto unpacked = tmp / "unpacked";
+  fsys::create_directories(unpacked);
+  run_ok({"tar", "-xf", bundle.string(), "-C", unpacked.string()});
+  auto home = tmp / "auditor-gpg";
+  fsys::create_directories(home);
+  fsys::permissions(home, fsys::perms::owner_all);
+  run_ok({"gpg", "--batch", "--homedir", home.string(), "--import", (unpacked / "keys/appliance.asc").string()});
+  auto gv = run_ok({"gpg", "--batch", "--homedir", home.string(), "--status-fd", "1", "--verify",
+                    (unpacked / "MANIFEST.sha256.asc").string(), (unpacked / "MANIFEST.sha256").string()});
+  CHECK(gv.out.find("[GNUPG:] VALIDSIG " + fpr) != std::string::npos);
+  run_ok({"env", "--chdir=" + unpacked.string(), "sha256sum", "--strict", "--quiet", "-c", "MANIFEST.sha256"});
+  for (const auto& e : fsys::directory_iterator(unpacked / "audit/checkpoints"))
+    if (e.path().extension() == ".json")
+      run_ok({"gpg", "--batch", "--homedir", home.string(), "--verify", e.path().string() + ".asc", e.path().string()});
+  run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
+
+  // Tampering with the tar: every file modified, every file removed, one added, one duplicated.
+  auto verdict = [&](const std::map<std::string, std::string>& f) {
+    auto t = tmp / "tampered.tar";
+    write_raw(t, f);
+    return evidence::verify_bundle(t, {fpr});
+  };
+  REQUIRE(verdict(files).ok);
+  for (const auto& [path, bytes] : files) {
+    INFO("modified " << path);
+    auto f = files;
+    if (path == "MANIFEST.sha256.asc") {
+      // Whitespace after an armour block is not part of the signature: alter the signature itself.
+      auto body = bytes.find("\n\n") + 10;
+      f[path][body] = f[path][body] == 'A' ? 'B' : 'A';
+    } else {
+      f[path] = bytes + " ";
+    }
+    auto v = verdict(f);
+    CHECK_FALSE(v.ok);
+    if (path != "MANIFEST.sha256.asc" && path != "MANIFEST.sha256" && path != "keys/appliance.asc") {
+      bool named = false;
+      for (const auto& p : v.problems) named = named || p.find(path + " was modified") != std::string::npos;
+      CHECK(named);
+    }
+  }
+  for (const auto& [path, bytes] : files) {
+    INFO("removed " << path);
+    auto f = files;
+    f.erase(path);
+    CHECK_FALSE(verdict(f).ok);
+  }
+  {
+    auto f = files;
+    f["extra/notes.txt"] = "added later";
+    auto v = verdict(f);
+    CHECK_FALSE(v.ok);
+    CHECK(v.problems.back().find("extra/notes.txt is in the bundle but not in the signed manifest") != std::string::npos);
+  }
+  // Re-signed by someone else's key, with their key put in the bundle: refused for the expected key.
+  {
+    auto f = files;
+    f.erase("MANIFEST.sha256");
+    f.erase("MANIFEST.sha256.asc");
+    f["keys/appliance.asc"] = signer.public_key();
+    auto t = tmp / "forged.tar";
+    REQUIRE(audit::write_bundle(t, f, [&](const std::string& d) -> Result<std::string> { return signer.sign(d); }, 0));
+    auto v = evidence::verify_bundle(t, {fpr});
+    CHECK_FALSE(v.ok);
+    CHECK(run({airheal_evidence_path().string(), "verify", t.string(), "--key", fpr}).exit_code == 1);
+  }
+  // Audit records edited, deleted, reordered or inserted, even with the manifest re-signed by the
+  // appliance key itself: the chain and the signed checkpoints still catch it.
+  auto lines = std::vector<std::string>();
+  {
+    std::string j = files["audit/journal.jsonl"];
+    std::size_t pos = 0;
+    while (pos < j.size()) {
+      auto e = j.find('\n', pos);
+      lines.push_back(j.substr(pos, e - pos));
+      pos = e + 1;
+    }
+  }
+  REQUIRE(lines.size() >= 4);
+  auto resigned = [&](const std::vector<std::string>& ls) {
+    auto f = files;
+    f.erase("MANIFEST.sha256");
+    f.erase("MANIFEST.sha256.asc");
+    std::string j;
+    for (const auto& l : ls) j += l + "\n";
+    f["audit/journal.jsonl"] = j;
+    auto t = tmp / "resigned.tar";
+    REQUIRE(audit::write_bundle(t, f, [&](const std::string& d) { return key->sign(d); }, 0));
+    return evidence::verify_bundle(t, {fpr});
+  };
+  REQUIRE(resigned(lines).ok);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    INFO("record index " << i);
+    auto edited = lines;
+    auto at = edited[i].find("\"time\":");
+    REQUIRE(at != std::string::npos);
+    edited[i].insert(at + 7, "1");
+    CHECK_FALSE(resigned(edited).ok);
+    auto deleted = lines;
+    deleted.erase(deleted.begin() + static_cast<long>(i));
+    CHECK_FALSE(resigned(deleted).ok);
+    auto inserted = lines;
+    inserted.insert(inserted.begin() + static_cast<long>(i), lines[i]);
+    CHECK_FALSE(resigned(inserted).ok);
+    if (i + 1 < lines.size()) {
+      auto swapped = lines;
+      std::swap(swapped[i], swapped[i + 1]);
+      CHECK_FALSE(resigned(swapped).ok);
+    }
+  }
+  // Not a bundle at all: exit 2.
+  std::ofstream(tmp / "junk.tar") << "junk";
+  CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "junk.tar").string()}).exit_code == 2);
+
+  // The live journal edited on the appliance: `audit verify` names the first broken record.
+  auto jp = audit::journal_path(state);
+  auto text = *fs::read_file(jp, 64 << 20);
+  auto second = text.find('\n') + 1;
+  auto broken = text.substr(0, second) + text.substr(text.find('\n', second) + 1);  // record 2 deleted
+  REQUIRE(fs::write_file_atomic(jp, broken));
+  auto bad = ctl({"audit", "verify"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("record 2") != std::string::npos);
+  // An export from a broken journal is refused.
+  CHECK(ctl({"evidence", "export", "--from", today, "--to", today, "--out", (tmp / "e2.tar").string()}).exit_code != 0);
+  CHECK_FALSE(fsys::exists(tmp / "e2.tar"));
+  daemon.stop();
+  run({"gpgconf", "--homedir", (state / "trust" / "gnupg").string(), "--kill", "all"});
+  run({"gpgconf", "--homedir", (state / "keys" / "gnupg").string(), "--kill", "all"});
+}
