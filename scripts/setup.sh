@@ -14,6 +14,8 @@ PACKAGES=(
   gnupg gpg-agent zstd util-linux dpkg
   # scanning: rpm (rpm.vercmp oracle), mmdebstrap + golang-1.19 (real image fixtures), JSON Schema validator
   rpm mmdebstrap golang-1.19-go python3-jsonschema zip
+  # evidence reports: rendered in headless Chromium, printed to PDF (pdftotext) and read back by OCR
+  chromium poppler-utils tesseract-ocr tesseract-ocr-eng
 )
 
 missing=()

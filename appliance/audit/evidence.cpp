@@ -200,11 +200,23 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     if (t < o.from || t > o.to) continue;
     auto type = r.value("type", "");
     if (type == "heal.promoted" || type == "heal.rolled_back" || type.rfind("exception.", 0) == 0 || type.rfind("vex.", 0) == 0 ||
-        type == "snapshot.refused" || type.rfind("trust.", 0) == 0 || type.rfind("config.", 0) == 0)
-      actions.push_back({{"seq", r.value("seq", std::int64_t{0})}, {"time", scan::rfc3339(t)}, {"type", type},
-                         {"actor", r.value("actor", r.value("by", std::string("airheal")))},
-                         {"heal", r.value("heal", json())}, {"image", r.value("image", json())},
-                         {"detail", r.value("detail", r.value("reason", std::string()))}});
+        type == "snapshot.refused" || type.rfind("trust.", 0) == 0 || type.rfind("config.", 0) == 0) {
+      auto actor = r.contains("by") && r["by"].is_string() ? r["by"].get<std::string>() : r.value("actor", std::string("airheal"));
+      auto detail = r.contains("detail") && r["detail"].is_string() ? r["detail"].get<std::string>()
+                    : r.contains("reason") && r["reason"].is_string() ? r["reason"].get<std::string>()
+                                                                       : std::string();
+      if (r.contains("exception") && r["exception"].is_object()) {  // who granted what, until when, why
+        const auto& e = r["exception"];
+        actor = e.value("created_by", actor);
+        detail = e.value("vulnerability", "") + " in " + e.value("product", "") + " until " + e.value("expires", "") + ": " +
+                 e.value("reason", "");
+      } else if (r.contains("statement") && r["statement"].is_object()) {
+        const auto& v = r["statement"];
+        detail = v.value("vulnerability", "") + " " + v.value("status", "") + " for " + v.value("product", "");
+      }
+      actions.push_back({{"seq", r.value("seq", std::int64_t{0})}, {"time", scan::rfc3339(t)}, {"type", type}, {"actor", actor},
+                         {"heal", r.value("heal", json())}, {"image", r.value("image", json())}, {"detail", detail}});
+    }
   }
   summary["actions"] = actions;
 

@@ -78,7 +78,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans
 h1{font-size:1.6rem;margin:0 0 .3rem}h2{font-size:1.2rem;margin:2rem 0 .6rem;border-bottom:2px solid #d0d7de;padding-bottom:.2rem}
 .meta{color:#57606a}.figures{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
 .figure{border:1px solid #d0d7de;border-radius:6px;padding:.6rem .9rem;min-width:9rem}
-.figure b{display:block;font-size:1.6rem}table{border-collapse:collapse;width:100%;margin:.4rem 0}
+.figure b{font-size:1.6rem;margin-right:.25rem}.id{white-space:nowrap}table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertical-align:top}th{background:#f6f8fa}
 .sev-critical{color:#a40e26;font-weight:600}.sev-high{color:#bc4c00;font-weight:600}.state-held,.state-failed,.state-rolled_back{color:#a40e26}
 .state-promoted,.state-staged{color:#116329}code{font-size:.85em;word-break:break-all}.small{font-size:.85em;color:#57606a}
@@ -90,7 +90,7 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
        "; made " + esc(s.value("created", "")) + " and signed by the appliance key <code>" + esc(s.value("appliance_key", "")) +
        "</code>. Verify the bundle before relying on this page (README.md).</p>\n";
   auto figure = [&](const std::string& id, const std::string& label, const std::string& value) {
-    h += "<div class=\"figure\" id=\"" + id + "\"><b>" + value + "</b>" + esc(label) + "</div>";
+    h += "<div class=\"figure\" id=\"" + id + "\"><b>" + value + "</b> " + esc(label) + "</div>";
   };
   h += "<div class=\"figures\">";
   figure("fig-images", "images", std::to_string(s.value("images", json::array()).size()));
@@ -138,7 +138,7 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
   h += "<h2>Exceptions</h2>\n<table id=\"exceptions\"><tr><th>#</th><th>Vulnerability</th><th>Image</th><th>Reason</th><th>By</th>"
        "<th>Expires</th><th>Status</th></tr>\n";
   for (const auto& e : s.value("exceptions", json::array()))
-    h += "<tr><td>" + text(e["id"]) + "</td><td>" + esc(text(e["vulnerability"])) + "</td><td>" + esc(text(e["product"])) + "</td><td>" +
+    h += "<tr><td>" + text(e["id"]) + "</td><td class=\"id\">" + esc(text(e["vulnerability"])) + "</td><td>" + esc(text(e["product"])) + "</td><td>" +
          esc(text(e["reason"])) + "</td><td>" + esc(text(e["created_by"])) + "</td><td>" + esc(text(e["expires"])) + "</td><td>" +
          (e.value("active", false) ? "open" : "closed") + "</td></tr>\n";
   h += "</table>\n";

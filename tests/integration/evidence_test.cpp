@@ -177,6 +177,49 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
       run_ok({"gpg", "--batch", "--homedir", home.string(), "--verify", e.path().string() + ".asc", e.path().string()});
   run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
 
+  // The report renders in headless Chromium with nothing but the file: printed to PDF its text
+  // holds the figures in order, and the screenshot, read back by OCR, shows the page.
+  if (!have_program("chromium") || !have_program("pdftotext") || !have_program("tesseract"))
+    FAIL("chromium, poppler-utils and tesseract-ocr are needed (scripts/setup.sh installs them)");
+  auto chromium = [&](const std::string& flag) {
+    return run_ok({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--user-data-dir=" + (tmp / "chromium").string(),
+                   "--window-size=1280,1600", "--no-pdf-header-footer", flag, "file://" + (unpacked / "report.html").string()},
+                  std::chrono::seconds(120));
+  };
+  chromium("--print-to-pdf=" + (tmp / "report.pdf").string());
+  chromium("--screenshot=" + (tmp / "report.png").string());
+  auto pdf_text = run_ok({"pdftotext", (tmp / "report.pdf").string(), "-"}).out;
+  std::set<std::string> pdf_lines;
+  {
+    std::string line;
+    for (char c : pdf_text + "\n") {
+      if (c == '\n' || c == '\f') {
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        if (!line.empty()) pdf_lines.insert(line);
+        line.clear();
+      } else if (!(c == ' ' && (line.empty() || line.back() == ' '))) {
+        line += c;
+      }
+    }
+  }
+  INFO(pdf_text);
+  // The figures, each as the page shows it: the number and what it counts.
+  for (auto figure : {"1 images", "0 open findings", "0 critical", "0 high", "1 heals", "1 promoted", "0 staged", "0 held or failed",
+                      "0 rolled back", "3 open exceptions"})
+    CHECK(pdf_lines.count(figure));
+  CHECK(pdf_text.find("apps/greeter:1") != std::string::npos);
+  CHECK(pdf_text.find("GO-2026-9002") != std::string::npos);
+  if (const char* keep = std::getenv("AIRHEAL_KEEP_REPORT"))  // for looking at the page by hand
+    fsys::copy_file(tmp / "report.png", keep, fsys::copy_options::overwrite_existing);
+  auto png = *fs::read_file(tmp / "report.png", 64 << 20);
+  REQUIRE(png.size() > 24);
+  CHECK(png.compare(1, 3, "PNG") == 0);
+  auto ocr = run_ok({"tesseract", (tmp / "report.png").string(), "-"}).out;
+  INFO(ocr);
+  for (auto word : {"evidence report", "open findings", "promoted", "greeter", "Exceptions", "alice"})
+    CHECK(ocr.find(word) != std::string::npos);
+
   // Tampering with the tar: every file modified, every file removed, one added, one duplicated.
   auto verdict = [&](const std::map<std::string, std::string>& f) {
     auto t = tmp / "tampered.tar";
