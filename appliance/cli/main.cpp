@@ -162,6 +162,10 @@ int main(int argc, char** argv) {
 
   if (trust->parsed()) {
     auto s = open_store(cfg, true);
+    audit::Journal trust_journal(audit::journal_path(cfg.state_dir));  // key changes are audited
+    std::string actor = "airhealctl:" + std::string(std::getenv("SUDO_USER") ? std::getenv("SUDO_USER")
+                                                    : std::getenv("USER")    ? std::getenv("USER")
+                                                                             : "uid " + std::to_string(::getuid()));
     auto kr = pgp::Keyring::open(snapshot::keyring_home(cfg.state_dir));
     if (!kr) return fail(kr.error().message);
     if (trust_add->parsed()) {
@@ -169,6 +173,12 @@ int main(int argc, char** argv) {
       if (!data) return fail(data.error().message);
       auto keys = snapshot::trust_add(*s, *kr, *data, channel, threshold > 0 ? std::optional<int>(threshold) : std::nullopt);
       if (!keys) return fail(keys.error().message);
+      nlohmann::json fprs = nlohmann::json::array();
+      for (const auto& k : *keys) fprs.push_back({{"fingerprint", k.fingerprint}, {"revoked", k.revoked}});
+      if (auto st = trust_journal.append({{"type", "trust.added"}, {"actor", actor}, {"channel", channel}, {"keys", fprs},
+                                          {"threshold", threshold > 0 ? nlohmann::json(threshold) : nlohmann::json()}});
+          !st)
+        return fail("the keys were trusted but the journal could not record it: " + st.error().message);
       for (const auto& k : *keys)
         std::cout << (k.revoked ? "revoked " : "trusted ") << k.fingerprint << " " << (k.user_ids.empty() ? "" : k.user_ids[0])
                   << (k.revoked ? "" : " for channel " + channel) << "\n";
@@ -178,6 +188,8 @@ int main(int argc, char** argv) {
       auto f = snapshot::normalize_fingerprint(fingerprint);
       if (!f) return fail("'" + fingerprint + "' is not a key fingerprint", 2);
       if (auto st = snapshot::trust_remove(*s, channel, *f); !st) return fail(st.error().message);
+      if (auto st = trust_journal.append({{"type", "trust.removed"}, {"actor", actor}, {"channel", channel}, {"fingerprint", *f}}); !st)
+        return fail("the key was removed but the journal could not record it: " + st.error().message);
       std::cout << "removed " << *f << " from channel " << channel << "\n";
       return 0;
     }
@@ -185,6 +197,8 @@ int main(int argc, char** argv) {
       auto f = snapshot::normalize_fingerprint(fingerprint);
       if (!f) return fail("'" + fingerprint + "' is not a key fingerprint", 2);
       if (auto st = snapshot::trust_revoke(*s, *f, reason); !st) return fail(st.error().message);
+      if (auto st = trust_journal.append({{"type", "trust.revoked"}, {"actor", actor}, {"fingerprint", *f}, {"reason", reason}}); !st)
+        return fail("the key was revoked but the journal could not record it: " + st.error().message);
       std::cout << "revoked " << *f << ": snapshots signed by it are refused\n";
       return 0;
     }

@@ -6,7 +6,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "audit/journal.hpp"
 #include "config/config.hpp"
+#include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "daemon/appliance.hpp"
 
@@ -64,6 +66,25 @@ int main(int argc, char** argv) {
   if (!appliance) {
     std::cerr << "airheald: " << appliance.error().message << "\n";
     return 2;
+  }
+  // Configuration changes are audited: the configuration's digest is journalled when it differs
+  // from the one the daemon last started with.
+  {
+    std::string bytes(config::kDefaultConfigYaml);
+    if (!config_file.empty())
+      if (auto b = fs::read_file(config_file, 16 << 20)) bytes = *b;
+    bytes += "\n# command line: state_dir=" + state_dir + " listen=" + listen + " log_level=" + log_level + "\n";
+    auto digest = Sha256::of(bytes).str();
+    audit::Journal journal(audit::journal_path(cfg.state_dir));
+    std::string previous;
+    if (auto recs = journal.read_all())
+      for (const auto& r : *recs)
+        if (r.value("type", "") == "config.loaded") previous = r.value("sha256", "");
+    if (previous != digest)
+      if (auto st = journal.append({{"type", "config.loaded"}, {"actor", "airheald"}, {"file", config_file.empty() ? "(embedded defaults)" : config_file},
+                                    {"sha256", digest}, {"previous", previous.empty() ? nlohmann::json() : nlohmann::json(previous)}});
+          !st)
+        spdlog::warn("journal: {}", st.error().message);
   }
   auto ep = (*appliance)->start();
   if (!ep) {
