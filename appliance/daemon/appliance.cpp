@@ -75,6 +75,9 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
       a->healer_->recover();
     }
   }
+  a->api_ = std::make_unique<api::Api>(*a->store_, a->engine_.get(), cfg.state_dir);
+  a->api_->set_http_stats(&a->server_->stats());
+  a->registry_->set_api(a->api_.get());
   if (cfg.audit.checkpoint_interval.count() > 0) {
     auto state = cfg.state_dir;
     auto* journal = a->journal_.get();

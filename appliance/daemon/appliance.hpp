@@ -14,6 +14,7 @@
 #include "core/fs.hpp"
 #include "registry/http_server.hpp"
 #include "registry/registry.hpp"
+#include "api/api.hpp"
 #include "audit/journal.hpp"
 #include "core/worker.hpp"
 #include "heal/healer.hpp"
@@ -61,6 +62,7 @@ class Appliance {
   std::unique_ptr<heal::Engine> engine_;
   std::unique_ptr<heal::Healer> healer_;
   std::unique_ptr<PollingWorker> checkpointer_;  // signed audit checkpoints (audit.checkpoint_interval)
+  std::unique_ptr<api::Api> api_;  // REST API, metrics, dashboard (destroyed before the engine it drives)
   std::vector<std::thread> workers_;
   bool stopped_ = false;
 };

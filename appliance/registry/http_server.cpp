@@ -3,6 +3,8 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -17,6 +19,23 @@
 #include <vector>
 
 namespace airheal::registry {
+
+void RequestStats::record(std::string_view method, int status, std::uint64_t micros) {
+  std::size_t m = 6;
+  for (std::size_t i = 0; i < 6; ++i)
+    if (method == kMethods[i]) m = i;
+  auto cls = std::clamp(status / 100, 1, 5) - 1;
+  by_method_class[m][cls]++;
+  std::size_t b = 10;
+  for (std::size_t i = 0; i < 10; ++i)
+    if (static_cast<double>(micros) / 1e6 <= kBuckets[i]) {
+      b = i;
+      break;
+    }
+  latency[b]++;
+  latency_sum_us += micros;
+}
+
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -250,6 +269,7 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
       co_return;
     }
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+    stats.record(std::string_view(method.data(), method.size()), status, static_cast<std::uint64_t>(us));
     if (status >= 500)
       spdlog::warn("{} {} -> {} ({} us)", std::string(method), target, status, us);
     else if (status >= 400 && status != 404)

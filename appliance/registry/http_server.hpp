@@ -35,6 +35,14 @@ struct HttpOptions {
 struct RequestStats {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> errors{0};  // 5xx answers
+  // By method (GET, HEAD, PUT, POST, PATCH, DELETE, other) and status class (1xx..5xx).
+  static constexpr const char* kMethods[7] = {"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"};
+  std::atomic<std::uint64_t> by_method_class[7][5] = {};
+  // Latency histogram (seconds, cumulative at export): upper bounds of each bucket.
+  static constexpr double kBuckets[10] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
+  std::atomic<std::uint64_t> latency[11] = {};  // the last: above every bound
+  std::atomic<std::uint64_t> latency_sum_us{0};
+  void record(std::string_view method, int status, std::uint64_t micros);
 };
 
 class HttpServer {

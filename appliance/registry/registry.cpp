@@ -273,6 +273,24 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"airheal\"");
     return r;
   };
+  if (api_ && api_->handles(*path)) {
+    // The operations surface: reads as pulls; writes only with a user's credentials (or, when
+    // the appliance has no users, from loopback).
+    ApiAccess access;
+    auto read = auth_.decide(false, client.loopback, client.tls, std::string_view(authz.data(), authz.size()));
+    access.read = read == Decision::allow || read == Decision::read_only;
+    if (auth_.has_users()) {
+      access.write = !authz.empty() && decision == Decision::allow;
+      if (access.write)
+        if (auto creds = base64_decode(std::string_view(authz.data(), authz.size()).substr(std::min<std::size_t>(6, authz.size()))))
+          access.user = creds->substr(0, creds->find(':'));
+    } else {
+      access.write = client.loopback && decision == Decision::allow;
+      access.user = "loopback";
+    }
+    access.challenge = auth_.has_users();
+    return api_->prepare(head, *path, t.query, access);
+  }
   if (*path == "/v2" || *path == "/v2/") {
     // The ping tells clients whether to bring credentials for what they will do next.
     bool want_creds = authz.empty() && auth_.has_users() &&

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,10 +66,27 @@ struct ClientInfo {
 Response error_response(http::status status, std::string_view code, std::string_view message);
 Response error_response(const Error& error);
 
+// Who may do what on the API routes: reads follow the pull policy, writes need credentials.
+struct ApiAccess {
+  bool read = false, write = false;
+  bool challenge = false;  // answer 401 with a Basic challenge when refused
+  std::string user;        // the authenticated user, or "loopback"
+};
+
+// Routes served next to /v2/ (the REST API, metrics, the dashboard), set by the appliance.
+class ApiHandler {
+ public:
+  virtual ~ApiHandler() = default;
+  virtual bool handles(std::string_view path) const = 0;
+  virtual Prepared prepare(const http::request_header<>& head, const std::string& path,
+                           const std::multimap<std::string, std::string>& query, const ApiAccess& access) = 0;
+};
+
 class Registry {
  public:
   Registry(store::Store& store, Authenticator& auth, RegistryOptions options)
       : store_(store), auth_(auth), options_(options) {}
+  void set_api(ApiHandler* api) { api_ = api; }
 
   Prepared prepare(const http::request_header<>& head, const ClientInfo& client);
 
@@ -86,6 +104,7 @@ class Registry {
   store::Store& store_;
   Authenticator& auth_;
   RegistryOptions options_;
+  ApiHandler* api_ = nullptr;
 };
 
 }  // namespace airheal::registry

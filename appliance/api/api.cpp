@@ -1,0 +1,474 @@
+#include "api/api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+
+#include "audit/checkpoint.hpp"
+#include "audit/journal.hpp"
+#include "scan/sbom.hpp"
+#include "scan/vex.hpp"
+
+namespace airheal::api {
+namespace http = registry::http;
+using nlohmann::json;
+using registry::Prepared;
+using registry::Response;
+
+namespace {
+
+Response json_response(http::status s, const json& body) {
+  Response r;
+  r.status = s;
+  r.body = body.dump(2) + "\n";
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+Response problem(http::status s, const std::string& message) { return json_response(s, {{"error", message}}); }
+
+Prepared now(Response r) {
+  Prepared p;
+  p.response = std::move(r);
+  return p;
+}
+
+// A small JSON body, collected then handed to the handler.
+class Collect : public registry::BodyConsumer {
+ public:
+  explicit Collect(std::function<Response(const std::string&)> done) : done_(std::move(done)) {}
+  std::optional<Response> write(const char* data, std::size_t size) override {
+    body_.append(data, size);
+    return std::nullopt;
+  }
+  Response finish() override { return done_(body_); }
+
+ private:
+  std::function<Response(const std::string&)> done_;
+  std::string body_;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+constexpr double kTimeToHealBuckets[] = {60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400};
+constexpr double kBuildBuckets[] = {5, 15, 30, 60, 120, 300, 600, 1800};
+
+}  // namespace
+
+json status_document(store::Store& store, const std::vector<heal::HealRecord>& heals, std::int64_t now) {
+  json images = json::array();
+  json severity = {{"critical", 0}, {"high", 0}, {"medium", 0}, {"low", 0}, {"negligible", 0}, {"unknown", 0}};
+  json snapshots = json::array();
+  json exceptions = json::array();
+  std::size_t open_exceptions = 0;
+  store.read([&](sqlite::Connection& c) {
+    auto st = c.prepare(
+        "SELECT r.name, t.name, t.digest, (SELECT count(*) FROM image_inventory i WHERE i.manifest = t.digest) FROM tags t "
+        "JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE '%-airheal-%' ORDER BY r.name, t.name");
+    while (st.step()) {
+      scan::FindingsQuery q;
+      q.manifests = {st.get_text(2)};
+      auto fs = scan::list_findings(c, q, now);
+      json sev = json::object();
+      for (const auto& f : fs) {
+        auto s = f.value("severity", "unknown");
+        sev[s] = sev.value(s, 0) + 1;
+        severity[s] = severity.value(s, 0) + 1;
+      }
+      images.push_back({{"image", st.get_text(0) + ":" + st.get_text(1)}, {"repository", st.get_text(0)}, {"tag", st.get_text(1)},
+                        {"digest", st.get_text(2)}, {"scanned", st.get_int(3) > 0}, {"findings", fs.size()}, {"severity", sev}});
+    }
+    auto sn = c.prepare("SELECT channel, max(sequence), max(imported_at), (SELECT expires_at FROM snapshots s2 WHERE s2.channel = s.channel "
+                        "ORDER BY sequence DESC LIMIT 1) FROM snapshots s GROUP BY channel ORDER BY channel");
+    while (sn.step())
+      snapshots.push_back({{"channel", sn.get_text(0)}, {"sequence", sn.get_int(1)}, {"imported", scan::rfc3339(sn.get_int(2))},
+                           {"age_seconds", now - sn.get_int(2)}, {"expires", scan::rfc3339(sn.get_int(3))},
+                           {"expires_in_seconds", sn.get_int(3) - now}});
+    for (const auto& e : scan::list_exceptions(c, false, now)) {
+      ++open_exceptions;
+      auto j = scan::to_json(e, now);
+      j["expires_in_seconds"] = e.expires_at - now;
+      exceptions.push_back(std::move(j));
+    }
+  });
+  std::sort(exceptions.begin(), exceptions.end(),
+            [](const json& a, const json& b) { return a["expires_in_seconds"].get<std::int64_t>() < b["expires_in_seconds"].get<std::int64_t>(); });
+  json states = {{"detected", 0}, {"planned", 0}, {"building", 0}, {"verifying", 0}, {"staged", 0},
+                 {"promoted", 0}, {"held", 0},    {"failed", 0},   {"rolled_back", 0}};
+  std::vector<double> tts;
+  std::size_t rollbacks = 0, promotions = 0;
+  json recent = json::array();
+  for (const auto& h : heals) {
+    states[h.state] = states.value(h.state, 0) + 1;
+    auto j = h.to_json();
+    if (j.contains("time_to_stage_seconds")) tts.push_back(j["time_to_stage_seconds"].get<double>());
+    if (h.state == "rolled_back") ++rollbacks;
+    if (h.state == "promoted" || h.state == "rolled_back") ++promotions;
+    if (recent.size() < 50)
+      recent.push_back({{"id", h.id}, {"image", h.repository + ":" + h.tag}, {"state", h.state}, {"strategy", h.strategy},
+                        {"mode", h.mode}, {"reason", h.reason}, {"staged_tag", h.staged_tag}, {"updated", scan::rfc3339(h.updated_at)},
+                        {"time_to_stage_seconds", j.value("time_to_stage_seconds", json())}});
+  }
+  json histogram = json::array();
+  for (std::size_t i = 0; i <= std::size(kTimeToHealBuckets); ++i) {
+    double lo = i ? kTimeToHealBuckets[i - 1] : 0, hi = i < std::size(kTimeToHealBuckets) ? kTimeToHealBuckets[i] : -1;
+    std::size_t n = 0;
+    for (double t : tts)
+      if (t > lo && (hi < 0 || t <= hi)) ++n;
+    if (i == 0)
+      for (double t : tts)
+        if (t <= 0) ++n;
+    histogram.push_back({{"le", hi < 0 ? json("+Inf") : json(hi)}, {"count", n}});
+  }
+  return {{"time", scan::rfc3339(now)},
+          {"images", images},
+          {"watched_images", images.size()},
+          {"findings_by_severity", severity},
+          {"heals_by_state", states},
+          {"heals", recent},
+          {"time_to_stage", {{"count", tts.size()}, {"median_seconds", tts.empty() ? json() : json(percentile(tts, 0.5))},
+                             {"p95_seconds", tts.empty() ? json() : json(percentile(tts, 0.95))}, {"histogram", histogram}}},
+          {"rollbacks", rollbacks},
+          {"rollback_rate", promotions ? static_cast<double>(rollbacks) / static_cast<double>(promotions) : 0.0},
+          {"snapshots", snapshots},
+          {"open_exceptions", open_exceptions},
+          {"exceptions", exceptions}};
+}
+
+std::string metrics_text(const json& s, const std::vector<heal::HealRecord>& heals, const registry::RequestStats* http_stats) {
+  std::string m;
+  m += "# HELP airheal_watched_images Tagged images the appliance serves and watches.\n# TYPE airheal_watched_images gauge\n";
+  m += "airheal_watched_images " + std::to_string(s["watched_images"].get<std::size_t>()) + "\n";
+  m += "# HELP airheal_findings Open findings (VEX and exceptions applied) in served images, by severity.\n# TYPE airheal_findings gauge\n";
+  for (auto it = s["findings_by_severity"].begin(); it != s["findings_by_severity"].end(); ++it)
+    m += "airheal_findings{severity=\"" + label(it.key()) + "\"} " + it.value().dump() + "\n";
+  m += "# HELP airheal_heals Heals by state.\n# TYPE airheal_heals gauge\n";
+  for (auto it = s["heals_by_state"].begin(); it != s["heals_by_state"].end(); ++it)
+    m += "airheal_heals{state=\"" + label(it.key()) + "\"} " + it.value().dump() + "\n";
+  m += "# HELP airheal_rollbacks Heals rolled back (by hand or by a failed canary).\n# TYPE airheal_rollbacks gauge\n";
+  m += "airheal_rollbacks " + s["rollbacks"].dump() + "\n";
+  // Time to heal: from the import of the fix to staging, as a histogram over every heal.
+  std::vector<double> tts, builds;
+  for (const auto& h : heals) {
+    auto j = h.to_json();
+    if (j.contains("time_to_stage_seconds")) tts.push_back(j["time_to_stage_seconds"].get<double>());
+  }
+  auto histogram = [&](const std::string& name, const std::string& help, const std::vector<double>& v, const double* b, std::size_t nb) {
+    m += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+    double sum = 0;
+    for (double x : v) sum += x;
+    for (std::size_t i = 0; i < nb; ++i) {
+      std::size_t n = 0;
+      for (double x : v) n += x <= b[i];
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", b[i]);
+      m += name + "_bucket{le=\"" + le + "\"} " + std::to_string(n) + "\n";
+    }
+    m += name + "_bucket{le=\"+Inf\"} " + std::to_string(v.size()) + "\n";
+    char sb[64];
+    std::snprintf(sb, sizeof sb, "%.3f", sum);
+    m += name + "_sum " + sb + "\n" + name + "_count " + std::to_string(v.size()) + "\n";
+  };
+  histogram("airheal_time_to_stage_seconds", "Seconds from the import of a fix to the healed image staged.", tts, kTimeToHealBuckets,
+            std::size(kTimeToHealBuckets));
+  (void)builds;
+  m += "# HELP airheal_snapshot_age_seconds Seconds since the newest snapshot of each channel was imported.\n"
+       "# TYPE airheal_snapshot_age_seconds gauge\n";
+  for (const auto& c : s["snapshots"])
+    m += "airheal_snapshot_age_seconds{channel=\"" + label(c["channel"].get<std::string>()) + "\"} " + c["age_seconds"].dump() + "\n";
+  m += "# HELP airheal_snapshot_expires_in_seconds Seconds until the newest snapshot of each channel expires.\n"
+       "# TYPE airheal_snapshot_expires_in_seconds gauge\n";
+  for (const auto& c : s["snapshots"])
+    m += "airheal_snapshot_expires_in_seconds{channel=\"" + label(c["channel"].get<std::string>()) + "\"} " +
+         c["expires_in_seconds"].dump() + "\n";
+  m += "# HELP airheal_open_exceptions Risk exceptions in force.\n# TYPE airheal_open_exceptions gauge\n";
+  m += "airheal_open_exceptions " + s["open_exceptions"].dump() + "\n";
+  if (http_stats) {
+    m += "# HELP airheal_http_requests_total HTTP requests answered (registry, API, metrics), by method and status class.\n"
+         "# TYPE airheal_http_requests_total counter\n";
+    const char* classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (std::size_t i = 0; i < 7; ++i)
+      for (std::size_t c = 0; c < 5; ++c)
+        if (auto n = http_stats->by_method_class[i][c].load())
+          m += std::string("airheal_http_requests_total{method=\"") + registry::RequestStats::kMethods[i] + "\",code=\"" + classes[c] +
+               "\"} " + std::to_string(n) + "\n";
+    m += "# HELP airheal_http_request_duration_seconds Time to answer a request.\n# TYPE airheal_http_request_duration_seconds histogram\n";
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i < 10; ++i) {
+      cum += http_stats->latency[i].load();
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", registry::RequestStats::kBuckets[i]);
+      m += std::string("airheal_http_request_duration_seconds_bucket{le=\"") + le + "\"} " + std::to_string(cum) + "\n";
+    }
+    cum += http_stats->latency[10].load();
+    m += "airheal_http_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cum) + "\n";
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(http_stats->latency_sum_us.load()) / 1e6);
+    m += std::string("airheal_http_request_duration_seconds_sum ") + sum + "\n";
+    m += "airheal_http_request_duration_seconds_count " + std::to_string(cum) + "\n";
+  }
+  return m;
+}
+
+Api::~Api() {
+  stopping_ = true;
+  std::lock_guard lock(mu_);
+  for (auto& t : jobs_)
+    if (t.joinable()) t.join();
+}
+
+void Api::background(std::function<void()> job) {
+  std::lock_guard lock(mu_);
+  jobs_.emplace_back([job = std::move(job)] {
+    try {
+      job();
+    } catch (const std::exception& e) {
+      spdlog::error("api job: {}", e.what());
+    }
+  });
+}
+
+bool Api::handles(std::string_view path) const {
+  return path == "/metrics" || path == "/dashboard" || path == "/dashboard/" || path.rfind("/api/", 0) == 0;
+}
+
+Prepared Api::prepare(const http::request_header<>& head, const std::string& path, const std::multimap<std::string, std::string>& query,
+                      const registry::ApiAccess& access) {
+  auto method = head.method();
+  bool write = method != http::verb::get && method != http::verb::head;
+  auto refuse = [&](const std::string& why) {
+    auto r = problem(http::status::unauthorized, why);
+    if (access.challenge) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"airheal\"");
+    return now(std::move(r));
+  };
+  if (!access.read) return refuse("authentication required");
+  if (write && !access.write)
+    return refuse(access.challenge ? "changes need a registry user's credentials (HTTP Basic over TLS)"
+                                   : "changes are accepted from loopback only until registry users exist (airhealctl user add)");
+  // A request body is untrusted: a wrong type anywhere is a 400, never a dropped connection.
+  auto guarded = [this, method, path, query, access](const std::string& body) {
+    try {
+      return handle(method, path, query, body, access);
+    } catch (const json::exception& e) {
+      return problem(http::status::bad_request, std::string("the request does not have the expected form: ") + e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("api {}: {}", path, e.what());
+      return problem(http::status::internal_server_error, "internal error; see the daemon's log");
+    }
+  };
+  if (!write) return now(guarded(""));
+  Prepared p;
+  p.body_limit = 1 << 20;
+  p.consumer = std::make_unique<Collect>(guarded);
+  return p;
+}
+
+Response Api::handle(http::verb method, const std::string& path, const std::multimap<std::string, std::string>& query,
+                     const std::string& body, const registry::ApiAccess& access) {
+  auto q = [&](const std::string& k) -> std::string {
+    auto it = query.find(k);
+    return it == query.end() ? "" : it->second;
+  };
+  auto nowt = store_.now_seconds();
+  auto heals = engine_ ? engine_->list() : std::vector<heal::HealRecord>{};
+  auto who = "api:" + access.user;
+  static const std::regex heal_re("/api/v1/heals/([0-9]{1,18})"), heal_action_re("/api/v1/heals/([0-9]{1,18})/(approve|rollback)"),
+      exc_re("/api/v1/exceptions/([0-9]{1,18})"), vex_re("/api/v1/vex/([0-9]{1,18})");
+  std::smatch mt;
+  bool get = method == http::verb::get || method == http::verb::head;
+
+  if (path == "/metrics" && get) {
+    Response r;
+    r.body = metrics_text(status_document(store_, heals, nowt), heals, http_stats_);
+    r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return r;
+  }
+  if ((path == "/dashboard" || path == "/dashboard/") && get) {
+    Response r;
+    r.body = kDashboardHtml;
+    r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
+    r.headers.emplace_back("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                                                       "connect-src 'self'; img-src 'self' data:");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+  if (path == "/api/v1" || path == "/api/v1/")
+    return json_response(http::status::ok, {{"version", "v1"},
+                                            {"endpoints", {"/api/v1/status", "/api/v1/images", "/api/v1/findings?image=REPO:TAG",
+                                                           "/api/v1/heals", "/api/v1/heals/ID", "POST /api/v1/heals/ID/approve",
+                                                           "POST /api/v1/heals/ID/rollback", "/api/v1/snapshots", "/api/v1/exceptions",
+                                                           "POST /api/v1/exceptions", "DELETE /api/v1/exceptions/ID", "/api/v1/vex",
+                                                           "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "/metrics"}}});
+  if (path == "/api/v1/status" && get) return json_response(http::status::ok, status_document(store_, heals, nowt));
+  if (path == "/api/v1/images" && get) return json_response(http::status::ok, status_document(store_, heals, nowt)["images"]);
+  if (path == "/api/v1/findings" && get) {
+    auto image = q("image");
+    auto colon = image.rfind(':');
+    if (image.empty() || colon == std::string::npos) return problem(http::status::bad_request, "give ?image=REPOSITORY:TAG");
+    auto m = store_.get_manifest(image.substr(0, colon), image.substr(colon + 1));
+    if (!m) return problem(http::status::not_found, image + " is not in this registry");
+    json fs;
+    store_.read([&](sqlite::Connection& c) {
+      scan::FindingsQuery fq;
+      fq.manifests = {m->digest.str()};
+      fq.include_suppressed = q("all") == "1" || q("all") == "true";
+      fs = scan::list_findings(c, fq, nowt);
+    });
+    return json_response(http::status::ok, fs);
+  }
+  if (path == "/api/v1/heals" && get) {
+    json a = json::array();
+    for (const auto& h : heals)
+      if (q("state").empty() || q("state") == h.state) a.push_back(h.to_json());
+    return json_response(http::status::ok, a);
+  }
+  if (std::regex_match(path, mt, heal_re) && get) {
+    if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance");
+    auto h = engine_->get(std::stoll(mt[1]));
+    if (!h) return problem(http::status::not_found, "no heal " + std::string(mt[1]));
+    auto j = h->to_json();
+    j["events"] = engine_->events(h->id);
+    return json_response(http::status::ok, j);
+  }
+  if (std::regex_match(path, mt, heal_action_re) && method == http::verb::post) {
+    if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance");
+    auto id = std::stoll(mt[1]);
+    auto action = std::string(mt[2]);
+    auto h = engine_->get(id);
+    if (!h) return problem(http::status::not_found, "no heal " + std::to_string(id));
+    if (action == "approve" && h->state != "staged")
+      return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
+    if (action == "rollback" && h->state != "promoted")
+      return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
+    // Promotion runs the canary and rollback rewrites a tag: off the I/O threads.
+    auto repo = h->repository, tag = h->tag;
+    background([this, action, id, repo, tag, who] {
+      auto r = action == "approve" ? engine_->approve(id, who) : engine_->rollback(repo, tag, who);
+      if (!r) spdlog::warn("api: {} of heal {}: {}", action, id, r.error().message);
+    });
+    return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", who},
+                                                  {"status", "/api/v1/heals/" + std::to_string(id)}});
+  }
+  if (path == "/api/v1/snapshots" && get) {
+    json a = json::array();
+    store_.read([&](sqlite::Connection& c) {
+      auto st = c.prepare("SELECT digest, channel, sequence, created_at, expires_at, imported_at, signers, counts FROM snapshots "
+                          "ORDER BY imported_at DESC");
+      while (st.step())
+        a.push_back({{"digest", st.get_text(0)}, {"channel", st.get_text(1)}, {"sequence", st.get_int(2)},
+                     {"created", scan::rfc3339(st.get_int(3))}, {"expires", scan::rfc3339(st.get_int(4))},
+                     {"imported", scan::rfc3339(st.get_int(5))}, {"signers", json::parse(st.get_text(6), nullptr, false)},
+                     {"counts", json::parse(st.get_text(7), nullptr, false)}});
+    });
+    return json_response(http::status::ok, a);
+  }
+  audit::Journal journal(audit::journal_path(state_dir_));
+  auto journalled = [&](json rec) {
+    rec["actor"] = who;
+    if (auto st = journal.append(std::move(rec)); !st) spdlog::warn("journal: {}", st.error().message);
+  };
+  if (path == "/api/v1/exceptions" && get) {
+    json a = json::array();
+    store_.read([&](sqlite::Connection& c) {
+      for (const auto& e : scan::list_exceptions(c, q("all") == "1" || q("all") == "true", nowt)) a.push_back(scan::to_json(e, nowt));
+    });
+    return json_response(http::status::ok, a);
+  }
+  if (path == "/api/v1/exceptions" && method == http::verb::post) {
+    auto j = json::parse(body, nullptr, false);
+    if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object");
+    scan::Exception e;
+    e.vulnerability = j.value("vulnerability", "");
+    e.product = j.value("product", "");
+    e.subcomponent = j.value("subcomponent", "");
+    e.reason = j.value("reason", "");
+    e.created_by = access.user == "loopback" ? j.value("by", who) : access.user;
+    auto days = j.value("expires_in_days", 0);
+    if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || days <= 0 || days > 3650)
+      return problem(http::status::bad_request, "vulnerability, product, reason and expires_in_days (1..3650) are required");
+    e.expires_at = nowt + static_cast<std::int64_t>(days) * 86400;
+    Result<scan::Exception> made = make_error(Errc::io_error, "not stored");
+    store_.transaction([&](sqlite::Connection& c) { made = scan::add_exception(c, e, nowt); });
+    if (!made) return problem(http::status::bad_request, made.error().message);
+    auto out = scan::to_json(*made, nowt);
+    journalled({{"type", "exception.added"}, {"exception", out}});
+    return json_response(http::status::created, out);
+  }
+  if (std::regex_match(path, mt, exc_re) && method == http::verb::delete_) {
+    Status st = make_error(Errc::io_error, "not revoked");
+    auto id = std::stoll(mt[1]);
+    store_.transaction([&](sqlite::Connection& c) { st = scan::revoke_exception(c, id, who, nowt); });
+    if (!st) return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
+    journalled({{"type", "exception.revoked"}, {"id", id}, {"by", who}});
+    return json_response(http::status::ok, {{"revoked", id}});
+  }
+  if (path == "/api/v1/vex" && get) {
+    json a = json::array();
+    store_.read([&](sqlite::Connection& c) {
+      for (const auto& v : scan::list_vex(c, q("all") == "1" || q("all") == "true")) a.push_back(scan::to_json(v));
+    });
+    return json_response(http::status::ok, a);
+  }
+  if (path == "/api/v1/vex" && method == http::verb::post) {
+    auto j = json::parse(body, nullptr, false);
+    if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object");
+    scan::VexStatement v;
+    v.vulnerability = j.value("vulnerability", "");
+    v.product = j.value("product", "");
+    v.subcomponent = j.value("subcomponent", "");
+    v.status = j.value("status", "");
+    v.justification = j.value("justification", "");
+    v.impact_statement = j.value("impact_statement", "");
+    v.action_statement = j.value("action_statement", "");
+    v.author = access.user == "loopback" ? j.value("author", who) : access.user;
+    Result<scan::VexStatement> made = make_error(Errc::io_error, "not stored");
+    store_.transaction([&](sqlite::Connection& c) { made = scan::add_vex(c, v, nowt); });
+    if (!made) return problem(http::status::bad_request, made.error().message);
+    journalled({{"type", "vex.added"}, {"statement", scan::to_json(*made)}});
+    return json_response(http::status::created, scan::to_json(*made));
+  }
+  if (std::regex_match(path, mt, vex_re) && method == http::verb::delete_) {
+    Status st = make_error(Errc::io_error, "not withdrawn");
+    auto id = std::stoll(mt[1]);
+    store_.transaction([&](sqlite::Connection& c) { st = scan::withdraw_vex(c, id, nowt); });
+    if (!st) return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
+    journalled({{"type", "vex.withdrawn"}, {"id", id}});
+    return json_response(http::status::ok, {{"withdrawn", id}});
+  }
+  if (path == "/api/v1/audit" && get) {
+    auto lines = journal.lines();
+    if (!lines) return problem(http::status::internal_server_error, lines.error().message);
+    auto broken = audit::verify_chain(*lines, 1, audit::kGenesisHash);
+    auto cps = audit::load_checkpoints(audit::checkpoints_dir(state_dir_));
+    json j = {{"records", lines->size()}, {"intact", broken.empty()}, {"problem", broken}, {"checkpoints", cps.size()}};
+    if (!cps.empty()) {
+      j["last_checkpoint"] = cps.back().seq;
+      j["last_checkpoint_time"] = scan::rfc3339(cps.back().time);
+    }
+    return json_response(http::status::ok, j);
+  }
+  return problem(http::status::not_found, std::string(method == http::verb::get ? "no such resource: " : "no such operation: ") + path);
+}
+
+}  // namespace airheal::api

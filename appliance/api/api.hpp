@@ -1,0 +1,61 @@
+// The operations surface on the registry's listener, next to /v2/: a versioned JSON REST API
+// (/api/v1/...), Prometheus metrics (/metrics) and the dashboard (/dashboard, compiled in; it
+// loads nothing from elsewhere). Reads follow the registry's pull policy; writes need a
+// registry user's credentials (HTTP Basic over TLS) when users exist, else a loopback client.
+// Long operations (approve with a canary, rollback, evidence export) run off the I/O threads.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "heal/engine.hpp"
+#include "registry/http_server.hpp"
+#include "registry/registry.hpp"
+#include "scan/scanner.hpp"
+#include "store/store.hpp"
+
+namespace airheal::api {
+
+// What the dashboard shows, in one document (also GET /api/v1/status).
+nlohmann::json status_document(store::Store& store, const std::vector<heal::HealRecord>& heals, std::int64_t now);
+
+// Prometheus text exposition format 0.0.4 for the status and the HTTP request statistics.
+std::string metrics_text(const nlohmann::json& status, const std::vector<heal::HealRecord>& heals,
+                         const registry::RequestStats* http);
+
+extern const char* const kDashboardHtml;
+
+class Api : public registry::ApiHandler {
+ public:
+  Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir)
+      : store_(store), engine_(engine), state_dir_(std::move(state_dir)) {}
+  ~Api() override;
+  void set_http_stats(const registry::RequestStats* s) { http_stats_ = s; }
+
+  bool handles(std::string_view path) const override;
+  registry::Prepared prepare(const registry::http::request_header<>& head, const std::string& path,
+                             const std::multimap<std::string, std::string>& query, const registry::ApiAccess& access) override;
+
+ private:
+  registry::Response handle(registry::http::verb method, const std::string& path, const std::multimap<std::string, std::string>& query,
+                            const std::string& body, const registry::ApiAccess& access);
+  void background(std::function<void()> job);
+  store::Store& store_;
+  heal::Engine* engine_;  // null when healing is disabled
+  std::filesystem::path state_dir_;
+  const registry::RequestStats* http_stats_ = nullptr;
+  std::mutex mu_;
+  std::vector<std::thread> jobs_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace airheal::api
