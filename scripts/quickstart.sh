@@ -80,6 +80,22 @@ echo
 echo "== heal: a real Debian 12 image, fixed offline from a snapshot of bookworm-security"
 ./scripts/demo-heal.sh "$state" "$addr"
 echo
+echo "== operations: REST API, Prometheus metrics, dashboard (served next to /v2/)"
+curl -fsS "http://$addr/api/v1/status" | python3 -c 'import json,sys; s=json.load(sys.stdin)
+print("   api/v1/status: %d watched images; heals %s; findings %s" % (s["watched_images"],
+      {k: v for k, v in s["heals_by_state"].items() if v}, {k: v for k, v in s["findings_by_severity"].items() if v}))'
+curl -fsS "http://$addr/metrics" | grep -E '^airheal_(heals\{state="(staged|promoted)"|watched_images|time_to_stage_seconds_count)' | sed 's/^/   metrics: /'
+echo "   dashboard: http://$addr/dashboard  (open it in a browser while airheald runs)"
+echo
+echo "== audit and evidence: the journal verified, a signed bundle exported and checked like an auditor would"
+"$bin/airhealctl" --state-dir "$state" audit verify | sed 's/^/   /'
+today=$(date -u +%F)
+rm -f ./airheal-evidence.tar
+"$bin/airhealctl" --state-dir "$state" evidence export --from "$today" --to "$today" --out ./airheal-evidence.tar 2>/dev/null | sed 's/^/   /'
+fpr=$(python3 -c 'import json,tarfile; print(json.load(tarfile.open("airheal-evidence.tar").extractfile("bundle.json"))["appliance_key"])')
+build/dev/bundles/airheal-evidence verify ./airheal-evidence.tar --key "$fpr" | sed 's/^/   /'
+echo "   open report.html inside ./airheal-evidence.tar (tar -xf) in any browser"
+echo
 "$bin/airhealctl" --state-dir "$state" status
 "$bin/airhealctl" --state-dir "$state" store check
 echo

@@ -8,6 +8,7 @@
 
 #include "audit/checkpoint.hpp"
 #include "audit/journal.hpp"
+#include "heal/webhooks.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
 
@@ -319,7 +320,7 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
                                                            "/api/v1/heals", "/api/v1/heals/ID", "POST /api/v1/heals/ID/approve",
                                                            "POST /api/v1/heals/ID/rollback", "/api/v1/snapshots", "/api/v1/exceptions",
                                                            "POST /api/v1/exceptions", "DELETE /api/v1/exceptions/ID", "/api/v1/vex",
-                                                           "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "/metrics"}}});
+                                                           "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "/api/v1/promotions", "/metrics", "/dashboard"}}});
   if (path == "/api/v1/status" && get) return json_response(http::status::ok, status_document(store_, heals, nowt));
   if (path == "/api/v1/images" && get) return json_response(http::status::ok, status_document(store_, heals, nowt)["images"]);
   if (path == "/api/v1/findings" && get) {
@@ -370,6 +371,7 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", who},
                                                   {"status", "/api/v1/heals/" + std::to_string(id)}});
   }
+  if (path == "/api/v1/promotions" && get) return json_response(http::status::ok, heal::promoted_images(store_));
   if (path == "/api/v1/snapshots" && get) {
     json a = json::array();
     store_.read([&](sqlite::Connection& c) {

@@ -12,6 +12,7 @@
 #include "heal/attest.hpp"
 #include "core/fs.hpp"
 #include "heal/engine.hpp"
+#include "heal/webhooks.hpp"
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
 #include "scan/vex.hpp"
@@ -417,6 +418,29 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     auto eo = heal::engine_options(cfg);
     if (!s.runtime.empty()) eo.runtime = s.runtime;
     eo.actor = "airhealctl:" + operator_name();
+    // Heals run or approved here notify like the daemon's: the digest-pinned promotions list, and
+    // the webhooks (delivered before this command exits, up to 30 s).
+    std::unique_ptr<heal::Webhooks> hooks;
+    if (!cfg.heal.webhooks.empty()) {
+      std::string secret;
+      if (!cfg.heal.webhook_secret_file.empty())
+        if (auto sb = fs::read_file(cfg.heal.webhook_secret_file, 1 << 16)) {
+          secret = *sb;
+          while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+        }
+      hooks = std::make_unique<heal::Webhooks>(cfg.heal.webhooks, secret);
+    }
+    struct Flush {
+      heal::Webhooks* h;
+      ~Flush() {
+        if (h) h->flush(std::chrono::seconds(30));
+      }
+    } flush{hooks.get()};
+    auto promotions = cfg.outbox_directory() / "promotions";
+    eo.notify = [&st, h = hooks.get(), promotions](const nlohmann::json& e) {
+      if (auto w = heal::write_promotions(st, promotions, e); !w) std::cerr << "promotions: " << w.error().message << "\n";
+      if (h) h->post(e);
+    };
     heal::Engine engine(st, scanner, &journal, eo);
     auto print = [&](const heal::HealRecord& h) {
       std::cout << "heal " << h.id << "  " << h.repository << ":" << h.tag << "  " << h.state

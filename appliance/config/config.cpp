@@ -69,6 +69,7 @@ heal:
   attest: true                    # sign SLSA provenance, SBOM and explanation with the appliance key (DSSE referrers)
   reuse_layers: true              # images sharing a base reuse one heal layer when nothing above the base touches what it changes
   webhooks: []                    # http:// endpoints on the LAN that receive every heal event as JSON
+  webhook_secret_file: ""         # file holding an HMAC key: each POST carries X-Airheal-Signature: sha256=<hex HMAC-SHA256(key, body)>
 
 audit:
   checkpoint_interval: 1h         # sign a checkpoint of the audit journal this often when it has grown (0 = only on demand)
@@ -227,7 +228,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   }
   if (auto n = root["heal"]) {
     r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency", "smoke_timeout", "smoke_memory_bytes",
-                              "max_size_growth", "defer_days", "attest", "reuse_layers", "webhooks"});
+                              "max_size_growth", "defer_days", "attest", "reuse_layers", "webhooks", "webhook_secret_file"});
     r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
     r.get(n, "concurrency", "heal.", c.heal.concurrency);
     r.get(n, "smoke_timeout", "heal.", c.heal.smoke_timeout);
@@ -236,6 +237,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "defer_days", "heal.", c.heal.defer_days);
     r.get(n, "attest", "heal.", c.heal.attest);
     r.get(n, "webhooks", "heal.", c.heal.webhooks);
+    r.get(n, "webhook_secret_file", "heal.", c.heal.webhook_secret_file);
     if (c.heal.concurrency < 1 || c.heal.concurrency > 64) r.fail(n["concurrency"], "heal.concurrency", "must be between 1 and 64");
     if (!(c.heal.max_size_growth > 0)) r.fail(n["max_size_growth"], "heal.max_size_growth", "must be greater than 0");
     if (c.heal.defer_days > 366) r.fail(n["defer_days"], "heal.defer_days", "may be at most 366 (exceptions last at most a year)");

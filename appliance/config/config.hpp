@@ -89,6 +89,7 @@ struct Config {
     bool attest = true;                       // sign SLSA provenance, SBOM and explanation (DSSE)
     bool reuse_layers = true;                 // reuse a heal layer across images sharing a base
     std::vector<std::string> webhooks;        // http:// URLs on the LAN that receive heal events
+    std::string webhook_secret_file;          // HMAC-SHA256 key for X-Airheal-Signature; empty: unsigned
   } heal;
   // The rule for a repository (default mode when none matches).
   HealRule heal_rule(const std::string& repository) const;

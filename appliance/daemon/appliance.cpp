@@ -64,10 +64,25 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
     if (cfg.heal.enabled) {
       auto eo = heal::engine_options(cfg);
       if (!cfg.heal.webhooks.empty()) {
-        a->webhooks_ = std::make_unique<heal::Webhooks>(cfg.heal.webhooks);
-        auto* hooks = a->webhooks_.get();
-        eo.notify = [hooks](const nlohmann::json& e) { hooks->post(e); };
+        std::string secret;
+        if (!cfg.heal.webhook_secret_file.empty()) {
+          auto sb = fs::read_file(cfg.heal.webhook_secret_file, 1 << 16);
+          if (!sb) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: " + sb.error().message);
+          secret = *sb;
+          while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+          if (secret.size() < 16) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: the key must be at least 16 bytes");
+        }
+        a->webhooks_ = std::make_unique<heal::Webhooks>(cfg.heal.webhooks, secret);
       }
+      // Every heal event goes to the webhooks; promotions and rollbacks also refresh the
+      // digest-pinned list GitOps tools read (<state>/outbox/promotions/current.json).
+      auto* hooks = a->webhooks_.get();
+      auto* store = a->store_.get();
+      auto promotions = cfg.outbox_directory() / "promotions";
+      eo.notify = [hooks, store, promotions](const nlohmann::json& e) {
+        if (auto st = heal::write_promotions(*store, promotions, e); !st) spdlog::warn("promotions: {}", st.error().message);
+        if (hooks) hooks->post(e);
+      };
       a->engine_ = std::make_unique<heal::Engine>(*a->store_, *a->scanner_, a->journal_.get(), eo);
       a->healer_ = std::make_unique<heal::Healer>(*a->store_, *a->engine_,
                                                   std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval),

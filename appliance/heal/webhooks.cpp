@@ -1,11 +1,16 @@
 #include "heal/webhooks.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "core/fs.hpp"
 
 namespace airheal::heal {
 namespace beast = boost::beast;
@@ -36,7 +41,58 @@ Result<HttpUrl> parse_http_url(const std::string& url) {
   return u;
 }
 
-Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chrono::seconds timeout) {
+std::string webhook_signature(const std::string& secret, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()), body.size(),
+       mac, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[mac[i] >> 4];
+    out += hex[mac[i] & 15];
+  }
+  return out;
+}
+
+nlohmann::json promoted_images(store::Store& store) {
+  auto out = nlohmann::json::array();
+  store.read([&](sqlite::Connection& c) {
+    auto st = c.prepare(
+        "SELECT h.repository, h.tag, h.staged, h.id, h.original, ifnull(h.promoted_at, h.updated_at) FROM heals h "
+        "JOIN repositories r ON r.name = h.repository JOIN tags t ON t.repo_id = r.id AND t.name = h.tag AND t.digest = h.staged "
+        "WHERE h.state = 'promoted' AND h.id = (SELECT max(id) FROM heals h2 WHERE h2.repository = h.repository AND h2.tag = h.tag "
+        "AND h2.state = 'promoted') ORDER BY h.repository, h.tag");
+    while (st.step())
+      out.push_back({{"image", st.get_text(0) + ":" + st.get_text(1)}, {"repository", st.get_text(0)}, {"tag", st.get_text(1)},
+                     {"digest", st.get_text(2)}, {"pinned", st.get_text(0) + "@" + st.get_text(2)}, {"heal", st.get_int(3)},
+                     {"original", st.get_text(4)}, {"promoted_at", st.get_int(5)}});
+  });
+  return out;
+}
+
+Status write_promotions(store::Store& store, const std::filesystem::path& dir, const nlohmann::json& event) {
+  auto type = event.value("type", "");
+  if (type != "heal.promoted" && type != "heal.rolled_back") return {};
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
+  auto current = promoted_images(store);
+  auto e = event;
+  auto image = event.value("image", "");
+  auto colon = image.rfind(':');
+  if (colon != std::string::npos)
+    if (auto m = store.get_manifest(image.substr(0, colon), image.substr(colon + 1))) {
+      e["digest"] = m->digest.str();
+      e["pinned"] = image.substr(0, colon) + "@" + m->digest.str();
+    }
+  auto id = event.contains("heal") && event["heal"].is_number_integer() ? std::to_string(event["heal"].get<std::int64_t>()) : "0";
+  if (auto st = fs::write_file_atomic(dir / ("heal-" + id + "-" + type.substr(5) + ".json"), e.dump(2) + "\n"); !st) return st;
+  return fs::write_file_atomic(dir / "current.json", current.dump(2) + "\n");
+}
+
+Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chrono::seconds timeout,
+                           const std::vector<std::pair<std::string, std::string>>& headers) {
   try {
     boost::asio::io_context ioc;
     tcp::resolver resolver(ioc);
@@ -47,6 +103,7 @@ Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chr
     req.set(http::field::host, url.host + ":" + url.port);
     req.set(http::field::user_agent, "airheal-webhook");
     req.set(http::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
     http::write(stream, req);
@@ -61,7 +118,7 @@ Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chr
   }
 }
 
-Webhooks::Webhooks(std::vector<std::string> urls) {
+Webhooks::Webhooks(std::vector<std::string> urls, std::string secret) : secret_(std::move(secret)) {
   for (const auto& u : urls) {
     auto p = parse_http_url(u);
     if (p) urls_.push_back(*p);
@@ -110,19 +167,23 @@ void Webhooks::run() {
     }
     for (const auto& u : urls_) {
       bool stopping = false;
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        auto r = http_post_json(u, body, std::chrono::seconds(5));
+      std::vector<std::pair<std::string, std::string>> headers;
+      if (!secret_.empty()) headers.emplace_back("X-Airheal-Signature", webhook_signature(secret_, body));
+      for (int attempt = 0; attempt < 5; ++attempt) {
+        auto r = http_post_json(u, body, std::chrono::seconds(5), headers);
         if (r && *r >= 200 && *r < 300) break;
         {
           std::lock_guard lock(mu_);
           stopping = stopping_;
         }
-        if (attempt == 2 || stopping) {
+        if (attempt == 4 || stopping) {
           spdlog::warn("webhook http://{}:{}{}: {}", u.host, u.port, u.target,
                        r ? "HTTP " + std::to_string(*r) : r.error().message);
           break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+        // Back off 1, 2, 4, 8 s, waking early when the daemon stops.
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(1000 << attempt), [&] { return stopping_; });
       }
     }
     {

@@ -115,6 +115,9 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   }
   CHECK(h["state"] == "promoted");
   CHECK(http.request("POST", "/api/v1/heals/" + std::to_string(greeter) + "/approve").status == 409);
+  auto promoted = get("/api/v1/promotions");
+  REQUIRE(promoted.size() == 1);
+  CHECK(promoted[0]["pinned"] == "apps/greeter@" + h["staged"].get<std::string>());
   auto journal = ctl({"--json", "journal"}).out;
   CHECK(journal.find("\"actor\":\"api:loopback\"") != std::string::npos);
 

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "core/fs.hpp"
+#include "heal/webhooks.hpp"
 #include "registry/auth.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
@@ -29,6 +31,8 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
+
+const std::string kWebhookKey = "a shared secret of the LAN endpoint";
 
 // A LAN endpoint for webhooks: a real HTTP server on loopback that records every POST body.
 class WebhookSink {
@@ -54,6 +58,11 @@ class WebhookSink {
     std::lock_guard lock(mu_);
     return events_;
   }
+  // Whether every event so far carried a valid X-Airheal-Signature for kWebhookKey.
+  bool all_signed() {
+    std::lock_guard lock(mu_);
+    return !signed_.empty() && std::all_of(signed_.begin(), signed_.end(), [](bool b) { return b; });
+  }
 
  private:
   void serve() {
@@ -69,8 +78,10 @@ class WebhookSink {
       if (ec) continue;
       {
         std::lock_guard lock(mu_);
-        if (req.method() == http::verb::post && req[http::field::content_type] == "application/json")
+        if (req.method() == http::verb::post && req[http::field::content_type] == "application/json") {
           events_.push_back(json::parse(req.body(), nullptr, false));
+          signed_.push_back(std::string(req["X-Airheal-Signature"]) == heal::webhook_signature(kWebhookKey, req.body()));
+        }
       }
       http::response<http::empty_body> res{http::status::no_content, 11};
       http::write(sock, res, ec);
@@ -83,6 +94,7 @@ class WebhookSink {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<json> events_;
+  std::vector<bool> signed_;
 };
 
 struct Appliance {
@@ -177,7 +189,8 @@ TEST_CASE("A distroless image is healed per package and a FROM scratch image by 
   auto new_app = go_greeter_app("v1.2.4");
   WebhookSink sink;
   Appliance a;
-  a.start("scan:\n  poll_interval: 1s\nheal:\n  webhooks: [\"http://127.0.0.1:" + std::to_string(sink.port()) +
+  std::ofstream(a.tmp / "webhook.key") << kWebhookKey << "\n";
+  a.start("scan:\n  poll_interval: 1s\nheal:\n  webhook_secret_file: \"" + (a.tmp / "webhook.key").string() + "\"\n  webhooks: [\"http://127.0.0.1:" + std::to_string(sink.port()) +
           "/hooks/airheal\"]\n  rules:\n"
           "    - {repository: \"apps/distroless\", test: [\"/usr/bin/perl\", \"-e\", \"exit 0\"]}\n"
           "    - {repository: \"apps/scratch\", mode: continuous, test: [\"/app\"]}\n"
@@ -341,6 +354,13 @@ TEST_CASE("A distroless image is healed per package and a FROM scratch image by 
   CHECK(seen.count("heal.staged apps/distroless:1"));
   CHECK(seen.count("heal.promoted apps/scratch:1"));
   CHECK(seen.count("heal.rolled_back apps/canary:1"));
+  CHECK(sink.all_signed());
+  // GitOps: the digest-pinned list of promoted images (the canary's promotion was rolled back).
+  auto current = json::parse(fs::read_file(a.state() / "outbox/promotions/current.json", 1 << 20).value_or("[]"));
+  REQUIRE(current.size() == 1);
+  CHECK(current[0]["image"] == "apps/scratch:1");
+  CHECK(current[0]["pinned"] == "apps/scratch@" + s["staged"].get<std::string>());
+  CHECK(fsys::exists(a.state() / "outbox/promotions" / ("heal-" + std::to_string(s["id"].get<int>()) + "-promoted.json")));
 }
 
 TEST_CASE("Killing the daemon during a build leaves no half-promoted tag and no build running", "[integration][heal][slow]") {

@@ -30,3 +30,10 @@ TEST_CASE("a POST to an endpoint nobody listens on is an error, not a hang", "[h
   auto r = heal::http_post_json(*u, "{}", std::chrono::seconds(2));
   CHECK_FALSE(r);
 }
+
+TEST_CASE("webhook signatures are HMAC-SHA256 (RFC 4231 test case 2) in hex", "[heal][webhooks]") {
+  CHECK(airheal::heal::webhook_signature("Jefe", "what do ya want for nothing?") ==
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(airheal::heal::webhook_signature(std::string(20, '\x0b'), "Hi There") ==
+        "sha256=b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+}
