@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <iostream>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -133,6 +134,8 @@ int main(int argc, char** argv) {
   import_cmd->add_flag("--quarantine", quarantine_refused, "move a refused file to the quarantine folder");
   bool import_no_scan = false;
   import_cmd->add_flag("--no-scan", import_no_scan, "do not scan imported images and re-match findings now (airheald does it within scan.poll_interval)");
+  auto* import_folder_cmd = app.add_subcommand(
+      "import-folder", "import every settled snapshot in the drop folder now (what airheal-import.path runs); refused ones are quarantined");
   auto* snapshots_cmd = app.add_subcommand("snapshots", "imported snapshots and the current sequence per channel");
   auto* journal_cmd = app.add_subcommand("journal", "the journal of imports and refusals");
   bool journal_verify = false;
@@ -222,6 +225,27 @@ int main(int argc, char** argv) {
                     << (k.revoked ? " [REVOKED]" : "") << (k.expired ? " [EXPIRED]" : "") << "\n";
       }
     }
+    return 0;
+  }
+  if (import_folder_cmd->parsed()) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    auto s = open_store(cfg, true);
+    auto kr = pgp::Keyring::open(snapshot::keyring_home(cfg.state_dir));
+    if (!kr) return fail(kr.error().message);
+    audit::Journal journal(audit::journal_path(cfg.state_dir));
+    snapshot::Importer importer(*s, *kr, journal);
+    snapshot::ImportWatcher::Options wo;
+    wo.directory = cfg.watch_directory();
+    wo.quarantine = cfg.quarantine_directory();
+    wo.interval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.import.poll_interval);
+    wo.import.origin = "import-folder";
+    wo.import.reserve_bytes = cfg.import.reserve_bytes;
+    snapshot::ImportWatcher watcher(importer, wo);
+    // A file is taken once its size and time stayed the same for one poll interval.
+    auto n = watcher.scan_once();
+    std::this_thread::sleep_for(wo.interval);
+    n += watcher.scan_once();
+    std::cout << n << " snapshot file(s) handled from " << wo.directory.string() << " (journal: airhealctl journal)\n";
     return 0;
   }
   if (import_cmd->parsed()) {
