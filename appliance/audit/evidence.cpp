@@ -200,7 +200,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     if (t < o.from || t > o.to) continue;
     auto type = r.value("type", "");
     if (type == "heal.promoted" || type == "heal.rolled_back" || type.rfind("exception.", 0) == 0 || type.rfind("vex.", 0) == 0 ||
-        type == "snapshot.refused" || type.rfind("trust.", 0) == 0 || type.rfind("config.", 0) == 0) {
+        type == "snapshot.refused" || type.rfind("trust.", 0) == 0 || type.rfind("config.", 0) == 0 || type.rfind("key.", 0) == 0) {
       auto actor = r.contains("by") && r["by"].is_string() ? r["by"].get<std::string>() : r.value("actor", std::string("airheal"));
       auto detail = r.contains("detail") && r["detail"].is_string() ? r["detail"].get<std::string>()
                     : r.contains("reason") && r["reason"].is_string() ? r["reason"].get<std::string>()

@@ -1,10 +1,12 @@
 #include "heal/attest.hpp"
 
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <mutex>
 
+#include "audit/journal.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
 #include "scan/sbom.hpp"
@@ -50,6 +52,12 @@ Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root)
   if (!fpr) return fpr.error();
   auto pub = kr->export_public(*fpr);
   if (pub) (void)fs::write_file_atomic(dir / "appliance.asc", *pub);
+  // A key change is an audited event.
+  audit::Journal journal(audit::journal_path(state_root));
+  if (auto st = journal.append({{"type", "key.created"}, {"actor", "airheal"}, {"fingerprint", *fpr},
+                                {"purpose", "appliance signing key (attestations, audit checkpoints, evidence bundles)"}});
+      !st)
+    spdlog::warn("journal: {}", st.error().message);
   return ApplianceKey(std::move(*kr), *fpr);
 }
 
