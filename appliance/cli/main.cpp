@@ -234,12 +234,7 @@ int main(int argc, char** argv) {
     if (!kr) return fail(kr.error().message);
     audit::Journal journal(audit::journal_path(cfg.state_dir));
     snapshot::Importer importer(*s, *kr, journal);
-    snapshot::ImportWatcher::Options wo;
-    wo.directory = cfg.watch_directory();
-    wo.quarantine = cfg.quarantine_directory();
-    wo.interval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.import.poll_interval);
-    wo.import.origin = "import-folder";
-    wo.import.reserve_bytes = cfg.import.reserve_bytes;
+    auto wo = snapshot::ImportWatcher::from_config(cfg);
     snapshot::ImportWatcher watcher(importer, wo);
     // A file is taken once its size and time stayed the same for one poll interval.
     auto n = watcher.scan_once();

@@ -423,11 +423,11 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     std::unique_ptr<heal::Webhooks> hooks;
     if (!cfg.heal.webhooks.empty()) {
       std::string secret;
-      if (!cfg.heal.webhook_secret_file.empty())
-        if (auto sb = fs::read_file(cfg.heal.webhook_secret_file, 1 << 16)) {
-          secret = *sb;
-          while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-        }
+      if (!cfg.heal.webhook_secret_file.empty()) {
+        auto sb = heal::read_webhook_secret(cfg.heal.webhook_secret_file);
+        if (!sb) return fail(sb.error().message, 2);
+        secret = *sb;
+      }
       hooks = std::make_unique<heal::Webhooks>(cfg.heal.webhooks, secret);
     }
     struct Flush {

@@ -44,12 +44,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   a->keyring_ = std::make_unique<pgp::Keyring>(std::move(*keyring));
   a->journal_ = std::make_unique<audit::Journal>(audit::journal_path(cfg.state_dir));
   a->importer_ = std::make_unique<snapshot::Importer>(*a->store_, *a->keyring_, *a->journal_);
-  snapshot::ImportWatcher::Options wo;
-  wo.directory = cfg.watch_directory();
-  wo.quarantine = cfg.quarantine_directory();
-  wo.interval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.import.poll_interval);
-  wo.import.origin = "import-folder";
-  wo.import.reserve_bytes = cfg.import.reserve_bytes;
+  auto wo = snapshot::ImportWatcher::from_config(cfg);
   a->watcher_ = std::make_unique<snapshot::ImportWatcher>(*a->importer_, wo);
   if (cfg.scan.enabled) {
     scan::ScannerOptions so;
@@ -66,11 +61,9 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
       if (!cfg.heal.webhooks.empty()) {
         std::string secret;
         if (!cfg.heal.webhook_secret_file.empty()) {
-          auto sb = fs::read_file(cfg.heal.webhook_secret_file, 1 << 16);
-          if (!sb) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: " + sb.error().message);
+          auto sb = heal::read_webhook_secret(cfg.heal.webhook_secret_file);
+          if (!sb) return sb.error();
           secret = *sb;
-          while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-          if (secret.size() < 16) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: the key must be at least 16 bytes");
         }
         a->webhooks_ = std::make_unique<heal::Webhooks>(cfg.heal.webhooks, secret);
       }

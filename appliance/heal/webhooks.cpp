@@ -41,6 +41,15 @@ Result<HttpUrl> parse_http_url(const std::string& url) {
   return u;
 }
 
+Result<std::string> read_webhook_secret(const std::filesystem::path& file) {
+  auto sb = fs::read_file(file, 1 << 16);
+  if (!sb) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: " + sb.error().message);
+  auto secret = *sb;
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.size() < 16) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: the key must be at least 16 bytes");
+  return secret;
+}
+
 std::string webhook_signature(const std::string& secret, const std::string& body) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -30,6 +30,9 @@ Result<HttpUrl> parse_http_url(const std::string& url);
 Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chrono::seconds timeout,
                            const std::vector<std::pair<std::string, std::string>>& headers = {});
 
+// The HMAC key from heal.webhook_secret_file (trailing newline dropped; at least 16 bytes).
+Result<std::string> read_webhook_secret(const std::filesystem::path& file);
+
 // "sha256=" + hex HMAC-SHA256 of BODY with SECRET (the X-Airheal-Signature value).
 std::string webhook_signature(const std::string& secret, const std::string& body);
 

@@ -5,6 +5,17 @@
 #include "core/fs.hpp"
 
 namespace airheal::snapshot {
+
+ImportWatcher::Options ImportWatcher::from_config(const config::Config& cfg) {
+  Options wo;
+  wo.directory = cfg.watch_directory();
+  wo.quarantine = cfg.quarantine_directory();
+  wo.interval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.import.poll_interval);
+  wo.import.origin = "import-folder";
+  wo.import.reserve_bytes = cfg.import.reserve_bytes;
+  return wo;
+}
+
 namespace fsys = std::filesystem;
 
 namespace {
@@ -92,7 +103,10 @@ std::size_t ImportWatcher::scan_once() {
     auto result = importer_.import(e.path(), options_.import);
     if (result) {
       spdlog::info("import folder: {}: {}", name, result->message);
-      (void)move_file(e.path(), free_name(options_.directory / "imported", name));
+      std::error_code mk;
+      fsys::create_directories(options_.directory / "imported", mk);  // also when scan_once runs without start()
+      if (auto moved = move_file(e.path(), free_name(options_.directory / "imported", name)); !moved)
+        spdlog::error("import folder: {} was imported but could not be moved to imported/: {}", name, moved.error().message);
     } else {
       spdlog::warn("import folder: refused {}: {}", name, result.error().message);
       auto q = quarantine(e.path(), options_.quarantine, result.error().message);

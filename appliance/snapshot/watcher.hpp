@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "config/config.hpp"
 #include "snapshot/importer.hpp"
 
 namespace airheal::snapshot {
@@ -31,6 +32,8 @@ class ImportWatcher {
   ~ImportWatcher();
   Status start();
   void stop();
+  // The drop folder, quarantine, interval and space reserve the configuration gives.
+  static Options from_config(const config::Config& cfg);
   // One scan; returns the number of files handled (used by start()'s thread and by tests).
   std::size_t scan_once();
 

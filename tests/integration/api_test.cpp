@@ -20,16 +20,6 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
-json osv(const std::string& id, const std::string& fixed) {
-  json events = json::array({{{"introduced", "0"}}});
-  if (!fixed.empty()) events.push_back({{"fixed", fixed}});
-  return {{"schema_version", "1.3.1"}, {"id", id}, {"modified", "2026-11-01T00:00:00Z"}, {"published", "2026-11-01T00:00:00Z"},
-          {"summary", "greeter test advisory"},
-          {"affected", json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
-                                     {"ranges", json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
-          {"database_specific", {{"severity", "HIGH"}}}};
-}
-
 // One Prometheus sample's value ("name{labels} value" lines), or -1.
 double sample(const std::string& text, const std::string& series) {
   std::istringstream in(text);
@@ -59,7 +49,7 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
             "docker://" + daemon.address() + "/" + repo});
   fsys::create_directories(tmp / "adv");
   fsys::create_directories(tmp / "gold");
-  std::ofstream(tmp / "adv" / "GO-2026-9001.json") << osv("GO-2026-9001", "1.2.4").dump();
+  std::ofstream(tmp / "adv" / "GO-2026-9001.json") << greeter_osv("GO-2026-9001", "1.2.4").dump();
   fsys::copy_file(new_app, tmp / "gold" / "app");
   std::ofstream(tmp / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4"})";
   Signer signer(tmp / "gpg", "Go mirror");

@@ -26,19 +26,6 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-json greeter_osv(const std::string& id, const std::string& fixed) {
-  json events = json::array({{{"introduced", "0"}}});
-  if (!fixed.empty()) events.push_back({{"fixed", fixed}});
-  return {{"schema_version", "1.3.1"},
-          {"id", id},
-          {"modified", "2026-11-01T00:00:00Z"},
-          {"published", "2026-11-01T00:00:00Z"},
-          {"summary", "greeter test advisory"},
-          {"affected", json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
-                                     {"ranges", json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
-          {"database_specific", {{"severity", "HIGH"}}}};
-}
-
 // The bundle's files, for building tampered copies.
 std::map<std::string, std::string> files_of(const fsys::path& bundle) {
   std::vector<std::string> problems;
@@ -333,4 +320,45 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   daemon.stop();
   run({"gpgconf", "--homedir", (state / "trust" / "gnupg").string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (state / "keys" / "gnupg").string(), "--kill", "all"});
+}
+
+TEST_CASE("airhealctl import-folder imports settled snapshots from the drop folder and quarantines refused ones", "[integration][import]") {
+  TempDir tmp;
+  auto state = tmp / "state";
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
+    return run(args);
+  };
+  Signer signer(tmp / "gpg", "Go mirror");
+  fsys::create_directories(tmp / "adv");
+  std::ofstream(tmp / "adv" / "GO-2026-9001.json") << greeter_osv("GO-2026-9001", "1.2.4").dump();
+  REQUIRE(ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "go"}).exit_code == 0);
+  auto drop = state / "import";
+  fsys::create_directories(drop);
+  for (int seq : {1, 2}) {
+    auto snap = tmp / ("go-" + std::to_string(seq) + ".snapshot");
+    run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", std::to_string(seq), "--expires", "30d", "--out",
+            snap.string(), "--advisories", (tmp / "adv").string()});
+    run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+    fsys::copy_file(snap, drop / snap.filename());
+  }
+  // The second one is damaged on the way: refused and quarantined with its reason.
+  {
+    std::fstream f(drop / "go-2.snapshot", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fsys::file_size(drop / "go-2.snapshot") / 2));
+    f.put('X');
+  }
+  auto r = ctl({"import-folder"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("2 snapshot file(s) handled") != std::string::npos);
+  CHECK(ctl({"snapshots"}).out.find("go") != std::string::npos);
+  CHECK_FALSE(fsys::exists(drop / "go-1.snapshot"));
+  CHECK(fsys::exists(drop / "imported" / "go-1.snapshot"));
+  CHECK(fsys::exists(state / "quarantine" / "go-2.snapshot"));
+  CHECK(fsys::exists(state / "quarantine" / "go-2.snapshot.reason.txt"));
+  auto journal = ctl({"--json", "journal"}).out;
+  CHECK(journal.find("snapshot.accepted") != std::string::npos);
+  CHECK(journal.find("snapshot.refused") != std::string::npos);
+  run({"gpgconf", "--homedir", (state / "trust" / "gnupg").string(), "--kill", "all"});
 }

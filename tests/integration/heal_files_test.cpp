@@ -154,21 +154,6 @@ struct Appliance {
   }
 };
 
-// An OSV advisory for the vendored greeter module; FIXED empty: no fix known.
-void greeter_advisory(const fsys::path& dir, const std::string& id, const std::string& fixed) {
-  json events = json::array({{{"introduced", "0"}}});
-  if (!fixed.empty()) events.push_back({{"fixed", fixed}});
-  json osv = {{"schema_version", "1.3.1"},
-              {"id", id},
-              {"modified", "2026-11-01T00:00:00Z"},
-              {"published", "2026-11-01T00:00:00Z"},
-              {"summary", "greeter test advisory"},
-              {"affected", json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
-                                         {"ranges", json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
-              {"database_specific", {{"severity", "HIGH"}}}};
-  std::ofstream(dir / (id + ".json")) << osv.dump(2);
-}
-
 std::string digest_of(HttpClient& http, const std::string& repo, const std::string& ref) {
   auto r = http.get("/v2/" + repo + "/manifests/" + ref, {{"Accept", "application/vnd.oci.image.manifest.v1+json"}});
   return r.status == 200 ? sha256_digest(r.body) : "";
@@ -226,8 +211,8 @@ TEST_CASE("A distroless image is healed per package and a FROM scratch image by 
   // Go: an advisory fixed in greeter v1.2.4 (the gold artefact carries it), one with no fix yet.
   fsys::create_directories(a.tmp / "go-adv");
   fsys::create_directories(a.tmp / "gold");
-  greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
-  greeter_advisory(a.tmp / "go-adv", "GO-2026-9002", "");
+  write_greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
+  write_greeter_advisory(a.tmp / "go-adv", "GO-2026-9002", "");
   fsys::copy_file(new_app, a.tmp / "gold" / "app");
   std::ofstream(a.tmp / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4", "repository": "apps/*"})";
   a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "gold").string()});
@@ -380,7 +365,7 @@ TEST_CASE("Killing the daemon during a build leaves no half-promoted tag and no 
   auto original = digest_of(http, "apps/slow", "1");
   fsys::create_directories(a.tmp / "go-adv");
   fsys::create_directories(a.tmp / "gold");
-  greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
+  write_greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
   fsys::copy_file(new_app, a.tmp / "gold" / "app");
   std::ofstream(a.tmp / "gold" / "app.json") << R"({"path": "/app"})";
   a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "gold").string()});
@@ -535,7 +520,7 @@ TEST_CASE("A smoke test that exceeds the memory bound holds the heal", "[integra
                 {"/bin/busybox", "sh", "-c", "x=$(/bin/busybox head -c 200000000 /dev/zero | /bin/busybox tr '\\0' a); echo ${#x}"});
   fsys::create_directories(a.tmp / "go-adv");
   fsys::create_directories(a.tmp / "gold");
-  greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
+  write_greeter_advisory(a.tmp / "go-adv", "GO-2026-9001", "1.2.4");
   fsys::copy_file(new_app, a.tmp / "gold" / "app");
   std::ofstream(a.tmp / "gold" / "app.json") << R"({"path": "/app"})";
   a.import("go", {"--advisories", (a.tmp / "go-adv").string(), "--artifacts", (a.tmp / "gold").string()});

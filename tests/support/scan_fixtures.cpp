@@ -167,6 +167,24 @@ fsys::path go_binary() {
   return out;
 }
 
+nlohmann::json greeter_osv(const std::string& id, const std::string& fixed) {
+  nlohmann::json events = nlohmann::json::array({{{"introduced", "0"}}});
+  if (!fixed.empty()) events.push_back({{"fixed", fixed}});
+  return {{"schema_version", "1.3.1"},
+          {"id", id},
+          {"modified", "2026-11-01T00:00:00Z"},
+          {"published", "2026-11-01T00:00:00Z"},
+          {"summary", "greeter test advisory"},
+          {"affected", nlohmann::json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
+                                               {"ranges", nlohmann::json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
+          {"database_specific", {{"severity", "HIGH"}}}};
+}
+
+void write_greeter_advisory(const fsys::path& dir, const std::string& id, const std::string& fixed) {
+  fsys::create_directories(dir);
+  std::ofstream(dir / (id + ".json")) << greeter_osv(id, fixed).dump(2);
+}
+
 fsys::path go_greeter_app(const std::string& greeter_version) {
   CacheLock lock;
   auto out = fixture_cache() / ("greeter-app-" + greeter_version);

@@ -4,6 +4,8 @@
 // Go program built with Debian's golang-1.19. Results are cached across runs.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -30,6 +32,10 @@ std::filesystem::path go_binary();
 // information names that version. It prints a greeting and exits 0; with "fail" it exits 4, with
 // "sleep" it sleeps for ten minutes.
 std::filesystem::path go_greeter_app(const std::string& greeter_version);
+// A HIGH-severity OSV advisory for the vendored greeter module (example.com/greeter), fixed in
+// FIXED (empty: no fix known); write_greeter_advisory puts it in DIR/ID.json.
+nlohmann::json greeter_osv(const std::string& id, const std::string& fixed);
+void write_greeter_advisory(const std::filesystem::path& dir, const std::string& id, const std::string& fixed);
 
 // A distroless-style root from real .debs under ROOT: files extracted, and the dpkg records in
 // status.d in the three forms distroless images use (file, directory, several stanzas in one file).
