@@ -348,6 +348,14 @@ Result<FileState> state_of(struct archive* a, struct archive_entry* e, const std
   return f;
 }
 
+// A layer blob opened for reading; WHAT names it in the error.
+Result<ArchivePtr> open_blob(const fsys::path& blob, const std::string& what) {
+  auto a = reader();
+  if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 20) != ARCHIVE_OK)
+    return make_error(Errc::io_error, "cannot read " + what + ": " + err(a.get()));
+  return a;
+}
+
 bool under(const std::string& path, const std::string& dir) {
   return dir.empty() || path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
 }
@@ -361,9 +369,9 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
   std::map<std::string, FileState> mine;
   std::set<std::string> link_targets;
   {
-    auto a = reader();
-    if (archive_read_open_filename(a.get(), heal.c_str(), 1 << 20) != ARCHIVE_OK)
-      return make_error(Errc::io_error, "cannot read the heal layer: " + err(a.get()));
+    auto opened = open_blob(heal, "the heal layer");
+    if (!opened) return opened.error();
+    auto& a = *opened;
     struct archive_entry* e = nullptr;
     int rc;
     while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
@@ -381,9 +389,9 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
   // to the layers under it, then its own entries.
   std::map<std::string, FileState> below;
   for (const auto& lower : lowers) {
-    auto a = reader();
-    if (archive_read_open_filename(a.get(), lower.c_str(), 1 << 20) != ARCHIVE_OK)
-      return make_error(Errc::io_error, "cannot read layer " + lower.filename().string() + ": " + err(a.get()));
+    auto opened = open_blob(lower, "layer " + lower.filename().string());
+    if (!opened) return opened.error();
+    auto& a = *opened;
     std::vector<std::string> removed;  // whiteout targets and opaque directories (contents only)
     std::vector<std::string> opaque;
     std::vector<std::pair<std::string, FileState>> entries;
@@ -441,9 +449,9 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid) drop.insert(path);
   }
   LayerWriter w(dir);
-  auto a = reader();
-  if (archive_read_open_filename(a.get(), heal.c_str(), 1 << 20) != ARCHIVE_OK)
-    return make_error(Errc::io_error, "cannot read the heal layer: " + err(a.get()));
+  auto opened = open_blob(heal, "the heal layer");
+  if (!opened) return opened.error();
+  auto& a = *opened;
   struct archive_entry* e = nullptr;
   int rc;
   while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {

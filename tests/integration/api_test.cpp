@@ -31,8 +31,6 @@ double sample(const std::string& text, const std::string& series) {
 }  // namespace
 
 TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve from the API works", "[integration][api]") {
-  auto old_app = go_greeter_app("v1.2.3");
-  auto new_app = go_greeter_app("v1.2.4");
   TempDir tmp;
   Daemon daemon(Daemon::Options{tmp / "state", "scan:\n  poll_interval: 1s\n", {}});
   auto state = daemon.state_dir();
@@ -40,25 +38,8 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
     args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
     return run_ok(args);
   };
-  fsys::create_directories(tmp / "root");
-  fsys::copy_file(old_app, tmp / "root" / "app");
-  run_ok({"tar", "-cf", (tmp / "app.tar").string(), "-C", (tmp / "root").string(), "app"});
-  make_oci_image_from_tars(tmp / "layout", "app", {tmp / "app.tar"});
-  for (auto repo : {"apps/greeter:1", "apps/other:1"})
-    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":app",
-            "docker://" + daemon.address() + "/" + repo});
-  fsys::create_directories(tmp / "adv");
-  fsys::create_directories(tmp / "gold");
-  std::ofstream(tmp / "adv" / "GO-2026-9001.json") << greeter_osv("GO-2026-9001", "1.2.4").dump();
-  fsys::copy_file(new_app, tmp / "gold" / "app");
-  std::ofstream(tmp / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4"})";
   Signer signer(tmp / "gpg", "Go mirror");
-  auto snap = tmp / "go-1.snapshot";
-  run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", "1", "--expires", "30d", "--out", snap.string(),
-          "--advisories", (tmp / "adv").string(), "--artifacts", (tmp / "gold").string()});
-  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
-  ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "go"});
-  ctl({"import", snap.string()});
+  import_greeter_gold(tmp.path(), daemon.address(), state, {"apps/greeter:1", "apps/other:1"}, signer, false);
 
   HttpClient http("127.0.0.1", daemon.port());
   auto get = [&](const std::string& target) {

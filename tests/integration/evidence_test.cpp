@@ -45,8 +45,6 @@ void write_raw(const fsys::path& out, const std::map<std::string, std::string>& 
 }  // namespace
 
 TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tampering is detected", "[integration][audit][evidence]") {
-  auto old_app = go_greeter_app("v1.2.3");
-  auto new_app = go_greeter_app("v1.2.4");
   TempDir tmp;
   Daemon daemon(Daemon::Options{tmp / "state", "scan:\n  poll_interval: 1s\n", {}});
   auto state = daemon.state_dir();
@@ -60,25 +58,8 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   };
   // A FROM scratch image whose binary has a known vulnerability; a snapshot with the advisory and
   // a gold artefact that fixes it; a second advisory with no fix.
-  fsys::create_directories(tmp / "root");
-  fsys::copy_file(old_app, tmp / "root" / "app");
-  run_ok({"tar", "-cf", (tmp / "app.tar").string(), "-C", (tmp / "root").string(), "app"});
-  make_oci_image_from_tars(tmp / "layout", "app", {tmp / "app.tar"});
-  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":app",
-          "docker://" + daemon.address() + "/apps/greeter:1"});
-  fsys::create_directories(tmp / "adv");
-  fsys::create_directories(tmp / "gold");
-  std::ofstream(tmp / "adv" / "GO-2026-9001.json") << greeter_osv("GO-2026-9001", "1.2.4").dump();
-  std::ofstream(tmp / "adv" / "GO-2026-9002.json") << greeter_osv("GO-2026-9002", "").dump();
-  fsys::copy_file(new_app, tmp / "gold" / "app");
-  std::ofstream(tmp / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4"})";
   Signer signer(tmp / "gpg", "Go mirror");
-  auto snap = tmp / "go-1.snapshot";
-  run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", "1", "--expires", "30d", "--out", snap.string(),
-          "--advisories", (tmp / "adv").string(), "--artifacts", (tmp / "gold").string()});
-  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
-  ctl_ok({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "go"});
-  ctl_ok({"import", snap.string()});
+  import_greeter_gold(tmp.path(), daemon.address(), state, {"apps/greeter:1"}, signer, true);
   json heal;
   for (int i = 0; i < 300; ++i) {
     auto hs = json::parse(ctl_ok({"--json", "heals"}).out);

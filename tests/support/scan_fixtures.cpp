@@ -1,5 +1,7 @@
 #include "support/scan_fixtures.hpp"
 
+#include "support/snapshot_fixtures.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -183,6 +185,32 @@ nlohmann::json greeter_osv(const std::string& id, const std::string& fixed) {
 void write_greeter_advisory(const fsys::path& dir, const std::string& id, const std::string& fixed) {
   fsys::create_directories(dir);
   std::ofstream(dir / (id + ".json")) << greeter_osv(id, fixed).dump(2);
+}
+
+void import_greeter_gold(const fsys::path& work, const std::string& address, const fsys::path& state,
+                         const std::vector<std::string>& refs, const Signer& signer, bool with_unfixed) {
+  fsys::create_directories(work / "root");
+  fsys::copy_file(go_greeter_app("v1.2.3"), work / "root" / "app", fsys::copy_options::overwrite_existing);
+  run_ok({"tar", "-cf", (work / "app.tar").string(), "-C", (work / "root").string(), "app"});
+  make_oci_image_from_tars(work / "layout", "app", {work / "app.tar"});
+  for (const auto& ref : refs)
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (work / "layout").string() + ":app",
+            "docker://" + address + "/" + ref});
+  write_greeter_advisory(work / "adv", "GO-2026-9001", "1.2.4");
+  if (with_unfixed) write_greeter_advisory(work / "adv", "GO-2026-9002", "");
+  fsys::create_directories(work / "gold");
+  fsys::copy_file(go_greeter_app("v1.2.4"), work / "gold" / "app", fsys::copy_options::overwrite_existing);
+  std::ofstream(work / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4"})";
+  auto snap = work / "go-1.snapshot";
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", "1", "--expires", "30d", "--out", snap.string(),
+          "--advisories", (work / "adv").string(), "--artifacts", (work / "gold").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
+    run_ok(args);
+  };
+  ctl({"trust", "add", signer.write_public_key(work).string(), "--channel", "go"});
+  ctl({"import", snap.string()});
 }
 
 fsys::path go_greeter_app(const std::string& greeter_version) {

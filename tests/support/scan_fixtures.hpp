@@ -36,6 +36,13 @@ std::filesystem::path go_greeter_app(const std::string& greeter_version);
 // FIXED (empty: no fix known); write_greeter_advisory puts it in DIR/ID.json.
 nlohmann::json greeter_osv(const std::string& id, const std::string& fixed);
 void write_greeter_advisory(const std::filesystem::path& dir, const std::string& id, const std::string& fixed);
+// The gold-artefact scenario: a FROM scratch image holding greeter-app v1.2.3 pushed to each of
+// REFS ("repo:tag") at ADDRESS; then a snapshot on channel "go" signed by SIGNER, carrying
+// GO-2026-9001 (fixed in 1.2.4), GO-2026-9002 (no fix) when WITH_UNFIXED, and greeter-app v1.2.4
+// as a gold artefact for /app, trusted and imported with airhealctl into STATE. Work under WORK.
+class Signer;
+void import_greeter_gold(const std::filesystem::path& work, const std::string& address, const std::filesystem::path& state,
+                         const std::vector<std::string>& refs, const Signer& signer, bool with_unfixed);
 
 // A distroless-style root from real .debs under ROOT: files extracted, and the dpkg records in
 // status.d in the three forms distroless images use (file, directory, several stanzas in one file).
