@@ -6,13 +6,24 @@
 #include <cmath>
 #include <regex>
 
+#include <unistd.h>
+
+#include <atomic>
+
 #include "audit/checkpoint.hpp"
+#include "audit/evidence.hpp"
+#include "core/fs.hpp"
+#include "snapshot/format.hpp"
 #include "audit/journal.hpp"
 #include "heal/webhooks.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
 
 namespace airheal::api {
+
+namespace {
+std::atomic<unsigned> evidence_requests{0};  // distinct temporary file names for concurrent exports
+}
 namespace http = registry::http;
 using nlohmann::json;
 using registry::Prepared;
@@ -83,6 +94,7 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
   json snapshots = json::array();
   json exceptions = json::array();
   std::size_t open_exceptions = 0;
+  std::vector<double> builds;
   store.read([&](sqlite::Connection& c) {
     auto st = c.prepare(
         "SELECT r.name, t.name, t.digest, (SELECT count(*) FROM image_inventory i WHERE i.manifest = t.digest) FROM tags t "
@@ -106,6 +118,15 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
       snapshots.push_back({{"channel", sn.get_text(0)}, {"sequence", sn.get_int(1)}, {"imported", scan::rfc3339(sn.get_int(2))},
                            {"age_seconds", now - sn.get_int(2)}, {"expires", scan::rfc3339(sn.get_int(3))},
                            {"expires_in_seconds", sn.get_int(3) - now}});
+    // Build durations: from a heal entering "building" to its next state (verifying, failed, held).
+    auto ev = c.prepare("SELECT heal, state, at FROM heal_events ORDER BY heal, rowid");
+    std::int64_t heal = -1, started = -1;
+    while (ev.step()) {
+      if (ev.get_int(0) != heal) heal = ev.get_int(0), started = -1;
+      auto state = ev.get_text(1);
+      if (state == "building") started = ev.get_int(2);
+      else if (started >= 0) builds.push_back(static_cast<double>(ev.get_int(2) - started)), started = -1;
+    }
     for (const auto& e : scan::list_exceptions(c, false, now)) {
       ++open_exceptions;
       auto j = scan::to_json(e, now);
@@ -150,6 +171,8 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
           {"heals", recent},
           {"time_to_stage", {{"count", tts.size()}, {"median_seconds", tts.empty() ? json() : json(percentile(tts, 0.5))},
                              {"p95_seconds", tts.empty() ? json() : json(percentile(tts, 0.95))}, {"histogram", histogram}}},
+          {"builds", {{"count", builds.size()}, {"median_seconds", builds.empty() ? json() : json(percentile(builds, 0.5))},
+                      {"p95_seconds", builds.empty() ? json() : json(percentile(builds, 0.95))}, {"seconds", builds}}},
           {"rollbacks", rollbacks},
           {"rollback_rate", promotions ? static_cast<double>(rollbacks) / static_cast<double>(promotions) : 0.0},
           {"snapshots", snapshots},
@@ -193,7 +216,9 @@ std::string metrics_text(const json& s, const std::vector<heal::HealRecord>& hea
   };
   histogram("airheal_time_to_stage_seconds", "Seconds from the import of a fix to the healed image staged.", tts, kTimeToHealBuckets,
             std::size(kTimeToHealBuckets));
-  (void)builds;
+  for (const auto& b : s["builds"]["seconds"]) builds.push_back(b.get<double>());
+  histogram("airheal_build_duration_seconds", "Seconds each heal spent building (buildah, no network) before verification.", builds,
+            kBuildBuckets, std::size(kBuildBuckets));
   m += "# HELP airheal_snapshot_age_seconds Seconds since the newest snapshot of each channel was imported.\n"
        "# TYPE airheal_snapshot_age_seconds gauge\n";
   for (const auto& c : s["snapshots"])
@@ -294,7 +319,7 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
   auto nowt = store_.now_seconds();
   auto heals = engine_ ? engine_->list() : std::vector<heal::HealRecord>{};
   auto who = "api:" + access.user;
-  static const std::regex heal_re("/api/v1/heals/([0-9]{1,18})"), heal_action_re("/api/v1/heals/([0-9]{1,18})/(approve|rollback)"),
+  static const std::regex heal_re("/api/v1/heals/([0-9]{1,18})"), heal_action_re("/api/v1/heals/([0-9]{1,18})/(approve|rollback|hold)"),
       exc_re("/api/v1/exceptions/([0-9]{1,18})"), vex_re("/api/v1/vex/([0-9]{1,18})");
   std::smatch mt;
   bool get = method == http::verb::get || method == http::verb::head;
@@ -318,9 +343,9 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     return json_response(http::status::ok, {{"version", "v1"},
                                             {"endpoints", {"/api/v1/status", "/api/v1/images", "/api/v1/findings?image=REPO:TAG",
                                                            "/api/v1/heals", "/api/v1/heals/ID", "POST /api/v1/heals/ID/approve",
-                                                           "POST /api/v1/heals/ID/rollback", "/api/v1/snapshots", "/api/v1/exceptions",
+                                                           "POST /api/v1/heals/ID/rollback", "POST /api/v1/heals/ID/hold", "/api/v1/snapshots", "/api/v1/exceptions",
                                                            "POST /api/v1/exceptions", "DELETE /api/v1/exceptions/ID", "/api/v1/vex",
-                                                           "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "/api/v1/promotions", "/metrics", "/dashboard"}}});
+                                                           "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "POST /api/v1/evidence?from=DATE&to=DATE", "/api/v1/promotions", "/metrics", "/dashboard"}}});
   if (path == "/api/v1/status" && get) return json_response(http::status::ok, status_document(store_, heals, nowt));
   if (path == "/api/v1/images" && get) return json_response(http::status::ok, status_document(store_, heals, nowt)["images"]);
   if (path == "/api/v1/findings" && get) {
@@ -362,13 +387,22 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
       return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
     if (action == "rollback" && h->state != "promoted")
       return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
+    // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
+    auto j = json::parse(body.empty() ? std::string("{}") : body, nullptr, false);
+    if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object ({\"by\", \"reason\"}) or empty");
+    auto actor = access.user == "loopback" && j.contains("by") && j["by"].is_string() ? j["by"].get<std::string>() : who;
+    if (action == "hold") {  // quick and final: done here, not in the background
+      auto r = engine_->hold(id, actor, j.value("reason", ""));
+      if (!r) return problem(r.error().code == Errc::conflict ? http::status::conflict : http::status::bad_request, r.error().message);
+      return json_response(http::status::ok, r->to_json());
+    }
     // Promotion runs the canary and rollback rewrites a tag: off the I/O threads.
     auto repo = h->repository, tag = h->tag;
-    background([this, action, id, repo, tag, who] {
-      auto r = action == "approve" ? engine_->approve(id, who) : engine_->rollback(repo, tag, who);
+    background([this, action, id, repo, tag, actor] {
+      auto r = action == "approve" ? engine_->approve(id, actor) : engine_->rollback(repo, tag, actor);
       if (!r) spdlog::warn("api: {} of heal {}: {}", action, id, r.error().message);
     });
-    return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", who},
+    return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", actor},
                                                   {"status", "/api/v1/heals/" + std::to_string(id)}});
   }
   if (path == "/api/v1/promotions" && get) return json_response(http::status::ok, heal::promoted_images(store_));
@@ -457,6 +491,43 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     if (!st) return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
     journalled({{"type", "vex.withdrawn"}, {"id", id}});
     return json_response(http::status::ok, {{"withdrawn", id}});
+  }
+  // A signed evidence bundle for a period, as the response body (the same bundle as
+  // `airhealctl evidence export`): POST /api/v1/evidence?from=DATE&to=DATE[&image=GLOB].
+  if (path == "/api/v1/evidence" && method == http::verb::post) {
+    if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance; export with airhealctl evidence export");
+    auto day = [](const std::string& t, bool end) -> std::optional<std::int64_t> {
+      if (t.size() == 10) {
+        auto d = snapshot::parse_time(t + "T00:00:00Z");
+        return d ? std::optional<std::int64_t>(*d + (end ? 86399 : 0)) : std::nullopt;
+      }
+      return snapshot::parse_time(t);
+    };
+    auto from = day(q("from"), false), to = day(q("to"), true);
+    if (!from || !to || *from > *to) return problem(http::status::bad_request, "give ?from=DATE&to=DATE (2026-11-01 or RFC 3339), from <= to");
+    audit::EvidenceOptions o;
+    o.from = *from;
+    o.to = *to;
+    o.images = q("image");
+    o.tool_version = "airheal " AIRHEAL_VERSION;
+    auto dir = state_dir_ / "tmp";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    o.out = dir / ("evidence-api-" + std::to_string(::getpid()) + "-" + std::to_string(nowt) + "-" + std::to_string(++evidence_requests) + ".tar");
+    auto r = audit::export_evidence(store_, *engine_, state_dir_, o);
+    if (!r) return problem(http::status::conflict, "no bundle written: " + r.error().message);
+    auto bytes = fs::read_file(o.out, std::uint64_t(4) << 30);
+    std::filesystem::remove(o.out, ec);
+    if (!bytes) return problem(http::status::internal_server_error, bytes.error().message);
+    journalled({{"type", "evidence.requested"}, {"from", scan::rfc3339(*from)}, {"to", scan::rfc3339(*to)}, {"image", o.images},
+                {"key", r->key}, {"bytes", r->bytes}});
+    Response res;
+    res.status = http::status::ok;
+    res.body = std::move(*bytes);
+    res.headers.emplace_back("Content-Type", "application/x-tar");
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"airheal-evidence-" + q("from") + "-" + q("to") + ".tar\"");
+    res.headers.emplace_back("X-Airheal-Evidence-Key", r->key);
+    return res;
   }
   if (path == "/api/v1/audit" && get) {
     auto lines = journal.lines();

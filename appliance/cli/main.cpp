@@ -4,16 +4,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <iostream>
 #include <map>
 #include <thread>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/daemon_client.hpp"
 #include "cli/scan_commands.hpp"
 #include "config/config.hpp"
 #include "core/fs.hpp"
@@ -28,8 +25,6 @@
 #include "store/store.hpp"
 
 using namespace airheal;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 namespace {
 
@@ -51,38 +46,13 @@ std::unique_ptr<store::Store> open_store(const config::Config& cfg, bool create 
   return std::move(*s);
 }
 
-// GET http://host:port/target; returns the body or nullopt when the daemon is not reachable.
-std::optional<std::string> http_get(const std::string& hostport, const std::string& target) {
-  try {
-    std::string host, port_s;
-    auto colon = hostport.rfind(':');
-    host = hostport.substr(0, colon);
-    if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    port_s = hostport.substr(colon + 1);
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(5));
-    stream.connect(resolver.resolve(host, port_s));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, hostport);
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    return res.body();
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-
 }  // namespace
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   CLI::App app{"airhealctl - operate an airheal appliance"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "airhealctl " AIRHEAL_VERSION);
   std::string config_file, state_dir;
   bool json_out = false;
   app.add_option("--config", config_file, "YAML configuration file (as given to airheald)");
@@ -155,6 +125,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   config::Config cfg;
+  // On a packaged host airhealctl reads the same file as the service: --config, else
+  // $AIRHEAL_CONFIG, else /etc/airheal/airheal.yaml when it exists and no --state-dir is given.
+  if (config_file.empty()) {
+    if (const char* env = std::getenv("AIRHEAL_CONFIG"); env && *env) config_file = env;
+    else if (state_dir.empty() && std::filesystem::exists(config::kSystemConfigFile)) config_file = config::kSystemConfigFile;
+  }
   if (!config_file.empty()) {
     auto loaded = config::load_file(config_file);
     if (!loaded) return fail(loaded.error().message, 2);
@@ -431,19 +407,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("version")) {
-    std::cout << "airhealctl 0.1.0\n";
+    std::cout << "airhealctl " AIRHEAL_VERSION "\n";
     return 0;
   }
   if (status->parsed()) {
     auto s = open_store(cfg);
     auto repos = s->catalog(0, "");
-    std::string addr;
-    if (auto a = fs::read_file(cfg.state_dir / "airheald.addr", 4096); a) {
-      addr = *a;
-      while (!addr.empty() && (addr.back() == '\n' || addr.back() == ' ')) addr.pop_back();
-    }
+    auto addr = cli::daemon_url(cfg.state_dir);
     bool serving = false;
-    if (addr.rfind("http://", 0) == 0) serving = http_get(addr.substr(7), "/v2/").has_value();
+    if (addr.rfind("http://", 0) == 0) serving = cli::reachable_daemon(cfg.state_dir).has_value();
     else if (addr.rfind("https://", 0) == 0) serving = true;  // reported by the daemon itself
     // Scanning: images inventoried, layers cached, findings by severity (suppressed ones excluded).
     std::int64_t scanned = 0, layers_cached = 0;

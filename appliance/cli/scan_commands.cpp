@@ -1,10 +1,13 @@
 #include "cli/scan_commands.hpp"
 
+#include "cli/daemon_client.hpp"
+
 #include <unistd.h>
 
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "audit/checkpoint.hpp"
 #include "audit/evidence.hpp"
@@ -136,6 +139,10 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
   s.heal_rollback = s.heal->add_subcommand("rollback", "point REPO:TAG back at the digest it had before its latest promoted heal");
   s.heal_rollback->add_option("image", s.ref)->required();
   s.heal_rollback->add_option("--by", s.by, "who rolls back (default: the login name)");
+  s.heal_hold = s.heal->add_subcommand("hold", "keep a staged heal from being promoted, with a reason");
+  s.heal_hold->add_option("id", s.id)->required();
+  s.heal_hold->add_option("--reason", s.reason, "why (shown in heals, the dashboard and the evidence)");
+  s.heal_hold->add_option("--by", s.by, "who holds it (default: the login name)");
 
   s.exc = app.add_subcommand("exception", "time-boxed exceptions that suppress a finding until they expire");
   s.exc->require_subcommand(1);
@@ -157,6 +164,8 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
   s.audit->require_subcommand(1);
   s.audit_verify = s.audit->add_subcommand("verify", "prove the whole journal intact and its signed checkpoints valid, or name the first break");
   s.audit_checkpoint = s.audit->add_subcommand("checkpoint", "sign a checkpoint of the journal now (airheald does it every audit.checkpoint_interval)");
+  s.audit_key = s.audit->add_subcommand("key", "the appliance's signing key: print its fingerprint (give it to auditors out of band)");
+  s.audit_key->add_option("--export", s.key_export, "also write the armoured public key to this file");
   s.evidence = app.add_subcommand("evidence", "signed evidence bundles for auditors");
   s.evidence->require_subcommand(1);
   s.evidence_export = s.evidence->add_subcommand("export", "write one signed bundle covering a period (airheal-evidence verify checks it)");
@@ -167,6 +176,18 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
 }
 
 int audit_command(const ScanCommands& s, const config::Config& cfg, audit::Journal& journal, bool json_out) {
+  if (s.audit_key->parsed()) {
+    auto key = heal::ApplianceKey::open(cfg.state_dir);  // made (and journalled) on first use
+    if (!key) return fail(key.error().message);
+    if (!s.key_export.empty()) {
+      auto pub = key->public_key();
+      if (!pub) return fail(pub.error().message);
+      if (auto st = fs::write_file_atomic(s.key_export, *pub); !st) return fail(st.error().message);
+    }
+    if (json_out) std::cout << nlohmann::json{{"fingerprint", key->fingerprint()}}.dump() << "\n";
+    else std::cout << key->fingerprint() << "\n";
+    return 0;
+  }
   if (s.audit_checkpoint->parsed()) {
     auto key = heal::ApplianceKey::open(cfg.state_dir);
     if (!key) return fail(key.error().message);
@@ -517,13 +538,47 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
                   << " " << e["detail"].get<std::string>() << "\n";
       return 0;
     }
-    if (s.heal_approve->parsed()) {
-      auto r = engine.approve(s.id, who(s.by));
+    // Approve, hold and roll back go through airheald's REST API when it serves plain HTTP, so
+    // that its canary, webhooks and journal see them; here otherwise (stopped, TLS, or the API
+    // wants credentials). Either way the same engine does the work.
+    auto via_api = [&](std::int64_t id, const std::string& action, const std::string& from) -> std::optional<int> {
+      auto d = cli::reachable_daemon(cfg.state_dir);
+      if (!d) return std::nullopt;
+      nlohmann::json body = {{"by", who(s.by)}};
+      if (!s.reason.empty()) body["reason"] = s.reason;
+      auto r = cli::daemon_request(*d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
+      if (!r || r->status == 401 || r->status == 403) return std::nullopt;
+      if (r->status >= 400) {
+        auto j = nlohmann::json::parse(r->body, nullptr, false);
+        return fail(j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "airheald answered " + std::to_string(r->status));
+      }
+      std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at " << *d << "\n";
+      for (int i = 0; i < 1200; ++i) {  // approval runs the canary in the daemon: wait for the outcome
+        auto h = engine.get(id);
+        if (h && h->state != from) {
+          print(*h);
+          return h->state == (action == "approve" ? "promoted" : action == "hold" ? "held" : "rolled_back") ? 0 : 1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+      return fail("airheald accepted the " + action + " of heal " + std::to_string(id) + " but it has not finished after 5 minutes; see airhealctl heal show " +
+                  std::to_string(id));
+    };
+    if (s.heal_approve->parsed() || s.heal_hold->parsed()) {
+      bool approve = s.heal_approve->parsed();
+      if (auto h = engine.get(s.id); h && h->state == "staged")
+        if (auto rc = via_api(s.id, approve ? "approve" : "hold", "staged")) return *rc;
+      auto r = approve ? engine.approve(s.id, who(s.by)) : engine.hold(s.id, who(s.by), s.reason);
       if (!r) return fail(r.error().message);
       print(*r);
       return 0;
     }
     auto ref = split(s.ref);
+    std::optional<std::int64_t> promoted;
+    for (const auto& h : engine.list())
+      if (h.repository == ref->first && h.tag == ref->second && h.state == "promoted") promoted = h.id;
+    if (promoted)
+      if (auto rc = via_api(*promoted, "rollback", "promoted")) return *rc;
     auto r = engine.rollback(ref->first, ref->second, who(s.by));
     if (!r) return fail(r.error().message);
     print(*r);

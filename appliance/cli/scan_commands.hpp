@@ -15,10 +15,10 @@ struct ScanCommands {
   CLI::App *scan = nullptr, *findings = nullptr, *inventory = nullptr, *sbom = nullptr;
   CLI::App *vex = nullptr, *vex_add = nullptr, *vex_list = nullptr, *vex_withdraw = nullptr, *vex_export = nullptr;
   CLI::App *heals = nullptr, *heal = nullptr, *heal_run = nullptr, *heal_plan = nullptr, *heal_show = nullptr,
-           *heal_approve = nullptr, *heal_rollback = nullptr;
+           *heal_approve = nullptr, *heal_rollback = nullptr, *heal_hold = nullptr;
   std::string runtime;
-  CLI::App *audit = nullptr, *audit_verify = nullptr, *audit_checkpoint = nullptr, *evidence = nullptr, *evidence_export = nullptr;
-  std::string from, to, images, out;
+  CLI::App *audit = nullptr, *audit_verify = nullptr, *audit_checkpoint = nullptr, *audit_key = nullptr, *evidence = nullptr, *evidence_export = nullptr;
+  std::string from, to, images, out, key_export;
   CLI::App *exc = nullptr, *exc_add = nullptr, *exc_list = nullptr, *exc_revoke = nullptr, *exc_export = nullptr;
   std::vector<std::string> refs;
   std::string ref, severity, format = "cyclonedx";

@@ -104,6 +104,9 @@ struct Config {
   std::filesystem::path users_file() const { return auth.users_file.empty() ? state_dir / "users" : auth.users_file; }
 };
 
+// Where packages install the service's configuration (airhealctl reads it when it exists).
+inline constexpr const char* kSystemConfigFile = "/etc/airheal/airheal.yaml";
+
 // The embedded defaults, as a commented YAML document (airheald --print-default-config).
 extern const std::string_view kDefaultConfigYaml;
 

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides log_level)");
   app.add_option("--ready-file", ready_file, "write HOST:PORT here once serving (for scripts and tests)");
   app.add_flag("--print-default-config", print_defaults, "print the embedded default configuration and exit");
+  app.set_version_flag("--version", "airheald " AIRHEAL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   if (print_defaults) {

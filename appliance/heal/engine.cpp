@@ -798,6 +798,18 @@ Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& 
   return *get(h->id);
 }
 
+Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why) {
+  auto h = get(id);
+  if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
+  if (h->state != "staged")
+    return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + "; only a staged heal can be held");
+  auto reason = "held by " + by + (why.empty() ? "" : ": " + why);
+  transition(id, "held", reason, [&](sqlite::Connection& c) {
+    c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run();
+  });
+  return *get(id);
+}
+
 std::vector<HealRecord> Engine::list() {
   std::vector<HealRecord> out;
   store_.read([&](sqlite::Connection& c) {

@@ -143,6 +143,8 @@ class Engine {
   Result<HealRecord> approve(std::int64_t id, const std::string& by);
   // Restores the digest the tag had before its latest promoted heal.
   Result<HealRecord> rollback(const std::string& repository, const std::string& tag, const std::string& by);
+  // Keeps a staged heal from being promoted: it moves to "held" with BY and WHY as the reason.
+  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why);
 
   std::vector<HealRecord> list();
   std::optional<HealRecord> get(std::int64_t id);

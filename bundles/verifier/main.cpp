@@ -12,6 +12,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"airheal-evidence: verify an airheal evidence bundle"};
+  app.set_version_flag("--version", "airheal-evidence " AIRHEAL_VERSION);
   app.require_subcommand(1);
   std::string file;
   std::vector<std::string> keys;

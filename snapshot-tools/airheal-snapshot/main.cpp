@@ -97,6 +97,7 @@ struct TempHome {
 
 int main(int argc, char** argv) {
   CLI::App app{"airheal-snapshot: build and sign snapshot files for an airheal appliance"};
+  app.set_version_flag("--version", "airheal-snapshot " AIRHEAL_VERSION);
   app.require_subcommand(1);
   bool as_json = false;
 

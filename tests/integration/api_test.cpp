@@ -3,6 +3,7 @@
 // scripts ran, a screenshot read back by OCR), every number checked against the API.
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -107,6 +108,10 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   CHECK(sample(m, "airheal_snapshot_age_seconds{channel=\"go\"}") >= 0);
   CHECK(sample(m, "airheal_http_requests_total{method=\"GET\",code=\"2xx\"}") > 5);
   CHECK(sample(m, "airheal_http_request_duration_seconds_count") > 5);
+  // Build durations: one per heal built, in the API and as a histogram in the metrics.
+  CHECK(status["builds"]["count"] == 2);
+  CHECK(sample(m, "airheal_build_duration_seconds_count") == 2);
+  CHECK(sample(m, "airheal_build_duration_seconds_bucket{le=\"+Inf\"}") == 2);
 
   // The dashboard: rendered by Chromium from the daemon alone; its numbers are the API's.
   if (!have_program("chromium") || !have_program("tesseract"))
@@ -147,6 +152,32 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   auto ocr = run_ok({"tesseract", (tmp / "dashboard.png").string(), "-"}).out;
   INFO(ocr);
   for (auto word : {"airheal appliance", "watched images", "promoted", "apps/greeter:1", "Snapshots"}) CHECK(ocr.find(word) != std::string::npos);
+  // airhealctl goes through the API while the daemon serves plain HTTP: a hold, with its reason.
+  std::string other;
+  for (const auto& hh : heals)
+    if (hh["repository"] == "apps/other") other = std::to_string(hh["id"].get<std::int64_t>());
+  auto held = run({airhealctl_path().string(), "--state-dir", state.string(), "heal", "hold", other, "--reason", "waiting for the change window",
+                   "--by", "dave"});
+  INFO(held.out << held.err);
+  CHECK(held.exit_code == 0);
+  CHECK(held.err.find("hold of heal " + other + " sent to airheald at " + daemon.address()) != std::string::npos);
+  auto hh = get("/api/v1/heals/" + other);
+  CHECK(hh["state"] == "held");
+  CHECK(hh["reason"] == "held by dave: waiting for the change window");
+  CHECK(http.request("POST", "/api/v1/heals/" + other + "/hold").status == 409);
+
+  // Evidence over the API: the signed bundle is the response body; the auditor's tool verifies it.
+  char today[16];
+  auto tnow = std::time(nullptr);
+  std::strftime(today, sizeof today, "%Y-%m-%d", std::gmtime(&tnow));
+  auto ev = http.request("POST", std::string("/api/v1/evidence?from=") + today + "&to=" + today);
+  REQUIRE(ev.status == 200);
+  CHECK(ev.header("content-type") == "application/x-tar");
+  REQUIRE(fs::write_file_atomic(tmp / "api-evidence.tar", ev.body));
+  auto verified = run({airheal_evidence_path().string(), "verify", (tmp / "api-evidence.tar").string(), "--key", ev.header("x-airheal-evidence-key")});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+  CHECK(http.request("POST", "/api/v1/evidence?from=someday&to=2026-01-01").status == 400);
   daemon.stop();
   run({"gpgconf", "--homedir", (state / "trust" / "gnupg").string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (state / "keys" / "gnupg").string(), "--kill", "all"});

@@ -345,4 +345,27 @@ ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds tim
 
 bool have_program(const std::string& name) { return !boost::process::search_path(name).empty(); }
 
+std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file, const std::string& lang) {
+  std::ifstream in(file);
+  std::vector<MarkdownBlock> out;
+  std::string line;
+  int n = 0;
+  MarkdownBlock* open = nullptr;
+  bool in_other = false;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.rfind("```", 0) == 0) {
+      if (open) open = nullptr;
+      else if (in_other) in_other = false;
+      else if (line.substr(3) == lang) {
+        out.push_back({n, ""});
+        open = &out.back();
+      } else in_other = true;
+      continue;
+    }
+    if (open) open->text += line + "\n";
+  }
+  return out;
+}
+
 }  // namespace airheal::test

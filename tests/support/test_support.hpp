@@ -126,4 +126,11 @@ std::string describe_run(const std::vector<std::string>& argv, const ProcessResu
 // run(), then REQUIRE a zero exit status (Catch tests only; defined in scan_fixtures.cpp) (the message shows the command and its output).
 ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(900));
 
+// The fenced code blocks of a Markdown file whose info string is LANG ("sh", "sh-heal"), in order.
+struct MarkdownBlock {
+  int line = 0;  // of the opening fence
+  std::string text;
+};
+std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file, const std::string& lang);
+
 }  // namespace airheal::test

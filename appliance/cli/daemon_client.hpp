@@ -1,0 +1,27 @@
+// airhealctl's way to the running daemon: its address from <state>/airheald.addr and one HTTP/1.1
+// request over a real TCP connection. Used for `status` and for heal actions, which go through the
+// daemon's REST API when it serves plain HTTP (loopback by default) so that its canary, webhooks
+// and journal see them; when it does not answer (stopped, or serving TLS) airhealctl acts on the
+// state directly, which SQLite's transactions make safe as well.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace airheal::cli {
+
+struct DaemonReply {
+  int status = 0;
+  std::string body;
+};
+
+// HOST:PORT of a daemon serving plain HTTP for this state directory that answers GET /v2/.
+std::optional<std::string> reachable_daemon(const std::filesystem::path& state_dir);
+// What <state>/airheald.addr says ("http://HOST:PORT", "https://..."), or "".
+std::string daemon_url(const std::filesystem::path& state_dir);
+// One request; nullopt when the daemon cannot be reached or the exchange fails.
+std::optional<DaemonReply> daemon_request(const std::string& hostport, const std::string& method, const std::string& target,
+                                          const std::string& body = "");
+
+}  // namespace airheal::cli
