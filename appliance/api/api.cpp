@@ -383,8 +383,9 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     auto action = std::string(mt[2]);
     auto h = engine_->get(id);
     if (!h) return problem(http::status::not_found, "no heal " + std::to_string(id));
-    if (action == "approve" && h->state != "staged")
-      return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
+    if (action == "approve")  // refused here, before the background promotion, when it cannot succeed
+      if (auto ok = engine_->check_approvable(id); !ok)
+        return problem(ok.error().code == Errc::conflict ? http::status::conflict : http::status::not_found, ok.error().message);
     if (action == "rollback" && h->state != "promoted")
       return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
     // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.

@@ -745,7 +745,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   return *get(id);
 }
 
-Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
+Status Engine::check_approvable(std::int64_t id) {
   auto h = get(id);
   if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
   if (h->state != "staged") return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
@@ -762,6 +762,14 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
       return make_error(Errc::conflict, h->repository + ":" + h->tag + " has moved since the heal started (now " +
                                             current->digest.str() + "); heal it again");
   }
+  if (auto staged = store_.get_manifest(h->repository, h->staged); !staged)
+    return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
+  return {};
+}
+
+Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
+  if (auto ok = check_approvable(id); !ok) return ok.error();
+  auto h = get(id);
   auto staged = store_.get_manifest(h->repository, h->staged);
   if (!staged) return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
   if (auto st = store_.retain(h->repository, *Digest::parse(h->original), "rollback target of heal " + std::to_string(id)); !st)

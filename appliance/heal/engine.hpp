@@ -141,6 +141,8 @@ class Engine {
   Result<HealRecord> heal(const std::string& repository, const std::string& tag, bool force = false);
   // Points the original tag at the staged digest; the original stays retained for rollback.
   Result<HealRecord> approve(std::int64_t id, const std::string& by);
+  // What approve() checks before it changes anything: staged, its tag not moved, the image there.
+  Status check_approvable(std::int64_t id);
   // Restores the digest the tag had before its latest promoted heal.
   Result<HealRecord> rollback(const std::string& repository, const std::string& tag, const std::string& by);
   // Keeps a staged heal from being promoted: it moves to "held" with BY and WHY as the reason.

@@ -5,17 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "core/fs.hpp"
+#include "core/http_client.hpp"
 
 namespace airheal::heal {
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
 
 Result<HttpUrl> parse_http_url(const std::string& url) {
   if (url.rfind("http://", 0) != 0) return make_error(Errc::invalid_argument, url + ": only http:// URLs are supported");
@@ -102,29 +95,11 @@ Status write_promotions(store::Store& store, const std::filesystem::path& dir, c
 
 Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chrono::seconds timeout,
                            const std::vector<std::pair<std::string, std::string>>& headers) {
-  try {
-    boost::asio::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(timeout);
-    stream.connect(resolver.resolve(url.host, url.port));
-    http::request<http::string_body> req{http::verb::post, url.target, 11};
-    req.set(http::field::host, url.host + ":" + url.port);
-    req.set(http::field::user_agent, "airheal-webhook");
-    req.set(http::field::content_type, "application/json");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return static_cast<int>(res.result_int());
-  } catch (const std::exception& e) {
-    return make_error(Errc::io_error, std::string("POST http://") + url.host + ":" + url.port + url.target + ": " + e.what());
-  }
+  auto all = headers;
+  all.insert(all.begin(), {{"User-Agent", "airheal-webhook"}, {"Content-Type", "application/json"}});
+  auto r = http_client::request("POST", url.host, url.port, url.target, body, all, timeout);
+  if (!r) return r.error();
+  return r->status;
 }
 
 Webhooks::Webhooks(std::vector<std::string> urls, std::string secret) : secret_(std::move(secret)) {
