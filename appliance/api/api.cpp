@@ -391,19 +391,22 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
     auto j = json::parse(body.empty() ? std::string("{}") : body, nullptr, false);
     if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object ({\"by\", \"reason\"}) or empty");
-    auto actor = access.user == "loopback" && j.contains("by") && j["by"].is_string() ? j["by"].get<std::string>() : who;
+    // A loopback caller may also name the audit actor ("airhealctl:NAME"); others are api:USER.
+    bool loopback = access.user == "loopback";
+    auto by = loopback && j.contains("by") && j["by"].is_string() ? j["by"].get<std::string>() : who;
+    auto actor = loopback && j.contains("actor") && j["actor"].is_string() ? j["actor"].get<std::string>() : who;
     if (action == "hold") {  // quick and final: done here, not in the background
-      auto r = engine_->hold(id, actor, j.value("reason", ""));
+      auto r = engine_->hold(id, by, j.value("reason", ""), actor);
       if (!r) return problem(r.error().code == Errc::conflict ? http::status::conflict : http::status::bad_request, r.error().message);
       return json_response(http::status::ok, r->to_json());
     }
     // Promotion runs the canary and rollback rewrites a tag: off the I/O threads.
     auto repo = h->repository, tag = h->tag;
-    background([this, action, id, repo, tag, actor] {
-      auto r = action == "approve" ? engine_->approve(id, actor) : engine_->rollback(repo, tag, actor);
+    background([this, action, id, repo, tag, by, actor] {
+      auto r = action == "approve" ? engine_->approve(id, by, actor) : engine_->rollback(repo, tag, by, actor);
       if (!r) spdlog::warn("api: {} of heal {}: {}", action, id, r.error().message);
     });
-    return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", actor},
+    return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", by},
                                                   {"status", "/api/v1/heals/" + std::to_string(id)}});
   }
   if (path == "/api/v1/promotions" && get) return json_response(http::status::ok, heal::promoted_images(store_));

@@ -544,7 +544,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     auto via_api = [&](std::int64_t id, const std::string& action, const std::string& from) -> std::optional<int> {
       auto d = cli::reachable_daemon(cfg.state_dir);
       if (!d) return std::nullopt;
-      nlohmann::json body = {{"by", who(s.by)}};
+      nlohmann::json body = {{"by", who(s.by)}, {"actor", eo.actor}};
       if (!s.reason.empty()) body["reason"] = s.reason;
       auto r = cli::daemon_request(*d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
       if (!r || r->status == 401 || r->status == 403) return std::nullopt;

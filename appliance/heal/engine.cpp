@@ -502,7 +502,7 @@ std::int64_t Engine::create(const std::string& repo, const std::string& tag, con
 }
 
 void Engine::transition(std::int64_t id, const std::string& state, const std::string& detail,
-                        const std::function<void(sqlite::Connection&)>& extra) {
+                        const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
   auto now = store_.now_seconds();
   std::string image;
   store_.transaction([&](sqlite::Connection& c) {
@@ -514,7 +514,9 @@ void Engine::transition(std::int64_t id, const std::string& state, const std::st
     st.bind(1, id);
     if (st.step()) image = st.get_text(0);
   });
-  journal({{"type", "heal." + state}, {"heal", id}, {"image", image}, {"detail", detail}});
+  json record = {{"type", "heal." + state}, {"heal", id}, {"image", image}, {"detail", detail}};
+  if (!actor.empty()) record["actor"] = actor;
+  journal(std::move(record));
 }
 
 void Engine::fail_heal(std::int64_t id, const std::string& why, const std::string& log) {
@@ -767,7 +769,7 @@ Status Engine::check_approvable(std::int64_t id) {
   return {};
 }
 
-Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
+Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const std::string& actor) {
   if (auto ok = check_approvable(id); !ok) return ok.error();
   auto h = get(id);
   auto staged = store_.get_manifest(h->repository, h->staged);
@@ -783,11 +785,12 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by) {
                c.prepare("UPDATE heals SET state = 'rolled_back', reason = ? WHERE repository = ? AND tag = ? AND state = 'promoted' AND id != ?")
                    .bind(1, "superseded by heal " + std::to_string(id)).bind(2, h->repository).bind(3, h->tag).bind(4, id).run();
                c.prepare("UPDATE heals SET promoted_at = ?, reason = ? WHERE id = ?").bind(1, now).bind(2, "approved by " + by).bind(3, id).run();
-             });
+             },
+             actor);
   return *get(id);
 }
 
-Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& tag, const std::string& by) {
+Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& tag, const std::string& by, const std::string& actor) {
   std::optional<HealRecord> h;
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare(std::string(kSelect) + " WHERE repository = ? AND tag = ? AND state = 'promoted' ORDER BY id DESC LIMIT 1");
@@ -802,19 +805,20 @@ Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& 
   transition(h->id, "rolled_back", "rolled back by " + by + ": " + repo + ":" + tag + " -> " + h->original,
              [&](sqlite::Connection& c) {
                c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, "rolled back by " + by).bind(2, h->id).run();
-             });
+             },
+             actor);
   return *get(h->id);
 }
 
-Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why) {
+Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor) {
   auto h = get(id);
   if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
   if (h->state != "staged")
     return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + "; only a staged heal can be held");
   auto reason = "held by " + by + (why.empty() ? "" : ": " + why);
-  transition(id, "held", reason, [&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run();
-  });
+  transition(
+      id, "held", reason, [&](sqlite::Connection& c) { c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run(); },
+      actor);
   return *get(id);
 }
 

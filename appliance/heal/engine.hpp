@@ -140,13 +140,16 @@ class Engine {
   // the content imported now.
   Result<HealRecord> heal(const std::string& repository, const std::string& tag, bool force = false);
   // Points the original tag at the staged digest; the original stays retained for rollback.
-  Result<HealRecord> approve(std::int64_t id, const std::string& by);
+  // BY names the person (shown as "approved by BY"); ACTOR, when given, is the audit journal's actor
+  // for the change (e.g. "airhealctl:alice" for an approval that came through the API), else the
+  // engine's own.
+  Result<HealRecord> approve(std::int64_t id, const std::string& by, const std::string& actor = {});
   // What approve() checks before it changes anything: staged, its tag not moved, the image there.
   Status check_approvable(std::int64_t id);
   // Restores the digest the tag had before its latest promoted heal.
-  Result<HealRecord> rollback(const std::string& repository, const std::string& tag, const std::string& by);
+  Result<HealRecord> rollback(const std::string& repository, const std::string& tag, const std::string& by, const std::string& actor = {});
   // Keeps a staged heal from being promoted: it moves to "held" with BY and WHY as the reason.
-  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why);
+  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor = {});
 
   std::vector<HealRecord> list();
   std::optional<HealRecord> get(std::int64_t id);
@@ -162,7 +165,7 @@ class Engine {
  private:
   std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
   void transition(std::int64_t id, const std::string& state, const std::string& detail,
-                  const std::function<void(sqlite::Connection&)>& extra = {});
+                  const std::function<void(sqlite::Connection&)>& extra = {}, const std::string& actor = {});
   Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
                             const std::filesystem::path& work, std::string& log, const Policy& policy);
   // Runs ARGV (and the smoke test when SMOKE) inside the image whose manifest is MANIFEST_BYTES
