@@ -381,7 +381,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       std::vector<std::string> tags;
       for (const auto& n : names)
         if (n.rfind(repo + ":", 0) == 0) tags.push_back(n.substr(repo.size() + 1));
-      scan::SbomSubject subj{repo, d->str(), tags, created, "0.1.0"};
+      scan::SbomSubject subj{repo, d->str(), tags, created, AIRHEAL_VERSION};
       auto doc = s.format == "spdx" ? scan::spdx(*inv, subj) : scan::cyclonedx(*inv, subj);
       std::cout << doc.dump(2) << "\n";
       return 0;
@@ -420,7 +420,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     o.to = *to;
     o.images = s.images;
     o.out = s.out;
-    o.tool_version = "airheal 0.1.0";
+    o.tool_version = "airheal " AIRHEAL_VERSION;
     bool tty = ::isatty(2);
     o.progress = [tty](const std::string& step) {
       if (tty) std::cerr << "\r\033[K" << step << std::flush;

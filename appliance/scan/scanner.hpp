@@ -31,7 +31,7 @@ struct ScannerOptions {
   LayerReadOptions layer;
   bool sboms = true;
   std::chrono::milliseconds poll{2000};
-  std::string tool_version = "0.1.0";
+  std::string tool_version = AIRHEAL_VERSION;
   std::string actor = "airheald";
 };
 

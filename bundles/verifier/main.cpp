@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (app.got_subcommand("version")) {
-    std::cout << "airheal-evidence 0.1.0\n";
+    std::cout << "airheal-evidence " AIRHEAL_VERSION "\n";
     return 0;
   }
   auto v = airheal::evidence::verify_bundle(file, keys);
