@@ -13,7 +13,6 @@
 #include "audit/checkpoint.hpp"
 #include "audit/evidence.hpp"
 #include "core/fs.hpp"
-#include "snapshot/format.hpp"
 #include "audit/journal.hpp"
 #include "heal/webhooks.hpp"
 #include "scan/sbom.hpp"
@@ -500,20 +499,12 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
   // `airhealctl evidence export`): POST /api/v1/evidence?from=DATE&to=DATE[&image=GLOB].
   if (path == "/api/v1/evidence" && method == http::verb::post) {
     if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance; export with airhealctl evidence export");
-    auto day = [](const std::string& t, bool end) -> std::optional<std::int64_t> {
-      if (t.size() == 10) {
-        auto d = snapshot::parse_time(t + "T00:00:00Z");
-        return d ? std::optional<std::int64_t>(*d + (end ? 86399 : 0)) : std::nullopt;
-      }
-      return snapshot::parse_time(t);
-    };
-    auto from = day(q("from"), false), to = day(q("to"), true);
+    auto from = audit::period_bound(q("from"), false), to = audit::period_bound(q("to"), true);
     if (!from || !to || *from > *to) return problem(http::status::bad_request, "give ?from=DATE&to=DATE (2026-11-01 or RFC 3339), from <= to");
     audit::EvidenceOptions o;
     o.from = *from;
     o.to = *to;
     o.images = q("image");
-    o.tool_version = "airheal " AIRHEAL_VERSION;
     auto dir = state_dir_ / "tmp";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

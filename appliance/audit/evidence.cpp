@@ -1,5 +1,7 @@
 #include "audit/evidence.hpp"
 
+#include "snapshot/format.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fnmatch.h>
@@ -126,6 +128,15 @@ Status write_bundle(const fsys::path& out, std::map<std::string, std::string> fi
     return make_error(Errc::io_error, "cannot move the bundle to " + out.string());
   }
   return {};
+}
+
+std::optional<std::int64_t> period_bound(const std::string& text, bool end_of_day) {
+  if (text.size() == 10) {
+    auto d = snapshot::parse_time(text + "T00:00:00Z");
+    if (!d) return std::nullopt;
+    return *d + (end_of_day ? 86399 : 0);
+  }
+  return snapshot::parse_time(text);
 }
 
 Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine, const fsys::path& state_dir,

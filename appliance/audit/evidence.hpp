@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/result.hpp"
@@ -26,7 +27,7 @@ struct EvidenceOptions {
   std::int64_t from = 0, to = 0;  // unix seconds, inclusive
   std::string images;             // glob over "repository" or "repository:tag"; "" = every image
   std::filesystem::path out;
-  std::string tool_version;
+  std::string tool_version = "airheal " AIRHEAL_VERSION;
   std::function<void(const std::string& step)> progress;  // may be empty
 };
 
@@ -35,6 +36,10 @@ struct EvidenceReport {
   std::uint64_t bytes = 0;
   std::string key;  // the appliance key's fingerprint
 };
+
+// One end of an export period: a date (2026-11-01; with END_OF_DAY, its last second) or an RFC 3339
+// time; nullopt for anything else. Shared by `airhealctl evidence export` and the REST API.
+std::optional<std::int64_t> period_bound(const std::string& text, bool end_of_day);
 
 Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine, const std::filesystem::path& state_dir,
                                        const EvidenceOptions& options);

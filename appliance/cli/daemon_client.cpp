@@ -13,14 +13,6 @@ std::string daemon_url(const std::filesystem::path& state_dir) {
   return addr;
 }
 
-std::optional<std::string> reachable_daemon(const std::filesystem::path& state_dir) {
-  auto url = daemon_url(state_dir);
-  if (url.rfind("http://", 0) != 0) return std::nullopt;
-  auto hostport = url.substr(7);
-  if (!daemon_request(hostport, "GET", "/v2/")) return std::nullopt;
-  return hostport;
-}
-
 std::optional<DaemonReply> daemon_request(const std::string& hostport, const std::string& method, const std::string& target,
                                           const std::string& body) {
   auto colon = hostport.rfind(':');

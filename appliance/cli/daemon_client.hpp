@@ -16,8 +16,6 @@ struct DaemonReply {
   std::string body;
 };
 
-// HOST:PORT of a daemon serving plain HTTP for this state directory that answers GET /v2/.
-std::optional<std::string> reachable_daemon(const std::filesystem::path& state_dir);
 // What <state>/airheald.addr says ("http://HOST:PORT", "https://..."), or "".
 std::string daemon_url(const std::filesystem::path& state_dir);
 // One request; nullopt when the daemon cannot be reached or the exchange fails.

@@ -415,7 +415,7 @@ int main(int argc, char** argv) {
     auto repos = s->catalog(0, "");
     auto addr = cli::daemon_url(cfg.state_dir);
     bool serving = false;
-    if (addr.rfind("http://", 0) == 0) serving = cli::reachable_daemon(cfg.state_dir).has_value();
+    if (addr.rfind("http://", 0) == 0) serving = cli::daemon_request(addr.substr(7), "GET", "/v2/").has_value();
     else if (addr.rfind("https://", 0) == 0) serving = true;  // reported by the daemon itself
     // Scanning: images inventoried, layers cached, findings by severity (suppressed ones excluded).
     std::int64_t scanned = 0, layers_cached = 0;

@@ -407,12 +407,9 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
 
   if (s.audit->parsed()) return audit_command(s, cfg, journal, json);
   if (s.evidence_export->parsed()) {
-    auto from = parse_expiry(s.from, 0), to = parse_expiry(s.to, 0);
-    if (!from || s.from.empty() || (s.from[0] >= '0' && s.from[0] <= '9' && s.from.size() < 10))
-      return fail("--from '" + s.from + "' is not a date (2026-11-01 or RFC 3339)", 2);
-    if (!to || s.to.empty() || (s.to[0] >= '0' && s.to[0] <= '9' && s.to.size() < 10))
-      return fail("--to '" + s.to + "' is not a date (2026-11-30 or RFC 3339)", 2);
-    if (s.to.size() == 10) *to += 86399;  // a date alone: the whole day
+    auto from = audit::period_bound(s.from, false), to = audit::period_bound(s.to, true);  // a date alone: the whole day
+    if (!from) return fail("--from '" + s.from + "' is not a date (2026-11-01 or RFC 3339)", 2);
+    if (!to) return fail("--to '" + s.to + "' is not a date (2026-11-30 or RFC 3339)", 2);
     auto eo = heal::engine_options(cfg);
     heal::Engine engine(st, scanner, &journal, eo);
     audit::EvidenceOptions o;
@@ -420,7 +417,6 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     o.to = *to;
     o.images = s.images;
     o.out = s.out;
-    o.tool_version = "airheal " AIRHEAL_VERSION;
     bool tty = ::isatty(2);
     o.progress = [tty](const std::string& step) {
       if (tty) std::cerr << "\r\033[K" << step << std::flush;
@@ -542,17 +538,18 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     // that its canary, webhooks and journal see them; here otherwise (stopped, TLS, or the API
     // wants credentials). Either way the same engine does the work.
     auto via_api = [&](std::int64_t id, const std::string& action, const std::string& from) -> std::optional<int> {
-      auto d = cli::reachable_daemon(cfg.state_dir);
-      if (!d) return std::nullopt;
+      auto url = cli::daemon_url(cfg.state_dir);
+      if (url.rfind("http://", 0) != 0) return std::nullopt;  // stopped, or TLS only
+      auto d = url.substr(7);
       nlohmann::json body = {{"by", who(s.by)}, {"actor", eo.actor}};
       if (!s.reason.empty()) body["reason"] = s.reason;
-      auto r = cli::daemon_request(*d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
+      auto r = cli::daemon_request(d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
       if (!r || r->status == 401 || r->status == 403) return std::nullopt;
       if (r->status >= 400) {
         auto j = nlohmann::json::parse(r->body, nullptr, false);
         return fail(j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "airheald answered " + std::to_string(r->status));
       }
-      std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at " << *d << "\n";
+      std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at " << d << "\n";
       for (int i = 0; i < 1200; ++i) {  // approval runs the canary in the daemon: wait for the outcome
         auto h = engine.get(id);
         if (h && h->state != from) {

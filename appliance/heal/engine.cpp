@@ -748,6 +748,12 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
 }
 
 Status Engine::check_approvable(std::int64_t id) {
+  auto a = approval(id);
+  if (!a) return a.error();
+  return {};
+}
+
+Result<std::pair<HealRecord, store::ManifestRecord>> Engine::approval(std::int64_t id) {
   auto h = get(id);
   if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
   if (h->state != "staged") return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
@@ -764,16 +770,16 @@ Status Engine::check_approvable(std::int64_t id) {
       return make_error(Errc::conflict, h->repository + ":" + h->tag + " has moved since the heal started (now " +
                                             current->digest.str() + "); heal it again");
   }
-  if (auto staged = store_.get_manifest(h->repository, h->staged); !staged)
-    return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
-  return {};
+  auto staged = store_.get_manifest(h->repository, h->staged);
+  if (!staged) return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
+  return std::pair{std::move(*h), std::move(*staged)};
 }
 
 Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const std::string& actor) {
-  if (auto ok = check_approvable(id); !ok) return ok.error();
-  auto h = get(id);
-  auto staged = store_.get_manifest(h->repository, h->staged);
-  if (!staged) return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
+  auto a = approval(id);
+  if (!a) return a.error();
+  auto h = &a->first;
+  auto staged = &a->second;
   if (auto st = store_.retain(h->repository, *Digest::parse(h->original), "rollback target of heal " + std::to_string(id)); !st)
     return st.error();
   auto put = store_.put_manifest(h->repository, h->tag, *staged->bytes, staged->media_type);

@@ -166,6 +166,8 @@ class Engine {
   std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
   void transition(std::int64_t id, const std::string& state, const std::string& detail,
                   const std::function<void(sqlite::Connection&)>& extra = {}, const std::string& actor = {});
+  // The staged heal and its staged image, or why it cannot be approved (check_approvable's work).
+  Result<std::pair<HealRecord, store::ManifestRecord>> approval(std::int64_t id);
   Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
                             const std::filesystem::path& work, std::string& log, const Policy& policy);
   // Runs ARGV (and the smoke test when SMOKE) inside the image whose manifest is MANIFEST_BYTES
