@@ -45,34 +45,34 @@ snap() {  # snap CHANNEL OUT ARGS...
 }
 snap debian "$work/fix.tar" --advisories "$work/adv" --packages "$work/debs"
 
-run_airheal() {  # run_airheal COUNT -> prints seconds, staged count, layer and image sizes, reused count
-  local n=$1 state="$work/state-$1"
+run_airheal() {  # run_airheal COUNT NAME -> prints seconds, staged count, layer and image sizes
+  local n=$1 run=$2 state="$work/state-$2"
   mkdir -p "$state"
-  printf 'heal:\n  concurrency: %s\nscan:\n  poll_interval: 1s\n' "$CONC" >"$work/airheal-$n.yaml"
-  "$bin/appliance/airheald" --state-dir "$state" --config "$work/airheal-$n.yaml" --listen 127.0.0.1:0 \
-    --ready-file "$state/ready" >"$work/airheald-$n.log" 2>&1 &
+  printf 'heal:\n  concurrency: %s\nscan:\n  poll_interval: 1s\n' "$CONC" >"$work/airheal-$run.yaml"
+  "$bin/appliance/airheald" --state-dir "$state" --config "$work/airheal-$run.yaml" --listen 127.0.0.1:0 \
+    --ready-file "$state/ready" >"$work/airheald-$run.log" 2>&1 &
   daemon=$!
   for _ in $(seq 100); do [ -s "$state/ready" ] && break; sleep 0.1; done
   local ctl=("$bin/appliance/airhealctl" --state-dir "$state")
-  python3 bench/heal_images.py "$cache/bookworm-main.tar.gz" "$work/layout-$n" "$n"
+  python3 bench/heal_images.py "$cache/bookworm-main.tar.gz" "$work/layout-$run" "$n"
   local args=()
-  for i in $(seq 0 $((n - 1))); do args+=(--image "$work/layout-$n:app$i=bench/app$i:1"); done
-  snap images "$work/images-$n.tar" "${args[@]}"
+  for i in $(seq 0 $((n - 1))); do args+=(--image "$work/layout-$run:app$i=bench/app$i:1"); done
+  snap images "$work/images-$run.tar" "${args[@]}"
   "${ctl[@]}" trust add "$work/pub.asc" --channel images >/dev/null
   "${ctl[@]}" trust add "$work/pub.asc" --channel debian >/dev/null
-  "${ctl[@]}" import "$work/images-$n.tar" >/dev/null  # images first: scanned, nothing to heal yet
+  "${ctl[@]}" import "$work/images-$run.tar" >/dev/null  # images first: scanned, nothing to heal yet
   local t0 t1
   t0=$(now)
   "${ctl[@]}" import "$work/fix.tar" >/dev/null
   while :; do
-    "${ctl[@]}" --json heals >"$work/heals-$n.json"
-    done=$(python3 -c 'import json,sys; h=json.load(open(sys.argv[1])); print(sum(x["state"] in ("staged","promoted","held","failed") for x in h))' "$work/heals-$n.json")
+    "${ctl[@]}" --json heals >"$work/heals-$run.json"
+    done=$(python3 -c 'import json,sys; h=json.load(open(sys.argv[1])); print(sum(x["state"] in ("staged","promoted","held","failed") for x in h))' "$work/heals-$run.json")
     [ "$done" -ge "$n" ] && break
     sleep 1
   done
   t1=$(now)
   kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
-  python3 - "$work/heals-$n.json" "$(secs "$t0" "$t1" 1)" <<'PY'
+  python3 - "$work/heals-$run.json" "$(secs "$t0" "$t1" 1)" <<'PY'
 import json, sys
 h = json.load(open(sys.argv[1]))
 staged = [x for x in h if x["state"] == "staged"]
@@ -86,7 +86,7 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
   local n=$1 b=(buildah --root "$work/peer-root" --runroot "$work/peer-run" --storage-driver vfs)
   mkdir -p "$work/peer/debs"
   cp "$work/debs"/*.deb "$work/peer/debs/"
-  ln -sfn "$work/layout-$N" "$work/peer/layout"
+  ln -sfn "$work/layout-many" "$work/peer/layout"
   local files
   files=$(cd "$work/peer/debs" && ls *.deb | sed 's|^|/tmp/airheal-heal/|' | tr '\n' ' ')
   local t0 t1
@@ -103,8 +103,8 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
 }
 
 echo "heal benchmark: bookworm main base + app layer; $ndebs fixed .debs from bookworm-security in one signed snapshot; concurrency $CONC"
-read -r one_s one_n one_layer one_image < <(run_airheal 1)
-read -r many_s many_n many_layer many_image < <(run_airheal "$N")
+read -r one_s one_n one_layer one_image < <(run_airheal 1 one)
+read -r many_s many_n many_layer many_image < <(run_airheal "$N" many)
 peer1=$(run_peer 1)
 peerk=$(run_peer "$PEER")
 peerN=$(echo "$peerk * $N / $PEER" | bc -l | xargs printf '%.1f')

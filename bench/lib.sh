@@ -25,7 +25,7 @@ bench_cleanup() {
   for h in "$work"/*/trust/gnupg "$work"/*/keys/gnupg; do
     [ -d "$h" ] && gpgconf --homedir "$h" --kill all 2>/dev/null || true
   done
-  rm -rf "$work"
+  [ -n "${BENCH_KEEP:-}" ] && echo "kept: $work" >&2 || rm -rf "$work"
 }
 
 now() { date +%s.%N; }

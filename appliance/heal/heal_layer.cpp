@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <zlib.h>
 
 #include <fstream>
 #include <map>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "core/digest.hpp"
+#include "core/gzip.hpp"
 
 #include "scan/layer.hpp"
 
@@ -295,30 +295,19 @@ Result<LayerBlob> LayerWriter::finish() {
   if (archive_write_close(out_) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + err(out_));
   archive_write_free(out_);
   out_ = nullptr;
-  auto tar = dir_ / "layer.tar", gz = dir_ / "layer.tar.gz";
+  auto tar = dir_ / "layer.tar", blob = dir_ / "layer.tar.gz";
   auto diff = Sha256::of_file(tar);
   if (!diff) return diff.error();
-  {
-    std::ifstream in(tar, std::ios::binary);
-    gzFile z = gzopen(gz.c_str(), "wb9");  // heal layers are pulled by every node: smallest wins
-    if (!z) return make_error(Errc::io_error, "cannot write " + gz.string());
-    std::vector<char> buf(1 << 16);
-    bool ok = true;
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      auto n = in.gcount();
-      if (n > 0 && gzwrite(z, buf.data(), static_cast<unsigned>(n)) != n) ok = false;
-    }
-    if (gzclose(z) != Z_OK || !ok) return make_error(Errc::io_error, "cannot compress " + tar.string() + " (disk full?)");
-  }
+  // Heal layers are pulled by every node: the smallest gzip that every client reads.
+  if (auto z = gz::compress_file(tar, blob); !z) return z.error();
   std::error_code ec;
   fsys::remove(tar, ec);
   LayerBlob out;
-  auto d = Sha256::of_file(gz, &out.size);
+  auto d = Sha256::of_file(blob, &out.size);
   if (!d) return d.error();
   out.digest = *d;
   out.diff_id = *diff;
-  out.file = gz;
+  out.file = blob;
   return out;
 }
 
