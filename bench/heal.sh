@@ -102,10 +102,24 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
   secs "$t0" "$t1" 1
 }
 
+peer_layer() {  # peer_layer -> bytes of the layer buildah bud added to app0, as buildah pushes it (gzip)
+  local b=(buildah --root "$work/peer-root" --runroot "$work/peer-run" --storage-driver vfs)
+  "${b[@]}" push --quiet --compression-format gzip localhost/peer0 "oci:$work/peer-out:peer0" >/dev/null
+  python3 - "$work/peer-out" <<'PY'
+import json, sys, os
+root = sys.argv[1]
+blob = lambda d: os.path.join(root, "blobs", *d.split(":"))
+index = json.load(open(os.path.join(root, "index.json")))
+manifest = json.load(open(blob(index["manifests"][0]["digest"])))
+print(manifest["layers"][-1]["size"])
+PY
+}
+
 echo "heal benchmark: bookworm main base + app layer; $ndebs fixed .debs from bookworm-security in one signed snapshot; concurrency $CONC"
 read -r one_s one_n one_layer one_image < <(run_airheal 1 one)
 read -r many_s many_n many_layer many_image < <(run_airheal "$N" many)
 peer1=$(run_peer 1)
+peer_bytes=$(peer_layer)
 peerk=$(run_peer "$PEER")
 peerN=$(echo "$peerk * $N / $PEER" | bc -l | xargs printf '%.1f')
 pct=$(echo "100 * $one_layer / $one_image" | bc -l | xargs printf '%.1f')
@@ -115,5 +129,6 @@ printf '%-44s %10s %14s %12s\n' "" "airheal" "buildah bud" "bud/airheal"
 printf '%-44s %9ss %13ss %7sx\n' "1 image: import -> staged ($one_n staged)" "$one_s" "$peer1" "$(echo "$peer1 / $one_s" | bc -l | xargs printf '%.1f')"
 printf '%-44s %9ss %13ss %7sx\n' "$N images: import -> staged ($many_n staged)" "$many_s" "$peerN" "$(echo "$peerN / $many_s" | bc -l | xargs printf '%.1f')"
 echo "   (peer for $N images: $PEER rebuilds measured, ${peerk}s, scaled to $N)"
-echo "heal layer: $(mib "$one_layer") MiB over a $(mib "$one_image") MiB image (${pct}%, gzip, as stored)"
+echo "heal layer: $(mib "$one_layer") MiB over a $(mib "$one_image") MiB image (${pct}%, gzip, as stored);" \
+  "buildah bud's new layer: $(mib "$peer_bytes") MiB ($(echo "100 * $peer_bytes / $one_image" | bc -l | xargs printf '%.1f')%, gzip as buildah pushes it)"
 echo "targets: 1 image < 120 s; $N images < 900 s; heal layer <= 10% of the image"
