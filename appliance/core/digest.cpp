@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -104,6 +107,71 @@ Digest Sha256::of(std::string_view data) {
   Sha256 h;
   h.update(data);
   return h.finish();
+}
+
+struct BackgroundSha256::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  const void* data = nullptr;  // the block in flight, or null
+  std::size_t size = 0;
+  bool stop = false;
+  Sha256 hash;
+  std::thread thread;
+};
+
+BackgroundSha256::BackgroundSha256() : s_(std::make_unique<State>()) {
+  s_->thread = std::thread([this] { run(); });
+}
+
+BackgroundSha256::~BackgroundSha256() {
+  {
+    std::unique_lock lock(s_->mu);
+    s_->cv.wait(lock, [&] { return s_->data == nullptr; });
+    s_->stop = true;
+  }
+  s_->cv.notify_all();
+  s_->thread.join();
+}
+
+void BackgroundSha256::run() {
+  std::unique_lock lock(s_->mu);
+  for (;;) {
+    s_->cv.wait(lock, [&] { return s_->stop || s_->data != nullptr; });
+    if (s_->data == nullptr) return;  // stopped with nothing in flight
+    const void* data = s_->data;
+    std::size_t size = s_->size;
+    lock.unlock();
+    s_->hash.update(data, size);  // only this thread touches the hash while a block is in flight
+    lock.lock();
+    s_->data = nullptr;
+    s_->cv.notify_all();
+  }
+}
+
+void BackgroundSha256::submit(const void* data, std::size_t size) {
+  wait();
+  if (size < kInlineBytes) {
+    s_->hash.update(data, size);
+    return;
+  }
+  {
+    std::lock_guard lock(s_->mu);
+    s_->data = data;
+    s_->size = size;
+  }
+  s_->cv.notify_all();
+}
+
+void BackgroundSha256::wait() {
+  std::unique_lock lock(s_->mu);
+  s_->cv.wait(lock, [&] { return s_->data == nullptr; });
+}
+
+Digest BackgroundSha256::finish() {
+  wait();
+  auto d = s_->hash.finish();
+  s_->hash = Sha256();
+  return d;
 }
 
 Result<Digest> Sha256::of_file(const std::filesystem::path& path, std::uint64_t* size) {

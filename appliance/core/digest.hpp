@@ -56,6 +56,27 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
+// SHA-256 on a helper thread, for a caller that does something else with the same bytes at the
+// same time (writes them out): submit() a block, use it, wait(). The block must stay valid and
+// unchanged until wait() returns. Blocks under kInlineBytes are hashed at once in submit().
+class BackgroundSha256 {
+ public:
+  static constexpr std::size_t kInlineBytes = 256 * 1024;
+  BackgroundSha256();   // starts the helper thread
+  ~BackgroundSha256();  // waits for the block in flight and stops the thread
+  BackgroundSha256(const BackgroundSha256&) = delete;
+  BackgroundSha256& operator=(const BackgroundSha256&) = delete;
+
+  void submit(const void* data, std::size_t size);  // one block in flight at most: waits for the last
+  void wait();                                      // the last submitted block is hashed
+  Digest finish();                                  // wait(), the digest, and a fresh hash for the next input
+
+ private:
+  void run();
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
 std::string to_hex(const unsigned char* data, std::size_t size);
 std::string random_hex(std::size_t bytes);
 

@@ -5,7 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "core/fs.hpp"
@@ -25,6 +31,92 @@ std::string human_path(const std::string& p) {
   }
   return out;
 }
+// Hashes stored entries (files the sink copied in the kernel) on worker threads and compares each
+// with its manifest digest. finish() reports the first failure in archive order.
+class HashPool {
+ public:
+  explicit HashPool(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  }
+  ~HashPool() { stop(); }
+  HashPool(const HashPool&) = delete;
+  HashPool& operator=(const HashPool&) = delete;
+
+  void add(std::size_t order, std::filesystem::path file, Digest expected, std::string shown) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(Job{order, std::move(file), expected, std::move(shown)});
+    }
+    cv_.notify_one();
+  }
+  // Waits for every job; the failure of the earliest entry, if any.
+  std::optional<Error> finish() {
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+    if (failures_.empty()) return std::nullopt;
+    auto first = std::min_element(failures_.begin(), failures_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    return first->second;
+  }
+
+ private:
+  struct Job {
+    std::size_t order;
+    std::filesystem::path file;
+    Digest expected;
+    std::string shown;
+  };
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  void run() {
+    std::vector<char> buf(1 << 20);
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+      lock.unlock();
+      auto failure = check(job, buf);
+      lock.lock();
+      if (failure) failures_.emplace_back(job.order, std::move(*failure));
+      --busy_;
+      if (queue_.empty() && busy_ == 0) idle_.notify_all();
+    }
+  }
+  static std::optional<Error> check(const Job& job, std::vector<char>& buf) {
+    fs::UniqueFd in(::open(job.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) return make_error(Errc::io_error, "cannot read back staged '" + job.shown + "': " + std::strerror(errno));
+    Sha256 h;
+    for (;;) {
+      auto n = ::read(in.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error(Errc::io_error, "cannot read back staged '" + job.shown + "': " + std::strerror(errno));
+      if (n == 0) break;
+      h.update(buf.data(), static_cast<std::size_t>(n));
+    }
+    auto d = h.finish();
+    if (d != job.expected)
+      return make_error(Errc::invalid_argument,
+                        "entry '" + job.shown + "' has sha256 " + d.hex() + "; the manifest says " + job.expected.hex());
+    return std::nullopt;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_, idle_;
+  std::deque<Job> queue_;
+  std::vector<std::pair<std::size_t, Error>> failures_;
+  unsigned busy_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
 }  // namespace
 
 const char* to_string(Header::Type t) {
@@ -43,6 +135,7 @@ const char* to_string(Header::Type t) {
 
 ArchiveReader::~ArchiveReader() {
   if (a_) archive_read_free(a_);
+  if (fd_ >= 0) ::close(fd_);  // archive_read_open_fd leaves it to us
 }
 
 Error ArchiveReader::failure(const std::string& what) const {
@@ -52,17 +145,36 @@ Error ArchiveReader::failure(const std::string& what) const {
 
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::filesystem::path& file) {
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
+  r->fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // NONBLOCK: a FIFO must not hang us
+  if (r->fd_ < 0) {
+    int err = errno;
+    return make_error(Errc::not_found, "cannot read " + file.string() + ": " + std::strerror(err));
+  }
   struct stat sb {};
-  if (::stat(file.c_str(), &sb) != 0)
-    return make_error(Errc::not_found, "cannot read " + file.string() + ": " + std::strerror(errno));
+  if (::fstat(r->fd_, &sb) != 0)
+    return make_error(Errc::io_error, "cannot read " + file.string() + ": " + std::strerror(errno));
   if (!S_ISREG(sb.st_mode)) return make_error(Errc::invalid_argument, file.string() + " is not a regular file");
+  ::fcntl(r->fd_, F_SETFL, ::fcntl(r->fd_, F_GETFL) & ~O_NONBLOCK);
   r->file_size_ = static_cast<std::uint64_t>(sb.st_size);
   r->a_ = archive_read_new();
   archive_read_support_format_tar(r->a_);
   archive_read_support_filter_zstd(r->a_);
-  if (archive_read_open_filename(r->a_, file.c_str(), 4 << 20) != ARCHIVE_OK)
+  if (archive_read_open_fd(r->a_, r->fd_, 4 << 20) != ARCHIVE_OK)
     return r->failure("cannot open " + file.string() + " as a snapshot");
   return r;
+}
+
+std::optional<std::uint64_t> ArchiveReader::data_offset() const {
+  if (compression_ != Compression::none || archive_filter_count(a_) != 1) return std::nullopt;
+  auto n = archive_filter_bytes(a_, 0);  // what the tar reader has consumed: the headers, up to the data
+  if (n < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(n);
+}
+
+Status ArchiveReader::skip_data() {
+  if (archive_read_data_skip(a_) != ARCHIVE_OK)
+    return failure("the archive is truncated or corrupt in entry '" + human_path(current_) + "'");
+  return {};
 }
 
 std::uint64_t ArchiveReader::file_position() const {
@@ -280,53 +392,83 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
   std::optional<Header> h = head.first_body;
   std::uint64_t done = 0;
   auto refuse = [](std::string msg) { return make_error(Errc::invalid_argument, std::move(msg)); };
-  while (h) {
-    auto shown = human_path(h->path);
-    if (!h->path.empty() && h->path.front() == '/') return refuse("entry '" + shown + "' has an absolute path");
-    if (h->path == ".." || h->path.rfind("../", 0) == 0 || h->path.find("/../") != std::string::npos ||
-        (h->path.size() >= 3 && h->path.substr(h->path.size() - 3) == "/.."))
-      return refuse("entry '" + shown + "' has a path that escapes the snapshot (..)");
-    if (h->type == Header::Type::symlink) return refuse("entry '" + shown + "' is a symbolic link (to '" + human_path(h->link_target) + "')");
-    if (h->type == Header::Type::hardlink) return refuse("entry '" + shown + "' is a hard link (to '" + human_path(h->link_target) + "')");
-    if (h->type == Header::Type::device) return refuse("entry '" + shown + "' is a device node");
-    if (h->type != Header::Type::regular) return refuse("entry '" + shown + "' is a " + to_string(h->type) + ", not a regular file");
-    if (!is_safe_path(h->path)) return refuse("entry '" + shown + "' has an unsafe path");
-    if (h->path == kManifestName || h->path.rfind(kSignaturePrefix, 0) == 0)
-      return refuse("entry '" + shown + "' appears again after the head of the snapshot");
-    auto it = by_path.find(h->path);
-    if (it == by_path.end()) return refuse("stray entry '" + shown + "' is not listed in the manifest");
-    const Entry& e = *it->second;
-    if (!seen.insert(e.path).second) return refuse("entry '" + shown + "' appears twice");
-    if (e.in_previous) return refuse("entry '" + shown + "' is marked in_previous but is present in the archive");
-    if (h->size != e.size)
-      return refuse("entry '" + shown + "' is " + std::to_string(h->size) + " bytes; the manifest says " + std::to_string(e.size));
-    if (auto st = sink.open(e); !st) return st;
-    Sha256 hash;
-    std::uint64_t got = 0;
-    while (true) {
-      auto block = r.read_block();
-      if (!block) return block.error();
-      if (block->empty()) break;
-      got += block->size();
-      if (got > e.size) return refuse("entry '" + shown + "' holds more than its declared " + std::to_string(e.size) + " bytes");
-      hash.update(block->data(), block->size());
-      if (auto st = sink.write(e, block->data(), block->size()); !st) return st;
-      done += block->size();
-      if (sink.progress) sink.progress(done, total);
+  // Entries the sink copies in the kernel are hashed from where they were stored, by this pool,
+  // while the next entries are copied; its findings come first (they are about earlier entries).
+  std::optional<HashPool> pool;
+  BackgroundSha256 hash;
+  std::size_t order = 0;
+  auto entries = [&]() -> Status {
+    while (h) {
+      auto shown = human_path(h->path);
+      if (!h->path.empty() && h->path.front() == '/') return refuse("entry '" + shown + "' has an absolute path");
+      if (h->path == ".." || h->path.rfind("../", 0) == 0 || h->path.find("/../") != std::string::npos ||
+          (h->path.size() >= 3 && h->path.substr(h->path.size() - 3) == "/.."))
+        return refuse("entry '" + shown + "' has a path that escapes the snapshot (..)");
+      if (h->type == Header::Type::symlink) return refuse("entry '" + shown + "' is a symbolic link (to '" + human_path(h->link_target) + "')");
+      if (h->type == Header::Type::hardlink) return refuse("entry '" + shown + "' is a hard link (to '" + human_path(h->link_target) + "')");
+      if (h->type == Header::Type::device) return refuse("entry '" + shown + "' is a device node");
+      if (h->type != Header::Type::regular) return refuse("entry '" + shown + "' is a " + to_string(h->type) + ", not a regular file");
+      if (!is_safe_path(h->path)) return refuse("entry '" + shown + "' has an unsafe path");
+      if (h->path == kManifestName || h->path.rfind(kSignaturePrefix, 0) == 0)
+        return refuse("entry '" + shown + "' appears again after the head of the snapshot");
+      auto it = by_path.find(h->path);
+      if (it == by_path.end()) return refuse("stray entry '" + shown + "' is not listed in the manifest");
+      const Entry& e = *it->second;
+      if (!seen.insert(e.path).second) return refuse("entry '" + shown + "' appears twice");
+      if (e.in_previous) return refuse("entry '" + shown + "' is marked in_previous but is present in the archive");
+      if (h->size != e.size)
+        return refuse("entry '" + shown + "' is " + std::to_string(h->size) + " bytes; the manifest says " + std::to_string(e.size));
+      if (auto st = sink.open(e); !st) return st;
+      auto offset = sink.copy && e.size >= kCopyMinBytes ? r.data_offset() : std::nullopt;
+      if (offset) {
+        // In the kernel, file to file; hashed from the stored copy on the other cores.
+        auto copied = sink.copy(e, r.fd(), *offset, e.size);
+        if (!copied) return copied.error();
+        if (copied->bytes != e.size)
+          return refuse("entry '" + shown + "' is truncated: " + std::to_string(copied->bytes) + " of " + std::to_string(e.size) + " bytes");
+        if (!pool) pool.emplace(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+        pool->add(order++, copied->file, e.sha256, shown);
+        done += e.size;
+        if (sink.progress) sink.progress(done, total);
+        if (auto st = sink.close(e); !st) return st;
+        if (auto st = r.skip_data(); !st) return st;
+      } else {
+        std::uint64_t got = 0;
+        while (true) {
+          auto block = r.read_block();
+          if (!block) return block.error();
+          if (block->empty()) break;
+          got += block->size();
+          if (got > e.size) return refuse("entry '" + shown + "' holds more than its declared " + std::to_string(e.size) + " bytes");
+          // The block (in the reader's buffer, valid until the next read) is hashed on the second
+          // core while this one writes it.
+          hash.submit(block->data(), block->size());
+          auto written = sink.write(e, block->data(), block->size());
+          hash.wait();
+          if (!written) return written;
+          done += block->size();
+          if (sink.progress) sink.progress(done, total);
+        }
+        if (got != e.size)
+          return refuse("entry '" + shown + "' is truncated: " + std::to_string(got) + " of " + std::to_string(e.size) + " bytes");
+        auto d = hash.finish();
+        ++order;
+        if (d != e.sha256)
+          return refuse("entry '" + shown + "' has sha256 " + d.hex() + "; the manifest says " + e.sha256.hex());
+        if (auto st = sink.close(e); !st) return st;
+      }
+      auto n = r.next();
+      if (!n) return n.error();
+      h = std::move(*n);
     }
-    if (got != e.size)
-      return refuse("entry '" + shown + "' is truncated: " + std::to_string(got) + " of " + std::to_string(e.size) + " bytes");
-    auto d = hash.finish();
-    if (d != e.sha256)
-      return refuse("entry '" + shown + "' has sha256 " + d.hex() + "; the manifest says " + e.sha256.hex());
-    if (auto st = sink.close(e); !st) return st;
-    auto n = r.next();
-    if (!n) return n.error();
-    h = std::move(*n);
-  }
-  for (const auto& e : m.entries)
-    if (!e.in_previous && !seen.count(e.path)) return refuse("entry '" + e.path + "' is listed in the manifest but missing from the archive");
-  return {};
+    for (const auto& e : m.entries)
+      if (!e.in_previous && !seen.count(e.path)) return refuse("entry '" + e.path + "' is listed in the manifest but missing from the archive");
+    return {};
+  };
+  auto st = entries();
+  if (pool)
+    if (auto earlier = pool->finish()) return *earlier;
+  return st;
 }
 
 }  // namespace airheal::snapshot

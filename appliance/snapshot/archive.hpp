@@ -46,11 +46,18 @@ class ArchiveReader {
   Compression compression() const { return compression_; }
   std::uint64_t file_size() const { return file_size_; }
   std::uint64_t file_position() const;  // bytes of the file consumed so far
+  // Where the current entry's data starts in the file, for an uncompressed snapshot (its bytes
+  // can then be copied in the kernel); nullopt when compressed.
+  std::optional<std::uint64_t> data_offset() const;
+  int fd() const { return fd_; }  // the snapshot file, opened once (what is read is what was checked)
+  // Moves past the current entry's data without reading it.
+  Status skip_data();
 
  private:
   ArchiveReader() = default;
   Error failure(const std::string& what) const;
   struct archive* a_ = nullptr;
+  int fd_ = -1;
   Compression compression_ = Compression::none;
   std::uint64_t file_size_ = 0;
   std::string current_;
@@ -99,7 +106,17 @@ struct BodySink {
   };
   std::function<Status(const Entry&)> close = [](const Entry&) { return Status{}; };
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Optional, for large entries of uncompressed snapshots, in place of `write`: copy SIZE bytes of
+  // the snapshot file (SRC_FD from OFFSET) into the entry's destination; returns how many bytes it
+  // could copy and the file they are in. stream_body then hashes that file on other cores, so what
+  // is checked is what was stored, and a mismatch is reported as if found in order.
+  struct Copied {
+    std::uint64_t bytes = 0;
+    std::filesystem::path file;
+  };
+  std::function<Result<Copied>(const Entry&, int src_fd, std::uint64_t offset, std::uint64_t size)> copy;
 };
+inline constexpr std::uint64_t kCopyMinBytes = 1 << 20;  // smaller entries always go through `write`
 Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink);
 
 }  // namespace airheal::snapshot

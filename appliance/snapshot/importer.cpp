@@ -1,13 +1,16 @@
 #include "snapshot/importer.hpp"
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "advisory/db.hpp"
 #include "core/fs.hpp"
@@ -228,6 +231,51 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
         n -= static_cast<std::size_t>(w);
       }
       return {};
+    };
+    // Large entries of an uncompressed snapshot: copied file to file in the kernel
+    // (copy_file_range; sendfile where the two file systems differ, as removable media and the
+    // store do), then hashed back from the staged copy by stream_body.
+    enum { kernel_copy, send_file, read_write } copy_method = kernel_copy;
+    sink.copy = [&](const Entry& e, int src, std::uint64_t offset, std::uint64_t size) -> Result<BodySink::Copied> {
+      BodySink::Copied c;
+      c.file = staged[e.path];
+      auto off = static_cast<off_t>(offset);
+      auto how = copy_method;
+      std::vector<char> buf;
+      while (c.bytes < size) {
+        auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - c.bytes, 1ull << 30));
+        ssize_t n;
+        if (how == kernel_copy) {
+          n = ::copy_file_range(src, &off, out.get(), nullptr, want, 0);
+          if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+            how = copy_method = send_file;  // and for the next entries
+            continue;
+          }
+        } else if (how == send_file) {
+          n = ::sendfile(out.get(), src, &off, want);
+          if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+            how = copy_method = read_write;
+            continue;
+          }
+        } else {
+          buf.resize(1 << 20);
+          n = ::pread(src, buf.data(), std::min(want, buf.size()), off);
+          if (n > 0) {
+            if (auto st = sink.write(e, buf.data(), static_cast<std::size_t>(n)); !st) return st.error();
+            off += n;
+          }
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          int err = errno;
+          if (err == ENOSPC || err == EFBIG || err == EDQUOT)
+            return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
+          return make_error(Errc::io_error, "copying '" + e.path + "' from the snapshot: " + std::strerror(err));
+        }
+        if (n == 0) break;  // the snapshot file ends early: stream_body reports the truncation
+        c.bytes += static_cast<std::uint64_t>(n);
+      }
+      return c;
     };
     sink.close = [&](const Entry&) -> Status {
       // Start writeback now so that it overlaps with reading the rest; one syncfs below makes

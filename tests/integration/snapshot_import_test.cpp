@@ -150,6 +150,10 @@ TEST_CASE("the refusal corpus: each bad snapshot gets one precise reason and cha
     c.signers = {&w.alice};
     return c;
   };
+  // Entries of 1 MiB and more in an uncompressed snapshot are copied file to file in the kernel
+  // and hashed back from the stored copy: the same refusals must come out of that path.
+  const std::string big = random_bytes(3u << 20, 5);
+  auto add_big = [&](Crafted& c) { c.add("blobs/sha256/" + sha256_hex(big), big, "blob"); };
   struct Recipe {
     std::string name;
     std::function<void(Crafted&)> mutate;
@@ -183,6 +187,17 @@ TEST_CASE("the refusal corpus: each bad snapshot gets one precise reason and cha
       {"missing entry", [&](Crafted& c) { c.body.pop_back(); }, "missing from the archive"},
       {"wrong hash", [&](Crafted& c) { c.body[0].data[10] ^= 1; }, "has sha256"},
       {"wrong size", [&](Crafted& c) { c.body[0].data += " "; }, "the manifest says"},
+      {"wrong hash in a large entry", [&](Crafted& c) { add_big(c); c.body.back().data[1u << 20] ^= 1; }, "has sha256"},
+      {"a large entry with a wrong hash, then a stray entry: the first fault is the one reported",
+       [&](Crafted& c) {
+         add_big(c);
+         c.body.back().data[7] ^= 1;
+         c.body.push_back(RawEntry{"extra/payload.sh", "#!/bin/sh\n"});
+       },
+       "has sha256"},
+      {"truncated inside a large entry", [&](Crafted& c) { add_big(c); },
+       "is truncated: ",
+       [&](const fsys::path& f) { fsys::resize_file(f, fsys::file_size(f) - (1u << 20)); }},
       {"truncated archive", [&](Crafted& c) {},
        "truncated",
        [&](const fsys::path& f) { fsys::resize_file(f, fsys::file_size(f) - 3000); }},
@@ -262,6 +277,50 @@ TEST_CASE("the refusal corpus: each bad snapshot gets one precise reason and cha
   good.write(file);
   w.ctl_ok({"import", file.string()});
   w.ctl_ok({"journal", "--verify"});
+}
+
+TEST_CASE("large entries are copied file to file, checked from the stored copy, from any file system", "[integration][snapshot]") {
+  // Same file system as the store (copy_file_range), and from tmpfs as removable media would be
+  // another file system (copy_file_range refuses across them: sendfile).
+  World w;
+  w.trust(w.alice);
+  auto img = make_oci_image(w.tmp / "layout", "v1", 3, 3u << 20, 21);
+  auto file = w.tmp / "big.tar";
+  w.tool({"create", "--channel", "stable", "--sequence", "1", "--out", file.string(), "--image",
+          (w.tmp / "layout").string() + "=library/big:1"});
+  w.tool({"sign", file.string(), "--key", w.alice.fingerprint(), "--gpg-home", w.alice.home().string()});
+  auto check_blobs = [&](const fsys::path& state) {
+    for (const auto& d : img.layer_digests) {
+      auto hex = d.substr(7);
+      auto stored = fs::read_file(state / "blobs" / "sha256" / hex.substr(0, 2) / hex, 64u << 20);
+      REQUIRE(stored);
+      CHECK(stored->size() >= (1u << 20));  // big enough to take the copy path
+      CHECK(sha256_hex(*stored) == hex);
+      CHECK(*stored == *fs::read_file(w.tmp / "layout" / "blobs" / "sha256" / hex, 64u << 20));
+    }
+  };
+  w.ctl_ok({"import", file.string()});
+  w.ctl_ok({"store", "check"});
+  check_blobs(w.state);
+
+  if (!fsys::is_directory("/dev/shm")) FAIL("no /dev/shm (tmpfs) on this host");
+  std::string tmpl = "/dev/shm/airheal-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  struct Remove {
+    fsys::path p;
+    ~Remove() {
+      std::error_code ec;
+      fsys::remove_all(p, ec);
+    }
+  } shm{tmpl};
+  auto media = shm.p / "big.tar";
+  fsys::copy_file(file, media);
+  World other;
+  other.trust(w.alice);
+  auto res = json::parse(other.ctl_ok({"--json", "import", media.string()}).out);
+  CHECK(res["counts"]["images"] == 1);
+  other.ctl_ok({"store", "check"});
+  check_blobs(other.state);
 }
 
 TEST_CASE("thresholds, revocation and replay", "[integration][snapshot]") {
