@@ -75,7 +75,6 @@ class HashPool {
     for (auto& t : workers_) t.join();
   }
   void run() {
-    std::vector<char> buf(1 << 20);
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -84,28 +83,19 @@ class HashPool {
       queue_.pop_front();
       ++busy_;
       lock.unlock();
-      auto failure = check(job, buf);
+      auto failure = check(job);
       lock.lock();
       if (failure) failures_.emplace_back(job.order, std::move(*failure));
       --busy_;
       if (queue_.empty() && busy_ == 0) idle_.notify_all();
     }
   }
-  static std::optional<Error> check(const Job& job, std::vector<char>& buf) {
-    fs::UniqueFd in(::open(job.file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!in) return make_error(Errc::io_error, "cannot read back staged '" + job.shown + "': " + std::strerror(errno));
-    Sha256 h;
-    for (;;) {
-      auto n = ::read(in.get(), buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return make_error(Errc::io_error, "cannot read back staged '" + job.shown + "': " + std::strerror(errno));
-      if (n == 0) break;
-      h.update(buf.data(), static_cast<std::size_t>(n));
-    }
-    auto d = h.finish();
-    if (d != job.expected)
+  static std::optional<Error> check(const Job& job) {
+    auto d = Sha256::of_file(job.file);
+    if (!d) return make_error(Errc::io_error, "cannot read back staged '" + job.shown + "': " + d.error().message);
+    if (*d != job.expected)
       return make_error(Errc::invalid_argument,
-                        "entry '" + job.shown + "' has sha256 " + d.hex() + "; the manifest says " + job.expected.hex());
+                        "entry '" + job.shown + "' has sha256 " + d->hex() + "; the manifest says " + job.expected.hex());
     return std::nullopt;
   }
   std::mutex mu_;

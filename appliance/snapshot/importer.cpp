@@ -217,16 +217,17 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       staged[e.path] = p;
       return {};
     };
+    // A failed write into staging: a full disk is a refusal (nothing was kept), anything else an I/O error.
+    auto staging_error = [](const Entry& e, int err, const std::string& doing) -> Error {
+      if (err == ENOSPC || err == EFBIG || err == EDQUOT)
+        return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
+      return make_error(Errc::io_error, doing + " '" + e.path + "': " + std::strerror(err));
+    };
     sink.write = [&](const Entry& e, const char* data, std::size_t n) -> Status {
       while (n > 0) {
         auto w = ::write(out.get(), data, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          int err = errno;
-          if (err == ENOSPC || err == EFBIG || err == EDQUOT)
-            return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
-          return make_error(Errc::io_error, "writing staged '" + e.path + "': " + std::strerror(err));
-        }
+        if (w < 0) return staging_error(e, errno, "writing staged");
         data += w;
         n -= static_cast<std::size_t>(w);
       }
@@ -266,12 +267,7 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
           }
         }
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          int err = errno;
-          if (err == ENOSPC || err == EFBIG || err == EDQUOT)
-            return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
-          return make_error(Errc::io_error, "copying '" + e.path + "' from the snapshot: " + std::strerror(err));
-        }
+        if (n < 0) return staging_error(e, errno, "copying from the snapshot");
         if (n == 0) break;  // the snapshot file ends early: stream_body reports the truncation
         c.bytes += static_cast<std::uint64_t>(n);
       }
