@@ -10,6 +10,8 @@
 #include "core/oci.hpp"
 #include "core/subprocess.hpp"
 #include "heal/attest.hpp"
+#include "heal/deb/order.hpp"
+#include "heal/deb/repository.hpp"
 #include "heal/engine.hpp"
 #include "heal/pins.hpp"
 #include "heal/heal_layer.hpp"
@@ -23,6 +25,10 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kGzipLayer = "application/vnd.oci.image.layer.v1.tar+gzip";
+// Where a heal build mounts the local repository and apt's scratch state. buildah creates the
+// mount points in the container; they are left out of the heal layer (slim_layer).
+constexpr const char* kRepoMount = "/airheal-heal";
+constexpr const char* kAptStateMount = "/airheal-apt";
 
 // Hard-links (or copies, across file systems) a store blob into an OCI layout's blob folder.
 Status link_blob_into(const fsys::path& from, const fsys::path& layout, const Digest& d) {
@@ -64,6 +70,22 @@ std::string deb_file_name(const PackagePin& p) {
 
 std::string tail(const std::string& s, std::size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }
 
+// The last N non-empty lines of S, without buildah's own "Error: while running runtime" echo.
+std::string last_lines(const std::string& s, std::size_t n) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    auto eol = s.find('\n', pos);
+    auto line = s.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    pos = eol == std::string::npos ? s.size() : eol + 1;
+    if (line.empty() || line.rfind("Error: while running runtime:", 0) == 0) continue;
+    lines.push_back(line);
+  }
+  std::string out;
+  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) out += (out.empty() ? "" : "\n") + lines[i];
+  return out;
+}
+
 }  // namespace
 
 // buildah against the heal engine's one storage (<state>/heal/buildah, vfs: no privileges or kernel
@@ -72,8 +94,8 @@ std::string tail(const std::string& s, std::size_t n) { return s.substr(s.size()
 // Each command, its duration and the tail of its output go to the heal's log.
 class Buildah {
  public:
-  Buildah(const EngineOptions& o, fsys::path storage, fsys::path dir, std::string& log)
-      : o_(o), storage_(std::move(storage)), dir_(std::move(dir)), log_(log) {}
+  Buildah(const EngineOptions& o, fsys::path storage, fsys::path dir, std::string& log, Failure* failure = nullptr)
+      : o_(o), storage_(std::move(storage)), dir_(std::move(dir)), log_(log), failure_(failure) {}
   Result<std::string> operator()(std::vector<std::string> args, std::optional<std::chrono::milliseconds> timeout = {},
                                  bool* timed_out = nullptr) {
     std::vector<std::string> argv = {o_.buildah, "--root", (storage_ / "root").string(), "--runroot", (storage_ / "run").string(),
@@ -93,20 +115,30 @@ class Buildah {
     }
     char took[32];
     std::snprintf(took, sizeof took, "%.1f", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    log_ += "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 20000) + tail(r.err, 20000);
+    // The whole output goes to the heal's log (each stream bounded at 4 MiB, keeping its end).
+    log_ += "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) + tail(r.err, 4u << 20);
+    if (!log_.ends_with("\n")) log_ += "\n";
+    last_output_ = r.out + r.err;
     if (timed_out) *timed_out = r.timed_out;
-    if (r.timed_out)
-      return make_error(Errc::io_error, "buildah " + args[0] + " timed out after " +
-                                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(po.timeout).count()) + " s");
-    if (r.exit_code != 0)
-      return make_error(Errc::io_error, "buildah " + args[0] + " failed (exit " + std::to_string(r.exit_code) + "): " + tail(r.err, 600));
+    if (r.timed_out || r.exit_code != 0) {
+      auto f = classify_output(last_output_, r.timed_out);
+      if (failure_) *failure_ = f;
+      if (r.timed_out)
+        return make_error(Errc::io_error, "buildah " + args[0] + " timed out after " +
+                                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(po.timeout).count()) + " s");
+      return make_error(Errc::io_error, "buildah " + args[0] + " failed (exit " + std::to_string(r.exit_code) + "): " +
+                                            (f.lines.empty() ? last_lines(r.err.empty() ? r.out : r.err, 12) : f.summary()));
+    }
     return r.out;
   }
+  const std::string& last_output() const { return last_output_; }
 
  private:
   const EngineOptions& o_;
   fsys::path storage_, dir_;
   std::string& log_;
+  Failure* failure_;
+  std::string last_output_;
 };
 
 fsys::path Engine::buildah_storage() const { return store_.root() / "heal" / "buildah"; }
@@ -229,7 +261,7 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
 }
 
 Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                                  const fsys::path& work, std::string& log, const Policy& policy) {
+                                  const fsys::path& work, std::string& log, const Policy& policy, Failure& failure) {
   std::error_code ec;
   fsys::remove_all(work, ec);
   fsys::create_directories(work, ec);
@@ -261,36 +293,90 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
            std::to_string(reuse->shared_layers) + " layer(s) shared with its original, and no layer above them touches "
            "the dpkg database or a path the heal layer writes\n";
   } else if (plan.uses_dpkg()) {
-    // The image's own dpkg installs the pinned .debs, mounted read-only from a local folder made of
-    // imported content; gold artefacts are copied in; buildah's last layer is the heal layer.
+    // The image's own package tools install the pinned .debs from a local read-only repository
+    // made of imported content: apt-get when the image has it (apt orders pre-dependencies and
+    // configuration, with that repository as its only source), else dpkg in calls ordered by the
+    // packages' Pre-Depends. Gold artefacts are copied in; buildah's last layer is the heal layer.
     if (auto st = write_layout(store_, work / "in", *manifest_bytes, "original"); !st) return st.error();
-    fsys::create_directories(work / "debs");
-    std::vector<std::string> debs;
+    std::vector<deb::RepositoryPackage> repo_pkgs;
+    std::vector<deb::Package> pkgs;
+    std::vector<std::string> files;
     for (const auto& p : plan.packages) {
-      auto file = deb_file_name(p);
+      auto d = *Digest::parse(p.digest);
+      auto ctl = deb_control(p.digest);
+      if (!ctl) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + ": " + ctl.error().message);
+      auto pkg = deb::package_from(*ctl);
+      auto file = deb::deb_file_name(*ctl);
+      if (!pkg || !file) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + " has an unreadable control file");
+      if (pkg->name != p.name || pkg->version != p.version)
+        return make_error(Errc::invalid_argument, "the imported file for " + p.name + " " + p.version + " is " + pkg->id());
       std::error_code e;
-      fsys::create_hard_link(store_.blob_path(*Digest::parse(p.digest)), work / "debs" / file, e);
-      if (e) fsys::copy_file(store_.blob_path(*Digest::parse(p.digest)), work / "debs" / file, e);
-      if (e) return make_error(Errc::io_error, "cannot stage " + file + ": " + e.message());
-      debs.push_back("/airheal-heal/" + file);
+      auto size = fsys::file_size(store_.blob_path(d), e);
+      if (e) return make_error(Errc::io_error, "package " + p.name + ": " + e.message());
+      repo_pkgs.push_back({*ctl, store_.blob_path(d), size, d.hex()});
+      pkgs.push_back(std::move(*pkg));
+      files.push_back(*file);
       created_by += " " + p.name + "=" + p.version;
     }
-    Buildah buildah(options_, buildah_storage(), work, log);
+    if (auto st = deb::write_repository(work / "repo", kRepoMount, repo_pkgs, store_.now_seconds()); !st) return st.error();
+    Buildah buildah(options_, buildah_storage(), work, log, &failure);
     auto ctr = "airheal-heal-" + std::to_string(id);
     if (auto r = buildah({"from", "--pull-never", "--name", ctr, "oci:in:original"}); !r) return r.error();
+    struct RemoveContainer {
+      Buildah& b;
+      std::string ctr;
+      ~RemoveContainer() {
+        (void)b({"rm", ctr});
+        (void)b({"rmi", "--prune"});  // older images the shared storage no longer needs
+      }
+    } remove_container{buildah, ctr};
     for (const auto& a : plan.artifacts) {
       if (auto r = buildah({"copy", "--chmod", "0755", ctr, store_.blob_path(*Digest::parse(a.digest)).string(), "/" + a.path}); !r)
         return r.error();
       created_by += " /" + a.path + "=" + a.name;
     }
-    std::vector<std::string> install = {"run", "--runtime", options_.runtime, "--network", "none", "--volume",
-                                        (work / "debs").string() + ":/airheal-heal:ro", ctr, "--", "dpkg", "-i"};
-    install.insert(install.end(), debs.begin(), debs.end());
-    if (auto r = buildah(install); !r) return r.error();
+    // Non-interactive, no tty: debconf takes its defaults, conffiles the image's admin changed
+    // are kept (as unattended-upgrades does).
+    std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive",
+                                    "-e", "DEBCONF_NONINTERACTIVE_SEEN=true", "--volume", (work / "repo").string() + ":" + kRepoMount + ":ro"};
+    auto with = [&](std::vector<std::string> tail_args) {
+      auto v = run;
+      v.insert(v.end(), tail_args.begin(), tail_args.end());
+      return v;
+    };
+    if (plan.installer == "apt") {
+      std::error_code e;
+      for (auto sub : {"lists/partial", "cache/archives/partial", "log"}) fsys::create_directories(work / "apt-state" / sub, e);
+      if (e) return make_error(Errc::io_error, "cannot create apt's scratch state: " + e.message());
+      run.insert(run.end(), {"--volume", (work / "apt-state").string() + ":" + kAptStateMount, ctr, "--"});
+      auto apt = [&](const std::string& tool, std::vector<std::string> args) {
+        auto v = with({tool});
+        auto o = deb::apt_options(kRepoMount, kAptStateMount);
+        v.insert(v.end(), o.begin(), o.end());
+        v.insert(v.end(), args.begin(), args.end());
+        return v;
+      };
+      if (auto r = buildah(apt("apt-get", {"update"})); !r) return r.error();
+      std::vector<std::string> install = {"install", "--no-remove"};
+      for (const auto& p : pkgs) install.push_back(p.name + (p.architecture == "all" ? "" : ":" + p.architecture) + "=" + p.version);
+      if (auto r = buildah(apt("apt-get", install)); !r) return r.error();
+      if (!plan.apt_mark_auto.empty()) {
+        std::vector<std::string> mark = {"auto"};
+        mark.insert(mark.end(), plan.apt_mark_auto.begin(), plan.apt_mark_auto.end());
+        if (auto r = buildah(apt("apt-mark", mark)); !r) return r.error();
+      }
+    } else {
+      run.insert(run.end(), {ctr, "--"});
+      auto batches = deb::dpkg_batches(pkgs);
+      log += "dpkg: " + std::to_string(batches.size()) + " call(s), each package after the packages it pre-depends on\n";
+      for (const auto& batch : batches) {
+        std::vector<std::string> dpkg = {"dpkg", "--force-confdef", "--force-confold", "-i"};
+        for (auto i : batch) dpkg.push_back(std::string(kRepoMount) + "/" + files[i]);
+        if (auto r = buildah(with(dpkg)); !r) return r.error();
+      }
+    }
     if (auto r = buildah({"commit", "--quiet", "--disable-compression=false", "--format", "oci", ctr, "oci:out:healed"}); !r)
       return r.error();
-    (void)buildah({"rm", ctr});
-    (void)buildah({"rmi", "--prune"});  // older images the shared storage no longer needs
     auto out_index = fs::read_file(work / "out" / "index.json", 1 << 20);
     if (!out_index) return out_index.error();
     auto oi = json::parse(*out_index, nullptr, false);
@@ -362,11 +448,16 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
       new_files.insert(paths.begin(), paths.end());
       // The record, in the form the image already uses.
       bool dir_form = p.record.size() > 8 && p.record.ends_with("/control");
-      auto old = records.count(p.record) ? Result<std::string>(records[p.record]) : original_file(p.record);
-      if (!old) return make_error(Errc::io_error, "the record " + p.record + " cannot be read: " + old.error().message);
-      auto replaced = replace_stanza(*old, p.name, ctl->control);
-      if (!replaced) return make_error(Errc::invalid_argument, p.record + ": " + replaced.error().message);
-      records[p.record] = *replaced;
+      if (!records.count(p.record) && !files->count(p.record)) {
+        // A package the dependency closure adds: a record file of its own, as distroless images keep them.
+        records[p.record] = ctl->control;
+      } else {
+        auto old = records.count(p.record) ? Result<std::string>(records[p.record]) : original_file(p.record);
+        if (!old) return make_error(Errc::io_error, "the record " + p.record + " cannot be read: " + old.error().message);
+        auto replaced = replace_stanza(*old, p.name, ctl->control);
+        if (!replaced) return make_error(Errc::invalid_argument, p.record + ": " + replaced.error().message);
+        records[p.record] = *replaced;
+      }
       auto sums_path = dir_form ? p.record.substr(0, p.record.size() - 7) + "md5sums" : p.record + ".md5sums";
       if (files->count(sums_path)) {
         if (auto old_sums = original_file(sums_path)) {
@@ -397,7 +488,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     std::vector<fsys::path> lowers;
     for (const auto& l : m->layers) lowers.push_back(store_.blob_path(l.digest));
     SlimReport slim;
-    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim);
+    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, {kRepoMount + 1, kAptStateMount + 1});
     if (!slimmer) return slimmer.error();
     log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" + fs::human_bytes(slim.dropped_bytes) +
            ") left out, identical in content, mode and owner to the layers below; " + fs::human_bytes(heal.size) + " -> " +
@@ -505,7 +596,7 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
     return message;
   };
   if (!entry.empty()) {
-    std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", ctr, "--"};
+    std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive", ctr, "--"};
     run.insert(run.end(), entry.begin(), entry.end());
     bool timed_out = false;
     auto r = buildah(run, std::chrono::milliseconds(options_.smoke_timeout), &timed_out);
@@ -517,7 +608,7 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
       smoke_note += " smoke test: the entrypoint exited 0;";
   }
   if (!argv.empty()) {
-    std::vector<std::string> t = {"run", "--runtime", options_.runtime, "--network", "none", ctr, "--"};
+    std::vector<std::string> t = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive", ctr, "--"};
     t.insert(t.end(), argv.begin(), argv.end());
     if (auto r = buildah(t); !r) failures.first = bound(r.error().message);
   }

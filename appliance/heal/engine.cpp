@@ -10,6 +10,8 @@
 
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "heal/deb/order.hpp"
+#include "heal/deb/resolver.hpp"
 #include "scan/binary.hpp"
 #include "scan/layer.hpp"
 #include "scan/sbom.hpp"
@@ -22,7 +24,13 @@ using nlohmann::json;
 
 namespace {
 
-bool safe_deb_field(const std::string& s, const std::regex& re) { return !s.empty() && s.size() < 256 && std::regex_match(s, re); }
+// A heal's log as stored: whole up to 4 MiB, else its beginning and its end (where failures are).
+std::string bounded_log(const std::string& log) {
+  constexpr std::size_t kMax = 4u << 20;
+  if (log.size() <= kMax) return log;
+  return log.substr(0, kMax / 4) + "\n[... " + std::to_string(log.size() - kMax) + " bytes left out ...]\n" +
+         log.substr(log.size() - (kMax - kMax / 4));
+}
 
 std::string today() {
   std::time_t t = std::time(nullptr);
@@ -57,12 +65,15 @@ HealRecord row(sqlite::Statement& st) {
   h.attestations = json::parse(st.get_text(19), nullptr, false);
   if (!h.attestations.is_array()) h.attestations = json::array();
   h.generation = st.get_text(20);
+  h.failure = st.get_text(21);
+  h.failure_lines = st.get_text(22);
   return h;
 }
 
 constexpr const char* kSelect =
     "SELECT id, repository, tag, original, state, mode, strategy, plan, staged_tag, staged, reason, log, created_at, "
-    "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, attestations, generation FROM heals";
+    "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, attestations, generation, failure, failure_lines "
+    "FROM heals";
 
 std::string strip_v(std::string v) { return !v.empty() && v[0] == 'v' ? v.substr(1) : v; }
 
@@ -124,6 +135,7 @@ json Plan::to_json() const {
   for (const auto& p : packages) {
     json j = {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}};
     if (!p.record.empty()) j["record"] = p.record;
+    if (!p.needed_by.empty()) j["needed_by"] = p.needed_by;
     pins.push_back(std::move(j));
   }
   auto arts = json::array();
@@ -136,6 +148,10 @@ json Plan::to_json() const {
   json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
             {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
+  if (!deferrals.empty()) j["deferrals"] = deferrals;
+  if (!installer.empty()) j["installer"] = installer;
+  if (!dpkg_batches.empty()) j["dpkg_batches"] = dpkg_batches;
+  if (!apt_mark_auto.empty()) j["apt_mark_auto"] = apt_mark_auto;
   if (rebase) j["rebase"] = rb;
   if (!dependencies.empty()) {
     j["dependencies"] = deps;
@@ -151,6 +167,7 @@ json HealRecord::to_json() const {
             {"attestations", attestations}};
   if (!staged_tag.empty()) j["staged_tag"] = staged_tag;
   if (!staged.empty()) j["staged"] = staged;
+  if (!failure.empty()) j["failure"] = {{"class", failure}, {"lines", failure_lines}};
   if (staged_at) j["staged_at"] = scan::rfc3339(*staged_at);
   if (promoted_at) j["promoted_at"] = scan::rfc3339(*promoted_at);
   if (heal_layer_size) j["heal_layer_bytes"] = heal_layer_size;
@@ -241,7 +258,6 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   auto usable = [&](const std::string& location) {
     return has_dpkg ? location == "var/lib/dpkg/status" : location.rfind("var/lib/dpkg/status.d/", 0) == 0;
   };
-  static const std::regex name_re("[a-z0-9][a-z0-9+.-]*"), arch_re("[a-z0-9-]+");
   // Debian findings grouped by source package: a source is healed only with every installed
   // binary built from it (dpkg refuses mixed versions of perl and perl-base, for instance).
   struct SourceNeed {
@@ -280,49 +296,84 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
     }
   }
   std::map<std::string, PackagePin> pins;  // by package name
-  for (const auto& [source, need] : sources) {
-    std::vector<PackagePin> chosen;
-    std::vector<std::string> missing;
-    std::vector<const Content*> chosen_content;
-    for (const auto& comp : inv->components) {
-      if (comp.type != "deb" || comp.source != source || !usable(comp.location)) continue;
-      // The highest imported build of this binary whose source version carries every fix.
-      const Content* best = nullptr;
-      for (const auto& c : packages) {
-        if (c.name != comp.name) continue;
-        auto carch = c.meta.value("architecture", "");
-        if (carch != comp.arch && carch != "all") continue;
-        auto sv = c.meta.value("source_version", "");
-        if (sv.empty()) sv = c.version;
-        auto cmp = version::compare_dpkg(sv, need.fixed);
-        if (!cmp || *cmp < 0) continue;
-        if (!safe_deb_field(c.name, name_re) || !version::is_dpkg_version(c.version) || !safe_deb_field(carch, arch_re)) continue;
-        if (best && version::compare_dpkg(c.version, best->version).value_or(0) <= 0) continue;
-        best = &c;
-      }
-      if (best) {
-        chosen.push_back(PackagePin{best->name, best->version, best->meta.value("architecture", ""), best->digest, "",
-                                    has_dpkg ? "" : comp.location});
-        chosen_content.push_back(best);
-      } else {
-        missing.push_back(comp.name);
-      }
-    }
-    if (!missing.empty() || chosen.empty()) {
-      for (const auto& i : need.ids) deferred.insert(i);
+  // Debian: the resolver picks the imported builds the way apt would (every installed binary of
+  // each affected source, and what those builds need at versions the image does not have);
+  // whatever it cannot complete is deferred with the missing build named.
+  if (!sources.empty()) {
+    auto db = debian_database(*Digest::parse(manifest), has_dpkg);
+    std::vector<deb::SourceRequest> requests;
+    for (const auto& [source, need] : sources) requests.push_back({source, need.fixed, need.ids});
+    auto defer_source = [&](const std::string& source, const std::string& fixed, const std::set<std::string>& ids,
+                            const std::string& reason, const std::vector<std::string>& missing) {
+      deferred.insert(ids.begin(), ids.end());
       std::string m;
       for (const auto& x : missing) m += " " + x;
-      p.missing.push_back(source + " " + need.fixed + ":" + m);
-      continue;
+      p.missing.push_back(source + " " + fixed + ":" + m);
+      p.deferrals.push_back({{"source", source}, {"fixed", fixed}, {"ids", ids}, {"reason", reason}, {"missing", missing}});
+    };
+    if (!db) {
+      for (const auto& r : requests)
+        defer_source(r.source, r.fixed, r.ids, "the image's package database cannot be read: " + db.error().message, {});
+    } else {
+      deb::ResolveInput in;
+      in.installed = db->packages;
+      in.architecture = db->architecture;
+      in.requests = requests;
+      std::vector<const Content*> pool_content;
+      for (const auto& c : packages) {
+        auto ctl = deb_control(c.digest);
+        if (!ctl) {
+          spdlog::warn("imported package {} {} is not usable: {}", c.name, c.version, ctl.error().message);
+          continue;
+        }
+        auto pkg = deb::package_from(*ctl);
+        // Snapshot metadata must describe the package itself.
+        if (!pkg || pkg->name != c.name || pkg->version != c.version) continue;
+        in.pool.push_back(std::move(*pkg));
+        pool_content.push_back(&c);
+      }
+      auto res = deb::resolve(in);
+      std::set<std::string> deferred_sources;
+      for (const auto& d : res.deferred) {
+        deferred_sources.insert(d.source);
+        defer_source(d.source, d.fixed, d.ids, d.reason, d.missing);
+      }
+      for (const auto& ch : res.choices) {
+        const auto& pkg = in.pool[ch.pool];
+        const auto& c = *pool_content[ch.pool];
+        std::string ids;
+        if (ch.needed_by.empty())
+          for (const auto& i : sources[ch.origin].ids) ids += (ids.empty() ? "" : ",") + i;
+        std::string record;
+        if (!has_dpkg) {
+          auto it = db->record.find(pkg.name);
+          record = it != db->record.end() ? it->second : "var/lib/dpkg/status.d/" + pkg.name;
+        }
+        pins[pkg.name] = PackagePin{pkg.name, pkg.version, pkg.architecture, c.digest, ids, record, ch.needed_by};
+        use(c);
+      }
+      for (const auto& [source, need] : sources)
+        if (!deferred_sources.count(source)) targeted.insert(need.ids.begin(), need.ids.end());
+      if (!pins.empty()) {
+        p.installer = !has_dpkg ? "files" : db->apt ? "apt" : "dpkg";
+        if (p.installer == "apt") {
+          // apt marks what it is asked to install as installed by hand; the image's own marks are
+          // kept (so a later autoremove inside it behaves as before), and what the closure adds
+          // is marked automatic, as apt would mark a dependency it pulled in.
+          for (const auto& ch : res.choices) {
+            const auto& name = in.pool[ch.pool].name;
+            if (!ch.upgrade || db->auto_installed.count(name)) p.apt_mark_auto.push_back(name);
+          }
+        } else if (p.installer == "dpkg") {
+          std::vector<deb::Package> ordered;
+          for (const auto& ch : res.choices) ordered.push_back(in.pool[ch.pool]);
+          for (const auto& batch : deb::dpkg_batches(ordered)) {
+            p.dpkg_batches.emplace_back();
+            for (auto i : batch) p.dpkg_batches.back().push_back(ordered[i].name);
+          }
+        }
+      }
     }
-    std::string ids;
-    for (const auto& i : need.ids) ids += (ids.empty() ? "" : ",") + i;
-    for (auto& pin : chosen) {
-      pin.fixes = ids;
-      pins[pin.name] = pin;
-    }
-    for (const auto* c : chosen_content) use(*c);
-    targeted.insert(need.ids.begin(), need.ids.end());
   }
   for (auto& [n, pin] : pins) p.packages.push_back(pin);
   // Gold substitution: a signed artefact whose metadata names this binary's path (and, when it
@@ -449,17 +500,32 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
       p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
                       " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
     if (!p.packages.empty()) {
-      p.explanation += p.uses_dpkg() ? " The image's own package manager (dpkg) installs " + std::to_string(p.packages.size()) +
-                                           " fixed package(s) imported from a signed snapshot:"
-                                     : " The image has no package manager, so the files of " + std::to_string(p.packages.size()) +
-                                           " fixed package(s) imported from a signed snapshot are written into the layer "
-                                           "and their status.d records updated, so scanners see the fix:";
+      auto n_pkgs = std::to_string(p.packages.size());
+      if (p.installer == "apt")
+        p.explanation += " The image's own apt-get installs " + n_pkgs +
+                         " fixed package(s) imported from a signed snapshot, from a local read-only repository that is the only "
+                         "source it sees (apt orders pre-dependencies and configuration):";
+      else if (p.installer == "dpkg")
+        p.explanation += " The image has dpkg but no apt, so dpkg installs " + n_pkgs + " fixed package(s) imported from a signed snapshot in " +
+                         std::to_string(p.dpkg_batches.size()) + " call(s), each package after the packages it pre-depends on:";
+      else
+        p.explanation += " The image has no package manager, so the files of " + n_pkgs +
+                         " fixed package(s) imported from a signed snapshot are written into the layer "
+                         "and their status.d records updated, so scanners see the fix:";
       std::map<std::string, std::vector<std::string>> by_fixes;  // packages upgraded together
-      for (const auto& pin : p.packages) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
+      std::vector<std::string> closure;
+      for (const auto& pin : p.packages) {
+        if (pin.needed_by.empty()) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
+        else closure.push_back(pin.name + " " + pin.version + " (" + pin.needed_by + ")");
+      }
       for (const auto& [fixes, names] : by_fixes) {
         p.explanation += " [";
         for (std::size_t i = 0; i < names.size(); ++i) p.explanation += (i ? ", " : "") + names[i];
         p.explanation += "] fixes" + ids_text(split_ids(fixes)) + ";";
+      }
+      if (!closure.empty()) {
+        p.explanation += " and, because the fixed builds need them:";
+        for (const auto& c : closure) p.explanation += " " + c + ";";
       }
     }
     for (const auto& a : p.artifacts)
@@ -482,6 +548,7 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
       for (const auto& m : p.missing) p.explanation += " [" + m + "]";
     }
     p.explanation += ".";
+    for (const auto& d : p.deferrals) p.explanation += " " + d["source"].get<std::string>() + ": " + d["reason"].get<std::string>() + ".";
   }
   return p;
 }
@@ -504,25 +571,111 @@ std::int64_t Engine::create(const std::string& repo, const std::string& tag, con
 void Engine::transition(std::int64_t id, const std::string& state, const std::string& detail,
                         const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
   auto now = store_.now_seconds();
-  std::string image;
+  std::string image, failure, failure_lines;
   store_.transaction([&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET state = ?, updated_at = ? WHERE id = ?").bind(1, state).bind(2, now).bind(3, id).run();
     c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, ?, ?, ?)")
         .bind(1, id).bind(2, state).bind(3, now).bind(4, detail).run();
     if (extra) extra(c);
-    auto st = c.prepare("SELECT repository || ':' || tag FROM heals WHERE id = ?");
+    auto st = c.prepare("SELECT repository || ':' || tag, failure, failure_lines FROM heals WHERE id = ?");
     st.bind(1, id);
-    if (st.step()) image = st.get_text(0);
+    if (st.step()) {
+      image = st.get_text(0);
+      failure = st.get_text(1);
+      failure_lines = st.get_text(2);
+    }
   });
   json record = {{"type", "heal." + state}, {"heal", id}, {"image", image}, {"detail", detail}};
+  // Webhooks and the journal carry the classified failure beside the one-line reason.
+  if ((state == "failed" || state == "held") && !failure.empty()) record["failure"] = {{"class", failure}, {"lines", failure_lines}};
   if (!actor.empty()) record["actor"] = actor;
   journal(std::move(record));
 }
 
-void Engine::fail_heal(std::int64_t id, const std::string& why, const std::string& log) {
-  transition(id, "failed", why, [&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET reason = ?, log = ? WHERE id = ?").bind(1, why).bind(2, log.substr(0, 200000)).bind(3, id).run();
+void Engine::fail_heal(std::int64_t id, const std::string& why, const std::string& log, const Failure& failure) {
+  // The package manager's own error lines say more than the step's exit status.
+  auto cls = failure.cls == FailureClass::none ? FailureClass::build_failed : failure.cls;
+  auto reason = failure.lines.empty() ? why : failure.summary();
+  transition(id, "failed", reason, [&](sqlite::Connection& c) {
+    c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
+        .bind(1, reason).bind(2, bounded_log(log)).bind(3, to_slug(cls)).bind(4, failure.lines).bind(5, id).run();
   });
+}
+
+Result<deb::Paragraph> Engine::deb_control(const std::string& digest) {
+  {
+    std::lock_guard lock(controls_mutex_);
+    if (auto it = controls_.find(digest); it != controls_.end()) return it->second;
+  }
+  auto d = Digest::parse(digest);
+  if (!d) return make_error(Errc::digest_invalid, "bad package digest " + digest);
+  auto ctl = read_deb_control(store_.blob_path(*d));
+  if (!ctl) return ctl.error();
+  auto paras = deb::parse_paragraphs(ctl->control, 1 << 20);
+  if (!paras) return make_error(Errc::invalid_argument, "its control file: " + paras.error().message);
+  if (paras->size() != 1) return make_error(Errc::invalid_argument, "its control file holds " + std::to_string(paras->size()) + " paragraphs");
+  std::lock_guard lock(controls_mutex_);
+  return controls_.emplace(digest, std::move(paras->front())).first->second;
+}
+
+Result<Engine::DebianDatabase> Engine::debian_database(const Digest& manifest, bool has_dpkg) {
+  auto files = scanner_.image_files(manifest);
+  if (!files) return files.error();
+  auto mb = fs::read_file(store_.blob_path(manifest), 8 << 20);
+  if (!mb) return mb.error();
+  auto m = oci::parse_manifest(*mb, oci::media::kOciManifest);
+  if (!m) return make_error(Errc::manifest_invalid, "the image's manifest cannot be read");
+  auto read = [&](const std::string& path, std::uint64_t cap) -> Result<std::string> {
+    auto it = files->find(path);
+    if (it == files->end()) return make_error(Errc::not_found, path + " is not in the image");
+    if (it->second.layer >= m->layers.size()) return make_error(Errc::io_error, "bad layer index for " + path);
+    return scan::read_layer_file(store_.blob_path(m->layers[it->second.layer].digest), path, cap);
+  };
+  DebianDatabase db;
+  auto take = [&](const std::string& path, std::string_view text) -> Status {
+    auto paras = deb::parse_paragraphs(text);
+    if (!paras) return make_error(Errc::invalid_argument, "/" + path + ": " + paras.error().message);
+    for (const auto& para : *paras) {
+      auto pkg = deb::package_from(para);
+      if (!pkg) {
+        spdlog::warn("/{}: a record airheal cannot read is left out of the plan: {}", path, pkg.error().message);
+        continue;
+      }
+      if (!has_dpkg) db.record.emplace(pkg->name, path);
+      db.packages.push_back(std::move(*pkg));
+    }
+    return {};
+  };
+  if (has_dpkg) {
+    auto status = read("var/lib/dpkg/status", deb::kMaxControlBytes);
+    if (!status) return status.error();
+    if (auto st = take("var/lib/dpkg/status", *status); !st) return st.error();
+    if (auto es = read("var/lib/apt/extended_states", 16 << 20)) {
+      if (auto paras = deb::parse_paragraphs(*es))
+        for (const auto& para : *paras)
+          if (para.field("Auto-Installed") == "1") db.auto_installed.insert(std::string(para.field("Package")));
+    }
+  } else {
+    for (const auto& [path, f] : *files) {
+      if (path.rfind("var/lib/dpkg/status.d/", 0) != 0 || path.ends_with("md5sums") || f.file.type != 'f') continue;
+      auto text = read(path, 16 << 20);
+      if (!text) return text.error();
+      if (auto st = take(path, *text); !st) return st.error();
+    }
+  }
+  std::map<std::string, int> arches;
+  for (const auto& p : db.packages) {
+    if (p.installed() && p.architecture != "all" && !p.architecture.empty()) ++arches[p.architecture];
+    if (p.name == "apt" && p.installed()) db.apt = files->count("usr/bin/apt-get") > 0;
+  }
+  db.architecture = "amd64";
+  int most = 0;
+  for (const auto& [a, n] : arches)
+    if (n > most) {
+      most = n;
+      db.architecture = a;
+    }
+  return db;
 }
 
 std::string Engine::staging_tag(const std::string& repo, const std::string& tag) {
@@ -614,9 +767,10 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
                st.bind(4, id).run();
              });
   defer_exceptions(id, repo, *p);
-  auto hold = [&](const std::string& why, const std::string& log = "") {
+  auto hold = [&](const std::string& why, const std::string& log = "", const Failure& failure = {}) {
     transition(id, "held", why, [&](sqlite::Connection& c) {
-      c.prepare("UPDATE heals SET reason = ?, log = ? WHERE id = ?").bind(1, why).bind(2, log.substr(0, 200000)).bind(3, id).run();
+      c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
+          .bind(1, why).bind(2, bounded_log(log)).bind(3, to_slug(failure.cls)).bind(4, failure.lines).bind(5, id).run();
     });
     return *get(id);
   };
@@ -649,10 +803,11 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     std::error_code ec;
     fsys::remove_all(work, ec);
   };
-  auto built = build(id, repo, original, *p, work, log, policy);
+  Failure failure;
+  auto built = build(id, repo, original, *p, work, log, policy, failure);
   if (!built) {
     cleanup();
-    fail_heal(id, built.error().message, log);
+    fail_heal(id, built.error().message, log, failure);
     return *get(id);
   }
   // Verify: the healed image is scanned like any other; the targeted findings must be gone and
@@ -712,12 +867,15 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   for (const auto& r : fresh_other) notes += " new " + r + " (below high: not blocking);";
   if (!why.empty()) {
     auto reason = "verification failed:" + why;
-    return hold(reason, log + notes);
+    Failure gate;
+    if (!built->test_failure.empty()) gate = {FailureClass::test_failed, built->test_failure};
+    else if (!built->smoke_failure.empty()) gate = {FailureClass::smoke_test_failed, built->smoke_failure};
+    return hold(reason, log + notes, gate);
   }
   auto now = store_.now_seconds();
   transition(id, "staged", repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET staged_at = ?, log = ?, reason = ? WHERE id = ?")
-        .bind(1, now).bind(2, (log + notes).substr(0, 200000))
+        .bind(1, now).bind(2, bounded_log(log + notes))
         .bind(3, policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")")
         .bind(4, id).run();
   });

@@ -12,7 +12,10 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,8 @@
 #include "config/config.hpp"
 #include "core/oci.hpp"
 #include "core/result.hpp"
+#include "heal/deb/control.hpp"
+#include "heal/failure.hpp"
 #include "heal/heal_layer.hpp"
 #include "scan/scanner.hpp"
 #include "store/store.hpp"
@@ -28,8 +33,9 @@ namespace airheal::heal {
 
 struct PackagePin {
   std::string name, version, architecture, digest;
-  std::string fixes;   // advisory ids, comma separated
-  std::string record;  // distroless: the status.d file holding its record; empty: dpkg's status
+  std::string fixes;      // advisory ids, comma separated (empty for packages the closure added)
+  std::string record;     // distroless: the status.d file holding its record; empty: dpkg's status
+  std::string needed_by;  // why the dependency closure added it ("libssl3 3.0.15 depends on libc6 (>= 2.36)")
 };
 
 struct ArtifactPin {
@@ -67,6 +73,13 @@ struct Plan {
   std::vector<std::string> deferred;  // advisory ids with no fix inside the gap
   std::vector<std::string> pinned;    // advisory ids fixed by a dependency pin (outbox)
   std::vector<std::string> missing;   // "source fixed-version: binaries" whose fixed builds are not imported
+  // Each deferred Debian source and why, naming the missing build: {source, fixed, ids, reason, missing}.
+  nlohmann::json deferrals = nlohmann::json::array();
+  // How the packages are installed: "apt" (the image's apt-get from a local repository), "dpkg"
+  // (ordered dpkg calls: the image has dpkg but no apt) or "files" (nothing runs: distroless).
+  std::string installer;
+  std::vector<std::vector<std::string>> dpkg_batches;  // installer dpkg: package names per dpkg call
+  std::vector<std::string> apt_mark_auto;  // installer apt: packages whose "automatically installed" mark is kept
   std::string explanation;
   std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
   std::int64_t fix_imported_at = 0;    // when the newest of them was imported
@@ -85,6 +98,8 @@ struct HealRecord {
   std::int64_t heal_layer_size = 0, image_size = 0;
   nlohmann::json attestations = nlohmann::json::array();  // referrer digests with their predicate types
   std::string generation;  // imported content the heal was planned against
+  std::string failure;        // why it failed or was held, classified (heal::to_slug), empty otherwise
+  std::string failure_lines;  // the package manager's (or test's) own error lines
   nlohmann::json to_json() const;
 };
 
@@ -169,7 +184,7 @@ class Engine {
   // The staged heal and its staged image, or why it cannot be approved (check_approvable's work).
   Result<std::pair<HealRecord, store::ManifestRecord>> approval(std::int64_t id);
   Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                            const std::filesystem::path& work, std::string& log, const Policy& policy);
+                            const std::filesystem::path& work, std::string& log, const Policy& policy, Failure& failure);
   // Runs ARGV (and the smoke test when SMOKE) inside the image whose manifest is MANIFEST_BYTES
   // (blobs in the store), with no network. Returns the failure, empty when it passed.
   Result<std::pair<std::string, std::string>> run_checks(std::int64_t id, const std::string& manifest_bytes,
@@ -195,7 +210,23 @@ class Engine {
                       const Plan& plan, bool pins_only);
   std::string staging_tag(const std::string& repo, const std::string& tag);
   void journal(nlohmann::json record);
-  void fail_heal(std::int64_t id, const std::string& why, const std::string& log);
+  void fail_heal(std::int64_t id, const std::string& why, const std::string& log, const Failure& failure = {});
+
+  // The image's Debian package database as dpkg reads it: its status file (or distroless
+  // status.d records), with each package's record file, apt's auto-installed marks and whether
+  // the image can run apt-get.
+  struct DebianDatabase {
+    std::vector<deb::Package> packages;
+    std::map<std::string, std::string> record;  // package -> status.d file (distroless)
+    std::set<std::string> auto_installed;
+    std::string architecture;
+    bool apt = false;
+  };
+  Result<DebianDatabase> debian_database(const Digest& manifest, bool has_dpkg);
+  // An imported .deb's control paragraph, read from the store once per digest.
+  Result<deb::Paragraph> deb_control(const std::string& digest);
+  std::mutex controls_mutex_;
+  std::map<std::string, deb::Paragraph> controls_;
 
   store::Store& store_;
   scan::Scanner& scanner_;

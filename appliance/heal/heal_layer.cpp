@@ -352,7 +352,7 @@ bool under(const std::string& path, const std::string& dir) {
 }  // namespace
 
 Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::path>& lowers, const fsys::path& dir,
-                             SlimReport& report) {
+                             SlimReport& report, const std::set<std::string>& scratch) {
   report = {};
   // 1. The heal layer's regular files, and the paths its hard links point at (kept).
   std::map<std::string, FileState> mine;
@@ -445,6 +445,10 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
   int rc;
   while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
     auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+    if (path && scratch.count(path->substr(0, path->find('/')))) {
+      ++report.scratch;
+      continue;
+    }
     if (path && drop.count(*path) && !archive_entry_hardlink(e)) {
       ++report.dropped;
       report.dropped_bytes += static_cast<std::uint64_t>(archive_entry_size(e));

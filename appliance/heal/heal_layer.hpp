@@ -43,6 +43,7 @@ struct LayerBlob {
 struct SlimReport {
   std::size_t dropped = 0;          // regular files identical to what the layers below already hold
   std::uint64_t dropped_bytes = 0;  // their uncompressed size
+  std::size_t scratch = 0;          // entries under the build's mount points
 };
 
 // A heal layer without the regular files that change nothing: a package upgrade rewrites every
@@ -50,8 +51,10 @@ struct SlimReport {
 // owner; no extended attributes; no whiteout or opaque directory in between; not a hard-link
 // target). Reads HEAL (the layer blob) and LOWERS (the image's layers, bottom first) and writes
 // the slimmer layer under DIR. The final filesystem is the same, so every gate still applies.
+// SCRATCH names top-level paths the build mounted (its local repository, apt's scratch state):
+// buildah leaves their empty mount points in the container, and they are left out too.
 Result<LayerBlob> slim_layer(const std::filesystem::path& heal, const std::vector<std::filesystem::path>& lowers,
-                             const std::filesystem::path& dir, SlimReport& report);
+                             const std::filesystem::path& dir, SlimReport& report, const std::set<std::string>& scratch = {});
 
 class LayerWriter {
  public:

@@ -295,6 +295,13 @@ CREATE TABLE tag_history (
 );
 CREATE INDEX tag_history_digest ON tag_history(digest);
 )sql"},
+      {7, R"sql(
+-- Why a heal failed or was held, classified (dependency-problem, maintainer-script-failed,
+-- no-space, timeout, test-failed, smoke-test-failed, build-failed), with the package manager's
+-- own error lines; the whole output stays in log.
+ALTER TABLE heals ADD COLUMN failure TEXT NOT NULL DEFAULT '';
+ALTER TABLE heals ADD COLUMN failure_lines TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return all;
 }
