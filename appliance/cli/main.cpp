@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/archive_path.hpp"
 #include "cli/daemon_client.hpp"
 #include "cli/scan_commands.hpp"
 #include "config/config.hpp"
@@ -49,6 +50,7 @@ std::unique_ptr<store::Store> open_store(const config::Config& cfg, bool create 
 }  // namespace
 
 int main(int argc, char** argv) {
+  airheal::use_utf8_ctype();
   spdlog::set_level(spdlog::level::warn);
   CLI::App app{"airhealctl - operate an airheal appliance"};
   app.require_subcommand(1);

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/archive_path.hpp"
 #include "audit/journal.hpp"
 #include "config/config.hpp"
 #include "core/digest.hpp"
@@ -15,6 +16,7 @@
 using namespace airheal;
 
 int main(int argc, char** argv) {
+  airheal::use_utf8_ctype();
   CLI::App app{"airheald - self-healing container registry appliance for air-gapped networks"};
   std::string config_file, state_dir, listen, log_level, ready_file;
   bool print_defaults = false;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/archive_path.hpp"
 #include "core/digest.hpp"
 #include "core/gzip.hpp"
 
@@ -62,7 +63,7 @@ Status with_member(const fsys::path& deb, const std::string& prefix, const std::
     int rc = archive_read_next_header(outer.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + " is not a .deb: " + err(outer.get()));
-    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    std::string name = entry_pathname(e);
     if (name.rfind(prefix, 0) != 0) continue;
     auto inner = reader();
     Nested n{outer.get()};
@@ -132,7 +133,7 @@ Result<DebControl> read_deb_control(const fsys::path& deb) {
       int rc = archive_read_next_header(a, &e);
       if (rc == ARCHIVE_EOF) break;
       if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + ": control.tar: " + err(a));
-      auto name = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+      auto name = scan::normalise_path(entry_pathname(e));
       if (!name || (*name != "control" && *name != "md5sums")) continue;
       auto bytes = read_all(a, 16 << 20);
       if (!bytes) return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *name + ": " + bytes.error().message);
@@ -260,18 +261,18 @@ Status LayerWriter::add_deb_data(const fsys::path& deb, std::set<std::string>* p
       int rc = archive_read_next_header(a, &e);
       if (rc == ARCHIVE_EOF) break;
       if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + ": data.tar: " + err(a));
-      const char* raw = archive_entry_pathname(e);
+      const char* raw = entry_pathname(e);
       auto path = scan::normalise_path(raw ? raw : "");
       if (!path) return make_error(Errc::invalid_argument, deb.filename().string() + ": member escapes the root: " + (raw ? raw : ""));
       if (path->empty()) continue;  // "./"
       auto type = archive_entry_filetype(e);
-      if (archive_entry_hardlink(e)) type = AE_IFREG;  // hard links carry no type of their own
+      if (*entry_hardlink(e)) type = AE_IFREG;  // hard links carry no type of their own
       if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
         return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *path + " is not a file, directory or link");
       if (type == AE_IFDIR && written_.count(*path)) continue;  // shared directories once
       std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> o(archive_entry_clone(e), &archive_entry_free);
       archive_entry_set_pathname(o.get(), path->c_str());
-      if (const char* hl = archive_entry_hardlink(e)) {
+      if (const char* hl = entry_hardlink(e); *hl) {
         auto target = scan::normalise_path(hl);
         if (!target || target->empty()) return make_error(Errc::invalid_argument, deb.filename().string() + ": hard link escapes the root: " + hl);
         archive_entry_set_hardlink(o.get(), target->c_str());
@@ -279,7 +280,7 @@ Status LayerWriter::add_deb_data(const fsys::path& deb, std::set<std::string>* p
       if (archive_write_header(out_, o.get()) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
       written_.insert(*path);
       if (paths && type != AE_IFDIR) paths->insert(*path);
-      if (type == AE_IFREG && !archive_entry_hardlink(e)) {
+      if (type == AE_IFREG && !*entry_hardlink(e)) {
         la_ssize_t n;
         while ((n = archive_read_data(a, buf.data(), buf.size())) > 0)
           if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
@@ -323,7 +324,7 @@ struct FileState {
 // The state of a regular (non-hard-link) member with no extended attributes, its data hashed.
 Result<FileState> state_of(struct archive* a, struct archive_entry* e, const std::string& path) {
   FileState f;
-  if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) || archive_entry_xattr_count(e) > 0) return f;
+  if (archive_entry_filetype(e) != AE_IFREG || *entry_hardlink(e) || archive_entry_xattr_count(e) > 0) return f;
   Sha256 h;
   std::vector<char> buf(1 << 16);
   la_ssize_t n;
@@ -363,10 +364,10 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     auto& a = *opened;
     struct archive_entry* e = nullptr;
     int rc;
-    while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
-      auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+    while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+      auto path = scan::normalise_path(entry_pathname(e));
       if (!path || path->empty()) continue;
-      if (const char* hl = archive_entry_hardlink(e))
+      if (const char* hl = entry_hardlink(e); *hl)
         if (auto t = scan::normalise_path(hl)) link_targets.insert(*t);
       auto st = state_of(a.get(), e, *path);
       if (!st) return st.error();
@@ -386,8 +387,8 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     std::vector<std::pair<std::string, FileState>> entries;
     struct archive_entry* e = nullptr;
     int rc;
-    while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
-      auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+    while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+      auto path = scan::normalise_path(entry_pathname(e));
       if (!path || path->empty()) continue;
       auto slash = path->rfind('/');
       auto parent = slash == std::string::npos ? std::string() : path->substr(0, slash);
@@ -443,13 +444,13 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
   auto& a = *opened;
   struct archive_entry* e = nullptr;
   int rc;
-  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
-    auto path = scan::normalise_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+    auto path = scan::normalise_path(entry_pathname(e));
     if (path && scratch.count(path->substr(0, path->find('/')))) {
       ++report.scratch;
       continue;
     }
-    if (path && drop.count(*path) && !archive_entry_hardlink(e)) {
+    if (path && drop.count(*path) && !*entry_hardlink(e)) {
       ++report.dropped;
       report.dropped_bytes += static_cast<std::uint64_t>(archive_entry_size(e));
       continue;
@@ -463,7 +464,7 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
 Status LayerWriter::copy_entry(struct archive* in, struct archive_entry* e) {
   if (auto st = open(); !st) return st;
   if (archive_write_header(out_, e) != ARCHIVE_OK)
-    return make_error(Errc::io_error, std::string("layer: ") + (archive_entry_pathname(e) ? archive_entry_pathname(e) : "?") + ": " + err(out_));
+    return make_error(Errc::io_error, std::string("layer: ") + (entry_pathname(e)) + ": " + err(out_));
   if (archive_entry_size(e) > 0) {
     std::vector<char> buf(1 << 16);
     la_ssize_t n;
@@ -471,7 +472,7 @@ Status LayerWriter::copy_entry(struct archive* in, struct archive_entry* e) {
       if (archive_write_data(out_, buf.data(), static_cast<std::size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + err(out_));
     if (n < 0) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(in));
   }
-  if (const char* p = archive_entry_pathname(e)) written_.insert(p);
+  written_.insert(entry_pathname(e));
   return {};
 }
 

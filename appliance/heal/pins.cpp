@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "core/archive_path.hpp"
 #include "core/fs.hpp"
 #include "heal/attest.hpp"
 #include "scan/layer.hpp"
@@ -30,7 +31,7 @@ std::optional<std::string> go_mod_from_zip(const fsys::path& zip, const std::str
   auto want = module + "@" + version + "/go.mod";
   struct archive_entry* e = nullptr;
   while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
-    if (archive_entry_pathname(e) == nullptr || want != archive_entry_pathname(e)) continue;
+    if (want != entry_pathname(e)) continue;
     if (archive_entry_size(e) > (1 << 20)) return std::nullopt;
     std::string out(static_cast<std::size_t>(archive_entry_size(e)), '\0');
     auto n = archive_read_data(a.get(), out.data(), out.size());

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "core/archive_path.hpp"
 #include "scan/binary.hpp"
 #include "scan/lockfile.hpp"
 #include "scan/pkgdb.hpp"
@@ -143,7 +144,7 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
     if (rc < ARCHIVE_WARN)
       return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar: " +
                                                (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
-    const char* raw = archive_entry_pathname(e);
+    const char* raw = entry_pathname(e);
     auto norm = raw ? normalise_path(raw) : std::nullopt;
     if (!norm) {
       inv.problems.push_back(std::string("entry escapes the root, ignored: ") + (raw ? raw : "(no name)"));
@@ -165,9 +166,9 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
     LayerFile f;
     f.path = path;
     auto type = archive_entry_filetype(e);
-    if (archive_entry_hardlink(e)) {
+    if (*entry_hardlink(e)) {
       f.type = 'h';
-      auto t = normalise_path(archive_entry_hardlink(e));
+      auto t = normalise_path(entry_hardlink(e));
       f.link = t ? *t : "";
     } else if (type == AE_IFREG) {
       f.type = 'f';
@@ -175,7 +176,7 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
       f.type = 'd';
     } else if (type == AE_IFLNK) {
       f.type = 'l';
-      f.link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+      f.link = entry_symlink(e);
     } else {
       f.type = 'o';
     }
@@ -296,7 +297,7 @@ Result<std::string> read_layer_file(const std::filesystem::path& blob, const std
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN)
       return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar"};
-    const char* raw = archive_entry_pathname(e);
+    const char* raw = entry_pathname(e);
     auto norm = raw ? normalise_path(raw) : std::nullopt;
     if (!norm || *norm != path || archive_entry_filetype(e) != AE_IFREG) continue;
     if (static_cast<std::uint64_t>(archive_entry_size(e)) > max_bytes)

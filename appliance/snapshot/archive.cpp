@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/archive_path.hpp"
 #include "core/fs.hpp"
 
 namespace airheal::snapshot {
@@ -186,21 +187,21 @@ Result<std::optional<Header>> ArchiveReader::next() {
     return make_error(Errc::invalid_argument, "snapshot compression must be none or zstd");
   compression_ = filters == 2 ? Compression::zstd : Compression::none;
   Header h;
-  const char* p = archive_entry_pathname(e);
-  if (!p) return make_error(Errc::invalid_argument, "an archive entry has no readable path");
+  const char* p = entry_pathname(e);
+  if (!*p) return make_error(Errc::invalid_argument, "an archive entry has no readable path");
   h.path = p;
   current_ = h.path;
   h.size = archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(archive_entry_size(e)) : 0;
-  if (archive_entry_hardlink(e)) {
+  if (*entry_hardlink(e)) {
     h.type = Header::Type::hardlink;
-    h.link_target = archive_entry_hardlink(e);
+    h.link_target = entry_hardlink(e);
   } else {
     switch (archive_entry_filetype(e)) {
       case AE_IFREG: h.type = Header::Type::regular; break;
       case AE_IFDIR: h.type = Header::Type::directory; break;
       case AE_IFLNK:
         h.type = Header::Type::symlink;
-        if (auto t = archive_entry_symlink(e)) h.link_target = t;
+        h.link_target = entry_symlink(e);
         break;
       case AE_IFCHR:
       case AE_IFBLK: h.type = Header::Type::device; break;

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "core/archive_path.hpp"
 #include "advisory/advisory.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
@@ -124,7 +125,7 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
   struct archive_entry* e = nullptr;
   std::string control_tar;
   while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    std::string name = entry_pathname(e);
     if (name.rfind("control.tar", 0) != 0) continue;
     auto size = archive_entry_size(e);
     if (size < 0 || size > (16 << 20)) return bad(deb.string() + ": control archive too large");
@@ -141,7 +142,7 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
     return bad(deb.string() + ": unreadable control archive");
   std::string control;
   while (archive_read_next_header(c, &e) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    std::string name = entry_pathname(e);
     if (name != "./control" && name != "control") continue;
     auto size = archive_entry_size(e);
     if (size < 0 || size > (1 << 20)) return bad(deb.string() + ": control file too large");

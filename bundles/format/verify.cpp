@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/archive_path.hpp"
 #include "audit/checkpoint.hpp"
 #include "core/digest.hpp"
 #include "core/subprocess.hpp"
@@ -86,7 +87,7 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
   std::uint64_t total = 0;
   int rc;
   while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
-    std::string path = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    std::string path = entry_pathname(e);
     while (path.rfind("./", 0) == 0) path = path.substr(2);
     auto type = archive_entry_filetype(e);
     if (type == AE_IFDIR) continue;
@@ -96,7 +97,7 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
       problems.push_back("the bundle holds a member with an unsafe path: " + path);
       continue;
     }
-    if (type != AE_IFREG || archive_entry_hardlink(e)) {
+    if (type != AE_IFREG || *entry_hardlink(e)) {
       problems.push_back("the bundle holds " + path + ", which is not a regular file (links are not allowed)");
       continue;
     }

@@ -8,9 +8,11 @@
 
 #include <iostream>
 
+#include "core/archive_path.hpp"
 #include "format/verify.hpp"
 
 int main(int argc, char** argv) {
+  airheal::use_utf8_ctype();
   CLI::App app{"airheal-evidence: verify an airheal evidence bundle"};
   app.set_version_flag("--version", "airheal-evidence " AIRHEAL_VERSION);
   app.require_subcommand(1);

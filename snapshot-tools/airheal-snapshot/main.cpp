@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 
+#include "core/archive_path.hpp"
 #include "config/config.hpp"
 #include "core/fs.hpp"
 #include "snapshot/builder.hpp"
@@ -96,6 +97,7 @@ struct TempHome {
 }  // namespace
 
 int main(int argc, char** argv) {
+  airheal::use_utf8_ctype();
   CLI::App app{"airheal-snapshot: build and sign snapshot files for an airheal appliance"};
   app.set_version_flag("--version", "airheal-snapshot " AIRHEAL_VERSION);
   app.require_subcommand(1);

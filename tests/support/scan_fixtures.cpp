@@ -13,7 +13,9 @@
 #include <sstream>
 
 #include "core/fs.hpp"
+#include "heal/deb/control.hpp"
 #include "scan/pkgdb.hpp"
+#include "version/version.hpp"
 #include "support/test_support.hpp"
 
 namespace airheal::test {
@@ -279,6 +281,116 @@ std::string buildah_image(const fsys::path& work, const fsys::path& root, const 
   with({"push", "--quiet", "--tls-verify=false", name, "docker://" + dest});
   with({"rm", ctr});
   return name;
+}
+
+DebianImage debian_image(const std::string& suite, const std::string& variant, const std::vector<std::string>& include,
+                         bool with_security) {
+  CacheLock lock;
+  std::string key = suite + (with_security ? "-with-security-" : "-") + variant;
+  std::string inc;
+  for (const auto& p : include) inc += (inc.empty() ? "" : ",") + p;
+  if (!include.empty()) key += "-" + sha256_hex(inc).substr(0, 12);
+  DebianImage img{fixture_cache() / (key + ".tar"), fixture_cache() / (key + ".status")};
+  if (fsys::exists(img.tar) && fsys::exists(img.status)) return img;
+  if (!have_program("mmdebstrap")) FAIL("mmdebstrap is needed (scripts/setup.sh installs it)");
+  auto tmp = fixture_cache() / (key + ".tar.part" + std::to_string(::getpid()));
+  std::vector<std::string> argv = {"mmdebstrap", "--quiet", "--variant=" + variant, "--format=tar"};
+  if (!inc.empty()) argv.push_back("--include=" + inc);
+  for (auto a : {suite, tmp.string(), "deb http://deb.debian.org/debian " + suite + " main"}) argv.push_back(a);
+  if (with_security) argv.push_back("deb http://deb.debian.org/debian-security " + suite + "-security main");
+  run_ok(argv, std::chrono::seconds(1800));
+  auto status = run_ok({"tar", "-xOf", tmp.string(), "./var/lib/dpkg/status"});
+  std::ofstream(img.status.string() + ".part", std::ios::binary) << status.out;
+  fsys::rename(img.status.string() + ".part", img.status);
+  fsys::rename(tmp, img.tar);
+  return img;
+}
+
+std::vector<std::string> realistic_packages(const std::string& suite) {
+  return {"openssl", suite == "bullseye" ? "libssl1.1" : "libssl3", "curl", "openssh-client", "python3", "perl", "libpam-modules",
+          "libsystemd0", "libxml2", "zlib1g", "ca-certificates", "tzdata"};
+}
+
+fsys::path security_advisories(const fsys::path& status, const std::string& suite) {
+  CacheLock lock;
+  auto out = fixture_cache() / (status.stem().string() + "-" + suite + "-security-tracker.json");
+  if (fsys::exists(out)) return out;
+  run_ok({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py", status.string(),
+          out.string(), "--suite", suite, "--cache", (fixture_cache() / "debian-cache").string()},
+         std::chrono::seconds(1800));
+  return out;
+}
+
+SecurityBuilds security_builds(const fsys::path& status, const std::string& suite, const fsys::path& out) {
+  CacheLock lock;
+  namespace deb = heal::deb;
+  auto dir = fixture_cache() / ("apt-" + suite + "-security");
+  for (auto sub : {"etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial", "debs"})
+    fsys::create_directories(dir / sub);
+  std::ofstream(dir / "etc/sources.list") << "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+                                             "http://deb.debian.org/debian-security " << suite << "-security main\n";
+  std::ofstream(dir / "etc/preferences").close();
+  std::ofstream(dir / "status").close();
+  std::vector<std::string> apt = {"-o", "Dir::Etc::SourceList=" + (dir / "etc/sources.list").string(),
+                                  "-o", "Dir::Etc::SourceParts=" + (dir / "etc/sources.list.d").string(),
+                                  "-o", "Dir::Etc::Preferences=" + (dir / "etc/preferences").string(),
+                                  "-o", "Dir::Etc::PreferencesParts=" + (dir / "etc/preferences.d").string(),
+                                  "-o", "Dir::State=" + (dir / "state").string(),
+                                  "-o", "Dir::State::status=" + (dir / "status").string(),
+                                  "-o", "Dir::Cache=" + (dir / "cache").string(),
+                                  "-o", "APT::Architecture=amd64", "-o", "APT::Architectures=amd64",
+                                  "-o", "Acquire::Languages=none", "-o", "Acquire::GzipIndexes=false", "-o", "quiet=1"};
+  auto with = [&](std::string tool, std::vector<std::string> args) {
+    std::vector<std::string> v = {"env", "--chdir=" + (dir / "debs").string(), tool};
+    v.insert(v.end(), apt.begin(), apt.end());
+    v.insert(v.end(), args.begin(), args.end());
+    return v;
+  };
+  // Today's index of the suite, checked against its signed InRelease by apt.
+  run_ok(with("apt-get", {"update"}), std::chrono::seconds(600));
+  std::string index;
+  for (const auto& e : fsys::directory_iterator(dir / "state/lists"))
+    if (e.path().filename().string().ends_with("_main_binary-amd64_Packages")) index = *fs::read_file(e.path(), 256 << 20);
+  REQUIRE_FALSE(index.empty());
+  auto secp = deb::parse_paragraphs(index, 256 << 20);
+  REQUIRE(secp);
+  auto newer = [](const std::string& a, const std::string& b) { return version::compare_dpkg(a, b).value_or(0) > 0; };
+  std::map<std::string, deb::Package> newest;  // binary -> newest security build (amd64 or all)
+  std::map<std::string, std::string> source_newest;
+  for (const auto& p : *secp) {
+    auto pkg = deb::package_from(p);
+    if (!pkg || (pkg->architecture != "amd64" && pkg->architecture != "all")) continue;
+    if (!newest.count(pkg->name) || newer(pkg->version, newest[pkg->name].version)) newest[pkg->name] = *pkg;
+    if (!source_newest.count(pkg->source) || newer(pkg->source_version, source_newest[pkg->source])) source_newest[pkg->source] = pkg->source_version;
+  }
+  auto installed_paras = deb::parse_paragraphs(*fs::read_file(status, 64 << 20));
+  REQUIRE(installed_paras);
+  std::vector<deb::Package> installed;
+  for (const auto& p : *installed_paras)
+    if (auto pkg = deb::package_from(p); pkg && pkg->installed()) installed.push_back(*pkg);
+  SecurityBuilds out_builds;
+  for (const auto& i : installed)
+    if (source_newest.count(i.source) && newer(source_newest[i.source], i.source_version)) out_builds.sources.insert(i.source);
+  fsys::create_directories(out);
+  for (const auto& i : installed) {
+    if (!out_builds.sources.count(i.source)) continue;
+    auto it = newest.find(i.name);
+    if (it == newest.end() || !newer(it->second.version, i.version)) {
+      out_builds.absent.push_back(i.name);
+      continue;
+    }
+    auto v = it->second.version;
+    auto file_version = v;
+    if (auto c = file_version.find(':'); c != std::string::npos) file_version.replace(c, 1, "%3a");
+    auto file = dir / "debs" / (i.name + "_" + file_version + "_" + it->second.architecture + ".deb");
+    if (!fsys::exists(file)) run_ok(with("apt-get", {"download", i.name + "=" + v}), std::chrono::seconds(600));
+    REQUIRE(fsys::exists(file));
+    fsys::copy_file(file, out / file.filename(), fsys::copy_options::overwrite_existing);
+    out_builds.versions[i.name] = v;
+    out_builds.installed[i.name] = i.version;
+    out_builds.source_of[i.name] = i.source;
+  }
+  return out_builds;
 }
 
 }  // namespace airheal::test

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,5 +55,33 @@ std::filesystem::path distroless_root(const std::filesystem::path& root);
 // to DEST ("host:port/repo:tag"); ENTRYPOINT, when given, is set in its config.
 std::string buildah_image(const std::filesystem::path& work, const std::filesystem::path& root, const std::string& dest,
                           const std::vector<std::string>& entrypoint = {});
+
+// Whole-release replays (tests/integration/replay_test.cpp): real images of a Debian release and
+// every build its security suite has today for them, nothing chosen by hand.
+struct DebianImage {
+  std::filesystem::path tar;     // the root file system as one tar
+  std::filesystem::path status;  // its dpkg status file
+};
+// mmdebstrap --variant=VARIANT SUITE from the release's main archive alone (so it really is
+// behind SUITE-security), with INCLUDE added; with WITH_SECURITY, from main and SUITE-security
+// (what a distribution's newer base image is); cached.
+DebianImage debian_image(const std::string& suite, const std::string& variant, const std::vector<std::string>& include,
+                         bool with_security = false);
+// A realistic image's packages beyond minbase: openssl and its library, curl, openssh-client,
+// python3, perl, pam, libsystemd0, libxml2, zlib1g, ca-certificates, tzdata.
+std::vector<std::string> realistic_packages(const std::string& suite);
+// Security-tracker-format advisories for the packages of STATUS from SUITE-security's changelogs.
+std::filesystem::path security_advisories(const std::filesystem::path& status, const std::string& suite);
+// Every source package installed in STATUS for which SUITE-security has a newer build today, and
+// the newest security build of each of its installed binaries, downloaded into OUT with a
+// private apt configuration for that suite (Debian's keyring checks the suite's InRelease).
+struct SecurityBuilds {
+  std::set<std::string> sources;
+  std::map<std::string, std::string> versions;  // binary package -> the security build's version
+  std::map<std::string, std::string> installed;  // binary package -> the version the image has
+  std::map<std::string, std::string> source_of;  // binary package -> its source package
+  std::vector<std::string> absent;              // installed binaries of those sources the suite has no build of
+};
+SecurityBuilds security_builds(const std::filesystem::path& status, const std::string& suite, const std::filesystem::path& out);
 
 }  // namespace airheal::test

@@ -4,9 +4,11 @@
 #include <archive_entry.h>
 #include <catch2/catch.hpp>
 
+#include <clocale>
 #include <fstream>
 #include <map>
 
+#include "core/archive_path.hpp"
 #include "core/fs.hpp"
 #include "heal/heal_layer.hpp"
 #include "scan/layer.hpp"
@@ -201,4 +203,42 @@ TEST_CASE("slim_layer leaves out files identical to the layers below and keeps e
   // A corrupt heal layer is an error, not an empty layer.
   std::ofstream(t / "bad.tar.gz") << "not a layer at all";
   CHECK_FALSE(heal::slim_layer(t / "bad.tar.gz", {b1->file}, t / "slim2", report));
+}
+
+TEST_CASE("slim_layer and the scanner read non-ASCII file names in any locale; build mount points are left out", "[heal]") {
+  // Debian's ca-certificates ships names like this one; pax headers carry them as UTF-8, and
+  // libarchive could not convert them in the C locale (a realistic image's heal failed so).
+  const std::string name = "etc/ssl/certs/NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem";
+  TempDir t;
+  heal::LayerWriter l1(t / "l1");
+  REQUIRE(l1.add_bytes(name, "cert"));
+  REQUIRE(l1.add_bytes("usr/a", "old"));
+  auto b1 = l1.finish();
+  REQUIRE(b1);
+  heal::LayerWriter h(t / "h");
+  REQUIRE(h.add_bytes(name, "cert"));
+  REQUIRE(h.add_bytes("usr/a", "new"));
+  REQUIRE(h.add_bytes("airheal-heal/.keep", ""));  // what a build's mount point leaves behind
+  auto hb = h.finish();
+  REQUIRE(hb);
+  for (const char* locale : {"C", "C.UTF-8"}) {
+    INFO("LC_CTYPE=" << locale);
+    std::setlocale(LC_CTYPE, locale);
+    auto inv = scan::read_layer(b1->file);
+    REQUIRE(inv);
+    std::set<std::string> seen;
+    for (const auto& f : inv->files) seen.insert(f.path);
+    CHECK(seen.count(name));
+    CHECK(inv->problems.empty());
+    heal::SlimReport report;
+    auto slim = heal::slim_layer(hb->file, {b1->file}, t / (std::string("slim-") + locale), report, {"airheal-heal"});
+    REQUIRE(slim);
+    CHECK(report.dropped == 1);  // the certificate, identical below
+    CHECK(report.scratch == 1);
+    auto kept = scan::read_layer(slim->file);
+    REQUIRE(kept);
+    REQUIRE(kept->files.size() == 1);
+    CHECK(kept->files[0].path == "usr/a");
+  }
+  airheal::use_utf8_ctype();
 }
