@@ -68,6 +68,20 @@ std::string deb_file_name(const PackagePin& p) {
   return p.name + "_" + v + "_" + p.architecture + ".deb";
 }
 
+// A value for a shell script: single-quoted, with each ' closed, escaped and reopened.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Text for a comment line: control characters (a newline would start an instruction) become spaces.
+std::string comment_text(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) out += c < 0x20 || c == 0x7f ? ' ' : static_cast<char>(c);
+  return out;
+}
+
 std::string tail(const std::string& s, std::size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }
 
 // The last N non-empty lines of S, without buildah's own "Error: while running runtime" echo.
@@ -140,6 +154,66 @@ class Buildah {
   Failure* failure_;
   std::string last_output_;
 };
+
+// The local repository of a plan's packages under DIR (each checked against its own control
+// file), and the packages as dpkg describes them, in the plan's order.
+Result<Engine::LocalRepository> Engine::local_repository(const Plan& plan, const fsys::path& dir) {
+  LocalRepository out;
+  std::vector<deb::RepositoryPackage> repo_pkgs;
+  for (const auto& p : plan.packages) {
+    auto d = Digest::parse(p.digest);
+    if (!d) return make_error(Errc::invalid_argument, "package " + p.name + ": bad digest");
+    auto ctl = deb_control(p.digest);
+    if (!ctl) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + ": " + ctl.error().message);
+    auto pkg = deb::package_from(*ctl);
+    auto file = deb::deb_file_name(*ctl);
+    if (!pkg || !file) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + " has an unreadable control file");
+    if (pkg->name != p.name || pkg->version != p.version)
+      return make_error(Errc::invalid_argument, "the imported file for " + p.name + " " + p.version + " is " + pkg->id());
+    std::error_code e;
+    auto size = fsys::file_size(store_.blob_path(*d), e);
+    if (e) return make_error(Errc::io_error, "package " + p.name + ": " + e.message());
+    repo_pkgs.push_back({*ctl, store_.blob_path(*d), size, d->hex()});
+    out.packages.push_back(std::move(*pkg));
+    out.files.push_back(*file);
+  }
+  if (auto st = deb::write_repository(dir, kRepoMount, repo_pkgs, store_.now_seconds()); !st) return st.error();
+  return out;
+}
+
+// The commands, run inside the image, that install a plan's packages from the local repository
+// mounted at kRepoMount: the image's apt-get (update, install the pins, keep apt's automatic
+// marks), or dpkg in calls ordered by Pre-Depends. A heal build runs them with buildah; the
+// advisory outbox writes them, quoted, into heal.sh.
+std::vector<std::vector<std::string>> Engine::install_steps(const Plan& plan, const LocalRepository& local) {
+  std::vector<std::vector<std::string>> steps;
+  if (plan.installer == "apt") {
+    auto apt = [&](const std::string& tool, std::vector<std::string> args) {
+      std::vector<std::string> v = {tool};
+      auto o = deb::apt_options(kRepoMount, kAptStateMount);
+      v.insert(v.end(), o.begin(), o.end());
+      v.insert(v.end(), args.begin(), args.end());
+      return v;
+    };
+    steps.push_back(apt("apt-get", {"update"}));
+    std::vector<std::string> install = {"install", "--no-remove"};
+    for (const auto& p : local.packages)
+      install.push_back(p.name + (p.architecture == "all" ? "" : ":" + p.architecture) + "=" + p.version);
+    steps.push_back(apt("apt-get", install));
+    if (!plan.apt_mark_auto.empty()) {
+      std::vector<std::string> mark = {"auto"};
+      mark.insert(mark.end(), plan.apt_mark_auto.begin(), plan.apt_mark_auto.end());
+      steps.push_back(apt("apt-mark", mark));
+    }
+  } else {
+    for (const auto& batch : deb::dpkg_batches(local.packages)) {
+      std::vector<std::string> dpkg = {"dpkg", "--force-confdef", "--force-confold", "-i"};
+      for (auto i : batch) dpkg.push_back(std::string(kRepoMount) + "/" + local.files[i]);
+      steps.push_back(std::move(dpkg));
+    }
+  }
+  return steps;
+}
 
 fsys::path Engine::buildah_storage() const { return store_.root() / "heal" / "buildah"; }
 
@@ -298,27 +372,9 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     // configuration, with that repository as its only source), else dpkg in calls ordered by the
     // packages' Pre-Depends. Gold artefacts are copied in; buildah's last layer is the heal layer.
     if (auto st = write_layout(store_, work / "in", *manifest_bytes, "original"); !st) return st.error();
-    std::vector<deb::RepositoryPackage> repo_pkgs;
-    std::vector<deb::Package> pkgs;
-    std::vector<std::string> files;
-    for (const auto& p : plan.packages) {
-      auto d = *Digest::parse(p.digest);
-      auto ctl = deb_control(p.digest);
-      if (!ctl) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + ": " + ctl.error().message);
-      auto pkg = deb::package_from(*ctl);
-      auto file = deb::deb_file_name(*ctl);
-      if (!pkg || !file) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + " has an unreadable control file");
-      if (pkg->name != p.name || pkg->version != p.version)
-        return make_error(Errc::invalid_argument, "the imported file for " + p.name + " " + p.version + " is " + pkg->id());
-      std::error_code e;
-      auto size = fsys::file_size(store_.blob_path(d), e);
-      if (e) return make_error(Errc::io_error, "package " + p.name + ": " + e.message());
-      repo_pkgs.push_back({*ctl, store_.blob_path(d), size, d.hex()});
-      pkgs.push_back(std::move(*pkg));
-      files.push_back(*file);
-      created_by += " " + p.name + "=" + p.version;
-    }
-    if (auto st = deb::write_repository(work / "repo", kRepoMount, repo_pkgs, store_.now_seconds()); !st) return st.error();
+    auto local = local_repository(plan, work / "repo");
+    if (!local) return local.error();
+    for (const auto& p : plan.packages) created_by += " " + p.name + "=" + p.version;
     Buildah buildah(options_, buildah_storage(), work, log, &failure);
     auto ctr = "airheal-heal-" + std::to_string(id);
     if (auto r = buildah({"from", "--pull-never", "--name", ctr, "oci:in:original"}); !r) return r.error();
@@ -336,44 +392,23 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
       created_by += " /" + a.path + "=" + a.name;
     }
     // Non-interactive, no tty: debconf takes its defaults, conffiles the image's admin changed
-    // are kept (as unattended-upgrades does).
+    // are kept (as unattended-upgrades does). The repository is mounted read-only; apt's lists,
+    // caches and logs go to scratch space outside the image.
     std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive",
                                     "-e", "DEBCONF_NONINTERACTIVE_SEEN=true", "--volume", (work / "repo").string() + ":" + kRepoMount + ":ro"};
-    auto with = [&](std::vector<std::string> tail_args) {
-      auto v = run;
-      v.insert(v.end(), tail_args.begin(), tail_args.end());
-      return v;
-    };
     if (plan.installer == "apt") {
       std::error_code e;
       for (auto sub : {"lists/partial", "cache/archives/partial", "log"}) fsys::create_directories(work / "apt-state" / sub, e);
       if (e) return make_error(Errc::io_error, "cannot create apt's scratch state: " + e.message());
-      run.insert(run.end(), {"--volume", (work / "apt-state").string() + ":" + kAptStateMount, ctr, "--"});
-      auto apt = [&](const std::string& tool, std::vector<std::string> args) {
-        auto v = with({tool});
-        auto o = deb::apt_options(kRepoMount, kAptStateMount);
-        v.insert(v.end(), o.begin(), o.end());
-        v.insert(v.end(), args.begin(), args.end());
-        return v;
-      };
-      if (auto r = buildah(apt("apt-get", {"update"})); !r) return r.error();
-      std::vector<std::string> install = {"install", "--no-remove"};
-      for (const auto& p : pkgs) install.push_back(p.name + (p.architecture == "all" ? "" : ":" + p.architecture) + "=" + p.version);
-      if (auto r = buildah(apt("apt-get", install)); !r) return r.error();
-      if (!plan.apt_mark_auto.empty()) {
-        std::vector<std::string> mark = {"auto"};
-        mark.insert(mark.end(), plan.apt_mark_auto.begin(), plan.apt_mark_auto.end());
-        if (auto r = buildah(apt("apt-mark", mark)); !r) return r.error();
-      }
-    } else {
-      run.insert(run.end(), {ctr, "--"});
-      auto batches = deb::dpkg_batches(pkgs);
-      log += "dpkg: " + std::to_string(batches.size()) + " call(s), each package after the packages it pre-depends on\n";
-      for (const auto& batch : batches) {
-        std::vector<std::string> dpkg = {"dpkg", "--force-confdef", "--force-confold", "-i"};
-        for (auto i : batch) dpkg.push_back(std::string(kRepoMount) + "/" + files[i]);
-        if (auto r = buildah(with(dpkg)); !r) return r.error();
-      }
+      run.insert(run.end(), {"--volume", (work / "apt-state").string() + ":" + kAptStateMount});
+    }
+    run.insert(run.end(), {ctr, "--"});
+    auto steps = install_steps(plan, *local);
+    if (plan.installer != "apt") log += "dpkg: " + std::to_string(steps.size()) + " call(s), each package after the packages it pre-depends on\n";
+    for (const auto& step : steps) {
+      auto v = run;
+      v.insert(v.end(), step.begin(), step.end());
+      if (auto r = buildah(v); !r) return r.error();
     }
     if (auto r = buildah({"commit", "--quiet", "--disable-compression=false", "--format", "oci", ctr, "oci:out:healed"}); !r)
       return r.error();
@@ -625,20 +660,51 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
   if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
   if (auto st = write_dependency_pins(store_, dir, original, plan); !st) return st;
   if (pins_only) return fs::write_file_atomic(dir / "plan.json", plan.to_json().dump(2) + "\n");
-  std::string containerfile = "# airheal heal " + std::to_string(id) + " (advisory mode): " + repo + ":" + tag + "\n# " +
-                              plan.explanation + "\nFROM " + repo + "@" + original + "\n";
-  std::string pins, files;
-  for (const auto& p : plan.packages) {
-    pins += p.name + "=" + p.version + "\n";
-    files += " /tmp/airheal-heal/" + deb_file_name(p);
-  }
-  if (plan.uses_dpkg()) containerfile += "COPY debs/ /tmp/airheal-heal/\nRUN dpkg -i" + files + " && rm -rf /tmp/airheal-heal\n";
-  else if (!plan.packages.empty())
+  // Generated files hold names from images and snapshots: every value is quoted (JSON in the
+  // Containerfile, single quotes in the shell script), never pasted.
+  std::string containerfile = "# airheal heal " + std::to_string(id) + " (advisory mode): " + comment_text(repo + ":" + tag) + "\n# " +
+                              comment_text(plan.explanation) +
+                              "\n# Build it from this folder, offline, naming this appliance's registry:\n"
+                              "#   buildah bud --network none --build-arg REGISTRY=HOST:PORT -f Containerfile .\n"
+                              "ARG REGISTRY\nFROM ${REGISTRY}/" + repo + "@" + original + "\n";
+  std::string pins;
+  for (const auto& p : plan.packages) pins += p.name + "=" + p.version + "\n";
+  if (plan.uses_dpkg()) {
+    auto local = local_repository(plan, dir / "repo");
+    if (!local) return local.error();
+    std::string script = "#!/bin/sh\n# airheal heal " + std::to_string(id) +
+                         ": installs the fixed packages from this local repository with the image's own " +
+                         (plan.installer == "apt" ? "apt" : "dpkg") + ", no network.\nset -eu\n" +
+                         "export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true\n";
+    if (plan.installer == "apt")
+      script += "mkdir -p " + std::string(kAptStateMount) + "/lists/partial " + kAptStateMount + "/cache/archives/partial " +
+                kAptStateMount + "/log\n";
+    for (const auto& step : install_steps(plan, *local)) {
+      for (std::size_t i = 0; i < step.size(); ++i) script += (i ? " " : "") + shell_quote(step[i]);
+      script += "\n";
+    }
+    if (auto st = fs::write_file_atomic(dir / "repo" / "heal.sh", script); !st) return st;
+    containerfile += "RUN --mount=type=bind,source=repo,target=" + std::string(kRepoMount) + ",ro";
+    if (plan.installer == "apt") containerfile += " --mount=type=tmpfs,target=" + std::string(kAptStateMount);
+    containerfile += " " + json::array({"/bin/sh", std::string(kRepoMount) + "/heal.sh"}).dump() + "\n";
+  } else if (!plan.packages.empty()) {
     containerfile += "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the build context and\n"
                      "# update its status.d record, then:\nCOPY rootfs/ /\n";
+  }
   for (const auto& a : plan.artifacts) {
-    containerfile += "COPY --chmod=0755 artifacts/" + a.name + " /" + a.path + "\n";
-    pins += "/" + a.path + "=" + a.name + "@" + a.digest + "\n";
+    auto d = Digest::parse(a.digest);
+    if (!d) return make_error(Errc::invalid_argument, "artefact " + comment_text(a.name) + ": bad digest");
+    // The artefact under its digest: its name comes from a snapshot and is not a file name here.
+    std::error_code e;
+    fsys::create_directories(dir / "artifacts", e);
+    auto to = dir / "artifacts" / d->hex();
+    if (!fsys::exists(to)) {
+      fsys::create_hard_link(store_.blob_path(*d), to, e);
+      if (e) fsys::copy_file(store_.blob_path(*d), to, e);
+      if (e) return make_error(Errc::io_error, "cannot place artefact " + d->str() + " in the outbox: " + e.message());
+    }
+    containerfile += "COPY --chmod=0755 " + json::array({"artifacts/" + d->hex(), "/" + a.path}).dump() + "\n";
+    pins += json::array({"/" + a.path, a.name, a.digest}).dump() + "\n";
   }
   for (auto [name, text] : {std::pair{"plan.json", plan.to_json().dump(2) + "\n"}, std::pair{"Containerfile", containerfile},
                             std::pair{"pins.txt", pins}})

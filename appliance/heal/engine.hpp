@@ -223,6 +223,13 @@ class Engine {
     bool apt = false;
   };
   Result<DebianDatabase> debian_database(const Digest& manifest, bool has_dpkg);
+  // A plan's packages as a local apt repository (build and advisory outbox share it).
+  struct LocalRepository {
+    std::vector<deb::Package> packages;
+    std::vector<std::string> files;  // each package's file name in the repository
+  };
+  Result<LocalRepository> local_repository(const Plan& plan, const std::filesystem::path& dir);
+  static std::vector<std::vector<std::string>> install_steps(const Plan& plan, const LocalRepository& local);
   // An imported .deb's control paragraph, read from the store once per digest.
   Result<deb::Paragraph> deb_control(const std::string& digest);
   std::mutex controls_mutex_;

@@ -124,7 +124,33 @@ heal:
               .exit_code == 0);
   auto outbox = daemon.state_dir() / "outbox" / ("heal-" + std::to_string(by_repo["adv/app"]["id"].get<int>()));
   CHECK(fsys::exists(outbox / "plan.json"));
-  CHECK(fs::read_file(outbox / "Containerfile", 1 << 20)->find("dpkg -i") != std::string::npos);
+  // The outbox builds offline by hand with the same install the heal runs: the image's apt from
+  // the local repository it carries (heal.sh, every value quoted).
+  auto containerfile = *fs::read_file(outbox / "Containerfile", 1 << 20);
+  CHECK(containerfile.find("RUN --mount=type=bind,source=repo,target=/airheal-heal,ro") != std::string::npos);
+  CHECK(fs::read_file(outbox / "repo" / "heal.sh", 1 << 20)->find("'apt-get' ") != std::string::npos);
+  CHECK(fsys::exists(outbox / "repo" / "Packages"));
+  {
+    std::vector<std::string> b = {"buildah", "--root", (tmp / "bud-root").string(), "--runroot", (tmp / "bud-run").string(),
+                                  "--storage-driver", "vfs"};
+    auto bud = b;
+    for (auto a : {"bud", "--quiet", "--runtime", "runc", "--network", "none", "--tls-verify=false", "--layers=false", "-f", "Containerfile",
+                   "-t", "localhost/by-hand:1"})
+      bud.push_back(a);
+    bud.push_back("--build-arg");
+    bud.push_back("REGISTRY=" + reg);
+    bud.push_back(".");
+    bud.insert(bud.begin(), {"env", "--chdir=" + outbox.string()});
+    run_ok(bud);
+    auto q = b;
+    for (auto a : {"from", "--quiet", "--pull-never", "--name", "by-hand-check", "localhost/by-hand:1"}) q.push_back(a);
+    run_ok(q);
+    auto dq = b;
+    for (auto a : {"run", "--runtime", "runc", "--network", "none", "by-hand-check", "--", "dpkg-query", "-W", "-f", "${Package} ${Version}\n"})
+      dq.push_back(a);
+    auto by_hand = run_ok(dq).out;
+    for (const auto& [name, version] : fixed_binaries) CHECK(by_hand.find(name + " " + version + "\n") != std::string::npos);
+  }
   std::string staged_tag = healed["staged_tag"];
   CHECK(staged_tag.rfind("bookworm-main-airheal-", 0) == 0);
   auto after = ctl.json_of({"findings", "--image", "debian:" + staged_tag});
