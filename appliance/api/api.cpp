@@ -148,7 +148,7 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
     if (h.state == "promoted" || h.state == "rolled_back") ++promotions;
     if (recent.size() < 50)
       recent.push_back({{"id", h.id}, {"image", h.repository + ":" + h.tag}, {"state", h.state}, {"strategy", h.strategy},
-                        {"mode", h.mode}, {"reason", h.reason}, {"staged_tag", h.staged_tag}, {"updated", scan::rfc3339(h.updated_at)},
+                        {"mode", h.mode}, {"reason", h.reason}, {"failure", h.failure}, {"staged_tag", h.staged_tag}, {"updated", scan::rfc3339(h.updated_at)},
                         {"time_to_stage_seconds", j.value("time_to_stage_seconds", json())}});
   }
   json histogram = json::array();

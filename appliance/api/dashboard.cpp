@@ -17,7 +17,7 @@ h2{font-size:1.05rem;margin:.2rem 0 .6rem}table{border-collapse:collapse;width:1
 th{color:#57606a;font-weight:600}.state-staged,.state-promoted{color:#116329}.state-held,.state-failed,.state-rolled_back{color:#a40e26}
 .bars{display:flex;align-items:flex-end;gap:.4rem;height:9rem}.bar{background:#0969da;width:2.6rem;min-height:1px}
 .barcol{display:flex;flex-direction:column;align-items:center;font-size:.8rem;color:#57606a}button{font:inherit;padding:.15rem .6rem;cursor:pointer}
-.small{font-size:.85em;color:#57606a}.warn{color:#a40e26}
+.small{font-size:.85em;color:#57606a}.warn{color:#a40e26}.failure{color:#a40e26;font-weight:600}
 </style></head><body>
 <header><h1>airheal appliance</h1><span class="small" id="updated">loading&hellip;</span></header>
 <main>
@@ -68,7 +68,10 @@ async function refresh(){
   set("rollbacks",s.rollbacks);set("rollback-rate",Math.round(100*s.rollback_rate)+"%");
   set("tts-median",dur(s.time_to_stage.median_seconds));set("tts-p95",dur(s.time_to_stage.p95_seconds));
   rows("heals",s.heals,(tr,h)=>{cell(tr,h.id);cell(tr,h.image);cell(tr,h.state,"state-"+h.state);cell(tr,h.strategy+" ("+h.mode+")");
-    cell(tr,h.reason,"small");cell(tr,h.updated,"small");const td=cell(tr,"");
+    const rc=cell(tr,h.reason,"small");
+    if(h.failure){const f=document.createElement("span");f.className="failure";f.dataset.failure=h.failure;
+      f.textContent=h.failure.replaceAll("-"," ")+" \u2014 ";rc.prepend(f);}
+    cell(tr,h.updated,"small");const td=cell(tr,"");
     if(h.state==="staged"||h.state==="promoted"){const b=document.createElement("button");b.textContent=h.state==="staged"?"Approve":"Roll back";
       b.onclick=()=>act(h.id,h.state==="staged"?"approve":"rollback",h.image);td.appendChild(b);}});
   const hist=document.getElementById("histogram");hist.replaceChildren();

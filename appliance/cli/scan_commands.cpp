@@ -515,6 +515,17 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       std::cout << "  image:    " << h->repository << ":" << h->tag << " at " << h->original << "\n";
       if (!h->staged.empty()) std::cout << "  healed:   " << h->staged << "\n";
       std::cout << "  why:      " << h->plan.value("explanation", std::string("(not planned)")) << "\n";
+      if (!h->failure.empty()) {
+        // The package manager's (or test's) own words, as it printed them.
+        std::cout << "  failure:  " << heal::to_string(heal::failure_class_from_slug(h->failure)) << "\n";
+        std::size_t pos = 0;
+        while (pos < h->failure_lines.size()) {
+          auto eol = h->failure_lines.find('\n', pos);
+          std::cout << "            " << h->failure_lines.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos) << "\n";
+          if (eol == std::string::npos) break;
+          pos = eol + 1;
+        }
+      }
       auto j = h->to_json();
       if (h->heal_layer_size)
         std::cout << "  size:     heal layer " << fs::human_bytes(static_cast<std::uint64_t>(h->heal_layer_size)) << " over a "

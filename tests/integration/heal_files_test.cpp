@@ -24,6 +24,7 @@
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
+#include "support/webhook_sink.hpp"
 
 using namespace airheal;
 using namespace airheal::test;
@@ -31,71 +32,6 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
-
-const std::string kWebhookKey = "a shared secret of the LAN endpoint";
-
-// A LAN endpoint for webhooks: a real HTTP server on loopback that records every POST body.
-class WebhookSink {
- public:
-  WebhookSink() : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~WebhookSink() {
-    stop_ = true;
-    boost::system::error_code ec;
-    acceptor_.close(ec);
-    // Wake a blocked accept.
-    try {
-      boost::asio::io_context io;
-      boost::asio::ip::tcp::socket s(io);
-      s.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ec);
-    } catch (...) {
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-  std::uint16_t port() const { return port_; }
-  std::vector<json> events() {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  // Whether every event so far carried a valid X-Airheal-Signature for kWebhookKey.
-  bool all_signed() {
-    std::lock_guard lock(mu_);
-    return !signed_.empty() && std::all_of(signed_.begin(), signed_.end(), [](bool b) { return b; });
-  }
-
- private:
-  void serve() {
-    namespace http = boost::beast::http;
-    while (!stop_) {
-      boost::system::error_code ec;
-      boost::asio::ip::tcp::socket sock(ioc_);
-      acceptor_.accept(sock, ec);
-      if (ec || stop_) return;
-      boost::beast::flat_buffer buf;
-      http::request<http::string_body> req;
-      http::read(sock, buf, req, ec);
-      if (ec) continue;
-      {
-        std::lock_guard lock(mu_);
-        if (req.method() == http::verb::post && req[http::field::content_type] == "application/json") {
-          events_.push_back(json::parse(req.body(), nullptr, false));
-          signed_.push_back(std::string(req["X-Airheal-Signature"]) == heal::webhook_signature(kWebhookKey, req.body()));
-        }
-      }
-      http::response<http::empty_body> res{http::status::no_content, 11};
-      http::write(sock, res, ec);
-    }
-  }
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::uint16_t port_ = acceptor_.local_endpoint().port();
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<json> events_;
-  std::vector<bool> signed_;
-};
 
 struct Appliance {
   TempDir tmp;
@@ -172,7 +108,7 @@ TEST_CASE("A distroless image is healed per package and a FROM scratch image by 
   auto tracker = debian_security_tracker();
   auto old_app = go_greeter_app("v1.2.3");
   auto new_app = go_greeter_app("v1.2.4");
-  WebhookSink sink;
+  WebhookSink sink(kWebhookKey);
   Appliance a;
   std::ofstream(a.tmp / "webhook.key") << kWebhookKey << "\n";
   a.start("scan:\n  poll_interval: 1s\nheal:\n  webhook_secret_file: \"" + (a.tmp / "webhook.key").string() + "\"\n  webhooks: [\"http://127.0.0.1:" + std::to_string(sink.port()) +
