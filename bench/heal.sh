@@ -9,10 +9,19 @@
 #   peer: what a person does by hand with the advisory-mode Containerfile, `buildah bud
 #         --network none` (FROM the image, COPY the .debs, RUN dpkg -i), one image after another,
 #         for PEER_IMAGES of the N images (default 10), scaled to N and labelled as such.
+#
+# Whole-release case (CASES includes "bullseye"): a realistic Debian 11 image (bullseye main with
+# openssl, curl, openssh-client, python3, perl, pam, systemd libraries, libxml2, zlib,
+# ca-certificates, tzdata) healed with every build bullseye-security has today for it: import ->
+# staged and the heal layer's share of the image, against
+#   peer: `buildah bud --network none` of the same apt-get install from the same local repository
+#         (the advisory-mode outbox of that heal: its Containerfile and heal.sh), in the same run.
+# CASES="fleet bullseye" by default; "fleet" is the N-image bookworm case above.
 # A figure, not a test: nothing asserts. Needs network to Debian's archive for the fixtures only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+CASES=${CASES:-fleet bullseye}
 N=${IMAGES:-50}
 PEER=${PEER_IMAGES:-10}
 CONC=${HEAL_CONCURRENCY:-1}
@@ -115,6 +124,91 @@ print(manifest["layers"][-1]["size"])
 PY
 }
 
+run_release() {  # run_release SUITE: the whole-release case
+  local suite=$1 include="openssl,libssl1.1,curl,openssh-client,python3,perl,libpam-modules,libsystemd0,libxml2,zlib1g,ca-certificates,tzdata"
+  [ "$suite" = bullseye ] || include=${include/libssl1.1/libssl3}
+  local tarf="$cache/$suite-realistic.tar"
+  if [ ! -f "$tarf" ]; then
+    mmdebstrap --quiet --variant=minbase --include="$include" --format=tar "$suite" "$tarf.part" "deb http://deb.debian.org/debian $suite main"
+    mv "$tarf.part" "$tarf"
+  fi
+  [ -f "$tarf.gz" ] || { gzip -6 -n -c "$tarf" >"$tarf.gz.part" && mv "$tarf.gz.part" "$tarf.gz"; }
+  local w="$work/$suite"
+  mkdir -p "$w"
+  ./scripts/security-fixes.sh "$tarf" "$w" "$cache" "$suite" >/dev/null
+  local n
+  n=$(ls "$w/debs" | wc -l)
+  [ "$n" -gt 0 ] || { echo "$suite-security has no build newer than $suite main for this image today: nothing to heal"; return; }
+  snap debian "$w/fix.tar" --advisories "$w/adv" --packages "$w/debs"
+  python3 bench/heal_images.py "$tarf.gz" "$w/layout" 1
+  snap images "$w/images.tar" --image "$w/layout:app0=bench/$suite:1" --image "$w/layout:app0=bench-adv/$suite:1"
+  local state="$w/state"
+  mkdir -p "$state"
+  printf 'scan:\n  poll_interval: 1s\nheal:\n  rules:\n    - {repository: "bench-adv/*", mode: advisory}\n' >"$w/airheal.yaml"
+  "$bin/appliance/airheald" --state-dir "$state" --config "$w/airheal.yaml" --listen 127.0.0.1:0 --ready-file "$state/ready" \
+    >"$w/airheald.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do [ -s "$state/ready" ] && break; sleep 0.1; done
+  local addr ctl=("$bin/appliance/airhealctl" --state-dir "$state")
+  addr=$(cat "$state/ready")
+  "${ctl[@]}" trust add "$work/pub.asc" --channel images >/dev/null
+  "${ctl[@]}" trust add "$work/pub.asc" --channel debian >/dev/null
+  "${ctl[@]}" import "$w/images.tar" >/dev/null
+  local t0 t1 st
+  t0=$(now)
+  "${ctl[@]}" import "$w/fix.tar" >/dev/null
+  while :; do
+    "${ctl[@]}" --json heals >"$w/heals.json"
+    st=$(python3 -c 'import json,sys; h=[x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]]; print(h[-1]["state"] if h else "")' \
+      "$w/heals.json" "bench/$suite")
+    case "$st" in staged|held|failed) break ;; esac
+    sleep 1
+  done
+  t1=$(now)
+  local id
+  id=$(python3 -c 'import json,sys; print([x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]][-1]["id"])' "$w/heals.json" "bench/$suite")
+  "${ctl[@]}" --json heal show "$id" >"$w/heal.json"
+  # The peer builds the same install by hand from the advisory outbox, pulling the image from airheald.
+  while :; do
+    "${ctl[@]}" --json heals >"$w/heals.json"
+    python3 -c 'import json,sys; h=[x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]]; sys.exit(0 if h and h[-1]["state"] in ("held","failed") else 1)' \
+      "$w/heals.json" "bench-adv/$suite" && break
+    sleep 1
+  done
+  local adv outbox
+  adv=$(python3 -c 'import json,sys; print([x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]][-1]["id"])' "$w/heals.json" "bench-adv/$suite")
+  outbox="$state/outbox/heal-$adv"
+  local b=(buildah --root "$w/peer-root" --runroot "$w/peer-run" --storage-driver vfs) p0 p1
+  "${b[@]}" pull --quiet --tls-verify=false "docker://$addr/bench-adv/$suite:1" >/dev/null  # the pull is not the peer's work
+  p0=$(now)
+  (cd "$outbox" && "${b[@]}" bud --quiet --runtime runc --network none --layers=false --pull-never --tls-verify=false \
+    --build-arg "REGISTRY=$addr" -f Containerfile -t "localhost/peer-$suite" . >/dev/null)
+  p1=$(now)
+  "${b[@]}" push --quiet --compression-format gzip "localhost/peer-$suite" "oci:$w/peer-out:peer" >/dev/null
+  kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
+  python3 - "$w/heal.json" "$w/peer-out" "$st" "$(secs "$t0" "$t1" 1)" "$(secs "$p0" "$p1" 1)" "$suite" "$n" <<'PY'
+import json, os, sys
+h = json.load(open(sys.argv[1]))
+root = sys.argv[2]
+blob = lambda d: os.path.join(root, "blobs", *d.split(":"))
+index = json.load(open(os.path.join(root, "index.json")))
+peer_layer = json.load(open(blob(index["manifests"][0]["digest"])))["layers"][-1]["size"]
+state, secs, peer_secs, suite, n = sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
+layer, image = h.get("heal_layer_bytes", 0), h.get("image_bytes", 0)
+plan = h["plan"]
+mib = lambda b: b / 1048576
+print("heal benchmark, whole release: %s realistic image, every %s-security build it needs today (%s .debs downloaded)" % (suite, suite, n))
+print("  airheal: %s, %d package(s) via %s, %d advisories targeted, %d deferred" % (state, len(plan["packages"]), plan.get("installer", "?"),
+      len(plan["targeted"]), len(plan["deferred"])))
+print("%-44s %10s %14s %12s" % ("", "airheal", "buildah bud", "bud/airheal"))
+print("%-44s %9.1fs %13.1fs %7.1fx" % ("import -> staged / bud of the same install", secs, peer_secs, peer_secs / secs if secs else 0))
+print("%-44s %8.1f%% %12.1f%%" % ("new layer / image (gzip)", 100.0 * layer / image if image else 0, 100.0 * peer_layer / image if image else 0))
+print("  heal layer %.1f MiB, bud's layer %.1f MiB, image %.1f MiB" % (mib(layer), mib(peer_layer), mib(image)))
+print("  targets: staged in under 180 s on 2 cores; heal layer <= 25%% of the image")
+PY
+}
+
+case " $CASES " in *" fleet "*) ;; *) for c in $CASES; do run_release "$c"; done; exit 0 ;; esac
 echo "heal benchmark: bookworm main base + app layer; $ndebs fixed .debs from bookworm-security in one signed snapshot; concurrency $CONC"
 read -r one_s one_n one_layer one_image < <(run_airheal 1 one)
 read -r many_s many_n many_layer many_image < <(run_airheal "$N" many)
@@ -132,3 +226,5 @@ echo "   (peer for $N images: $PEER rebuilds measured, ${peerk}s, scaled to $N)"
 echo "heal layer: $(mib "$one_layer") MiB over a $(mib "$one_image") MiB image (${pct}%, gzip, as stored);" \
   "buildah bud's new layer: $(mib "$peer_bytes") MiB ($(echo "100 * $peer_bytes / $one_image" | bc -l | xargs printf '%.1f')%, gzip as buildah pushes it)"
 echo "targets: 1 image < 120 s; $N images < 900 s; heal layer <= 10% of the image"
+
+for c in $CASES; do [ "$c" = fleet ] || { echo; run_release "$c"; }; done

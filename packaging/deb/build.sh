@@ -4,8 +4,19 @@
 #   packaging/deb/build.sh [OUTDIR]      (default: build/packages/deb)
 # Needs debhelper, help2man, lintian and the build dependencies in debian/control
 # (scripts/setup.sh installs them).
+#   packaging/deb/build.sh --prebuilt BUILD_DIR [OUTDIR]
+#                                         packages the binaries of BUILD_DIR (a tree configured
+#                                         with the dev preset, e.g. build/dev after the tests ran)
+#                                         instead of compiling the project again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+prebuilt=
+if [ "${1:-}" = --prebuilt ]; then
+  prebuilt="$(cd "$2" && pwd)"
+  shift 2
+  "$root/packaging/check-prebuilt.sh" "$prebuilt"
+  export AIRHEAL_PREBUILT="$prebuilt"
+fi
 out="$(mkdir -p "${1:-$root/build/packages/deb}" && cd "${1:-$root/build/packages/deb}" && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/airheal-deb.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -19,7 +30,7 @@ mkdir -p "$src"
 rm -rf "$src/debian"
 cp -a "$root/packaging/deb/debian" "$src/debian"
 
-echo "deb: building airheal $version in $src"
+echo "deb: building airheal $version in $src${prebuilt:+ from the binaries in $prebuilt}"
 ( cd "$src" && dpkg-buildpackage -us -uc -b -j"$(nproc)" )
 
 rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo

@@ -3,8 +3,9 @@
 // dependencies into a clean bookworm root (mmdebstrap), where the files, the group, the
 // directories and the enabled units land where they should and the installed daemon serves;
 // they purge cleanly. packaging/rpm builds the same split with rpmbuild.
-// Slow (each builds the project from source, the clean root downloads buildah and its
-// dependencies from Debian's archive); they run in CI like every other test.
+// Slow (the clean root downloads buildah and its dependencies from Debian's archive); they
+// package the binaries the suite just tested (build.sh --prebuilt), and run in CI like every
+// other test.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -164,7 +165,8 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   auto out = tmp / "debs";
 
   // 1. dpkg-buildpackage, then lintian (the build script fails on any lintian error or warning).
-  auto build = run({(kSource / "packaging/deb/build.sh").string(), out.string()}, 3600s);
+  // The binaries the test suite runs are the ones packaged (no second compile).
+  auto build = run({(kSource / "packaging/deb/build.sh").string(), "--prebuilt", AIRHEAL_BINARY_DIR, out.string()}, 3600s);
   INFO(describe_run({"packaging/deb/build.sh"}, build));
   REQUIRE(build.exit_code == 0);
   CHECK(contains(build.out, "deb: lintian clean"));
@@ -373,7 +375,8 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
   TempDir tmp;
   auto out = tmp / "rpms";
   // Debian has no RPM database to check BuildRequires against: --nodeps (see packaging/rpm/build.sh).
-  auto build = run({"env", "AIRHEAL_RPM_NODEPS=1", (kSource / "packaging/rpm/build.sh").string(), out.string()}, 3600s);
+  auto build = run({"env", "AIRHEAL_RPM_NODEPS=1", (kSource / "packaging/rpm/build.sh").string(), "--prebuilt", AIRHEAL_BINARY_DIR,
+                    out.string()}, 3600s);
   INFO(describe_run({"packaging/rpm/build.sh"}, build));
   REQUIRE(build.exit_code == 0);
   auto rpms = files_with_extension(out, ".rpm");
