@@ -124,7 +124,7 @@ print(manifest["layers"][-1]["size"])
 PY
 }
 
-run_release() {  # run_release SUITE: the whole-release case
+run_release() {  # run_release SUITE: the whole-release case, airheal with each of COMPRESSIONS, then the peer
   local suite=$1 include="openssl,libssl1.1,curl,openssh-client,python3,perl,libpam-modules,libsystemd0,libxml2,zlib1g,ca-certificates,tzdata"
   [ "$suite" = bullseye ] || include=${include/libssl1.1/libssl3}
   local tarf="$cache/$suite-realistic.tar"
@@ -142,33 +142,42 @@ run_release() {  # run_release SUITE: the whole-release case
   snap debian "$w/fix.tar" --advisories "$w/adv" --packages "$w/debs"
   python3 bench/heal_images.py "$tarf.gz" "$w/layout" 1
   snap images "$w/images.tar" --image "$w/layout:app0=bench/$suite:1" --image "$w/layout:app0=bench-adv/$suite:1"
-  local state="$w/state"
-  mkdir -p "$state"
-  printf 'scan:\n  poll_interval: 1s\nheal:\n  rules:\n    - {repository: "bench-adv/*", mode: advisory}\n' >"$w/airheal.yaml"
-  "$bin/appliance/airheald" --state-dir "$state" --config "$w/airheal.yaml" --listen 127.0.0.1:0 --ready-file "$state/ready" \
-    >"$w/airheald.log" 2>&1 &
-  daemon=$!
-  for _ in $(seq 100); do [ -s "$state/ready" ] && break; sleep 0.1; done
-  local addr ctl=("$bin/appliance/airhealctl" --state-dir "$state")
-  addr=$(cat "$state/ready")
-  "${ctl[@]}" trust add "$work/pub.asc" --channel images >/dev/null
-  "${ctl[@]}" trust add "$work/pub.asc" --channel debian >/dev/null
-  "${ctl[@]}" import "$w/images.tar" >/dev/null
-  local t0 t1 st
-  t0=$(now)
-  "${ctl[@]}" import "$w/fix.tar" >/dev/null
-  while :; do
-    "${ctl[@]}" --json heals >"$w/heals.json"
-    st=$(python3 -c 'import json,sys; h=[x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]]; print(h[-1]["state"] if h else "")' \
-      "$w/heals.json" "bench/$suite")
-    case "$st" in staged|held|failed) break ;; esac
-    sleep 1
+  : >"$w/results"
+  local c addr outbox_state
+  for c in ${COMPRESSIONS:-gzip zstd}; do
+    local state="$w/state-$c"
+    mkdir -p "$state"
+    printf 'scan:\n  poll_interval: 1s\nheal:\n  layer_compression: %s\n  rules:\n    - {repository: "bench-adv/*", mode: advisory}\n' "$c" >"$w/airheal-$c.yaml"
+    "$bin/appliance/airheald" --state-dir "$state" --config "$w/airheal-$c.yaml" --listen 127.0.0.1:0 --ready-file "$state/ready" \
+      >"$w/airheald-$c.log" 2>&1 &
+    daemon=$!
+    for _ in $(seq 100); do [ -s "$state/ready" ] && break; sleep 0.1; done
+    addr=$(cat "$state/ready")
+    local ctl=("$bin/appliance/airhealctl" --state-dir "$state")
+    "${ctl[@]}" trust add "$work/pub.asc" --channel images >/dev/null
+    "${ctl[@]}" trust add "$work/pub.asc" --channel debian >/dev/null
+    "${ctl[@]}" import "$w/images.tar" >/dev/null
+    local t0 t1 st
+    t0=$(now)
+    "${ctl[@]}" import "$w/fix.tar" >/dev/null
+    while :; do
+      "${ctl[@]}" --json heals >"$w/heals.json"
+      st=$(python3 -c 'import json,sys; h=[x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]]; print(h[-1]["state"] if h else "")' \
+        "$w/heals.json" "bench/$suite")
+      case "$st" in staged|held|failed) break ;; esac
+      sleep 1
+    done
+    t1=$(now)
+    local id
+    id=$(python3 -c 'import json,sys; print([x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]][-1]["id"])' "$w/heals.json" "bench/$suite")
+    "${ctl[@]}" --json heal show "$id" >"$w/heal-$c.json"
+    echo "$c $st $(secs "$t0" "$t1" 1)" >>"$w/results"
+    # The last daemon keeps serving for the peer (its registry and advisory outbox); the others stop.
+    outbox_state=$state
+    if [ "$c" != "$(echo ${COMPRESSIONS:-gzip zstd} | awk '{print $NF}')" ]; then kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=; fi
   done
-  t1=$(now)
-  local id
-  id=$(python3 -c 'import json,sys; print([x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]][-1]["id"])' "$w/heals.json" "bench/$suite")
-  "${ctl[@]}" --json heal show "$id" >"$w/heal.json"
   # The peer builds the same install by hand from the advisory outbox, pulling the image from airheald.
+  local ctl=("$bin/appliance/airhealctl" --state-dir "$outbox_state")
   while :; do
     "${ctl[@]}" --json heals >"$w/heals.json"
     python3 -c 'import json,sys; h=[x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]]; sys.exit(0 if h and h[-1]["state"] in ("held","failed") else 1)' \
@@ -177,7 +186,7 @@ run_release() {  # run_release SUITE: the whole-release case
   done
   local adv outbox
   adv=$(python3 -c 'import json,sys; print([x for x in json.load(open(sys.argv[1])) if x["repository"]==sys.argv[2]][-1]["id"])' "$w/heals.json" "bench-adv/$suite")
-  outbox="$state/outbox/heal-$adv"
+  outbox="$outbox_state/outbox/heal-$adv"
   local b=(buildah --root "$w/peer-root" --runroot "$w/peer-run" --storage-driver vfs) p0 p1
   "${b[@]}" pull --quiet --tls-verify=false "docker://$addr/bench-adv/$suite:1" >/dev/null  # the pull is not the peer's work
   p0=$(now)
@@ -186,25 +195,28 @@ run_release() {  # run_release SUITE: the whole-release case
   p1=$(now)
   "${b[@]}" push --quiet --compression-format gzip "localhost/peer-$suite" "oci:$w/peer-out:peer" >/dev/null
   kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
-  python3 - "$w/heal.json" "$w/peer-out" "$st" "$(secs "$t0" "$t1" 1)" "$(secs "$p0" "$p1" 1)" "$suite" "$n" <<'PY'
+  python3 - "$w" "$(secs "$p0" "$p1" 1)" "$suite" "$n" <<'PY'
 import json, os, sys
-h = json.load(open(sys.argv[1]))
-root = sys.argv[2]
+w, peer_secs, suite, n = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+root = os.path.join(w, "peer-out")
 blob = lambda d: os.path.join(root, "blobs", *d.split(":"))
 index = json.load(open(os.path.join(root, "index.json")))
 peer_layer = json.load(open(blob(index["manifests"][0]["digest"])))["layers"][-1]["size"]
-state, secs, peer_secs, suite, n = sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
-layer, image = h.get("heal_layer_bytes", 0), h.get("image_bytes", 0)
-plan = h["plan"]
 mib = lambda b: b / 1048576
 print("heal benchmark, whole release: %s realistic image, every %s-security build it needs today (%s .debs downloaded)" % (suite, suite, n))
-print("  airheal: %s, %d package(s) via %s, %d advisories targeted, %d deferred" % (state, len(plan["packages"]), plan.get("installer", "?"),
-      len(plan["targeted"]), len(plan["deferred"])))
-print("%-44s %10s %14s %12s" % ("", "airheal", "buildah bud", "bud/airheal"))
-print("%-44s %9.1fs %13.1fs %7.1fx" % ("import -> staged / bud of the same install", secs, peer_secs, peer_secs / secs if secs else 0))
-print("%-44s %8.1f%% %12.1f%%" % ("new layer / image (gzip)", 100.0 * layer / image if image else 0, 100.0 * peer_layer / image if image else 0))
-print("  heal layer %.1f MiB, bud's layer %.1f MiB, image %.1f MiB" % (mib(layer), mib(peer_layer), mib(image)))
-print("  targets: staged in under 180 s on 2 cores; heal layer <= 25%% of the image")
+print("%-46s %10s %14s %12s" % ("", "airheal", "buildah bud", "bud/airheal"))
+image = 0
+for line in open(os.path.join(w, "results")):
+    c, state, secs = line.split()
+    h = json.load(open(os.path.join(w, "heal-%s.json" % c)))
+    plan, layer, image = h["plan"], h.get("heal_layer_bytes", 0), h.get("image_bytes", 0)
+    secs = float(secs)
+    print("%-46s %9.1fs %13.1fs %7.1fx" % ("import -> %s, %s heal layer" % (state, c), secs, peer_secs, peer_secs / secs if secs else 0))
+    print("%-46s %8.1f%% %12.1f%%" % ("  new layer / image (bud: gzip as pushed)", 100.0 * layer / image if image else 0,
+                                      100.0 * peer_layer / image if image else 0))
+    print("  %s: %d package(s) via %s, %d advisories targeted, %d deferred; heal layer %.1f MiB, bud's %.1f MiB, image %.1f MiB"
+          % (c, len(plan["packages"]), plan.get("installer", "?"), len(plan["targeted"]), len(plan["deferred"]), mib(layer), mib(peer_layer), mib(image)))
+print("  targets: staged in under 180 s on 2 cores; heal layer <= 25% of the image")
 PY
 }
 

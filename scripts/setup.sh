@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config
   libboost-dev libboost-filesystem-dev libssl-dev libsqlite3-dev zlib1g-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev libdeflate-dev catch2
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev libdeflate-dev libzstd-dev catch2
   # run and test: the real OCI clients and tools the appliance and its tests drive
   skopeo buildah podman runc openssl ca-certificates curl busybox-static
   # snapshots: GnuPG for signatures (GPGME drives it), zstd, prlimit (util-linux) and dpkg as test oracles

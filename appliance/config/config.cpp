@@ -68,6 +68,7 @@ heal:
   defer_days: 14                  # findings with no fix inside the gap get an exception this long (0: none)
   attest: true                    # sign SLSA provenance, SBOM and explanation with the appliance key (DSSE referrers)
   reuse_layers: true              # images sharing a base reuse one heal layer when nothing above the base touches what it changes
+  layer_compression: gzip         # gzip (every client pulls it) or zstd (smaller; needs containerd >= 1.5, CRI-O, podman >= 3 or Docker >= 23)
   webhooks: []                    # http:// endpoints on the LAN that receive every heal event as JSON
   webhook_secret_file: ""         # file holding an HMAC key: each POST carries X-Airheal-Signature: sha256=<hex HMAC-SHA256(key, body)>
 
@@ -228,8 +229,12 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   }
   if (auto n = root["heal"]) {
     r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency", "smoke_timeout", "smoke_memory_bytes",
-                              "max_size_growth", "defer_days", "attest", "reuse_layers", "webhooks", "webhook_secret_file"});
+                              "max_size_growth", "defer_days", "attest", "reuse_layers", "layer_compression", "webhooks",
+                              "webhook_secret_file"});
     r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
+    r.get(n, "layer_compression", "heal.", c.heal.layer_compression);
+    if (c.heal.layer_compression != "gzip" && c.heal.layer_compression != "zstd")
+      r.fail(n["layer_compression"], "heal.layer_compression", "must be gzip or zstd");
     r.get(n, "concurrency", "heal.", c.heal.concurrency);
     r.get(n, "smoke_timeout", "heal.", c.heal.smoke_timeout);
     r.get(n, "smoke_memory_bytes", "heal.", c.heal.smoke_memory_bytes);

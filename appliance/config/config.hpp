@@ -88,6 +88,7 @@ struct Config {
     unsigned defer_days = 14;                 // deferred findings get an exception this long; 0: none
     bool attest = true;                       // sign SLSA provenance, SBOM and explanation (DSSE)
     bool reuse_layers = true;                 // reuse a heal layer across images sharing a base
+    std::string layer_compression = "gzip";   // gzip | zstd
     std::vector<std::string> webhooks;        // http:// URLs on the LAN that receive heal events
     std::string webhook_secret_file;          // HMAC-SHA256 key for X-Airheal-Signature; empty: unsigned
   } heal;

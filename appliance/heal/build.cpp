@@ -24,7 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kGzipLayer = "application/vnd.oci.image.layer.v1.tar+gzip";
 // Where a heal build mounts the local repository and apt's scratch state. buildah creates the
 // mount points in the container; they are left out of the heal layer (slim_layer).
 constexpr const char* kRepoMount = "/airheal-heal";
@@ -329,6 +328,7 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     r.layer.diff_id = *diff;
     r.layer.size = static_cast<std::uint64_t>(heal_layer.size);
     r.layer.file = store_.blob_path(heal_layer.digest);
+    r.layer.media_type = heal_layer.media_type;
     return r;
   }
   return std::nullopt;
@@ -439,7 +439,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     // dpkg record in the status.d form the image uses (other records in the same file kept byte
     // for byte) and its md5sums; whiteouts for files the fixed version no longer ships; gold
     // artefacts at their paths.
-    LayerWriter w(work / "layer");
+    LayerWriter w(work / "layer", options_.layer_compression);
     std::map<std::string, std::string> records;  // status.d file -> new content
     std::map<std::string, std::string> md5;      // md5sums file -> content
     std::set<std::string> removed;
@@ -523,7 +523,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     std::vector<fsys::path> lowers;
     for (const auto& l : m->layers) lowers.push_back(store_.blob_path(l.digest));
     SlimReport slim;
-    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, {kRepoMount + 1, kAptStateMount + 1});
+    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, {kRepoMount + 1, kAptStateMount + 1}, options_.layer_compression);
     if (!slimmer) return slimmer.error();
     log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" + fs::human_bytes(slim.dropped_bytes) +
            ") left out, identical in content, mode and owner to the layers below; " + fs::human_bytes(heal.size) + " -> " +
@@ -551,7 +551,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
   healed["config"]["digest"] = config_digest.str();
   healed["config"]["size"] = new_config.size();
   healed["config"]["mediaType"] = m->config->media_type;
-  healed["layers"].push_back({{"mediaType", kGzipLayer}, {"digest", heal.digest.str()}, {"size", heal.size}});
+  healed["layers"].push_back({{"mediaType", heal.media_type}, {"digest", heal.digest.str()}, {"size", heal.size}});
   if (!healed.contains("annotations") || !healed["annotations"].is_object()) healed["annotations"] = json::object();
   healed["annotations"]["org.opencontainers.image.base.digest"] = original;
   healed["annotations"]["dev.airheal.heal"] = std::to_string(id);

@@ -191,6 +191,7 @@ EngineOptions engine_options(const config::Config& cfg) {
   eo.defer_days = cfg.heal.defer_days;
   eo.attest = cfg.heal.attest;
   eo.reuse_layers = cfg.heal.reuse_layers;
+  eo.layer_compression = cfg.heal.layer_compression == "zstd" ? LayerCompression::zstd : LayerCompression::gzip;
   eo.outbox = cfg.outbox_directory();
   auto rules = cfg;  // the policy reads the rules of this configuration
   eo.policy = [rules](const std::string& repo) {

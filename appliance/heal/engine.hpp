@@ -121,6 +121,7 @@ struct EngineOptions {
   unsigned defer_days = 14;      // 0: deferred findings get no exception
   bool attest = true;            // DSSE-signed provenance, SBOM and explanation referrers
   bool reuse_layers = true;      // reuse a heal layer built for the same packages over shared base layers
+  LayerCompression layer_compression = LayerCompression::gzip;
   std::string actor = "airheald";
   std::string tool_version = "airheal";
   // Every heal event (state changes), for webhooks.

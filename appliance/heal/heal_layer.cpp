@@ -11,6 +11,7 @@
 #include "core/archive_path.hpp"
 #include "core/digest.hpp"
 #include "core/gzip.hpp"
+#include "core/zstd.hpp"
 
 #include "scan/layer.hpp"
 
@@ -180,7 +181,11 @@ Result<std::string> replace_stanza(const std::string& file, const std::string& p
   return out;
 }
 
-LayerWriter::LayerWriter(fsys::path dir) : dir_(std::move(dir)) {}
+const char* layer_media_type(LayerCompression c) {
+  return c == LayerCompression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.oci.image.layer.v1.tar+gzip";
+}
+
+LayerWriter::LayerWriter(fsys::path dir, LayerCompression compression) : dir_(std::move(dir)), compression_(compression) {}
 
 LayerWriter::~LayerWriter() {
   if (out_) archive_write_free(out_);
@@ -296,11 +301,16 @@ Result<LayerBlob> LayerWriter::finish() {
   if (archive_write_close(out_) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + err(out_));
   archive_write_free(out_);
   out_ = nullptr;
-  auto tar = dir_ / "layer.tar", blob = dir_ / "layer.tar.gz";
+  auto zstd = compression_ == LayerCompression::zstd;
+  auto tar = dir_ / "layer.tar", blob = dir_ / (zstd ? "layer.tar.zst" : "layer.tar.gz");
   auto diff = Sha256::of_file(tar);
   if (!diff) return diff.error();
-  // Heal layers are pulled by every node: the smallest gzip that every client reads.
-  if (auto z = gz::compress_file(tar, blob); !z) return z.error();
+  // Heal layers are pulled by every node: the smallest gzip every client reads, or zstd by choice.
+  if (zstd) {
+    if (auto z = zst::compress_file(tar, blob); !z) return z.error();
+  } else if (auto z = gz::compress_file(tar, blob); !z) {
+    return z.error();
+  }
   std::error_code ec;
   fsys::remove(tar, ec);
   LayerBlob out;
@@ -309,6 +319,7 @@ Result<LayerBlob> LayerWriter::finish() {
   out.digest = *d;
   out.diff_id = *diff;
   out.file = blob;
+  out.media_type = layer_media_type(compression_);
   return out;
 }
 
@@ -353,7 +364,7 @@ bool under(const std::string& path, const std::string& dir) {
 }  // namespace
 
 Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::path>& lowers, const fsys::path& dir,
-                             SlimReport& report, const std::set<std::string>& scratch) {
+                             SlimReport& report, const std::set<std::string>& scratch, LayerCompression compression) {
   report = {};
   // 1. The heal layer's regular files, and the paths its hard links point at (kept).
   std::map<std::string, FileState> mine;
@@ -438,7 +449,7 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     const auto& b = it->second;
     if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid) drop.insert(path);
   }
-  LayerWriter w(dir);
+  LayerWriter w(dir, compression);
   auto opened = open_blob(heal, "the heal layer");
   if (!opened) return opened.error();
   auto& a = *opened;

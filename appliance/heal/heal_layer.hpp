@@ -32,11 +32,17 @@ Result<DebControl> read_deb_control(const std::filesystem::path& deb);
 // stanza is carried into the new one. not_found when the file has no such stanza.
 Result<std::string> replace_stanza(const std::string& file, const std::string& package, const std::string& new_stanza);
 
+// How heal layers are compressed. gzip is read by every OCI client; zstd (image-spec 1.1) is
+// smaller and needs containerd >= 1.5, CRI-O, podman >= 3 or Docker >= 23 on the nodes.
+enum class LayerCompression { gzip, zstd };
+const char* layer_media_type(LayerCompression c);
+
 struct LayerBlob {
-  Digest digest;   // of the gzip blob
+  std::string media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+  Digest digest;   // of the compressed blob
   Digest diff_id;  // of the uncompressed tar
   std::uint64_t size = 0;
-  std::filesystem::path file;  // the gzip blob on disk
+  std::filesystem::path file;  // the compressed blob on disk
 };
 
 // What slim_layer left out.
@@ -54,11 +60,13 @@ struct SlimReport {
 // SCRATCH names top-level paths the build mounted (its local repository, apt's scratch state):
 // buildah leaves their empty mount points in the container, and they are left out too.
 Result<LayerBlob> slim_layer(const std::filesystem::path& heal, const std::vector<std::filesystem::path>& lowers,
-                             const std::filesystem::path& dir, SlimReport& report, const std::set<std::string>& scratch = {});
+                             const std::filesystem::path& dir, SlimReport& report, const std::set<std::string>& scratch = {},
+                             LayerCompression compression = LayerCompression::gzip);
 
 class LayerWriter {
  public:
-  explicit LayerWriter(std::filesystem::path dir);  // writes DIR/layer.tar then DIR/layer.tar.gz
+  // Writes DIR/layer.tar, then DIR/layer.tar.gz or DIR/layer.tar.zst.
+  explicit LayerWriter(std::filesystem::path dir, LayerCompression compression = LayerCompression::gzip);
   ~LayerWriter();
   LayerWriter(const LayerWriter&) = delete;
   LayerWriter& operator=(const LayerWriter&) = delete;
@@ -78,6 +86,7 @@ class LayerWriter {
   Status open();
   Status header_for(const std::string& path, int type, int mode, std::uint64_t size);
   std::filesystem::path dir_;
+  LayerCompression compression_;
   struct archive* out_ = nullptr;
   std::set<std::string> written_;
   std::string error_;

@@ -51,7 +51,8 @@ struct Podman {
   }
 };
 
-void replay(const std::string& suite, const std::string& variant, const std::vector<std::string>& include, bool has_apt) {
+void replay(const std::string& suite, const std::string& variant, const std::vector<std::string>& include, bool has_apt,
+            const std::string& heal_config = "") {
   if (!have_program("buildah") || !have_program("podman")) FAIL("buildah and podman are needed (scripts/setup.sh installs them)");
   auto image = debian_image(suite, variant, include);
   TempDir tmp;
@@ -64,7 +65,7 @@ void replay(const std::string& suite, const std::string& variant, const std::vec
   WARN(suite << " " << variant << ": " << builds.sources.size() << " source(s) with security builds, " << builds.versions.size()
              << " binary package(s) downloaded" << (builds.absent.empty() ? "" : ", " + std::to_string(builds.absent.size()) + " without a build"));
 
-  Daemon daemon(Daemon::Options{{}, "scan:\n  poll_interval: 1s\n", {}});
+  Daemon daemon(Daemon::Options{{}, "scan:\n  poll_interval: 1s\n" + (heal_config.empty() ? "" : "heal:\n" + heal_config), {}});
   Ctl ctl{daemon.state_dir()};
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   make_oci_image_from_tars(tmp / "layout", "img", {image.tar});
@@ -97,6 +98,13 @@ void replay(const std::string& suite, const std::string& variant, const std::vec
   REQUIRE(heal["state"] == "staged");
   const auto& plan = heal["plan"];
   CHECK(plan["installer"] == (has_apt ? "apt" : "dpkg"));
+  {
+    HttpClient http("127.0.0.1", daemon.port());
+    auto m = json::parse(http.get("/v2/" + repo + "/manifests/" + heal["staged_tag"].get<std::string>(),
+                                  {{"Accept", "application/vnd.oci.image.manifest.v1+json"}}).body);
+    auto zstd = heal_config.find("layer_compression: zstd") != std::string::npos;
+    CHECK(m["layers"].back()["mediaType"] == (zstd ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.oci.image.layer.v1.tar+gzip"));
+  }
   WARN(suite << " " << variant << ": healed " << plan["packages"].size() << " package(s), " << plan["targeted"].size()
              << " advisories targeted, " << plan["deferred"].size() << " deferred; heal layer " << heal.value("heal_layer_bytes", 0)
              << " bytes of a " << heal.value("image_bytes", 0) << "-byte image, staged "
@@ -167,6 +175,6 @@ TEST_CASE("Replay: a realistic bullseye image healed with every bullseye-securit
 
 TEST_CASE("Replay: a bookworm image with dpkg but no apt is healed by ordered dpkg calls", "[integration][heal][slow][replay]") {
   // mmdebstrap's essential variant: Essential packages and what they depend on (pam among them),
-  // dpkg but no apt.
-  replay("bookworm", "essential", {}, false);
+  // dpkg but no apt. Its heal layer is zstd: podman pulls and runs the healed image below.
+  replay("bookworm", "essential", {}, false, "  layer_compression: zstd\n");
 }
