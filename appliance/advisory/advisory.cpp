@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/json.hpp"
+#include "core/yaml.hpp"
 #include "version/version.hpp"
 
 namespace airheal::advisory {
@@ -13,6 +15,25 @@ using nlohmann::json;
 
 Error bad(std::string_view name, const std::string& what) {
   return make_error(Errc::invalid_argument, "advisory " + std::string(name) + ": " + what);
+}
+
+// Limits for advisory documents from snapshots. One OSV record is a few KiB (the largest in the
+// Go database is under 100 KiB); the whole Debian tracker is one document of tens of MiB.
+constexpr JsonLimits kOsvLimits{16u << 20, 64, false};
+constexpr JsonLimits kTrackerLimits{512u << 20, 16, false};
+constexpr YamlLimits kSecdbLimits{64u << 20, 32, 1000, 4'000'000};
+constexpr std::size_t kMaxIdBytes = 256;
+
+// Parses with LIMITS; the error names the advisory file and says which limit.
+Result<json> parse_limited(std::string_view bytes, std::string_view name, const JsonLimits& limits) {
+  auto j = parse_json(bytes, limits, "the document");
+  if (!j) return bad(name, j.error().message);
+  return j;
+}
+
+bool plausible_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdBytes) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
 bool is_string_array(const json& j) {
@@ -97,8 +118,9 @@ std::optional<Format> detect_format(std::string_view filename, std::string_view 
   auto ends = [&](std::string_view s) { return filename.size() >= s.size() && filename.substr(filename.size() - s.size()) == s; };
   if (ends(".yaml") || ends(".yml")) return Format::alpine_secdb;
   if (!ends(".json")) return std::nullopt;
-  auto j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (!j.is_object()) return std::nullopt;
+  auto parsed = parse_json(bytes, kTrackerLimits);
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  const auto& j = *parsed;
   if (j.contains("id") && j["id"].is_string() && j.contains("modified")) return Format::osv;
   // The tracker: {source package: {CVE id: {releases: ...}}}.
   for (const auto& [pkg, cves] : j.items()) {
@@ -110,12 +132,15 @@ std::optional<Format> detect_format(std::string_view filename, std::string_view 
 }
 
 Result<Advisory> parse_osv(std::string_view bytes, std::string_view name) {
-  auto j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (j.is_discarded()) return bad(name, "not valid JSON");
+  auto parsed = parse_limited(bytes, name, kOsvLimits);
+  if (!parsed) return parsed.error();
+  auto& j = *parsed;
   if (!j.is_object()) return bad(name, "an OSV record must be a JSON object");
   for (auto key : {"id", "modified"})
     if (!j.contains(key) || !j[key].is_string() || j[key].get<std::string>().empty())
       return bad(name, std::string("OSV field '") + key + "' must be a non-empty string");
+  if (!plausible_id(j["id"].get<std::string>()))
+    return bad(name, "OSV field 'id' must be 1-" + std::to_string(kMaxIdBytes) + " printable ASCII characters without spaces");
   Advisory a;
   a.source = Format::osv;
   a.id = j["id"];
@@ -150,14 +175,16 @@ Result<Advisory> parse_osv(std::string_view bytes, std::string_view name) {
 }
 
 Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::string_view name) {
-  auto j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (j.is_discarded()) return bad(name, "not valid JSON");
+  auto parsed = parse_limited(bytes, name, kTrackerLimits);
+  if (!parsed) return parsed.error();
+  auto& j = *parsed;
   if (!j.is_object()) return bad(name, "the Debian security tracker document must be an object of source packages");
   std::map<std::string, Advisory> by_id;
   for (const auto& [pkg, cves] : j.items()) {
     if (!cves.is_object()) return bad(name, "package '" + pkg + "' must map to an object of issues");
     for (const auto& [id, rec] : cves.items()) {
-      auto at = pkg + "/" + id;
+      auto at = pkg.substr(0, 128) + "/" + id.substr(0, 128);
+      if (!plausible_id(id)) return bad(name, at + ": an issue id must be 1-" + std::to_string(kMaxIdBytes) + " printable ASCII characters");
       if (!rec.is_object()) return bad(name, at + " is not an object");
       if (!rec.contains("releases") || !rec["releases"].is_object()) return bad(name, at + " has no releases object");
       auto& adv = by_id[id];
@@ -196,6 +223,7 @@ Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::
 }
 
 Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::string_view name) {
+  if (auto st = check_yaml(bytes, kSecdbLimits, "the document"); !st) return bad(name, st.error().message);
   YAML::Node doc;
   try {
     doc = YAML::Load(std::string(bytes));
@@ -229,6 +257,7 @@ Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::st
             auto id = ids.substr(pos, end - pos);
             pos = end == std::string::npos ? ids.size() : end + 1;
             if (id.empty()) continue;
+            if (!plausible_id(id)) return bad(name, pkg + " " + fixed + ": an id must be 1-" + std::to_string(kMaxIdBytes) + " printable characters");
             auto& adv = by_id[id];
             if (adv.id.empty()) {
               adv.source = Format::alpine_secdb;

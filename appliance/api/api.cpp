@@ -1,14 +1,16 @@
 #include "api/api.hpp"
 
 #include <spdlog/spdlog.h>
-
-#include <algorithm>
-#include <cmath>
-#include <regex>
-
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <cmath>
+#include <fstream>
+#include <regex>
+
+#include "core/json.hpp"
 
 #include "audit/checkpoint.hpp"
 #include "audit/evidence.hpp"
@@ -21,6 +23,10 @@
 namespace airheal::api {
 
 namespace {
+
+// API request bodies: small JSON objects (1 MiB is the documented bound, enforced by the server too).
+constexpr JsonLimits kBodyLimits{1u << 20, 16, false};
+
 std::atomic<unsigned> evidence_requests{0};  // distinct temporary file names for concurrent exports
 }
 namespace http = registry::http;
@@ -50,8 +56,13 @@ Prepared now(Response r) {
 // A small JSON body, collected then handed to the handler.
 class Collect : public registry::BodyConsumer {
  public:
-  explicit Collect(std::function<Response(const std::string&)> done) : done_(std::move(done)) {}
+  Collect(std::function<Response(const std::string&)> done, std::size_t limit) : done_(std::move(done)), limit_(limit) {}
   std::optional<Response> write(const char* data, std::size_t size) override {
+    if (size > limit_ - body_.size()) {
+      auto r = problem(http::status::payload_too_large, "the request body is larger than " + std::to_string(limit_) + " bytes");
+      r.close = true;
+      return r;
+    }
     body_.append(data, size);
     return std::nullopt;
   }
@@ -59,6 +70,7 @@ class Collect : public registry::BodyConsumer {
 
  private:
   std::function<Response(const std::string&)> done_;
+  std::size_t limit_;
   std::string body_;
 };
 
@@ -256,6 +268,44 @@ std::string metrics_text(const json& s, const std::vector<heal::HealRecord>& hea
   return m;
 }
 
+Api::Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir, std::vector<std::string> server_names)
+    : store_(store), engine_(engine), state_dir_(std::move(state_dir)) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+  };
+  for (auto& n : server_names) server_names_.push_back(lower(n));
+  server_names_.push_back("localhost");
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0]) {
+    server_names_.push_back(lower(host));
+    std::string h(host);
+    if (auto dot = h.find('.'); dot != std::string::npos) server_names_.push_back(lower(h.substr(0, dot)));
+  }
+  unsigned char raw[16];
+  std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(raw), sizeof raw);
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : raw) {
+    csrf_token_ += hex[c >> 4];
+    csrf_token_ += hex[c & 15];
+  }
+}
+
+// The host part of a Host header or an Origin's authority, lower case, without port or brackets.
+static std::string host_of(std::string_view v) {
+  if (auto p = v.find("://"); p != std::string_view::npos) v = v.substr(p + 3);
+  if (auto slash = v.find('/'); slash != std::string_view::npos) v = v.substr(0, slash);
+  std::string h;
+  if (!v.empty() && v.front() == '[') {
+    auto end = v.find(']');
+    h = std::string(v.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1));
+  } else {
+    h = std::string(v.substr(0, v.find(':')));
+  }
+  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return h;
+}
+
 Api::~Api() {
   stopping_ = true;
   std::lock_guard lock(mu_);
@@ -287,6 +337,45 @@ Prepared Api::prepare(const http::request_header<>& head, const std::string& pat
     if (access.challenge) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"airheal\"");
     return now(std::move(r));
   };
+  auto field = [&](auto f) {
+    auto v = head[f];
+    return std::string(v.data(), v.size());
+  };
+  // DNS rebinding: a page whose name resolves to this appliance sends its own name as Host.
+  {
+    auto host = host_of(field(http::field::host));
+    boost::system::error_code aec;
+    boost::asio::ip::make_address(host, aec);
+    bool known = !aec || std::find(server_names_.begin(), server_names_.end(), host) != server_names_.end();
+    if (!known)
+      return now(problem(http::status::misdirected_request,
+                         "this appliance does not answer to the host name '" + host.substr(0, 100) +
+                             "' (add it to http.server_names in the configuration)"));
+  }
+  if (write) {
+    // Cross-site requests: a browser sends Origin with every write. It must be this appliance's
+    // own origin, and the request must carry the token only the dashboard page has.
+    auto origin = field(http::field::origin);
+    if (!origin.empty()) {
+      auto lower = [](std::string v) {
+        std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return v;
+      };
+      auto scheme_end = origin.find("://");
+      auto authority = scheme_end == std::string::npos ? std::string() : lower(origin.substr(scheme_end + 3));
+      if (origin == "null" || authority.empty() || authority != lower(field(http::field::host)))
+        return now(problem(http::status::forbidden, "cross-origin request from " + origin.substr(0, 100) + " refused"));
+      if (field("X-Airheal-CSRF") != csrf_token_)
+        return now(problem(http::status::forbidden, "a browser's change needs the dashboard's X-Airheal-CSRF token; reload the dashboard"));
+    }
+    // application/json is not a type an HTML form or a "simple" cross-origin request can send.
+    auto ct = field(http::field::content_type);
+    auto media = ct.substr(0, ct.find(';'));
+    while (!media.empty() && media.back() == ' ') media.pop_back();
+    std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (media != "application/json")
+      return now(problem(http::status::unsupported_media_type, "changes need Content-Type: application/json"));
+  }
   if (!access.read) return refuse("authentication required");
   if (write && !access.write)
     return refuse(access.challenge ? "changes need a registry user's credentials (HTTP Basic over TLS)"
@@ -304,8 +393,8 @@ Prepared Api::prepare(const http::request_header<>& head, const std::string& pat
   };
   if (!write) return now(guarded(""));
   Prepared p;
-  p.body_limit = 1 << 20;
-  p.consumer = std::make_unique<Collect>(guarded);
+  p.body_limit = kBodyLimits.max_bytes;
+  p.consumer = std::make_unique<Collect>(guarded, kBodyLimits.max_bytes);
   return p;
 }
 
@@ -332,6 +421,7 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
   if ((path == "/dashboard" || path == "/dashboard/") && get) {
     Response r;
     r.body = kDashboardHtml;
+    if (auto at = r.body.find("__AIRHEAL_CSRF__"); at != std::string::npos) r.body.replace(at, 16, csrf_token_);
     r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
     r.headers.emplace_back("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
                                                        "connect-src 'self'; img-src 'self' data:");
@@ -388,7 +478,9 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     if (action == "rollback" && h->state != "promoted")
       return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
     // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
-    auto j = json::parse(body.empty() ? std::string("{}") : body, nullptr, false);
+    auto parsed = parse_json(body.empty() ? std::string("{}") : body, kBodyLimits, "the body");
+    if (!parsed) return problem(http::status::bad_request, parsed.error().message);
+    auto& j = *parsed;
     if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object ({\"by\", \"reason\"}) or empty");
     // A loopback caller may also name the audit actor ("airhealctl:NAME"); others are api:USER.
     bool loopback = access.user == "loopback";
@@ -435,7 +527,9 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     return json_response(http::status::ok, a);
   }
   if (path == "/api/v1/exceptions" && method == http::verb::post) {
-    auto j = json::parse(body, nullptr, false);
+    auto parsed = parse_json(body, kBodyLimits, "the body");
+    if (!parsed) return problem(http::status::bad_request, parsed.error().message);
+    auto& j = *parsed;
     if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object");
     scan::Exception e;
     e.vulnerability = j.value("vulnerability", "");
@@ -470,7 +564,9 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     return json_response(http::status::ok, a);
   }
   if (path == "/api/v1/vex" && method == http::verb::post) {
-    auto j = json::parse(body, nullptr, false);
+    auto parsed = parse_json(body, kBodyLimits, "the body");
+    if (!parsed) return problem(http::status::bad_request, parsed.error().message);
+    auto& j = *parsed;
     if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object");
     scan::VexStatement v;
     v.vulnerability = j.value("vulnerability", "");

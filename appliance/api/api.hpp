@@ -36,8 +36,7 @@ extern const char* const kDashboardHtml;
 
 class Api : public registry::ApiHandler {
  public:
-  Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir)
-      : store_(store), engine_(engine), state_dir_(std::move(state_dir)) {}
+  Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir, std::vector<std::string> server_names = {});
   ~Api() override;
   void set_http_stats(const registry::RequestStats* s) { http_stats_ = s; }
 
@@ -52,6 +51,8 @@ class Api : public registry::ApiHandler {
   store::Store& store_;
   heal::Engine* engine_;  // null when healing is disabled
   std::filesystem::path state_dir_;
+  std::vector<std::string> server_names_;  // lower case, plus localhost and this host's name
+  std::string csrf_token_;                 // in the dashboard page; browsers' writes must echo it
   const registry::RequestStats* http_stats_ = nullptr;
   std::mutex mu_;
   std::vector<std::thread> jobs_;

@@ -45,13 +45,14 @@ th{color:#57606a;font-weight:600}.state-staged,.state-promoted{color:#116329}.st
 </main>
 <script>
 "use strict";
+const CSRF="__AIRHEAL_CSRF__";
 function dur(s){if(s===null||s===undefined)return "\u2013";s=Number(s);if(s<120)return Math.round(s)+" s";if(s<7200)return Math.round(s/60)+" min";if(s<172800)return (s/3600).toFixed(1)+" h";return Math.round(s/86400)+" d";}
 function cell(tr,text,cls){const td=document.createElement("td");td.textContent=text===undefined||text===null?"":String(text);if(cls)td.className=cls;tr.appendChild(td);return td;}
 function rows(id,items,fill){const tb=document.querySelector("#"+id+" tbody");tb.replaceChildren();for(const it of items){const tr=document.createElement("tr");fill(tr,it);tb.appendChild(tr);}}
 function set(id,v){document.getElementById(id).textContent=String(v);}
 async function act(id,action,image){
   if(!confirm((action==="approve"?"Promote":"Roll back")+" heal "+id+" of "+image+"?"))return;
-  const r=await fetch("/api/v1/heals/"+id+"/"+action,{method:"POST"});
+  const r=await fetch("/api/v1/heals/"+id+"/"+action,{method:"POST",headers:{"Content-Type":"application/json","X-Airheal-CSRF":CSRF},body:"{}"});
   if(!r.ok){const e=await r.json().catch(()=>({error:r.statusText}));alert(action+" failed: "+e.error);}
   refresh();
 }

@@ -22,7 +22,7 @@ std::optional<DaemonReply> daemon_request(const std::string& hostport, const std
   if (host == "0.0.0.0") host = "127.0.0.1";  // a daemon listening everywhere answers on loopback
   if (host == "::") host = "::1";
   std::vector<std::pair<std::string, std::string>> headers = {{"User-Agent", "airhealctl"}};
-  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+  if (!body.empty() || (method != "GET" && method != "HEAD")) headers.emplace_back("Content-Type", "application/json");
   auto r = http_client::request(method, host, port, target, body, headers, std::chrono::seconds(10));
   if (!r) return std::nullopt;
   return DaemonReply{r->status, r->body};

@@ -24,6 +24,7 @@ http:
   write_timeout: 60s              # a client not reading its response this long is dropped
   max_header_bytes: 16384         # larger request headers get 431
   max_connections: 1024           # further connections are refused
+  server_names: []                # names the API/dashboard is reached by (besides IPs, localhost, hostname)
 
 tls:
   certificate: ""                 # PEM certificate chain; set both to serve HTTPS only
@@ -178,7 +179,8 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   r.get(root, "log_level", "", c.log_level);
   r.get(root, "workers", "", c.workers);
   if (auto h = root["http"]) {
-    r.check_keys(h, "http.", {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes", "max_connections"});
+    r.check_keys(h, "http.", {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes", "max_connections", "server_names"});
+    r.get(h, "server_names", "http.", c.http.server_names);
     r.get(h, "read_timeout", "http.", c.http.read_timeout);
     r.get(h, "idle_timeout", "http.", c.http.idle_timeout);
     r.get(h, "write_timeout", "http.", c.http.write_timeout);

@@ -26,6 +26,9 @@ struct Config {
     std::chrono::seconds write_timeout{60};
     std::size_t max_header_bytes = 16384;
     std::size_t max_connections = 1024;
+    // Host names the API and dashboard answer to besides IP literals, localhost and this host's
+    // own name (a request naming any other host is refused: DNS rebinding).
+    std::vector<std::string> server_names;
   } http;
 
   struct Tls {

@@ -1,3 +1,4 @@
+#include "core/json.hpp"
 #include "core/oci.hpp"
 
 #include <nlohmann/json.hpp>
@@ -127,8 +128,11 @@ Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content
   if (auto semi = content_type.find(';'); semi != std::string_view::npos) content_type = content_type.substr(0, semi);
   while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
 
-  json j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return make_error(Errc::manifest_invalid, "manifest is not valid JSON");
+  // Manifests and indexes are a few levels deep (annotations, platform); 4 MiB is the registry's own
+  // manifest bound.
+  auto parsed = parse_json(bytes, JsonLimits{4u << 20, 16, false}, "manifest");
+  if (!parsed) return make_error(Errc::manifest_invalid, parsed.error().message);
+  json& j = *parsed;
   if (!j.is_object()) return make_error(Errc::manifest_invalid, "manifest is not a JSON object");
 
   Manifest m;

@@ -44,6 +44,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   a->keyring_ = std::make_unique<pgp::Keyring>(std::move(*keyring));
   a->journal_ = std::make_unique<audit::Journal>(audit::journal_path(cfg.state_dir));
   a->importer_ = std::make_unique<snapshot::Importer>(*a->store_, *a->keyring_, *a->journal_);
+  if (auto n = a->importer_->clean_staging()) spdlog::warn("removed {} staged import(s) left by a crash", n);
   auto wo = snapshot::ImportWatcher::from_config(cfg);
   a->watcher_ = std::make_unique<snapshot::ImportWatcher>(*a->importer_, wo);
   if (cfg.scan.enabled) {
@@ -83,7 +84,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
       a->healer_->recover();
     }
   }
-  a->api_ = std::make_unique<api::Api>(*a->store_, a->engine_.get(), cfg.state_dir);
+  a->api_ = std::make_unique<api::Api>(*a->store_, a->engine_.get(), cfg.state_dir, cfg.http.server_names);
   a->api_->set_http_stats(&a->server_->stats());
   a->registry_->set_api(a->api_.get());
   if (cfg.audit.checkpoint_interval.count() > 0) {

@@ -137,7 +137,7 @@ asio::awaitable<bool> send_file(Stream& stream, const FileSpan& span, std::chron
 
 template <class Stream>
 asio::awaitable<bool> write_response(Stream& stream, Response& r, bool keep_alive, unsigned version,
-                                     const HttpOptions& opt) {
+                                     const HttpOptions& opt, bool head_request = false) {
   beast::error_code ec;
   auto fill = [&](auto& msg) {
     msg.version(version);
@@ -156,8 +156,18 @@ asio::awaitable<bool> write_response(Stream& stream, Response& r, bool keep_aliv
     http::response_serializer<http::empty_body> sr(msg);
     co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return false;
-    if (r.file) co_return co_await send_file(stream, *r.file, opt.write_timeout);
+    if (r.file && !head_request) co_return co_await send_file(stream, *r.file, opt.write_timeout);
     co_return true;
+  }
+  if (head_request) {
+    // RFC 9110 9.3.2: the same header fields as a GET, never a body (on a kept-alive connection
+    // a body would be read as the next response).
+    http::response<http::empty_body> msg;
+    fill(msg);
+    msg.content_length(r.body.size());
+    http::response_serializer<http::empty_body> sr(msg);
+    co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+    co_return !ec;
   }
   http::response<http::string_body> msg;
   fill(msg);
@@ -221,7 +231,13 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
         parser.body_limit(p.body_limit);
       }
       std::optional<Response> early;
-      while (!parser.is_done()) {
+      // Beast compares Content-Length with the limit while reading the header, which ran with no
+      // limit (the route was not known yet): compare here, before a byte of the body is read.
+      if (has_body && parser.content_length() && *parser.content_length() > p.body_limit)
+        early = error_response(http::status::payload_too_large, "SIZE_INVALID",
+                               "request body of " + std::to_string(*parser.content_length()) + " bytes is over the limit of " +
+                                   std::to_string(p.body_limit));
+      while (!early && !parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
         lowest(stream).expires_after(opt.read_timeout);
@@ -255,7 +271,15 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     stats.requests++;
     if (static_cast<int>(r.status) >= 500) stats.errors++;
     auto status = static_cast<int>(r.status);
-    bool ok = co_await write_response(stream, r, keep_alive, version, opt);
+    bool ok = co_await write_response(stream, r, keep_alive, version, opt, head.method() == http::verb::head);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+    stats.record(std::string_view(method.data(), method.size()), status, static_cast<std::uint64_t>(us));
+    if (status >= 500)
+      spdlog::warn("{} {} -> {} ({} us)", std::string(method), target, status, us);
+    else if (status >= 400 && status != 404)
+      spdlog::info("{} {} -> {} ({} us)", std::string(method), target, status, us);
+    else
+      spdlog::debug("{} {} -> {} ({} us)", std::string(method), target, status, us);
     if (ok && !parser.is_done()) {
       // Refused before its body was read: drain a little of it (lingering close) so the client
       // can finish sending and read our answer instead of meeting a reset.
@@ -268,14 +292,6 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
       }
       co_return;
     }
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-    stats.record(std::string_view(method.data(), method.size()), status, static_cast<std::uint64_t>(us));
-    if (status >= 500)
-      spdlog::warn("{} {} -> {} ({} us)", std::string(method), target, status, us);
-    else if (status >= 400 && status != 404)
-      spdlog::info("{} {} -> {} ({} us)", std::string(method), target, status, us);
-    else
-      spdlog::debug("{} {} -> {} ({} us)", std::string(method), target, status, us);
     if (!ok || !keep_alive) co_return;
   }
 }
@@ -353,7 +369,12 @@ asio::awaitable<void> HttpServer::accept_loop() {
     }
     sock.set_option(tcp::no_delay(true), aec);
     ClientInfo client;
-    client.loopback = sock.remote_endpoint(aec).address().is_loopback();
+    {
+      // With --listen [::]:PORT an IPv4 client arrives as ::ffff:a.b.c.d; 127.0.0.0/8 is loopback there too.
+      auto addr = sock.remote_endpoint(aec).address();
+      client.loopback = addr.is_loopback() || (addr.is_v6() && addr.to_v6().is_v4_mapped() &&
+                                               asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback());
+    }
     client.tls = ssl_ != nullptr;
     auto ex = sock.get_executor();
     if (ssl_)

@@ -599,10 +599,15 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
 
 Prepared Registry::manifest(const http::request_header<>& head, const Target& t) {
   bool by_digest = t.ref.find(':') != std::string::npos;
+  // A reference that cannot name a manifest: a read finds nothing (404 MANIFEST_UNKNOWN, as the
+  // distribution spec's conformance suite expects); a write is refused as invalid.
+  bool reads = head.method() == http::verb::get || head.method() == http::verb::head;
   if (by_digest) {
     auto d = Digest::parse(t.ref);
+    if (!d && reads) return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN", "no manifest " + t.ref.substr(0, 200)));
     if (!d) return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
   } else if (!oci::is_valid_tag(t.ref)) {
+    if (reads) return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN", "no manifest " + t.ref.substr(0, 200)));
     return now(error_response(http::status::bad_request, "MANIFEST_INVALID", "invalid tag '" + t.ref.substr(0, 200) + "'"));
   }
   switch (head.method()) {

@@ -1,3 +1,4 @@
+#include "core/json.hpp"
 #include "scan/binary.hpp"
 
 #include <zlib.h>
@@ -205,7 +206,8 @@ void read_notes(std::string_view data, const Elf& elf, BinaryInfo& info) {
     off += pad(namesz) + pad(descsz);
     if (type == 0xcafe1a7e && name.substr(0, name.find('\0')) == "FDO") {
       auto text = desc.substr(0, desc.find('\0'));
-      auto j = nlohmann::json::parse(text, nullptr, false);
+      auto parsed = parse_json(text, JsonLimits{1u << 20, 16, false}, ".note.package");
+      auto j = parsed ? std::move(*parsed) : nlohmann::json();
       if (j.is_object())
         info.package_note = std::move(j);
       else
@@ -234,7 +236,8 @@ void read_dep_v0(std::string_view compressed, BinaryInfo& info) {
     info.problems.push_back(".dep-v0 is not a complete zlib stream");
     return;
   }
-  auto j = nlohmann::json::parse(out, nullptr, false);
+  auto parsed = parse_json(out, JsonLimits{16u << 20, 16, false}, ".dep-v0");
+  auto j = parsed ? std::move(*parsed) : nlohmann::json();
   if (!j.is_object() || !j.contains("packages") || !j["packages"].is_array()) {
     info.problems.push_back(".dep-v0 does not hold cargo-auditable JSON");
     return;

@@ -1,3 +1,4 @@
+#include "core/json.hpp"
 #include "scan/lockfile.hpp"
 
 #include <functional>
@@ -179,7 +180,12 @@ std::vector<LockedDependency> parse_go_mod(const std::string& text, std::vector<
 
 std::vector<LockedDependency> parse_package_lock(const std::string& text, std::vector<std::string>& problems) {
   std::vector<LockedDependency> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto parsed = parse_json(text, JsonLimits{256u << 20, 64, true}, "package-lock.json");
+  if (!parsed) {
+    problems.push_back(parsed.error().message + "; not read");
+    return out;
+  }
+  auto& j = *parsed;
   if (!j.is_object()) {
     problems.push_back("package-lock.json is not a JSON object; not read");
     return out;

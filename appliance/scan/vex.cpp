@@ -66,8 +66,10 @@ Exception exception_row(sqlite::Statement& st) {
 }
 
 Status check_common(const std::string& vuln, const std::string& product) {
-  if (vuln.empty() || vuln.size() > 200) return make_error(Errc::invalid_argument, "a vulnerability id is required");
-  if (product.empty() || product.size() > 512) return make_error(Errc::invalid_argument, "a product (repository pattern or digest) is required");
+  if (vuln.empty()) return make_error(Errc::invalid_argument, "a vulnerability id is required");
+  if (vuln.size() > 200) return make_error(Errc::invalid_argument, "the vulnerability id is " + std::to_string(vuln.size()) + " bytes; at most 200");
+  if (product.empty()) return make_error(Errc::invalid_argument, "a product (repository pattern or digest) is required");
+  if (product.size() > 512) return make_error(Errc::invalid_argument, "the product is " + std::to_string(product.size()) + " bytes; at most 512");
   if (product.rfind("sha256:", 0) == 0 && !Digest::parse(product))
     return make_error(Errc::invalid_argument, "product '" + product + "' is not a valid sha256 digest");
   return {};

@@ -321,7 +321,7 @@ Status ArchiveWriter::close() {
 
 // ---- head and body ----
 
-Result<Head> read_head(ArchiveReader& r) {
+Result<Head> read_head(ArchiveReader& r, const std::function<Status(const Head&)>& authenticate) {
   auto first = r.next();
   if (!first) return first.error();
   if (!*first) return make_error(Errc::invalid_argument, "the archive is empty");
@@ -340,9 +340,6 @@ Result<Head> read_head(ArchiveReader& r) {
   if (bytes->size() != h.size) return make_error(Errc::invalid_argument, "the manifest entry is truncated");
   head.manifest_bytes = std::move(*bytes);
   head.digest = Sha256::of(head.manifest_bytes);
-  auto m = parse_manifest(head.manifest_bytes);
-  if (!m) return m.error();
-  head.manifest = std::move(*m);
   std::set<std::string> names;
   while (true) {
     auto n = r.next();
@@ -368,6 +365,12 @@ Result<Head> read_head(ArchiveReader& r) {
     if (!sig) return sig.error();
     head.signatures.emplace_back(s.path, std::move(*sig));
   }
+  // Signatures first when the caller can check them: an unsigned manifest is not parsed at all.
+  if (authenticate)
+    if (auto st = authenticate(head); !st) return st.error();
+  auto m = parse_manifest(head.manifest_bytes);
+  if (!m) return m.error();
+  head.manifest = std::move(*m);
   return head;
 }
 

@@ -92,9 +92,10 @@ struct Head {
   std::optional<Header> first_body;                              // the header after the signatures
 };
 
-// Reads and checks the head: the manifest first (size-limited, parsed strictly), then up to
-// kMaxSignatures signature entries. Stops at the first body header.
-Result<Head> read_head(ArchiveReader& r);
+// Reads and checks the head: the manifest first (size-limited), then up to kMaxSignatures
+// signature entries, then AUTHENTICATE (when given) sees the manifest bytes and signatures before
+// the manifest is parsed (strictly, with limits). Stops at the first body header.
+Result<Head> read_head(ArchiveReader& r, const std::function<Status(const Head&)>& authenticate = {});
 
 // Streams every body entry, checking each against the manifest (safe path, regular file,
 // listed, not duplicated, declared size, sha256) and that no listed entry is missing. `sink`

@@ -1,8 +1,10 @@
 #include "snapshot/format.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 
+#include "core/json.hpp"
 #include "core/oci.hpp"
 
 namespace airheal::snapshot {
@@ -149,6 +151,27 @@ bool is_valid_channel(std::string_view c) {
   return c.front() != '.' && c.front() != '-';
 }
 
+bool is_plain_name(std::string_view n) {
+  if (n.empty() || n.size() > 255 || n == "." || n == ".." || n.front() == '-') return false;
+  return std::none_of(n.begin(), n.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f || c == '/' || c == '\\'; });
+}
+
+std::string human_name(std::string_view n) {
+  std::string out;
+  for (unsigned char c : n.substr(0, 80)) {
+    if (c < 0x20 || c == 0x7f) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (n.size() > 80) out += "...";
+  return out;
+}
+
 std::string format_time(std::int64_t t) {
   std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
@@ -171,8 +194,11 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
   };
   if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':') return std::nullopt;
   auto Y = num(0, 4), M = num(5, 2), D = num(8, 2), h = num(11, 2), m = num(14, 2), sec = num(17, 2);
-  if (!Y || !M || !D || !h || !m || !sec || *M < 1 || *M > 12 || *D < 1 || *D > 31 || *h > 23 || *m > 59 || *sec > 60)
+  if (!Y || !M || !D || !h || !m || !sec || *M < 1 || *M > 12 || *D < 1 || *h > 23 || *m > 59 || *sec > 60)
     return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (*Y % 4 == 0 && *Y % 100 != 0) || *Y % 400 == 0;
+  if (*D > kDays[*M - 1] + (*M == 2 && leap ? 1 : 0)) return std::nullopt;  // no 31 February
   std::size_t i = 19;
   if (i < s.size() && s[i] == '.') {
     ++i;
@@ -182,7 +208,7 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
   if (i < s.size() && (s[i] == 'Z' || s[i] == 'z') && i + 1 == s.size()) {
   } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
     auto oh = num(i + 1, 2), om = num(i + 4, 2);
-    if (!oh || !om) return std::nullopt;
+    if (!oh || !om || *oh > 23 || *om > 59) return std::nullopt;
     offset = (*oh * 3600 + *om * 60) * (s[i] == '+' ? 1 : -1);
   } else {
     return std::nullopt;
@@ -199,8 +225,11 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
 
 Result<Manifest> parse_manifest(std::string_view bytes) {
   if (bytes.size() > kMaxManifestBytes) return bad("larger than " + std::to_string(kMaxManifestBytes) + " bytes");
-  auto j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (j.is_discarded()) return bad("not valid JSON");
+  // The manifest is at most 5 levels deep (entries[].field, images[].platforms[]...); a duplicate
+  // key would mean different things to different readers.
+  auto parsed = parse_json(bytes, JsonLimits{kMaxManifestBytes, 8, false}, "it");
+  if (!parsed) return bad(parsed.error().message.substr(3));
+  auto& j = *parsed;
   if (!j.is_object()) return bad("must be a JSON object");
   Manifest m;
   Reader r{j, ""};
@@ -221,6 +250,9 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
   if (r.error) return *r.error;
   if (!is_valid_channel(m.channel)) return bad("channel '" + m.channel + "' must be 1-64 of [a-z0-9._-]");
   if (m.sequence < 1) return bad("sequence must be at least 1");
+  // Above 2^53 a JSON number loses integers in most readers, and a channel at 2^63-1 could never
+  // accept another snapshot.
+  if (m.sequence > kMaxSequence) return bad("sequence must be at most " + std::to_string(kMaxSequence));
   if (m.expires <= m.created) return bad("expires must be after created");
   if (j.contains("previous") && !j["previous"].is_null()) {
     if (!j["previous"].is_object()) return bad("previous must be an object");
@@ -300,6 +332,10 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
                 pr.str("source_version", false), pr.str("filename"), pr.digest("digest"),
                 static_cast<std::uint64_t>(pr.integer("size"))};
       if (pr.error) return *pr.error;
+      for (const auto* f : {&p.name, &p.version, &p.architecture, &p.filename})
+        if (!is_plain_name(*f)) return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/', not . or ..");
+      for (const auto* f : {&p.source, &p.source_version})
+        if (!f->empty() && !is_plain_name(*f)) return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/'");
       if (!blob_entry(p.digest)) return bad(pr.at + "digest " + p.digest.str() + " is not a blob entry");
       m.packages.push_back(std::move(p));
     }
@@ -316,8 +352,9 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
         if (!(*a)[i]["metadata"].is_object()) return bad(ar.at + "metadata must be an object");
         x.metadata = (*a)[i]["metadata"];
       }
-      if (x.name.empty() || x.name.size() > 255 || x.name.find('/') != std::string::npos)
-        return bad(ar.at + "name must be a plain file name");
+      if (!is_plain_name(x.name))
+        return bad(ar.at + "name '" + human_name(x.name) + "' must be a plain file name (1-255 bytes, no '/', no control characters, not . or .., not starting with '-')");
+      if (!x.version.empty() && !is_plain_name(x.version)) return bad(ar.at + "version must be printable, without '/'");
       if (!blob_entry(x.digest)) return bad(ar.at + "digest " + x.digest.str() + " is not a blob entry");
       m.artifacts.push_back(std::move(x));
     }
@@ -342,6 +379,8 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       auto th = tr.integer("threshold");
       if (tr.error) return *tr.error;
       if (th < 1) return bad("trust.threshold must be at least 1");
+      if (th > static_cast<std::int64_t>(kMaxSignatures))
+        return bad("trust.threshold must be at most " + std::to_string(kMaxSignatures) + " (the signatures a snapshot may carry)");
       u.threshold = static_cast<int>(th);
     }
     if (!u.add.empty() && u.keys_path.empty()) return bad("trust.add needs trust.keys");

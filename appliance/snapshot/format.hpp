@@ -26,6 +26,7 @@ inline constexpr std::uint64_t kMaxManifestBytes = 32u << 20;
 inline constexpr std::uint64_t kMaxSignatureBytes = 64u << 10;
 inline constexpr std::size_t kMaxSignatures = 16;
 inline constexpr std::size_t kMaxEntries = 1u << 20;
+inline constexpr std::int64_t kMaxSequence = (std::int64_t{1} << 53) - 1;
 inline constexpr std::size_t kMaxPathBytes = 1024;
 
 enum class EntryKind { advisory, blob, layout, package_index, trust_keys };
@@ -95,6 +96,12 @@ std::string serialize(const Manifest& m);  // sorted keys, two-space indent, tra
 // A path inside a snapshot: relative, '/'-separated, no '.', '..' or empty components, printable
 // ASCII from a conservative set, at most kMaxPathBytes.
 bool is_safe_path(std::string_view path);
+// A name that becomes one file name or one word in a generated file: 1-255 bytes, no '/' or '\\',
+// no control characters (a newline would start a new Containerfile instruction), not . or ..,
+// not starting with '-' (it would read as an option).
+bool is_plain_name(std::string_view name);
+// NAME for a message: control characters as \xNN, at most 80 bytes.
+std::string human_name(std::string_view name);
 bool is_valid_channel(std::string_view channel);
 
 std::string format_time(std::int64_t unix_seconds);           // RFC 3339 UTC

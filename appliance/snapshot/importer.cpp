@@ -56,6 +56,18 @@ struct ImageGraph {
 
 }  // namespace
 
+std::size_t Importer::clean_staging() {
+  auto lock = fs::LockFile::acquire(store_.root() / "import.lock");
+  if (!lock) return 0;  // an import is running: it cleans up after itself
+  std::error_code ec;
+  std::size_t n = 0;
+  for (const auto& old : fsys::directory_iterator(store_.root() / "staging", ec)) {
+    fsys::remove_all(old.path(), ec);
+    ++n;
+  }
+  return n;
+}
+
 Result<ImportResult> Importer::import(const fsys::path& file, const ImportOptions& options) {
   Context ctx;
   auto run = [&]() -> Result<ImportResult> {
@@ -66,7 +78,40 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     auto reader = ArchiveReader::open(file);
     if (!reader) return reader.error();
     auto& r = **reader;
-    auto head_result = read_head(r);
+    // Signatures are checked before the manifest is parsed: at least one must be valid and by a
+    // key some channel trusts. The channel's own keys and threshold are checked once it is known.
+    std::vector<std::pair<std::string, std::vector<pgp::SignatureCheck>>> checked;
+    auto authenticate = [&](const Head& h) -> Status {
+      ctx.digest = h.digest;
+      if (h.signatures.empty()) return refuse("the snapshot is not signed");
+      std::set<std::string> trusted_anywhere, revoked_here;
+      store_.read([&](sqlite::Connection& c) {
+        auto k = c.prepare("SELECT DISTINCT fingerprint FROM channel_keys");
+        while (k.step()) trusted_anywhere.insert(k.get_text(0));
+        auto rv = c.prepare("SELECT fingerprint FROM revoked_keys");
+        while (rv.step()) revoked_here.insert(rv.get_text(0));
+      });
+      bool any = false;
+      std::vector<std::string> why;
+      for (const auto& [name, sig] : h.signatures) {
+        auto checks = keyring_.verify_detached(sig, h.manifest_bytes);
+        if (!checks) return refuse(name + ": " + checks.error().message);
+        for (const auto& c : *checks) {
+          if (c.bad) return refuse(c.problem + ": the manifest was altered after it was signed, or the signature is corrupt");
+          if (!c.good) why.push_back(c.problem);
+          else if (revoked_here.count(c.fingerprint)) why.push_back("key " + c.fingerprint + " is revoked on this appliance");
+          else if (!trusted_anywhere.count(c.fingerprint)) why.push_back("key " + c.fingerprint + " is not trusted for any channel");
+          else any = true;
+        }
+        checked.emplace_back(name, std::move(*checks));
+      }
+      if (any) return {};
+      std::string msg = "0 valid signature(s) by keys this appliance trusts";
+      for (const auto& w : why) msg += "; " + w;
+      if (trusted_anywhere.empty()) msg += "; no channel has trusted keys yet (airhealctl trust add KEYS.asc --channel CHANNEL)";
+      return refuse(msg + "; the manifest was not read");
+    };
+    auto head_result = read_head(r, authenticate);
     if (!head_result) return head_result.error();
     const Head& head = *head_result;
     const Manifest& m = head.manifest;
@@ -116,15 +161,10 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     if (!known_channel || channel_keys.empty())
       return refuse("channel '" + m.channel + "' has no trusted keys on this appliance (airhealctl trust add KEYS.asc --channel " +
                     m.channel + ")");
-    if (head.signatures.empty()) return refuse("the snapshot is not signed");
     std::set<std::string> good;
     std::vector<std::string> problems;
-    for (const auto& [name, sig] : head.signatures) {
-      auto checks = keyring_.verify_detached(sig, head.manifest_bytes);
-      if (!checks) return refuse(name + ": " + checks.error().message);
-      for (const auto& c : *checks) {
-        if (c.bad)
-          return refuse(c.problem + ": the manifest was altered after it was signed, or the signature is corrupt");
+    for (const auto& [name, checks] : checked) {
+      for (const auto& c : checks) {
         if (!c.good) {
           problems.push_back(c.problem);
           continue;
@@ -360,29 +400,54 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     for (const auto& a : m.artifacts)
       if (blob_entries[a.digest.hex()]->size != a.size) return refuse("artefact " + a.name + " size differs from its entry");
 
-    // Key rotation, signed by the current threshold (checked above).
+    // Key rotation, signed by the current threshold (checked above). Delivered keys are read in a
+    // scratch GnuPG home first: the appliance's keyring only changes when the import commits.
     std::set<std::string> new_keys = channel_keys;
     int new_threshold = threshold;
+    std::optional<std::string> keys_to_import;
     if (m.trust) {
-      std::set<std::string> delivered;
+      std::map<std::string, pgp::KeyInfo> delivered;
       if (!m.trust->keys_path.empty()) {
         auto b = bytes_of(*m.find(m.trust->keys_path), 16 << 20);
         if (!b) return b.error();
-        auto fprs = keyring_.import_keys(*b);
+        auto probe = pgp::Keyring::open(staging.dir() / "trust-keys");
+        if (!probe) return probe.error();
+        auto fprs = probe->import_keys(*b);
         if (!fprs) return refuse("trust keys in the snapshot: " + fprs.error().message);
-        delivered.insert(fprs->begin(), fprs->end());
+        for (const auto& f : *fprs)
+          if (auto info = probe->key(f)) delivered[info->fingerprint] = *info;
+        keys_to_import = std::move(*b);
       }
+      auto info_of = [&](const std::string& f) -> std::optional<pgp::KeyInfo> {
+        if (auto it = delivered.find(f); it != delivered.end()) return it->second;
+        if (auto k = keyring_.key(f)) return *k;
+        return std::nullopt;
+      };
       for (const auto& f : m.trust->add) {
-        if (!delivered.count(f) && !keyring_.key(f)) return refuse("trust.add names key " + f + ", which the snapshot does not deliver");
-        if (revoked.count(f)) return refuse("trust.add names key " + f + ", which is revoked on this appliance");
+        auto info = info_of(f);
+        if (!info) return refuse("trust.add names key " + f + ", which the snapshot does not deliver");
+        if (info->fingerprint != f)
+          return refuse("trust.add names " + f + ", a subkey of key " + info->fingerprint + "; name the primary key's fingerprint");
+        if (revoked.count(f) || info->revoked) return refuse("trust.add names key " + f + ", which is revoked");
+        if (info->expired) return refuse("trust.add names key " + f + ", which has expired");
+        if (!info->can_sign) return refuse("trust.add names key " + f + ", which cannot sign");
         new_keys.insert(f);
       }
       for (const auto& f : m.trust->remove) new_keys.erase(f);
       if (m.trust->threshold) new_threshold = *m.trust->threshold;
-      if (static_cast<int>(new_keys.size()) < new_threshold)
-        return refuse("the key rotation would leave channel " + m.channel + " with " + std::to_string(new_keys.size()) +
-                      " key(s) for a threshold of " + std::to_string(new_threshold));
+      std::size_t usable = 0;
+      for (const auto& f : new_keys) {
+        auto info = info_of(f);
+        if (info && !info->revoked && !info->expired && !revoked.count(f)) ++usable;
+      }
+      if (static_cast<int>(usable) < new_threshold)
+        return refuse("the key rotation would leave channel " + m.channel + " with " + std::to_string(usable) +
+                      " usable key(s) (not expired or revoked) for a threshold of " + std::to_string(new_threshold));
     }
+
+    if (keys_to_import)
+      if (auto f = keyring_.import_keys(*keys_to_import); !f)
+        return make_error(Errc::io_error, "cannot add the delivered trust keys to the keyring: " + f.error().message);
 
     // Commit: move blobs in (invisible until the transaction), then one transaction.
     for (const auto& e : m.entries) {

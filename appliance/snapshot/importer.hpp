@@ -40,6 +40,10 @@ class Importer {
       : store_(store), keyring_(keyring), journal_(journal) {}
   // An error is a refusal; its message is the one precise reason.
   Result<ImportResult> import(const std::filesystem::path& file, const ImportOptions& options = {});
+  audit::Journal& journal() { return journal_; }
+  // Removes what a crashed import left in the store's staging folder (none is running). Returns
+  // how many staged imports were removed.
+  std::size_t clean_staging();
 
  private:
   store::Store& store_;

@@ -1,5 +1,7 @@
 #include "snapshot/pgp.hpp"
 
+#include <cstdio>
+
 #include <gpgme.h>
 #include <sys/stat.h>
 
@@ -86,7 +88,107 @@ gpgme_error_t passphrase_cb(void* hook, const char*, const char*, int prev_bad, 
   return 0;
 }
 
+// Limits for reading the signature packets ourselves (the entry is at most 64 KiB anyway).
+constexpr std::size_t kMaxSignaturePackets = 64;
+
+int b64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
 }  // namespace
+
+Result<std::string> dearmor(std::string_view text) {
+  constexpr std::string_view begin = "-----BEGIN PGP SIGNATURE-----";
+  auto b = text.find(begin);
+  if (b == std::string_view::npos) return std::string(text);  // already binary
+  auto pos = text.find('\n', b);
+  if (pos == std::string_view::npos) return make_error(Errc::invalid_argument, "the armoured signature is truncated");
+  ++pos;
+  // Armour headers ("Comment: ...") end at the first empty line; gpg writes one even without headers.
+  auto end = text.find("-----END", pos);
+  for (auto blank : {std::string_view("\n\n"), std::string_view("\n\r\n")}) {
+    auto at = text.find(blank, pos - 1);
+    if (at != std::string_view::npos && at < end) {
+      pos = at + blank.size();
+      break;
+    }
+  }
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (; pos < text.size(); ++pos) {
+    unsigned char c = static_cast<unsigned char>(text[pos]);
+    if (c == '=' || c == '-') break;  // padding, the CRC line or the END line
+    int v = b64_value(c);
+    if (v < 0) {
+      if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
+      return make_error(Errc::invalid_argument, "the armoured signature has a character that is not base64");
+    }
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<int>> signature_types(std::string_view armoured) {
+  auto bin = dearmor(armoured);
+  if (!bin) return bin.error();
+  const auto& d = *bin;
+  std::vector<int> types;
+  std::size_t i = 0;
+  auto need = [&](std::size_t n) { return i + n <= d.size(); };
+  while (i < d.size()) {
+    if (types.size() >= kMaxSignaturePackets)
+      return make_error(Errc::invalid_argument, "more than " + std::to_string(kMaxSignaturePackets) + " OpenPGP packets in a signature");
+    unsigned char h = static_cast<unsigned char>(d[i++]);
+    if (!(h & 0x80)) return make_error(Errc::invalid_argument, "not an OpenPGP packet");
+    int tag;
+    std::size_t len;
+    if (h & 0x40) {  // new format
+      tag = h & 0x3f;
+      if (!need(1)) return make_error(Errc::invalid_argument, "truncated OpenPGP packet");
+      unsigned char o1 = static_cast<unsigned char>(d[i++]);
+      if (o1 < 192) {
+        len = o1;
+      } else if (o1 < 224) {
+        if (!need(1)) return make_error(Errc::invalid_argument, "truncated OpenPGP packet");
+        len = ((o1 - 192u) << 8) + static_cast<unsigned char>(d[i++]) + 192u;
+      } else if (o1 == 255) {
+        if (!need(4)) return make_error(Errc::invalid_argument, "truncated OpenPGP packet");
+        len = 0;
+        for (int k = 0; k < 4; ++k) len = (len << 8) | static_cast<unsigned char>(d[i++]);
+      } else {
+        return make_error(Errc::invalid_argument, "a partial-length OpenPGP packet in a signature");
+      }
+    } else {  // old format
+      tag = (h >> 2) & 0x0f;
+      int lt = h & 3;
+      if (lt == 3) return make_error(Errc::invalid_argument, "an OpenPGP packet of indeterminate length in a signature");
+      std::size_t n = lt == 0 ? 1 : lt == 1 ? 2 : 4;
+      if (!need(n)) return make_error(Errc::invalid_argument, "truncated OpenPGP packet");
+      len = 0;
+      for (std::size_t k = 0; k < n; ++k) len = (len << 8) | static_cast<unsigned char>(d[i++]);
+    }
+    if (!need(len)) return make_error(Errc::invalid_argument, "truncated OpenPGP packet");
+    if (tag == 2) {  // signature: v3 has the type at offset 2, v4 and later at offset 1
+      if (len < 3) return make_error(Errc::invalid_argument, "truncated OpenPGP signature packet");
+      unsigned char version = static_cast<unsigned char>(d[i]);
+      types.push_back(static_cast<unsigned char>(d[i + (version == 3 ? 2 : 1)]));
+    }
+    i += len;
+  }
+  if (types.empty()) return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
+  return types;
+}
 
 Result<Keyring> Keyring::open(const std::filesystem::path& home) {
   std::error_code ec;
@@ -178,6 +280,15 @@ Result<std::string> Keyring::export_public(const std::string& fingerprint) {
 }
 
 Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& signature, const std::string& data) {
+  // One signed content must have one digest: a text-mode signature (type 0x01) also verifies
+  // after line endings are converted, so only binary signatures (type 0x00) are taken.
+  auto types = signature_types(signature);
+  if (!types) return types.error();
+  for (int t : *types)
+    if (t != 0x00)
+      return make_error(Errc::invalid_argument, std::string("a signature of type 0x") + (t < 16 ? "0" : "") +
+                                                    [&] { char b[8]; std::snprintf(b, sizeof b, "%x", t); return std::string(b); }() +
+                                                    (t == 1 ? " (canonical text)" : "") + "; only binary signatures (type 0x00) are accepted");
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
   auto sig = data_from(signature);
@@ -201,6 +312,12 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
       if (info.revoked) c.problem = "key " + c.fingerprint + " is revoked";
       else if (info.expired) c.problem = "key " + c.fingerprint + " has expired";
       else if (info.disabled || info.invalid) c.problem = "key " + c.fingerprint + " is disabled or invalid";
+      // The signing subkey has its own expiry and revocation.
+      for (auto sk = k->subkeys; sk && c.problem.empty(); sk = sk->next) {
+        if (!sk->fpr || std::string_view(sk->fpr) != s->fpr) continue;
+        if (sk->revoked) c.problem = "the signing subkey " + std::string(sk->fpr) + " of key " + c.fingerprint + " is revoked";
+        else if (sk->expired) c.problem = "the signing subkey " + std::string(sk->fpr) + " of key " + c.fingerprint + " has expired";
+      }
     }
     if (c.problem.empty()) {
       if (code == GPG_ERR_NO_PUBKEY) c.problem = "signed by unknown key " + c.fingerprint;

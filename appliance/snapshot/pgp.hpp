@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -25,6 +26,12 @@ struct SignatureCheck {
   std::string fingerprint;        // primary key fingerprint when the key is known, else as reported
   std::string problem;            // why it is not good
 };
+
+// The binary form of an ASCII-armoured OpenPGP block (binary input is returned as it is).
+Result<std::string> dearmor(std::string_view text);
+// The signature type of each signature packet in an (armoured) detached signature: 0x00 binary
+// document, 0x01 canonical text, ... Bounded: at most 64 packets, lengths checked.
+Result<std::vector<int>> signature_types(std::string_view signature);
 
 class Keyring {
  public:

@@ -51,8 +51,36 @@ ImportWatcher::ImportWatcher(Importer& importer, Options options) : importer_(im
 
 ImportWatcher::~ImportWatcher() { stop(); }
 
+// A file being imported waits in importing/: if the process dies there (a crash on its content,
+// a kill, a power cut), the next start finds it and quarantines it with the reason instead of
+// importing it again, so one hostile file cannot take the appliance down on every start.
+std::size_t ImportWatcher::recover_interrupted() {
+  std::error_code ec;
+  std::size_t n = 0;
+  const auto importing = options_.directory / "importing";
+  for (const auto& e : fsys::directory_iterator(importing, ec)) {
+    if (!e.is_regular_file()) continue;
+    auto name = e.path().filename().string();
+    auto reason = "the import of " + name +
+                  " was interrupted (the appliance stopped or crashed while importing it); it was quarantined so that it is not "
+                  "retried on every start; check it with airheal-snapshot verify and import it with airhealctl import";
+    auto q = quarantine(e.path(), options_.quarantine, reason);
+    if (!q) {
+      spdlog::error("import folder: {}", q.error().message);
+      continue;
+    }
+    ++n;
+    spdlog::error("import folder: {}", reason);
+    (void)importer_.journal().append(nlohmann::json{{"type", "snapshot.refused"}, {"origin", options_.import.origin},
+                                                    {"file", (options_.directory / name).string()}, {"reason", reason}});
+  }
+  return n;
+}
+
 Status ImportWatcher::start() {
   std::error_code ec;
+  fsys::create_directories(options_.directory / "importing", ec);
+  recover_interrupted();
   fsys::create_directories(options_.directory / "imported", ec);
   if (ec) return make_error(Errc::io_error, "import folder " + options_.directory.string() + ": " + ec.message());
   fsys::create_directories(options_.quarantine, ec);
@@ -100,16 +128,23 @@ std::size_t ImportWatcher::scan_once() {
       continue;
     }
     ++handled;
-    auto result = importer_.import(e.path(), options_.import);
+    std::error_code mk;
+    fsys::create_directories(options_.directory / "importing", mk);  // also when scan_once runs without start()
+    fsys::create_directories(options_.directory / "imported", mk);
+    auto work = free_name(options_.directory / "importing", name);
+    if (auto moved = move_file(e.path(), work); !moved) {
+      spdlog::error("import folder: {}", moved.error().message);
+      continue;
+    }
+    (void)fs::fsync_path(options_.directory / "importing");  // the move survives a power cut before the import
+    auto result = importer_.import(work, options_.import);
     if (result) {
       spdlog::info("import folder: {}: {}", name, result->message);
-      std::error_code mk;
-      fsys::create_directories(options_.directory / "imported", mk);  // also when scan_once runs without start()
-      if (auto moved = move_file(e.path(), free_name(options_.directory / "imported", name)); !moved)
+      if (auto moved = move_file(work, free_name(options_.directory / "imported", name)); !moved)
         spdlog::error("import folder: {} was imported but could not be moved to imported/: {}", name, moved.error().message);
     } else {
       spdlog::warn("import folder: refused {}: {}", name, result.error().message);
-      auto q = quarantine(e.path(), options_.quarantine, result.error().message);
+      auto q = quarantine(work, options_.quarantine, result.error().message);
       if (!q) spdlog::error("import folder: {}", q.error().message);
     }
   }

@@ -36,6 +36,8 @@ class ImportWatcher {
   static Options from_config(const config::Config& cfg);
   // One scan; returns the number of files handled (used by start()'s thread and by tests).
   std::size_t scan_once();
+  // Quarantines what a previous run left in importing/ (journalled); called by start().
+  std::size_t recover_interrupted();
 
  private:
   Importer& importer_;

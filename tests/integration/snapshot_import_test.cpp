@@ -90,7 +90,9 @@ TEST_CASE("a snapshot made on the connected side imports with only the public ke
   // Nothing is trusted yet: refused, and the refusal is journalled.
   auto r = w.ctl({"import", file.string()});
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("channel 'stable' has no trusted keys"));
+  CHECK_THAT(r.err, Catch::Contains("0 valid signature(s) by keys this appliance trusts") &&
+                        Catch::Contains("no channel has trusted keys yet (airhealctl trust add") &&
+                        Catch::Contains("the manifest was not read"));
 
   w.trust(w.alice);
   r = w.ctl_ok({"--json", "import", file.string()});
@@ -404,7 +406,7 @@ TEST_CASE("key rotation arrives in a snapshot signed by the current threshold", 
   w.tool({"sign", s(2), "--key", w.alice.fingerprint(), "--gpg-home", w.alice.home().string()});
   r = w.ctl({"import", s(2)});
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("key " + w.alice.fingerprint() + " is not trusted for channel stable"));
+  CHECK_THAT(r.err, Catch::Contains("key " + w.alice.fingerprint() + " is not trusted for any channel"));
   w.tool({"sign", s(2), "--key", w.bob.fingerprint(), "--gpg-home", w.bob.home().string()});
   w.ctl_ok({"import", s(2)});
 }

@@ -89,6 +89,7 @@ class Daemon {
     std::filesystem::path state_dir;       // empty: a fresh temporary one
     std::string config_yaml;               // written to a file and passed with --config
     std::vector<std::string> extra_args;
+    std::string listen = "127.0.0.1:0";
   };
   explicit Daemon(Options options);
   Daemon() : Daemon(Options{}) {}

