@@ -16,6 +16,8 @@ PACKAGES=(
   rpm mmdebstrap golang-1.19-go python3-jsonschema zip
   # evidence reports: rendered in headless Chromium, printed to PDF (pdftotext) and read back by OCR
   chromium poppler-utils tesseract-ocr tesseract-ocr-eng
+  # fuzzing: clang's libFuzzer with ASan/UBSan over the parsers of untrusted bytes (tests/fuzz)
+  clang libclang-rt-14-dev
   # packages: dpkg-buildpackage with debhelper, man pages from --help, lintian; rpmbuild comes with rpm
   debhelper help2man lintian fakeroot cpio
 )

@@ -332,8 +332,9 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
                 pr.str("source_version", false), pr.str("filename"), pr.digest("digest"),
                 static_cast<std::uint64_t>(pr.integer("size"))};
       if (pr.error) return *pr.error;
-      for (const auto* f : {&p.name, &p.version, &p.architecture, &p.filename})
+      for (const auto* f : {&p.name, &p.version, &p.architecture})
         if (!is_plain_name(*f)) return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/', not . or ..");
+      if (!is_safe_path(p.filename)) return bad(pr.at + "filename '" + human_name(p.filename) + "' is not a safe relative path");
       for (const auto* f : {&p.source, &p.source_version})
         if (!f->empty() && !is_plain_name(*f)) return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/'");
       if (!blob_entry(p.digest)) return bad(pr.at + "digest " + p.digest.str() + " is not a blob entry");

@@ -3,6 +3,8 @@
 // corpus: every malformed, hostile or stale snapshot is refused with one precise reason and
 // leaves the store, the registry and the advisory database exactly as they were.
 #include <catch2/catch.hpp>
+
+#include <sstream>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -660,4 +662,92 @@ TEST_CASE("a signature by an expired key does not count", "[integration][snapsho
   CHECK_THAT(r.err, Catch::Contains("has expired") && Catch::Contains("0 valid signature(s)"));
   CHECK(state_fingerprint(w.state) == before);
   CHECK_THAT(w.ctl_ok({"trust", "list"}).out, Catch::Contains("[EXPIRED]"));
+}
+
+TEST_CASE("a daemon killed while importing from its folder quarantines that file on restart instead of retrying it",
+          "[integration][snapshot][hostile]") {
+  World w;
+  w.trust(w.alice);
+  // A snapshot large enough that its import takes a moment (a 384 MiB artefact of random bytes).
+  fsys::create_directories(w.tmp / "bin");
+  run_ok({"sh", "-c", "head -c 402653184 /dev/urandom > '" + (w.tmp / "bin" / "big.bin").string() + "'"});
+  auto file = w.tmp / "big.tar";
+  w.tool({"create", "--channel", "stable", "--sequence", "1", "--out", file.string(), "--artifacts", (w.tmp / "bin").string()});
+  w.tool({"sign", file.string(), "--key", w.alice.fingerprint(), "--gpg-home", w.alice.home().string()});
+  fsys::remove_all(w.tmp / "bin");
+  // The store, its database and the channels; not the drop and quarantine folders.
+  auto store_state = [&] {
+    std::istringstream in(state_fingerprint(w.state));
+    std::string line, out;
+    while (std::getline(in, line)) {
+      if (line.rfind("f airheald.addr", 0) == 0) continue;  // the running daemon's address file
+      if (line.find(" import") == std::string::npos && line.find(" quarantine") == std::string::npos) out += line + "\n";
+    }
+    return out;
+  };
+  std::string before;
+  {
+    Daemon d(Daemon::Options{w.state, "import:\n  poll_interval: 1s\n", {}});
+    before = store_state();  // after the daemon's own start-up rows
+    fsys::copy_file(file, w.state / "import" / ".big.tar.tmp");
+    fsys::rename(w.state / "import" / ".big.tar.tmp", w.state / "import" / "big.tar");
+    // The import has started when the file sits in importing/: kill -9 there (what a crash on the
+    // file's content looks like to the next start).
+    bool importing = false;
+    for (int i = 0; i < 20000 && !importing; ++i) {
+      importing = fsys::exists(w.state / "import" / "importing" / "big.tar");
+      if (!importing) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    INFO(d.log());
+    REQUIRE(importing);
+    d.stop(SIGKILL);
+  }
+  CHECK(fsys::exists(w.state / "import" / "importing" / "big.tar"));
+  // The next start quarantines it with the reason, journals it, and cleans the crashed staging.
+  Daemon d(Daemon::Options{w.state, "import:\n  poll_interval: 1s\n", {}});
+  bool quarantined = false;
+  for (int i = 0; i < 200 && !quarantined; ++i) {
+    quarantined = fsys::exists(w.state / "quarantine" / "big.tar.reason.txt");
+    if (!quarantined) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(d.log());
+  REQUIRE(quarantined);
+  CHECK(fsys::exists(w.state / "quarantine" / "big.tar"));
+  CHECK_FALSE(fsys::exists(w.state / "import" / "importing" / "big.tar"));
+  CHECK_FALSE(fsys::exists(w.state / "import" / "big.tar"));
+  CHECK_THAT(*fs::read_file(w.state / "quarantine" / "big.tar.reason.txt", 4096),
+             Catch::Contains("was interrupted (the appliance stopped or crashed while importing it)"));
+  CHECK((!fsys::exists(w.state / "staging") || fsys::is_empty(w.state / "staging")));
+  d.stop();
+  CHECK(store_state() == before);  // the store and channels are as they were
+  auto journal = w.ctl_ok({"--json", "journal"}).out;
+  CHECK_THAT(journal, Catch::Contains("was interrupted"));
+  w.ctl_ok({"store", "check"});
+  w.ctl_ok({"audit", "verify"});
+  // Imported by hand once the operator has looked at it: it is fine.
+  w.ctl_ok({"import", (w.state / "quarantine" / "big.tar").string()});
+}
+
+TEST_CASE("a refused key rotation leaves the appliance's keyring untouched and counts only usable keys",
+          "[integration][snapshot][hostile]") {
+  World w;
+  w.trust(w.alice);
+  auto keyring_keys = [&] {
+    return run_ok({"gpg", "--homedir", (w.state / "trust" / "gnupg").string(), "--batch", "--with-colons", "--list-keys"}).out;
+  };
+  auto s = [&](int n) { return (w.tmp / ("r" + std::to_string(n) + ".tar")).string(); };
+  fsys::create_directories(w.tmp / "keys");
+  auto bob_pub = w.bob.write_public_key(w.tmp / "keys");
+  // Refused: a threshold of 2 with only alice and bob usable would be fine, 3 is not.
+  w.tool({"create", "--channel", "stable", "--sequence", "1", "--out", s(1), "--advisories", w.advisories_dir({"GO-2024-3228"}).string(),
+          "--trust-keys", bob_pub.string(), "--trust-add", w.bob.fingerprint(), "--trust-threshold", "3"});
+  w.tool({"sign", s(1), "--key", w.alice.fingerprint(), "--gpg-home", w.alice.home().string()});
+  const auto before = state_fingerprint(w.state);
+  const auto keys_before = keyring_keys();
+  auto r = w.ctl({"import", s(1)});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("would leave channel stable with 2 usable key(s)") && Catch::Contains("threshold of 3"));
+  CHECK(state_fingerprint(w.state) == before);
+  CHECK(keyring_keys() == keys_before);  // bob's key was not imported
+  CHECK(keyring_keys().find(w.bob.fingerprint()) == std::string::npos);
 }

@@ -1,0 +1,118 @@
+#include "fuzz/targets.hpp"
+
+#include <string_view>
+
+#include "advisory/advisory.hpp"
+#include "core/digest.hpp"
+#include "core/json.hpp"
+#include "core/oci.hpp"
+#include "core/yaml.hpp"
+#include "heal/deb/control.hpp"
+#include "scan/lockfile.hpp"
+#include "scan/pkgdb.hpp"
+#include "snapshot/format.hpp"
+#include "snapshot/pgp.hpp"
+
+namespace airheal::fuzz {
+namespace {
+
+std::string_view view(const std::uint8_t* d, std::size_t n) { return {reinterpret_cast<const char*>(d), n}; }
+
+// Each target returns normally for any input: an error Result is the expected answer to garbage.
+// A crash, a sanitizer report, an uncaught exception or a timeout is a finding.
+
+void json(const std::uint8_t* d, std::size_t n) {
+  auto r = parse_json(view(d, n), JsonLimits{1u << 20, 64, false});
+  if (r) (void)r->dump();  // walking the result must be safe too
+}
+
+void yaml(const std::uint8_t* d, std::size_t n) { (void)check_yaml(view(d, n), YamlLimits{1u << 20, 64, 1000, 100000}); }
+
+void snapshot_manifest(const std::uint8_t* d, std::size_t n) {
+  auto m = snapshot::parse_manifest(view(d, n));
+  if (m) (void)snapshot::serialize(*m);
+}
+
+// The first byte picks the format, the rest is the document.
+void advisory_docs(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  static constexpr advisory::Format formats[] = {advisory::Format::osv, advisory::Format::debian_tracker, advisory::Format::alpine_secdb};
+  auto format = formats[d[0] % 3];
+  auto r = advisory::parse(format, view(d + 1, n - 1), "fuzz");
+  if (!r) return;
+  for (const auto& a : *r)
+    for (const auto& aff : a.affected) {
+      if (format == advisory::Format::osv) (void)advisory::osv_evaluate(aff.data, aff.ecosystem, "1.2.3");
+      if (format == advisory::Format::debian_tracker) (void)advisory::debian_evaluate(aff.data, "1.0-1");
+    }
+}
+
+void oci_manifest(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  static constexpr const char* types[] = {"application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+                                          "application/vnd.docker.distribution.manifest.v2+json",
+                                          "application/vnd.docker.distribution.manifest.list.v2+json", ""};
+  (void)oci::parse_manifest(view(d + 1, n - 1), types[d[0] % 5]);
+}
+
+void deb_control(const std::uint8_t* d, std::size_t n) {
+  auto paragraphs = heal::deb::parse_paragraphs(view(d, n));
+  if (!paragraphs) return;
+  for (const auto& p : *paragraphs) {
+    auto pkg = heal::deb::package_from(p);
+    if (!pkg) continue;
+    for (const auto& group : pkg->depends)
+      for (const auto& r : group) (void)heal::deb::satisfies(r, *pkg);
+  }
+}
+
+void deb_relations(const std::uint8_t* d, std::size_t n) {
+  auto r = heal::deb::parse_relations(view(d, n));
+  if (r)
+    for (const auto& g : *r) (void)heal::deb::text(g);
+}
+
+void pgp_signature(const std::uint8_t* d, std::size_t n) { (void)pgp::signature_types(view(d, n)); }
+
+void package_databases(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  auto text = view(d + 1, n - 1);
+  switch (d[0] % 5) {
+    case 0: (void)scan::parse_dpkg_status(text); break;
+    case 1: (void)scan::parse_apk_installed(text); break;
+    case 2: (void)scan::parse_rpm_header(text); break;
+    case 3: (void)scan::parse_os_release(text); break;
+    default: (void)scan::parse_md5sums(text); break;
+  }
+}
+
+void lockfiles(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  std::string text(view(d + 1, n - 1));
+  std::vector<std::string> problems;
+  if (d[0] % 2) (void)scan::parse_package_lock(text, problems);
+  else (void)scan::parse_go_mod(text, problems);
+}
+
+void digests(const std::uint8_t* d, std::size_t n) { (void)Digest::parse(view(d, n)); }
+
+}  // namespace
+
+const std::vector<Entry>& targets() {
+  static const std::vector<Entry> all = {
+      {"json", json},
+      {"yaml", yaml},
+      {"snapshot_manifest", snapshot_manifest},
+      {"advisory", advisory_docs},
+      {"oci_manifest", oci_manifest},
+      {"deb_control", deb_control},
+      {"deb_relations", deb_relations},
+      {"pgp_signature", pgp_signature},
+      {"package_databases", package_databases},
+      {"lockfiles", lockfiles},
+      {"digest", digests},
+  };
+  return all;
+}
+
+}  // namespace airheal::fuzz
