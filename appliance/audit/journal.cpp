@@ -11,6 +11,7 @@
 #include "audit/checkpoint.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
+#include "core/json.hpp"
 
 namespace airheal::audit {
 namespace {
@@ -48,8 +49,14 @@ Status Journal::append(nlohmann::json record) {
   std::int64_t seq = 1;
   std::string prev = kGenesis;
   if (!lines.empty()) {
-    auto last = nlohmann::json::parse(lines.back(), nullptr, false);
-    if (last.is_object() && last.contains("seq")) seq = last["seq"].get<std::int64_t>() + 1;
+    // The last record is read, not trusted: a malformed one (tampering, a disk error) must not stop
+    // every later record. The chain still links to it, so `audit verify` reports it.
+    auto last = parse_json(lines.back(), JsonLimits{16u << 20, 64, false}, "the journal's last record");
+    const nlohmann::json* s = last && last->is_object() && last->contains("seq") ? &(*last)["seq"] : nullptr;
+    if (s && s->is_number_integer() && s->get<std::int64_t>() >= 0 && s->get<std::int64_t>() < (std::int64_t{1} << 53))
+      seq = s->get<std::int64_t>() + 1;
+    else
+      seq = static_cast<std::int64_t>(lines.size()) + 1;
     prev = Sha256::of(lines.back()).hex();
   }
   record["seq"] = seq;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -13,6 +14,7 @@
 #include "core/archive_path.hpp"
 #include "audit/checkpoint.hpp"
 #include "core/digest.hpp"
+#include "core/fs.hpp"
 #include "core/subprocess.hpp"
 #include "snapshot/pgp.hpp"
 
@@ -75,9 +77,10 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
   std::map<std::string, std::string> files;
   unreadable = false;
   std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
+  // A bundle is a plain tar, exactly as exported: one content, one digest (no compression, no
+  // bytes after the end-of-archive marker).
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_none(a.get());
-  archive_read_support_filter_gzip(a.get());
   if (archive_read_open_filename(a.get(), bundle.c_str(), 1 << 16) != ARCHIVE_OK) {
     unreadable = true;
     problems.push_back(bundle.string() + " cannot be read as a bundle (tar): " + archive_error_string(a.get()));
@@ -121,8 +124,36 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
   if (rc != ARCHIVE_EOF) {
     problems.push_back("the bundle is truncated or corrupt: " + std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : ""));
     unreadable = files.empty();
+    return files;
+  }
+  // After the end-of-archive marker only tar's zero padding may follow (to at most one 10 KiB record).
+  auto end = archive_read_header_position(a.get());
+  std::error_code ec;
+  auto size = static_cast<std::int64_t>(fsys::file_size(bundle, ec));
+  if (!ec && end >= 0 && size > end) {
+    std::ifstream in(bundle, std::ios::binary);
+    in.seekg(end);
+    std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bool zeros = tail.find_first_not_of('\0') == std::string::npos;
+    if (!zeros || tail.size() > 10240 + 1024)
+      problems.push_back("the bundle has " + std::to_string(tail.size()) + " bytes after the end of the tar archive" +
+                         (zeros ? "" : " that are not padding") + " (something was appended)");
   }
   return files;
+}
+
+Result<std::vector<std::string>> fingerprints_in(const fsys::path& keyring) {
+  auto bytes = fs::read_file(keyring, 16u << 20);
+  if (!bytes) return make_error(Errc::invalid_argument, "cannot read the keyring " + keyring.string() + ": " + bytes.error().message);
+  TempHome home;
+  auto kr = pgp::Keyring::open(home.dir);
+  if (home.dir.empty() || !kr) return make_error(Errc::io_error, "cannot create a temporary GnuPG home to read " + keyring.string());
+  auto fprs = kr->import_keys(*bytes);
+  if (!fprs || fprs->empty()) return make_error(Errc::invalid_argument, keyring.string() + " holds no OpenPGP public key");
+  std::vector<std::string> out;
+  for (const auto& f : *fprs)
+    if (auto k = kr->key(f)) out.push_back(k->fingerprint);
+  return out;
 }
 
 Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& expected_keys) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
+
 namespace airheal::evidence {
 
 struct Verdict {
@@ -20,6 +22,9 @@ struct Verdict {
   std::size_t files = 0;
   std::int64_t first_seq = 0, last_seq = 0;
 };
+
+// The primary fingerprints of the public keys in an armoured keyring file.
+Result<std::vector<std::string>> fingerprints_in(const std::filesystem::path& keyring);
 
 // EXPECTED_KEYS: fingerprints the auditor trusts (upper- or lower-case, spaces allowed); empty:
 // any key, reported as unchecked. Temporary GnuPG homes are made under TMP (default: TMPDIR).

@@ -129,6 +129,26 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   auto wrong = run({airheal_evidence_path().string(), "verify", bundle.string(), "--key", signer.fingerprint()});
   CHECK(wrong.exit_code == 1);
   CHECK(wrong.out.find("not the appliance key you expect") != std::string::npos);
+  // No key named: not verified, and the signer's fingerprint is printed for the auditor to check.
+  auto unnamed = run({airheal_evidence_path().string(), "verify", bundle.string()});
+  CHECK(unnamed.exit_code == 1);
+  CHECK_THAT(unnamed.out, Catch::Contains("signed by " + fpr) && Catch::Contains("no key to trust was given"));
+  // A keyring the auditor trusts works like --key.
+  {
+    auto appliance_key = tmp / "appliance-key.asc";
+    run_ok({"sh", "-c", "tar -xOf '" + bundle.string() + "' keys/appliance.asc > '" + appliance_key.string() + "'"});
+    CHECK(run({airheal_evidence_path().string(), "verify", bundle.string(), "--keyring", appliance_key.string()}).exit_code == 0);
+    auto other = signer.write_public_key(tmp.path());
+    CHECK(run({airheal_evidence_path().string(), "verify", bundle.string(), "--keyring", other.string()}).exit_code == 1);
+  }
+  // One bundle, one form: a gzipped copy and a copy with bytes appended are refused.
+  run_ok({"sh", "-c", "gzip -c '" + bundle.string() + "' > '" + (tmp / "bundle.tar.gz").string() + "'"});
+  CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "bundle.tar.gz").string(), "--key", fpr}).exit_code != 0);
+  fsys::copy_file(bundle, tmp / "appended.tar");
+  std::ofstream(tmp / "appended.tar", std::ios::app) << "trailing garbage";
+  auto appended = run({airheal_evidence_path().string(), "verify", (tmp / "appended.tar").string(), "--key", fpr});
+  CHECK(appended.exit_code == 1);
+  CHECK_THAT(appended.out, Catch::Contains("after the end of the tar archive"));
   auto unpacked = tmp / "unpacked";
   fsys::create_directories(unpacked);
   run_ok({"tar", "-xf", bundle.string(), "-C", unpacked.string()});
