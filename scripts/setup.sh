@@ -9,7 +9,7 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev libssl-dev libsqlite3-dev zlib1g-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev libdeflate-dev libzstd-dev catch2
   # run and test: the real OCI clients and tools the appliance and its tests drive
-  skopeo buildah podman runc openssl ca-certificates curl busybox-static
+  skopeo buildah podman runc openssl ca-certificates curl busybox-static containerd
   # snapshots: GnuPG for signatures (GPGME drives it), zstd, prlimit (util-linux) and dpkg as test oracles
   gnupg gpg-agent zstd util-linux dpkg
   # scanning: rpm (rpm.vercmp oracle), mmdebstrap + golang-1.19 (real image fixtures), JSON Schema validator

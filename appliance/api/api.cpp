@@ -377,6 +377,7 @@ Prepared Api::prepare(const http::request_header<>& head, const std::string& pat
       return now(problem(http::status::unsupported_media_type, "changes need Content-Type: application/json"));
   }
   if (!access.read) return refuse("authentication required");
+  if (write && !access.write && !access.write_denied.empty()) return now(problem(http::status::forbidden, access.write_denied));
   if (write && !access.write)
     return refuse(access.challenge ? "changes need a registry user's credentials (HTTP Basic over TLS)"
                                    : "changes are accepted from loopback only until registry users exist (airhealctl user add)");
@@ -435,7 +436,11 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
                                                            "POST /api/v1/heals/ID/rollback", "POST /api/v1/heals/ID/hold", "/api/v1/snapshots", "/api/v1/exceptions",
                                                            "POST /api/v1/exceptions", "DELETE /api/v1/exceptions/ID", "/api/v1/vex",
                                                            "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "POST /api/v1/evidence?from=DATE&to=DATE", "/api/v1/promotions", "/metrics", "/dashboard"}}});
-  if (path == "/api/v1/status" && get) return json_response(http::status::ok, status_document(store_, heals, nowt));
+  if (path == "/api/v1/status" && get) {
+    auto doc = status_document(store_, heals, nowt);
+    doc["users"] = users_ ? users_() : json::array();
+    return json_response(http::status::ok, doc);
+  }
   if (path == "/api/v1/images" && get) return json_response(http::status::ok, status_document(store_, heals, nowt)["images"]);
   if (path == "/api/v1/findings" && get) {
     auto image = q("image");

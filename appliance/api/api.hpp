@@ -39,6 +39,8 @@ class Api : public registry::ApiHandler {
   Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir, std::vector<std::string> server_names = {});
   ~Api() override;
   void set_http_stats(const registry::RequestStats* s) { http_stats_ = s; }
+  // The registry users and their rights, for status and the dashboard (set by the appliance).
+  void set_users(std::function<nlohmann::json()> users) { users_ = std::move(users); }
 
   bool handles(std::string_view path) const override;
   registry::Prepared prepare(const registry::http::request_header<>& head, const std::string& path,
@@ -53,6 +55,7 @@ class Api : public registry::ApiHandler {
   std::filesystem::path state_dir_;
   std::vector<std::string> server_names_;  // lower case, plus localhost and this host's name
   std::string csrf_token_;                 // in the dashboard page; browsers' writes must echo it
+  std::function<nlohmann::json()> users_;
   const registry::RequestStats* http_stats_ = nullptr;
   std::mutex mu_;
   std::vector<std::thread> jobs_;

@@ -40,6 +40,7 @@ th{color:#57606a;font-weight:600}.state-staged,.state-promoted{color:#116329}.st
 <section><h2>Heals</h2><table id="heals"><thead><tr><th>#</th><th>Image</th><th>State</th><th>How</th><th>Reason</th><th>Updated</th><th></th></tr></thead><tbody></tbody></table></section>
 <section><h2>Time to stage</h2><div class="bars" id="histogram"></div></section>
 <section><h2>Watched images</h2><table id="images"><thead><tr><th>Image</th><th>Findings</th><th>critical</th><th>high</th><th>medium</th><th>low</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Registry users</h2><table id="users"><thead><tr><th>User</th><th>Pull</th><th>Push</th><th>Delete</th><th>API</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Snapshots</h2><table id="snapshots"><thead><tr><th>Channel</th><th>Sequence</th><th>Imported</th><th>Age</th><th>Expires</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Exceptions nearing expiry</h2><table id="exceptions"><thead><tr><th>#</th><th>Vulnerability</th><th>Image</th><th>By</th><th>Expires</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -82,6 +83,7 @@ async function refresh(){
     bar.style.height=(6*b.count/max)+"rem";const l=document.createElement("span");l.textContent=b.le==="+Inf"?"more":"\u2264 "+dur(b.le);
     col.append(n,bar,l);hist.appendChild(col);}
   rows("images",s.images,(tr,i)=>{cell(tr,i.image);cell(tr,i.findings);for(const k of ["critical","high","medium","low"])cell(tr,i.severity[k]||0);});
+  rows("users",s.users||[],(tr,u)=>{tr.dataset.user=u.name;cell(tr,u.name);cell(tr,u.pull.join(", ")||"\u2013");cell(tr,u.push.join(", ")||"\u2013");cell(tr,u.delete.join(", ")||"\u2013");cell(tr,u.api_write?"write":"read");});
   rows("snapshots",s.snapshots,(tr,c)=>{cell(tr,c.channel);cell(tr,c.sequence);cell(tr,c.imported);cell(tr,dur(c.age_seconds));
     cell(tr,c.expires+(c.expires_in_seconds<0?" (expired)":" (in "+dur(c.expires_in_seconds)+")"),c.expires_in_seconds<7*86400?"warn":"");});
   rows("exceptions",s.exceptions.slice(0,20),(tr,e)=>{cell(tr,e.id);cell(tr,e.vulnerability);cell(tr,e.product);cell(tr,e.created_by);

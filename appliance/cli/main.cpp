@@ -76,8 +76,14 @@ int main(int argc, char** argv) {
   auto* user = app.add_subcommand("user", "registry users (HTTP Basic over TLS)");
   user->require_subcommand(1);
   std::string user_name;
-  auto* user_add = user->add_subcommand("add", "add a user or change a password; reads the password from stdin");
+  auto* user_add = user->add_subcommand("add", "add a user or change a password and rights; reads the password from stdin");
   user_add->add_option("name", user_name)->required();
+  std::vector<std::string> user_pull, user_push, user_delete;
+  bool user_api_write = false;
+  user_add->add_option("--pull", user_pull, "repository pattern the user may pull from (\"apps/*\", \"*\"); repeatable; default \"*\"");
+  user_add->add_option("--push", user_push, "repository pattern the user may push to; repeatable; default: none");
+  user_add->add_option("--delete", user_delete, "repository pattern the user may delete in; repeatable; default: none");
+  user_add->add_flag("--api-write", user_api_write, "may approve, roll back and hold heals, add exceptions and VEX, export evidence through the API");
   auto* user_rm = user->add_subcommand("remove", "remove a user");
   user_rm->add_option("name", user_name)->required();
   auto* user_ls = user->add_subcommand("list", "list users");
@@ -437,9 +443,16 @@ int main(int argc, char** argv) {
         findings_line += (findings_line.empty() ? "" : ", ") + std::to_string(by_severity[sev]) + " " + sev;
         total_findings += by_severity[sev];
       }
+    // Registry users and their rights (from the users file the daemon reads at start).
+    nlohmann::json users_json = nlohmann::json::array();
+    if (auto uf = registry::UserFile::load(cfg.users_file()))
+      for (const auto& [u, h] : uf->users()) {
+        auto r = uf->rights(u);
+        users_json.push_back({{"name", u}, {"pull", r.pull}, {"push", r.push}, {"delete", r.del}, {"api_write", r.api_write}, {"rights", r.str()}});
+      }
     if (json_out) {
       nlohmann::json j = {{"state_dir", std::filesystem::absolute(cfg.state_dir).lexically_normal().string()},
-                          {"daemon", serving ? addr : ""}, {"repositories", repos},
+                          {"daemon", serving ? addr : ""}, {"repositories", repos}, {"users", users_json},
                           {"scan", {{"images", scanned}, {"layers_cached", layers_cached}, {"findings", by_severity}}}};
       std::cout << j.dump(2) << "\n";
     } else {
@@ -456,6 +469,8 @@ int main(int argc, char** argv) {
         }
         std::cout << "\n";
       }
+      std::cout << "users:        " << users_json.size() << (users_json.empty() ? " (loopback may push; anonymous pull per auth.anonymous_pull)" : "") << "\n";
+      for (const auto& u : users_json) std::cout << "  " << u["name"].get<std::string>() << "  " << u["rights"].get<std::string>() << "\n";
       std::cout << "scanned:      " << scanned << " images (" << layers_cached << " layers cached); " << total_findings
                 << " findings" << (findings_line.empty() ? "" : " (" + findings_line + ")") << "\n";
     }
@@ -513,7 +528,16 @@ int main(int argc, char** argv) {
     auto users = registry::UserFile::load(path);
     if (!users) return fail(users.error().message, 2);
     if (user_ls->parsed()) {
-      for (const auto& [u, h] : users->users()) std::cout << u << "\n";
+      if (json_out) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& [u, h] : users->users()) {
+          auto r = users->rights(u);
+          a.push_back({{"name", u}, {"pull", r.pull}, {"push", r.push}, {"delete", r.del}, {"api_write", r.api_write}});
+        }
+        std::cout << a.dump(2) << "\n";
+      } else {
+        for (const auto& [u, h] : users->users()) std::cout << u << "  " << users->rights(u).str() << "\n";
+      }
       return 0;
     }
     if (!registry::UserFile::valid_user_name(user_name))
@@ -525,11 +549,21 @@ int main(int argc, char** argv) {
       std::string password;
       std::getline(std::cin, password);
       if (password.size() < 8) return fail("passwords must have at least 8 characters", 2);
+      registry::Rights rights;
+      for (const auto* list : {&user_pull, &user_push, &user_delete})
+        for (const auto& p : *list)
+          if (!registry::Rights::valid_pattern(p)) return fail("repository pattern '" + p + "' may hold a-z 0-9 . _ - / * ? only", 2);
+      rights.pull = user_pull.empty() ? std::vector<std::string>{"*"} : user_pull;  // pull-only by default
+      rights.push = user_push;
+      rights.del = user_delete;
+      rights.api_write = user_api_write;
       users->users()[user_name] = registry::UserFile::hash_password(password);
+      users->set_rights(user_name, rights);
     }
     std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
     if (auto st = users->save(path); !st) return fail(st.error().message, 1);
-    std::cout << (user_rm->parsed() ? "removed " : "saved ") << user_name << " in " << path.string()
+    std::cout << (user_rm->parsed() ? "removed " : "saved ") << user_name
+              << (user_rm->parsed() ? std::string() : " (" + users->rights(user_name).str() + ")") << " in " << path.string()
               << " (restart airheald to apply)\n";
     return 0;
   }

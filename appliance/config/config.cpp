@@ -31,13 +31,14 @@ tls:
   private_key: ""                 # PEM private key
 
 auth:
-  users_file: ""                  # NAME:pbkdf2-sha256$... lines; "" = <state_dir>/users
+  users_file: ""                  # NAME:pbkdf2-sha256$...[:RIGHTS] lines (airhealctl user add); "" = <state_dir>/users
   anonymous_pull: true            # pulls need no credentials
   loopback_push_without_credentials: true  # clients on 127.0.0.0/8 or ::1 may push freely
 
 registry:
   read_only: false                # refuse every push and delete with 405 UNSUPPORTED
   delete_enabled: true            # allow DELETE of manifests, tags and blob links
+  push_over_managed_tags: []      # repository patterns where pushes may replace tags imports and heals wrote
   max_manifest_bytes: 4194304     # larger manifests get 413
 
 gc:
@@ -112,6 +113,14 @@ Status parse_listen(std::string_view text, std::string& host, std::uint16_t& por
 }
 
 namespace {
+bool registry_pattern_ok(const std::string& p) {
+  if (p.empty() || p.size() > 255) return false;
+  for (char c : p)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' || c == '*' || c == '?'))
+      return false;
+  return true;
+}
+
 struct Reader {
   std::string origin;
   Error err{Errc::invalid_argument, {}};
@@ -201,7 +210,10 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(a, "loopback_push_without_credentials", "auth.", c.auth.loopback_push_without_credentials);
   }
   if (auto g = root["registry"]) {
-    r.check_keys(g, "registry.", {"read_only", "delete_enabled", "max_manifest_bytes"});
+    r.check_keys(g, "registry.", {"read_only", "delete_enabled", "max_manifest_bytes", "push_over_managed_tags"});
+    r.get(g, "push_over_managed_tags", "registry.", c.registry.push_over_managed_tags);
+    for (const auto& p : c.registry.push_over_managed_tags)
+      if (!registry_pattern_ok(p)) r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags", "'" + p + "' is not a repository pattern");
     r.get(g, "read_only", "registry.", c.registry.read_only);
     r.get(g, "delete_enabled", "registry.", c.registry.delete_enabled);
     r.get(g, "max_manifest_bytes", "registry.", c.registry.max_manifest_bytes);

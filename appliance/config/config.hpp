@@ -46,6 +46,9 @@ struct Config {
     bool read_only = false;
     bool delete_enabled = true;
     std::size_t max_manifest_bytes = 4u << 20;
+    // Repository patterns where pushes may overwrite (and deletes remove) tags that snapshot
+    // imports and heals wrote; elsewhere those tags are protected.
+    std::vector<std::string> push_over_managed_tags;
   } registry;
 
   struct Gc {

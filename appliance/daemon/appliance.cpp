@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <map>
+#include <mutex>
+
 #include "audit/checkpoint.hpp"
 #include "heal/attest.hpp"
 #include "snapshot/trust.hpp"
@@ -26,6 +30,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   registry::RegistryOptions ro;
   ro.delete_enabled = cfg.registry.delete_enabled;
   ro.max_manifest_bytes = cfg.registry.max_manifest_bytes;
+  ro.push_over_managed_tags = cfg.registry.push_over_managed_tags;
   a->registry_ = std::make_unique<registry::Registry>(*a->store_, *a->auth_, ro);
   registry::HttpOptions ho;
   ho.read_timeout = cfg.http.read_timeout;
@@ -87,6 +92,32 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   a->api_ = std::make_unique<api::Api>(*a->store_, a->engine_.get(), cfg.state_dir, cfg.http.server_names);
   a->api_->set_http_stats(&a->server_->stats());
   a->registry_->set_api(a->api_.get());
+  a->api_->set_users([auth = a->auth_.get()] {
+    auto out = nlohmann::json::array();
+    for (const auto& [name, hash] : auth->users().users()) {
+      auto r = auth->rights(name);
+      out.push_back({{"name", name}, {"pull", r.pull}, {"push", r.push}, {"delete", r.del}, {"api_write", r.api_write}});
+    }
+    return out;
+  });
+  // Every refused write is journalled (the same user, action and repository at most once a minute,
+  // so a misconfigured CI job cannot flood the journal), and logged.
+  a->registry_->set_denied_hook([journal = a->journal_.get(), mu = std::make_shared<std::mutex>(),
+                                 seen = std::make_shared<std::map<std::string, std::chrono::steady_clock::time_point>>()](
+                                    const std::string& user, const std::string& action, const std::string& repository,
+                                    const std::string& reason) {
+    spdlog::warn("registry: denied: {}", reason);
+    auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lk(*mu);
+      auto& last = (*seen)[user + "\n" + action + "\n" + repository];
+      if (last.time_since_epoch().count() && now - last < std::chrono::minutes(1)) return;
+      last = now;
+      if (seen->size() > 10000) seen->clear();
+    }
+    (void)journal->append(nlohmann::json{{"type", "registry.denied"}, {"user", user.empty() ? "anonymous" : user}, {"action", action},
+                                         {"repository", repository}, {"reason", reason}});
+  });
   if (cfg.audit.checkpoint_interval.count() > 0) {
     auto state = cfg.state_dir;
     auto* journal = a->journal_.get();

@@ -816,7 +816,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   transition(id, "verifying", std::string("rescan, test command, smoke test, size") +
                                  (built->reused_from ? "; heal layer reused from heal " + std::to_string(built->reused_from) : ""));
   auto staged_tag = staging_tag(repo, tag);
-  auto put = store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest);
+  auto put = store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest, "heal");
   cleanup();
   if (!put) {
     fail_heal(id, "cannot store the healed manifest: " + put.error().message, log);
@@ -941,7 +941,7 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const
   auto staged = &a->second;
   if (auto st = store_.retain(h->repository, *Digest::parse(h->original), "rollback target of heal " + std::to_string(id)); !st)
     return st.error();
-  auto put = store_.put_manifest(h->repository, h->tag, *staged->bytes, staged->media_type);
+  auto put = store_.put_manifest(h->repository, h->tag, *staged->bytes, staged->media_type, "heal");
   if (!put) return put.error();
   auto now = store_.now_seconds();
   transition(id, "promoted", "approved by " + by + ": " + h->repository + ":" + h->tag + " -> " + h->staged,
@@ -965,7 +965,7 @@ Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& 
   if (!h) return make_error(Errc::not_found, "no promoted heal of " + repo + ":" + tag + " to roll back");
   auto original = store_.get_manifest(repo, h->original);
   if (!original) return make_error(Errc::manifest_unknown, "the original image " + h->original + " is gone: " + original.error().message);
-  auto put = store_.put_manifest(repo, tag, *original->bytes, original->media_type);
+  auto put = store_.put_manifest(repo, tag, *original->bytes, original->media_type, "heal");
   if (!put) return put.error();
   transition(h->id, "rolled_back", "rolled back by " + by + ": " + repo + ":" + tag + " -> " + h->original,
              [&](sqlite::Connection& c) {

@@ -1,6 +1,7 @@
 #include "registry/auth.hpp"
 
 #include <openssl/crypto.h>
+#include <fnmatch.h>
 #include <openssl/evp.h>
 
 #include "core/digest.hpp"
@@ -46,6 +47,78 @@ std::optional<std::string> base64_decode(std::string_view in) {
   if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
   out.resize(static_cast<std::size_t>(n) - pad);
   return out;
+}
+
+const char* to_string(Operation op) {
+  switch (op) {
+    case Operation::pull: return "pull from";
+    case Operation::push: return "push to";
+    case Operation::del: return "delete in";
+  }
+  return "?";
+}
+
+bool Rights::valid_pattern(std::string_view p) {
+  if (p.empty() || p.size() > 255) return false;
+  for (char c : p)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' || c == '*' || c == '?'))
+      return false;
+  return true;
+}
+
+Result<Rights> Rights::parse(std::string_view spec) {
+  Rights r;
+  while (!spec.empty()) {
+    auto semi = spec.find(';');
+    auto part = spec.substr(0, semi);
+    spec = semi == std::string_view::npos ? std::string_view() : spec.substr(semi + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos) return make_error(Errc::invalid_argument, "rights '" + std::string(part) + "' need KIND=PATTERNS");
+    auto kind = part.substr(0, eq);
+    auto values = part.substr(eq + 1);
+    if (kind == "api") {
+      if (values != "write" && values != "read") return make_error(Errc::invalid_argument, "api= takes read or write");
+      r.api_write = values == "write";
+      continue;
+    }
+    std::vector<std::string>* list = kind == "pull" ? &r.pull : kind == "push" ? &r.push : kind == "delete" ? &r.del : nullptr;
+    if (!list) return make_error(Errc::invalid_argument, "unknown right '" + std::string(kind) + "' (pull, push, delete, api)");
+    while (!values.empty()) {
+      auto comma = values.find(',');
+      auto v = values.substr(0, comma);
+      values = comma == std::string_view::npos ? std::string_view() : values.substr(comma + 1);
+      if (v.empty()) continue;
+      if (!valid_pattern(v))
+        return make_error(Errc::invalid_argument, "repository pattern '" + std::string(v) + "' may hold a-z 0-9 . _ - / * ? only");
+      list->emplace_back(v);
+    }
+  }
+  return r;
+}
+
+std::string Rights::str() const {
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+  };
+  return "pull=" + join(pull) + ";push=" + join(push) + ";delete=" + join(del) + ";api=" + (api_write ? "write" : "read");
+}
+
+bool Rights::may(Operation op, std::string_view repository) const {
+  const auto& list = op == Operation::pull ? pull : op == Operation::push ? push : del;
+  std::string repo(repository);
+  for (const auto& p : list)
+    if (::fnmatch(p.c_str(), repo.c_str(), 0) == 0) return true;
+  return false;
+}
+
+Rights UserFile::rights(const std::string& user) const {
+  if (auto it = rights_.find(user); it != rights_.end()) return it->second;
+  Rights r;
+  r.pull = {"*"};
+  return r;
 }
 
 bool UserFile::valid_user_name(std::string_view name) {
@@ -103,15 +176,25 @@ Result<UserFile> UserFile::load(const std::filesystem::path& path) {
     if (colon == std::string::npos || !valid_user_name(line.substr(0, colon)) ||
         line.compare(colon + 1, 14, "pbkdf2-sha256$") != 0)
       return make_error(Errc::invalid_argument, path.string() + ":" + std::to_string(line_no) +
-                                                    ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH");
-    f.users_[line.substr(0, colon)] = line.substr(colon + 1);
+                                                    ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH[:RIGHTS]");
+    auto name = line.substr(0, colon);
+    auto rest = line.substr(colon + 1);
+    if (auto second = rest.find(':'); second != std::string::npos) {
+      auto rights = Rights::parse(rest.substr(second + 1));
+      if (!rights) return make_error(Errc::invalid_argument, path.string() + ":" + std::to_string(line_no) + ": " + rights.error().message);
+      f.rights_[name] = std::move(*rights);
+      rest = rest.substr(0, second);
+    }
+    f.users_[name] = rest;
   }
   return f;
 }
 
 Status UserFile::save(const std::filesystem::path& path) const {
-  std::string out = "# airheal registry users: NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH (airhealctl user add)\n";
-  for (const auto& [u, h] : users_) out += u + ":" + h + "\n";
+  std::string out =
+      "# airheal registry users: NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH:pull=PATTERNS;push=PATTERNS;delete=PATTERNS;api=read|write\n"
+      "# (airhealctl user add NAME --pull 'apps/*' --push 'apps/team-a/*'); a line without rights may only pull\n";
+  for (const auto& [u, h] : users_) out += u + ":" + h + ":" + rights(u).str() + "\n";
   return fs::write_file_atomic(path, out);
 }
 
@@ -125,32 +208,36 @@ bool UserFile::verify(const std::string& user, std::string_view password) const 
   return verify_hash(it->second, password);
 }
 
-bool Authenticator::check_basic(std::string_view authorization) {
-  if (authorization.size() < 6 || authorization.substr(0, 6) != "Basic ") return false;
+std::optional<std::string> Authenticator::check_basic(std::string_view authorization) {
+  if (authorization.size() < 6 || authorization.substr(0, 6) != "Basic ") return std::nullopt;
   auto key = Sha256::of(authorization).hex();
   auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lk(mu_);
     auto it = verified_.find(key);
-    if (it != verified_.end() && it->second > now) return true;
+    if (it != verified_.end() && it->second.second > now) return it->second.first;
   }
   auto decoded = base64_decode(authorization.substr(6));
-  if (!decoded) return false;
+  if (!decoded) return std::nullopt;
   auto colon = decoded->find(':');
-  if (colon == std::string::npos) return false;
-  if (!users_.verify(decoded->substr(0, colon), std::string_view(*decoded).substr(colon + 1))) return false;
+  if (colon == std::string::npos) return std::nullopt;
+  auto user = decoded->substr(0, colon);
+  if (!users_.verify(user, std::string_view(*decoded).substr(colon + 1))) return std::nullopt;
   std::lock_guard lk(mu_);
   if (verified_.size() > 10000) verified_.clear();
-  verified_[key] = now + std::chrono::minutes(5);
-  return true;
+  verified_[key] = {user, now + std::chrono::minutes(5)};
+  return user;
 }
 
-Decision Authenticator::decide(bool is_write, bool loopback, bool tls, std::string_view authorization) {
+Decision Authenticator::decide(bool is_write, bool loopback, bool tls, std::string_view authorization, std::string* user) {
   if (is_write && policy_.read_only) return Decision::read_only;
   bool exempt = is_write ? (loopback && policy_.loopback_push_without_credentials) : policy_.anonymous_pull;
   if (!authorization.empty()) {
     if (!tls && !loopback) return Decision::credentials_need_tls;
-    if (check_basic(authorization)) return Decision::allow;
+    if (auto who = check_basic(authorization)) {
+      if (user) *user = *who;
+      return Decision::allow;
+    }
     return Decision::bad_credentials;
   }
   return exempt ? Decision::allow : Decision::need_credentials;

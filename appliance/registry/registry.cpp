@@ -1,6 +1,7 @@
 #include "registry/registry.hpp"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 
 #include <charconv>
@@ -233,6 +234,7 @@ struct Registry::Target {
   std::string name;
   std::string ref;  // reference, digest or upload uuid
   std::multimap<std::string, std::string> query;
+  std::string user;  // the authenticated user; empty for anonymous and loopback clients
   std::optional<std::string> q(const std::string& k) const {
     auto it = query.find(k);
     if (it == query.end()) return std::nullopt;
@@ -267,8 +269,9 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
 
   // Access control comes before anything that reveals whether a repository exists.
   auto authz = head[http::field::authorization];
+  std::string user;
   auto decision = auth_.decide(is_write(head.method()), client.loopback, client.tls,
-                               std::string_view(authz.data(), authz.size()));
+                               std::string_view(authz.data(), authz.size()), &user);
   auto challenge = [](Response r) {
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"airheal\"");
     return r;
@@ -280,10 +283,11 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
     auto read = auth_.decide(false, client.loopback, client.tls, std::string_view(authz.data(), authz.size()));
     access.read = read == Decision::allow || read == Decision::read_only;
     if (auth_.has_users()) {
-      access.write = !authz.empty() && decision == Decision::allow;
-      if (access.write)
-        if (auto creds = base64_decode(std::string_view(authz.data(), authz.size()).substr(std::min<std::size_t>(6, authz.size()))))
-          access.user = creds->substr(0, creds->find(':'));
+      // Changes through the API need a user with the api=write right.
+      access.write = !authz.empty() && decision == Decision::allow && !user.empty() && auth_.rights(user).api_write;
+      if (!user.empty()) access.user = user;
+      if (!user.empty() && !access.write && decision == Decision::allow)
+        access.write_denied = "user " + user + " has no api=write right (airhealctl user add " + user + " ... --api-write)";
     } else {
       access.write = client.loopback && decision == Decision::allow;
       access.user = "loopback";
@@ -314,6 +318,8 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
       return now(challenge(error_response(http::status::unauthorized, "UNAUTHORIZED",
                                           "credentials are only accepted over TLS from other hosts")));
   }
+
+  t.user = user;
 
   if (*path == "/v2" || *path == "/v2/") {
     if (head.method() != http::verb::get && head.method() != http::verb::head)
@@ -383,6 +389,13 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
 }
 
 Prepared Registry::route(const http::request_header<>& head, const Target& t) {
+  // A user's rights, per repository: pull for reads, delete for DELETE, push for every other write.
+  if (!t.user.empty() && !t.name.empty()) {
+    auto m = head.method();
+    auto op = m == http::verb::get || m == http::verb::head ? Operation::pull : m == http::verb::delete_ ? Operation::del : Operation::push;
+    if (!auth_.rights(t.user).may(op, t.name))
+      return now(deny(t.user, std::string(to_string(op)), t.name, "user " + t.user + " may not " + to_string(op) + " " + t.name));
+  }
   auto m = head.method();
   auto allowed = [&](std::initializer_list<http::verb> verbs) {
     for (auto v : verbs)
@@ -488,6 +501,19 @@ Prepared Registry::blob(const http::request_header<>& head, const Target& t) {
   return now(std::move(r));
 }
 
+Response Registry::deny(const std::string& user, const std::string& action, const std::string& repository, const std::string& reason) {
+  if (denied_) denied_(user, action, repository, reason);
+  return error_response(http::status::forbidden, "DENIED", reason);
+}
+
+bool Registry::managed_tag_protected(const std::string& repository, const std::string& tag) {
+  auto origin = store_.tag_origin(repository, tag);
+  if (!origin || *origin == "push") return false;
+  for (const auto& p : options_.push_over_managed_tags)
+    if (::fnmatch(p.c_str(), repository.c_str(), 0) == 0) return false;
+  return true;
+}
+
 Prepared Registry::start_upload(const http::request_header<>& head, const Target& t) {
   auto mount = t.q("mount");
   if (mount) {
@@ -496,7 +522,9 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
     auto from = t.q("from").value_or("");
     if (!from.empty() && !oci::is_valid_repository_name(from))
       return now(error_response(http::status::bad_request, "NAME_INVALID", "invalid 'from' repository name"));
-    if (store_.mount_blob(t.name, from, *digest)) {
+    // Mounting reads the source repository: a user needs the right to pull from it.
+    bool may_read_from = t.user.empty() || auth_.rights(t.user).may(Operation::pull, from);
+    if (may_read_from && store_.mount_blob(t.name, from, *digest)) {
       Response r = empty(http::status::created);
       r.headers.emplace_back("Location", "/v2/" + t.name + "/blobs/" + digest->str());
       r.headers.emplace_back("Docker-Content-Digest", digest->str());
@@ -610,6 +638,12 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
     if (reads) return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN", "no manifest " + t.ref.substr(0, 200)));
     return now(error_response(http::status::bad_request, "MANIFEST_INVALID", "invalid tag '" + t.ref.substr(0, 200) + "'"));
   }
+  if (!by_digest && (head.method() == http::verb::put || head.method() == http::verb::delete_) && managed_tag_protected(t.name, t.ref)) {
+    auto origin = store_.tag_origin(t.name, t.ref).value_or("");
+    return now(deny(t.user, head.method() == http::verb::put ? "push to" : "delete in", t.name,
+                    "tag " + t.name + ":" + t.ref + " was written by " + (origin == "heal" ? "a heal" : "a snapshot import") +
+                        " and is protected from pushes and deletes (registry.push_over_managed_tags opts a repository in)"));
+  }
   switch (head.method()) {
     case http::verb::put: {
       auto cl = head[http::field::content_length];
@@ -703,6 +737,10 @@ Prepared Registry::catalog(const Target& t) {
   if (auto e = page_params(t.q("n"), options_.max_page_size, n, n_given)) return now(*e);
   if (n == 0) return now(listing("repositories", std::nullopt, {}, 0, false, ""));
   auto list = store_.catalog(n, t.q("last").value_or(""));
+  if (!t.user.empty()) {  // only what the user may pull
+    auto rights = auth_.rights(t.user);
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const std::string& r) { return !rights.may(Operation::pull, r); }), list.end());
+  }
   return now(listing("repositories", std::nullopt, list, n, true, "/v2/_catalog"));
 }
 

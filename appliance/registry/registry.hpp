@@ -3,6 +3,7 @@
 // the Response. Unit tests drive it directly; integration tests go through the real server.
 #pragma once
 
+#include <functional>
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <filesystem>
@@ -25,7 +26,15 @@ struct RegistryOptions {
   bool delete_enabled = true;
   std::size_t max_manifest_bytes = 4u << 20;
   std::size_t max_page_size = 10000;  // largest n for tag and catalog listings
+  // Repository patterns whose tags written by snapshot imports and heals may be overwritten or
+  // deleted through the registry; everywhere else those tags are protected (403 DENIED).
+  std::vector<std::string> push_over_managed_tags;
 };
+
+// A refused write (a user without the right, a protected tag): USER ("" for an anonymous or
+// loopback client), what was refused and why.
+using DeniedHook = std::function<void(const std::string& user, const std::string& action, const std::string& repository,
+                                      const std::string& reason)>;
 
 struct FileSpan {
   std::shared_ptr<fs::UniqueFd> fd;
@@ -71,6 +80,7 @@ struct ApiAccess {
   bool read = false, write = false;
   bool challenge = false;  // answer 401 with a Basic challenge when refused
   std::string user;        // the authenticated user, or "loopback"
+  std::string write_denied;  // why an authenticated user may not write (403 rather than 401)
 };
 
 // Routes served next to /v2/ (the REST API, metrics, the dashboard), set by the appliance.
@@ -87,6 +97,7 @@ class Registry {
   Registry(store::Store& store, Authenticator& auth, RegistryOptions options)
       : store_(store), auth_(auth), options_(options) {}
   void set_api(ApiHandler* api) { api_ = api; }
+  void set_denied_hook(DeniedHook hook) { denied_ = std::move(hook); }
 
   Prepared prepare(const http::request_header<>& head, const ClientInfo& client);
 
@@ -105,6 +116,9 @@ class Registry {
   Authenticator& auth_;
   RegistryOptions options_;
   ApiHandler* api_ = nullptr;
+  DeniedHook denied_;
+  Response deny(const std::string& user, const std::string& action, const std::string& repository, const std::string& reason);
+  bool managed_tag_protected(const std::string& repository, const std::string& tag);
 };
 
 }  // namespace airheal::registry

@@ -466,7 +466,7 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
           const auto& [d, parsed, size] = g.manifests[i];
           bool top = i + 1 == g.manifests.size();
           auto prev = store_.link_manifest(c, g.image->repository, d, parsed, size,
-                                           top ? std::optional<std::string>(g.image->tag) : std::nullopt);
+                                           top ? std::optional<std::string>(g.image->tag) : std::nullopt, "import");
           if (top) {
             events.push_back(store::Event{store::Event::Kind::manifest_stored, g.image->repository, d.str(), g.image->tag, {}, parsed.media_type});
             if (prev != d.str())

@@ -302,6 +302,11 @@ CREATE INDEX tag_history_digest ON tag_history(digest);
 ALTER TABLE heals ADD COLUMN failure TEXT NOT NULL DEFAULT '';
 ALTER TABLE heals ADD COLUMN failure_lines TEXT NOT NULL DEFAULT '';
 )sql"},
+      {8, R"sql(
+-- Who last moved a tag: 'push' (a registry client), 'import' (a snapshot) or 'heal' (the heal
+-- engine). Tags airheal manages are protected from pushes by default.
+ALTER TABLE tags ADD COLUMN origin TEXT NOT NULL DEFAULT 'push';
+)sql"},
   };
   return all;
 }

@@ -406,7 +406,7 @@ Status Store::cancel_upload(const std::string& repo, const std::string& uuid) {
 // ---- manifests ----
 
 Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std::string& reference,
-                                              std::string_view bytes, std::string_view content_type) {
+                                              std::string_view bytes, std::string_view content_type, std::string_view origin) {
   auto parsed = oci::parse_manifest(bytes, content_type);
   if (!parsed) return parsed.error();
   const auto& m = *parsed;
@@ -453,7 +453,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     Transaction tx(*c);
     auto id = ensure_repo(*c, repo);
     if (auto e = missing_reference(*c, id)) return *e;
-    previous = link_manifest(*c, repo, digest, m, bytes.size(), tag);
+    previous = link_manifest(*c, repo, digest, m, bytes.size(), tag, origin);
     tx.commit();
   }
   events_.publish(Event{Event::Kind::manifest_stored, repo, digest.str(), tag, {}, m.media_type});
@@ -658,7 +658,7 @@ void Store::record_content_blob(Connection& c, const Digest& digest, std::uint64
 
 std::optional<std::string> Store::link_manifest(Connection& c, const std::string& repo, const Digest& digest,
                                                  const oci::Manifest& m, std::uint64_t size,
-                                                 const std::optional<std::string>& tag) {
+                                                 const std::optional<std::string>& tag, std::string_view origin) {
   record_blob(c, repo, digest, size);
   auto id = ensure_repo(c, repo);
   c.prepare(
@@ -686,11 +686,21 @@ std::optional<std::string> Store::link_manifest(Connection& c, const std::string
       c.prepare("INSERT INTO tag_history(repo_id, tag, digest, until) VALUES (?, ?, ?, ?)")
           .bind(1, id).bind(2, *tag).bind(3, *previous).bind(4, now()).run();
     c.prepare(
-         "INSERT INTO tags(repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?) "
-         "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at")
-        .bind(1, id).bind(2, *tag).bind(3, digest.str()).bind(4, now()).run();
+         "INSERT INTO tags(repo_id, name, digest, updated_at, origin) VALUES (?, ?, ?, ?, ?) "
+         "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at, origin = excluded.origin")
+        .bind(1, id).bind(2, *tag).bind(3, digest.str()).bind(4, now()).bind(5, std::string(origin)).run();
   }
   return previous;
+}
+
+std::optional<std::string> Store::tag_origin(const std::string& repo, const std::string& tag) {
+  std::optional<std::string> out;
+  read([&](sqlite::Connection& c) {
+    auto q = c.prepare("SELECT t.origin FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = ? AND t.name = ?");
+    q.bind(1, repo).bind(2, tag);
+    if (q.step()) out = q.get_text(0);
+  });
+  return out;
 }
 
 // ---- maintenance ----

@@ -147,8 +147,11 @@ class Store {
   Status cancel_upload(const std::string& repo, const std::string& uuid);
 
   // Manifests and tags. reference is a tag or a digest string, already validated by the caller.
+  // ORIGIN records who moved the tag: "push", "import" or "heal".
   Result<PutManifestResult> put_manifest(const std::string& repo, const std::string& reference,
-                                         std::string_view bytes, std::string_view content_type);
+                                         std::string_view bytes, std::string_view content_type, std::string_view origin = "push");
+  // Who last moved REPO:TAG ("push", "import", "heal"), or nothing for an unknown tag.
+  std::optional<std::string> tag_origin(const std::string& repo, const std::string& tag);
   Result<ManifestRecord> get_manifest(const std::string& repo, const std::string& reference);
   Status delete_manifest(const std::string& repo, const std::string& reference);
 
@@ -179,7 +182,8 @@ class Store {
   void link_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size);
   void record_content_blob(sqlite::Connection& c, const Digest& digest, std::uint64_t size);
   std::optional<std::string> link_manifest(sqlite::Connection& c, const std::string& repo, const Digest& digest,
-                                           const oci::Manifest& m, std::uint64_t size, const std::optional<std::string>& tag);
+                                           const oci::Manifest& m, std::uint64_t size, const std::optional<std::string>& tag,
+                                           std::string_view origin = "push");
   std::int64_t now_seconds() const { return now(); }
 
   GcReport gc(const GcOptions& options);

@@ -117,7 +117,7 @@ TEST_CASE("TLS with an operator certificate, credentials required, wrong ones re
   must({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
         "subjectAltName=IP:127.0.0.1", "-keyout", (t / "key.pem").string(), "-out", (t / "cert.pem").string()});
   std::filesystem::copy_file(t / "cert.pem", t / "certs" / "ca.crt");
-  auto r = run({airhealctl_path().string(), "--state-dir", (t / "state").string(), "user", "add", "ci"},
+  auto r = run({airhealctl_path().string(), "--state-dir", (t / "state").string(), "user", "add", "ci", "--push", "*"},
                std::chrono::seconds(60), std::string("correct-horse-battery\n"));
   REQUIRE(r.exit_code == 0);
   std::string cfg = "tls:\n  certificate: " + (t / "cert.pem").string() + "\n  private_key: " + (t / "key.pem").string() +

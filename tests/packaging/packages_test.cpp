@@ -347,6 +347,8 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
     CHECK(contains(g.err, "REFUSED /root/tampered.tar: snapshot manifest: not valid JSON"));
     CHECK(std::regex_search(g.out, std::regex("refused, exit 1")));
     CHECK(contains(g.out, image.manifest_digest));                           // skopeo pulled through registries.conf + TLS + login
+    CHECK(contains(g.out, "cluster-pull may not push: refused"));            // pull-only by default
+    CHECK(contains(g.out, "ci-team-a  pull=apps/*;push=apps/team-a/*;delete=;api=read"));  // user list
     CHECK(contains(g.out, "VERIFIED"));                                      // airheal-evidence on the exported bundle
     CHECK(contains(g.out, "audit journal intact"));
     CHECK(fsys::exists(root / "var/lib/airheal/import/imported/stable-2.tar"));
@@ -356,7 +358,7 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
                      "import sys,tomllib; d=tomllib.load(open(sys.argv[1],'rb')); print(d['server'], list(d['host'])[0], d['host']['https://airheal.lan']['capabilities'])",
                      (root / "etc/containerd/certs.d/registry.example.org/hosts.toml").string()});
     INFO(toml.err);
-    CHECK(toml.out == "https://registry.example.org https://airheal.lan ['pull', 'resolve']\n");
+    CHECK(toml.out == "https://airheal.lan https://airheal.lan ['pull', 'resolve']\n");  // no fallback to the upstream name
   }
 
   // Purge removes the programs, the units and the conffile, and disables the units.
