@@ -989,8 +989,15 @@ Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const st
 
 std::vector<HealRecord> Engine::list() {
   std::vector<HealRecord> out;
+  // Without the build logs (up to 4 MiB each): the API, metrics and listings never show them,
+  // and every status request lists every heal. get() reads one heal whole.
+  static const std::string without_logs = [] {
+    std::string q = kSelect;
+    q.replace(q.find(" log,"), 5, " '' AS log,");
+    return q;
+  }();
   store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(std::string(kSelect) + " ORDER BY id");
+    auto st = c.prepare(without_logs + " ORDER BY id");
     while (st.step()) out.push_back(row(st));
   });
   return out;

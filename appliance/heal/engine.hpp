@@ -167,7 +167,7 @@ class Engine {
   // Keeps a staged heal from being promoted: it moves to "held" with BY and WHY as the reason.
   Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor = {});
 
-  std::vector<HealRecord> list();
+  std::vector<HealRecord> list();  // every heal, without its build log (get() has it)
   std::optional<HealRecord> get(std::int64_t id);
   std::vector<nlohmann::json> events(std::int64_t id);
 

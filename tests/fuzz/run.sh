@@ -27,13 +27,19 @@ sources=(
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I"$root/appliance" -I"$root/tests" -DSPDLOG_FMT_EXTERNAL)
 objs=()
+jobs=${AIRHEAL_FUZZ_JOBS:-$(nproc)}
+pids=()
 for s in "${sources[@]}"; do
   o="$work/obj/$(echo "$s" | tr / _).o"
   if [ ! -f "$o" ] || [ "$root/$s" -nt "$o" ] || find "$root/appliance" "$root/tests/fuzz" -name '*.hpp' -newer "$o" | grep -q .; then
-    "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$root/$s" -o "$o"
+    rm -f "$o"
+    "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$root/$s" -o "$o" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}" || { echo "fuzz: compiling failed" >&2; exit 1; }; pids=("${pids[@]:1}"); fi
   fi
   objs+=("$o")
 done
+for p in "${pids[@]}"; do wait "$p" || { echo "fuzz: compiling failed" >&2; exit 1; }; done
 libs=(-lyaml-cpp -lgpgme -lsqlite3 -lcrypto -lz -lfmt)
 
 all=(json yaml snapshot_manifest advisory oci_manifest deb_control deb_relations pgp_signature package_databases lockfiles digest)

@@ -219,4 +219,12 @@ TEST_CASE("a users file without rights (written before rights existed) gives pul
                    "oci:" + (t / "layout").string() + ":v1", "docker://" + d.address() + "/apps/x:1"});
   CHECK(push.exit_code != 0);
   CHECK_THAT(push.err, Catch::Contains("may not push to apps/x"));
+  // The dashboard lists the user with its rights (headless Chromium, after the page's scripts ran).
+  if (!have_program("chromium")) FAIL("chromium is needed (scripts/setup.sh installs it)");
+  auto dom = run_ok({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--user-data-dir=" + (t / "chromium").string(),
+                     "--virtual-time-budget=8000", "--dump-dom", "http://" + d.address() + "/dashboard"},
+                    std::chrono::seconds(120)).out;
+  INFO(dom.substr(0, 6000));
+  CHECK(dom.find("<tr data-user=\"old\"><td>old</td><td>*</td><td>\u2013</td>") != std::string::npos);
 }
