@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/fs.hpp"
+#include "registry/auth.hpp"
 
 namespace airheal::config {
 
@@ -113,13 +114,6 @@ Status parse_listen(std::string_view text, std::string& host, std::uint16_t& por
 }
 
 namespace {
-bool registry_pattern_ok(const std::string& p) {
-  if (p.empty() || p.size() > 255) return false;
-  for (char c : p)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' || c == '*' || c == '?'))
-      return false;
-  return true;
-}
 
 struct Reader {
   std::string origin;
@@ -213,7 +207,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.check_keys(g, "registry.", {"read_only", "delete_enabled", "max_manifest_bytes", "push_over_managed_tags"});
     r.get(g, "push_over_managed_tags", "registry.", c.registry.push_over_managed_tags);
     for (const auto& p : c.registry.push_over_managed_tags)
-      if (!registry_pattern_ok(p)) r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags", "'" + p + "' is not a repository pattern");
+      if (!registry::Rights::valid_pattern(p)) r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags", "'" + p + "' is not a repository pattern");
     r.get(g, "read_only", "registry.", c.registry.read_only);
     r.get(g, "delete_enabled", "registry.", c.registry.delete_enabled);
     r.get(g, "max_manifest_bytes", "registry.", c.registry.max_manifest_bytes);

@@ -25,13 +25,6 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
   return a;
 }
 
-ProcessResult must(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(300)) {
-  auto r = run(argv, timeout);
-  INFO(describe_run(argv, r));
-  REQUIRE(r.exit_code == 0);
-  return r;
-}
-
 // A private containerd (its own root, state and socket; no CRI), stopped with the test.
 class Containerd {
  public:
@@ -102,7 +95,7 @@ TEST_CASE("registry users pull and push only where their rights allow, with skop
   };
 
   // CI pushes where it may, and is refused (403 DENIED, named) elsewhere.
-  must(concat(skopeo, {"copy", "--dest-tls-verify=false", "--dest-creds", "ci:ci-password-123", src, "docker://" + reg + "/apps/team-a/app:1"}));
+  run_ok(concat(skopeo, {"copy", "--dest-tls-verify=false", "--dest-creds", "ci:ci-password-123", src, "docker://" + reg + "/apps/team-a/app:1"}));
   auto elsewhere = copy("ci:ci-password-123", "apps/team-b/app:1");
   CHECK(elsewhere.exit_code != 0);
   CHECK_THAT(elsewhere.err, Catch::Contains("denied") && Catch::Contains("may not push to apps/team-b/app"));
@@ -118,42 +111,42 @@ TEST_CASE("registry users pull and push only where their rights allow, with skop
   auto anonymous = run(concat(skopeo, {"inspect", "--tls-verify=false", "docker://" + reg + "/apps/team-a/app:1"}));
   CHECK(anonymous.exit_code != 0);
   CHECK_THAT(anonymous.err, Catch::Contains("unauthorized") || Catch::Contains("authentication required"));
-  auto digest = json::parse(must(concat(skopeo, {"inspect", "--tls-verify=false", "--creds", "cluster-pull:cluster-password",
+  auto digest = json::parse(run_ok(concat(skopeo, {"inspect", "--tls-verify=false", "--creds", "cluster-pull:cluster-password",
                                                  "docker://" + reg + "/apps/team-a/app:1"})).out)["Digest"].get<std::string>();
   CHECK(digest == img.manifest_digest);
 
   // podman and buildah as the cluster user: pull by tag and digest, push refused.
   std::vector<std::string> pstore = {"--root", (t / "podman-root").string(), "--runroot", (t / "podman-run").string(), "--storage-driver", "vfs"};
-  must(concat(concat({"podman"}, pstore), {"pull", "--tls-verify=false", "--creds", "cluster-pull:cluster-password", reg + "/apps/team-a/app:1"}));
-  must(concat(concat({"podman"}, pstore), {"pull", "--tls-verify=false", "--creds", "cluster-pull:cluster-password", reg + "/apps/managed@" + img.manifest_digest}));
+  run_ok(concat(concat({"podman"}, pstore), {"pull", "--tls-verify=false", "--creds", "cluster-pull:cluster-password", reg + "/apps/team-a/app:1"}));
+  run_ok(concat(concat({"podman"}, pstore), {"pull", "--tls-verify=false", "--creds", "cluster-pull:cluster-password", reg + "/apps/managed@" + img.manifest_digest}));
   auto podman_push = run(concat(concat({"podman"}, pstore), {"push", "--tls-verify=false", "--creds", "cluster-pull:cluster-password",
                                                              reg + "/apps/team-a/app:1", "docker://" + reg + "/apps/team-a/app:podman"}));
   CHECK(podman_push.exit_code != 0);
   std::vector<std::string> bstore = {"--root", (t / "buildah-root").string(), "--runroot", (t / "buildah-run").string(), "--storage-driver", "vfs"};
-  must(concat(concat({"buildah"}, bstore), {"pull", "--tls-verify=false", "--creds", "cluster-pull:cluster-password", reg + "/apps/team-a/app:1"}));
+  run_ok(concat(concat({"buildah"}, bstore), {"pull", "--tls-verify=false", "--creds", "cluster-pull:cluster-password", reg + "/apps/team-a/app:1"}));
   auto buildah_push = run(concat(concat({"buildah"}, bstore), {"push", "--tls-verify=false", "--creds", "cluster-pull:cluster-password",
                                                                reg + "/apps/team-a/app:1", "docker://" + reg + "/apps/team-a/app:buildah"}));
   CHECK(buildah_push.exit_code != 0);
-  CHECK(must(concat(concat({"buildah"}, bstore), {"push", "--tls-verify=false", "--creds", "ci:ci-password-123", reg + "/apps/team-a/app:1",
+  CHECK(run_ok(concat(concat({"buildah"}, bstore), {"push", "--tls-verify=false", "--creds", "ci:ci-password-123", reg + "/apps/team-a/app:1",
                                                   "docker://" + reg + "/apps/team-a/app:buildah"})).exit_code == 0);
 
   // containerd: the cluster user pulls directly and through a hosts.toml mirror for the upstream
   // name the pods use (containerd adds ?ns=registry.example.org); its push is refused.
   Containerd c(t / "containerd");
   auto ctr = c.ctr();
-  must(concat(ctr, {"images", "pull", "--plain-http", "--snapshotter", "native", "--user", "cluster-pull:cluster-password",
+  run_ok(concat(ctr, {"images", "pull", "--plain-http", "--snapshotter", "native", "--user", "cluster-pull:cluster-password",
                     reg + "/apps/team-a/app:1"}));
   auto hosts = t / "certs.d" / "registry.example.org";
   fsys::create_directories(hosts);
   std::ofstream(hosts / "hosts.toml") << "server = \"https://registry.example.org\"\n\n[host.\"http://" << reg
                                       << "\"]\n  capabilities = [\"pull\", \"resolve\"]\n";
-  must(concat(ctr, {"images", "pull", "--hosts-dir", (t / "certs.d").string(), "--snapshotter", "native", "--user",
+  run_ok(concat(ctr, {"images", "pull", "--hosts-dir", (t / "certs.d").string(), "--snapshotter", "native", "--user",
                     "cluster-pull:cluster-password", "registry.example.org/apps/managed:1"}));
-  auto list = must(concat(ctr, {"images", "list", "--quiet"})).out;
+  auto list = run_ok(concat(ctr, {"images", "list", "--quiet"})).out;
   CHECK_THAT(list, Catch::Contains("registry.example.org/apps/managed:1"));
-  auto pulled = must(concat(ctr, {"images", "list"})).out;
+  auto pulled = run_ok(concat(ctr, {"images", "list"})).out;
   CHECK_THAT(pulled, Catch::Contains(img.manifest_digest));
-  must(concat(ctr, {"images", "tag", reg + "/apps/team-a/app:1", reg + "/apps/team-a/app:ctr"}));
+  run_ok(concat(ctr, {"images", "tag", reg + "/apps/team-a/app:1", reg + "/apps/team-a/app:ctr"}));
   auto ctr_push = run(concat(ctr, {"images", "push", "--plain-http", "--user", "cluster-pull:cluster-password", reg + "/apps/team-a/app:ctr"}));
   CHECK(ctr_push.exit_code != 0);
   CHECK(d.log().find("?ns=registry.example.org") != std::string::npos);
