@@ -1,9 +1,13 @@
 #include "audit/checkpoint.hpp"
 
 #include <ctime>
+#include <set>
 
 #include "core/digest.hpp"
 #include "core/fs.hpp"
+#include "scan/sbom.hpp"
+#include "snapshot/pgp.hpp"
+#include "store/store.hpp"
 
 namespace airheal::audit {
 namespace fsys = std::filesystem;
@@ -55,20 +59,63 @@ std::vector<Checkpoint> load_checkpoints(const fsys::path& dir, std::vector<std:
   return out;
 }
 
+namespace {
+
+Status append_checkpoint_record(Journal& journal, const Checkpoint& c) {
+  return journal.append({{"type", "audit.checkpoint"}, {"actor", "airheal"}, {"checkpoint", c.seq}, {"head", c.head}, {"key", c.key}});
+}
+
+// The checkpoint record at LINE, or nullopt when the line is not one.
+std::optional<std::pair<std::int64_t, std::string>> checkpoint_record(const std::string& line) {
+  auto j = json::parse(line, nullptr, false);
+  if (!j.is_object() || j.value("type", "") != "audit.checkpoint" || !j.contains("checkpoint") ||
+      !j["checkpoint"].is_number_integer())
+    return std::nullopt;
+  return std::make_pair(j["checkpoint"].get<std::int64_t>(), j.contains("head") && j["head"].is_string() ? j["head"].get<std::string>() : "");
+}
+
+void record_anchor(store::Store& store, const Checkpoint& c, std::int64_t records) {
+  store.transaction([&](sqlite::Connection& db) {
+    db.prepare("INSERT INTO audit_anchor(id, checkpoint, head, records, time) VALUES (1, ?, ?, ?, ?) "
+               "ON CONFLICT(id) DO UPDATE SET checkpoint = excluded.checkpoint, head = excluded.head, "
+               "records = max(records, excluded.records), time = excluded.time WHERE excluded.checkpoint >= checkpoint")
+        .bind(1, c.seq).bind(2, c.head).bind(3, records).bind(4, c.time).run();
+  });
+}
+
+}  // namespace
+
+std::optional<Anchor> read_anchor(store::Store& store) {
+  std::optional<Anchor> a;
+  store.read([&](sqlite::Connection& db) {
+    auto q = db.prepare("SELECT checkpoint, head, records, time FROM audit_anchor WHERE id = 1");
+    if (q.step()) a = Anchor{q.get_int(0), std::string(q.get_text(1)), q.get_int(2), q.get_int(3)};
+  });
+  return a;
+}
+
 Result<Checkpoint> make_checkpoint(const fsys::path& state_dir, Journal& journal, const std::string& key_fingerprint,
-                                   const Signer& sign) {
+                                   const Signer& sign, store::Store* store) {
   auto lines = journal.lines();
   if (!lines) return lines.error();
   if (lines->empty()) return make_error(Errc::not_found, "the audit journal is empty: nothing to checkpoint");
   auto dir = checkpoints_dir(state_dir);
   auto existing = load_checkpoints(dir);
   auto seq = static_cast<std::int64_t>(lines->size());
-  // The newest record may be the previous checkpoint's own "audit.checkpoint" record.
   if (!existing.empty()) {
-    auto last = json::parse(lines->back(), nullptr, false);
-    if (existing.back().seq == seq ||
-        (existing.back().seq == seq - 1 && last.is_object() && last.value("type", "") == "audit.checkpoint"))
-      return existing.back();
+    const auto& newest = existing.back();
+    // Signed, but its record never written (a crash between the two): restore the record.
+    if (newest.seq == seq && newest.head == record_hash(lines->back())) {
+      if (auto st = append_checkpoint_record(journal, newest); !st) return st.error();
+      if (store) record_anchor(*store, newest, seq + 1);
+      return newest;
+    }
+    // The newest record is the newest checkpoint's own record: nothing new to cover.
+    auto last = checkpoint_record(lines->back());
+    if (newest.seq == seq - 1 && last && last->first == newest.seq) {
+      if (store) record_anchor(*store, newest, seq);
+      return newest;
+    }
   }
   if (auto problem = verify_chain(*lines, 1, kGenesisHash); !problem.empty())
     return make_error(Errc::invalid_argument, "the audit journal is broken, no checkpoint signed: " + problem);
@@ -88,11 +135,78 @@ Result<Checkpoint> make_checkpoint(const fsys::path& state_dir, Journal& journal
   // The signature first: a checkpoint document is never visible without it.
   if (auto st = fs::write_file_atomic(base.string() + ".json.asc", c.signature); !st) return st.error();
   if (auto st = fs::write_file_atomic(base.string() + ".json", c.bytes); !st) return st.error();
-  if (auto st = journal.append({{"type", "audit.checkpoint"}, {"actor", "airheal"}, {"checkpoint", c.seq}, {"head", c.head},
-                                {"key", c.key}});
-      !st)
-    return st.error();
+  if (auto st = append_checkpoint_record(journal, c); !st) return st.error();
+  if (store) record_anchor(*store, c, c.seq + 1);
   return c;
+}
+
+JournalReport verify_journal(const fsys::path& state_dir, const Journal& journal, store::Store* store, bool check_signatures) {
+  JournalReport r;
+  auto lines = journal.lines();
+  if (!lines) {
+    r.problems.push_back(lines.error().message);
+    return r;
+  }
+  r.records = static_cast<std::int64_t>(lines->size());
+  if (auto p = verify_chain(*lines, 1, kGenesisHash); !p.empty()) r.problems.push_back(p);
+  r.checkpoints = load_checkpoints(checkpoints_dir(state_dir), &r.problems);
+  std::set<std::int64_t> files;
+  for (const auto& c : r.checkpoints) files.insert(c.seq);
+
+  std::optional<pgp::Keyring> kr;
+  if (check_signatures && !r.checkpoints.empty()) {
+    auto k = pgp::Keyring::open(state_dir / "keys" / "gnupg");
+    if (k) kr.emplace(std::move(*k));
+    else r.problems.push_back(k.error().message);
+  }
+  for (const auto& c : r.checkpoints) {
+    auto n = std::to_string(c.seq);
+    if (auto p = verify_checkpoint_against(c, *lines, 1); !p.empty()) r.problems.push_back(p);
+    // Every checkpoint is followed by its own record: a journal cut back to the checkpoint (or
+    // rewritten after it) loses or changes that record.
+    if (c.seq < r.records) {
+      auto rec = checkpoint_record((*lines)[static_cast<std::size_t>(c.seq)]);
+      if (!rec || rec->first != c.seq || rec->second != c.head)
+        r.problems.push_back("record " + std::to_string(c.seq + 1) + " is not checkpoint " + n +
+                             "'s own record (records after the checkpoint were rewritten)");
+    } else if (c.seq == r.records) {
+      r.problems.push_back("checkpoint " + n + "'s own record (record " + std::to_string(c.seq + 1) +
+                           ") is missing: the records after it were removed, or a crash came between the two "
+                           "(`airhealctl audit checkpoint` restores it)");
+    }
+    if (kr) {
+      auto v = kr->verify_detached(c.signature, c.bytes);
+      bool good = false;
+      if (v)
+        for (const auto& sc : *v) good = good || (sc.good && sc.fingerprint == c.key);
+      if (!good) r.problems.push_back("checkpoint " + n + " has no good signature by the appliance key " + c.key);
+    }
+  }
+  // Every checkpoint the journal says was signed must still be there.
+  for (std::size_t i = 0; i < lines->size(); ++i) {
+    auto rec = checkpoint_record((*lines)[i]);
+    if (rec && !files.count(rec->first))
+      r.problems.push_back("record " + std::to_string(i + 1) + " says checkpoint " + std::to_string(rec->first) +
+                           " was signed, but audit/checkpoints has no checkpoint " + std::to_string(rec->first) + " (deleted)");
+  }
+  if (store) {
+    if (auto a = read_anchor(*store)) {
+      auto n = std::to_string(a->checkpoint);
+      if (!files.count(a->checkpoint))
+        r.problems.push_back("the metadata database records checkpoint " + n + " (signed " + scan::rfc3339(a->time) +
+                             "), but audit/checkpoints has no checkpoint " + n + " (deleted)");
+      if (r.records < a->records)
+        r.problems.push_back("the journal has " + std::to_string(r.records) + " record(s), but it had " + std::to_string(a->records) +
+                             " when checkpoint " + n + " was signed: records were removed");
+    }
+  }
+  std::error_code ec;
+  if (r.records == 0 && fsys::exists(state_dir / "keys" / "appliance.asc", ec))
+    r.problems.push_back("the journal is empty, but the appliance key exists and its creation is a journal record: the "
+                         "journal was emptied or deleted");
+  if (!r.checkpoints.empty()) r.uncovered = std::max<std::int64_t>(0, r.records - r.checkpoints.back().seq - 1);
+  else r.uncovered = r.records;
+  return r;
 }
 
 std::string verify_chain(const std::vector<std::string>& lines, std::int64_t first_seq, const std::string& first_prev) {

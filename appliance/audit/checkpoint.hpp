@@ -20,6 +20,10 @@
 #include "audit/journal.hpp"
 #include "core/result.hpp"
 
+namespace airheal::store {
+class Store;
+}
+
 namespace airheal::audit {
 
 inline constexpr const char* kCheckpointType = "https://airheal.dev/audit/checkpoint/v1";
@@ -45,10 +49,37 @@ std::optional<Checkpoint> parse_checkpoint(const std::string& bytes);
 std::vector<Checkpoint> load_checkpoints(const std::filesystem::path& dir, std::vector<std::string>* problems = nullptr);
 
 // Signs a checkpoint at the journal's current last record, unless the newest checkpoint already
-// covers it; then appends an "audit.checkpoint" record. SIGN returns an armoured signature.
+// covers it; then appends an "audit.checkpoint" record (or restores it, when a crash came
+// between the checkpoint's files and its record). SIGN returns an armoured signature. With a
+// STORE, the metadata database keeps the newest checkpoint and the journal's length then as an
+// anchor outside the audit folder (verify_journal compares them).
 using Signer = std::function<Result<std::string>(const std::string& data)>;
 Result<Checkpoint> make_checkpoint(const std::filesystem::path& state_dir, Journal& journal, const std::string& key_fingerprint,
-                                   const Signer& sign);
+                                   const Signer& sign, store::Store* store = nullptr);
+
+// What the metadata database remembers of the newest checkpoint.
+struct Anchor {
+  std::int64_t checkpoint = 0;  // its sequence number
+  std::string head;
+  std::int64_t records = 0;     // the journal's length right after it (its own record included)
+  std::int64_t time = 0;
+};
+std::optional<Anchor> read_anchor(store::Store& store);
+
+// The whole journal proved, or its breaks named: the hash chain from the first record; each
+// checkpoint against its record, its own "audit.checkpoint" record and (CHECK_SIGNATURES) its
+// signature by the key it names; each "audit.checkpoint" record against its checkpoint's files;
+// the anchor in STORE against both; and a journal that is empty although the appliance's key
+// (whose creation is journalled) exists.
+struct JournalReport {
+  std::int64_t records = 0;
+  std::vector<Checkpoint> checkpoints;
+  std::int64_t uncovered = 0;  // records after the newest checkpoint's record (all, without one)
+  std::vector<std::string> problems;
+  bool intact() const { return problems.empty(); }
+};
+JournalReport verify_journal(const std::filesystem::path& state_dir, const Journal& journal, store::Store* store,
+                             bool check_signatures);
 
 // The hash a record's successor carries in "prev".
 std::string record_hash(std::string_view line);

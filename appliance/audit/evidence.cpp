@@ -162,7 +162,9 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   Journal journal(journal_path(state_dir));
   if (auto problem = journal.verify(); !problem.empty())
     return make_error(Errc::invalid_argument, "the audit journal is broken (" + problem + "); no evidence is exported from it");
-  if (auto c = make_checkpoint(state_dir, journal, report.key, sign); !c && c.error().code != Errc::not_found) return c.error();
+  if (auto c = make_checkpoint(state_dir, journal, report.key, sign, &store); !c && c.error().code != Errc::not_found) return c.error();
+  if (auto jr = verify_journal(state_dir, journal, &store, false); !jr.intact())
+    return make_error(Errc::invalid_argument, "the audit journal is not intact (" + jr.problems.front() + "); no evidence is exported from it");
   auto lines = journal.lines();
   if (!lines) return lines.error();
   auto checkpoints = load_checkpoints(checkpoints_dir(state_dir));

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 
 #include "audit/checkpoint.hpp"
 #include "core/digest.hpp"
@@ -28,7 +30,21 @@ std::vector<std::string> lines_of(const std::string& text) {
   }
   return out;
 }
+std::mutex& watch_mu() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, std::function<void(std::int64_t)>>& watchers() {
+  static std::map<std::string, std::function<void(std::int64_t)>> m;
+  return m;
+}
 }  // namespace
+
+void Journal::watch(const std::filesystem::path& file, std::function<void(std::int64_t)> fn) {
+  std::lock_guard lk(watch_mu());
+  if (fn) watchers()[file.lexically_normal().string()] = std::move(fn);
+  else watchers().erase(file.lexically_normal().string());
+}
 
 std::filesystem::path journal_path(const std::filesystem::path& state_dir) { return state_dir / "audit" / "journal.jsonl"; }
 
@@ -65,6 +81,13 @@ Status Journal::append(nlohmann::json record) {
   auto line = record.dump() + "\n";
   if (auto st = fs::write_all(fd.get(), line.data(), line.size(), file_.string()); !st) return st;
   if (::fsync(fd.get()) != 0) return make_error(Errc::io_error, "cannot sync journal " + file_.string());
+  fd = fs::UniqueFd();  // unlocked before the watcher runs (it may append, e.g. a checkpoint's record)
+  std::function<void(std::int64_t)> fn;
+  {
+    std::lock_guard lk(watch_mu());
+    if (auto it = watchers().find(file_.lexically_normal().string()); it != watchers().end()) fn = it->second;
+  }
+  if (fn) fn(seq);
   return {};
 }
 

@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "core/result.hpp"
@@ -28,6 +30,9 @@ class Journal {
   Result<std::vector<std::string>> lines() const;
   // Checks the chain; returns a description of the first break, or empty.
   std::string verify() const;
+  // FN runs after every append to FILE made in this process (by any Journal object), with the
+  // new record's sequence number; nullptr removes it.
+  static void watch(const std::filesystem::path& file, std::function<void(std::int64_t seq)> fn);
 
  private:
   std::filesystem::path file_;

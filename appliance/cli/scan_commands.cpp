@@ -175,7 +175,7 @@ void add_scan_commands(CLI::App& app, ScanCommands& s) {
   s.evidence_export->add_option("--out", s.out, "the bundle file to write")->required();
 }
 
-int audit_command(const ScanCommands& s, const config::Config& cfg, audit::Journal& journal, bool json_out) {
+int audit_command(const ScanCommands& s, const config::Config& cfg, store::Store& store, audit::Journal& journal, bool json_out) {
   if (s.audit_key->parsed()) {
     auto key = heal::ApplianceKey::open(cfg.state_dir);  // made (and journalled) on first use
     if (!key) return fail(key.error().message);
@@ -191,55 +191,37 @@ int audit_command(const ScanCommands& s, const config::Config& cfg, audit::Journ
   if (s.audit_checkpoint->parsed()) {
     auto key = heal::ApplianceKey::open(cfg.state_dir);
     if (!key) return fail(key.error().message);
-    auto c = audit::make_checkpoint(cfg.state_dir, journal, key->fingerprint(), [&](const std::string& d) { return key->sign(d); });
+    auto c = audit::make_checkpoint(cfg.state_dir, journal, key->fingerprint(), [&](const std::string& d) { return key->sign(d); },
+                                    &store);
     if (!c) return fail(c.error().message);
     std::cout << "checkpoint " << c->seq << " signed by " << c->key << ": record " << c->seq << " has hash " << c->head << "\n";
     return 0;
   }
-  // verify: the chain from the first record, then each checkpoint against it and its signature.
-  auto lines = journal.lines();
-  if (!lines) return fail(lines.error().message, 2);
-  nlohmann::json report = {{"records", lines->size()}, {"intact", true}};
-  std::vector<std::string> problems;
-  if (auto p = audit::verify_chain(*lines, 1, audit::kGenesisHash); !p.empty()) problems.push_back(p);
-  auto cps = audit::load_checkpoints(audit::checkpoints_dir(cfg.state_dir), &problems);
-  std::optional<pgp::Keyring> kr;
-  if (!cps.empty()) {
-    auto k = pgp::Keyring::open(cfg.state_dir / "keys" / "gnupg");
-    if (!k) return fail(k.error().message, 2);
-    kr.emplace(std::move(*k));
+  // verify: the chain, each checkpoint (signature, record, own record), the anchor in the database.
+  auto r = audit::verify_journal(cfg.state_dir, journal, &store, true);
+  nlohmann::json report = {{"records", r.records}, {"intact", r.intact()}, {"checkpoints", r.checkpoints.size()},
+                           {"uncovered_records", r.uncovered}, {"problems", r.problems}};
+  if (!r.checkpoints.empty()) {
+    report["last_checkpoint"] = r.checkpoints.back().seq;
+    report["last_checkpoint_time"] = scan::rfc3339(r.checkpoints.back().time);
+    report["records_since_checkpoint"] = r.records - r.checkpoints.back().seq;
   }
-  for (const auto& c : cps) {
-    if (auto p = audit::verify_checkpoint_against(c, *lines, 1); !p.empty()) problems.push_back(p);
-    auto v = kr->verify_detached(c.signature, c.bytes);
-    bool good = false;
-    if (v)
-      for (const auto& sc : *v) good = good || (sc.good && sc.fingerprint == c.key);
-    if (!good) problems.push_back("checkpoint " + std::to_string(c.seq) + " has no good signature by the appliance key " + c.key);
-  }
-  report["checkpoints"] = cps.size();
-  if (!cps.empty()) {
-    report["last_checkpoint"] = cps.back().seq;
-    report["last_checkpoint_time"] = scan::rfc3339(cps.back().time);
-    report["records_since_checkpoint"] = static_cast<std::int64_t>(lines->size()) - cps.back().seq;
-  }
-  report["problems"] = problems;
-  report["intact"] = problems.empty();
   if (json_out) std::cout << report.dump(2) << "\n";
-  else if (problems.empty()) {
-    std::cout << "audit journal intact: " << lines->size() << " records, hash chain unbroken";
-    if (!cps.empty())
-      std::cout << "; " << cps.size() << " signed checkpoint(s) valid, the last at record " << cps.back().seq << " ("
-                << scan::rfc3339(cps.back().time) << "), " << report["records_since_checkpoint"].get<std::int64_t>()
-                << " record(s) since";
+  else if (r.intact()) {
+    std::cout << "audit journal intact: " << r.records << " records, hash chain unbroken";
+    if (!r.checkpoints.empty())
+      std::cout << "; " << r.checkpoints.size() << " signed checkpoint(s) valid, the last at record " << r.checkpoints.back().seq
+                << " (" << scan::rfc3339(r.checkpoints.back().time) << "); " << r.uncovered
+                << " record(s) after it not yet covered by a signed checkpoint";
     else
-      std::cout << "; no signed checkpoint yet (airhealctl audit checkpoint)";
+      std::cout << "; no signed checkpoint yet: all " << r.uncovered
+                << " record(s) not yet covered by a signed checkpoint (airhealctl audit checkpoint)";
     std::cout << "\n";
   } else {
     std::cerr << "audit journal NOT intact:\n";
-    for (const auto& p : problems) std::cerr << "  " << p << "\n";
+    for (const auto& p : r.problems) std::cerr << "  " << p << "\n";
   }
-  return problems.empty() ? 0 : 1;
+  return r.intact() ? 0 : 1;
 }
 
 std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config& cfg, bool json) {
@@ -405,7 +387,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
     return 0;
   }
 
-  if (s.audit->parsed()) return audit_command(s, cfg, journal, json);
+  if (s.audit->parsed()) return audit_command(s, cfg, st, journal, json);
   if (s.evidence_export->parsed()) {
     auto from = audit::period_bound(s.from, false), to = audit::period_bound(s.to, true);  // a date alone: the whole day
     if (!from) return fail("--from '" + s.from + "' is not a date (2026-11-01 or RFC 3339)", 2);

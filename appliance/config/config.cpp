@@ -21,10 +21,11 @@ workers: 0                        # I/O worker threads; 0 = one per CPU core
 
 http:
   read_timeout: 30s               # a request making no progress this long is dropped
-  idle_timeout: 60s               # an idle keep-alive connection is closed after this
+  idle_timeout: 30s               # an idle keep-alive connection is closed after this (5s while over half the connections are in use)
   write_timeout: 60s              # a client not reading its response this long is dropped
   max_header_bytes: 16384         # larger request headers get 431
-  max_connections: 1024           # further connections are refused
+  max_connections: 1024           # at the limit the longest-idle connection makes room; refused only when none is idle
+  max_connections_per_client: 128 # per client address: its own longest-idle connection makes room, else refused
   server_names: []                # names the API/dashboard is reached by (besides IPs, localhost, hostname)
 
 tls:
@@ -77,6 +78,7 @@ heal:
 
 audit:
   checkpoint_interval: 1h         # sign a checkpoint of the audit journal this often when it has grown (0 = only on demand)
+  checkpoint_records: 100         # and as soon as this many records follow the last checkpoint (0 = by time only)
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -182,13 +184,17 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   r.get(root, "log_level", "", c.log_level);
   r.get(root, "workers", "", c.workers);
   if (auto h = root["http"]) {
-    r.check_keys(h, "http.", {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes", "max_connections", "server_names"});
+    r.check_keys(h, "http.", {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes", "max_connections", "max_connections_per_client", "server_names"});
     r.get(h, "server_names", "http.", c.http.server_names);
     r.get(h, "read_timeout", "http.", c.http.read_timeout);
     r.get(h, "idle_timeout", "http.", c.http.idle_timeout);
     r.get(h, "write_timeout", "http.", c.http.write_timeout);
     r.get(h, "max_header_bytes", "http.", c.http.max_header_bytes);
     r.get(h, "max_connections", "http.", c.http.max_connections);
+    r.get(h, "max_connections_per_client", "http.", c.http.max_connections_per_client);
+    if (c.http.max_connections < 1) r.fail(h["max_connections"], "http.max_connections", "must be at least 1");
+    if (c.http.max_connections_per_client < 1)
+      r.fail(h["max_connections_per_client"], "http.max_connections_per_client", "must be at least 1");
   }
   if (auto t = root["tls"]) {
     r.check_keys(t, "tls.", {"certificate", "private_key"});
@@ -225,8 +231,10 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "reserve_bytes", "import.", c.import.reserve_bytes);
   }
   if (auto n = root["audit"]) {
-    r.check_keys(n, "audit.", {"checkpoint_interval"});
+    r.check_keys(n, "audit.", {"checkpoint_interval", "checkpoint_records"});
     r.get(n, "checkpoint_interval", "audit.", c.audit.checkpoint_interval);
+    r.get(n, "checkpoint_records", "audit.", c.audit.checkpoint_records);
+    if (c.audit.checkpoint_records < 0) r.fail(n["checkpoint_records"], "audit.checkpoint_records", "must be 0 or more");
   }
   if (auto n = root["scan"]) {
     r.check_keys(n, "scan.", {"enabled", "sboms", "poll_interval", "max_binary_bytes"});

@@ -22,10 +22,11 @@ struct Config {
 
   struct Http {
     std::chrono::seconds read_timeout{30};
-    std::chrono::seconds idle_timeout{60};
+    std::chrono::seconds idle_timeout{30};
     std::chrono::seconds write_timeout{60};
     std::size_t max_header_bytes = 16384;
     std::size_t max_connections = 1024;
+    std::size_t max_connections_per_client = 128;
     // Host names the API and dashboard answer to besides IP literals, localhost and this host's
     // own name (a request naming any other host is refused: DNS rebinding).
     std::vector<std::string> server_names;
@@ -65,6 +66,7 @@ struct Config {
 
   struct Audit {
     std::chrono::seconds checkpoint_interval{3600};  // signed checkpoints of the journal; 0: on demand only
+    std::int64_t checkpoint_records = 100;            // ... and after this many records since the last one; 0: by time only
   } audit;
 
   struct Scan {

@@ -38,6 +38,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   ho.write_timeout = cfg.http.write_timeout;
   ho.max_header_bytes = cfg.http.max_header_bytes;
   ho.max_connections = cfg.http.max_connections;
+  ho.max_connections_per_client = cfg.http.max_connections_per_client;
   ho.tls_cert = cfg.tls.certificate;
   ho.tls_key = cfg.tls.private_key;
   a->server_ = std::make_unique<registry::HttpServer>(a->ioc_, *a->registry_, ho);
@@ -118,26 +119,50 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
     (void)journal->append(nlohmann::json{{"type", "registry.denied"}, {"user", user.empty() ? "anonymous" : user}, {"action", action},
                                          {"repository", repository}, {"reason", reason}});
   });
-  if (cfg.audit.checkpoint_interval.count() > 0) {
+  if (cfg.audit.checkpoint_interval.count() > 0 || cfg.audit.checkpoint_records > 0) {
+    // A checkpoint every checkpoint_interval when the journal has grown, and as soon as
+    // checkpoint_records records follow the last one, so the unsigned tail stays short.
+    struct Due {
+      std::mutex mu;
+      std::int64_t last_seq = 0;  // the newest checkpoint's record (0: none seen yet)
+      std::chrono::steady_clock::time_point last_time = std::chrono::steady_clock::now();
+    };
+    auto due = std::make_shared<Due>();
+    if (auto cps = audit::load_checkpoints(audit::checkpoints_dir(cfg.state_dir)); !cps.empty()) due->last_seq = cps.back().seq + 1;
     auto state = cfg.state_dir;
     auto* journal = a->journal_.get();
-    a->checkpointer_ = std::make_unique<PollingWorker>(
-        "audit checkpoints", std::chrono::duration_cast<std::chrono::milliseconds>(cfg.audit.checkpoint_interval),
-        [state, journal, first = std::make_shared<bool>(true)] {
-          if (*first) {  // the first checkpoint one interval after the start, not at it
-            *first = false;
-            return;
-          }
-          auto lines = journal->lines();
-          if (!lines || lines->empty()) return;
-          auto key = heal::ApplianceKey::open(state);
-          if (!key) {
-            spdlog::warn("audit checkpoint: {}", key.error().message);
-            return;
-          }
-          auto c = audit::make_checkpoint(state, *journal, key->fingerprint(), [&](const std::string& d) { return key->sign(d); });
-          if (!c && c.error().code != Errc::not_found) spdlog::warn("audit checkpoint: {}", c.error().message);
-        });
+    auto* store = a->store_.get();
+    auto interval = cfg.audit.checkpoint_interval;
+    auto records = cfg.audit.checkpoint_records;
+    auto poll = interval.count() > 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(interval) : std::chrono::milliseconds(3600 * 1000);
+    a->checkpointer_ = std::make_unique<PollingWorker>("audit checkpoints", poll, [state, journal, store, due, interval, records] {
+      auto lines = journal->lines();
+      if (!lines || lines->empty()) return;
+      auto n = static_cast<std::int64_t>(lines->size());
+      {
+        std::lock_guard lk(due->mu);
+        bool by_count = records > 0 && n - due->last_seq >= records;
+        bool by_time = interval.count() > 0 && std::chrono::steady_clock::now() - due->last_time >= interval;
+        if (!by_count && !by_time) return;
+      }
+      auto key = heal::ApplianceKey::open(state);
+      if (!key) {
+        spdlog::warn("audit checkpoint: {}", key.error().message);
+        return;
+      }
+      auto c = audit::make_checkpoint(state, *journal, key->fingerprint(), [&](const std::string& d) { return key->sign(d); }, store);
+      if (!c && c.error().code != Errc::not_found) spdlog::warn("audit checkpoint: {}", c.error().message);
+      std::lock_guard lk(due->mu);
+      due->last_time = std::chrono::steady_clock::now();
+      if (c) due->last_seq = std::max(due->last_seq, c->seq + 1);
+    });
+    if (records > 0) {
+      auto* worker = a->checkpointer_.get();
+      audit::Journal::watch(journal->file(), [due, records, worker](std::int64_t seq) {
+        std::lock_guard lk(due->mu);
+        if (seq - due->last_seq >= records) worker->notify();
+      });
+    }
   }
   return a;
 }
@@ -160,7 +185,10 @@ void Appliance::stop(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   if (watcher_) watcher_->stop();
-  if (checkpointer_) checkpointer_->stop();
+  if (checkpointer_) {
+    checkpointer_->stop();
+    audit::Journal::watch(journal_->file(), nullptr);
+  }
   if (healer_) healer_->stop();
   if (scanner_) scanner_->stop();
   if (server_) server_->shutdown();

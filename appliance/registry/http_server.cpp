@@ -42,25 +42,77 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 
-// Live connections, so shutdown can close the idle ones and wait for the busy ones.
+// Live connections, so shutdown can close the idle ones and wait for the busy ones, and so a
+// flood of idle connections cannot lock everyone out: at a limit the longest-idle connection
+// (the same client's, for the per-client limit) is closed to make room.
 struct HttpServer::Tracker {
   std::mutex mu;
   std::uint64_t next = 0;
   struct Entry {
-    bool idle = true;
-    std::function<void()> close;
+    bool idle = false;
+    bool evicting = false;
+    std::string client;
+    std::chrono::steady_clock::time_point idle_since;
+    std::function<void()> close;  // empty until the session attaches
   };
   std::unordered_map<std::uint64_t, Entry> live;
+  std::unordered_map<std::string, std::size_t> per_client;  // live, not evicting
+  std::size_t counted = 0;                                  // live, not evicting
+  std::size_t max_total = 1024;
   std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> evicted{0}, refused{0};
 
-  std::uint64_t add(std::function<void()> close) {
+  void uncount(Entry& e) {
+    if (e.evicting) return;
+    e.evicting = true;
+    --counted;
+    if (auto it = per_client.find(e.client); it != per_client.end() && --it->second == 0) per_client.erase(it);
+  }
+  // The longest-idle connection (of CLIENT when given) that can be closed, or live.end().
+  std::unordered_map<std::uint64_t, Entry>::iterator oldest_idle(const std::string* client) {
+    auto best = live.end();
+    for (auto it = live.begin(); it != live.end(); ++it) {
+      auto& e = it->second;
+      if (!e.idle || e.evicting || !e.close || (client && e.client != *client)) continue;
+      if (best == live.end() || e.idle_since < best->second.idle_since) best = it;
+    }
+    return best;
+  }
+  bool evict(const std::string* client) {
+    auto it = oldest_idle(client);
+    if (it == live.end()) return false;
+    uncount(it->second);
+    it->second.close();
+    ++evicted;
+    return true;
+  }
+  // Room for a new connection from CLIENT, made by closing idle ones; nullopt: refuse it.
+  std::optional<std::uint64_t> admit(const std::string& client, std::size_t total_limit, std::size_t client_limit) {
     std::lock_guard lk(mu);
-    live[++next] = Entry{true, std::move(close)};
+    max_total = total_limit;
+    if (auto it = per_client.find(client); it != per_client.end() && it->second >= client_limit && !evict(&client)) {
+      ++refused;
+      return std::nullopt;
+    }
+    if (counted >= total_limit && !evict(nullptr)) {
+      ++refused;
+      return std::nullopt;
+    }
+    live[++next] = Entry{false, false, client, {}, {}};
+    ++per_client[client];
+    ++counted;
     return next;
+  }
+  void attach(std::uint64_t id, std::function<void()> close) {
+    std::lock_guard lk(mu);
+    if (auto it = live.find(id); it != live.end()) it->second.close = std::move(close);
   }
   void remove(std::uint64_t id) {
     std::lock_guard lk(mu);
-    live.erase(id);
+    if (auto it = live.find(id); it != live.end()) {
+      uncount(it->second);
+      live.erase(it);
+    }
   }
   bool contains(std::uint64_t id) {
     std::lock_guard lk(mu);
@@ -68,12 +120,19 @@ struct HttpServer::Tracker {
   }
   void set_idle(std::uint64_t id, bool idle) {
     std::lock_guard lk(mu);
-    if (auto it = live.find(id); it != live.end()) it->second.idle = idle;
+    if (auto it = live.find(id); it != live.end()) {
+      it->second.idle = idle;
+      if (idle) it->second.idle_since = std::chrono::steady_clock::now();
+    }
+  }
+  bool under_pressure() {
+    std::lock_guard lk(mu);
+    return counted * 2 > max_total;
   }
   void close_idle() {
     std::lock_guard lk(mu);
     for (auto& [id, e] : live)
-      if (e.idle) e.close();
+      if (e.idle && e.close) e.close();
   }
 };
 
@@ -190,7 +249,7 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     // Beast checks Content-Length against the body limit while parsing the header; the real
     // per-route limits are enforced by Registry::prepare and the body consumers.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    lowest(stream).expires_after(opt.idle_timeout);
+    lowest(stream).expires_after(tracker.under_pressure() ? std::min(opt.idle_timeout, opt.pressure_idle_timeout) : opt.idle_timeout);
     beast::error_code ec;
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
     if (ec) {
@@ -312,14 +371,14 @@ asio::awaitable<void> close_stream(Stream& stream) {
 // server outlives its io_context's handlers); lambdas with captures would dangle.
 asio::awaitable<void> plain_session(tcp::socket s, Registry& registry, const HttpOptions& options,
                                     std::shared_ptr<HttpServer::Tracker> tracker, ClientInfo client,
-                                    RequestStats& stats) {
+                                    RequestStats& stats, std::uint64_t id) {
   beast::tcp_stream stream(std::move(s));
   auto ex = stream.get_executor();
-  auto idp = std::make_shared<std::uint64_t>(0);
+  auto idp = std::make_shared<std::uint64_t>(id);
   // The cancel runs on the connection's strand, like tracker->remove below, so it never
   // touches a stream whose coroutine has finished.
   beast::tcp_stream* sp = &stream;
-  *idp = tracker->add([sp, ex, tracker, idp] {
+  tracker->attach(id, [sp, ex, tracker, idp] {
     asio::post(ex, [sp, tracker, idp] {
       if (tracker->contains(*idp)) sp->cancel();
     });
@@ -331,12 +390,12 @@ asio::awaitable<void> plain_session(tcp::socket s, Registry& registry, const Htt
 
 asio::awaitable<void> tls_session(tcp::socket s, asio::ssl::context& ssl, Registry& registry,
                                   const HttpOptions& options, std::shared_ptr<HttpServer::Tracker> tracker,
-                                  ClientInfo client, RequestStats& stats) {
+                                  ClientInfo client, RequestStats& stats, std::uint64_t id) {
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), ssl);
   auto ex = stream.get_executor();
-  auto idp = std::make_shared<std::uint64_t>(0);
+  auto idp = std::make_shared<std::uint64_t>(id);
   auto* sp = &stream;
-  *idp = tracker->add([sp, ex, tracker, idp] {
+  tracker->attach(id, [sp, ex, tracker, idp] {
     asio::post(ex, [sp, tracker, idp] {
       if (tracker->contains(*idp)) beast::get_lowest_layer(*sp).cancel();
     });
@@ -362,25 +421,35 @@ asio::awaitable<void> HttpServer::accept_loop() {
       spdlog::warn("accept failed: {}", aec.message());
       continue;
     }
-    if (active_connections() >= options_.max_connections) {
-      spdlog::warn("connection limit {} reached; refusing a client", options_.max_connections);
+    ClientInfo client;
+    std::string peer;
+    {
+      // With --listen [::]:PORT an IPv4 client arrives as ::ffff:a.b.c.d; 127.0.0.0/8 is loopback there too.
+      auto addr = sock.remote_endpoint(aec).address();
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+      client.loopback = addr.is_loopback();
+      peer = addr.to_string();
+    }
+    auto id = tracker_->admit(peer, options_.max_connections, options_.max_connections_per_client);
+    if (!id) {
+      // Rate-limited: a flood must not also flood the log.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log_ > std::chrono::seconds(10)) {
+        last_refusal_log_ = now;
+        spdlog::warn("connection limits reached ({} in all, {} per client) and no idle connection to close: refusing {} "
+                     "({} refused so far)",
+                     options_.max_connections, options_.max_connections_per_client, peer, tracker_->refused.load());
+      }
       sock.close(aec);
       continue;
     }
     sock.set_option(tcp::no_delay(true), aec);
-    ClientInfo client;
-    {
-      // With --listen [::]:PORT an IPv4 client arrives as ::ffff:a.b.c.d; 127.0.0.0/8 is loopback there too.
-      auto addr = sock.remote_endpoint(aec).address();
-      client.loopback = addr.is_loopback() || (addr.is_v6() && addr.to_v6().is_v4_mapped() &&
-                                               asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback());
-    }
     client.tls = ssl_ != nullptr;
     auto ex = sock.get_executor();
     if (ssl_)
-      asio::co_spawn(ex, tls_session(std::move(sock), *ssl_, registry_, options_, tracker_, client, stats_), asio::detached);
+      asio::co_spawn(ex, tls_session(std::move(sock), *ssl_, registry_, options_, tracker_, client, stats_, *id), asio::detached);
     else
-      asio::co_spawn(ex, plain_session(std::move(sock), registry_, options_, tracker_, client, stats_), asio::detached);
+      asio::co_spawn(ex, plain_session(std::move(sock), registry_, options_, tracker_, client, stats_, *id), asio::detached);
   }
 }
 
@@ -393,6 +462,9 @@ std::size_t HttpServer::active_connections() const {
   std::lock_guard lk(tracker_->mu);
   return tracker_->live.size();
 }
+
+std::uint64_t HttpServer::evicted_connections() const { return tracker_->evicted.load(); }
+std::uint64_t HttpServer::refused_connections() const { return tracker_->refused.load(); }
 
 Result<tcp::endpoint> HttpServer::listen(const std::string& host, std::uint16_t port) {
   beast::error_code ec;

@@ -24,10 +24,14 @@ namespace airheal::registry {
 
 struct HttpOptions {
   std::chrono::seconds read_timeout{30};   // no progress reading a request for this long: close
-  std::chrono::seconds idle_timeout{60};   // keep-alive connections with no request: close
+  std::chrono::seconds idle_timeout{30};   // keep-alive connections with no request: close
+  std::chrono::seconds pressure_idle_timeout{5};  // ... while more than half of max_connections are open
   std::chrono::seconds write_timeout{60};  // no progress writing a response: close
   std::size_t max_header_bytes = 16 * 1024;
+  // At the limit the longest-idle connection (of the same client, for the per-client limit) is
+  // closed to make room; a new connection is refused only when every one is busy.
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_client = 128;
   std::filesystem::path tls_cert;  // PEM chain; empty for plain HTTP
   std::filesystem::path tls_key;
 };
@@ -55,6 +59,9 @@ class HttpServer {
   // Stops accepting and closes idle connections; requests in progress run to completion.
   void shutdown();
   std::size_t active_connections() const;
+  // Connections closed to make room, and connections refused, since the start.
+  std::uint64_t evicted_connections() const;
+  std::uint64_t refused_connections() const;
   bool tls() const { return ssl_ != nullptr; }
   const RequestStats& stats() const { return stats_; }
 
@@ -69,6 +76,7 @@ class HttpServer {
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::shared_ptr<Tracker> tracker_;
   RequestStats stats_;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace airheal::registry

@@ -117,6 +117,7 @@ const char* to_string(Header::Type t) {
     case Header::Type::symlink: return "symbolic link";
     case Header::Type::hardlink: return "hard link";
     case Header::Type::device: return "device node";
+    case Header::Type::sparse: return "sparse file";
     case Header::Type::other: return "special file";
   }
   return "?";
@@ -208,7 +209,7 @@ Result<std::optional<Header>> ArchiveReader::next() {
       default: h.type = Header::Type::other; break;
     }
   }
-  if (h.type == Header::Type::regular && archive_entry_sparse_count(e) > 0) h.type = Header::Type::other;
+  if (h.type == Header::Type::regular && archive_entry_sparse_count(e) > 0) h.type = Header::Type::sparse;
   return std::optional<Header>(std::move(h));
 }
 
@@ -401,6 +402,8 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
       if (h->type == Header::Type::symlink) return refuse("entry '" + shown + "' is a symbolic link (to '" + human_path(h->link_target) + "')");
       if (h->type == Header::Type::hardlink) return refuse("entry '" + shown + "' is a hard link (to '" + human_path(h->link_target) + "')");
       if (h->type == Header::Type::device) return refuse("entry '" + shown + "' is a device node");
+      if (h->type == Header::Type::sparse)
+        return refuse("entry '" + shown + "' is a sparse file: snapshots carry plain files (made by airheal-snapshot, or tar without --sparse)");
       if (h->type != Header::Type::regular) return refuse("entry '" + shown + "' is a " + to_string(h->type) + ", not a regular file");
       if (!is_safe_path(h->path)) return refuse("entry '" + shown + "' has an unsafe path");
       if (h->path == kManifestName || h->path.rfind(kSignaturePrefix, 0) == 0)

@@ -21,7 +21,7 @@ namespace airheal::snapshot {
 enum class Compression { none, zstd };
 
 struct Header {
-  enum class Type { regular, directory, symlink, hardlink, device, other };
+  enum class Type { regular, directory, symlink, hardlink, device, sparse, other };
   std::string path;
   std::uint64_t size = 0;
   Type type = Type::regular;

@@ -243,25 +243,34 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     }
     Staging staging(staging_root / ("import-" + random_hex(8)));
     fsys::create_directory(staging.dir(), ec);
-    if (ec) return make_error(Errc::io_error, "cannot create " + staging.dir().string() + ": " + ec.message());
+    if (ec) return make_error(Errc::io_error, "cannot create a staging folder in " + staging_root.string() + ": " + ec.message());
 
     std::map<std::string, fsys::path> staged;
+    // Messages name the snapshot's entries, never the staging files that hold them.
+    auto entry_named = [&](std::string message) {
+      for (const auto& [name, file] : staged)
+        for (auto pos = message.find(file.string()); pos != std::string::npos; pos = message.find(file.string(), pos))
+          message.replace(pos, file.string().size(), "entry '" + human_name(name) + "'");
+      auto dir = staging.dir().string();
+      for (auto pos = message.find(dir); pos != std::string::npos; pos = message.find(dir, pos)) message.replace(pos, dir.size(), "the staging folder");
+      return message;
+    };
     std::map<std::string, std::size_t> index_of;
     for (std::size_t i = 0; i < m.entries.size(); ++i) index_of[m.entries[i].path] = i;
-    fs::UniqueFd out;
-    BodySink sink;
-    sink.open = [&](const Entry& e) -> Status {
-      auto p = staging.dir() / ("e" + std::to_string(index_of[e.path]));
-      out = fs::UniqueFd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-      if (!out) return make_error(Errc::io_error, "cannot create " + p.string() + ": " + std::strerror(errno));
-      staged[e.path] = p;
-      return {};
-    };
     // A failed write into staging: a full disk is a refusal (nothing was kept), anything else an I/O error.
     auto staging_error = [](const Entry& e, int err, const std::string& doing) -> Error {
       if (err == ENOSPC || err == EFBIG || err == EDQUOT)
         return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
       return make_error(Errc::io_error, doing + " '" + e.path + "': " + std::strerror(err));
+    };
+    fs::UniqueFd out;
+    BodySink sink;
+    sink.open = [&](const Entry& e) -> Status {
+      auto p = staging.dir() / ("e" + std::to_string(index_of[e.path]));
+      out = fs::UniqueFd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!out) return staging_error(e, errno, "cannot stage entry");
+      staged[e.path] = p;
+      return {};
     };
     sink.write = [&](const Entry& e, const char* data, std::size_t n) -> Status {
       while (n > 0) {
@@ -338,7 +347,7 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       auto it = staged.find(e.path);
       auto p = it != staged.end() ? it->second : store_.blob_path(e.sha256);
       auto b = fs::read_file(p, max);
-      if (!b) return b.error();
+      if (!b) return make_error(b.error().code, entry_named(b.error().message));
       if (it == staged.end() && Sha256::of(*b) != e.sha256) return refuse("held copy of '" + e.path + "' is damaged");
       return b;
     };
@@ -453,7 +462,8 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     for (const auto& e : m.entries) {
       auto it = staged.find(e.path);
       if (it == staged.end() || e.kind == EntryKind::layout || e.kind == EntryKind::package_index) continue;
-      if (auto st = store_.adopt_blob_file(it->second, e.sha256, false); !st) return st.error();
+      if (auto st = store_.adopt_blob_file(it->second, e.sha256, false); !st)
+        return make_error(st.error().code, "cannot move entry '" + human_name(e.path) + "' into the store: " + entry_named(st.error().message));
     }
     if (auto st = sync_fs("moving blobs into the store"); !st) return st.error();
     advisory::Counts acounts;

@@ -9,7 +9,10 @@
 #include <clocale>
 #include <cstring>
 #include <memory>
+#include <map>
 #include <mutex>
+
+#include "core/subprocess.hpp"
 
 namespace airheal::pgp {
 namespace {
@@ -190,6 +193,44 @@ Result<std::vector<int>> signature_types(std::string_view armoured) {
   return types;
 }
 
+struct Keyring::AgentLease {
+  std::filesystem::path home;
+  static std::shared_ptr<AgentLease> acquire(const std::filesystem::path& home) {
+    std::lock_guard lk(mu());
+    auto& slot = leases()[home.string()];
+    if (auto l = slot.lock()) return l;
+    auto l = std::make_shared<AgentLease>();
+    l->home = home;
+    slot = l;
+    return l;
+  }
+  ~AgentLease() {
+    std::lock_guard lk(mu());  // held while stopping: no new Keyring of this home starts meanwhile
+    auto it = leases().find(home.string());
+    if (it != leases().end()) {
+      if (!it->second.expired()) return;  // a new Keyring of this home took over
+      leases().erase(it);
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(home / "S.gpg-agent", ec)) return;
+    try {
+      ProcessOptions o;
+      o.timeout = std::chrono::seconds(10);
+      (void)run_process({"gpgconf", "--homedir", home.string(), "--kill", "all"}, o);
+    } catch (...) {
+      // gpgconf missing: nothing more can be done; the agent ends with the home's removal.
+    }
+  }
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<std::string, std::weak_ptr<AgentLease>>& leases() {
+    static std::map<std::string, std::weak_ptr<AgentLease>> m;
+    return m;
+  }
+};
+
 Result<Keyring> Keyring::open(const std::filesystem::path& home) {
   std::error_code ec;
   auto abs = std::filesystem::absolute(home, ec);
@@ -204,8 +245,10 @@ Result<Keyring> Keyring::open(const std::filesystem::path& home) {
   init_once();
   if (auto err = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP))
     return gpg_failure("GnuPG (gpg) is not usable; install the gnupg package", err);
-  return Keyring(abs);
+  return Keyring(abs, AgentLease::acquire(abs));
 }
+
+
 
 Result<std::vector<std::string>> Keyring::import_keys(const std::string& data) {
   auto ctx = make_ctx(home_);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,8 +58,12 @@ class Keyring {
   Result<std::string> create_signing_key(const std::string& user_id);
 
  private:
-  explicit Keyring(std::filesystem::path home) : home_(std::move(home)) {}
+  struct AgentLease;
+  Keyring(std::filesystem::path home, std::shared_ptr<AgentLease> lease) : home_(std::move(home)), lease_(std::move(lease)) {}
   std::filesystem::path home_;
+  // GnuPG starts a gpg-agent (sockets in the home) for secret-key operations. The last Keyring
+  // of a home in this process stops it, so no agent outlives its use or leaves sockets behind.
+  std::shared_ptr<AgentLease> lease_;
 };
 
 }  // namespace airheal::pgp

@@ -1,7 +1,9 @@
 #include "snapshot/trust.hpp"
 
 #include <algorithm>
+#include <random>
 
+#include "scan/sbom.hpp"
 #include "snapshot/format.hpp"
 
 namespace airheal::snapshot {
@@ -24,6 +26,45 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
                                             const std::string& channel, std::optional<int> threshold) {
   if (!is_valid_channel(channel)) return make_error(Errc::invalid_argument, "channel '" + channel + "' must be 1-64 of [a-z0-9._-]");
   if (threshold && *threshold < 1) return make_error(Errc::invalid_argument, "--threshold must be at least 1");
+  // The keys are judged in a scratch GnuPG home first: a key that could never sign a snapshot
+  // (expired, or without a usable signing key) is refused before the trust keyring changes.
+  {
+    std::random_device rd;
+    auto scratch = keyring.home().parent_path() / ("probe-" + std::to_string(rd()) + std::to_string(rd()));
+    struct Cleanup {
+      std::filesystem::path dir;
+      ~Cleanup() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } cleanup{scratch};
+    std::optional<Error> refusal;
+    {
+      auto probe = pgp::Keyring::open(scratch);
+      if (!probe) return probe.error();
+      auto probed = probe->import_keys(key_data);
+      // A bare revocation certificate names a key only the trust keyring holds: it cannot be
+      // probed and is judged by the real import below.
+      if (probed) {
+        for (const auto& f : *probed) {
+          auto k = probe->key(f);
+          if (!k || k->revoked) continue;
+          auto who = f + (k->user_ids.empty() ? std::string() : " (" + k->user_ids.front() + ")");
+          if (k->expired)
+            refusal = make_error(Errc::invalid_argument,
+                                 "key " + who + " expired" + (k->expires ? " on " + scan::rfc3339(k->expires) : std::string()) +
+                                     ": it can sign nothing this appliance would accept; ask the publisher for the key with a "
+                                     "new expiry date. Nothing was trusted");
+          else if (!k->can_sign || k->invalid || k->disabled)
+            refusal = make_error(Errc::invalid_argument, "key " + who +
+                                                             " has no usable signing key (expired, revoked or missing subkeys). "
+                                                             "Nothing was trusted");
+          if (refusal) break;
+        }
+      }
+    }
+    if (refusal) return *refusal;
+  }
   auto fprs = keyring.import_keys(key_data);
   if (!fprs) return fprs.error();
   std::vector<pgp::KeyInfo> keys;

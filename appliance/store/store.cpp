@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+
+#include <thread>
 #include <unistd.h>
 
 #include <algorithm>
@@ -826,6 +828,30 @@ GcReport Store::gc(const GcOptions& o) {
 CheckReport Store::check() {
   CheckReport r;
   auto c = pool_->lease();
+  // One read transaction: every query below sees the same committed state however the daemon
+  // writes meanwhile (WAL readers keep their snapshot). Files written after it started, and blobs
+  // removed after it, are judged against the database as it is when they are met.
+  struct ReadSnapshot {
+    sqlite::Connection& c;
+    bool open = true;
+    explicit ReadSnapshot(sqlite::Connection& conn) : c(conn) { c.exec("BEGIN"); }
+    void end() {
+      if (open) c.exec("COMMIT");
+      open = false;
+    }
+    ~ReadSnapshot() {
+      try {
+        end();
+      } catch (...) {
+      }
+    }
+  } snapshot(*c);
+  auto recorded_now = [&](const std::string& digest) {
+    auto q = c->prepare("SELECT 1 FROM blobs WHERE digest = ?");
+    q.bind(1, digest);
+    return q.step();
+  };
+  std::vector<std::string> missing;
   std::vector<std::pair<std::string, std::int64_t>> blobs;
   {
     auto st = c->prepare("SELECT digest, size FROM blobs ORDER BY digest");
@@ -843,6 +869,11 @@ CheckReport Store::check() {
     std::uint64_t actual_size = 0;
     auto h = Sha256::of_file(blob_path(*pd), &actual_size);
     if (!h) {
+      std::error_code gone;
+      if (!fsys::exists(blob_path(*pd), gone)) {
+        missing.push_back(d);  // gc may have removed it since the snapshot: judged below
+        continue;
+      }
       r.problems.push_back("blob " + d + ": " + h.error().message);
       continue;
     }
@@ -889,11 +920,25 @@ CheckReport Store::check() {
     rb.step();
     if (rb.get_int(0) > 0) r.problems.push_back(std::to_string(rb.get_int(0)) + " repository links point to missing blobs");
   }
+  snapshot.end();
+  // A missing file is a problem only while the database still records the blob.
+  for (const auto& d : missing)
+    if (recorded_now(d)) r.problems.push_back("blob " + d + ": its file is missing");
   std::error_code ec;
+  std::vector<fsys::path> unrecorded;
   for (const auto& e : fsys::recursive_directory_iterator(root_ / "blobs" / "sha256", ec)) {
     if (!e.is_regular_file()) continue;
-    if (!known.count("sha256:" + e.path().filename().string()))
-      r.problems.push_back("file " + e.path().string() + " is not recorded in the metadata (left by a crash; gc removes it)");
+    auto d = "sha256:" + e.path().filename().string();
+    // A blob recorded after the snapshot is not an orphan.
+    if (!known.count(d) && !recorded_now(d)) unrecorded.push_back(e.path());
+  }
+  // An upload or import moves its file in first and records it a moment later (after syncing):
+  // a file seen in between is judged again after a grace period.
+  if (!unrecorded.empty()) std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (const auto& p : unrecorded) {
+    std::error_code gone;
+    if (fsys::exists(p, gone) && !recorded_now("sha256:" + p.filename().string()))
+      r.problems.push_back("file " + p.string() + " is not recorded in the metadata (left by a crash; gc removes it)");
   }
   return r;
 }

@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -230,4 +231,53 @@ TEST_CASE("an IPv4 loopback client of a [::] listener is a loopback client", "[i
                         json{{"vulnerability", "CVE-2024-0001"}, {"product", "apps/app"}, {"reason", "test"}, {"expires_in_days", 1}}.dump());
   INFO(r.body);
   CHECK(r.status == 201);
+}
+
+TEST_CASE("a flood of idle connections does not lock other clients out", "[integration][http][hostile]") {
+  // Defaults: 1,024 connections in all, 128 per client address. The attacker holds 1,100 idle
+  // connections, first from one address (127.0.0.2), then spread over fifty (127.0.2.1-50); the
+  // registry's clients connect from 127.0.0.1 and must be served every time.
+  Daemon daemon;
+  asio::io_context io;
+  auto flood = [&](const std::vector<std::string>& sources, std::size_t n) {
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto s = std::make_unique<asio::ip::tcp::socket>(io);
+      s->open(asio::ip::tcp::v4());
+      s->bind({asio::ip::make_address(sources[i % sources.size()]), 0});
+      boost::system::error_code ec;
+      s->connect({asio::ip::make_address("127.0.0.1"), daemon.port()}, ec);
+      REQUIRE_FALSE(ec);
+      held.push_back(std::move(s));
+    }
+    return held;
+  };
+  auto normal_gets = [&](const std::string& what) {
+    int ok = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 50; ++i) {  // a new connection for each
+      HttpClient fresh(daemon.host(), daemon.port());
+      ok += fresh.get("/v2/").status == 200;
+    }
+    HttpClient kept(daemon.host(), daemon.port());
+    for (int i = 0; i < 50; ++i) ok += kept.get("/v2/").status == 200;
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    // A figure for the record, not an assertion on time.
+    std::cout << "flood (" << what << "): " << ok << "/100 normal GETs succeeded in " << ms << " ms\n";
+    return ok;
+  };
+  std::vector<std::string> spread;
+  for (int i = 1; i <= 50; ++i) spread.push_back("127.0.2." + std::to_string(i));
+  {
+    auto held = flood({"127.0.0.2"}, 1100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(normal_gets("1,100 idle from one address") == 100);
+  }
+  {
+    auto held = flood(spread, 1100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(normal_gets("1,100 idle from fifty addresses") == 100);
+  }
+  auto log = daemon.log();
+  CHECK(log.find("connection limits reached") == std::string::npos);  // idle ones made room every time
 }

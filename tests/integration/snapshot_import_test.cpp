@@ -164,7 +164,7 @@ TEST_CASE("the refusal corpus: each bad snapshot gets one precise reason and cha
     std::string expect;
     std::function<void(const fsys::path&)> post = {};
   };
-  const std::vector<Recipe> corpus = {
+  std::vector<Recipe> corpus = {
       {"bad signature (manifest altered after signing)",
        [&](Crafted& c) {
          c.signed_bytes = c.manifest.dump(2);
@@ -256,6 +256,40 @@ TEST_CASE("the refusal corpus: each bad snapshot gets one precise reason and cha
        "which the snapshot does not carry"},
   };
 
+  // A sparse entry: GNU tar stores only the data around the holes. Made by GNU tar itself from a
+  // file with a real hole, in both of its sparse encodings; the declared digest is the whole file's.
+  for (std::string format : {"posix", "gnu"})
+    corpus.push_back(Recipe{"a sparse entry (GNU tar --sparse --format=" + format + ")",
+       [&](Crafted& c) {
+         std::string sparse(2u << 20, '\0');
+         sparse.replace(0, 5, "head!");
+         sparse.replace(sparse.size() - 5, 5, "tail!");
+         c.add("blobs/sha256/" + sha256_hex(sparse), sparse, "blob");
+       },
+       "is a sparse file",
+       [&, format](const fsys::path& file) {
+         auto dir = w.tmp / "sparse-tree";
+         fsys::remove_all(dir);
+         fsys::create_directories(dir);
+         run_ok({"tar", "-xf", file.string(), "-C", dir.string()});
+         auto names = run_ok({"tar", "-tf", file.string()}).out;
+         std::vector<std::string> order = {"tar", "--sparse", "--format=" + format, "-cf", file.string(), "-C", dir.string(), "--no-recursion"};
+         std::istringstream in(names);
+         for (std::string n; std::getline(in, n);) {
+           order.push_back(n);
+           auto p = dir / n;
+           if (fsys::is_regular_file(p) && fsys::file_size(p) == (2u << 20)) {
+             fsys::remove(p);
+             {
+               std::ofstream o(p, std::ios::binary);
+               o << "head!";
+               o.seekp((2u << 20) - 5);  // the gap becomes a hole
+               o << "tail!";
+             }
+           }
+         }
+         run_ok(order);
+       }});
   for (const auto& recipe : corpus) {
     DYNAMIC_SECTION(recipe.name) {
       auto c = base();
