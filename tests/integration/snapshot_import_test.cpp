@@ -667,17 +667,30 @@ TEST_CASE("an import that would eat the free-space reserve is refused before sta
 
 TEST_CASE("a signature by an expired key does not count", "[integration][snapshot]") {
   World w;
-  // A key that expired in 2020: made and used with gpg's faked clock.
+  // A key trusted while it was valid that has expired since: made in 2020 without expiry and
+  // trusted; then its owner's later self-signature (gpg's faked clock) set an expiry in 2020, and
+  // that update reached the appliance's keyring. (`trust add` refuses an already-expired key, and
+  // the appliance's clock cannot be moved, so the update is imported with gpg directly.)
   auto home = w.tmp / "gold";
   fsys::create_directories(home);
   fsys::permissions(home, fsys::perms::owner_all, fsys::perm_options::replace);
   auto gen = run({"gpg", "--homedir", home.string(), "--batch", "--passphrase", "", "--faked-system-time", "20200101T000000",
-                  "--quick-gen-key", "Old Signer <old@example.test>", "ed25519", "sign", "1d"});
+                  "--quick-gen-key", "Old Signer <old@example.test>", "ed25519", "sign", "never"});
   INFO(gen.err);
   REQUIRE(gen.exit_code == 0);
   auto pub = run({"gpg", "--homedir", home.string(), "--batch", "--armor", "--export", "old@example.test"}).out;
   std::ofstream(w.tmp / "old.asc") << pub;
   w.ctl_ok({"trust", "add", (w.tmp / "old.asc").string(), "--channel", "stable"});
+  auto fpr_line = run({"gpg", "--homedir", home.string(), "--batch", "--with-colons", "--list-keys", "old@example.test"}).out;
+  auto fpr_at = fpr_line.find("\nfpr:::::::::");
+  REQUIRE(fpr_at != std::string::npos);
+  auto fpr = fpr_line.substr(fpr_at + 13, 40);
+  run_ok({"gpg", "--homedir", home.string(), "--batch", "--passphrase", "", "--pinentry-mode", "loopback", "--faked-system-time",
+          "20200101T060000", "--quick-set-expire", fpr, "1d"});
+  auto updated = run_ok({"gpg", "--homedir", home.string(), "--batch", "--armor", "--export", fpr}).out;
+  auto imported = run({"gpg", "--homedir", (w.state / "trust" / "gnupg").string(), "--batch", "--import"}, std::chrono::seconds(60), updated);
+  INFO(imported.err);
+  REQUIRE(imported.exit_code == 0);
   Crafted c;
   c.manifest = manifest_skeleton("stable", 1);
   c.add("advisories/0/a.json", osv_file("GO-2024-3228"), "advisory", "osv");
