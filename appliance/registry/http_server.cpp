@@ -275,6 +275,7 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     bool has_body = !parser.is_done();
 
     Response r;
+    bool body_read = false;  // consumed past the parser (known length)
     if (p.response) {
       r = std::move(*p.response);
       if (has_body) r.close = true;  // we will not read a body nobody wants
@@ -296,7 +297,34 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
         early = error_response(http::status::payload_too_large, "SIZE_INVALID",
                                "request body of " + std::to_string(*parser.content_length()) + " bytes is over the limit of " +
                                    std::to_string(p.body_limit));
-      while (!early && !parser.is_done()) {
+      // A body of known length is read straight from the socket into the consumer, in reads as
+      // large as the socket has ready: no parser copy and one timer reset per read (profiled:
+      // beast's 64 KiB reads, each with a timer reset and a reactor registration, capped uploads
+      // at about 50 MB/s). Chunked bodies go through the parser below.
+      if (!early && has_body && parser.content_length() && !parser.chunked()) {
+        std::uint64_t left = *parser.content_length();
+        auto ready = buffer.data();
+        auto take = static_cast<std::size_t>(std::min<std::uint64_t>(ready.size(), left));
+        if (take) {
+          early = p.consumer->write(static_cast<const char*>(ready.data()), take);
+          buffer.consume(take);
+          left -= take;
+        }
+        while (!early && left > 0) {
+          lowest(stream).expires_after(opt.read_timeout);
+          auto n = co_await stream.async_read_some(
+              asio::buffer(chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()))),
+              asio::redirect_error(use_awaitable, ec));
+          if (ec) {
+            spdlog::info("{} {} aborted while reading the body: {}", std::string(method), target, ec.message());
+            co_return;
+          }
+          left -= n;
+          early = p.consumer->write(chunk.data(), n);
+        }
+        body_read = !early;
+      }
+      while (!early && !body_read && !parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
         lowest(stream).expires_after(opt.read_timeout);
@@ -339,7 +367,7 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
       spdlog::info("{} {} -> {} ({} us)", std::string(method), target, status, us);
     else
       spdlog::debug("{} {} -> {} ({} us)", std::string(method), target, status, us);
-    if (ok && !parser.is_done()) {
+    if (ok && !parser.is_done() && !body_read) {
       // Refused before its body was read: drain a little of it (lingering close) so the client
       // can finish sending and read our answer instead of meeting a reset.
       std::size_t drained = 0;

@@ -235,6 +235,20 @@ Result<UploadInfo> Store::start_upload(const std::string& repo) {
     if (!fd) return io_error("cannot create upload file", errno);
   }
   auto c = pool_->lease();
+  // An upload session is not yet anything a client relies on: its row is committed without a
+  // sync (the next synced commit, at the latest the upload's completion, carries it). A power cut
+  // before then loses the session; the client starts it again. Durability is paid once, when
+  // the blob is acknowledged.
+  c->exec("PRAGMA synchronous=NORMAL");
+  struct RestoreSync {
+    Connection& c;
+    ~RestoreSync() {
+      try {
+        c.exec("PRAGMA synchronous=FULL");
+      } catch (...) {
+      }
+    }
+  } restore{*c};
   Transaction tx(*c);
   auto id = ensure_repo(*c, repo);
   c->prepare("INSERT INTO uploads(uuid, repo_id, offset, started_at, updated_at) VALUES (?, ?, 0, ?, ?)")
@@ -242,7 +256,7 @@ Result<UploadInfo> Store::start_upload(const std::string& repo) {
   tx.commit();
   {
     std::lock_guard lk(uploads_mu_);
-    uploads_.emplace(uuid, UploadState{});
+    uploads_.emplace(uuid, UploadState{Sha256(), 0, false, true, now()});
   }
   return UploadInfo{uuid, repo, 0};
 }
@@ -258,12 +272,25 @@ Result<std::int64_t> Store::upload_repo_check(Connection& c, const std::string& 
   return st.get_int(1);
 }
 
+// Chunks are not recorded one by one: the offset is what this process acknowledged, or after a
+// restart the upload file's length (every byte in it was written by an acknowledged chunk or by
+// one whose client got no answer; the digest check at completion catches any difference).
+std::uint64_t Store::upload_offset(const std::string& uuid) {
+  {
+    std::lock_guard lk(uploads_mu_);
+    if (auto it = uploads_.find(uuid); it != uploads_.end() && it->second.known) return it->second.offset;
+  }
+  struct stat sb {};
+  return ::stat(upload_path(uuid).c_str(), &sb) == 0 ? static_cast<std::uint64_t>(sb.st_size) : 0;
+}
+
 Result<UploadInfo> Store::upload_status(const std::string& repo, const std::string& uuid) {
-  auto c = pool_->lease();
-  std::uint64_t offset = 0;
-  auto r = upload_repo_check(*c, repo, uuid, &offset);
-  if (!r) return r.error();
-  return UploadInfo{uuid, repo, offset};
+  {
+    auto c = pool_->lease();
+    auto r = upload_repo_check(*c, repo, uuid, nullptr);
+    if (!r) return r.error();
+  }
+  return UploadInfo{uuid, repo, upload_offset(uuid)};
 }
 
 void Store::release_upload(const std::string& uuid) {
@@ -273,12 +300,12 @@ void Store::release_upload(const std::string& uuid) {
 
 Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo, const std::string& uuid,
                                                          std::optional<std::uint64_t> expected_start) {
-  std::uint64_t offset = 0;
   {
     auto c = pool_->lease();
-    auto r = upload_repo_check(*c, repo, uuid, &offset);
+    auto r = upload_repo_check(*c, repo, uuid, nullptr);
     if (!r) return r.error();
   }
+  std::uint64_t offset = upload_offset(uuid);
   if (expected_start && *expected_start != offset)
     return make_error(Errc::range_invalid, "chunk starts at " + std::to_string(*expected_start) +
                                                " but the upload has " + std::to_string(offset) + " bytes");
@@ -288,7 +315,7 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
     auto it = uploads_.find(uuid);
     if (it != uploads_.end() && it->second.busy)
       return make_error(Errc::blob_upload_invalid, "upload " + uuid + " is being written by another request");
-    if (it == uploads_.end() || it->second.offset != offset) {
+    if (it == uploads_.end() || !it->second.known || it->second.offset != offset) {
       // State lost (daemon restarted): rebuild the running hash from what was committed.
       lk.unlock();
       fs::UniqueFd rfd(::open(upload_path(uuid).c_str(), O_RDONLY | O_CLOEXEC));
@@ -304,9 +331,10 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
         left -= static_cast<std::uint64_t>(n);
       }
       lk.lock();
-      it = uploads_.insert_or_assign(uuid, UploadState{std::move(h), offset, false}).first;
+      it = uploads_.insert_or_assign(uuid, UploadState{std::move(h), offset, false, true, now()}).first;
     }
     it->second.busy = true;
+    it->second.touched = now();
     hash = it->second.hash;
   }
   fs::UniqueFd fd(::open(upload_path(uuid).c_str(), O_WRONLY | O_CLOEXEC));
@@ -329,10 +357,12 @@ Status UploadWriter::write(const char* data, std::size_t size) {
 Result<std::uint64_t> UploadWriter::commit() {
   std::uint64_t offset = start_ + written_;
   {
+    // Nothing is written to the database per chunk (the file is the record of what arrived; gc
+    // judges an upload's age by its file): only a check that it was not cancelled meanwhile.
     auto c = store_.pool_->lease();
-    auto st = c->prepare("UPDATE uploads SET offset = ?, updated_at = ? WHERE uuid = ?");
-    st.bind(1, static_cast<std::int64_t>(offset)).bind(2, store_.now()).bind(3, uuid_).run();
-    if (c->changes() == 0) return make_error(Errc::blob_upload_unknown, "upload " + uuid_ + " was cancelled");
+    auto st = c->prepare("SELECT 1 FROM uploads WHERE uuid = ?");
+    st.bind(1, uuid_);
+    if (!st.step()) return make_error(Errc::blob_upload_unknown, "upload " + uuid_ + " was cancelled");
   }
   {
     std::lock_guard lk(store_.uploads_mu_);
@@ -340,6 +370,8 @@ Result<std::uint64_t> UploadWriter::commit() {
     s.hash = hash_;
     s.offset = offset;
     s.busy = false;
+    s.known = true;
+    s.touched = store_.now();
   }
   committed_ = true;
   return offset;
@@ -776,7 +808,16 @@ GcReport Store::gc(const GcOptions& o) {
     report.blobs_kept = static_cast<std::size_t>(cnt.get_int(0));
     auto up = c->prepare("SELECT uuid FROM uploads WHERE updated_at < ?");
     up.bind(1, now() - o.upload_max_age_seconds);
-    while (up.step()) report.uploads_removed.push_back(up.get_text(0));
+    while (up.step()) {
+      // Chunks are not recorded in the database: an upload this process saw a chunk of recently
+      // is kept.
+      auto u = up.get_text(0);
+      {
+        std::lock_guard lk(uploads_mu_);
+        if (auto it = uploads_.find(u); it != uploads_.end() && it->second.touched >= now() - o.upload_max_age_seconds) continue;
+      }
+      report.uploads_removed.push_back(u);
+    }
     for (const auto& u : report.uploads_removed) c->prepare("DELETE FROM uploads WHERE uuid = ?").bind(1, u).run();
     if (o.dry_run) return report;  // the transaction rolls back
     tx.commit();

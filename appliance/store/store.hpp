@@ -195,7 +195,10 @@ class Store {
     Sha256 hash;
     std::uint64_t offset = 0;
     bool busy = false;
+    bool known = false;  // offset and hash are this process's (else rebuilt from the file)
+    std::int64_t touched = 0;  // the store clock at its last chunk
   };
+  std::uint64_t upload_offset(const std::string& uuid);
   class Pool;
 
   Store(std::filesystem::path root, std::shared_ptr<const Clock> clock);

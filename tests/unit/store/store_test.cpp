@@ -149,6 +149,11 @@ TEST_CASE("the running hash survives a restart of the store", "[store]") {
   auto reopened = store::Store::open(f.dir / "state", f.clock);
   REQUIRE(reopened);
   auto& s = **reopened;
+  // Chunks are not recorded one by one: after a restart the offset is the file's length.
+  auto status = s.upload_status("r", up->uuid);
+  REQUIRE(status);
+  CHECK(status->offset == 6);
+  CHECK_FALSE(s.open_upload("r", up->uuid, 3));  // a chunk that does not continue it is refused
   {
     auto w = s.open_upload("r", up->uuid, 6);
     REQUIRE(w);
