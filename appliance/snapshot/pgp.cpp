@@ -11,8 +11,13 @@
 #include <memory>
 #include <map>
 #include <mutex>
+#include <thread>
 
-#include "core/subprocess.hpp"
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace airheal::pgp {
 namespace {
@@ -213,13 +218,32 @@ struct Keyring::AgentLease {
     }
     std::error_code ec;
     if (!std::filesystem::exists(home / "S.gpg-agent", ec)) return;
-    try {
-      ProcessOptions o;
-      o.timeout = std::chrono::seconds(10);
-      (void)run_process({"gpgconf", "--homedir", home.string(), "--kill", "all"}, o);
-    } catch (...) {
-      // gpgconf missing: nothing more can be done; the agent ends with the home's removal.
+    stop_agents(home);
+  }
+  // `gpgconf --homedir HOME --kill all`, output discarded, bounded to 10 s. (posix_spawn, not the
+  // subprocess helper: this file is also built into the fuzz targets, which link no Boost.)
+  static void stop_agents(const std::filesystem::path& home) {
+    std::string h = home.string();
+    std::vector<std::string> args = {"gpgconf", "--homedir", h, "--kill", "all"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, "gpgconf", &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return;  // no gpgconf: the agent ends with its home's removal
+    for (int i = 0; i < 1000; ++i) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
   }
   static std::mutex& mu() {
     static std::mutex m;
