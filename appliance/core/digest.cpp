@@ -49,62 +49,90 @@ bool is_sha256_digest(std::string_view text) {
   return text.size() == 71 && text.substr(0, 7) == "sha256:" && is_lower_hex(text.substr(7));
 }
 
+std::string_view algorithm_name(DigestAlgorithm a) {
+  return a == DigestAlgorithm::sha512 ? "sha512" : "sha256";
+}
+
+std::size_t algorithm_hex_length(DigestAlgorithm a) { return a == DigestAlgorithm::sha512 ? 128 : 64; }
+
+Result<DigestAlgorithm> parse_algorithm(std::string_view name) {
+  if (name == "sha256") return DigestAlgorithm::sha256;
+  if (name == "sha512") return DigestAlgorithm::sha512;
+  std::string shown(name.substr(0, 100));
+  if (!matches_digest_grammar(std::string(name) + ":x"))
+    return make_error(Errc::digest_invalid, "malformed digest algorithm '" + shown + "'");
+  return make_error(Errc::unsupported, "unsupported digest algorithm '" + shown + "'; sha256 and sha512 are supported");
+}
+
 Result<Digest> Digest::parse(std::string_view text) {
   if (!matches_digest_grammar(text))
     return make_error(Errc::digest_invalid, "malformed digest '" + std::string(text.substr(0, 100)) + "'");
-  if (text.substr(0, 7) != "sha256:")
-    return make_error(Errc::unsupported, "unsupported digest algorithm in '" +
-                                             std::string(text.substr(0, 100)) + "'; only sha256 is supported");
-  if (!is_sha256_digest(text))
-    return make_error(Errc::digest_invalid,
-                      "sha256 digest must have 64 lowercase hex characters: '" + std::string(text.substr(0, 100)) + "'");
+  auto colon = text.find(':');
+  auto algorithm = parse_algorithm(text.substr(0, colon));
+  if (!algorithm)
+    return make_error(algorithm.error().code, "unsupported digest algorithm in '" + std::string(text.substr(0, 100)) +
+                                                  "'; sha256 and sha512 are supported");
+  auto hex = text.substr(colon + 1);
+  if (hex.size() != algorithm_hex_length(*algorithm) || !is_lower_hex(hex))
+    return make_error(Errc::digest_invalid, std::string(airheal::algorithm_name(*algorithm)) + " digest must have " +
+                                                std::to_string(algorithm_hex_length(*algorithm)) +
+                                                " lowercase hex characters: '" + std::string(text.substr(0, 150)) + "'");
   Digest d;
-  d.hex_ = std::string(text.substr(7));
+  d.algorithm_ = *algorithm;
+  d.hex_ = std::string(hex);
   return d;
 }
 
-Digest Digest::from_hex(std::string hex) {
-  if (hex.size() != 64 || !is_lower_hex(hex)) throw std::logic_error("Digest::from_hex: bad hex");
+Digest Digest::from_hex(std::string hex) { return from_hex(DigestAlgorithm::sha256, std::move(hex)); }
+
+Digest Digest::from_hex(DigestAlgorithm algorithm, std::string hex) {
+  if (hex.size() != algorithm_hex_length(algorithm) || !is_lower_hex(hex))
+    throw std::logic_error("Digest::from_hex: bad hex");
   Digest d;
+  d.algorithm_ = algorithm;
   d.hex_ = std::move(hex);
   return d;
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL: cannot initialise sha256");
+namespace {
+const EVP_MD* evp_of(DigestAlgorithm a) { return a == DigestAlgorithm::sha512 ? EVP_sha512() : EVP_sha256(); }
+}  // namespace
+
+ContentHash::ContentHash(DigestAlgorithm algorithm) : algorithm_(algorithm), ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), evp_of(algorithm), nullptr) != 1)
+    throw std::runtime_error("OpenSSL: cannot initialise " + std::string(algorithm_name(algorithm)));
 }
 
-Sha256::Sha256(const Sha256& other) : ctx_(EVP_MD_CTX_new()) {
+ContentHash::ContentHash(const ContentHash& other) : algorithm_(other.algorithm_), ctx_(EVP_MD_CTX_new()) {
   if (!ctx_ || EVP_MD_CTX_copy_ex(ctx_.get(), other.ctx_.get()) != 1)
-    throw std::runtime_error("OpenSSL: cannot copy sha256 state");
+    throw std::runtime_error("OpenSSL: cannot copy hash state");
 }
 
-Sha256& Sha256::operator=(const Sha256& other) {
+ContentHash& ContentHash::operator=(const ContentHash& other) {
   if (this != &other) {
-    Sha256 copy(other);
+    ContentHash copy(other);
     *this = std::move(copy);
   }
   return *this;
 }
 
-Sha256::~Sha256() = default;
+ContentHash::~ContentHash() = default;
 
-void Sha256::update(const void* data, std::size_t size) {
+void ContentHash::update(const void* data, std::size_t size) {
   if (size && EVP_DigestUpdate(ctx_.get(), data, size) != 1)
-    throw std::runtime_error("OpenSSL: sha256 update failed");
+    throw std::runtime_error("OpenSSL: hash update failed");
 }
 
-Digest Sha256::finish() {
+Digest ContentHash::finish() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(ctx_.get(), out, &len) != 1)
-    throw std::runtime_error("OpenSSL: sha256 final failed");
-  return Digest::from_hex(to_hex(out, len));
+    throw std::runtime_error("OpenSSL: hash final failed");
+  return Digest::from_hex(algorithm_, to_hex(out, len));
 }
 
-Digest Sha256::of(std::string_view data) {
-  Sha256 h;
+Digest ContentHash::of(DigestAlgorithm algorithm, std::string_view data) {
+  ContentHash h(algorithm);
   h.update(data);
   return h.finish();
 }
@@ -174,10 +202,10 @@ Digest BackgroundSha256::finish() {
   return d;
 }
 
-Result<Digest> Sha256::of_file(const std::filesystem::path& path, std::uint64_t* size) {
+Result<Digest> ContentHash::of_file(DigestAlgorithm algorithm, const std::filesystem::path& path, std::uint64_t* size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
-  Sha256 h;
+  ContentHash h(algorithm);
   std::vector<char> buf(1 << 20);
   std::uint64_t total = 0;
   for (;;) {

@@ -73,9 +73,12 @@ Result<json> ApplianceKey::sign_envelope(std::string_view payload_type, const st
 
 json intoto_statement(const std::string& subject_name, const std::string& subject_digest, const std::string& predicate_type,
                       json predicate) {
-  auto hex = subject_digest.rfind("sha256:", 0) == 0 ? subject_digest.substr(7) : subject_digest;
+  // The digest set names the subject's algorithm (sha256 or sha512).
+  auto colon = subject_digest.find(':');
+  json set = colon == std::string::npos ? json{{"sha256", subject_digest}}
+                                        : json{{subject_digest.substr(0, colon), subject_digest.substr(colon + 1)}};
   return {{"_type", "https://in-toto.io/Statement/v1"},
-          {"subject", json::array({{{"name", subject_name}, {"digest", {{"sha256", hex}}}}})},
+          {"subject", json::array({{{"name", subject_name}, {"digest", std::move(set)}}})},
           {"predicateType", predicate_type},
           {"predicate", std::move(predicate)}};
 }

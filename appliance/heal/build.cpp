@@ -31,7 +31,7 @@ constexpr const char* kAptStateMount = "/airheal-apt";
 
 // Hard-links (or copies, across file systems) a store blob into an OCI layout's blob folder.
 Status link_blob_into(const fsys::path& from, const fsys::path& layout, const Digest& d) {
-  auto to = layout / "blobs" / "sha256" / d.hex();
+  auto to = layout / "blobs" / std::string(d.algorithm_name()) / d.hex();
   if (fsys::exists(to)) return {};
   std::error_code e;
   fsys::create_directories(to.parent_path(), e);
@@ -725,25 +725,29 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
   std::int64_t scanned = store_.now_seconds();
   store_.read([&](sqlite::Connection& c) { inv = scan::load_inventory(c, staged); });
   if (!subject || !h) return;
-  auto hex = [](const std::string& d) { return d.rfind("sha256:", 0) == 0 ? d.substr(7) : d; };
+  // An in-toto digest set: {"sha256": hex} or {"sha512": hex}, as the digest names it.
+  auto digest_set = [](const std::string& d) {
+    auto colon = d.find(':');
+    return colon == std::string::npos ? json{{"sha256", d}} : json{{d.substr(0, colon), d.substr(colon + 1)}};
+  };
   auto now = store_.now_seconds();
   // SLSA provenance v1: what went in (the original image, the snapshots, each package and
   // artefact by digest), how (buildType, parameters) and who built it (this appliance's key).
   auto deps = json::array();
-  deps.push_back({{"uri", "oci://" + repo + "@" + original}, {"digest", {{"sha256", hex(original)}}}, {"name", "original image"}});
+  deps.push_back({{"uri", "oci://" + repo + "@" + original}, {"digest", digest_set(original)}, {"name", "original image"}});
   if (plan.rebase)
     deps.push_back({{"uri", "oci://" + plan.rebase->base_name.substr(0, plan.rebase->base_name.rfind(':')) + "@" + plan.rebase->new_base},
-                    {"digest", {{"sha256", hex(plan.rebase->new_base)}}},
+                    {"digest", digest_set(plan.rebase->new_base)},
                     {"name", "newer base image " + plan.rebase->base_name}});
   for (const auto& s : plan.snapshots)
-    deps.push_back({{"uri", "airheal-snapshot:" + s}, {"digest", {{"sha256", hex(s)}}}, {"name", "signed snapshot"}});
+    deps.push_back({{"uri", "airheal-snapshot:" + s}, {"digest", digest_set(s)}, {"name", "signed snapshot"}});
   for (const auto& p : plan.packages)
     deps.push_back({{"uri", "pkg:deb/debian/" + p.name + "@" + scan::purl_encode(p.version) + "?arch=" + p.architecture},
-                    {"digest", {{"sha256", hex(p.digest)}}},
+                    {"digest", digest_set(p.digest)},
                     {"name", deb_file_name(p)}});
   for (const auto& a : plan.artifacts)
     deps.push_back({{"uri", "airheal-artifact:" + a.name + (a.version.empty() ? "" : "@" + a.version)},
-                    {"digest", {{"sha256", hex(a.digest)}}},
+                    {"digest", digest_set(a.digest)},
                     {"name", "/" + a.path}});
   json provenance = {
       {"buildDefinition",

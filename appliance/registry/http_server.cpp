@@ -204,7 +204,10 @@ asio::awaitable<bool> write_response(Stream& stream, Response& r, bool keep_aliv
     msg.set(http::field::server, "airheal");
     msg.set("Docker-Distribution-API-Version", "registry/2.0");
     for (const auto& [k, v] : r.headers)
-      if (!beast::iequals(k, "Content-Length")) msg.set(k, v);
+      if (beast::iequals(k, "OCI-Tag"))
+        msg.insert(k, v);  // one field per tag (distribution spec, end-7b)
+      else if (!beast::iequals(k, "Content-Length"))
+        msg.set(k, v);
     msg.keep_alive(keep_alive);
   };
   lowest(stream).expires_after(opt.write_timeout);

@@ -55,6 +55,8 @@ Response error_response(const Error& e) {
 }
 
 namespace {
+// Tags one manifest push may set with ?tag= (the spec asks for at least 10).
+constexpr std::size_t kMaxTagParams = 100;
 
 Prepared now(Response r) {
   Prepared p;
@@ -195,8 +197,10 @@ class UploadConsumer final : public BodyConsumer {
 
 class ManifestConsumer final : public BodyConsumer {
  public:
-  ManifestConsumer(store::Store& s, std::string repo, std::string ref, std::string content_type, std::size_t limit)
-      : store_(s), repo_(std::move(repo)), ref_(std::move(ref)), content_type_(std::move(content_type)), limit_(limit) {}
+  ManifestConsumer(store::Store& s, std::string repo, std::string ref, std::string content_type, std::size_t limit,
+                   std::vector<std::string> tags)
+      : store_(s), repo_(std::move(repo)), ref_(std::move(ref)), content_type_(std::move(content_type)), limit_(limit),
+        tags_(std::move(tags)) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
     if (bytes_.size() + size > limit_) {
@@ -210,12 +214,15 @@ class ManifestConsumer final : public BodyConsumer {
   }
 
   Response finish() override {
-    auto res = store_.put_manifest(repo_, ref_, bytes_, content_type_);
+    auto res = store_.put_manifest(repo_, ref_, bytes_, content_type_, "push", tags_);
     if (!res) return error_response(res.error());
     Response r = empty(http::status::created);
     r.headers.emplace_back("Location", "/v2/" + repo_ + "/manifests/" + res->digest.str());
     r.headers.emplace_back("Docker-Content-Digest", res->digest.str());
     if (res->subject) r.headers.emplace_back("OCI-Subject", res->subject->str());
+    // Tags given as ?tag= parameters, one OCI-Tag field each (distribution spec, end-7b).
+    if (ref_.find(':') != std::string::npos)
+      for (const auto& tag : res->tags) r.headers.emplace_back("OCI-Tag", tag);
     r.headers.emplace_back("Content-Length", "0");
     return r;
   }
@@ -224,6 +231,7 @@ class ManifestConsumer final : public BodyConsumer {
   store::Store& store_;
   std::string repo_, ref_, content_type_;
   std::size_t limit_;
+  std::vector<std::string> tags_;
   std::string bytes_;
 };
 
@@ -533,14 +541,25 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
     }
     // Not mountable: fall back to an ordinary upload session, as the spec says.
   }
-  auto up = store_.start_upload(t.name);
-  if (!up) return now(up.error());
+  // The running hash uses the algorithm of the digest given for a one-request upload, else the
+  // one announced with digest-algorithm= (distribution spec, end-4c), else sha256.
+  std::optional<Digest> digest;
   if (auto dg = t.q("digest"); dg && !mount) {
-    auto digest = Digest::parse(*dg);
-    if (!digest) {
-      (void)store_.cancel_upload(t.name, up->uuid);
-      return now(error_response(http::status::bad_request, "DIGEST_INVALID", digest.error().message));
-    }
+    auto d = Digest::parse(*dg);
+    if (!d) return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
+    digest = *d;
+  }
+  auto algorithm = DigestAlgorithm::sha256;
+  if (digest) {
+    algorithm = digest->algorithm();
+  } else if (auto a = t.q("digest-algorithm")) {
+    auto parsed = parse_algorithm(*a);
+    if (!parsed) return now(error_response(http::status::bad_request, "DIGEST_INVALID", parsed.error().message));
+    algorithm = *parsed;
+  }
+  auto up = store_.start_upload(t.name, algorithm);
+  if (!up) return now(up.error());
+  if (digest) {
     auto w = store_.open_upload(t.name, up->uuid, 0);
     if (!w) return now(w.error());
     Prepared p;
@@ -638,12 +657,31 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
     if (reads) return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN", "no manifest " + t.ref.substr(0, 200)));
     return now(error_response(http::status::bad_request, "MANIFEST_INVALID", "invalid tag '" + t.ref.substr(0, 200) + "'"));
   }
-  if (!by_digest && (head.method() == http::verb::put || head.method() == http::verb::delete_) && managed_tag_protected(t.name, t.ref)) {
-    auto origin = store_.tag_origin(t.name, t.ref).value_or("");
-    return now(deny(t.user, head.method() == http::verb::put ? "push to" : "delete in", t.name,
-                    "tag " + t.name + ":" + t.ref + " was written by " + (origin == "heal" ? "a heal" : "a snapshot import") +
-                        " and is protected from pushes and deletes (registry.push_over_managed_tags opts a repository in)"));
+  // Tags to set along with a manifest pushed by digest (?tag=, end-7b).
+  std::vector<std::string> tag_params;
+  if (head.method() == http::verb::put && by_digest) {
+    for (auto [it, end] = t.query.equal_range("tag"); it != end; ++it) {
+      if (!oci::is_valid_tag(it->second))
+        return now(error_response(http::status::bad_request, "MANIFEST_INVALID", "invalid tag '" + it->second.substr(0, 200) + "'"));
+      tag_params.push_back(it->second);
+    }
+    if (tag_params.size() > kMaxTagParams) {
+      auto r = error_response(http::status::uri_too_long, "MANIFEST_INVALID",
+                              "at most " + std::to_string(kMaxTagParams) + " tag parameters per request");
+      return now(std::move(r));
+    }
   }
+  auto protected_tag = [&](const std::string& tag) -> std::optional<Response> {
+    if (!managed_tag_protected(t.name, tag)) return std::nullopt;
+    auto origin = store_.tag_origin(t.name, tag).value_or("");
+    return deny(t.user, head.method() == http::verb::put ? "push to" : "delete in", t.name,
+                "tag " + t.name + ":" + tag + " was written by " + (origin == "heal" ? "a heal" : "a snapshot import") +
+                    " and is protected from pushes and deletes (registry.push_over_managed_tags opts a repository in)");
+  };
+  if (!by_digest && (head.method() == http::verb::put || head.method() == http::verb::delete_))
+    if (auto r = protected_tag(t.ref)) return now(std::move(*r));
+  for (const auto& tag : tag_params)
+    if (auto r = protected_tag(tag)) return now(std::move(*r));
   switch (head.method()) {
     case http::verb::put: {
       auto cl = head[http::field::content_length];
@@ -659,7 +697,7 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
       auto ct = head[http::field::content_type];
       Prepared p;
       p.consumer = std::make_unique<ManifestConsumer>(store_, t.name, t.ref, std::string(ct.data(), ct.size()),
-                                                      options_.max_manifest_bytes);
+                                                      options_.max_manifest_bytes, std::move(tag_params));
       p.body_limit = options_.max_manifest_bytes + 1;
       return p;
     }

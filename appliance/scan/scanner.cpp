@@ -36,7 +36,8 @@ void Scanner::journal(nlohmann::json record) {
 }
 
 Result<Digest> Scanner::resolve(const std::string& ref) {
-  if (ref.rfind("sha256:", 0) == 0 || ref.rfind("@sha256:", 0) == 0) {
+  if (ref.rfind("sha256:", 0) == 0 || ref.rfind("@sha256:", 0) == 0 || ref.rfind("sha512:", 0) == 0 ||
+      ref.rfind("@sha512:", 0) == 0) {
     auto d = Digest::parse(ref[0] == '@' ? ref.substr(1) : ref);
     if (!d) return make_error(Errc::invalid_argument, "'" + ref + "' is not a valid digest");
     bool known = false;

@@ -10,9 +10,11 @@
 namespace airheal::scan {
 namespace {
 
+bool names_digest(const std::string& p) { return p.rfind("sha256:", 0) == 0 || p.rfind("sha512:", 0) == 0; }
+
 bool product_matches(const std::string& pattern, const FindingSubject& f) {
   if (pattern == f.manifest) return true;
-  if (pattern.rfind("sha256:", 0) == 0) return false;
+  if (names_digest(pattern)) return false;
   for (const auto& p : f.products)
     if (fnmatch(pattern.c_str(), p.c_str(), 0) == 0) return true;
   return false;
@@ -70,13 +72,13 @@ Status check_common(const std::string& vuln, const std::string& product) {
   if (vuln.size() > 200) return make_error(Errc::invalid_argument, "the vulnerability id is " + std::to_string(vuln.size()) + " bytes; at most 200");
   if (product.empty()) return make_error(Errc::invalid_argument, "a product (repository pattern or digest) is required");
   if (product.size() > 512) return make_error(Errc::invalid_argument, "the product is " + std::to_string(product.size()) + " bytes; at most 512");
-  if (product.rfind("sha256:", 0) == 0 && !Digest::parse(product))
-    return make_error(Errc::invalid_argument, "product '" + product + "' is not a valid sha256 digest");
+  if (names_digest(product))
+    if (auto d = Digest::parse(product); !d) return make_error(Errc::invalid_argument, "product: " + d.error().message);
   return {};
 }
 
 std::string product_iri(const std::string& p) {
-  if (p.rfind("sha256:", 0) == 0) return "pkg:oci/image@" + purl_encode(p);
+  if (names_digest(p)) return "pkg:oci/image@" + purl_encode(p);
   if (p.find_first_of("*?[") == std::string::npos) {
     auto slash = p.rfind('/');
     return "pkg:oci/" + purl_encode(slash == std::string::npos ? p : p.substr(slash + 1)) + "?repository_url=" + purl_encode(p);

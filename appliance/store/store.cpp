@@ -96,7 +96,7 @@ Result<std::unique_ptr<Store>> Store::open(const fsys::path& root_in, std::share
   if (ec) return make_error(Errc::io_error, "state directory " + root_in.string() + ": " + ec.message());
   if (fsys::exists(root, ec) && !fsys::is_directory(root, ec))
     return make_error(Errc::io_error, "state directory " + root.string() + " exists but is not a directory");
-  for (auto sub : {"", "blobs/sha256", "uploads", "tmp"}) {
+  for (auto sub : {"", "blobs/sha256", "blobs/sha512", "uploads", "tmp"}) {
     fsys::create_directories(root / sub, ec);
     if (ec) return make_error(Errc::io_error, "cannot create " + (root / sub).string() + ": " + ec.message());
   }
@@ -118,7 +118,7 @@ Result<std::unique_ptr<Store>> Store::open(const fsys::path& root_in, std::share
 }
 
 fsys::path Store::blob_path(const Digest& d) const {
-  return root_ / "blobs" / "sha256" / d.hex().substr(0, 2) / d.hex();
+  return root_ / "blobs" / std::string(d.algorithm_name()) / d.hex().substr(0, 2) / d.hex();
 }
 
 fsys::path Store::upload_path(const std::string& uuid) const { return root_ / "uploads" / uuid; }
@@ -198,8 +198,8 @@ Status Store::install_blob_file(const fsys::path& tmp, const Digest& digest, boo
   return sync_directory ? fs::fsync_path(target.parent_path()) : Status{};
 }
 
-Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes) {
-  auto digest = Sha256::of(bytes);
+Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes, DigestAlgorithm algorithm) {
+  auto digest = ContentHash::of(algorithm, bytes);
   ScopedFlock lock(root_ / "blobs.lock", LOCK_SH);
   auto tmp = root_ / "tmp" / ("blob-" + random_hex(8));
   {
@@ -228,7 +228,7 @@ Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes
 
 // ---- uploads ----
 
-Result<UploadInfo> Store::start_upload(const std::string& repo) {
+Result<UploadInfo> Store::start_upload(const std::string& repo, DigestAlgorithm algorithm) {
   auto uuid = random_hex(16);
   {
     fs::UniqueFd fd(::open(upload_path(uuid).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -256,7 +256,7 @@ Result<UploadInfo> Store::start_upload(const std::string& repo) {
   tx.commit();
   {
     std::lock_guard lk(uploads_mu_);
-    uploads_.emplace(uuid, UploadState{Sha256(), 0, false, true, now()});
+    uploads_.emplace(uuid, UploadState{ContentHash(algorithm), 0, false, true, now()});
   }
   return UploadInfo{uuid, repo, 0};
 }
@@ -309,14 +309,15 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
   if (expected_start && *expected_start != offset)
     return make_error(Errc::range_invalid, "chunk starts at " + std::to_string(*expected_start) +
                                                " but the upload has " + std::to_string(offset) + " bytes");
-  Sha256 hash;
+  ContentHash hash(DigestAlgorithm::sha256);
   {
     std::unique_lock lk(uploads_mu_);
     auto it = uploads_.find(uuid);
     if (it != uploads_.end() && it->second.busy)
       return make_error(Errc::blob_upload_invalid, "upload " + uuid + " is being written by another request");
     if (it == uploads_.end() || !it->second.known || it->second.offset != offset) {
-      // State lost (daemon restarted): rebuild the running hash from what was committed.
+      // State lost (daemon restarted): rebuild the running hash from what was committed (sha256;
+      // finish_upload re-reads the file for a digest of another algorithm).
       lk.unlock();
       fs::UniqueFd rfd(::open(upload_path(uuid).c_str(), O_RDONLY | O_CLOEXEC));
       if (!rfd) return io_error("cannot open upload " + uuid, errno);
@@ -392,8 +393,17 @@ Result<BlobInfo> Store::finish_upload(const std::string& repo, const std::string
   auto w = open_upload(repo, uuid, std::nullopt);
   if (!w) return w.error();
   const std::uint64_t offset = (*w)->start();
-  Sha256 hash = (*w)->hash_;
-  auto actual = hash.finish();
+  ContentHash hash = (*w)->hash_;
+  Digest actual = hash.algorithm() == expected.algorithm() ? hash.finish() : Digest{};
+  if (hash.algorithm() != expected.algorithm()) {
+    // The client announced no algorithm (or another one) at POST: hash what was written.
+    if (::fsync((*w)->fd_.get()) != 0) return io_error("cannot fsync upload " + uuid, errno);
+    std::uint64_t size = 0;
+    auto d = ContentHash::of_file(expected.algorithm(), upload_path(uuid), &size);
+    if (!d) return d.error();
+    if (size != offset) return make_error(Errc::blob_upload_invalid, "upload " + uuid + " changed while it was checked");
+    actual = *d;
+  }
   if (actual != expected) {
     (void)cancel_upload(repo, uuid);  // the writer's destructor runs first at scope end; harmless
     return make_error(Errc::digest_invalid, "uploaded content has digest " + actual.str() + ", not " + expected.str());
@@ -440,20 +450,28 @@ Status Store::cancel_upload(const std::string& repo, const std::string& uuid) {
 // ---- manifests ----
 
 Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std::string& reference,
-                                              std::string_view bytes, std::string_view content_type, std::string_view origin) {
+                                              std::string_view bytes, std::string_view content_type, std::string_view origin,
+                                              const std::vector<std::string>& extra_tags) {
   auto parsed = oci::parse_manifest(bytes, content_type);
   if (!parsed) return parsed.error();
   const auto& m = *parsed;
-  auto digest = Sha256::of(bytes);
-  std::optional<std::string> tag;
+  // A manifest pushed by tag is named by its sha256 digest (the canonical algorithm); one pushed
+  // by digest by the algorithm the client chose.
+  auto algorithm = DigestAlgorithm::sha256;
+  std::vector<std::string> tags;
   if (is_digest_reference(reference)) {
     auto want = Digest::parse(reference);
     if (!want) return want.error();
-    if (*want != digest)
-      return make_error(Errc::digest_invalid, "manifest content has digest " + digest.str() + ", not " + reference);
+    algorithm = want->algorithm();
+    auto have = ContentHash::of(algorithm, bytes);
+    if (*want != have)
+      return make_error(Errc::digest_invalid, "manifest content has digest " + have.str() + ", not " + reference);
+    for (const auto& t : extra_tags)
+      if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
   } else {
-    tag = reference;
+    tags.push_back(reference);
   }
+  auto digest = ContentHash::of(algorithm, bytes);
 
   // Check references before the manifest's bytes are stored, so a refused manifest leaves
   // nothing behind; the transaction below checks again.
@@ -478,22 +496,25 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     auto id = repo_id(*c, repo);
     if (auto e = missing_reference(*c, id.value_or(-1))) return *e;
   }
-  auto stored = put_blob(repo, bytes);
+  auto stored = put_blob(repo, bytes, algorithm);
   if (!stored) return stored.error();
 
-  std::optional<std::string> previous;
+  std::vector<std::optional<std::string>> previous;
   {
     auto c = pool_->lease();
     Transaction tx(*c);
     auto id = ensure_repo(*c, repo);
     if (auto e = missing_reference(*c, id)) return *e;
-    previous = link_manifest(*c, repo, digest, m, bytes.size(), tag, origin);
+    if (tags.empty()) link_manifest(*c, repo, digest, m, bytes.size(), std::nullopt, origin);
+    for (const auto& t : tags) previous.push_back(link_manifest(*c, repo, digest, m, bytes.size(), t, origin));
     tx.commit();
   }
-  events_.publish(Event{Event::Kind::manifest_stored, repo, digest.str(), tag, {}, m.media_type});
-  if (tag && previous != digest.str())
-    events_.publish(Event{Event::Kind::tag_moved, repo, digest.str(), tag, previous, m.media_type});
-  PutManifestResult out{digest, std::nullopt};
+  events_.publish(Event{Event::Kind::manifest_stored, repo, digest.str(),
+                        tags.empty() ? std::nullopt : std::optional<std::string>(tags.front()), {}, m.media_type});
+  for (std::size_t i = 0; i < tags.size(); ++i)
+    if (previous[i] != digest.str())
+      events_.publish(Event{Event::Kind::tag_moved, repo, digest.str(), tags[i], previous[i], m.media_type});
+  PutManifestResult out{digest, std::nullopt, tags};
   if (m.subject) out.subject = m.subject->digest;
   return out;
 }
@@ -843,16 +864,16 @@ GcReport Store::gc(const GcOptions& o) {
     struct stat sb {};
     return ::stat(p.c_str(), &sb) == 0 && sb.st_mtime <= cutoff;
   };
-  for (const auto& e : fsys::recursive_directory_iterator(root_ / "blobs" / "sha256", ec)) {
-    if (!e.is_regular_file()) continue;
-    auto name = e.path().filename().string();
-    auto q = c->prepare("SELECT 1 FROM blobs WHERE digest = ?");
-    q.bind(1, "sha256:" + name);
-    if (!q.step() && old_enough(e.path())) {
-      report.orphan_files_removed.push_back(e.path().string());
-      fsys::remove(e.path(), ec);
+  for (auto algorithm : {"sha256", "sha512"})
+    for (const auto& e : fsys::recursive_directory_iterator(root_ / "blobs" / algorithm, ec)) {
+      if (!e.is_regular_file()) continue;
+      auto q = c->prepare("SELECT 1 FROM blobs WHERE digest = ?");
+      q.bind(1, std::string(algorithm) + ":" + e.path().filename().string());
+      if (!q.step() && old_enough(e.path())) {
+        report.orphan_files_removed.push_back(e.path().string());
+        fsys::remove(e.path(), ec);
+      }
     }
-  }
   for (const auto& dir : {root_ / "uploads", root_ / "tmp"}) {
     for (const auto& e : fsys::directory_iterator(dir, ec)) {
       auto q = c->prepare("SELECT 1 FROM uploads WHERE uuid = ?");
@@ -908,7 +929,7 @@ CheckReport Store::check() {
       continue;
     }
     std::uint64_t actual_size = 0;
-    auto h = Sha256::of_file(blob_path(*pd), &actual_size);
+    auto h = ContentHash::of_file(pd->algorithm(), blob_path(*pd), &actual_size);
     if (!h) {
       std::error_code gone;
       if (!fsys::exists(blob_path(*pd), gone)) {
@@ -966,19 +987,20 @@ CheckReport Store::check() {
   for (const auto& d : missing)
     if (recorded_now(d)) r.problems.push_back("blob " + d + ": its file is missing");
   std::error_code ec;
-  std::vector<fsys::path> unrecorded;
-  for (const auto& e : fsys::recursive_directory_iterator(root_ / "blobs" / "sha256", ec)) {
-    if (!e.is_regular_file()) continue;
-    auto d = "sha256:" + e.path().filename().string();
-    // A blob recorded after the snapshot is not an orphan.
-    if (!known.count(d) && !recorded_now(d)) unrecorded.push_back(e.path());
-  }
+  std::vector<std::pair<fsys::path, std::string>> unrecorded;  // file, the digest it would be
+  for (auto algorithm : {"sha256", "sha512"})
+    for (const auto& e : fsys::recursive_directory_iterator(root_ / "blobs" / algorithm, ec)) {
+      if (!e.is_regular_file()) continue;
+      auto d = std::string(algorithm) + ":" + e.path().filename().string();
+      // A blob recorded after the snapshot is not an orphan.
+      if (!known.count(d) && !recorded_now(d)) unrecorded.emplace_back(e.path(), d);
+    }
   // An upload or import moves its file in first and records it a moment later (after syncing):
   // a file seen in between is judged again after a grace period.
   if (!unrecorded.empty()) std::this_thread::sleep_for(std::chrono::seconds(1));
-  for (const auto& p : unrecorded) {
+  for (const auto& [p, d] : unrecorded) {
     std::error_code gone;
-    if (fsys::exists(p, gone) && !recorded_now("sha256:" + p.filename().string()))
+    if (fsys::exists(p, gone) && !recorded_now(d))
       r.problems.push_back("file " + p.string() + " is not recorded in the metadata (left by a crash; gc removes it)");
   }
   return r;

@@ -56,6 +56,7 @@ struct ManifestRecord {
 struct PutManifestResult {
   Digest digest;
   std::optional<Digest> subject;
+  std::vector<std::string> tags;  // the tags now pointing at it
 };
 
 struct Referrer {
@@ -106,14 +107,14 @@ class UploadWriter {
 
  private:
   friend class Store;
-  UploadWriter(Store& store, std::string uuid, fs::UniqueFd fd, std::uint64_t start, Sha256 hash)
+  UploadWriter(Store& store, std::string uuid, fs::UniqueFd fd, std::uint64_t start, ContentHash hash)
       : store_(store), uuid_(std::move(uuid)), fd_(std::move(fd)), start_(start), hash_(std::move(hash)) {}
   Store& store_;
   std::string uuid_;
   fs::UniqueFd fd_;
   std::uint64_t start_;
   std::uint64_t written_ = 0;
-  Sha256 hash_;
+  ContentHash hash_;
   bool committed_ = false;
 };
 
@@ -135,10 +136,12 @@ class Store {
   // Links a blob held by `from` (or, when from is empty, by any repository) into repo.
   bool mount_blob(const std::string& repo, const std::string& from, const Digest& digest);
   // Stores bytes as a blob and links it into repo (used for small blobs and manifests).
-  Result<BlobInfo> put_blob(const std::string& repo, std::string_view bytes);
+  Result<BlobInfo> put_blob(const std::string& repo, std::string_view bytes,
+                            DigestAlgorithm algorithm = DigestAlgorithm::sha256);
 
-  // Upload sessions.
-  Result<UploadInfo> start_upload(const std::string& repo);
+  // Upload sessions. ALGORITHM is the one the client announced (the running hash uses it);
+  // finish_upload accepts a digest of any supported algorithm (another one costs a re-read).
+  Result<UploadInfo> start_upload(const std::string& repo, DigestAlgorithm algorithm = DigestAlgorithm::sha256);
   Result<UploadInfo> upload_status(const std::string& repo, const std::string& uuid);
   // expected_start, when given, must equal the current offset (Content-Range checks).
   Result<std::unique_ptr<UploadWriter>> open_upload(const std::string& repo, const std::string& uuid,
@@ -146,10 +149,12 @@ class Store {
   Result<BlobInfo> finish_upload(const std::string& repo, const std::string& uuid, const Digest& expected);
   Status cancel_upload(const std::string& repo, const std::string& uuid);
 
-  // Manifests and tags. reference is a tag or a digest string, already validated by the caller.
-  // ORIGIN records who moved the tag: "push", "import" or "heal".
+  // Manifests and tags. reference is a tag or a digest string, already validated by the caller;
+  // a manifest pushed by digest may also be tagged with TAGS (the distribution spec's ?tag=),
+  // all in one transaction. ORIGIN records who moved the tag: "push", "import" or "heal".
   Result<PutManifestResult> put_manifest(const std::string& repo, const std::string& reference,
-                                         std::string_view bytes, std::string_view content_type, std::string_view origin = "push");
+                                         std::string_view bytes, std::string_view content_type, std::string_view origin = "push",
+                                         const std::vector<std::string>& tags = {});
   // Who last moved REPO:TAG ("push", "import", "heal"), or nothing for an unknown tag.
   std::optional<std::string> tag_origin(const std::string& repo, const std::string& tag);
   Result<ManifestRecord> get_manifest(const std::string& repo, const std::string& reference);
@@ -192,7 +197,7 @@ class Store {
  private:
   friend class UploadWriter;
   struct UploadState {
-    Sha256 hash;
+    ContentHash hash{DigestAlgorithm::sha256};
     std::uint64_t offset = 0;
     bool busy = false;
     bool known = false;  // offset and hash are this process's (else rebuilt from the file)

@@ -2,8 +2,10 @@
 // and the bad-input cases of issue 2.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <csignal>
 #include <thread>
 
+#include "core/digest.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -321,4 +323,153 @@ TEST_CASE("oversized headers and garbage requests do not hurt the daemon", "[int
   HttpClient c(d.host(), d.port());
   CHECK(c.get("/v2/").status == 200);
   CHECK(c.request("GET", "/v2/", {{"X-Big", std::string(20000, 'a')}}).status == 431);
+}
+
+// sha512 content (image spec: a registered algorithm; distribution spec: digest-algorithm= on
+// POST, ?tag= on a push by digest). Every way of uploading a blob, a manifest whose descriptors
+// and subject are sha512 pushed by its sha512 digest with tags, pulls by digest and tag,
+// referrers, deletion, and a store check over the result.
+TEST_CASE("sha512 blobs and manifests: every upload path, tags by parameter, referrers, delete", "[integration][http][sha512]") {
+  TempDir state;
+  auto d = std::make_unique<Daemon>(Daemon::Options{.state_dir = state / "s", .config_yaml = {}, .extra_args = {}});
+  HttpClient c(d->host(), d->port());
+  auto sha512 = [](const std::string& data) { return ContentHash::of(DigestAlgorithm::sha512, data).str(); };
+  const std::string repo = "team/sha512";
+
+  // 1. Monolithic POST ?digest=sha512:...
+  auto cfg = std::string("{\"architecture\":\"amd64\",\"os\":\"linux\"}");
+  auto mono = c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + sha512(cfg), {}, cfg);
+  REQUIRE(mono.status == 201);
+  CHECK(mono.header("docker-content-digest") == sha512(cfg));
+  CHECK(mono.header("location") == "/v2/" + repo + "/blobs/" + sha512(cfg));
+
+  // 2. POST ?digest-algorithm=sha512, chunked PATCHes, PUT ?digest=sha512:...
+  auto layer = random_bytes(3 * 1024 * 1024 + 5, 51);
+  auto start = c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest-algorithm=sha512");
+  REQUIRE(start.status == 202);
+  auto loc = start.header("location");
+  for (std::size_t off = 0; off < layer.size(); off += 1 << 20) {
+    auto n = std::min<std::size_t>(1 << 20, layer.size() - off);
+    auto r = c.request("PATCH", loc,
+                       {{"Content-Type", "application/octet-stream"},
+                        {"Content-Range", std::to_string(off) + "-" + std::to_string(off + n - 1)}},
+                       layer.substr(off, n));
+    REQUIRE(r.status == 202);
+    loc = r.header("location");
+  }
+  auto fin = c.request("PUT", loc + (loc.find('?') == std::string::npos ? "?" : "&") + "digest=" + sha512(layer));
+  REQUIRE(fin.status == 201);
+  CHECK(fin.header("docker-content-digest") == sha512(layer));
+
+  // 3. No algorithm announced at POST, sha512 at PUT: the registry hashes what arrived.
+  auto layer2 = random_bytes(200000, 52);
+  auto s2 = c.request("POST", "/v2/" + repo + "/blobs/uploads/");
+  REQUIRE(s2.status == 202);
+  auto p2 = c.request("PATCH", s2.header("location"), {{"Content-Type", "application/octet-stream"}}, layer2);
+  REQUIRE(p2.status == 202);
+  auto l2 = p2.header("location");
+  auto f2 = c.request("PUT", l2 + (l2.find('?') == std::string::npos ? "?" : "&") + "digest=" + sha512(layer2));
+  REQUIRE(f2.status == 201);
+  // ...and a wrong sha512 is refused like a wrong sha256.
+  auto s3 = c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest-algorithm=sha512");
+  auto l3 = s3.header("location");
+  auto f3 = c.request("PUT", l3 + (l3.find('?') == std::string::npos ? "?" : "&") + "digest=" + sha512("other"), {}, "bytes");
+  CHECK(f3.status == 400);
+  CHECK(error_code(f3) == "DIGEST_INVALID");
+  // Unsupported and malformed algorithms: 400 with the reason.
+  auto bad_alg = c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest-algorithm=sha384");
+  CHECK(bad_alg.status == 400);
+  CHECK(bad_alg.body.find("sha384") != std::string::npos);
+  CHECK(c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest=sha512:abc", {}, "x").status == 400);
+
+  // Pull blobs by sha512: GET, HEAD, Range.
+  auto got = c.get("/v2/" + repo + "/blobs/" + sha512(layer));
+  REQUIRE(got.status == 200);
+  CHECK(got.body == layer);
+  CHECK(got.header("docker-content-digest") == sha512(layer));
+  auto head = c.request("HEAD", "/v2/" + repo + "/blobs/" + sha512(layer2));
+  CHECK(head.status == 200);
+  CHECK(head.header("content-length") == std::to_string(layer2.size()));
+  CHECK(c.get("/v2/" + repo + "/blobs/" + sha512(layer2), {{"Range", "bytes=0-9"}}).body == layer2.substr(0, 10));
+  // The same bytes under sha256 are a different blob, not stored.
+  CHECK(c.get("/v2/" + repo + "/blobs/" + sha256_digest(layer)).status == 404);
+
+  // A manifest whose descriptors are sha512, pushed by its sha512 digest with three tags.
+  json m = {{"schemaVersion", 2},
+            {"mediaType", kOciManifest},
+            {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha512(cfg)}, {"size", cfg.size()}}},
+            {"layers", json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", sha512(layer)}, {"size", layer.size()}},
+                                    {{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", sha512(layer2)}, {"size", layer2.size()}}})}};
+  auto mbytes = m.dump();
+  auto md = sha512(mbytes);
+  auto put = c.request("PUT", "/v2/" + repo + "/manifests/" + md + "?tag=v1&tag=v1.0&tag=latest", {{"Content-Type", kOciManifest}}, mbytes);
+  REQUIRE(put.status == 201);
+  CHECK(put.header("docker-content-digest") == md);
+  CHECK(put.header("location") == "/v2/" + repo + "/manifests/" + md);
+  CHECK(put.header("oci-tag") == "v1, v1.0, latest");
+  // The sha256 name of the same bytes is refused as a mismatch only when it is wrong.
+  auto wrong = c.request("PUT", "/v2/" + repo + "/manifests/" + sha512("x"), {{"Content-Type", kOciManifest}}, mbytes);
+  CHECK(wrong.status == 400);
+  CHECK(error_code(wrong) == "DIGEST_INVALID");
+  // A tag parameter that is not a tag; too many tags.
+  CHECK(c.request("PUT", "/v2/" + repo + "/manifests/" + md + "?tag=-bad", {{"Content-Type", kOciManifest}}, mbytes).status == 400);
+  std::string many;
+  for (int i = 0; i < 101; ++i) many += "&tag=t" + std::to_string(i);
+  CHECK(c.request("PUT", "/v2/" + repo + "/manifests/" + md + "?" + many.substr(1), {{"Content-Type", kOciManifest}}, mbytes).status == 414);
+  CHECK(c.get("/v2/" + repo + "/manifests/t0").status == 404);
+
+  for (auto ref : {md, std::string("v1"), std::string("v1.0"), std::string("latest")}) {
+    auto r = c.get("/v2/" + repo + "/manifests/" + ref, {{"Accept", kOciManifest}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body == mbytes);
+    CHECK(r.header("docker-content-digest") == md);
+  }
+  auto tags = json::parse(c.get("/v2/" + repo + "/tags/list").body)["tags"];
+  CHECK(tags == json::array({"latest", "v1", "v1.0"}));
+
+  // A referrer whose subject is the sha512 manifest, itself pushed by sha512.
+  auto empty = std::string("{}");
+  REQUIRE(c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + sha512(empty), {}, empty).status == 201);
+  json ref = {{"schemaVersion", 2},
+              {"mediaType", kOciManifest},
+              {"artifactType", "application/spdx+json"},
+              {"config", {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", sha512(empty)}, {"size", 2}}},
+              {"layers", json::array()},
+              {"subject", {{"mediaType", kOciManifest}, {"digest", md}, {"size", mbytes.size()}}}};
+  auto rbytes = ref.dump();
+  auto rput = c.request("PUT", "/v2/" + repo + "/manifests/" + sha512(rbytes), {{"Content-Type", kOciManifest}}, rbytes);
+  REQUIRE(rput.status == 201);
+  CHECK(rput.header("oci-subject") == md);
+  auto refs = json::parse(c.get("/v2/" + repo + "/referrers/" + md).body)["manifests"];
+  REQUIRE(refs.size() == 1);
+  CHECK(refs[0]["digest"] == sha512(rbytes));
+
+  // An upload announced as sha512 survives a daemon restart in the middle (the running hash is
+  // lost; completion hashes the file).
+  auto layer3 = random_bytes(300000, 53);
+  auto s4 = c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest-algorithm=sha512");
+  auto p4 = c.request("PATCH", s4.header("location"), {{"Content-Range", "0-99999"}}, layer3.substr(0, 100000));
+  REQUIRE(p4.status == 202);
+  auto l4 = p4.header("location");
+  d->stop(SIGKILL);
+  d = std::make_unique<Daemon>(Daemon::Options{.state_dir = state / "s", .config_yaml = {}, .extra_args = {}});
+  HttpClient c2(d->host(), d->port());
+  auto p5 = c2.request("PATCH", l4, {{"Content-Range", "100000-299999"}}, layer3.substr(100000));
+  REQUIRE(p5.status == 202);
+  auto l5 = p5.header("location");
+  REQUIRE(c2.request("PUT", l5 + (l5.find('?') == std::string::npos ? "?" : "&") + "digest=" + sha512(layer3)).status == 201);
+  CHECK(c2.get("/v2/" + repo + "/blobs/" + sha512(layer3)).body == layer3);
+
+  // The store's own check re-hashes every blob with its algorithm and finds nothing wrong.
+  auto check = run({airhealctl_path().string(), "--state-dir", (state / "s").string(), "store", "check"});
+  INFO(check.out);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find("store is consistent") != std::string::npos);
+
+  // Deletion by sha512: tags first, then the manifest, then a blob.
+  CHECK(c2.request("DELETE", "/v2/" + repo + "/manifests/v1").status == 202);
+  CHECK(c2.request("DELETE", "/v2/" + repo + "/manifests/" + md).status == 202);
+  CHECK(error_code(c2.get("/v2/" + repo + "/manifests/" + md)) == "MANIFEST_UNKNOWN");
+  CHECK(c2.request("DELETE", "/v2/" + repo + "/blobs/" + sha512(layer2)).status == 202);
+  CHECK(error_code(c2.get("/v2/" + repo + "/blobs/" + sha512(layer2))) == "BLOB_UNKNOWN");
 }

@@ -92,7 +92,9 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
       for (const auto& f : res) {
         std::string name(f.name_string());
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.headers[name] = std::string(f.value());
+        // Repeated fields combine into one comma-separated value (RFC 9110, 5.3).
+        auto [it, fresh] = out.headers.emplace(name, std::string(f.value()));
+        if (!fresh) it->second += ", " + std::string(f.value());
       }
       out.body = res.body();
       if (!res.keep_alive()) {
