@@ -13,7 +13,7 @@
 #include "core/json.hpp"
 
 #include "audit/checkpoint.hpp"
-#include "audit/evidence.hpp"
+#include "evidence/evidence.hpp"
 #include "core/fs.hpp"
 #include "audit/journal.hpp"
 #include "heal/webhooks.hpp"
@@ -600,9 +600,9 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
   // `airhealctl evidence export`): POST /api/v1/evidence?from=DATE&to=DATE[&image=GLOB].
   if (path == "/api/v1/evidence" && method == http::verb::post) {
     if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance; export with airhealctl evidence export");
-    auto from = audit::period_bound(q("from"), false), to = audit::period_bound(q("to"), true);
+    auto from = evidence::period_bound(q("from"), false), to = evidence::period_bound(q("to"), true);
     if (!from || !to || *from > *to) return problem(http::status::bad_request, "give ?from=DATE&to=DATE (2026-11-01 or RFC 3339), from <= to");
-    audit::EvidenceOptions o;
+    evidence::EvidenceOptions o;
     o.from = *from;
     o.to = *to;
     o.images = q("image");
@@ -610,7 +610,7 @@ Response Api::handle(http::verb method, const std::string& path, const std::mult
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     o.out = dir / ("evidence-api-" + std::to_string(::getpid()) + "-" + std::to_string(nowt) + "-" + std::to_string(++evidence_requests) + ".tar");
-    auto r = audit::export_evidence(store_, *engine_, state_dir_, o);
+    auto r = evidence::export_evidence(store_, *engine_, state_dir_, o);
     if (!r) return problem(http::status::conflict, "no bundle written: " + r.error().message);
     auto bytes = fs::read_file(o.out, std::uint64_t(4) << 30);
     std::filesystem::remove(o.out, ec);

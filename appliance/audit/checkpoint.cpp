@@ -5,8 +5,8 @@
 
 #include "core/digest.hpp"
 #include "core/fs.hpp"
-#include "scan/sbom.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/time.hpp"
+#include "core/pgp.hpp"
 #include "store/store.hpp"
 
 namespace airheal::audit {
@@ -193,7 +193,7 @@ JournalReport verify_journal(const fsys::path& state_dir, const Journal& journal
     if (auto a = read_anchor(*store)) {
       auto n = std::to_string(a->checkpoint);
       if (!files.count(a->checkpoint))
-        r.problems.push_back("the metadata database records checkpoint " + n + " (signed " + scan::rfc3339(a->time) +
+        r.problems.push_back("the metadata database records checkpoint " + n + " (signed " + format_time(a->time) +
                              "), but audit/checkpoints has no checkpoint " + n + " (deleted)");
       if (r.records < a->records)
         r.problems.push_back("the journal has " + std::to_string(r.records) + " record(s), but it had " + std::to_string(a->records) +

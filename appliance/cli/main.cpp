@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file, "YAML configuration file (as given to airheald)");
   app.add_option("--state-dir", state_dir, "state directory (overrides state_dir)");
   app.add_flag("--json", json_out, "machine-readable output");
+  // The options above may also follow the subcommand (`airhealctl findings --json`, as users type
+  // them): a subcommand hands an option it does not know to its parent. Subcommands inherit this.
+  app.fallthrough();
 
   auto* status = app.add_subcommand("status", "show whether airheald is serving and what the store holds");
   auto* store_cmd = app.add_subcommand("store", "content store maintenance");

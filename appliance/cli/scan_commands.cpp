@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "audit/checkpoint.hpp"
-#include "audit/evidence.hpp"
+#include "evidence/evidence.hpp"
 #include "audit/journal.hpp"
 #include "heal/attest.hpp"
 #include "core/fs.hpp"
@@ -389,12 +389,12 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
 
   if (s.audit->parsed()) return audit_command(s, cfg, st, journal, json);
   if (s.evidence_export->parsed()) {
-    auto from = audit::period_bound(s.from, false), to = audit::period_bound(s.to, true);  // a date alone: the whole day
+    auto from = evidence::period_bound(s.from, false), to = evidence::period_bound(s.to, true);  // a date alone: the whole day
     if (!from) return fail("--from '" + s.from + "' is not a date (2026-11-01 or RFC 3339)", 2);
     if (!to) return fail("--to '" + s.to + "' is not a date (2026-11-30 or RFC 3339)", 2);
     auto eo = heal::engine_options(cfg);
     heal::Engine engine(st, scanner, &journal, eo);
-    audit::EvidenceOptions o;
+    evidence::EvidenceOptions o;
     o.from = *from;
     o.to = *to;
     o.images = s.images;
@@ -404,7 +404,7 @@ std::optional<int> run_scan_commands(const ScanCommands& s, const config::Config
       if (tty) std::cerr << "\r\033[K" << step << std::flush;
       else std::cerr << step << "\n";
     };
-    auto r = audit::export_evidence(st, engine, cfg.state_dir, o);
+    auto r = evidence::export_evidence(st, engine, cfg.state_dir, o);
     if (tty) std::cerr << "\r\033[K";
     if (!r) return fail("no bundle written: " + r.error().message);
     std::cout << "wrote " << s.out << " (" << fs::human_bytes(r->bytes) << ", " << r->files << " files): " << r->images << " image(s), "

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/fs.hpp"
-#include "registry/auth.hpp"
+#include "core/oci.hpp"
 
 namespace airheal::config {
 
@@ -213,7 +213,7 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.check_keys(g, "registry.", {"read_only", "delete_enabled", "max_manifest_bytes", "push_over_managed_tags"});
     r.get(g, "push_over_managed_tags", "registry.", c.registry.push_over_managed_tags);
     for (const auto& p : c.registry.push_over_managed_tags)
-      if (!registry::Rights::valid_pattern(p)) r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags", "'" + p + "' is not a repository pattern");
+      if (!oci::is_valid_repository_pattern(p)) r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags", "'" + p + "' is not a repository pattern");
     r.get(g, "read_only", "registry.", c.registry.read_only);
     r.get(g, "delete_enabled", "registry.", c.registry.delete_enabled);
     r.get(g, "max_manifest_bytes", "registry.", c.registry.max_manifest_bytes);

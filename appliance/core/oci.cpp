@@ -81,6 +81,14 @@ Result<Descriptor> parse_descriptor(const json& j, std::string_view where) {
 }
 }  // namespace
 
+bool is_valid_repository_pattern(std::string_view p) {
+  if (p.empty() || p.size() > 255) return false;
+  for (char c : p)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' || c == '*' || c == '?'))
+      return false;
+  return true;
+}
+
 bool is_valid_repository_name(std::string_view name) {
   if (name.empty() || name.size() > 255) return false;
   std::size_t start = 0;

@@ -37,6 +37,8 @@ bool is_index_media_type(std::string_view media_type);
 // distribution-spec: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
 // at most 255 characters in all.
 bool is_valid_repository_name(std::string_view name);
+// A repository pattern in configuration and rights: fnmatch(3) over a-z 0-9 . _ - / * ?.
+bool is_valid_repository_pattern(std::string_view pattern);
 // [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
 bool is_valid_tag(std::string_view tag);
 

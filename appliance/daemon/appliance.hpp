@@ -21,7 +21,7 @@
 #include "heal/webhooks.hpp"
 #include "scan/scanner.hpp"
 #include "snapshot/importer.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 #include "snapshot/watcher.hpp"
 #include "store/store.hpp"
 

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "core/result.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 #include "store/store.hpp"
 
 namespace airheal::heal {

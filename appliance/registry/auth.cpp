@@ -6,6 +6,7 @@
 
 #include "core/digest.hpp"
 #include "core/fs.hpp"
+#include "core/oci.hpp"
 
 namespace airheal::registry {
 
@@ -58,13 +59,7 @@ const char* to_string(Operation op) {
   return "?";
 }
 
-bool Rights::valid_pattern(std::string_view p) {
-  if (p.empty() || p.size() > 255) return false;
-  for (char c : p)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' || c == '*' || c == '?'))
-      return false;
-  return true;
-}
+bool Rights::valid_pattern(std::string_view p) { return oci::is_valid_repository_pattern(p); }
 
 Result<Rights> Rights::parse(std::string_view spec) {
   Rights r;

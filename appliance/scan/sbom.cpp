@@ -2,7 +2,7 @@
 
 
 #include "core/digest.hpp"
-#include "snapshot/format.hpp"
+#include "core/time.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -29,7 +29,7 @@ std::string spdx_id(std::size_t i) { return "SPDXRef-Package-" + std::to_string(
 
 }  // namespace
 
-std::string rfc3339(std::int64_t t) { return snapshot::format_time(t); }
+std::string rfc3339(std::int64_t t) { return format_time(t); }
 
 nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
   auto components = nlohmann::json::array();

@@ -10,7 +10,7 @@
 #include "core/result.hpp"
 #include "snapshot/archive.hpp"
 #include "snapshot/format.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 
 namespace airheal::snapshot {
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/time.hpp"
 #include "core/digest.hpp"
 #include "core/result.hpp"
 
@@ -104,7 +105,7 @@ bool is_plain_name(std::string_view name);
 std::string human_name(std::string_view name);
 bool is_valid_channel(std::string_view channel);
 
-std::string format_time(std::int64_t unix_seconds);           // RFC 3339 UTC
-std::optional<std::int64_t> parse_time(std::string_view text); // RFC 3339 with Z or offset
+using airheal::format_time;  // core/time.hpp
+using airheal::parse_time;
 
 }  // namespace airheal::snapshot

@@ -13,7 +13,7 @@
 
 #include "audit/journal.hpp"
 #include "core/result.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 #include "store/store.hpp"
 
 namespace airheal::snapshot {

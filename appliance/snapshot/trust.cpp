@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <random>
 
-#include "scan/sbom.hpp"
 #include "snapshot/format.hpp"
 
 namespace airheal::snapshot {
@@ -52,7 +51,7 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
           auto who = f + (k->user_ids.empty() ? std::string() : " (" + k->user_ids.front() + ")");
           if (k->expired)
             refusal = make_error(Errc::invalid_argument,
-                                 "key " + who + " expired" + (k->expires ? " on " + scan::rfc3339(k->expires) : std::string()) +
+                                 "key " + who + " expired" + (k->expires ? " on " + format_time(k->expires) : std::string()) +
                                      ": it can sign nothing this appliance would accept; ask the publisher for the key with a "
                                      "new expiry date. Nothing was trusted");
           else if (!k->can_sign || k->invalid || k->disabled)

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/result.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 #include "store/store.hpp"
 
 namespace airheal::snapshot {

@@ -16,7 +16,7 @@
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/subprocess.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 
 namespace airheal::evidence {
 namespace fsys = std::filesystem;

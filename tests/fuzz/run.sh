@@ -21,7 +21,7 @@ cxx=$(command -v clang++ || command -v clang++-14 || true)
 
 sources=(
   appliance/core/result.cpp appliance/core/digest.cpp appliance/core/json.cpp appliance/core/yaml.cpp appliance/core/oci.cpp
-  appliance/snapshot/format.cpp appliance/snapshot/pgp.cpp appliance/advisory/advisory.cpp appliance/version/version.cpp
+  appliance/core/time.cpp appliance/snapshot/format.cpp appliance/core/pgp.cpp appliance/advisory/advisory.cpp appliance/version/version.cpp
   appliance/heal/deb/control.cpp appliance/scan/pkgdb.cpp appliance/scan/lockfile.cpp tests/fuzz/targets.cpp
 )
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

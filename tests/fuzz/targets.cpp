@@ -11,7 +11,7 @@
 #include "scan/lockfile.hpp"
 #include "scan/pkgdb.hpp"
 #include "snapshot/format.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 
 namespace airheal::fuzz {
 namespace {

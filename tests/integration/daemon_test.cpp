@@ -109,6 +109,14 @@ TEST_CASE("airhealctl works with and without the daemon", "[integration][daemon]
   auto st = ctl({"status"});
   CHECK_THAT(st.out, Catch::Contains("not running"));
   CHECK(ctl({"store", "check"}).exit_code == 0);
+  // --json (and the other global options) may follow the subcommand, as users type them; the
+  // output is the same as with --json first.
+  auto before = ctl({"--json", "store", "check"});
+  auto after = ctl({"store", "check", "--json"});
+  REQUIRE(after.exit_code == 0);
+  CHECK(json::parse(after.out) == json::parse(before.out));
+  CHECK(json::parse(after.out)["ok"] == true);
+  CHECK(ctl({"registry", "gc", "--json"}).out.front() == '{');
   CHECK(ctl({"user", "add", "ci"}, std::string("short\n")).exit_code == 2);
   CHECK(ctl({"user", "add", "ci"}, std::string("long-enough-password\n")).exit_code == 0);
   CHECK(ctl({"user", "list"}).out == "ci  pull=*;push=;delete=;api=read\n");  // pull-only unless given more

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "audit/checkpoint.hpp"
-#include "audit/evidence.hpp"
+#include "evidence/evidence.hpp"
 #include "core/fs.hpp"
 #include "format/verify.hpp"
 #include "heal/attest.hpp"
@@ -253,7 +253,7 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
     f.erase("MANIFEST.sha256.asc");
     f["keys/appliance.asc"] = signer.public_key();
     auto t = tmp / "forged.tar";
-    REQUIRE(audit::write_bundle(t, f, [&](const std::string& d) -> Result<std::string> { return signer.sign(d); }, 0));
+    REQUIRE(evidence::write_bundle(t, f, [&](const std::string& d) -> Result<std::string> { return signer.sign(d); }, 0));
     auto v = evidence::verify_bundle(t, {fpr});
     CHECK_FALSE(v.ok);
     CHECK(run({airheal_evidence_path().string(), "verify", t.string(), "--key", fpr}).exit_code == 1);
@@ -279,7 +279,7 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
     for (const auto& l : ls) j += l + "\n";
     f["audit/journal.jsonl"] = j;
     auto t = tmp / "resigned.tar";
-    REQUIRE(audit::write_bundle(t, f, [&](const std::string& d) { return key->sign(d); }, 0));
+    REQUIRE(evidence::write_bundle(t, f, [&](const std::string& d) { return key->sign(d); }, 0));
     return evidence::verify_bundle(t, {fpr});
   };
   REQUIRE(resigned(lines).ok);

@@ -13,7 +13,7 @@
 #include "core/fs.hpp"
 #include "core/sqlite.hpp"
 #include "snapshot/format.hpp"
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 #include "support/test_support.hpp"
 
 namespace airheal::test {

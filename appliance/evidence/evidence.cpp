@@ -1,4 +1,4 @@
-#include "audit/evidence.hpp"
+#include "evidence/evidence.hpp"
 
 #include "snapshot/format.hpp"
 
@@ -20,7 +20,8 @@
 #include "scan/scanner.hpp"
 #include "scan/vex.hpp"
 
-namespace airheal::audit {
+namespace airheal::evidence {
+using namespace audit;  // the journal and its checkpoints, which a bundle carries a slice of
 namespace fsys = std::filesystem;
 using nlohmann::json;
 
@@ -399,4 +400,4 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   return report;
 }
 
-}  // namespace airheal::audit
+}  // namespace airheal::evidence

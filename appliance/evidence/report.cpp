@@ -4,9 +4,9 @@
 #include <cmath>
 #include <map>
 
-#include "audit/evidence.hpp"
+#include "evidence/evidence.hpp"
 
-namespace airheal::audit {
+namespace airheal::evidence {
 namespace {
 using nlohmann::json;
 
@@ -172,4 +172,4 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
   return h;
 }
 
-}  // namespace airheal::audit
+}  // namespace airheal::evidence

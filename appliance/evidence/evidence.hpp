@@ -19,7 +19,7 @@
 #include "heal/engine.hpp"
 #include "store/store.hpp"
 
-namespace airheal::audit {
+namespace airheal::evidence {
 
 inline constexpr const char* kEvidenceFormat = "airheal-evidence/1";
 
@@ -55,4 +55,4 @@ std::string manifest_for(const std::map<std::string, std::string>& files);
 // The self-contained HTML report (no external resources) for a bundle's summary.json.
 std::string render_report(const nlohmann::json& summary);
 
-}  // namespace airheal::audit
+}  // namespace airheal::evidence

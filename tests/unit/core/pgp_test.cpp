@@ -1,4 +1,4 @@
-#include "snapshot/pgp.hpp"
+#include "core/pgp.hpp"
 
 #include <catch2/catch.hpp>
 
