@@ -399,244 +399,347 @@ Prepared Api::prepare(const http::request_header<>& head, const std::string& pat
   return p;
 }
 
-Response Api::handle(http::verb method, const std::string& path, const std::multimap<std::string, std::string>& query,
-                     const std::string& body, const registry::ApiAccess& access) {
-  auto q = [&](const std::string& k) -> std::string {
+namespace {
+}  // namespace
+
+// One API request as the route handlers see it.
+struct Api::Call {
+  http::verb method;
+  const std::string& path;
+  std::smatch match;  // the route's pattern against the path: match[1] is the first group
+  const std::multimap<std::string, std::string>& query;
+  const std::string& body;
+  const registry::ApiAccess& access;
+  std::int64_t now;
+  std::string who;  // "api:USER", the audit actor
+  std::string q(const std::string& k) const {
     auto it = query.find(k);
     return it == query.end() ? "" : it->second;
-  };
-  auto nowt = store_.now_seconds();
-  auto heals = engine_ ? engine_->list() : std::vector<heal::HealRecord>{};
-  auto who = "api:" + access.user;
-  static const std::regex heal_re("/api/v1/heals/([0-9]{1,18})"), heal_action_re("/api/v1/heals/([0-9]{1,18})/(approve|rollback|hold)"),
-      exc_re("/api/v1/exceptions/([0-9]{1,18})"), vex_re("/api/v1/vex/([0-9]{1,18})");
-  std::smatch mt;
-  bool get = method == http::verb::get || method == http::verb::head;
+  }
+  bool flag(const std::string& k) const { return q(k) == "1" || q(k) == "true"; }
+};
 
-  if (path == "/metrics" && get) {
-    Response r;
-    r.body = metrics_text(status_document(store_, heals, nowt), heals, http_stats_);
-    r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return r;
+namespace {
+enum class Methods { read, post, remove, any };  // read: GET and HEAD
+
+bool allows(Methods m, http::verb v) {
+  switch (m) {
+    case Methods::read: return v == http::verb::get || v == http::verb::head;
+    case Methods::post: return v == http::verb::post;
+    case Methods::remove: return v == http::verb::delete_;
+    case Methods::any: return true;
   }
-  if ((path == "/dashboard" || path == "/dashboard/") && get) {
-    Response r;
-    r.body = kDashboardHtml;
-    if (auto at = r.body.find("__AIRHEAL_CSRF__"); at != std::string::npos) r.body.replace(at, 16, csrf_token_);
-    r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
-    r.headers.emplace_back("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                                                       "connect-src 'self'; img-src 'self' data:");
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
+  return false;
+}
+
+json body_object(const std::string& body, const char* what, bool empty_is_object, std::optional<Response>& refusal) {
+  auto parsed = parse_json(body.empty() && empty_is_object ? std::string("{}") : body, kBodyLimits, "the body");
+  if (!parsed) {
+    refusal = problem(http::status::bad_request, parsed.error().message);
+    return {};
   }
-  if (path == "/api/v1" || path == "/api/v1/")
-    return json_response(http::status::ok, {{"version", "v1"},
-                                            {"endpoints", {"/api/v1/status", "/api/v1/images", "/api/v1/findings?image=REPO:TAG",
-                                                           "/api/v1/heals", "/api/v1/heals/ID", "POST /api/v1/heals/ID/approve",
-                                                           "POST /api/v1/heals/ID/rollback", "POST /api/v1/heals/ID/hold", "/api/v1/snapshots", "/api/v1/exceptions",
-                                                           "POST /api/v1/exceptions", "DELETE /api/v1/exceptions/ID", "/api/v1/vex",
-                                                           "POST /api/v1/vex", "DELETE /api/v1/vex/ID", "/api/v1/audit", "POST /api/v1/evidence?from=DATE&to=DATE", "/api/v1/promotions", "/metrics", "/dashboard"}}});
-  if (path == "/api/v1/status" && get) {
-    auto doc = status_document(store_, heals, nowt);
-    doc["users"] = users_ ? users_() : json::array();
-    return json_response(http::status::ok, doc);
-  }
-  if (path == "/api/v1/images" && get) return json_response(http::status::ok, status_document(store_, heals, nowt)["images"]);
-  if (path == "/api/v1/findings" && get) {
-    auto image = q("image");
-    auto colon = image.rfind(':');
-    if (image.empty() || colon == std::string::npos) return problem(http::status::bad_request, "give ?image=REPOSITORY:TAG");
-    auto m = store_.get_manifest(image.substr(0, colon), image.substr(colon + 1));
-    if (!m) return problem(http::status::not_found, image + " is not in this registry");
-    json fs;
-    store_.read([&](sqlite::Connection& c) {
-      scan::FindingsQuery fq;
-      fq.manifests = {m->digest.str()};
-      fq.include_suppressed = q("all") == "1" || q("all") == "true";
-      fs = scan::list_findings(c, fq, nowt);
-    });
-    return json_response(http::status::ok, fs);
-  }
-  if (path == "/api/v1/heals" && get) {
-    json a = json::array();
-    for (const auto& h : heals)
-      if (q("state").empty() || q("state") == h.state) a.push_back(h.to_json());
-    return json_response(http::status::ok, a);
-  }
-  if (std::regex_match(path, mt, heal_re) && get) {
-    if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance");
-    auto h = engine_->get(std::stoll(mt[1]));
-    if (!h) return problem(http::status::not_found, "no heal " + std::string(mt[1]));
-    auto j = h->to_json();
-    j["events"] = engine_->events(h->id);
-    return json_response(http::status::ok, j);
-  }
-  if (std::regex_match(path, mt, heal_action_re) && method == http::verb::post) {
-    if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance");
-    auto id = std::stoll(mt[1]);
-    auto action = std::string(mt[2]);
-    auto h = engine_->get(id);
-    if (!h) return problem(http::status::not_found, "no heal " + std::to_string(id));
-    if (action == "approve")  // refused here, before the background promotion, when it cannot succeed
-      if (auto ok = engine_->check_approvable(id); !ok)
-        return problem(ok.error().code == Errc::conflict ? http::status::conflict : http::status::not_found, ok.error().message);
-    if (action == "rollback" && h->state != "promoted")
-      return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
-    // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
-    auto parsed = parse_json(body.empty() ? std::string("{}") : body, kBodyLimits, "the body");
-    if (!parsed) return problem(http::status::bad_request, parsed.error().message);
-    auto& j = *parsed;
-    if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object ({\"by\", \"reason\"}) or empty");
-    // A loopback caller may also name the audit actor ("airhealctl:NAME"); others are api:USER.
-    bool loopback = access.user == "loopback";
-    auto by = loopback && j.contains("by") && j["by"].is_string() ? j["by"].get<std::string>() : who;
-    auto actor = loopback && j.contains("actor") && j["actor"].is_string() ? j["actor"].get<std::string>() : who;
-    if (action == "hold") {  // quick and final: done here, not in the background
-      auto r = engine_->hold(id, by, j.value("reason", ""), actor);
-      if (!r) return problem(r.error().code == Errc::conflict ? http::status::conflict : http::status::bad_request, r.error().message);
-      return json_response(http::status::ok, r->to_json());
-    }
-    // Promotion runs the canary and rollback rewrites a tag: off the I/O threads.
-    auto repo = h->repository, tag = h->tag;
-    background([this, action, id, repo, tag, by, actor] {
-      auto r = action == "approve" ? engine_->approve(id, by, actor) : engine_->rollback(repo, tag, by, actor);
-      if (!r) spdlog::warn("api: {} of heal {}: {}", action, id, r.error().message);
-    });
-    return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", by},
-                                                  {"status", "/api/v1/heals/" + std::to_string(id)}});
-  }
-  if (path == "/api/v1/promotions" && get) return json_response(http::status::ok, heal::promoted_images(store_));
-  if (path == "/api/v1/snapshots" && get) {
-    json a = json::array();
-    store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT digest, channel, sequence, created_at, expires_at, imported_at, signers, counts FROM snapshots "
-                          "ORDER BY imported_at DESC");
-      while (st.step())
-        a.push_back({{"digest", st.get_text(0)}, {"channel", st.get_text(1)}, {"sequence", st.get_int(2)},
-                     {"created", scan::rfc3339(st.get_int(3))}, {"expires", scan::rfc3339(st.get_int(4))},
-                     {"imported", scan::rfc3339(st.get_int(5))}, {"signers", json::parse(st.get_text(6), nullptr, false)},
-                     {"counts", json::parse(st.get_text(7), nullptr, false)}});
-    });
-    return json_response(http::status::ok, a);
-  }
-  audit::Journal journal(audit::journal_path(state_dir_));
-  auto journalled = [&](json rec) {
-    rec["actor"] = who;
-    if (auto st = journal.append(std::move(rec)); !st) spdlog::warn("journal: {}", st.error().message);
+  if (!parsed->is_object()) refusal = problem(http::status::bad_request, std::string("the body must be ") + what);
+  return std::move(*parsed);
+}
+
+Response no_engine() { return problem(http::status::not_found, "healing is disabled on this appliance"); }
+}  // namespace
+
+struct Api::Route {
+  Methods methods;
+  std::regex pattern;
+  std::vector<std::string> shown;  // in the /api/v1 index
+  Response (Api::*run)(Call&);
+};
+
+// The API is a table of routes: the methods a route answers, the pattern its path must match
+// (whole), how /api/v1 lists it, and its handler. A path no route matches is a 404 naming it.
+const std::vector<Api::Route>& Api::routes() {
+  static const std::vector<Route> table = {
+      {Methods::read, std::regex("/api/v1/status"), {"/api/v1/status"}, &Api::route_status},
+      {Methods::read, std::regex("/api/v1/images"), {"/api/v1/images"}, &Api::route_images},
+      {Methods::read, std::regex("/api/v1/findings"), {"/api/v1/findings?image=REPO:TAG"}, &Api::route_findings},
+      {Methods::read, std::regex("/api/v1/heals"), {"/api/v1/heals"}, &Api::route_heals},
+      {Methods::read, std::regex("/api/v1/heals/([0-9]{1,18})"), {"/api/v1/heals/ID"}, &Api::route_heal},
+      {Methods::post, std::regex("/api/v1/heals/([0-9]{1,18})/(approve|rollback|hold)"), {"POST /api/v1/heals/ID/approve", "POST /api/v1/heals/ID/rollback", "POST /api/v1/heals/ID/hold"}, &Api::route_heal_action},
+      {Methods::read, std::regex("/api/v1/snapshots"), {"/api/v1/snapshots"}, &Api::route_snapshots},
+      {Methods::read, std::regex("/api/v1/exceptions"), {"/api/v1/exceptions"}, &Api::route_exceptions},
+      {Methods::post, std::regex("/api/v1/exceptions"), {"POST /api/v1/exceptions"}, &Api::route_add_exception},
+      {Methods::remove, std::regex("/api/v1/exceptions/([0-9]{1,18})"), {"DELETE /api/v1/exceptions/ID"}, &Api::route_revoke_exception},
+      {Methods::read, std::regex("/api/v1/vex"), {"/api/v1/vex"}, &Api::route_vex},
+      {Methods::post, std::regex("/api/v1/vex"), {"POST /api/v1/vex"}, &Api::route_add_vex},
+      {Methods::remove, std::regex("/api/v1/vex/([0-9]{1,18})"), {"DELETE /api/v1/vex/ID"}, &Api::route_withdraw_vex},
+      {Methods::read, std::regex("/api/v1/audit"), {"/api/v1/audit"}, &Api::route_audit},
+      {Methods::post, std::regex("/api/v1/evidence"), {"POST /api/v1/evidence?from=DATE&to=DATE"}, &Api::route_evidence},
+      {Methods::read, std::regex("/api/v1/promotions"), {"/api/v1/promotions"}, &Api::route_promotions},
+      {Methods::read, std::regex("/metrics"), {"/metrics"}, &Api::route_metrics},
+      {Methods::read, std::regex("/dashboard/?"), {"/dashboard"}, &Api::route_dashboard},
+      {Methods::any, std::regex("/api/v1/?"), {}, &Api::route_index},
   };
-  if (path == "/api/v1/exceptions" && get) {
-    json a = json::array();
-    store_.read([&](sqlite::Connection& c) {
-      for (const auto& e : scan::list_exceptions(c, q("all") == "1" || q("all") == "true", nowt)) a.push_back(scan::to_json(e, nowt));
-    });
-    return json_response(http::status::ok, a);
-  }
-  if (path == "/api/v1/exceptions" && method == http::verb::post) {
-    auto parsed = parse_json(body, kBodyLimits, "the body");
-    if (!parsed) return problem(http::status::bad_request, parsed.error().message);
-    auto& j = *parsed;
-    if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object");
-    scan::Exception e;
-    e.vulnerability = j.value("vulnerability", "");
-    e.product = j.value("product", "");
-    e.subcomponent = j.value("subcomponent", "");
-    e.reason = j.value("reason", "");
-    e.created_by = access.user == "loopback" ? j.value("by", who) : access.user;
-    auto days = j.value("expires_in_days", 0);
-    if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || days <= 0 || days > 3650)
-      return problem(http::status::bad_request, "vulnerability, product, reason and expires_in_days (1..3650) are required");
-    e.expires_at = nowt + static_cast<std::int64_t>(days) * 86400;
-    Result<scan::Exception> made = make_error(Errc::io_error, "not stored");
-    store_.transaction([&](sqlite::Connection& c) { made = scan::add_exception(c, e, nowt); });
-    if (!made) return problem(http::status::bad_request, made.error().message);
-    auto out = scan::to_json(*made, nowt);
-    journalled({{"type", "exception.added"}, {"exception", out}});
-    return json_response(http::status::created, out);
-  }
-  if (std::regex_match(path, mt, exc_re) && method == http::verb::delete_) {
-    Status st = make_error(Errc::io_error, "not revoked");
-    auto id = std::stoll(mt[1]);
-    store_.transaction([&](sqlite::Connection& c) { st = scan::revoke_exception(c, id, who, nowt); });
-    if (!st) return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
-    journalled({{"type", "exception.revoked"}, {"id", id}, {"by", who}});
-    return json_response(http::status::ok, {{"revoked", id}});
-  }
-  if (path == "/api/v1/vex" && get) {
-    json a = json::array();
-    store_.read([&](sqlite::Connection& c) {
-      for (const auto& v : scan::list_vex(c, q("all") == "1" || q("all") == "true")) a.push_back(scan::to_json(v));
-    });
-    return json_response(http::status::ok, a);
-  }
-  if (path == "/api/v1/vex" && method == http::verb::post) {
-    auto parsed = parse_json(body, kBodyLimits, "the body");
-    if (!parsed) return problem(http::status::bad_request, parsed.error().message);
-    auto& j = *parsed;
-    if (!j.is_object()) return problem(http::status::bad_request, "the body must be a JSON object");
-    scan::VexStatement v;
-    v.vulnerability = j.value("vulnerability", "");
-    v.product = j.value("product", "");
-    v.subcomponent = j.value("subcomponent", "");
-    v.status = j.value("status", "");
-    v.justification = j.value("justification", "");
-    v.impact_statement = j.value("impact_statement", "");
-    v.action_statement = j.value("action_statement", "");
-    v.author = access.user == "loopback" ? j.value("author", who) : access.user;
-    Result<scan::VexStatement> made = make_error(Errc::io_error, "not stored");
-    store_.transaction([&](sqlite::Connection& c) { made = scan::add_vex(c, v, nowt); });
-    if (!made) return problem(http::status::bad_request, made.error().message);
-    journalled({{"type", "vex.added"}, {"statement", scan::to_json(*made)}});
-    return json_response(http::status::created, scan::to_json(*made));
-  }
-  if (std::regex_match(path, mt, vex_re) && method == http::verb::delete_) {
-    Status st = make_error(Errc::io_error, "not withdrawn");
-    auto id = std::stoll(mt[1]);
-    store_.transaction([&](sqlite::Connection& c) { st = scan::withdraw_vex(c, id, nowt); });
-    if (!st) return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
-    journalled({{"type", "vex.withdrawn"}, {"id", id}});
-    return json_response(http::status::ok, {{"withdrawn", id}});
-  }
-  // A signed evidence bundle for a period, as the response body (the same bundle as
-  // `airhealctl evidence export`): POST /api/v1/evidence?from=DATE&to=DATE[&image=GLOB].
-  if (path == "/api/v1/evidence" && method == http::verb::post) {
-    if (!engine_) return problem(http::status::not_found, "healing is disabled on this appliance; export with airhealctl evidence export");
-    auto from = evidence::period_bound(q("from"), false), to = evidence::period_bound(q("to"), true);
-    if (!from || !to || *from > *to) return problem(http::status::bad_request, "give ?from=DATE&to=DATE (2026-11-01 or RFC 3339), from <= to");
-    evidence::EvidenceOptions o;
-    o.from = *from;
-    o.to = *to;
-    o.images = q("image");
-    auto dir = state_dir_ / "tmp";
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    o.out = dir / ("evidence-api-" + std::to_string(::getpid()) + "-" + std::to_string(nowt) + "-" + std::to_string(++evidence_requests) + ".tar");
-    auto r = evidence::export_evidence(store_, *engine_, state_dir_, o);
-    if (!r) return problem(http::status::conflict, "no bundle written: " + r.error().message);
-    auto bytes = fs::read_file(o.out, std::uint64_t(4) << 30);
-    std::filesystem::remove(o.out, ec);
-    if (!bytes) return problem(http::status::internal_server_error, bytes.error().message);
-    journalled({{"type", "evidence.requested"}, {"from", scan::rfc3339(*from)}, {"to", scan::rfc3339(*to)}, {"image", o.images},
-                {"key", r->key}, {"bytes", r->bytes}});
-    Response res;
-    res.status = http::status::ok;
-    res.body = std::move(*bytes);
-    res.headers.emplace_back("Content-Type", "application/x-tar");
-    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"airheal-evidence-" + q("from") + "-" + q("to") + ".tar\"");
-    res.headers.emplace_back("X-Airheal-Evidence-Key", r->key);
-    return res;
-  }
-  if (path == "/api/v1/audit" && get) {
-    // Signatures are checked by `airhealctl audit verify`; this answers per request.
-    auto r = audit::verify_journal(state_dir_, journal, &store_, false);
-    json j = {{"records", r.records}, {"intact", r.intact()}, {"problem", r.problems.empty() ? "" : r.problems.front()},
-              {"problems", r.problems}, {"checkpoints", r.checkpoints.size()}, {"uncovered_records", r.uncovered}};
-    if (!r.checkpoints.empty()) {
-      j["last_checkpoint"] = r.checkpoints.back().seq;
-      j["last_checkpoint_time"] = scan::rfc3339(r.checkpoints.back().time);
-    }
-    return json_response(http::status::ok, j);
-  }
+  return table;
+}
+
+Response Api::handle(http::verb method, const std::string& path, const std::multimap<std::string, std::string>& query,
+                     const std::string& body, const registry::ApiAccess& access) {
+  Call c{method, path, {}, query, body, access, store_.now_seconds(), "api:" + access.user};
+  for (const auto& r : routes())
+    if (allows(r.methods, method) && std::regex_match(path, c.match, r.pattern)) return (this->*r.run)(c);
   return problem(http::status::not_found, std::string(method == http::verb::get ? "no such resource: " : "no such operation: ") + path);
+}
+
+std::vector<heal::HealRecord> Api::all_heals() { return engine_ ? engine_->list() : std::vector<heal::HealRecord>{}; }
+
+void Api::journalled(const Call& c, json rec) {
+  rec["actor"] = c.who;
+  audit::Journal journal(audit::journal_path(state_dir_));
+  if (auto st = journal.append(std::move(rec)); !st) spdlog::warn("journal: {}", st.error().message);
+}
+
+Response Api::route_status(Call& c) {
+  auto doc = status_document(store_, all_heals(), c.now);
+  doc["users"] = users_ ? users_() : json::array();
+  return json_response(http::status::ok, doc);
+}
+
+Response Api::route_images(Call& c) {
+  return json_response(http::status::ok, status_document(store_, all_heals(), c.now)["images"]);
+}
+
+Response Api::route_findings(Call& c) {
+  auto image = c.q("image");
+  auto colon = image.rfind(':');
+  if (image.empty() || colon == std::string::npos) return problem(http::status::bad_request, "give ?image=REPOSITORY:TAG");
+  auto m = store_.get_manifest(image.substr(0, colon), image.substr(colon + 1));
+  if (!m) return problem(http::status::not_found, image + " is not in this registry");
+  json fs;
+  store_.read([&](sqlite::Connection& conn) {
+    scan::FindingsQuery fq;
+    fq.manifests = {m->digest.str()};
+    fq.include_suppressed = c.flag("all");
+    fs = scan::list_findings(conn, fq, c.now);
+  });
+  return json_response(http::status::ok, fs);
+}
+
+Response Api::route_heals(Call& c) {
+  json a = json::array();
+  for (const auto& h : all_heals())
+    if (c.q("state").empty() || c.q("state") == h.state) a.push_back(h.to_json());
+  return json_response(http::status::ok, a);
+}
+
+Response Api::route_heal(Call& c) {
+  if (!engine_) return no_engine();
+  auto h = engine_->get(std::stoll(c.match[1]));
+  if (!h) return problem(http::status::not_found, "no heal " + std::string(c.match[1]));
+  auto j = h->to_json();
+  j["events"] = engine_->events(h->id);
+  return json_response(http::status::ok, j);
+}
+
+Response Api::route_heal_action(Call& c) {
+  if (!engine_) return no_engine();
+  auto id = std::stoll(c.match[1]);
+  auto action = std::string(c.match[2]);
+  auto h = engine_->get(id);
+  if (!h) return problem(http::status::not_found, "no heal " + std::to_string(id));
+  if (action == "approve")  // refused here, before the background promotion, when it cannot succeed
+    if (auto ok = engine_->check_approvable(id); !ok)
+      return problem(ok.error().code == Errc::conflict ? http::status::conflict : http::status::not_found, ok.error().message);
+  if (action == "rollback" && h->state != "promoted")
+    return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
+  // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
+  std::optional<Response> refused;
+  auto j = body_object(c.body, "a JSON object ({\"by\", \"reason\"}) or empty", true, refused);
+  if (refused) return *refused;
+  // A loopback caller may also name the audit actor ("airhealctl:NAME"); others are api:USER.
+  bool loopback = c.access.user == "loopback";
+  auto by = loopback && j.contains("by") && j["by"].is_string() ? j["by"].get<std::string>() : c.who;
+  auto actor = loopback && j.contains("actor") && j["actor"].is_string() ? j["actor"].get<std::string>() : c.who;
+  if (action == "hold") {  // quick and final: done here, not in the background
+    auto r = engine_->hold(id, by, j.value("reason", ""), actor);
+    if (!r) return problem(r.error().code == Errc::conflict ? http::status::conflict : http::status::bad_request, r.error().message);
+    return json_response(http::status::ok, r->to_json());
+  }
+  // Promotion runs the canary and rollback rewrites a tag: off the I/O threads.
+  auto repo = h->repository, tag = h->tag;
+  auto* engine = engine_;
+  background([engine, action, id, repo, tag, by, actor] {
+    auto r = action == "approve" ? engine->approve(id, by, actor) : engine->rollback(repo, tag, by, actor);
+    if (!r) spdlog::warn("api: {} of heal {}: {}", action, id, r.error().message);
+  });
+  return json_response(http::status::accepted, {{"heal", id}, {"action", action}, {"by", by},
+                                                {"status", "/api/v1/heals/" + std::to_string(id)}});
+}
+
+Response Api::route_snapshots(Call&) {
+  json a = json::array();
+  store_.read([&](sqlite::Connection& conn) {
+    auto st = conn.prepare("SELECT digest, channel, sequence, created_at, expires_at, imported_at, signers, counts FROM snapshots "
+                           "ORDER BY imported_at DESC");
+    while (st.step())
+      a.push_back({{"digest", st.get_text(0)}, {"channel", st.get_text(1)}, {"sequence", st.get_int(2)},
+                   {"created", scan::rfc3339(st.get_int(3))}, {"expires", scan::rfc3339(st.get_int(4))},
+                   {"imported", scan::rfc3339(st.get_int(5))}, {"signers", json::parse(st.get_text(6), nullptr, false)},
+                   {"counts", json::parse(st.get_text(7), nullptr, false)}});
+  });
+  return json_response(http::status::ok, a);
+}
+
+Response Api::route_exceptions(Call& c) {
+  json a = json::array();
+  store_.read([&](sqlite::Connection& conn) {
+    for (const auto& e : scan::list_exceptions(conn, c.flag("all"), c.now)) a.push_back(scan::to_json(e, c.now));
+  });
+  return json_response(http::status::ok, a);
+}
+
+Response Api::route_add_exception(Call& c) {
+  std::optional<Response> refused;
+  auto j = body_object(c.body, "a JSON object", false, refused);
+  if (refused) return *refused;
+  scan::Exception e;
+  e.vulnerability = j.value("vulnerability", "");
+  e.product = j.value("product", "");
+  e.subcomponent = j.value("subcomponent", "");
+  e.reason = j.value("reason", "");
+  e.created_by = c.access.user == "loopback" ? j.value("by", c.who) : c.access.user;
+  auto days = j.value("expires_in_days", 0);
+  if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || days <= 0 || days > 3650)
+    return problem(http::status::bad_request, "vulnerability, product, reason and expires_in_days (1..3650) are required");
+  e.expires_at = c.now + static_cast<std::int64_t>(days) * 86400;
+  Result<scan::Exception> made = make_error(Errc::io_error, "not stored");
+  store_.transaction([&](sqlite::Connection& conn) { made = scan::add_exception(conn, e, c.now); });
+  if (!made) return problem(http::status::bad_request, made.error().message);
+  auto out = scan::to_json(*made, c.now);
+  journalled(c, {{"type", "exception.added"}, {"exception", out}});
+  return json_response(http::status::created, out);
+}
+
+Response Api::route_revoke_exception(Call& c) {
+  Status st = make_error(Errc::io_error, "not revoked");
+  auto id = std::stoll(c.match[1]);
+  store_.transaction([&](sqlite::Connection& conn) { st = scan::revoke_exception(conn, id, c.who, c.now); });
+  if (!st)
+    return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
+  journalled(c, {{"type", "exception.revoked"}, {"id", id}, {"by", c.who}});
+  return json_response(http::status::ok, {{"revoked", id}});
+}
+
+Response Api::route_vex(Call& c) {
+  json a = json::array();
+  store_.read([&](sqlite::Connection& conn) {
+    for (const auto& v : scan::list_vex(conn, c.flag("all"))) a.push_back(scan::to_json(v));
+  });
+  return json_response(http::status::ok, a);
+}
+
+Response Api::route_add_vex(Call& c) {
+  std::optional<Response> refused;
+  auto j = body_object(c.body, "a JSON object", false, refused);
+  if (refused) return *refused;
+  scan::VexStatement v;
+  v.vulnerability = j.value("vulnerability", "");
+  v.product = j.value("product", "");
+  v.subcomponent = j.value("subcomponent", "");
+  v.status = j.value("status", "");
+  v.justification = j.value("justification", "");
+  v.impact_statement = j.value("impact_statement", "");
+  v.action_statement = j.value("action_statement", "");
+  v.author = c.access.user == "loopback" ? j.value("author", c.who) : c.access.user;
+  Result<scan::VexStatement> made = make_error(Errc::io_error, "not stored");
+  store_.transaction([&](sqlite::Connection& conn) { made = scan::add_vex(conn, v, c.now); });
+  if (!made) return problem(http::status::bad_request, made.error().message);
+  journalled(c, {{"type", "vex.added"}, {"statement", scan::to_json(*made)}});
+  return json_response(http::status::created, scan::to_json(*made));
+}
+
+Response Api::route_withdraw_vex(Call& c) {
+  Status st = make_error(Errc::io_error, "not withdrawn");
+  auto id = std::stoll(c.match[1]);
+  store_.transaction([&](sqlite::Connection& conn) { st = scan::withdraw_vex(conn, id, c.now); });
+  if (!st)
+    return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
+  journalled(c, {{"type", "vex.withdrawn"}, {"id", id}});
+  return json_response(http::status::ok, {{"withdrawn", id}});
+}
+
+Response Api::route_audit(Call&) {
+  // Signatures are checked by `airhealctl audit verify`; this answers per request.
+  audit::Journal journal(audit::journal_path(state_dir_));
+  auto r = audit::verify_journal(state_dir_, journal, &store_, false);
+  json j = {{"records", r.records}, {"intact", r.intact()}, {"problem", r.problems.empty() ? "" : r.problems.front()},
+            {"problems", r.problems}, {"checkpoints", r.checkpoints.size()}, {"uncovered_records", r.uncovered}};
+  if (!r.checkpoints.empty()) {
+    j["last_checkpoint"] = r.checkpoints.back().seq;
+    j["last_checkpoint_time"] = scan::rfc3339(r.checkpoints.back().time);
+  }
+  return json_response(http::status::ok, j);
+}
+
+// A signed evidence bundle for a period, as the response body (the same bundle as
+// `airhealctl evidence export`): POST /api/v1/evidence?from=DATE&to=DATE[&image=GLOB].
+Response Api::route_evidence(Call& c) {
+  if (!engine_)
+    return problem(http::status::not_found, "healing is disabled on this appliance; export with airhealctl evidence export");
+  auto from = evidence::period_bound(c.q("from"), false), to = evidence::period_bound(c.q("to"), true);
+  if (!from || !to || *from > *to)
+    return problem(http::status::bad_request, "give ?from=DATE&to=DATE (2026-11-01 or RFC 3339), from <= to");
+  evidence::EvidenceOptions o;
+  o.from = *from;
+  o.to = *to;
+  o.images = c.q("image");
+  auto dir = state_dir_ / "tmp";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  o.out = dir / ("evidence-api-" + std::to_string(::getpid()) + "-" + std::to_string(c.now) + "-" +
+                 std::to_string(++evidence_requests) + ".tar");
+  auto r = evidence::export_evidence(store_, *engine_, state_dir_, o);
+  if (!r) return problem(http::status::conflict, "no bundle written: " + r.error().message);
+  auto bytes = fs::read_file(o.out, std::uint64_t(4) << 30);
+  std::filesystem::remove(o.out, ec);
+  if (!bytes) return problem(http::status::internal_server_error, bytes.error().message);
+  journalled(c, {{"type", "evidence.requested"}, {"from", scan::rfc3339(*from)}, {"to", scan::rfc3339(*to)},
+                       {"image", o.images}, {"key", r->key}, {"bytes", r->bytes}});
+  Response res;
+  res.status = http::status::ok;
+  res.body = std::move(*bytes);
+  res.headers.emplace_back("Content-Type", "application/x-tar");
+  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"airheal-evidence-" + c.q("from") + "-" + c.q("to") + ".tar\"");
+  res.headers.emplace_back("X-Airheal-Evidence-Key", r->key);
+  return res;
+}
+
+Response Api::route_promotions(Call&) {
+  return json_response(http::status::ok, heal::promoted_images(store_));
+}
+
+Response Api::route_metrics(Call& c) {
+  auto heals = all_heals();
+  Response r;
+  r.body = metrics_text(status_document(store_, heals, c.now), heals, http_stats_);
+  r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  return r;
+}
+
+Response Api::route_dashboard(Call&) {
+  Response r;
+  r.body = kDashboardHtml;
+  if (auto at = r.body.find("__AIRHEAL_CSRF__"); at != std::string::npos) r.body.replace(at, 16, csrf_token_);
+  r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                         "connect-src 'self'; img-src 'self' data:");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+// The index lists every route above, from the table itself.
+Response Api::route_index(Call&) {
+  json endpoints = json::array();
+  for (const auto& r : routes())
+    for (const auto& s : r.shown) endpoints.push_back(s);
+  return json_response(http::status::ok, {{"version", "v1"}, {"endpoints", endpoints}});
 }
 
 }  // namespace airheal::api

@@ -49,6 +49,31 @@ class Api : public registry::ApiHandler {
  private:
   registry::Response handle(registry::http::verb method, const std::string& path, const std::multimap<std::string, std::string>& query,
                             const std::string& body, const registry::ApiAccess& access);
+  // The routes (api.cpp): one handler each.
+  struct Call;
+  struct Route;
+  static const std::vector<Route>& routes();
+  registry::Response route_status(Call& c);
+  registry::Response route_images(Call& c);
+  registry::Response route_findings(Call& c);
+  registry::Response route_heals(Call& c);
+  registry::Response route_heal(Call& c);
+  registry::Response route_heal_action(Call& c);
+  registry::Response route_snapshots(Call& c);
+  registry::Response route_exceptions(Call& c);
+  registry::Response route_add_exception(Call& c);
+  registry::Response route_revoke_exception(Call& c);
+  registry::Response route_vex(Call& c);
+  registry::Response route_add_vex(Call& c);
+  registry::Response route_withdraw_vex(Call& c);
+  registry::Response route_audit(Call& c);
+  registry::Response route_evidence(Call& c);
+  registry::Response route_promotions(Call& c);
+  registry::Response route_metrics(Call& c);
+  registry::Response route_dashboard(Call& c);
+  registry::Response route_index(Call& c);
+  std::vector<heal::HealRecord> all_heals();
+  void journalled(const Call& c, nlohmann::json record);
   void background(std::function<void()> job);
   store::Store& store_;
   heal::Engine* engine_;  // null when healing is disabled

@@ -68,16 +68,39 @@ std::size_t Importer::clean_staging() {
   return n;
 }
 
-Result<ImportResult> Importer::import(const fsys::path& file, const ImportOptions& options) {
-  Context ctx;
-  auto run = [&]() -> Result<ImportResult> {
-    const auto root = store_.root();
-    auto lock = fs::LockFile::acquire(root / "import.lock");
-    if (!lock) return lock.error();
+namespace {
 
-    auto reader = ArchiveReader::open(file);
-    if (!reader) return reader.error();
-    auto& r = **reader;
+// One import, in the order it happens: verify (signatures, trust, freshness, a delta's base), stage
+// (the entries to the store's file system, synced), validate (advisories, image graphs, key
+// rotation) and commit (keys, blobs, one transaction, events). Nothing is visible before commit;
+// the staging folder goes and the import lock is released when the run ends, however it ends.
+class ImportRun {
+ public:
+  ImportRun(store::Store& store, pgp::Keyring& keyring, const fsys::path& file, const ImportOptions& options, Context& ctx)
+      : store_(store), keyring_(keyring), file(file), options(options), ctx(ctx) {}
+
+  Result<ImportResult> run() {
+    auto verified = verify();
+    if (!verified) return verified.error();
+    if (*verified) return std::move(**verified);  // already imported: nothing to do
+    if (auto st = stage(); !st) return st.error();
+    if (auto st = validate(); !st) return st.error();
+    return commit();
+  }
+
+ private:
+  // Signatures, the channel's keys and threshold, anti-rollback, expiry, the chain, and that a
+  // delta's left-out entries are here. An ImportResult when the snapshot was already imported.
+  Result<std::optional<ImportResult>> verify() {
+    root = store_.root();
+    auto locked = fs::LockFile::acquire(root / "import.lock");
+    if (!locked) return locked.error();
+    lock.emplace(std::move(*locked));
+
+    auto opened = ArchiveReader::open(file);
+    if (!opened) return opened.error();
+    reader = std::move(*opened);
+    auto& r = *reader;
     // Signatures are checked before the manifest is parsed: at least one must be valid and by a
     // key some channel trusts. The channel's own keys and threshold are checked once it is known.
     std::vector<std::pair<std::string, std::vector<pgp::SignatureCheck>>> checked;
@@ -113,7 +136,8 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     };
     auto head_result = read_head(r, authenticate);
     if (!head_result) return head_result.error();
-    const Head& head = *head_result;
+    head_.emplace(std::move(*head_result));
+    const Head& head = *head_;
     const Manifest& m = head.manifest;
     ctx.digest = head.digest;
     ctx.channel = m.channel;
@@ -134,15 +158,12 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       res.sequence = m.sequence;
       res.message = "snapshot " + head.digest.str() + " (channel " + m.channel + ", sequence " + std::to_string(m.sequence) +
                     ") was already imported at " + format_time(*imported_at) + "; nothing to do";
-      return res;
+      return std::optional<ImportResult>(std::move(res));
     }
 
     // Trust: the channel's keys and threshold.
-    int threshold = 1;
+    threshold = 1;
     bool known_channel = false;
-    std::optional<std::int64_t> last_sequence;
-    std::string last_digest;
-    std::set<std::string> channel_keys, revoked;
     store_.read([&](sqlite::Connection& c) {
       auto q = c.prepare("SELECT threshold, last_sequence, last_digest FROM channels WHERE name = ?");
       q.bind(1, m.channel);
@@ -189,7 +210,7 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     ctx.signers.assign(good.begin(), good.end());
 
     // Freshness: anti-rollback, expiry, chain.
-    auto now = store_.now_seconds();
+    now = store_.now_seconds();
     if (last_sequence && m.sequence == *last_sequence)
       return refuse("sequence " + std::to_string(m.sequence) + " of channel " + m.channel +
                     " was already accepted with different content (" + last_digest + "); refusing a conflicting snapshot");
@@ -210,7 +231,7 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
     }
 
     // A delta's left-out entries must already be here.
-    std::uint64_t needed = 0;
+    needed = 0;
     for (const auto& e : m.entries) {
       if (!e.in_previous) {
         needed += e.size;
@@ -227,7 +248,12 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       if (!have)
         return refuse("the delta leaves out '" + e.path + "' (" + e.sha256.str() + ") but this appliance does not hold it");
     }
+    return std::optional<ImportResult>();
+  }
 
+  // Every entry written to a staging folder on the store's file system and synced.
+  Status stage() {
+    const Manifest& m = head_->manifest;
     // Space: everything is staged on the store's file system, then moved.
     std::error_code ec;
     auto staging_root = root / "staging";
@@ -241,20 +267,11 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
                       fs::human_bytes(options.reserve_bytes) + " reserve, " + fs::human_bytes(avail) + " is available on " +
                       staging_root.string());
     }
-    Staging staging(staging_root / ("import-" + random_hex(8)));
+    staging_.emplace(staging_root / ("import-" + random_hex(8)));
+    Staging& staging = *staging_;
     fsys::create_directory(staging.dir(), ec);
     if (ec) return make_error(Errc::io_error, "cannot create a staging folder in " + staging_root.string() + ": " + ec.message());
 
-    std::map<std::string, fsys::path> staged;
-    // Messages name the snapshot's entries, never the staging files that hold them.
-    auto entry_named = [&](std::string message) {
-      for (const auto& [name, file] : staged)
-        for (auto pos = message.find(file.string()); pos != std::string::npos; pos = message.find(file.string(), pos))
-          message.replace(pos, file.string().size(), "entry '" + human_name(name) + "'");
-      auto dir = staging.dir().string();
-      for (auto pos = message.find(dir); pos != std::string::npos; pos = message.find(dir, pos)) message.replace(pos, dir.size(), "the staging folder");
-      return message;
-    };
     std::map<std::string, std::size_t> index_of;
     for (std::size_t i = 0; i < m.entries.size(); ++i) index_of[m.entries[i].path] = i;
     // A failed write into staging: a full disk is a refusal (nothing was kept), anything else an I/O error.
@@ -330,18 +347,16 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       return {};
     };
     sink.progress = options.progress;
-    if (auto st = stream_body(r, head, sink); !st) return refuse(st.error().message);
-    auto sync_fs = [&](const char* what) -> Status {
-      fs::UniqueFd dirfd(::open(staging.dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!dirfd || ::syncfs(dirfd.get()) != 0) {
-        int err = errno;
-        if (err == ENOSPC || err == EDQUOT) return refuse(std::string("disk full while ") + what);
-        return make_error(Errc::io_error, std::string("cannot sync the store's file system while ") + what + ": " + std::strerror(err));
-      }
-      return {};
-    };
+    if (auto st = stream_body(*reader, *head_, sink); !st) return refuse(st.error().message);
     if (auto st = sync_fs("staging"); !st) return st.error();
+    return {};
+  }
 
+  // What the staged entries say, checked before anything is visible.
+  Status validate() {
+    const Head& head = *head_;
+    const Manifest& m = head.manifest;
+    (void)head;
     // Content validation, before anything is visible.
     auto bytes_of = [&](const Entry& e, std::uint64_t max) -> Result<std::string> {
       auto it = staged.find(e.path);
@@ -351,7 +366,6 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       if (it == staged.end() && Sha256::of(*b) != e.sha256) return refuse("held copy of '" + e.path + "' is damaged");
       return b;
     };
-    std::vector<advisory::Advisory> advisories;
     for (const auto& e : m.entries) {
       if (e.kind != EntryKind::advisory) continue;
       auto b = bytes_of(e, 2ull << 30);
@@ -360,11 +374,9 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
       if (!parsed) return refuse("malformed advisory: " + parsed.error().message);
       for (auto& a : *parsed) advisories.push_back(std::move(a));
     }
-    std::map<std::string, const Entry*> blob_entries;
     for (const auto& e : m.entries)
       if (e.kind == EntryKind::blob) blob_entries[e.sha256.hex()] = &e;
-    std::vector<ImageGraph> graphs;
-    std::uint64_t image_bytes = 0;
+    image_bytes = 0;
     for (const auto& im : m.images) {
       ImageGraph g;
       g.image = &im;
@@ -411,15 +423,14 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
 
     // Key rotation, signed by the current threshold (checked above). Delivered keys are read in a
     // scratch GnuPG home first: the appliance's keyring only changes when the import commits.
-    std::set<std::string> new_keys = channel_keys;
-    int new_threshold = threshold;
-    std::optional<std::string> keys_to_import;
+    new_keys = channel_keys;
+    new_threshold = threshold;
     if (m.trust) {
       std::map<std::string, pgp::KeyInfo> delivered;
       if (!m.trust->keys_path.empty()) {
         auto b = bytes_of(*m.find(m.trust->keys_path), 16 << 20);
         if (!b) return b.error();
-        auto probe = pgp::Keyring::open(staging.dir() / "trust-keys");
+        auto probe = pgp::Keyring::open(staging_->dir() / "trust-keys");
         if (!probe) return probe.error();
         auto fprs = probe->import_keys(*b);
         if (!fprs) return refuse("trust keys in the snapshot: " + fprs.error().message);
@@ -453,7 +464,13 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
         return refuse("the key rotation would leave channel " + m.channel + " with " + std::to_string(usable) +
                       " usable key(s) (not expired or revoked) for a threshold of " + std::to_string(new_threshold));
     }
+    return {};
+  }
 
+  // Keys, blobs and one transaction; then the events.
+  Result<ImportResult> commit() {
+    const Head& head = *head_;
+    const Manifest& m = head.manifest;
     if (keys_to_import)
       if (auto f = keyring_.import_keys(*keys_to_import); !f)
         return make_error(Errc::io_error, "cannot add the delivered trust keys to the keyring: " + f.error().message);
@@ -535,31 +552,113 @@ Result<ImportResult> Importer::import(const fsys::path& file, const ImportOption
                   ", " + std::to_string(m.images.size()) + " image(s), " + std::to_string(acounts.advisories) + " advisories, " +
                   std::to_string(m.packages.size()) + " package(s), " + std::to_string(m.artifacts.size()) + " artefact(s)";
     return res;
-  };
+  }
 
+  // Messages name the snapshot's entries, never the staging files that hold them.
+  std::string entry_named(std::string message) const {
+    for (const auto& [name, file] : staged)
+      for (auto pos = message.find(file.string()); pos != std::string::npos; pos = message.find(file.string(), pos))
+        message.replace(pos, file.string().size(), "entry '" + human_name(name) + "'");
+    if (!staging_) return message;
+    auto dir = staging_->dir().string();
+    for (auto pos = message.find(dir); pos != std::string::npos; pos = message.find(dir, pos)) message.replace(pos, dir.size(), "the staging folder");
+    return message;
+  }
+
+  Status sync_fs(const char* what) const {
+    fs::UniqueFd dirfd(::open(staging_->dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd || ::syncfs(dirfd.get()) != 0) {
+      int err = errno;
+      if (err == ENOSPC || err == EDQUOT) return refuse(std::string("disk full while ") + what);
+      return make_error(Errc::io_error, std::string("cannot sync the store's file system while ") + what + ": " + std::strerror(err));
+    }
+    return {};
+  }
+
+  store::Store& store_;
+  pgp::Keyring& keyring_;
+  const fsys::path& file;
+  const ImportOptions& options;
+  Context& ctx;
+
+  // verify
+  fsys::path root;
+  std::optional<fs::LockFile> lock;
+  std::unique_ptr<ArchiveReader> reader;
+  std::optional<Head> head_;
+  int threshold = 1;
+  std::optional<std::int64_t> last_sequence;
+  std::string last_digest;
+  std::set<std::string> channel_keys, revoked;
+  std::int64_t now = 0;
+  std::uint64_t needed = 0;
+  // stage
+  std::optional<Staging> staging_;
+  std::map<std::string, fsys::path> staged;
+  // validate
+  std::vector<advisory::Advisory> advisories;
+  std::map<std::string, const Entry*> blob_entries;
+  std::vector<ImageGraph> graphs;
+  std::uint64_t image_bytes = 0;
+  std::set<std::string> new_keys;
+  int new_threshold = 1;
+  std::optional<std::string> keys_to_import;
+};
+
+// Writes the import's journal record on every exit: finish() with the result, or, when the import
+// ends any other way (an exception past the handler below), the destructor as a refusal.
+class ImportRecord {
+ public:
+  ImportRecord(audit::Journal& journal, const fsys::path& file, const ImportOptions& options, const Context& ctx)
+      : journal_(journal), file_(file), options_(options), ctx_(ctx) {}
+  ImportRecord(const ImportRecord&) = delete;
+  ~ImportRecord() {
+    if (!finished_) (void)append(make_error(Errc::io_error, "the import was interrupted"));
+  }
+  Result<ImportResult> finish(Result<ImportResult> result) {
+    finished_ = true;
+    if (auto st = append(result); !st && result)
+      return make_error(Errc::io_error, "the snapshot was imported but the journal could not record it: " + st.error().message);
+    return result;
+  }
+
+ private:
+  Status append(const Result<ImportResult>& result) {
+    json rec{{"origin", options_.origin}, {"file", file_.string()}};
+    if (ctx_.digest) rec["digest"] = ctx_.digest->str();
+    if (!ctx_.channel.empty()) rec["channel"] = ctx_.channel;
+    if (ctx_.sequence) rec["sequence"] = ctx_.sequence;
+    if (!ctx_.signers.empty()) rec["signers"] = ctx_.signers;
+    if (!result) {
+      rec["type"] = "snapshot.refused";
+      rec["reason"] = result.error().message;
+    } else if (result->already_imported) {
+      rec["type"] = "snapshot.duplicate";
+    } else {
+      rec["type"] = "snapshot.accepted";
+      rec["counts"] = result->counts;
+    }
+    return journal_.append(rec);
+  }
+  audit::Journal& journal_;
+  const fsys::path& file_;
+  const ImportOptions& options_;
+  const Context& ctx_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+Result<ImportResult> Importer::import(const fsys::path& file, const ImportOptions& options) {
+  Context ctx;
+  ImportRecord record(journal_, file, options, ctx);
   Result<ImportResult> result = make_error(Errc::io_error, "not run");
   try {
-    result = run();
+    result = ImportRun(store_, keyring_, file, options, ctx).run();
   } catch (const std::exception& e) {
     result = make_error(Errc::io_error, std::string("import failed: ") + e.what());
   }
-  json rec{{"origin", options.origin}, {"file", file.string()}};
-  if (ctx.digest) rec["digest"] = ctx.digest->str();
-  if (!ctx.channel.empty()) rec["channel"] = ctx.channel;
-  if (ctx.sequence) rec["sequence"] = ctx.sequence;
-  if (!ctx.signers.empty()) rec["signers"] = ctx.signers;
-  if (!result) {
-    rec["type"] = "snapshot.refused";
-    rec["reason"] = result.error().message;
-  } else if (result->already_imported) {
-    rec["type"] = "snapshot.duplicate";
-  } else {
-    rec["type"] = "snapshot.accepted";
-    rec["counts"] = result->counts;
-  }
-  if (auto st = journal_.append(rec); !st && result)
-    return make_error(Errc::io_error, "the snapshot was imported but the journal could not record it: " + st.error().message);
-  return result;
+  return record.finish(std::move(result));
 }
 
 }  // namespace airheal::snapshot
