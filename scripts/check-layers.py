@@ -27,13 +27,13 @@ ALLOWED = {
 
 
 def reachable(component):
-    seen, todo = set(), [component]
-    while todo:
-        c = todo.pop()
+    seen, frontier = set(), [component]
+    while frontier:
+        c = frontier.pop()
         if c in seen:
             continue
         seen.add(c)
-        todo.extend(ALLOWED[c])
+        frontier.extend(ALLOWED[c])
     return seen
 
 
