@@ -20,7 +20,7 @@ ALLOWED = {
     "scan": ["advisory", "audit", "store", "version"],
     "heal": ["scan", "audit", "store", "config", "version"],
     "evidence": ["heal", "scan", "snapshot", "audit", "store"],
-    "api": ["evidence", "heal", "scan", "registry", "audit", "store"],
+    "api": ["evidence", "heal", "scan", "snapshot", "registry", "audit", "store"],
     "daemon": ["api", "snapshot", "heal", "registry", "scan", "config"],
     "cli": ["daemon", "api", "evidence", "heal", "scan", "snapshot", "registry", "config", "advisory"],
 }

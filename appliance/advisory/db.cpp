@@ -93,4 +93,11 @@ json to_json(const StoredAdvisory& a) {
   return j;
 }
 
+std::vector<SourceCount> counts_by_source(sqlite::Connection& c) {
+  std::vector<SourceCount> out;
+  auto q = c.prepare("SELECT channel, source, count(*), sum(withdrawn != '') FROM advisories GROUP BY channel, source ORDER BY 1, 2");
+  while (q.step()) out.push_back({q.get_text(0), q.get_text(1), q.get_int(2), q.get_int(3)});
+  return out;
+}
+
 }  // namespace airheal::advisory

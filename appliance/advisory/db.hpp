@@ -41,4 +41,11 @@ std::vector<StoredAdvisory> find(sqlite::Connection& c, const std::string& id_or
 std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string& ecosystem, const std::string& package);
 nlohmann::json to_json(const StoredAdvisory& a);
 
+// Advisories per channel and source, and how many of them are withdrawn.
+struct SourceCount {
+  std::string channel, source;
+  std::int64_t advisories = 0, withdrawn = 0;
+};
+std::vector<SourceCount> counts_by_source(sqlite::Connection& c);
+
 }  // namespace airheal::advisory

@@ -19,6 +19,7 @@
 #include "heal/webhooks.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
+#include "snapshot/snapshot_repository.hpp"
 
 namespace airheal::api {
 
@@ -147,19 +148,19 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
   });
   std::sort(exceptions.begin(), exceptions.end(),
             [](const json& a, const json& b) { return a["expires_in_seconds"].get<std::int64_t>() < b["expires_in_seconds"].get<std::int64_t>(); });
-  json states = {{"detected", 0}, {"planned", 0}, {"building", 0}, {"verifying", 0}, {"staged", 0},
-                 {"promoted", 0}, {"held", 0},    {"failed", 0},   {"rolled_back", 0}};
+  json states = json::object();
+  for (auto s : heal::kHealStates) states[heal::to_string(s)] = 0;
   std::vector<double> tts;
   std::size_t rollbacks = 0, promotions = 0;
   json recent = json::array();
   for (const auto& h : heals) {
-    states[h.state] = states.value(h.state, 0) + 1;
+    states[heal::to_string(h.state)] = states.value(heal::to_string(h.state), 0) + 1;
     auto j = h.to_json();
     if (j.contains("time_to_stage_seconds")) tts.push_back(j["time_to_stage_seconds"].get<double>());
-    if (h.state == "rolled_back") ++rollbacks;
-    if (h.state == "promoted" || h.state == "rolled_back") ++promotions;
+    if (h.state == heal::HealState::rolled_back) ++rollbacks;
+    if (h.state == heal::HealState::promoted || h.state == heal::HealState::rolled_back) ++promotions;
     if (recent.size() < 50)
-      recent.push_back({{"id", h.id}, {"image", h.repository + ":" + h.tag}, {"state", h.state}, {"strategy", h.strategy},
+      recent.push_back({{"id", h.id}, {"image", h.repository + ":" + h.tag}, {"state", heal::to_string(h.state)}, {"strategy", h.strategy},
                         {"mode", h.mode}, {"reason", h.reason}, {"failure", h.failure}, {"staged_tag", h.staged_tag}, {"updated", scan::rfc3339(h.updated_at)},
                         {"time_to_stage_seconds", j.value("time_to_stage_seconds", json())}});
   }
@@ -524,7 +525,7 @@ Response Api::route_findings(Call& c) {
 Response Api::route_heals(Call& c) {
   json a = json::array();
   for (const auto& h : all_heals())
-    if (c.q("state").empty() || c.q("state") == h.state) a.push_back(h.to_json());
+    if (c.q("state").empty() || c.q("state") == heal::to_string(h.state)) a.push_back(h.to_json());
   return json_response(http::status::ok, a);
 }
 
@@ -546,8 +547,8 @@ Response Api::route_heal_action(Call& c) {
   if (action == "approve")  // refused here, before the background promotion, when it cannot succeed
     if (auto ok = engine_->check_approvable(id); !ok)
       return problem(ok.error().code == Errc::conflict ? http::status::conflict : http::status::not_found, ok.error().message);
-  if (action == "rollback" && h->state != "promoted")
-    return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not promoted");
+  if (action == "rollback" && h->state != heal::HealState::promoted)
+    return problem(http::status::conflict, "heal " + std::to_string(id) + " is " + heal::to_string(h->state) + ", not promoted");
   // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
   std::optional<Response> refused;
   auto j = body_object(c.body, "a JSON object ({\"by\", \"reason\"}) or empty", true, refused);
@@ -574,15 +575,9 @@ Response Api::route_heal_action(Call& c) {
 
 Response Api::route_snapshots(Call&) {
   json a = json::array();
-  store_.read([&](sqlite::Connection& conn) {
-    auto st = conn.prepare("SELECT digest, channel, sequence, created_at, expires_at, imported_at, signers, counts FROM snapshots "
-                           "ORDER BY imported_at DESC");
-    while (st.step())
-      a.push_back({{"digest", st.get_text(0)}, {"channel", st.get_text(1)}, {"sequence", st.get_int(2)},
-                   {"created", scan::rfc3339(st.get_int(3))}, {"expires", scan::rfc3339(st.get_int(4))},
-                   {"imported", scan::rfc3339(st.get_int(5))}, {"signers", json::parse(st.get_text(6), nullptr, false)},
-                   {"counts", json::parse(st.get_text(7), nullptr, false)}});
-  });
+  snapshot::SnapshotQuery q;
+  q.newest_first = true;
+  for (const auto& r : snapshot::SnapshotRepository(store_).list(q)) a.push_back(snapshot::to_json(r));
   return json_response(http::status::ok, a);
 }
 
@@ -608,8 +603,7 @@ Response Api::route_add_exception(Call& c) {
   if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || days <= 0 || days > 3650)
     return problem(http::status::bad_request, "vulnerability, product, reason and expires_in_days (1..3650) are required");
   e.expires_at = c.now + static_cast<std::int64_t>(days) * 86400;
-  Result<scan::Exception> made = make_error(Errc::io_error, "not stored");
-  store_.transaction([&](sqlite::Connection& conn) { made = scan::add_exception(conn, e, c.now); });
+  auto made = store_.transaction([&](sqlite::Connection& conn) { return scan::add_exception(conn, e, c.now); });
   if (!made) return problem(http::status::bad_request, made.error().message);
   auto out = scan::to_json(*made, c.now);
   journalled(c, {{"type", "exception.added"}, {"exception", out}});
@@ -617,9 +611,8 @@ Response Api::route_add_exception(Call& c) {
 }
 
 Response Api::route_revoke_exception(Call& c) {
-  Status st = make_error(Errc::io_error, "not revoked");
   auto id = std::stoll(c.match[1]);
-  store_.transaction([&](sqlite::Connection& conn) { st = scan::revoke_exception(conn, id, c.who, c.now); });
+  auto st = store_.transaction([&](sqlite::Connection& conn) { return scan::revoke_exception(conn, id, c.who, c.now); });
   if (!st)
     return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
   journalled(c, {{"type", "exception.revoked"}, {"id", id}, {"by", c.who}});
@@ -647,17 +640,15 @@ Response Api::route_add_vex(Call& c) {
   v.impact_statement = j.value("impact_statement", "");
   v.action_statement = j.value("action_statement", "");
   v.author = c.access.user == "loopback" ? j.value("author", c.who) : c.access.user;
-  Result<scan::VexStatement> made = make_error(Errc::io_error, "not stored");
-  store_.transaction([&](sqlite::Connection& conn) { made = scan::add_vex(conn, v, c.now); });
+  auto made = store_.transaction([&](sqlite::Connection& conn) { return scan::add_vex(conn, v, c.now); });
   if (!made) return problem(http::status::bad_request, made.error().message);
   journalled(c, {{"type", "vex.added"}, {"statement", scan::to_json(*made)}});
   return json_response(http::status::created, scan::to_json(*made));
 }
 
 Response Api::route_withdraw_vex(Call& c) {
-  Status st = make_error(Errc::io_error, "not withdrawn");
   auto id = std::stoll(c.match[1]);
-  store_.transaction([&](sqlite::Connection& conn) { st = scan::withdraw_vex(conn, id, c.now); });
+  auto st = store_.transaction([&](sqlite::Connection& conn) { return scan::withdraw_vex(conn, id, c.now); });
   if (!st)
     return problem(st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request, st.error().message);
   journalled(c, {{"type", "vex.withdrawn"}, {"id", id}});

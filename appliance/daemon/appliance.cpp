@@ -20,9 +20,13 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   auto lock = fs::LockFile::acquire(cfg.state_dir / "airheald.lock");
   if (!lock) return make_error(lock.error().code, "cannot use state directory " + cfg.state_dir.string() + ": " + lock.error().message);
   std::unique_ptr<Appliance> a(new Appliance(cfg, std::move(*lock)));
-  auto store = store::Store::open(cfg.state_dir);
-  if (!store) return make_error(store.error().code, "cannot use state directory " + cfg.state_dir.string() + ": " + store.error().message);
-  a->store_ = std::move(*store);
+  ServiceOptions so;
+  so.keyring = true;
+  so.scanner = cfg.scan.enabled;
+  so.engine = cfg.scan.enabled && cfg.heal.enabled;
+  auto services = make_services(cfg, so);
+  if (!services) return services.error();
+  a->services_ = std::move(*services);
   auto users = registry::UserFile::load(cfg.users_file());
   if (!users) return users.error();
   registry::AccessPolicy policy{cfg.auth.anonymous_pull, cfg.auth.loopback_push_without_credentials, cfg.registry.read_only};
@@ -31,7 +35,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   ro.delete_enabled = cfg.registry.delete_enabled;
   ro.max_manifest_bytes = cfg.registry.max_manifest_bytes;
   ro.push_over_managed_tags = cfg.registry.push_over_managed_tags;
-  a->registry_ = std::make_unique<registry::Registry>(*a->store_, *a->auth_, ro);
+  a->registry_ = std::make_unique<registry::Registry>(*a->services_.store, *a->auth_, ro);
   registry::HttpOptions ho;
   ho.read_timeout = cfg.http.read_timeout;
   ho.idle_timeout = cfg.http.idle_timeout;
@@ -42,55 +46,23 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   ho.tls_cert = cfg.tls.certificate;
   ho.tls_key = cfg.tls.private_key;
   a->server_ = std::make_unique<registry::HttpServer>(a->ioc_, *a->registry_, ho);
-  a->store_->events().subscribe([](const store::Event& e) {
+  a->services_.store->events().subscribe([](const store::Event& e) {
     spdlog::info("event {} {} {}{}", store::to_string(e.kind), e.repository, e.digest, e.tag ? " tag " + *e.tag : "");
   });
-  auto keyring = pgp::Keyring::open(snapshot::keyring_home(cfg.state_dir));
-  if (!keyring) return keyring.error();
-  a->keyring_ = std::make_unique<pgp::Keyring>(std::move(*keyring));
-  a->journal_ = std::make_unique<audit::Journal>(audit::journal_path(cfg.state_dir));
-  a->importer_ = std::make_unique<snapshot::Importer>(*a->store_, *a->keyring_, *a->journal_);
-  if (auto n = a->importer_->clean_staging()) spdlog::warn("removed {} staged import(s) left by a crash", n);
+  if (auto n = a->services_.importer->clean_staging()) spdlog::warn("removed {} staged import(s) left by a crash", n);
   auto wo = snapshot::ImportWatcher::from_config(cfg);
-  a->watcher_ = std::make_unique<snapshot::ImportWatcher>(*a->importer_, wo);
-  if (cfg.scan.enabled) {
-    scan::ScannerOptions so;
-    so.sboms = cfg.scan.sboms;
-    so.poll = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval);
-    so.layer.max_binary_bytes = cfg.scan.max_binary_bytes;
-    a->scanner_ = std::make_unique<scan::Scanner>(*a->store_, a->journal_.get(), so);
-    auto* scanner = a->scanner_.get();
-    a->store_->events().subscribe([scanner](const store::Event& e) {
+  a->watcher_ = std::make_unique<snapshot::ImportWatcher>(*a->services_.importer, wo);
+  if (auto* scanner = a->services_.scanner.get())
+    a->services_.store->events().subscribe([scanner](const store::Event& e) {
       if (e.kind == store::Event::Kind::manifest_stored || e.kind == store::Event::Kind::tag_moved) scanner->notify();
     });
-    if (cfg.heal.enabled) {
-      auto eo = heal::engine_options(cfg);
-      if (!cfg.heal.webhooks.empty()) {
-        std::string secret;
-        if (!cfg.heal.webhook_secret_file.empty()) {
-          auto sb = heal::read_webhook_secret(cfg.heal.webhook_secret_file);
-          if (!sb) return sb.error();
-          secret = *sb;
-        }
-        a->webhooks_ = std::make_unique<heal::Webhooks>(cfg.heal.webhooks, secret);
-      }
-      // Every heal event goes to the webhooks; promotions and rollbacks also refresh the
-      // digest-pinned list GitOps tools read (<state>/outbox/promotions/current.json).
-      auto* hooks = a->webhooks_.get();
-      auto* store = a->store_.get();
-      auto promotions = cfg.outbox_directory() / "promotions";
-      eo.notify = [hooks, store, promotions](const nlohmann::json& e) {
-        if (auto st = heal::write_promotions(*store, promotions, e); !st) spdlog::warn("promotions: {}", st.error().message);
-        if (hooks) hooks->post(e);
-      };
-      a->engine_ = std::make_unique<heal::Engine>(*a->store_, *a->scanner_, a->journal_.get(), eo);
-      a->healer_ = std::make_unique<heal::Healer>(*a->store_, *a->engine_,
-                                                  std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval),
-                                                  cfg.heal.concurrency);
-      a->healer_->recover();
-    }
+  if (a->services_.engine) {
+    a->healer_ = std::make_unique<heal::Healer>(*a->services_.store, *a->services_.engine,
+                                                std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scan.poll_interval),
+                                                cfg.heal.concurrency);
+    a->healer_->recover();
   }
-  a->api_ = std::make_unique<api::Api>(*a->store_, a->engine_.get(), cfg.state_dir, cfg.http.server_names);
+  a->api_ = std::make_unique<api::Api>(*a->services_.store, a->services_.engine.get(), cfg.state_dir, cfg.http.server_names);
   a->api_->set_http_stats(&a->server_->stats());
   a->registry_->set_api(a->api_.get());
   a->api_->set_users([auth = a->auth_.get()] {
@@ -103,7 +75,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   });
   // Every refused write is journalled (the same user, action and repository at most once a minute,
   // so a misconfigured CI job cannot flood the journal), and logged.
-  a->registry_->set_denied_hook([journal = a->journal_.get(), mu = std::make_shared<std::mutex>(),
+  a->registry_->set_denied_hook([journal = a->services_.journal.get(), mu = std::make_shared<std::mutex>(),
                                  seen = std::make_shared<std::map<std::string, std::chrono::steady_clock::time_point>>()](
                                     const std::string& user, const std::string& action, const std::string& repository,
                                     const std::string& reason) {
@@ -130,8 +102,8 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
     auto due = std::make_shared<Due>();
     if (auto cps = audit::load_checkpoints(audit::checkpoints_dir(cfg.state_dir)); !cps.empty()) due->last_seq = cps.back().seq + 1;
     auto state = cfg.state_dir;
-    auto* journal = a->journal_.get();
-    auto* store = a->store_.get();
+    auto* journal = a->services_.journal.get();
+    auto* store = a->services_.store.get();
     auto interval = cfg.audit.checkpoint_interval;
     auto records = cfg.audit.checkpoint_records;
     auto poll = interval.count() > 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(interval) : std::chrono::milliseconds(3600 * 1000);
@@ -175,7 +147,7 @@ Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
   unsigned n = config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });
   if (auto st = watcher_->start(); !st) return st.error();
-  if (scanner_) scanner_->start();
+  if (services_.scanner) services_.scanner->start();
   if (healer_) healer_->start();
   if (checkpointer_) checkpointer_->start();
   return *ep;
@@ -187,10 +159,10 @@ void Appliance::stop(std::chrono::milliseconds grace) {
   if (watcher_) watcher_->stop();
   if (checkpointer_) {
     checkpointer_->stop();
-    audit::Journal::watch(journal_->file(), nullptr);
+    audit::Journal::watch(services_.journal->file(), nullptr);
   }
   if (healer_) healer_->stop();
-  if (scanner_) scanner_->stop();
+  if (services_.scanner) services_.scanner->stop();
   if (server_) server_->shutdown();
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (server_ && server_->active_connections() > 0 && std::chrono::steady_clock::now() < deadline)

@@ -17,6 +17,7 @@
 #include "api/api.hpp"
 #include "audit/journal.hpp"
 #include "core/worker.hpp"
+#include "daemon/services.hpp"
 #include "heal/healer.hpp"
 #include "heal/webhooks.hpp"
 #include "scan/scanner.hpp"
@@ -39,7 +40,7 @@ class Appliance {
   // Stops accepting, lets requests in flight finish (up to `grace`), then stops the workers.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
-  store::Store& store() { return *store_; }
+  store::Store& store() { return *services_.store; }
   const config::Config& config() const { return config_; }
   bool tls() const { return server_ && server_->tls(); }
 
@@ -48,18 +49,12 @@ class Appliance {
 
   config::Config config_;
   fs::LockFile lock_;
-  std::unique_ptr<store::Store> store_;
+  Services services_;  // store, journal, keyring, importer, scanner, engine (outlive what follows)
   std::unique_ptr<registry::Authenticator> auth_;
   std::unique_ptr<registry::Registry> registry_;
   boost::asio::io_context ioc_;
   std::unique_ptr<registry::HttpServer> server_;
-  std::unique_ptr<pgp::Keyring> keyring_;
-  std::unique_ptr<audit::Journal> journal_;
-  std::unique_ptr<snapshot::Importer> importer_;
   std::unique_ptr<snapshot::ImportWatcher> watcher_;
-  std::unique_ptr<scan::Scanner> scanner_;
-  std::unique_ptr<heal::Webhooks> webhooks_;  // outlives the engine that posts to it
-  std::unique_ptr<heal::Engine> engine_;
   std::unique_ptr<heal::Healer> healer_;
   std::unique_ptr<PollingWorker> checkpointer_;  // signed audit checkpoints (audit.checkpoint_interval)
   std::unique_ptr<api::Api> api_;  // REST API, metrics, dashboard (destroyed before the engine it drives)

@@ -19,6 +19,7 @@
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
 #include "scan/vex.hpp"
+#include "snapshot/snapshot_repository.hpp"
 
 namespace airheal::evidence {
 using namespace audit;  // the journal and its checkpoints, which a bundle carries a slice of
@@ -237,19 +238,17 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   // 2. Snapshots imported in the period, with their signers.
   progress("snapshots imported in the period");
   json snapshots = json::array();
-  store.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT digest, channel, sequence, created_at, expires_at, imported_at, signers, counts, manifest FROM snapshots "
-                        "WHERE imported_at >= ? AND imported_at <= ? ORDER BY imported_at, channel, sequence");
-    st.bind(1, o.from).bind(2, o.to);
-    while (st.step()) {
-      auto name = "snapshots/" + st.get_text(1) + "-" + std::to_string(st.get_int(2)) + ".manifest.json";
-      files[name] = st.get_text(8);
-      snapshots.push_back({{"digest", st.get_text(0)}, {"channel", st.get_text(1)}, {"sequence", st.get_int(2)},
-                           {"created", scan::rfc3339(st.get_int(3))}, {"expires", scan::rfc3339(st.get_int(4))},
-                           {"imported", scan::rfc3339(st.get_int(5))}, {"signers", json::parse(st.get_text(6), nullptr, false)},
-                           {"counts", json::parse(st.get_text(7), nullptr, false)}, {"manifest", name}});
-    }
-  });
+  snapshot::SnapshotQuery sq;
+  sq.imported_from = o.from;
+  sq.imported_to = o.to;
+  sq.with_manifest = true;
+  for (auto& r : snapshot::SnapshotRepository(store).list(sq)) {
+    auto name = "snapshots/" + r.channel + "-" + std::to_string(r.sequence) + ".manifest.json";
+    files[name] = std::move(r.manifest);
+    auto j = snapshot::to_json(r);
+    j["manifest"] = name;
+    snapshots.push_back(std::move(j));
+  }
   files["snapshots/index.json"] = snapshots.dump(2) + "\n";
   summary["snapshots"] = snapshots;
   report.snapshots = snapshots.size();
@@ -344,7 +343,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       if (r.value("type", "") == "heal.promoted" && r["heal"] == h.id) approval = r;
     heals.push_back({{"id", h.id},
                      {"image", h.repository + ":" + h.tag},
-                     {"state", h.state},
+                     {"state", heal::to_string(h.state)},
                      {"mode", h.mode},
                      {"strategy", h.strategy},
                      {"reason", h.reason},

@@ -47,7 +47,7 @@ HealRecord row(sqlite::Statement& st) {
   h.repository = st.get_text(1);
   h.tag = st.get_text(2);
   h.original = st.get_text(3);
-  h.state = st.get_text(4);
+  h.state = parse_heal_state(st.get_text(4)).value_or(HealState::failed);  // only the engine writes it
   h.mode = st.get_text(5);
   h.strategy = st.get_text(6);
   h.plan = json::parse(st.get_text(7), nullptr, false);
@@ -75,93 +75,10 @@ constexpr const char* kSelect =
     "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, attestations, generation, failure, failure_lines "
     "FROM heals";
 
-std::string strip_v(std::string v) { return !v.empty() && v[0] == 'v' ? v.substr(1) : v; }
-
-// Names and versions from snapshot metadata become file names in the outbox and tokens in a
-// lockfile: only the characters modules and packages use, no path segment that climbs.
-bool safe_dependency(const std::string& package, const std::string& version) {
-  static const std::regex pkg_re("[A-Za-z0-9@_][A-Za-z0-9._~/@+-]*"), ver_re("[A-Za-z0-9][A-Za-z0-9.+-]*");
-  if (package.size() > 300 || version.size() > 100 || !std::regex_match(package, pkg_re) || !std::regex_match(version, ver_re))
-    return false;
-  return ("/" + package + "/").find("/../") == std::string::npos && ("/" + package + "/").find("/./") == std::string::npos &&
-         package.find("//") == std::string::npos;
-}
-
-// What a replacement binary is built from, by ecosystem and name.
-std::map<std::pair<std::string, std::string>, std::string> binary_components(const scan::BinaryInfo& b) {
-  std::map<std::pair<std::string, std::string>, std::string> out;
-  if (b.go) {
-    if (auto v = scan::go_version_to_semver(b.go->go_version)) out[{"Go", "stdlib"}] = *v;
-    if (!b.go->main.path.empty()) out[{"Go", b.go->main.path}] = b.go->main.version;
-    for (const auto& d : b.go->deps) out[{"Go", d.path}] = d.version;
-  }
-  for (const auto& r : b.rust) out[{"crates.io", r.name}] = r.version;
-  if (b.package_note) out[{"", b.package_note->value("name", "")}] = b.package_note->value("version", "");
-  return out;
-}
-
-std::vector<std::string> split_ids(const std::string& fixes) {
-  std::vector<std::string> ids;
-  std::size_t start = 0;
-  while (start <= fixes.size()) {
-    auto comma = fixes.find(',', start);
-    ids.push_back(fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return ids;
-}
-
-std::string ids_text(const std::vector<std::string>& ids) {
-  std::string out;
-  for (std::size_t i = 0; i < ids.size() && i < 3; ++i) out += (i ? ", " : " ") + ids[i];
-  if (ids.size() > 3) out += " and " + std::to_string(ids.size() - 3) + " more";
-  return out;
-}
-
 }  // namespace
 
-bool Plan::uses_dpkg() const {
-  for (const auto& p : packages)
-    if (p.record.empty()) return true;
-  return false;
-}
-
-json Plan::to_json() const {
-  json rb = nullptr;
-  if (rebase)
-    rb = {{"base", rebase->base_name}, {"from", rebase->old_base}, {"to", rebase->new_base}, {"base_layers", rebase->base_layers}};
-  auto pins = json::array();
-  for (const auto& p : packages) {
-    json j = {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}};
-    if (!p.record.empty()) j["record"] = p.record;
-    if (!p.needed_by.empty()) j["needed_by"] = p.needed_by;
-    pins.push_back(std::move(j));
-  }
-  auto arts = json::array();
-  for (const auto& a : artifacts)
-    arts.push_back({{"path", a.path}, {"name", a.name}, {"version", a.version}, {"digest", a.digest}, {"fixes", a.fixes}});
-  auto deps = json::array();
-  for (const auto& d : dependencies)
-    deps.push_back({{"lockfile", d.lockfile}, {"ecosystem", d.ecosystem}, {"package", d.package}, {"from", d.installed},
-                    {"version", d.version}, {"artifact", d.name}, {"digest", d.digest}, {"fixes", d.fixes}});
-  json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
-            {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
-  if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
-  if (!deferrals.empty()) j["deferrals"] = deferrals;
-  if (!installer.empty()) j["installer"] = installer;
-  if (!dpkg_batches.empty()) j["dpkg_batches"] = dpkg_batches;
-  if (!apt_mark_auto.empty()) j["apt_mark_auto"] = apt_mark_auto;
-  if (rebase) j["rebase"] = rb;
-  if (!dependencies.empty()) {
-    j["dependencies"] = deps;
-    j["pinned"] = pinned;
-  }
-  return j;
-}
-
 json HealRecord::to_json() const {
-  json j = {{"id", id},       {"repository", repository}, {"tag", tag},         {"original", original}, {"state", state},
+  json j = {{"id", id},       {"repository", repository}, {"tag", tag},         {"original", original}, {"state", to_string(state)},
             {"mode", mode},   {"strategy", strategy},     {"plan", plan},       {"reason", reason},
             {"created", scan::rfc3339(created_at)}, {"updated", scan::rfc3339(updated_at)},
             {"attestations", attestations}};
@@ -218,14 +135,12 @@ std::string Engine::content_generation(sqlite::Connection& c) {
 }
 
 Result<Plan> Engine::plan(const std::string& manifest, const std::string& repository) {
-  json findings;
+  PlanInput input;
+  input.repository = repository;
+  json& findings = input.findings;
   std::optional<scan::ImageInventory> inv;
-  struct Content {
-    std::string name, version, digest, snapshot;
-    json meta;
-    std::int64_t imported_at;
-  };
-  std::vector<Content> packages, artifacts;
+  auto& packages = input.packages;
+  auto& artifacts = input.artifacts;
   store_.read([&](sqlite::Connection& c) {
     scan::FindingsQuery q;
     q.manifests = {manifest};
@@ -238,320 +153,26 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
         "SELECT c.kind, c.name, c.version, c.metadata, c.digest, c.snapshot, ifnull(s.imported_at, 0) FROM content c "
         "LEFT JOIN snapshots s ON s.digest = c.snapshot WHERE c.kind IN ('package', 'artifact')");
     while (st.step()) {
-      Content x{st.get_text(1), st.get_text(2), st.get_text(4), st.get_text(5), json::parse(st.get_text(3), nullptr, false),
+      ImportedContent x{st.get_text(1), st.get_text(2), st.get_text(4), st.get_text(5), json::parse(st.get_text(3), nullptr, false),
                 st.get_int(6)};
       if (!x.meta.is_object()) continue;
       (st.get_text(0) == "package" ? packages : artifacts).push_back(std::move(x));
     }
   });
   if (!inv) return make_error(Errc::not_found, manifest + " has not been scanned");
-  Plan p;
-  std::set<std::string> used_snapshots;
-  auto use = [&](const Content& c) {
-    used_snapshots.insert(c.snapshot);
-    p.fix_imported_at = std::max(p.fix_imported_at, c.imported_at);
+  input.inventory = std::move(*inv);
+  input.upstream_bump = upstream_bump(manifest, input.no_bump);
+  auto image = Digest::parse(manifest);
+  if (!image) return make_error(Errc::invalid_argument, manifest + " is not a digest");
+  PlanSources sources;
+  sources.debian_database = [this, image = *image](bool has_dpkg) { return debian_database(image, has_dpkg); };
+  sources.deb_control = [this](const std::string& digest) { return deb_control(digest); };
+  sources.artifact_bytes = [this](const Digest& d) -> std::optional<std::string> {
+    auto bytes = fs::read_file(store_.blob_path(d), 1ull << 30);
+    if (!bytes) return std::nullopt;
+    return std::move(*bytes);
   };
-  // Which dpkg database a Debian component lives in: dpkg's own status file (the image can run
-  // dpkg: package patch) or distroless status.d records (nothing can run: package files).
-  bool has_dpkg = false;
-  for (const auto& c : inv->components)
-    if (c.type == "deb" && c.location == "var/lib/dpkg/status") has_dpkg = true;
-  auto usable = [&](const std::string& location) {
-    return has_dpkg ? location == "var/lib/dpkg/status" : location.rfind("var/lib/dpkg/status.d/", 0) == 0;
-  };
-  // Debian findings grouped by source package: a source is healed only with every installed
-  // binary built from it (dpkg refuses mixed versions of perl and perl-base, for instance).
-  struct SourceNeed {
-    std::string fixed;  // the highest fixed version any of its findings needs
-    std::set<std::string> ids;
-  };
-  std::map<std::string, SourceNeed> sources;
-  // Findings in self-describing binaries, by the binary's path.
-  struct BinaryNeed {
-    std::string ecosystem, package, fixed, id;
-  };
-  std::map<std::string, std::vector<BinaryNeed>> binaries;
-  std::set<std::string> targeted, deferred, pinned;
-  // Findings in lockfiles, by (lockfile, ecosystem, package).
-  std::map<std::tuple<std::string, std::string, std::string>, std::vector<BinaryNeed>> lockfiles;
-  std::map<std::pair<std::string, std::string>, std::string> installed_of;
-  for (const auto& f : findings) {
-    auto id = f["advisory"].get<std::string>();
-    auto type = f["type"].get<std::string>();
-    auto fixed = f["fixed"].get<std::string>();
-    auto location = f["location"].get<std::string>();
-    if (fixed.empty()) {
-      deferred.insert(id);
-    } else if ((type == "go-module" || type == "npm") && !location.empty()) {
-      lockfiles[{location, f["ecosystem"].get<std::string>(), f["package"].get<std::string>()}].push_back(
-          {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
-      installed_of[{location, f["package"].get<std::string>()}] = f.value("installed", "");
-    } else if (type == "deb" && usable(location)) {
-      auto& need = sources[f["source"].get<std::string>()];
-      if (need.fixed.empty() || version::compare_dpkg(fixed, need.fixed).value_or(0) > 0) need.fixed = fixed;
-      need.ids.insert(id);
-    } else if (type != "deb" && type != "apk" && type != "rpm" && !location.empty()) {
-      binaries[location].push_back({f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
-    } else {
-      deferred.insert(id);
-    }
-  }
-  std::map<std::string, PackagePin> pins;  // by package name
-  // Debian: the resolver picks the imported builds the way apt would (every installed binary of
-  // each affected source, and what those builds need at versions the image does not have);
-  // whatever it cannot complete is deferred with the missing build named.
-  if (!sources.empty()) {
-    auto db = debian_database(*Digest::parse(manifest), has_dpkg);
-    std::vector<deb::SourceRequest> requests;
-    for (const auto& [source, need] : sources) requests.push_back({source, need.fixed, need.ids});
-    auto defer_source = [&](const std::string& source, const std::string& fixed, const std::set<std::string>& ids,
-                            const std::string& reason, const std::vector<std::string>& missing) {
-      deferred.insert(ids.begin(), ids.end());
-      std::string m;
-      for (const auto& x : missing) m += " " + x;
-      p.missing.push_back(source + " " + fixed + ":" + m);
-      p.deferrals.push_back({{"source", source}, {"fixed", fixed}, {"ids", ids}, {"reason", reason}, {"missing", missing}});
-    };
-    if (!db) {
-      for (const auto& r : requests)
-        defer_source(r.source, r.fixed, r.ids, "the image's package database cannot be read: " + db.error().message, {});
-    } else {
-      deb::ResolveInput in;
-      in.installed = db->packages;
-      in.architecture = db->architecture;
-      in.requests = requests;
-      std::vector<const Content*> pool_content;
-      for (const auto& c : packages) {
-        auto ctl = deb_control(c.digest);
-        if (!ctl) {
-          spdlog::warn("imported package {} {} is not usable: {}", c.name, c.version, ctl.error().message);
-          continue;
-        }
-        auto pkg = deb::package_from(*ctl);
-        // Snapshot metadata must describe the package itself.
-        if (!pkg || pkg->name != c.name || pkg->version != c.version) continue;
-        in.pool.push_back(std::move(*pkg));
-        pool_content.push_back(&c);
-      }
-      auto res = deb::resolve(in);
-      std::set<std::string> deferred_sources;
-      for (const auto& d : res.deferred) {
-        deferred_sources.insert(d.source);
-        defer_source(d.source, d.fixed, d.ids, d.reason, d.missing);
-      }
-      for (const auto& ch : res.choices) {
-        const auto& pkg = in.pool[ch.pool];
-        const auto& c = *pool_content[ch.pool];
-        std::string ids;
-        if (ch.needed_by.empty())
-          for (const auto& i : sources[ch.origin].ids) ids += (ids.empty() ? "" : ",") + i;
-        std::string record;
-        if (!has_dpkg) {
-          auto it = db->record.find(pkg.name);
-          record = it != db->record.end() ? it->second : "var/lib/dpkg/status.d/" + pkg.name;
-        }
-        pins[pkg.name] = PackagePin{pkg.name, pkg.version, pkg.architecture, c.digest, ids, record, ch.needed_by};
-        use(c);
-      }
-      for (const auto& [source, need] : sources)
-        if (!deferred_sources.count(source)) targeted.insert(need.ids.begin(), need.ids.end());
-      if (!pins.empty()) {
-        p.installer = !has_dpkg ? "files" : db->apt ? "apt" : "dpkg";
-        if (p.installer == "apt") {
-          // apt marks what it is asked to install as installed by hand; the image's own marks are
-          // kept (so a later autoremove inside it behaves as before), and what the closure adds
-          // is marked automatic, as apt would mark a dependency it pulled in.
-          for (const auto& ch : res.choices) {
-            const auto& name = in.pool[ch.pool].name;
-            if (!ch.upgrade || db->auto_installed.count(name)) p.apt_mark_auto.push_back(name);
-          }
-        } else if (p.installer == "dpkg") {
-          std::vector<deb::Package> ordered;
-          for (const auto& ch : res.choices) ordered.push_back(in.pool[ch.pool]);
-          for (const auto& batch : deb::dpkg_batches(ordered)) {
-            p.dpkg_batches.emplace_back();
-            for (auto i : batch) p.dpkg_batches.back().push_back(ordered[i].name);
-          }
-        }
-      }
-    }
-  }
-  for (auto& [n, pin] : pins) p.packages.push_back(pin);
-  // Gold substitution: a signed artefact whose metadata names this binary's path (and, when it
-  // says so, the repositories it is for), checked by reading what it is built from: it must carry
-  // every fixed version (or no longer contain the vulnerable package at all).
-  for (const auto& [location, needs] : binaries) {
-    const Content* best = nullptr;
-    std::set<std::string> best_fixes;
-    for (const auto& c : artifacts) {
-      auto path = c.meta.value("path", "");
-      auto norm = scan::normalise_path(path);
-      if (!norm || *norm != location) continue;
-      auto repos = c.meta.value("repository", "");
-      if (!repos.empty() && fnmatch(repos.c_str(), repository.c_str(), 0) != 0) continue;
-      auto d = Digest::parse(c.digest);
-      if (!d) continue;
-      auto bytes = fs::read_file(store_.blob_path(*d), 1ull << 30);
-      if (!bytes) continue;
-      auto info = scan::read_binary(*bytes);
-      if (info.empty()) continue;  // not a binary that says what it is built from: cannot be checked
-      auto comps = binary_components(info);
-      std::set<std::string> fixes;
-      for (const auto& n : needs) {
-        auto it = comps.find({n.ecosystem, n.package});
-        if (it == comps.end()) {
-          fixes.insert(n.id);  // the vulnerable package is gone
-          continue;
-        }
-        auto cmp = version::compare(n.ecosystem, strip_v(it->second), strip_v(n.fixed));
-        if (cmp && *cmp >= 0) fixes.insert(n.id);
-      }
-      if (fixes.size() > best_fixes.size() || (best && fixes.size() == best_fixes.size() && c.imported_at > best->imported_at)) {
-        best = &c;
-        best_fixes = fixes;
-      }
-    }
-    if (!best || best_fixes.empty()) {
-      for (const auto& n : needs) deferred.insert(n.id);
-      p.missing.push_back("an artefact for /" + location + " with " + needs.front().package + " " + needs.front().fixed);
-      continue;
-    }
-    std::string ids;
-    for (const auto& i : best_fixes) ids += (ids.empty() ? "" : ",") + i;
-    p.artifacts.push_back({location, best->name, best->version, best->digest, ids});
-    use(*best);
-    targeted.insert(best_fixes.begin(), best_fixes.end());
-    for (const auto& n : needs)
-      if (!best_fixes.count(n.id)) deferred.insert(n.id);
-  }
-  // Dependency pins: the lowest imported version that carries every fix (the smallest change to
-  // the application's dependency graph).
-  for (const auto& [key, needs] : lockfiles) {
-    const auto& [lockfile, ecosystem, package] = key;
-    const Content* best = nullptr;
-    for (const auto& c : artifacts) {
-      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package) continue;
-      auto v = c.meta.value("version", "");
-      if (!safe_dependency(package, v) || (ecosystem == "Go" && v[0] != 'v')) continue;
-      bool all = true;
-      for (const auto& n : needs) {
-        auto cmp = version::compare(ecosystem, strip_v(v), strip_v(n.fixed));
-        if (!cmp || *cmp < 0) all = false;
-      }
-      if (!all) continue;
-      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", ""))).value_or(0) >= 0) continue;
-      best = &c;
-    }
-    if (!best) {
-      for (const auto& n : needs) deferred.insert(n.id);
-      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" + lockfile);
-      continue;
-    }
-    std::string ids;
-    std::set<std::string> idset;
-    for (const auto& n : needs) idset.insert(n.id);
-    for (const auto& i : idset) ids += (ids.empty() ? "" : ",") + i;
-    auto inst = installed_of.find({lockfile, package});
-    p.dependencies.push_back({lockfile, ecosystem, package, inst == installed_of.end() ? "" : inst->second,
-                              best->meta.value("version", ""), best->name, best->digest, ids});
-    use(*best);
-    pinned.insert(idset.begin(), idset.end());
-  }
-  for (const auto& t : pinned) deferred.erase(t);
-  for (const auto& t : targeted) deferred.erase(t);
-  p.pinned.assign(pinned.begin(), pinned.end());
-  p.targeted.assign(targeted.begin(), targeted.end());
-  p.deferred.assign(deferred.begin(), deferred.end());
-  p.snapshots.assign(used_snapshots.begin(), used_snapshots.end());
-
-  // Upstream bump first: when the image's base has a newer version here that removes at least
-  // every finding the package and artefact plan would, the image is rebased onto it.
-  std::string no_bump;
-  if (auto bump = upstream_bump(manifest, no_bump)) {
-    std::set<std::string> covers(bump->targeted.begin(), bump->targeted.end());
-    bool superset = !covers.empty();
-    for (const auto& t : p.targeted)
-      if (!covers.count(t)) superset = false;
-    if (superset) {
-      std::set<std::string> rest;
-      for (const auto& f : findings)
-        if (!covers.count(f["advisory"].get<std::string>())) rest.insert(f["advisory"].get<std::string>());
-      for (const auto& x : p.pinned) rest.erase(x);
-      bump->dependencies = p.dependencies;  // pins still go to the outbox
-      bump->pinned = p.pinned;
-      bump->deferred.assign(rest.begin(), rest.end());
-      if (!bump->deferred.empty())
-        bump->explanation += " Not fixed by the newer base and deferred: " + std::to_string(bump->deferred.size()) + " finding(s).";
-      return *bump;
-    }
-  }
-  std::vector<std::string> parts;
-  if (p.uses_dpkg()) parts.push_back("package-patch");
-  else if (!p.packages.empty()) parts.push_back("package-files");
-  if (!p.artifacts.empty()) parts.push_back("gold-substitution");
-  if (!p.dependencies.empty()) parts.push_back("dependency-pin");
-  if (parts.empty()) {
-    p.strategy = "defer";
-    p.explanation = findings.empty() ? "Nothing to heal: the image has no open findings."
-                                     : "No fix for these findings has been imported into the air gap yet: the heal is deferred.";
-  } else {
-    for (std::size_t i = 0; i < parts.size(); ++i) p.strategy += (i ? "+" : "") + parts[i];
-    auto n = p.targeted.size();
-    if (p.builds())
-      p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
-                      " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
-    if (!p.packages.empty()) {
-      auto n_pkgs = std::to_string(p.packages.size());
-      if (p.installer == "apt")
-        p.explanation += " The image's own apt-get installs " + n_pkgs +
-                         " fixed package(s) imported from a signed snapshot, from a local read-only repository that is the only "
-                         "source it sees (apt orders pre-dependencies and configuration):";
-      else if (p.installer == "dpkg")
-        p.explanation += " The image has dpkg but no apt, so dpkg installs " + n_pkgs + " fixed package(s) imported from a signed snapshot in " +
-                         std::to_string(p.dpkg_batches.size()) + " call(s), each package after the packages it pre-depends on:";
-      else
-        p.explanation += " The image has no package manager, so the files of " + n_pkgs +
-                         " fixed package(s) imported from a signed snapshot are written into the layer "
-                         "and their status.d records updated, so scanners see the fix:";
-      std::map<std::string, std::vector<std::string>> by_fixes;  // packages upgraded together
-      std::vector<std::string> closure;
-      for (const auto& pin : p.packages) {
-        if (pin.needed_by.empty()) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
-        else closure.push_back(pin.name + " " + pin.version + " (" + pin.needed_by + ")");
-      }
-      for (const auto& [fixes, names] : by_fixes) {
-        p.explanation += " [";
-        for (std::size_t i = 0; i < names.size(); ++i) p.explanation += (i ? ", " : "") + names[i];
-        p.explanation += "] fixes" + ids_text(split_ids(fixes)) + ";";
-      }
-      if (!closure.empty()) {
-        p.explanation += " and, because the fixed builds need them:";
-        for (const auto& c : closure) p.explanation += " " + c + ";";
-      }
-    }
-    for (const auto& a : p.artifacts)
-      p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name + (a.version.empty() ? "" : " " + a.version) +
-                       " (" + a.digest.substr(0, 19) + "), whose build information shows the fixed versions; it fixes" +
-                       ids_text(split_ids(a.fixes)) + ";";
-  }
-  if (!p.dependencies.empty()) {
-    p.explanation += std::string(p.explanation.empty() ? "" : " ") + "The application pins vulnerable dependencies in its " +
-                     "lockfiles and fixed versions were imported; it must be rebuilt from source by its owners, so the pins " +
-                     "(patched lockfiles and the imported modules, usable offline) are written to the outbox:";
-    for (const auto& d : p.dependencies)
-      p.explanation += " " + d.package + " " + d.installed + " -> " + d.version + " in /" + d.lockfile + " fixes" +
-                       ids_text(split_ids(d.fixes)) + ";";
-  }
-  if (!p.deferred.empty()) {
-    p.explanation += " Deferred (no fix inside the air gap): " + std::to_string(p.deferred.size()) + " finding(s)";
-    if (!p.missing.empty()) {
-      p.explanation += "; a snapshot must carry";
-      for (const auto& m : p.missing) p.explanation += " [" + m + "]";
-    }
-    p.explanation += ".";
-    for (const auto& d : p.deferrals) p.explanation += " " + d["source"].get<std::string>() + ": " + d["reason"].get<std::string>() + ".";
-  }
-  return p;
+  return plan_heal(input, sources);
 }
 
 std::int64_t Engine::create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode) {
@@ -569,9 +190,10 @@ std::int64_t Engine::create(const std::string& repo, const std::string& tag, con
   return id;
 }
 
-void Engine::transition(std::int64_t id, const std::string& state, const std::string& detail,
+void Engine::transition(std::int64_t id, HealState to, const std::string& detail,
                         const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
   auto now = store_.now_seconds();
+  std::string state = to_string(to);
   std::string image, failure, failure_lines;
   store_.transaction([&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET state = ?, updated_at = ? WHERE id = ?").bind(1, state).bind(2, now).bind(3, id).run();
@@ -588,7 +210,7 @@ void Engine::transition(std::int64_t id, const std::string& state, const std::st
   });
   json record = {{"type", "heal." + state}, {"heal", id}, {"image", image}, {"detail", detail}};
   // Webhooks and the journal carry the classified failure beside the one-line reason.
-  if ((state == "failed" || state == "held") && !failure.empty()) record["failure"] = {{"class", failure}, {"lines", failure_lines}};
+  if ((to == HealState::failed || to == HealState::held) && !failure.empty()) record["failure"] = {{"class", failure}, {"lines", failure_lines}};
   if (!actor.empty()) record["actor"] = actor;
   journal(std::move(record));
 }
@@ -597,7 +219,7 @@ void Engine::fail_heal(std::int64_t id, const std::string& why, const std::strin
   // The package manager's own error lines say more than the step's exit status.
   auto cls = failure.cls == FailureClass::none ? FailureClass::build_failed : failure.cls;
   auto reason = failure.lines.empty() ? why : failure.summary();
-  transition(id, "failed", reason, [&](sqlite::Connection& c) {
+  transition(id, HealState::failed, reason, [&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
         .bind(1, reason).bind(2, bounded_log(log)).bind(3, to_slug(cls)).bind(4, failure.lines).bind(5, id).run();
   });
@@ -758,7 +380,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     fail_heal(id, p.error().message, "");
     return *get(id);
   }
-  transition(id, "planned",
+  transition(id, HealState::planned,
              p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " + std::to_string(p->artifacts.size()) +
                  " artefact(s), " + std::to_string(p->targeted.size()) + " targeted, " + std::to_string(p->deferred.size()) + " deferred",
              [&](sqlite::Connection& c) {
@@ -769,7 +391,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
              });
   defer_exceptions(id, repo, *p);
   auto hold = [&](const std::string& why, const std::string& log = "", const Failure& failure = {}) {
-    transition(id, "held", why, [&](sqlite::Connection& c) {
+    transition(id, HealState::held, why, [&](sqlite::Connection& c) {
       c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
           .bind(1, why).bind(2, bounded_log(log)).bind(3, to_slug(failure.cls)).bind(4, failure.lines).bind(5, id).run();
     });
@@ -797,7 +419,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
                            ") for the application's owners to rebuild from source: " + p->explanation
                      : p->explanation);
 
-  transition(id, "building", "no network; " + p->strategy);
+  transition(id, HealState::building, "no network; " + p->strategy);
   std::string log;
   auto work = store_.root() / "heal" / std::to_string(id);
   auto cleanup = [&] {
@@ -813,7 +435,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   }
   // Verify: the healed image is scanned like any other; the targeted findings must be gone and
   // no new critical or high finding may appear.
-  transition(id, "verifying", std::string("rescan, test command, smoke test, size") +
+  transition(id, HealState::verifying, std::string("rescan, test command, smoke test, size") +
                                  (built->reused_from ? "; heal layer reused from heal " + std::to_string(built->reused_from) : ""));
   auto staged_tag = staging_tag(repo, tag);
   auto put = store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest, "heal");
@@ -874,7 +496,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     return hold(reason, log + notes, gate);
   }
   auto now = store_.now_seconds();
-  transition(id, "staged", repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
+  transition(id, HealState::staged, repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
     c.prepare("UPDATE heals SET staged_at = ?, log = ?, reason = ? WHERE id = ?")
         .bind(1, now).bind(2, bounded_log(log + notes))
         .bind(3, policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")")
@@ -915,7 +537,8 @@ Status Engine::check_approvable(std::int64_t id) {
 Result<std::pair<HealRecord, store::ManifestRecord>> Engine::approval(std::int64_t id) {
   auto h = get(id);
   if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
-  if (h->state != "staged") return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + ", not staged");
+  if (h->state != HealState::staged)
+    return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + to_string(h->state) + ", not staged");
   auto current = store_.get_manifest(h->repository, h->tag);
   if (current && current->digest.str() != h->original) {
     // Promoting over an earlier promoted heal of the same original is a re-heal, not a conflict.
@@ -944,7 +567,7 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const
   auto put = store_.put_manifest(h->repository, h->tag, *staged->bytes, staged->media_type, "heal");
   if (!put) return put.error();
   auto now = store_.now_seconds();
-  transition(id, "promoted", "approved by " + by + ": " + h->repository + ":" + h->tag + " -> " + h->staged,
+  transition(id, HealState::promoted, "approved by " + by + ": " + h->repository + ":" + h->tag + " -> " + h->staged,
              [&](sqlite::Connection& c) {
                // An earlier promoted heal of the same tag is superseded; this one is what rollback undoes.
                c.prepare("UPDATE heals SET state = 'rolled_back', reason = ? WHERE repository = ? AND tag = ? AND state = 'promoted' AND id != ?")
@@ -967,7 +590,7 @@ Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& 
   if (!original) return make_error(Errc::manifest_unknown, "the original image " + h->original + " is gone: " + original.error().message);
   auto put = store_.put_manifest(repo, tag, *original->bytes, original->media_type, "heal");
   if (!put) return put.error();
-  transition(h->id, "rolled_back", "rolled back by " + by + ": " + repo + ":" + tag + " -> " + h->original,
+  transition(h->id, HealState::rolled_back, "rolled back by " + by + ": " + repo + ":" + tag + " -> " + h->original,
              [&](sqlite::Connection& c) {
                c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, "rolled back by " + by).bind(2, h->id).run();
              },
@@ -978,11 +601,11 @@ Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& 
 Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor) {
   auto h = get(id);
   if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
-  if (h->state != "staged")
-    return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + h->state + "; only a staged heal can be held");
+  if (h->state != HealState::staged)
+    return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + to_string(h->state) + "; only a staged heal can be held");
   auto reason = "held by " + by + (why.empty() ? "" : ": " + why);
   transition(
-      id, "held", reason, [&](sqlite::Connection& c) { c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run(); },
+      id, HealState::held, reason, [&](sqlite::Connection& c) { c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run(); },
       actor);
   return *get(id);
 }

@@ -26,72 +26,18 @@
 #include "heal/deb/control.hpp"
 #include "heal/failure.hpp"
 #include "heal/heal_layer.hpp"
+#include "heal/heal_state.hpp"
+#include "heal/planner.hpp"
 #include "scan/scanner.hpp"
 #include "store/store.hpp"
 
 namespace airheal::heal {
 
-struct PackagePin {
-  std::string name, version, architecture, digest;
-  std::string fixes;      // advisory ids, comma separated (empty for packages the closure added)
-  std::string record;     // distroless: the status.d file holding its record; empty: dpkg's status
-  std::string needed_by;  // why the dependency closure added it ("libssl3 3.0.15 depends on libc6 (>= 2.36)")
-};
-
-struct ArtifactPin {
-  std::string path;  // image-relative path of the binary it replaces
-  std::string name, version, digest;
-  std::string fixes;
-};
-
-// Dependency pin: a lockfile in the image (go.mod, package-lock.json) names a vulnerable version
-// and a snapshot carried a fixed one (a Go module zip or npm tarball as an artefact with metadata
-// {"ecosystem", "package", "version"}). The application must be rebuilt from source by its
-// owners, so the pin is written to the outbox: the patched lockfile and the module, offline.
-struct DependencyPin {
-  std::string lockfile;            // image-relative path
-  std::string ecosystem, package;  // Go / npm, module or package name
-  std::string installed, version;  // the locked and the fixed version
-  std::string name, digest;        // the imported artefact
-  std::string fixes;
-};
-
-// Upstream bump: the image's base (named by its org.opencontainers.image.base.* annotations) has
-// a newer version in the registry; the image's own layers are put on top of it.
-struct Rebase {
-  std::string base_name;      // repository:tag in this registry
-  std::string old_base, new_base;  // manifest digests
-  std::size_t base_layers = 0;     // leading layers of the image that are the old base's
-};
-
-struct Plan {
-  std::string strategy;  // upstream-bump | package-patch | package-files | gold-substitution (joined by "+") | defer
-  std::vector<PackagePin> packages;
-  std::vector<ArtifactPin> artifacts;
-  std::vector<DependencyPin> dependencies;  // written to the outbox; no rebuild removes them
-  std::vector<std::string> targeted;  // advisory ids the heal removes
-  std::vector<std::string> deferred;  // advisory ids with no fix inside the gap
-  std::vector<std::string> pinned;    // advisory ids fixed by a dependency pin (outbox)
-  std::vector<std::string> missing;   // "source fixed-version: binaries" whose fixed builds are not imported
-  // Each deferred Debian source and why, naming the missing build: {source, fixed, ids, reason, missing}.
-  nlohmann::json deferrals = nlohmann::json::array();
-  // How the packages are installed: "apt" (the image's apt-get from a local repository), "dpkg"
-  // (ordered dpkg calls: the image has dpkg but no apt) or "files" (nothing runs: distroless).
-  std::string installer;
-  std::vector<std::vector<std::string>> dpkg_batches;  // installer dpkg: package names per dpkg call
-  std::vector<std::string> apt_mark_auto;  // installer apt: packages whose "automatically installed" mark is kept
-  std::string explanation;
-  std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
-  std::int64_t fix_imported_at = 0;    // when the newest of them was imported
-  std::optional<Rebase> rebase;
-  bool builds() const { return rebase || !packages.empty() || !artifacts.empty(); }
-  bool uses_dpkg() const;              // some package is installed by the image's own dpkg
-  nlohmann::json to_json() const;
-};
-
 struct HealRecord {
   std::int64_t id = 0;
-  std::string repository, tag, original, state, mode, strategy, staged_tag, staged, reason, log;
+  std::string repository, tag, original;
+  HealState state = HealState::detected;
+  std::string mode, strategy, staged_tag, staged, reason, log;
   nlohmann::json plan;
   std::int64_t created_at = 0, updated_at = 0;
   std::optional<std::int64_t> staged_at, promoted_at, fix_imported_at;
@@ -180,7 +126,7 @@ class Engine {
 
  private:
   std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
-  void transition(std::int64_t id, const std::string& state, const std::string& detail,
+  void transition(std::int64_t id, HealState state, const std::string& detail,
                   const std::function<void(sqlite::Connection&)>& extra = {}, const std::string& actor = {});
   // The staged heal and its staged image, or why it cannot be approved (check_approvable's work).
   Result<std::pair<HealRecord, store::ManifestRecord>> approval(std::int64_t id);
@@ -213,16 +159,7 @@ class Engine {
   void journal(nlohmann::json record);
   void fail_heal(std::int64_t id, const std::string& why, const std::string& log, const Failure& failure = {});
 
-  // The image's Debian package database as dpkg reads it: its status file (or distroless
-  // status.d records), with each package's record file, apt's auto-installed marks and whether
-  // the image can run apt-get.
-  struct DebianDatabase {
-    std::vector<deb::Package> packages;
-    std::map<std::string, std::string> record;  // package -> status.d file (distroless)
-    std::set<std::string> auto_installed;
-    std::string architecture;
-    bool apt = false;
-  };
+  using DebianDatabase = heal::DebianDatabase;
   Result<DebianDatabase> debian_database(const Digest& manifest, bool has_dpkg);
   // A plan's packages as a local apt repository (build and advisory outbox share it).
   struct LocalRepository {

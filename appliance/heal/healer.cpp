@@ -122,7 +122,7 @@ std::size_t Healer::pass() {
           continue;
         }
         ++done;
-        spdlog::info("heal {} of {}:{}: {}{}", r->id, repo, tag, r->state, r->reason.empty() ? "" : " (" + r->reason + ")");
+        spdlog::info("heal {} of {}:{}: {}{}", r->id, repo, tag, to_string(r->state), r->reason.empty() ? "" : " (" + r->reason + ")");
       } catch (const std::exception& e) {
         spdlog::error("heal {}:{}: {}", repo, tag, e.what());
       }

@@ -89,6 +89,23 @@ std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::s
   return inv;
 }
 
+std::optional<std::int64_t> scanned_at(sqlite::Connection& c, const std::string& manifest) {
+  auto q = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
+  q.bind(1, manifest);
+  if (q.step()) return q.get_int(0);
+  return std::nullopt;
+}
+
+std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest, bool inventoried) {
+  auto q = c.prepare(inventoried ? "SELECT child FROM manifest_refs r JOIN image_inventory i ON i.manifest = r.child "
+                                   "WHERE r.manifest = ? AND r.kind = 'manifest'"
+                                 : "SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
+  q.bind(1, manifest);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.get_text(0));
+  return out;
+}
+
 std::vector<std::string> image_names(sqlite::Connection& c, const std::string& manifest) {
   std::vector<std::string> out;
   std::vector<std::string> digests = {manifest};

@@ -109,6 +109,12 @@ class Scanner {
 // Loads a stored image inventory (components in index order).
 std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::string& manifest);
 
+// When the image was last inventoried (unix seconds), if it was.
+std::optional<std::int64_t> scanned_at(sqlite::Connection& c, const std::string& manifest);
+
+// The images an index lists (none for an image); only those inventoried when `inventoried`.
+std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest, bool inventoried);
+
 // Repositories and repo:tag names an image is known by (tags of indexes holding it included).
 std::vector<std::string> image_names(sqlite::Connection& c, const std::string& manifest);
 

@@ -682,7 +682,7 @@ Status Store::adopt_blob_file(const fsys::path& staged, const Digest& digest, bo
   return install_blob_file(staged, digest, sync_directory);
 }
 
-void Store::transaction(const std::function<void(Connection&)>& fn) {
+void Store::run_transaction(const std::function<void(Connection&)>& fn) {
   auto c = pool_->lease();
   Transaction tx(*c);
   fn(*c);
@@ -697,7 +697,7 @@ Status Store::try_transaction(const std::function<Status(Connection&)>& fn) {
   return st;
 }
 
-void Store::read(const std::function<void(Connection&)>& fn) {
+void Store::run_read(const std::function<void(Connection&)>& fn) {
   auto c = pool_->lease();
   fn(*c);
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -176,11 +177,19 @@ class Store {
   // sync_directory=false leaves making the rename durable to the caller (one syncfs for many).
   Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest, bool sync_directory = true);
   bool has_blob_file(const Digest& digest) const;
-  // Runs fn inside one write transaction; an exception rolls everything back.
-  void transaction(const std::function<void(sqlite::Connection&)>& fn);
+  // Runs fn inside one write transaction and returns what fn returns (so callers need no
+  // placeholder result set before it); an exception rolls everything back.
+  template <class Fn>
+  auto transaction(Fn&& fn) -> std::invoke_result_t<Fn&, sqlite::Connection&> {
+    return returning(fn, [this](const std::function<void(sqlite::Connection&)>& f) { run_transaction(f); });
+  }
   // Commits only when fn succeeds; a failed Status rolls back.
   Status try_transaction(const std::function<Status(sqlite::Connection&)>& fn);
-  void read(const std::function<void(sqlite::Connection&)>& fn);
+  // Runs fn on a pooled connection outside any write transaction and returns what fn returns.
+  template <class Fn>
+  auto read(Fn&& fn) -> std::invoke_result_t<Fn&, sqlite::Connection&> {
+    return returning(fn, [this](const std::function<void(sqlite::Connection&)>& f) { run_read(f); });
+  }
   // Inside transaction(): link a blob into a repository; record a blob no repository serves
   // (snapshot content); record a validated manifest (its bytes already a blob) and optionally
   // tag it. Returns the tag's previous target.
@@ -195,6 +204,20 @@ class Store {
   CheckReport check();
 
  private:
+  void run_transaction(const std::function<void(sqlite::Connection&)>& fn);
+  void run_read(const std::function<void(sqlite::Connection&)>& fn);
+  template <class Fn, class Run>
+  static auto returning(Fn& fn, Run&& run) -> std::invoke_result_t<Fn&, sqlite::Connection&> {
+    using R = std::invoke_result_t<Fn&, sqlite::Connection&>;
+    if constexpr (std::is_void_v<R>) {
+      run([&](sqlite::Connection& c) { fn(c); });
+    } else {
+      std::optional<R> out;
+      run([&](sqlite::Connection& c) { out.emplace(fn(c)); });
+      return std::move(*out);
+    }
+  }
+
   friend class UploadWriter;
   struct UploadState {
     ContentHash hash{DigestAlgorithm::sha256};

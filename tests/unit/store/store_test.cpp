@@ -390,3 +390,30 @@ TEST_CASE("a refused manifest leaves no blob behind", "[store]") {
   CHECK_FALSE(f.s->blob_size("r", Sha256::of(m)));
   CHECK_FALSE(std::filesystem::exists(f.s->blob_path(Sha256::of(m))));
 }
+
+TEST_CASE("transactions and reads return what their function returns", "[store]") {
+  Fixture f;
+  auto count = [](sqlite::Connection& c) {
+    auto q = c.prepare("SELECT count(*) FROM repositories");
+    q.step();
+    return q.get_int(0);
+  };
+  auto before = f.s->read(count);
+  // A Result is handed back as it is: no placeholder error set before the call.
+  Result<std::int64_t> made = f.s->transaction([&](sqlite::Connection& c) -> Result<std::int64_t> {
+    c.prepare("INSERT INTO repositories(name, created_at) VALUES ('returned', 1)").run();
+    return c.last_insert_rowid();
+  });
+  REQUIRE(made);
+  CHECK(*made > 0);
+  CHECK(f.s->read(count) == before + 1);
+  Status refused = f.s->transaction([](sqlite::Connection&) -> Status { return make_error(Errc::invalid_argument, "no"); });
+  CHECK(!refused);
+  CHECK(refused.error().message == "no");
+  // An exception still rolls the transaction back.
+  CHECK_THROWS(f.s->transaction([](sqlite::Connection& c) -> int {
+    c.prepare("INSERT INTO repositories(name, created_at) VALUES ('thrown', 1)").run();
+    throw std::runtime_error("boom");
+  }));
+  CHECK(f.s->read(count) == before + 1);
+}

@@ -1,0 +1,88 @@
+// airhealctl user add | remove | list: the registry's users file (HTTP Basic over TLS).
+#include <unistd.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands/command.hpp"
+#include "core/oci.hpp"
+#include "registry/auth.hpp"
+
+namespace airheal::cli {
+namespace {
+
+class UserCommands : public CommandGroup {
+ public:
+  void add(CLI::App& app) override {
+    user_ = app.add_subcommand("user", "registry users (HTTP Basic over TLS)");
+    user_->require_subcommand(1);
+    add_ = user_->add_subcommand("add", "add a user or change a password and rights; reads the password from stdin");
+    add_->add_option("name", name_)->required();
+    add_->add_option("--pull", pull_, "repository pattern the user may pull from (\"apps/*\", \"*\"); repeatable; default \"*\"");
+    add_->add_option("--push", push_, "repository pattern the user may push to; repeatable; default: none");
+    add_->add_option("--delete", delete_, "repository pattern the user may delete in; repeatable; default: none");
+    add_->add_flag("--api-write", api_write_,
+                   "may approve, roll back and hold heals, add exceptions and VEX, export evidence through the API");
+    remove_ = user_->add_subcommand("remove", "remove a user");
+    remove_->add_option("name", name_)->required();
+    list_ = user_->add_subcommand("list", "list users");
+  }
+  bool given() const override { return user_->parsed(); }
+  int run(const Context& ctx) override {
+    auto path = ctx.cfg.users_file();
+    auto users = registry::UserFile::load(path);
+    if (!users) return fail(users.error().message, 2);
+    if (list_->parsed()) {
+      if (ctx.json) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& [u, h] : users->users()) {
+          auto r = users->rights(u);
+          a.push_back({{"name", u}, {"pull", r.pull}, {"push", r.push}, {"delete", r.del}, {"api_write", r.api_write}});
+        }
+        std::cout << a.dump(2) << "\n";
+      } else {
+        for (const auto& [u, h] : users->users()) std::cout << u << "  " << users->rights(u).str() << "\n";
+      }
+      return 0;
+    }
+    if (!registry::UserFile::valid_user_name(name_))
+      return fail("user names are 1-64 characters of letters, digits, '.', '_' and '-'", 2);
+    bool removing = remove_->parsed();
+    if (removing) {
+      if (!users->users().erase(name_)) return fail("no user '" + name_ + "'", 1);
+    } else {
+      if (::isatty(0)) std::cerr << "password for " << name_ << ": " << std::flush;
+      std::string password;
+      std::getline(std::cin, password);
+      if (password.size() < 8) return fail("passwords must have at least 8 characters", 2);
+      for (const auto* list : {&pull_, &push_, &delete_})
+        for (const auto& p : *list)
+          if (!oci::is_valid_repository_pattern(p))
+            return fail("repository pattern '" + p + "' may hold a-z 0-9 . _ - / * ? only", 2);
+      registry::Rights rights;
+      rights.pull = pull_.empty() ? std::vector<std::string>{"*"} : pull_;  // pull-only by default
+      rights.push = push_;
+      rights.del = delete_;
+      rights.api_write = api_write_;
+      users->users()[name_] = registry::UserFile::hash_password(password);
+      users->set_rights(name_, rights);
+    }
+    std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
+    if (auto st = users->save(path); !st) return fail(st.error().message, 1);
+    std::cout << (removing ? "removed " : "saved ") << name_ << (removing ? std::string() : " (" + users->rights(name_).str() + ")")
+              << " in " << path.string() << " (restart airheald to apply)\n";
+    return 0;
+  }
+
+ private:
+  CLI::App *user_ = nullptr, *add_ = nullptr, *remove_ = nullptr, *list_ = nullptr;
+  std::string name_;
+  std::vector<std::string> pull_, push_, delete_;
+  bool api_write_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandGroup> user_commands() { return std::make_unique<UserCommands>(); }
+
+}  // namespace airheal::cli

@@ -1,0 +1,425 @@
+#include "heal/planner.hpp"
+
+#include <fnmatch.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <regex>
+#include <set>
+
+#include "heal/deb/order.hpp"
+#include "heal/deb/resolver.hpp"
+#include "scan/binary.hpp"
+#include "scan/layer.hpp"
+#include "scan/sbom.hpp"
+#include "version/version.hpp"
+
+namespace airheal::heal {
+using nlohmann::json;
+
+namespace {
+
+std::string strip_v(std::string v) { return !v.empty() && v[0] == 'v' ? v.substr(1) : v; }
+
+// Names and versions from snapshot metadata become file names in the outbox and tokens in a
+// lockfile: only the characters modules and packages use, no path segment that climbs.
+bool safe_dependency(const std::string& package, const std::string& version) {
+  static const std::regex pkg_re("[A-Za-z0-9@_][A-Za-z0-9._~/@+-]*"), ver_re("[A-Za-z0-9][A-Za-z0-9.+-]*");
+  if (package.size() > 300 || version.size() > 100 || !std::regex_match(package, pkg_re) || !std::regex_match(version, ver_re))
+    return false;
+  return ("/" + package + "/").find("/../") == std::string::npos && ("/" + package + "/").find("/./") == std::string::npos &&
+         package.find("//") == std::string::npos;
+}
+
+// What a replacement binary is built from, by ecosystem and name.
+std::map<std::pair<std::string, std::string>, std::string> binary_components(const scan::BinaryInfo& b) {
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  if (b.go) {
+    if (auto v = scan::go_version_to_semver(b.go->go_version)) out[{"Go", "stdlib"}] = *v;
+    if (!b.go->main.path.empty()) out[{"Go", b.go->main.path}] = b.go->main.version;
+    for (const auto& d : b.go->deps) out[{"Go", d.path}] = d.version;
+  }
+  for (const auto& r : b.rust) out[{"crates.io", r.name}] = r.version;
+  if (b.package_note) out[{"", b.package_note->value("name", "")}] = b.package_note->value("version", "");
+  return out;
+}
+
+std::vector<std::string> split_ids(const std::string& fixes) {
+  std::vector<std::string> ids;
+  std::size_t start = 0;
+  while (start <= fixes.size()) {
+    auto comma = fixes.find(',', start);
+    ids.push_back(fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ids;
+}
+
+std::string ids_text(const std::vector<std::string>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size() && i < 3; ++i) out += (i ? ", " : " ") + ids[i];
+  if (ids.size() > 3) out += " and " + std::to_string(ids.size() - 3) + " more";
+  return out;
+}
+
+}  // namespace
+
+bool Plan::uses_dpkg() const {
+  for (const auto& p : packages)
+    if (p.record.empty()) return true;
+  return false;
+}
+
+json Plan::to_json() const {
+  json rb = nullptr;
+  if (rebase)
+    rb = {{"base", rebase->base_name}, {"from", rebase->old_base}, {"to", rebase->new_base}, {"base_layers", rebase->base_layers}};
+  auto pins = json::array();
+  for (const auto& p : packages) {
+    json j = {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}};
+    if (!p.record.empty()) j["record"] = p.record;
+    if (!p.needed_by.empty()) j["needed_by"] = p.needed_by;
+    pins.push_back(std::move(j));
+  }
+  auto arts = json::array();
+  for (const auto& a : artifacts)
+    arts.push_back({{"path", a.path}, {"name", a.name}, {"version", a.version}, {"digest", a.digest}, {"fixes", a.fixes}});
+  auto deps = json::array();
+  for (const auto& d : dependencies)
+    deps.push_back({{"lockfile", d.lockfile}, {"ecosystem", d.ecosystem}, {"package", d.package}, {"from", d.installed},
+                    {"version", d.version}, {"artifact", d.name}, {"digest", d.digest}, {"fixes", d.fixes}});
+  json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
+            {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
+  if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
+  if (!deferrals.empty()) j["deferrals"] = deferrals;
+  if (!installer.empty()) j["installer"] = installer;
+  if (!dpkg_batches.empty()) j["dpkg_batches"] = dpkg_batches;
+  if (!apt_mark_auto.empty()) j["apt_mark_auto"] = apt_mark_auto;
+  if (rebase) j["rebase"] = rb;
+  if (!dependencies.empty()) {
+    j["dependencies"] = deps;
+    j["pinned"] = pinned;
+  }
+  return j;
+}
+
+Plan plan_heal(const PlanInput& input, PlanSources& io) {
+  using Content = ImportedContent;
+  const json& findings = input.findings;
+  const scan::ImageInventory* inv = &input.inventory;
+  const auto& packages = input.packages;
+  const auto& artifacts = input.artifacts;
+  const std::string& repository = input.repository;
+  Plan p;
+  std::set<std::string> used_snapshots;
+  auto use = [&](const Content& c) {
+    used_snapshots.insert(c.snapshot);
+    p.fix_imported_at = std::max(p.fix_imported_at, c.imported_at);
+  };
+  // Which dpkg database a Debian component lives in: dpkg's own status file (the image can run
+  // dpkg: package patch) or distroless status.d records (nothing can run: package files).
+  bool has_dpkg = false;
+  for (const auto& c : inv->components)
+    if (c.type == "deb" && c.location == "var/lib/dpkg/status") has_dpkg = true;
+  auto usable = [&](const std::string& location) {
+    return has_dpkg ? location == "var/lib/dpkg/status" : location.rfind("var/lib/dpkg/status.d/", 0) == 0;
+  };
+  // Debian findings grouped by source package: a source is healed only with every installed
+  // binary built from it (dpkg refuses mixed versions of perl and perl-base, for instance).
+  struct SourceNeed {
+    std::string fixed;  // the highest fixed version any of its findings needs
+    std::set<std::string> ids;
+  };
+  std::map<std::string, SourceNeed> sources;
+  // Findings in self-describing binaries, by the binary's path.
+  struct BinaryNeed {
+    std::string ecosystem, package, fixed, id;
+  };
+  std::map<std::string, std::vector<BinaryNeed>> binaries;
+  std::set<std::string> targeted, deferred, pinned;
+  // Findings in lockfiles, by (lockfile, ecosystem, package).
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<BinaryNeed>> lockfiles;
+  std::map<std::pair<std::string, std::string>, std::string> installed_of;
+  for (const auto& f : findings) {
+    auto id = f["advisory"].get<std::string>();
+    auto type = f["type"].get<std::string>();
+    auto fixed = f["fixed"].get<std::string>();
+    auto location = f["location"].get<std::string>();
+    if (fixed.empty()) {
+      deferred.insert(id);
+    } else if ((type == "go-module" || type == "npm") && !location.empty()) {
+      lockfiles[{location, f["ecosystem"].get<std::string>(), f["package"].get<std::string>()}].push_back(
+          {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+      installed_of[{location, f["package"].get<std::string>()}] = f.value("installed", "");
+    } else if (type == "deb" && usable(location)) {
+      auto& need = sources[f["source"].get<std::string>()];
+      if (need.fixed.empty() || version::compare_dpkg(fixed, need.fixed).value_or(0) > 0) need.fixed = fixed;
+      need.ids.insert(id);
+    } else if (type != "deb" && type != "apk" && type != "rpm" && !location.empty()) {
+      binaries[location].push_back({f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+    } else {
+      deferred.insert(id);
+    }
+  }
+  std::map<std::string, PackagePin> pins;  // by package name
+  // Debian: the resolver picks the imported builds the way apt would (every installed binary of
+  // each affected source, and what those builds need at versions the image does not have);
+  // whatever it cannot complete is deferred with the missing build named.
+  if (!sources.empty()) {
+    auto db = io.debian_database ? io.debian_database(has_dpkg)
+                                      : Result<DebianDatabase>(make_error(Errc::not_found, "no package database reader"));
+    std::vector<deb::SourceRequest> requests;
+    for (const auto& [source, need] : sources) requests.push_back({source, need.fixed, need.ids});
+    auto defer_source = [&](const std::string& source, const std::string& fixed, const std::set<std::string>& ids,
+                            const std::string& reason, const std::vector<std::string>& missing) {
+      deferred.insert(ids.begin(), ids.end());
+      std::string m;
+      for (const auto& x : missing) m += " " + x;
+      p.missing.push_back(source + " " + fixed + ":" + m);
+      p.deferrals.push_back({{"source", source}, {"fixed", fixed}, {"ids", ids}, {"reason", reason}, {"missing", missing}});
+    };
+    if (!db) {
+      for (const auto& r : requests)
+        defer_source(r.source, r.fixed, r.ids, "the image's package database cannot be read: " + db.error().message, {});
+    } else {
+      deb::ResolveInput in;
+      in.installed = db->packages;
+      in.architecture = db->architecture;
+      in.requests = requests;
+      std::vector<const Content*> pool_content;
+      for (const auto& c : packages) {
+        auto ctl = io.deb_control ? io.deb_control(c.digest)
+                                       : Result<deb::Paragraph>(make_error(Errc::not_found, "no package reader"));
+        if (!ctl) {
+          spdlog::warn("imported package {} {} is not usable: {}", c.name, c.version, ctl.error().message);
+          continue;
+        }
+        auto pkg = deb::package_from(*ctl);
+        // Snapshot metadata must describe the package itself.
+        if (!pkg || pkg->name != c.name || pkg->version != c.version) continue;
+        in.pool.push_back(std::move(*pkg));
+        pool_content.push_back(&c);
+      }
+      auto res = deb::resolve(in);
+      std::set<std::string> deferred_sources;
+      for (const auto& d : res.deferred) {
+        deferred_sources.insert(d.source);
+        defer_source(d.source, d.fixed, d.ids, d.reason, d.missing);
+      }
+      for (const auto& ch : res.choices) {
+        const auto& pkg = in.pool[ch.pool];
+        const auto& c = *pool_content[ch.pool];
+        std::string ids;
+        if (ch.needed_by.empty())
+          for (const auto& i : sources[ch.origin].ids) ids += (ids.empty() ? "" : ",") + i;
+        std::string record;
+        if (!has_dpkg) {
+          auto it = db->record.find(pkg.name);
+          record = it != db->record.end() ? it->second : "var/lib/dpkg/status.d/" + pkg.name;
+        }
+        pins[pkg.name] = PackagePin{pkg.name, pkg.version, pkg.architecture, c.digest, ids, record, ch.needed_by};
+        use(c);
+      }
+      for (const auto& [source, need] : sources)
+        if (!deferred_sources.count(source)) targeted.insert(need.ids.begin(), need.ids.end());
+      if (!pins.empty()) {
+        p.installer = !has_dpkg ? "files" : db->apt ? "apt" : "dpkg";
+        if (p.installer == "apt") {
+          // apt marks what it is asked to install as installed by hand; the image's own marks are
+          // kept (so a later autoremove inside it behaves as before), and what the closure adds
+          // is marked automatic, as apt would mark a dependency it pulled in.
+          for (const auto& ch : res.choices) {
+            const auto& name = in.pool[ch.pool].name;
+            if (!ch.upgrade || db->auto_installed.count(name)) p.apt_mark_auto.push_back(name);
+          }
+        } else if (p.installer == "dpkg") {
+          std::vector<deb::Package> ordered;
+          for (const auto& ch : res.choices) ordered.push_back(in.pool[ch.pool]);
+          for (const auto& batch : deb::dpkg_batches(ordered)) {
+            p.dpkg_batches.emplace_back();
+            for (auto i : batch) p.dpkg_batches.back().push_back(ordered[i].name);
+          }
+        }
+      }
+    }
+  }
+  for (auto& [n, pin] : pins) p.packages.push_back(pin);
+  // Gold substitution: a signed artefact whose metadata names this binary's path (and, when it
+  // says so, the repositories it is for), checked by reading what it is built from: it must carry
+  // every fixed version (or no longer contain the vulnerable package at all).
+  for (const auto& [location, needs] : binaries) {
+    const Content* best = nullptr;
+    std::set<std::string> best_fixes;
+    for (const auto& c : artifacts) {
+      auto path = c.meta.value("path", "");
+      auto norm = scan::normalise_path(path);
+      if (!norm || *norm != location) continue;
+      auto repos = c.meta.value("repository", "");
+      if (!repos.empty() && fnmatch(repos.c_str(), repository.c_str(), 0) != 0) continue;
+      auto d = Digest::parse(c.digest);
+      if (!d) continue;
+      auto bytes = io.artifact_bytes ? io.artifact_bytes(*d) : std::nullopt;
+      if (!bytes) continue;
+      auto info = scan::read_binary(*bytes);
+      if (info.empty()) continue;  // not a binary that says what it is built from: cannot be checked
+      auto comps = binary_components(info);
+      std::set<std::string> fixes;
+      for (const auto& n : needs) {
+        auto it = comps.find({n.ecosystem, n.package});
+        if (it == comps.end()) {
+          fixes.insert(n.id);  // the vulnerable package is gone
+          continue;
+        }
+        auto cmp = version::compare(n.ecosystem, strip_v(it->second), strip_v(n.fixed));
+        if (cmp && *cmp >= 0) fixes.insert(n.id);
+      }
+      if (fixes.size() > best_fixes.size() || (best && fixes.size() == best_fixes.size() && c.imported_at > best->imported_at)) {
+        best = &c;
+        best_fixes = fixes;
+      }
+    }
+    if (!best || best_fixes.empty()) {
+      for (const auto& n : needs) deferred.insert(n.id);
+      p.missing.push_back("an artefact for /" + location + " with " + needs.front().package + " " + needs.front().fixed);
+      continue;
+    }
+    std::string ids;
+    for (const auto& i : best_fixes) ids += (ids.empty() ? "" : ",") + i;
+    p.artifacts.push_back({location, best->name, best->version, best->digest, ids});
+    use(*best);
+    targeted.insert(best_fixes.begin(), best_fixes.end());
+    for (const auto& n : needs)
+      if (!best_fixes.count(n.id)) deferred.insert(n.id);
+  }
+  // Dependency pins: the lowest imported version that carries every fix (the smallest change to
+  // the application's dependency graph).
+  for (const auto& [key, needs] : lockfiles) {
+    const auto& [lockfile, ecosystem, package] = key;
+    const Content* best = nullptr;
+    for (const auto& c : artifacts) {
+      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package) continue;
+      auto v = c.meta.value("version", "");
+      if (!safe_dependency(package, v) || (ecosystem == "Go" && v[0] != 'v')) continue;
+      bool all = true;
+      for (const auto& n : needs) {
+        auto cmp = version::compare(ecosystem, strip_v(v), strip_v(n.fixed));
+        if (!cmp || *cmp < 0) all = false;
+      }
+      if (!all) continue;
+      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", ""))).value_or(0) >= 0) continue;
+      best = &c;
+    }
+    if (!best) {
+      for (const auto& n : needs) deferred.insert(n.id);
+      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" + lockfile);
+      continue;
+    }
+    std::string ids;
+    std::set<std::string> idset;
+    for (const auto& n : needs) idset.insert(n.id);
+    for (const auto& i : idset) ids += (ids.empty() ? "" : ",") + i;
+    auto inst = installed_of.find({lockfile, package});
+    p.dependencies.push_back({lockfile, ecosystem, package, inst == installed_of.end() ? "" : inst->second,
+                              best->meta.value("version", ""), best->name, best->digest, ids});
+    use(*best);
+    pinned.insert(idset.begin(), idset.end());
+  }
+  for (const auto& t : pinned) deferred.erase(t);
+  for (const auto& t : targeted) deferred.erase(t);
+  p.pinned.assign(pinned.begin(), pinned.end());
+  p.targeted.assign(targeted.begin(), targeted.end());
+  p.deferred.assign(deferred.begin(), deferred.end());
+  p.snapshots.assign(used_snapshots.begin(), used_snapshots.end());
+
+  // Upstream bump first: when the image's base has a newer version here that removes at least
+  // every finding the package and artefact plan would, the image is rebased onto it.
+  std::string no_bump = input.no_bump;
+  if (auto bump = input.upstream_bump) {
+    std::set<std::string> covers(bump->targeted.begin(), bump->targeted.end());
+    bool superset = !covers.empty();
+    for (const auto& t : p.targeted)
+      if (!covers.count(t)) superset = false;
+    if (superset) {
+      std::set<std::string> rest;
+      for (const auto& f : findings)
+        if (!covers.count(f["advisory"].get<std::string>())) rest.insert(f["advisory"].get<std::string>());
+      for (const auto& x : p.pinned) rest.erase(x);
+      bump->dependencies = p.dependencies;  // pins still go to the outbox
+      bump->pinned = p.pinned;
+      bump->deferred.assign(rest.begin(), rest.end());
+      if (!bump->deferred.empty())
+        bump->explanation += " Not fixed by the newer base and deferred: " + std::to_string(bump->deferred.size()) + " finding(s).";
+      return *bump;
+    }
+  }
+  std::vector<std::string> parts;
+  if (p.uses_dpkg()) parts.push_back("package-patch");
+  else if (!p.packages.empty()) parts.push_back("package-files");
+  if (!p.artifacts.empty()) parts.push_back("gold-substitution");
+  if (!p.dependencies.empty()) parts.push_back("dependency-pin");
+  if (parts.empty()) {
+    p.strategy = "defer";
+    p.explanation = findings.empty() ? "Nothing to heal: the image has no open findings."
+                                     : "No fix for these findings has been imported into the air gap yet: the heal is deferred.";
+  } else {
+    for (std::size_t i = 0; i < parts.size(); ++i) p.strategy += (i ? "+" : "") + parts[i];
+    auto n = p.targeted.size();
+    if (p.builds())
+      p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
+                      " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
+    if (!p.packages.empty()) {
+      auto n_pkgs = std::to_string(p.packages.size());
+      if (p.installer == "apt")
+        p.explanation += " The image's own apt-get installs " + n_pkgs +
+                         " fixed package(s) imported from a signed snapshot, from a local read-only repository that is the only "
+                         "source it sees (apt orders pre-dependencies and configuration):";
+      else if (p.installer == "dpkg")
+        p.explanation += " The image has dpkg but no apt, so dpkg installs " + n_pkgs + " fixed package(s) imported from a signed snapshot in " +
+                         std::to_string(p.dpkg_batches.size()) + " call(s), each package after the packages it pre-depends on:";
+      else
+        p.explanation += " The image has no package manager, so the files of " + n_pkgs +
+                         " fixed package(s) imported from a signed snapshot are written into the layer "
+                         "and their status.d records updated, so scanners see the fix:";
+      std::map<std::string, std::vector<std::string>> by_fixes;  // packages upgraded together
+      std::vector<std::string> closure;
+      for (const auto& pin : p.packages) {
+        if (pin.needed_by.empty()) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
+        else closure.push_back(pin.name + " " + pin.version + " (" + pin.needed_by + ")");
+      }
+      for (const auto& [fixes, names] : by_fixes) {
+        p.explanation += " [";
+        for (std::size_t i = 0; i < names.size(); ++i) p.explanation += (i ? ", " : "") + names[i];
+        p.explanation += "] fixes" + ids_text(split_ids(fixes)) + ";";
+      }
+      if (!closure.empty()) {
+        p.explanation += " and, because the fixed builds need them:";
+        for (const auto& c : closure) p.explanation += " " + c + ";";
+      }
+    }
+    for (const auto& a : p.artifacts)
+      p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name + (a.version.empty() ? "" : " " + a.version) +
+                       " (" + a.digest.substr(0, 19) + "), whose build information shows the fixed versions; it fixes" +
+                       ids_text(split_ids(a.fixes)) + ";";
+  }
+  if (!p.dependencies.empty()) {
+    p.explanation += std::string(p.explanation.empty() ? "" : " ") + "The application pins vulnerable dependencies in its " +
+                     "lockfiles and fixed versions were imported; it must be rebuilt from source by its owners, so the pins " +
+                     "(patched lockfiles and the imported modules, usable offline) are written to the outbox:";
+    for (const auto& d : p.dependencies)
+      p.explanation += " " + d.package + " " + d.installed + " -> " + d.version + " in /" + d.lockfile + " fixes" +
+                       ids_text(split_ids(d.fixes)) + ";";
+  }
+  if (!p.deferred.empty()) {
+    p.explanation += " Deferred (no fix inside the air gap): " + std::to_string(p.deferred.size()) + " finding(s)";
+    if (!p.missing.empty()) {
+      p.explanation += "; a snapshot must carry";
+      for (const auto& m : p.missing) p.explanation += " [" + m + "]";
+    }
+    p.explanation += ".";
+    for (const auto& d : p.deferrals) p.explanation += " " + d["source"].get<std::string>() + ": " + d["reason"].get<std::string>() + ".";
+  }
+  return p;
+}
+
+}  // namespace airheal::heal
