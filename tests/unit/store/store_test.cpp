@@ -333,7 +333,7 @@ TEST_CASE("store check reads one consistent state while images, blobs and referr
   std::thread writer([&] {
     // Writes as the daemon does while it records SBOMs: blobs, then manifests referring to them.
     try {
-      for (unsigned i = 2; i < 400 && !done; ++i) {
+      for (unsigned i = 2; i < 5000 && !done; ++i) {  // until the checks below are done
         auto cfg = "{\"seed\":" + std::to_string(i) + "}";
         auto layer = test::random_bytes(2000, i);
         for (const auto& b : {cfg, layer}) {
@@ -353,19 +353,23 @@ TEST_CASE("store check reads one consistent state while images, blobs and referr
       writer_error = e.what();
     }
   });
-  int checks = 0;
+  // At least five checks and forty images written, however the two threads are scheduled (a
+  // loaded machine may write forty images during one check).
+  int checks = 0, written_at_first_check = -1;
   std::vector<std::string> problems;
-  while (written < 40 && writer_error.empty() && checks < 2000) {
+  while ((written < 40 || checks < 5) && writer_error.empty() && checks < 2000) {
     auto r = f.s->check();
-    ++checks;
+    if (++checks == 1) written_at_first_check = written;
     problems.insert(problems.end(), r.problems.begin(), r.problems.end());
   }
+  int written_at_end = written;
   done = true;
   writer.join();
   INFO(writer_error);
   REQUIRE(writer_error.empty());
   INFO((problems.empty() ? "" : problems.front()));
-  CHECK(checks > 1);
+  CHECK(checks >= 5);
+  CHECK(written_at_end > written_at_first_check);  // the checks ran while images were being written
   CHECK(problems.empty());
   CHECK(f.s->check().ok());
 }
