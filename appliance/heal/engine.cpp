@@ -41,62 +41,7 @@ std::string today() {
   return buf;
 }
 
-HealRecord row(sqlite::Statement& st) {
-  HealRecord h;
-  h.id = st.get_int(0);
-  h.repository = st.get_text(1);
-  h.tag = st.get_text(2);
-  h.original = st.get_text(3);
-  h.state = parse_heal_state(st.get_text(4)).value_or(HealState::failed);  // only the engine writes it
-  h.mode = st.get_text(5);
-  h.strategy = st.get_text(6);
-  h.plan = json::parse(st.get_text(7), nullptr, false);
-  h.staged_tag = st.get_optional_text(8).value_or("");
-  h.staged = st.get_optional_text(9).value_or("");
-  h.reason = st.get_text(10);
-  h.log = st.get_text(11);
-  h.created_at = st.get_int(12);
-  h.updated_at = st.get_int(13);
-  if (!st.is_null(14)) h.staged_at = st.get_int(14);
-  if (!st.is_null(15)) h.promoted_at = st.get_int(15);
-  if (!st.is_null(16)) h.fix_imported_at = st.get_int(16);
-  h.heal_layer_size = st.is_null(17) ? 0 : st.get_int(17);
-  h.image_size = st.is_null(18) ? 0 : st.get_int(18);
-  h.attestations = json::parse(st.get_text(19), nullptr, false);
-  if (!h.attestations.is_array()) h.attestations = json::array();
-  h.generation = st.get_text(20);
-  h.failure = st.get_text(21);
-  h.failure_lines = st.get_text(22);
-  return h;
-}
-
-constexpr const char* kSelect =
-    "SELECT id, repository, tag, original, state, mode, strategy, plan, staged_tag, staged, reason, log, created_at, "
-    "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, attestations, generation, failure, failure_lines "
-    "FROM heals";
-
 }  // namespace
-
-json HealRecord::to_json() const {
-  json j = {{"id", id},       {"repository", repository}, {"tag", tag},         {"original", original}, {"state", to_string(state)},
-            {"mode", mode},   {"strategy", strategy},     {"plan", plan},       {"reason", reason},
-            {"created", scan::rfc3339(created_at)}, {"updated", scan::rfc3339(updated_at)},
-            {"attestations", attestations}};
-  if (!staged_tag.empty()) j["staged_tag"] = staged_tag;
-  if (!staged.empty()) j["staged"] = staged;
-  if (!failure.empty()) j["failure"] = {{"class", failure}, {"lines", failure_lines}};
-  if (staged_at) j["staged_at"] = scan::rfc3339(*staged_at);
-  if (promoted_at) j["promoted_at"] = scan::rfc3339(*promoted_at);
-  if (heal_layer_size) j["heal_layer_bytes"] = heal_layer_size;
-  if (image_size) j["image_bytes"] = image_size;
-  // Time to heal: from the import of the snapshot that carried the fix (or the heal's start when
-  // the fix was already inside the gap) to staging and to promotion.
-  if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(*fix_imported_at);
-  auto from = fix_imported_at && *fix_imported_at <= created_at ? *fix_imported_at : created_at;
-  if (staged_at) j["time_to_stage_seconds"] = *staged_at - from;
-  if (promoted_at) j["time_to_promote_seconds"] = *promoted_at - from;
-  return j;
-}
 
 EngineOptions engine_options(const config::Config& cfg) {
   EngineOptions eo;
@@ -178,13 +123,8 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
 std::int64_t Engine::create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode) {
   std::int64_t id = 0;
   auto now = store_.now_seconds();
-  store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at, generation) "
-              "VALUES (?, ?, ?, 'detected', ?, ?, ?, ?)")
-        .bind(1, repo).bind(2, tag).bind(3, original).bind(4, mode).bind(5, now).bind(6, now).bind(7, content_generation(c)).run();
-    id = c.last_insert_rowid();
-    c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, 'detected', ?, ?)")
-        .bind(1, id).bind(2, now).bind(3, repo + ":" + tag + " at " + original).run();
+  id = store_.transaction([&](sqlite::Connection& c) {
+    return HealRepository::create(c, repo, tag, original, mode, content_generation(c), now);
   });
   journal({{"type", "heal.detected"}, {"heal", id}, {"image", repo + ":" + tag}, {"original", original}});
   return id;
@@ -193,24 +133,15 @@ std::int64_t Engine::create(const std::string& repo, const std::string& tag, con
 void Engine::transition(std::int64_t id, HealState to, const std::string& detail,
                         const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
   auto now = store_.now_seconds();
-  std::string state = to_string(to);
-  std::string image, failure, failure_lines;
-  store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET state = ?, updated_at = ? WHERE id = ?").bind(1, state).bind(2, now).bind(3, id).run();
-    c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, ?, ?, ?)")
-        .bind(1, id).bind(2, state).bind(3, now).bind(4, detail).run();
+  auto s = store_.transaction([&](sqlite::Connection& c) {
+    HealRepository::set_state(c, id, to, detail, now);
     if (extra) extra(c);
-    auto st = c.prepare("SELECT repository || ':' || tag, failure, failure_lines FROM heals WHERE id = ?");
-    st.bind(1, id);
-    if (st.step()) {
-      image = st.get_text(0);
-      failure = st.get_text(1);
-      failure_lines = st.get_text(2);
-    }
+    return HealRepository::summary(c, id);
   });
-  json record = {{"type", "heal." + state}, {"heal", id}, {"image", image}, {"detail", detail}};
+  json record = {{"type", std::string("heal.") + to_string(to)}, {"heal", id}, {"image", s.image}, {"detail", detail}};
   // Webhooks and the journal carry the classified failure beside the one-line reason.
-  if ((to == HealState::failed || to == HealState::held) && !failure.empty()) record["failure"] = {{"class", failure}, {"lines", failure_lines}};
+  if ((to == HealState::failed || to == HealState::held) && !s.failure.empty())
+    record["failure"] = {{"class", s.failure}, {"lines", s.failure_lines}};
   if (!actor.empty()) record["actor"] = actor;
   journal(std::move(record));
 }
@@ -220,8 +151,7 @@ void Engine::fail_heal(std::int64_t id, const std::string& why, const std::strin
   auto cls = failure.cls == FailureClass::none ? FailureClass::build_failed : failure.cls;
   auto reason = failure.lines.empty() ? why : failure.summary();
   transition(id, HealState::failed, reason, [&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
-        .bind(1, reason).bind(2, bounded_log(log)).bind(3, to_slug(cls)).bind(4, failure.lines).bind(5, id).run();
+    HealRepository::set_outcome(c, id, reason, bounded_log(log), to_slug(cls), failure.lines);
   });
 }
 
@@ -306,11 +236,8 @@ std::string Engine::staging_tag(const std::string& repo, const std::string& tag)
   std::set<std::string> taken;
   if (auto tags = store_.list_tags(repo, 0, ""); tags)
     for (const auto& t : *tags) taken.insert(t);
-  store_.read([&](sqlite::Connection& c) {  // staged tags of heals whose tag was since removed count too
-    auto st = c.prepare("SELECT staged_tag FROM heals WHERE repository = ? AND staged_tag IS NOT NULL");
-    st.bind(1, repo);
-    while (st.step()) taken.insert(st.get_text(0));
-  });
+  // Staged tags of heals whose tag was since removed count too.
+  for (auto& t : store_.read([&](sqlite::Connection& c) { return HealRepository::staged_tags(c, repo); })) taken.insert(t);
   for (int n = 1;; ++n)
     if (!taken.count(base + std::to_string(n))) return base + std::to_string(n);
 }
@@ -346,31 +273,20 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   if (!current) return make_error(Errc::manifest_unknown, repo + ":" + tag + ": " + current.error().message);
   // Heal from the original, never from an earlier heal: a second heal replaces the heal layer.
   std::string original = current->digest.str();
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT original FROM heals WHERE repository = ? AND tag = ? AND state = 'promoted' AND staged = ? ORDER BY id DESC LIMIT 1");
-    st.bind(1, repo).bind(2, tag).bind(3, original);
-    if (st.step()) original = st.get_text(0);
-  });
+  if (auto o = store_.read([&](sqlite::Connection& c) { return HealRepository::original_of_promoted(c, repo, tag, original); }))
+    original = *o;
   auto scanned = scanner_.scan(*Digest::parse(original));
   if (!scanned) return scanned.error();
   Policy policy = options_.policy ? options_.policy(repo) : Policy{};
   auto p = plan(original, repo);
   if (!force && p) {
-    std::optional<HealRecord> prev;
-    store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare(std::string(kSelect) + " WHERE repository = ? AND tag = ? AND original = ? AND state IN "
-                                                 "('held', 'staged', 'promoted') ORDER BY id DESC LIMIT 1");
-      st.bind(1, repo).bind(2, tag).bind(3, original);
-      if (st.step()) prev = row(st);
-    });
+    auto prev = store_.read([&](sqlite::Connection& c) { return HealRepository::latest_settled(c, repo, tag, original); });
     auto now_plan = p->to_json();
     if (prev && prev->plan.is_object() && prev->plan.value("packages", json()) == now_plan["packages"] &&
         prev->plan.value("artifacts", json::array()) == now_plan["artifacts"] &&
         prev->plan.value("rebase", json()) == now_plan.value("rebase", json()) &&
         prev->plan.value("dependencies", json()) == now_plan.value("dependencies", json())) {
-      store_.transaction([&](sqlite::Connection& c) {
-        c.prepare("UPDATE heals SET generation = ? WHERE id = ?").bind(1, content_generation(c)).bind(2, prev->id).run();
-      });
+      store_.transaction([&](sqlite::Connection& c) { HealRepository::set_generation(c, prev->id, content_generation(c)); });
       return *get(prev->id);
     }
   }
@@ -383,17 +299,11 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   transition(id, HealState::planned,
              p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " + std::to_string(p->artifacts.size()) +
                  " artefact(s), " + std::to_string(p->targeted.size()) + " targeted, " + std::to_string(p->deferred.size()) + " deferred",
-             [&](sqlite::Connection& c) {
-               auto st = c.prepare("UPDATE heals SET strategy = ?, plan = ?, fix_imported_at = ? WHERE id = ?");
-               st.bind(1, p->strategy).bind(2, p->to_json().dump());
-               if (p->fix_imported_at) st.bind(3, p->fix_imported_at);
-               st.bind(4, id).run();
-             });
+             [&](sqlite::Connection& c) { HealRepository::set_plan(c, id, p->strategy, p->to_json(), p->fix_imported_at); });
   defer_exceptions(id, repo, *p);
   auto hold = [&](const std::string& why, const std::string& log = "", const Failure& failure = {}) {
     transition(id, HealState::held, why, [&](sqlite::Connection& c) {
-      c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
-          .bind(1, why).bind(2, bounded_log(log)).bind(3, to_slug(failure.cls)).bind(4, failure.lines).bind(5, id).run();
+      HealRepository::set_outcome(c, id, why, bounded_log(log), to_slug(failure.cls), failure.lines);
     });
     return *get(id);
   };
@@ -446,9 +356,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   }
   auto staged = put->digest.str();
   store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET staged_tag = ?, staged = ?, heal_layer_size = ?, image_size = ? WHERE id = ?")
-        .bind(1, staged_tag).bind(2, staged).bind(3, static_cast<std::int64_t>(built->heal_layer_size))
-        .bind(4, static_cast<std::int64_t>(built->image_size)).bind(5, id).run();
+    HealRepository::set_staged_image(c, id, staged_tag, staged, static_cast<std::int64_t>(built->heal_layer_size),
+                                     static_cast<std::int64_t>(built->image_size));
   });
   auto rescanned = scanner_.scan(put->digest);
   if (!rescanned) {
@@ -497,10 +406,9 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   }
   auto now = store_.now_seconds();
   transition(id, HealState::staged, repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET staged_at = ?, log = ?, reason = ? WHERE id = ?")
-        .bind(1, now).bind(2, bounded_log(log + notes))
-        .bind(3, policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")")
-        .bind(4, id).run();
+    HealRepository::set_staged(
+        c, id, now, bounded_log(log + notes),
+        policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")");
   });
   if (policy.mode != "continuous") return *get(id);
   auto promoted = approve(id, "airheal (continuous mode: every gate passed)");
@@ -542,12 +450,10 @@ Result<std::pair<HealRecord, store::ManifestRecord>> Engine::approval(std::int64
   auto current = store_.get_manifest(h->repository, h->tag);
   if (current && current->digest.str() != h->original) {
     // Promoting over an earlier promoted heal of the same original is a re-heal, not a conflict.
-    bool earlier_heal = false;
-    store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT 1 FROM heals WHERE repository = ? AND tag = ? AND original = ? AND staged = ? AND state = 'promoted'");
-      st.bind(1, h->repository).bind(2, h->tag).bind(3, h->original).bind(4, current->digest.str());
-      earlier_heal = st.step();
+    auto promoted_from = store_.read([&](sqlite::Connection& c) {
+      return HealRepository::original_of_promoted(c, h->repository, h->tag, current->digest.str());
     });
+    bool earlier_heal = promoted_from == h->original;
     if (!earlier_heal)
       return make_error(Errc::conflict, h->repository + ":" + h->tag + " has moved since the heal started (now " +
                                             current->digest.str() + "); heal it again");
@@ -570,21 +476,14 @@ Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const
   transition(id, HealState::promoted, "approved by " + by + ": " + h->repository + ":" + h->tag + " -> " + h->staged,
              [&](sqlite::Connection& c) {
                // An earlier promoted heal of the same tag is superseded; this one is what rollback undoes.
-               c.prepare("UPDATE heals SET state = 'rolled_back', reason = ? WHERE repository = ? AND tag = ? AND state = 'promoted' AND id != ?")
-                   .bind(1, "superseded by heal " + std::to_string(id)).bind(2, h->repository).bind(3, h->tag).bind(4, id).run();
-               c.prepare("UPDATE heals SET promoted_at = ?, reason = ? WHERE id = ?").bind(1, now).bind(2, "approved by " + by).bind(3, id).run();
+               HealRepository::set_promoted(c, id, h->repository, h->tag, now, "approved by " + by);
              },
              actor);
   return *get(id);
 }
 
 Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& tag, const std::string& by, const std::string& actor) {
-  std::optional<HealRecord> h;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(std::string(kSelect) + " WHERE repository = ? AND tag = ? AND state = 'promoted' ORDER BY id DESC LIMIT 1");
-    st.bind(1, repo).bind(2, tag);
-    if (st.step()) h = row(st);
-  });
+  auto h = store_.read([&](sqlite::Connection& c) { return HealRepository::latest_promoted(c, repo, tag); });
   if (!h) return make_error(Errc::not_found, "no promoted heal of " + repo + ":" + tag + " to roll back");
   auto original = store_.get_manifest(repo, h->original);
   if (!original) return make_error(Errc::manifest_unknown, "the original image " + h->original + " is gone: " + original.error().message);
@@ -592,7 +491,7 @@ Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& 
   if (!put) return put.error();
   transition(h->id, HealState::rolled_back, "rolled back by " + by + ": " + repo + ":" + tag + " -> " + h->original,
              [&](sqlite::Connection& c) {
-               c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, "rolled back by " + by).bind(2, h->id).run();
+               HealRepository::set_reason(c, h->id, "rolled back by " + by);
              },
              actor);
   return *get(h->id);
@@ -605,45 +504,23 @@ Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const st
     return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + to_string(h->state) + "; only a staged heal can be held");
   auto reason = "held by " + by + (why.empty() ? "" : ": " + why);
   transition(
-      id, HealState::held, reason, [&](sqlite::Connection& c) { c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run(); },
+      id, HealState::held, reason, [&](sqlite::Connection& c) { HealRepository::set_reason(c, id, reason); },
       actor);
   return *get(id);
 }
 
 std::vector<HealRecord> Engine::list() {
-  std::vector<HealRecord> out;
-  // Without the build logs (up to 4 MiB each): the API, metrics and listings never show them,
-  // and every status request lists every heal. get() reads one heal whole.
-  static const std::string without_logs = [] {
-    std::string q = kSelect;
-    q.replace(q.find(" log,"), 5, " '' AS log,");
-    return q;
-  }();
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(without_logs + " ORDER BY id");
-    while (st.step()) out.push_back(row(st));
-  });
-  return out;
+  // Without the build logs: the API, metrics and listings never show them, and every status
+  // request lists every heal. get() reads one heal whole.
+  return store_.read([](sqlite::Connection& c) { return HealRepository::list(c); });
 }
 
 std::optional<HealRecord> Engine::get(std::int64_t id) {
-  std::optional<HealRecord> h;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(std::string(kSelect) + " WHERE id = ?");
-    st.bind(1, id);
-    if (st.step()) h = row(st);
-  });
-  return h;
+  return store_.read([&](sqlite::Connection& c) { return HealRepository::get(c, id); });
 }
 
 std::vector<json> Engine::events(std::int64_t id) {
-  std::vector<json> out;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT state, at, detail FROM heal_events WHERE heal = ? ORDER BY rowid");
-    st.bind(1, id);
-    while (st.step()) out.push_back({{"state", st.get_text(0)}, {"at", scan::rfc3339(st.get_int(1))}, {"detail", st.get_text(2)}});
-  });
-  return out;
+  return store_.read([&](sqlite::Connection& c) { return HealRepository::events(c, id); });
 }
 
 }  // namespace airheal::heal

@@ -26,28 +26,13 @@
 #include "heal/deb/control.hpp"
 #include "heal/failure.hpp"
 #include "heal/heal_layer.hpp"
+#include "heal/heal_repository.hpp"
 #include "heal/heal_state.hpp"
 #include "heal/planner.hpp"
 #include "scan/scanner.hpp"
 #include "store/store.hpp"
 
 namespace airheal::heal {
-
-struct HealRecord {
-  std::int64_t id = 0;
-  std::string repository, tag, original;
-  HealState state = HealState::detected;
-  std::string mode, strategy, staged_tag, staged, reason, log;
-  nlohmann::json plan;
-  std::int64_t created_at = 0, updated_at = 0;
-  std::optional<std::int64_t> staged_at, promoted_at, fix_imported_at;
-  std::int64_t heal_layer_size = 0, image_size = 0;
-  nlohmann::json attestations = nlohmann::json::array();  // referrer digests with their predicate types
-  std::string generation;  // imported content the heal was planned against
-  std::string failure;        // why it failed or was held, classified (heal::to_slug), empty otherwise
-  std::string failure_lines;  // the package manager's (or test's) own error lines
-  nlohmann::json to_json() const;
-};
 
 struct Policy {
   std::string mode = "autonomous-staging";  // advisory | autonomous-staging | continuous
