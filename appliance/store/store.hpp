@@ -178,7 +178,7 @@ class Store {
   Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest, bool sync_directory = true);
   bool has_blob_file(const Digest& digest) const;
   // Runs fn inside one write transaction and returns what fn returns (so callers need no
-  // placeholder result set before it); an exception rolls everything back.
+  // error value assigned in advance); an exception rolls everything back.
   template <class Fn>
   auto transaction(Fn&& fn) -> std::invoke_result_t<Fn&, sqlite::Connection&> {
     return returning(fn, [this](const std::function<void(sqlite::Connection&)>& f) { run_transaction(f); });

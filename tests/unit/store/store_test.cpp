@@ -403,7 +403,7 @@ TEST_CASE("transactions and reads return what their function returns", "[store]"
     return q.get_int(0);
   };
   auto before = f.s->read(count);
-  // A Result is handed back as it is: no placeholder error set before the call.
+  // A Result is handed back as it is, with no error value assigned before the call.
   Result<std::int64_t> made = f.s->transaction([&](sqlite::Connection& c) -> Result<std::int64_t> {
     c.prepare("INSERT INTO repositories(name, created_at) VALUES ('returned', 1)").run();
     return c.last_insert_rowid();
