@@ -27,6 +27,8 @@ struct ServiceOptions {
   bool engine = false;  // implies the scanner
   std::string actor;    // who the scanner and engine journal as (empty: "airheald")
   std::string runtime;  // the OCI runtime heal builds use (empty: heal.runtime)
+  // What builds heal layers and runs checks (empty: buildah; unit tests give a fake).
+  std::shared_ptr<heal::ImageBuilder> builder;
   // Where a failure to write the promotions list is reported (empty: the log).
   std::function<void(const std::string&)> warn;
 };

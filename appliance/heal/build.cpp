@@ -1,17 +1,14 @@
-// The builder half of the heal engine: the heal layer (dpkg inside buildah, or written directly for
-// images that can run nothing), the healed config and manifest over the original's blobs, the
-// checks run inside the healed image (test command, smoke test), the advisory outbox and the
-// signed attestations.
+// The builder half of the heal engine: the heal layer (the package family's tool install run by the
+// ImageBuilder, or the family's files written directly for images that can run nothing), the
+// healed config and manifest over the original's blobs, the checks run inside the healed image by
+// the ImageBuilder (test command, smoke test), the advisory outbox and the signed attestations.
 #include <spdlog/spdlog.h>
 
 #include <map>
 
 #include "core/fs.hpp"
 #include "core/oci.hpp"
-#include "core/subprocess.hpp"
 #include "heal/attest.hpp"
-#include "heal/deb/order.hpp"
-#include "heal/deb/repository.hpp"
 #include "heal/engine.hpp"
 #include "heal/pins.hpp"
 #include "heal/heal_layer.hpp"
@@ -23,11 +20,6 @@ namespace fsys = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// Where a heal build mounts the local repository and apt's scratch state. buildah creates the
-// mount points in the container; they are left out of the heal layer (slim_layer).
-constexpr const char* kRepoMount = "/airheal-heal";
-constexpr const char* kAptStateMount = "/airheal-apt";
 
 // Hard-links (or copies, across file systems) a store blob into an OCI layout's blob folder.
 Status link_blob_into(const fsys::path& from, const fsys::path& layout, const Digest& d) {
@@ -81,154 +73,18 @@ std::string comment_text(const std::string& s) {
   return out;
 }
 
-std::string tail(const std::string& s, std::size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }
-
-// The last N non-empty lines of S, without buildah's own "Error: while running runtime" echo.
-std::string last_lines(const std::string& s, std::size_t n) {
-  std::vector<std::string> lines;
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    auto eol = s.find('\n', pos);
-    auto line = s.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-    pos = eol == std::string::npos ? s.size() : eol + 1;
-    if (line.empty() || line.rfind("Error: while running runtime:", 0) == 0) continue;
-    lines.push_back(line);
-  }
-  std::string out;
-  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) out += (out.empty() ? "" : "\n") + lines[i];
-  return out;
-}
-
 }  // namespace
 
-// buildah against the heal engine's one storage (<state>/heal/buildah, vfs: no privileges or kernel
-// features beyond a chroot), shared by every heal so that a base layer is unpacked once, run from
-// DIR so that relative oci: paths name images in lowercase whatever the state folder is called.
-// Each command, its duration and the tail of its output go to the heal's log.
-class Buildah {
- public:
-  Buildah(const EngineOptions& o, fsys::path storage, fsys::path dir, std::string& log, Failure* failure = nullptr)
-      : o_(o), storage_(std::move(storage)), dir_(std::move(dir)), log_(log), failure_(failure) {}
-  Result<std::string> operator()(std::vector<std::string> args, std::optional<std::chrono::milliseconds> timeout = {},
-                                 bool* timed_out = nullptr) {
-    std::vector<std::string> argv = {o_.buildah, "--root", (storage_ / "root").string(), "--runroot", (storage_ / "run").string(),
-                                     "--storage-driver", "vfs"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    ProcessOptions po;
-    po.timeout = timeout ? *timeout : std::chrono::milliseconds(o_.step_timeout);
-    po.cwd = dir_;
-    ProcessResult r;
-    auto t0 = std::chrono::steady_clock::now();
-    try {
-      r = run_process(argv, po);
-    } catch (const std::exception& e) {
-      return make_error(Errc::io_error, std::string("cannot run buildah: ") + e.what());
-    }
-    char took[32];
-    std::snprintf(took, sizeof took, "%.1f", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    // The whole output goes to the heal's log (each stream bounded at 4 MiB, keeping its end).
-    log_ += "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) + tail(r.err, 4u << 20);
-    if (!log_.ends_with("\n")) log_ += "\n";
-    last_output_ = r.out + r.err;
-    if (timed_out) *timed_out = r.timed_out;
-    if (r.timed_out || r.exit_code != 0) {
-      auto f = classify_output(last_output_, r.timed_out);
-      if (failure_) *failure_ = f;
-      if (r.timed_out)
-        return make_error(Errc::io_error, "buildah " + args[0] + " timed out after " +
-                                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(po.timeout).count()) + " s");
-      return make_error(Errc::io_error, "buildah " + args[0] + " failed (exit " + std::to_string(r.exit_code) + "): " +
-                                            (f.lines.empty() ? last_lines(r.err.empty() ? r.out : r.err, 12) : f.summary()));
-    }
-    return r.out;
-  }
-  const std::string& last_output() const { return last_output_; }
-
- private:
-  const EngineOptions& o_;
-  fsys::path storage_, dir_;
-  std::string& log_;
-  Failure* failure_;
-  std::string last_output_;
-};
-
-// The local repository of a plan's packages under DIR (each checked against its own control
-// file), and the packages as dpkg describes them, in the plan's order.
-Result<Engine::LocalRepository> Engine::local_repository(const Plan& plan, const fsys::path& dir) {
-  LocalRepository out;
-  std::vector<deb::RepositoryPackage> repo_pkgs;
-  for (const auto& p : plan.packages) {
-    auto d = Digest::parse(p.digest);
-    if (!d) return make_error(Errc::invalid_argument, "package " + p.name + ": bad digest");
-    auto ctl = deb_control(p.digest);
-    if (!ctl) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + ": " + ctl.error().message);
-    auto pkg = deb::package_from(*ctl);
-    auto file = deb::deb_file_name(*ctl);
-    if (!pkg || !file) return make_error(Errc::invalid_argument, "package " + p.name + " " + p.version + " has an unreadable control file");
-    if (pkg->name != p.name || pkg->version != p.version)
-      return make_error(Errc::invalid_argument, "the imported file for " + p.name + " " + p.version + " is " + pkg->id());
-    std::error_code e;
-    auto size = fsys::file_size(store_.blob_path(*d), e);
-    if (e) return make_error(Errc::io_error, "package " + p.name + ": " + e.message());
-    repo_pkgs.push_back({*ctl, store_.blob_path(*d), size, d->hex()});
-    out.packages.push_back(std::move(*pkg));
-    out.files.push_back(*file);
-  }
-  if (auto st = deb::write_repository(dir, kRepoMount, repo_pkgs, store_.now_seconds()); !st) return st.error();
-  return out;
-}
-
-// The commands, run inside the image, that install a plan's packages from the local repository
-// mounted at kRepoMount: the image's apt-get (update, install the pins, keep apt's automatic
-// marks), or dpkg in calls ordered by Pre-Depends. A heal build runs them with buildah; the
-// advisory outbox writes them, quoted, into heal.sh.
-std::vector<std::vector<std::string>> Engine::install_steps(const Plan& plan, const LocalRepository& local) {
-  std::vector<std::vector<std::string>> steps;
-  if (plan.installer == "apt") {
-    auto apt = [&](const std::string& tool, std::vector<std::string> args) {
-      std::vector<std::string> v = {tool};
-      auto o = deb::apt_options(kRepoMount, kAptStateMount);
-      v.insert(v.end(), o.begin(), o.end());
-      v.insert(v.end(), args.begin(), args.end());
-      return v;
-    };
-    steps.push_back(apt("apt-get", {"update"}));
-    std::vector<std::string> install = {"install", "--no-remove"};
-    for (const auto& p : local.packages)
-      install.push_back(p.name + (p.architecture == "all" ? "" : ":" + p.architecture) + "=" + p.version);
-    steps.push_back(apt("apt-get", install));
-    if (!plan.apt_mark_auto.empty()) {
-      std::vector<std::string> mark = {"auto"};
-      mark.insert(mark.end(), plan.apt_mark_auto.begin(), plan.apt_mark_auto.end());
-      steps.push_back(apt("apt-mark", mark));
-    }
-  } else {
-    for (const auto& batch : deb::dpkg_batches(local.packages)) {
-      std::vector<std::string> dpkg = {"dpkg", "--force-confdef", "--force-confold", "-i"};
-      for (auto i : batch) dpkg.push_back(std::string(kRepoMount) + "/" + local.files[i]);
-      steps.push_back(std::move(dpkg));
-    }
-  }
-  return steps;
-}
-
-fsys::path Engine::buildah_storage() const { return store_.root() / "heal" / "buildah"; }
-
-void Engine::reset_buildah_storage() {
-  std::string log;
-  if (!fsys::exists(buildah_storage() / "root")) return;  // no heal has built anything yet
-  Buildah buildah(options_, buildah_storage(), buildah_storage(), log);
-  (void)buildah({"rm", "--all"});
-  (void)buildah({"rmi", "--prune"});
-}
+void Engine::reset_buildah_storage() { builder_->reset(); }
 
 // A heal layer built earlier for the same packages can be reused when the dpkg run it recorded
 // would be the same here: the earlier heal's original and this image share their lower layers,
 // and no layer above that shared part (in either image) touches the dpkg database or any path the
 // heal layer writes. Every reuse is still verified like a fresh build (rescan, test, smoke test).
 std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original, const oci::Manifest& m, const Plan& plan) {
+  const auto* found = package_family(plan.family);
+  if (!found) return std::nullopt;
+  const auto& family = *found;
   auto pins = plan.to_json();
   std::vector<std::tuple<std::int64_t, std::string, std::string>> candidates;  // id, original, staged
   store_.read([&](sqlite::Connection& c) {
@@ -278,18 +134,8 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     if (!package_files) {
       package_files.emplace();
       for (const auto& pin : plan.packages)
-        if (auto ctl = read_deb_control(store_.blob_path(*Digest::parse(pin.digest)))) {
-          std::size_t i = 0;
-          const auto& sums = ctl->md5sums;
-          while (i < sums.size()) {
-            auto eol = sums.find('\n', i);
-            auto line = sums.substr(i, eol == std::string::npos ? std::string::npos : eol - i);
-            if (line.size() > 34)
-              if (auto n = scan::normalise_path(line.substr(34)); n && !n->empty()) package_files->insert(*n);
-            if (eol == std::string::npos) break;
-            i = eol + 1;
-          }
-        }
+        if (auto paths = family.package_paths(store_.blob_path(*Digest::parse(pin.digest))))
+          package_files->insert(paths->begin(), paths->end());
     }
     for (const auto& f : *package_files) writes.emplace(f, 'f');
     bool clash = false;
@@ -299,7 +145,7 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
         break;
       }
       auto touches = [&](const std::string& path, char type) {
-        if (path == "var/lib/dpkg" || path.rfind("var/lib/dpkg/", 0) == 0) return true;
+        if (family.database_path(path)) return true;
         auto it = writes.find(path);
         return it != writes.end() && !(type == 'd' && it->second == 'd');  // a directory over a directory is harmless
       };
@@ -356,6 +202,7 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
 
   if (plan.rebase) return build_rebase(id, repo, original, plan, work, log, policy);
   LayerBlob heal;
+  std::set<std::string> scratch;  // the build's mount points, left out of the heal layer
   std::string created_by = "airheal heal " + std::to_string(id) + ":";
   std::optional<Reuse> reuse;
   if (plan.uses_dpkg() && options_.reuse_layers) reuse = reusable_layer(original, *m, plan);
@@ -366,164 +213,66 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     log += "heal layer reused from heal " + std::to_string(reuse->heal) + ": the same packages, the first " +
            std::to_string(reuse->shared_layers) + " layer(s) shared with its original, and no layer above them touches "
            "the dpkg database or a path the heal layer writes\n";
-  } else if (plan.uses_dpkg()) {
-    // The image's own package tools install the pinned .debs from a local read-only repository
-    // made of imported content: apt-get when the image has it (apt orders pre-dependencies and
-    // configuration, with that repository as its only source), else dpkg in calls ordered by the
-    // packages' Pre-Depends. Gold artefacts are copied in; buildah's last layer is the heal layer.
-    if (auto st = write_layout(store_, work / "in", *manifest_bytes, "original"); !st) return st.error();
-    auto local = local_repository(plan, work / "repo");
-    if (!local) return local.error();
-    for (const auto& p : plan.packages) created_by += " " + p.name + "=" + p.version;
-    Buildah buildah(options_, buildah_storage(), work, log, &failure);
-    auto ctr = "airheal-heal-" + std::to_string(id);
-    if (auto r = buildah({"from", "--pull-never", "--name", ctr, "oci:in:original"}); !r) return r.error();
-    struct RemoveContainer {
-      Buildah& b;
-      std::string ctr;
-      ~RemoveContainer() {
-        (void)b({"rm", ctr});
-        (void)b({"rmi", "--prune"});  // older images the shared storage no longer needs
-      }
-    } remove_container{buildah, ctr};
-    for (const auto& a : plan.artifacts) {
-      if (auto r = buildah({"copy", "--chmod", "0755", ctr, store_.blob_path(*Digest::parse(a.digest)).string(), "/" + a.path}); !r)
-        return r.error();
-      created_by += " /" + a.path + "=" + a.name;
-    }
-    // Non-interactive, no tty: debconf takes its defaults, conffiles the image's admin changed
-    // are kept (as unattended-upgrades does). The repository is mounted read-only; apt's lists,
-    // caches and logs go to scratch space outside the image.
-    std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive",
-                                    "-e", "DEBCONF_NONINTERACTIVE_SEEN=true", "--volume", (work / "repo").string() + ":" + kRepoMount + ":ro"};
-    if (plan.installer == "apt") {
-      std::error_code e;
-      for (auto sub : {"lists/partial", "cache/archives/partial", "log"}) fsys::create_directories(work / "apt-state" / sub, e);
-      if (e) return make_error(Errc::io_error, "cannot create apt's scratch state: " + e.message());
-      run.insert(run.end(), {"--volume", (work / "apt-state").string() + ":" + kAptStateMount});
-    }
-    run.insert(run.end(), {ctr, "--"});
-    auto steps = install_steps(plan, *local);
-    if (plan.installer != "apt") log += "dpkg: " + std::to_string(steps.size()) + " call(s), each package after the packages it pre-depends on\n";
-    for (const auto& step : steps) {
-      auto v = run;
-      v.insert(v.end(), step.begin(), step.end());
-      if (auto r = buildah(v); !r) return r.error();
-    }
-    if (auto r = buildah({"commit", "--quiet", "--disable-compression=false", "--format", "oci", ctr, "oci:out:healed"}); !r)
-      return r.error();
-    auto out_index = fs::read_file(work / "out" / "index.json", 1 << 20);
-    if (!out_index) return out_index.error();
-    auto oi = json::parse(*out_index, nullptr, false);
-    if (!oi.is_object() || !oi.contains("manifests") || oi["manifests"].empty()) return make_error(Errc::io_error, "buildah wrote no image");
-    auto out_blob = [&](const std::string& digest) { return work / "out" / "blobs" / "sha256" / digest.substr(7); };
-    auto omb = fs::read_file(out_blob(oi["manifests"][0]["digest"]), 8 << 20);
-    if (!omb) return omb.error();
-    auto om = json::parse(*omb, nullptr, false);
-    if (!om.is_object() || !om.contains("config")) return make_error(Errc::io_error, "buildah's manifest is not readable");
-    auto ocb = fs::read_file(out_blob(om["config"]["digest"]), 8 << 20);
-    if (!ocb) return ocb.error();
-    auto oc = json::parse(*ocb, nullptr, false);
-    if (!oc.is_object() || om["layers"].size() != m->layers.size() + 1)
-      return make_error(Errc::io_error, "buildah's image does not have exactly one layer more than the original");
-    auto d = Digest::parse(om["layers"].back()["digest"].get<std::string>());
-    auto diff = Digest::parse(oc["rootfs"]["diff_ids"].back().get<std::string>());
-    if (!d || !diff) return make_error(Errc::io_error, "bad heal layer digest");
-    heal.file = out_blob(d->str());
-    auto check = Sha256::of_file(heal.file, &heal.size);
-    if (!check || *check != *d) return make_error(Errc::digest_invalid, "the heal layer does not match its digest");
-    heal.digest = *d;
-    heal.diff_id = *diff;
   } else {
-    // Nothing in the image can run: the layer is written here. Each fixed package's files, its
-    // dpkg record in the status.d form the image uses (other records in the same file kept byte
-    // for byte) and its md5sums; whiteouts for files the fixed version no longer ships; gold
-    // artefacts at their paths.
-    LayerWriter w(work / "layer", options_.layer_compression);
-    std::map<std::string, std::string> records;  // status.d file -> new content
-    std::map<std::string, std::string> md5;      // md5sums file -> content
-    std::set<std::string> removed;
-    std::optional<std::map<std::string, scan::FinalFile>> files;
+    // The plan's packages, each read by its family and checked against its pin.
+    const PackageFamily* family = nullptr;
+    std::vector<FixedPackage> packages;
     if (!plan.packages.empty()) {
-      auto f = scanner_.image_files(*original_digest);
-      if (!f) return f.error();
-      files = std::move(*f);
+      family = package_family(plan.family);
+      if (!family) return make_error(Errc::unsupported, "airheal cannot install " + plan.family + " packages");
+      auto read = fixed_packages(plan, *family);
+      if (!read) return read.error();
+      packages = std::move(*read);
+      for (const auto& p : plan.packages) created_by += " " + p.name + "=" + p.version;
     }
-    auto original_file = [&](const std::string& path) -> Result<std::string> {
-      auto it = files->find(path);
-      if (it == files->end()) return make_error(Errc::not_found, path + " is not in the image");
-      if (it->second.layer >= m->layers.size()) return make_error(Errc::io_error, "bad layer index for " + path);
-      return scan::read_layer_file(store_.blob_path(m->layers[it->second.layer].digest), path, 64 << 20);
-    };
-    auto md5_paths = [](const std::string& sums) {
-      std::set<std::string> out;
-      std::size_t i = 0;
-      while (i < sums.size()) {
-        auto eol = sums.find('\n', i);
-        auto line = sums.substr(i, eol == std::string::npos ? std::string::npos : eol - i);
-        if (line.size() > 34) {
-          if (auto n = scan::normalise_path(line.substr(34)); n && !n->empty()) out.insert(*n);
-        }
-        if (eol == std::string::npos) break;
-        i = eol + 1;
+    if (plan.uses_dpkg()) {
+      // The image's own package tools install the pinned packages from a local read-only
+      // repository made of imported content (the family says how: apt-get when the image has it,
+      // else ordered dpkg calls), with no network. Gold artefacts are copied in first; the
+      // builder's one new layer is the heal layer.
+      if (auto st = write_layout(store_, work / "in", *manifest_bytes, "original"); !st) return st.error();
+      auto install = family->tool_install(plan, packages, work / "repo", work / "apt-state", store_.now_seconds());
+      if (!install) return install.error();
+      if (!install->note.empty()) log += install->note + "\n";
+      LayerRequest request;
+      request.name = "airheal-heal-" + std::to_string(id);
+      request.work = work;
+      request.base_layers = m->layers.size();
+      for (const auto& a : plan.artifacts) {
+        request.copies.push_back({store_.blob_path(*Digest::parse(a.digest)), "/" + a.path, 0755});
+        created_by += " /" + a.path + "=" + a.name;
       }
-      return out;
-    };
-    std::set<std::string> new_files;
-    for (const auto& p : plan.packages) {
-      auto deb = store_.blob_path(*Digest::parse(p.digest));
-      auto ctl = read_deb_control(deb);
-      if (!ctl) return make_error(Errc::invalid_argument, "package " + p.name + ": " + ctl.error().message);
-      // Snapshot metadata is checked against the package itself.
-      if (ctl->field("Package") != p.name || ctl->field("Version") != p.version)
-        return make_error(Errc::invalid_argument, "the imported file for " + p.name + " " + p.version + " is " + ctl->field("Package") +
-                                                      " " + ctl->field("Version"));
-      std::set<std::string> paths;
-      if (auto st = w.add_deb_data(deb, &paths); !st) return st.error();
-      new_files.insert(paths.begin(), paths.end());
-      // The record, in the form the image already uses.
-      bool dir_form = p.record.size() > 8 && p.record.ends_with("/control");
-      if (!records.count(p.record) && !files->count(p.record)) {
-        // A package the dependency closure adds: a record file of its own, as distroless images keep them.
-        records[p.record] = ctl->control;
-      } else {
-        auto old = records.count(p.record) ? Result<std::string>(records[p.record]) : original_file(p.record);
-        if (!old) return make_error(Errc::io_error, "the record " + p.record + " cannot be read: " + old.error().message);
-        auto replaced = replace_stanza(*old, p.name, ctl->control);
-        if (!replaced) return make_error(Errc::invalid_argument, p.record + ": " + replaced.error().message);
-        records[p.record] = *replaced;
+      request.mounts = install->mounts;
+      request.env = install->env;
+      request.commands = install->commands;
+      for (const auto& mount : install->mounts) scratch.insert(mount.target.substr(1));
+      auto layer = builder_->add_layer(request, log, &failure);
+      if (!layer) return layer.error();
+      heal = *layer;
+    } else {
+      // Nothing in the image can run: the layer is written here (the packages' files and
+      // database records as the family writes them, then gold artefacts at their paths).
+      LayerWriter w(work / "layer", options_.layer_compression);
+      if (family) {
+        auto image = image_files(*original_digest);
+        if (!image) return image.error();
+        if (auto st = family->write_files(plan, packages, *image, w); !st) return st.error();
       }
-      auto sums_path = dir_form ? p.record.substr(0, p.record.size() - 7) + "md5sums" : p.record + ".md5sums";
-      if (files->count(sums_path)) {
-        if (auto old_sums = original_file(sums_path)) {
-          auto gone = md5_paths(*old_sums);
-          removed.insert(gone.begin(), gone.end());
-        }
-        md5[sums_path] = ctl->md5sums;
+      for (const auto& a : plan.artifacts) {
+        if (auto st = w.add_file(a.path, store_.blob_path(*Digest::parse(a.digest)), 0755); !st) return st.error();
+        created_by += " /" + a.path + "=" + a.name;
       }
-      created_by += " " + p.name + "=" + p.version;
+      auto blob = w.finish();
+      if (!blob) return blob.error();
+      heal = *blob;
     }
-    for (const auto& [path, content] : records)
-      if (auto st = w.add_bytes(path, content, 0644); !st) return st.error();
-    for (const auto& [path, content] : md5)
-      if (auto st = w.add_bytes(path, content, 0644); !st) return st.error();
-    for (const auto& r : removed)
-      if (!new_files.count(r) && files->count(r) && !w.written().count(r))
-        if (auto st = w.add_whiteout(r); !st) return st.error();
-    for (const auto& a : plan.artifacts) {
-      if (auto st = w.add_file(a.path, store_.blob_path(*Digest::parse(a.digest)), 0755); !st) return st.error();
-      created_by += " /" + a.path + "=" + a.name;
-    }
-    auto blob = w.finish();
-    if (!blob) return blob.error();
-    heal = *blob;
   }
   if (!reuse && !plan.packages.empty()) {
     // Package upgrades rewrite every file of a package; most are byte-identical to the copy below.
     std::vector<fsys::path> lowers;
     for (const auto& l : m->layers) lowers.push_back(store_.blob_path(l.digest));
     SlimReport slim;
-    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, {kRepoMount + 1, kAptStateMount + 1}, options_.layer_compression);
+    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, scratch, options_.layer_compression);
     if (!slimmer) return slimmer.error();
     log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" + fs::human_bytes(slim.dropped_bytes) +
            ") left out, identical in content, mode and owner to the layers below; " + fs::human_bytes(heal.size) + " -> " +
@@ -613,42 +362,38 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
     }
   } cleanup{dir};
   if (auto st = write_layout(store_, dir / "image", manifest_bytes, "image"); !st) return st.error();
-  Buildah buildah(options_, buildah_storage(), dir, log);
-  auto ctr = "airheal-check-" + std::to_string(id);
   // The test and smoke containers run under a memory bound (a cgroup limit; the kernel's OOM
   // killer ends a process that exceeds it, which fails the gate).
-  std::vector<std::string> from = {"from", "--pull-never", "--name", ctr};
-  if (options_.smoke_memory)
-    for (auto flag : {"--memory", "--memory-swap"}) {
-      from.push_back(flag);
-      from.push_back(std::to_string(options_.smoke_memory));
-    }
-  from.push_back("oci:image:image");
-  if (auto r = buildah(from); !r) return r.error();
+  CheckRequest request;
+  request.name = "airheal-check-" + std::to_string(id);
+  request.work = dir;
+  request.memory = options_.smoke_memory;
+  request.env = {"DEBIAN_FRONTEND=noninteractive"};
+  if (!entry.empty()) request.runs.push_back({entry, std::chrono::milliseconds(options_.smoke_timeout)});
+  if (!argv.empty()) request.runs.push_back({argv, {}});
+  auto outcomes = builder_->check(request, log);
+  if (!outcomes) return outcomes.error();
+  if (outcomes->size() != request.runs.size()) return make_error(Errc::io_error, "the image builder ran " + std::to_string(outcomes->size()) +
+                                                                     " of " + std::to_string(request.runs.size()) + " checks");
   auto bound = [&](std::string message) {
     if (options_.smoke_memory)
       message += " (it ran with at most " + std::to_string(options_.smoke_memory >> 20) + " MiB of memory, heal.smoke_memory_bytes)";
     return message;
   };
+  std::size_t next = 0;
   if (!entry.empty()) {
-    std::vector<std::string> run = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive", ctr, "--"};
-    run.insert(run.end(), entry.begin(), entry.end());
-    bool timed_out = false;
-    auto r = buildah(run, std::chrono::milliseconds(options_.smoke_timeout), &timed_out);
-    if (timed_out)
+    const auto& o = (*outcomes)[next++];
+    if (o.timed_out)
       smoke_note += " smoke test: the entrypoint was still running after " + std::to_string(options_.smoke_timeout.count()) + " s;";
-    else if (!r)
-      failures.second = bound(r.error().message);
+    else if (!o.passed)
+      failures.second = bound(o.failure);
     else
       smoke_note += " smoke test: the entrypoint exited 0;";
   }
   if (!argv.empty()) {
-    std::vector<std::string> t = {"run", "--runtime", options_.runtime, "--network", "none", "-e", "DEBIAN_FRONTEND=noninteractive", ctr, "--"};
-    t.insert(t.end(), argv.begin(), argv.end());
-    if (auto r = buildah(t); !r) failures.first = bound(r.error().message);
+    const auto& o = (*outcomes)[next];
+    if (!o.passed) failures.first = bound(o.failure);
   }
-  (void)buildah({"rm", ctr});
-  (void)buildah({"rmi", "--prune"});
   return failures;
 }
 
@@ -670,23 +415,45 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
   std::string pins;
   for (const auto& p : plan.packages) pins += p.name + "=" + p.version + "\n";
   if (plan.uses_dpkg()) {
-    auto local = local_repository(plan, dir / "repo");
-    if (!local) return local.error();
+    const auto* family = package_family(plan.family);
+    if (!family) return make_error(Errc::unsupported, "airheal cannot install " + plan.family + " packages");
+    auto packages = fixed_packages(plan, *family);
+    if (!packages) return packages.error();
+    // The tool's scratch state is a tmpfs in the outbox's build (no host folder).
+    auto install = family->tool_install(plan, *packages, dir / "repo", {}, store_.now_seconds());
+    if (!install) return install.error();
     std::string script = "#!/bin/sh\n# airheal heal " + std::to_string(id) +
-                         ": installs the fixed packages from this local repository with the image's own " +
-                         (plan.installer == "apt" ? "apt" : "dpkg") + ", no network.\nset -eu\n" +
-                         "export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true\n";
-    if (plan.installer == "apt")
-      script += "mkdir -p " + std::string(kAptStateMount) + "/lists/partial " + kAptStateMount + "/cache/archives/partial " +
-                kAptStateMount + "/log\n";
-    for (const auto& step : install_steps(plan, *local)) {
+                         ": installs the fixed packages from this local repository with the image's own " + install->tool +
+                         ", no network.\nset -eu\n";
+    if (!install->env.empty()) {
+      script += "export";
+      for (const auto& e : install->env) {
+        auto eq = e.find('=');
+        script += " " + e.substr(0, eq + 1) + shell_quote(eq == std::string::npos ? "" : e.substr(eq + 1));
+      }
+      script += "\n";
+    }
+    if (!install->setup.empty()) {
+      script += "mkdir -p";
+      for (const auto& d : install->setup) script += " " + shell_quote(d);
+      script += "\n";
+    }
+    for (const auto& step : install->commands) {
       for (std::size_t i = 0; i < step.size(); ++i) script += (i ? " " : "") + shell_quote(step[i]);
       script += "\n";
     }
     if (auto st = fs::write_file_atomic(dir / "repo" / "heal.sh", script); !st) return st;
-    containerfile += "RUN --mount=type=bind,source=repo,target=" + std::string(kRepoMount) + ",ro";
-    if (plan.installer == "apt") containerfile += " --mount=type=tmpfs,target=" + std::string(kAptStateMount);
-    containerfile += " " + json::array({"/bin/sh", std::string(kRepoMount) + "/heal.sh"}).dump() + "\n";
+    std::string repo_target;
+    containerfile += "RUN";
+    for (const auto& mount : install->mounts) {
+      if (mount.read_only) {
+        repo_target = mount.target;
+        containerfile += " --mount=type=bind,source=repo,target=" + mount.target + ",ro";
+      } else {
+        containerfile += " --mount=type=tmpfs,target=" + mount.target;
+      }
+    }
+    containerfile += " " + json::array({"/bin/sh", repo_target + "/heal.sh"}).dump() + "\n";
   } else if (!plan.packages.empty()) {
     containerfile += "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the build context and\n"
                      "# update its status.d record, then:\nCOPY rootfs/ /\n";

@@ -10,6 +10,8 @@
 
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "heal/buildah_builder.hpp"
+#include "heal/deb/dpkg_family.hpp"
 #include "heal/deb/order.hpp"
 #include "heal/deb/resolver.hpp"
 #include "scan/binary.hpp"
@@ -64,7 +66,19 @@ EngineOptions engine_options(const config::Config& cfg) {
 }
 
 Engine::Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal, EngineOptions options)
-    : store_(store), scanner_(scanner), journal_(journal), options_(std::move(options)) {}
+    : store_(store),
+      scanner_(scanner),
+      journal_(journal),
+      options_(std::move(options)),
+      builder_(options_.builder),
+      promoter_(store, [this](std::int64_t id, HealState state, const std::string& detail,
+                              const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
+        transition(id, state, detail, extra, actor);
+      }) {
+  if (!builder_)
+    builder_ = std::make_shared<BuildahBuilder>(
+        BuildahOptions{options_.buildah, options_.runtime, store_.root() / "heal" / "buildah", options_.step_timeout});
+}
 
 void Engine::journal(json record) {
   if (options_.notify) options_.notify(record);
@@ -171,75 +185,38 @@ Result<deb::Paragraph> Engine::deb_control(const std::string& digest) {
   return controls_.emplace(digest, std::move(paras->front())).first->second;
 }
 
-Result<Engine::DebianDatabase> Engine::debian_database(const Digest& manifest, bool has_dpkg) {
+Result<ImageFiles> Engine::image_files(const Digest& manifest) {
   auto files = scanner_.image_files(manifest);
   if (!files) return files.error();
   auto mb = fs::read_file(store_.blob_path(manifest), 8 << 20);
   if (!mb) return mb.error();
   auto m = oci::parse_manifest(*mb, oci::media::kOciManifest);
   if (!m) return make_error(Errc::manifest_invalid, "the image's manifest cannot be read");
-  auto read = [&](const std::string& path, std::uint64_t cap) -> Result<std::string> {
-    auto it = files->find(path);
-    if (it == files->end()) return make_error(Errc::not_found, path + " is not in the image");
-    if (it->second.layer >= m->layers.size()) return make_error(Errc::io_error, "bad layer index for " + path);
-    return scan::read_layer_file(store_.blob_path(m->layers[it->second.layer].digest), path, cap);
-  };
-  DebianDatabase db;
-  auto take = [&](const std::string& path, std::string_view text) -> Status {
-    auto paras = deb::parse_paragraphs(text);
-    if (!paras) return make_error(Errc::invalid_argument, "/" + path + ": " + paras.error().message);
-    for (const auto& para : *paras) {
-      auto pkg = deb::package_from(para);
-      if (!pkg) {
-        spdlog::warn("/{}: a record airheal cannot read is left out of the plan: {}", path, pkg.error().message);
-        continue;
-      }
-      if (!has_dpkg) db.record.emplace(pkg->name, path);
-      db.packages.push_back(std::move(*pkg));
-    }
-    return {};
-  };
-  if (has_dpkg) {
-    auto status = read("var/lib/dpkg/status", deb::kMaxControlBytes);
-    if (!status) return status.error();
-    if (auto st = take("var/lib/dpkg/status", *status); !st) return st.error();
-    if (auto es = read("var/lib/apt/extended_states", 16 << 20)) {
-      if (auto paras = deb::parse_paragraphs(*es))
-        for (const auto& para : *paras)
-          if (para.field("Auto-Installed") == "1") db.auto_installed.insert(std::string(para.field("Package")));
-    }
-  } else {
-    for (const auto& [path, f] : *files) {
-      if (path.rfind("var/lib/dpkg/status.d/", 0) != 0 || path.ends_with("md5sums") || f.file.type != 'f') continue;
-      auto text = read(path, 16 << 20);
-      if (!text) return text.error();
-      if (auto st = take(path, *text); !st) return st.error();
-    }
-  }
-  std::map<std::string, int> arches;
-  for (const auto& p : db.packages) {
-    if (p.installed() && p.architecture != "all" && !p.architecture.empty()) ++arches[p.architecture];
-    if (p.name == "apt" && p.installed()) db.apt = files->count("usr/bin/apt-get") > 0;
-  }
-  db.architecture = "amd64";
-  int most = 0;
-  for (const auto& [a, n] : arches)
-    if (n > most) {
-      most = n;
-      db.architecture = a;
-    }
-  return db;
+  std::vector<std::filesystem::path> layers;
+  for (const auto& l : m->layers) layers.push_back(store_.blob_path(l.digest));
+  return ImageFiles(std::move(*files), [layers](const std::string& path, const scan::FinalFile& f, std::uint64_t cap) -> Result<std::string> {
+    if (f.layer >= layers.size()) return make_error(Errc::io_error, "bad layer index for " + path);
+    return scan::read_layer_file(layers[f.layer], path, cap);
+  });
 }
 
-std::string Engine::staging_tag(const std::string& repo, const std::string& tag) {
-  auto base = tag.substr(0, 100) + "-airheal-" + today() + ".";
-  std::set<std::string> taken;
-  if (auto tags = store_.list_tags(repo, 0, ""); tags)
-    for (const auto& t : *tags) taken.insert(t);
-  // Staged tags of heals whose tag was since removed count too.
-  for (auto& t : store_.read([&](sqlite::Connection& c) { return HealRepository::staged_tags(c, repo); })) taken.insert(t);
-  for (int n = 1;; ++n)
-    if (!taken.count(base + std::to_string(n))) return base + std::to_string(n);
+Result<Engine::DebianDatabase> Engine::debian_database(const Digest& manifest, bool has_dpkg) {
+  auto image = image_files(manifest);
+  if (!image) return image.error();
+  return deb::DpkgFamily::read_database(*image, has_dpkg);
+}
+
+Result<std::vector<FixedPackage>> Engine::fixed_packages(const Plan& plan, const PackageFamily& family) {
+  std::vector<FixedPackage> out;
+  for (const auto& p : plan.packages) {
+    auto d = Digest::parse(p.digest);
+    if (!d) return make_error(Errc::invalid_argument, "package " + p.name + ": bad digest");
+    auto fp = family.read_package(p, store_.blob_path(*d));
+    if (!fp) return fp.error();
+    fp->sha256 = d->hex();
+    out.push_back(std::move(*fp));
+  }
+  return out;
 }
 
 void Engine::defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan) {
@@ -347,7 +324,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   // no new critical or high finding may appear.
   transition(id, HealState::verifying, std::string("rescan, test command, smoke test, size") +
                                  (built->reused_from ? "; heal layer reused from heal " + std::to_string(built->reused_from) : ""));
-  auto staged_tag = staging_tag(repo, tag);
+  auto staged_tag = promoter_.staging_tag(repo, tag, today());
   auto put = store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest, "heal");
   cleanup();
   if (!put) {
@@ -364,46 +341,24 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     fail_heal(id, "rescan of the healed image failed: " + rescanned.error().message, log);
     return *get(id);
   }
-  json before, after;
+  VerifyInput check;
   store_.read([&](sqlite::Connection& c) {
     scan::FindingsQuery q;
     q.manifests = {original};
     q.include_suppressed = true;
-    before = scan::list_findings(c, q, store_.now_seconds());
+    check.before = scan::list_findings(c, q, store_.now_seconds());
     q.manifests = {staged};
-    after = scan::list_findings(c, q, store_.now_seconds());
+    check.after = scan::list_findings(c, q, store_.now_seconds());
   });
-  std::set<std::string> was, remaining, fresh_blocking, fresh_other;
-  for (const auto& f : before) was.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
-  std::set<std::string> targeted(p->targeted.begin(), p->targeted.end());
-  for (const auto& f : after) {
-    auto key = f["package"].get<std::string>() + " " + f["advisory"].get<std::string>();
-    if (targeted.count(f["advisory"].get<std::string>())) remaining.insert(key);
-    if (was.count(key)) continue;
-    auto sev = f["severity"].get<std::string>();
-    (sev == "critical" || sev == "high" ? fresh_blocking : fresh_other).insert(key + " (" + sev + ")");
-  }
   if (options_.attest) attest(id, repo, staged, *p, original, started);
-  std::string why;
-  if (!built->test_failure.empty()) why += " the test command failed (" + built->test_failure + ");";
-  if (!built->smoke_failure.empty()) why += " the smoke test failed (" + built->smoke_failure + ");";
-  for (const auto& r : remaining) why += " still " + r + ";";
-  for (const auto& r : fresh_blocking) why += " new " + r + ";";
-  // Size: a package heal adds files next to the ones it replaces; the layer must stay small
-  // against the image. A gold substitution replaces whole binaries, whatever their size.
-  double growth = built->image_size ? static_cast<double>(built->heal_layer_size) / static_cast<double>(built->image_size) : 0;
-  if (!p->packages.empty() && p->artifacts.empty() && growth > options_.max_size_growth)
-    why += " the heal layer (" + fs::human_bytes(built->heal_layer_size) + ") is " + std::to_string(static_cast<int>(growth * 100)) +
-           "% of the image, over the " + std::to_string(static_cast<int>(options_.max_size_growth * 100)) + "% bound;";
-  std::string notes = built->smoke_note;
-  for (const auto& r : fresh_other) notes += " new " + r + " (below high: not blocking);";
-  if (!why.empty()) {
-    auto reason = "verification failed:" + why;
-    Failure gate;
-    if (!built->test_failure.empty()) gate = {FailureClass::test_failed, built->test_failure};
-    else if (!built->smoke_failure.empty()) gate = {FailureClass::smoke_test_failed, built->smoke_failure};
-    return hold(reason, log + notes, gate);
-  }
+  check.targeted = p->targeted;
+  // A gold substitution replaces whole binaries, whatever their size.
+  check.size_bound = !p->packages.empty() && p->artifacts.empty();
+  check.max_size_growth = options_.max_size_growth;
+  check.built = *built;
+  auto verdict = verify(check);
+  auto notes = verdict.notes;
+  if (!verdict.passed()) return hold("verification failed:" + verdict.why, log + notes, verdict.gate);
   auto now = store_.now_seconds();
   transition(id, HealState::staged, repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
     HealRepository::set_staged(
@@ -437,76 +392,21 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
 }
 
 Status Engine::check_approvable(std::int64_t id) {
-  auto a = approval(id);
+  auto a = promoter_.approvable(id);
   if (!a) return a.error();
   return {};
 }
 
-Result<std::pair<HealRecord, store::ManifestRecord>> Engine::approval(std::int64_t id) {
-  auto h = get(id);
-  if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
-  if (h->state != HealState::staged)
-    return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + to_string(h->state) + ", not staged");
-  auto current = store_.get_manifest(h->repository, h->tag);
-  if (current && current->digest.str() != h->original) {
-    // Promoting over an earlier promoted heal of the same original is a re-heal, not a conflict.
-    auto promoted_from = store_.read([&](sqlite::Connection& c) {
-      return HealRepository::original_of_promoted(c, h->repository, h->tag, current->digest.str());
-    });
-    bool earlier_heal = promoted_from == h->original;
-    if (!earlier_heal)
-      return make_error(Errc::conflict, h->repository + ":" + h->tag + " has moved since the heal started (now " +
-                                            current->digest.str() + "); heal it again");
-  }
-  auto staged = store_.get_manifest(h->repository, h->staged);
-  if (!staged) return make_error(Errc::manifest_unknown, "the staged image is gone: " + staged.error().message);
-  return std::pair{std::move(*h), std::move(*staged)};
-}
-
 Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const std::string& actor) {
-  auto a = approval(id);
-  if (!a) return a.error();
-  auto h = &a->first;
-  auto staged = &a->second;
-  if (auto st = store_.retain(h->repository, *Digest::parse(h->original), "rollback target of heal " + std::to_string(id)); !st)
-    return st.error();
-  auto put = store_.put_manifest(h->repository, h->tag, *staged->bytes, staged->media_type, "heal");
-  if (!put) return put.error();
-  auto now = store_.now_seconds();
-  transition(id, HealState::promoted, "approved by " + by + ": " + h->repository + ":" + h->tag + " -> " + h->staged,
-             [&](sqlite::Connection& c) {
-               // An earlier promoted heal of the same tag is superseded; this one is what rollback undoes.
-               HealRepository::set_promoted(c, id, h->repository, h->tag, now, "approved by " + by);
-             },
-             actor);
-  return *get(id);
+  return promoter_.approve(id, by, actor);
 }
 
 Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& tag, const std::string& by, const std::string& actor) {
-  auto h = store_.read([&](sqlite::Connection& c) { return HealRepository::latest_promoted(c, repo, tag); });
-  if (!h) return make_error(Errc::not_found, "no promoted heal of " + repo + ":" + tag + " to roll back");
-  auto original = store_.get_manifest(repo, h->original);
-  if (!original) return make_error(Errc::manifest_unknown, "the original image " + h->original + " is gone: " + original.error().message);
-  auto put = store_.put_manifest(repo, tag, *original->bytes, original->media_type, "heal");
-  if (!put) return put.error();
-  transition(h->id, HealState::rolled_back, "rolled back by " + by + ": " + repo + ":" + tag + " -> " + h->original,
-             [&](sqlite::Connection& c) {
-               HealRepository::set_reason(c, h->id, "rolled back by " + by);
-             },
-             actor);
-  return *get(h->id);
+  return promoter_.rollback(repo, tag, by, actor);
 }
 
 Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor) {
-  auto h = get(id);
-  if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
-  if (h->state != HealState::staged)
-    return make_error(Errc::conflict, "heal " + std::to_string(id) + " is " + to_string(h->state) + "; only a staged heal can be held");
-  auto reason = "held by " + by + (why.empty() ? "" : ": " + why);
-  transition(
-      id, HealState::held, reason, [&](sqlite::Connection& c) { HealRepository::set_reason(c, id, reason); },
-      actor);
-  return *get(id);
+  return promoter_.hold(id, by, why, actor);
 }
 
 std::vector<HealRecord> Engine::list() {

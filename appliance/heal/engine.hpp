@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -28,7 +29,11 @@
 #include "heal/heal_layer.hpp"
 #include "heal/heal_repository.hpp"
 #include "heal/heal_state.hpp"
+#include "heal/image_builder.hpp"
+#include "heal/package_family.hpp"
 #include "heal/planner.hpp"
+#include "heal/promoter.hpp"
+#include "heal/verifier.hpp"
 #include "scan/scanner.hpp"
 #include "store/store.hpp"
 
@@ -54,6 +59,9 @@ struct EngineOptions {
   bool reuse_layers = true;      // reuse a heal layer built for the same packages over shared base layers
   LayerCompression layer_compression = LayerCompression::gzip;
   std::string actor = "airheald";
+  // What builds heal layers and runs checks; empty: buildah (the options above) on the engine's
+  // storage under <state>/heal/buildah.
+  std::shared_ptr<ImageBuilder> builder;
   std::string tool_version = "airheal";
   // Every heal event (state changes), for webhooks.
   std::function<void(const nlohmann::json&)> notify;
@@ -65,14 +73,6 @@ std::optional<std::pair<std::string, std::string>> base_reference(std::string na
 
 // The engine options a configuration asks for (heal rules become the policy function).
 EngineOptions engine_options(const config::Config& cfg);
-
-// What a heal's build produced, before it is staged.
-struct BuildResult {
-  std::string manifest;  // the healed manifest's bytes (its blobs are already in the store)
-  std::uint64_t heal_layer_size = 0, image_size = 0;
-  std::string test_failure, smoke_failure, smoke_note;
-  std::int64_t reused_from = 0;  // the heal whose layer was reused; 0: built here
-};
 
 class Engine {
  public:
@@ -113,8 +113,6 @@ class Engine {
   std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
   void transition(std::int64_t id, HealState state, const std::string& detail,
                   const std::function<void(sqlite::Connection&)>& extra = {}, const std::string& actor = {});
-  // The staged heal and its staged image, or why it cannot be approved (check_approvable's work).
-  Result<std::pair<HealRecord, store::ManifestRecord>> approval(std::int64_t id);
   Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
                             const std::filesystem::path& work, std::string& log, const Policy& policy, Failure& failure);
   // Runs ARGV (and the smoke test when SMOKE) inside the image whose manifest is MANIFEST_BYTES
@@ -128,7 +126,6 @@ class Engine {
     std::size_t shared_layers = 0;
     LayerBlob layer;
   };
-  std::filesystem::path buildah_storage() const;
   // The upstream bump for MANIFEST, if its base has a newer version here that fixes findings and
   // its own layers leave every package database alone; nullopt otherwise (WHY says why not).
   std::optional<Plan> upstream_bump(const std::string& manifest, std::string& why);
@@ -140,19 +137,15 @@ class Engine {
   void defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan);
   Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
                       const Plan& plan, bool pins_only);
-  std::string staging_tag(const std::string& repo, const std::string& tag);
   void journal(nlohmann::json record);
   void fail_heal(std::int64_t id, const std::string& why, const std::string& log, const Failure& failure = {});
 
   using DebianDatabase = heal::DebianDatabase;
   Result<DebianDatabase> debian_database(const Digest& manifest, bool has_dpkg);
-  // A plan's packages as a local apt repository (build and advisory outbox share it).
-  struct LocalRepository {
-    std::vector<deb::Package> packages;
-    std::vector<std::string> files;  // each package's file name in the repository
-  };
-  Result<LocalRepository> local_repository(const Plan& plan, const std::filesystem::path& dir);
-  static std::vector<std::vector<std::string>> install_steps(const Plan& plan, const LocalRepository& local);
+  // The image's final file system (the scanner's index), its files read from their layers.
+  Result<ImageFiles> image_files(const Digest& manifest);
+  // The plan's package files from the store, each read by FAMILY and checked against its pin.
+  Result<std::vector<FixedPackage>> fixed_packages(const Plan& plan, const PackageFamily& family);
   // An imported .deb's control paragraph, read from the store once per digest.
   Result<deb::Paragraph> deb_control(const std::string& digest);
   std::mutex controls_mutex_;
@@ -162,6 +155,8 @@ class Engine {
   scan::Scanner& scanner_;
   audit::Journal* journal_;
   EngineOptions options_;
+  std::shared_ptr<ImageBuilder> builder_;
+  Promoter promoter_;
 };
 
 }  // namespace airheal::heal

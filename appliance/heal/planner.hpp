@@ -56,6 +56,7 @@ struct Rebase {
 
 struct Plan {
   std::string strategy;  // upstream-bump | package-patch | package-files | gold-substitution (joined by "+") | defer
+  std::string family = "dpkg";  // the package family of PACKAGES (heal/package_family.hpp)
   std::vector<PackagePin> packages;
   std::vector<ArtifactPin> artifacts;
   std::vector<DependencyPin> dependencies;  // written to the outbox; no rebuild removes them

@@ -1,0 +1,99 @@
+// What differs per package family (dpkg today; apk, rpm and application ecosystems next), so that
+// the heal engine says "install these fixed packages" once: reading the image's installed
+// database, comparing versions, reading a fixed package file's own metadata and what it ships,
+// and the two ways to heal:
+//   - tool install: the image's own package manager installs the fixed packages from a local,
+//     read-only repository airheal writes from imported content (commands run inside the image
+//     by the ImageBuilder, no network);
+//   - files: nothing in the image can run (distroless, FROM scratch): the packages' files and
+//     their database records are written into the heal layer directly.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "heal/heal_layer.hpp"
+#include "heal/image_builder.hpp"
+#include "heal/planner.hpp"
+#include "scan/inventory.hpp"
+
+namespace airheal::heal {
+
+// An image's final file system as the scanner indexed it: which paths exist (and the layer that
+// last wrote each), and their bytes read on demand from that layer, bounded.
+class ImageFiles {
+ public:
+  using Reader = std::function<Result<std::string>(const std::string& path, const scan::FinalFile& file, std::uint64_t max_bytes)>;
+  ImageFiles(std::map<std::string, scan::FinalFile> files, Reader read) : files_(std::move(files)), read_(std::move(read)) {}
+  bool has(const std::string& path) const { return files_.count(path) > 0; }
+  const std::map<std::string, scan::FinalFile>& files() const { return files_; }
+  // not_found when the image has no such file.
+  Result<std::string> read(const std::string& path, std::uint64_t max_bytes) const;
+
+ private:
+  std::map<std::string, scan::FinalFile> files_;
+  Reader read_;
+};
+
+// A fixed package file, described by itself (never by snapshot metadata, which is checked
+// against it).
+struct FixedPackage {
+  std::string name, version, architecture;
+  std::string file_name;  // its name in a local repository (NAME_VERSION_ARCH.deb, ...)
+  std::string metadata;   // the package's own record as the family writes it (a .deb's control stanza)
+  std::filesystem::path file;
+  std::uint64_t size = 0;
+  std::string sha256;  // hex, the store's digest of the file
+};
+
+// A tool install, ready for ImageBuilder::add_layer (mounts, environment, commands) and for the
+// advisory outbox's script (SETUP: folders to create first inside the image; TOOL names the
+// package manager in messages).
+struct ToolInstall {
+  std::string tool;
+  std::vector<BuildMount> mounts;
+  std::vector<std::string> env;
+  std::vector<std::string> setup;
+  std::vector<std::vector<std::string>> commands;
+  std::string note;  // a line for the heal's log ("" for none)
+};
+
+class PackageFamily {
+ public:
+  virtual ~PackageFamily() = default;
+  virtual std::string_view name() const = 0;
+  // The image paths holding the installed database (a path below one of them counts too).
+  virtual std::vector<std::string> database_paths() const = 0;
+  bool database_path(std::string_view path) const;
+  // <0, 0, >0 as A sorts before, equal to, after B in the family's own version ordering;
+  // nullopt when either is not a version of this family.
+  virtual std::optional<int> compare_versions(std::string_view a, std::string_view b) const = 0;
+  // The package file's own name, version and architecture; an error when it cannot be read or
+  // does not say what PIN says it is.
+  virtual Result<FixedPackage> read_package(const PackagePin& pin, const std::filesystem::path& file) const = 0;
+  // The image paths the package file installs (normalised, relative to the image root).
+  virtual Result<std::set<std::string>> package_paths(const std::filesystem::path& file) const = 0;
+  // Way 1: the local repository of PACKAGES (PLAN's, in its order) written under REPO, and the
+  // commands that install them with the image's tool. SCRATCH (may be empty: the outbox's build
+  // gets a tmpfs) is the host folder for the tool's writable state.
+  virtual Result<ToolInstall> tool_install(const Plan& plan, const std::vector<FixedPackage>& packages,
+                                           const std::filesystem::path& repo, const std::filesystem::path& scratch,
+                                           std::int64_t now) const = 0;
+  // Way 2: PACKAGES' files, their records in the image's database (in the form the image already
+  // uses) and whiteouts for files the fixed versions no longer ship, written into W; nothing runs.
+  virtual Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages, const ImageFiles& image,
+                             LayerWriter& w) const = 0;
+};
+
+// The family a plan's packages belong to by name ("dpkg"); nullptr when airheal has none.
+const PackageFamily* package_family(std::string_view name);
+
+}  // namespace airheal::heal
