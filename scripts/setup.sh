@@ -4,8 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  # build
-  cmake ninja-build g++ pkg-config
+  # build (clang-format: the build checks every C++ file's format)
+  cmake ninja-build g++ pkg-config clang-format
   libboost-dev libboost-filesystem-dev libssl-dev libsqlite3-dev zlib1g-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libarchive-dev libgpgme-dev libdeflate-dev libzstd-dev catch2
   # run and test: the real OCI clients and tools the appliance and its tests drive

@@ -25,7 +25,8 @@ constexpr YamlLimits kSecdbLimits{64u << 20, 32, 1000, 4'000'000};
 constexpr std::size_t kMaxIdBytes = 256;
 
 // Parses with LIMITS; the error names the advisory file and says which limit.
-Result<json> parse_limited(std::string_view bytes, std::string_view name, const JsonLimits& limits) {
+Result<json> parse_limited(std::string_view bytes, std::string_view name,
+                           const JsonLimits& limits) {
   auto j = parse_json(bytes, limits, "the document");
   if (!j) return bad(name, j.error().message);
   return j;
@@ -47,26 +48,34 @@ std::string check_affected(const json& a, std::size_t index) {
   if (!a.is_object()) return at + " is not an object";
   if (a.contains("package")) {
     const auto& p = a["package"];
-    if (!p.is_object() || !p.contains("ecosystem") || !p["ecosystem"].is_string() || !p.contains("name") ||
-        !p["name"].is_string() || p["name"].get<std::string>().empty())
+    if (!p.is_object() || !p.contains("ecosystem") || !p["ecosystem"].is_string() ||
+        !p.contains("name") || !p["name"].is_string() || p["name"].get<std::string>().empty())
       return at + ".package needs string fields ecosystem and name";
   }
-  if (a.contains("versions") && !is_string_array(a["versions"])) return at + ".versions must be an array of strings";
+  if (a.contains("versions") && !is_string_array(a["versions"]))
+    return at + ".versions must be an array of strings";
   if (a.contains("ranges")) {
     if (!a["ranges"].is_array()) return at + ".ranges must be an array";
     std::size_t ri = 0;
     for (const auto& r : a["ranges"]) {
       auto rat = at + ".ranges[" + std::to_string(ri++) + "]";
-      if (!r.is_object() || !r.contains("type") || !r["type"].is_string()) return rat + " needs a string type";
+      if (!r.is_object() || !r.contains("type") || !r["type"].is_string())
+        return rat + " needs a string type";
       auto type = r["type"].get<std::string>();
-      if (type != "SEMVER" && type != "ECOSYSTEM" && type != "GIT") return rat + ".type '" + type + "' is not SEMVER, ECOSYSTEM or GIT";
-      if (type == "GIT" && (!r.contains("repo") || !r["repo"].is_string())) return rat + " of type GIT needs repo";
-      if (!r.contains("events") || !r["events"].is_array() || r["events"].empty()) return rat + ".events must be a non-empty array";
+      if (type != "SEMVER" && type != "ECOSYSTEM" && type != "GIT")
+        return rat + ".type '" + type + "' is not SEMVER, ECOSYSTEM or GIT";
+      if (type == "GIT" && (!r.contains("repo") || !r["repo"].is_string()))
+        return rat + " of type GIT needs repo";
+      if (!r.contains("events") || !r["events"].is_array() || r["events"].empty())
+        return rat + ".events must be a non-empty array";
       bool introduced = false, fixed = false, last = false;
       for (const auto& e : r["events"]) {
-        if (!e.is_object() || e.size() != 1) return rat + ".events: each event has exactly one of introduced, fixed, last_affected, limit";
+        if (!e.is_object() || e.size() != 1)
+          return rat +
+                 ".events: each event has exactly one of introduced, fixed, last_affected, limit";
         auto k = e.begin().key();
-        if (k != "introduced" && k != "fixed" && k != "last_affected" && k != "limit") return rat + ".events: unknown event '" + k + "'";
+        if (k != "introduced" && k != "fixed" && k != "last_affected" && k != "limit")
+          return rat + ".events: unknown event '" + k + "'";
         if (!e.begin().value().is_string() || e.begin().value().get<std::string>().empty())
           return rat + ".events: " + k + " must be a non-empty string";
         introduced |= k == "introduced";
@@ -78,8 +87,8 @@ std::string check_affected(const json& a, std::size_t index) {
       if (type == "SEMVER")
         for (const auto& e : r["events"]) {
           auto v = e.begin().value().get<std::string>();
-          if (!(e.begin().key() == "introduced" && v == "0") && !(e.begin().key() == "limit" && v == "*") &&
-              !version::is_semver(v))
+          if (!(e.begin().key() == "introduced" && v == "0") &&
+              !(e.begin().key() == "limit" && v == "*") && !version::is_semver(v))
             return rat + ": '" + v + "' is not a semantic version";
         }
     }
@@ -91,9 +100,12 @@ std::string check_affected(const json& a, std::size_t index) {
 
 const char* to_string(Format f) {
   switch (f) {
-    case Format::osv: return "osv";
-    case Format::debian_tracker: return "debian-tracker";
-    case Format::alpine_secdb: return "alpine-secdb";
+    case Format::osv:
+      return "osv";
+    case Format::debian_tracker:
+      return "debian-tracker";
+    case Format::alpine_secdb:
+      return "alpine-secdb";
   }
   return "?";
 }
@@ -107,15 +119,20 @@ std::optional<Format> format_from_string(std::string_view s) {
 
 const char* to_string(Verdict v) {
   switch (v) {
-    case Verdict::affected: return "affected";
-    case Verdict::not_affected: return "not-affected";
-    case Verdict::unknown: return "unknown";
+    case Verdict::affected:
+      return "affected";
+    case Verdict::not_affected:
+      return "not-affected";
+    case Verdict::unknown:
+      return "unknown";
   }
   return "?";
 }
 
 std::optional<Format> detect_format(std::string_view filename, std::string_view bytes) {
-  auto ends = [&](std::string_view s) { return filename.size() >= s.size() && filename.substr(filename.size() - s.size()) == s; };
+  auto ends = [&](std::string_view s) {
+    return filename.size() >= s.size() && filename.substr(filename.size() - s.size()) == s;
+  };
   if (ends(".yaml") || ends(".yml")) return Format::alpine_secdb;
   if (!ends(".json")) return std::nullopt;
   auto parsed = parse_json(bytes, kTrackerLimits);
@@ -140,24 +157,28 @@ Result<Advisory> parse_osv(std::string_view bytes, std::string_view name) {
     if (!j.contains(key) || !j[key].is_string() || j[key].get<std::string>().empty())
       return bad(name, std::string("OSV field '") + key + "' must be a non-empty string");
   if (!plausible_id(j["id"].get<std::string>()))
-    return bad(name, "OSV field 'id' must be 1-" + std::to_string(kMaxIdBytes) + " printable ASCII characters without spaces");
+    return bad(name, "OSV field 'id' must be 1-" + std::to_string(kMaxIdBytes) +
+                         " printable ASCII characters without spaces");
   Advisory a;
   a.source = Format::osv;
   a.id = j["id"];
   a.modified = j["modified"];
   for (auto key : {"published", "withdrawn", "summary", "details", "schema_version"})
-    if (j.contains(key) && !j[key].is_string()) return bad(name, std::string("OSV field '") + key + "' must be a string");
+    if (j.contains(key) && !j[key].is_string())
+      return bad(name, std::string("OSV field '") + key + "' must be a string");
   a.published = j.value("published", "");
   a.withdrawn = j.value("withdrawn", "");
   a.summary = j.value("summary", "");
   if (a.summary.empty()) a.summary = j.value("details", "").substr(0, 200);
   for (auto key : {"aliases", "related", "upstream"})
-    if (j.contains(key) && !is_string_array(j[key])) return bad(name, std::string("OSV field '") + key + "' must be an array of strings");
+    if (j.contains(key) && !is_string_array(j[key]))
+      return bad(name, std::string("OSV field '") + key + "' must be an array of strings");
   if (j.contains("aliases")) a.aliases = j["aliases"].get<std::vector<std::string>>();
   if (j.contains("severity")) {
     if (!j["severity"].is_array()) return bad(name, "OSV field 'severity' must be an array");
     for (const auto& s : j["severity"])
-      if (!s.is_object() || !s.contains("type") || !s["type"].is_string() || !s.contains("score") || !s["score"].is_string())
+      if (!s.is_object() || !s.contains("type") || !s["type"].is_string() || !s.contains("score") ||
+          !s["score"].is_string())
         return bad(name, "OSV severity entries need string type and score");
     a.severity = j["severity"];
   }
@@ -178,26 +199,33 @@ Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::
   auto parsed = parse_limited(bytes, name, kTrackerLimits);
   if (!parsed) return parsed.error();
   auto& j = *parsed;
-  if (!j.is_object()) return bad(name, "the Debian security tracker document must be an object of source packages");
+  if (!j.is_object())
+    return bad(name, "the Debian security tracker document must be an object of source packages");
   std::map<std::string, Advisory> by_id;
   for (const auto& [pkg, cves] : j.items()) {
-    if (!cves.is_object()) return bad(name, "package '" + pkg + "' must map to an object of issues");
+    if (!cves.is_object())
+      return bad(name, "package '" + pkg + "' must map to an object of issues");
     for (const auto& [id, rec] : cves.items()) {
       auto at = pkg.substr(0, 128) + "/" + id.substr(0, 128);
-      if (!plausible_id(id)) return bad(name, at + ": an issue id must be 1-" + std::to_string(kMaxIdBytes) + " printable ASCII characters");
+      if (!plausible_id(id))
+        return bad(name, at + ": an issue id must be 1-" + std::to_string(kMaxIdBytes) +
+                             " printable ASCII characters");
       if (!rec.is_object()) return bad(name, at + " is not an object");
-      if (!rec.contains("releases") || !rec["releases"].is_object()) return bad(name, at + " has no releases object");
+      if (!rec.contains("releases") || !rec["releases"].is_object())
+        return bad(name, at + " has no releases object");
       auto& adv = by_id[id];
       if (adv.id.empty()) {
         adv.source = Format::debian_tracker;
         adv.id = id;
         adv.document = json::object();
-        if (rec.contains("description") && rec["description"].is_string()) adv.summary = rec["description"];
+        if (rec.contains("description") && rec["description"].is_string())
+          adv.summary = rec["description"];
       }
       adv.document[pkg] = rec;
       for (const auto& [release, r] : rec["releases"].items()) {
         auto rat = at + "/" + release;
-        if (!r.is_object() || !r.contains("status") || !r["status"].is_string()) return bad(name, rat + " needs a string status");
+        if (!r.is_object() || !r.contains("status") || !r["status"].is_string())
+          return bad(name, rat + " needs a string status");
         auto status = r["status"].get<std::string>();
         if (status != "resolved" && status != "open" && status != "undetermined")
           return bad(name, rat + ": unknown status '" + status + "'");
@@ -208,9 +236,11 @@ Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::
           data[key] = r[key];
         }
         if (status == "resolved") {
-          if (!data.contains("fixed_version")) return bad(name, rat + ": resolved without fixed_version");
+          if (!data.contains("fixed_version"))
+            return bad(name, rat + ": resolved without fixed_version");
           auto fv = data["fixed_version"].get<std::string>();
-          if (fv != "0" && !version::is_dpkg_version(fv)) return bad(name, rat + ": fixed_version '" + fv + "' is not a Debian version");
+          if (fv != "0" && !version::is_dpkg_version(fv))
+            return bad(name, rat + ": fixed_version '" + fv + "' is not a Debian version");
         }
         adv.affected.push_back(Affected{"Debian:" + release, pkg, std::move(data)});
       }
@@ -223,7 +253,8 @@ Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::
 }
 
 Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::string_view name) {
-  if (auto st = check_yaml(bytes, kSecdbLimits, "the document"); !st) return bad(name, st.error().message);
+  if (auto st = check_yaml(bytes, kSecdbLimits, "the document"); !st)
+    return bad(name, st.error().message);
   YAML::Node doc;
   try {
     doc = YAML::Load(std::string(bytes));
@@ -235,14 +266,16 @@ Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::st
       return bad(name, "an Alpine secdb document needs distroversion and packages");
     auto branch = doc["distroversion"].as<std::string>();
     auto repo = doc["reponame"] ? doc["reponame"].as<std::string>() : std::string();
-    if (!doc["packages"].IsSequence() && !doc["packages"].IsNull()) return bad(name, "packages must be a list");
+    if (!doc["packages"].IsSequence() && !doc["packages"].IsNull())
+      return bad(name, "packages must be a list");
     std::map<std::string, Advisory> by_id;
     for (const auto& entry : doc["packages"]) {
       const auto& p = entry["pkg"];
       if (!p || !p.IsMap() || !p["name"]) return bad(name, "every packages[] entry needs pkg.name");
       auto pkg = p["name"].as<std::string>();
       if (!p["secfixes"]) continue;
-      if (!p["secfixes"].IsMap()) return bad(name, pkg + ": secfixes must be a map of version to ids");
+      if (!p["secfixes"].IsMap())
+        return bad(name, pkg + ": secfixes must be a map of version to ids");
       for (const auto& fix : p["secfixes"]) {
         auto fixed = fix.first.as<std::string>();
         if (fix.second.IsNull()) continue;
@@ -257,7 +290,9 @@ Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::st
             auto id = ids.substr(pos, end - pos);
             pos = end == std::string::npos ? ids.size() : end + 1;
             if (id.empty()) continue;
-            if (!plausible_id(id)) return bad(name, pkg + " " + fixed + ": an id must be 1-" + std::to_string(kMaxIdBytes) + " printable characters");
+            if (!plausible_id(id))
+              return bad(name, pkg + " " + fixed + ": an id must be 1-" +
+                                   std::to_string(kMaxIdBytes) + " printable characters");
             auto& adv = by_id[id];
             if (adv.id.empty()) {
               adv.source = Format::alpine_secdb;
@@ -265,7 +300,8 @@ Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::st
               adv.document = nlohmann::json::array();
             }
             nlohmann::json data{{"fixed_version", fixed}, {"branch", branch}, {"repository", repo}};
-            adv.document.push_back({{"package", pkg}, {"fixed_version", fixed}, {"branch", branch}});
+            adv.document.push_back(
+                {{"package", pkg}, {"fixed_version", fixed}, {"branch", branch}});
             adv.affected.push_back(Affected{"Alpine:" + branch, pkg, std::move(data)});
           }
         }
@@ -286,13 +322,16 @@ Result<std::vector<Advisory>> parse(Format format, std::string_view bytes, std::
       if (!a) return a.error();
       return std::vector<Advisory>{std::move(*a)};
     }
-    case Format::debian_tracker: return parse_debian_tracker(bytes, name);
-    case Format::alpine_secdb: return parse_alpine_secdb(bytes, name);
+    case Format::debian_tracker:
+      return parse_debian_tracker(bytes, name);
+    case Format::alpine_secdb:
+      return parse_alpine_secdb(bytes, name);
   }
   return bad(name, "unknown format");
 }
 
-Verdict osv_evaluate(const nlohmann::json& affected, std::string_view ecosystem, std::string_view v) {
+Verdict osv_evaluate(const nlohmann::json& affected, std::string_view ecosystem,
+                     std::string_view v) {
   // 1. An exact match in versions[] is affected whatever the ranges say.
   if (affected.contains("versions"))
     for (const auto& e : affected["versions"])
@@ -311,10 +350,15 @@ Verdict osv_evaluate(const nlohmann::json& affected, std::string_view ecosystem,
       std::string kind, ver;
     };
     std::vector<Ev> events;
-    for (const auto& e : r["events"]) events.push_back({e.begin().key(), e.begin().value().get<std::string>()});
+    for (const auto& e : r["events"])
+      events.push_back({e.begin().key(), e.begin().value().get<std::string>()});
     bool comparable = true;
     auto less = [&](const Ev& a, const Ev& b) {
-      auto rank = [](const Ev& e) { return e.kind == "introduced" && e.ver == "0" ? -1 : e.kind == "limit" && e.ver == "*" ? 1 : 0; };
+      auto rank = [](const Ev& e) {
+        return e.kind == "introduced" && e.ver == "0" ? -1
+               : e.kind == "limit" && e.ver == "*"    ? 1
+                                                      : 0;
+      };
       if (rank(a) != rank(b)) return rank(a) < rank(b);
       if (rank(a) != 0) return false;
       auto c = cmp(a.ver, b.ver);

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,7 +49,8 @@ Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::st
 // OSV schema 1.6 "Evaluation": is `version` of the package covered by this affected[] element?
 enum class Verdict { affected, not_affected, unknown };
 const char* to_string(Verdict v);
-Verdict osv_evaluate(const nlohmann::json& affected, std::string_view ecosystem, std::string_view version);
+Verdict osv_evaluate(const nlohmann::json& affected, std::string_view ecosystem,
+                     std::string_view version);
 
 // Debian tracker verdict for an installed source version.
 Verdict debian_evaluate(const nlohmann::json& data, std::string_view source_version);

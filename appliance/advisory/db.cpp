@@ -4,28 +4,46 @@ namespace airheal::advisory {
 
 using nlohmann::json;
 
-Counts replace_channel(sqlite::Connection& c, const std::string& channel, const std::vector<Advisory>& all) {
+Counts replace_channel(sqlite::Connection& c, const std::string& channel,
+                       const std::vector<Advisory>& all) {
   c.prepare("DELETE FROM advisories WHERE channel = ?").bind(1, channel).run();
   Counts n;
   for (const auto& a : all) {
     auto ins = c.prepare(
-        "INSERT INTO advisories(channel, source, advisory_id, summary, severity, published, modified, withdrawn, document) "
+        "INSERT INTO advisories(channel, source, advisory_id, summary, severity, published, "
+        "modified, withdrawn, document) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(channel, source, advisory_id) DO UPDATE SET summary = excluded.summary, "
-        "severity = excluded.severity, published = excluded.published, modified = excluded.modified, "
+        "severity = excluded.severity, published = excluded.published, modified = "
+        "excluded.modified, "
         "withdrawn = excluded.withdrawn, document = excluded.document RETURNING id");
-    ins.bind(1, channel).bind(2, to_string(a.source)).bind(3, a.id).bind(4, a.summary).bind(5, a.severity.dump())
-        .bind(6, a.published).bind(7, a.modified).bind(8, a.withdrawn).bind(9, a.document.dump());
+    ins.bind(1, channel)
+        .bind(2, to_string(a.source))
+        .bind(3, a.id)
+        .bind(4, a.summary)
+        .bind(5, a.severity.dump())
+        .bind(6, a.published)
+        .bind(7, a.modified)
+        .bind(8, a.withdrawn)
+        .bind(9, a.document.dump());
     ins.step();
     auto id = ins.get_int(0);
     ins.run();
     ++n.advisories;
     if (!a.withdrawn.empty()) ++n.withdrawn;
     for (const auto& alias : a.aliases)
-      c.prepare("INSERT OR IGNORE INTO advisory_aliases(alias, advisory) VALUES (?, ?)").bind(1, alias).bind(2, id).run();
+      c.prepare("INSERT OR IGNORE INTO advisory_aliases(alias, advisory) VALUES (?, ?)")
+          .bind(1, alias)
+          .bind(2, id)
+          .run();
     for (const auto& af : a.affected) {
-      c.prepare("INSERT INTO advisory_affected(advisory, ecosystem, package, data) VALUES (?, ?, ?, ?)")
-          .bind(1, id).bind(2, af.ecosystem).bind(3, af.package).bind(4, af.data.dump()).run();
+      c.prepare(
+           "INSERT INTO advisory_affected(advisory, ecosystem, package, data) VALUES (?, ?, ?, ?)")
+          .bind(1, id)
+          .bind(2, af.ecosystem)
+          .bind(3, af.package)
+          .bind(4, af.data.dump())
+          .run();
       ++n.affected;
     }
   }
@@ -37,7 +55,8 @@ std::vector<StoredAdvisory> load(sqlite::Connection& c, const std::vector<std::i
   std::vector<StoredAdvisory> out;
   for (auto id : ids) {
     auto st = c.prepare(
-        "SELECT channel, source, advisory_id, summary, severity, published, modified, withdrawn, document "
+        "SELECT channel, source, advisory_id, summary, severity, published, modified, withdrawn, "
+        "document "
         "FROM advisories WHERE id = ?");
     st.bind(1, id);
     if (!st.step()) continue;
@@ -54,9 +73,11 @@ std::vector<StoredAdvisory> load(sqlite::Connection& c, const std::vector<std::i
     auto al = c.prepare("SELECT alias FROM advisory_aliases WHERE advisory = ? ORDER BY alias");
     al.bind(1, id);
     while (al.step()) a.aliases.push_back(al.get_text(0));
-    auto af = c.prepare("SELECT ecosystem, package, data FROM advisory_affected WHERE advisory = ? ORDER BY rowid");
+    auto af = c.prepare(
+        "SELECT ecosystem, package, data FROM advisory_affected WHERE advisory = ? ORDER BY rowid");
     af.bind(1, id);
-    while (af.step()) a.affected.push_back({af.get_text(0), af.get_text(1), json::parse(af.get_text(2))});
+    while (af.step())
+      a.affected.push_back({af.get_text(0), af.get_text(1), json::parse(af.get_text(2))});
     out.push_back(std::move(a));
   }
   return out;
@@ -73,7 +94,8 @@ std::vector<StoredAdvisory> find(sqlite::Connection& c, const std::string& key) 
   return load(c, ids);
 }
 
-std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string& ecosystem, const std::string& package) {
+std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string& ecosystem,
+                                        const std::string& package) {
   std::vector<std::int64_t> ids;
   auto st = c.prepare(
       "SELECT DISTINCT advisory FROM advisory_affected WHERE package = ?1 AND "
@@ -85,17 +107,23 @@ std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string
 
 json to_json(const StoredAdvisory& a) {
   json aff = json::array();
-  for (const auto& x : a.affected) aff.push_back({{"ecosystem", x.ecosystem}, {"package", x.package}, {"data", x.data}});
-  json j{{"id", a.id}, {"channel", a.channel}, {"source", a.source}, {"aliases", a.aliases}, {"summary", a.summary},
-         {"severity", a.severity}, {"affected", aff}};
-  for (auto [k, v] : {std::pair{"published", &a.published}, {"modified", &a.modified}, {"withdrawn", &a.withdrawn}})
+  for (const auto& x : a.affected)
+    aff.push_back({{"ecosystem", x.ecosystem}, {"package", x.package}, {"data", x.data}});
+  json j{{"id", a.id},           {"channel", a.channel}, {"source", a.source},
+         {"aliases", a.aliases}, {"summary", a.summary}, {"severity", a.severity},
+         {"affected", aff}};
+  for (auto [k, v] : {std::pair{"published", &a.published},
+                      {"modified", &a.modified},
+                      {"withdrawn", &a.withdrawn}})
     if (!v->empty()) j[k] = *v;
   return j;
 }
 
 std::vector<SourceCount> counts_by_source(sqlite::Connection& c) {
   std::vector<SourceCount> out;
-  auto q = c.prepare("SELECT channel, source, count(*), sum(withdrawn != '') FROM advisories GROUP BY channel, source ORDER BY 1, 2");
+  auto q = c.prepare(
+      "SELECT channel, source, count(*), sum(withdrawn != '') FROM advisories GROUP BY channel, "
+      "source ORDER BY 1, 2");
   while (q.step()) out.push_back({q.get_text(0), q.get_text(1), q.get_int(2), q.get_int(3)});
   return out;
 }

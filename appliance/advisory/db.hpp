@@ -3,7 +3,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +20,8 @@ struct Counts {
 
 // Replaces everything the channel said before with `all` (a snapshot is the channel's full
 // state). Runs inside the caller's transaction.
-Counts replace_channel(sqlite::Connection& c, const std::string& channel, const std::vector<Advisory>& all);
+Counts replace_channel(sqlite::Connection& c, const std::string& channel,
+                       const std::vector<Advisory>& all);
 
 struct StoredAffected {
   std::string ecosystem, package;
@@ -38,7 +38,8 @@ struct StoredAdvisory {
 std::vector<StoredAdvisory> find(sqlite::Connection& c, const std::string& id_or_alias);
 // Every advisory naming (ecosystem, package). Ecosystem matches exactly, or by its base when
 // `ecosystem` has no release part ("Debian" matches "Debian:bookworm").
-std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string& ecosystem, const std::string& package);
+std::vector<StoredAdvisory> for_package(sqlite::Connection& c, const std::string& ecosystem,
+                                        const std::string& package);
 nlohmann::json to_json(const StoredAdvisory& a);
 
 // Advisories per channel and source, and how many of them are withdrawn.

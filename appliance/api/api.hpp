@@ -5,13 +5,12 @@
 // Long operations (approve with a canary, rollback, evidence export) run off the I/O threads.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -26,7 +25,8 @@
 namespace airheal::api {
 
 // What the dashboard shows, in one document (also GET /api/v1/status).
-nlohmann::json status_document(store::Store& store, const std::vector<heal::HealRecord>& heals, std::int64_t now);
+nlohmann::json status_document(store::Store& store, const std::vector<heal::HealRecord>& heals,
+                               std::int64_t now);
 
 // Prometheus text exposition format 0.0.4 for the status and the HTTP request statistics.
 std::string metrics_text(const nlohmann::json& status, const std::vector<heal::HealRecord>& heals,
@@ -36,7 +36,8 @@ extern const char* const kDashboardHtml;
 
 class Api : public registry::ApiHandler {
  public:
-  Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir, std::vector<std::string> server_names = {});
+  Api(store::Store& store, heal::Engine* engine, std::filesystem::path state_dir,
+      std::vector<std::string> server_names = {});
   ~Api() override;
   void set_http_stats(const registry::RequestStats* s) { http_stats_ = s; }
   // The registry users and their rights, for status and the dashboard (set by the appliance).
@@ -44,10 +45,12 @@ class Api : public registry::ApiHandler {
 
   bool handles(std::string_view path) const override;
   registry::Prepared prepare(const registry::http::request_header<>& head, const std::string& path,
-                             const std::multimap<std::string, std::string>& query, const registry::ApiAccess& access) override;
+                             const std::multimap<std::string, std::string>& query,
+                             const registry::ApiAccess& access) override;
 
  private:
-  registry::Response handle(registry::http::verb method, const std::string& path, const std::multimap<std::string, std::string>& query,
+  registry::Response handle(registry::http::verb method, const std::string& path,
+                            const std::multimap<std::string, std::string>& query,
                             const std::string& body, const registry::ApiAccess& access);
   // The routes (api.cpp): one handler each.
   struct Call;

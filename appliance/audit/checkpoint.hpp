@@ -8,11 +8,10 @@
 //   <state>/audit/checkpoints/<seq>.json.asc  the signature
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +26,8 @@ class Store;
 namespace airheal::audit {
 
 inline constexpr const char* kCheckpointType = "https://airheal.dev/audit/checkpoint/v1";
-inline constexpr const char* kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr const char* kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 struct Checkpoint {
   std::int64_t seq = 0;
@@ -41,12 +41,14 @@ struct Checkpoint {
 std::filesystem::path checkpoints_dir(const std::filesystem::path& state_dir);
 
 // The checkpoint document for these values (compact JSON, keys sorted).
-std::string checkpoint_bytes(std::int64_t seq, const std::string& head, std::int64_t time, const std::string& key);
+std::string checkpoint_bytes(std::int64_t seq, const std::string& head, std::int64_t time,
+                             const std::string& key);
 // Parses a checkpoint document; nullopt when it is not one.
 std::optional<Checkpoint> parse_checkpoint(const std::string& bytes);
 
 // Every checkpoint in DIR, by sequence (unreadable or malformed ones are reported as problems).
-std::vector<Checkpoint> load_checkpoints(const std::filesystem::path& dir, std::vector<std::string>* problems = nullptr);
+std::vector<Checkpoint> load_checkpoints(const std::filesystem::path& dir,
+                                         std::vector<std::string>* problems = nullptr);
 
 // Signs a checkpoint at the journal's current last record, unless the newest checkpoint already
 // covers it; then appends an "audit.checkpoint" record (or restores it, when a crash came
@@ -54,14 +56,15 @@ std::vector<Checkpoint> load_checkpoints(const std::filesystem::path& dir, std::
 // STORE, the metadata database keeps the newest checkpoint and the journal's length then as an
 // anchor outside the audit folder (verify_journal compares them).
 using Signer = std::function<Result<std::string>(const std::string& data)>;
-Result<Checkpoint> make_checkpoint(const std::filesystem::path& state_dir, Journal& journal, const std::string& key_fingerprint,
-                                   const Signer& sign, store::Store* store = nullptr);
+Result<Checkpoint> make_checkpoint(const std::filesystem::path& state_dir, Journal& journal,
+                                   const std::string& key_fingerprint, const Signer& sign,
+                                   store::Store* store = nullptr);
 
 // What the metadata database remembers of the newest checkpoint.
 struct Anchor {
   std::int64_t checkpoint = 0;  // its sequence number
   std::string head;
-  std::int64_t records = 0;     // the journal's length right after it (its own record included)
+  std::int64_t records = 0;  // the journal's length right after it (its own record included)
   std::int64_t time = 0;
 };
 std::optional<Anchor> read_anchor(store::Store& store);
@@ -78,17 +81,19 @@ struct JournalReport {
   std::vector<std::string> problems;
   bool intact() const { return problems.empty(); }
 };
-JournalReport verify_journal(const std::filesystem::path& state_dir, const Journal& journal, store::Store* store,
-                             bool check_signatures);
+JournalReport verify_journal(const std::filesystem::path& state_dir, const Journal& journal,
+                             store::Store* store, bool check_signatures);
 
 // The hash a record's successor carries in "prev".
 std::string record_hash(std::string_view line);
 
 // Checks LINES as consecutive journal records starting at FIRST_SEQ, the first one following a
 // record whose hash is FIRST_PREV. Returns the first break in words ("record 12 ..."), or "".
-std::string verify_chain(const std::vector<std::string>& lines, std::int64_t first_seq, const std::string& first_prev);
+std::string verify_chain(const std::vector<std::string>& lines, std::int64_t first_seq,
+                         const std::string& first_prev);
 
 // Checks a checkpoint against the chain: record seq (LINES[seq - FIRST_SEQ]) must hash to HEAD.
-std::string verify_checkpoint_against(const Checkpoint& c, const std::vector<std::string>& lines, std::int64_t first_seq);
+std::string verify_checkpoint_against(const Checkpoint& c, const std::vector<std::string>& lines,
+                                      std::int64_t first_seq);
 
 }  // namespace airheal::audit

@@ -42,18 +42,25 @@ std::map<std::string, std::function<void(std::int64_t)>>& watchers() {
 
 void Journal::watch(const std::filesystem::path& file, std::function<void(std::int64_t)> fn) {
   std::lock_guard lk(watch_mu());
-  if (fn) watchers()[file.lexically_normal().string()] = std::move(fn);
-  else watchers().erase(file.lexically_normal().string());
+  if (fn)
+    watchers()[file.lexically_normal().string()] = std::move(fn);
+  else
+    watchers().erase(file.lexically_normal().string());
 }
 
-std::filesystem::path journal_path(const std::filesystem::path& state_dir) { return state_dir / "audit" / "journal.jsonl"; }
+std::filesystem::path journal_path(const std::filesystem::path& state_dir) {
+  return state_dir / "audit" / "journal.jsonl";
+}
 
 Status Journal::append(nlohmann::json record) {
   std::error_code ec;
   std::filesystem::create_directories(file_.parent_path(), ec);
   fs::UniqueFd fd(::open(file_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!fd) return make_error(Errc::io_error, "cannot open journal " + file_.string() + ": " + std::strerror(errno));
-  if (::flock(fd.get(), LOCK_EX) != 0) return make_error(Errc::io_error, "cannot lock journal " + file_.string());
+  if (!fd)
+    return make_error(Errc::io_error,
+                      "cannot open journal " + file_.string() + ": " + std::strerror(errno));
+  if (::flock(fd.get(), LOCK_EX) != 0)
+    return make_error(Errc::io_error, "cannot lock journal " + file_.string());
   auto text = fs::read_file(file_, 1ull << 34);
   if (!text) return text.error();
   auto lines = lines_of(*text);
@@ -67,9 +74,12 @@ Status Journal::append(nlohmann::json record) {
   if (!lines.empty()) {
     // The last record is read, not trusted: a malformed one (tampering, a disk error) must not stop
     // every later record. The chain still links to it, so `audit verify` reports it.
-    auto last = parse_json(lines.back(), JsonLimits{16u << 20, 64, false}, "the journal's last record");
-    const nlohmann::json* s = last && last->is_object() && last->contains("seq") ? &(*last)["seq"] : nullptr;
-    if (s && s->is_number_integer() && s->get<std::int64_t>() >= 0 && s->get<std::int64_t>() < (std::int64_t{1} << 53))
+    auto last =
+        parse_json(lines.back(), JsonLimits{16u << 20, 64, false}, "the journal's last record");
+    const nlohmann::json* s =
+        last && last->is_object() && last->contains("seq") ? &(*last)["seq"] : nullptr;
+    if (s && s->is_number_integer() && s->get<std::int64_t>() >= 0 &&
+        s->get<std::int64_t>() < (std::int64_t{1} << 53))
       seq = s->get<std::int64_t>() + 1;
     else
       seq = static_cast<std::int64_t>(lines.size()) + 1;
@@ -80,12 +90,15 @@ Status Journal::append(nlohmann::json record) {
   record["prev"] = prev;
   auto line = record.dump() + "\n";
   if (auto st = fs::write_all(fd.get(), line.data(), line.size(), file_.string()); !st) return st;
-  if (::fsync(fd.get()) != 0) return make_error(Errc::io_error, "cannot sync journal " + file_.string());
-  fd = fs::UniqueFd();  // unlocked before the watcher runs (it may append, e.g. a checkpoint's record)
+  if (::fsync(fd.get()) != 0)
+    return make_error(Errc::io_error, "cannot sync journal " + file_.string());
+  fd = fs::UniqueFd();  // unlocked before the watcher runs (it may append, e.g. a checkpoint's
+                        // record)
   std::function<void(std::int64_t)> fn;
   {
     std::lock_guard lk(watch_mu());
-    if (auto it = watchers().find(file_.lexically_normal().string()); it != watchers().end()) fn = it->second;
+    if (auto it = watchers().find(file_.lexically_normal().string()); it != watchers().end())
+      fn = it->second;
   }
   if (fn) fn(seq);
   return {};

@@ -1,14 +1,13 @@
 // The appliance's append-only journal of security-relevant events (snapshot imports and
-// refusals, scans, heals, exceptions, VEX, checkpoints). One JSON object per line; each carries the sha256 of the line before it, so
-// that removing or editing a record breaks the chain. Appends are serialised across processes
-// with a lock and are durable (fsync) before append() returns.
+// refusals, scans, heals, exceptions, VEX, checkpoints). One JSON object per line; each carries the
+// sha256 of the line before it, so that removing or editing a record breaks the chain. Appends are
+// serialised across processes with a lock and are durable (fsync) before append() returns.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/result.hpp"

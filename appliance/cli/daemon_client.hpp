@@ -19,7 +19,7 @@ struct DaemonReply {
 // What <state>/airheald.addr says ("http://HOST:PORT", "https://..."), or "".
 std::string daemon_url(const std::filesystem::path& state_dir);
 // One request; nullopt when the daemon cannot be reached or the exchange fails.
-std::optional<DaemonReply> daemon_request(const std::string& hostport, const std::string& method, const std::string& target,
-                                          const std::string& body = "");
+std::optional<DaemonReply> daemon_request(const std::string& hostport, const std::string& method,
+                                          const std::string& target, const std::string& body = "");
 
 }  // namespace airheal::cli

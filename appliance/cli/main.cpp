@@ -1,9 +1,9 @@
 // airhealctl: the operator's command line. Works on the state directory directly, so it runs
 // whether or not airheald is up (SQLite WAL and the store's locks make that safe). The commands
 // live in cli/commands/, one file per group.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 
 #include "cli/commands/command.hpp"
@@ -35,8 +35,10 @@ int main(int argc, char** argv) {
   // On a packaged host airhealctl reads the same file as the service: --config, else
   // $AIRHEAL_CONFIG, else /etc/airheal/airheal.yaml when it exists and no --state-dir is given.
   if (config_file.empty()) {
-    if (const char* env = std::getenv("AIRHEAL_CONFIG"); env && *env) config_file = env;
-    else if (state_dir.empty() && std::filesystem::exists(config::kSystemConfigFile)) config_file = config::kSystemConfigFile;
+    if (const char* env = std::getenv("AIRHEAL_CONFIG"); env && *env)
+      config_file = env;
+    else if (state_dir.empty() && std::filesystem::exists(config::kSystemConfigFile))
+      config_file = config::kSystemConfigFile;
   }
   if (!config_file.empty()) {
     auto loaded = config::load_file(config_file);

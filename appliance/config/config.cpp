@@ -1,6 +1,6 @@
-#include <fnmatch.h>
 #include "config/config.hpp"
 
+#include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -11,7 +11,8 @@
 
 namespace airheal::config {
 
-const std::string_view kDefaultConfigYaml = R"yaml(# airheald configuration. Every key is optional; this file shows the embedded defaults.
+const std::string_view kDefaultConfigYaml =
+    R"yaml(# airheald configuration. Every key is optional; this file shows the embedded defaults.
 # Relative paths are resolved against the directory airheald is started in.
 
 state_dir: ./airheal-state        # blobs, metadata database, uploads, users file
@@ -85,31 +86,43 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
   if (text.empty()) return make_error(Errc::invalid_argument, "empty duration");
   std::size_t i = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0) return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "' must start with a number");
+  if (i == 0)
+    return make_error(Errc::invalid_argument,
+                      "duration '" + std::string(text) + "' must start with a number");
   std::int64_t n = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + i, n);
-  if (ec != std::errc()) return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "' is out of range");
+  if (ec != std::errc())
+    return make_error(Errc::invalid_argument,
+                      "duration '" + std::string(text) + "' is out of range");
   auto unit = text.substr(i);
   std::int64_t mult = 0;
-  if (unit.empty() || unit == "s") mult = 1;
-  else if (unit == "m") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
-  else return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "': unit must be s, m, h or d");
+  if (unit.empty() || unit == "s")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60;
+  else if (unit == "h")
+    mult = 3600;
+  else if (unit == "d")
+    mult = 86400;
+  else
+    return make_error(Errc::invalid_argument,
+                      "duration '" + std::string(text) + "': unit must be s, m, h or d");
   return std::chrono::seconds(n * mult);
 }
 
 Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == text.size())
-    return make_error(Errc::invalid_argument, "listen address '" + std::string(text) + "' must be HOST:PORT");
+    return make_error(Errc::invalid_argument,
+                      "listen address '" + std::string(text) + "' must be HOST:PORT");
   auto h = text.substr(0, colon);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   unsigned p = 0;
   auto ps = text.substr(colon + 1);
   auto [ptr, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), p);
   if (ec != std::errc() || ptr != ps.data() + ps.size() || p > 65535)
-    return make_error(Errc::invalid_argument, "listen port '" + std::string(ps) + "' is not a number from 0 to 65535");
+    return make_error(Errc::invalid_argument,
+                      "listen port '" + std::string(ps) + "' is not a number from 0 to 65535");
   host = std::string(h.empty() ? "0.0.0.0" : h);
   port = static_cast<std::uint16_t>(p);
   return {};
@@ -170,21 +183,27 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return make_error(Errc::invalid_argument, std::string(origin) + ": not valid YAML: " + e.what());
+    return make_error(Errc::invalid_argument,
+                      std::string(origin) + ": not valid YAML: " + e.what());
   }
   if (!root || root.IsNull()) return c;
   Reader r{std::string(origin)};
-  r.check_keys(root, "", {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry", "gc", "import", "scan", "heal", "audit"});
+  r.check_keys(root, "",
+               {"state_dir", "listen", "log_level", "workers", "http", "tls", "auth", "registry",
+                "gc", "import", "scan", "heal", "audit"});
   if (r.failed) return r.err;
   r.get(root, "state_dir", "", c.state_dir);
   std::string listen;
   r.get(root, "listen", "", listen);
   if (!listen.empty())
-    if (auto st = parse_listen(listen, c.listen_host, c.listen_port); !st) r.fail(root["listen"], "listen", st.error().message);
+    if (auto st = parse_listen(listen, c.listen_host, c.listen_port); !st)
+      r.fail(root["listen"], "listen", st.error().message);
   r.get(root, "log_level", "", c.log_level);
   r.get(root, "workers", "", c.workers);
   if (auto h = root["http"]) {
-    r.check_keys(h, "http.", {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes", "max_connections", "max_connections_per_client", "server_names"});
+    r.check_keys(h, "http.",
+                 {"read_timeout", "idle_timeout", "write_timeout", "max_header_bytes",
+                  "max_connections", "max_connections_per_client", "server_names"});
     r.get(h, "server_names", "http.", c.http.server_names);
     r.get(h, "read_timeout", "http.", c.http.read_timeout);
     r.get(h, "idle_timeout", "http.", c.http.idle_timeout);
@@ -192,9 +211,11 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(h, "max_header_bytes", "http.", c.http.max_header_bytes);
     r.get(h, "max_connections", "http.", c.http.max_connections);
     r.get(h, "max_connections_per_client", "http.", c.http.max_connections_per_client);
-    if (c.http.max_connections < 1) r.fail(h["max_connections"], "http.max_connections", "must be at least 1");
+    if (c.http.max_connections < 1)
+      r.fail(h["max_connections"], "http.max_connections", "must be at least 1");
     if (c.http.max_connections_per_client < 1)
-      r.fail(h["max_connections_per_client"], "http.max_connections_per_client", "must be at least 1");
+      r.fail(h["max_connections_per_client"], "http.max_connections_per_client",
+             "must be at least 1");
   }
   if (auto t = root["tls"]) {
     r.check_keys(t, "tls.", {"certificate", "private_key"});
@@ -207,13 +228,17 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.check_keys(a, "auth.", {"users_file", "anonymous_pull", "loopback_push_without_credentials"});
     r.get(a, "users_file", "auth.", c.auth.users_file);
     r.get(a, "anonymous_pull", "auth.", c.auth.anonymous_pull);
-    r.get(a, "loopback_push_without_credentials", "auth.", c.auth.loopback_push_without_credentials);
+    r.get(a, "loopback_push_without_credentials", "auth.",
+          c.auth.loopback_push_without_credentials);
   }
   if (auto g = root["registry"]) {
-    r.check_keys(g, "registry.", {"read_only", "delete_enabled", "max_manifest_bytes", "push_over_managed_tags"});
+    r.check_keys(g, "registry.",
+                 {"read_only", "delete_enabled", "max_manifest_bytes", "push_over_managed_tags"});
     r.get(g, "push_over_managed_tags", "registry.", c.registry.push_over_managed_tags);
     for (const auto& p : c.registry.push_over_managed_tags)
-      if (!oci::is_valid_repository_pattern(p)) r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags", "'" + p + "' is not a repository pattern");
+      if (!oci::is_valid_repository_pattern(p))
+        r.fail(g["push_over_managed_tags"], "registry.push_over_managed_tags",
+               "'" + p + "' is not a repository pattern");
     r.get(g, "read_only", "registry.", c.registry.read_only);
     r.get(g, "delete_enabled", "registry.", c.registry.delete_enabled);
     r.get(g, "max_manifest_bytes", "registry.", c.registry.max_manifest_bytes);
@@ -224,7 +249,8 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(g, "upload_max_age", "gc.", c.gc.upload_max_age);
   }
   if (auto n = root["import"]) {
-    r.check_keys(n, "import.", {"watch_directory", "quarantine_directory", "poll_interval", "reserve_bytes"});
+    r.check_keys(n, "import.",
+                 {"watch_directory", "quarantine_directory", "poll_interval", "reserve_bytes"});
     r.get(n, "watch_directory", "import.", c.import.watch_directory);
     r.get(n, "quarantine_directory", "import.", c.import.quarantine_directory);
     r.get(n, "poll_interval", "import.", c.import.poll_interval);
@@ -234,7 +260,8 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.check_keys(n, "audit.", {"checkpoint_interval", "checkpoint_records"});
     r.get(n, "checkpoint_interval", "audit.", c.audit.checkpoint_interval);
     r.get(n, "checkpoint_records", "audit.", c.audit.checkpoint_records);
-    if (c.audit.checkpoint_records < 0) r.fail(n["checkpoint_records"], "audit.checkpoint_records", "must be 0 or more");
+    if (c.audit.checkpoint_records < 0)
+      r.fail(n["checkpoint_records"], "audit.checkpoint_records", "must be 0 or more");
   }
   if (auto n = root["scan"]) {
     r.check_keys(n, "scan.", {"enabled", "sboms", "poll_interval", "max_binary_bytes"});
@@ -244,9 +271,10 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "max_binary_bytes", "scan.", c.scan.max_binary_bytes);
   }
   if (auto n = root["heal"]) {
-    r.check_keys(n, "heal.", {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency", "smoke_timeout", "smoke_memory_bytes",
-                              "max_size_growth", "defer_days", "attest", "reuse_layers", "layer_compression", "webhooks",
-                              "webhook_secret_file"});
+    r.check_keys(n, "heal.",
+                 {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency",
+                  "smoke_timeout", "smoke_memory_bytes", "max_size_growth", "defer_days", "attest",
+                  "reuse_layers", "layer_compression", "webhooks", "webhook_secret_file"});
     r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
     r.get(n, "layer_compression", "heal.", c.heal.layer_compression);
     if (c.heal.layer_compression != "gzip" && c.heal.layer_compression != "zstd")
@@ -259,21 +287,30 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "attest", "heal.", c.heal.attest);
     r.get(n, "webhooks", "heal.", c.heal.webhooks);
     r.get(n, "webhook_secret_file", "heal.", c.heal.webhook_secret_file);
-    if (c.heal.concurrency < 1 || c.heal.concurrency > 64) r.fail(n["concurrency"], "heal.concurrency", "must be between 1 and 64");
-    if (!(c.heal.max_size_growth > 0)) r.fail(n["max_size_growth"], "heal.max_size_growth", "must be greater than 0");
-    if (c.heal.defer_days > 366) r.fail(n["defer_days"], "heal.defer_days", "may be at most 366 (exceptions last at most a year)");
+    if (c.heal.concurrency < 1 || c.heal.concurrency > 64)
+      r.fail(n["concurrency"], "heal.concurrency", "must be between 1 and 64");
+    if (!(c.heal.max_size_growth > 0))
+      r.fail(n["max_size_growth"], "heal.max_size_growth", "must be greater than 0");
+    if (c.heal.defer_days > 366)
+      r.fail(n["defer_days"], "heal.defer_days",
+             "may be at most 366 (exceptions last at most a year)");
     for (const auto& w : c.heal.webhooks)
       if (w.rfind("http://", 0) != 0 || w.size() <= 7)
-        r.fail(n["webhooks"], "heal.webhooks", "'" + w + "' must be an http:// URL (a LAN endpoint)");
+        r.fail(n["webhooks"], "heal.webhooks",
+               "'" + w + "' must be an http:// URL (a LAN endpoint)");
     r.get(n, "enabled", "heal.", c.heal.enabled);
     r.get(n, "default_mode", "heal.", c.heal.default_mode);
     r.get(n, "runtime", "heal.", c.heal.runtime);
     r.get(n, "step_timeout", "heal.", c.heal.step_timeout);
-    auto valid_mode = [](const std::string& m) { return m == "advisory" || m == "autonomous-staging" || m == "continuous"; };
+    auto valid_mode = [](const std::string& m) {
+      return m == "advisory" || m == "autonomous-staging" || m == "continuous";
+    };
     if (!valid_mode(c.heal.default_mode))
-      r.fail(n["default_mode"], "heal.default_mode", "must be advisory, autonomous-staging or continuous");
+      r.fail(n["default_mode"], "heal.default_mode",
+             "must be advisory, autonomous-staging or continuous");
     if (auto rules = n["rules"]; rules && !rules.IsNull()) {
-      if (!rules.IsSequence()) r.fail(rules, "heal.rules", "must be a list");
+      if (!rules.IsSequence())
+        r.fail(rules, "heal.rules", "must be a list");
       else
         for (std::size_t i = 0; i < rules.size(); ++i) {
           auto rule = rules[i];
@@ -286,20 +323,25 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
           r.get(rule, "test", prefix, hr.test);
           r.get(rule, "canary", prefix, hr.canary);
           if (hr.repository.empty()) r.fail(rule, prefix + "repository", "is required");
-          if (!valid_mode(hr.mode)) r.fail(rule["mode"] ? rule["mode"] : rule, prefix + "mode", "must be advisory, autonomous-staging or continuous");
+          if (!valid_mode(hr.mode))
+            r.fail(rule["mode"] ? rule["mode"] : rule, prefix + "mode",
+                   "must be advisory, autonomous-staging or continuous");
           c.heal.rules.push_back(std::move(hr));
         }
     }
   }
-  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!r.failed && !levels.count(c.log_level)) r.fail(root["log_level"], "log_level", "must be one of trace, debug, info, warn, error");
+  static const std::set<std::string> levels = {"trace", "debug",    "info", "warn",
+                                               "error", "critical", "off"};
+  if (!r.failed && !levels.count(c.log_level))
+    r.fail(root["log_level"], "log_level", "must be one of trace, debug, info, warn, error");
   if (r.failed) return r.err;
   return c;
 }
 
 Result<Config> load_file(const std::filesystem::path& path) {
   auto text = fs::read_file(path, 1u << 20);
-  if (!text) return make_error(Errc::invalid_argument, "cannot read configuration: " + text.error().message);
+  if (!text)
+    return make_error(Errc::invalid_argument, "cannot read configuration: " + text.error().message);
   return parse_yaml(*text, path.string());
 }
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -65,40 +65,43 @@ struct Config {
   } import;
 
   struct Audit {
-    std::chrono::seconds checkpoint_interval{3600};  // signed checkpoints of the journal; 0: on demand only
-    std::int64_t checkpoint_records = 100;            // ... and after this many records since the last one; 0: by time only
+    std::chrono::seconds checkpoint_interval{
+        3600};  // signed checkpoints of the journal; 0: on demand only
+    std::int64_t checkpoint_records =
+        100;  // ... and after this many records since the last one; 0: by time only
   } audit;
 
   struct Scan {
-    bool enabled = true;                       // scan pushed and imported images automatically
-    bool sboms = true;                         // attach CycloneDX and SPDX SBOMs as referrers
-    std::chrono::seconds poll_interval{2};     // how often imports by other processes are noticed
+    bool enabled = true;                    // scan pushed and imported images automatically
+    bool sboms = true;                      // attach CycloneDX and SPDX SBOMs as referrers
+    std::chrono::seconds poll_interval{2};  // how often imports by other processes are noticed
     std::uint64_t max_binary_bytes = 512ull << 20;  // larger executables are listed, not parsed
   } scan;
 
   struct HealRule {
-    std::string repository;         // glob over repository names ("apps/*")
-    std::string mode;               // advisory | autonomous-staging | continuous
-    std::vector<std::string> test;  // argv run inside the healed image, no network; empty: none
+    std::string repository;           // glob over repository names ("apps/*")
+    std::string mode;                 // advisory | autonomous-staging | continuous
+    std::vector<std::string> test;    // argv run inside the healed image, no network; empty: none
     std::vector<std::string> canary;  // argv run in the image the tag serves after a promotion; a
                                       // failure rolls the promotion back automatically
   };
   struct Heal {
-    bool enabled = true;                      // heal automatically when a fix is inside the gap
+    bool enabled = true;  // heal automatically when a fix is inside the gap
     std::string default_mode = "autonomous-staging";
-    std::string runtime = "runc";             // OCI runtime buildah uses for build and test steps
-    std::chrono::seconds step_timeout{900};   // any one buildah step
-    std::vector<HealRule> rules;              // first match wins; none: default_mode, no test
-    unsigned concurrency = 1;                 // heals built at the same time
-    std::chrono::seconds smoke_timeout{5};    // the entrypoint must exit 0 or still run after this
-    std::uint64_t smoke_memory_bytes = 512ull << 20;  // memory (cgroup) of the test and smoke containers; 0: none
-    double max_size_growth = 0.5;             // heal layer bytes / original image bytes
-    unsigned defer_days = 14;                 // deferred findings get an exception this long; 0: none
-    bool attest = true;                       // sign SLSA provenance, SBOM and explanation (DSSE)
-    bool reuse_layers = true;                 // reuse a heal layer across images sharing a base
-    std::string layer_compression = "gzip";   // gzip | zstd
-    std::vector<std::string> webhooks;        // http:// URLs on the LAN that receive heal events
-    std::string webhook_secret_file;          // HMAC-SHA256 key for X-Airheal-Signature; empty: unsigned
+    std::string runtime = "runc";            // OCI runtime buildah uses for build and test steps
+    std::chrono::seconds step_timeout{900};  // any one buildah step
+    std::vector<HealRule> rules;             // first match wins; none: default_mode, no test
+    unsigned concurrency = 1;                // heals built at the same time
+    std::chrono::seconds smoke_timeout{5};   // the entrypoint must exit 0 or still run after this
+    std::uint64_t smoke_memory_bytes =
+        512ull << 20;              // memory (cgroup) of the test and smoke containers; 0: none
+    double max_size_growth = 0.5;  // heal layer bytes / original image bytes
+    unsigned defer_days = 14;      // deferred findings get an exception this long; 0: none
+    bool attest = true;            // sign SLSA provenance, SBOM and explanation (DSSE)
+    bool reuse_layers = true;      // reuse a heal layer across images sharing a base
+    std::string layer_compression = "gzip";  // gzip | zstd
+    std::vector<std::string> webhooks;       // http:// URLs on the LAN that receive heal events
+    std::string webhook_secret_file;  // HMAC-SHA256 key for X-Airheal-Signature; empty: unsigned
   } heal;
   // The rule for a repository (default mode when none matches).
   HealRule heal_rule(const std::string& repository) const;
@@ -108,9 +111,12 @@ struct Config {
     return import.watch_directory.empty() ? state_dir / "import" : import.watch_directory;
   }
   std::filesystem::path quarantine_directory() const {
-    return import.quarantine_directory.empty() ? state_dir / "quarantine" : import.quarantine_directory;
+    return import.quarantine_directory.empty() ? state_dir / "quarantine"
+                                               : import.quarantine_directory;
   }
-  std::filesystem::path users_file() const { return auth.users_file.empty() ? state_dir / "users" : auth.users_file; }
+  std::filesystem::path users_file() const {
+    return auth.users_file.empty() ? state_dir / "users" : auth.users_file;
+  }
 };
 
 // Where packages install the service's configuration (airhealctl reads it when it exists).

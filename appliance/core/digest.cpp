@@ -6,10 +6,10 @@
 
 #include <cerrno>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace airheal {
@@ -53,7 +53,9 @@ std::string_view algorithm_name(DigestAlgorithm a) {
   return a == DigestAlgorithm::sha512 ? "sha512" : "sha256";
 }
 
-std::size_t algorithm_hex_length(DigestAlgorithm a) { return a == DigestAlgorithm::sha512 ? 128 : 64; }
+std::size_t algorithm_hex_length(DigestAlgorithm a) {
+  return a == DigestAlgorithm::sha512 ? 128 : 64;
+}
 
 Result<DigestAlgorithm> parse_algorithm(std::string_view name) {
   if (name == "sha256") return DigestAlgorithm::sha256;
@@ -61,29 +63,35 @@ Result<DigestAlgorithm> parse_algorithm(std::string_view name) {
   std::string shown(name.substr(0, 100));
   if (!matches_digest_grammar(std::string(name) + ":x"))
     return make_error(Errc::digest_invalid, "malformed digest algorithm '" + shown + "'");
-  return make_error(Errc::unsupported, "unsupported digest algorithm '" + shown + "'; sha256 and sha512 are supported");
+  return make_error(Errc::unsupported, "unsupported digest algorithm '" + shown +
+                                           "'; sha256 and sha512 are supported");
 }
 
 Result<Digest> Digest::parse(std::string_view text) {
   if (!matches_digest_grammar(text))
-    return make_error(Errc::digest_invalid, "malformed digest '" + std::string(text.substr(0, 100)) + "'");
+    return make_error(Errc::digest_invalid,
+                      "malformed digest '" + std::string(text.substr(0, 100)) + "'");
   auto colon = text.find(':');
   auto algorithm = parse_algorithm(text.substr(0, colon));
   if (!algorithm)
-    return make_error(algorithm.error().code, "unsupported digest algorithm in '" + std::string(text.substr(0, 100)) +
+    return make_error(algorithm.error().code, "unsupported digest algorithm in '" +
+                                                  std::string(text.substr(0, 100)) +
                                                   "'; sha256 and sha512 are supported");
   auto hex = text.substr(colon + 1);
   if (hex.size() != algorithm_hex_length(*algorithm) || !is_lower_hex(hex))
-    return make_error(Errc::digest_invalid, std::string(airheal::algorithm_name(*algorithm)) + " digest must have " +
-                                                std::to_string(algorithm_hex_length(*algorithm)) +
-                                                " lowercase hex characters: '" + std::string(text.substr(0, 150)) + "'");
+    return make_error(Errc::digest_invalid,
+                      std::string(airheal::algorithm_name(*algorithm)) + " digest must have " +
+                          std::to_string(algorithm_hex_length(*algorithm)) +
+                          " lowercase hex characters: '" + std::string(text.substr(0, 150)) + "'");
   Digest d;
   d.algorithm_ = *algorithm;
   d.hex_ = std::string(hex);
   return d;
 }
 
-Digest Digest::from_hex(std::string hex) { return from_hex(DigestAlgorithm::sha256, std::move(hex)); }
+Digest Digest::from_hex(std::string hex) {
+  return from_hex(DigestAlgorithm::sha256, std::move(hex));
+}
 
 Digest Digest::from_hex(DigestAlgorithm algorithm, std::string hex) {
   if (hex.size() != algorithm_hex_length(algorithm) || !is_lower_hex(hex))
@@ -95,15 +103,20 @@ Digest Digest::from_hex(DigestAlgorithm algorithm, std::string hex) {
 }
 
 namespace {
-const EVP_MD* evp_of(DigestAlgorithm a) { return a == DigestAlgorithm::sha512 ? EVP_sha512() : EVP_sha256(); }
+const EVP_MD* evp_of(DigestAlgorithm a) {
+  return a == DigestAlgorithm::sha512 ? EVP_sha512() : EVP_sha256();
+}
 }  // namespace
 
-ContentHash::ContentHash(DigestAlgorithm algorithm) : algorithm_(algorithm), ctx_(EVP_MD_CTX_new()) {
+ContentHash::ContentHash(DigestAlgorithm algorithm)
+    : algorithm_(algorithm), ctx_(EVP_MD_CTX_new()) {
   if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), evp_of(algorithm), nullptr) != 1)
-    throw std::runtime_error("OpenSSL: cannot initialise " + std::string(algorithm_name(algorithm)));
+    throw std::runtime_error("OpenSSL: cannot initialise " +
+                             std::string(algorithm_name(algorithm)));
 }
 
-ContentHash::ContentHash(const ContentHash& other) : algorithm_(other.algorithm_), ctx_(EVP_MD_CTX_new()) {
+ContentHash::ContentHash(const ContentHash& other)
+    : algorithm_(other.algorithm_), ctx_(EVP_MD_CTX_new()) {
   if (!ctx_ || EVP_MD_CTX_copy_ex(ctx_.get(), other.ctx_.get()) != 1)
     throw std::runtime_error("OpenSSL: cannot copy hash state");
 }
@@ -202,9 +215,11 @@ Digest BackgroundSha256::finish() {
   return d;
 }
 
-Result<Digest> ContentHash::of_file(DigestAlgorithm algorithm, const std::filesystem::path& path, std::uint64_t* size) {
+Result<Digest> ContentHash::of_file(DigestAlgorithm algorithm, const std::filesystem::path& path,
+                                    std::uint64_t* size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return make_error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
   ContentHash h(algorithm);
   std::vector<char> buf(1 << 20);
   std::uint64_t total = 0;

@@ -93,9 +93,10 @@ class BackgroundSha256 {
   BackgroundSha256(const BackgroundSha256&) = delete;
   BackgroundSha256& operator=(const BackgroundSha256&) = delete;
 
-  void submit(const void* data, std::size_t size);  // one block in flight at most: waits for the last
-  void wait();                                      // the last submitted block is hashed
-  Digest finish();                                  // wait(), the digest, and a fresh hash for the next input
+  void submit(const void* data,
+              std::size_t size);  // one block in flight at most: waits for the last
+  void wait();                    // the last submitted block is hashed
+  Digest finish();                // wait(), the digest, and a fresh hash for the next input
 
  private:
   void run();

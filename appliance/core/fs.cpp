@@ -1,12 +1,11 @@
 #include "core/fs.hpp"
 
-#include <cstdio>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/digest.hpp"
@@ -82,7 +81,8 @@ Result<std::string> read_file(const std::filesystem::path& path, std::uintmax_t 
     }
     if (n == 0) break;
     if (out.size() + static_cast<std::size_t>(n) > max_bytes)
-      return make_error(Errc::too_large, path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+      return make_error(Errc::too_large,
+                        path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;

@@ -1,8 +1,8 @@
 // File-system helpers that keep on-disk state consistent across crashes.
 #pragma once
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 

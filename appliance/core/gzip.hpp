@@ -16,7 +16,8 @@ inline constexpr std::uint64_t kWholeBufferLimit = 256ull << 20;
 
 // Compresses IN into OUT (created or truncated; not synced, the caller adopts it). Returns OUT's
 // size. Every client's gzip reader reads the result: it is plain DEFLATE either way.
-Result<std::uint64_t> compress_file(const std::filesystem::path& in, const std::filesystem::path& out,
+Result<std::uint64_t> compress_file(const std::filesystem::path& in,
+                                    const std::filesystem::path& out,
                                     std::uint64_t whole_buffer_limit = kWholeBufferLimit);
 
 }  // namespace airheal::gz

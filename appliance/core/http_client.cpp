@@ -11,8 +11,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
-Result<Reply> request(const std::string& method, const std::string& host, const std::string& port, const std::string& target,
-                      const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
+Result<Reply> request(const std::string& method, const std::string& host, const std::string& port,
+                      const std::string& target, const std::string& body,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
                       std::chrono::seconds timeout) {
   try {
     boost::asio::io_context ioc;
@@ -21,7 +22,8 @@ Result<Reply> request(const std::string& method, const std::string& host, const 
     stream.expires_after(timeout);
     stream.connect(resolver.resolve(host, port));
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port);
+    req.set(http::field::host,
+            (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port);
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
@@ -33,7 +35,8 @@ Result<Reply> request(const std::string& method, const std::string& host, const 
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return Reply{static_cast<int>(res.result_int()), res.body()};
   } catch (const std::exception& e) {
-    return make_error(Errc::io_error, method + " http://" + host + ":" + port + target + ": " + e.what());
+    return make_error(Errc::io_error,
+                      method + " http://" + host + ":" + port + target + ": " + e.what());
   }
 }
 

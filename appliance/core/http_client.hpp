@@ -18,8 +18,9 @@ struct Reply {
 
 // METHOD http://HOST:PORT/TARGET with BODY (Content-Length set) and HEADERS; the whole exchange
 // within TIMEOUT. An error names the request when the connection or the exchange fails.
-Result<Reply> request(const std::string& method, const std::string& host, const std::string& port, const std::string& target,
-                      const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
+Result<Reply> request(const std::string& method, const std::string& host, const std::string& port,
+                      const std::string& target, const std::string& body,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
                       std::chrono::seconds timeout);
 
 }  // namespace airheal::http_client

@@ -48,7 +48,8 @@ class BoundedBuilder {
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
     error_ = ex.what();
-    // nlohmann's messages start "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
+    // nlohmann's messages start "[json.exception.parse_error.101] parse error at line 1, column 2:
+    // ..."
     if (auto p = error_.find("] "); p != std::string::npos) error_ = error_.substr(p + 2);
     return false;
   }
@@ -91,9 +92,11 @@ class BoundedBuilder {
 
 }  // namespace
 
-Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits, std::string_view what) {
+Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits,
+                                  std::string_view what) {
   if (text.size() > limits.max_bytes)
-    return make_error(Errc::too_large, std::string(what) + " of " + std::to_string(text.size()) + " bytes is over the limit of " +
+    return make_error(Errc::too_large, std::string(what) + " of " + std::to_string(text.size()) +
+                                           " bytes is over the limit of " +
                                            std::to_string(limits.max_bytes));
   json root;
   BoundedBuilder b(root, limits);
@@ -101,13 +104,17 @@ Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limit
   try {
     ok = json::sax_parse(text.begin(), text.end(), &b, json::input_format_t::json, true, false);
   } catch (const std::exception& e) {  // nlohmann reports through parse_error; this is a backstop
-    return make_error(Errc::invalid_argument, std::string(what) + " is not valid JSON: " + e.what());
+    return make_error(Errc::invalid_argument,
+                      std::string(what) + " is not valid JSON: " + e.what());
   }
   if (!ok) {
     auto msg = b.error().empty() ? std::string("is not valid JSON") : b.error();
-    if (msg.rfind("parse error", 0) == 0 || msg.rfind("syntax error", 0) == 0) msg = "is not valid JSON: " + msg;
-    else if (msg.rfind("nests", 0) != 0 && msg.rfind("duplicate", 0) != 0) msg = "is not valid JSON: " + msg;
-    else msg = msg.rfind("nests", 0) == 0 ? msg : "has a " + msg;
+    if (msg.rfind("parse error", 0) == 0 || msg.rfind("syntax error", 0) == 0)
+      msg = "is not valid JSON: " + msg;
+    else if (msg.rfind("nests", 0) != 0 && msg.rfind("duplicate", 0) != 0)
+      msg = "is not valid JSON: " + msg;
+    else
+      msg = msg.rfind("nests", 0) == 0 ? msg : "has a " + msg;
     return make_error(Errc::invalid_argument, std::string(what) + " " + msg);
   }
   return root;

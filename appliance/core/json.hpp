@@ -5,9 +5,8 @@
 // the byte offset.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "core/result.hpp"
@@ -16,11 +15,12 @@ namespace airheal {
 
 struct JsonLimits {
   std::size_t max_bytes = 64u << 20;
-  std::size_t max_depth = 128;      // arrays and objects nested inside each other
-  bool duplicate_keys = false;      // true: accept them (last one wins), for data airheal wrote itself
+  std::size_t max_depth = 128;  // arrays and objects nested inside each other
+  bool duplicate_keys = false;  // true: accept them (last one wins), for data airheal wrote itself
 };
 
 // WHAT names the document in messages ("the snapshot manifest", "OSV record GO-2024-1").
-Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits = {}, std::string_view what = "JSON");
+Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits = {},
+                                  std::string_view what = "JSON");
 
 }  // namespace airheal

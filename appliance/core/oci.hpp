@@ -22,13 +22,19 @@ inline constexpr std::string_view kOciEmpty = "application/vnd.oci.empty.v1+json
 inline constexpr std::string_view kOciLayerTar = "application/vnd.oci.image.layer.v1.tar";
 inline constexpr std::string_view kOciLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr std::string_view kOciLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd";
-inline constexpr std::string_view kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
-inline constexpr std::string_view kDockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr std::string_view kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view kDockerList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view kDockerConfig = "application/vnd.docker.container.image.v1+json";
-inline constexpr std::string_view kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-inline constexpr std::string_view kDockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-inline constexpr std::string_view kDockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
-inline constexpr std::string_view kDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+inline constexpr std::string_view kDockerLayer =
+    "application/vnd.docker.image.rootfs.diff.tar.gzip";
+inline constexpr std::string_view kDockerForeignLayer =
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+inline constexpr std::string_view kDockerSchema1 =
+    "application/vnd.docker.distribution.manifest.v1+json";
+inline constexpr std::string_view kDockerSchema1Signed =
+    "application/vnd.docker.distribution.manifest.v1+prettyjws";
 }  // namespace media
 
 bool is_manifest_media_type(std::string_view media_type);
@@ -52,11 +58,11 @@ struct Descriptor {
 };
 
 struct Manifest {
-  std::string media_type;                // the effective media type (Content-Type / mediaType)
+  std::string media_type;  // the effective media type (Content-Type / mediaType)
   bool is_index = false;
-  std::optional<Descriptor> config;      // image manifests
-  std::vector<Descriptor> layers;        // image manifests
-  std::vector<Descriptor> manifests;     // indexes
+  std::optional<Descriptor> config;   // image manifests
+  std::vector<Descriptor> layers;     // image manifests
+  std::vector<Descriptor> manifests;  // indexes
   std::optional<Descriptor> subject;
   std::optional<std::string> artifact_type;  // artifactType, or config.mediaType for images
   std::string annotations_json = "{}";

@@ -1,23 +1,21 @@
 #include "core/pgp.hpp"
 
-#include <cstdio>
-
+#include <fcntl.h>
 #include <gpgme.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <clocale>
+#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
-
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace airheal::pgp {
 namespace {
@@ -52,7 +50,8 @@ Result<Ctx> make_ctx(const std::filesystem::path& home) {
   gpgme_ctx_t raw = nullptr;
   if (auto err = gpgme_new(&raw)) return gpg_failure("cannot create a GPGME context", err);
   Ctx ctx(raw);
-  if (auto err = gpgme_set_protocol(raw, GPGME_PROTOCOL_OpenPGP)) return gpg_failure("OpenPGP protocol", err);
+  if (auto err = gpgme_set_protocol(raw, GPGME_PROTOCOL_OpenPGP))
+    return gpg_failure("OpenPGP protocol", err);
   if (auto err = gpgme_ctx_set_engine_info(raw, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()))
     return gpg_failure("GnuPG home " + home.string(), err);
   gpgme_set_offline(raw, 1);  // never fetch keys or CRLs from anywhere
@@ -62,7 +61,8 @@ Result<Ctx> make_ctx(const std::filesystem::path& home) {
 
 Result<Data> data_from(const std::string& bytes) {
   gpgme_data_t d = nullptr;
-  if (auto err = gpgme_data_new_from_mem(&d, bytes.data(), bytes.size(), 0)) return gpg_failure("GPGME data", err);
+  if (auto err = gpgme_data_new_from_mem(&d, bytes.data(), bytes.size(), 0))
+    return gpg_failure("GPGME data", err);
   return Data(d);
 }
 
@@ -115,9 +115,11 @@ Result<std::string> dearmor(std::string_view text) {
   auto b = text.find(begin);
   if (b == std::string_view::npos) return std::string(text);  // already binary
   auto pos = text.find('\n', b);
-  if (pos == std::string_view::npos) return make_error(Errc::invalid_argument, "the armoured signature is truncated");
+  if (pos == std::string_view::npos)
+    return make_error(Errc::invalid_argument, "the armoured signature is truncated");
   ++pos;
-  // Armour headers ("Comment: ...") end at the first empty line; gpg writes one even without headers.
+  // Armour headers ("Comment: ...") end at the first empty line; gpg writes one even without
+  // headers.
   auto end = text.find("-----END", pos);
   for (auto blank : {std::string_view("\n\n"), std::string_view("\n\r\n")}) {
     auto at = text.find(blank, pos - 1);
@@ -135,7 +137,8 @@ Result<std::string> dearmor(std::string_view text) {
     int v = b64_value(c);
     if (v < 0) {
       if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
-      return make_error(Errc::invalid_argument, "the armoured signature has a character that is not base64");
+      return make_error(Errc::invalid_argument,
+                        "the armoured signature has a character that is not base64");
     }
     acc = (acc << 6) | static_cast<unsigned>(v);
     bits += 6;
@@ -156,7 +159,9 @@ Result<std::vector<int>> signature_types(std::string_view armoured) {
   auto need = [&](std::size_t n) { return i + n <= d.size(); };
   while (i < d.size()) {
     if (types.size() >= kMaxSignaturePackets)
-      return make_error(Errc::invalid_argument, "more than " + std::to_string(kMaxSignaturePackets) + " OpenPGP packets in a signature");
+      return make_error(
+          Errc::invalid_argument,
+          "more than " + std::to_string(kMaxSignaturePackets) + " OpenPGP packets in a signature");
     unsigned char h = static_cast<unsigned char>(d[i++]);
     if (!(h & 0x80)) return make_error(Errc::invalid_argument, "not an OpenPGP packet");
     int tag;
@@ -180,7 +185,9 @@ Result<std::vector<int>> signature_types(std::string_view armoured) {
     } else {  // old format
       tag = (h >> 2) & 0x0f;
       int lt = h & 3;
-      if (lt == 3) return make_error(Errc::invalid_argument, "an OpenPGP packet of indeterminate length in a signature");
+      if (lt == 3)
+        return make_error(Errc::invalid_argument,
+                          "an OpenPGP packet of indeterminate length in a signature");
       std::size_t n = lt == 0 ? 1 : lt == 1 ? 2 : 4;
       if (!need(n)) return make_error(Errc::invalid_argument, "truncated OpenPGP packet");
       len = 0;
@@ -194,7 +201,8 @@ Result<std::vector<int>> signature_types(std::string_view armoured) {
     }
     i += len;
   }
-  if (types.empty()) return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
+  if (types.empty())
+    return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
   return types;
 }
 
@@ -261,7 +269,9 @@ Result<Keyring> Keyring::open(const std::filesystem::path& home) {
   if (ec) return make_error(Errc::io_error, "GnuPG home " + home.string() + ": " + ec.message());
   if (!std::filesystem::exists(abs)) {
     std::filesystem::create_directories(abs, ec);
-    if (ec) return make_error(Errc::io_error, "cannot create GnuPG home " + abs.string() + ": " + ec.message());
+    if (ec)
+      return make_error(Errc::io_error,
+                        "cannot create GnuPG home " + abs.string() + ": " + ec.message());
     ::chmod(abs.c_str(), 0700);
   } else if (!std::filesystem::is_directory(abs)) {
     return make_error(Errc::io_error, "GnuPG home " + abs.string() + " is not a directory");
@@ -272,8 +282,6 @@ Result<Keyring> Keyring::open(const std::filesystem::path& home) {
   return Keyring(abs, AgentLease::acquire(abs));
 }
 
-
-
 Result<std::vector<std::string>> Keyring::import_keys(const std::string& data) {
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
@@ -282,12 +290,15 @@ Result<std::vector<std::string>> Keyring::import_keys(const std::string& data) {
   if (auto err = gpgme_op_import(ctx->get(), in->get())) return gpg_failure("key import", err);
   auto res = gpgme_op_import_result(ctx->get());
   std::vector<std::string> fprs;
-  if (!res || res->considered == 0) return make_error(Errc::invalid_argument, "no OpenPGP keys found in the input");
+  if (!res || res->considered == 0)
+    return make_error(Errc::invalid_argument, "no OpenPGP keys found in the input");
   for (auto s = res->imports; s; s = s->next) {
     if (s->result != GPG_ERR_NO_ERROR) return gpg_failure("key import", s->result);
     if (s->fpr) fprs.emplace_back(s->fpr);
   }
-  if (res->not_imported > 0) return make_error(Errc::invalid_argument, std::to_string(res->not_imported) + " keys could not be imported");
+  if (res->not_imported > 0)
+    return make_error(Errc::invalid_argument,
+                      std::to_string(res->not_imported) + " keys could not be imported");
   if (fprs.empty() && res->new_revocations > 0) {
     // A bare revocation certificate names no key in the import result: report revoked keys.
     auto all = list_keys();
@@ -309,7 +320,8 @@ Result<std::vector<KeyInfo>> Keyring::list_keys(bool secret) {
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
   gpgme_set_keylist_mode(ctx->get(), GPGME_KEYLIST_MODE_LOCAL);
-  if (auto err = gpgme_op_keylist_start(ctx->get(), nullptr, secret ? 1 : 0)) return gpg_failure("key listing", err);
+  if (auto err = gpgme_op_keylist_start(ctx->get(), nullptr, secret ? 1 : 0))
+    return gpg_failure("key listing", err);
   std::vector<KeyInfo> out;
   while (true) {
     gpgme_key_t k = nullptr;
@@ -327,7 +339,8 @@ Result<KeyInfo> Keyring::key(const std::string& fingerprint) {
   if (!ctx) return ctx.error();
   gpgme_key_t k = nullptr;
   auto err = gpgme_get_key(ctx->get(), fingerprint.c_str(), &k, 0);
-  if (err || !k) return make_error(Errc::not_found, "no key " + fingerprint + " in " + home_.string());
+  if (err || !k)
+    return make_error(Errc::not_found, "no key " + fingerprint + " in " + home_.string());
   Key owned(k);
   return info_of(k);
 }
@@ -342,20 +355,28 @@ Result<std::string> Keyring::export_public(const std::string& fingerprint) {
     return gpg_failure("export of " + fingerprint, err);
   }
   auto s = take(out);
-  if (s.empty()) return make_error(Errc::not_found, "no public key " + fingerprint + " in " + home_.string());
+  if (s.empty())
+    return make_error(Errc::not_found, "no public key " + fingerprint + " in " + home_.string());
   return s;
 }
 
-Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& signature, const std::string& data) {
+Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& signature,
+                                                             const std::string& data) {
   // One signed content must have one digest: a text-mode signature (type 0x01) also verifies
   // after line endings are converted, so only binary signatures (type 0x00) are taken.
   auto types = signature_types(signature);
   if (!types) return types.error();
   for (int t : *types)
     if (t != 0x00)
-      return make_error(Errc::invalid_argument, std::string("a signature of type 0x") + (t < 16 ? "0" : "") +
-                                                    [&] { char b[8]; std::snprintf(b, sizeof b, "%x", t); return std::string(b); }() +
-                                                    (t == 1 ? " (canonical text)" : "") + "; only binary signatures (type 0x00) are accepted");
+      return make_error(
+          Errc::invalid_argument, std::string("a signature of type 0x") + (t < 16 ? "0" : "") +
+                                      [&] {
+                                        char b[8];
+                                        std::snprintf(b, sizeof b, "%x", t);
+                                        return std::string(b);
+                                      }() +
+                                      (t == 1 ? " (canonical text)" : "") +
+                                      "; only binary signatures (type 0x00) are accepted");
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
   auto sig = data_from(signature);
@@ -363,7 +384,9 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
   auto text = data_from(data);
   if (!text) return text.error();
   auto err = gpgme_op_verify(ctx->get(), sig->get(), text->get(), nullptr);
-  if (err) return make_error(Errc::invalid_argument, std::string("not an OpenPGP signature: ") + gpgme_strerror(err));
+  if (err)
+    return make_error(Errc::invalid_argument,
+                      std::string("not an OpenPGP signature: ") + gpgme_strerror(err));
   auto res = gpgme_op_verify_result(ctx->get());
   std::vector<SignatureCheck> out;
   for (auto s = res ? res->signatures : nullptr; s; s = s->next) {
@@ -376,22 +399,34 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
       Key owned(k);
       auto info = info_of(k);
       c.fingerprint = info.fingerprint;
-      if (info.revoked) c.problem = "key " + c.fingerprint + " is revoked";
-      else if (info.expired) c.problem = "key " + c.fingerprint + " has expired";
-      else if (info.disabled || info.invalid) c.problem = "key " + c.fingerprint + " is disabled or invalid";
+      if (info.revoked)
+        c.problem = "key " + c.fingerprint + " is revoked";
+      else if (info.expired)
+        c.problem = "key " + c.fingerprint + " has expired";
+      else if (info.disabled || info.invalid)
+        c.problem = "key " + c.fingerprint + " is disabled or invalid";
       // The signing subkey has its own expiry and revocation.
       for (auto sk = k->subkeys; sk && c.problem.empty(); sk = sk->next) {
         if (!sk->fpr || std::string_view(sk->fpr) != s->fpr) continue;
-        if (sk->revoked) c.problem = "the signing subkey " + std::string(sk->fpr) + " of key " + c.fingerprint + " is revoked";
-        else if (sk->expired) c.problem = "the signing subkey " + std::string(sk->fpr) + " of key " + c.fingerprint + " has expired";
+        if (sk->revoked)
+          c.problem = "the signing subkey " + std::string(sk->fpr) + " of key " + c.fingerprint +
+                      " is revoked";
+        else if (sk->expired)
+          c.problem = "the signing subkey " + std::string(sk->fpr) + " of key " + c.fingerprint +
+                      " has expired";
       }
     }
     if (c.problem.empty()) {
-      if (code == GPG_ERR_NO_PUBKEY) c.problem = "signed by unknown key " + c.fingerprint;
-      else if (code == GPG_ERR_BAD_SIGNATURE) c.problem = "bad signature by key " + c.fingerprint;
-      else if (code == GPG_ERR_CERT_REVOKED || (s->summary & GPGME_SIGSUM_KEY_REVOKED)) c.problem = "key " + c.fingerprint + " is revoked";
-      else if (code == GPG_ERR_KEY_EXPIRED || (s->summary & GPGME_SIGSUM_KEY_EXPIRED)) c.problem = "key " + c.fingerprint + " has expired";
-      else if (code == GPG_ERR_SIG_EXPIRED || (s->summary & GPGME_SIGSUM_SIG_EXPIRED)) c.problem = "signature by " + c.fingerprint + " has expired";
+      if (code == GPG_ERR_NO_PUBKEY)
+        c.problem = "signed by unknown key " + c.fingerprint;
+      else if (code == GPG_ERR_BAD_SIGNATURE)
+        c.problem = "bad signature by key " + c.fingerprint;
+      else if (code == GPG_ERR_CERT_REVOKED || (s->summary & GPGME_SIGSUM_KEY_REVOKED))
+        c.problem = "key " + c.fingerprint + " is revoked";
+      else if (code == GPG_ERR_KEY_EXPIRED || (s->summary & GPGME_SIGSUM_KEY_EXPIRED))
+        c.problem = "key " + c.fingerprint + " has expired";
+      else if (code == GPG_ERR_SIG_EXPIRED || (s->summary & GPGME_SIGSUM_SIG_EXPIRED))
+        c.problem = "signature by " + c.fingerprint + " has expired";
       else if (code != GPG_ERR_NO_ERROR || (s->summary & GPGME_SIGSUM_RED))
         c.problem = "signature by " + c.fingerprint + " is not valid: " + gpgme_strerror(s->status);
     }
@@ -399,12 +434,14 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
     c.good = c.problem.empty();
     out.push_back(std::move(c));
   }
-  if (out.empty()) return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
+  if (out.empty())
+    return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
   return out;
 }
 
 Result<std::string> Keyring::sign_detached(const std::string& data, const std::string& fingerprint,
-                                           const std::optional<std::string>& passphrase, bool armor) {
+                                           const std::optional<std::string>& passphrase,
+                                           bool armor) {
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
   gpgme_set_armor(ctx->get(), armor ? 1 : 0);
@@ -431,7 +468,8 @@ Result<std::string> Keyring::sign_detached(const std::string& data, const std::s
 Result<std::string> Keyring::create_signing_key(const std::string& user_id) {
   auto ctx = make_ctx(home_);
   if (!ctx) return ctx.error();
-  auto flags = GPGME_CREATE_SIGN | GPGME_CREATE_NOPASSWD | GPGME_CREATE_NOEXPIRE | GPGME_CREATE_FORCE;
+  auto flags =
+      GPGME_CREATE_SIGN | GPGME_CREATE_NOPASSWD | GPGME_CREATE_NOEXPIRE | GPGME_CREATE_FORCE;
   if (auto err = gpgme_op_createkey(ctx->get(), user_id.c_str(), "ed25519", 0, 0, nullptr, flags))
     return gpg_failure("creating the key " + user_id, err);
   auto r = gpgme_op_genkey_result(ctx->get());

@@ -22,10 +22,10 @@ struct KeyInfo {
 };
 
 struct SignatureCheck {
-  bool good = false;              // cryptographically valid, by a key that is neither revoked nor expired
-  bool bad = false;               // cryptographically invalid: the signed data or the signature was altered
-  std::string fingerprint;        // primary key fingerprint when the key is known, else as reported
-  std::string problem;            // why it is not good
+  bool good = false;  // cryptographically valid, by a key that is neither revoked nor expired
+  bool bad = false;   // cryptographically invalid: the signed data or the signature was altered
+  std::string fingerprint;  // primary key fingerprint when the key is known, else as reported
+  std::string problem;      // why it is not good
 };
 
 // The binary form of an ASCII-armoured OpenPGP block (binary input is returned as it is).
@@ -48,18 +48,21 @@ class Keyring {
   Result<std::string> export_public(const std::string& fingerprint);
 
   // Every signature in an armoured detached signature over data.
-  Result<std::vector<SignatureCheck>> verify_detached(const std::string& signature, const std::string& data);
+  Result<std::vector<SignatureCheck>> verify_detached(const std::string& signature,
+                                                      const std::string& data);
   // An armoured detached signature with the given secret key. passphrase: loopback pinentry
   // when given, the agent's pinentry otherwise.
   Result<std::string> sign_detached(const std::string& data, const std::string& fingerprint,
-                                    const std::optional<std::string>& passphrase = std::nullopt, bool armor = true);
+                                    const std::optional<std::string>& passphrase = std::nullopt,
+                                    bool armor = true);
   // A new ed25519 signing key with no passphrase and no expiry (the appliance's own key, kept in
   // its state folder). Returns its fingerprint.
   Result<std::string> create_signing_key(const std::string& user_id);
 
  private:
   struct AgentLease;
-  Keyring(std::filesystem::path home, std::shared_ptr<AgentLease> lease) : home_(std::move(home)), lease_(std::move(lease)) {}
+  Keyring(std::filesystem::path home, std::shared_ptr<AgentLease> lease)
+      : home_(std::move(home)), lease_(std::move(lease)) {}
   std::filesystem::path home_;
   // GnuPG starts a gpg-agent (sockets in the home) for secret-key operations. The last Keyring
   // of a home in this process stops it, so no agent outlives its use or leaves sockets behind.

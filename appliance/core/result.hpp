@@ -9,9 +9,9 @@
 namespace airheal {
 
 enum class Errc {
-  invalid_argument,   // malformed input from a client or a file
+  invalid_argument,  // malformed input from a client or a file
   not_found,
-  digest_invalid,     // digest does not match content, or is malformed
+  digest_invalid,  // digest does not match content, or is malformed
   size_invalid,
   range_invalid,
   too_large,
@@ -55,7 +55,9 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   const Error& error() const { return std::get<1>(v_); }
   template <class U>
-  T value_or(U&& fallback) const& { return ok() ? value() : T(std::forward<U>(fallback)); }
+  T value_or(U&& fallback) const& {
+    return ok() ? value() : T(std::forward<U>(fallback));
+  }
 
  private:
   std::variant<T, Error> v_;

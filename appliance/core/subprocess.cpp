@@ -1,14 +1,14 @@
 #include "core/subprocess.hpp"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <future>
 #include <stdexcept>
-
-#include <signal.h>
-#include <sys/prctl.h>
-#include <unistd.h>
 
 namespace airheal {
 
@@ -44,14 +44,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   bp::environment child_env = env;
   for (const auto& [k, v] : options.env_overrides) child_env[k] = v;
   boost::filesystem::path cwd = options.cwd.empty() ? boost::filesystem::current_path()
-                                                     : boost::filesystem::path(options.cwd.string());
-  bp::child child(exe, bp::args(args), bp::std_out > out, bp::std_err > err, bp::std_in < in_pipe, child_env,
-                  bp::start_dir(cwd), ios, ChildSetup{});
+                                                    : boost::filesystem::path(options.cwd.string());
+  bp::child child(exe, bp::args(args), bp::std_out > out, bp::std_err > err, bp::std_in < in_pipe,
+                  child_env, bp::start_dir(cwd), ios, ChildSetup{});
   std::string input = options.input.value_or("");
   if (!input.empty()) {
-    boost::asio::async_write(in_pipe, boost::asio::buffer(input), [&](const boost::system::error_code&, std::size_t) {
-      in_pipe.close();
-    });
+    boost::asio::async_write(
+        in_pipe, boost::asio::buffer(input),
+        [&](const boost::system::error_code&, std::size_t) { in_pipe.close(); });
   } else {
     in_pipe.close();
   }

@@ -12,7 +12,7 @@
 namespace airheal {
 
 struct ProcessResult {
-  int exit_code = -1;      // -1 when killed by a signal or on timeout
+  int exit_code = -1;  // -1 when killed by a signal or on timeout
   bool timed_out = false;
   std::string out;
   std::string err;

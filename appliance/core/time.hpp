@@ -9,7 +9,7 @@
 
 namespace airheal {
 
-std::string format_time(std::int64_t unix_seconds);           // RFC 3339 UTC, whole seconds
-std::optional<std::int64_t> parse_time(std::string_view text); // RFC 3339 with Z or an offset
+std::string format_time(std::int64_t unix_seconds);             // RFC 3339 UTC, whole seconds
+std::optional<std::int64_t> parse_time(std::string_view text);  // RFC 3339 with Z or an offset
 
 }  // namespace airheal

@@ -4,7 +4,8 @@
 
 namespace airheal {
 
-PollingWorker::PollingWorker(std::string name, std::chrono::milliseconds poll, std::function<void()> pass)
+PollingWorker::PollingWorker(std::string name, std::chrono::milliseconds poll,
+                             std::function<void()> pass)
     : name_(std::move(name)), poll_(poll), pass_(std::move(pass)) {}
 
 PollingWorker::~PollingWorker() { stop(); }

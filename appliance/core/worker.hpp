@@ -19,8 +19,8 @@ class PollingWorker {
   PollingWorker& operator=(const PollingWorker&) = delete;
 
   void start();
-  void stop();    // waits for the pass in progress to finish
-  void notify();  // run the next pass now
+  void stop();      // waits for the pass in progress to finish
+  void notify();    // run the next pass now
   bool stopping();  // for long passes that can stop early
 
  private:

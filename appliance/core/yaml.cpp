@@ -23,15 +23,25 @@ class Counter final : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor); }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, const std::string&) override { leaf(anchor); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    leaf(anchor);
+  }
   void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
-    if (++aliases_ > l_.max_aliases) throw Limited{"uses more than " + std::to_string(l_.max_aliases) + " aliases"};
+    if (++aliases_ > l_.max_aliases)
+      throw Limited{"uses more than " + std::to_string(l_.max_aliases) + " aliases"};
     auto it = sizes_.find(anchor);
     add(it == sizes_.end() ? 1 : it->second);
   }
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override { open(anchor); }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(anchor);
+  }
   void OnSequenceEnd() override { close(); }
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override { open(anchor); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(anchor);
+  }
   void OnMapEnd() override { close(); }
 
  private:
@@ -42,14 +52,16 @@ class Counter final : public YAML::EventHandler {
   void add(std::size_t n) {
     expanded_ += n;
     if (expanded_ > l_.max_expanded_nodes)
-      throw Limited{"expands to more than " + std::to_string(l_.max_expanded_nodes) + " nodes through its aliases"};
+      throw Limited{"expands to more than " + std::to_string(l_.max_expanded_nodes) +
+                    " nodes through its aliases"};
   }
   void leaf(YAML::anchor_t anchor) {
     add(1);
     if (anchor) sizes_[anchor] = 1;
   }
   void open(YAML::anchor_t anchor) {
-    if (stack_.size() >= l_.max_depth) throw Limited{"nests deeper than " + std::to_string(l_.max_depth) + " levels"};
+    if (stack_.size() >= l_.max_depth)
+      throw Limited{"nests deeper than " + std::to_string(l_.max_depth) + " levels"};
     add(1);
     stack_.push_back({anchor, expanded_ - 1});
   }
@@ -68,7 +80,8 @@ class Counter final : public YAML::EventHandler {
 
 Status check_yaml(std::string_view text, const YamlLimits& limits, std::string_view what) {
   if (text.size() > limits.max_bytes)
-    return make_error(Errc::too_large, std::string(what) + " of " + std::to_string(text.size()) + " bytes is over the limit of " +
+    return make_error(Errc::too_large, std::string(what) + " of " + std::to_string(text.size()) +
+                                           " bytes is over the limit of " +
                                            std::to_string(limits.max_bytes));
   std::istringstream in{std::string(text)};
   Counter counter(limits);
@@ -79,7 +92,8 @@ Status check_yaml(std::string_view text, const YamlLimits& limits, std::string_v
   } catch (const Limited& l) {
     return make_error(Errc::invalid_argument, std::string(what) + " " + l.why);
   } catch (const YAML::Exception& e) {
-    return make_error(Errc::invalid_argument, std::string(what) + " is not valid YAML: " + e.what());
+    return make_error(Errc::invalid_argument,
+                      std::string(what) + " is not valid YAML: " + e.what());
   }
   return {};
 }

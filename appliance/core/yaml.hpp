@@ -21,6 +21,7 @@ struct YamlLimits {
 
 // OK when TEXT is within LIMITS and parses; otherwise one line saying which limit, or the parser's
 // message. WHAT names the document.
-Status check_yaml(std::string_view text, const YamlLimits& limits = {}, std::string_view what = "YAML");
+Status check_yaml(std::string_view text, const YamlLimits& limits = {},
+                  std::string_view what = "YAML");
 
 }  // namespace airheal

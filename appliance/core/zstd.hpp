@@ -14,6 +14,7 @@ namespace airheal::zst {
 inline constexpr int kDefaultLevel = 19;
 
 // Compresses IN into OUT (created or truncated; not synced). Streams, so memory stays bounded.
-Result<std::uint64_t> compress_file(const std::filesystem::path& in, const std::filesystem::path& out, int level = kDefaultLevel);
+Result<std::uint64_t> compress_file(const std::filesystem::path& in,
+                                    const std::filesystem::path& out, int level = kDefaultLevel);
 
 }  // namespace airheal::zst

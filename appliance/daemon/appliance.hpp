@@ -10,19 +10,19 @@
 #include <thread>
 #include <vector>
 
-#include "config/config.hpp"
-#include "core/fs.hpp"
-#include "registry/http_server.hpp"
-#include "registry/registry.hpp"
 #include "api/api.hpp"
 #include "audit/journal.hpp"
+#include "config/config.hpp"
+#include "core/fs.hpp"
+#include "core/pgp.hpp"
 #include "core/worker.hpp"
 #include "daemon/services.hpp"
 #include "heal/healer.hpp"
 #include "heal/webhooks.hpp"
+#include "registry/http_server.hpp"
+#include "registry/registry.hpp"
 #include "scan/scanner.hpp"
 #include "snapshot/importer.hpp"
-#include "core/pgp.hpp"
 #include "snapshot/watcher.hpp"
 #include "store/store.hpp"
 
@@ -45,7 +45,8 @@ class Appliance {
   bool tls() const { return server_ && server_->tls(); }
 
  private:
-  Appliance(config::Config config, fs::LockFile lock) : config_(std::move(config)), lock_(std::move(lock)) {}
+  Appliance(config::Config config, fs::LockFile lock)
+      : config_(std::move(config)), lock_(std::move(lock)) {}
 
   config::Config config_;
   fs::LockFile lock_;
@@ -56,8 +57,10 @@ class Appliance {
   std::unique_ptr<registry::HttpServer> server_;
   std::unique_ptr<snapshot::ImportWatcher> watcher_;
   std::unique_ptr<heal::Healer> healer_;
-  std::unique_ptr<PollingWorker> checkpointer_;  // signed audit checkpoints (audit.checkpoint_interval)
-  std::unique_ptr<api::Api> api_;  // REST API, metrics, dashboard (destroyed before the engine it drives)
+  std::unique_ptr<PollingWorker>
+      checkpointer_;  // signed audit checkpoints (audit.checkpoint_interval)
+  std::unique_ptr<api::Api>
+      api_;  // REST API, metrics, dashboard (destroyed before the engine it drives)
   std::vector<std::thread> workers_;
   bool stopped_ = false;
 };

@@ -1,14 +1,14 @@
 // airheald: the appliance daemon. Thin: options, configuration, logging, signals.
 #include <signal.h>
-
-#include <CLI/CLI.hpp>
-#include <iostream>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "core/archive_path.hpp"
+#include <CLI/CLI.hpp>
+#include <iostream>
+
 #include "audit/journal.hpp"
 #include "config/config.hpp"
+#include "core/archive_path.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "daemon/appliance.hpp"
@@ -22,10 +22,14 @@ int main(int argc, char** argv) {
   bool print_defaults = false;
   app.add_option("--config", config_file, "YAML configuration file (every key has a default)");
   app.add_option("--state-dir", state_dir, "state directory (overrides state_dir)");
-  app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one (overrides listen)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides log_level)");
-  app.add_option("--ready-file", ready_file, "write HOST:PORT here once serving (for scripts and tests)");
-  app.add_flag("--print-default-config", print_defaults, "print the embedded default configuration and exit");
+  app.add_option("--listen", listen,
+                 "HOST:PORT to serve on; port 0 picks a free one (overrides listen)");
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn or error (overrides log_level)");
+  app.add_option("--ready-file", ready_file,
+                 "write HOST:PORT here once serving (for scripts and tests)");
+  app.add_flag("--print-default-config", print_defaults,
+               "print the embedded default configuration and exit");
   app.set_version_flag("--version", "airheald " AIRHEAL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -76,7 +80,8 @@ int main(int argc, char** argv) {
     std::string bytes(config::kDefaultConfigYaml);
     if (!config_file.empty())
       if (auto b = fs::read_file(config_file, 16 << 20)) bytes = *b;
-    bytes += "\n# command line: state_dir=" + state_dir + " listen=" + listen + " log_level=" + log_level + "\n";
+    bytes += "\n# command line: state_dir=" + state_dir + " listen=" + listen +
+             " log_level=" + log_level + "\n";
     auto digest = Sha256::of(bytes).str();
     audit::Journal journal(audit::journal_path(cfg.state_dir));
     std::string previous;
@@ -84,8 +89,12 @@ int main(int argc, char** argv) {
       for (const auto& r : *recs)
         if (r.value("type", "") == "config.loaded") previous = r.value("sha256", "");
     if (previous != digest)
-      if (auto st = journal.append({{"type", "config.loaded"}, {"actor", "airheald"}, {"file", config_file.empty() ? "(embedded defaults)" : config_file},
-                                    {"sha256", digest}, {"previous", previous.empty() ? nlohmann::json() : nlohmann::json(previous)}});
+      if (auto st = journal.append(
+              {{"type", "config.loaded"},
+               {"actor", "airheald"},
+               {"file", config_file.empty() ? "(embedded defaults)" : config_file},
+               {"sha256", digest},
+               {"previous", previous.empty() ? nlohmann::json() : nlohmann::json(previous)}});
           !st)
         spdlog::warn("journal: {}", st.error().message);
   }
@@ -94,11 +103,14 @@ int main(int argc, char** argv) {
     std::cerr << "airheald: " << ep.error().message << "\n";
     return 2;
   }
-  std::string addr = (ep->address().is_v6() ? "[" + ep->address().to_string() + "]" : ep->address().to_string()) + ":" +
-                     std::to_string(ep->port());
+  std::string addr =
+      (ep->address().is_v6() ? "[" + ep->address().to_string() + "]" : ep->address().to_string()) +
+      ":" + std::to_string(ep->port());
   auto scheme = (*appliance)->tls() ? "https" : "http";
-  spdlog::info("airheald listening on {}://{} (state {})", scheme, addr, std::filesystem::absolute(cfg.state_dir).lexically_normal().string());
-  (void)fs::write_file_atomic(cfg.state_dir / "airheald.addr", std::string(scheme) + "://" + addr + "\n");
+  spdlog::info("airheald listening on {}://{} (state {})", scheme, addr,
+               std::filesystem::absolute(cfg.state_dir).lexically_normal().string());
+  (void)fs::write_file_atomic(cfg.state_dir / "airheald.addr",
+                              std::string(scheme) + "://" + addr + "\n");
   if (!ready_file.empty()) {
     if (auto st = fs::write_file_atomic(ready_file, addr + "\n"); !st)
       spdlog::error("cannot write ready file: {}", st.error().message);

@@ -10,7 +10,8 @@ Result<Services> make_services(const config::Config& cfg, const ServiceOptions& 
   Services s;
   auto opened = store::Store::open(cfg.state_dir);
   if (!opened)
-    return make_error(opened.error().code, "cannot use state directory " + cfg.state_dir.string() + ": " + opened.error().message);
+    return make_error(opened.error().code, "cannot use state directory " + cfg.state_dir.string() +
+                                               ": " + opened.error().message);
   s.store = std::move(*opened);
   s.journal = std::make_unique<audit::Journal>(audit::journal_path(cfg.state_dir));
   if (o.keyring) {
@@ -48,8 +49,10 @@ Result<Services> make_services(const config::Config& cfg, const ServiceOptions& 
     auto promotions = cfg.outbox_directory() / "promotions";
     eo.notify = [hooks, store, promotions, warn = o.warn](const nlohmann::json& e) {
       if (auto st = heal::write_promotions(*store, promotions, e); !st) {
-        if (warn) warn("promotions: " + st.error().message);
-        else spdlog::warn("promotions: {}", st.error().message);
+        if (warn)
+          warn("promotions: " + st.error().message);
+        else
+          spdlog::warn("promotions: {}", st.error().message);
       }
       if (hooks) hooks->post(e);
     };

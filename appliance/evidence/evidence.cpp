@@ -1,7 +1,5 @@
 #include "evidence/evidence.hpp"
 
-#include "snapshot/format.hpp"
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <fnmatch.h>
@@ -19,6 +17,7 @@
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
 #include "scan/vex.hpp"
+#include "snapshot/format.hpp"
 #include "snapshot/snapshot_repository.hpp"
 
 namespace airheal::evidence {
@@ -31,14 +30,20 @@ namespace {
 std::string readme(const json& bundle) {
   auto key = bundle.value("appliance_key", "");
   return "# airheal evidence bundle\n\n"
-         "Period: " + bundle["period"].value("from", "") + " to " + bundle["period"].value("to", "") + "  \n" +
-         "Images: " + (bundle.value("images", "").empty() ? std::string("all") : bundle.value("images", "")) + "  \n" +
-         "Made: " + bundle.value("created", "") + " by the appliance whose OpenPGP key is  \n`" + key + "`\n\n" +
+         "Period: " +
+         bundle["period"].value("from", "") + " to " + bundle["period"].value("to", "") + "  \n" +
+         "Images: " +
+         (bundle.value("images", "").empty() ? std::string("all") : bundle.value("images", "")) +
+         "  \n" + "Made: " + bundle.value("created", "") +
+         " by the appliance whose OpenPGP key is  \n`" + key + "`\n\n" +
          "Open `report.html` in any browser (it loads nothing from the network).\n\n"
          "## Verify it\n\n"
          "With the verifier (package `airheal-evidence`), on the bundle file itself:\n\n"
-         "    airheal-evidence verify BUNDLE.tar --key " + key + "\n\n"
-         "Or by hand, in the folder this bundle was unpacked into, with GnuPG and coreutils only:\n\n"
+         "    airheal-evidence verify BUNDLE.tar --key " +
+         key +
+         "\n\n"
+         "Or by hand, in the folder this bundle was unpacked into, with GnuPG and coreutils "
+         "only:\n\n"
          "1. Check that the key fingerprint above is the one your appliance operator gave you\n"
          "   (`gpg --show-keys --with-fingerprint keys/appliance.asc`).\n"
          "2. Check the signature over the manifest with that key only:\n\n"
@@ -48,14 +53,20 @@ std::string readme(const json& bundle) {
          "   It must say \"Good signature\" from that fingerprint.\n"
          "3. Check every file against the manifest, and that no file is missing or extra:\n\n"
          "       sha256sum --strict -c MANIFEST.sha256\n"
-         "       find . -type f ! -name 'MANIFEST.sha256*' | sed 's|^\\./||' | sort > /tmp/present\n"
+         "       find . -type f ! -name 'MANIFEST.sha256*' | sed 's|^\\./||' | sort > "
+         "/tmp/present\n"
          "       cut -c67- MANIFEST.sha256 | sort | diff - /tmp/present\n\n"
          "4. Check the audit journal's signed checkpoints (one at each end of the slice):\n\n"
-         "       for c in audit/checkpoints/*.json; do gpg --homedir /tmp/evidence-gpg --verify \"$c.asc\" \"$c\"; done\n\n"
-         "5. Check the hash chain: in `audit/journal.jsonl` each record's `prev` is the sha256 of the line\n"
-         "   before it (the bytes of the line without its newline); the first record's `prev` is the `head`\n"
-         "   of the earlier checkpoint (or 64 zeros when the slice starts at record 1), and the last\n"
-         "   record's sha256 is the `head` of the later checkpoint. `airheal-evidence verify` does this.\n\n"
+         "       for c in audit/checkpoints/*.json; do gpg --homedir /tmp/evidence-gpg --verify "
+         "\"$c.asc\" \"$c\"; done\n\n"
+         "5. Check the hash chain: in `audit/journal.jsonl` each record's `prev` is the sha256 of "
+         "the line\n"
+         "   before it (the bytes of the line without its newline); the first record's `prev` is "
+         "the `head`\n"
+         "   of the earlier checkpoint (or 64 zeros when the slice starts at record 1), and the "
+         "last\n"
+         "   record's sha256 is the `head` of the later checkpoint. `airheal-evidence verify` does "
+         "this.\n\n"
          "## What is inside\n\n"
          "| path | what |\n|---|---|\n"
          "| bundle.json | period, image filter, appliance key, audit slice bounds |\n"
@@ -63,17 +74,22 @@ std::string readme(const json& bundle) {
          "| report.html | the report for people |\n"
          "| audit/journal.jsonl | the audit records of the period (hash-chained JSON lines) |\n"
          "| audit/checkpoints/SEQ.json(.asc) | signed checkpoints that anchor the slice |\n"
-         "| snapshots/ | manifests of the snapshots imported in the period, with their signers (index.json) |\n"
-         "| images/REPO/TAG/findings.json, sbom.cdx.json | each image's findings (VEX and exceptions applied) and CycloneDX SBOM |\n"
-         "| heals/ID/ | each heal: record and timeline, findings before and after, signed attestations (DSSE) |\n"
-         "| vex/openvex.json, vex/statements.json | VEX statements (OpenVEX document; all statements) |\n"
+         "| snapshots/ | manifests of the snapshots imported in the period, with their signers "
+         "(index.json) |\n"
+         "| images/REPO/TAG/findings.json, sbom.cdx.json | each image's findings (VEX and "
+         "exceptions applied) and CycloneDX SBOM |\n"
+         "| heals/ID/ | each heal: record and timeline, findings before and after, signed "
+         "attestations (DSSE) |\n"
+         "| vex/openvex.json, vex/statements.json | VEX statements (OpenVEX document; all "
+         "statements) |\n"
          "| exceptions.json | risk exceptions with expiry, revoked ones included |\n"
          "| keys/appliance.asc | the appliance's public key |\n";
 }
 
 bool matches(const std::string& pattern, const std::string& repo, const std::string& tag) {
   if (pattern.empty()) return true;
-  return fnmatch(pattern.c_str(), repo.c_str(), 0) == 0 || fnmatch(pattern.c_str(), (repo + ":" + tag).c_str(), 0) == 0;
+  return fnmatch(pattern.c_str(), repo.c_str(), 0) == 0 ||
+         fnmatch(pattern.c_str(), (repo + ":" + tag).c_str(), 0) == 0;
 }
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
@@ -87,23 +103,27 @@ std::string manifest_for(const std::map<std::string, std::string>& files) {
 }
 
 Status write_bundle(const fsys::path& out, std::map<std::string, std::string> files,
-                    const std::function<Result<std::string>(const std::string&)>& sign, std::int64_t mtime) {
+                    const std::function<Result<std::string>(const std::string&)>& sign,
+                    std::int64_t mtime) {
   auto manifest = manifest_for(files);
   auto sig = sign(manifest);
   if (!sig) return sig.error();
   files["MANIFEST.sha256"] = manifest;
   files["MANIFEST.sha256.asc"] = *sig;
   auto tmp = out.string() + ".part";
-  std::unique_ptr<struct archive, decltype(&archive_write_free)> a(archive_write_new(), &archive_write_free);
+  std::unique_ptr<struct archive, decltype(&archive_write_free)> a(archive_write_new(),
+                                                                   &archive_write_free);
   archive_write_set_format_pax_restricted(a.get());
   if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
     return make_error(Errc::io_error, "cannot write " + tmp + ": " + archive_error_string(a.get()));
   // Directories first, so that tar -x and file managers show a tidy tree.
   std::set<std::string> dirs;
   for (const auto& [path, bytes] : files)
-    for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) dirs.insert(path.substr(0, slash));
+    for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
+      dirs.insert(path.substr(0, slash));
   auto header = [&](const std::string& path, bool dir, std::size_t size) {
-    std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), &archive_entry_free);
+    std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(),
+                                                                           &archive_entry_free);
     archive_entry_set_pathname(e.get(), path.c_str());
     archive_entry_set_filetype(e.get(), dir ? AE_IFDIR : AE_IFREG);
     archive_entry_set_perm(e.get(), dir ? 0755 : 0644);
@@ -114,11 +134,15 @@ Status write_bundle(const fsys::path& out, std::map<std::string, std::string> fi
     return archive_write_header(a.get(), e.get()) == ARCHIVE_OK;
   };
   for (const auto& d : dirs)
-    if (!header(d, true, 0)) return make_error(Errc::io_error, "cannot write " + tmp + ": " + archive_error_string(a.get()));
+    if (!header(d, true, 0))
+      return make_error(Errc::io_error,
+                        "cannot write " + tmp + ": " + archive_error_string(a.get()));
   for (const auto& [path, bytes] : files) {
     if (!header(path, false, bytes.size()) ||
-        archive_write_data(a.get(), bytes.data(), bytes.size()) != static_cast<la_ssize_t>(bytes.size()))
-      return make_error(Errc::io_error, "cannot write " + tmp + " (disk full?): " + archive_error_string(a.get()));
+        archive_write_data(a.get(), bytes.data(), bytes.size()) !=
+            static_cast<la_ssize_t>(bytes.size()))
+      return make_error(Errc::io_error,
+                        "cannot write " + tmp + " (disk full?): " + archive_error_string(a.get()));
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK)
     return make_error(Errc::io_error, "cannot write " + tmp + ": " + archive_error_string(a.get()));
@@ -141,15 +165,16 @@ std::optional<std::int64_t> period_bound(const std::string& text, bool end_of_da
   return snapshot::parse_time(text);
 }
 
-Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine, const fsys::path& state_dir,
-                                       const EvidenceOptions& o) {
+Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine,
+                                       const fsys::path& state_dir, const EvidenceOptions& o) {
   auto progress = [&](const std::string& s) {
     if (o.progress) o.progress(s);
   };
   if (o.to < o.from) return make_error(Errc::invalid_argument, "the period ends before it starts");
   EvidenceReport report;
   auto key = heal::ApplianceKey::open(state_dir);
-  if (!key) return make_error(Errc::io_error, "the appliance key is not usable: " + key.error().message);
+  if (!key)
+    return make_error(Errc::io_error, "the appliance key is not usable: " + key.error().message);
   report.key = key->fingerprint();
   auto sign = [&](const std::string& data) { return key->sign(data); };
   std::map<std::string, std::string> files;
@@ -163,10 +188,15 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   progress("audit journal: signing a checkpoint and cutting the period's slice");
   Journal journal(journal_path(state_dir));
   if (auto problem = journal.verify(); !problem.empty())
-    return make_error(Errc::invalid_argument, "the audit journal is broken (" + problem + "); no evidence is exported from it");
-  if (auto c = make_checkpoint(state_dir, journal, report.key, sign, &store); !c && c.error().code != Errc::not_found) return c.error();
+    return make_error(Errc::invalid_argument, "the audit journal is broken (" + problem +
+                                                  "); no evidence is exported from it");
+  if (auto c = make_checkpoint(state_dir, journal, report.key, sign, &store);
+      !c && c.error().code != Errc::not_found)
+    return c.error();
   if (auto jr = verify_journal(state_dir, journal, &store, false); !jr.intact())
-    return make_error(Errc::invalid_argument, "the audit journal is not intact (" + jr.problems.front() + "); no evidence is exported from it");
+    return make_error(Errc::invalid_argument, "the audit journal is not intact (" +
+                                                  jr.problems.front() +
+                                                  "); no evidence is exported from it");
   auto lines = journal.lines();
   if (!lines) return lines.error();
   auto checkpoints = load_checkpoints(checkpoints_dir(state_dir));
@@ -189,7 +219,8 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       if (c.seq < first) start = &c;
       if (c.seq >= last && !end) end = &c;
     }
-    if (!end && !checkpoints.empty()) end = &checkpoints.back();  // the newest record is that checkpoint's own
+    if (!end && !checkpoints.empty())
+      end = &checkpoints.back();  // the newest record is that checkpoint's own
     if (!end) return make_error(Errc::io_error, "no checkpoint covers the period's last record");
     auto s = start ? start->seq + 1 : 1;
     auto e = end->seq;
@@ -201,8 +232,13 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       files["audit/checkpoints/" + std::to_string(c->seq) + ".json"] = c->bytes;
       files["audit/checkpoints/" + std::to_string(c->seq) + ".json.asc"] = c->signature;
     }
-    audit = {{"first_seq", s}, {"last_seq", e}, {"records", e - s + 1}, {"start_checkpoint", start ? start->seq : 0},
-             {"end_checkpoint", end->seq}, {"period_first_seq", first}, {"period_last_seq", std::min(last, e)}};
+    audit = {{"first_seq", s},
+             {"last_seq", e},
+             {"records", e - s + 1},
+             {"start_checkpoint", start ? start->seq : 0},
+             {"end_checkpoint", end->seq},
+             {"period_first_seq", first},
+             {"period_last_seq", std::min(last, e)}};
     report.records = static_cast<std::size_t>(e - s + 1);
   }
   summary["audit"] = audit;
@@ -214,23 +250,34 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     auto t = r.value("time", std::int64_t{0});
     if (t < o.from || t > o.to) continue;
     auto type = r.value("type", "");
-    if (type == "heal.promoted" || type == "heal.rolled_back" || type.rfind("exception.", 0) == 0 || type.rfind("vex.", 0) == 0 ||
-        type == "snapshot.refused" || type.rfind("trust.", 0) == 0 || type.rfind("config.", 0) == 0 || type.rfind("key.", 0) == 0) {
-      auto actor = r.contains("by") && r["by"].is_string() ? r["by"].get<std::string>() : r.value("actor", std::string("airheal"));
+    if (type == "heal.promoted" || type == "heal.rolled_back" || type.rfind("exception.", 0) == 0 ||
+        type.rfind("vex.", 0) == 0 || type == "snapshot.refused" || type.rfind("trust.", 0) == 0 ||
+        type.rfind("config.", 0) == 0 || type.rfind("key.", 0) == 0) {
+      auto actor = r.contains("by") && r["by"].is_string()
+                       ? r["by"].get<std::string>()
+                       : r.value("actor", std::string("airheal"));
       auto detail = r.contains("detail") && r["detail"].is_string() ? r["detail"].get<std::string>()
-                    : r.contains("reason") && r["reason"].is_string() ? r["reason"].get<std::string>()
-                                                                       : std::string();
-      if (r.contains("exception") && r["exception"].is_object()) {  // who granted what, until when, why
+                    : r.contains("reason") && r["reason"].is_string()
+                        ? r["reason"].get<std::string>()
+                        : std::string();
+      if (r.contains("exception") &&
+          r["exception"].is_object()) {  // who granted what, until when, why
         const auto& e = r["exception"];
         actor = e.value("created_by", actor);
-        detail = e.value("vulnerability", "") + " in " + e.value("product", "") + " until " + e.value("expires", "") + ": " +
-                 e.value("reason", "");
+        detail = e.value("vulnerability", "") + " in " + e.value("product", "") + " until " +
+                 e.value("expires", "") + ": " + e.value("reason", "");
       } else if (r.contains("statement") && r["statement"].is_object()) {
         const auto& v = r["statement"];
-        detail = v.value("vulnerability", "") + " " + v.value("status", "") + " for " + v.value("product", "");
+        detail = v.value("vulnerability", "") + " " + v.value("status", "") + " for " +
+                 v.value("product", "");
       }
-      actions.push_back({{"seq", r.value("seq", std::int64_t{0})}, {"time", scan::rfc3339(t)}, {"type", type}, {"actor", actor},
-                         {"heal", r.value("heal", json())}, {"image", r.value("image", json())}, {"detail", detail}});
+      actions.push_back({{"seq", r.value("seq", std::int64_t{0})},
+                         {"time", scan::rfc3339(t)},
+                         {"type", type},
+                         {"actor", actor},
+                         {"heal", r.value("heal", json())},
+                         {"image", r.value("image", json())},
+                         {"detail", detail}});
     }
   }
   summary["actions"] = actions;
@@ -256,15 +303,18 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   // 3. Images in scope: findings (VEX and exceptions applied) and a CycloneDX SBOM each.
   std::vector<std::tuple<std::string, std::string, std::string>> tags;  // repo, tag, digest
   store.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT r.name, t.name, t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id "
-                        "WHERE t.name NOT LIKE '%-airheal-%' ORDER BY r.name, t.name");
+    auto st = c.prepare(
+        "SELECT r.name, t.name, t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id "
+        "WHERE t.name NOT LIKE '%-airheal-%' ORDER BY r.name, t.name");
     while (st.step())
-      if (matches(o.images, st.get_text(0), st.get_text(1))) tags.emplace_back(st.get_text(0), st.get_text(1), st.get_text(2));
+      if (matches(o.images, st.get_text(0), st.get_text(1)))
+        tags.emplace_back(st.get_text(0), st.get_text(1), st.get_text(2));
   });
   json images = json::array();
   std::size_t n = 0;
   for (const auto& [repo, tag, digest] : tags) {
-    progress("image " + std::to_string(++n) + "/" + std::to_string(tags.size()) + ": " + repo + ":" + tag);
+    progress("image " + std::to_string(++n) + "/" + std::to_string(tags.size()) + ": " + repo +
+             ":" + tag);
     json findings = json::array();
     std::optional<scan::ImageInventory> inv;
     std::int64_t scanned = 0;
@@ -291,9 +341,14 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       scan::SbomSubject s{repo, digest, {tag}, scanned, o.tool_version};
       files[dir + "sbom.cdx.json"] = scan::cyclonedx(*inv, s).dump(2) + "\n";
     }
-    images.push_back({{"image", repo + ":" + tag}, {"digest", digest}, {"scanned", inv.has_value()},
-                      {"components", inv ? inv->components.size() : 0}, {"findings", findings.size()}, {"open", open},
-                      {"severity", sev}, {"suppressed", findings.size() - open}});
+    images.push_back({{"image", repo + ":" + tag},
+                      {"digest", digest},
+                      {"scanned", inv.has_value()},
+                      {"components", inv ? inv->components.size() : 0},
+                      {"findings", findings.size()},
+                      {"open", open},
+                      {"severity", sev},
+                      {"suppressed", findings.size() - open}});
   }
   summary["images"] = images;
   report.images = images.size();
@@ -302,7 +357,8 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   progress("heals, their timelines and signed attestations");
   json heals = json::array();
   for (const auto& h : engine.list()) {
-    if (h.created_at < o.from || h.created_at > o.to || !matches(o.images, h.repository, h.tag)) continue;
+    if (h.created_at < o.from || h.created_at > o.to || !matches(o.images, h.repository, h.tag))
+      continue;
     auto dir = "heals/" + std::to_string(h.id) + "/";
     auto rec = h.to_json();
     rec["events"] = engine.events(h.id);
@@ -332,32 +388,35 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       if (!env) continue;
       auto pt = a.value("predicateType", a.value("predicate_type", std::string("attestation")));
       auto slash = pt.find_last_of('/');
-      auto shortname = pt.find("slsa") != std::string::npos   ? "provenance"
+      auto shortname = pt.find("slsa") != std::string::npos        ? "provenance"
                        : pt.find("cyclonedx") != std::string::npos ? "sbom"
-                       : pt.find("explanation") != std::string::npos ? "explanation"
-                                                                     : (slash == std::string::npos ? pt : pt.substr(slash + 1));
+                       : pt.find("explanation") != std::string::npos
+                           ? "explanation"
+                           : (slash == std::string::npos ? pt : pt.substr(slash + 1));
       files[dir + "attestations/" + std::to_string(++k) + "-" + shortname + ".dsse.json"] = *env;
     }
     json approval;
     for (const auto& r : actions)
       if (r.value("type", "") == "heal.promoted" && r["heal"] == h.id) approval = r;
-    heals.push_back({{"id", h.id},
-                     {"image", h.repository + ":" + h.tag},
-                     {"state", heal::to_string(h.state)},
-                     {"mode", h.mode},
-                     {"strategy", h.strategy},
-                     {"reason", h.reason},
-                     {"created", scan::rfc3339(h.created_at)},
-                     {"staged_tag", h.staged_tag},
-                     {"targeted", h.plan.is_object() ? h.plan.value("targeted", json::array()) : json::array()},
-                     {"deferred", h.plan.is_object() ? h.plan.value("deferred", json::array()) : json::array()},
-                     {"explanation", h.plan.is_object() ? h.plan.value("explanation", std::string()) : std::string()},
-                     {"time_to_stage_seconds", rec.value("time_to_stage_seconds", json())},
-                     {"time_to_promote_seconds", rec.value("time_to_promote_seconds", json())},
-                     {"promoted_by", approval.is_object() ? approval.value("actor", json()) : json()},
-                     {"findings_before", before.size()},
-                     {"findings_after", h.staged.empty() ? json() : json(after.size())},
-                     {"attestations", k}});
+    heals.push_back(
+        {{"id", h.id},
+         {"image", h.repository + ":" + h.tag},
+         {"state", heal::to_string(h.state)},
+         {"mode", h.mode},
+         {"strategy", h.strategy},
+         {"reason", h.reason},
+         {"created", scan::rfc3339(h.created_at)},
+         {"staged_tag", h.staged_tag},
+         {"targeted", h.plan.is_object() ? h.plan.value("targeted", json::array()) : json::array()},
+         {"deferred", h.plan.is_object() ? h.plan.value("deferred", json::array()) : json::array()},
+         {"explanation",
+          h.plan.is_object() ? h.plan.value("explanation", std::string()) : std::string()},
+         {"time_to_stage_seconds", rec.value("time_to_stage_seconds", json())},
+         {"time_to_promote_seconds", rec.value("time_to_promote_seconds", json())},
+         {"promoted_by", approval.is_object() ? approval.value("actor", json()) : json()},
+         {"findings_before", before.size()},
+         {"findings_after", h.staged.empty() ? json() : json(after.size())},
+         {"attestations", k}});
   }
   summary["heals"] = heals;
   report.heals = heals.size();
@@ -370,8 +429,12 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     json all = json::array();
     for (const auto& v : vex) all.push_back(scan::to_json(v));
     files["vex/statements.json"] = all.dump(2) + "\n";
-    files["vex/openvex.json"] = scan::openvex_document(scan::list_vex(c, false), "airheal appliance " + report.key, now).dump(2) + "\n";
-    for (const auto& e : scan::list_exceptions(c, true, now)) exceptions.push_back(scan::to_json(e, now));
+    files["vex/openvex.json"] =
+        scan::openvex_document(scan::list_vex(c, false), "airheal appliance " + report.key, now)
+            .dump(2) +
+        "\n";
+    for (const auto& e : scan::list_exceptions(c, true, now))
+      exceptions.push_back(scan::to_json(e, now));
     summary["vex_statements"] = vex.size();
   });
   files["exceptions.json"] = exceptions.dump(2) + "\n";

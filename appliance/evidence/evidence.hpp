@@ -6,12 +6,11 @@
 // sha256sum, a self-contained report.html, and MANIFEST.sha256 with a detached OpenPGP signature.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -41,13 +40,15 @@ struct EvidenceReport {
 // time; nullopt for anything else. Shared by `airhealctl evidence export` and the REST API.
 std::optional<std::int64_t> period_bound(const std::string& text, bool end_of_day);
 
-Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine, const std::filesystem::path& state_dir,
+Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine,
+                                       const std::filesystem::path& state_dir,
                                        const EvidenceOptions& options);
 
 // The files of a bundle as a signed tar (MANIFEST.sha256 and its signature added), written to a
 // temporary file and renamed into place. Exposed for tests that build tampered bundles.
 Status write_bundle(const std::filesystem::path& out, std::map<std::string, std::string> files,
-                    const std::function<Result<std::string>(const std::string&)>& sign, std::int64_t mtime);
+                    const std::function<Result<std::string>(const std::string&)>& sign,
+                    std::int64_t mtime);
 
 // MANIFEST.sha256 for FILES: "<sha256 hex>  <path>" lines sorted by path (sha256sum -c reads it).
 std::string manifest_for(const std::map<std::string, std::string>& files);

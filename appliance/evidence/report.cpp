@@ -14,12 +14,23 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -51,19 +62,22 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 std::string render_report(const json& s) {
-  const std::vector<std::string> severities = {"critical", "high", "medium", "low", "negligible", "unknown"};
+  const std::vector<std::string> severities = {"critical", "high",       "medium",
+                                               "low",      "negligible", "unknown"};
   std::map<std::string, long> sev, states;
   long open = 0, suppressed = 0;
   for (const auto& i : s.value("images", json::array())) {
     open += i.value("open", 0L);
     suppressed += i.value("suppressed", 0L);
-    for (auto it = i["severity"].begin(); it != i["severity"].end(); ++it) sev[it.key()] += it.value().get<long>();
+    for (auto it = i["severity"].begin(); it != i["severity"].end(); ++it)
+      sev[it.key()] += it.value().get<long>();
   }
   std::vector<double> tts;
   long rollbacks = 0;
   for (const auto& h : s.value("heals", json::array())) {
     states[h.value("state", "")]++;
-    if (h["time_to_stage_seconds"].is_number()) tts.push_back(h["time_to_stage_seconds"].get<double>());
+    if (h["time_to_stage_seconds"].is_number())
+      tts.push_back(h["time_to_stage_seconds"].get<double>());
     if (h.value("state", "") == "rolled_back") ++rollbacks;
   }
   long open_exceptions = 0;
@@ -71,8 +85,10 @@ std::string render_report(const json& s) {
     if (e.value("active", false)) ++open_exceptions;
 
   std::string h;
-  h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>airheal evidence report " +
-       esc(s["period"].value("from", "")) + " to " + esc(s["period"].value("to", "")) + "</title>\n";
+  h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>airheal evidence "
+       "report " +
+       esc(s["period"].value("from", "")) + " to " + esc(s["period"].value("to", "")) +
+       "</title>\n";
   h += R"(<style>
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1b1f24;margin:2rem auto;max-width:72rem;padding:0 1rem}
 h1{font-size:1.6rem;margin:0 0 .3rem}h2{font-size:1.2rem;margin:2rem 0 .6rem;border-bottom:2px solid #d0d7de;padding-bottom:.2rem}
@@ -85,9 +101,12 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
 @media print{body{margin:0;max-width:none;font-size:10pt}.figure{break-inside:avoid}tr{break-inside:avoid}h2{break-after:avoid}}
 </style></head><body>
 )";
-  h += "<h1>airheal evidence report</h1>\n<p class=\"meta\">Period <b id=\"period\">" + esc(s["period"].value("from", "")) + " to " +
-       esc(s["period"].value("to", "")) + "</b>; images: " + esc(s.value("images_filter", "").empty() ? "all" : s.value("images_filter", "")) +
-       "; made " + esc(s.value("created", "")) + " and signed by the appliance key <code>" + esc(s.value("appliance_key", "")) +
+  h += "<h1>airheal evidence report</h1>\n<p class=\"meta\">Period <b id=\"period\">" +
+       esc(s["period"].value("from", "")) + " to " + esc(s["period"].value("to", "")) +
+       "</b>; images: " +
+       esc(s.value("images_filter", "").empty() ? "all" : s.value("images_filter", "")) +
+       "; made " + esc(s.value("created", "")) + " and signed by the appliance key <code>" +
+       esc(s.value("appliance_key", "")) +
        "</code>. Verify the bundle before relying on this page (README.md).</p>\n";
   auto figure = [&](const std::string& id, const std::string& label, const std::string& value) {
     h += "<div class=\"figure\" id=\"" + id + "\"><b>" + value + "</b> " + esc(label) + "</div>";
@@ -102,8 +121,10 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
   figure("fig-staged", "staged", std::to_string(states["staged"]));
   figure("fig-held", "held or failed", std::to_string(states["held"] + states["failed"]));
   figure("fig-rollbacks", "rolled back", std::to_string(rollbacks));
-  figure("fig-tts-median", "median time to stage", tts.empty() ? "&ndash;" : duration(percentile(tts, 0.5)));
-  figure("fig-tts-p95", "P95 time to stage", tts.empty() ? "&ndash;" : duration(percentile(tts, 0.95)));
+  figure("fig-tts-median", "median time to stage",
+         tts.empty() ? "&ndash;" : duration(percentile(tts, 0.5)));
+  figure("fig-tts-p95", "P95 time to stage",
+         tts.empty() ? "&ndash;" : duration(percentile(tts, 0.95)));
   figure("fig-exceptions", "open exceptions", std::to_string(open_exceptions));
   h += "</div>\n";
 
@@ -111,63 +132,82 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
   for (const auto& v : severities) h += "<th>" + v + "</th>";
   h += "<th>Accepted (VEX, exceptions)</th><th>Digest</th></tr>\n";
   for (const auto& i : s.value("images", json::array())) {
-    h += "<tr><td>" + esc(i.value("image", "")) + "</td><td>" + std::to_string(i.value("open", 0)) + "</td>";
-    for (const auto& v : severities) h += "<td class=\"sev-" + v + "\">" + std::to_string(i["severity"].value(v, 0)) + "</td>";
-    h += "<td>" + std::to_string(i.value("suppressed", 0)) + "</td><td><code>" + esc(i.value("digest", "").substr(0, 19)) + "</code></td></tr>\n";
+    h += "<tr><td>" + esc(i.value("image", "")) + "</td><td>" + std::to_string(i.value("open", 0)) +
+         "</td>";
+    for (const auto& v : severities)
+      h += "<td class=\"sev-" + v + "\">" + std::to_string(i["severity"].value(v, 0)) + "</td>";
+    h += "<td>" + std::to_string(i.value("suppressed", 0)) + "</td><td><code>" +
+         esc(i.value("digest", "").substr(0, 19)) + "</code></td></tr>\n";
   }
   h += "</table>\n";
 
   h += "<h2>Heals</h2>\n";
-  if (s.value("heals", json::array()).empty()) h += "<p>No heal started in this period.</p>\n";
+  if (s.value("heals", json::array()).empty())
+    h += "<p>No heal started in this period.</p>\n";
   else {
-    h += "<table id=\"heals\"><tr><th>#</th><th>Image</th><th>How</th><th>State</th><th>Findings before &rarr; after</th>"
-         "<th>Time to stage</th><th>Time to promote</th><th>Promoted by</th><th>Signed attestations</th></tr>\n";
+    h += "<table id=\"heals\"><tr><th>#</th><th>Image</th><th>How</th><th>State</th><th>Findings "
+         "before &rarr; after</th>"
+         "<th>Time to stage</th><th>Time to promote</th><th>Promoted by</th><th>Signed "
+         "attestations</th></tr>\n";
     for (const auto& x : s["heals"]) {
-      h += "<tr><td>" + std::to_string(x.value("id", 0)) + "</td><td>" + esc(x.value("image", "")) + "</td><td>" +
-           esc(x.value("strategy", "")) + "<br><span class=\"small\">" + esc(x.value("mode", "")) + "</span></td><td class=\"state-" +
-           esc(x.value("state", "")) + "\">" + esc(x.value("state", "")) + "</td><td>" + text(x["findings_before"]) + " &rarr; " +
-           (x["findings_after"].is_null() ? "&ndash;" : text(x["findings_after"])) + "</td><td>" + duration(x["time_to_stage_seconds"]) +
-           "</td><td>" + duration(x["time_to_promote_seconds"]) + "</td><td>" + esc(text(x["promoted_by"])) + "</td><td>" +
-           std::to_string(x.value("attestations", 0)) + "</td></tr>\n";
+      h += "<tr><td>" + std::to_string(x.value("id", 0)) + "</td><td>" + esc(x.value("image", "")) +
+           "</td><td>" + esc(x.value("strategy", "")) + "<br><span class=\"small\">" +
+           esc(x.value("mode", "")) + "</span></td><td class=\"state-" + esc(x.value("state", "")) +
+           "\">" + esc(x.value("state", "")) + "</td><td>" + text(x["findings_before"]) +
+           " &rarr; " + (x["findings_after"].is_null() ? "&ndash;" : text(x["findings_after"])) +
+           "</td><td>" + duration(x["time_to_stage_seconds"]) + "</td><td>" +
+           duration(x["time_to_promote_seconds"]) + "</td><td>" + esc(text(x["promoted_by"])) +
+           "</td><td>" + std::to_string(x.value("attestations", 0)) + "</td></tr>\n";
       h += "<tr><td></td><td colspan=\"8\" class=\"small\">" + esc(x.value("explanation", "")) +
-           (x.value("reason", "").empty() ? "" : "<br><b>Reason:</b> " + esc(x.value("reason", ""))) + "</td></tr>\n";
+           (x.value("reason", "").empty() ? ""
+                                          : "<br><b>Reason:</b> " + esc(x.value("reason", ""))) +
+           "</td></tr>\n";
     }
     h += "</table>\n";
   }
 
-  h += "<h2>Exceptions</h2>\n<table id=\"exceptions\"><tr><th>#</th><th>Vulnerability</th><th>Image</th><th>Reason</th><th>By</th>"
+  h += "<h2>Exceptions</h2>\n<table "
+       "id=\"exceptions\"><tr><th>#</th><th>Vulnerability</th><th>Image</th><th>Reason</th><th>By</"
+       "th>"
        "<th>Expires</th><th>Status</th></tr>\n";
   for (const auto& e : s.value("exceptions", json::array()))
-    h += "<tr><td>" + text(e["id"]) + "</td><td class=\"id\">" + esc(text(e["vulnerability"])) + "</td><td>" + esc(text(e["product"])) + "</td><td>" +
-         esc(text(e["reason"])) + "</td><td>" + esc(text(e["created_by"])) + "</td><td>" + esc(text(e["expires"])) + "</td><td>" +
-         (e.value("active", false) ? "open" : "closed") + "</td></tr>\n";
+    h += "<tr><td>" + text(e["id"]) + "</td><td class=\"id\">" + esc(text(e["vulnerability"])) +
+         "</td><td>" + esc(text(e["product"])) + "</td><td>" + esc(text(e["reason"])) +
+         "</td><td>" + esc(text(e["created_by"])) + "</td><td>" + esc(text(e["expires"])) +
+         "</td><td>" + (e.value("active", false) ? "open" : "closed") + "</td></tr>\n";
   h += "</table>\n";
 
-  h += "<h2>Approvals, rollbacks and other decisions</h2>\n<table id=\"actions\"><tr><th>Record</th><th>Time</th><th>What</th>"
+  h += "<h2>Approvals, rollbacks and other decisions</h2>\n<table "
+       "id=\"actions\"><tr><th>Record</th><th>Time</th><th>What</th>"
        "<th>Who</th><th>Detail</th></tr>\n";
   for (const auto& a : s.value("actions", json::array()))
-    h += "<tr><td>" + text(a["seq"]) + "</td><td>" + esc(text(a["time"])) + "</td><td>" + esc(text(a["type"])) +
-         (a["image"].is_string() ? " " + esc(a["image"].get<std::string>()) : "") + "</td><td>" + esc(text(a["actor"])) + "</td><td>" +
-         esc(text(a["detail"])) + "</td></tr>\n";
+    h += "<tr><td>" + text(a["seq"]) + "</td><td>" + esc(text(a["time"])) + "</td><td>" +
+         esc(text(a["type"])) +
+         (a["image"].is_string() ? " " + esc(a["image"].get<std::string>()) : "") + "</td><td>" +
+         esc(text(a["actor"])) + "</td><td>" + esc(text(a["detail"])) + "</td></tr>\n";
   h += "</table>\n";
 
-  h += "<h2>Snapshots imported</h2>\n<table id=\"snapshots\"><tr><th>Channel</th><th>Sequence</th><th>Imported</th><th>Expires</th>"
+  h += "<h2>Snapshots imported</h2>\n<table "
+       "id=\"snapshots\"><tr><th>Channel</th><th>Sequence</th><th>Imported</th><th>Expires</th>"
        "<th>Signed by</th></tr>\n";
   for (const auto& x : s.value("snapshots", json::array())) {
     std::string signers;
-    for (const auto& f : x.value("signers", json::array())) signers += "<code>" + esc(text(f)) + "</code> ";
-    h += "<tr><td>" + esc(text(x["channel"])) + "</td><td>" + text(x["sequence"]) + "</td><td>" + esc(text(x["imported"])) + "</td><td>" +
-         esc(text(x["expires"])) + "</td><td>" + signers + "</td></tr>\n";
+    for (const auto& f : x.value("signers", json::array()))
+      signers += "<code>" + esc(text(f)) + "</code> ";
+    h += "<tr><td>" + esc(text(x["channel"])) + "</td><td>" + text(x["sequence"]) + "</td><td>" +
+         esc(text(x["imported"])) + "</td><td>" + esc(text(x["expires"])) + "</td><td>" + signers +
+         "</td></tr>\n";
   }
   h += "</table>\n";
   const auto& au = s.value("audit", json::object());
   h += "<h2>Audit journal</h2>\n<p id=\"audit\">" +
        (au.value("records", 0) == 0
             ? std::string("No audit record falls in this period.")
-            : "Records " + text(au["first_seq"]) + " to " + text(au["last_seq"]) + " (" + text(au["records"]) +
-                  " records) are included, anchored by signed checkpoint" +
-                  (au.value("start_checkpoint", 0) ? "s " + text(au["start_checkpoint"]) + " and " : " ") + text(au["end_checkpoint"]) +
-                  ".") +
+            : "Records " + text(au["first_seq"]) + " to " + text(au["last_seq"]) + " (" +
+                  text(au["records"]) + " records) are included, anchored by signed checkpoint" +
+                  (au.value("start_checkpoint", 0) ? "s " + text(au["start_checkpoint"]) + " and "
+                                                   : " ") +
+                  text(au["end_checkpoint"]) + ".") +
        "</p>\n</body></html>\n";
   return h;
 }

@@ -24,7 +24,8 @@ std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
 
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
                           static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
@@ -45,7 +46,8 @@ Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root)
   auto keys = kr->list_keys(true);
   if (!keys) return keys.error();
   for (const auto& k : *keys)
-    if (k.can_sign && !k.revoked && !k.expired && !k.disabled && !k.invalid) return ApplianceKey(std::move(*kr), k.fingerprint);
+    if (k.can_sign && !k.revoked && !k.expired && !k.disabled && !k.invalid)
+      return ApplianceKey(std::move(*kr), k.fingerprint);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   auto fpr = kr->create_signing_key(std::string("airheal appliance ") + host);
@@ -54,8 +56,12 @@ Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root)
   if (pub) (void)fs::write_file_atomic(dir / "appliance.asc", *pub);
   // A key change is an audited event.
   audit::Journal journal(audit::journal_path(state_root));
-  if (auto st = journal.append({{"type", "key.created"}, {"actor", "airheal"}, {"fingerprint", *fpr},
-                                {"purpose", "appliance signing key (attestations, audit checkpoints, evidence bundles)"}});
+  if (auto st = journal.append(
+          {{"type", "key.created"},
+           {"actor", "airheal"},
+           {"fingerprint", *fpr},
+           {"purpose",
+            "appliance signing key (attestations, audit checkpoints, evidence bundles)"}});
       !st)
     spdlog::warn("journal: {}", st.error().message);
   return ApplianceKey(std::move(*kr), *fpr);
@@ -63,28 +69,34 @@ Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root)
 
 Result<std::string> ApplianceKey::public_key() { return keyring_.export_public(fingerprint_); }
 
-Result<json> ApplianceKey::sign_envelope(std::string_view payload_type, const std::string& payload) {
-  auto sig = keyring_.sign_detached(dsse_pae(payload_type, payload), fingerprint_, std::nullopt, false);
+Result<json> ApplianceKey::sign_envelope(std::string_view payload_type,
+                                         const std::string& payload) {
+  auto sig =
+      keyring_.sign_detached(dsse_pae(payload_type, payload), fingerprint_, std::nullopt, false);
   if (!sig) return sig.error();
-  return json{{"payloadType", payload_type},
-              {"payload", base64_encode(payload)},
-              {"signatures", json::array({{{"keyid", fingerprint_}, {"sig", base64_encode(*sig)}}})}};
+  return json{
+      {"payloadType", payload_type},
+      {"payload", base64_encode(payload)},
+      {"signatures", json::array({{{"keyid", fingerprint_}, {"sig", base64_encode(*sig)}}})}};
 }
 
-json intoto_statement(const std::string& subject_name, const std::string& subject_digest, const std::string& predicate_type,
-                      json predicate) {
+json intoto_statement(const std::string& subject_name, const std::string& subject_digest,
+                      const std::string& predicate_type, json predicate) {
   // The digest set names the subject's algorithm (sha256 or sha512).
   auto colon = subject_digest.find(':');
-  json set = colon == std::string::npos ? json{{"sha256", subject_digest}}
-                                        : json{{subject_digest.substr(0, colon), subject_digest.substr(colon + 1)}};
+  json set = colon == std::string::npos
+                 ? json{{"sha256", subject_digest}}
+                 : json{{subject_digest.substr(0, colon), subject_digest.substr(colon + 1)}};
   return {{"_type", "https://in-toto.io/Statement/v1"},
           {"subject", json::array({{{"name", subject_name}, {"digest", std::move(set)}}})},
           {"predicateType", predicate_type},
           {"predicate", std::move(predicate)}};
 }
 
-Result<std::string> attach_attestation(store::Store& store, ApplianceKey& key, const std::string& repo, const std::string& subject,
-                                       const std::string& subject_media_type, std::uint64_t subject_size, const json& statement,
+Result<std::string> attach_attestation(store::Store& store, ApplianceKey& key,
+                                       const std::string& repo, const std::string& subject,
+                                       const std::string& subject_media_type,
+                                       std::uint64_t subject_size, const json& statement,
                                        std::int64_t created) {
   auto env = key.sign_envelope(kInTotoPayloadType, statement.dump());
   if (!env) return env.error();
@@ -92,10 +104,11 @@ Result<std::string> attach_attestation(store::Store& store, ApplianceKey& key, c
   if (auto empty = store.put_blob(repo, "{}"); !empty) return empty.error();
   auto blob = store.put_blob(repo, bytes);
   if (!blob) return blob.error();
-  auto am = scan::artifact_manifest(kDsseMediaType, blob->digest.str(), blob->size, subject_media_type, subject, subject_size,
-                                    {{"org.opencontainers.image.created", scan::rfc3339(created)},
-                                     {"in-toto.io/predicate-type", statement.value("predicateType", "")},
-                                     {"dev.airheal.signer", key.fingerprint()}});
+  auto am = scan::artifact_manifest(
+      kDsseMediaType, blob->digest.str(), blob->size, subject_media_type, subject, subject_size,
+      {{"org.opencontainers.image.created", scan::rfc3339(created)},
+       {"in-toto.io/predicate-type", statement.value("predicateType", "")},
+       {"dev.airheal.signer", key.fingerprint()}});
   auto am_bytes = am.dump();
   auto d = Sha256::of(am_bytes);
   auto r = store.put_manifest(repo, d.str(), am_bytes, oci::media::kOciManifest);

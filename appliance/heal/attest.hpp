@@ -3,14 +3,13 @@
 // in-toto Statement v1 payloads, and the OCI referrer that attaches each envelope to the image.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
-#include "core/result.hpp"
 #include "core/pgp.hpp"
+#include "core/result.hpp"
 #include "store/store.hpp"
 
 namespace airheal::heal {
@@ -19,7 +18,8 @@ inline constexpr const char* kDsseMediaType = "application/vnd.dsse.envelope.v1+
 inline constexpr const char* kInTotoPayloadType = "application/vnd.in-toto+json";
 inline constexpr const char* kSlsaProvenanceV1 = "https://slsa.dev/provenance/v1";
 inline constexpr const char* kCycloneDxPredicate = "https://cyclonedx.org/bom";
-inline constexpr const char* kHealExplanationPredicate = "https://airheal.dev/attestation/heal-explanation/v1";
+inline constexpr const char* kHealExplanationPredicate =
+    "https://airheal.dev/attestation/heal-explanation/v1";
 
 // DSSE's pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
 std::string dsse_pae(std::string_view payload_type, std::string_view payload);
@@ -35,10 +35,13 @@ class ApplianceKey {
   // OpenPGP detached signature over the PAE)}]}.
   Result<nlohmann::json> sign_envelope(std::string_view payload_type, const std::string& payload);
   // An armoured detached OpenPGP signature over DATA (audit checkpoints, evidence manifests).
-  Result<std::string> sign(const std::string& data) { return keyring_.sign_detached(data, fingerprint_); }
+  Result<std::string> sign(const std::string& data) {
+    return keyring_.sign_detached(data, fingerprint_);
+  }
 
  private:
-  ApplianceKey(pgp::Keyring k, std::string fpr) : keyring_(std::move(k)), fingerprint_(std::move(fpr)) {}
+  ApplianceKey(pgp::Keyring k, std::string fpr)
+      : keyring_(std::move(k)), fingerprint_(std::move(fpr)) {}
   pgp::Keyring keyring_;
   std::string fingerprint_;
 };
@@ -49,8 +52,9 @@ nlohmann::json intoto_statement(const std::string& subject_name, const std::stri
 
 // Signs STATEMENT and stores the envelope as a referrer of SUBJECT in REPO. Returns the referrer's
 // manifest digest.
-Result<std::string> attach_attestation(store::Store& store, ApplianceKey& key, const std::string& repo,
-                                       const std::string& subject, const std::string& subject_media_type,
+Result<std::string> attach_attestation(store::Store& store, ApplianceKey& key,
+                                       const std::string& repo, const std::string& subject,
+                                       const std::string& subject_media_type,
                                        std::uint64_t subject_size, const nlohmann::json& statement,
                                        std::int64_t created);
 

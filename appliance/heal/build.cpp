@@ -10,8 +10,8 @@
 #include "core/oci.hpp"
 #include "heal/attest.hpp"
 #include "heal/engine.hpp"
-#include "heal/pins.hpp"
 #include "heal/heal_layer.hpp"
+#include "heal/pins.hpp"
 #include "scan/layer.hpp"
 #include "scan/sbom.hpp"
 
@@ -34,20 +34,26 @@ Status link_blob_into(const fsys::path& from, const fsys::path& layout, const Di
 }
 
 // An OCI layout at DIR holding one image (MANIFEST's bytes, its blobs from the store) named NAME.
-Status write_layout(store::Store& store, const fsys::path& dir, const std::string& manifest_bytes, const std::string& name) {
+Status write_layout(store::Store& store, const fsys::path& dir, const std::string& manifest_bytes,
+                    const std::string& name) {
   auto m = oci::parse_manifest(manifest_bytes, oci::media::kOciManifest);
-  if (!m || !m->config) return make_error(Errc::manifest_invalid, "cannot read the manifest for the layout");
+  if (!m || !m->config)
+    return make_error(Errc::manifest_invalid, "cannot read the manifest for the layout");
   auto digest = Sha256::of(manifest_bytes);
   std::error_code ec;
   fsys::create_directories(dir / "blobs" / "sha256", ec);
-  if (auto st = fs::write_file_atomic(dir / "blobs" / "sha256" / digest.hex(), manifest_bytes); !st) return st;
-  if (auto st = link_blob_into(store.blob_path(m->config->digest), dir, m->config->digest); !st) return st;
+  if (auto st = fs::write_file_atomic(dir / "blobs" / "sha256" / digest.hex(), manifest_bytes); !st)
+    return st;
+  if (auto st = link_blob_into(store.blob_path(m->config->digest), dir, m->config->digest); !st)
+    return st;
   for (const auto& l : m->layers)
     if (auto st = link_blob_into(store.blob_path(l.digest), dir, l.digest); !st) return st;
   json index = {{"schemaVersion", 2},
-                {"manifests", json::array({{{"mediaType", oci::media::kOciManifest}, {"digest", digest.str()},
-                                            {"size", manifest_bytes.size()},
-                                            {"annotations", {{"org.opencontainers.image.ref.name", name}}}}})}};
+                {"manifests",
+                 json::array({{{"mediaType", oci::media::kOciManifest},
+                               {"digest", digest.str()},
+                               {"size", manifest_bytes.size()},
+                               {"annotations", {{"org.opencontainers.image.ref.name", name}}}}})}};
   if (auto st = fs::write_file_atomic(dir / "index.json", index.dump()); !st) return st;
   return fs::write_file_atomic(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
 }
@@ -81,19 +87,24 @@ void Engine::reset_buildah_storage() { builder_->reset(); }
 // would be the same here: the earlier heal's original and this image share their lower layers,
 // and no layer above that shared part (in either image) touches the dpkg database or any path the
 // heal layer writes. Every reuse is still verified like a fresh build (rescan, test, smoke test).
-std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original, const oci::Manifest& m, const Plan& plan) {
+std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
+                                                    const oci::Manifest& m, const Plan& plan) {
   const auto* found = package_family(plan.family);
   if (!found) return std::nullopt;
   const auto& family = *found;
   auto pins = plan.to_json();
-  std::vector<std::tuple<std::int64_t, std::string, std::string>> candidates;  // id, original, staged
+  std::vector<std::tuple<std::int64_t, std::string, std::string>>
+      candidates;  // id, original, staged
   store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT id, original, staged, plan FROM heals WHERE state IN ('staged', 'promoted') AND staged IS NOT NULL "
-                        "AND strategy = ? ORDER BY id DESC LIMIT 200");
+    auto st = c.prepare(
+        "SELECT id, original, staged, plan FROM heals WHERE state IN ('staged', 'promoted') AND "
+        "staged IS NOT NULL "
+        "AND strategy = ? ORDER BY id DESC LIMIT 200");
     st.bind(1, plan.strategy);
     while (st.step()) {
       auto pj = json::parse(st.get_text(3), nullptr, false);
-      if (!pj.is_object() || pj.value("packages", json()) != pins["packages"] || pj.value("artifacts", json::array()) != pins["artifacts"])
+      if (!pj.is_object() || pj.value("packages", json()) != pins["packages"] ||
+          pj.value("artifacts", json::array()) != pins["artifacts"])
         continue;
       candidates.emplace_back(st.get_int(0), st.get_text(1), st.get_text(2));
     }
@@ -114,7 +125,8 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     auto h = manifest_of(staged);
     if (!p || !h || h->layers.size() != p->layers.size() + 1) continue;
     std::size_t k = 0;
-    while (k < p->layers.size() && k < m.layers.size() && p->layers[k].digest == m.layers[k].digest) ++k;
+    while (k < p->layers.size() && k < m.layers.size() && p->layers[k].digest == m.layers[k].digest)
+      ++k;
     if (k == 0) continue;
     const auto& heal_layer = h->layers.back();
     // What the heal layer writes, and what the layers above the shared part touch.
@@ -122,8 +134,10 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     std::vector<std::optional<scan::LayerInventory>> uppers;
     store_.read([&](sqlite::Connection& c) {
       healed = scan::LayerCache::get(c, heal_layer.digest.str());
-      for (std::size_t i = k; i < p->layers.size(); ++i) uppers.push_back(scan::LayerCache::get(c, p->layers[i].digest.str()));
-      for (std::size_t i = k; i < m.layers.size(); ++i) uppers.push_back(scan::LayerCache::get(c, m.layers[i].digest.str()));
+      for (std::size_t i = k; i < p->layers.size(); ++i)
+        uppers.push_back(scan::LayerCache::get(c, p->layers[i].digest.str()));
+      for (std::size_t i = k; i < m.layers.size(); ++i)
+        uppers.push_back(scan::LayerCache::get(c, m.layers[i].digest.str()));
     });
     if (!healed) continue;
     std::map<std::string, char> writes;
@@ -147,7 +161,8 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
       auto touches = [&](const std::string& path, char type) {
         if (family.database_path(path)) return true;
         auto it = writes.find(path);
-        return it != writes.end() && !(type == 'd' && it->second == 'd');  // a directory over a directory is harmless
+        return it != writes.end() &&
+               !(type == 'd' && it->second == 'd');  // a directory over a directory is harmless
       };
       for (const auto& f : u->files)
         if (touches(f.path, f.type)) clash = true;
@@ -155,7 +170,9 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
         if (touches(w, 'w')) clash = true;
       for (const auto& o : u->opaque) {
         if (touches(o, 'o')) clash = true;
-        for (auto it = writes.lower_bound(o + "/"); it != writes.end() && it->first.rfind(o + "/", 0) == 0; ++it) clash = true;
+        for (auto it = writes.lower_bound(o + "/");
+             it != writes.end() && it->first.rfind(o + "/", 0) == 0; ++it)
+          clash = true;
       }
       if (clash) break;
     }
@@ -163,7 +180,8 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
     auto hc = fs::read_file(store_.blob_path(h->config->digest), 8 << 20);
     if (!hc) continue;
     auto hcj = json::parse(*hc, nullptr, false);
-    if (!hcj.is_object() || !hcj.contains("rootfs") || !hcj["rootfs"].contains("diff_ids") || hcj["rootfs"]["diff_ids"].empty())
+    if (!hcj.is_object() || !hcj.contains("rootfs") || !hcj["rootfs"].contains("diff_ids") ||
+        hcj["rootfs"]["diff_ids"].empty())
       continue;
     auto diff = Digest::parse(hcj["rootfs"]["diff_ids"].back().get<std::string>());
     if (!diff || !store_.has_blob_file(heal_layer.digest)) continue;
@@ -180,8 +198,10 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
   return std::nullopt;
 }
 
-Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                                  const fsys::path& work, std::string& log, const Policy& policy, Failure& failure) {
+Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo,
+                                  const std::string& original, const Plan& plan,
+                                  const fsys::path& work, std::string& log, const Policy& policy,
+                                  Failure& failure) {
   std::error_code ec;
   fsys::remove_all(work, ec);
   fsys::create_directories(work, ec);
@@ -192,10 +212,12 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
   if (!manifest_bytes) return manifest_bytes.error();
   auto m = oci::parse_manifest(*manifest_bytes, oci::media::kOciManifest);
   auto mj = json::parse(*manifest_bytes, nullptr, false);
-  if (!m || !mj.is_object() || !m->config) return make_error(Errc::manifest_invalid, "the original manifest cannot be read");
+  if (!m || !mj.is_object() || !m->config)
+    return make_error(Errc::manifest_invalid, "the original manifest cannot be read");
   for (const auto& p : plan.packages)
     if (auto d = Digest::parse(p.digest); !d || !store_.has_blob_file(*d))
-      return make_error(Errc::blob_unknown, "package " + p.name + " " + p.version + " is not in the store");
+      return make_error(Errc::blob_unknown,
+                        "package " + p.name + " " + p.version + " is not in the store");
   for (const auto& a : plan.artifacts)
     if (auto d = Digest::parse(a.digest); !d || !store_.has_blob_file(*d))
       return make_error(Errc::blob_unknown, "artefact " + a.name + " is not in the store");
@@ -210,8 +232,9 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     heal = reuse->layer;
     for (const auto& p : plan.packages) created_by += " " + p.name + "=" + p.version;
     for (const auto& a : plan.artifacts) created_by += " /" + a.path + "=" + a.name;
-    log += "heal layer reused from heal " + std::to_string(reuse->heal) + ": the same packages, the first " +
-           std::to_string(reuse->shared_layers) + " layer(s) shared with its original, and no layer above them touches "
+    log += "heal layer reused from heal " + std::to_string(reuse->heal) +
+           ": the same packages, the first " + std::to_string(reuse->shared_layers) +
+           " layer(s) shared with its original, and no layer above them touches "
            "the dpkg database or a path the heal layer writes\n";
   } else {
     // The plan's packages, each read by its family and checked against its pin.
@@ -219,7 +242,8 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     std::vector<FixedPackage> packages;
     if (!plan.packages.empty()) {
       family = package_family(plan.family);
-      if (!family) return make_error(Errc::unsupported, "airheal cannot install " + plan.family + " packages");
+      if (!family)
+        return make_error(Errc::unsupported, "airheal cannot install " + plan.family + " packages");
       auto read = fixed_packages(plan, *family);
       if (!read) return read.error();
       packages = std::move(*read);
@@ -230,8 +254,10 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
       // repository made of imported content (the family says how: apt-get when the image has it,
       // else ordered dpkg calls), with no network. Gold artefacts are copied in first; the
       // builder's one new layer is the heal layer.
-      if (auto st = write_layout(store_, work / "in", *manifest_bytes, "original"); !st) return st.error();
-      auto install = family->tool_install(plan, packages, work / "repo", work / "apt-state", store_.now_seconds());
+      if (auto st = write_layout(store_, work / "in", *manifest_bytes, "original"); !st)
+        return st.error();
+      auto install = family->tool_install(plan, packages, work / "repo", work / "apt-state",
+                                          store_.now_seconds());
       if (!install) return install.error();
       if (!install->note.empty()) log += install->note + "\n";
       LayerRequest request;
@@ -259,7 +285,8 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
         if (auto st = family->write_files(plan, packages, *image, w); !st) return st.error();
       }
       for (const auto& a : plan.artifacts) {
-        if (auto st = w.add_file(a.path, store_.blob_path(*Digest::parse(a.digest)), 0755); !st) return st.error();
+        if (auto st = w.add_file(a.path, store_.blob_path(*Digest::parse(a.digest)), 0755); !st)
+          return st.error();
         created_by += " /" + a.path + "=" + a.name;
       }
       auto blob = w.finish();
@@ -272,11 +299,13 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
     std::vector<fsys::path> lowers;
     for (const auto& l : m->layers) lowers.push_back(store_.blob_path(l.digest));
     SlimReport slim;
-    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, scratch, options_.layer_compression);
+    auto slimmer =
+        slim_layer(heal.file, lowers, work / "slim", slim, scratch, options_.layer_compression);
     if (!slimmer) return slimmer.error();
-    log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" + fs::human_bytes(slim.dropped_bytes) +
-           ") left out, identical in content, mode and owner to the layers below; " + fs::human_bytes(heal.size) + " -> " +
-           fs::human_bytes(slimmer->size) + " compressed\n";
+    log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" +
+           fs::human_bytes(slim.dropped_bytes) +
+           ") left out, identical in content, mode and owner to the layers below; " +
+           fs::human_bytes(heal.size) + " -> " + fs::human_bytes(slimmer->size) + " compressed\n";
     heal = *slimmer;
   }
   created_by += " (no network)";
@@ -289,7 +318,8 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
       !config["rootfs"].contains("diff_ids") || !config["rootfs"]["diff_ids"].is_array())
     return make_error(Errc::manifest_invalid, "the original config has no rootfs.diff_ids");
   config["rootfs"]["diff_ids"].push_back(heal.diff_id.str());
-  if (!config.contains("history") || !config["history"].is_array()) config["history"] = json::array();
+  if (!config.contains("history") || !config["history"].is_array())
+    config["history"] = json::array();
   config["history"].push_back({{"created", scan::rfc3339(store_.now_seconds())},
                                {"created_by", created_by},
                                {"comment", "airheal " + plan.strategy}});
@@ -300,8 +330,10 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
   healed["config"]["digest"] = config_digest.str();
   healed["config"]["size"] = new_config.size();
   healed["config"]["mediaType"] = m->config->media_type;
-  healed["layers"].push_back({{"mediaType", heal.media_type}, {"digest", heal.digest.str()}, {"size", heal.size}});
-  if (!healed.contains("annotations") || !healed["annotations"].is_object()) healed["annotations"] = json::object();
+  healed["layers"].push_back(
+      {{"mediaType", heal.media_type}, {"digest", heal.digest.str()}, {"size", heal.size}});
+  if (!healed.contains("annotations") || !healed["annotations"].is_object())
+    healed["annotations"] = json::object();
   healed["annotations"]["org.opencontainers.image.base.digest"] = original;
   healed["annotations"]["dev.airheal.heal"] = std::to_string(id);
   BuildResult out;
@@ -319,21 +351,22 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo, cons
   store_.transaction([&](sqlite::Connection& c) {
     store_.link_blob(c, repo, heal.digest, heal.size);
     store_.link_blob(c, repo, config_digest, new_config.size());
-    for (const auto& l : m->layers) store_.link_blob(c, repo, l.digest, static_cast<std::uint64_t>(l.size));
+    for (const auto& l : m->layers)
+      store_.link_blob(c, repo, l.digest, static_cast<std::uint64_t>(l.size));
   });
   log += "heal layer " + heal.digest.str() + " (" + fs::human_bytes(heal.size) + ")\n";
   // The checks run in exactly the image that will be staged.
-  auto checks = run_checks(id, out.manifest, work / "check", log, policy.test, true, out.smoke_note);
+  auto checks =
+      run_checks(id, out.manifest, work / "check", log, policy.test, true, out.smoke_note);
   if (!checks) return checks.error();
   out.test_failure = checks->first;
   out.smoke_failure = checks->second;
   return out;
 }
 
-Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, const std::string& manifest_bytes,
-                                                               const fsys::path& dir, std::string& log,
-                                                               const std::vector<std::string>& argv, bool smoke,
-                                                               std::string& smoke_note) {
+Result<std::pair<std::string, std::string>> Engine::run_checks(
+    std::int64_t id, const std::string& manifest_bytes, const fsys::path& dir, std::string& log,
+    const std::vector<std::string>& argv, bool smoke, std::string& smoke_note) {
   std::pair<std::string, std::string> failures;
   std::vector<std::string> entry;
   if (smoke) {
@@ -361,7 +394,8 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
       fsys::remove_all(d, e);
     }
   } cleanup{dir};
-  if (auto st = write_layout(store_, dir / "image", manifest_bytes, "image"); !st) return st.error();
+  if (auto st = write_layout(store_, dir / "image", manifest_bytes, "image"); !st)
+    return st.error();
   // The test and smoke containers run under a memory bound (a cgroup limit; the kernel's OOM
   // killer ends a process that exceeds it, which fails the gate).
   CheckRequest request;
@@ -369,22 +403,26 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
   request.work = dir;
   request.memory = options_.smoke_memory;
   request.env = {"DEBIAN_FRONTEND=noninteractive"};
-  if (!entry.empty()) request.runs.push_back({entry, std::chrono::milliseconds(options_.smoke_timeout)});
+  if (!entry.empty())
+    request.runs.push_back({entry, std::chrono::milliseconds(options_.smoke_timeout)});
   if (!argv.empty()) request.runs.push_back({argv, {}});
   auto outcomes = builder_->check(request, log);
   if (!outcomes) return outcomes.error();
-  if (outcomes->size() != request.runs.size()) return make_error(Errc::io_error, "the image builder ran " + std::to_string(outcomes->size()) +
-                                                                     " of " + std::to_string(request.runs.size()) + " checks");
+  if (outcomes->size() != request.runs.size())
+    return make_error(Errc::io_error, "the image builder ran " + std::to_string(outcomes->size()) +
+                                          " of " + std::to_string(request.runs.size()) + " checks");
   auto bound = [&](std::string message) {
     if (options_.smoke_memory)
-      message += " (it ran with at most " + std::to_string(options_.smoke_memory >> 20) + " MiB of memory, heal.smoke_memory_bytes)";
+      message += " (it ran with at most " + std::to_string(options_.smoke_memory >> 20) +
+                 " MiB of memory, heal.smoke_memory_bytes)";
     return message;
   };
   std::size_t next = 0;
   if (!entry.empty()) {
     const auto& o = (*outcomes)[next++];
     if (o.timed_out)
-      smoke_note += " smoke test: the entrypoint was still running after " + std::to_string(options_.smoke_timeout.count()) + " s;";
+      smoke_note += " smoke test: the entrypoint was still running after " +
+                    std::to_string(options_.smoke_timeout.count()) + " s;";
     else if (!o.passed)
       failures.second = bound(o.failure);
     else
@@ -397,9 +435,10 @@ Result<std::pair<std::string, std::string>> Engine::run_checks(std::int64_t id, 
   return failures;
 }
 
-Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
-                            const Plan& plan, bool pins_only) {
-  auto dir = (options_.outbox.empty() ? store_.root() / "outbox" : options_.outbox) / ("heal-" + std::to_string(id));
+Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std::string& tag,
+                            const std::string& original, const Plan& plan, bool pins_only) {
+  auto dir = (options_.outbox.empty() ? store_.root() / "outbox" : options_.outbox) /
+             ("heal-" + std::to_string(id));
   std::error_code ec;
   fsys::create_directories(dir, ec);
   if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
@@ -407,29 +446,35 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
   if (pins_only) return fs::write_file_atomic(dir / "plan.json", plan.to_json().dump(2) + "\n");
   // Generated files hold names from images and snapshots: every value is quoted (JSON in the
   // Containerfile, single quotes in the shell script), never pasted.
-  std::string containerfile = "# airheal heal " + std::to_string(id) + " (advisory mode): " + comment_text(repo + ":" + tag) + "\n# " +
-                              comment_text(plan.explanation) +
-                              "\n# Build it from this folder, offline, naming this appliance's registry:\n"
-                              "#   buildah bud --network none --build-arg REGISTRY=HOST:PORT -f Containerfile .\n"
-                              "ARG REGISTRY\nFROM ${REGISTRY}/" + repo + "@" + original + "\n";
+  std::string containerfile =
+      "# airheal heal " + std::to_string(id) +
+      " (advisory mode): " + comment_text(repo + ":" + tag) + "\n# " +
+      comment_text(plan.explanation) +
+      "\n# Build it from this folder, offline, naming this appliance's registry:\n"
+      "#   buildah bud --network none --build-arg REGISTRY=HOST:PORT -f Containerfile .\n"
+      "ARG REGISTRY\nFROM ${REGISTRY}/" +
+      repo + "@" + original + "\n";
   std::string pins;
   for (const auto& p : plan.packages) pins += p.name + "=" + p.version + "\n";
   if (plan.uses_dpkg()) {
     const auto* family = package_family(plan.family);
-    if (!family) return make_error(Errc::unsupported, "airheal cannot install " + plan.family + " packages");
+    if (!family)
+      return make_error(Errc::unsupported, "airheal cannot install " + plan.family + " packages");
     auto packages = fixed_packages(plan, *family);
     if (!packages) return packages.error();
     // The tool's scratch state is a tmpfs in the outbox's build (no host folder).
     auto install = family->tool_install(plan, *packages, dir / "repo", {}, store_.now_seconds());
     if (!install) return install.error();
-    std::string script = "#!/bin/sh\n# airheal heal " + std::to_string(id) +
-                         ": installs the fixed packages from this local repository with the image's own " + install->tool +
-                         ", no network.\nset -eu\n";
+    std::string script =
+        "#!/bin/sh\n# airheal heal " + std::to_string(id) +
+        ": installs the fixed packages from this local repository with the image's own " +
+        install->tool + ", no network.\nset -eu\n";
     if (!install->env.empty()) {
       script += "export";
       for (const auto& e : install->env) {
         auto eq = e.find('=');
-        script += " " + e.substr(0, eq + 1) + shell_quote(eq == std::string::npos ? "" : e.substr(eq + 1));
+        script += " " + e.substr(0, eq + 1) +
+                  shell_quote(eq == std::string::npos ? "" : e.substr(eq + 1));
       }
       script += "\n";
     }
@@ -455,12 +500,16 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
     }
     containerfile += " " + json::array({"/bin/sh", repo_target + "/heal.sh"}).dump() + "\n";
   } else if (!plan.packages.empty()) {
-    containerfile += "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the build context and\n"
-                     "# update its status.d record, then:\nCOPY rootfs/ /\n";
+    containerfile +=
+        "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the build "
+        "context and\n"
+        "# update its status.d record, then:\nCOPY rootfs/ /\n";
   }
   for (const auto& a : plan.artifacts) {
     auto d = Digest::parse(a.digest);
-    if (!d) return make_error(Errc::invalid_argument, "artefact " + comment_text(a.name) + ": bad digest");
+    if (!d)
+      return make_error(Errc::invalid_argument,
+                        "artefact " + comment_text(a.name) + ": bad digest");
     // The artefact under its digest: its name comes from a snapshot and is not a file name here.
     std::error_code e;
     fsys::create_directories(dir / "artifacts", e);
@@ -468,19 +517,22 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
     if (!fsys::exists(to)) {
       fsys::create_hard_link(store_.blob_path(*d), to, e);
       if (e) fsys::copy_file(store_.blob_path(*d), to, e);
-      if (e) return make_error(Errc::io_error, "cannot place artefact " + d->str() + " in the outbox: " + e.message());
+      if (e)
+        return make_error(Errc::io_error,
+                          "cannot place artefact " + d->str() + " in the outbox: " + e.message());
     }
-    containerfile += "COPY --chmod=0755 " + json::array({"artifacts/" + d->hex(), "/" + a.path}).dump() + "\n";
+    containerfile +=
+        "COPY --chmod=0755 " + json::array({"artifacts/" + d->hex(), "/" + a.path}).dump() + "\n";
     pins += json::array({"/" + a.path, a.name, a.digest}).dump() + "\n";
   }
-  for (auto [name, text] : {std::pair{"plan.json", plan.to_json().dump(2) + "\n"}, std::pair{"Containerfile", containerfile},
-                            std::pair{"pins.txt", pins}})
+  for (auto [name, text] : {std::pair{"plan.json", plan.to_json().dump(2) + "\n"},
+                            std::pair{"Containerfile", containerfile}, std::pair{"pins.txt", pins}})
     if (auto st = fs::write_file_atomic(dir / name, text); !st) return st;
   return {};
 }
 
-void Engine::attest(std::int64_t id, const std::string& repo, const std::string& staged, const Plan& plan,
-                    const std::string& original, std::int64_t started) {
+void Engine::attest(std::int64_t id, const std::string& repo, const std::string& staged,
+                    const Plan& plan, const std::string& original, std::int64_t started) {
   auto key = ApplianceKey::open(store_.root());
   if (!key) {
     spdlog::warn("heal {}: no appliance key, attestations not signed: {}", id, key.error().message);
@@ -495,37 +547,50 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
   // An in-toto digest set: {"sha256": hex} or {"sha512": hex}, as the digest names it.
   auto digest_set = [](const std::string& d) {
     auto colon = d.find(':');
-    return colon == std::string::npos ? json{{"sha256", d}} : json{{d.substr(0, colon), d.substr(colon + 1)}};
+    return colon == std::string::npos ? json{{"sha256", d}}
+                                      : json{{d.substr(0, colon), d.substr(colon + 1)}};
   };
   auto now = store_.now_seconds();
   // SLSA provenance v1: what went in (the original image, the snapshots, each package and
   // artefact by digest), how (buildType, parameters) and who built it (this appliance's key).
   auto deps = json::array();
-  deps.push_back({{"uri", "oci://" + repo + "@" + original}, {"digest", digest_set(original)}, {"name", "original image"}});
+  deps.push_back({{"uri", "oci://" + repo + "@" + original},
+                  {"digest", digest_set(original)},
+                  {"name", "original image"}});
   if (plan.rebase)
-    deps.push_back({{"uri", "oci://" + plan.rebase->base_name.substr(0, plan.rebase->base_name.rfind(':')) + "@" + plan.rebase->new_base},
-                    {"digest", digest_set(plan.rebase->new_base)},
-                    {"name", "newer base image " + plan.rebase->base_name}});
+    deps.push_back(
+        {{"uri", "oci://" + plan.rebase->base_name.substr(0, plan.rebase->base_name.rfind(':')) +
+                     "@" + plan.rebase->new_base},
+         {"digest", digest_set(plan.rebase->new_base)},
+         {"name", "newer base image " + plan.rebase->base_name}});
   for (const auto& s : plan.snapshots)
-    deps.push_back({{"uri", "airheal-snapshot:" + s}, {"digest", digest_set(s)}, {"name", "signed snapshot"}});
+    deps.push_back(
+        {{"uri", "airheal-snapshot:" + s}, {"digest", digest_set(s)}, {"name", "signed snapshot"}});
   for (const auto& p : plan.packages)
-    deps.push_back({{"uri", "pkg:deb/debian/" + p.name + "@" + scan::purl_encode(p.version) + "?arch=" + p.architecture},
+    deps.push_back({{"uri", "pkg:deb/debian/" + p.name + "@" + scan::purl_encode(p.version) +
+                                "?arch=" + p.architecture},
                     {"digest", digest_set(p.digest)},
                     {"name", deb_file_name(p)}});
   for (const auto& a : plan.artifacts)
-    deps.push_back({{"uri", "airheal-artifact:" + a.name + (a.version.empty() ? "" : "@" + a.version)},
-                    {"digest", digest_set(a.digest)},
-                    {"name", "/" + a.path}});
+    deps.push_back(
+        {{"uri", "airheal-artifact:" + a.name + (a.version.empty() ? "" : "@" + a.version)},
+         {"digest", digest_set(a.digest)},
+         {"name", "/" + a.path}});
   json provenance = {
       {"buildDefinition",
        {{"buildType", "https://airheal.dev/heal/v1"},
-        {"externalParameters", {{"image", repo + ":" + h->tag}, {"strategy", plan.strategy}, {"mode", h->mode}}},
+        {"externalParameters",
+         {{"image", repo + ":" + h->tag}, {"strategy", plan.strategy}, {"mode", h->mode}}},
         {"internalParameters", {{"heal", id}, {"runtime", options_.runtime}, {"network", "none"}}},
         {"resolvedDependencies", deps}}},
       {"runDetails",
-       {{"builder", {{"id", "https://airheal.dev/appliance/" + key->fingerprint()}, {"version", {{"airheal", options_.tool_version}}}}},
-        {"metadata", {{"invocationId", "heal-" + std::to_string(id)}, {"startedOn", scan::rfc3339(started)},
-                      {"finishedOn", scan::rfc3339(now)}}}}}};
+       {{"builder",
+         {{"id", "https://airheal.dev/appliance/" + key->fingerprint()},
+          {"version", {{"airheal", options_.tool_version}}}}},
+        {"metadata",
+         {{"invocationId", "heal-" + std::to_string(id)},
+          {"startedOn", scan::rfc3339(started)},
+          {"finishedOn", scan::rfc3339(now)}}}}}};
   json explanation = {{"heal", id},
                       {"image", repo + ":" + h->tag},
                       {"original", original},
@@ -535,7 +600,8 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
                       {"targeted", plan.targeted},
                       {"deferred", plan.deferred},
                       {"plan", plan.to_json()}};
-  std::vector<std::pair<std::string, json>> statements = {{kSlsaProvenanceV1, provenance}, {kHealExplanationPredicate, explanation}};
+  std::vector<std::pair<std::string, json>> statements = {{kSlsaProvenanceV1, provenance},
+                                                          {kHealExplanationPredicate, explanation}};
   if (inv) {
     scan::SbomSubject s{repo, staged, {h->staged_tag}, scanned, options_.tool_version};
     statements.emplace_back(kCycloneDxPredicate, scan::cyclonedx(*inv, s));
@@ -543,7 +609,8 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
   auto made = json::array();
   for (auto& [type, predicate] : statements) {
     auto st = intoto_statement(repo, staged, type, predicate);
-    auto r = attach_attestation(store_, *key, repo, staged, subject->media_type, subject->bytes->size(), st, now);
+    auto r = attach_attestation(store_, *key, repo, staged, subject->media_type,
+                                subject->bytes->size(), st, now);
     if (!r) {
       spdlog::warn("heal {}: attestation {} not stored: {}", id, type, r.error().message);
       continue;
@@ -551,9 +618,15 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
     made.push_back({{"digest", *r}, {"predicateType", type}});
   }
   store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET attestations = ? WHERE id = ?").bind(1, made.dump()).bind(2, id).run();
+    c.prepare("UPDATE heals SET attestations = ? WHERE id = ?")
+        .bind(1, made.dump())
+        .bind(2, id)
+        .run();
   });
-  journal({{"type", "heal.attested"}, {"heal", id}, {"image", repo + "@" + staged}, {"signer", key->fingerprint()},
+  journal({{"type", "heal.attested"},
+           {"heal", id},
+           {"image", repo + "@" + staged},
+           {"signer", key->fingerprint()},
            {"attestations", made}});
 }
 

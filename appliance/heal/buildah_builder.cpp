@@ -10,7 +10,9 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-std::string tail(const std::string& s, std::size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }
+std::string tail(const std::string& s, std::size_t n) {
+  return s.substr(s.size() > n ? s.size() - n : 0);
+}
 
 // The last N non-empty lines of S, without buildah's own "Error: while running runtime" echo.
 std::string last_lines(const std::string& s, std::size_t n) {
@@ -24,7 +26,8 @@ std::string last_lines(const std::string& s, std::size_t n) {
     lines.push_back(line);
   }
   std::string out;
-  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) out += (out.empty() ? "" : "\n") + lines[i];
+  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i)
+    out += (out.empty() ? "" : "\n") + lines[i];
   return out;
 }
 
@@ -35,15 +38,22 @@ class Buildah {
  public:
   Buildah(const BuildahOptions& o, fsys::path dir, std::string& log, Failure* failure = nullptr)
       : o_(o), dir_(std::move(dir)), log_(log), failure_(failure) {}
-  Result<std::string> operator()(const std::vector<std::string>& args, std::optional<std::chrono::milliseconds> timeout = {},
+  Result<std::string> operator()(const std::vector<std::string>& args,
+                                 std::optional<std::chrono::milliseconds> timeout = {},
                                  bool* timed_out = nullptr) {
-    std::vector<std::string> argv = {o_.buildah, "--root", (o_.storage / "root").string(), "--runroot", (o_.storage / "run").string(),
-                                     "--storage-driver", "vfs"};
+    std::vector<std::string> argv = {o_.buildah,
+                                     "--root",
+                                     (o_.storage / "root").string(),
+                                     "--runroot",
+                                     (o_.storage / "run").string(),
+                                     "--storage-driver",
+                                     "vfs"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string cmd;
     for (const auto& a : args) cmd += a + " ";
     ProcessOptions po;
-    po.timeout = timeout && timeout->count() > 0 ? *timeout : std::chrono::milliseconds(o_.step_timeout);
+    po.timeout =
+        timeout && timeout->count() > 0 ? *timeout : std::chrono::milliseconds(o_.step_timeout);
     po.cwd = dir_;
     ProcessResult r;
     auto t0 = std::chrono::steady_clock::now();
@@ -53,19 +63,27 @@ class Buildah {
       return make_error(Errc::io_error, std::string("cannot run buildah: ") + e.what());
     }
     char took[32];
-    std::snprintf(took, sizeof took, "%.1f", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::snprintf(took, sizeof took, "%.1f",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     // The whole output goes to the heal's log (each stream bounded at 4 MiB, keeping its end).
-    log_ += "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) + tail(r.err, 4u << 20);
+    log_ +=
+        "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) + tail(r.err, 4u << 20);
     if (!log_.ends_with("\n")) log_ += "\n";
     if (timed_out) *timed_out = r.timed_out;
     if (r.timed_out || r.exit_code != 0) {
       auto f = classify_output(r.out + r.err, r.timed_out);
       if (failure_) *failure_ = f;
       if (r.timed_out)
-        return make_error(Errc::io_error, "buildah " + args[0] + " timed out after " +
-                                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(po.timeout).count()) + " s");
-      return make_error(Errc::io_error, "buildah " + args[0] + " failed (exit " + std::to_string(r.exit_code) + "): " +
-                                            (f.lines.empty() ? last_lines(r.err.empty() ? r.out : r.err, 12) : f.summary()));
+        return make_error(
+            Errc::io_error,
+            "buildah " + args[0] + " timed out after " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::seconds>(po.timeout).count()) +
+                " s");
+      return make_error(
+          Errc::io_error,
+          "buildah " + args[0] + " failed (exit " + std::to_string(r.exit_code) + "): " +
+              (f.lines.empty() ? last_lines(r.err.empty() ? r.out : r.err, 12) : f.summary()));
     }
     return r.out;
   }
@@ -77,7 +95,8 @@ class Buildah {
   Failure* failure_;
 };
 
-// The container goes, and with it images the shared storage no longer needs, however the build ended.
+// The container goes, and with it images the shared storage no longer needs, however the build
+// ended.
 struct RemoveContainer {
   Buildah& b;
   std::string name;
@@ -87,18 +106,22 @@ struct RemoveContainer {
   }
 };
 
-std::vector<std::string> run_prefix(const std::string& runtime, const std::string& name, const std::vector<std::string>& env,
+std::vector<std::string> run_prefix(const std::string& runtime, const std::string& name,
+                                    const std::vector<std::string>& env,
                                     const std::vector<BuildMount>& mounts) {
   std::vector<std::string> run = {"run", "--runtime", runtime, "--network", "none"};
   for (const auto& e : env) run.insert(run.end(), {"-e", e});
-  for (const auto& m : mounts) run.insert(run.end(), {"--volume", m.host.string() + ":" + m.target + (m.read_only ? ":ro" : "")});
+  for (const auto& m : mounts)
+    run.insert(run.end(),
+               {"--volume", m.host.string() + ":" + m.target + (m.read_only ? ":ro" : "")});
   run.insert(run.end(), {name, "--"});
   return run;
 }
 
 }  // namespace
 
-std::vector<std::vector<std::string>> buildah_layer_commands(const LayerRequest& r, const std::string& runtime) {
+std::vector<std::vector<std::string>> buildah_layer_commands(const LayerRequest& r,
+                                                             const std::string& runtime) {
   std::vector<std::vector<std::string>> out;
   out.push_back({"from", "--pull-never", "--name", r.name, "oci:" + r.in + ":" + r.image});
   for (const auto& c : r.copies) {
@@ -112,15 +135,18 @@ std::vector<std::vector<std::string>> buildah_layer_commands(const LayerRequest&
     v.insert(v.end(), cmd.begin(), cmd.end());
     out.push_back(std::move(v));
   }
-  out.push_back({"commit", "--quiet", "--disable-compression=false", "--format", "oci", r.name, "oci:" + r.out + ":healed"});
+  out.push_back({"commit", "--quiet", "--disable-compression=false", "--format", "oci", r.name,
+                 "oci:" + r.out + ":healed"});
   return out;
 }
 
-std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest& r, const std::string& runtime) {
+std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest& r,
+                                                             const std::string& runtime) {
   std::vector<std::vector<std::string>> out;
   std::vector<std::string> from = {"from", "--pull-never", "--name", r.name};
   if (r.memory)
-    for (auto flag : {"--memory", "--memory-swap"}) from.insert(from.end(), {flag, std::to_string(r.memory)});
+    for (auto flag : {"--memory", "--memory-swap"})
+      from.insert(from.end(), {flag, std::to_string(r.memory)});
   from.push_back("oci:" + r.in + ":" + r.image);
   out.push_back(std::move(from));
   auto prefix = run_prefix(runtime, r.name, r.env, {});
@@ -132,7 +158,8 @@ std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest&
   return out;
 }
 
-Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::string& log, Failure* failure) {
+Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::string& log,
+                                            Failure* failure) {
   Buildah buildah(options_, request.work, log, failure);
   auto commands = buildah_layer_commands(request, options_.runtime);
   if (auto r = buildah(commands.front()); !r) return r.error();
@@ -142,7 +169,8 @@ Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::st
   return read_added_layer(request.work / request.out, request.base_layers);
 }
 
-Result<std::vector<CheckOutcome>> BuildahBuilder::check(const CheckRequest& request, std::string& log) {
+Result<std::vector<CheckOutcome>> BuildahBuilder::check(const CheckRequest& request,
+                                                        std::string& log) {
   Buildah buildah(options_, request.work, log);
   auto commands = buildah_check_commands(request, options_.runtime);
   if (auto r = buildah(commands.front()); !r) return r.error();

@@ -23,14 +23,17 @@ struct BuildahOptions {
 // The buildah subcommands (without buildah's global storage options) that make REQUEST's layer:
 // from, one copy per file, one run per command, commit. Exposed for tests: every run carries
 // --network none and the request's mounts and environment.
-std::vector<std::vector<std::string>> buildah_layer_commands(const LayerRequest& request, const std::string& runtime);
+std::vector<std::vector<std::string>> buildah_layer_commands(const LayerRequest& request,
+                                                             const std::string& runtime);
 // The buildah subcommands for REQUEST's checks: from (with the memory bound), one run per check.
-std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest& request, const std::string& runtime);
+std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest& request,
+                                                             const std::string& runtime);
 
 class BuildahBuilder : public ImageBuilder {
  public:
   explicit BuildahBuilder(BuildahOptions options) : options_(std::move(options)) {}
-  Result<LayerBlob> add_layer(const LayerRequest& request, std::string& log, Failure* failure) override;
+  Result<LayerBlob> add_layer(const LayerRequest& request, std::string& log,
+                              Failure* failure) override;
   Result<std::vector<CheckOutcome>> check(const CheckRequest& request, std::string& log) override;
   void reset() override;
 

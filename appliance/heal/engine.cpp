@@ -30,8 +30,8 @@ namespace {
 std::string bounded_log(const std::string& log) {
   constexpr std::size_t kMax = 4u << 20;
   if (log.size() <= kMax) return log;
-  return log.substr(0, kMax / 4) + "\n[... " + std::to_string(log.size() - kMax) + " bytes left out ...]\n" +
-         log.substr(log.size() - (kMax - kMax / 4));
+  return log.substr(0, kMax / 4) + "\n[... " + std::to_string(log.size() - kMax) +
+         " bytes left out ...]\n" + log.substr(log.size() - (kMax - kMax / 4));
 }
 
 std::string today() {
@@ -55,7 +55,8 @@ EngineOptions engine_options(const config::Config& cfg) {
   eo.defer_days = cfg.heal.defer_days;
   eo.attest = cfg.heal.attest;
   eo.reuse_layers = cfg.heal.reuse_layers;
-  eo.layer_compression = cfg.heal.layer_compression == "zstd" ? LayerCompression::zstd : LayerCompression::gzip;
+  eo.layer_compression =
+      cfg.heal.layer_compression == "zstd" ? LayerCompression::zstd : LayerCompression::gzip;
   eo.outbox = cfg.outbox_directory();
   auto rules = cfg;  // the policy reads the rules of this configuration
   eo.policy = [rules](const std::string& repo) {
@@ -65,31 +66,35 @@ EngineOptions engine_options(const config::Config& cfg) {
   return eo;
 }
 
-Engine::Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal, EngineOptions options)
+Engine::Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal,
+               EngineOptions options)
     : store_(store),
       scanner_(scanner),
       journal_(journal),
       options_(std::move(options)),
       builder_(options_.builder),
-      promoter_(store, [this](std::int64_t id, HealState state, const std::string& detail,
-                              const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
-        transition(id, state, detail, extra, actor);
-      }) {
+      promoter_(store,
+                [this](std::int64_t id, HealState state, const std::string& detail,
+                       const std::function<void(sqlite::Connection&)>& extra,
+                       const std::string& actor) { transition(id, state, detail, extra, actor); }) {
   if (!builder_)
-    builder_ = std::make_shared<BuildahBuilder>(
-        BuildahOptions{options_.buildah, options_.runtime, store_.root() / "heal" / "buildah", options_.step_timeout});
+    builder_ = std::make_shared<BuildahBuilder>(BuildahOptions{options_.buildah, options_.runtime,
+                                                               store_.root() / "heal" / "buildah",
+                                                               options_.step_timeout});
 }
 
 void Engine::journal(json record) {
   if (options_.notify) options_.notify(record);
   if (!journal_) return;
   if (!record.contains("actor")) record["actor"] = options_.actor;
-  if (auto st = journal_->append(std::move(record)); !st) spdlog::warn("journal: {}", st.error().message);
+  if (auto st = journal_->append(std::move(record)); !st)
+    spdlog::warn("journal: {}", st.error().message);
 }
 
 std::string Engine::content_generation(sqlite::Connection& c) {
-  auto st = c.prepare("SELECT (SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')) || '/' || "
-                      "(SELECT ifnull(max(imported_at), 0) FROM snapshots)");
+  auto st = c.prepare(
+      "SELECT (SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')) || '/' || "
+      "(SELECT ifnull(max(imported_at), 0) FROM snapshots)");
   return st.step() ? st.get_text(0) : "";
 }
 
@@ -103,17 +108,24 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   store_.read([&](sqlite::Connection& c) {
     scan::FindingsQuery q;
     q.manifests = {manifest};
-    q.include_suppressed = true;  // an exception accepts a risk until a fix arrives; a fix inside the gap heals it
+    q.include_suppressed =
+        true;  // an exception accepts a risk until a fix arrives; a fix inside the gap heals it
     for (auto& f : scan::list_findings(c, q, store_.now_seconds()))
-      if (!f.contains("suppressed") || f["suppressed"].value("by", "") != "vex") findings.push_back(std::move(f));
+      if (!f.contains("suppressed") || f["suppressed"].value("by", "") != "vex")
+        findings.push_back(std::move(f));
     if (findings.is_null()) findings = json::array();
     inv = scan::load_inventory(c, manifest);
     auto st = c.prepare(
-        "SELECT c.kind, c.name, c.version, c.metadata, c.digest, c.snapshot, ifnull(s.imported_at, 0) FROM content c "
+        "SELECT c.kind, c.name, c.version, c.metadata, c.digest, c.snapshot, ifnull(s.imported_at, "
+        "0) FROM content c "
         "LEFT JOIN snapshots s ON s.digest = c.snapshot WHERE c.kind IN ('package', 'artifact')");
     while (st.step()) {
-      ImportedContent x{st.get_text(1), st.get_text(2), st.get_text(4), st.get_text(5), json::parse(st.get_text(3), nullptr, false),
-                st.get_int(6)};
+      ImportedContent x{st.get_text(1),
+                        st.get_text(2),
+                        st.get_text(4),
+                        st.get_text(5),
+                        json::parse(st.get_text(3), nullptr, false),
+                        st.get_int(6)};
       if (!x.meta.is_object()) continue;
       (st.get_text(0) == "package" ? packages : artifacts).push_back(std::move(x));
     }
@@ -124,8 +136,8 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   auto image = Digest::parse(manifest);
   if (!image) return make_error(Errc::invalid_argument, manifest + " is not a digest");
   PlanSources sources;
-  sources.debian_database = [this, image = *image](bool has_dpkg) { return debian_database(image, has_dpkg); };
-  sources.deb_control = [this](const std::string& digest) { return deb_control(digest); };
+  sources.image = [this, image = *image]() { return image_files(image); };
+  sources.package_metadata = [this](const std::string& digest) { return package_metadata(digest); };
   sources.artifact_bytes = [this](const Digest& d) -> std::optional<std::string> {
     auto bytes = fs::read_file(store_.blob_path(d), 1ull << 30);
     if (!bytes) return std::nullopt;
@@ -134,25 +146,33 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   return plan_heal(input, sources);
 }
 
-std::int64_t Engine::create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode) {
+std::int64_t Engine::create(const std::string& repo, const std::string& tag,
+                            const std::string& original, const std::string& mode) {
   std::int64_t id = 0;
   auto now = store_.now_seconds();
   id = store_.transaction([&](sqlite::Connection& c) {
     return HealRepository::create(c, repo, tag, original, mode, content_generation(c), now);
   });
-  journal({{"type", "heal.detected"}, {"heal", id}, {"image", repo + ":" + tag}, {"original", original}});
+  journal({{"type", "heal.detected"},
+           {"heal", id},
+           {"image", repo + ":" + tag},
+           {"original", original}});
   return id;
 }
 
 void Engine::transition(std::int64_t id, HealState to, const std::string& detail,
-                        const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
+                        const std::function<void(sqlite::Connection&)>& extra,
+                        const std::string& actor) {
   auto now = store_.now_seconds();
   auto s = store_.transaction([&](sqlite::Connection& c) {
     HealRepository::set_state(c, id, to, detail, now);
     if (extra) extra(c);
     return HealRepository::summary(c, id);
   });
-  json record = {{"type", std::string("heal.") + to_string(to)}, {"heal", id}, {"image", s.image}, {"detail", detail}};
+  json record = {{"type", std::string("heal.") + to_string(to)},
+                 {"heal", id},
+                 {"image", s.image},
+                 {"detail", detail}};
   // Webhooks and the journal carry the classified failure beside the one-line reason.
   if ((to == HealState::failed || to == HealState::held) && !s.failure.empty())
     record["failure"] = {{"class", s.failure}, {"lines", s.failure_lines}};
@@ -160,7 +180,8 @@ void Engine::transition(std::int64_t id, HealState to, const std::string& detail
   journal(std::move(record));
 }
 
-void Engine::fail_heal(std::int64_t id, const std::string& why, const std::string& log, const Failure& failure) {
+void Engine::fail_heal(std::int64_t id, const std::string& why, const std::string& log,
+                       const Failure& failure) {
   // The package manager's own error lines say more than the step's exit status.
   auto cls = failure.cls == FailureClass::none ? FailureClass::build_failed : failure.cls;
   auto reason = failure.lines.empty() ? why : failure.summary();
@@ -169,20 +190,17 @@ void Engine::fail_heal(std::int64_t id, const std::string& why, const std::strin
   });
 }
 
-Result<deb::Paragraph> Engine::deb_control(const std::string& digest) {
+Result<std::string> Engine::package_metadata(const std::string& digest) {
   {
-    std::lock_guard lock(controls_mutex_);
-    if (auto it = controls_.find(digest); it != controls_.end()) return it->second;
+    std::lock_guard lock(metadata_mutex_);
+    if (auto it = metadata_.find(digest); it != metadata_.end()) return it->second;
   }
   auto d = Digest::parse(digest);
   if (!d) return make_error(Errc::digest_invalid, "bad package digest " + digest);
   auto ctl = read_deb_control(store_.blob_path(*d));
   if (!ctl) return ctl.error();
-  auto paras = deb::parse_paragraphs(ctl->control, 1 << 20);
-  if (!paras) return make_error(Errc::invalid_argument, "its control file: " + paras.error().message);
-  if (paras->size() != 1) return make_error(Errc::invalid_argument, "its control file holds " + std::to_string(paras->size()) + " paragraphs");
-  std::lock_guard lock(controls_mutex_);
-  return controls_.emplace(digest, std::move(paras->front())).first->second;
+  std::lock_guard lock(metadata_mutex_);
+  return metadata_.emplace(digest, std::move(ctl->control)).first->second;
 }
 
 Result<ImageFiles> Engine::image_files(const Digest& manifest) {
@@ -194,19 +212,17 @@ Result<ImageFiles> Engine::image_files(const Digest& manifest) {
   if (!m) return make_error(Errc::manifest_invalid, "the image's manifest cannot be read");
   std::vector<std::filesystem::path> layers;
   for (const auto& l : m->layers) layers.push_back(store_.blob_path(l.digest));
-  return ImageFiles(std::move(*files), [layers](const std::string& path, const scan::FinalFile& f, std::uint64_t cap) -> Result<std::string> {
-    if (f.layer >= layers.size()) return make_error(Errc::io_error, "bad layer index for " + path);
-    return scan::read_layer_file(layers[f.layer], path, cap);
-  });
+  return ImageFiles(std::move(*files),
+                    [layers](const std::string& path, const scan::FinalFile& f,
+                             std::uint64_t cap) -> Result<std::string> {
+                      if (f.layer >= layers.size())
+                        return make_error(Errc::io_error, "bad layer index for " + path);
+                      return scan::read_layer_file(layers[f.layer], path, cap);
+                    });
 }
 
-Result<Engine::DebianDatabase> Engine::debian_database(const Digest& manifest, bool has_dpkg) {
-  auto image = image_files(manifest);
-  if (!image) return image.error();
-  return deb::DpkgFamily::read_database(*image, has_dpkg);
-}
-
-Result<std::vector<FixedPackage>> Engine::fixed_packages(const Plan& plan, const PackageFamily& family) {
+Result<std::vector<FixedPackage>> Engine::fixed_packages(const Plan& plan,
+                                                         const PackageFamily& family) {
   std::vector<FixedPackage> out;
   for (const auto& p : plan.packages) {
     auto d = Digest::parse(p.digest);
@@ -233,37 +249,51 @@ void Engine::defer_exceptions(std::int64_t id, const std::string& repo, const Pl
       scan::Exception e;
       e.vulnerability = v;
       e.product = repo;
-      e.reason = "deferred by airheal heal " + std::to_string(id) +
-                 ": no fix for it is inside the air gap yet; it is healed when a snapshot brings one";
+      e.reason =
+          "deferred by airheal heal " + std::to_string(id) +
+          ": no fix for it is inside the air gap yet; it is healed when a snapshot brings one";
       e.created_by = "airheal";
       e.expires_at = now + static_cast<std::int64_t>(options_.defer_days) * 86400;
       if (auto r = scan::add_exception(c, e, now)) made.push_back(r->id);
     }
   });
   for (auto x : made)
-    journal({{"type", "exception.added"}, {"exception", x}, {"heal", id}, {"product", repo}, {"by", "airheal (deferral)"},
-             {"expires", scan::rfc3339(now + static_cast<std::int64_t>(options_.defer_days) * 86400)}});
+    journal(
+        {{"type", "exception.added"},
+         {"exception", x},
+         {"heal", id},
+         {"product", repo},
+         {"by", "airheal (deferral)"},
+         {"expires", scan::rfc3339(now + static_cast<std::int64_t>(options_.defer_days) * 86400)}});
 }
 
 Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag, bool force) {
   auto current = store_.get_manifest(repo, tag);
-  if (!current) return make_error(Errc::manifest_unknown, repo + ":" + tag + ": " + current.error().message);
+  if (!current)
+    return make_error(Errc::manifest_unknown, repo + ":" + tag + ": " + current.error().message);
   // Heal from the original, never from an earlier heal: a second heal replaces the heal layer.
   std::string original = current->digest.str();
-  if (auto o = store_.read([&](sqlite::Connection& c) { return HealRepository::original_of_promoted(c, repo, tag, original); }))
+  if (auto o = store_.read([&](sqlite::Connection& c) {
+        return HealRepository::original_of_promoted(c, repo, tag, original);
+      }))
     original = *o;
   auto scanned = scanner_.scan(*Digest::parse(original));
   if (!scanned) return scanned.error();
   Policy policy = options_.policy ? options_.policy(repo) : Policy{};
   auto p = plan(original, repo);
   if (!force && p) {
-    auto prev = store_.read([&](sqlite::Connection& c) { return HealRepository::latest_settled(c, repo, tag, original); });
+    auto prev = store_.read([&](sqlite::Connection& c) {
+      return HealRepository::latest_settled(c, repo, tag, original);
+    });
     auto now_plan = p->to_json();
-    if (prev && prev->plan.is_object() && prev->plan.value("packages", json()) == now_plan["packages"] &&
+    if (prev && prev->plan.is_object() &&
+        prev->plan.value("packages", json()) == now_plan["packages"] &&
         prev->plan.value("artifacts", json::array()) == now_plan["artifacts"] &&
         prev->plan.value("rebase", json()) == now_plan.value("rebase", json()) &&
         prev->plan.value("dependencies", json()) == now_plan.value("dependencies", json())) {
-      store_.transaction([&](sqlite::Connection& c) { HealRepository::set_generation(c, prev->id, content_generation(c)); });
+      store_.transaction([&](sqlite::Connection& c) {
+        HealRepository::set_generation(c, prev->id, content_generation(c));
+      });
       return *get(prev->id);
     }
   }
@@ -274,13 +304,19 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     return *get(id);
   }
   transition(id, HealState::planned,
-             p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " + std::to_string(p->artifacts.size()) +
-                 " artefact(s), " + std::to_string(p->targeted.size()) + " targeted, " + std::to_string(p->deferred.size()) + " deferred",
-             [&](sqlite::Connection& c) { HealRepository::set_plan(c, id, p->strategy, p->to_json(), p->fix_imported_at); });
+             p->strategy + ": " + std::to_string(p->packages.size()) + " package(s), " +
+                 std::to_string(p->artifacts.size()) + " artefact(s), " +
+                 std::to_string(p->targeted.size()) + " targeted, " +
+                 std::to_string(p->deferred.size()) + " deferred",
+             [&](sqlite::Connection& c) {
+               HealRepository::set_plan(c, id, p->strategy, p->to_json(), p->fix_imported_at);
+             });
   defer_exceptions(id, repo, *p);
-  auto hold = [&](const std::string& why, const std::string& log = "", const Failure& failure = {}) {
+  auto hold = [&](const std::string& why, const std::string& log = "",
+                  const Failure& failure = {}) {
     transition(id, HealState::held, why, [&](sqlite::Connection& c) {
-      HealRepository::set_outcome(c, id, why, bounded_log(log), to_slug(failure.cls), failure.lines);
+      HealRepository::set_outcome(c, id, why, bounded_log(log), to_slug(failure.cls),
+                                  failure.lines);
     });
     return *get(id);
   };
@@ -291,20 +327,24 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
       fail_heal(id, "advisory mode: the outbox could not be written: " + st.error().message, "");
       return *get(id);
     }
-    return hold("advisory mode: plan, Containerfile, package and dependency pins written to the outbox (heal-" +
-                std::to_string(id) + ") for a human");
+    return hold(
+        "advisory mode: plan, Containerfile, package and dependency pins written to the outbox "
+        "(heal-" +
+        std::to_string(id) + ") for a human");
   }
   // Dependency pins need the application's source: in every mode they go to the outbox.
   if (pins) {
     if (auto st = write_outbox(id, repo, tag, original, *p, true); !st) {
-      fail_heal(id, "the dependency pins could not be written to the outbox: " + st.error().message, "");
+      fail_heal(id, "the dependency pins could not be written to the outbox: " + st.error().message,
+                "");
       return *get(id);
     }
   }
   if (!p->builds())
-    return hold(pins ? "dependency pins written to the outbox (heal-" + std::to_string(id) +
-                           ") for the application's owners to rebuild from source: " + p->explanation
-                     : p->explanation);
+    return hold(pins
+                    ? "dependency pins written to the outbox (heal-" + std::to_string(id) +
+                          ") for the application's owners to rebuild from source: " + p->explanation
+                    : p->explanation);
 
   transition(id, HealState::building, "no network; " + p->strategy);
   std::string log;
@@ -322,10 +362,14 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   }
   // Verify: the healed image is scanned like any other; the targeted findings must be gone and
   // no new critical or high finding may appear.
-  transition(id, HealState::verifying, std::string("rescan, test command, smoke test, size") +
-                                 (built->reused_from ? "; heal layer reused from heal " + std::to_string(built->reused_from) : ""));
+  transition(id, HealState::verifying,
+             std::string("rescan, test command, smoke test, size") +
+                 (built->reused_from
+                      ? "; heal layer reused from heal " + std::to_string(built->reused_from)
+                      : ""));
   auto staged_tag = promoter_.staging_tag(repo, tag, today());
-  auto put = store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest, "heal");
+  auto put =
+      store_.put_manifest(repo, staged_tag, built->manifest, oci::media::kOciManifest, "heal");
   cleanup();
   if (!put) {
     fail_heal(id, "cannot store the healed manifest: " + put.error().message, log);
@@ -333,7 +377,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   }
   auto staged = put->digest.str();
   store_.transaction([&](sqlite::Connection& c) {
-    HealRepository::set_staged_image(c, id, staged_tag, staged, static_cast<std::int64_t>(built->heal_layer_size),
+    HealRepository::set_staged_image(c, id, staged_tag, staged,
+                                     static_cast<std::int64_t>(built->heal_layer_size),
                                      static_cast<std::int64_t>(built->image_size));
   });
   auto rescanned = scanner_.scan(put->digest);
@@ -358,13 +403,17 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   check.built = *built;
   auto verdict = verify(check);
   auto notes = verdict.notes;
-  if (!verdict.passed()) return hold("verification failed:" + verdict.why, log + notes, verdict.gate);
+  if (!verdict.passed())
+    return hold("verification failed:" + verdict.why, log + notes, verdict.gate);
   auto now = store_.now_seconds();
-  transition(id, HealState::staged, repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
-    HealRepository::set_staged(
-        c, id, now, bounded_log(log + notes),
-        policy.mode == "continuous" ? "every gate passed" : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")");
-  });
+  transition(
+      id, HealState::staged, repo + ":" + staged_tag + " = " + staged, [&](sqlite::Connection& c) {
+        HealRepository::set_staged(
+            c, id, now, bounded_log(log + notes),
+            policy.mode == "continuous"
+                ? "every gate passed"
+                : "waiting for approval (airhealctl heal approve " + std::to_string(id) + ")");
+      });
   if (policy.mode != "continuous") return *get(id);
   auto promoted = approve(id, "airheal (continuous mode: every gate passed)");
   if (!promoted) {
@@ -380,11 +429,14 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     if (!served || served->digest.str() != staged) {
       failure = "the tag does not serve the healed image";
     } else {
-      auto r = run_checks(id, *served->bytes, store_.root() / "heal" / (std::to_string(id) + "-canary"), log, policy.canary, false, note);
+      auto r =
+          run_checks(id, *served->bytes, store_.root() / "heal" / (std::to_string(id) + "-canary"),
+                     log, policy.canary, false, note);
       failure = r ? r->first : r.error().message;
     }
     if (!failure.empty()) {
-      auto rb = rollback(repo, tag, "airheal (automatic: the canary failed after promotion: " + failure + ")");
+      auto rb = rollback(repo, tag,
+                         "airheal (automatic: the canary failed after promotion: " + failure + ")");
       if (!rb) spdlog::error("heal {}: automatic rollback failed: {}", id, rb.error().message);
     }
   }
@@ -397,15 +449,18 @@ Status Engine::check_approvable(std::int64_t id) {
   return {};
 }
 
-Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by, const std::string& actor) {
+Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by,
+                                   const std::string& actor) {
   return promoter_.approve(id, by, actor);
 }
 
-Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& tag, const std::string& by, const std::string& actor) {
+Result<HealRecord> Engine::rollback(const std::string& repo, const std::string& tag,
+                                    const std::string& by, const std::string& actor) {
   return promoter_.rollback(repo, tag, by, actor);
 }
 
-Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor) {
+Result<HealRecord> Engine::hold(std::int64_t id, const std::string& by, const std::string& why,
+                                const std::string& actor) {
   return promoter_.hold(id, by, why, actor);
 }
 

@@ -4,10 +4,9 @@
 // Strategies: package patch (images with dpkg: the fixed .debs installed by dpkg in one heal layer
 // over the original image), package files (distroless: the fixed .debs' files and status.d records
 // written into the heal layer, nothing run), gold substitution (a signed artefact from a snapshot
-// replaces the binary at its path), dependency pin (a lockfile's fix written to the outbox) and defer (no fix imported yet: a time-boxed exception).
+// replaces the binary at its path), dependency pin (a lockfile's fix written to the outbox) and
+// defer (no fix imported yet: a time-boxed exception).
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -24,7 +24,6 @@
 #include "config/config.hpp"
 #include "core/oci.hpp"
 #include "core/result.hpp"
-#include "heal/deb/control.hpp"
 #include "heal/failure.hpp"
 #include "heal/heal_layer.hpp"
 #include "heal/heal_repository.hpp"
@@ -42,21 +41,24 @@ namespace airheal::heal {
 struct Policy {
   std::string mode = "autonomous-staging";  // advisory | autonomous-staging | continuous
   std::vector<std::string> test;            // argv run inside the healed image (no network)
-  std::vector<std::string> canary;          // argv run in the promoted image; failure: automatic rollback
+  std::vector<std::string> canary;  // argv run in the promoted image; failure: automatic rollback
 };
 
 struct EngineOptions {
-  std::function<Policy(const std::string& repository)> policy;  // empty: autonomous-staging, no test
+  std::function<Policy(const std::string& repository)>
+      policy;                    // empty: autonomous-staging, no test
   std::filesystem::path outbox;  // advisory mode writes plans here (empty: <state>/outbox)
   std::string buildah = "buildah";
   std::string runtime = "runc";
   std::chrono::seconds step_timeout{900};
   std::chrono::seconds smoke_timeout{5};
-  std::uint64_t smoke_memory = 512ull << 20;  // memory bound of the check container (cgroup); 0: none
-  double max_size_growth = 0.5;  // heal layer / original image, compressed bytes
-  unsigned defer_days = 14;      // 0: deferred findings get no exception
-  bool attest = true;            // DSSE-signed provenance, SBOM and explanation referrers
-  bool reuse_layers = true;      // reuse a heal layer built for the same packages over shared base layers
+  std::uint64_t smoke_memory = 512ull
+                               << 20;  // memory bound of the check container (cgroup); 0: none
+  double max_size_growth = 0.5;        // heal layer / original image, compressed bytes
+  unsigned defer_days = 14;            // 0: deferred findings get no exception
+  bool attest = true;                  // DSSE-signed provenance, SBOM and explanation referrers
+  bool reuse_layers =
+      true;  // reuse a heal layer built for the same packages over shared base layers
   LayerCompression layer_compression = LayerCompression::gzip;
   std::string actor = "airheald";
   // What builds heal layers and runs checks; empty: buildah (the options above) on the engine's
@@ -76,7 +78,8 @@ EngineOptions engine_options(const config::Config& cfg);
 
 class Engine {
  public:
-  Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal, EngineOptions options = {});
+  Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* journal,
+         EngineOptions options = {});
 
   // The plan for an image as it stands (no side effects). REPOSITORY scopes gold artefacts
   // that name the repositories they are for.
@@ -85,18 +88,21 @@ class Engine {
   // Without FORCE, an image whose latest heal (held, staged or promoted) planned exactly the same
   // packages and artefacts is not healed again: that heal is returned, marked as checked against
   // the content imported now.
-  Result<HealRecord> heal(const std::string& repository, const std::string& tag, bool force = false);
+  Result<HealRecord> heal(const std::string& repository, const std::string& tag,
+                          bool force = false);
   // Points the original tag at the staged digest; the original stays retained for rollback.
-  // BY names the person (shown as "approved by BY"); ACTOR, when given, is the audit journal's actor
-  // for the change (e.g. "airhealctl:alice" for an approval that came through the API), else the
-  // engine's own.
+  // BY names the person (shown as "approved by BY"); ACTOR, when given, is the audit journal's
+  // actor for the change (e.g. "airhealctl:alice" for an approval that came through the API), else
+  // the engine's own.
   Result<HealRecord> approve(std::int64_t id, const std::string& by, const std::string& actor = {});
   // What approve() checks before it changes anything: staged, its tag not moved, the image there.
   Status check_approvable(std::int64_t id);
   // Restores the digest the tag had before its latest promoted heal.
-  Result<HealRecord> rollback(const std::string& repository, const std::string& tag, const std::string& by, const std::string& actor = {});
+  Result<HealRecord> rollback(const std::string& repository, const std::string& tag,
+                              const std::string& by, const std::string& actor = {});
   // Keeps a staged heal from being promoted: it moves to "held" with BY and WHY as the reason.
-  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor = {});
+  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why,
+                          const std::string& actor = {});
 
   std::vector<HealRecord> list();  // every heal, without its build log (get() has it)
   std::optional<HealRecord> get(std::int64_t id);
@@ -110,17 +116,19 @@ class Engine {
   static std::string content_generation(sqlite::Connection& c);
 
  private:
-  std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original, const std::string& mode);
+  std::int64_t create(const std::string& repo, const std::string& tag, const std::string& original,
+                      const std::string& mode);
   void transition(std::int64_t id, HealState state, const std::string& detail,
-                  const std::function<void(sqlite::Connection&)>& extra = {}, const std::string& actor = {});
-  Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                            const std::filesystem::path& work, std::string& log, const Policy& policy, Failure& failure);
+                  const std::function<void(sqlite::Connection&)>& extra = {},
+                  const std::string& actor = {});
+  Result<BuildResult> build(std::int64_t id, const std::string& repo, const std::string& original,
+                            const Plan& plan, const std::filesystem::path& work, std::string& log,
+                            const Policy& policy, Failure& failure);
   // Runs ARGV (and the smoke test when SMOKE) inside the image whose manifest is MANIFEST_BYTES
   // (blobs in the store), with no network. Returns the failure, empty when it passed.
-  Result<std::pair<std::string, std::string>> run_checks(std::int64_t id, const std::string& manifest_bytes,
-                                                         const std::filesystem::path& work, std::string& log,
-                                                         const std::vector<std::string>& argv, bool smoke,
-                                                         std::string& smoke_note);
+  Result<std::pair<std::string, std::string>> run_checks(
+      std::int64_t id, const std::string& manifest_bytes, const std::filesystem::path& work,
+      std::string& log, const std::vector<std::string>& argv, bool smoke, std::string& smoke_note);
   struct Reuse {
     std::int64_t heal = 0;
     std::size_t shared_layers = 0;
@@ -129,27 +137,30 @@ class Engine {
   // The upstream bump for MANIFEST, if its base has a newer version here that fixes findings and
   // its own layers leave every package database alone; nullopt otherwise (WHY says why not).
   std::optional<Plan> upstream_bump(const std::string& manifest, std::string& why);
-  Result<BuildResult> build_rebase(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                                   const std::filesystem::path& work, std::string& log, const Policy& policy);
-  std::optional<Reuse> reusable_layer(const std::string& original, const oci::Manifest& m, const Plan& plan);
+  Result<BuildResult> build_rebase(std::int64_t id, const std::string& repo,
+                                   const std::string& original, const Plan& plan,
+                                   const std::filesystem::path& work, std::string& log,
+                                   const Policy& policy);
+  std::optional<Reuse> reusable_layer(const std::string& original, const oci::Manifest& m,
+                                      const Plan& plan);
   void attest(std::int64_t id, const std::string& repo, const std::string& staged, const Plan& plan,
               const std::string& original, std::int64_t started);
   void defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan);
-  Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag, const std::string& original,
-                      const Plan& plan, bool pins_only);
+  Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag,
+                      const std::string& original, const Plan& plan, bool pins_only);
   void journal(nlohmann::json record);
-  void fail_heal(std::int64_t id, const std::string& why, const std::string& log, const Failure& failure = {});
+  void fail_heal(std::int64_t id, const std::string& why, const std::string& log,
+                 const Failure& failure = {});
 
-  using DebianDatabase = heal::DebianDatabase;
-  Result<DebianDatabase> debian_database(const Digest& manifest, bool has_dpkg);
   // The image's final file system (the scanner's index), its files read from their layers.
   Result<ImageFiles> image_files(const Digest& manifest);
   // The plan's package files from the store, each read by FAMILY and checked against its pin.
   Result<std::vector<FixedPackage>> fixed_packages(const Plan& plan, const PackageFamily& family);
-  // An imported .deb's control paragraph, read from the store once per digest.
-  Result<deb::Paragraph> deb_control(const std::string& digest);
-  std::mutex controls_mutex_;
-  std::map<std::string, deb::Paragraph> controls_;
+  // An imported package's own metadata (a .deb's control stanza), read from the store once per
+  // digest.
+  Result<std::string> package_metadata(const std::string& digest);
+  std::mutex metadata_mutex_;
+  std::map<std::string, std::string> metadata_;
 
   store::Store& store_;
   scan::Scanner& scanner_;

@@ -20,8 +20,8 @@ enum class FailureClass {
   build_failed,              // anything else that stopped the build
 };
 
-const char* to_string(FailureClass c);          // "dependency problem", ...
-const char* to_slug(FailureClass c);            // "dependency-problem", ... (API, webhooks)
+const char* to_string(FailureClass c);  // "dependency problem", ...
+const char* to_slug(FailureClass c);    // "dependency-problem", ... (API, webhooks)
 FailureClass failure_class_from_slug(std::string_view s);  // none when unknown
 
 struct Failure {

@@ -12,7 +12,6 @@
 #include "core/digest.hpp"
 #include "core/gzip.hpp"
 #include "core/zstd.hpp"
-
 #include "scan/layer.hpp"
 
 namespace airheal::heal {
@@ -54,25 +53,31 @@ std::string err(struct archive* a) {
 
 // Opens DEB, finds the member whose name starts with PREFIX ("control.tar", "data.tar") and calls
 // FN with an archive reading it.
-Status with_member(const fsys::path& deb, const std::string& prefix, const std::function<Status(struct archive*)>& fn) {
+Status with_member(const fsys::path& deb, const std::string& prefix,
+                   const std::function<Status(struct archive*)>& fn) {
   ArchivePtr outer(archive_read_new(), &archive_read_free);
   archive_read_support_format_ar(outer.get());
   if (archive_read_open_filename(outer.get(), deb.c_str(), 1 << 16) != ARCHIVE_OK)
-    return make_error(Errc::invalid_argument, deb.filename().string() + " is not a .deb: " + err(outer.get()));
+    return make_error(Errc::invalid_argument,
+                      deb.filename().string() + " is not a .deb: " + err(outer.get()));
   struct archive_entry* e = nullptr;
   while (true) {
     int rc = archive_read_next_header(outer.get(), &e);
     if (rc == ARCHIVE_EOF) break;
-    if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + " is not a .deb: " + err(outer.get()));
+    if (rc < ARCHIVE_WARN)
+      return make_error(Errc::invalid_argument,
+                        deb.filename().string() + " is not a .deb: " + err(outer.get()));
     std::string name = entry_pathname(e);
     if (name.rfind(prefix, 0) != 0) continue;
     auto inner = reader();
     Nested n{outer.get()};
     if (archive_read_open(inner.get(), &n, nullptr, nested_read, nullptr) != ARCHIVE_OK)
-      return make_error(Errc::invalid_argument, deb.filename().string() + ": " + name + " is not a tar: " + err(inner.get()));
+      return make_error(Errc::invalid_argument, deb.filename().string() + ": " + name +
+                                                    " is not a tar: " + err(inner.get()));
     return fn(inner.get());
   }
-  return make_error(Errc::invalid_argument, deb.filename().string() + " has no " + prefix + " member");
+  return make_error(Errc::invalid_argument,
+                    deb.filename().string() + " has no " + prefix + " member");
 }
 
 Result<std::string> read_all(struct archive* a, std::uint64_t max) {
@@ -82,7 +87,8 @@ Result<std::string> read_all(struct archive* a, std::uint64_t max) {
   la_int64_t off;
   int rc;
   while ((rc = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-    if (out.size() + len > max) return make_error(Errc::too_large, "member larger than " + std::to_string(max) + " bytes");
+    if (out.size() + len > max)
+      return make_error(Errc::too_large, "member larger than " + std::to_string(max) + " bytes");
     out.append(static_cast<const char*>(buf), len);
   }
   if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "truncated member: " + err(a));
@@ -109,7 +115,8 @@ std::string stanza_field(std::string_view stanza, std::string_view name) {
   while (i < stanza.size()) {
     auto eol = stanza.find('\n', i);
     auto line = stanza.substr(i, eol == std::string_view::npos ? std::string_view::npos : eol - i);
-    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ':') {
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+        line[name.size()] == ':') {
       auto v = line.substr(name.size() + 1);
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
       while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.remove_suffix(1);
@@ -133,11 +140,15 @@ Result<DebControl> read_deb_control(const fsys::path& deb) {
     while (true) {
       int rc = archive_read_next_header(a, &e);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + ": control.tar: " + err(a));
+      if (rc < ARCHIVE_WARN)
+        return make_error(Errc::invalid_argument,
+                          deb.filename().string() + ": control.tar: " + err(a));
       auto name = scan::normalise_path(entry_pathname(e));
       if (!name || (*name != "control" && *name != "md5sums")) continue;
       auto bytes = read_all(a, 16 << 20);
-      if (!bytes) return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *name + ": " + bytes.error().message);
+      if (!bytes)
+        return make_error(Errc::invalid_argument,
+                          deb.filename().string() + ": " + *name + ": " + bytes.error().message);
       if (*name == "control") {
         out.control = std::move(*bytes);
         have_control = true;
@@ -149,13 +160,16 @@ Result<DebControl> read_deb_control(const fsys::path& deb) {
   });
   if (!st) return st.error();
   if (!have_control || out.field("Package").empty() || out.field("Version").empty())
-    return make_error(Errc::invalid_argument, deb.filename().string() + " has no control file naming its package and version");
+    return make_error(
+        Errc::invalid_argument,
+        deb.filename().string() + " has no control file naming its package and version");
   while (out.control.size() > 1 && out.control.ends_with("\n\n")) out.control.pop_back();
   if (!out.control.ends_with("\n")) out.control += "\n";
   return out;
 }
 
-Result<std::string> replace_stanza(const std::string& file, const std::string& package, const std::string& new_stanza) {
+Result<std::string> replace_stanza(const std::string& file, const std::string& package,
+                                   const std::string& new_stanza) {
   std::string out;
   bool found = false;
   auto parts = stanzas(file);
@@ -182,10 +196,12 @@ Result<std::string> replace_stanza(const std::string& file, const std::string& p
 }
 
 const char* layer_media_type(LayerCompression c) {
-  return c == LayerCompression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.oci.image.layer.v1.tar+gzip";
+  return c == LayerCompression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                                     : "application/vnd.oci.image.layer.v1.tar+gzip";
 }
 
-LayerWriter::LayerWriter(fsys::path dir, LayerCompression compression) : dir_(std::move(dir)), compression_(compression) {}
+LayerWriter::LayerWriter(fsys::path dir, LayerCompression compression)
+    : dir_(std::move(dir)), compression_(compression) {}
 
 LayerWriter::~LayerWriter() {
   if (out_) archive_write_free(out_);
@@ -198,13 +214,15 @@ Status LayerWriter::open() {
   out_ = archive_write_new();
   archive_write_set_format_pax_restricted(out_);
   if (archive_write_open_filename(out_, (dir_ / "layer.tar").c_str()) != ARCHIVE_OK)
-    return make_error(Errc::io_error, "cannot write " + (dir_ / "layer.tar").string() + ": " + err(out_));
+    return make_error(Errc::io_error,
+                      "cannot write " + (dir_ / "layer.tar").string() + ": " + err(out_));
   return {};
 }
 
 Status LayerWriter::header_for(const std::string& path, int type, int mode, std::uint64_t size) {
   if (auto st = open(); !st) return st;
-  std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), &archive_entry_free);
+  std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(),
+                                                                         &archive_entry_free);
   archive_entry_set_pathname(e.get(), path.c_str());
   archive_entry_set_filetype(e.get(), static_cast<unsigned>(type));
   archive_entry_set_perm(e.get(), static_cast<mode_t>(mode));
@@ -214,7 +232,8 @@ Status LayerWriter::header_for(const std::string& path, int type, int mode, std:
   archive_entry_set_uname(e.get(), "root");
   archive_entry_set_gname(e.get(), "root");
   archive_entry_set_mtime(e.get(), 0, 0);
-  if (archive_write_header(out_, e.get()) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + path + ": " + err(out_));
+  if (archive_write_header(out_, e.get()) != ARCHIVE_OK)
+    return make_error(Errc::io_error, "layer: " + path + ": " + err(out_));
   written_.insert(path);
   return {};
 }
@@ -242,10 +261,12 @@ Status LayerWriter::add_file(const std::string& raw, const fsys::path& source, i
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     auto n = in.gcount();
     if (n <= 0) break;
-    if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+    if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n)
+      return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
     done += static_cast<std::uint64_t>(n);
   }
-  if (done != size) return make_error(Errc::io_error, source.string() + " changed while it was read");
+  if (done != size)
+    return make_error(Errc::io_error, source.string() + " changed while it was read");
   return {};
 }
 
@@ -253,7 +274,9 @@ Status LayerWriter::add_whiteout(const std::string& raw) {
   auto path = scan::normalise_path(raw);
   if (!path || path->empty()) return make_error(Errc::invalid_argument, "bad whiteout path " + raw);
   auto slash = path->rfind('/');
-  auto wh = slash == std::string::npos ? ".wh." + *path : path->substr(0, slash + 1) + ".wh." + path->substr(slash + 1);
+  auto wh = slash == std::string::npos
+                ? ".wh." + *path
+                : path->substr(0, slash + 1) + ".wh." + path->substr(slash + 1);
   return header_for(wh, AE_IFREG, 0644, 0);
 }
 
@@ -265,31 +288,44 @@ Status LayerWriter::add_deb_data(const fsys::path& deb, std::set<std::string>* p
     while (true) {
       int rc = archive_read_next_header(a, &e);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, deb.filename().string() + ": data.tar: " + err(a));
+      if (rc < ARCHIVE_WARN)
+        return make_error(Errc::invalid_argument,
+                          deb.filename().string() + ": data.tar: " + err(a));
       const char* raw = entry_pathname(e);
       auto path = scan::normalise_path(raw ? raw : "");
-      if (!path) return make_error(Errc::invalid_argument, deb.filename().string() + ": member escapes the root: " + (raw ? raw : ""));
+      if (!path)
+        return make_error(
+            Errc::invalid_argument,
+            deb.filename().string() + ": member escapes the root: " + (raw ? raw : ""));
       if (path->empty()) continue;  // "./"
       auto type = archive_entry_filetype(e);
       if (*entry_hardlink(e)) type = AE_IFREG;  // hard links carry no type of their own
       if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-        return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *path + " is not a file, directory or link");
+        return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *path +
+                                                      " is not a file, directory or link");
       if (type == AE_IFDIR && written_.count(*path)) continue;  // shared directories once
-      std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> o(archive_entry_clone(e), &archive_entry_free);
+      std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> o(archive_entry_clone(e),
+                                                                             &archive_entry_free);
       archive_entry_set_pathname(o.get(), path->c_str());
       if (const char* hl = entry_hardlink(e); *hl) {
         auto target = scan::normalise_path(hl);
-        if (!target || target->empty()) return make_error(Errc::invalid_argument, deb.filename().string() + ": hard link escapes the root: " + hl);
+        if (!target || target->empty())
+          return make_error(Errc::invalid_argument,
+                            deb.filename().string() + ": hard link escapes the root: " + hl);
         archive_entry_set_hardlink(o.get(), target->c_str());
       }
-      if (archive_write_header(out_, o.get()) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+      if (archive_write_header(out_, o.get()) != ARCHIVE_OK)
+        return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
       written_.insert(*path);
       if (paths && type != AE_IFDIR) paths->insert(*path);
       if (type == AE_IFREG && !*entry_hardlink(e)) {
         la_ssize_t n;
         while ((n = archive_read_data(a, buf.data(), buf.size())) > 0)
-          if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
-        if (n < 0) return make_error(Errc::invalid_argument, deb.filename().string() + ": truncated at " + *path);
+          if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n)
+            return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+        if (n < 0)
+          return make_error(Errc::invalid_argument,
+                            deb.filename().string() + ": truncated at " + *path);
       }
     }
     return {};
@@ -298,7 +334,8 @@ Status LayerWriter::add_deb_data(const fsys::path& deb, std::set<std::string>* p
 
 Result<LayerBlob> LayerWriter::finish() {
   if (auto st = open(); !st) return st.error();
-  if (archive_write_close(out_) != ARCHIVE_OK) return make_error(Errc::io_error, "layer: " + err(out_));
+  if (archive_write_close(out_) != ARCHIVE_OK)
+    return make_error(Errc::io_error, "layer: " + err(out_));
   archive_write_free(out_);
   out_ = nullptr;
   auto zstd = compression_ == LayerCompression::zstd;
@@ -335,12 +372,17 @@ struct FileState {
 // The state of a regular (non-hard-link) member with no extended attributes, its data hashed.
 Result<FileState> state_of(struct archive* a, struct archive_entry* e, const std::string& path) {
   FileState f;
-  if (archive_entry_filetype(e) != AE_IFREG || *entry_hardlink(e) || archive_entry_xattr_count(e) > 0) return f;
+  if (archive_entry_filetype(e) != AE_IFREG || *entry_hardlink(e) ||
+      archive_entry_xattr_count(e) > 0)
+    return f;
   Sha256 h;
   std::vector<char> buf(1 << 16);
   la_ssize_t n;
-  while ((n = archive_read_data(a, buf.data(), buf.size())) > 0) h.update(buf.data(), static_cast<std::size_t>(n));
-  if (n < 0) return make_error(Errc::invalid_argument, "layer truncated or corrupt at " + path + ": " + err(a));
+  while ((n = archive_read_data(a, buf.data(), buf.size())) > 0)
+    h.update(buf.data(), static_cast<std::size_t>(n));
+  if (n < 0)
+    return make_error(Errc::invalid_argument,
+                      "layer truncated or corrupt at " + path + ": " + err(a));
   f.regular = true;
   f.hash = h.finish();
   f.perm = static_cast<int>(archive_entry_perm(e));
@@ -358,13 +400,16 @@ Result<ArchivePtr> open_blob(const fsys::path& blob, const std::string& what) {
 }
 
 bool under(const std::string& path, const std::string& dir) {
-  return dir.empty() || path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+  return dir.empty() || path == dir ||
+         (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+          path[dir.size()] == '/');
 }
 
 }  // namespace
 
-Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::path>& lowers, const fsys::path& dir,
-                             SlimReport& report, const std::set<std::string>& scratch, LayerCompression compression) {
+Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::path>& lowers,
+                             const fsys::path& dir, SlimReport& report,
+                             const std::set<std::string>& scratch, LayerCompression compression) {
   report = {};
   // 1. The heal layer's regular files, and the paths its hard links point at (kept).
   std::map<std::string, FileState> mine;
@@ -384,7 +429,8 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
       if (!st) return st.error();
       if (st->regular) mine[*path] = *st;
     }
-    if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
+    if (rc != ARCHIVE_EOF)
+      return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
   }
   // 2. What the layers below leave at those paths: each layer's whiteouts and opaque markers apply
   // to the layers under it, then its own entries.
@@ -421,10 +467,13 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
         if (!st) return st.error();
         entries.emplace_back(*path, *st);
       } else if (archive_entry_filetype(e) != AE_IFDIR) {
-        entries.emplace_back(*path, FileState{});  // a file or link where a directory above them was
+        entries.emplace_back(*path,
+                             FileState{});  // a file or link where a directory above them was
       }
     }
-    if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "layer " + lower.filename().string() + " is corrupt: " + err(a.get()));
+    if (rc != ARCHIVE_EOF)
+      return make_error(Errc::invalid_argument,
+                        "layer " + lower.filename().string() + " is corrupt: " + err(a.get()));
     auto erase_under = [&](const std::string& d, bool include_self) {
       for (auto it = below.lower_bound(d); it != below.end() && under(it->first, d);)
         it = (include_self || it->first != d) ? below.erase(it) : std::next(it);
@@ -447,7 +496,8 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     auto it = below.find(path);
     if (it == below.end() || !it->second.regular || link_targets.count(path)) continue;
     const auto& b = it->second;
-    if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid) drop.insert(path);
+    if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid)
+      drop.insert(path);
   }
   LayerWriter w(dir, compression);
   auto opened = open_blob(heal, "the heal layer");
@@ -468,19 +518,22 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     }
     if (auto st = w.copy_entry(a.get(), e); !st) return st.error();
   }
-  if (rc != ARCHIVE_EOF) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
+  if (rc != ARCHIVE_EOF)
+    return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
   return w.finish();
 }
 
 Status LayerWriter::copy_entry(struct archive* in, struct archive_entry* e) {
   if (auto st = open(); !st) return st;
   if (archive_write_header(out_, e) != ARCHIVE_OK)
-    return make_error(Errc::io_error, std::string("layer: ") + (entry_pathname(e)) + ": " + err(out_));
+    return make_error(Errc::io_error,
+                      std::string("layer: ") + (entry_pathname(e)) + ": " + err(out_));
   if (archive_entry_size(e) > 0) {
     std::vector<char> buf(1 << 16);
     la_ssize_t n;
     while ((n = archive_read_data(in, buf.data(), buf.size())) > 0)
-      if (archive_write_data(out_, buf.data(), static_cast<std::size_t>(n)) != n) return make_error(Errc::io_error, "layer: " + err(out_));
+      if (archive_write_data(out_, buf.data(), static_cast<std::size_t>(n)) != n)
+        return make_error(Errc::io_error, "layer: " + err(out_));
     if (n < 0) return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(in));
   }
   written_.insert(entry_pathname(e));

@@ -30,7 +30,8 @@ Result<DebControl> read_deb_control(const std::filesystem::path& deb);
 // Replaces the stanza of PACKAGE in a dpkg database file holding one or more stanzas (distroless
 // status.d forms) with NEW_STANZA, keeping the others byte for byte. A "Status:" line in the old
 // stanza is carried into the new one. not_found when the file has no such stanza.
-Result<std::string> replace_stanza(const std::string& file, const std::string& package, const std::string& new_stanza);
+Result<std::string> replace_stanza(const std::string& file, const std::string& package,
+                                   const std::string& new_stanza);
 
 // How heal layers are compressed. gzip is read by every OCI client; zstd (image-spec 1.1) is
 // smaller and needs containerd >= 1.5, CRI-O, podman >= 3 or Docker >= 23 on the nodes.
@@ -59,14 +60,17 @@ struct SlimReport {
 // the slimmer layer under DIR. The final filesystem is the same, so every gate still applies.
 // SCRATCH names top-level paths the build mounted (its local repository, apt's scratch state):
 // buildah leaves their empty mount points in the container, and they are left out too.
-Result<LayerBlob> slim_layer(const std::filesystem::path& heal, const std::vector<std::filesystem::path>& lowers,
-                             const std::filesystem::path& dir, SlimReport& report, const std::set<std::string>& scratch = {},
+Result<LayerBlob> slim_layer(const std::filesystem::path& heal,
+                             const std::vector<std::filesystem::path>& lowers,
+                             const std::filesystem::path& dir, SlimReport& report,
+                             const std::set<std::string>& scratch = {},
                              LayerCompression compression = LayerCompression::gzip);
 
 class LayerWriter {
  public:
   // Writes DIR/layer.tar, then DIR/layer.tar.gz or DIR/layer.tar.zst.
-  explicit LayerWriter(std::filesystem::path dir, LayerCompression compression = LayerCompression::gzip);
+  explicit LayerWriter(std::filesystem::path dir,
+                       LayerCompression compression = LayerCompression::gzip);
   ~LayerWriter();
   LayerWriter(const LayerWriter&) = delete;
   LayerWriter& operator=(const LayerWriter&) = delete;

@@ -13,7 +13,8 @@ HealRecord read_row(const sqlite::Statement& st) {
   h.repository = st.get_text(1);
   h.tag = st.get_text(2);
   h.original = st.get_text(3);
-  h.state = parse_heal_state(st.get_text(4)).value_or(HealState::failed);  // only the engine writes it
+  h.state =
+      parse_heal_state(st.get_text(4)).value_or(HealState::failed);  // only the engine writes it
   h.mode = st.get_text(5);
   h.strategy = st.get_text(6);
   h.plan = json::parse(st.get_text(7), nullptr, false);
@@ -37,8 +38,10 @@ HealRecord read_row(const sqlite::Statement& st) {
 }
 
 constexpr const char* kSelect =
-    "SELECT id, repository, tag, original, state, mode, strategy, plan, staged_tag, staged, reason, log, created_at, "
-    "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, attestations, generation, failure, failure_lines "
+    "SELECT id, repository, tag, original, state, mode, strategy, plan, staged_tag, staged, "
+    "reason, log, created_at, "
+    "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, "
+    "attestations, generation, failure, failure_lines "
     "FROM heals";
 
 const std::string& without_logs() {
@@ -58,9 +61,17 @@ std::optional<HealRecord> one(sqlite::Statement& st) {
 }  // namespace
 
 json HealRecord::to_json() const {
-  json j = {{"id", id},       {"repository", repository}, {"tag", tag},         {"original", original}, {"state", to_string(state)},
-            {"mode", mode},   {"strategy", strategy},     {"plan", plan},       {"reason", reason},
-            {"created", scan::rfc3339(created_at)}, {"updated", scan::rfc3339(updated_at)},
+  json j = {{"id", id},
+            {"repository", repository},
+            {"tag", tag},
+            {"original", original},
+            {"state", to_string(state)},
+            {"mode", mode},
+            {"strategy", strategy},
+            {"plan", plan},
+            {"reason", reason},
+            {"created", scan::rfc3339(created_at)},
+            {"updated", scan::rfc3339(updated_at)},
             {"attestations", attestations}};
   if (!staged_tag.empty()) j["staged_tag"] = staged_tag;
   if (!staged.empty()) j["staged"] = staged;
@@ -78,70 +89,126 @@ json HealRecord::to_json() const {
   return j;
 }
 
-std::int64_t HealRepository::create(sqlite::Connection& c, const std::string& repository, const std::string& tag,
-                                   const std::string& original, const std::string& mode, const std::string& generation,
-                                   std::int64_t now) {
-  c.prepare("INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at, generation) "
-            "VALUES (?, ?, ?, 'detected', ?, ?, ?, ?)")
-      .bind(1, repository).bind(2, tag).bind(3, original).bind(4, mode).bind(5, now).bind(6, now).bind(7, generation).run();
+std::int64_t HealRepository::create(sqlite::Connection& c, const std::string& repository,
+                                    const std::string& tag, const std::string& original,
+                                    const std::string& mode, const std::string& generation,
+                                    std::int64_t now) {
+  c.prepare(
+       "INSERT INTO heals (repository, tag, original, state, mode, created_at, updated_at, "
+       "generation) "
+       "VALUES (?, ?, ?, 'detected', ?, ?, ?, ?)")
+      .bind(1, repository)
+      .bind(2, tag)
+      .bind(3, original)
+      .bind(4, mode)
+      .bind(5, now)
+      .bind(6, now)
+      .bind(7, generation)
+      .run();
   auto id = c.last_insert_rowid();
   c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, 'detected', ?, ?)")
-      .bind(1, id).bind(2, now).bind(3, repository + ":" + tag + " at " + original).run();
+      .bind(1, id)
+      .bind(2, now)
+      .bind(3, repository + ":" + tag + " at " + original)
+      .run();
   return id;
 }
 
-void HealRepository::set_state(sqlite::Connection& c, std::int64_t id, HealState state, const std::string& detail, std::int64_t now) {
-  c.prepare("UPDATE heals SET state = ?, updated_at = ? WHERE id = ?").bind(1, to_string(state)).bind(2, now).bind(3, id).run();
+void HealRepository::set_state(sqlite::Connection& c, std::int64_t id, HealState state,
+                               const std::string& detail, std::int64_t now) {
+  c.prepare("UPDATE heals SET state = ?, updated_at = ? WHERE id = ?")
+      .bind(1, to_string(state))
+      .bind(2, now)
+      .bind(3, id)
+      .run();
   c.prepare("INSERT INTO heal_events (heal, state, at, detail) VALUES (?, ?, ?, ?)")
-      .bind(1, id).bind(2, to_string(state)).bind(3, now).bind(4, detail).run();
+      .bind(1, id)
+      .bind(2, to_string(state))
+      .bind(3, now)
+      .bind(4, detail)
+      .run();
 }
 
 HealRepository::Summary HealRepository::summary(sqlite::Connection& c, std::int64_t id) {
-  auto st = c.prepare("SELECT repository || ':' || tag, failure, failure_lines FROM heals WHERE id = ?");
+  auto st =
+      c.prepare("SELECT repository || ':' || tag, failure, failure_lines FROM heals WHERE id = ?");
   st.bind(1, id);
   if (!st.step()) return {};
   return {st.get_text(0), st.get_text(1), st.get_text(2)};
 }
 
-void HealRepository::set_plan(sqlite::Connection& c, std::int64_t id, const std::string& strategy, const json& plan,
-                              std::int64_t fix_imported_at) {
+void HealRepository::set_plan(sqlite::Connection& c, std::int64_t id, const std::string& strategy,
+                              const json& plan, std::int64_t fix_imported_at) {
   auto st = c.prepare("UPDATE heals SET strategy = ?, plan = ?, fix_imported_at = ? WHERE id = ?");
   st.bind(1, strategy).bind(2, plan.dump());
-  if (fix_imported_at) st.bind(3, fix_imported_at);
-  else st.bind_null(3);
+  if (fix_imported_at)
+    st.bind(3, fix_imported_at);
+  else
+    st.bind_null(3);
   st.bind(4, id).run();
 }
 
-void HealRepository::set_outcome(sqlite::Connection& c, std::int64_t id, const std::string& reason, const std::string& log,
-                                 const std::string& failure, const std::string& failure_lines) {
+void HealRepository::set_outcome(sqlite::Connection& c, std::int64_t id, const std::string& reason,
+                                 const std::string& log, const std::string& failure,
+                                 const std::string& failure_lines) {
   c.prepare("UPDATE heals SET reason = ?, log = ?, failure = ?, failure_lines = ? WHERE id = ?")
-      .bind(1, reason).bind(2, log).bind(3, failure).bind(4, failure_lines).bind(5, id).run();
+      .bind(1, reason)
+      .bind(2, log)
+      .bind(3, failure)
+      .bind(4, failure_lines)
+      .bind(5, id)
+      .run();
 }
 
 void HealRepository::set_reason(sqlite::Connection& c, std::int64_t id, const std::string& reason) {
   c.prepare("UPDATE heals SET reason = ? WHERE id = ?").bind(1, reason).bind(2, id).run();
 }
 
-void HealRepository::set_generation(sqlite::Connection& c, std::int64_t id, const std::string& generation) {
+void HealRepository::set_generation(sqlite::Connection& c, std::int64_t id,
+                                    const std::string& generation) {
   c.prepare("UPDATE heals SET generation = ? WHERE id = ?").bind(1, generation).bind(2, id).run();
 }
 
-void HealRepository::set_staged_image(sqlite::Connection& c, std::int64_t id, const std::string& staged_tag, const std::string& staged,
+void HealRepository::set_staged_image(sqlite::Connection& c, std::int64_t id,
+                                      const std::string& staged_tag, const std::string& staged,
                                       std::int64_t heal_layer_size, std::int64_t image_size) {
-  c.prepare("UPDATE heals SET staged_tag = ?, staged = ?, heal_layer_size = ?, image_size = ? WHERE id = ?")
-      .bind(1, staged_tag).bind(2, staged).bind(3, heal_layer_size).bind(4, image_size).bind(5, id).run();
+  c.prepare(
+       "UPDATE heals SET staged_tag = ?, staged = ?, heal_layer_size = ?, image_size = ? WHERE id "
+       "= ?")
+      .bind(1, staged_tag)
+      .bind(2, staged)
+      .bind(3, heal_layer_size)
+      .bind(4, image_size)
+      .bind(5, id)
+      .run();
 }
 
-void HealRepository::set_staged(sqlite::Connection& c, std::int64_t id, std::int64_t now, const std::string& log,
-                                const std::string& reason) {
-  c.prepare("UPDATE heals SET staged_at = ?, log = ?, reason = ? WHERE id = ?").bind(1, now).bind(2, log).bind(3, reason).bind(4, id).run();
+void HealRepository::set_staged(sqlite::Connection& c, std::int64_t id, std::int64_t now,
+                                const std::string& log, const std::string& reason) {
+  c.prepare("UPDATE heals SET staged_at = ?, log = ?, reason = ? WHERE id = ?")
+      .bind(1, now)
+      .bind(2, log)
+      .bind(3, reason)
+      .bind(4, id)
+      .run();
 }
 
-void HealRepository::set_promoted(sqlite::Connection& c, std::int64_t id, const std::string& repository, const std::string& tag,
+void HealRepository::set_promoted(sqlite::Connection& c, std::int64_t id,
+                                  const std::string& repository, const std::string& tag,
                                   std::int64_t now, const std::string& reason) {
-  c.prepare("UPDATE heals SET state = 'rolled_back', reason = ? WHERE repository = ? AND tag = ? AND state = 'promoted' AND id != ?")
-      .bind(1, "superseded by heal " + std::to_string(id)).bind(2, repository).bind(3, tag).bind(4, id).run();
-  c.prepare("UPDATE heals SET promoted_at = ?, reason = ? WHERE id = ?").bind(1, now).bind(2, reason).bind(3, id).run();
+  c.prepare(
+       "UPDATE heals SET state = 'rolled_back', reason = ? WHERE repository = ? AND tag = ? AND "
+       "state = 'promoted' AND id != ?")
+      .bind(1, "superseded by heal " + std::to_string(id))
+      .bind(2, repository)
+      .bind(3, tag)
+      .bind(4, id)
+      .run();
+  c.prepare("UPDATE heals SET promoted_at = ?, reason = ? WHERE id = ?")
+      .bind(1, now)
+      .bind(2, reason)
+      .bind(3, id)
+      .run();
 }
 
 std::optional<HealRecord> HealRepository::get(sqlite::Connection& c, std::int64_t id) {
@@ -161,35 +228,51 @@ std::vector<json> HealRepository::events(sqlite::Connection& c, std::int64_t id)
   std::vector<json> out;
   auto st = c.prepare("SELECT state, at, detail FROM heal_events WHERE heal = ? ORDER BY rowid");
   st.bind(1, id);
-  while (st.step()) out.push_back({{"state", st.get_text(0)}, {"at", scan::rfc3339(st.get_int(1))}, {"detail", st.get_text(2)}});
+  while (st.step())
+    out.push_back({{"state", st.get_text(0)},
+                   {"at", scan::rfc3339(st.get_int(1))},
+                   {"detail", st.get_text(2)}});
   return out;
 }
 
-std::optional<HealRecord> HealRepository::latest_promoted(sqlite::Connection& c, const std::string& repository, const std::string& tag) {
-  auto st = c.prepare(std::string(kSelect) + " WHERE repository = ? AND tag = ? AND state = 'promoted' ORDER BY id DESC LIMIT 1");
+std::optional<HealRecord> HealRepository::latest_promoted(sqlite::Connection& c,
+                                                          const std::string& repository,
+                                                          const std::string& tag) {
+  auto st = c.prepare(
+      std::string(kSelect) +
+      " WHERE repository = ? AND tag = ? AND state = 'promoted' ORDER BY id DESC LIMIT 1");
   st.bind(1, repository).bind(2, tag);
   return one(st);
 }
 
-std::optional<HealRecord> HealRepository::latest_settled(sqlite::Connection& c, const std::string& repository, const std::string& tag,
+std::optional<HealRecord> HealRepository::latest_settled(sqlite::Connection& c,
+                                                         const std::string& repository,
+                                                         const std::string& tag,
                                                          const std::string& original) {
   auto st = c.prepare(std::string(kSelect) +
-                      " WHERE repository = ? AND tag = ? AND original = ? AND state IN ('held', 'staged', 'promoted') ORDER BY id DESC LIMIT 1");
+                      " WHERE repository = ? AND tag = ? AND original = ? AND state IN ('held', "
+                      "'staged', 'promoted') ORDER BY id DESC LIMIT 1");
   st.bind(1, repository).bind(2, tag).bind(3, original);
   return one(st);
 }
 
-std::optional<std::string> HealRepository::original_of_promoted(sqlite::Connection& c, const std::string& repository,
-                                                                const std::string& tag, const std::string& staged) {
-  auto st = c.prepare("SELECT original FROM heals WHERE repository = ? AND tag = ? AND state = 'promoted' AND staged = ? ORDER BY id DESC LIMIT 1");
+std::optional<std::string> HealRepository::original_of_promoted(sqlite::Connection& c,
+                                                                const std::string& repository,
+                                                                const std::string& tag,
+                                                                const std::string& staged) {
+  auto st = c.prepare(
+      "SELECT original FROM heals WHERE repository = ? AND tag = ? AND state = 'promoted' AND "
+      "staged = ? ORDER BY id DESC LIMIT 1");
   st.bind(1, repository).bind(2, tag).bind(3, staged);
   if (st.step()) return st.get_text(0);
   return std::nullopt;
 }
 
-std::set<std::string> HealRepository::staged_tags(sqlite::Connection& c, const std::string& repository) {
+std::set<std::string> HealRepository::staged_tags(sqlite::Connection& c,
+                                                  const std::string& repository) {
   std::set<std::string> out;
-  auto st = c.prepare("SELECT staged_tag FROM heals WHERE repository = ? AND staged_tag IS NOT NULL");
+  auto st =
+      c.prepare("SELECT staged_tag FROM heals WHERE repository = ? AND staged_tag IS NOT NULL");
   st.bind(1, repository);
   while (st.step()) out.insert(st.get_text(0));
   return out;

@@ -4,15 +4,24 @@ namespace airheal::heal {
 
 const char* to_string(HealState s) {
   switch (s) {
-    case HealState::detected: return "detected";
-    case HealState::planned: return "planned";
-    case HealState::building: return "building";
-    case HealState::verifying: return "verifying";
-    case HealState::staged: return "staged";
-    case HealState::promoted: return "promoted";
-    case HealState::held: return "held";
-    case HealState::failed: return "failed";
-    case HealState::rolled_back: return "rolled_back";
+    case HealState::detected:
+      return "detected";
+    case HealState::planned:
+      return "planned";
+    case HealState::building:
+      return "building";
+    case HealState::verifying:
+      return "verifying";
+    case HealState::staged:
+      return "staged";
+    case HealState::promoted:
+      return "promoted";
+    case HealState::held:
+      return "held";
+    case HealState::failed:
+      return "failed";
+    case HealState::rolled_back:
+      return "rolled_back";
   }
   return "failed";
 }
@@ -24,7 +33,8 @@ std::optional<HealState> parse_heal_state(std::string_view name) {
 }
 
 bool in_progress(HealState s) {
-  return s == HealState::detected || s == HealState::planned || s == HealState::building || s == HealState::verifying;
+  return s == HealState::detected || s == HealState::planned || s == HealState::building ||
+         s == HealState::verifying;
 }
 
 }  // namespace airheal::heal

@@ -15,11 +15,22 @@
 
 namespace airheal::heal {
 
-enum class HealState { detected, planned, building, verifying, staged, promoted, held, failed, rolled_back };
+enum class HealState {
+  detected,
+  planned,
+  building,
+  verifying,
+  staged,
+  promoted,
+  held,
+  failed,
+  rolled_back
+};
 
 inline constexpr std::array<HealState, 9> kHealStates = {
-    HealState::detected, HealState::planned, HealState::building, HealState::verifying, HealState::staged,
-    HealState::promoted, HealState::held,    HealState::failed,   HealState::rolled_back};
+    HealState::detected,  HealState::planned, HealState::building,
+    HealState::verifying, HealState::staged,  HealState::promoted,
+    HealState::held,      HealState::failed,  HealState::rolled_back};
 
 const char* to_string(HealState s);
 std::optional<HealState> parse_heal_state(std::string_view name);

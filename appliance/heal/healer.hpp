@@ -14,7 +14,8 @@ namespace airheal::heal {
 
 class Healer {
  public:
-  Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll, unsigned concurrency = 1);
+  Healer(store::Store& store, Engine& engine, std::chrono::milliseconds poll,
+         unsigned concurrency = 1);
   ~Healer();
   void start();
   void stop();

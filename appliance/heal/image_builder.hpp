@@ -77,9 +77,11 @@ class ImageBuilder {
   // The new layer (its file under REQUEST.work, digest and diff id checked), or why there is
   // none; FAILURE gets the package manager's classified error lines when a command failed. Every
   // command and the tail of its output go to LOG.
-  virtual Result<LayerBlob> add_layer(const LayerRequest& request, std::string& log, Failure* failure) = 0;
+  virtual Result<LayerBlob> add_layer(const LayerRequest& request, std::string& log,
+                                      Failure* failure) = 0;
   // One outcome per run, in order; an error when the image could not be started at all.
-  virtual Result<std::vector<CheckOutcome>> check(const CheckRequest& request, std::string& log) = 0;
+  virtual Result<std::vector<CheckOutcome>> check(const CheckRequest& request,
+                                                  std::string& log) = 0;
   // Removes containers and images a stopped daemon left behind (call only when no heal runs).
   virtual void reset() = 0;
 };

@@ -22,33 +22,19 @@
 #include "core/result.hpp"
 #include "heal/heal_layer.hpp"
 #include "heal/image_builder.hpp"
+#include "heal/image_files.hpp"
 #include "heal/planner.hpp"
 #include "scan/inventory.hpp"
 
 namespace airheal::heal {
-
-// An image's final file system as the scanner indexed it: which paths exist (and the layer that
-// last wrote each), and their bytes read on demand from that layer, bounded.
-class ImageFiles {
- public:
-  using Reader = std::function<Result<std::string>(const std::string& path, const scan::FinalFile& file, std::uint64_t max_bytes)>;
-  ImageFiles(std::map<std::string, scan::FinalFile> files, Reader read) : files_(std::move(files)), read_(std::move(read)) {}
-  bool has(const std::string& path) const { return files_.count(path) > 0; }
-  const std::map<std::string, scan::FinalFile>& files() const { return files_; }
-  // not_found when the image has no such file.
-  Result<std::string> read(const std::string& path, std::uint64_t max_bytes) const;
-
- private:
-  std::map<std::string, scan::FinalFile> files_;
-  Reader read_;
-};
 
 // A fixed package file, described by itself (never by snapshot metadata, which is checked
 // against it).
 struct FixedPackage {
   std::string name, version, architecture;
   std::string file_name;  // its name in a local repository (NAME_VERSION_ARCH.deb, ...)
-  std::string metadata;   // the package's own record as the family writes it (a .deb's control stanza)
+  std::string
+      metadata;  // the package's own record as the family writes it (a .deb's control stanza)
   std::filesystem::path file;
   std::uint64_t size = 0;
   std::string sha256;  // hex, the store's digest of the file
@@ -66,10 +52,38 @@ struct ToolInstall {
   std::string note;  // a line for the heal's log ("" for none)
 };
 
+// What a family plans from: its findings in the image (scan::list_findings rows of its component
+// type, each with a fixed version), the image's inventory, and every package a snapshot imported.
+struct FamilyPlanInput {
+  std::vector<nlohmann::json> findings;
+  const scan::ImageInventory* inventory = nullptr;
+  const std::vector<ImportedContent>* imported = nullptr;
+};
+
+// The family's part of a plan: the packages to install (in name order) and how, what they fix,
+// and what stays deferred and why (naming the builds a snapshot must bring).
+struct FamilyPlan {
+  std::vector<PackagePin> packages;
+  std::string installer;                               // Plan::installer
+  std::vector<std::string> apt_mark_auto;              // Plan::apt_mark_auto
+  std::vector<std::vector<std::string>> dpkg_batches;  // Plan::dpkg_batches
+  std::set<std::string> targeted, deferred;
+  std::vector<std::string> missing;
+  nlohmann::json deferrals = nlohmann::json::array();
+  std::vector<const ImportedContent*> used;  // the imported packages the plan takes
+};
+
 class PackageFamily {
  public:
   virtual ~PackageFamily() = default;
   virtual std::string_view name() const = 0;
+  // The component and finding type the scanner gives this family's packages ("deb").
+  virtual std::string_view component_type() const = 0;
+  // Which imported builds heal INPUT's findings, the way the family's own tool would pick them
+  // (every installed binary of an affected source, and what those builds need); the image's
+  // database and the imported packages' metadata are read through IO. Never fails: what cannot
+  // be planned is deferred with the reason.
+  virtual FamilyPlan plan(const FamilyPlanInput& input, PlanSources& io) const = 0;
   // The image paths holding the installed database (a path below one of them counts too).
   virtual std::vector<std::string> database_paths() const = 0;
   bool database_path(std::string_view path) const;
@@ -78,22 +92,27 @@ class PackageFamily {
   virtual std::optional<int> compare_versions(std::string_view a, std::string_view b) const = 0;
   // The package file's own name, version and architecture; an error when it cannot be read or
   // does not say what PIN says it is.
-  virtual Result<FixedPackage> read_package(const PackagePin& pin, const std::filesystem::path& file) const = 0;
+  virtual Result<FixedPackage> read_package(const PackagePin& pin,
+                                            const std::filesystem::path& file) const = 0;
   // The image paths the package file installs (normalised, relative to the image root).
   virtual Result<std::set<std::string>> package_paths(const std::filesystem::path& file) const = 0;
   // Way 1: the local repository of PACKAGES (PLAN's, in its order) written under REPO, and the
   // commands that install them with the image's tool. SCRATCH (may be empty: the outbox's build
   // gets a tmpfs) is the host folder for the tool's writable state.
-  virtual Result<ToolInstall> tool_install(const Plan& plan, const std::vector<FixedPackage>& packages,
-                                           const std::filesystem::path& repo, const std::filesystem::path& scratch,
+  virtual Result<ToolInstall> tool_install(const Plan& plan,
+                                           const std::vector<FixedPackage>& packages,
+                                           const std::filesystem::path& repo,
+                                           const std::filesystem::path& scratch,
                                            std::int64_t now) const = 0;
   // Way 2: PACKAGES' files, their records in the image's database (in the form the image already
   // uses) and whiteouts for files the fixed versions no longer ship, written into W; nothing runs.
-  virtual Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages, const ImageFiles& image,
-                             LayerWriter& w) const = 0;
+  virtual Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
+                             const ImageFiles& image, LayerWriter& w) const = 0;
 };
 
 // The family a plan's packages belong to by name ("dpkg"); nullptr when airheal has none.
 const PackageFamily* package_family(std::string_view name);
+// The family whose component type is TYPE ("deb"); nullptr when airheal heals none.
+const PackageFamily* package_family_for_component(std::string_view type);
 
 }  // namespace airheal::heal

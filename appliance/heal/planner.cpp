@@ -7,8 +7,7 @@
 #include <regex>
 #include <set>
 
-#include "heal/deb/order.hpp"
-#include "heal/deb/resolver.hpp"
+#include "heal/package_family.hpp"
 #include "scan/binary.hpp"
 #include "scan/layer.hpp"
 #include "scan/sbom.hpp"
@@ -24,15 +23,19 @@ std::string strip_v(std::string v) { return !v.empty() && v[0] == 'v' ? v.substr
 // Names and versions from snapshot metadata become file names in the outbox and tokens in a
 // lockfile: only the characters modules and packages use, no path segment that climbs.
 bool safe_dependency(const std::string& package, const std::string& version) {
-  static const std::regex pkg_re("[A-Za-z0-9@_][A-Za-z0-9._~/@+-]*"), ver_re("[A-Za-z0-9][A-Za-z0-9.+-]*");
-  if (package.size() > 300 || version.size() > 100 || !std::regex_match(package, pkg_re) || !std::regex_match(version, ver_re))
+  static const std::regex pkg_re("[A-Za-z0-9@_][A-Za-z0-9._~/@+-]*"),
+      ver_re("[A-Za-z0-9][A-Za-z0-9.+-]*");
+  if (package.size() > 300 || version.size() > 100 || !std::regex_match(package, pkg_re) ||
+      !std::regex_match(version, ver_re))
     return false;
-  return ("/" + package + "/").find("/../") == std::string::npos && ("/" + package + "/").find("/./") == std::string::npos &&
+  return ("/" + package + "/").find("/../") == std::string::npos &&
+         ("/" + package + "/").find("/./") == std::string::npos &&
          package.find("//") == std::string::npos;
 }
 
 // What a replacement binary is built from, by ecosystem and name.
-std::map<std::pair<std::string, std::string>, std::string> binary_components(const scan::BinaryInfo& b) {
+std::map<std::pair<std::string, std::string>, std::string> binary_components(
+    const scan::BinaryInfo& b) {
   std::map<std::pair<std::string, std::string>, std::string> out;
   if (b.go) {
     if (auto v = scan::go_version_to_semver(b.go->go_version)) out[{"Go", "stdlib"}] = *v;
@@ -40,7 +43,8 @@ std::map<std::pair<std::string, std::string>, std::string> binary_components(con
     for (const auto& d : b.go->deps) out[{"Go", d.path}] = d.version;
   }
   for (const auto& r : b.rust) out[{"crates.io", r.name}] = r.version;
-  if (b.package_note) out[{"", b.package_note->value("name", "")}] = b.package_note->value("version", "");
+  if (b.package_note)
+    out[{"", b.package_note->value("name", "")}] = b.package_note->value("version", "");
   return out;
 }
 
@@ -49,7 +53,8 @@ std::vector<std::string> split_ids(const std::string& fixes) {
   std::size_t start = 0;
   while (start <= fixes.size()) {
     auto comma = fixes.find(',', start);
-    ids.push_back(fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    ids.push_back(
+        fixes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -74,23 +79,41 @@ bool Plan::uses_dpkg() const {
 json Plan::to_json() const {
   json rb = nullptr;
   if (rebase)
-    rb = {{"base", rebase->base_name}, {"from", rebase->old_base}, {"to", rebase->new_base}, {"base_layers", rebase->base_layers}};
+    rb = {{"base", rebase->base_name},
+          {"from", rebase->old_base},
+          {"to", rebase->new_base},
+          {"base_layers", rebase->base_layers}};
   auto pins = json::array();
   for (const auto& p : packages) {
-    json j = {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"digest", p.digest}, {"fixes", p.fixes}};
+    json j = {{"name", p.name},
+              {"version", p.version},
+              {"architecture", p.architecture},
+              {"digest", p.digest},
+              {"fixes", p.fixes}};
     if (!p.record.empty()) j["record"] = p.record;
     if (!p.needed_by.empty()) j["needed_by"] = p.needed_by;
     pins.push_back(std::move(j));
   }
   auto arts = json::array();
   for (const auto& a : artifacts)
-    arts.push_back({{"path", a.path}, {"name", a.name}, {"version", a.version}, {"digest", a.digest}, {"fixes", a.fixes}});
+    arts.push_back({{"path", a.path},
+                    {"name", a.name},
+                    {"version", a.version},
+                    {"digest", a.digest},
+                    {"fixes", a.fixes}});
   auto deps = json::array();
   for (const auto& d : dependencies)
-    deps.push_back({{"lockfile", d.lockfile}, {"ecosystem", d.ecosystem}, {"package", d.package}, {"from", d.installed},
-                    {"version", d.version}, {"artifact", d.name}, {"digest", d.digest}, {"fixes", d.fixes}});
-  json j = {{"strategy", strategy},   {"packages", pins},    {"artifacts", arts},       {"targeted", targeted},
-            {"deferred", deferred},   {"missing", missing},  {"explanation", explanation}, {"snapshots", snapshots}};
+    deps.push_back({{"lockfile", d.lockfile},
+                    {"ecosystem", d.ecosystem},
+                    {"package", d.package},
+                    {"from", d.installed},
+                    {"version", d.version},
+                    {"artifact", d.name},
+                    {"digest", d.digest},
+                    {"fixes", d.fixes}});
+  json j = {{"strategy", strategy},       {"packages", pins},      {"artifacts", arts},
+            {"targeted", targeted},       {"deferred", deferred},  {"missing", missing},
+            {"explanation", explanation}, {"snapshots", snapshots}};
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
   if (!deferrals.empty()) j["deferrals"] = deferrals;
   if (!installer.empty()) j["installer"] = installer;
@@ -117,21 +140,8 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     used_snapshots.insert(c.snapshot);
     p.fix_imported_at = std::max(p.fix_imported_at, c.imported_at);
   };
-  // Which dpkg database a Debian component lives in: dpkg's own status file (the image can run
-  // dpkg: package patch) or distroless status.d records (nothing can run: package files).
-  bool has_dpkg = false;
-  for (const auto& c : inv->components)
-    if (c.type == "deb" && c.location == "var/lib/dpkg/status") has_dpkg = true;
-  auto usable = [&](const std::string& location) {
-    return has_dpkg ? location == "var/lib/dpkg/status" : location.rfind("var/lib/dpkg/status.d/", 0) == 0;
-  };
-  // Debian findings grouped by source package: a source is healed only with every installed
-  // binary built from it (dpkg refuses mixed versions of perl and perl-base, for instance).
-  struct SourceNeed {
-    std::string fixed;  // the highest fixed version any of its findings needs
-    std::set<std::string> ids;
-  };
-  std::map<std::string, SourceNeed> sources;
+  // Findings in OS packages, by the package family that heals them (dpkg; apk and rpm next).
+  std::map<std::string, std::pair<const PackageFamily*, std::vector<json>>> by_family;
   // Findings in self-describing binaries, by the binary's path.
   struct BinaryNeed {
     std::string ecosystem, package, fixed, id;
@@ -149,102 +159,46 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     if (fixed.empty()) {
       deferred.insert(id);
     } else if ((type == "go-module" || type == "npm") && !location.empty()) {
-      lockfiles[{location, f["ecosystem"].get<std::string>(), f["package"].get<std::string>()}].push_back(
-          {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+      lockfiles[{location, f["ecosystem"].get<std::string>(), f["package"].get<std::string>()}]
+          .push_back(
+              {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
       installed_of[{location, f["package"].get<std::string>()}] = f.value("installed", "");
-    } else if (type == "deb" && usable(location)) {
-      auto& need = sources[f["source"].get<std::string>()];
-      if (need.fixed.empty() || version::compare_dpkg(fixed, need.fixed).value_or(0) > 0) need.fixed = fixed;
-      need.ids.insert(id);
+    } else if (const auto* family = package_family_for_component(type)) {
+      auto& slot = by_family[std::string(family->name())];
+      slot.first = family;
+      slot.second.push_back(f);
     } else if (type != "deb" && type != "apk" && type != "rpm" && !location.empty()) {
-      binaries[location].push_back({f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+      binaries[location].push_back(
+          {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
     } else {
       deferred.insert(id);
     }
   }
-  std::map<std::string, PackagePin> pins;  // by package name
-  // Debian: the resolver picks the imported builds the way apt would (every installed binary of
-  // each affected source, and what those builds need at versions the image does not have);
-  // whatever it cannot complete is deferred with the missing build named.
-  if (!sources.empty()) {
-    auto db = io.debian_database ? io.debian_database(has_dpkg)
-                                      : Result<DebianDatabase>(make_error(Errc::not_found, "no package database reader"));
-    std::vector<deb::SourceRequest> requests;
-    for (const auto& [source, need] : sources) requests.push_back({source, need.fixed, need.ids});
-    auto defer_source = [&](const std::string& source, const std::string& fixed, const std::set<std::string>& ids,
-                            const std::string& reason, const std::vector<std::string>& missing) {
-      deferred.insert(ids.begin(), ids.end());
-      std::string m;
-      for (const auto& x : missing) m += " " + x;
-      p.missing.push_back(source + " " + fixed + ":" + m);
-      p.deferrals.push_back({{"source", source}, {"fixed", fixed}, {"ids", ids}, {"reason", reason}, {"missing", missing}});
-    };
-    if (!db) {
-      for (const auto& r : requests)
-        defer_source(r.source, r.fixed, r.ids, "the image's package database cannot be read: " + db.error().message, {});
-    } else {
-      deb::ResolveInput in;
-      in.installed = db->packages;
-      in.architecture = db->architecture;
-      in.requests = requests;
-      std::vector<const Content*> pool_content;
-      for (const auto& c : packages) {
-        auto ctl = io.deb_control ? io.deb_control(c.digest)
-                                       : Result<deb::Paragraph>(make_error(Errc::not_found, "no package reader"));
-        if (!ctl) {
-          spdlog::warn("imported package {} {} is not usable: {}", c.name, c.version, ctl.error().message);
-          continue;
-        }
-        auto pkg = deb::package_from(*ctl);
-        // Snapshot metadata must describe the package itself.
-        if (!pkg || pkg->name != c.name || pkg->version != c.version) continue;
-        in.pool.push_back(std::move(*pkg));
-        pool_content.push_back(&c);
-      }
-      auto res = deb::resolve(in);
-      std::set<std::string> deferred_sources;
-      for (const auto& d : res.deferred) {
-        deferred_sources.insert(d.source);
-        defer_source(d.source, d.fixed, d.ids, d.reason, d.missing);
-      }
-      for (const auto& ch : res.choices) {
-        const auto& pkg = in.pool[ch.pool];
-        const auto& c = *pool_content[ch.pool];
-        std::string ids;
-        if (ch.needed_by.empty())
-          for (const auto& i : sources[ch.origin].ids) ids += (ids.empty() ? "" : ",") + i;
-        std::string record;
-        if (!has_dpkg) {
-          auto it = db->record.find(pkg.name);
-          record = it != db->record.end() ? it->second : "var/lib/dpkg/status.d/" + pkg.name;
-        }
-        pins[pkg.name] = PackagePin{pkg.name, pkg.version, pkg.architecture, c.digest, ids, record, ch.needed_by};
-        use(c);
-      }
-      for (const auto& [source, need] : sources)
-        if (!deferred_sources.count(source)) targeted.insert(need.ids.begin(), need.ids.end());
-      if (!pins.empty()) {
-        p.installer = !has_dpkg ? "files" : db->apt ? "apt" : "dpkg";
-        if (p.installer == "apt") {
-          // apt marks what it is asked to install as installed by hand; the image's own marks are
-          // kept (so a later autoremove inside it behaves as before), and what the closure adds
-          // is marked automatic, as apt would mark a dependency it pulled in.
-          for (const auto& ch : res.choices) {
-            const auto& name = in.pool[ch.pool].name;
-            if (!ch.upgrade || db->auto_installed.count(name)) p.apt_mark_auto.push_back(name);
-          }
-        } else if (p.installer == "dpkg") {
-          std::vector<deb::Package> ordered;
-          for (const auto& ch : res.choices) ordered.push_back(in.pool[ch.pool]);
-          for (const auto& batch : deb::dpkg_batches(ordered)) {
-            p.dpkg_batches.emplace_back();
-            for (auto i : batch) p.dpkg_batches.back().push_back(ordered[i].name);
-          }
-        }
-      }
+  for (const auto& [name, slot] : by_family) {
+    FamilyPlanInput in;
+    in.findings = slot.second;
+    in.inventory = inv;
+    in.imported = &packages;
+    auto fp = slot.first->plan(in, io);
+    deferred.insert(fp.deferred.begin(), fp.deferred.end());
+    p.missing.insert(p.missing.end(), fp.missing.begin(), fp.missing.end());
+    for (const auto& d : fp.deferrals) p.deferrals.push_back(d);
+    if (fp.packages.empty()) continue;
+    if (!p.packages.empty()) {
+      // An image has one package database in practice; a heal installs packages of one family.
+      deferred.insert(fp.targeted.begin(), fp.targeted.end());
+      p.missing.push_back(name + " packages: a heal installs packages of one family (" + p.family +
+                          " here)");
+      continue;
     }
+    targeted.insert(fp.targeted.begin(), fp.targeted.end());
+    p.family = name;
+    p.packages = std::move(fp.packages);
+    p.installer = fp.installer;
+    p.apt_mark_auto = std::move(fp.apt_mark_auto);
+    p.dpkg_batches = std::move(fp.dpkg_batches);
+    for (const auto* c : fp.used) use(*c);
   }
-  for (auto& [n, pin] : pins) p.packages.push_back(pin);
   // Gold substitution: a signed artefact whose metadata names this binary's path (and, when it
   // says so, the repositories it is for), checked by reading what it is built from: it must carry
   // every fixed version (or no longer contain the vulnerable package at all).
@@ -262,7 +216,8 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
       auto bytes = io.artifact_bytes ? io.artifact_bytes(*d) : std::nullopt;
       if (!bytes) continue;
       auto info = scan::read_binary(*bytes);
-      if (info.empty()) continue;  // not a binary that says what it is built from: cannot be checked
+      if (info.empty())
+        continue;  // not a binary that says what it is built from: cannot be checked
       auto comps = binary_components(info);
       std::set<std::string> fixes;
       for (const auto& n : needs) {
@@ -274,14 +229,16 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
         auto cmp = version::compare(n.ecosystem, strip_v(it->second), strip_v(n.fixed));
         if (cmp && *cmp >= 0) fixes.insert(n.id);
       }
-      if (fixes.size() > best_fixes.size() || (best && fixes.size() == best_fixes.size() && c.imported_at > best->imported_at)) {
+      if (fixes.size() > best_fixes.size() ||
+          (best && fixes.size() == best_fixes.size() && c.imported_at > best->imported_at)) {
         best = &c;
         best_fixes = fixes;
       }
     }
     if (!best || best_fixes.empty()) {
       for (const auto& n : needs) deferred.insert(n.id);
-      p.missing.push_back("an artefact for /" + location + " with " + needs.front().package + " " + needs.front().fixed);
+      p.missing.push_back("an artefact for /" + location + " with " + needs.front().package + " " +
+                          needs.front().fixed);
       continue;
     }
     std::string ids;
@@ -298,7 +255,8 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     const auto& [lockfile, ecosystem, package] = key;
     const Content* best = nullptr;
     for (const auto& c : artifacts) {
-      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package) continue;
+      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package)
+        continue;
       auto v = c.meta.value("version", "");
       if (!safe_dependency(package, v) || (ecosystem == "Go" && v[0] != 'v')) continue;
       bool all = true;
@@ -307,12 +265,15 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
         if (!cmp || *cmp < 0) all = false;
       }
       if (!all) continue;
-      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", ""))).value_or(0) >= 0) continue;
+      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", "")))
+                          .value_or(0) >= 0)
+        continue;
       best = &c;
     }
     if (!best) {
       for (const auto& n : needs) deferred.insert(n.id);
-      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" + lockfile);
+      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" +
+                          lockfile);
       continue;
     }
     std::string ids;
@@ -320,7 +281,8 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     for (const auto& n : needs) idset.insert(n.id);
     for (const auto& i : idset) ids += (ids.empty() ? "" : ",") + i;
     auto inst = installed_of.find({lockfile, package});
-    p.dependencies.push_back({lockfile, ecosystem, package, inst == installed_of.end() ? "" : inst->second,
+    p.dependencies.push_back({lockfile, ecosystem, package,
+                              inst == installed_of.end() ? "" : inst->second,
                               best->meta.value("version", ""), best->name, best->digest, ids});
     use(*best);
     pinned.insert(idset.begin(), idset.end());
@@ -343,49 +305,61 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     if (superset) {
       std::set<std::string> rest;
       for (const auto& f : findings)
-        if (!covers.count(f["advisory"].get<std::string>())) rest.insert(f["advisory"].get<std::string>());
+        if (!covers.count(f["advisory"].get<std::string>()))
+          rest.insert(f["advisory"].get<std::string>());
       for (const auto& x : p.pinned) rest.erase(x);
       bump->dependencies = p.dependencies;  // pins still go to the outbox
       bump->pinned = p.pinned;
       bump->deferred.assign(rest.begin(), rest.end());
       if (!bump->deferred.empty())
-        bump->explanation += " Not fixed by the newer base and deferred: " + std::to_string(bump->deferred.size()) + " finding(s).";
+        bump->explanation +=
+            " Not fixed by the newer base and deferred: " + std::to_string(bump->deferred.size()) +
+            " finding(s).";
       return *bump;
     }
   }
   std::vector<std::string> parts;
-  if (p.uses_dpkg()) parts.push_back("package-patch");
-  else if (!p.packages.empty()) parts.push_back("package-files");
+  if (p.uses_dpkg())
+    parts.push_back("package-patch");
+  else if (!p.packages.empty())
+    parts.push_back("package-files");
   if (!p.artifacts.empty()) parts.push_back("gold-substitution");
   if (!p.dependencies.empty()) parts.push_back("dependency-pin");
   if (parts.empty()) {
     p.strategy = "defer";
     p.explanation = findings.empty() ? "Nothing to heal: the image has no open findings."
-                                     : "No fix for these findings has been imported into the air gap yet: the heal is deferred.";
+                                     : "No fix for these findings has been imported into the air "
+                                       "gap yet: the heal is deferred.";
   } else {
     for (std::size_t i = 0; i < parts.size(); ++i) p.strategy += (i ? "+" : "") + parts[i];
     auto n = p.targeted.size();
     if (p.builds())
-      p.explanation = "One heal layer over the original image, built with no network, removes " + std::to_string(n) +
-                      " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
+      p.explanation = "One heal layer over the original image, built with no network, removes " +
+                      std::to_string(n) + " vulnerabilit" + (n == 1 ? "y" : "ies") + ".";
     if (!p.packages.empty()) {
       auto n_pkgs = std::to_string(p.packages.size());
       if (p.installer == "apt")
         p.explanation += " The image's own apt-get installs " + n_pkgs +
-                         " fixed package(s) imported from a signed snapshot, from a local read-only repository that is the only "
+                         " fixed package(s) imported from a signed snapshot, from a local "
+                         "read-only repository that is the only "
                          "source it sees (apt orders pre-dependencies and configuration):";
       else if (p.installer == "dpkg")
-        p.explanation += " The image has dpkg but no apt, so dpkg installs " + n_pkgs + " fixed package(s) imported from a signed snapshot in " +
-                         std::to_string(p.dpkg_batches.size()) + " call(s), each package after the packages it pre-depends on:";
+        p.explanation += " The image has dpkg but no apt, so dpkg installs " + n_pkgs +
+                         " fixed package(s) imported from a signed snapshot in " +
+                         std::to_string(p.dpkg_batches.size()) +
+                         " call(s), each package after the packages it pre-depends on:";
       else
-        p.explanation += " The image has no package manager, so the files of " + n_pkgs +
-                         " fixed package(s) imported from a signed snapshot are written into the layer "
-                         "and their status.d records updated, so scanners see the fix:";
+        p.explanation +=
+            " The image has no package manager, so the files of " + n_pkgs +
+            " fixed package(s) imported from a signed snapshot are written into the layer "
+            "and their status.d records updated, so scanners see the fix:";
       std::map<std::string, std::vector<std::string>> by_fixes;  // packages upgraded together
       std::vector<std::string> closure;
       for (const auto& pin : p.packages) {
-        if (pin.needed_by.empty()) by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
-        else closure.push_back(pin.name + " " + pin.version + " (" + pin.needed_by + ")");
+        if (pin.needed_by.empty())
+          by_fixes[pin.fixes].push_back(pin.name + " " + pin.version);
+        else
+          closure.push_back(pin.name + " " + pin.version + " (" + pin.needed_by + ")");
       }
       for (const auto& [fixes, names] : by_fixes) {
         p.explanation += " [";
@@ -398,26 +372,33 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
       }
     }
     for (const auto& a : p.artifacts)
-      p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name + (a.version.empty() ? "" : " " + a.version) +
-                       " (" + a.digest.substr(0, 19) + "), whose build information shows the fixed versions; it fixes" +
+      p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name +
+                       (a.version.empty() ? "" : " " + a.version) + " (" + a.digest.substr(0, 19) +
+                       "), whose build information shows the fixed versions; it fixes" +
                        ids_text(split_ids(a.fixes)) + ";";
   }
   if (!p.dependencies.empty()) {
-    p.explanation += std::string(p.explanation.empty() ? "" : " ") + "The application pins vulnerable dependencies in its " +
-                     "lockfiles and fixed versions were imported; it must be rebuilt from source by its owners, so the pins " +
-                     "(patched lockfiles and the imported modules, usable offline) are written to the outbox:";
+    p.explanation +=
+        std::string(p.explanation.empty() ? "" : " ") +
+        "The application pins vulnerable dependencies in its " +
+        "lockfiles and fixed versions were imported; it must be rebuilt from source by its owners, "
+        "so the pins " +
+        "(patched lockfiles and the imported modules, usable offline) are written to the outbox:";
     for (const auto& d : p.dependencies)
-      p.explanation += " " + d.package + " " + d.installed + " -> " + d.version + " in /" + d.lockfile + " fixes" +
-                       ids_text(split_ids(d.fixes)) + ";";
+      p.explanation += " " + d.package + " " + d.installed + " -> " + d.version + " in /" +
+                       d.lockfile + " fixes" + ids_text(split_ids(d.fixes)) + ";";
   }
   if (!p.deferred.empty()) {
-    p.explanation += " Deferred (no fix inside the air gap): " + std::to_string(p.deferred.size()) + " finding(s)";
+    p.explanation += " Deferred (no fix inside the air gap): " + std::to_string(p.deferred.size()) +
+                     " finding(s)";
     if (!p.missing.empty()) {
       p.explanation += "; a snapshot must carry";
       for (const auto& m : p.missing) p.explanation += " [" + m + "]";
     }
     p.explanation += ".";
-    for (const auto& d : p.deferrals) p.explanation += " " + d["source"].get<std::string>() + ": " + d["reason"].get<std::string>() + ".";
+    for (const auto& d : p.deferrals)
+      p.explanation +=
+          " " + d["source"].get<std::string>() + ": " + d["reason"].get<std::string>() + ".";
   }
   return p;
 }

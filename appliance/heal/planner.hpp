@@ -1,8 +1,10 @@
 // The heal planner: an image's findings and the content imported into the air gap -> a plan
 // (which strategy, which packages and artefacts at which versions, what is deferred and why).
-// It does no I/O of its own: what it reads beyond its input (the image's package database, an
-// imported package's control data, an imported artefact's bytes) comes through PlanSources,
-// which the engine backs with the store and tests with data files.
+// It does no I/O of its own: what it reads beyond its input (the image's files, an imported
+// package's metadata, an imported artefact's bytes) comes through PlanSources, which the engine
+// backs with the store and tests with data files. What differs per package family (reading the
+// installed database, picking the builds, the installer) is the family's plan()
+// (heal/package_family.hpp).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,7 @@
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
-#include "heal/deb/control.hpp"
+#include "heal/image_files.hpp"
 #include "scan/inventory.hpp"
 
 namespace airheal::heal {
@@ -25,7 +27,8 @@ struct PackagePin {
   std::string name, version, architecture, digest;
   std::string fixes;      // advisory ids, comma separated (empty for packages the closure added)
   std::string record;     // distroless: the status.d file holding its record; empty: dpkg's status
-  std::string needed_by;  // why the dependency closure added it ("libssl3 3.0.15 depends on libc6 (>= 2.36)")
+  std::string needed_by;  // why the dependency closure added it ("libssl3 3.0.15 depends on libc6
+                          // (>= 2.36)")
 };
 
 struct ArtifactPin {
@@ -49,46 +52,40 @@ struct DependencyPin {
 // Upstream bump: the image's base (named by its org.opencontainers.image.base.* annotations) has
 // a newer version in the registry; the image's own layers are put on top of it.
 struct Rebase {
-  std::string base_name;      // repository:tag in this registry
+  std::string base_name;           // repository:tag in this registry
   std::string old_base, new_base;  // manifest digests
   std::size_t base_layers = 0;     // leading layers of the image that are the old base's
 };
 
 struct Plan {
-  std::string strategy;  // upstream-bump | package-patch | package-files | gold-substitution (joined by "+") | defer
+  std::string strategy;         // upstream-bump | package-patch | package-files | gold-substitution
+                                // (joined by "+") | defer
   std::string family = "dpkg";  // the package family of PACKAGES (heal/package_family.hpp)
   std::vector<PackagePin> packages;
   std::vector<ArtifactPin> artifacts;
   std::vector<DependencyPin> dependencies;  // written to the outbox; no rebuild removes them
-  std::vector<std::string> targeted;  // advisory ids the heal removes
-  std::vector<std::string> deferred;  // advisory ids with no fix inside the gap
-  std::vector<std::string> pinned;    // advisory ids fixed by a dependency pin (outbox)
-  std::vector<std::string> missing;   // "source fixed-version: binaries" whose fixed builds are not imported
-  // Each deferred Debian source and why, naming the missing build: {source, fixed, ids, reason, missing}.
+  std::vector<std::string> targeted;        // advisory ids the heal removes
+  std::vector<std::string> deferred;        // advisory ids with no fix inside the gap
+  std::vector<std::string> pinned;          // advisory ids fixed by a dependency pin (outbox)
+  std::vector<std::string>
+      missing;  // "source fixed-version: binaries" whose fixed builds are not imported
+  // Each deferred Debian source and why, naming the missing build: {source, fixed, ids, reason,
+  // missing}.
   nlohmann::json deferrals = nlohmann::json::array();
   // How the packages are installed: "apt" (the image's apt-get from a local repository), "dpkg"
   // (ordered dpkg calls: the image has dpkg but no apt) or "files" (nothing runs: distroless).
   std::string installer;
-  std::vector<std::vector<std::string>> dpkg_batches;  // installer dpkg: package names per dpkg call
-  std::vector<std::string> apt_mark_auto;  // installer apt: packages whose "automatically installed" mark is kept
+  std::vector<std::vector<std::string>>
+      dpkg_batches;  // installer dpkg: package names per dpkg call
+  std::vector<std::string>
+      apt_mark_auto;  // installer apt: packages whose "automatically installed" mark is kept
   std::string explanation;
   std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
   std::int64_t fix_imported_at = 0;    // when the newest of them was imported
   std::optional<Rebase> rebase;
   bool builds() const { return rebase || !packages.empty() || !artifacts.empty(); }
-  bool uses_dpkg() const;              // some package is installed by the image's own dpkg
+  bool uses_dpkg() const;  // some package is installed by the image's own dpkg
   nlohmann::json to_json() const;
-};
-
-// The image's Debian package database as dpkg reads it: its status file (or distroless
-// status.d records), with each package's record file, apt's auto-installed marks and whether
-// the image can run apt-get.
-struct DebianDatabase {
-  std::vector<deb::Package> packages;
-  std::map<std::string, std::string> record;  // package -> status.d file (distroless)
-  std::set<std::string> auto_installed;
-  std::string architecture;
-  bool apt = false;
 };
 
 // A package or artefact a snapshot imported, with its metadata (a .deb's name, version and
@@ -100,13 +97,16 @@ struct ImportedContent {
 };
 
 struct PlanSources {
-  std::function<Result<DebianDatabase>(bool has_dpkg)> debian_database;  // the image's
-  std::function<Result<deb::Paragraph>(const std::string& digest)> deb_control;
+  // The image's final file system (package families read the installed database from it).
+  std::function<Result<ImageFiles>()> image;
+  // An imported package's own metadata as its family reads it (a .deb's control stanza), by digest.
+  std::function<Result<std::string>(const std::string& digest)> package_metadata;
   std::function<std::optional<std::string>(const Digest& digest)> artifact_bytes;
 };
 
 struct PlanInput {
-  nlohmann::json findings = nlohmann::json::array();  // scan::list_findings, VEX-suppressed ones left out
+  nlohmann::json findings =
+      nlohmann::json::array();  // scan::list_findings, VEX-suppressed ones left out
   scan::ImageInventory inventory;
   std::vector<ImportedContent> packages, artifacts;
   std::string repository;  // scopes artefacts that name the repositories they are for

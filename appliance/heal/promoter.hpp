@@ -20,8 +20,10 @@ class Promoter {
   // Moves heal ID to STATE with DETAIL; EXTRA runs in the same transaction; ACTOR (may be empty)
   // is the journal's actor for the change.
   using Transition = std::function<void(std::int64_t id, HealState state, const std::string& detail,
-                                        const std::function<void(sqlite::Connection&)>& extra, const std::string& actor)>;
-  Promoter(store::Store& store, Transition transition) : store_(store), transition_(std::move(transition)) {}
+                                        const std::function<void(sqlite::Connection&)>& extra,
+                                        const std::string& actor)>;
+  Promoter(store::Store& store, Transition transition)
+      : store_(store), transition_(std::move(transition)) {}
 
   // A free tag for REPO's staged image healed from TAG: TAG-airheal-YYYYMMDD.N, N from 1, not a tag
   // REPO has or a staged tag an earlier heal used (a removed tag's name is not reused).
@@ -33,9 +35,11 @@ class Promoter {
   // Points the tag at the staged image; the original is retained for rollback.
   Result<HealRecord> approve(std::int64_t id, const std::string& by, const std::string& actor = {});
   // Restores the digest the tag had before its latest promoted heal.
-  Result<HealRecord> rollback(const std::string& repo, const std::string& tag, const std::string& by, const std::string& actor = {});
+  Result<HealRecord> rollback(const std::string& repo, const std::string& tag,
+                              const std::string& by, const std::string& actor = {});
   // A staged heal is kept from promotion: held, with BY and WHY as the reason.
-  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why, const std::string& actor = {});
+  Result<HealRecord> hold(std::int64_t id, const std::string& by, const std::string& why,
+                          const std::string& actor = {});
 
  private:
   Result<HealRecord> record(std::int64_t id);

@@ -23,11 +23,14 @@ std::optional<std::pair<std::string, std::string>> base_reference(std::string na
   auto slash = name.find('/');
   if (slash != std::string::npos) {
     auto first = name.substr(0, slash);
-    if (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost")
+    if (first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
+        first == "localhost")
       name = name.substr(slash + 1);
   }
   auto colon = name.rfind(':');
-  if (colon == std::string::npos || (name.rfind('/') != std::string::npos && colon < name.rfind('/'))) return std::nullopt;
+  if (colon == std::string::npos ||
+      (name.rfind('/') != std::string::npos && colon < name.rfind('/')))
+    return std::nullopt;
   auto repo = name.substr(0, colon), tag = name.substr(colon + 1);
   if (repo.empty() || tag.empty()) return std::nullopt;
   return std::pair{repo, tag};
@@ -36,7 +39,8 @@ std::optional<std::pair<std::string, std::string>> base_reference(std::string na
 namespace {
 
 bool package_database(const std::string& path) {
-  for (const char* db : {"var/lib/dpkg", "var/lib/apk", "lib/apk", "var/lib/rpm", "usr/lib/sysimage/rpm"}) {
+  for (const char* db :
+       {"var/lib/dpkg", "var/lib/apk", "lib/apk", "var/lib/rpm", "usr/lib/sysimage/rpm"}) {
     std::string d(db);
     if (path == d || path.rfind(d + "/", 0) == 0) return true;
   }
@@ -58,31 +62,40 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
   auto ann = json::parse(m->annotations_json, nullptr, false);
   std::string old_base;
   std::optional<std::pair<std::string, std::string>> ref;
-  if (ann.is_object() && ann.contains("org.opencontainers.image.base.name") && ann.contains("org.opencontainers.image.base.digest") &&
-      ann["org.opencontainers.image.base.name"].is_string() && ann["org.opencontainers.image.base.digest"].is_string()) {
+  if (ann.is_object() && ann.contains("org.opencontainers.image.base.name") &&
+      ann.contains("org.opencontainers.image.base.digest") &&
+      ann["org.opencontainers.image.base.name"].is_string() &&
+      ann["org.opencontainers.image.base.digest"].is_string()) {
     old_base = ann["org.opencontainers.image.base.digest"].get<std::string>();
     ref = base_reference(ann["org.opencontainers.image.base.name"].get<std::string>());
   } else if (!m->layers.empty()) {
     std::vector<std::string> candidates;
     store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT DISTINCT mr.manifest FROM manifest_refs mr WHERE mr.child = ? AND mr.kind = 'blob' AND mr.manifest != ? "
-                          "AND EXISTS (SELECT 1 FROM tag_history th WHERE th.digest = mr.manifest)");
+      auto st = c.prepare(
+          "SELECT DISTINCT mr.manifest FROM manifest_refs mr WHERE mr.child = ? AND mr.kind = "
+          "'blob' AND mr.manifest != ? "
+          "AND EXISTS (SELECT 1 FROM tag_history th WHERE th.digest = mr.manifest)");
       st.bind(1, m->layers[0].digest.str()).bind(2, manifest);
       while (st.step()) candidates.push_back(st.get_text(0));
     });
     std::size_t best = 0;
     for (const auto& cand : candidates) {
       auto cd = Digest::parse(cand);
-      auto cb = cd ? fs::read_file(store_.blob_path(*cd), 8 << 20) : Result<std::string>(make_error(Errc::not_found, ""));
+      auto cb = cd ? fs::read_file(store_.blob_path(*cd), 8 << 20)
+                   : Result<std::string>(make_error(Errc::not_found, ""));
       if (!cb) continue;
       auto cm = oci::parse_manifest(*cb, oci::media::kOciManifest);
-      if (!cm || cm->is_index || cm->layers.size() >= m->layers.size() || cm->layers.size() <= best) continue;
+      if (!cm || cm->is_index || cm->layers.size() >= m->layers.size() || cm->layers.size() <= best)
+        continue;
       bool prefix = true;
-      for (std::size_t i = 0; i < cm->layers.size(); ++i) prefix = prefix && cm->layers[i].digest == m->layers[i].digest;
+      for (std::size_t i = 0; i < cm->layers.size(); ++i)
+        prefix = prefix && cm->layers[i].digest == m->layers[i].digest;
       if (!prefix) continue;
       store_.read([&](sqlite::Connection& c) {
-        auto st = c.prepare("SELECT r.name, th.tag FROM tag_history th JOIN repositories r ON r.id = th.repo_id WHERE th.digest = ? "
-                            "ORDER BY th.until DESC LIMIT 1");
+        auto st = c.prepare(
+            "SELECT r.name, th.tag FROM tag_history th JOIN repositories r ON r.id = th.repo_id "
+            "WHERE th.digest = ? "
+            "ORDER BY th.until DESC LIMIT 1");
         st.bind(1, cand);
         if (st.step()) {
           ref = std::pair{st.get_text(0), st.get_text(1)};
@@ -92,7 +105,9 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
       });
     }
     if (!ref) {
-      why = "the image does not name its base, and no earlier version of an image here leads its layers";
+      why =
+          "the image does not name its base, and no earlier version of an image here leads its "
+          "layers";
       return std::nullopt;
     }
   }
@@ -120,7 +135,8 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
   }
   auto om = oci::parse_manifest(*old_m->bytes, old_m->media_type);
   auto nm = oci::parse_manifest(*current->bytes, current->media_type);
-  if (!om || !nm || om->is_index || nm->is_index || !nm->config || om->layers.empty() || om->layers.size() >= m->layers.size()) {
+  if (!om || !nm || om->is_index || nm->is_index || !nm->config || om->layers.empty() ||
+      om->layers.size() >= m->layers.size()) {
     why = "the base is not a single image below this one";
     return std::nullopt;
   }
@@ -134,7 +150,8 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
   // hide the newer base's.
   for (std::size_t i = k; i < m->layers.size(); ++i) {
     std::optional<scan::LayerInventory> inv;
-    store_.read([&](sqlite::Connection& c) { inv = scan::LayerCache::get(c, m->layers[i].digest.str()); });
+    store_.read(
+        [&](sqlite::Connection& c) { inv = scan::LayerCache::get(c, m->layers[i].digest.str()); });
     if (!inv) {
       why = "layer " + m->layers[i].digest.str() + " has not been inventoried";
       return std::nullopt;
@@ -144,12 +161,15 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
     for (const auto& w : inv->whiteouts) touches = touches || package_database(w);
     for (const auto& o : inv->opaque) touches = touches || package_database(o);
     if (touches) {
-      why = "the image's own layers change a package database, so it cannot simply be put on a newer base";
+      why =
+          "the image's own layers change a package database, so it cannot simply be put on a newer "
+          "base";
       return std::nullopt;
     }
   }
   // What the newer base fixes here: findings the old base has and the new one does not.
-  if (!scanner_.scan(*Digest::parse(old_base)) || !scanner_.scan(current->digest)) return std::nullopt;
+  if (!scanner_.scan(*Digest::parse(old_base)) || !scanner_.scan(current->digest))
+    return std::nullopt;
   std::set<std::string> in_old, in_new;
   json image_findings;
   store_.read([&](sqlite::Connection& c) {
@@ -183,15 +203,20 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
     st.bind(1, current->digest.str());
     if (st.step()) p.fix_imported_at = st.get_int(0);
   });
-  p.explanation = "The image was built FROM " + p.rebase->base_name + " (its org.opencontainers.image.base annotations), which has a "
-                  "newer version in this registry (" + p.rebase->new_base.substr(0, 19) + ", was " + old_base.substr(0, 19) +
-                  ") that fixes " + std::to_string(targeted.size()) + " of its findings: the image's own " +
-                  std::to_string(m->layers.size() - k) + " layer(s) are put unchanged on the newer base; nothing is rebuilt.";
+  p.explanation = "The image was built FROM " + p.rebase->base_name +
+                  " (its org.opencontainers.image.base annotations), which has a "
+                  "newer version in this registry (" +
+                  p.rebase->new_base.substr(0, 19) + ", was " + old_base.substr(0, 19) +
+                  ") that fixes " + std::to_string(targeted.size()) +
+                  " of its findings: the image's own " + std::to_string(m->layers.size() - k) +
+                  " layer(s) are put unchanged on the newer base; nothing is rebuilt.";
   return p;
 }
 
-Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& repo, const std::string& original, const Plan& plan,
-                                         const fsys::path& work, std::string& log, const Policy& policy) {
+Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& repo,
+                                         const std::string& original, const Plan& plan,
+                                         const fsys::path& work, std::string& log,
+                                         const Policy& policy) {
   const auto& rb = *plan.rebase;
   auto read_json = [&](const std::string& digest) -> Result<json> {
     auto d = Digest::parse(digest);
@@ -205,33 +230,47 @@ Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& rep
   auto mj = read_json(original);
   auto old_base = read_json(rb.old_base);
   auto new_base = read_json(rb.new_base);
-  if (!mj || !old_base || !new_base) return make_error(Errc::manifest_invalid, "the image or its bases cannot be read");
-  auto layers_ok = [](const json& j) { return j.contains("layers") && j["layers"].is_array() && j.contains("config") && j["config"].is_object(); };
-  if (!layers_ok(*mj) || !layers_ok(*new_base) || !layers_ok(*old_base) || (*mj)["layers"].size() <= rb.base_layers)
+  if (!mj || !old_base || !new_base)
+    return make_error(Errc::manifest_invalid, "the image or its bases cannot be read");
+  auto layers_ok = [](const json& j) {
+    return j.contains("layers") && j["layers"].is_array() && j.contains("config") &&
+           j["config"].is_object();
+  };
+  if (!layers_ok(*mj) || !layers_ok(*new_base) || !layers_ok(*old_base) ||
+      (*mj)["layers"].size() <= rb.base_layers)
     return make_error(Errc::manifest_invalid, "the image or its bases have no layers");
   auto config = read_json((*mj)["config"].value("digest", ""));
   auto new_config = read_json((*new_base)["config"].value("digest", ""));
   auto old_config = read_json((*old_base)["config"].value("digest", ""));
-  if (!config || !new_config || !old_config) return make_error(Errc::manifest_invalid, "a config cannot be read");
+  if (!config || !new_config || !old_config)
+    return make_error(Errc::manifest_invalid, "a config cannot be read");
   auto diff_ids = [](const json& c) -> std::optional<json> {
-    if (!c.contains("rootfs") || !c["rootfs"].is_object() || !c["rootfs"].contains("diff_ids") || !c["rootfs"]["diff_ids"].is_array())
+    if (!c.contains("rootfs") || !c["rootfs"].is_object() || !c["rootfs"].contains("diff_ids") ||
+        !c["rootfs"]["diff_ids"].is_array())
       return std::nullopt;
     return c["rootfs"]["diff_ids"];
   };
   auto own = diff_ids(*config), base_ids = diff_ids(*new_config);
-  if (!own || !base_ids || own->size() != (*mj)["layers"].size() || base_ids->size() != (*new_base)["layers"].size())
+  if (!own || !base_ids || own->size() != (*mj)["layers"].size() ||
+      base_ids->size() != (*new_base)["layers"].size())
     return make_error(Errc::manifest_invalid, "diff ids do not match the layers");
   // The config: the image's own (its command, environment, labels), over the newer base's layers.
   json cfg = *config;
   json ids = *base_ids;
   for (std::size_t i = rb.base_layers; i < own->size(); ++i) ids.push_back((*own)[i]);
   cfg["rootfs"]["diff_ids"] = ids;
-  json history = new_config->contains("history") && (*new_config)["history"].is_array() ? (*new_config)["history"] : json::array();
-  std::size_t old_history = old_config->contains("history") && (*old_config)["history"].is_array() ? (*old_config)["history"].size() : 0;
+  json history = new_config->contains("history") && (*new_config)["history"].is_array()
+                     ? (*new_config)["history"]
+                     : json::array();
+  std::size_t old_history = old_config->contains("history") && (*old_config)["history"].is_array()
+                                ? (*old_config)["history"].size()
+                                : 0;
   if (config->contains("history") && (*config)["history"].is_array())
-    for (std::size_t i = old_history; i < (*config)["history"].size(); ++i) history.push_back((*config)["history"][i]);
+    for (std::size_t i = old_history; i < (*config)["history"].size(); ++i)
+      history.push_back((*config)["history"][i]);
   history.push_back({{"created", scan::rfc3339(store_.now_seconds())},
-                     {"created_by", "airheal heal " + std::to_string(id) + ": rebased from " + rb.old_base + " onto " + rb.new_base},
+                     {"created_by", "airheal heal " + std::to_string(id) + ": rebased from " +
+                                        rb.old_base + " onto " + rb.new_base},
                      {"comment", "airheal upstream-bump"},
                      {"empty_layer", true}});
   cfg["history"] = history;
@@ -242,9 +281,11 @@ Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& rep
   healed["config"]["digest"] = cfg_digest.str();
   healed["config"]["size"] = cfg_bytes.size();
   json layers = (*new_base)["layers"];
-  for (std::size_t i = rb.base_layers; i < (*mj)["layers"].size(); ++i) layers.push_back((*mj)["layers"][i]);
+  for (std::size_t i = rb.base_layers; i < (*mj)["layers"].size(); ++i)
+    layers.push_back((*mj)["layers"][i]);
   healed["layers"] = layers;
-  if (!healed.contains("annotations") || !healed["annotations"].is_object()) healed["annotations"] = json::object();
+  if (!healed.contains("annotations") || !healed["annotations"].is_object())
+    healed["annotations"] = json::object();
   healed["annotations"]["org.opencontainers.image.base.digest"] = rb.new_base;
   healed["annotations"]["dev.airheal.heal"] = std::to_string(id);
   healed["annotations"]["dev.airheal.original"] = original;
@@ -254,7 +295,9 @@ Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& rep
   std::vector<std::pair<Digest, std::uint64_t>> blobs;
   for (const auto& l : layers) {
     auto d = Digest::parse(l.value("digest", ""));
-    if (!d || !store_.has_blob_file(*d)) return make_error(Errc::blob_unknown, "layer " + l.value("digest", "") + " is not in the store");
+    if (!d || !store_.has_blob_file(*d))
+      return make_error(Errc::blob_unknown,
+                        "layer " + l.value("digest", "") + " is not in the store");
     auto size = l.value("size", std::uint64_t{0});
     blobs.emplace_back(*d, size);
     out.image_size += size;
@@ -268,9 +311,11 @@ Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& rep
     store_.link_blob(c, repo, cfg_digest, cfg_bytes.size());
     for (const auto& [d, size] : blobs) store_.link_blob(c, repo, d, size);
   });
-  log += "rebased onto " + rb.base_name + " at " + rb.new_base + " (" + std::to_string(rb.base_layers) + " base layer(s) replaced by " +
+  log += "rebased onto " + rb.base_name + " at " + rb.new_base + " (" +
+         std::to_string(rb.base_layers) + " base layer(s) replaced by " +
          std::to_string((*new_base)["layers"].size()) + ")\n";
-  auto checks = run_checks(id, out.manifest, work / "check", log, policy.test, true, out.smoke_note);
+  auto checks =
+      run_checks(id, out.manifest, work / "check", log, policy.test, true, out.smoke_note);
   if (!checks) return checks.error();
   out.test_failure = checks->first;
   out.smoke_failure = checks->second;

@@ -26,7 +26,8 @@ Verdict verify(const VerifyInput& in) {
     if (targeted.count(text(f, "advisory"))) remaining.insert(key);
     if (was.count(key)) continue;
     auto sev = text(f, "severity");
-    (sev == "critical" || sev == "high" ? fresh_blocking : fresh_other).insert(key + " (" + sev + ")");
+    (sev == "critical" || sev == "high" ? fresh_blocking : fresh_other)
+        .insert(key + " (" + sev + ")");
   }
   const auto& b = in.built;
   if (!b.test_failure.empty()) v.why += " the test command failed (" + b.test_failure + ");";
@@ -35,10 +36,12 @@ Verdict verify(const VerifyInput& in) {
   for (const auto& r : fresh_blocking) v.why += " new " + r + ";";
   // Size: a package heal adds files next to the ones it replaces; the layer must stay small
   // against the image.
-  double growth = b.image_size ? static_cast<double>(b.heal_layer_size) / static_cast<double>(b.image_size) : 0;
+  double growth =
+      b.image_size ? static_cast<double>(b.heal_layer_size) / static_cast<double>(b.image_size) : 0;
   if (in.size_bound && growth > in.max_size_growth)
-    v.why += " the heal layer (" + fs::human_bytes(b.heal_layer_size) + ") is " + std::to_string(static_cast<int>(growth * 100)) +
-             "% of the image, over the " + std::to_string(static_cast<int>(in.max_size_growth * 100)) + "% bound;";
+    v.why += " the heal layer (" + fs::human_bytes(b.heal_layer_size) + ") is " +
+             std::to_string(static_cast<int>(growth * 100)) + "% of the image, over the " +
+             std::to_string(static_cast<int>(in.max_size_growth * 100)) + "% bound;";
   v.notes = b.smoke_note;
   for (const auto& r : fresh_other) v.notes += " new " + r + " (below high: not blocking);";
   if (!b.test_failure.empty())

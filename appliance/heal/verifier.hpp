@@ -22,16 +22,19 @@ struct BuildResult {
 };
 
 struct VerifyInput {
-  nlohmann::json before = nlohmann::json::array();  // scan::list_findings of the original (suppressed ones included)
-  nlohmann::json after = nlohmann::json::array();   // ... and of the healed image
-  std::vector<std::string> targeted;                // advisory ids the plan removes
-  bool size_bound = true;     // the size gate applies (a package heal; a gold artefact replaces whole binaries)
+  nlohmann::json before =
+      nlohmann::json::array();  // scan::list_findings of the original (suppressed ones included)
+  nlohmann::json after = nlohmann::json::array();  // ... and of the healed image
+  std::vector<std::string> targeted;               // advisory ids the plan removes
+  bool size_bound =
+      true;  // the size gate applies (a package heal; a gold artefact replaces whole binaries)
   double max_size_growth = 0.5;
   BuildResult built;
 };
 
 struct Verdict {
-  std::string why;    // " the test command failed (...); still libssl3 CVE-...;" ...: empty when every gate passed
+  std::string why;    // " the test command failed (...); still libssl3 CVE-...;" ...: empty when
+                      // every gate passed
   std::string notes;  // what passed with a remark (smoke test ran, new findings below high)
   Failure gate;       // the gate that failed first among test and smoke test, classified
   bool passed() const { return why.empty(); }

@@ -2,7 +2,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-
 #include <spdlog/spdlog.h>
 
 #include "core/fs.hpp"
@@ -11,7 +10,8 @@
 namespace airheal::heal {
 
 Result<HttpUrl> parse_http_url(const std::string& url) {
-  if (url.rfind("http://", 0) != 0) return make_error(Errc::invalid_argument, url + ": only http:// URLs are supported");
+  if (url.rfind("http://", 0) != 0)
+    return make_error(Errc::invalid_argument, url + ": only http:// URLs are supported");
   auto rest = url.substr(7);
   auto slash = rest.find('/');
   auto authority = rest.substr(0, slash);
@@ -21,33 +21,40 @@ Result<HttpUrl> parse_http_url(const std::string& url) {
     return make_error(Errc::invalid_argument, url + ": needs a host (and no credentials)");
   if (authority.front() == '[') {  // [v6]:port
     auto close = authority.find(']');
-    if (close == std::string::npos) return make_error(Errc::invalid_argument, url + ": bad IPv6 literal");
+    if (close == std::string::npos)
+      return make_error(Errc::invalid_argument, url + ": bad IPv6 literal");
     u.host = authority.substr(1, close - 1);
-    u.port = close + 1 < authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "80";
+    u.port = close + 1 < authority.size() && authority[close + 1] == ':'
+                 ? authority.substr(close + 2)
+                 : "80";
   } else {
     auto colon = authority.rfind(':');
     u.host = authority.substr(0, colon);
     u.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
   }
-  if (u.host.empty() || u.port.empty() || u.port.find_first_not_of("0123456789") != std::string::npos)
+  if (u.host.empty() || u.port.empty() ||
+      u.port.find_first_not_of("0123456789") != std::string::npos)
     return make_error(Errc::invalid_argument, url + ": bad host or port");
   return u;
 }
 
 Result<std::string> read_webhook_secret(const std::filesystem::path& file) {
   auto sb = fs::read_file(file, 1 << 16);
-  if (!sb) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: " + sb.error().message);
+  if (!sb)
+    return make_error(Errc::invalid_argument, "heal.webhook_secret_file: " + sb.error().message);
   auto secret = *sb;
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.size() < 16) return make_error(Errc::invalid_argument, "heal.webhook_secret_file: the key must be at least 16 bytes");
+  if (secret.size() < 16)
+    return make_error(Errc::invalid_argument,
+                      "heal.webhook_secret_file: the key must be at least 16 bytes");
   return secret;
 }
 
 std::string webhook_signature(const std::string& secret, const std::string& body) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()), body.size(),
-       mac, &len);
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
   static const char* hex = "0123456789abcdef";
   std::string out = "sha256=";
   for (unsigned i = 0; i < len; ++i) {
@@ -61,19 +68,28 @@ nlohmann::json promoted_images(store::Store& store) {
   auto out = nlohmann::json::array();
   store.read([&](sqlite::Connection& c) {
     auto st = c.prepare(
-        "SELECT h.repository, h.tag, h.staged, h.id, h.original, ifnull(h.promoted_at, h.updated_at) FROM heals h "
-        "JOIN repositories r ON r.name = h.repository JOIN tags t ON t.repo_id = r.id AND t.name = h.tag AND t.digest = h.staged "
-        "WHERE h.state = 'promoted' AND h.id = (SELECT max(id) FROM heals h2 WHERE h2.repository = h.repository AND h2.tag = h.tag "
+        "SELECT h.repository, h.tag, h.staged, h.id, h.original, ifnull(h.promoted_at, "
+        "h.updated_at) FROM heals h "
+        "JOIN repositories r ON r.name = h.repository JOIN tags t ON t.repo_id = r.id AND t.name = "
+        "h.tag AND t.digest = h.staged "
+        "WHERE h.state = 'promoted' AND h.id = (SELECT max(id) FROM heals h2 WHERE h2.repository = "
+        "h.repository AND h2.tag = h.tag "
         "AND h2.state = 'promoted') ORDER BY h.repository, h.tag");
     while (st.step())
-      out.push_back({{"image", st.get_text(0) + ":" + st.get_text(1)}, {"repository", st.get_text(0)}, {"tag", st.get_text(1)},
-                     {"digest", st.get_text(2)}, {"pinned", st.get_text(0) + "@" + st.get_text(2)}, {"heal", st.get_int(3)},
-                     {"original", st.get_text(4)}, {"promoted_at", st.get_int(5)}});
+      out.push_back({{"image", st.get_text(0) + ":" + st.get_text(1)},
+                     {"repository", st.get_text(0)},
+                     {"tag", st.get_text(1)},
+                     {"digest", st.get_text(2)},
+                     {"pinned", st.get_text(0) + "@" + st.get_text(2)},
+                     {"heal", st.get_int(3)},
+                     {"original", st.get_text(4)},
+                     {"promoted_at", st.get_int(5)}});
   });
   return out;
 }
 
-Status write_promotions(store::Store& store, const std::filesystem::path& dir, const nlohmann::json& event) {
+Status write_promotions(store::Store& store, const std::filesystem::path& dir,
+                        const nlohmann::json& event) {
   auto type = event.value("type", "");
   if (type != "heal.promoted" && type != "heal.rolled_back") return {};
   std::error_code ec;
@@ -88,15 +104,22 @@ Status write_promotions(store::Store& store, const std::filesystem::path& dir, c
       e["digest"] = m->digest.str();
       e["pinned"] = image.substr(0, colon) + "@" + m->digest.str();
     }
-  auto id = event.contains("heal") && event["heal"].is_number_integer() ? std::to_string(event["heal"].get<std::int64_t>()) : "0";
-  if (auto st = fs::write_file_atomic(dir / ("heal-" + id + "-" + type.substr(5) + ".json"), e.dump(2) + "\n"); !st) return st;
+  auto id = event.contains("heal") && event["heal"].is_number_integer()
+                ? std::to_string(event["heal"].get<std::int64_t>())
+                : "0";
+  if (auto st = fs::write_file_atomic(dir / ("heal-" + id + "-" + type.substr(5) + ".json"),
+                                      e.dump(2) + "\n");
+      !st)
+    return st;
   return fs::write_file_atomic(dir / "current.json", current.dump(2) + "\n");
 }
 
-Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chrono::seconds timeout,
+Result<int> http_post_json(const HttpUrl& url, const std::string& body,
+                           std::chrono::seconds timeout,
                            const std::vector<std::pair<std::string, std::string>>& headers) {
   auto all = headers;
-  all.insert(all.begin(), {{"User-Agent", "airheal-webhook"}, {"Content-Type", "application/json"}});
+  all.insert(all.begin(),
+             {{"User-Agent", "airheal-webhook"}, {"Content-Type", "application/json"}});
   auto r = http_client::request("POST", url.host, url.port, url.target, body, all, timeout);
   if (!r) return r.error();
   return r->status;
@@ -105,8 +128,10 @@ Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chr
 Webhooks::Webhooks(std::vector<std::string> urls, std::string secret) : secret_(std::move(secret)) {
   for (const auto& u : urls) {
     auto p = parse_http_url(u);
-    if (p) urls_.push_back(*p);
-    else spdlog::warn("webhook {} ignored: {}", u, p.error().message);
+    if (p)
+      urls_.push_back(*p);
+    else
+      spdlog::warn("webhook {} ignored: {}", u, p.error().message);
   }
   if (!urls_.empty()) worker_ = std::thread([this] { run(); });
 }
@@ -152,7 +177,8 @@ void Webhooks::run() {
     for (const auto& u : urls_) {
       bool stopping = false;
       std::vector<std::pair<std::string, std::string>> headers;
-      if (!secret_.empty()) headers.emplace_back("X-Airheal-Signature", webhook_signature(secret_, body));
+      if (!secret_.empty())
+        headers.emplace_back("X-Airheal-Signature", webhook_signature(secret_, body));
       for (int attempt = 0; attempt < 5; ++attempt) {
         auto r = http_post_json(u, body, std::chrono::seconds(5), headers);
         if (r && *r >= 200 && *r < 300) break;

@@ -6,12 +6,11 @@
 // Promotions also leave a digest-pinned list for GitOps tools (write_promotions).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,7 +26,8 @@ struct HttpUrl {
 Result<HttpUrl> parse_http_url(const std::string& url);
 
 // One POST; returns the HTTP status.
-Result<int> http_post_json(const HttpUrl& url, const std::string& body, std::chrono::seconds timeout,
+Result<int> http_post_json(const HttpUrl& url, const std::string& body,
+                           std::chrono::seconds timeout,
                            const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // The HMAC key from heal.webhook_secret_file (trailing newline dropped; at least 16 bytes).
@@ -36,11 +36,13 @@ Result<std::string> read_webhook_secret(const std::filesystem::path& file);
 // "sha256=" + hex HMAC-SHA256 of BODY with SECRET (the X-Airheal-Signature value).
 std::string webhook_signature(const std::string& secret, const std::string& body);
 
-// Tags that serve a promoted heal, pinned by digest: [{image, repository, tag, digest, pinned, heal, original}].
+// Tags that serve a promoted heal, pinned by digest: [{image, repository, tag, digest, pinned,
+// heal, original}].
 nlohmann::json promoted_images(store::Store& store);
 // After a heal.promoted or heal.rolled_back event: DIR/current.json (promoted_images) and
 // DIR/heal-ID-EVENT.json (the event with the pinned reference), both written atomically.
-Status write_promotions(store::Store& store, const std::filesystem::path& dir, const nlohmann::json& event);
+Status write_promotions(store::Store& store, const std::filesystem::path& dir,
+                        const nlohmann::json& event);
 
 class Webhooks {
  public:

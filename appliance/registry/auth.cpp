@@ -1,7 +1,7 @@
 #include "registry/auth.hpp"
 
-#include <openssl/crypto.h>
 #include <fnmatch.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "core/digest.hpp"
@@ -30,18 +30,20 @@ std::optional<std::string> from_hex(std::string_view h) {
 std::string pbkdf2(std::string_view password, std::string_view salt, int iterations) {
   unsigned char out[32];
   PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), iterations,
-                    EVP_sha256(), sizeof out, out);
+                    reinterpret_cast<const unsigned char*>(salt.data()),
+                    static_cast<int>(salt.size()), iterations, EVP_sha256(), sizeof out, out);
   return std::string(reinterpret_cast<char*>(out), sizeof out);
 }
 }  // namespace
 
 std::optional<std::string> base64_decode(std::string_view in) {
-  while (!in.empty() && (in.back() == ' ' || in.back() == '\r' || in.back() == '\n')) in.remove_suffix(1);
+  while (!in.empty() && (in.back() == ' ' || in.back() == '\r' || in.back() == '\n'))
+    in.remove_suffix(1);
   if (in.size() % 4 != 0 || in.size() > 8192) return std::nullopt;
   std::string out((in.size() / 4) * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   if (n < 0) return std::nullopt;
   std::size_t pad = 0;
   if (!in.empty() && in.back() == '=') ++pad;
@@ -52,9 +54,12 @@ std::optional<std::string> base64_decode(std::string_view in) {
 
 const char* to_string(Operation op) {
   switch (op) {
-    case Operation::pull: return "pull from";
-    case Operation::push: return "push to";
-    case Operation::del: return "delete in";
+    case Operation::pull:
+      return "pull from";
+    case Operation::push:
+      return "push to";
+    case Operation::del:
+      return "delete in";
   }
   return "?";
 }
@@ -69,23 +74,32 @@ Result<Rights> Rights::parse(std::string_view spec) {
     spec = semi == std::string_view::npos ? std::string_view() : spec.substr(semi + 1);
     if (part.empty()) continue;
     auto eq = part.find('=');
-    if (eq == std::string_view::npos) return make_error(Errc::invalid_argument, "rights '" + std::string(part) + "' need KIND=PATTERNS");
+    if (eq == std::string_view::npos)
+      return make_error(Errc::invalid_argument,
+                        "rights '" + std::string(part) + "' need KIND=PATTERNS");
     auto kind = part.substr(0, eq);
     auto values = part.substr(eq + 1);
     if (kind == "api") {
-      if (values != "write" && values != "read") return make_error(Errc::invalid_argument, "api= takes read or write");
+      if (values != "write" && values != "read")
+        return make_error(Errc::invalid_argument, "api= takes read or write");
       r.api_write = values == "write";
       continue;
     }
-    std::vector<std::string>* list = kind == "pull" ? &r.pull : kind == "push" ? &r.push : kind == "delete" ? &r.del : nullptr;
-    if (!list) return make_error(Errc::invalid_argument, "unknown right '" + std::string(kind) + "' (pull, push, delete, api)");
+    std::vector<std::string>* list = kind == "pull"     ? &r.pull
+                                     : kind == "push"   ? &r.push
+                                     : kind == "delete" ? &r.del
+                                                        : nullptr;
+    if (!list)
+      return make_error(Errc::invalid_argument,
+                        "unknown right '" + std::string(kind) + "' (pull, push, delete, api)");
     while (!values.empty()) {
       auto comma = values.find(',');
       auto v = values.substr(0, comma);
       values = comma == std::string_view::npos ? std::string_view() : values.substr(comma + 1);
       if (v.empty()) continue;
       if (!valid_pattern(v))
-        return make_error(Errc::invalid_argument, "repository pattern '" + std::string(v) + "' may hold a-z 0-9 . _ - / * ? only");
+        return make_error(Errc::invalid_argument, "repository pattern '" + std::string(v) +
+                                                      "' may hold a-z 0-9 . _ - / * ? only");
       list->emplace_back(v);
     }
   }
@@ -98,7 +112,8 @@ std::string Rights::str() const {
     for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
     return s;
   };
-  return "pull=" + join(pull) + ";push=" + join(push) + ";delete=" + join(del) + ";api=" + (api_write ? "write" : "read");
+  return "pull=" + join(pull) + ";push=" + join(push) + ";delete=" + join(del) +
+         ";api=" + (api_write ? "write" : "read");
 }
 
 bool Rights::may(Operation op, std::string_view repository) const {
@@ -119,7 +134,8 @@ Rights UserFile::rights(const std::string& user) const {
 bool UserFile::valid_user_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
       return false;
   return true;
 }
@@ -170,13 +186,16 @@ Result<UserFile> UserFile::load(const std::filesystem::path& path) {
     auto colon = line.find(':');
     if (colon == std::string::npos || !valid_user_name(line.substr(0, colon)) ||
         line.compare(colon + 1, 14, "pbkdf2-sha256$") != 0)
-      return make_error(Errc::invalid_argument, path.string() + ":" + std::to_string(line_no) +
-                                                    ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH[:RIGHTS]");
+      return make_error(Errc::invalid_argument,
+                        path.string() + ":" + std::to_string(line_no) +
+                            ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH[:RIGHTS]");
     auto name = line.substr(0, colon);
     auto rest = line.substr(colon + 1);
     if (auto second = rest.find(':'); second != std::string::npos) {
       auto rights = Rights::parse(rest.substr(second + 1));
-      if (!rights) return make_error(Errc::invalid_argument, path.string() + ":" + std::to_string(line_no) + ": " + rights.error().message);
+      if (!rights)
+        return make_error(Errc::invalid_argument, path.string() + ":" + std::to_string(line_no) +
+                                                      ": " + rights.error().message);
       f.rights_[name] = std::move(*rights);
       rest = rest.substr(0, second);
     }
@@ -187,8 +206,11 @@ Result<UserFile> UserFile::load(const std::filesystem::path& path) {
 
 Status UserFile::save(const std::filesystem::path& path) const {
   std::string out =
-      "# airheal registry users: NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH:pull=PATTERNS;push=PATTERNS;delete=PATTERNS;api=read|write\n"
-      "# (airhealctl user add NAME --pull 'apps/*' --push 'apps/team-a/*'); a line without rights may only pull\n";
+      "# airheal registry users: "
+      "NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH:pull=PATTERNS;push=PATTERNS;delete=PATTERNS;api="
+      "read|write\n"
+      "# (airhealctl user add NAME --pull 'apps/*' --push 'apps/team-a/*'); a line without rights "
+      "may only pull\n";
   for (const auto& [u, h] : users_) out += u + ":" + h + ":" + rights(u).str() + "\n";
   return fs::write_file_atomic(path, out);
 }
@@ -224,9 +246,11 @@ std::optional<std::string> Authenticator::check_basic(std::string_view authoriza
   return user;
 }
 
-Decision Authenticator::decide(bool is_write, bool loopback, bool tls, std::string_view authorization, std::string* user) {
+Decision Authenticator::decide(bool is_write, bool loopback, bool tls,
+                               std::string_view authorization, std::string* user) {
   if (is_write && policy_.read_only) return Decision::read_only;
-  bool exempt = is_write ? (loopback && policy_.loopback_push_without_credentials) : policy_.anonymous_pull;
+  bool exempt =
+      is_write ? (loopback && policy_.loopback_push_without_credentials) : policy_.anonymous_pull;
   if (!authorization.empty()) {
     if (!tls && !loopback) return Decision::credentials_need_tls;
     if (auto who = check_basic(authorization)) {

@@ -67,7 +67,8 @@ class Authenticator {
   Authenticator(AccessPolicy policy, UserFile users) : policy_(policy), users_(std::move(users)) {}
   // authorization is the raw Authorization header (may be empty). USER: the authenticated user
   // when the decision rests on credentials (empty when the policy exempted the request).
-  Decision decide(bool is_write, bool loopback, bool tls, std::string_view authorization, std::string* user = nullptr);
+  Decision decide(bool is_write, bool loopback, bool tls, std::string_view authorization,
+                  std::string* user = nullptr);
   const AccessPolicy& policy() const { return policy_; }
   bool has_users() const { return !users_.empty(); }
   Rights rights(const std::string& user) const { return users_.rights(user); }
@@ -79,7 +80,8 @@ class Authenticator {
   UserFile users_;
   // PBKDF2 is deliberately slow: remember recently verified headers (by hash) for a while.
   std::mutex mu_;
-  std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> verified_;
+  std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
+      verified_;
 };
 
 std::optional<std::string> base64_decode(std::string_view in);

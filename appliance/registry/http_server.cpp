@@ -1,10 +1,10 @@
 #include "registry/http_server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -15,7 +15,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <spdlog/spdlog.h>
 #include <vector>
 
 namespace airheal::registry {
@@ -35,7 +34,6 @@ void RequestStats::record(std::string_view method, int status, std::uint64_t mic
   latency[b]++;
   latency_sum_us += micros;
 }
-
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -66,7 +64,8 @@ struct HttpServer::Tracker {
     if (e.evicting) return;
     e.evicting = true;
     --counted;
-    if (auto it = per_client.find(e.client); it != per_client.end() && --it->second == 0) per_client.erase(it);
+    if (auto it = per_client.find(e.client); it != per_client.end() && --it->second == 0)
+      per_client.erase(it);
   }
   // The longest-idle connection (of CLIENT when given) that can be closed, or live.end().
   std::unordered_map<std::uint64_t, Entry>::iterator oldest_idle(const std::string* client) {
@@ -87,10 +86,12 @@ struct HttpServer::Tracker {
     return true;
   }
   // Room for a new connection from CLIENT, made by closing idle ones; nullopt: refuse it.
-  std::optional<std::uint64_t> admit(const std::string& client, std::size_t total_limit, std::size_t client_limit) {
+  std::optional<std::uint64_t> admit(const std::string& client, std::size_t total_limit,
+                                     std::size_t client_limit) {
     std::lock_guard lk(mu);
     max_total = total_limit;
-    if (auto it = per_client.find(client); it != per_client.end() && it->second >= client_limit && !evict(&client)) {
+    if (auto it = per_client.find(client);
+        it != per_client.end() && it->second >= client_limit && !evict(&client)) {
       ++refused;
       return std::nullopt;
     }
@@ -150,7 +151,8 @@ constexpr bool is_tls() {
 
 // Writes the file span: sendfile(2) on plain TCP, pread + async_write under TLS.
 template <class Stream>
-asio::awaitable<bool> send_file(Stream& stream, const FileSpan& span, std::chrono::seconds timeout) {
+asio::awaitable<bool> send_file(Stream& stream, const FileSpan& span,
+                                std::chrono::seconds timeout) {
   off_t off = static_cast<off_t>(span.offset);
   std::uint64_t left = span.length;
   beast::error_code ec;
@@ -159,7 +161,8 @@ asio::awaitable<bool> send_file(Stream& stream, const FileSpan& span, std::chron
     sock.native_non_blocking(true, ec);
     if (ec) co_return false;
     while (left > 0) {
-      ssize_t n = ::sendfile(sock.native_handle(), span.fd->get(), &off, std::min<std::uint64_t>(left, 1u << 30));
+      ssize_t n = ::sendfile(sock.native_handle(), span.fd->get(), &off,
+                             std::min<std::uint64_t>(left, 1u << 30));
       if (n > 0) {
         left -= static_cast<std::uint64_t>(n);
         continue;
@@ -180,7 +183,8 @@ asio::awaitable<bool> send_file(Stream& stream, const FileSpan& span, std::chron
   } else {
     std::vector<char> buf(256 * 1024);
     while (left > 0) {
-      ssize_t n = ::pread(span.fd->get(), buf.data(), std::min<std::uint64_t>(left, buf.size()), off);
+      ssize_t n =
+          ::pread(span.fd->get(), buf.data(), std::min<std::uint64_t>(left, buf.size()), off);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) co_return false;
       lowest(stream).expires_after(timeout);
@@ -240,8 +244,9 @@ asio::awaitable<bool> write_response(Stream& stream, Response& r, bool keep_aliv
 }
 
 template <class Stream>
-asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOptions& opt, ClientInfo client,
-                            HttpServer::Tracker& tracker, std::uint64_t id, RequestStats& stats) {
+asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOptions& opt,
+                            ClientInfo client, HttpServer::Tracker& tracker, std::uint64_t id,
+                            RequestStats& stats) {
   beast::flat_buffer buffer;
   std::vector<char> chunk(256 * 1024);
   for (;;) {
@@ -252,17 +257,23 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     // Beast checks Content-Length against the body limit while parsing the header; the real
     // per-route limits are enforced by Registry::prepare and the body consumers.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    lowest(stream).expires_after(tracker.under_pressure() ? std::min(opt.idle_timeout, opt.pressure_idle_timeout) : opt.idle_timeout);
+    lowest(stream).expires_after(tracker.under_pressure()
+                                     ? std::min(opt.idle_timeout, opt.pressure_idle_timeout)
+                                     : opt.idle_timeout);
     beast::error_code ec;
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == http::error::header_limit) {
-        Response r = error_response(http::status::request_header_fields_too_large, "UNSUPPORTED", "request header too large");
+        Response r = error_response(http::status::request_header_fields_too_large, "UNSUPPORTED",
+                                    "request header too large");
         co_await write_response(stream, r, false, 11, opt);
       } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-                 ec != beast::error::timeout && ec != asio::error::eof && ec != asio::ssl::error::stream_truncated) {
+                 ec != beast::error::timeout && ec != asio::error::eof &&
+                 ec != asio::ssl::error::stream_truncated) {
         spdlog::debug("client {}: bad request header: {}", id, ec.message());
-        Response r = error_response(http::status::bad_request, "UNSUPPORTED", "malformed HTTP request");
+        Response r =
+            error_response(http::status::bad_request, "UNSUPPORTED", "malformed HTTP request");
         co_await write_response(stream, r, false, 11, opt);
       }
       co_return;
@@ -298,8 +309,8 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
       // limit (the route was not known yet): compare here, before a byte of the body is read.
       if (has_body && parser.content_length() && *parser.content_length() > p.body_limit)
         early = error_response(http::status::payload_too_large, "SIZE_INVALID",
-                               "request body of " + std::to_string(*parser.content_length()) + " bytes is over the limit of " +
-                                   std::to_string(p.body_limit));
+                               "request body of " + std::to_string(*parser.content_length()) +
+                                   " bytes is over the limit of " + std::to_string(p.body_limit));
       // A body of known length is read straight from the socket into the consumer, in reads as
       // large as the socket has ready: no parser copy and one timer reset per read (profiled:
       // beast's 64 KiB reads, each with a timer reset and a reactor registration, capped uploads
@@ -316,10 +327,12 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
         while (!early && left > 0) {
           lowest(stream).expires_after(opt.read_timeout);
           auto n = co_await stream.async_read_some(
-              asio::buffer(chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()))),
+              asio::buffer(chunk.data(),
+                           static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()))),
               asio::redirect_error(use_awaitable, ec));
           if (ec) {
-            spdlog::info("{} {} aborted while reading the body: {}", std::string(method), target, ec.message());
+            spdlog::info("{} {} aborted while reading the body: {}", std::string(method), target,
+                         ec.message());
             co_return;
           }
           left -= n;
@@ -334,12 +347,14 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
         co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
         if (ec == http::error::need_buffer) ec = {};
         if (ec == http::error::body_limit) {
-          early = error_response(http::status::payload_too_large, "SIZE_INVALID", "request body is too large");
+          early = error_response(http::status::payload_too_large, "SIZE_INVALID",
+                                 "request body is too large");
           break;
         }
         if (ec) {
           // The client went away or stalled: the consumer is dropped and rolls back.
-          spdlog::info("{} {} aborted while reading the body: {}", std::string(method), target, ec.message());
+          spdlog::info("{} {} aborted while reading the body: {}", std::string(method), target,
+                       ec.message());
           co_return;
         }
         std::size_t n = chunk.size() - parser.get().body().size;
@@ -361,9 +376,13 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
     stats.requests++;
     if (static_cast<int>(r.status) >= 500) stats.errors++;
     auto status = static_cast<int>(r.status);
-    bool ok = co_await write_response(stream, r, keep_alive, version, opt, head.method() == http::verb::head);
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-    stats.record(std::string_view(method.data(), method.size()), status, static_cast<std::uint64_t>(us));
+    bool ok = co_await write_response(stream, r, keep_alive, version, opt,
+                                      head.method() == http::verb::head);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    stats.record(std::string_view(method.data(), method.size()), status,
+                 static_cast<std::uint64_t>(us));
     if (status >= 500)
       spdlog::warn("{} {} -> {} ({} us)", std::string(method), target, status, us);
     else if (status >= 400 && status != 404)
@@ -376,7 +395,8 @@ asio::awaitable<void> serve(Stream& stream, Registry& registry, const HttpOption
       std::size_t drained = 0;
       while (drained < (16u << 20)) {
         lowest(stream).expires_after(std::chrono::seconds(2));
-        auto n = co_await stream.async_read_some(asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+        auto n = co_await stream.async_read_some(asio::buffer(chunk),
+                                                 asio::redirect_error(use_awaitable, ec));
         if (ec) break;
         drained += n;
       }
@@ -396,7 +416,6 @@ asio::awaitable<void> close_stream(Stream& stream) {
   lowest(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
   lowest(stream).close();
 }
-
 
 // Coroutines take everything by value or by reference to objects that outlive them (the
 // server outlives its io_context's handlers); lambdas with captures would dangle.
@@ -420,8 +439,9 @@ asio::awaitable<void> plain_session(tcp::socket s, Registry& registry, const Htt
 }
 
 asio::awaitable<void> tls_session(tcp::socket s, asio::ssl::context& ssl, Registry& registry,
-                                  const HttpOptions& options, std::shared_ptr<HttpServer::Tracker> tracker,
-                                  ClientInfo client, RequestStats& stats, std::uint64_t id) {
+                                  const HttpOptions& options,
+                                  std::shared_ptr<HttpServer::Tracker> tracker, ClientInfo client,
+                                  RequestStats& stats, std::uint64_t id) {
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), ssl);
   auto ex = stream.get_executor();
   auto idp = std::make_shared<std::uint64_t>(id);
@@ -433,7 +453,8 @@ asio::awaitable<void> tls_session(tcp::socket s, asio::ssl::context& ssl, Regist
   });
   beast::error_code hec;
   beast::get_lowest_layer(stream).expires_after(options.read_timeout);
-  co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, hec));
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(use_awaitable, hec));
   if (!hec) {
     co_await serve(stream, registry, options, client, *tracker, *idp, stats);
     co_await close_stream(stream);
@@ -446,7 +467,8 @@ asio::awaitable<void> tls_session(tcp::socket s, asio::ssl::context& ssl, Regist
 asio::awaitable<void> HttpServer::accept_loop() {
   for (;;) {
     beast::error_code aec;
-    auto sock = co_await acceptor_->async_accept(asio::make_strand(ioc_), asio::redirect_error(use_awaitable, aec));
+    auto sock = co_await acceptor_->async_accept(asio::make_strand(ioc_),
+                                                 asio::redirect_error(use_awaitable, aec));
     if (aec) {
       if (aec == asio::error::operation_aborted || tracker_->stopping) co_return;
       spdlog::warn("accept failed: {}", aec.message());
@@ -455,9 +477,11 @@ asio::awaitable<void> HttpServer::accept_loop() {
     ClientInfo client;
     std::string peer;
     {
-      // With --listen [::]:PORT an IPv4 client arrives as ::ffff:a.b.c.d; 127.0.0.0/8 is loopback there too.
+      // With --listen [::]:PORT an IPv4 client arrives as ::ffff:a.b.c.d; 127.0.0.0/8 is loopback
+      // there too.
       auto addr = sock.remote_endpoint(aec).address();
-      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+        addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
       client.loopback = addr.is_loopback();
       peer = addr.to_string();
     }
@@ -467,9 +491,12 @@ asio::awaitable<void> HttpServer::accept_loop() {
       auto now = std::chrono::steady_clock::now();
       if (now - last_refusal_log_ > std::chrono::seconds(10)) {
         last_refusal_log_ = now;
-        spdlog::warn("connection limits reached ({} in all, {} per client) and no idle connection to close: refusing {} "
-                     "({} refused so far)",
-                     options_.max_connections, options_.max_connections_per_client, peer, tracker_->refused.load());
+        spdlog::warn(
+            "connection limits reached ({} in all, {} per client) and no idle connection to close: "
+            "refusing {} "
+            "({} refused so far)",
+            options_.max_connections, options_.max_connections_per_client, peer,
+            tracker_->refused.load());
       }
       sock.close(aec);
       continue;
@@ -478,14 +505,22 @@ asio::awaitable<void> HttpServer::accept_loop() {
     client.tls = ssl_ != nullptr;
     auto ex = sock.get_executor();
     if (ssl_)
-      asio::co_spawn(ex, tls_session(std::move(sock), *ssl_, registry_, options_, tracker_, client, stats_, *id), asio::detached);
+      asio::co_spawn(
+          ex,
+          tls_session(std::move(sock), *ssl_, registry_, options_, tracker_, client, stats_, *id),
+          asio::detached);
     else
-      asio::co_spawn(ex, plain_session(std::move(sock), registry_, options_, tracker_, client, stats_, *id), asio::detached);
+      asio::co_spawn(
+          ex, plain_session(std::move(sock), registry_, options_, tracker_, client, stats_, *id),
+          asio::detached);
   }
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, Registry& registry, HttpOptions options)
-    : ioc_(ioc), registry_(registry), options_(std::move(options)), tracker_(std::make_shared<Tracker>()) {}
+    : ioc_(ioc),
+      registry_(registry),
+      options_(std::move(options)),
+      tracker_(std::make_shared<Tracker>()) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -502,22 +537,29 @@ Result<tcp::endpoint> HttpServer::listen(const std::string& host, std::uint16_t 
   if (!options_.tls_cert.empty()) {
     ssl_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     ssl_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-                      asio::ssl::context::single_dh_use);
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
     ssl_->use_certificate_chain_file(options_.tls_cert.string(), ec);
-    if (ec) return make_error(Errc::invalid_argument, "TLS certificate " + options_.tls_cert.string() + ": " + ec.message());
+    if (ec)
+      return make_error(Errc::invalid_argument,
+                        "TLS certificate " + options_.tls_cert.string() + ": " + ec.message());
     ssl_->use_private_key_file(options_.tls_key.string(), asio::ssl::context::pem, ec);
-    if (ec) return make_error(Errc::invalid_argument, "TLS key " + options_.tls_key.string() + ": " + ec.message());
+    if (ec)
+      return make_error(Errc::invalid_argument,
+                        "TLS key " + options_.tls_key.string() + ": " + ec.message());
   }
   auto addr = asio::ip::make_address(host, ec);
-  if (ec) return make_error(Errc::invalid_argument, "listen address '" + host + "' is not an IP address");
+  if (ec)
+    return make_error(Errc::invalid_argument, "listen address '" + host + "' is not an IP address");
   tcp::endpoint ep(addr, port);
   acceptor_ = std::make_unique<tcp::acceptor>(asio::make_strand(ioc_));
   acceptor_->open(ep.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(ep, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return make_error(Errc::io_error, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::io_error, "cannot listen on " + host + ":" + std::to_string(port) +
+                                          ": " + ec.message());
   auto bound = acceptor_->local_endpoint();
 
   asio::co_spawn(acceptor_->get_executor(), accept_loop(), asio::detached);

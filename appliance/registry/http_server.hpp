@@ -3,12 +3,11 @@
 // plain TCP), optional TLS with an operator-provided certificate, and graceful shutdown.
 #pragma once
 
-#include <utility>  // boost 1.74 awaitable.hpp uses std::exchange without it
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -17,15 +16,17 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>  // boost 1.74 awaitable.hpp uses std::exchange without it
 
 #include "registry/registry.hpp"
 
 namespace airheal::registry {
 
 struct HttpOptions {
-  std::chrono::seconds read_timeout{30};   // no progress reading a request for this long: close
-  std::chrono::seconds idle_timeout{30};   // keep-alive connections with no request: close
-  std::chrono::seconds pressure_idle_timeout{5};  // ... while more than half of max_connections are open
+  std::chrono::seconds read_timeout{30};  // no progress reading a request for this long: close
+  std::chrono::seconds idle_timeout{30};  // keep-alive connections with no request: close
+  std::chrono::seconds pressure_idle_timeout{
+      5};                                  // ... while more than half of max_connections are open
   std::chrono::seconds write_timeout{60};  // no progress writing a response: close
   std::size_t max_header_bytes = 16 * 1024;
   // At the limit the longest-idle connection (of the same client, for the per-client limit) is
@@ -40,7 +41,8 @@ struct RequestStats {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> errors{0};  // 5xx answers
   // By method (GET, HEAD, PUT, POST, PATCH, DELETE, other) and status class (1xx..5xx).
-  static constexpr const char* kMethods[7] = {"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"};
+  static constexpr const char* kMethods[7] = {"GET",   "HEAD",   "PUT",  "POST",
+                                              "PATCH", "DELETE", "other"};
   std::atomic<std::uint64_t> by_method_class[7][5] = {};
   // Latency histogram (seconds, cumulative at export): upper bounds of each bucket.
   static constexpr double kBuckets[10] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};

@@ -21,7 +21,8 @@ std::string Response::header(std::string_view name) const {
 Response error_response(http::status status, std::string_view code, std::string_view message) {
   Response r;
   r.status = status;
-  json body = {{"errors", json::array({{{"code", code}, {"message", message}, {"detail", nullptr}}})}};
+  json body = {
+      {"errors", json::array({{{"code", code}, {"message", message}, {"detail", nullptr}}})}};
   r.body = body.dump();
   r.headers.emplace_back("Content-Type", "application/json");
   return r;
@@ -30,26 +31,46 @@ Response error_response(http::status status, std::string_view code, std::string_
 Response error_response(const Error& e) {
   using s = http::status;
   switch (e.code) {
-    case Errc::blob_unknown: return error_response(s::not_found, "BLOB_UNKNOWN", e.message);
-    case Errc::blob_upload_unknown: return error_response(s::not_found, "BLOB_UPLOAD_UNKNOWN", e.message);
-    case Errc::blob_upload_invalid: return error_response(s::bad_request, "BLOB_UPLOAD_INVALID", e.message);
-    case Errc::range_invalid: return error_response(s::range_not_satisfiable, "BLOB_UPLOAD_INVALID", e.message);
-    case Errc::digest_invalid: return error_response(s::bad_request, "DIGEST_INVALID", e.message);
-    case Errc::size_invalid: return error_response(s::bad_request, "SIZE_INVALID", e.message);
-    case Errc::manifest_unknown: return error_response(s::not_found, "MANIFEST_UNKNOWN", e.message);
-    case Errc::manifest_invalid: return error_response(s::bad_request, "MANIFEST_INVALID", e.message);
-    case Errc::manifest_blob_unknown: return error_response(s::bad_request, "MANIFEST_BLOB_UNKNOWN", e.message);
-    case Errc::name_invalid: return error_response(s::bad_request, "NAME_INVALID", e.message);
-    case Errc::name_unknown: return error_response(s::not_found, "NAME_UNKNOWN", e.message);
-    case Errc::tag_invalid: return error_response(s::bad_request, "MANIFEST_INVALID", e.message);
-    case Errc::too_large: return error_response(s::payload_too_large, "SIZE_INVALID", e.message);
-    case Errc::unsupported: return error_response(s::bad_request, "UNSUPPORTED", e.message);
-    case Errc::denied: return error_response(s::forbidden, "DENIED", e.message);
-    case Errc::unauthorized: return error_response(s::unauthorized, "UNAUTHORIZED", e.message);
-    case Errc::conflict: return error_response(s::conflict, "DENIED", e.message);
-    case Errc::invalid_argument: return error_response(s::bad_request, "UNSUPPORTED", e.message);
-    case Errc::not_found: return error_response(s::not_found, "NAME_UNKNOWN", e.message);
-    case Errc::io_error: return error_response(s::internal_server_error, "UNKNOWN", e.message);
+    case Errc::blob_unknown:
+      return error_response(s::not_found, "BLOB_UNKNOWN", e.message);
+    case Errc::blob_upload_unknown:
+      return error_response(s::not_found, "BLOB_UPLOAD_UNKNOWN", e.message);
+    case Errc::blob_upload_invalid:
+      return error_response(s::bad_request, "BLOB_UPLOAD_INVALID", e.message);
+    case Errc::range_invalid:
+      return error_response(s::range_not_satisfiable, "BLOB_UPLOAD_INVALID", e.message);
+    case Errc::digest_invalid:
+      return error_response(s::bad_request, "DIGEST_INVALID", e.message);
+    case Errc::size_invalid:
+      return error_response(s::bad_request, "SIZE_INVALID", e.message);
+    case Errc::manifest_unknown:
+      return error_response(s::not_found, "MANIFEST_UNKNOWN", e.message);
+    case Errc::manifest_invalid:
+      return error_response(s::bad_request, "MANIFEST_INVALID", e.message);
+    case Errc::manifest_blob_unknown:
+      return error_response(s::bad_request, "MANIFEST_BLOB_UNKNOWN", e.message);
+    case Errc::name_invalid:
+      return error_response(s::bad_request, "NAME_INVALID", e.message);
+    case Errc::name_unknown:
+      return error_response(s::not_found, "NAME_UNKNOWN", e.message);
+    case Errc::tag_invalid:
+      return error_response(s::bad_request, "MANIFEST_INVALID", e.message);
+    case Errc::too_large:
+      return error_response(s::payload_too_large, "SIZE_INVALID", e.message);
+    case Errc::unsupported:
+      return error_response(s::bad_request, "UNSUPPORTED", e.message);
+    case Errc::denied:
+      return error_response(s::forbidden, "DENIED", e.message);
+    case Errc::unauthorized:
+      return error_response(s::unauthorized, "UNAUTHORIZED", e.message);
+    case Errc::conflict:
+      return error_response(s::conflict, "DENIED", e.message);
+    case Errc::invalid_argument:
+      return error_response(s::bad_request, "UNSUPPORTED", e.message);
+    case Errc::not_found:
+      return error_response(s::not_found, "NAME_UNKNOWN", e.message);
+    case Errc::io_error:
+      return error_response(s::internal_server_error, "UNKNOWN", e.message);
   }
   return error_response(s::internal_server_error, "UNKNOWN", e.message);
 }
@@ -115,7 +136,8 @@ std::string url_escape(std::string_view in) {
 }
 
 bool is_write(http::verb v) {
-  return v == http::verb::post || v == http::verb::put || v == http::verb::patch || v == http::verb::delete_;
+  return v == http::verb::post || v == http::verb::put || v == http::verb::patch ||
+         v == http::verb::delete_;
 }
 
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
@@ -139,7 +161,8 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_content_range(std::
   return std::make_pair(*a, *b);
 }
 
-void add_upload_headers(Response& r, const std::string& repo, const std::string& uuid, std::uint64_t offset) {
+void add_upload_headers(Response& r, const std::string& repo, const std::string& uuid,
+                        std::uint64_t offset) {
   r.headers.emplace_back("Location", "/v2/" + repo + "/blobs/uploads/" + uuid);
   r.headers.emplace_back("Range", "0-" + std::to_string(offset == 0 ? 0 : offset - 1));
   r.headers.emplace_back("Docker-Upload-UUID", uuid);
@@ -151,10 +174,16 @@ void add_upload_headers(Response& r, const std::string& repo, const std::string&
 class UploadConsumer final : public BodyConsumer {
  public:
   enum class Mode { chunk, finish };
-  UploadConsumer(store::Store& s, std::string repo, std::string uuid, std::unique_ptr<store::UploadWriter> w,
-                 Mode mode, std::optional<Digest> digest, std::optional<std::uint64_t> expected_length)
-      : store_(s), repo_(std::move(repo)), uuid_(std::move(uuid)), writer_(std::move(w)), mode_(mode),
-        digest_(std::move(digest)), expected_length_(expected_length) {}
+  UploadConsumer(store::Store& s, std::string repo, std::string uuid,
+                 std::unique_ptr<store::UploadWriter> w, Mode mode, std::optional<Digest> digest,
+                 std::optional<std::uint64_t> expected_length)
+      : store_(s),
+        repo_(std::move(repo)),
+        uuid_(std::move(uuid)),
+        writer_(std::move(w)),
+        mode_(mode),
+        digest_(std::move(digest)),
+        expected_length_(expected_length) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
     if (auto st = writer_->write(data, size); !st) return error_response(st.error());
@@ -164,8 +193,8 @@ class UploadConsumer final : public BodyConsumer {
   Response finish() override {
     if (expected_length_ && writer_->written() != *expected_length_)
       return error_response(http::status::range_not_satisfiable, "BLOB_UPLOAD_INVALID",
-                            "Content-Range announced " + std::to_string(*expected_length_) + " bytes, got " +
-                                std::to_string(writer_->written()));
+                            "Content-Range announced " + std::to_string(*expected_length_) +
+                                " bytes, got " + std::to_string(writer_->written()));
     const auto& uuid = uuid_;
     auto offset = writer_->commit();
     writer_.reset();
@@ -184,7 +213,6 @@ class UploadConsumer final : public BodyConsumer {
     return r;
   }
 
-
  private:
   store::Store& store_;
   std::string repo_;
@@ -197,9 +225,13 @@ class UploadConsumer final : public BodyConsumer {
 
 class ManifestConsumer final : public BodyConsumer {
  public:
-  ManifestConsumer(store::Store& s, std::string repo, std::string ref, std::string content_type, std::size_t limit,
-                   std::vector<std::string> tags)
-      : store_(s), repo_(std::move(repo)), ref_(std::move(ref)), content_type_(std::move(content_type)), limit_(limit),
+  ManifestConsumer(store::Store& s, std::string repo, std::string ref, std::string content_type,
+                   std::size_t limit, std::vector<std::string> tags)
+      : store_(s),
+        repo_(std::move(repo)),
+        ref_(std::move(ref)),
+        content_type_(std::move(content_type)),
+        limit_(limit),
         tags_(std::move(tags)) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
@@ -253,11 +285,14 @@ struct Registry::Target {
 Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo& client) {
   const auto target = std::string_view(head.target().data(), head.target().size());
   if (target.empty() || target[0] != '/')
-    return now(error_response(http::status::bad_request, "UNSUPPORTED", "request target must be an absolute path"));
+    return now(error_response(http::status::bad_request, "UNSUPPORTED",
+                              "request target must be an absolute path"));
   auto qpos = target.find('?');
   auto raw_path = target.substr(0, qpos);
   auto path = percent_decode(raw_path, false);
-  if (!path) return now(error_response(http::status::bad_request, "NAME_INVALID", "malformed percent-encoding in path"));
+  if (!path)
+    return now(error_response(http::status::bad_request, "NAME_INVALID",
+                              "malformed percent-encoding in path"));
 
   Target t{Target::Kind::ping, {}, {}, {}};
   if (qpos != std::string_view::npos) {
@@ -267,8 +302,11 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
       auto kv = qs.substr(0, amp);
       auto eq = kv.find('=');
       auto k = percent_decode(kv.substr(0, eq), true);
-      auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
-      if (!k || !v) return now(error_response(http::status::bad_request, "UNSUPPORTED", "malformed query string"));
+      auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1),
+                              true);
+      if (!k || !v)
+        return now(
+            error_response(http::status::bad_request, "UNSUPPORTED", "malformed query string"));
       t.query.emplace(*k, *v);
       if (amp == std::string_view::npos) break;
       qs.remove_prefix(amp + 1);
@@ -288,14 +326,17 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
     // The operations surface: reads as pulls; writes only with a user's credentials (or, when
     // the appliance has no users, from loopback).
     ApiAccess access;
-    auto read = auth_.decide(false, client.loopback, client.tls, std::string_view(authz.data(), authz.size()));
+    auto read = auth_.decide(false, client.loopback, client.tls,
+                             std::string_view(authz.data(), authz.size()));
     access.read = read == Decision::allow || read == Decision::read_only;
     if (auth_.has_users()) {
       // Changes through the API need a user with the api=write right.
-      access.write = !authz.empty() && decision == Decision::allow && !user.empty() && auth_.rights(user).api_write;
+      access.write = !authz.empty() && decision == Decision::allow && !user.empty() &&
+                     auth_.rights(user).api_write;
       if (!user.empty()) access.user = user;
       if (!user.empty() && !access.write && decision == Decision::allow)
-        access.write_denied = "user " + user + " has no api=write right (airhealctl user add " + user + " ... --api-write)";
+        access.write_denied = "user " + user + " has no api=write right (airhealctl user add " +
+                              user + " ... --api-write)";
     } else {
       access.write = client.loopback && decision == Decision::allow;
       access.user = "loopback";
@@ -308,37 +349,46 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
     bool want_creds = authz.empty() && auth_.has_users() &&
                       (!auth_.policy().anonymous_pull ||
                        !(client.loopback && auth_.policy().loopback_push_without_credentials));
-    if (decision == Decision::bad_credentials || decision == Decision::credentials_need_tls || want_creds) {
-      auto msg = decision == Decision::credentials_need_tls ? "credentials are only accepted over TLS"
-                                                             : "authentication required";
+    if (decision == Decision::bad_credentials || decision == Decision::credentials_need_tls ||
+        want_creds) {
+      auto msg = decision == Decision::credentials_need_tls
+                     ? "credentials are only accepted over TLS"
+                     : "authentication required";
       return now(challenge(error_response(http::status::unauthorized, "UNAUTHORIZED", msg)));
     }
   }
   switch (decision) {
-    case Decision::allow: break;
+    case Decision::allow:
+      break;
     case Decision::read_only:
-      return now(error_response(http::status::method_not_allowed, "UNSUPPORTED", "the registry is in read-only mode"));
+      return now(error_response(http::status::method_not_allowed, "UNSUPPORTED",
+                                "the registry is in read-only mode"));
     case Decision::need_credentials:
-      return now(challenge(error_response(http::status::unauthorized, "UNAUTHORIZED", "authentication required")));
+      return now(challenge(
+          error_response(http::status::unauthorized, "UNAUTHORIZED", "authentication required")));
     case Decision::bad_credentials:
-      return now(challenge(error_response(http::status::unauthorized, "UNAUTHORIZED", "invalid user name or password")));
-    case Decision::credentials_need_tls:
       return now(challenge(error_response(http::status::unauthorized, "UNAUTHORIZED",
-                                          "credentials are only accepted over TLS from other hosts")));
+                                          "invalid user name or password")));
+    case Decision::credentials_need_tls:
+      return now(
+          challenge(error_response(http::status::unauthorized, "UNAUTHORIZED",
+                                   "credentials are only accepted over TLS from other hosts")));
   }
 
   t.user = user;
 
   if (*path == "/v2" || *path == "/v2/") {
     if (head.method() != http::verb::get && head.method() != http::verb::head)
-      return now(error_response(http::status::method_not_allowed, "UNSUPPORTED", "method not allowed"));
+      return now(
+          error_response(http::status::method_not_allowed, "UNSUPPORTED", "method not allowed"));
     Response r;
     r.body = "{}";
     r.headers.emplace_back("Content-Type", "application/json");
     return now(std::move(r));
   }
   if (raw_path.substr(0, 4) != "/v2/")
-    return now(error_response(http::status::not_found, "NAME_UNKNOWN", "not an OCI distribution endpoint"));
+    return now(error_response(http::status::not_found, "NAME_UNKNOWN",
+                              "not an OCI distribution endpoint"));
   if (*path == "/v2/_catalog") {
     t.kind = Target::Kind::catalog;
     return route(head, t);
@@ -351,7 +401,9 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
   for (;;) {
     auto slash = rest.find('/');
     auto decoded = percent_decode(rest.substr(0, slash), false);
-    if (!decoded) return now(error_response(http::status::bad_request, "NAME_INVALID", "malformed percent-encoding in path"));
+    if (!decoded)
+      return now(error_response(http::status::bad_request, "NAME_INVALID",
+                                "malformed percent-encoding in path"));
     seg.push_back(std::move(*decoded));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
@@ -400,9 +452,12 @@ Prepared Registry::route(const http::request_header<>& head, const Target& t) {
   // A user's rights, per repository: pull for reads, delete for DELETE, push for every other write.
   if (!t.user.empty() && !t.name.empty()) {
     auto m = head.method();
-    auto op = m == http::verb::get || m == http::verb::head ? Operation::pull : m == http::verb::delete_ ? Operation::del : Operation::push;
+    auto op = m == http::verb::get || m == http::verb::head ? Operation::pull
+              : m == http::verb::delete_                    ? Operation::del
+                                                            : Operation::push;
     if (!auth_.rights(t.user).may(op, t.name))
-      return now(deny(t.user, std::string(to_string(op)), t.name, "user " + t.user + " may not " + to_string(op) + " " + t.name));
+      return now(deny(t.user, std::string(to_string(op)), t.name,
+                      "user " + t.user + " may not " + to_string(op) + " " + t.name));
   }
   auto m = head.method();
   auto allowed = [&](std::initializer_list<http::verb> verbs) {
@@ -411,7 +466,8 @@ Prepared Registry::route(const http::request_header<>& head, const Target& t) {
     return false;
   };
   auto not_allowed = [] {
-    return now(error_response(http::status::method_not_allowed, "UNSUPPORTED", "method not allowed on this endpoint"));
+    return now(error_response(http::status::method_not_allowed, "UNSUPPORTED",
+                              "method not allowed on this endpoint"));
   };
   switch (t.kind) {
     case Target::Kind::catalog:
@@ -421,26 +477,32 @@ Prepared Registry::route(const http::request_header<>& head, const Target& t) {
     case Target::Kind::referrers:
       return allowed({http::verb::get, http::verb::head}) ? referrers(t) : not_allowed();
     case Target::Kind::manifest:
-      return allowed({http::verb::get, http::verb::head, http::verb::put, http::verb::delete_}) ? manifest(head, t)
-                                                                                             : not_allowed();
+      return allowed({http::verb::get, http::verb::head, http::verb::put, http::verb::delete_})
+                 ? manifest(head, t)
+                 : not_allowed();
     case Target::Kind::blob:
-      return allowed({http::verb::get, http::verb::head, http::verb::delete_}) ? blob(head, t) : not_allowed();
+      return allowed({http::verb::get, http::verb::head, http::verb::delete_}) ? blob(head, t)
+                                                                               : not_allowed();
     case Target::Kind::upload_start:
       return allowed({http::verb::post}) ? start_upload(head, t) : not_allowed();
     case Target::Kind::upload:
-      return allowed({http::verb::get, http::verb::patch, http::verb::put, http::verb::delete_}) ? upload(head, t)
-                                                                                               : not_allowed();
-    case Target::Kind::ping: break;
+      return allowed({http::verb::get, http::verb::patch, http::verb::put, http::verb::delete_})
+                 ? upload(head, t)
+                 : not_allowed();
+    case Target::Kind::ping:
+      break;
   }
   return not_allowed();
 }
 
 Prepared Registry::blob(const http::request_header<>& head, const Target& t) {
   auto digest = Digest::parse(t.ref);
-  if (!digest) return now(error_response(http::status::bad_request, "DIGEST_INVALID", digest.error().message));
+  if (!digest)
+    return now(error_response(http::status::bad_request, "DIGEST_INVALID", digest.error().message));
   if (head.method() == http::verb::delete_) {
     if (!options_.delete_enabled)
-      return now(error_response(http::status::method_not_allowed, "UNSUPPORTED", "deletion is disabled"));
+      return now(
+          error_response(http::status::method_not_allowed, "UNSUPPORTED", "deletion is disabled"));
     auto st = store_.delete_blob(t.name, *digest);
     if (!st) return now(st.error());
     Response r = empty(http::status::accepted);
@@ -448,11 +510,15 @@ Prepared Registry::blob(const http::request_header<>& head, const Target& t) {
     return now(std::move(r));
   }
   auto size = store_.blob_size(t.name, *digest);
-  if (!size) return now(error_response(http::status::not_found, "BLOB_UNKNOWN", "blob " + digest->str() + " is not in " + t.name));
-  auto fd = std::make_shared<fs::UniqueFd>(::open(store_.blob_path(*digest).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!size)
+    return now(error_response(http::status::not_found, "BLOB_UNKNOWN",
+                              "blob " + digest->str() + " is not in " + t.name));
+  auto fd = std::make_shared<fs::UniqueFd>(
+      ::open(store_.blob_path(*digest).c_str(), O_RDONLY | O_CLOEXEC));
   struct stat sb {};
   if (!*fd || ::fstat(fd->get(), &sb) != 0 || static_cast<std::uint64_t>(sb.st_size) != *size)
-    return now(error_response(http::status::not_found, "BLOB_UNKNOWN", "blob " + digest->str() + " is not available"));
+    return now(error_response(http::status::not_found, "BLOB_UNKNOWN",
+                              "blob " + digest->str() + " is not available"));
   const std::uint64_t total = *size;
   Response r;
   r.headers.emplace_back("Content-Type", "application/octet-stream");
@@ -493,13 +559,15 @@ Prepared Registry::blob(const http::request_header<>& head, const Target& t) {
       }
     }
     if (!ok) {
-      auto e = error_response(http::status::range_not_satisfiable, "BLOB_UNKNOWN", "requested range is not satisfiable");
+      auto e = error_response(http::status::range_not_satisfiable, "BLOB_UNKNOWN",
+                              "requested range is not satisfiable");
       e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(total));
       return now(std::move(e));
     }
     r.status = http::status::partial_content;
     r.headers.emplace_back("Content-Range", "bytes " + std::to_string(start) + "-" +
-                                                std::to_string(start + length - 1) + "/" + std::to_string(total));
+                                                std::to_string(start + length - 1) + "/" +
+                                                std::to_string(total));
   }
   if (head.method() == http::verb::head) {
     r.content_length = length;
@@ -509,7 +577,8 @@ Prepared Registry::blob(const http::request_header<>& head, const Target& t) {
   return now(std::move(r));
 }
 
-Response Registry::deny(const std::string& user, const std::string& action, const std::string& repository, const std::string& reason) {
+Response Registry::deny(const std::string& user, const std::string& action,
+                        const std::string& repository, const std::string& reason) {
   if (denied_) denied_(user, action, repository, reason);
   return error_response(http::status::forbidden, "DENIED", reason);
 }
@@ -526,10 +595,13 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
   auto mount = t.q("mount");
   if (mount) {
     auto digest = Digest::parse(*mount);
-    if (!digest) return now(error_response(http::status::bad_request, "DIGEST_INVALID", digest.error().message));
+    if (!digest)
+      return now(
+          error_response(http::status::bad_request, "DIGEST_INVALID", digest.error().message));
     auto from = t.q("from").value_or("");
     if (!from.empty() && !oci::is_valid_repository_name(from))
-      return now(error_response(http::status::bad_request, "NAME_INVALID", "invalid 'from' repository name"));
+      return now(error_response(http::status::bad_request, "NAME_INVALID",
+                                "invalid 'from' repository name"));
     // Mounting reads the source repository: a user needs the right to pull from it.
     bool may_read_from = t.user.empty() || auth_.rights(t.user).may(Operation::pull, from);
     if (may_read_from && store_.mount_blob(t.name, from, *digest)) {
@@ -546,7 +618,8 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
   std::optional<Digest> digest;
   if (auto dg = t.q("digest"); dg && !mount) {
     auto d = Digest::parse(*dg);
-    if (!d) return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
+    if (!d)
+      return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
     digest = *d;
   }
   auto algorithm = DigestAlgorithm::sha256;
@@ -554,7 +627,9 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
     algorithm = digest->algorithm();
   } else if (auto a = t.q("digest-algorithm")) {
     auto parsed = parse_algorithm(*a);
-    if (!parsed) return now(error_response(http::status::bad_request, "DIGEST_INVALID", parsed.error().message));
+    if (!parsed)
+      return now(
+          error_response(http::status::bad_request, "DIGEST_INVALID", parsed.error().message));
     algorithm = *parsed;
   }
   auto up = store_.start_upload(t.name, algorithm);
@@ -563,8 +638,9 @@ Prepared Registry::start_upload(const http::request_header<>& head, const Target
     auto w = store_.open_upload(t.name, up->uuid, 0);
     if (!w) return now(w.error());
     Prepared p;
-    p.consumer = std::make_unique<UploadConsumer>(store_, t.name, up->uuid, std::move(*w),
-                                                  UploadConsumer::Mode::finish, *digest, std::nullopt);
+    p.consumer =
+        std::make_unique<UploadConsumer>(store_, t.name, up->uuid, std::move(*w),
+                                         UploadConsumer::Mode::finish, *digest, std::nullopt);
     p.body_limit = std::numeric_limits<std::uint64_t>::max();
     return p;
   }
@@ -579,7 +655,8 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
   for (char c : uuid)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) uuid_ok = false;
   if (!uuid_ok)
-    return now(error_response(http::status::not_found, "BLOB_UPLOAD_UNKNOWN", "malformed upload id"));
+    return now(
+        error_response(http::status::not_found, "BLOB_UPLOAD_UNKNOWN", "malformed upload id"));
   switch (head.method()) {
     case http::verb::get: {
       auto st = store_.upload_status(t.name, uuid);
@@ -595,14 +672,18 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
       r.headers.emplace_back("Content-Length", "0");
       return now(std::move(r));
     }
-    default: break;
+    default:
+      break;
   }
   std::optional<Digest> digest;
   if (head.method() == http::verb::put) {
     auto dg = t.q("digest");
-    if (!dg) return now(error_response(http::status::bad_request, "DIGEST_INVALID", "PUT needs a digest parameter"));
+    if (!dg)
+      return now(error_response(http::status::bad_request, "DIGEST_INVALID",
+                                "PUT needs a digest parameter"));
     auto d = Digest::parse(*dg);
-    if (!d) return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
+    if (!d)
+      return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
     digest = *d;
   }
   std::optional<std::uint64_t> expected_start, expected_length;
@@ -611,7 +692,8 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
     auto range = parse_content_range(std::string_view(cr.data(), cr.size()));
     if (!range) {
       auto st = store_.upload_status(t.name, uuid);
-      Response r = error_response(http::status::range_not_satisfiable, "BLOB_UPLOAD_INVALID", "malformed Content-Range");
+      Response r = error_response(http::status::range_not_satisfiable, "BLOB_UPLOAD_INVALID",
+                                  "malformed Content-Range");
       if (st) add_upload_headers(r, t.name, uuid, st->offset);
       r.close = true;
       return now(std::move(r));
@@ -630,7 +712,8 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
   if (!w) {
     Response r = error_response(w.error());
     if (w.error().code == Errc::range_invalid) {
-      if (auto st = store_.upload_status(t.name, uuid); st) add_upload_headers(r, t.name, uuid, st->offset);
+      if (auto st = store_.upload_status(t.name, uuid); st)
+        add_upload_headers(r, t.name, uuid, st->offset);
     }
     r.close = true;
     return now(std::move(r));
@@ -638,8 +721,8 @@ Prepared Registry::upload(const http::request_header<>& head, const Target& t) {
   Prepared p;
   p.consumer = std::make_unique<UploadConsumer>(
       store_, t.name, uuid, std::move(*w),
-      head.method() == http::verb::put ? UploadConsumer::Mode::finish : UploadConsumer::Mode::chunk, digest,
-      expected_length);
+      head.method() == http::verb::put ? UploadConsumer::Mode::finish : UploadConsumer::Mode::chunk,
+      digest, expected_length);
   p.body_limit = std::numeric_limits<std::uint64_t>::max();
   return p;
 }
@@ -651,23 +734,31 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
   bool reads = head.method() == http::verb::get || head.method() == http::verb::head;
   if (by_digest) {
     auto d = Digest::parse(t.ref);
-    if (!d && reads) return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN", "no manifest " + t.ref.substr(0, 200)));
-    if (!d) return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
+    if (!d && reads)
+      return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN",
+                                "no manifest " + t.ref.substr(0, 200)));
+    if (!d)
+      return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
   } else if (!oci::is_valid_tag(t.ref)) {
-    if (reads) return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN", "no manifest " + t.ref.substr(0, 200)));
-    return now(error_response(http::status::bad_request, "MANIFEST_INVALID", "invalid tag '" + t.ref.substr(0, 200) + "'"));
+    if (reads)
+      return now(error_response(http::status::not_found, "MANIFEST_UNKNOWN",
+                                "no manifest " + t.ref.substr(0, 200)));
+    return now(error_response(http::status::bad_request, "MANIFEST_INVALID",
+                              "invalid tag '" + t.ref.substr(0, 200) + "'"));
   }
   // Tags to set along with a manifest pushed by digest (?tag=, end-7b).
   std::vector<std::string> tag_params;
   if (head.method() == http::verb::put && by_digest) {
     for (auto [it, end] = t.query.equal_range("tag"); it != end; ++it) {
       if (!oci::is_valid_tag(it->second))
-        return now(error_response(http::status::bad_request, "MANIFEST_INVALID", "invalid tag '" + it->second.substr(0, 200) + "'"));
+        return now(error_response(http::status::bad_request, "MANIFEST_INVALID",
+                                  "invalid tag '" + it->second.substr(0, 200) + "'"));
       tag_params.push_back(it->second);
     }
     if (tag_params.size() > kMaxTagParams) {
-      auto r = error_response(http::status::uri_too_long, "MANIFEST_INVALID",
-                              "at most " + std::to_string(kMaxTagParams) + " tag parameters per request");
+      auto r = error_response(
+          http::status::uri_too_long, "MANIFEST_INVALID",
+          "at most " + std::to_string(kMaxTagParams) + " tag parameters per request");
       return now(std::move(r));
     }
   }
@@ -675,8 +766,10 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
     if (!managed_tag_protected(t.name, tag)) return std::nullopt;
     auto origin = store_.tag_origin(t.name, tag).value_or("");
     return deny(t.user, head.method() == http::verb::put ? "push to" : "delete in", t.name,
-                "tag " + t.name + ":" + tag + " was written by " + (origin == "heal" ? "a heal" : "a snapshot import") +
-                    " and is protected from pushes and deletes (registry.push_over_managed_tags opts a repository in)");
+                "tag " + t.name + ":" + tag + " was written by " +
+                    (origin == "heal" ? "a heal" : "a snapshot import") +
+                    " and is protected from pushes and deletes (registry.push_over_managed_tags "
+                    "opts a repository in)");
   };
   if (!by_digest && (head.method() == http::verb::put || head.method() == http::verb::delete_))
     if (auto r = protected_tag(t.ref)) return now(std::move(*r));
@@ -688,29 +781,33 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
       if (!cl.empty()) {
         auto len = parse_u64(std::string_view(cl.data(), cl.size()));
         if (len && *len > options_.max_manifest_bytes) {
-          auto r = error_response(http::status::payload_too_large, "MANIFEST_INVALID",
-                                  "manifest is larger than " + std::to_string(options_.max_manifest_bytes) + " bytes");
+          auto r = error_response(
+              http::status::payload_too_large, "MANIFEST_INVALID",
+              "manifest is larger than " + std::to_string(options_.max_manifest_bytes) + " bytes");
           r.close = true;
           return now(std::move(r));
         }
       }
       auto ct = head[http::field::content_type];
       Prepared p;
-      p.consumer = std::make_unique<ManifestConsumer>(store_, t.name, t.ref, std::string(ct.data(), ct.size()),
-                                                      options_.max_manifest_bytes, std::move(tag_params));
+      p.consumer = std::make_unique<ManifestConsumer>(
+          store_, t.name, t.ref, std::string(ct.data(), ct.size()), options_.max_manifest_bytes,
+          std::move(tag_params));
       p.body_limit = options_.max_manifest_bytes + 1;
       return p;
     }
     case http::verb::delete_: {
       if (!options_.delete_enabled)
-        return now(error_response(http::status::method_not_allowed, "UNSUPPORTED", "deletion is disabled"));
+        return now(error_response(http::status::method_not_allowed, "UNSUPPORTED",
+                                  "deletion is disabled"));
       auto st = store_.delete_manifest(t.name, t.ref);
       if (!st) return now(st.error());
       Response r = empty(http::status::accepted);
       r.headers.emplace_back("Content-Length", "0");
       return now(std::move(r));
     }
-    default: break;
+    default:
+      break;
   }
   auto rec = store_.get_manifest(t.name, t.ref);
   if (!rec) return now(rec.error());
@@ -727,8 +824,8 @@ Prepared Registry::manifest(const http::request_header<>& head, const Target& t)
 
 namespace {
 // Parses n and last; returns the effective page size (0 = empty page requested).
-std::optional<Error> page_params(const std::optional<std::string>& n_text, std::size_t max, std::size_t& n,
-                                 bool& n_given) {
+std::optional<Error> page_params(const std::optional<std::string>& n_text, std::size_t max,
+                                 std::size_t& n, bool& n_given) {
   n_given = n_text.has_value();
   n = max;
   if (n_text) {
@@ -739,8 +836,9 @@ std::optional<Error> page_params(const std::optional<std::string>& n_text, std::
   return std::nullopt;
 }
 
-Response listing(const std::string& key, const std::optional<std::string>& name, const std::vector<std::string>& items,
-                 std::size_t n, bool more_possible, const std::string& link_base) {
+Response listing(const std::string& key, const std::optional<std::string>& name,
+                 const std::vector<std::string>& items, std::size_t n, bool more_possible,
+                 const std::string& link_base) {
   json body;
   if (name) body["name"] = *name;
   body[key] = items;
@@ -748,8 +846,8 @@ Response listing(const std::string& key, const std::optional<std::string>& name,
   r.body = body.dump();
   r.headers.emplace_back("Content-Type", "application/json");
   if (more_possible && !items.empty() && items.size() == n)
-    r.headers.emplace_back("Link", "<" + link_base + "?n=" + std::to_string(n) + "&last=" + url_escape(items.back()) +
-                                       ">; rel=\"next\"");
+    r.headers.emplace_back("Link", "<" + link_base + "?n=" + std::to_string(n) +
+                                       "&last=" + url_escape(items.back()) + ">; rel=\"next\"");
   return r;
 }
 }  // namespace
@@ -777,14 +875,18 @@ Prepared Registry::catalog(const Target& t) {
   auto list = store_.catalog(n, t.q("last").value_or(""));
   if (!t.user.empty()) {  // only what the user may pull
     auto rights = auth_.rights(t.user);
-    list.erase(std::remove_if(list.begin(), list.end(), [&](const std::string& r) { return !rights.may(Operation::pull, r); }), list.end());
+    list.erase(
+        std::remove_if(list.begin(), list.end(),
+                       [&](const std::string& r) { return !rights.may(Operation::pull, r); }),
+        list.end());
   }
   return now(listing("repositories", std::nullopt, list, n, true, "/v2/_catalog"));
 }
 
 Prepared Registry::referrers(const Target& t) {
   auto d = Digest::parse(t.ref);
-  if (!d) return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
+  if (!d)
+    return now(error_response(http::status::bad_request, "DIGEST_INVALID", d.error().message));
   auto filter = t.q("artifactType");
   auto list = store_.referrers(t.name, *d, filter);
   json manifests = json::array();
@@ -795,7 +897,8 @@ Prepared Registry::referrers(const Target& t) {
     if (ann.is_object() && !ann.empty()) e["annotations"] = ann;
     manifests.push_back(std::move(e));
   }
-  json body = {{"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex}, {"manifests", manifests}};
+  json body = {
+      {"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex}, {"manifests", manifests}};
   Response r;
   r.body = body.dump();
   r.headers.emplace_back("Content-Type", std::string(oci::media::kOciIndex));

@@ -3,10 +3,10 @@
 // the Response. Unit tests drive it directly; integration tests go through the real server.
 #pragma once
 
-#include <functional>
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,8 +33,8 @@ struct RegistryOptions {
 
 // A refused write (a user without the right, a protected tag): USER ("" for an anonymous or
 // loopback client), what was refused and why.
-using DeniedHook = std::function<void(const std::string& user, const std::string& action, const std::string& repository,
-                                      const std::string& reason)>;
+using DeniedHook = std::function<void(const std::string& user, const std::string& action,
+                                      const std::string& repository, const std::string& reason)>;
 
 struct FileSpan {
   std::shared_ptr<fs::UniqueFd> fd;
@@ -62,9 +62,9 @@ class BodyConsumer {
 };
 
 struct Prepared {
-  std::optional<Response> response;          // set: answer now (any body is not wanted)
-  std::unique_ptr<BodyConsumer> consumer;    // set: stream the body into it, then finish()
-  std::uint64_t body_limit = 0;              // for the consumer
+  std::optional<Response> response;        // set: answer now (any body is not wanted)
+  std::unique_ptr<BodyConsumer> consumer;  // set: stream the body into it, then finish()
+  std::uint64_t body_limit = 0;            // for the consumer
 };
 
 struct ClientInfo {
@@ -78,8 +78,8 @@ Response error_response(const Error& error);
 // Who may do what on the API routes: reads follow the pull policy, writes need credentials.
 struct ApiAccess {
   bool read = false, write = false;
-  bool challenge = false;  // answer 401 with a Basic challenge when refused
-  std::string user;        // the authenticated user, or "loopback"
+  bool challenge = false;    // answer 401 with a Basic challenge when refused
+  std::string user;          // the authenticated user, or "loopback"
   std::string write_denied;  // why an authenticated user may not write (403 rather than 401)
 };
 
@@ -89,7 +89,8 @@ class ApiHandler {
   virtual ~ApiHandler() = default;
   virtual bool handles(std::string_view path) const = 0;
   virtual Prepared prepare(const http::request_header<>& head, const std::string& path,
-                           const std::multimap<std::string, std::string>& query, const ApiAccess& access) = 0;
+                           const std::multimap<std::string, std::string>& query,
+                           const ApiAccess& access) = 0;
 };
 
 class Registry {
@@ -117,7 +118,8 @@ class Registry {
   RegistryOptions options_;
   ApiHandler* api_ = nullptr;
   DeniedHook denied_;
-  Response deny(const std::string& user, const std::string& action, const std::string& repository, const std::string& reason);
+  Response deny(const std::string& user, const std::string& action, const std::string& repository,
+                const std::string& reason);
   bool managed_tag_protected(const std::string& repository, const std::string& tag);
 };
 

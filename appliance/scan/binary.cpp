@@ -1,10 +1,11 @@
-#include "core/json.hpp"
 #include "scan/binary.hpp"
 
 #include <zlib.h>
 
 #include <cstdint>
 #include <cstring>
+
+#include "core/json.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -82,7 +83,9 @@ class Elf {
     return {};
   }
 
-  std::string_view bytes(std::uint64_t off, std::uint64_t len) const { return fits(off, len) ? b_.substr(off, len) : std::string_view{}; }
+  std::string_view bytes(std::uint64_t off, std::uint64_t len) const {
+    return fits(off, len) ? b_.substr(off, len) : std::string_view{};
+  }
   bool big() const { return big_; }
   bool is64() const { return is64_; }
 
@@ -96,8 +99,12 @@ class Elf {
   }
 
  private:
-  bool fits(std::uint64_t off, std::uint64_t len) const { return off <= b_.size() && len <= b_.size() - off; }
-  std::uint64_t u(std::uint64_t off, std::size_t w) const { return fits(off, w) ? read_uint(b_, off, w) : 0; }
+  bool fits(std::uint64_t off, std::uint64_t len) const {
+    return off <= b_.size() && len <= b_.size() - off;
+  }
+  std::uint64_t u(std::uint64_t off, std::size_t w) const {
+    return fits(off, w) ? read_uint(b_, off, w) : 0;
+  }
   std::uint16_t u16(std::uint64_t off) const { return static_cast<std::uint16_t>(u(off, 2)); }
   std::uint32_t u32(std::uint64_t off) const { return static_cast<std::uint32_t>(u(off, 4)); }
   std::uint64_t u64(std::uint64_t off) const { return u(off, 8); }
@@ -148,7 +155,8 @@ bool read_varint_string(std::string_view& s, std::string& out) {
 
 std::string strip_sentinels(std::string modinfo) {
   // cmd/go wraps the text in 16-byte sentinels; the newline before the trailing one marks them.
-  if (modinfo.size() >= 33 && modinfo[modinfo.size() - 17] == '\n') return modinfo.substr(16, modinfo.size() - 32);
+  if (modinfo.size() >= 33 && modinfo[modinfo.size() - 17] == '\n')
+    return modinfo.substr(16, modinfo.size() - 32);
   return modinfo;
 }
 
@@ -200,7 +208,9 @@ void read_notes(std::string_view data, const Elf& elf, BinaryInfo& info) {
     auto type = elf.read_uint(data, off + 8, 4);
     off += 12;
     auto pad = [](std::uint64_t n) { return (n + 3) & ~std::uint64_t{3}; };
-    if (namesz > data.size() || descsz > data.size() || pad(namesz) + pad(descsz) > data.size() - off) break;
+    if (namesz > data.size() || descsz > data.size() ||
+        pad(namesz) + pad(descsz) > data.size() - off)
+      break;
     auto name = data.substr(off, namesz);
     auto desc = data.substr(off + pad(namesz), descsz);
     off += pad(namesz) + pad(descsz);
@@ -257,7 +267,12 @@ void read_dep_v0(std::string_view compressed, BinaryInfo& info) {
 
 }  // namespace
 
-bool looks_like_elf(std::string_view head) { return head.size() >= 4 && head.substr(0, 4) == std::string_view("\x7f" "ELF", 4); }
+bool looks_like_elf(std::string_view head) {
+  return head.size() >= 4 && head.substr(0, 4) == std::string_view(
+                                                      "\x7f"
+                                                      "ELF",
+                                                      4);
+}
 
 BinaryInfo read_binary(std::string_view bytes) {
   BinaryInfo info;
@@ -278,10 +293,12 @@ BinaryInfo read_binary(std::string_view bytes) {
   }
   if (!info.package_note)
     for (const auto& p : elf.segments())
-      if (p.type == 4) read_notes(elf.bytes(p.offset, p.filesz), elf, info);  // PT_NOTE: stripped section headers
+      if (p.type == 4)
+        read_notes(elf.bytes(p.offset, p.filesz), elf, info);  // PT_NOTE: stripped section headers
   if (!go_done) {
     // Section headers stripped: the header is 16-byte aligned somewhere in the file.
-    for (auto pos = bytes.find(kGoMagic); pos != std::string_view::npos; pos = bytes.find(kGoMagic, pos + 1)) {
+    for (auto pos = bytes.find(kGoMagic); pos != std::string_view::npos;
+         pos = bytes.find(kGoMagic, pos + 1)) {
       if (pos % 16) continue;
       read_go(elf, bytes.substr(pos), info);
       break;
@@ -305,8 +322,10 @@ std::optional<std::string> go_version_to_semver(std::string_view v) {
   }
   int dots = 0;
   for (char c : core) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return std::nullopt;
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return std::nullopt;
   }
   if (core.empty() || dots > 2) return std::nullopt;
   while (dots++ < 2) core += ".0";
@@ -320,7 +339,8 @@ GoBuildInfo parse_go_modinfo(std::string_view modinfo, std::string go_version) {
   std::size_t start = 0;
   while (start < modinfo.size()) {
     auto end = modinfo.find('\n', start);
-    auto line = modinfo.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    auto line =
+        modinfo.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     start = end == std::string_view::npos ? modinfo.size() : end + 1;
     std::vector<std::string_view> f;
     std::size_t p = 0;
@@ -352,8 +372,9 @@ GoBuildInfo parse_go_modinfo(std::string_view modinfo, std::string go_version) {
     } else if (f[0] == "build" && f.size() >= 2) {
       auto kv = f[1];
       auto eq = kv.find('=');
-      info.settings.emplace_back(std::string(kv.substr(0, eq)),
-                                 eq == std::string_view::npos ? "" : std::string(kv.substr(eq + 1)));
+      info.settings.emplace_back(
+          std::string(kv.substr(0, eq)),
+          eq == std::string_view::npos ? "" : std::string(kv.substr(eq + 1)));
     }
   }
   return info;

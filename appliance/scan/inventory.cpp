@@ -17,9 +17,9 @@ void erase_tree(Map& m, const std::string& path, bool keep_root) {
 }
 
 const std::map<std::string, std::string>& debian_codenames() {
-  static const std::map<std::string, std::string> m = {{"8", "jessie"},  {"9", "stretch"},  {"10", "buster"},
-                                                       {"11", "bullseye"}, {"12", "bookworm"}, {"13", "trixie"},
-                                                       {"14", "forky"}};
+  static const std::map<std::string, std::string> m = {
+      {"8", "jessie"},    {"9", "stretch"}, {"10", "buster"}, {"11", "bullseye"},
+      {"12", "bookworm"}, {"13", "trixie"}, {"14", "forky"}};
   return m;
 }
 
@@ -52,8 +52,8 @@ std::string purl_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-        c == '_' || c == '~')
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+        c == '-' || c == '_' || c == '~')
       out += static_cast<char>(c);
     else {
       out += '%';
@@ -101,10 +101,10 @@ std::vector<std::string> OsInfo::releases() const {
 }
 
 nlohmann::json Component::to_json() const {
-  return {{"type", type},     {"ecosystem", ecosystem}, {"name", name},     {"version", version},
-          {"source", source}, {"source_version", source_version},       {"arch", arch},
-          {"license", license}, {"purl", purl},         {"layer", layer}, {"location", location},
-          {"files", files}};
+  return {{"type", type},       {"ecosystem", ecosystem}, {"name", name},
+          {"version", version}, {"source", source},       {"source_version", source_version},
+          {"arch", arch},       {"license", license},     {"purl", purl},
+          {"layer", layer},     {"location", location},   {"files", files}};
 }
 
 Component Component::from_json(const nlohmann::json& j) {
@@ -127,7 +127,11 @@ Component Component::from_json(const nlohmann::json& j) {
 nlohmann::json ImageInventory::to_json() const {
   auto comps = nlohmann::json::array();
   for (const auto& c : components) comps.push_back(c.to_json());
-  return {{"os", {{"id", os.id}, {"version_id", os.version_id}, {"codename", os.codename}, {"pretty_name", os.pretty_name}}},
+  return {{"os",
+           {{"id", os.id},
+            {"version_id", os.version_id},
+            {"codename", os.codename},
+            {"pretty_name", os.pretty_name}}},
           {"layers", layers},
           {"files", files},
           {"components", comps},
@@ -144,7 +148,8 @@ std::map<std::string, FinalFile> merge_files(const std::vector<const LayerInvent
   return fs;
 }
 
-ImageInventory merge(const std::vector<std::string>& digests, const std::vector<const LayerInventory*>& layers) {
+ImageInventory merge(const std::vector<std::string>& digests,
+                     const std::vector<const LayerInventory*>& layers) {
   ImageInventory inv;
   inv.layers = digests;
   struct Placed {
@@ -185,7 +190,8 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
   auto list_count = [&](const std::vector<std::string>& paths) -> std::size_t {
     for (const auto& p : paths) {
       auto it = records.find(p);
-      if (it != records.end() && it->second.record->data.is_array()) return it->second.record->data.size();
+      if (it != records.end() && it->second.record->data.is_array())
+        return it->second.record->data.size();
     }
     return 0;
   };
@@ -204,31 +210,38 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
     c.location = location;
     auto rels = inv.os.releases();
     if (type == "deb") {
-      c.ecosystem = distro.empty() || (distro != "Debian" && distro != "Ubuntu") ? "Debian" : distro;
+      c.ecosystem =
+          distro.empty() || (distro != "Debian" && distro != "Ubuntu") ? "Debian" : distro;
       std::string d = inv.os.id.empty() ? "debian" : inv.os.id;
-      c.purl = "pkg:deb/" + purl_encode(d) + "/" + purl_encode(c.name) + "@" + purl_encode(c.version) +
-               qualifiers({{"arch", c.arch}, {"distro", inv.os.version_id.empty() ? "" : d + "-" + inv.os.version_id}});
-      c.files = list_count({"var/lib/dpkg/info/" + r.name + ".list", "var/lib/dpkg/info/" + r.name + ":" + r.arch + ".list",
-                            "var/lib/dpkg/status.d/" + r.name + ".md5sums", "var/lib/dpkg/status.d/" + r.name + "/md5sums"});
+      c.purl =
+          "pkg:deb/" + purl_encode(d) + "/" + purl_encode(c.name) + "@" + purl_encode(c.version) +
+          qualifiers({{"arch", c.arch},
+                      {"distro", inv.os.version_id.empty() ? "" : d + "-" + inv.os.version_id}});
+      c.files = list_count({"var/lib/dpkg/info/" + r.name + ".list",
+                            "var/lib/dpkg/info/" + r.name + ":" + r.arch + ".list",
+                            "var/lib/dpkg/status.d/" + r.name + ".md5sums",
+                            "var/lib/dpkg/status.d/" + r.name + "/md5sums"});
     } else if (type == "apk") {
       c.ecosystem = distro.empty() ? "Alpine" : distro;
-      c.purl = "pkg:apk/" + purl_encode(inv.os.id.empty() ? "alpine" : inv.os.id) + "/" + purl_encode(c.name) + "@" +
-               purl_encode(c.version) + qualifiers({{"arch", c.arch}});
+      c.purl = "pkg:apk/" + purl_encode(inv.os.id.empty() ? "alpine" : inv.os.id) + "/" +
+               purl_encode(c.name) + "@" + purl_encode(c.version) + qualifiers({{"arch", c.arch}});
       c.files = r.files.size();
     } else {
       c.ecosystem = distro;
       auto colon = c.version.find(':');
       auto epoch = colon == std::string::npos ? std::string() : c.version.substr(0, colon);
       auto evr = colon == std::string::npos ? c.version : c.version.substr(colon + 1);
-      c.purl = "pkg:rpm/" + purl_encode(inv.os.id.empty() ? "rpm" : inv.os.id) + "/" + purl_encode(c.name) + "@" +
-               purl_encode(evr) + qualifiers({{"arch", c.arch}, {"epoch", epoch}});
+      c.purl = "pkg:rpm/" + purl_encode(inv.os.id.empty() ? "rpm" : inv.os.id) + "/" +
+               purl_encode(c.name) + "@" + purl_encode(evr) +
+               qualifiers({{"arch", c.arch}, {"epoch", epoch}});
     }
     inv.components.push_back(std::move(c));
   };
 
   for (const auto& [path, placed] : records) {
     const auto& rec = *placed.record;
-    if (rec.kind == "dpkg-status" || rec.kind == "dpkg-statusd" || rec.kind == "apk" || rec.kind == "rpm") {
+    if (rec.kind == "dpkg-status" || rec.kind == "dpkg-statusd" || rec.kind == "apk" ||
+        rec.kind == "rpm") {
       std::string type = rec.kind == "apk" ? "apk" : rec.kind == "rpm" ? "rpm" : "deb";
       for (const auto& pj : rec.data) {
         auto r = PackageRecord::from_json(pj);
@@ -241,7 +254,8 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
             if (it == layers[i]->records.end()) continue;
             bool same = false;
             for (const auto& q : it->second.data)
-              if (q.value("name", "") == r.name && q.value("version", "") == r.version && q.value("arch", "") == r.arch)
+              if (q.value("name", "") == r.name && q.value("version", "") == r.version &&
+                  q.value("arch", "") == r.arch)
                 same = true;
             if (!same) break;
             layer = i;
@@ -266,7 +280,8 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
           // pkg:npm/%40scope/name@version
           auto slash = c.name.find('/');
           c.purl = c.name[0] == '@' && slash != std::string::npos
-                       ? "pkg:npm/" + purl_encode(c.name.substr(0, slash)) + "/" + purl_encode(c.name.substr(slash + 1))
+                       ? "pkg:npm/" + purl_encode(c.name.substr(0, slash)) + "/" +
+                             purl_encode(c.name.substr(slash + 1))
                        : "pkg:npm/" + purl_encode(c.name);
           c.purl += "@" + purl_encode(c.version);
         }
@@ -287,7 +302,8 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
           if (name == "stdlib")
             c.purl = "pkg:golang/stdlib@" + purl_encode(version);
           else
-            c.purl = "pkg:golang/" + purl_namespace_name(name) + (version.empty() || version == "(devel)" ? "" : "@" + purl_encode(version));
+            c.purl = "pkg:golang/" + purl_namespace_name(name) +
+                     (version.empty() || version == "(devel)" ? "" : "@" + purl_encode(version));
           inv.components.push_back(std::move(c));
         };
         if (auto v = go_version_to_semver(g.value("go_version", ""))) add_go("stdlib", *v);
@@ -304,11 +320,15 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
         c.version = c.source_version = n.value("version", "");
         c.arch = n.value("architecture", "");
         auto os = n.value("os", "");
-        c.ecosystem = os == "debian" ? "Debian" : os == "ubuntu" ? "Ubuntu" : os == "fedora" ? "Fedora" : os;
+        c.ecosystem = os == "debian"   ? "Debian"
+                      : os == "ubuntu" ? "Ubuntu"
+                      : os == "fedora" ? "Fedora"
+                                       : os;
         c.layer = layer_of(placed.layer);
         c.location = path;
-        c.purl = "pkg:" + purl_encode(c.type) + "/" + purl_encode(os.empty() ? "unknown" : os) + "/" +
-                 purl_encode(c.name) + "@" + purl_encode(c.version) + qualifiers({{"arch", c.arch}});
+        c.purl = "pkg:" + purl_encode(c.type) + "/" + purl_encode(os.empty() ? "unknown" : os) +
+                 "/" + purl_encode(c.name) + "@" + purl_encode(c.version) +
+                 qualifiers({{"arch", c.arch}});
         if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
       }
       if (b.contains("rust")) {
@@ -330,8 +350,10 @@ ImageInventory merge(const std::vector<std::string>& digests, const std::vector<
   // is the same component: keep the database's record, which has the file list and layer.
   std::vector<Component> kept;
   for (auto& c : inv.components) {
-    bool from_note = c.type != "golang" && c.type != "cargo" && c.type != "go-module" && c.type != "npm" && c.location.find("/dpkg/") == std::string::npos &&
-                     c.location.find("apk/db") == std::string::npos && c.location.find("rpmdb") == std::string::npos;
+    bool from_note = c.type != "golang" && c.type != "cargo" && c.type != "go-module" &&
+                     c.type != "npm" && c.location.find("/dpkg/") == std::string::npos &&
+                     c.location.find("apk/db") == std::string::npos &&
+                     c.location.find("rpmdb") == std::string::npos;
     if (from_note) {
       bool dup = false;
       for (const auto& d : inv.components)

@@ -3,9 +3,8 @@
 // layer that provides each and the key they are matched by.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,20 +14,21 @@ namespace airheal::scan {
 
 struct OsInfo {
   std::string id, version_id, codename, pretty_name;
-  std::string family() const;  // the OSV ecosystem base of its packages: Debian, Alpine, Rocky Linux, ...
+  std::string family()
+      const;  // the OSV ecosystem base of its packages: Debian, Alpine, Rocky Linux, ...
   // The release suffixes advisories may use for this OS ("12", "bookworm"; "v3.18").
   std::vector<std::string> releases() const;
 };
 
 struct Component {
-  std::string type;        // deb, apk, rpm, golang, cargo, or the .note.package type
-  std::string ecosystem;   // the OSV ecosystem base: Debian, Alpine, Go, crates.io, Rocky Linux, ...
+  std::string type;       // deb, apk, rpm, golang, cargo, or the .note.package type
+  std::string ecosystem;  // the OSV ecosystem base: Debian, Alpine, Go, crates.io, Rocky Linux, ...
   std::string name, version;
   std::string source, source_version;  // what advisories name: Debian source, apk origin, Go module
   std::string arch, license, purl;
-  std::string layer;       // digest of the layer that provides it
-  std::string location;    // the database or binary it was read from
-  std::size_t files = 0;   // files it owns, where its database lists them
+  std::string layer;      // digest of the layer that provides it
+  std::string location;   // the database or binary it was read from
+  std::size_t files = 0;  // files it owns, where its database lists them
   nlohmann::json to_json() const;
   static Component from_json(const nlohmann::json& j);
 };
@@ -51,7 +51,8 @@ struct FinalFile {
 std::map<std::string, FinalFile> merge_files(const std::vector<const LayerInventory*>& layers);
 
 // Merges layer inventories (bottom first) into components. `digests` names the layers.
-ImageInventory merge(const std::vector<std::string>& digests, const std::vector<const LayerInventory*>& layers);
+ImageInventory merge(const std::vector<std::string>& digests,
+                     const std::vector<const LayerInventory*>& layers);
 
 std::string purl_encode(std::string_view s);
 

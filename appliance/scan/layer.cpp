@@ -13,7 +13,9 @@
 namespace airheal::scan {
 namespace {
 
-bool starts_with(const std::string& s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
+bool starts_with(const std::string& s, std::string_view p) {
+  return s.compare(0, p.size(), p) == 0;
+}
 bool ends_with(const std::string& s, std::string_view p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
@@ -39,8 +41,8 @@ std::optional<std::string> normalise_path(std::string_view p) {
 
 namespace {
 
-nlohmann::json parse_record(const std::string& kind, const std::string& bytes, std::vector<std::string>& problems,
-                            const std::string& path) {
+nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
+                            std::vector<std::string>& problems, const std::string& path) {
   auto packages = [](const std::vector<PackageRecord>& v) {
     auto a = nlohmann::json::array();
     for (const auto& p : v) a.push_back(p.to_json());
@@ -74,18 +76,25 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes, s
 nlohmann::json binary_json(const BinaryInfo& b) {
   nlohmann::json j = nlohmann::json::object();
   if (b.go) {
-    auto mod = [](const GoModule& m) { return nlohmann::json{{"path", m.path}, {"version", m.version}, {"sum", m.sum}}; };
+    auto mod = [](const GoModule& m) {
+      return nlohmann::json{{"path", m.path}, {"version", m.version}, {"sum", m.sum}};
+    };
     nlohmann::json deps = nlohmann::json::array();
     for (const auto& d : b.go->deps) deps.push_back(mod(d));
     nlohmann::json settings = nlohmann::json::object();
     for (const auto& [k, v] : b.go->settings) settings[k] = v;
-    j["go"] = {{"go_version", b.go->go_version}, {"path", b.go->path}, {"main", mod(b.go->main)}, {"deps", deps},
+    j["go"] = {{"go_version", b.go->go_version},
+               {"path", b.go->path},
+               {"main", mod(b.go->main)},
+               {"deps", deps},
                {"settings", settings}};
   }
   if (b.package_note) j["package_note"] = *b.package_note;
   if (!b.rust.empty()) {
     auto a = nlohmann::json::array();
-    for (const auto& r : b.rust) a.push_back({{"name", r.name}, {"version", r.version}, {"source", r.source}, {"root", r.root}});
+    for (const auto& r : b.rust)
+      a.push_back(
+          {{"name", r.name}, {"version", r.version}, {"source", r.source}, {"root", r.root}});
     j["rust"] = a;
   }
   return j;
@@ -109,7 +118,9 @@ std::string classify_path(const std::string& p) {
     return {};
   }
   constexpr std::string_view info = "var/lib/dpkg/info/";
-  if (starts_with(p, info) && ends_with(p, ".list") && p.find('/', info.size()) == std::string::npos) return "dpkg-list";
+  if (starts_with(p, info) && ends_with(p, ".list") &&
+      p.find('/', info.size()) == std::string::npos)
+    return "dpkg-list";
   return lockfile_kind(p);
 }
 
@@ -126,13 +137,15 @@ Result<LayerArchive> open_layer(const std::filesystem::path& blob) {
   archive_read_support_filter_zstd(a.get());
   archive_read_support_filter_none(a.get());
   if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 20) != ARCHIVE_OK)
-    return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": " + archive_error_string(a.get())};
+    return Error{Errc::invalid_argument,
+                 "layer " + blob.filename().string() + ": " + archive_error_string(a.get())};
   return a;
 }
 
 }  // namespace
 
-Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options) {
+Result<LayerInventory> read_layer(const std::filesystem::path& blob,
+                                  const LayerReadOptions& options) {
   auto opened = open_layer(blob);
   if (!opened) return opened.error();
   auto& a = *opened;
@@ -142,12 +155,14 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
     int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN)
-      return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar: " +
-                                               (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
+      return Error{Errc::invalid_argument,
+                   "layer " + blob.filename().string() + " is not a readable tar: " +
+                       (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
     const char* raw = entry_pathname(e);
     auto norm = raw ? normalise_path(raw) : std::nullopt;
     if (!norm) {
-      inv.problems.push_back(std::string("entry escapes the root, ignored: ") + (raw ? raw : "(no name)"));
+      inv.problems.push_back(std::string("entry escapes the root, ignored: ") +
+                             (raw ? raw : "(no name)"));
       continue;
     }
     auto& path = *norm;
@@ -180,7 +195,9 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
     } else {
       f.type = 'o';
     }
-    f.size = f.type == 'f' ? static_cast<std::uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0)) : 0;
+    f.size = f.type == 'f'
+                 ? static_cast<std::uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0))
+                 : 0;
     inv.files.push_back(f);
     if (f.type != 'f' || f.size == 0) continue;
 
@@ -203,14 +220,17 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob, const Layer
         break;
       }
       first = false;
-      if (static_cast<std::uint64_t>(off) > bytes.size()) bytes.resize(static_cast<std::size_t>(off));  // sparse
+      if (static_cast<std::uint64_t>(off) > bytes.size())
+        bytes.resize(static_cast<std::size_t>(off));  // sparse
       bytes.append(view);
       if (bytes.size() > f.size) break;
     }
     if (skip) continue;
     if (rc < ARCHIVE_WARN)
-      return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is truncated or corrupt at " + path +
-                                               ": " + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
+      return Error{Errc::invalid_argument,
+                   "layer " + blob.filename().string() + " is truncated or corrupt at " + path +
+                       ": " +
+                       (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?")};
     inv.bytes_read += bytes.size();
     if (candidate_binary) {
       auto info = read_binary(bytes);
@@ -232,8 +252,13 @@ nlohmann::json LayerInventory::to_json() const {
   }
   auto rec = nlohmann::json::object();
   for (const auto& [p, r] : records) rec[p] = {{"kind", r.kind}, {"data", r.data}};
-  return {{"parser", kLayerParserVersion}, {"files", files_j}, {"whiteouts", whiteouts}, {"opaque", opaque},
-          {"records", rec}, {"problems", problems}, {"bytes_read", bytes_read}};
+  return {{"parser", kLayerParserVersion},
+          {"files", files_j},
+          {"whiteouts", whiteouts},
+          {"opaque", opaque},
+          {"records", rec},
+          {"problems", problems},
+          {"bytes_read", bytes_read}};
 }
 
 LayerInventory LayerInventory::from_json(const nlohmann::json& j) {
@@ -248,7 +273,8 @@ LayerInventory LayerInventory::from_json(const nlohmann::json& j) {
   }
   inv.whiteouts = j.at("whiteouts").get<std::vector<std::string>>();
   inv.opaque = j.at("opaque").get<std::vector<std::string>>();
-  for (const auto& [p, r] : j.at("records").items()) inv.records[p] = {r.at("kind").get<std::string>(), r.at("data")};
+  for (const auto& [p, r] : j.at("records").items())
+    inv.records[p] = {r.at("kind").get<std::string>(), r.at("data")};
   inv.problems = j.at("problems").get<std::vector<std::string>>();
   inv.bytes_read = j.value("bytes_read", std::uint64_t{0});
   return inv;
@@ -264,11 +290,14 @@ std::optional<LayerInventory> LayerCache::get(sqlite::Connection& c, const std::
   return LayerInventory::from_json(j);
 }
 
-void LayerCache::put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv, std::int64_t now) {
+void LayerCache::put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv,
+                     std::int64_t now) {
   auto bytes = nlohmann::json::to_cbor(inv.to_json());
   auto st = c.prepare(
-      "INSERT INTO layer_inventory (digest, parser, data, files, bytes_read, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (digest) DO UPDATE SET parser = excluded.parser, data = excluded.data, files = excluded.files, "
+      "INSERT INTO layer_inventory (digest, parser, data, files, bytes_read, created_at) VALUES "
+      "(?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (digest) DO UPDATE SET parser = excluded.parser, data = excluded.data, files = "
+      "excluded.files, "
       "bytes_read = excluded.bytes_read, created_at = excluded.created_at");
   st.bind(1, digest);
   st.bind(2, std::int64_t{kLayerParserVersion});
@@ -286,7 +315,8 @@ std::size_t LayerCache::count(sqlite::Connection& c) {
   return static_cast<std::size_t>(st.get_int(0));
 }
 
-Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path, std::uint64_t max_bytes) {
+Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path,
+                                    std::uint64_t max_bytes) {
   auto opened = open_layer(blob);
   if (!opened) return opened.error();
   auto& a = *opened;
@@ -296,22 +326,28 @@ Result<std::string> read_layer_file(const std::filesystem::path& blob, const std
     int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN)
-      return Error{Errc::invalid_argument, "layer " + blob.filename().string() + " is not a readable tar"};
+      return Error{Errc::invalid_argument,
+                   "layer " + blob.filename().string() + " is not a readable tar"};
     const char* raw = entry_pathname(e);
     auto norm = raw ? normalise_path(raw) : std::nullopt;
     if (!norm || *norm != path || archive_entry_filetype(e) != AE_IFREG) continue;
     if (static_cast<std::uint64_t>(archive_entry_size(e)) > max_bytes)
-      return Error{Errc::too_large, path + " is larger than " + std::to_string(max_bytes) + " bytes"};
+      return Error{Errc::too_large,
+                   path + " is larger than " + std::to_string(max_bytes) + " bytes"};
     std::string bytes;
     bytes.reserve(static_cast<std::size_t>(archive_entry_size(e)));
     const void* buf;
     size_t len;
     la_int64_t off;
     while ((rc = archive_read_data_block(a.get(), &buf, &len, &off)) == ARCHIVE_OK) {
-      if (bytes.size() + len > max_bytes) return Error{Errc::too_large, path + " is larger than " + std::to_string(max_bytes) + " bytes"};
+      if (bytes.size() + len > max_bytes)
+        return Error{Errc::too_large,
+                     path + " is larger than " + std::to_string(max_bytes) + " bytes"};
       bytes.append(static_cast<const char*>(buf), len);
     }
-    if (rc != ARCHIVE_EOF) return Error{Errc::invalid_argument, "layer " + blob.filename().string() + ": truncated at " + path};
+    if (rc != ARCHIVE_EOF)
+      return Error{Errc::invalid_argument,
+                   "layer " + blob.filename().string() + ": truncated at " + path};
     found = std::move(bytes);  // a later entry for the same path wins, as when the layer is applied
   }
   if (!found) return Error{Errc::not_found, path + " is not in layer " + blob.filename().string()};

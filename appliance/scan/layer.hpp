@@ -4,11 +4,10 @@
 // digest (LayerCache), so a base layer shared by many images is read once.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,11 +51,13 @@ struct LayerReadOptions {
   std::uint64_t max_database_bytes = 256ull << 20;
 };
 
-Result<LayerInventory> read_layer(const std::filesystem::path& blob, const LayerReadOptions& options = {});
+Result<LayerInventory> read_layer(const std::filesystem::path& blob,
+                                  const LayerReadOptions& options = {});
 
 // The bytes of one regular file in a layer blob (PATH image-relative), streamed; not_found when
 // the layer has no such file, too_large past MAX bytes.
-Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path, std::uint64_t max_bytes);
+Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path,
+                                    std::uint64_t max_bytes);
 
 // Image-relative form of an archive path ("./a//b" -> "a/b"); nullopt when it would leave the root.
 std::optional<std::string> normalise_path(std::string_view p);
@@ -68,7 +69,8 @@ std::string classify_path(const std::string& path);
 class LayerCache {
  public:
   static std::optional<LayerInventory> get(sqlite::Connection& c, const std::string& digest);
-  static void put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv, std::int64_t now);
+  static void put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv,
+                  std::int64_t now);
   static std::size_t count(sqlite::Connection& c);
 };
 

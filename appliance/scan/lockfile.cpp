@@ -1,9 +1,10 @@
-#include "core/json.hpp"
 #include "scan/lockfile.hpp"
 
 #include <functional>
 #include <map>
 #include <set>
+
+#include "core/json.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -42,7 +43,8 @@ GoLine split_go_line(const std::string& line) {
       ++i;
     } else {
       auto j = i;
-      while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' && line[j] != '(' && line[j] != ')' &&
+      while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' &&
+             line[j] != '(' && line[j] != ')' &&
              !(line[j] == '/' && j + 1 < line.size() && line[j + 1] == '/'))
         ++j;
       out.tokens.push_back(line.substr(i, j - i));
@@ -65,9 +67,13 @@ bool plausible_module(const std::string& m) {
   return true;
 }
 
-bool plausible_version(const std::string& v) { return v.size() >= 2 && v.size() <= 200 && v[0] == 'v'; }
+bool plausible_version(const std::string& v) {
+  return v.size() >= 2 && v.size() <= 200 && v[0] == 'v';
+}
 
-bool is_local_path(const std::string& p) { return p.rfind("./", 0) == 0 || p.rfind("../", 0) == 0 || p.rfind("/", 0) == 0; }
+bool is_local_path(const std::string& p) {
+  return p.rfind("./", 0) == 0 || p.rfind("../", 0) == 0 || p.rfind("/", 0) == 0;
+}
 
 // Visits each directive of a go.mod: verb ("require", "replace", ...), its arguments, the
 // comment, and the line index, with blocks ("require ( ... )") flattened.
@@ -124,26 +130,30 @@ std::string lockfile_kind(const std::string& path) {
   auto base = slash == std::string::npos ? path : path.substr(slash + 1);
   if (base != "go.mod" && base != "package-lock.json") return {};
   auto wrapped = "/" + path;
-  for (std::string_view skip : {"/node_modules/", "/vendor/", "/pkg/mod/", "/testdata/", "/.cache/"})
+  for (std::string_view skip :
+       {"/node_modules/", "/vendor/", "/pkg/mod/", "/testdata/", "/.cache/"})
     if (wrapped.find(skip) != std::string::npos) return {};
-  for (std::string_view toolchain : {"usr/lib/go", "usr/local/go/", "usr/share/go", "usr/share/gocode/", "usr/share/nodejs/",
-                                     "usr/lib/node_modules/", "usr/share/doc/"})
+  for (std::string_view toolchain :
+       {"usr/lib/go", "usr/local/go/", "usr/share/go", "usr/share/gocode/", "usr/share/nodejs/",
+        "usr/lib/node_modules/", "usr/share/doc/"})
     if (path.compare(0, toolchain.size(), toolchain) == 0) return {};
   return base == "go.mod" ? "go-mod" : "npm-lock";
 }
 
-std::vector<LockedDependency> parse_go_mod(const std::string& text, std::vector<std::string>& problems) {
+std::vector<LockedDependency> parse_go_mod(const std::string& text,
+                                           std::vector<std::string>& problems) {
   auto lines = split_lines(text);
   std::vector<LockedDependency> required;
   struct Replacement {
     std::string from_version, to, to_version;
   };
   std::multimap<std::string, Replacement> replaces;
-  bool ok = each_directive(lines, [&](const std::string& verb, const std::vector<std::string>& a, const std::string& comment,
-                                      std::size_t) {
+  bool ok = each_directive(lines, [&](const std::string& verb, const std::vector<std::string>& a,
+                                      const std::string& comment, std::size_t) {
     if (verb == "require") {
       if (a.size() != 2 || !plausible_module(a[0]) || !plausible_version(a[1])) return;
-      required.push_back({a[0], a[1], trim(comment) == "indirect" || trim(comment).rfind("indirect;", 0) == 0});
+      required.push_back(
+          {a[0], a[1], trim(comment) == "indirect" || trim(comment).rfind("indirect;", 0) == 0});
     } else if (verb == "replace") {
       // old [v] => new [v]
       std::size_t arrow = 0;
@@ -168,7 +178,8 @@ std::vector<LockedDependency> parse_go_mod(const std::string& text, std::vector<
       if (it->second.from_version.empty() || it->second.from_version == d.version)
         if (!rep || !it->second.from_version.empty()) rep = &it->second;
     if (rep) {
-      if (is_local_path(rep->to) || rep->to_version.empty()) continue;  // source in the tree, no version to match
+      if (is_local_path(rep->to) || rep->to_version.empty())
+        continue;  // source in the tree, no version to match
       if (!plausible_module(rep->to) || !plausible_version(rep->to_version)) continue;
       d.name = rep->to;
       d.version = rep->to_version;
@@ -178,7 +189,8 @@ std::vector<LockedDependency> parse_go_mod(const std::string& text, std::vector<
   return out;
 }
 
-std::vector<LockedDependency> parse_package_lock(const std::string& text, std::vector<std::string>& problems) {
+std::vector<LockedDependency> parse_package_lock(const std::string& text,
+                                                 std::vector<std::string>& problems) {
   std::vector<LockedDependency> out;
   auto parsed = parse_json(text, JsonLimits{256u << 20, 64, true}, "package-lock.json");
   if (!parsed) {
@@ -195,7 +207,9 @@ std::vector<LockedDependency> parse_package_lock(const std::string& text, std::v
     if (!entry.is_object() || !entry.contains("version") || !entry["version"].is_string()) return;
     auto version = entry["version"].get<std::string>();
     // Links and aliases to local folders carry no registry version.
-    if (entry.value("link", false) || version.empty() || version.size() > 200 || name.empty() || name.size() > 214) return;
+    if (entry.value("link", false) || version.empty() || version.size() > 200 || name.empty() ||
+        name.size() > 214)
+      return;
     if (version.find(':') != std::string::npos || version.find('/') != std::string::npos) return;
     if (!seen.insert({name, version}).second) return;
     out.push_back({name, version, !direct});
@@ -206,34 +220,40 @@ std::vector<LockedDependency> parse_package_lock(const std::string& text, std::v
     if (pk.contains("") && pk[""].is_object())
       for (auto key : {"dependencies", "devDependencies", "optionalDependencies"})
         if (pk[""].contains(key) && pk[""][key].is_object())
-          for (auto it = pk[""][key].begin(); it != pk[""][key].end(); ++it) direct.insert(it.key());
+          for (auto it = pk[""][key].begin(); it != pk[""][key].end(); ++it)
+            direct.insert(it.key());
     for (auto it = pk.begin(); it != pk.end(); ++it) {
       const auto& key = it.key();
       auto at = key.rfind("node_modules/");
       if (at == std::string::npos) continue;  // the root or a workspace folder
       auto name = key.substr(at + 13);
       if (!it.value().is_object()) continue;
-      auto real = it.value().value("name", name);  // npm aliases ("x": "npm:y@1") record the real name
+      auto real =
+          it.value().value("name", name);  // npm aliases ("x": "npm:y@1") record the real name
       add(real, it.value(), direct.count(name) && key == "node_modules/" + name);
     }
     return out;
   }
   // lockfileVersion 1: nested "dependencies".
-  std::function<void(const nlohmann::json&, int)> walk = [&](const nlohmann::json& deps, int depth) {
+  std::function<void(const nlohmann::json&, int)> walk = [&](const nlohmann::json& deps,
+                                                             int depth) {
     if (!deps.is_object() || depth > 64) return;
     for (auto it = deps.begin(); it != deps.end(); ++it) {
       add(it.key(), it.value(), depth == 0);
-      if (it.value().is_object() && it.value().contains("dependencies")) walk(it.value()["dependencies"], depth + 1);
+      if (it.value().is_object() && it.value().contains("dependencies"))
+        walk(it.value()["dependencies"], depth + 1);
     }
   };
   if (j.contains("dependencies")) walk(j["dependencies"], 0);
   return out;
 }
 
-std::optional<std::string> pin_go_mod(const std::string& text, const std::string& module, const std::string& version) {
+std::optional<std::string> pin_go_mod(const std::string& text, const std::string& module,
+                                      const std::string& version) {
   auto lines = split_lines(text);
   std::set<std::size_t> hits;
-  each_directive(lines, [&](const std::string& verb, const std::vector<std::string>& a, const std::string&, std::size_t n) {
+  each_directive(lines, [&](const std::string& verb, const std::vector<std::string>& a,
+                            const std::string&, std::size_t n) {
     if (verb == "require" && a.size() == 2 && a[0] == module) hits.insert(n);
   });
   if (hits.empty()) return std::nullopt;
@@ -259,8 +279,9 @@ std::optional<std::string> pin_go_mod(const std::string& text, const std::string
   return out;
 }
 
-std::optional<std::string> pin_package_lock(const std::string& text, const std::string& package, const std::string& version,
-                                            const std::string& resolved, const std::string& integrity) {
+std::optional<std::string> pin_package_lock(const std::string& text, const std::string& package,
+                                            const std::string& version, const std::string& resolved,
+                                            const std::string& integrity) {
   auto j = nlohmann::ordered_json::parse(text, nullptr, false);
   if (!j.is_object()) return std::nullopt;
   bool hit = false;
@@ -272,13 +293,17 @@ std::optional<std::string> pin_package_lock(const std::string& text, const std::
   };
   if (j.contains("packages") && j["packages"].is_object())
     for (auto it = j["packages"].begin(); it != j["packages"].end(); ++it)
-      if (ends_with(it.key(), "node_modules/" + package) && it.value().is_object() && it.value().contains("version"))
+      if (ends_with(it.key(), "node_modules/" + package) && it.value().is_object() &&
+          it.value().contains("version"))
         set(it.value());
-  std::function<void(nlohmann::ordered_json&, int)> walk = [&](nlohmann::ordered_json& deps, int depth) {
+  std::function<void(nlohmann::ordered_json&, int)> walk = [&](nlohmann::ordered_json& deps,
+                                                               int depth) {
     if (!deps.is_object() || depth > 64) return;
     for (auto it = deps.begin(); it != deps.end(); ++it) {
-      if (it.key() == package && it.value().is_object() && it.value().contains("version")) set(it.value());
-      if (it.value().is_object() && it.value().contains("dependencies")) walk(it.value()["dependencies"], depth + 1);
+      if (it.key() == package && it.value().is_object() && it.value().contains("version"))
+        set(it.value());
+      if (it.value().is_object() && it.value().contains("dependencies"))
+        walk(it.value()["dependencies"], depth + 1);
     }
   };
   if (j.contains("dependencies")) walk(j["dependencies"], 0);

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,19 +24,23 @@ std::string lockfile_kind(const std::string& path);
 // go.mod: the require directives (single-line and blocks); replace directives that point a module
 // elsewhere are applied (a replacement with a version pins that version; a local path drops the
 // module, since its source is in the tree, not a version). Problems are appended to PROBLEMS.
-std::vector<LockedDependency> parse_go_mod(const std::string& text, std::vector<std::string>& problems);
+std::vector<LockedDependency> parse_go_mod(const std::string& text,
+                                           std::vector<std::string>& problems);
 
 // package-lock.json: "packages" (v2, v3) or "dependencies" (v1), nested node_modules included.
-std::vector<LockedDependency> parse_package_lock(const std::string& text, std::vector<std::string>& problems);
+std::vector<LockedDependency> parse_package_lock(const std::string& text,
+                                                 std::vector<std::string>& problems);
 
 // go.mod with the require of MODULE set to VERSION (every occurrence, block or single line); an
 // indirect marker is kept. nullopt when the file does not require MODULE.
-std::optional<std::string> pin_go_mod(const std::string& text, const std::string& module, const std::string& version);
+std::optional<std::string> pin_go_mod(const std::string& text, const std::string& module,
+                                      const std::string& version);
 
 // package-lock.json with every installed copy of PACKAGE set to VERSION, its "resolved" to
 // RESOLVED and its "integrity" to INTEGRITY (SRI, "sha512-..."). nullopt when it lists no PACKAGE.
-std::optional<std::string> pin_package_lock(const std::string& text, const std::string& package, const std::string& version,
-                                            const std::string& resolved, const std::string& integrity);
+std::optional<std::string> pin_package_lock(const std::string& text, const std::string& package,
+                                            const std::string& version, const std::string& resolved,
+                                            const std::string& integrity);
 
 // Go module proxy path escaping (golang.org/x/mod/module.EscapePath): each upper-case letter
 // becomes '!' and its lower-case form.

@@ -1,7 +1,5 @@
 #include "scan/match.hpp"
 
-#include "scan/layer.hpp"
-
 #include <cmath>
 #include <map>
 #include <optional>
@@ -9,6 +7,7 @@
 
 #include "advisory/advisory.hpp"
 #include "advisory/db.hpp"
+#include "scan/layer.hpp"
 #include "version/version.hpp"
 
 namespace airheal::scan {
@@ -26,7 +25,8 @@ double roundup(double x) {
 }
 
 // The fixed version that ends the range holding `version`: the smallest "fixed" event above it.
-std::string osv_fixed_version(const nlohmann::json& affected, const std::string& ecosystem, const std::string& version) {
+std::string osv_fixed_version(const nlohmann::json& affected, const std::string& ecosystem,
+                              const std::string& version) {
   std::string best;
   if (!affected.contains("ranges") || !affected["ranges"].is_array()) return best;
   for (const auto& r : affected["ranges"]) {
@@ -64,22 +64,26 @@ TrackerVerdict debian_policy(const nlohmann::json& d, const std::string& source_
     v.vendor_status = "fixed";
     return v;
   }
-  v.affected = true;  // open or undetermined: the installed version is vulnerable until shown otherwise
+  v.affected =
+      true;  // open or undetermined: the installed version is vulnerable until shown otherwise
   if (v.urgency == "end-of-life") {
     v.vendor_status = "end-of-life";
   } else if (status == "undetermined") {
     v.vendor_status = "undetermined";
   } else {
     auto reason = d.value("nodsa_reason", "");
-    if (reason == "postponed" || reason == "ignored") v.vendor_status = reason;
-    else if (d.contains("nodsa")) v.vendor_status = "no-dsa";
-    else v.vendor_status = "unfixed";
+    if (reason == "postponed" || reason == "ignored")
+      v.vendor_status = reason;
+    else if (d.contains("nodsa"))
+      v.vendor_status = "no-dsa";
+    else
+      v.vendor_status = "unfixed";
   }
   return v;
 }
 
-bool release_matches(const std::string& affected_ecosystem, const std::string& base, const std::vector<std::string>& releases,
-                     bool os_package) {
+bool release_matches(const std::string& affected_ecosystem, const std::string& base,
+                     const std::vector<std::string>& releases, bool os_package) {
   auto colon = affected_ecosystem.find(':');
   auto eco_base = affected_ecosystem.substr(0, colon);
   if (eco_base != base) return false;
@@ -106,13 +110,16 @@ std::optional<double> cvss3_base_score(std::string_view vector) {
   std::size_t i = vector.find('/');
   while (i != std::string_view::npos && i < vector.size()) {
     auto next = vector.find('/', i + 1);
-    auto part = vector.substr(i + 1, next == std::string_view::npos ? std::string_view::npos : next - i - 1);
+    auto part = vector.substr(
+        i + 1, next == std::string_view::npos ? std::string_view::npos : next - i - 1);
     auto colon = part.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
     m[std::string(part.substr(0, colon))] = std::string(part.substr(colon + 1));
     i = next;
   }
-  auto get = [&](const char* k, std::initializer_list<std::pair<const char*, double>> values) -> std::optional<double> {
+  auto get =
+      [&](const char* k,
+          std::initializer_list<std::pair<const char*, double>> values) -> std::optional<double> {
     auto it = m.find(k);
     if (it == m.end()) return std::nullopt;
     for (auto [name, v] : values)
@@ -134,7 +141,8 @@ std::optional<double> cvss3_base_score(std::string_view vector) {
   double impact = changed ? 7.52 * (iss - 0.029) - 3.25 * std::pow(iss - 0.02, 15) : 6.42 * iss;
   double expl = 8.22 * *av * *ac * *pr * *ui;
   if (impact <= 0) return 0.0;
-  return changed ? roundup(std::min(1.08 * (impact + expl), 10.0)) : roundup(std::min(impact + expl, 10.0));
+  return changed ? roundup(std::min(1.08 * (impact + expl), 10.0))
+                 : roundup(std::min(impact + expl, 10.0));
 }
 
 std::string severity_from_score(double s) {
@@ -154,14 +162,17 @@ int severity_rank(const std::string& s) {
   return 0;
 }
 
-std::pair<std::string, std::optional<double>> advisory_severity(const nlohmann::json& severity_array,
-                                                                const nlohmann::json& document,
-                                                                const std::string& urgency) {
+std::pair<std::string, std::optional<double>> advisory_severity(
+    const nlohmann::json& severity_array, const nlohmann::json& document,
+    const std::string& urgency) {
   if (severity_array.is_array())
     for (const auto& s : severity_array)
-      if (s.is_object() && s.value("type", "") == "CVSS_V3" && s.contains("score") && s["score"].is_string())
-        if (auto score = cvss3_base_score(s["score"].get<std::string>())) return {severity_from_score(*score), score};
-  if (document.is_object() && document.contains("database_specific") && document["database_specific"].is_object()) {
+      if (s.is_object() && s.value("type", "") == "CVSS_V3" && s.contains("score") &&
+          s["score"].is_string())
+        if (auto score = cvss3_base_score(s["score"].get<std::string>()))
+          return {severity_from_score(*score), score};
+  if (document.is_object() && document.contains("database_specific") &&
+      document["database_specific"].is_object()) {
     auto sev = upper(document["database_specific"].value("severity", ""));
     if (sev == "CRITICAL") return {"critical", std::nullopt};
     if (sev == "HIGH") return {"high", std::nullopt};
@@ -178,7 +189,8 @@ std::pair<std::string, std::optional<double>> advisory_severity(const nlohmann::
 MatchKey match_key(const Component& c) {
   // Debian advisories name source packages; Alpine's name the origin (aport); rpm ecosystems and
   // language ecosystems name the package itself.
-  if (c.type == "deb" || c.type == "apk") return {c.ecosystem, c.source.empty() ? c.name : c.source};
+  if (c.type == "deb" || c.type == "apk")
+    return {c.ecosystem, c.source.empty() ? c.name : c.source};
   return {c.ecosystem, c.name};
 }
 
@@ -191,7 +203,11 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
     auto key = match_key(comp);
     if (key.ecosystem.empty() || key.package.empty()) continue;
     auto it = cache.find({key.ecosystem, key.package});
-    if (it == cache.end()) it = cache.emplace(std::pair{key.ecosystem, key.package}, advisory::for_package(c, key.ecosystem, key.package)).first;
+    if (it == cache.end())
+      it = cache
+               .emplace(std::pair{key.ecosystem, key.package},
+                        advisory::for_package(c, key.ecosystem, key.package))
+               .first;
     bool os_package = comp.type == "deb" || comp.type == "apk" || comp.type == "rpm";
     // Debian compares the source version (binNMUs and epochs as Source: gives them).
     std::string installed = comp.type == "deb" ? comp.source_version : comp.version;
@@ -199,7 +215,9 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
     for (const auto& adv : it->second) {
       if (!adv.withdrawn.empty()) continue;
       for (const auto& aff : adv.affected) {
-        if (aff.package != key.package || !release_matches(aff.ecosystem, key.ecosystem, releases, os_package)) continue;
+        if (aff.package != key.package ||
+            !release_matches(aff.ecosystem, key.ecosystem, releases, os_package))
+          continue;
         Finding f;
         f.component = ci;
         f.advisory_id = adv.id;
@@ -221,7 +239,9 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
           f.fixed = fixed;
           f.vendor_status = "fixed";
         } else {
-          if (advisory::osv_evaluate(aff.data, aff.ecosystem, installed) != advisory::Verdict::affected) continue;
+          if (advisory::osv_evaluate(aff.data, aff.ecosystem, installed) !=
+              advisory::Verdict::affected)
+            continue;
           f.fixed = osv_fixed_version(aff.data, aff.ecosystem, installed);
           f.vendor_status = f.fixed.empty() ? "unfixed" : "fixed";
           if (aff.data.contains("ecosystem_specific") && aff.data["ecosystem_specific"].is_object())
@@ -272,9 +292,12 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
       auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
       while (st.step()) {
         auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
-        if (!meta.is_object() || meta.value("ecosystem", "") != comp.ecosystem || meta.value("package", "") != comp.name) continue;
+        if (!meta.is_object() || meta.value("ecosystem", "") != comp.ecosystem ||
+            meta.value("package", "") != comp.name)
+          continue;
         auto strip = [](std::string v) { return v.size() > 1 && v[0] == 'v' ? v.substr(1) : v; };
-        auto cmp = version::compare(comp.ecosystem, strip(meta.value("version", "")), strip(f.fixed));
+        auto cmp =
+            version::compare(comp.ecosystem, strip(meta.value("version", "")), strip(f.fixed));
         if (cmp && *cmp >= 0) {
           f.fix_available = "dependency";
           break;
@@ -291,20 +314,22 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
         while (st.step()) {
           auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
           if (!meta.is_object() || !meta.contains("path") || !meta["path"].is_string()) continue;
-          if (auto path = normalise_path(meta["path"].get<std::string>())) artifact_paths->insert(*path);
+          if (auto path = normalise_path(meta["path"].get<std::string>()))
+            artifact_paths->insert(*path);
         }
       }
       if (artifact_paths->count(comp.location)) f.fix_available = "artifact";
       continue;
     }
-    auto st = c.prepare("SELECT version, metadata FROM content WHERE kind = 'package' AND name = ?");
+    auto st =
+        c.prepare("SELECT version, metadata FROM content WHERE kind = 'package' AND name = ?");
     st.bind(1, comp.name);
     while (st.step()) {
       auto meta = nlohmann::json::parse(st.get_text(1), nullptr, false);
       auto v = comp.type == "deb" && meta.is_object() && !meta.value("source_version", "").empty()
                    ? meta.value("source_version", "")
                    : st.get_text(0);
-      auto cmp = comp.type == "deb" ? version::compare_dpkg(v, f.fixed)
+      auto cmp = comp.type == "deb"   ? version::compare_dpkg(v, f.fixed)
                  : comp.type == "apk" ? std::optional<int>(version::compare_apk(v, f.fixed))
                                       : std::optional<int>(version::compare_rpm(v, f.fixed));
       if (cmp && *cmp >= 0) {

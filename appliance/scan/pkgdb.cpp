@@ -9,8 +9,10 @@ namespace airheal::scan {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -26,7 +28,8 @@ void for_each_line(std::string_view text, F&& f) {
 }
 
 std::string normalise_path(std::string_view p) {
-  while (!p.empty() && (p.front() == '/' || p.substr(0, 2) == "./")) p.remove_prefix(p.front() == '/' ? 1 : 2);
+  while (!p.empty() && (p.front() == '/' || p.substr(0, 2) == "./"))
+    p.remove_prefix(p.front() == '/' ? 1 : 2);
   return std::string(p);
 }
 
@@ -89,8 +92,9 @@ std::vector<PackageRecord> parse_dpkg_status(std::string_view text, bool require
       return it == fields.end() ? std::string() : it->second;
     };
     auto status = f("Status");
-    bool installed = require_status ? status.size() >= 10 && status.substr(status.size() - 10) == " installed"
-                                    : (status.empty() || status.find(" installed") != std::string::npos);
+    bool installed = require_status
+                         ? status.size() >= 10 && status.substr(status.size() - 10) == " installed"
+                         : (status.empty() || status.find(" installed") != std::string::npos);
     if (installed && !f("Package").empty() && !f("Version").empty()) {
       PackageRecord r;
       r.name = f("Package");
@@ -102,7 +106,8 @@ std::vector<PackageRecord> parse_dpkg_status(std::string_view text, bool require
       auto paren = src.find('(');
       if (paren != std::string::npos) {
         auto close = src.find(')', paren);
-        r.source_version = std::string(trim(src.substr(paren + 1, close == std::string::npos ? std::string::npos : close - paren - 1)));
+        r.source_version = std::string(trim(src.substr(
+            paren + 1, close == std::string::npos ? std::string::npos : close - paren - 1)));
         src = std::string(trim(src.substr(0, paren)));
       }
       r.source = src.empty() ? r.name : src;
@@ -170,14 +175,29 @@ std::vector<PackageRecord> parse_apk_installed(std::string_view text) {
     }
     auto v = std::string(line.substr(2));
     switch (line[0]) {
-      case 'P': cur.name = v; break;
-      case 'V': cur.version = v; break;
-      case 'A': cur.arch = v; break;
-      case 'o': cur.source = v; break;
-      case 'L': cur.license = v; break;
-      case 'F': dir = v; break;
-      case 'R': cur.files.push_back(dir.empty() ? v : dir + "/" + v); break;
-      default: break;
+      case 'P':
+        cur.name = v;
+        break;
+      case 'V':
+        cur.version = v;
+        break;
+      case 'A':
+        cur.arch = v;
+        break;
+      case 'o':
+        cur.source = v;
+        break;
+      case 'L':
+        cur.license = v;
+        break;
+      case 'F':
+        dir = v;
+        break;
+      case 'R':
+        cur.files.push_back(dir.empty() ? v : dir + "/" + v);
+        break;
+      default:
+        break;
     }
   });
   flush();
@@ -193,7 +213,8 @@ Result<PackageRecord> parse_rpm_header(std::string_view blob) {
   };
   if (blob.size() < 8) return Error{Errc::invalid_argument, "rpm header shorter than 8 bytes"};
   std::uint64_t il = be32(0), dl = be32(4);
-  if (il > 100000 || 8 + il * 16 + dl > blob.size()) return Error{Errc::invalid_argument, "rpm header sizes exceed the blob"};
+  if (il > 100000 || 8 + il * 16 + dl > blob.size())
+    return Error{Errc::invalid_argument, "rpm header sizes exceed the blob"};
   auto data = blob.substr(8 + il * 16, dl);
   PackageRecord r;
   std::string epoch, release, sourcerpm;
@@ -206,30 +227,47 @@ Result<PackageRecord> parse_rpm_header(std::string_view blob) {
       return std::string(s.substr(0, s.find('\0')));
     };
     switch (tag) {
-      case 1000: if (type == 6) r.name = str(); break;
-      case 1001: if (type == 6) r.version = str(); break;
-      case 1002: if (type == 6) release = str(); break;
+      case 1000:
+        if (type == 6) r.name = str();
+        break;
+      case 1001:
+        if (type == 6) r.version = str();
+        break;
+      case 1002:
+        if (type == 6) release = str();
+        break;
       case 1003:
         if (type == 4 && off + 4 <= data.size()) {
           auto d = data.substr(off, 4);
-          epoch = std::to_string((static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[0])) << 24) |
-                                 (static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[1])) << 16) |
-                                 (static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[2])) << 8) |
-                                 static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[3])));
+          epoch =
+              std::to_string((static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[0])) << 24) |
+                             (static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[1])) << 16) |
+                             (static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[2])) << 8) |
+                             static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[3])));
         }
         break;
-      case 1014: if (type == 6) r.license = str(); break;
-      case 1022: if (type == 6) r.arch = str(); break;
-      case 1044: if (type == 6) sourcerpm = str(); break;
-      default: break;
+      case 1014:
+        if (type == 6) r.license = str();
+        break;
+      case 1022:
+        if (type == 6) r.arch = str();
+        break;
+      case 1044:
+        if (type == 6) sourcerpm = str();
+        break;
+      default:
+        break;
     }
   }
-  if (r.name.empty() || r.version.empty()) return Error{Errc::invalid_argument, "rpm header without NAME or VERSION"};
+  if (r.name.empty() || r.version.empty())
+    return Error{Errc::invalid_argument, "rpm header without NAME or VERSION"};
   if (r.name == "gpg-pubkey") return Error{Errc::not_found, "gpg-pubkey pseudo-package"};
-  r.version = (epoch.empty() ? "" : epoch + ":") + r.version + (release.empty() ? "" : "-" + release);
+  r.version =
+      (epoch.empty() ? "" : epoch + ":") + r.version + (release.empty() ? "" : "-" + release);
   // "openssl-3.0.7-27.el9.src.rpm" -> source "openssl"; its EVR is the binary's own.
   for (std::string_view suffix : {".src.rpm", ".nosrc.rpm"}) {
-    if (sourcerpm.size() <= suffix.size() || sourcerpm.compare(sourcerpm.size() - suffix.size(), suffix.size(), suffix))
+    if (sourcerpm.size() <= suffix.size() ||
+        sourcerpm.compare(sourcerpm.size() - suffix.size(), suffix.size(), suffix))
       continue;
     auto s = sourcerpm.substr(0, sourcerpm.size() - suffix.size());
     auto rel = s.rfind('-');
@@ -259,7 +297,8 @@ Result<std::vector<PackageRecord>> parse_rpmdb_sqlite(std::string_view bytes) {
   if (copy[18] == 2) copy[18] = 1;
   if (copy[19] == 2) copy[19] = 1;
   if (sqlite3_deserialize(db.get(), "main", copy, size, size,
-                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
+      SQLITE_OK)
     return Error{Errc::invalid_argument, "rpmdb.sqlite cannot be loaded"};
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db.get(), "SELECT blob FROM Packages", -1, &st, nullptr) != SQLITE_OK)
@@ -274,7 +313,8 @@ Result<std::vector<PackageRecord>> parse_rpmdb_sqlite(std::string_view bytes) {
     auto r = parse_rpm_header(std::string_view(p, static_cast<std::size_t>(n)));
     if (r) out.push_back(std::move(*r));
   }
-  if (rc != SQLITE_DONE) return Error{Errc::invalid_argument, std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get())};
+  if (rc != SQLITE_DONE)
+    return Error{Errc::invalid_argument, std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get())};
   return out;
 }
 

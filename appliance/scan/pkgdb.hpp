@@ -2,9 +2,8 @@
 // layer; parsers never throw on bad data: they return what is well-formed and skip the rest.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +20,7 @@ struct PackageRecord {
   std::string name, version, arch;
   std::string source, source_version;  // Debian Source: / apk origin / rpm source rpm name+evr
   std::string license;
-  std::vector<std::string> files;      // apk R: lines; dpkg lists are separate files
+  std::vector<std::string> files;  // apk R: lines; dpkg lists are separate files
   nlohmann::json to_json() const;
   static PackageRecord from_json(const nlohmann::json& j);
 };

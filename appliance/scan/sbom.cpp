@@ -1,6 +1,5 @@
 #include "scan/sbom.hpp"
 
-
 #include "core/digest.hpp"
 #include "core/time.hpp"
 
@@ -13,7 +12,8 @@ std::string uuid_from(const std::string& name) {
   std::string u = h.substr(0, 32);
   u[12] = '5';
   u[16] = "89ab"[std::stoi(u.substr(16, 1), nullptr, 16) & 3];
-  return u.substr(0, 8) + "-" + u.substr(8, 4) + "-" + u.substr(12, 4) + "-" + u.substr(16, 4) + "-" + u.substr(20, 12);
+  return u.substr(0, 8) + "-" + u.substr(8, 4) + "-" + u.substr(12, 4) + "-" + u.substr(16, 4) +
+         "-" + u.substr(20, 12);
 }
 
 std::string image_purl(const SbomSubject& s) {
@@ -43,12 +43,14 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
   }
   for (std::size_t i = 0; i < inv.components.size(); ++i) {
     const auto& c = inv.components[i];
-    nlohmann::json j = {{"type", c.type == "golang" && c.name == "stdlib" ? "framework" : "library"},
-                        {"bom-ref", "component-" + std::to_string(i)},
-                        {"name", c.name},
-                        {"version", c.version}};
+    nlohmann::json j = {
+        {"type", c.type == "golang" && c.name == "stdlib" ? "framework" : "library"},
+        {"bom-ref", "component-" + std::to_string(i)},
+        {"name", c.name},
+        {"version", c.version}};
     if (!c.purl.empty()) j["purl"] = c.purl;
-    if (!c.license.empty()) j["licenses"] = nlohmann::json::array({{{"license", {{"name", c.license}}}}});
+    if (!c.license.empty())
+      j["licenses"] = nlohmann::json::array({{{"license", {{"name", c.license}}}}});
     auto props = nlohmann::json::array();
     auto prop = [&](const char* k, const std::string& v) {
       if (!v.empty()) props.push_back({{"name", std::string("airheal:") + k}, {"value", v}});
@@ -70,40 +72,51 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
                             {"name", s.repository},
                             {"version", s.digest},
                             {"purl", image_purl(s)}};
-  return {{"$schema", "http://cyclonedx.org/schema/bom-1.5.schema.json"},
-          {"bomFormat", "CycloneDX"},
-          {"specVersion", "1.5"},
-          {"serialNumber", "urn:uuid:" + uuid_from("cyclonedx " + s.digest + " " + std::to_string(s.created))},
-          {"version", 1},
-          {"metadata",
-           {{"timestamp", rfc3339(s.created)},
-            {"tools", {{"components", nlohmann::json::array({{{"type", "application"}, {"name", "airheal"}, {"version", s.tool_version}}})}}},
-            {"component", subject}}},
-          {"components", components},
-          {"dependencies", nlohmann::json::array({{{"ref", "image"}, {"dependsOn", refs}}})}};
+  return {
+      {"$schema", "http://cyclonedx.org/schema/bom-1.5.schema.json"},
+      {"bomFormat", "CycloneDX"},
+      {"specVersion", "1.5"},
+      {"serialNumber",
+       "urn:uuid:" + uuid_from("cyclonedx " + s.digest + " " + std::to_string(s.created))},
+      {"version", 1},
+      {"metadata",
+       {{"timestamp", rfc3339(s.created)},
+        {"tools",
+         {{"components",
+           nlohmann::json::array(
+               {{{"type", "application"}, {"name", "airheal"}, {"version", s.tool_version}}})}}},
+        {"component", subject}}},
+      {"components", components},
+      {"dependencies", nlohmann::json::array({{{"ref", "image"}, {"dependsOn", refs}}})}};
 }
 
 nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
   auto packages = nlohmann::json::array();
   auto rels = nlohmann::json::array();
-  packages.push_back({{"name", s.repository},
-                      {"SPDXID", "SPDXRef-Image"},
-                      {"versionInfo", s.digest},
-                      {"downloadLocation", "NOASSERTION"},
-                      {"filesAnalyzed", false},
-                      {"primaryPackagePurpose", "CONTAINER"},
-                      {"externalRefs", nlohmann::json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
-                                                                {"referenceType", "purl"},
-                                                                {"referenceLocator", image_purl(s)}}})}});
-  rels.push_back({{"spdxElementId", "SPDXRef-DOCUMENT"}, {"relationshipType", "DESCRIBES"}, {"relatedSpdxElement", "SPDXRef-Image"}});
+  packages.push_back(
+      {{"name", s.repository},
+       {"SPDXID", "SPDXRef-Image"},
+       {"versionInfo", s.digest},
+       {"downloadLocation", "NOASSERTION"},
+       {"filesAnalyzed", false},
+       {"primaryPackagePurpose", "CONTAINER"},
+       {"externalRefs", nlohmann::json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
+                                                {"referenceType", "purl"},
+                                                {"referenceLocator", image_purl(s)}}})}});
+  rels.push_back({{"spdxElementId", "SPDXRef-DOCUMENT"},
+                  {"relationshipType", "DESCRIBES"},
+                  {"relatedSpdxElement", "SPDXRef-Image"}});
   if (!inv.os.id.empty()) {
-    packages.push_back({{"name", inv.os.id},
-                        {"SPDXID", "SPDXRef-OperatingSystem"},
-                        {"versionInfo", inv.os.version_id.empty() ? "NOASSERTION" : inv.os.version_id},
-                        {"downloadLocation", "NOASSERTION"},
-                        {"filesAnalyzed", false},
-                        {"primaryPackagePurpose", "OPERATING-SYSTEM"}});
-    rels.push_back({{"spdxElementId", "SPDXRef-Image"}, {"relationshipType", "CONTAINS"}, {"relatedSpdxElement", "SPDXRef-OperatingSystem"}});
+    packages.push_back(
+        {{"name", inv.os.id},
+         {"SPDXID", "SPDXRef-OperatingSystem"},
+         {"versionInfo", inv.os.version_id.empty() ? "NOASSERTION" : inv.os.version_id},
+         {"downloadLocation", "NOASSERTION"},
+         {"filesAnalyzed", false},
+         {"primaryPackagePurpose", "OPERATING-SYSTEM"}});
+    rels.push_back({{"spdxElementId", "SPDXRef-Image"},
+                    {"relationshipType", "CONTAINS"},
+                    {"relatedSpdxElement", "SPDXRef-OperatingSystem"}});
   }
   for (std::size_t i = 0; i < inv.components.size(); ++i) {
     const auto& c = inv.components[i];
@@ -115,31 +128,39 @@ nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
                         {"licenseConcluded", "NOASSERTION"},
                         {"licenseDeclared", "NOASSERTION"},
                         {"copyrightText", "NOASSERTION"},
-                        {"primaryPackagePurpose", c.type == "golang" && c.name == "stdlib" ? "FRAMEWORK" : "LIBRARY"}};
+                        {"primaryPackagePurpose",
+                         c.type == "golang" && c.name == "stdlib" ? "FRAMEWORK" : "LIBRARY"}};
     if (c.source != c.name || c.source_version != c.version)
       p["sourceInfo"] = "built from source package " + c.source + " " + c.source_version;
     std::string comment = "layer " + c.layer + "; found in /" + c.location;
     p["comment"] = comment;
     if (!c.purl.empty())
-      p["externalRefs"] = nlohmann::json::array(
-          {{{"referenceCategory", "PACKAGE-MANAGER"}, {"referenceType", "purl"}, {"referenceLocator", c.purl}}});
+      p["externalRefs"] = nlohmann::json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
+                                                  {"referenceType", "purl"},
+                                                  {"referenceLocator", c.purl}}});
     packages.push_back(std::move(p));
-    rels.push_back({{"spdxElementId", "SPDXRef-Image"}, {"relationshipType", "CONTAINS"}, {"relatedSpdxElement", spdx_id(i)}});
+    rels.push_back({{"spdxElementId", "SPDXRef-Image"},
+                    {"relationshipType", "CONTAINS"},
+                    {"relatedSpdxElement", spdx_id(i)}});
   }
   return {{"spdxVersion", "SPDX-2.3"},
           {"dataLicense", "CC0-1.0"},
           {"SPDXID", "SPDXRef-DOCUMENT"},
           {"name", s.repository + "@" + s.digest},
-          {"documentNamespace", "https://airheal.invalid/spdx/" + s.digest.substr(s.digest.find(':') + 1) + "/" +
-                                    uuid_from("spdx " + s.digest + " " + std::to_string(s.created))},
-          {"creationInfo", {{"created", rfc3339(s.created)}, {"creators", nlohmann::json::array({"Tool: airheal-" + s.tool_version})}}},
+          {"documentNamespace",
+           "https://airheal.invalid/spdx/" + s.digest.substr(s.digest.find(':') + 1) + "/" +
+               uuid_from("spdx " + s.digest + " " + std::to_string(s.created))},
+          {"creationInfo",
+           {{"created", rfc3339(s.created)},
+            {"creators", nlohmann::json::array({"Tool: airheal-" + s.tool_version})}}},
           {"packages", packages},
           {"relationships", rels}};
 }
 
-nlohmann::json artifact_manifest(const std::string& artifact_type, const std::string& blob_digest, std::uint64_t blob_size,
-                                 const std::string& subject_media_type, const std::string& subject_digest,
-                                 std::uint64_t subject_size, const nlohmann::json& annotations) {
+nlohmann::json artifact_manifest(const std::string& artifact_type, const std::string& blob_digest,
+                                 std::uint64_t blob_size, const std::string& subject_media_type,
+                                 const std::string& subject_digest, std::uint64_t subject_size,
+                                 const nlohmann::json& annotations) {
   return {{"schemaVersion", 2},
           {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
           {"artifactType", artifact_type},
@@ -148,8 +169,11 @@ nlohmann::json artifact_manifest(const std::string& artifact_type, const std::st
             {"digest", "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
             {"size", 2},
             {"data", "e30="}}},
-          {"layers", nlohmann::json::array({{{"mediaType", artifact_type}, {"digest", blob_digest}, {"size", blob_size}}})},
-          {"subject", {{"mediaType", subject_media_type}, {"digest", subject_digest}, {"size", subject_size}}},
+          {"layers",
+           nlohmann::json::array(
+               {{{"mediaType", artifact_type}, {"digest", blob_digest}, {"size", blob_size}}})},
+          {"subject",
+           {{"mediaType", subject_media_type}, {"digest", subject_digest}, {"size", subject_size}}},
           {"annotations", annotations}};
 }
 

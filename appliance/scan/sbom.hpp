@@ -2,9 +2,8 @@
 // inventory and creation time, so regenerating never yields a different document.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -27,9 +26,10 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s);
 nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s);
 
 // An OCI 1.1 artifact manifest referring to `subject` whose single layer is the document.
-nlohmann::json artifact_manifest(const std::string& artifact_type, const std::string& blob_digest, std::uint64_t blob_size,
-                                 const std::string& subject_media_type, const std::string& subject_digest,
-                                 std::uint64_t subject_size, const nlohmann::json& annotations);
+nlohmann::json artifact_manifest(const std::string& artifact_type, const std::string& blob_digest,
+                                 std::uint64_t blob_size, const std::string& subject_media_type,
+                                 const std::string& subject_digest, std::uint64_t subject_size,
+                                 const nlohmann::json& annotations);
 
 std::string rfc3339(std::int64_t unix_seconds);
 

@@ -14,30 +14,34 @@ namespace airheal::scan {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 bool is_image_config(const std::string& media_type) {
   return media_type == oci::media::kOciConfig || media_type == oci::media::kDockerConfig;
 }
 
-
-
 }  // namespace
 
 Scanner::Scanner(store::Store& store, audit::Journal* journal, ScannerOptions options)
-    : store_(store), journal_(journal), options_(std::move(options)), worker_("scanner", options_.poll, [this] { pass(); }) {}
+    : store_(store),
+      journal_(journal),
+      options_(std::move(options)),
+      worker_("scanner", options_.poll, [this] { pass(); }) {}
 
 Scanner::~Scanner() { stop(); }
 
 void Scanner::journal(nlohmann::json record) {
   if (!journal_) return;
   record["actor"] = options_.actor;
-  if (auto st = journal_->append(std::move(record)); !st) spdlog::warn("journal: {}", st.error().message);
+  if (auto st = journal_->append(std::move(record)); !st)
+    spdlog::warn("journal: {}", st.error().message);
 }
 
 Result<Digest> Scanner::resolve(const std::string& ref) {
-  if (ref.rfind("sha256:", 0) == 0 || ref.rfind("@sha256:", 0) == 0 || ref.rfind("sha512:", 0) == 0 ||
-      ref.rfind("@sha512:", 0) == 0) {
+  if (ref.rfind("sha256:", 0) == 0 || ref.rfind("@sha256:", 0) == 0 ||
+      ref.rfind("sha512:", 0) == 0 || ref.rfind("@sha512:", 0) == 0) {
     auto d = Digest::parse(ref[0] == '@' ? ref.substr(1) : ref);
     if (!d) return make_error(Errc::invalid_argument, "'" + ref + "' is not a valid digest");
     bool known = false;
@@ -46,7 +50,8 @@ Result<Digest> Scanner::resolve(const std::string& ref) {
       st.bind(1, d->str());
       known = st.step();
     });
-    if (!known) return make_error(Errc::manifest_unknown, "no manifest " + d->str() + " in the registry");
+    if (!known)
+      return make_error(Errc::manifest_unknown, "no manifest " + d->str() + " in the registry");
     return *d;
   }
   std::string repo, reference;
@@ -64,14 +69,17 @@ Result<Digest> Scanner::resolve(const std::string& ref) {
       reference = "latest";
     }
   }
-  if (!oci::is_valid_repository_name(repo)) return make_error(Errc::name_invalid, "'" + repo + "' is not a repository name");
+  if (!oci::is_valid_repository_name(repo))
+    return make_error(Errc::name_invalid, "'" + repo + "' is not a repository name");
   auto m = store_.get_manifest(repo, reference);
-  if (!m) return make_error(Errc::manifest_unknown, repo + ":" + reference + ": " + m.error().message);
+  if (!m)
+    return make_error(Errc::manifest_unknown, repo + ":" + reference + ": " + m.error().message);
   return m->digest;
 }
 
 std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::string& manifest) {
-  auto st = c.prepare("SELECT os, layers, files, problems FROM image_inventory WHERE manifest = ? AND parser = ?");
+  auto st = c.prepare(
+      "SELECT os, layers, files, problems FROM image_inventory WHERE manifest = ? AND parser = ?");
   st.bind(1, manifest).bind(2, std::int64_t{kLayerParserVersion});
   if (!st.step()) return std::nullopt;
   ImageInventory inv;
@@ -85,7 +93,8 @@ std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::s
   inv.problems = nlohmann::json::parse(st.get_text(3)).get<std::vector<std::string>>();
   auto cs = c.prepare("SELECT data FROM image_components WHERE manifest = ? ORDER BY idx");
   cs.bind(1, manifest);
-  while (cs.step()) inv.components.push_back(Component::from_json(nlohmann::json::parse(cs.get_text(0))));
+  while (cs.step())
+    inv.components.push_back(Component::from_json(nlohmann::json::parse(cs.get_text(0))));
   return inv;
 }
 
@@ -96,10 +105,13 @@ std::optional<std::int64_t> scanned_at(sqlite::Connection& c, const std::string&
   return std::nullopt;
 }
 
-std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest, bool inventoried) {
-  auto q = c.prepare(inventoried ? "SELECT child FROM manifest_refs r JOIN image_inventory i ON i.manifest = r.child "
-                                   "WHERE r.manifest = ? AND r.kind = 'manifest'"
-                                 : "SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
+std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest,
+                                        bool inventoried) {
+  auto q = c.prepare(
+      inventoried
+          ? "SELECT child FROM manifest_refs r JOIN image_inventory i ON i.manifest = r.child "
+            "WHERE r.manifest = ? AND r.kind = 'manifest'"
+          : "SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
   q.bind(1, manifest);
   std::vector<std::string> out;
   while (q.step()) out.push_back(q.get_text(0));
@@ -109,17 +121,22 @@ std::vector<std::string> index_children(sqlite::Connection& c, const std::string
 std::vector<std::string> image_names(sqlite::Connection& c, const std::string& manifest) {
   std::vector<std::string> out;
   std::vector<std::string> digests = {manifest};
-  auto parents = c.prepare("SELECT manifest FROM manifest_refs WHERE child = ? AND kind = 'manifest'");
+  auto parents =
+      c.prepare("SELECT manifest FROM manifest_refs WHERE child = ? AND kind = 'manifest'");
   parents.bind(1, manifest);
   while (parents.step()) digests.push_back(parents.get_text(0));
   for (const auto& d : digests) {
-    auto st = c.prepare("SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE rm.digest = ? ORDER BY r.name");
+    auto st = c.prepare(
+        "SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE "
+        "rm.digest = ? ORDER BY r.name");
     st.bind(1, d);
     while (st.step()) {
       auto n = st.get_text(0);
       if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
     }
-    auto tags = c.prepare("SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.digest = ? ORDER BY r.name, t.name");
+    auto tags = c.prepare(
+        "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.digest "
+        "= ? ORDER BY r.name, t.name");
     tags.bind(1, d);
     while (tags.step()) out.push_back(tags.get_text(0) + ":" + tags.get_text(1));
   }
@@ -138,9 +155,12 @@ Result<std::vector<ScanReport>> Scanner::scan(const Digest& manifest, bool force
       size = st.get_int(1);
     }
   });
-  if (size < 0) return make_error(Errc::manifest_unknown, "no manifest " + manifest.str() + " in the registry");
+  if (size < 0)
+    return make_error(Errc::manifest_unknown, "no manifest " + manifest.str() + " in the registry");
   auto bytes = fs::read_file(store_.blob_path(manifest), 8u << 20);
-  if (!bytes) return make_error(Errc::io_error, "cannot read manifest " + manifest.str() + ": " + bytes.error().message);
+  if (!bytes)
+    return make_error(Errc::io_error,
+                      "cannot read manifest " + manifest.str() + ": " + bytes.error().message);
   auto m = oci::parse_manifest(*bytes, media_type);
   if (!m) return make_error(Errc::manifest_invalid, manifest.str() + ": " + m.error().message);
   std::vector<ScanReport> out;
@@ -157,14 +177,16 @@ Result<std::vector<ScanReport>> Scanner::scan(const Digest& manifest, bool force
       if (!cb) continue;
       auto cm = oci::parse_manifest(*cb, child.media_type);
       if (!cm || cm->is_index || !cm->config || !is_image_config(cm->config->media_type)) continue;
-      auto r = scan_image(child.digest, *cm, child.media_type, static_cast<std::uint64_t>(child.size), force);
+      auto r = scan_image(child.digest, *cm, child.media_type,
+                          static_cast<std::uint64_t>(child.size), force);
       if (!r) return r.error();
       out.push_back(std::move(*r));
     }
     return out;
   }
   if (m->subject || !m->config || !is_image_config(m->config->media_type))
-    return make_error(Errc::unsupported, manifest.str() + " is not a container image (artifact type " +
+    return make_error(Errc::unsupported, manifest.str() +
+                                             " is not a container image (artifact type " +
                                              m->artifact_type.value_or("none") + ")");
   auto r = scan_image(manifest, *m, media_type, static_cast<std::uint64_t>(size), force);
   if (!r) return r.error();
@@ -172,14 +194,16 @@ Result<std::vector<ScanReport>> Scanner::scan(const Digest& manifest, bool force
   return out;
 }
 
-Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manifest& m, const std::string& media_type,
-                                       std::uint64_t size, bool force) {
+Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manifest& m,
+                                       const std::string& media_type, std::uint64_t size,
+                                       bool force) {
   auto t0 = Clock::now();
   ScanReport report;
   report.manifest = manifest.str();
   report.layers = m.layers.size();
   std::optional<ImageInventory> existing;
-  if (!force) store_.read([&](sqlite::Connection& c) { existing = load_inventory(c, manifest.str()); });
+  if (!force)
+    store_.read([&](sqlite::Connection& c) { existing = load_inventory(c, manifest.str()); });
   ImageInventory inv;
   bool fresh = !existing;
   if (existing) {
@@ -208,14 +232,16 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
         }
       }
       if (!store_.has_blob_file(d.digest))
-        return make_error(Errc::blob_unknown, "layer " + d.digest.str() + " of " + manifest.str() + " is not in the store");
+        return make_error(Errc::blob_unknown, "layer " + d.digest.str() + " of " + manifest.str() +
+                                                  " is not in the store");
       auto li = read_layer(store_.blob_path(d.digest), options_.layer);
       if (!li) return make_error(li.error().code, manifest.str() + ": " + li.error().message);
       ++report.layers_read;
       ++layers_read_;
       report.bytes_read += li->bytes_read;
       auto now = store_.now_seconds();
-      store_.transaction([&](sqlite::Connection& c) { LayerCache::put(c, d.digest.str(), *li, now); });
+      store_.transaction(
+          [&](sqlite::Connection& c) { LayerCache::put(c, d.digest.str(), *li, now); });
       layers[i] = std::make_shared<const LayerInventory>(std::move(*li));
       remember_layer(d.digest.str(), layers[i]);
     }
@@ -232,30 +258,55 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
     first.bind(1, manifest.str());
     if (first.step()) created = first.get_int(0);
     if (fresh) {
-      nlohmann::json os = {{"id", inv.os.id}, {"version_id", inv.os.version_id}, {"codename", inv.os.codename},
+      nlohmann::json os = {{"id", inv.os.id},
+                           {"version_id", inv.os.version_id},
+                           {"codename", inv.os.codename},
                            {"pretty_name", inv.os.pretty_name}};
       c.prepare("DELETE FROM findings WHERE manifest = ?").bind(1, manifest.str()).run();
       c.prepare("DELETE FROM image_components WHERE manifest = ?").bind(1, manifest.str()).run();
-      c.prepare("INSERT OR REPLACE INTO image_inventory (manifest, parser, os, layers, files, problems, scanned_at, matched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, manifest.str()).bind(2, std::int64_t{kLayerParserVersion}).bind(3, os.dump())
-          .bind(4, nlohmann::json(inv.layers).dump()).bind(5, static_cast<std::int64_t>(inv.files))
-          .bind(6, nlohmann::json(inv.problems).dump()).bind(7, created).bind(8, now).run();
+      c.prepare(
+           "INSERT OR REPLACE INTO image_inventory (manifest, parser, os, layers, files, problems, "
+           "scanned_at, matched_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(1, manifest.str())
+          .bind(2, std::int64_t{kLayerParserVersion})
+          .bind(3, os.dump())
+          .bind(4, nlohmann::json(inv.layers).dump())
+          .bind(5, static_cast<std::int64_t>(inv.files))
+          .bind(6, nlohmann::json(inv.problems).dump())
+          .bind(7, created)
+          .bind(8, now)
+          .run();
       for (std::size_t i = 0; i < inv.components.size(); ++i) {
         const auto& comp = inv.components[i];
         auto key = match_key(comp);
-        c.prepare("INSERT INTO image_components (manifest, idx, type, ecosystem, name, version, source, source_version, "
-                  "match_ecosystem, match_package, purl, layer, location, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(1, manifest.str()).bind(2, static_cast<std::int64_t>(i)).bind(3, comp.type).bind(4, comp.ecosystem)
-            .bind(5, comp.name).bind(6, comp.version).bind(7, comp.source).bind(8, comp.source_version)
-            .bind(9, key.ecosystem).bind(10, key.package).bind(11, comp.purl).bind(12, comp.layer)
-            .bind(13, comp.location).bind(14, comp.to_json().dump()).run();
+        c.prepare(
+             "INSERT INTO image_components (manifest, idx, type, ecosystem, name, version, source, "
+             "source_version, "
+             "match_ecosystem, match_package, purl, layer, location, data) VALUES (?, ?, ?, ?, ?, "
+             "?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, manifest.str())
+            .bind(2, static_cast<std::int64_t>(i))
+            .bind(3, comp.type)
+            .bind(4, comp.ecosystem)
+            .bind(5, comp.name)
+            .bind(6, comp.version)
+            .bind(7, comp.source)
+            .bind(8, comp.source_version)
+            .bind(9, key.ecosystem)
+            .bind(10, key.package)
+            .bind(11, comp.purl)
+            .bind(12, comp.layer)
+            .bind(13, comp.location)
+            .bind(14, comp.to_json().dump())
+            .run();
       }
     }
   });
   report.components = inv.components.size();
   report.findings = store_findings(manifest.str(), inv, findings);
-  if (fresh && options_.sboms) report.sboms = attach_sboms(manifest.str(), media_type, size, inv, created);
+  if (fresh && options_.sboms)
+    report.sboms = attach_sboms(manifest.str(), media_type, size, inv, created);
   report.seconds = since(t0);
   journal({{"type", "image.scanned"},
            {"manifest", manifest.str()},
@@ -267,37 +318,60 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
   return report;
 }
 
-std::size_t Scanner::store_findings(const std::string& manifest, const ImageInventory& inv, const std::vector<Finding>& fs) {
+std::size_t Scanner::store_findings(const std::string& manifest, const ImageInventory& inv,
+                                    const std::vector<Finding>& fs) {
   auto now = store_.now_seconds();
   store_.transaction([&](sqlite::Connection& c) {
     std::map<std::pair<std::int64_t, std::string>, std::int64_t> first_seen;
-    auto old = c.prepare("SELECT component, advisory_id, first_seen FROM findings WHERE manifest = ?");
+    auto old =
+        c.prepare("SELECT component, advisory_id, first_seen FROM findings WHERE manifest = ?");
     old.bind(1, manifest);
     while (old.step()) first_seen[{old.get_int(0), old.get_text(1)}] = old.get_int(2);
     c.prepare("DELETE FROM findings WHERE manifest = ?").bind(1, manifest).run();
     for (const auto& f : fs) {
       auto it = first_seen.find({static_cast<std::int64_t>(f.component), f.advisory_id});
       auto ins = c.prepare(
-          "INSERT OR REPLACE INTO findings (manifest, component, advisory_id, aliases, channel, source, severity, score, installed, "
-          "fixed, vendor_status, fix_available, summary, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      ins.bind(1, manifest).bind(2, static_cast<std::int64_t>(f.component)).bind(3, f.advisory_id)
-          .bind(4, nlohmann::json(f.aliases).dump()).bind(5, f.channel).bind(6, f.source).bind(7, f.severity);
-      if (f.score) ins.bind(8, std::to_string(*f.score)); else ins.bind_null(8);
-      ins.bind(9, f.installed).bind(10, f.fixed).bind(11, f.vendor_status).bind(12, f.fix_available)
-          .bind(13, f.summary.substr(0, 500)).bind(14, it == first_seen.end() ? now : it->second).run();
+          "INSERT OR REPLACE INTO findings (manifest, component, advisory_id, aliases, channel, "
+          "source, severity, score, installed, "
+          "fixed, vendor_status, fix_available, summary, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, "
+          "?, ?, ?, ?, ?, ?, ?)");
+      ins.bind(1, manifest)
+          .bind(2, static_cast<std::int64_t>(f.component))
+          .bind(3, f.advisory_id)
+          .bind(4, nlohmann::json(f.aliases).dump())
+          .bind(5, f.channel)
+          .bind(6, f.source)
+          .bind(7, f.severity);
+      if (f.score)
+        ins.bind(8, std::to_string(*f.score));
+      else
+        ins.bind_null(8);
+      ins.bind(9, f.installed)
+          .bind(10, f.fixed)
+          .bind(11, f.vendor_status)
+          .bind(12, f.fix_available)
+          .bind(13, f.summary.substr(0, 500))
+          .bind(14, it == first_seen.end() ? now : it->second)
+          .run();
     }
-    c.prepare("UPDATE image_inventory SET matched_at = ? WHERE manifest = ?").bind(1, now).bind(2, manifest).run();
+    c.prepare("UPDATE image_inventory SET matched_at = ? WHERE manifest = ?")
+        .bind(1, now)
+        .bind(2, manifest)
+        .run();
   });
   (void)inv;
   return fs.size();
 }
 
-std::vector<std::string> Scanner::attach_sboms(const std::string& manifest, const std::string& media_type,
-                                               std::uint64_t size, const ImageInventory& inv, std::int64_t created) {
+std::vector<std::string> Scanner::attach_sboms(const std::string& manifest,
+                                               const std::string& media_type, std::uint64_t size,
+                                               const ImageInventory& inv, std::int64_t created) {
   std::vector<std::string> out;
   std::vector<std::string> repos, tags;
   store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE rm.digest = ? ORDER BY r.name");
+    auto st = c.prepare(
+        "SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE "
+        "rm.digest = ? ORDER BY r.name");
     st.bind(1, manifest);
     while (st.step()) repos.push_back(st.get_text(0));
     auto t = c.prepare("SELECT t.name FROM tags t WHERE t.digest = ? ORDER BY t.name");
@@ -307,7 +381,8 @@ std::vector<std::string> Scanner::attach_sboms(const std::string& manifest, cons
   auto subject = Digest::parse(manifest);
   for (const auto& repo : repos) {
     SbomSubject s{repo, manifest, tags, created, options_.tool_version};
-    for (auto [type, doc] : {std::pair{kCycloneDxMediaType, cyclonedx(inv, s)}, std::pair{kSpdxMediaType, spdx(inv, s)}}) {
+    for (auto [type, doc] : {std::pair{kCycloneDxMediaType, cyclonedx(inv, s)},
+                             std::pair{kSpdxMediaType, spdx(inv, s)}}) {
       // One SBOM of each format per image and repository, whoever scanned it first.
       if (subject && !store_.referrers(repo, *subject, std::string(type)).empty()) continue;
       auto bytes = doc.dump();
@@ -317,9 +392,11 @@ std::vector<std::string> Scanner::attach_sboms(const std::string& manifest, cons
         spdlog::warn("sbom for {} in {}: cannot store blob", manifest, repo);
         continue;
       }
-      auto am = artifact_manifest(type, blob->digest.str(), blob->size, media_type, manifest, size,
-                                  {{"org.opencontainers.image.created", rfc3339(created)},
-                                   {"dev.airheal.sbom.format", std::string(type) == kCycloneDxMediaType ? "CycloneDX 1.5" : "SPDX 2.3"}});
+      auto am = artifact_manifest(
+          type, blob->digest.str(), blob->size, media_type, manifest, size,
+          {{"org.opencontainers.image.created", rfc3339(created)},
+           {"dev.airheal.sbom.format",
+            std::string(type) == kCycloneDxMediaType ? "CycloneDX 1.5" : "SPDX 2.3"}});
       auto am_bytes = am.dump();
       auto d = Sha256::of(am_bytes);
       auto r = store_.put_manifest(repo, d.str(), am_bytes, oci::media::kOciManifest);
@@ -348,7 +425,8 @@ Result<std::map<std::string, FinalFile>> Scanner::image_files(const Digest& mani
       st.bind(1, manifest.str());
       if (st.step()) layers = nlohmann::json::parse(st.get_text(0)).get<std::vector<std::string>>();
     });
-    if (layers.empty()) return make_error(Errc::unsupported, manifest.str() + " has no layers to list (an index?)");
+    if (layers.empty())
+      return make_error(Errc::unsupported, manifest.str() + " has no layers to list (an index?)");
   }
   std::vector<std::shared_ptr<const LayerInventory>> held;
   std::vector<const LayerInventory*> ptrs;
@@ -359,7 +437,8 @@ Result<std::map<std::string, FinalFile>> Scanner::image_files(const Digest& mani
       store_.read([&](sqlite::Connection& c) { got = LayerCache::get(c, d); });
       if (!got) {
         auto digest = Digest::parse(d);
-        if (!digest || !store_.has_blob_file(*digest)) return make_error(Errc::blob_unknown, "layer " + d + " is not in the store");
+        if (!digest || !store_.has_blob_file(*digest))
+          return make_error(Errc::blob_unknown, "layer " + d + " is not in the store");
         auto li = read_layer(store_.blob_path(*digest), options_.layer);
         if (!li) return li.error();
         got = std::move(*li);
@@ -388,8 +467,10 @@ Result<std::size_t> Scanner::rematch(const std::string& manifest) {
 std::string Scanner::change_marker() {
   std::string marker;
   store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT (SELECT count(*) || '/' || ifnull(max(imported_at), 0) FROM snapshots), "
-                        "(SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')), (SELECT count(*) FROM advisories)");
+    auto st = c.prepare(
+        "SELECT (SELECT count(*) || '/' || ifnull(max(imported_at), 0) FROM snapshots), "
+        "(SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')), (SELECT count(*) "
+        "FROM advisories)");
     if (st.step()) marker = st.get_text(0) + "|" + st.get_text(1) + "|" + st.get_text(2);
   });
   return marker;
@@ -405,8 +486,10 @@ RematchReport Scanner::rematch_changed() {
   Sha256 packages;
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare(
-        "SELECT af.ecosystem, af.package, a.channel, a.source, a.advisory_id, a.modified, a.withdrawn, a.severity, af.data "
-        "FROM advisory_affected af JOIN advisories a ON a.id = af.advisory ORDER BY a.channel, a.source, a.advisory_id, af.rowid");
+        "SELECT af.ecosystem, af.package, a.channel, a.source, a.advisory_id, a.modified, "
+        "a.withdrawn, a.severity, af.data "
+        "FROM advisory_affected af JOIN advisories a ON a.id = af.advisory ORDER BY a.channel, "
+        "a.source, a.advisory_id, af.rowid");
     while (st.step()) {
       auto eco = st.get_text(0);
       auto base = eco.substr(0, eco.find(':'));
@@ -416,8 +499,10 @@ RematchReport Scanner::rematch_changed() {
         h.update(std::string_view("\0", 1));
       }
     }
-    auto pk = c.prepare("SELECT name, version, metadata, channel, kind, digest FROM content WHERE kind IN ('package', 'artifact') "
-                        "ORDER BY kind, name, version, channel, digest");
+    auto pk = c.prepare(
+        "SELECT name, version, metadata, channel, kind, digest FROM content WHERE kind IN "
+        "('package', 'artifact') "
+        "ORDER BY kind, name, version, channel, digest");
     while (pk.step())
       for (int i = 0; i < 6; ++i) {
         packages.update(pk.get_text(i));
@@ -441,11 +526,14 @@ RematchReport Scanner::rematch_changed() {
   store_.read([&](sqlite::Connection& c) {
     for (const auto& [eco, pkg] : changed) {
       if (eco.empty()) {  // imported packages changed: images with findings waiting for a fix
-        auto st = c.prepare("SELECT DISTINCT manifest FROM findings WHERE fix_available IN ('none', 'artifact')");
+        auto st = c.prepare(
+            "SELECT DISTINCT manifest FROM findings WHERE fix_available IN ('none', 'artifact')");
         while (st.step()) images.insert(st.get_text(0));
         continue;
       }
-      auto st = c.prepare("SELECT DISTINCT manifest FROM image_components WHERE match_ecosystem = ? AND match_package = ?");
+      auto st = c.prepare(
+          "SELECT DISTINCT manifest FROM image_components WHERE match_ecosystem = ? AND "
+          "match_package = ?");
       st.bind(1, eco).bind(2, pkg);
       while (st.step()) images.insert(st.get_text(0));
     }
@@ -460,16 +548,26 @@ RematchReport Scanner::rematch_changed() {
       for (const auto& k : changed) {
         auto it = fresh.find(k);
         if (it == fresh.end())
-          c.prepare("DELETE FROM advisory_keys WHERE ecosystem = ? AND package = ?").bind(1, k.first).bind(2, k.second).run();
+          c.prepare("DELETE FROM advisory_keys WHERE ecosystem = ? AND package = ?")
+              .bind(1, k.first)
+              .bind(2, k.second)
+              .run();
         else
-          c.prepare("INSERT OR REPLACE INTO advisory_keys (ecosystem, package, fingerprint) VALUES (?, ?, ?)")
-              .bind(1, k.first).bind(2, k.second).bind(3, it->second).run();
+          c.prepare(
+               "INSERT OR REPLACE INTO advisory_keys (ecosystem, package, fingerprint) VALUES (?, "
+               "?, ?)")
+              .bind(1, k.first)
+              .bind(2, k.second)
+              .bind(3, it->second)
+              .run();
       }
     });
   }
   report.seconds = since(t0);
   if (report.images)
-    journal({{"type", "findings.rematched"}, {"keys_changed", report.keys_changed}, {"images", report.images},
+    journal({{"type", "findings.rematched"},
+             {"keys_changed", report.keys_changed},
+             {"images", report.images},
              {"findings", report.findings}});
   return report;
 }
@@ -478,9 +576,13 @@ std::vector<ScanReport> Scanner::scan_pending() {
   std::vector<std::string> pending;
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare(
-        "SELECT m.digest FROM manifests m WHERE m.subject IS NULL AND m.media_type IN (?, ?) AND NOT EXISTS "
-        "(SELECT 1 FROM image_inventory i WHERE i.manifest = m.digest AND i.parser = ?) ORDER BY m.created_at");
-    st.bind(1, oci::media::kOciManifest).bind(2, oci::media::kDockerManifest).bind(3, std::int64_t{kLayerParserVersion});
+        "SELECT m.digest FROM manifests m WHERE m.subject IS NULL AND m.media_type IN (?, ?) AND "
+        "NOT EXISTS "
+        "(SELECT 1 FROM image_inventory i WHERE i.manifest = m.digest AND i.parser = ?) ORDER BY "
+        "m.created_at");
+    st.bind(1, oci::media::kOciManifest)
+        .bind(2, oci::media::kDockerManifest)
+        .bind(3, std::int64_t{kLayerParserVersion});
     while (st.step()) pending.push_back(st.get_text(0));
   });
   // Inventories of manifests that left the registry go with them.
@@ -502,8 +604,8 @@ std::vector<ScanReport> Scanner::scan_pending() {
       continue;
     }
     for (auto& x : *r) {
-      spdlog::info("scanned {}: {} components, {} findings ({} layers read, {} cached) in {:.2f}s", x.manifest,
-                   x.components, x.findings, x.layers_read, x.layers_cached, x.seconds);
+      spdlog::info("scanned {}: {} components, {} findings ({} layers read, {} cached) in {:.2f}s",
+                   x.manifest, x.components, x.findings, x.layers_read, x.layers_cached, x.seconds);
       out.push_back(std::move(x));
     }
   }
@@ -520,9 +622,12 @@ void Scanner::ensure_sboms() {
   std::vector<Missing> missing;
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare(
-        "SELECT DISTINCT rm.digest, m.media_type, m.size FROM repo_manifests rm JOIN image_inventory i ON i.manifest = rm.digest "
-        "JOIN manifests m ON m.digest = rm.digest WHERE NOT EXISTS (SELECT 1 FROM manifests a JOIN repo_manifests ra ON "
-        "ra.digest = a.digest WHERE a.subject = rm.digest AND ra.repo_id = rm.repo_id AND a.artifact_type = ?)");
+        "SELECT DISTINCT rm.digest, m.media_type, m.size FROM repo_manifests rm JOIN "
+        "image_inventory i ON i.manifest = rm.digest "
+        "JOIN manifests m ON m.digest = rm.digest WHERE NOT EXISTS (SELECT 1 FROM manifests a JOIN "
+        "repo_manifests ra ON "
+        "ra.digest = a.digest WHERE a.subject = rm.digest AND ra.repo_id = rm.repo_id AND "
+        "a.artifact_type = ?)");
     st.bind(1, kCycloneDxMediaType);
     while (st.step()) missing.push_back({st.get_text(0), st.get_text(1), st.get_int(2)});
   });
@@ -535,7 +640,8 @@ void Scanner::ensure_sboms() {
       st.bind(1, m.manifest);
       if (st.step()) created = st.get_int(0);
     });
-    if (inv) attach_sboms(m.manifest, m.media_type, static_cast<std::uint64_t>(m.size), *inv, created);
+    if (inv)
+      attach_sboms(m.manifest, m.media_type, static_cast<std::uint64_t>(m.size), *inv, created);
   }
 }
 
@@ -563,8 +669,9 @@ void Scanner::pass() {
     auto r = rematch_changed();
     last_marker_ = marker;
     if (r.images)
-      spdlog::info("advisories changed for {} packages: re-matched {} images ({} findings) in {:.2f}s", r.keys_changed, r.images,
-                   r.findings, r.seconds);
+      spdlog::info(
+          "advisories changed for {} packages: re-matched {} images ({} findings) in {:.2f}s",
+          r.keys_changed, r.images, r.findings, r.seconds);
   }
 }
 
@@ -573,7 +680,9 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
   auto exceptions = list_exceptions(c, false, now);
   std::vector<std::string> manifests = q.manifests;
   if (manifests.empty()) {
-    auto st = c.prepare("SELECT manifest FROM image_inventory i WHERE EXISTS (SELECT 1 FROM repo_manifests rm WHERE rm.digest = i.manifest) ORDER BY manifest");
+    auto st = c.prepare(
+        "SELECT manifest FROM image_inventory i WHERE EXISTS (SELECT 1 FROM repo_manifests rm "
+        "WHERE rm.digest = i.manifest) ORDER BY manifest");
     while (st.step()) manifests.push_back(st.get_text(0));
   }
   auto out = nlohmann::json::array();
@@ -583,9 +692,12 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
     std::map<std::int64_t, Component> comps;
     auto cs = c.prepare("SELECT idx, data FROM image_components WHERE manifest = ?");
     cs.bind(1, m);
-    while (cs.step()) comps[cs.get_int(0)] = Component::from_json(nlohmann::json::parse(cs.get_text(1)));
-    auto st = c.prepare("SELECT component, advisory_id, aliases, channel, source, severity, score, installed, fixed, vendor_status, "
-                        "fix_available, summary, first_seen FROM findings WHERE manifest = ?");
+    while (cs.step())
+      comps[cs.get_int(0)] = Component::from_json(nlohmann::json::parse(cs.get_text(1)));
+    auto st = c.prepare(
+        "SELECT component, advisory_id, aliases, channel, source, severity, score, installed, "
+        "fixed, vendor_status, "
+        "fix_available, summary, first_seen FROM findings WHERE manifest = ?");
     st.bind(1, m);
     while (st.step()) {
       auto sev = st.get_text(5);
@@ -635,8 +747,10 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
   std::stable_sort(out.begin(), out.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
     auto ra = severity_rank(a["severity"]), rb = severity_rank(b["severity"]);
     if (ra != rb) return ra > rb;
-    if (a["image"] != b["image"]) return a["image"].get<std::string>() < b["image"].get<std::string>();
-    if (a["package"] != b["package"]) return a["package"].get<std::string>() < b["package"].get<std::string>();
+    if (a["image"] != b["image"])
+      return a["image"].get<std::string>() < b["image"].get<std::string>();
+    if (a["package"] != b["package"])
+      return a["package"].get<std::string>() < b["package"].get<std::string>();
     return a["advisory"].get<std::string>() < b["advisory"].get<std::string>();
   });
   return out;

@@ -7,10 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -40,7 +40,7 @@ struct ScanReport {
   std::size_t layers = 0, layers_read = 0, layers_cached = 0;
   std::uint64_t bytes_read = 0;
   std::size_t components = 0, findings = 0;
-  bool inventory_cached = false;  // the image itself was already inventoried
+  bool inventory_cached = false;   // the image itself was already inventoried
   std::vector<std::string> sboms;  // referrer manifest digests attached
   double seconds = 0;
 };
@@ -80,11 +80,13 @@ class Scanner {
   Result<std::map<std::string, FinalFile>> image_files(const Digest& manifest);
 
  private:
-  Result<ScanReport> scan_image(const Digest& manifest, const oci::Manifest& m, const std::string& media_type,
-                                std::uint64_t size, bool force);
-  std::size_t store_findings(const std::string& manifest, const ImageInventory& inv, const std::vector<Finding>& f);
-  std::vector<std::string> attach_sboms(const std::string& manifest, const std::string& media_type, std::uint64_t size,
-                                        const ImageInventory& inv, std::int64_t created);
+  Result<ScanReport> scan_image(const Digest& manifest, const oci::Manifest& m,
+                                const std::string& media_type, std::uint64_t size, bool force);
+  std::size_t store_findings(const std::string& manifest, const ImageInventory& inv,
+                             const std::vector<Finding>& f);
+  std::vector<std::string> attach_sboms(const std::string& manifest, const std::string& media_type,
+                                        std::uint64_t size, const ImageInventory& inv,
+                                        std::int64_t created);
   std::string change_marker();
   void ensure_sboms();
   void pass();
@@ -113,7 +115,8 @@ std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::s
 std::optional<std::int64_t> scanned_at(sqlite::Connection& c, const std::string& manifest);
 
 // The images an index lists (none for an image); only those inventoried when `inventoried`.
-std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest, bool inventoried);
+std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest,
+                                        bool inventoried);
 
 // Repositories and repo:tag names an image is known by (tags of indexes holding it included).
 std::vector<std::string> image_names(sqlite::Connection& c, const std::string& manifest);

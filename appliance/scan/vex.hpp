@@ -5,7 +5,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +20,8 @@ bool valid_vex_status(const std::string& s);
 
 struct VexStatement {
   std::int64_t id = 0;
-  std::string vulnerability, product, subcomponent, status, justification, impact_statement, action_statement, author;
+  std::string vulnerability, product, subcomponent, status, justification, impact_statement,
+      action_statement, author;
   std::int64_t created_at = 0;
   std::optional<std::int64_t> withdrawn_at;
 };
@@ -42,15 +42,17 @@ Status withdraw_vex(sqlite::Connection& c, std::int64_t id, std::int64_t now);
 std::vector<VexStatement> list_vex(sqlite::Connection& c, bool include_withdrawn);
 
 Result<Exception> add_exception(sqlite::Connection& c, Exception e, std::int64_t now);
-Status revoke_exception(sqlite::Connection& c, std::int64_t id, const std::string& by, std::int64_t now);
-std::vector<Exception> list_exceptions(sqlite::Connection& c, bool include_inactive, std::int64_t now);
+Status revoke_exception(sqlite::Connection& c, std::int64_t id, const std::string& by,
+                        std::int64_t now);
+std::vector<Exception> list_exceptions(sqlite::Connection& c, bool include_inactive,
+                                       std::int64_t now);
 
 // What a finding is checked against: its ids, the image's repositories/tags/digest and the
 // component's names.
 struct FindingSubject {
-  std::vector<std::string> ids;       // advisory id and aliases
-  std::string manifest;               // sha256:...
-  std::vector<std::string> products;  // "repo", "repo:tag" forms the image is known by
+  std::vector<std::string> ids;         // advisory id and aliases
+  std::string manifest;                 // sha256:...
+  std::vector<std::string> products;    // "repo", "repo:tag" forms the image is known by
   std::vector<std::string> components;  // name, source, purl
 };
 
@@ -59,14 +61,17 @@ struct Suppression {
   std::int64_t id = 0;
   std::string detail;
 };
-std::optional<Suppression> suppression(const std::vector<VexStatement>& vex, const std::vector<Exception>& exceptions,
+std::optional<Suppression> suppression(const std::vector<VexStatement>& vex,
+                                       const std::vector<Exception>& exceptions,
                                        const FindingSubject& f, std::int64_t now);
 // under_investigation / affected statements that annotate (not suppress) a finding.
-std::vector<const VexStatement*> annotations(const std::vector<VexStatement>& vex, const FindingSubject& f);
+std::vector<const VexStatement*> annotations(const std::vector<VexStatement>& vex,
+                                             const FindingSubject& f);
 
 nlohmann::json to_json(const VexStatement& s);
 nlohmann::json to_json(const Exception& e, std::int64_t now);
 // An OpenVEX v0.2.0 document of the active statements.
-nlohmann::json openvex_document(const std::vector<VexStatement>& vex, const std::string& author, std::int64_t now);
+nlohmann::json openvex_document(const std::vector<VexStatement>& vex, const std::string& author,
+                                std::int64_t now);
 
 }  // namespace airheal::scan

@@ -22,7 +22,8 @@ namespace {
 std::string human_path(const std::string& p) {
   std::string out;
   for (unsigned char c : p) {
-    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
     else {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -55,7 +56,8 @@ class HashPool {
     std::unique_lock lock(mu_);
     idle_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
     if (failures_.empty()) return std::nullopt;
-    auto first = std::min_element(failures_.begin(), failures_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto first = std::min_element(failures_.begin(), failures_.end(),
+                                  [](const auto& a, const auto& b) { return a.first < b.first; });
     return first->second;
   }
 
@@ -93,10 +95,12 @@ class HashPool {
   }
   static std::optional<Error> check(const Job& job) {
     auto d = Sha256::of_file(job.file);
-    if (!d) return make_error(Errc::io_error, "cannot read back staged '" + job.shown + "': " + d.error().message);
+    if (!d)
+      return make_error(Errc::io_error,
+                        "cannot read back staged '" + job.shown + "': " + d.error().message);
     if (*d != job.expected)
-      return make_error(Errc::invalid_argument,
-                        "entry '" + job.shown + "' has sha256 " + d->hex() + "; the manifest says " + job.expected.hex());
+      return make_error(Errc::invalid_argument, "entry '" + job.shown + "' has sha256 " + d->hex() +
+                                                    "; the manifest says " + job.expected.hex());
     return std::nullopt;
   }
   std::mutex mu_;
@@ -112,13 +116,20 @@ class HashPool {
 
 const char* to_string(Header::Type t) {
   switch (t) {
-    case Header::Type::regular: return "regular file";
-    case Header::Type::directory: return "directory";
-    case Header::Type::symlink: return "symbolic link";
-    case Header::Type::hardlink: return "hard link";
-    case Header::Type::device: return "device node";
-    case Header::Type::sparse: return "sparse file";
-    case Header::Type::other: return "special file";
+    case Header::Type::regular:
+      return "regular file";
+    case Header::Type::directory:
+      return "directory";
+    case Header::Type::symlink:
+      return "symbolic link";
+    case Header::Type::hardlink:
+      return "hard link";
+    case Header::Type::device:
+      return "device node";
+    case Header::Type::sparse:
+      return "sparse file";
+    case Header::Type::other:
+      return "special file";
   }
   return "?";
 }
@@ -137,7 +148,8 @@ Error ArchiveReader::failure(const std::string& what) const {
 
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::filesystem::path& file) {
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
-  r->fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // NONBLOCK: a FIFO must not hang us
+  r->fd_ =
+      ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // NONBLOCK: a FIFO must not hang us
   if (r->fd_ < 0) {
     int err = errno;
     return make_error(Errc::not_found, "cannot read " + file.string() + ": " + std::strerror(err));
@@ -145,7 +157,8 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::filesystem
   struct stat sb {};
   if (::fstat(r->fd_, &sb) != 0)
     return make_error(Errc::io_error, "cannot read " + file.string() + ": " + std::strerror(errno));
-  if (!S_ISREG(sb.st_mode)) return make_error(Errc::invalid_argument, file.string() + " is not a regular file");
+  if (!S_ISREG(sb.st_mode))
+    return make_error(Errc::invalid_argument, file.string() + " is not a regular file");
   ::fcntl(r->fd_, F_SETFL, ::fcntl(r->fd_, F_GETFL) & ~O_NONBLOCK);
   r->file_size_ = static_cast<std::uint64_t>(sb.st_size);
   r->a_ = archive_read_new();
@@ -158,7 +171,8 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::filesystem
 
 std::optional<std::uint64_t> ArchiveReader::data_offset() const {
   if (compression_ != Compression::none || archive_filter_count(a_) != 1) return std::nullopt;
-  auto n = archive_filter_bytes(a_, 0);  // what the tar reader has consumed: the headers, up to the data
+  auto n =
+      archive_filter_bytes(a_, 0);  // what the tar reader has consumed: the headers, up to the data
   if (n < 0) return std::nullopt;
   return static_cast<std::uint64_t>(n);
 }
@@ -179,7 +193,8 @@ Result<std::optional<Header>> ArchiveReader::next() {
   int rc = archive_read_next_header(a_, &e);
   if (rc == ARCHIVE_EOF) return std::optional<Header>{};
   if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-    auto where = current_.empty() ? std::string("at its start") : "after entry '" + human_path(current_) + "'";
+    auto where = current_.empty() ? std::string("at its start")
+                                  : "after entry '" + human_path(current_) + "'";
     return failure("the archive is truncated or not a valid snapshot tar " + where);
   }
   // Only plain tar or zstd-compressed tar: anything else (gzip, xz, nested filters) is refused.
@@ -198,24 +213,34 @@ Result<std::optional<Header>> ArchiveReader::next() {
     h.link_target = entry_hardlink(e);
   } else {
     switch (archive_entry_filetype(e)) {
-      case AE_IFREG: h.type = Header::Type::regular; break;
-      case AE_IFDIR: h.type = Header::Type::directory; break;
+      case AE_IFREG:
+        h.type = Header::Type::regular;
+        break;
+      case AE_IFDIR:
+        h.type = Header::Type::directory;
+        break;
       case AE_IFLNK:
         h.type = Header::Type::symlink;
         h.link_target = entry_symlink(e);
         break;
       case AE_IFCHR:
-      case AE_IFBLK: h.type = Header::Type::device; break;
-      default: h.type = Header::Type::other; break;
+      case AE_IFBLK:
+        h.type = Header::Type::device;
+        break;
+      default:
+        h.type = Header::Type::other;
+        break;
     }
   }
-  if (h.type == Header::Type::regular && archive_entry_sparse_count(e) > 0) h.type = Header::Type::sparse;
+  if (h.type == Header::Type::regular && archive_entry_sparse_count(e) > 0)
+    h.type = Header::Type::sparse;
   return std::optional<Header>(std::move(h));
 }
 
 Result<std::size_t> ArchiveReader::read(char* buf, std::size_t n) {
   auto got = archive_read_data(a_, buf, n);
-  if (got < 0) return failure("the archive is truncated or corrupt in entry '" + human_path(current_) + "'");
+  if (got < 0)
+    return failure("the archive is truncated or corrupt in entry '" + human_path(current_) + "'");
   return static_cast<std::size_t>(got);
 }
 
@@ -238,7 +263,8 @@ Result<std::string> ArchiveReader::read_all(std::uint64_t max) {
     if (!n) return n.error();
     if (*n == 0) break;
     if (out.size() + *n > max)
-      return make_error(Errc::too_large, "entry '" + human_path(current_) + "' is larger than " + std::to_string(max) + " bytes");
+      return make_error(Errc::too_large, "entry '" + human_path(current_) + "' is larger than " +
+                                             std::to_string(max) + " bytes");
     out.append(buf, *n);
   }
   return out;
@@ -253,8 +279,8 @@ ArchiveWriter::~ArchiveWriter() {
   }
 }
 
-Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesystem::path& file, Compression c,
-                                                             std::int64_t mtime) {
+Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesystem::path& file,
+                                                             Compression c, std::int64_t mtime) {
   std::unique_ptr<ArchiveWriter> w(new ArchiveWriter());
   w->mtime_ = mtime;
   w->a_ = archive_write_new();
@@ -262,12 +288,14 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesyst
   if (c == Compression::zstd && archive_write_add_filter_zstd(w->a_) != ARCHIVE_OK)
     return make_error(Errc::unsupported, std::string("zstd: ") + archive_error_string(w->a_));
   if (archive_write_open_filename(w->a_, file.c_str()) != ARCHIVE_OK)
-    return make_error(Errc::io_error, "cannot write " + file.string() + ": " + archive_error_string(w->a_));
+    return make_error(Errc::io_error,
+                      "cannot write " + file.string() + ": " + archive_error_string(w->a_));
   return w;
 }
 
-Status ArchiveWriter::add_stream(const std::string& path, std::uint64_t size,
-                                 const std::function<Result<std::size_t>(char*, std::size_t)>& fill) {
+Status ArchiveWriter::add_stream(
+    const std::string& path, std::uint64_t size,
+    const std::function<Result<std::size_t>(char*, std::size_t)>& fill) {
   struct archive_entry* e = archive_entry_new();
   archive_entry_set_pathname(e, path.c_str());
   archive_entry_set_size(e, static_cast<la_int64_t>(size));
@@ -276,7 +304,8 @@ Status ArchiveWriter::add_stream(const std::string& path, std::uint64_t size,
   archive_entry_set_mtime(e, mtime_, 0);
   int rc = archive_write_header(a_, e);
   archive_entry_free(e);
-  if (rc != ARCHIVE_OK) return make_error(Errc::io_error, "writing " + path + ": " + archive_error_string(a_));
+  if (rc != ARCHIVE_OK)
+    return make_error(Errc::io_error, "writing " + path + ": " + archive_error_string(a_));
   std::vector<char> buf(1 << 20);
   std::uint64_t left = size;
   while (left > 0) {
@@ -300,14 +329,19 @@ Status ArchiveWriter::add(const std::string& path, std::string_view data) {
   });
 }
 
-Status ArchiveWriter::add_file(const std::string& path, const std::filesystem::path& source, std::uint64_t size) {
+Status ArchiveWriter::add_file(const std::string& path, const std::filesystem::path& source,
+                               std::uint64_t size) {
   fs::UniqueFd fd(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return make_error(Errc::io_error, "cannot read " + source.string() + ": " + std::strerror(errno));
+  if (!fd)
+    return make_error(Errc::io_error,
+                      "cannot read " + source.string() + ": " + std::strerror(errno));
   return add_stream(path, size, [&](char* out, std::size_t n) -> Result<std::size_t> {
     while (true) {
       auto got = ::read(fd.get(), out, n);
       if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return make_error(Errc::io_error, "cannot read " + source.string() + ": " + std::strerror(errno));
+      if (got < 0)
+        return make_error(Errc::io_error,
+                          "cannot read " + source.string() + ": " + std::strerror(errno));
       return static_cast<std::size_t>(got);
     }
   });
@@ -316,7 +350,8 @@ Status ArchiveWriter::add_file(const std::string& path, const std::filesystem::p
 Status ArchiveWriter::close() {
   closed_ = true;
   if (archive_write_close(a_) != ARCHIVE_OK)
-    return make_error(Errc::io_error, std::string("finishing the archive: ") + archive_error_string(a_));
+    return make_error(Errc::io_error,
+                      std::string("finishing the archive: ") + archive_error_string(a_));
   return {};
 }
 
@@ -328,17 +363,21 @@ Result<Head> read_head(ArchiveReader& r, const std::function<Status(const Head&)
   if (!*first) return make_error(Errc::invalid_argument, "the archive is empty");
   const auto& h = **first;
   if (h.path != kManifestName)
-    return make_error(Errc::invalid_argument, "the first entry must be " + std::string(kManifestName) + ", found '" +
+    return make_error(Errc::invalid_argument, "the first entry must be " +
+                                                  std::string(kManifestName) + ", found '" +
                                                   human_path(h.path) + "'");
   if (h.type != Header::Type::regular)
-    return make_error(Errc::invalid_argument, std::string(kManifestName) + " is a " + to_string(h.type));
+    return make_error(Errc::invalid_argument,
+                      std::string(kManifestName) + " is a " + to_string(h.type));
   if (h.size > kMaxManifestBytes)
-    return make_error(Errc::too_large, "the manifest is " + std::to_string(h.size) + " bytes, more than the limit of " +
+    return make_error(Errc::too_large, "the manifest is " + std::to_string(h.size) +
+                                           " bytes, more than the limit of " +
                                            std::to_string(kMaxManifestBytes));
   Head head;
   auto bytes = r.read_all(kMaxManifestBytes);
   if (!bytes) return bytes.error();
-  if (bytes->size() != h.size) return make_error(Errc::invalid_argument, "the manifest entry is truncated");
+  if (bytes->size() != h.size)
+    return make_error(Errc::invalid_argument, "the manifest entry is truncated");
   head.manifest_bytes = std::move(*bytes);
   head.digest = Sha256::of(head.manifest_bytes);
   std::set<std::string> names;
@@ -354,14 +393,19 @@ Result<Head> read_head(ArchiveReader& r, const std::function<Status(const Head&)
     auto name = s.path.substr(kSignaturePrefix.size());
     if (!is_safe_path(s.path) || name.find('/') != std::string::npos || name.size() < 5 ||
         name.substr(name.size() - 4) != ".asc")
-      return make_error(Errc::invalid_argument, "signature entry '" + human_path(s.path) + "' must be signatures/NAME.asc");
+      return make_error(Errc::invalid_argument,
+                        "signature entry '" + human_path(s.path) + "' must be signatures/NAME.asc");
     if (s.type != Header::Type::regular)
-      return make_error(Errc::invalid_argument, "signature entry '" + s.path + "' is a " + to_string(s.type));
+      return make_error(Errc::invalid_argument,
+                        "signature entry '" + s.path + "' is a " + to_string(s.type));
     if (s.size > kMaxSignatureBytes)
-      return make_error(Errc::too_large, "signature entry '" + s.path + "' is larger than " + std::to_string(kMaxSignatureBytes) + " bytes");
-    if (!names.insert(s.path).second) return make_error(Errc::invalid_argument, "signature entry '" + s.path + "' appears twice");
+      return make_error(Errc::too_large, "signature entry '" + s.path + "' is larger than " +
+                                             std::to_string(kMaxSignatureBytes) + " bytes");
+    if (!names.insert(s.path).second)
+      return make_error(Errc::invalid_argument, "signature entry '" + s.path + "' appears twice");
     if (head.signatures.size() >= kMaxSignatures)
-      return make_error(Errc::too_large, "more than " + std::to_string(kMaxSignatures) + " signatures");
+      return make_error(Errc::too_large,
+                        "more than " + std::to_string(kMaxSignatures) + " signatures");
     auto sig = r.read_all(kMaxSignatureBytes);
     if (!sig) return sig.error();
     head.signatures.emplace_back(s.path, std::move(*sig));
@@ -395,26 +439,38 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
   auto entries = [&]() -> Status {
     while (h) {
       auto shown = human_path(h->path);
-      if (!h->path.empty() && h->path.front() == '/') return refuse("entry '" + shown + "' has an absolute path");
-      if (h->path == ".." || h->path.rfind("../", 0) == 0 || h->path.find("/../") != std::string::npos ||
+      if (!h->path.empty() && h->path.front() == '/')
+        return refuse("entry '" + shown + "' has an absolute path");
+      if (h->path == ".." || h->path.rfind("../", 0) == 0 ||
+          h->path.find("/../") != std::string::npos ||
           (h->path.size() >= 3 && h->path.substr(h->path.size() - 3) == "/.."))
         return refuse("entry '" + shown + "' has a path that escapes the snapshot (..)");
-      if (h->type == Header::Type::symlink) return refuse("entry '" + shown + "' is a symbolic link (to '" + human_path(h->link_target) + "')");
-      if (h->type == Header::Type::hardlink) return refuse("entry '" + shown + "' is a hard link (to '" + human_path(h->link_target) + "')");
+      if (h->type == Header::Type::symlink)
+        return refuse("entry '" + shown + "' is a symbolic link (to '" +
+                      human_path(h->link_target) + "')");
+      if (h->type == Header::Type::hardlink)
+        return refuse("entry '" + shown + "' is a hard link (to '" + human_path(h->link_target) +
+                      "')");
       if (h->type == Header::Type::device) return refuse("entry '" + shown + "' is a device node");
       if (h->type == Header::Type::sparse)
-        return refuse("entry '" + shown + "' is a sparse file: snapshots carry plain files (made by airheal-snapshot, or tar without --sparse)");
-      if (h->type != Header::Type::regular) return refuse("entry '" + shown + "' is a " + to_string(h->type) + ", not a regular file");
+        return refuse("entry '" + shown +
+                      "' is a sparse file: snapshots carry plain files (made by airheal-snapshot, "
+                      "or tar without --sparse)");
+      if (h->type != Header::Type::regular)
+        return refuse("entry '" + shown + "' is a " + to_string(h->type) + ", not a regular file");
       if (!is_safe_path(h->path)) return refuse("entry '" + shown + "' has an unsafe path");
       if (h->path == kManifestName || h->path.rfind(kSignaturePrefix, 0) == 0)
         return refuse("entry '" + shown + "' appears again after the head of the snapshot");
       auto it = by_path.find(h->path);
-      if (it == by_path.end()) return refuse("stray entry '" + shown + "' is not listed in the manifest");
+      if (it == by_path.end())
+        return refuse("stray entry '" + shown + "' is not listed in the manifest");
       const Entry& e = *it->second;
       if (!seen.insert(e.path).second) return refuse("entry '" + shown + "' appears twice");
-      if (e.in_previous) return refuse("entry '" + shown + "' is marked in_previous but is present in the archive");
+      if (e.in_previous)
+        return refuse("entry '" + shown + "' is marked in_previous but is present in the archive");
       if (h->size != e.size)
-        return refuse("entry '" + shown + "' is " + std::to_string(h->size) + " bytes; the manifest says " + std::to_string(e.size));
+        return refuse("entry '" + shown + "' is " + std::to_string(h->size) +
+                      " bytes; the manifest says " + std::to_string(e.size));
       if (auto st = sink.open(e); !st) return st;
       auto offset = sink.copy && e.size >= kCopyMinBytes ? r.data_offset() : std::nullopt;
       if (offset) {
@@ -422,7 +478,8 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
         auto copied = sink.copy(e, r.fd(), *offset, e.size);
         if (!copied) return copied.error();
         if (copied->bytes != e.size)
-          return refuse("entry '" + shown + "' is truncated: " + std::to_string(copied->bytes) + " of " + std::to_string(e.size) + " bytes");
+          return refuse("entry '" + shown + "' is truncated: " + std::to_string(copied->bytes) +
+                        " of " + std::to_string(e.size) + " bytes");
         if (!pool) pool.emplace(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
         pool->add(order++, copied->file, e.sha256, shown);
         done += e.size;
@@ -436,7 +493,9 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
           if (!block) return block.error();
           if (block->empty()) break;
           got += block->size();
-          if (got > e.size) return refuse("entry '" + shown + "' holds more than its declared " + std::to_string(e.size) + " bytes");
+          if (got > e.size)
+            return refuse("entry '" + shown + "' holds more than its declared " +
+                          std::to_string(e.size) + " bytes");
           // The block (in the reader's buffer, valid until the next read) is hashed on the second
           // core while this one writes it.
           hash.submit(block->data(), block->size());
@@ -447,11 +506,13 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
           if (sink.progress) sink.progress(done, total);
         }
         if (got != e.size)
-          return refuse("entry '" + shown + "' is truncated: " + std::to_string(got) + " of " + std::to_string(e.size) + " bytes");
+          return refuse("entry '" + shown + "' is truncated: " + std::to_string(got) + " of " +
+                        std::to_string(e.size) + " bytes");
         auto d = hash.finish();
         ++order;
         if (d != e.sha256)
-          return refuse("entry '" + shown + "' has sha256 " + d.hex() + "; the manifest says " + e.sha256.hex());
+          return refuse("entry '" + shown + "' has sha256 " + d.hex() + "; the manifest says " +
+                        e.sha256.hex());
         if (auto st = sink.close(e); !st) return st;
       }
       auto n = r.next();
@@ -459,7 +520,9 @@ Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink) {
       h = std::move(*n);
     }
     for (const auto& e : m.entries)
-      if (!e.in_previous && !seen.count(e.path)) return refuse("entry '" + e.path + "' is listed in the manifest but missing from the archive");
+      if (!e.in_previous && !seen.count(e.path))
+        return refuse("entry '" + e.path +
+                      "' is listed in the manifest but missing from the archive");
     return {};
   };
   auto st = entries();

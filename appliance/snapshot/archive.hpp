@@ -49,7 +49,9 @@ class ArchiveReader {
   // Where the current entry's data starts in the file, for an uncompressed snapshot (its bytes
   // can then be copied in the kernel); nullopt when compressed.
   std::optional<std::uint64_t> data_offset() const;
-  int fd() const { return fd_; }  // the snapshot file, opened once (what is read is what was checked)
+  int fd() const {
+    return fd_;
+  }  // the snapshot file, opened once (what is read is what was checked)
   // Moves past the current entry's data without reading it.
   Status skip_data();
 
@@ -66,8 +68,8 @@ class ArchiveReader {
 class ArchiveWriter {
  public:
   // Writes to `file` (created or truncated). The caller renames a temporary into place.
-  static Result<std::unique_ptr<ArchiveWriter>> create(const std::filesystem::path& file, Compression c,
-                                                       std::int64_t mtime);
+  static Result<std::unique_ptr<ArchiveWriter>> create(const std::filesystem::path& file,
+                                                       Compression c, std::int64_t mtime);
   ~ArchiveWriter();
   Status add(const std::string& path, std::string_view data);
   // Streams `size` bytes from `fill`, which returns the bytes it wrote into the buffer (0 = error).
@@ -89,22 +91,22 @@ struct Head {
   Digest digest;  // of manifest_bytes: the snapshot's identity
   Manifest manifest;
   std::vector<std::pair<std::string, std::string>> signatures;  // entry name, armoured signature
-  std::optional<Header> first_body;                              // the header after the signatures
+  std::optional<Header> first_body;                             // the header after the signatures
 };
 
 // Reads and checks the head: the manifest first (size-limited), then up to kMaxSignatures
 // signature entries, then AUTHENTICATE (when given) sees the manifest bytes and signatures before
 // the manifest is parsed (strictly, with limits). Stops at the first body header.
-Result<Head> read_head(ArchiveReader& r, const std::function<Status(const Head&)>& authenticate = {});
+Result<Head> read_head(ArchiveReader& r,
+                       const std::function<Status(const Head&)>& authenticate = {});
 
 // Streams every body entry, checking each against the manifest (safe path, regular file,
 // listed, not duplicated, declared size, sha256) and that no listed entry is missing. `sink`
 // receives each entry's bytes; `open` is called before and `close` after an entry's data.
 struct BodySink {
   std::function<Status(const Entry&)> open = [](const Entry&) { return Status{}; };
-  std::function<Status(const Entry&, const char*, std::size_t)> write = [](const Entry&, const char*, std::size_t) {
-    return Status{};
-  };
+  std::function<Status(const Entry&, const char*, std::size_t)> write =
+      [](const Entry&, const char*, std::size_t) { return Status{}; };
   std::function<Status(const Entry&)> close = [](const Entry&) { return Status{}; };
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
   // Optional, for large entries of uncompressed snapshots, in place of `write`: copy SIZE bytes of
@@ -115,9 +117,11 @@ struct BodySink {
     std::uint64_t bytes = 0;
     std::filesystem::path file;
   };
-  std::function<Result<Copied>(const Entry&, int src_fd, std::uint64_t offset, std::uint64_t size)> copy;
+  std::function<Result<Copied>(const Entry&, int src_fd, std::uint64_t offset, std::uint64_t size)>
+      copy;
 };
-inline constexpr std::uint64_t kCopyMinBytes = 1 << 20;  // smaller entries always go through `write`
+inline constexpr std::uint64_t kCopyMinBytes = 1
+                                               << 20;  // smaller entries always go through `write`
 Status stream_body(ArchiveReader& r, const Head& head, const BodySink& sink);
 
 }  // namespace airheal::snapshot

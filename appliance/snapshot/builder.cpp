@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
-#include "core/archive_path.hpp"
 #include "advisory/advisory.hpp"
+#include "core/archive_path.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
 
@@ -77,10 +77,14 @@ std::optional<std::uint64_t> parse_size(std::string_view t) {
   if (t.empty()) return std::nullopt;
   std::uint64_t mult = 1;
   char u = t.back();
-  if (u == 'K' || u == 'k') mult = 1ull << 10;
-  else if (u == 'M' || u == 'm') mult = 1ull << 20;
-  else if (u == 'G' || u == 'g') mult = 1ull << 30;
-  else if (u == 'T' || u == 't') mult = 1ull << 40;
+  if (u == 'K' || u == 'k')
+    mult = 1ull << 10;
+  else if (u == 'M' || u == 'm')
+    mult = 1ull << 20;
+  else if (u == 'G' || u == 'g')
+    mult = 1ull << 30;
+  else if (u == 'T' || u == 't')
+    mult = 1ull << 40;
   if (mult != 1) t.remove_suffix(1);
   if (t.empty()) return std::nullopt;
   std::uint64_t n = 0;
@@ -99,10 +103,12 @@ Result<ImageSource> parse_image_source(const std::string& text) {
   auto dir = text.substr(0, eq);
   auto target = text.substr(eq + 1);
   auto colon = target.rfind(':');
-  if (colon == std::string::npos) return bad("--image target '" + target + "' needs a tag (REPO:TAG)");
+  if (colon == std::string::npos)
+    return bad("--image target '" + target + "' needs a tag (REPO:TAG)");
   s.repository = target.substr(0, colon);
   s.tag = target.substr(colon + 1);
-  if (!oci::is_valid_repository_name(s.repository)) return bad("repository name '" + s.repository + "' is not valid");
+  if (!oci::is_valid_repository_name(s.repository))
+    return bad("repository name '" + s.repository + "' is not valid");
   if (!oci::is_valid_tag(s.tag)) return bad("tag '" + s.tag + "' is not valid");
   // DIR:REF picks one image of a multi-image layout, as skopeo's oci:DIR:REF does.
   if (!fsys::exists(fsys::path(dir) / "index.json")) {
@@ -130,10 +136,12 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
     auto size = archive_entry_size(e);
     if (size < 0 || size > (16 << 20)) return bad(deb.string() + ": control archive too large");
     control_tar.resize(static_cast<std::size_t>(size));
-    if (archive_read_data(a, control_tar.data(), control_tar.size()) != size) return bad(deb.string() + ": truncated control archive");
+    if (archive_read_data(a, control_tar.data(), control_tar.size()) != size)
+      return bad(deb.string() + ": truncated control archive");
     break;
   }
-  if (control_tar.empty()) return bad(deb.string() + " has no control archive: not a Debian package");
+  if (control_tar.empty())
+    return bad(deb.string() + " has no control archive: not a Debian package");
   struct archive* c = archive_read_new();
   std::unique_ptr<struct archive, int (*)(struct archive*)> cguard(c, archive_read_free);
   archive_read_support_format_tar(c);
@@ -147,7 +155,8 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
     auto size = archive_entry_size(e);
     if (size < 0 || size > (1 << 20)) return bad(deb.string() + ": control file too large");
     control.resize(static_cast<std::size_t>(size));
-    if (archive_read_data(c, control.data(), control.size()) != size) return bad(deb.string() + ": truncated control file");
+    if (archive_read_data(c, control.data(), control.size()) != size)
+      return bad(deb.string() + ": truncated control file");
     break;
   }
   auto f = parse_control(control);
@@ -165,7 +174,8 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
 }
 
 Result<CreateReport> create(const CreateOptions& o) {
-  if (!is_valid_channel(o.channel)) return bad("channel '" + o.channel + "' must be 1-64 characters of [a-z0-9._-]");
+  if (!is_valid_channel(o.channel))
+    return bad("channel '" + o.channel + "' must be 1-64 characters of [a-z0-9._-]");
   if (o.sequence < 1) return bad("--sequence must be at least 1");
   if (o.expires_in <= 0) return bad("--expires must be a positive duration");
   Manifest m;
@@ -177,7 +187,8 @@ Result<CreateReport> create(const CreateOptions& o) {
   std::vector<Planned> plan;
   std::set<std::string> blob_seen;
 
-  auto add_memory = [&](std::string path, EntryKind kind, std::string data, std::string format = {}) {
+  auto add_memory = [&](std::string path, EntryKind kind, std::string data,
+                        std::string format = {}) {
     Planned p;
     p.entry = Entry{std::move(path), data.size(), Sha256::of(data), kind, std::move(format), false};
     p.data = std::move(data);
@@ -185,7 +196,9 @@ Result<CreateReport> create(const CreateOptions& o) {
   };
   // A file blob; `known` is the digest the caller expects (OCI layouts name files by digest),
   // checked while the archive is written.
-  auto add_blob_file = [&](const fsys::path& file, std::optional<Digest> known) -> Result<std::pair<Digest, std::uint64_t>> {
+  auto add_blob_file =
+      [&](const fsys::path& file,
+          std::optional<Digest> known) -> Result<std::pair<Digest, std::uint64_t>> {
     std::error_code ec;
     auto size = fsys::file_size(file, ec);
     if (ec) return bad("cannot read " + file.string() + ": " + ec.message());
@@ -205,16 +218,20 @@ Result<CreateReport> create(const CreateOptions& o) {
   };
 
   // Images: copy each manifest graph out of its OCI layout.
-  json layout_index{{"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex}, {"manifests", json::array()}};
+  json layout_index{
+      {"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex}, {"manifests", json::array()}};
   for (const auto& src : o.images) {
     auto idx_bytes = fs::read_file(src.layout / "index.json", 16 << 20);
-    if (!idx_bytes) return bad(src.layout.string() + " is not an OCI image layout: " + idx_bytes.error().message);
+    if (!idx_bytes)
+      return bad(src.layout.string() + " is not an OCI image layout: " + idx_bytes.error().message);
     auto idx = json::parse(*idx_bytes, nullptr, false);
     if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array())
       return bad(src.layout.string() + "/index.json is not an OCI image index");
     std::vector<json> candidates;
     for (const auto& d : idx["manifests"]) {
-      auto name = d.contains("annotations") ? d["annotations"].value("org.opencontainers.image.ref.name", "") : "";
+      auto name = d.contains("annotations")
+                      ? d["annotations"].value("org.opencontainers.image.ref.name", "")
+                      : "";
       if (src.ref.empty() || name == src.ref) candidates.push_back(d);
     }
     if (candidates.size() != 1)
@@ -230,24 +247,30 @@ Result<CreateReport> create(const CreateOptions& o) {
       unvisited.pop_back();
       auto path = src.layout / "blobs" / "sha256" / d.hex();
       auto bytes = fs::read_file(path, 4 << 20);
-      if (!bytes) return bad(src.layout.string() + ": manifest " + d.str() + " missing: " + bytes.error().message);
-      if (Sha256::of(*bytes) != d) return bad(src.layout.string() + ": manifest " + d.str() + " does not match its digest");
+      if (!bytes)
+        return bad(src.layout.string() + ": manifest " + d.str() +
+                   " missing: " + bytes.error().message);
+      if (Sha256::of(*bytes) != d)
+        return bad(src.layout.string() + ": manifest " + d.str() + " does not match its digest");
       auto parsed = oci::parse_manifest(*bytes, type);
-      if (!parsed) return bad(src.layout.string() + ": manifest " + d.str() + ": " + parsed.error().message);
+      if (!parsed)
+        return bad(src.layout.string() + ": manifest " + d.str() + ": " + parsed.error().message);
       if (auto r = add_blob_file(path, d); !r) return r.error();
       for (const auto& b : parsed->required_blobs()) {
         auto bp = src.layout / "blobs" / "sha256" / b.hex();
         if (!fsys::exists(bp))
-          return bad(src.layout.string() + ": blob " + b.str() + " is missing (copy the image with all its layers)");
+          return bad(src.layout.string() + ": blob " + b.str() +
+                     " is missing (copy the image with all its layers)");
         if (auto r = add_blob_file(bp, b); !r) return r.error();
       }
       for (const auto& c : parsed->manifests) unvisited.emplace_back(c.digest, c.media_type);
     }
     m.images.push_back(Image{src.repository, src.tag, *top_digest, top_type});
-    layout_index["manifests"].push_back({{"mediaType", top_type},
-                                         {"digest", top_digest->str()},
-                                         {"size", top.value("size", 0)},
-                                         {"annotations", {{"org.opencontainers.image.ref.name", src.repository + ":" + src.tag}}}});
+    layout_index["manifests"].push_back(
+        {{"mediaType", top_type},
+         {"digest", top_digest->str()},
+         {"size", top.value("size", 0)},
+         {"annotations", {{"org.opencontainers.image.ref.name", src.repository + ":" + src.tag}}}});
   }
   if (!o.images.empty()) {
     add_memory("oci-layout", EntryKind::layout, "{\"imageLayoutVersion\":\"1.0.0\"}");
@@ -257,16 +280,20 @@ Result<CreateReport> create(const CreateOptions& o) {
   // Advisories: each file is parsed here so that a bad one fails on the connected side.
   for (std::size_t i = 0; i < o.advisories.size(); ++i) {
     const auto& dir = o.advisories[i];
-    if (!fsys::is_directory(dir)) return bad("--advisories " + dir.string() + " is not a directory");
+    if (!fsys::is_directory(dir))
+      return bad("--advisories " + dir.string() + " is not a directory");
     for (const auto& f : regular_files(dir)) {
       auto bytes = fs::read_file(f, 1ull << 30);
       if (!bytes) return bytes.error();
       auto fmt = advisory::detect_format(f.filename().string(), *bytes);
-      if (!fmt) return bad("cannot tell the advisory format of " + f.string() + " (OSV JSON, Debian tracker JSON or Alpine secdb YAML)");
+      if (!fmt)
+        return bad("cannot tell the advisory format of " + f.string() +
+                   " (OSV JSON, Debian tracker JSON or Alpine secdb YAML)");
       if (auto parsed = advisory::parse(*fmt, *bytes, f.string()); !parsed) return parsed.error();
       auto rel = fsys::relative(f, dir).generic_string();
       auto path = "advisories/" + std::to_string(i) + "/" + rel;
-      if (!is_safe_path(path)) return bad("advisory file name '" + rel + "' has characters a snapshot path cannot hold");
+      if (!is_safe_path(path))
+        return bad("advisory file name '" + rel + "' has characters a snapshot path cannot hold");
       add_memory(path, EntryKind::advisory, std::move(*bytes), advisory::to_string(*fmt));
     }
   }
@@ -281,16 +308,19 @@ Result<CreateReport> create(const CreateOptions& o) {
       if (!info) return info.error();
       auto blob = add_blob_file(f, std::nullopt);
       if (!blob) return blob.error();
-      Package p{info->package, info->version, info->architecture, info->source, info->source_version,
-                deb_filename(*info), blob->first, blob->second};
-      packages_index += "Package: " + p.name + "\nVersion: " + p.version + "\nArchitecture: " + p.architecture +
-                        "\nSource: " + p.source + (p.source_version != p.version ? " (" + p.source_version + ")" : "") +
-                        "\nFilename: blobs/sha256/" + p.digest.hex() + "\nSize: " + std::to_string(p.size) +
-                        "\nSHA256: " + p.digest.hex() + "\n\n";
+      Package p{info->package,        info->version,       info->architecture, info->source,
+                info->source_version, deb_filename(*info), blob->first,        blob->second};
+      packages_index += "Package: " + p.name + "\nVersion: " + p.version +
+                        "\nArchitecture: " + p.architecture + "\nSource: " + p.source +
+                        (p.source_version != p.version ? " (" + p.source_version + ")" : "") +
+                        "\nFilename: blobs/sha256/" + p.digest.hex() +
+                        "\nSize: " + std::to_string(p.size) + "\nSHA256: " + p.digest.hex() +
+                        "\n\n";
       m.packages.push_back(std::move(p));
     }
   }
-  if (!m.packages.empty()) add_memory("packages/Packages", EntryKind::package_index, packages_index);
+  if (!m.packages.empty())
+    add_memory("packages/Packages", EntryKind::package_index, packages_index);
 
   // Replacement binaries: FILE plus optional FILE.json metadata.
   std::set<std::string> artifact_names;
@@ -338,11 +368,15 @@ Result<CreateReport> create(const CreateOptions& o) {
     auto r = ArchiveReader::open(*o.previous);
     if (!r) return r.error();
     auto old = read_head(**r);
-    if (!old) return make_error(old.error().code, "--previous " + o.previous->string() + ": " + old.error().message);
+    if (!old)
+      return make_error(old.error().code,
+                        "--previous " + o.previous->string() + ": " + old.error().message);
     if (old->manifest.channel != m.channel)
-      return bad("--previous is a snapshot of channel '" + old->manifest.channel + "', not '" + m.channel + "'");
+      return bad("--previous is a snapshot of channel '" + old->manifest.channel + "', not '" +
+                 m.channel + "'");
     if (old->manifest.sequence >= m.sequence)
-      return bad("--sequence " + std::to_string(m.sequence) + " must be greater than the previous snapshot's " +
+      return bad("--sequence " + std::to_string(m.sequence) +
+                 " must be greater than the previous snapshot's " +
                  std::to_string(old->manifest.sequence));
     m.previous = Previous{old->manifest.sequence, old->digest};
     std::map<std::string, Digest> had;
@@ -359,7 +393,8 @@ Result<CreateReport> create(const CreateOptions& o) {
 
   for (const auto& p : plan) m.entries.push_back(p.entry);
   auto manifest_bytes = serialize(m);
-  if (auto check = parse_manifest(manifest_bytes); !check) return check.error();  // never emit what we would refuse
+  if (auto check = parse_manifest(manifest_bytes); !check)
+    return check.error();  // never emit what we would refuse
 
   auto out_dir = o.out.parent_path().empty() ? fsys::path(".") : o.out.parent_path();
   auto tmp = out_dir / ("." + o.out.filename().string() + ".tmp-" + random_hex(6));
@@ -370,7 +405,8 @@ Result<CreateReport> create(const CreateOptions& o) {
   {
     auto w = ArchiveWriter::create(tmp, o.compression, m.created);
     if (!w) return w.error();
-    if (auto st = (*w)->add(std::string(kManifestName), manifest_bytes); !st) return cleanup(), st.error();
+    if (auto st = (*w)->add(std::string(kManifestName), manifest_bytes); !st)
+      return cleanup(), st.error();
     for (const auto& p : plan) {
       if (p.entry.in_previous) continue;
       Status st;
@@ -382,14 +418,16 @@ Result<CreateReport> create(const CreateOptions& o) {
         fs::UniqueFd fd(::open(p.file.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) return cleanup(), bad("cannot read " + p.file.string());
         Sha256 h;
-        st = (*w)->add_stream(p.entry.path, p.entry.size, [&](char* buf, std::size_t n) -> Result<std::size_t> {
-          auto got = ::read(fd.get(), buf, n);
-          if (got <= 0) return bad("cannot read " + p.file.string());
-          h.update(buf, static_cast<std::size_t>(got));
-          return static_cast<std::size_t>(got);
-        });
+        st = (*w)->add_stream(p.entry.path, p.entry.size,
+                              [&](char* buf, std::size_t n) -> Result<std::size_t> {
+                                auto got = ::read(fd.get(), buf, n);
+                                if (got <= 0) return bad("cannot read " + p.file.string());
+                                h.update(buf, static_cast<std::size_t>(got));
+                                return static_cast<std::size_t>(got);
+                              });
         if (st && h.finish() != p.entry.sha256)
-          return cleanup(), bad(p.file.string() + " does not match its digest " + p.entry.sha256.str() + " (corrupt layout?)");
+          return cleanup(), bad(p.file.string() + " does not match its digest " +
+                                p.entry.sha256.str() + " (corrupt layout?)");
       }
       if (!st) return cleanup(), st.error();
       report.bytes_written += p.entry.size;
@@ -397,7 +435,8 @@ Result<CreateReport> create(const CreateOptions& o) {
     if (auto st = (*w)->close(); !st) return cleanup(), st.error();
   }
   if (auto st = fs::fsync_path(tmp); !st) return cleanup(), st.error();
-  if (::rename(tmp.c_str(), o.out.c_str()) != 0) return cleanup(), make_error(Errc::io_error, "cannot rename into " + o.out.string());
+  if (::rename(tmp.c_str(), o.out.c_str()) != 0)
+    return cleanup(), make_error(Errc::io_error, "cannot rename into " + o.out.string());
   (void)fs::fsync_path(out_dir);
   report.digest = Sha256::of(manifest_bytes);
   report.manifest = std::move(m);
@@ -410,8 +449,8 @@ Result<Head> inspect(const fsys::path& file) {
   return read_head(**r);
 }
 
-Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints, const fsys::path& gpg_home,
-            const std::optional<std::string>& passphrase) {
+Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints,
+            const fsys::path& gpg_home, const std::optional<std::string>& passphrase) {
   auto r = ArchiveReader::open(file);
   if (!r) return r.error();
   auto head = read_head(**r);
@@ -425,11 +464,15 @@ Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints
     auto sig = keyring->sign_detached(head->manifest_bytes, fpr, passphrase);
     if (!sig) return sig.error();
     auto name = std::string(kSignaturePrefix) + primary + ".asc";
-    auto it = std::find_if(sigs.begin(), sigs.end(), [&](const auto& s) { return s.first == name; });
-    if (it != sigs.end()) it->second = *sig;
-    else sigs.emplace_back(name, *sig);
+    auto it =
+        std::find_if(sigs.begin(), sigs.end(), [&](const auto& s) { return s.first == name; });
+    if (it != sigs.end())
+      it->second = *sig;
+    else
+      sigs.emplace_back(name, *sig);
   }
-  if (sigs.size() > kMaxSignatures) return bad("a snapshot holds at most " + std::to_string(kMaxSignatures) + " signatures");
+  if (sigs.size() > kMaxSignatures)
+    return bad("a snapshot holds at most " + std::to_string(kMaxSignatures) + " signatures");
   auto dir = file.parent_path().empty() ? fsys::path(".") : file.parent_path();
   auto tmp = dir / ("." + file.filename().string() + ".tmp-" + random_hex(6));
   auto cleanup = [&] {
@@ -439,14 +482,18 @@ Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints
   {
     auto w = ArchiveWriter::create(tmp, (*r)->compression(), head->manifest.created);
     if (!w) return w.error();
-    if (auto st = (*w)->add(std::string(kManifestName), head->manifest_bytes); !st) return cleanup(), st;
+    if (auto st = (*w)->add(std::string(kManifestName), head->manifest_bytes); !st)
+      return cleanup(), st;
     for (const auto& [name, sig] : sigs)
       if (auto st = (*w)->add(name, sig); !st) return cleanup(), st;
     std::optional<Header> h = head->first_body;
     while (h) {
-      if (h->type != Header::Type::regular) return cleanup(), bad("entry '" + h->path + "' is not a regular file");
+      if (h->type != Header::Type::regular)
+        return cleanup(), bad("entry '" + h->path + "' is not a regular file");
       auto& reader = **r;
-      if (auto st = (*w)->add_stream(h->path, h->size, [&](char* buf, std::size_t n) { return reader.read(buf, n); }); !st)
+      if (auto st = (*w)->add_stream(h->path, h->size,
+                                     [&](char* buf, std::size_t n) { return reader.read(buf, n); });
+          !st)
         return cleanup(), st;
       auto n = reader.next();
       if (!n) return cleanup(), n.error();
@@ -455,7 +502,8 @@ Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints
     if (auto st = (*w)->close(); !st) return cleanup(), st;
   }
   if (auto st = fs::fsync_path(tmp); !st) return cleanup(), st;
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return cleanup(), make_error(Errc::io_error, "cannot replace " + file.string());
+  if (::rename(tmp.c_str(), file.c_str()) != 0)
+    return cleanup(), make_error(Errc::io_error, "cannot replace " + file.string());
   return fs::fsync_path(dir);
 }
 
@@ -481,15 +529,16 @@ Result<VerifyReport> verify(const fsys::path& file, pgp::Keyring& keyring, int t
     std::string why;
     for (const auto& c : rep.signatures)
       if (!c.good) why += "; " + c.problem;
-    return bad(std::to_string(good.size()) + " good signature(s) by the given keys, " + std::to_string(threshold) +
-               " required" + why);
+    return bad(std::to_string(good.size()) + " good signature(s) by the given keys, " +
+               std::to_string(threshold) + " required" + why);
   }
   if (auto st = stream_body(**r, *head, BodySink{}); !st) return st.error();
   rep.head = std::move(*head);
   return rep;
 }
 
-Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size, const fsys::path& out_dir) {
+Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size,
+                          const fsys::path& out_dir) {
   if (part_size < 4096) return bad("part size must be at least 4K");
   fs::UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return bad("cannot read " + file.string());
@@ -508,14 +557,18 @@ Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size, const
     Sha256 h;
     std::uint64_t written = 0;
     while (written < part_size) {
-      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), part_size - written));
+      auto want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), part_size - written));
       auto got = ::read(in.get(), buf.data(), want);
       if (got < 0) return bad("cannot read " + file.string());
       if (got == 0) {
         eof = true;
         break;
       }
-      if (auto st = fs::write_all(out.get(), buf.data(), static_cast<std::size_t>(got), part.string()); !st) return st.error();
+      if (auto st =
+              fs::write_all(out.get(), buf.data(), static_cast<std::size_t>(got), part.string());
+          !st)
+        return st.error();
       h.update(buf.data(), static_cast<std::size_t>(got));
       whole.update(buf.data(), static_cast<std::size_t>(got));
       written += static_cast<std::uint64_t>(got);
@@ -527,7 +580,8 @@ Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size, const
     }
     if (::fsync(out.get()) != 0) return bad("cannot sync " + part.string());
     total += written;
-    index["parts"].push_back({{"name", part.filename().string()}, {"size", written}, {"sha256", h.finish().hex()}});
+    index["parts"].push_back(
+        {{"name", part.filename().string()}, {"size", written}, {"sha256", h.finish().hex()}});
     rep.parts.push_back(part);
   }
   index["size"] = total;
@@ -541,7 +595,8 @@ Status join(const fsys::path& index_path, const fsys::path& out) {
   auto bytes = fs::read_file(index_path, 1 << 20);
   if (!bytes) return bytes.error();
   auto index = json::parse(*bytes, nullptr, false);
-  if (!index.is_object() || !index.contains("parts") || !index["parts"].is_array() || !index.contains("sha256"))
+  if (!index.is_object() || !index.contains("parts") || !index["parts"].is_array() ||
+      !index.contains("sha256"))
     return bad(index_path.string() + " is not a parts index written by airheal-snapshot split");
   auto dir = index_path.parent_path().empty() ? fsys::path(".") : index_path.parent_path();
   auto out_dir = out.parent_path().empty() ? fsys::path(".") : out.parent_path();
@@ -557,7 +612,8 @@ Status join(const fsys::path& index_path, const fsys::path& out) {
   std::vector<char> buf(1 << 20);
   for (const auto& p : index["parts"]) {
     auto name = p.value("name", "");
-    if (name.empty() || name.find('/') != std::string::npos || name == "..") return fail("bad part name in the index");
+    if (name.empty() || name.find('/') != std::string::npos || name == "..")
+      return fail("bad part name in the index");
     fs::UniqueFd in(::open((dir / name).c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) return fail("part " + name + " is missing");
     Sha256 h;
@@ -569,12 +625,15 @@ Status join(const fsys::path& index_path, const fsys::path& out) {
       h.update(buf.data(), static_cast<std::size_t>(got));
       whole.update(buf.data(), static_cast<std::size_t>(got));
       n += static_cast<std::uint64_t>(got);
-      if (auto st = fs::write_all(o.get(), buf.data(), static_cast<std::size_t>(got), tmp.string()); !st) return fail(st.error().message);
+      if (auto st = fs::write_all(o.get(), buf.data(), static_cast<std::size_t>(got), tmp.string());
+          !st)
+        return fail(st.error().message);
     }
     if (n != p.value("size", std::uint64_t{0}) || h.finish().hex() != p.value("sha256", ""))
       return fail("part " + name + " is damaged (size or sha256 differs from the index)");
   }
-  if (whole.finish().hex() != index["sha256"].get<std::string>()) return fail("the joined file does not match the index's sha256");
+  if (whole.finish().hex() != index["sha256"].get<std::string>())
+    return fail("the joined file does not match the index's sha256");
   if (::fsync(o.get()) != 0) return fail("cannot sync " + tmp.string());
   o.reset();
   if (::rename(tmp.c_str(), out.c_str()) != 0) return fail("cannot rename into " + out.string());

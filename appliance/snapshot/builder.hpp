@@ -7,17 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "core/pgp.hpp"
 #include "core/result.hpp"
 #include "snapshot/archive.hpp"
 #include "snapshot/format.hpp"
-#include "core/pgp.hpp"
 
 namespace airheal::snapshot {
 
 struct ImageSource {
   std::filesystem::path layout;  // an OCI image layout directory
   std::string repository, tag;
-  std::string ref;               // which manifest of the layout (ref.name annotation); empty: the only one
+  std::string ref;  // which manifest of the layout (ref.name annotation); empty: the only one
 };
 // "DIR=REPO:TAG" or "DIR:REF=REPO:TAG".
 Result<ImageSource> parse_image_source(const std::string& text);
@@ -25,8 +25,8 @@ Result<ImageSource> parse_image_source(const std::string& text);
 struct CreateOptions {
   std::string channel;
   std::int64_t sequence = 0;
-  std::int64_t created = 0;        // unix seconds
-  std::int64_t expires_in = 0;     // seconds after created
+  std::int64_t created = 0;     // unix seconds
+  std::int64_t expires_in = 0;  // seconds after created
   std::filesystem::path out;
   Compression compression = Compression::none;
   std::vector<std::filesystem::path> advisories;
@@ -59,7 +59,8 @@ struct VerifyReport {
 };
 // Checks signatures against `keyring` (a throw-away GnuPG home holding only the given keys),
 // then every entry's size and sha256. Fails unless at least `threshold` distinct keys signed.
-Result<VerifyReport> verify(const std::filesystem::path& file, pgp::Keyring& keyring, int threshold);
+Result<VerifyReport> verify(const std::filesystem::path& file, pgp::Keyring& keyring,
+                            int threshold);
 
 Result<Head> inspect(const std::filesystem::path& file);
 
@@ -69,7 +70,8 @@ struct PartsReport {
 };
 // FILE -> FILE.part001, FILE.part002, ... and FILE.parts.json (sizes and sha256 of each part and
 // of the whole). join() checks every part and the whole before renaming the result into place.
-Result<PartsReport> split(const std::filesystem::path& file, std::uint64_t part_size, const std::filesystem::path& out_dir);
+Result<PartsReport> split(const std::filesystem::path& file, std::uint64_t part_size,
+                          const std::filesystem::path& out_dir);
 Status join(const std::filesystem::path& index, const std::filesystem::path& out);
 
 // Parsed .deb control fields.

@@ -13,11 +13,16 @@ using nlohmann::json;
 
 const char* to_string(EntryKind k) {
   switch (k) {
-    case EntryKind::advisory: return "advisory";
-    case EntryKind::blob: return "blob";
-    case EntryKind::layout: return "layout";
-    case EntryKind::package_index: return "package-index";
-    case EntryKind::trust_keys: return "trust-keys";
+    case EntryKind::advisory:
+      return "advisory";
+    case EntryKind::blob:
+      return "blob";
+    case EntryKind::layout:
+      return "layout";
+    case EntryKind::package_index:
+      return "package-index";
+    case EntryKind::trust_keys:
+      return "trust-keys";
   }
   return "?";
 }
@@ -25,12 +30,15 @@ const char* to_string(EntryKind k) {
 namespace {
 
 std::optional<EntryKind> kind_from_string(std::string_view s) {
-  for (auto k : {EntryKind::advisory, EntryKind::blob, EntryKind::layout, EntryKind::package_index, EntryKind::trust_keys})
+  for (auto k : {EntryKind::advisory, EntryKind::blob, EntryKind::layout, EntryKind::package_index,
+                 EntryKind::trust_keys})
     if (s == to_string(k)) return k;
   return std::nullopt;
 }
 
-Error bad(const std::string& what) { return make_error(Errc::manifest_invalid, "snapshot manifest: " + what); }
+Error bad(const std::string& what) {
+  return make_error(Errc::manifest_invalid, "snapshot manifest: " + what);
+}
 
 // Typed field access that turns every mismatch into a message naming the field.
 struct Reader {
@@ -135,8 +143,9 @@ bool is_safe_path(std::string_view p) {
     auto part = p.substr(start, end - start);
     if (part.empty() || part == "." || part == "..") return false;
     for (char c : part) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-                c == '_' || c == '+' || c == '~' || c == '@' || c == ':' || c == '=';
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '_' || c == '+' || c == '~' || c == '@' || c == ':' ||
+                c == '=';
       if (!ok) return false;
     }
     start = end + 1;
@@ -147,13 +156,17 @@ bool is_safe_path(std::string_view p) {
 bool is_valid_channel(std::string_view c) {
   if (c.empty() || c.size() > 64) return false;
   for (char ch : c)
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.')) return false;
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+          ch == '.'))
+      return false;
   return c.front() != '.' && c.front() != '-';
 }
 
 bool is_plain_name(std::string_view n) {
   if (n.empty() || n.size() > 255 || n == "." || n == ".." || n.front() == '-') return false;
-  return std::none_of(n.begin(), n.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f || c == '/' || c == '\\'; });
+  return std::none_of(n.begin(), n.end(), [](unsigned char c) {
+    return c < 0x20 || c == 0x7f || c == '/' || c == '\\';
+  });
 }
 
 std::string human_name(std::string_view n) {
@@ -172,9 +185,9 @@ std::string human_name(std::string_view n) {
   return out;
 }
 
-
 Result<Manifest> parse_manifest(std::string_view bytes) {
-  if (bytes.size() > kMaxManifestBytes) return bad("larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+  if (bytes.size() > kMaxManifestBytes)
+    return bad("larger than " + std::to_string(kMaxManifestBytes) + " bytes");
   // The manifest is at most 5 levels deep (entries[].field, images[].platforms[]...); a duplicate
   // key would mean different things to different readers.
   auto parsed = parse_json(bytes, JsonLimits{kMaxManifestBytes, 8, false}, "it");
@@ -183,26 +196,30 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
   if (!j.is_object()) return bad("must be a JSON object");
   Manifest m;
   Reader r{j, ""};
-  if (r.str("format") != kFormatName && !r.error) return bad("format must be \"" + std::string(kFormatName) + "\"");
+  if (r.str("format") != kFormatName && !r.error)
+    return bad("format must be \"" + std::string(kFormatName) + "\"");
   m.version = static_cast<int>(r.integer("version"));
   if (r.error) return *r.error;
   if (m.version != kFormatVersion)
-    return make_error(Errc::unsupported, "snapshot format version " + std::to_string(m.version) +
-                                             " is not supported by this appliance (it reads version " +
-                                             std::to_string(kFormatVersion) + "); upgrade airheal first");
-  r.only({"format", "version", "channel", "sequence", "created", "expires", "previous", "generator", "entries", "images",
-          "packages", "artifacts", "trust"});
+    return make_error(Errc::unsupported,
+                      "snapshot format version " + std::to_string(m.version) +
+                          " is not supported by this appliance (it reads version " +
+                          std::to_string(kFormatVersion) + "); upgrade airheal first");
+  r.only({"format", "version", "channel", "sequence", "created", "expires", "previous", "generator",
+          "entries", "images", "packages", "artifacts", "trust"});
   m.channel = r.str("channel");
   m.sequence = r.integer("sequence");
   m.created = r.time("created");
   m.expires = r.time("expires");
   m.generator = r.str("generator", false);
   if (r.error) return *r.error;
-  if (!is_valid_channel(m.channel)) return bad("channel '" + m.channel + "' must be 1-64 of [a-z0-9._-]");
+  if (!is_valid_channel(m.channel))
+    return bad("channel '" + m.channel + "' must be 1-64 of [a-z0-9._-]");
   if (m.sequence < 1) return bad("sequence must be at least 1");
   // Above 2^53 a JSON number loses integers in most readers, and a channel at 2^63-1 could never
   // accept another snapshot.
-  if (m.sequence > kMaxSequence) return bad("sequence must be at most " + std::to_string(kMaxSequence));
+  if (m.sequence > kMaxSequence)
+    return bad("sequence must be at most " + std::to_string(kMaxSequence));
   if (m.expires <= m.created) return bad("expires must be after created");
   if (j.contains("previous") && !j["previous"].is_null()) {
     if (!j["previous"].is_object()) return bad("previous must be an object");
@@ -216,7 +233,8 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
 
   std::set<std::string> paths;
   if (!j.contains("entries") || !j["entries"].is_array()) return bad("entries must be an array");
-  if (j["entries"].size() > kMaxEntries) return bad("more than " + std::to_string(kMaxEntries) + " entries");
+  if (j["entries"].size() > kMaxEntries)
+    return bad("more than " + std::to_string(kMaxEntries) + " entries");
   for (std::size_t i = 0; i < j["entries"].size(); ++i) {
     const auto& e = j["entries"][i];
     if (!e.is_object()) return bad("entries[" + std::to_string(i) + "] must be an object");
@@ -230,7 +248,8 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     en.format = er.str("format", false);
     en.in_previous = er.boolean("in_previous");
     if (er.error) return *er.error;
-    if (!is_safe_path(en.path)) return bad(er.at + "path '" + en.path + "' is not a safe relative path");
+    if (!is_safe_path(en.path))
+      return bad(er.at + "path '" + en.path + "' is not a safe relative path");
     if (en.path == kManifestName || en.path.rfind(kSignaturePrefix, 0) == 0)
       return bad(er.at + "path '" + en.path + "' is reserved");
     if (!is_hex64(hex)) return bad(er.at + "sha256 must be 64 lowercase hex digits");
@@ -238,7 +257,8 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     auto k = kind_from_string(kind);
     if (!k) return bad(er.at + "kind '" + kind + "' is unknown");
     en.kind = *k;
-    if (en.kind == EntryKind::advisory && en.format != "osv" && en.format != "debian-tracker" && en.format != "alpine-secdb")
+    if (en.kind == EntryKind::advisory && en.format != "osv" && en.format != "debian-tracker" &&
+        en.format != "alpine-secdb")
       return bad(er.at + "format must be osv, debian-tracker or alpine-secdb for an advisory");
     if (en.kind == EntryKind::blob && en.path != "blobs/sha256/" + hex)
       return bad(er.at + "a blob must live at blobs/sha256/<its sha256>");
@@ -263,12 +283,15 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       ir.only({"repository", "tag", "digest", "media_type"});
       Image im{ir.str("repository"), ir.str("tag"), ir.digest("digest"), ir.str("media_type")};
       if (ir.error) return *ir.error;
-      if (!oci::is_valid_repository_name(im.repository)) return bad(ir.at + "repository '" + im.repository + "' is not valid");
+      if (!oci::is_valid_repository_name(im.repository))
+        return bad(ir.at + "repository '" + im.repository + "' is not valid");
       if (!oci::is_valid_tag(im.tag)) return bad(ir.at + "tag '" + im.tag + "' is not valid");
       if (!oci::is_manifest_media_type(im.media_type) && !oci::is_index_media_type(im.media_type))
         return bad(ir.at + "media_type '" + im.media_type + "' is not an image manifest or index");
-      if (!blob_entry(im.digest)) return bad(ir.at + "digest " + im.digest.str() + " is not a blob entry");
-      if (!refs.insert(im.repository + ":" + im.tag).second) return bad(ir.at + im.repository + ":" + im.tag + " listed twice");
+      if (!blob_entry(im.digest))
+        return bad(ir.at + "digest " + im.digest.str() + " is not a blob entry");
+      if (!refs.insert(im.repository + ":" + im.tag).second)
+        return bad(ir.at + im.repository + ":" + im.tag + " listed twice");
       m.images.push_back(std::move(im));
     }
   }
@@ -277,17 +300,28 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     for (std::size_t i = 0; i < a->size(); ++i) {
       Reader pr{(*a)[i], "packages[" + std::to_string(i) + "]."};
       if (!(*a)[i].is_object()) return bad(pr.at + " must be an object");
-      pr.only({"name", "version", "architecture", "source", "source_version", "filename", "digest", "size"});
-      Package p{pr.str("name"), pr.str("version"), pr.str("architecture"), pr.str("source", false),
-                pr.str("source_version", false), pr.str("filename"), pr.digest("digest"),
+      pr.only({"name", "version", "architecture", "source", "source_version", "filename", "digest",
+               "size"});
+      Package p{pr.str("name"),
+                pr.str("version"),
+                pr.str("architecture"),
+                pr.str("source", false),
+                pr.str("source_version", false),
+                pr.str("filename"),
+                pr.digest("digest"),
                 static_cast<std::uint64_t>(pr.integer("size"))};
       if (pr.error) return *pr.error;
       for (const auto* f : {&p.name, &p.version, &p.architecture})
-        if (!is_plain_name(*f)) return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/', not . or ..");
-      if (!is_safe_path(p.filename)) return bad(pr.at + "filename '" + human_name(p.filename) + "' is not a safe relative path");
+        if (!is_plain_name(*f))
+          return bad(pr.at + "'" + human_name(*f) +
+                     "' must be printable, without '/', not . or ..");
+      if (!is_safe_path(p.filename))
+        return bad(pr.at + "filename '" + human_name(p.filename) + "' is not a safe relative path");
       for (const auto* f : {&p.source, &p.source_version})
-        if (!f->empty() && !is_plain_name(*f)) return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/'");
-      if (!blob_entry(p.digest)) return bad(pr.at + "digest " + p.digest.str() + " is not a blob entry");
+        if (!f->empty() && !is_plain_name(*f))
+          return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/'");
+      if (!blob_entry(p.digest))
+        return bad(pr.at + "digest " + p.digest.str() + " is not a blob entry");
       m.packages.push_back(std::move(p));
     }
   }
@@ -297,16 +331,21 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       Reader ar{(*a)[i], "artifacts[" + std::to_string(i) + "]."};
       if (!(*a)[i].is_object()) return bad(ar.at + " must be an object");
       ar.only({"name", "version", "digest", "size", "metadata"});
-      Artifact x{ar.str("name"), ar.str("version", false), ar.digest("digest"), static_cast<std::uint64_t>(ar.integer("size"))};
+      Artifact x{ar.str("name"), ar.str("version", false), ar.digest("digest"),
+                 static_cast<std::uint64_t>(ar.integer("size"))};
       if (ar.error) return *ar.error;
       if ((*a)[i].contains("metadata")) {
         if (!(*a)[i]["metadata"].is_object()) return bad(ar.at + "metadata must be an object");
         x.metadata = (*a)[i]["metadata"];
       }
       if (!is_plain_name(x.name))
-        return bad(ar.at + "name '" + human_name(x.name) + "' must be a plain file name (1-255 bytes, no '/', no control characters, not . or .., not starting with '-')");
-      if (!x.version.empty() && !is_plain_name(x.version)) return bad(ar.at + "version must be printable, without '/'");
-      if (!blob_entry(x.digest)) return bad(ar.at + "digest " + x.digest.str() + " is not a blob entry");
+        return bad(ar.at + "name '" + human_name(x.name) +
+                   "' must be a plain file name (1-255 bytes, no '/', no control characters, not . "
+                   "or .., not starting with '-')");
+      if (!x.version.empty() && !is_plain_name(x.version))
+        return bad(ar.at + "version must be printable, without '/'");
+      if (!blob_entry(x.digest))
+        return bad(ar.at + "digest " + x.digest.str() + " is not a blob entry");
       m.artifacts.push_back(std::move(x));
     }
   }
@@ -319,10 +358,12 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     if (tr.error) return *tr.error;
     for (auto key : {"add", "remove"}) {
       if (!t->contains(key)) continue;
-      if (!(*t)[key].is_array()) return bad(std::string("trust.") + key + " must be an array of fingerprints");
+      if (!(*t)[key].is_array())
+        return bad(std::string("trust.") + key + " must be an array of fingerprints");
       for (const auto& f : (*t)[key]) {
         if (!f.is_string() || !is_fingerprint(f.get<std::string>()))
-          return bad(std::string("trust.") + key + " entries must be upper-case hex key fingerprints");
+          return bad(std::string("trust.") + key +
+                     " entries must be upper-case hex key fingerprints");
         (std::string_view(key) == "add" ? u.add : u.remove).push_back(f);
       }
     }
@@ -331,13 +372,15 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       if (tr.error) return *tr.error;
       if (th < 1) return bad("trust.threshold must be at least 1");
       if (th > static_cast<std::int64_t>(kMaxSignatures))
-        return bad("trust.threshold must be at most " + std::to_string(kMaxSignatures) + " (the signatures a snapshot may carry)");
+        return bad("trust.threshold must be at most " + std::to_string(kMaxSignatures) +
+                   " (the signatures a snapshot may carry)");
       u.threshold = static_cast<int>(th);
     }
     if (!u.add.empty() && u.keys_path.empty()) return bad("trust.add needs trust.keys");
     if (!u.keys_path.empty()) {
       auto e = m.find(u.keys_path);
-      if (!e || e->kind != EntryKind::trust_keys) return bad("trust.keys must name an entry of kind trust-keys");
+      if (!e || e->kind != EntryKind::trust_keys)
+        return bad("trust.keys must name an entry of kind trust-keys");
     }
     m.trust = std::move(u);
   }
@@ -352,11 +395,15 @@ std::string serialize(const Manifest& m) {
   j["sequence"] = m.sequence;
   j["created"] = format_time(m.created);
   j["expires"] = format_time(m.expires);
-  if (m.previous) j["previous"] = {{"sequence", m.previous->sequence}, {"digest", m.previous->digest.str()}};
+  if (m.previous)
+    j["previous"] = {{"sequence", m.previous->sequence}, {"digest", m.previous->digest.str()}};
   if (!m.generator.empty()) j["generator"] = m.generator;
   j["entries"] = json::array();
   for (const auto& e : m.entries) {
-    json x{{"path", e.path}, {"size", e.size}, {"sha256", e.sha256.hex()}, {"kind", to_string(e.kind)}};
+    json x{{"path", e.path},
+           {"size", e.size},
+           {"sha256", e.sha256.hex()},
+           {"kind", to_string(e.kind)}};
     if (!e.format.empty()) x["format"] = e.format;
     if (e.in_previous) x["in_previous"] = true;
     j["entries"].push_back(std::move(x));
@@ -364,13 +411,16 @@ std::string serialize(const Manifest& m) {
   if (!m.images.empty()) {
     j["images"] = json::array();
     for (const auto& i : m.images)
-      j["images"].push_back({{"repository", i.repository}, {"tag", i.tag}, {"digest", i.digest.str()}, {"media_type", i.media_type}});
+      j["images"].push_back({{"repository", i.repository},
+                             {"tag", i.tag},
+                             {"digest", i.digest.str()},
+                             {"media_type", i.media_type}});
   }
   if (!m.packages.empty()) {
     j["packages"] = json::array();
     for (const auto& p : m.packages) {
-      json x{{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"filename", p.filename},
-             {"digest", p.digest.str()}, {"size", p.size}};
+      json x{{"name", p.name},         {"version", p.version},     {"architecture", p.architecture},
+             {"filename", p.filename}, {"digest", p.digest.str()}, {"size", p.size}};
       if (!p.source.empty()) x["source"] = p.source;
       if (!p.source_version.empty()) x["source_version"] = p.source_version;
       j["packages"].push_back(std::move(x));
@@ -379,7 +429,8 @@ std::string serialize(const Manifest& m) {
   if (!m.artifacts.empty()) {
     j["artifacts"] = json::array();
     for (const auto& a : m.artifacts) {
-      json x{{"name", a.name}, {"digest", a.digest.str()}, {"size", a.size}, {"metadata", a.metadata}};
+      json x{
+          {"name", a.name}, {"digest", a.digest.str()}, {"size", a.size}, {"metadata", a.metadata}};
       if (!a.version.empty()) x["version"] = a.version;
       j["artifacts"].push_back(std::move(x));
     }

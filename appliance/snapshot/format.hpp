@@ -3,17 +3,16 @@
 // signatures over the manifest bytes, followed by every entry the manifest lists, in its order.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/time.hpp"
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "core/time.hpp"
 
 namespace airheal::snapshot {
 
@@ -38,13 +37,13 @@ struct Entry {
   std::uint64_t size = 0;
   Digest sha256;
   EntryKind kind = EntryKind::blob;
-  std::string format;         // advisories: osv | debian-tracker | alpine-secdb
-  bool in_previous = false;   // a delta leaves it out: the appliance already holds these bytes
+  std::string format;        // advisories: osv | debian-tracker | alpine-secdb
+  bool in_previous = false;  // a delta leaves it out: the appliance already holds these bytes
 };
 
 struct Image {
   std::string repository, tag;
-  Digest digest;              // manifest or index, a blob of this snapshot
+  Digest digest;  // manifest or index, a blob of this snapshot
   std::string media_type;
 };
 
@@ -62,8 +61,8 @@ struct Artifact {
 };
 
 struct TrustUpdate {
-  std::string keys_path;                  // an entry of kind trust_keys (ASCII-armoured keys)
-  std::vector<std::string> add, remove;   // primary key fingerprints
+  std::string keys_path;                 // an entry of kind trust_keys (ASCII-armoured keys)
+  std::vector<std::string> add, remove;  // primary key fingerprints
   std::optional<int> threshold;
 };
 
@@ -76,7 +75,7 @@ struct Manifest {
   int version = kFormatVersion;
   std::string channel;
   std::int64_t sequence = 0;
-  std::int64_t created = 0;   // unix seconds; RFC 3339 UTC in the JSON
+  std::int64_t created = 0;  // unix seconds; RFC 3339 UTC in the JSON
   std::int64_t expires = 0;
   std::optional<Previous> previous;
   std::string generator;

@@ -76,7 +76,8 @@ namespace {
 // the staging folder goes and the import lock is released when the run ends, however it ends.
 class ImportRun {
  public:
-  ImportRun(store::Store& store, pgp::Keyring& keyring, const fsys::path& file, const ImportOptions& options, Context& ctx)
+  ImportRun(store::Store& store, pgp::Keyring& keyring, const fsys::path& file,
+            const ImportOptions& options, Context& ctx)
       : store_(store), keyring_(keyring), file(file), options(options), ctx(ctx) {}
 
   Result<ImportResult> run() {
@@ -120,18 +121,27 @@ class ImportRun {
         auto checks = keyring_.verify_detached(sig, h.manifest_bytes);
         if (!checks) return refuse(name + ": " + checks.error().message);
         for (const auto& c : *checks) {
-          if (c.bad) return refuse(c.problem + ": the manifest was altered after it was signed, or the signature is corrupt");
-          if (!c.good) why.push_back(c.problem);
-          else if (revoked_here.count(c.fingerprint)) why.push_back("key " + c.fingerprint + " is revoked on this appliance");
-          else if (!trusted_anywhere.count(c.fingerprint)) why.push_back("key " + c.fingerprint + " is not trusted for any channel");
-          else any = true;
+          if (c.bad)
+            return refuse(
+                c.problem +
+                ": the manifest was altered after it was signed, or the signature is corrupt");
+          if (!c.good)
+            why.push_back(c.problem);
+          else if (revoked_here.count(c.fingerprint))
+            why.push_back("key " + c.fingerprint + " is revoked on this appliance");
+          else if (!trusted_anywhere.count(c.fingerprint))
+            why.push_back("key " + c.fingerprint + " is not trusted for any channel");
+          else
+            any = true;
         }
         checked.emplace_back(name, std::move(*checks));
       }
       if (any) return {};
       std::string msg = "0 valid signature(s) by keys this appliance trusts";
       for (const auto& w : why) msg += "; " + w;
-      if (trusted_anywhere.empty()) msg += "; no channel has trusted keys yet (airhealctl trust add KEYS.asc --channel CHANNEL)";
+      if (trusted_anywhere.empty())
+        msg +=
+            "; no channel has trusted keys yet (airhealctl trust add KEYS.asc --channel CHANNEL)";
       return refuse(msg + "; the manifest was not read");
     };
     auto head_result = read_head(r, authenticate);
@@ -156,8 +166,9 @@ class ImportRun {
       res.digest = head.digest;
       res.channel = m.channel;
       res.sequence = m.sequence;
-      res.message = "snapshot " + head.digest.str() + " (channel " + m.channel + ", sequence " + std::to_string(m.sequence) +
-                    ") was already imported at " + format_time(*imported_at) + "; nothing to do";
+      res.message = "snapshot " + head.digest.str() + " (channel " + m.channel + ", sequence " +
+                    std::to_string(m.sequence) + ") was already imported at " +
+                    format_time(*imported_at) + "; nothing to do";
       return std::optional<ImportResult>(std::move(res));
     }
 
@@ -165,7 +176,8 @@ class ImportRun {
     threshold = 1;
     bool known_channel = false;
     store_.read([&](sqlite::Connection& c) {
-      auto q = c.prepare("SELECT threshold, last_sequence, last_digest FROM channels WHERE name = ?");
+      auto q =
+          c.prepare("SELECT threshold, last_sequence, last_digest FROM channels WHERE name = ?");
       q.bind(1, m.channel);
       if (q.step()) {
         known_channel = true;
@@ -180,8 +192,10 @@ class ImportRun {
       while (rv.step()) revoked.insert(rv.get_text(0));
     });
     if (!known_channel || channel_keys.empty())
-      return refuse("channel '" + m.channel + "' has no trusted keys on this appliance (airhealctl trust add KEYS.asc --channel " +
-                    m.channel + ")");
+      return refuse(
+          "channel '" + m.channel +
+          "' has no trusted keys on this appliance (airhealctl trust add KEYS.asc --channel " +
+          m.channel + ")");
     std::set<std::string> good;
     std::vector<std::string> problems;
     for (const auto& [name, checks] : checked) {
@@ -202,8 +216,9 @@ class ImportRun {
       }
     }
     if (static_cast<int>(good.size()) < threshold) {
-      std::string why = std::to_string(good.size()) + " valid signature(s) by keys trusted for channel " + m.channel +
-                        ", " + std::to_string(threshold) + " required";
+      std::string why = std::to_string(good.size()) +
+                        " valid signature(s) by keys trusted for channel " + m.channel + ", " +
+                        std::to_string(threshold) + " required";
       for (const auto& p : problems) why += "; " + p;
       return refuse(why);
     }
@@ -213,20 +228,25 @@ class ImportRun {
     now = store_.now_seconds();
     if (last_sequence && m.sequence == *last_sequence)
       return refuse("sequence " + std::to_string(m.sequence) + " of channel " + m.channel +
-                    " was already accepted with different content (" + last_digest + "); refusing a conflicting snapshot");
+                    " was already accepted with different content (" + last_digest +
+                    "); refusing a conflicting snapshot");
     if (last_sequence && m.sequence < *last_sequence)
-      return refuse("replayed snapshot: channel " + m.channel + " is at sequence " + std::to_string(*last_sequence) +
-                    ", this snapshot has sequence " + std::to_string(m.sequence));
+      return refuse("replayed snapshot: channel " + m.channel + " is at sequence " +
+                    std::to_string(*last_sequence) + ", this snapshot has sequence " +
+                    std::to_string(m.sequence));
     if (now >= m.expires)
-      return refuse("the snapshot expired at " + format_time(m.expires) + " (created " + format_time(m.created) +
-                    "); ask the connected side for a fresh one");
+      return refuse("the snapshot expired at " + format_time(m.expires) + " (created " +
+                    format_time(m.created) + "); ask the connected side for a fresh one");
     if (m.previous) {
       if (last_digest.empty())
-        return refuse("broken chain: this is a delta on sequence " + std::to_string(m.previous->sequence) + " (" +
-                      m.previous->digest.str() + ") but channel " + m.channel + " has no accepted snapshot yet; import a full snapshot first");
+        return refuse("broken chain: this is a delta on sequence " +
+                      std::to_string(m.previous->sequence) + " (" + m.previous->digest.str() +
+                      ") but channel " + m.channel +
+                      " has no accepted snapshot yet; import a full snapshot first");
       if (m.previous->digest.str() != last_digest)
-        return refuse("broken chain: this delta follows sequence " + std::to_string(m.previous->sequence) + " (" +
-                      m.previous->digest.str() + ") but channel " + m.channel + " is at sequence " +
+        return refuse("broken chain: this delta follows sequence " +
+                      std::to_string(m.previous->sequence) + " (" + m.previous->digest.str() +
+                      ") but channel " + m.channel + " is at sequence " +
                       std::to_string(last_sequence.value_or(0)) + " (" + last_digest + ")");
     }
 
@@ -246,7 +266,8 @@ class ImportRun {
           have = q.step();
         });
       if (!have)
-        return refuse("the delta leaves out '" + e.path + "' (" + e.sha256.str() + ") but this appliance does not hold it");
+        return refuse("the delta leaves out '" + e.path + "' (" + e.sha256.str() +
+                      ") but this appliance does not hold it");
     }
     return std::optional<ImportResult>();
   }
@@ -257,24 +278,28 @@ class ImportRun {
     // Space: everything is staged on the store's file system, then moved.
     std::error_code ec;
     auto staging_root = root / "staging";
-    for (const auto& old : fsys::directory_iterator(staging_root, ec)) fsys::remove_all(old.path(), ec);
+    for (const auto& old : fsys::directory_iterator(staging_root, ec))
+      fsys::remove_all(old.path(), ec);
     fsys::create_directories(staging_root, ec);
     struct statvfs vfs {};
     if (::statvfs(staging_root.c_str(), &vfs) == 0) {
       auto avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
       if (avail < needed + options.reserve_bytes)
-        return refuse("not enough free space: the snapshot needs " + fs::human_bytes(needed) + " plus the " +
-                      fs::human_bytes(options.reserve_bytes) + " reserve, " + fs::human_bytes(avail) + " is available on " +
-                      staging_root.string());
+        return refuse("not enough free space: the snapshot needs " + fs::human_bytes(needed) +
+                      " plus the " + fs::human_bytes(options.reserve_bytes) + " reserve, " +
+                      fs::human_bytes(avail) + " is available on " + staging_root.string());
     }
     staging_.emplace(staging_root / ("import-" + random_hex(8)));
     Staging& staging = *staging_;
     fsys::create_directory(staging.dir(), ec);
-    if (ec) return make_error(Errc::io_error, "cannot create a staging folder in " + staging_root.string() + ": " + ec.message());
+    if (ec)
+      return make_error(Errc::io_error, "cannot create a staging folder in " +
+                                            staging_root.string() + ": " + ec.message());
 
     std::map<std::string, std::size_t> index_of;
     for (std::size_t i = 0; i < m.entries.size(); ++i) index_of[m.entries[i].path] = i;
-    // A failed write into staging: a full disk is a refusal (nothing was kept), anything else an I/O error.
+    // A failed write into staging: a full disk is a refusal (nothing was kept), anything else an
+    // I/O error.
     auto staging_error = [](const Entry& e, int err, const std::string& doing) -> Error {
       if (err == ENOSPC || err == EFBIG || err == EDQUOT)
         return refuse("disk full while staging '" + e.path + "' (" + std::strerror(err) + ")");
@@ -303,7 +328,8 @@ class ImportRun {
     // (copy_file_range; sendfile where the two file systems differ, as removable media and the
     // store do), then hashed back from the staged copy by stream_body.
     enum { kernel_copy, send_file, read_write } copy_method = kernel_copy;
-    sink.copy = [&](const Entry& e, int src, std::uint64_t offset, std::uint64_t size) -> Result<BodySink::Copied> {
+    sink.copy = [&](const Entry& e, int src, std::uint64_t offset,
+                    std::uint64_t size) -> Result<BodySink::Copied> {
       BodySink::Copied c;
       c.file = staged[e.path];
       auto off = static_cast<off_t>(offset);
@@ -314,7 +340,8 @@ class ImportRun {
         ssize_t n;
         if (how == kernel_copy) {
           n = ::copy_file_range(src, &off, out.get(), nullptr, want, 0);
-          if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+          if (n < 0 &&
+              (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
             how = copy_method = send_file;  // and for the next entries
             continue;
           }
@@ -328,7 +355,8 @@ class ImportRun {
           buf.resize(1 << 20);
           n = ::pread(src, buf.data(), std::min(want, buf.size()), off);
           if (n > 0) {
-            if (auto st = sink.write(e, buf.data(), static_cast<std::size_t>(n)); !st) return st.error();
+            if (auto st = sink.write(e, buf.data(), static_cast<std::size_t>(n)); !st)
+              return st.error();
             off += n;
           }
         }
@@ -363,7 +391,8 @@ class ImportRun {
       auto p = it != staged.end() ? it->second : store_.blob_path(e.sha256);
       auto b = fs::read_file(p, max);
       if (!b) return make_error(b.error().code, entry_named(b.error().message));
-      if (it == staged.end() && Sha256::of(*b) != e.sha256) return refuse("held copy of '" + e.path + "' is damaged");
+      if (it == staged.end() && Sha256::of(*b) != e.sha256)
+        return refuse("held copy of '" + e.path + "' is damaged");
       return b;
     };
     for (const auto& e : m.entries) {
@@ -386,13 +415,17 @@ class ImportRun {
         if (!seen.insert(d.hex()).second) return {};
         auto be = blob_entries.find(d.hex());
         if (be == blob_entries.end())
-          return refuse("image " + im.repository + ":" + im.tag + " needs manifest " + d.str() + ", which the snapshot does not carry");
+          return refuse("image " + im.repository + ":" + im.tag + " needs manifest " + d.str() +
+                        ", which the snapshot does not carry");
         if (declared >= 0 && static_cast<std::uint64_t>(declared) != be->second->size)
-          return refuse("image " + im.repository + ":" + im.tag + ": manifest " + d.str() + " size differs from its descriptor");
+          return refuse("image " + im.repository + ":" + im.tag + ": manifest " + d.str() +
+                        " size differs from its descriptor");
         auto b = bytes_of(*be->second, 4 << 20);
         if (!b) return b.error();
         auto parsed = oci::parse_manifest(*b, type);
-        if (!parsed) return refuse("image " + im.repository + ":" + im.tag + ": manifest " + d.str() + ": " + parsed.error().message);
+        if (!parsed)
+          return refuse("image " + im.repository + ":" + im.tag + ": manifest " + d.str() + ": " +
+                        parsed.error().message);
         for (const auto& desc : parsed->manifests)
           if (auto st = visit(desc.digest, desc.media_type, desc.size); !st) return st;
         std::vector<oci::Descriptor> blobs;
@@ -403,10 +436,12 @@ class ImportRun {
           if (std::find(required.begin(), required.end(), desc.digest) == required.end()) continue;
           auto bb = blob_entries.find(desc.digest.hex());
           if (bb == blob_entries.end())
-            return refuse("image " + im.repository + ":" + im.tag + " needs blob " + desc.digest.str() + ", which the snapshot does not carry");
+            return refuse("image " + im.repository + ":" + im.tag + " needs blob " +
+                          desc.digest.str() + ", which the snapshot does not carry");
           if (static_cast<std::uint64_t>(desc.size) != bb->second->size)
-            return refuse("image " + im.repository + ":" + im.tag + ": blob " + desc.digest.str() + " is " +
-                          std::to_string(bb->second->size) + " bytes, its descriptor says " + std::to_string(desc.size));
+            return refuse("image " + im.repository + ":" + im.tag + ": blob " + desc.digest.str() +
+                          " is " + std::to_string(bb->second->size) +
+                          " bytes, its descriptor says " + std::to_string(desc.size));
           g.blobs.emplace_back(desc.digest, bb->second->size);
           image_bytes += bb->second->size;
         }
@@ -417,9 +452,11 @@ class ImportRun {
       graphs.push_back(std::move(g));
     }
     for (const auto& p : m.packages)
-      if (blob_entries[p.digest.hex()]->size != p.size) return refuse("package " + p.name + " size differs from its entry");
+      if (blob_entries[p.digest.hex()]->size != p.size)
+        return refuse("package " + p.name + " size differs from its entry");
     for (const auto& a : m.artifacts)
-      if (blob_entries[a.digest.hex()]->size != a.size) return refuse("artefact " + a.name + " size differs from its entry");
+      if (blob_entries[a.digest.hex()]->size != a.size)
+        return refuse("artefact " + a.name + " size differs from its entry");
 
     // Key rotation, signed by the current threshold (checked above). Delivered keys are read in a
     // scratch GnuPG home first: the appliance's keyring only changes when the import commits.
@@ -445,10 +482,13 @@ class ImportRun {
       };
       for (const auto& f : m.trust->add) {
         auto info = info_of(f);
-        if (!info) return refuse("trust.add names key " + f + ", which the snapshot does not deliver");
+        if (!info)
+          return refuse("trust.add names key " + f + ", which the snapshot does not deliver");
         if (info->fingerprint != f)
-          return refuse("trust.add names " + f + ", a subkey of key " + info->fingerprint + "; name the primary key's fingerprint");
-        if (revoked.count(f) || info->revoked) return refuse("trust.add names key " + f + ", which is revoked");
+          return refuse("trust.add names " + f + ", a subkey of key " + info->fingerprint +
+                        "; name the primary key's fingerprint");
+        if (revoked.count(f) || info->revoked)
+          return refuse("trust.add names key " + f + ", which is revoked");
         if (info->expired) return refuse("trust.add names key " + f + ", which has expired");
         if (!info->can_sign) return refuse("trust.add names key " + f + ", which cannot sign");
         new_keys.insert(f);
@@ -461,8 +501,10 @@ class ImportRun {
         if (info && !info->revoked && !info->expired && !revoked.count(f)) ++usable;
       }
       if (static_cast<int>(usable) < new_threshold)
-        return refuse("the key rotation would leave channel " + m.channel + " with " + std::to_string(usable) +
-                      " usable key(s) (not expired or revoked) for a threshold of " + std::to_string(new_threshold));
+        return refuse("the key rotation would leave channel " + m.channel + " with " +
+                      std::to_string(usable) +
+                      " usable key(s) (not expired or revoked) for a threshold of " +
+                      std::to_string(new_threshold));
     }
     return {};
   }
@@ -473,14 +515,18 @@ class ImportRun {
     const Manifest& m = head.manifest;
     if (keys_to_import)
       if (auto f = keyring_.import_keys(*keys_to_import); !f)
-        return make_error(Errc::io_error, "cannot add the delivered trust keys to the keyring: " + f.error().message);
+        return make_error(Errc::io_error, "cannot add the delivered trust keys to the keyring: " +
+                                              f.error().message);
 
     // Commit: move blobs in (invisible until the transaction), then one transaction.
     for (const auto& e : m.entries) {
       auto it = staged.find(e.path);
-      if (it == staged.end() || e.kind == EntryKind::layout || e.kind == EntryKind::package_index) continue;
+      if (it == staged.end() || e.kind == EntryKind::layout || e.kind == EntryKind::package_index)
+        continue;
       if (auto st = store_.adopt_blob_file(it->second, e.sha256, false); !st)
-        return make_error(st.error().code, "cannot move entry '" + human_name(e.path) + "' into the store: " + entry_named(st.error().message));
+        return make_error(st.error().code,
+                          "cannot move entry '" + human_name(e.path) +
+                              "' into the store: " + entry_named(st.error().message));
     }
     if (auto st = sync_fs("moving blobs into the store"); !st) return st.error();
     advisory::Counts acounts;
@@ -492,52 +538,101 @@ class ImportRun {
         for (std::size_t i = 0; i < g.manifests.size(); ++i) {
           const auto& [d, parsed, size] = g.manifests[i];
           bool top = i + 1 == g.manifests.size();
-          auto prev = store_.link_manifest(c, g.image->repository, d, parsed, size,
-                                           top ? std::optional<std::string>(g.image->tag) : std::nullopt, "import");
+          auto prev = store_.link_manifest(
+              c, g.image->repository, d, parsed, size,
+              top ? std::optional<std::string>(g.image->tag) : std::nullopt, "import");
           if (top) {
-            events.push_back(store::Event{store::Event::Kind::manifest_stored, g.image->repository, d.str(), g.image->tag, {}, parsed.media_type});
+            events.push_back(store::Event{store::Event::Kind::manifest_stored,
+                                          g.image->repository,
+                                          d.str(),
+                                          g.image->tag,
+                                          {},
+                                          parsed.media_type});
             if (prev != d.str())
-              events.push_back(store::Event{store::Event::Kind::tag_moved, g.image->repository, d.str(), g.image->tag, prev, parsed.media_type});
+              events.push_back(store::Event{store::Event::Kind::tag_moved, g.image->repository,
+                                            d.str(), g.image->tag, prev, parsed.media_type});
           }
         }
       }
       c.prepare("DELETE FROM content WHERE channel = ?").bind(1, m.channel).run();
-      auto add_content = [&](const Entry& e, const char* kind, const std::string& name, const std::string& version,
-                             const json& meta) {
+      auto add_content = [&](const Entry& e, const char* kind, const std::string& name,
+                             const std::string& version, const json& meta) {
         store_.record_content_blob(c, e.sha256, e.size);
-        c.prepare("INSERT OR IGNORE INTO content(digest, kind, name, version, metadata, channel, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(1, e.sha256.str()).bind(2, kind).bind(3, name).bind(4, version).bind(5, meta.dump())
-            .bind(6, m.channel).bind(7, head.digest.str()).run();
+        c.prepare(
+             "INSERT OR IGNORE INTO content(digest, kind, name, version, metadata, channel, "
+             "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, e.sha256.str())
+            .bind(2, kind)
+            .bind(3, name)
+            .bind(4, version)
+            .bind(5, meta.dump())
+            .bind(6, m.channel)
+            .bind(7, head.digest.str())
+            .run();
       };
       for (const auto& e : m.entries) {
-        if (e.kind == EntryKind::advisory) add_content(e, "advisory", e.path, "", json{{"format", e.format}});
+        if (e.kind == EntryKind::advisory)
+          add_content(e, "advisory", e.path, "", json{{"format", e.format}});
         if (e.kind == EntryKind::trust_keys) add_content(e, "trust", e.path, "", json::object());
       }
       for (const auto& p : m.packages)
         add_content(*blob_entries[p.digest.hex()], "package", p.name, p.version,
-                    json{{"architecture", p.architecture}, {"source", p.source}, {"source_version", p.source_version}, {"filename", p.filename}});
-      for (const auto& a : m.artifacts) add_content(*blob_entries[a.digest.hex()], "artifact", a.name, a.version, a.metadata);
+                    json{{"architecture", p.architecture},
+                         {"source", p.source},
+                         {"source_version", p.source_version},
+                         {"filename", p.filename}});
+      for (const auto& a : m.artifacts)
+        add_content(*blob_entries[a.digest.hex()], "artifact", a.name, a.version, a.metadata);
       acounts = advisory::replace_channel(c, m.channel, advisories);
       std::uint64_t staged_bytes = 0;
       for (const auto& e : m.entries)
         if (!e.in_previous) staged_bytes += e.size;
-      counts = json{{"entries", m.entries.size()}, {"bytes", staged_bytes}, {"images", m.images.size()},
-                    {"image_bytes", image_bytes}, {"advisories", acounts.advisories}, {"affected", acounts.affected},
-                    {"withdrawn", acounts.withdrawn}, {"packages", m.packages.size()}, {"artifacts", m.artifacts.size()}};
+      counts = json{{"entries", m.entries.size()},      {"bytes", staged_bytes},
+                    {"images", m.images.size()},        {"image_bytes", image_bytes},
+                    {"advisories", acounts.advisories}, {"affected", acounts.affected},
+                    {"withdrawn", acounts.withdrawn},   {"packages", m.packages.size()},
+                    {"artifacts", m.artifacts.size()}};
       c.prepare(
-           "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, imported_at, signers, counts, manifest) "
+           "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, "
+           "imported_at, signers, counts, manifest) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, head.digest.str()).bind(2, m.channel).bind(3, m.sequence).bind(4, m.created).bind(5, m.expires)
+          .bind(1, head.digest.str())
+          .bind(2, m.channel)
+          .bind(3, m.sequence)
+          .bind(4, m.created)
+          .bind(5, m.expires)
           .bind(6, m.previous ? std::optional<std::string>(m.previous->digest.str()) : std::nullopt)
-          .bind(7, now).bind(8, json(ctx.signers).dump()).bind(9, counts.dump()).bind(10, head.manifest_bytes).run();
-      c.prepare("UPDATE channels SET last_sequence = ?, last_digest = ?, last_expires = ?, threshold = ?, updated_at = ? WHERE name = ?")
-          .bind(1, m.sequence).bind(2, head.digest.str()).bind(3, m.expires).bind(4, new_threshold).bind(5, now).bind(6, m.channel).run();
+          .bind(7, now)
+          .bind(8, json(ctx.signers).dump())
+          .bind(9, counts.dump())
+          .bind(10, head.manifest_bytes)
+          .run();
+      c.prepare(
+           "UPDATE channels SET last_sequence = ?, last_digest = ?, last_expires = ?, threshold = "
+           "?, updated_at = ? WHERE name = ?")
+          .bind(1, m.sequence)
+          .bind(2, head.digest.str())
+          .bind(3, m.expires)
+          .bind(4, new_threshold)
+          .bind(5, now)
+          .bind(6, m.channel)
+          .run();
       if (m.trust) {
         for (const auto& f : channel_keys)
-          if (!new_keys.count(f)) c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?").bind(1, m.channel).bind(2, f).run();
+          if (!new_keys.count(f))
+            c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?")
+                .bind(1, m.channel)
+                .bind(2, f)
+                .run();
         for (const auto& f : new_keys)
-          c.prepare("INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) VALUES (?, ?, ?, ?)")
-              .bind(1, m.channel).bind(2, f).bind(3, now).bind(4, head.digest.str()).run();
+          c.prepare(
+               "INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) "
+               "VALUES (?, ?, ?, ?)")
+              .bind(1, m.channel)
+              .bind(2, f)
+              .bind(3, now)
+              .bind(4, head.digest.str())
+              .run();
       }
     });
     for (const auto& ev : events) store_.events().publish(ev);
@@ -548,20 +643,24 @@ class ImportRun {
     res.sequence = m.sequence;
     res.signers = ctx.signers;
     res.counts = counts;
-    res.message = "imported snapshot " + head.digest.str() + ": channel " + m.channel + " sequence " + std::to_string(m.sequence) +
-                  ", " + std::to_string(m.images.size()) + " image(s), " + std::to_string(acounts.advisories) + " advisories, " +
-                  std::to_string(m.packages.size()) + " package(s), " + std::to_string(m.artifacts.size()) + " artefact(s)";
+    res.message =
+        "imported snapshot " + head.digest.str() + ": channel " + m.channel + " sequence " +
+        std::to_string(m.sequence) + ", " + std::to_string(m.images.size()) + " image(s), " +
+        std::to_string(acounts.advisories) + " advisories, " + std::to_string(m.packages.size()) +
+        " package(s), " + std::to_string(m.artifacts.size()) + " artefact(s)";
     return res;
   }
 
   // Messages name the snapshot's entries, never the staging files that hold them.
   std::string entry_named(std::string message) const {
     for (const auto& [name, file] : staged)
-      for (auto pos = message.find(file.string()); pos != std::string::npos; pos = message.find(file.string(), pos))
+      for (auto pos = message.find(file.string()); pos != std::string::npos;
+           pos = message.find(file.string(), pos))
         message.replace(pos, file.string().size(), "entry '" + human_name(name) + "'");
     if (!staging_) return message;
     auto dir = staging_->dir().string();
-    for (auto pos = message.find(dir); pos != std::string::npos; pos = message.find(dir, pos)) message.replace(pos, dir.size(), "the staging folder");
+    for (auto pos = message.find(dir); pos != std::string::npos; pos = message.find(dir, pos))
+      message.replace(pos, dir.size(), "the staging folder");
     return message;
   }
 
@@ -570,7 +669,8 @@ class ImportRun {
     if (!dirfd || ::syncfs(dirfd.get()) != 0) {
       int err = errno;
       if (err == ENOSPC || err == EDQUOT) return refuse(std::string("disk full while ") + what);
-      return make_error(Errc::io_error, std::string("cannot sync the store's file system while ") + what + ": " + std::strerror(err));
+      return make_error(Errc::io_error, std::string("cannot sync the store's file system while ") +
+                                            what + ": " + std::strerror(err));
     }
     return {};
   }
@@ -609,7 +709,8 @@ class ImportRun {
 // ends any other way (an exception past the handler below), the destructor as a refusal.
 class ImportRecord {
  public:
-  ImportRecord(audit::Journal& journal, const fsys::path& file, const ImportOptions& options, const Context& ctx)
+  ImportRecord(audit::Journal& journal, const fsys::path& file, const ImportOptions& options,
+               const Context& ctx)
       : journal_(journal), file_(file), options_(options), ctx_(ctx) {}
   ImportRecord(const ImportRecord&) = delete;
   ~ImportRecord() {
@@ -618,7 +719,9 @@ class ImportRecord {
   Result<ImportResult> finish(Result<ImportResult> result) {
     finished_ = true;
     if (auto st = append(result); !st && result)
-      return make_error(Errc::io_error, "the snapshot was imported but the journal could not record it: " + st.error().message);
+      return make_error(
+          Errc::io_error,
+          "the snapshot was imported but the journal could not record it: " + st.error().message);
     return result;
   }
 

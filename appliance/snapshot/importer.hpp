@@ -4,23 +4,22 @@
 // committed in one SQLite transaction. A refusal changes nothing but the journal.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "audit/journal.hpp"
-#include "core/result.hpp"
 #include "core/pgp.hpp"
+#include "core/result.hpp"
 #include "store/store.hpp"
 
 namespace airheal::snapshot {
 
 struct ImportOptions {
-  std::string origin = "airhealctl";                  // who asked: journal field
-  std::uint64_t reserve_bytes = 256ull << 20;         // free space to leave
+  std::string origin = "airhealctl";           // who asked: journal field
+  std::uint64_t reserve_bytes = 256ull << 20;  // free space to leave
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
 

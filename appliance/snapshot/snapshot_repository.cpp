@@ -6,14 +6,28 @@ namespace airheal::snapshot {
 
 std::vector<SnapshotRow> SnapshotRepository::list(const SnapshotQuery& q) const {
   std::vector<SnapshotRow> out;
-  std::string sql = std::string("SELECT digest, channel, sequence, created_at, expires_at, imported_at, previous, signers, counts, ") +
+  std::string sql = std::string(
+                        "SELECT digest, channel, sequence, created_at, expires_at, imported_at, "
+                        "previous, signers, counts, ") +
                     (q.with_manifest ? "manifest" : "NULL") +
                     " FROM snapshots WHERE imported_at >= ? AND imported_at <= ? ORDER BY " +
-                    (q.newest_first ? "imported_at DESC, channel, sequence DESC" : "imported_at, channel, sequence");
+                    (q.newest_first ? "imported_at DESC, channel, sequence DESC"
+                                    : "imported_at, channel, sequence");
   store_.read([&](sqlite::Connection& c) {
     auto st = c.prepare(sql);
     st.bind(1, q.imported_from.value_or(INT64_MIN)).bind(2, q.imported_to.value_or(INT64_MAX));
-    enum Col { digest, channel, sequence, created_at, expires_at, imported_at, previous, signers, counts, manifest };
+    enum Col {
+      digest,
+      channel,
+      sequence,
+      created_at,
+      expires_at,
+      imported_at,
+      previous,
+      signers,
+      counts,
+      manifest
+    };
     while (st.step()) {
       SnapshotRow r;
       r.digest = st.get_text(Col::digest);

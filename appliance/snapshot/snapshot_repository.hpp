@@ -19,10 +19,11 @@ struct SnapshotRow {
   std::int64_t created_at = 0;
   std::int64_t expires_at = 0;
   std::int64_t imported_at = 0;
-  std::optional<std::string> previous;  // a delta's base snapshot
+  std::optional<std::string> previous;               // a delta's base snapshot
   nlohmann::json signers = nlohmann::json::array();  // primary key fingerprints
-  nlohmann::json counts = nlohmann::json::object();  // images, advisories, packages, artifacts, bytes
-  std::string manifest;  // the signed manifest's bytes (only when asked for)
+  nlohmann::json counts =
+      nlohmann::json::object();  // images, advisories, packages, artifacts, bytes
+  std::string manifest;          // the signed manifest's bytes (only when asked for)
 };
 
 struct SnapshotQuery {

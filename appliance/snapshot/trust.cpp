@@ -7,7 +7,9 @@
 
 namespace airheal::snapshot {
 
-std::filesystem::path keyring_home(const std::filesystem::path& state_dir) { return state_dir / "trust" / "gnupg"; }
+std::filesystem::path keyring_home(const std::filesystem::path& state_dir) {
+  return state_dir / "trust" / "gnupg";
+}
 
 std::optional<std::string> normalize_fingerprint(std::string_view text) {
   std::string out;
@@ -21,15 +23,20 @@ std::optional<std::string> normalize_fingerprint(std::string_view text) {
   return out;
 }
 
-Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& keyring, const std::string& key_data,
-                                            const std::string& channel, std::optional<int> threshold) {
-  if (!is_valid_channel(channel)) return make_error(Errc::invalid_argument, "channel '" + channel + "' must be 1-64 of [a-z0-9._-]");
-  if (threshold && *threshold < 1) return make_error(Errc::invalid_argument, "--threshold must be at least 1");
+Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& keyring,
+                                            const std::string& key_data, const std::string& channel,
+                                            std::optional<int> threshold) {
+  if (!is_valid_channel(channel))
+    return make_error(Errc::invalid_argument,
+                      "channel '" + channel + "' must be 1-64 of [a-z0-9._-]");
+  if (threshold && *threshold < 1)
+    return make_error(Errc::invalid_argument, "--threshold must be at least 1");
   // The keys are judged in a scratch GnuPG home first: a key that could never sign a snapshot
   // (expired, or without a usable signing key) is refused before the trust keyring changes.
   {
     std::random_device rd;
-    auto scratch = keyring.home().parent_path() / ("probe-" + std::to_string(rd()) + std::to_string(rd()));
+    auto scratch =
+        keyring.home().parent_path() / ("probe-" + std::to_string(rd()) + std::to_string(rd()));
     struct Cleanup {
       std::filesystem::path dir;
       ~Cleanup() {
@@ -50,14 +57,19 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
           if (!k || k->revoked) continue;
           auto who = f + (k->user_ids.empty() ? std::string() : " (" + k->user_ids.front() + ")");
           if (k->expired)
-            refusal = make_error(Errc::invalid_argument,
-                                 "key " + who + " expired" + (k->expires ? " on " + format_time(k->expires) : std::string()) +
-                                     ": it can sign nothing this appliance would accept; ask the publisher for the key with a "
-                                     "new expiry date. Nothing was trusted");
+            refusal =
+                make_error(Errc::invalid_argument,
+                           "key " + who + " expired" +
+                               (k->expires ? " on " + format_time(k->expires) : std::string()) +
+                               ": it can sign nothing this appliance would accept; ask the "
+                               "publisher for the key with a "
+                               "new expiry date. Nothing was trusted");
           else if (!k->can_sign || k->invalid || k->disabled)
-            refusal = make_error(Errc::invalid_argument, "key " + who +
-                                                             " has no usable signing key (expired, revoked or missing subkeys). "
-                                                             "Nothing was trusted");
+            refusal =
+                make_error(Errc::invalid_argument,
+                           "key " + who +
+                               " has no usable signing key (expired, revoked or missing subkeys). "
+                               "Nothing was trusted");
           if (refusal) break;
         }
       }
@@ -74,11 +86,19 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
   }
   auto st = store.try_transaction([&](sqlite::Connection& c) -> Status {
     auto now = store.now_seconds();
-    c.prepare("INSERT OR IGNORE INTO channels(name, threshold, updated_at) VALUES (?, 1, ?)").bind(1, channel).bind(2, now).run();
+    c.prepare("INSERT OR IGNORE INTO channels(name, threshold, updated_at) VALUES (?, 1, ?)")
+        .bind(1, channel)
+        .bind(2, now)
+        .run();
     for (const auto& k : keys) {
       if (k.revoked) continue;  // a revocation certificate: recorded by GnuPG, nothing to trust
-      c.prepare("INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) VALUES (?, ?, ?, 'operator')")
-          .bind(1, channel).bind(2, k.fingerprint).bind(3, now).run();
+      c.prepare(
+           "INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) VALUES "
+           "(?, ?, ?, 'operator')")
+          .bind(1, channel)
+          .bind(2, k.fingerprint)
+          .bind(3, now)
+          .run();
     }
     auto n = c.prepare("SELECT count(*) FROM channel_keys WHERE channel = ?");
     n.bind(1, channel);
@@ -86,9 +106,14 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
     auto count = n.get_int(0);
     if (threshold) {
       if (*threshold > count)
-        return make_error(Errc::invalid_argument, "threshold " + std::to_string(*threshold) + " is more than the " +
-                                                      std::to_string(count) + " key(s) trusted for channel " + channel);
-      c.prepare("UPDATE channels SET threshold = ?, updated_at = ? WHERE name = ?").bind(1, *threshold).bind(2, now).bind(3, channel).run();
+        return make_error(Errc::invalid_argument, "threshold " + std::to_string(*threshold) +
+                                                      " is more than the " + std::to_string(count) +
+                                                      " key(s) trusted for channel " + channel);
+      c.prepare("UPDATE channels SET threshold = ?, updated_at = ? WHERE name = ?")
+          .bind(1, *threshold)
+          .bind(2, now)
+          .bind(3, channel)
+          .run();
     }
     return {};
   });
@@ -96,24 +121,38 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
   return keys;
 }
 
-Status trust_remove(store::Store& store, const std::string& channel, const std::string& fingerprint) {
+Status trust_remove(store::Store& store, const std::string& channel,
+                    const std::string& fingerprint) {
   return store.try_transaction([&](sqlite::Connection& c) -> Status {
-    c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?").bind(1, channel).bind(2, fingerprint).run();
-    if (c.changes() == 0) return make_error(Errc::not_found, "key " + fingerprint + " is not trusted for channel " + channel);
-    auto q = c.prepare("SELECT threshold, (SELECT count(*) FROM channel_keys WHERE channel = ?1) FROM channels WHERE name = ?1");
+    c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?")
+        .bind(1, channel)
+        .bind(2, fingerprint)
+        .run();
+    if (c.changes() == 0)
+      return make_error(Errc::not_found,
+                        "key " + fingerprint + " is not trusted for channel " + channel);
+    auto q = c.prepare(
+        "SELECT threshold, (SELECT count(*) FROM channel_keys WHERE channel = ?1) FROM channels "
+        "WHERE name = ?1");
     q.bind(1, channel);
     if (q.step() && q.get_int(0) > q.get_int(1))
       return make_error(Errc::conflict, "removing the key would leave channel " + channel +
-                                            " with fewer keys than its threshold of " + std::to_string(q.get_int(0)) +
+                                            " with fewer keys than its threshold of " +
+                                            std::to_string(q.get_int(0)) +
                                             "; lower the threshold first");
     return {};
   });
 }
 
-Status trust_revoke(store::Store& store, const std::string& fingerprint, const std::string& reason) {
+Status trust_revoke(store::Store& store, const std::string& fingerprint,
+                    const std::string& reason) {
   store.transaction([&](sqlite::Connection& c) {
-    c.prepare("INSERT OR REPLACE INTO revoked_keys(fingerprint, revoked_at, reason) VALUES (?, ?, ?)")
-        .bind(1, fingerprint).bind(2, store.now_seconds()).bind(3, reason).run();
+    c.prepare(
+         "INSERT OR REPLACE INTO revoked_keys(fingerprint, revoked_at, reason) VALUES (?, ?, ?)")
+        .bind(1, fingerprint)
+        .bind(2, store.now_seconds())
+        .bind(3, reason)
+        .run();
   });
   return {};
 }
@@ -121,7 +160,9 @@ Status trust_revoke(store::Store& store, const std::string& fingerprint, const s
 std::vector<Channel> channels(store::Store& store, pgp::Keyring* keyring) {
   std::vector<Channel> out;
   store.read([&](sqlite::Connection& c) {
-    auto q = c.prepare("SELECT name, threshold, last_sequence, last_digest, last_expires FROM channels ORDER BY name");
+    auto q = c.prepare(
+        "SELECT name, threshold, last_sequence, last_digest, last_expires FROM channels ORDER BY "
+        "name");
     while (q.step()) {
       Channel ch;
       ch.name = q.get_text(0);
@@ -134,9 +175,11 @@ std::vector<Channel> channels(store::Store& store, pgp::Keyring* keyring) {
     for (auto& ch : out) {
       auto k = c.prepare(
           "SELECT k.fingerprint, k.added_by, r.fingerprint IS NOT NULL FROM channel_keys k "
-          "LEFT JOIN revoked_keys r ON r.fingerprint = k.fingerprint WHERE k.channel = ? ORDER BY k.fingerprint");
+          "LEFT JOIN revoked_keys r ON r.fingerprint = k.fingerprint WHERE k.channel = ? ORDER BY "
+          "k.fingerprint");
       k.bind(1, ch.name);
-      while (k.step()) ch.keys.push_back(ChannelKey{k.get_text(0), {}, k.get_text(1), k.get_int(2) != 0, false});
+      while (k.step())
+        ch.keys.push_back(ChannelKey{k.get_text(0), {}, k.get_text(1), k.get_int(2) != 0, false});
     }
   });
   if (keyring)

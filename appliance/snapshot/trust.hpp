@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/result.hpp"
 #include "core/pgp.hpp"
+#include "core/result.hpp"
 #include "store/store.hpp"
 
 namespace airheal::snapshot {
@@ -32,9 +32,11 @@ struct Channel {
 
 // Imports the keys (armoured or binary) and trusts each primary key for the channel. A
 // threshold, when given, replaces the channel's; it may not exceed the number of keys.
-Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& keyring, const std::string& key_data,
-                                            const std::string& channel, std::optional<int> threshold);
-Status trust_remove(store::Store& store, const std::string& channel, const std::string& fingerprint);
+Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& keyring,
+                                            const std::string& key_data, const std::string& channel,
+                                            std::optional<int> threshold);
+Status trust_remove(store::Store& store, const std::string& channel,
+                    const std::string& fingerprint);
 // Refuses the key for every channel from now on (and imports a revocation certificate when one
 // is given through trust_add).
 Status trust_revoke(store::Store& store, const std::string& fingerprint, const std::string& reason);

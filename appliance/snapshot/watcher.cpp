@@ -29,15 +29,19 @@ Status move_file(const fsys::path& from, const fsys::path& to) {
   std::error_code ec;
   fsys::rename(from, to, ec);
   if (!ec) return {};
-  if (ec != std::errc::cross_device_link) return make_error(Errc::io_error, "cannot move " + from.string() + ": " + ec.message());
+  if (ec != std::errc::cross_device_link)
+    return make_error(Errc::io_error, "cannot move " + from.string() + ": " + ec.message());
   fsys::copy_file(from, to, ec);
   if (!ec) fsys::remove(from, ec);
-  if (ec) return make_error(Errc::io_error, "cannot move " + from.string() + " to " + to.string() + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::io_error,
+                      "cannot move " + from.string() + " to " + to.string() + ": " + ec.message());
   return {};
 }
 }  // namespace
 
-Result<fsys::path> quarantine(const fsys::path& file, const fsys::path& dir, const std::string& reason) {
+Result<fsys::path> quarantine(const fsys::path& file, const fsys::path& dir,
+                              const std::string& reason) {
   std::error_code ec;
   fsys::create_directories(dir, ec);
   if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
@@ -47,7 +51,8 @@ Result<fsys::path> quarantine(const fsys::path& file, const fsys::path& dir, con
   return target;
 }
 
-ImportWatcher::ImportWatcher(Importer& importer, Options options) : importer_(importer), options_(std::move(options)) {}
+ImportWatcher::ImportWatcher(Importer& importer, Options options)
+    : importer_(importer), options_(std::move(options)) {}
 
 ImportWatcher::~ImportWatcher() { stop(); }
 
@@ -62,8 +67,10 @@ std::size_t ImportWatcher::recover_interrupted() {
     if (!e.is_regular_file()) continue;
     auto name = e.path().filename().string();
     auto reason = "the import of " + name +
-                  " was interrupted (the appliance stopped or crashed while importing it); it was quarantined so that it is not "
-                  "retried on every start; check it with airheal-snapshot verify and import it with airhealctl import";
+                  " was interrupted (the appliance stopped or crashed while importing it); it was "
+                  "quarantined so that it is not "
+                  "retried on every start; check it with airheal-snapshot verify and import it "
+                  "with airhealctl import";
     auto q = quarantine(e.path(), options_.quarantine, reason);
     if (!q) {
       spdlog::error("import folder: {}", q.error().message);
@@ -71,8 +78,10 @@ std::size_t ImportWatcher::recover_interrupted() {
     }
     ++n;
     spdlog::error("import folder: {}", reason);
-    (void)importer_.journal().append(nlohmann::json{{"type", "snapshot.refused"}, {"origin", options_.import.origin},
-                                                    {"file", (options_.directory / name).string()}, {"reason", reason}});
+    (void)importer_.journal().append(nlohmann::json{{"type", "snapshot.refused"},
+                                                    {"origin", options_.import.origin},
+                                                    {"file", (options_.directory / name).string()},
+                                                    {"reason", reason}});
   }
   return n;
 }
@@ -82,9 +91,13 @@ Status ImportWatcher::start() {
   fsys::create_directories(options_.directory / "importing", ec);
   recover_interrupted();
   fsys::create_directories(options_.directory / "imported", ec);
-  if (ec) return make_error(Errc::io_error, "import folder " + options_.directory.string() + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::io_error,
+                      "import folder " + options_.directory.string() + ": " + ec.message());
   fsys::create_directories(options_.quarantine, ec);
-  if (ec) return make_error(Errc::io_error, "quarantine folder " + options_.quarantine.string() + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::io_error,
+                      "quarantine folder " + options_.quarantine.string() + ": " + ec.message());
   thread_ = std::thread([this] {
     std::unique_lock lk(mu_);
     while (!stopping_) {
@@ -98,7 +111,8 @@ Status ImportWatcher::start() {
       cv_.wait_for(lk, options_.interval, [this] { return stopping_; });
     }
   });
-  spdlog::info("watching {} for snapshots (refused ones go to {})", options_.directory.string(), options_.quarantine.string());
+  spdlog::info("watching {} for snapshots (refused ones go to {})", options_.directory.string(),
+               options_.quarantine.string());
   return {};
 }
 
@@ -118,7 +132,9 @@ std::size_t ImportWatcher::scan_once() {
   for (const auto& e : fsys::directory_iterator(options_.directory, ec)) {
     auto name = e.path().filename().string();
     if (!e.is_regular_file() || name.empty() || name[0] == '.') continue;
-    if (name.size() > 5 && (name.substr(name.size() - 5) == ".part" || name.substr(name.size() - 4) == ".tmp")) continue;
+    if (name.size() > 5 &&
+        (name.substr(name.size() - 5) == ".part" || name.substr(name.size() - 4) == ".tmp"))
+      continue;
     auto size = e.file_size(ec);
     auto mtime = e.last_write_time(ec);
     if (ec) continue;
@@ -129,19 +145,22 @@ std::size_t ImportWatcher::scan_once() {
     }
     ++handled;
     std::error_code mk;
-    fsys::create_directories(options_.directory / "importing", mk);  // also when scan_once runs without start()
+    fsys::create_directories(options_.directory / "importing",
+                             mk);  // also when scan_once runs without start()
     fsys::create_directories(options_.directory / "imported", mk);
     auto work = free_name(options_.directory / "importing", name);
     if (auto moved = move_file(e.path(), work); !moved) {
       spdlog::error("import folder: {}", moved.error().message);
       continue;
     }
-    (void)fs::fsync_path(options_.directory / "importing");  // the move survives a power cut before the import
+    (void)fs::fsync_path(options_.directory /
+                         "importing");  // the move survives a power cut before the import
     auto result = importer_.import(work, options_.import);
     if (result) {
       spdlog::info("import folder: {}: {}", name, result->message);
       if (auto moved = move_file(work, free_name(options_.directory / "imported", name)); !moved)
-        spdlog::error("import folder: {} was imported but could not be moved to imported/: {}", name, moved.error().message);
+        spdlog::error("import folder: {} was imported but could not be moved to imported/: {}",
+                      name, moved.error().message);
     } else {
       spdlog::warn("import folder: refused {}: {}", name, result.error().message);
       auto q = quarantine(work, options_.quarantine, result.error().message);

@@ -18,7 +18,8 @@
 namespace airheal::snapshot {
 
 // Moves file into dir (adding a suffix if the name is taken) and writes the reason beside it.
-Result<std::filesystem::path> quarantine(const std::filesystem::path& file, const std::filesystem::path& dir,
+Result<std::filesystem::path> quarantine(const std::filesystem::path& file,
+                                         const std::filesystem::path& dir,
                                          const std::string& reason);
 
 class ImportWatcher {

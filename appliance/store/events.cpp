@@ -6,11 +6,16 @@ namespace airheal::store {
 
 const char* to_string(Event::Kind kind) {
   switch (kind) {
-    case Event::Kind::manifest_stored: return "manifest_stored";
-    case Event::Kind::manifest_deleted: return "manifest_deleted";
-    case Event::Kind::tag_moved: return "tag_moved";
-    case Event::Kind::tag_deleted: return "tag_deleted";
-    case Event::Kind::blob_stored: return "blob_stored";
+    case Event::Kind::manifest_stored:
+      return "manifest_stored";
+    case Event::Kind::manifest_deleted:
+      return "manifest_deleted";
+    case Event::Kind::tag_moved:
+      return "tag_moved";
+    case Event::Kind::tag_deleted:
+      return "tag_deleted";
+    case Event::Kind::blob_stored:
+      return "blob_stored";
   }
   return "unknown";
 }

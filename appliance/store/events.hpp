@@ -14,9 +14,9 @@ struct Event {
   enum class Kind { manifest_stored, manifest_deleted, tag_moved, tag_deleted, blob_stored };
   Kind kind;
   std::string repository;
-  std::string digest;                       // the manifest or blob digest
-  std::optional<std::string> tag;           // for tag events
-  std::optional<std::string> previous;      // previous digest of a moved tag
+  std::string digest;                   // the manifest or blob digest
+  std::optional<std::string> tag;       // for tag events
+  std::optional<std::string> previous;  // previous digest of a moved tag
   std::string media_type;
 };
 

@@ -1,10 +1,9 @@
 #include "store/store.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-
-#include <thread>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <set>
-#include <spdlog/spdlog.h>
+#include <thread>
 
 #include "store/schema.hpp"
 
@@ -23,19 +22,26 @@ using sqlite::Connection;
 using sqlite::Transaction;
 
 std::int64_t SystemClock::now_seconds() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 namespace {
-Error io_error(const std::string& what, int err) { return make_error(Errc::io_error, what + ": " + std::strerror(err)); }
+Error io_error(const std::string& what, int err) {
+  return make_error(Errc::io_error, what + ": " + std::strerror(err));
+}
 
 // A flock held for one scope: shared by blob writers, exclusive by the garbage collector.
 class ScopedFlock {
  public:
-  ScopedFlock(const fsys::path& path, int op) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (!fd_) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  ScopedFlock(const fsys::path& path, int op)
+      : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (!fd_)
+      throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
     while (::flock(fd_.get(), op) != 0) {
-      if (errno != EINTR) throw std::runtime_error("cannot lock " + path.string() + ": " + std::strerror(errno));
+      if (errno != EINTR)
+        throw std::runtime_error("cannot lock " + path.string() + ": " + std::strerror(errno));
     }
   }
 
@@ -86,24 +92,32 @@ class Store::Pool {
 };
 
 Store::Store(fsys::path root, std::shared_ptr<const Clock> clock)
-    : root_(std::move(root)), clock_(std::move(clock)), pool_(std::make_unique<Pool>(root_ / "metadata.db")) {}
+    : root_(std::move(root)),
+      clock_(std::move(clock)),
+      pool_(std::make_unique<Pool>(root_ / "metadata.db")) {}
 
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::open(const fsys::path& root_in, std::shared_ptr<const Clock> clock) {
+Result<std::unique_ptr<Store>> Store::open(const fsys::path& root_in,
+                                           std::shared_ptr<const Clock> clock) {
   std::error_code ec;
   fsys::path root = fsys::absolute(root_in, ec);
-  if (ec) return make_error(Errc::io_error, "state directory " + root_in.string() + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::io_error, "state directory " + root_in.string() + ": " + ec.message());
   if (fsys::exists(root, ec) && !fsys::is_directory(root, ec))
-    return make_error(Errc::io_error, "state directory " + root.string() + " exists but is not a directory");
+    return make_error(Errc::io_error,
+                      "state directory " + root.string() + " exists but is not a directory");
   for (auto sub : {"", "blobs/sha256", "blobs/sha512", "uploads", "tmp"}) {
     fsys::create_directories(root / sub, ec);
-    if (ec) return make_error(Errc::io_error, "cannot create " + (root / sub).string() + ": " + ec.message());
+    if (ec)
+      return make_error(Errc::io_error,
+                        "cannot create " + (root / sub).string() + ": " + ec.message());
   }
   // Prove the directory is writable and supports the rename we rely on.
   auto probe = root / "tmp" / (".probe-" + random_hex(6));
   if (auto st = fs::write_file_atomic(probe, "probe"); !st)
-    return make_error(Errc::io_error, "state directory " + root.string() + " is not writable: " + st.error().message);
+    return make_error(Errc::io_error, "state directory " + root.string() +
+                                          " is not writable: " + st.error().message);
   fsys::remove(probe, ec);
 
   if (!clock) clock = std::make_shared<SystemClock>();
@@ -154,7 +168,8 @@ Status Store::delete_blob(const std::string& repo, const Digest& digest) {
   if (!id) return make_error(Errc::name_unknown, "repository '" + repo + "' is not known");
   auto st = c->prepare("DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?");
   st.bind(1, *id).bind(2, digest.str()).run();
-  if (c->changes() == 0) return make_error(Errc::blob_unknown, "blob " + digest.str() + " is not in " + repo);
+  if (c->changes() == 0)
+    return make_error(Errc::blob_unknown, "blob " + digest.str() + " is not in " + repo);
   tx.commit();
   return {};
 }
@@ -169,36 +184,49 @@ bool Store::mount_blob(const std::string& repo, const std::string& from, const D
     found = st.step();
   } else {
     auto st = c->prepare(
-        "SELECT 1 FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE r.name = ? AND rb.digest = ?");
+        "SELECT 1 FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE r.name = ? AND "
+        "rb.digest = ?");
     st.bind(1, from).bind(2, digest.str());
     found = st.step();
   }
   if (!found) return false;
   auto id = ensure_repo(*c, repo);
-  auto ins = c->prepare("INSERT OR IGNORE INTO repo_blobs(repo_id, digest, created_at) VALUES (?, ?, ?)");
+  auto ins =
+      c->prepare("INSERT OR IGNORE INTO repo_blobs(repo_id, digest, created_at) VALUES (?, ?, ?)");
   ins.bind(1, id).bind(2, digest.str()).bind(3, now()).run();
   tx.commit();
   return true;
 }
 
-void Store::record_blob(Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size) {
+void Store::record_blob(Connection& c, const std::string& repo, const Digest& digest,
+                        std::uint64_t size) {
   auto id = ensure_repo(c, repo);
   c.prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)")
-      .bind(1, digest.str()).bind(2, static_cast<std::int64_t>(size)).bind(3, now()).run();
+      .bind(1, digest.str())
+      .bind(2, static_cast<std::int64_t>(size))
+      .bind(3, now())
+      .run();
   c.prepare("INSERT OR IGNORE INTO repo_blobs(repo_id, digest, created_at) VALUES (?, ?, ?)")
-      .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
+      .bind(1, id)
+      .bind(2, digest.str())
+      .bind(3, now())
+      .run();
 }
 
 Status Store::install_blob_file(const fsys::path& tmp, const Digest& digest, bool sync_directory) {
   auto target = blob_path(digest);
   std::error_code ec;
   fsys::create_directories(target.parent_path(), ec);
-  if (ec) return make_error(Errc::io_error, "cannot create " + target.parent_path().string() + ": " + ec.message());
-  if (::rename(tmp.c_str(), target.c_str()) != 0) return io_error("cannot move blob into " + target.string(), errno);
+  if (ec)
+    return make_error(Errc::io_error,
+                      "cannot create " + target.parent_path().string() + ": " + ec.message());
+  if (::rename(tmp.c_str(), target.c_str()) != 0)
+    return io_error("cannot move blob into " + target.string(), errno);
   return sync_directory ? fs::fsync_path(target.parent_path()) : Status{};
 }
 
-Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes, DigestAlgorithm algorithm) {
+Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes,
+                                 DigestAlgorithm algorithm) {
   auto digest = ContentHash::of(algorithm, bytes);
   ScopedFlock lock(root_ / "blobs.lock", LOCK_SH);
   auto tmp = root_ / "tmp" / ("blob-" + random_hex(8));
@@ -231,7 +259,8 @@ Result<BlobInfo> Store::put_blob(const std::string& repo, std::string_view bytes
 Result<UploadInfo> Store::start_upload(const std::string& repo, DigestAlgorithm algorithm) {
   auto uuid = random_hex(16);
   {
-    fs::UniqueFd fd(::open(upload_path(uuid).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    fs::UniqueFd fd(
+        ::open(upload_path(uuid).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!fd) return io_error("cannot create upload file", errno);
   }
   auto c = pool_->lease();
@@ -251,8 +280,13 @@ Result<UploadInfo> Store::start_upload(const std::string& repo, DigestAlgorithm 
   } restore{*c};
   Transaction tx(*c);
   auto id = ensure_repo(*c, repo);
-  c->prepare("INSERT INTO uploads(uuid, repo_id, offset, started_at, updated_at) VALUES (?, ?, 0, ?, ?)")
-      .bind(1, uuid).bind(2, id).bind(3, now()).bind(4, now()).run();
+  c->prepare(
+       "INSERT INTO uploads(uuid, repo_id, offset, started_at, updated_at) VALUES (?, ?, 0, ?, ?)")
+      .bind(1, uuid)
+      .bind(2, id)
+      .bind(3, now())
+      .bind(4, now())
+      .run();
   tx.commit();
   {
     std::lock_guard lk(uploads_mu_);
@@ -261,13 +295,14 @@ Result<UploadInfo> Store::start_upload(const std::string& repo, DigestAlgorithm 
   return UploadInfo{uuid, repo, 0};
 }
 
-Result<std::int64_t> Store::upload_repo_check(Connection& c, const std::string& repo, const std::string& uuid,
-                                              std::uint64_t* offset) {
+Result<std::int64_t> Store::upload_repo_check(Connection& c, const std::string& repo,
+                                              const std::string& uuid, std::uint64_t* offset) {
   auto st = c.prepare(
       "SELECT u.offset, u.repo_id FROM uploads u JOIN repositories r ON r.id = u.repo_id "
       "WHERE u.uuid = ? AND r.name = ?");
   st.bind(1, uuid).bind(2, repo);
-  if (!st.step()) return make_error(Errc::blob_upload_unknown, "upload " + uuid + " is not known in " + repo);
+  if (!st.step())
+    return make_error(Errc::blob_upload_unknown, "upload " + uuid + " is not known in " + repo);
   if (offset) *offset = static_cast<std::uint64_t>(st.get_int(0));
   return st.get_int(1);
 }
@@ -278,7 +313,8 @@ Result<std::int64_t> Store::upload_repo_check(Connection& c, const std::string& 
 std::uint64_t Store::upload_offset(const std::string& uuid) {
   {
     std::lock_guard lk(uploads_mu_);
-    if (auto it = uploads_.find(uuid); it != uploads_.end() && it->second.known) return it->second.offset;
+    if (auto it = uploads_.find(uuid); it != uploads_.end() && it->second.known)
+      return it->second.offset;
   }
   struct stat sb {};
   return ::stat(upload_path(uuid).c_str(), &sb) == 0 ? static_cast<std::uint64_t>(sb.st_size) : 0;
@@ -298,8 +334,8 @@ void Store::release_upload(const std::string& uuid) {
   if (auto it = uploads_.find(uuid); it != uploads_.end()) it->second.busy = false;
 }
 
-Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo, const std::string& uuid,
-                                                         std::optional<std::uint64_t> expected_start) {
+Result<std::unique_ptr<UploadWriter>> Store::open_upload(
+    const std::string& repo, const std::string& uuid, std::optional<std::uint64_t> expected_start) {
   {
     auto c = pool_->lease();
     auto r = upload_repo_check(*c, repo, uuid, nullptr);
@@ -308,13 +344,15 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
   std::uint64_t offset = upload_offset(uuid);
   if (expected_start && *expected_start != offset)
     return make_error(Errc::range_invalid, "chunk starts at " + std::to_string(*expected_start) +
-                                               " but the upload has " + std::to_string(offset) + " bytes");
+                                               " but the upload has " + std::to_string(offset) +
+                                               " bytes");
   ContentHash hash(DigestAlgorithm::sha256);
   {
     std::unique_lock lk(uploads_mu_);
     auto it = uploads_.find(uuid);
     if (it != uploads_.end() && it->second.busy)
-      return make_error(Errc::blob_upload_invalid, "upload " + uuid + " is being written by another request");
+      return make_error(Errc::blob_upload_invalid,
+                        "upload " + uuid + " is being written by another request");
     if (it == uploads_.end() || !it->second.known || it->second.offset != offset) {
       // State lost (daemon restarted): rebuild the running hash from what was committed (sha256;
       // finish_upload re-reads the file for a digest of another algorithm).
@@ -327,12 +365,15 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
       while (left > 0) {
         ssize_t n = ::read(rfd.get(), buf.data(), std::min<std::uint64_t>(left, buf.size()));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return make_error(Errc::blob_upload_invalid, "upload " + uuid + " is shorter than recorded");
+        if (n <= 0)
+          return make_error(Errc::blob_upload_invalid,
+                            "upload " + uuid + " is shorter than recorded");
         h.update(buf.data(), static_cast<std::size_t>(n));
         left -= static_cast<std::uint64_t>(n);
       }
       lk.lock();
-      it = uploads_.insert_or_assign(uuid, UploadState{std::move(h), offset, false, true, now()}).first;
+      it = uploads_.insert_or_assign(uuid, UploadState{std::move(h), offset, false, true, now()})
+               .first;
     }
     it->second.busy = true;
     it->second.touched = now();
@@ -345,7 +386,8 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
     release_upload(uuid);
     return io_error("cannot open upload " + uuid, e);
   }
-  return std::unique_ptr<UploadWriter>(new UploadWriter(*this, uuid, std::move(fd), offset, std::move(hash)));
+  return std::unique_ptr<UploadWriter>(
+      new UploadWriter(*this, uuid, std::move(fd), offset, std::move(hash)));
 }
 
 Status UploadWriter::write(const char* data, std::size_t size) {
@@ -363,7 +405,8 @@ Result<std::uint64_t> UploadWriter::commit() {
     auto c = store_.pool_->lease();
     auto st = c->prepare("SELECT 1 FROM uploads WHERE uuid = ?");
     st.bind(1, uuid_);
-    if (!st.step()) return make_error(Errc::blob_upload_unknown, "upload " + uuid_ + " was cancelled");
+    if (!st.step())
+      return make_error(Errc::blob_upload_unknown, "upload " + uuid_ + " was cancelled");
   }
   {
     std::lock_guard lk(store_.uploads_mu_);
@@ -387,7 +430,8 @@ UploadWriter::~UploadWriter() {
   }
 }
 
-Result<BlobInfo> Store::finish_upload(const std::string& repo, const std::string& uuid, const Digest& expected) {
+Result<BlobInfo> Store::finish_upload(const std::string& repo, const std::string& uuid,
+                                      const Digest& expected) {
   // Take the running hash (open_upload checks the upload and rebuilds the hash if the daemon
   // restarted).
   auto w = open_upload(repo, uuid, std::nullopt);
@@ -401,12 +445,15 @@ Result<BlobInfo> Store::finish_upload(const std::string& repo, const std::string
     std::uint64_t size = 0;
     auto d = ContentHash::of_file(expected.algorithm(), upload_path(uuid), &size);
     if (!d) return d.error();
-    if (size != offset) return make_error(Errc::blob_upload_invalid, "upload " + uuid + " changed while it was checked");
+    if (size != offset)
+      return make_error(Errc::blob_upload_invalid,
+                        "upload " + uuid + " changed while it was checked");
     actual = *d;
   }
   if (actual != expected) {
     (void)cancel_upload(repo, uuid);  // the writer's destructor runs first at scope end; harmless
-    return make_error(Errc::digest_invalid, "uploaded content has digest " + actual.str() + ", not " + expected.str());
+    return make_error(Errc::digest_invalid,
+                      "uploaded content has digest " + actual.str() + ", not " + expected.str());
   }
   if (::fsync((*w)->fd_.get()) != 0) return io_error("cannot fsync upload " + uuid, errno);
   (*w)->committed_ = true;  // the file moves away; nothing to roll back
@@ -450,7 +497,8 @@ Status Store::cancel_upload(const std::string& repo, const std::string& uuid) {
 // ---- manifests ----
 
 Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std::string& reference,
-                                              std::string_view bytes, std::string_view content_type, std::string_view origin,
+                                              std::string_view bytes, std::string_view content_type,
+                                              std::string_view origin,
                                               const std::vector<std::string>& extra_tags) {
   auto parsed = oci::parse_manifest(bytes, content_type);
   if (!parsed) return parsed.error();
@@ -465,7 +513,8 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     algorithm = want->algorithm();
     auto have = ContentHash::of(algorithm, bytes);
     if (*want != have)
-      return make_error(Errc::digest_invalid, "manifest content has digest " + have.str() + ", not " + reference);
+      return make_error(Errc::digest_invalid,
+                        "manifest content has digest " + have.str() + ", not " + reference);
     for (const auto& t : extra_tags)
       if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
   } else {
@@ -480,7 +529,8 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
       auto st = c.prepare("SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?");
       st.bind(1, id).bind(2, b.str());
       if (!st.step())
-        return make_error(Errc::manifest_blob_unknown, "manifest references blob " + b.str() + " which is not in " + repo);
+        return make_error(Errc::manifest_blob_unknown,
+                          "manifest references blob " + b.str() + " which is not in " + repo);
     }
     for (const auto& child : m.child_manifests()) {
       auto st = c.prepare("SELECT 1 FROM repo_manifests WHERE repo_id = ? AND digest = ?");
@@ -506,20 +556,27 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, const std
     auto id = ensure_repo(*c, repo);
     if (auto e = missing_reference(*c, id)) return *e;
     if (tags.empty()) link_manifest(*c, repo, digest, m, bytes.size(), std::nullopt, origin);
-    for (const auto& t : tags) previous.push_back(link_manifest(*c, repo, digest, m, bytes.size(), t, origin));
+    for (const auto& t : tags)
+      previous.push_back(link_manifest(*c, repo, digest, m, bytes.size(), t, origin));
     tx.commit();
   }
-  events_.publish(Event{Event::Kind::manifest_stored, repo, digest.str(),
-                        tags.empty() ? std::nullopt : std::optional<std::string>(tags.front()), {}, m.media_type});
+  events_.publish(Event{Event::Kind::manifest_stored,
+                        repo,
+                        digest.str(),
+                        tags.empty() ? std::nullopt : std::optional<std::string>(tags.front()),
+                        {},
+                        m.media_type});
   for (std::size_t i = 0; i < tags.size(); ++i)
     if (previous[i] != digest.str())
-      events_.publish(Event{Event::Kind::tag_moved, repo, digest.str(), tags[i], previous[i], m.media_type});
+      events_.publish(
+          Event{Event::Kind::tag_moved, repo, digest.str(), tags[i], previous[i], m.media_type});
   PutManifestResult out{digest, std::nullopt, tags};
   if (m.subject) out.subject = m.subject->digest;
   return out;
 }
 
-std::shared_ptr<const std::string> Store::load_manifest_bytes(const Digest& digest, std::uint64_t size) {
+std::shared_ptr<const std::string> Store::load_manifest_bytes(const Digest& digest,
+                                                              std::uint64_t size) {
   {
     std::lock_guard lk(cache_mu_);
     if (auto it = lru_index_.find(digest.hex()); it != lru_index_.end()) {
@@ -550,15 +607,18 @@ Result<ManifestRecord> Store::get_manifest(const std::string& repo, const std::s
   {
     auto c = pool_->lease();
     bool by_digest = is_digest_reference(reference);
-    auto st = c->prepare(by_digest ? "SELECT m.digest, m.media_type, m.size FROM repo_manifests rm "
-                                     "JOIN repositories r ON r.id = rm.repo_id JOIN manifests m ON m.digest = rm.digest "
-                                     "WHERE r.name = ? AND rm.digest = ?"
-                                   : "SELECT m.digest, m.media_type, m.size FROM tags t "
-                                     "JOIN repositories r ON r.id = t.repo_id JOIN manifests m ON m.digest = t.digest "
-                                     "WHERE r.name = ? AND t.name = ?");
+    auto st = c->prepare(
+        by_digest
+            ? "SELECT m.digest, m.media_type, m.size FROM repo_manifests rm "
+              "JOIN repositories r ON r.id = rm.repo_id JOIN manifests m ON m.digest = rm.digest "
+              "WHERE r.name = ? AND rm.digest = ?"
+            : "SELECT m.digest, m.media_type, m.size FROM tags t "
+              "JOIN repositories r ON r.id = t.repo_id JOIN manifests m ON m.digest = t.digest "
+              "WHERE r.name = ? AND t.name = ?");
     st.bind(1, repo).bind(2, reference);
     if (!st.step()) {
-      if (!repo_id(*c, repo)) return make_error(Errc::name_unknown, "repository '" + repo + "' is not known");
+      if (!repo_id(*c, repo))
+        return make_error(Errc::name_unknown, "repository '" + repo + "' is not known");
       return make_error(Errc::manifest_unknown, "manifest '" + reference + "' is not in " + repo);
     }
     digest_text = st.get_text(0);
@@ -568,7 +628,8 @@ Result<ManifestRecord> Store::get_manifest(const std::string& repo, const std::s
   auto digest = Digest::parse(digest_text);
   if (!digest) return make_error(Errc::io_error, "corrupt metadata: bad digest " + digest_text);
   auto bytes = load_manifest_bytes(*digest, static_cast<std::uint64_t>(size));
-  if (!bytes) return make_error(Errc::io_error, "manifest " + digest_text + " is missing or damaged on disk");
+  if (!bytes)
+    return make_error(Errc::io_error, "manifest " + digest_text + " is missing or damaged on disk");
   return ManifestRecord{*digest, media_type, bytes};
 }
 
@@ -582,19 +643,34 @@ Status Store::delete_manifest(const std::string& repo, const std::string& refere
     if (is_digest_reference(reference)) {
       auto tags = c->prepare("SELECT name FROM tags WHERE repo_id = ? AND digest = ?");
       tags.bind(1, *id).bind(2, reference);
-      while (tags.step()) events.push_back(Event{Event::Kind::tag_deleted, repo, reference, tags.get_text(0), {}, {}});
-      c->prepare("DELETE FROM tags WHERE repo_id = ? AND digest = ?").bind(1, *id).bind(2, reference).run();
-      c->prepare("DELETE FROM retained WHERE repo_id = ? AND digest = ?").bind(1, *id).bind(2, reference).run();
-      c->prepare("DELETE FROM repo_manifests WHERE repo_id = ? AND digest = ?").bind(1, *id).bind(2, reference).run();
+      while (tags.step())
+        events.push_back(
+            Event{Event::Kind::tag_deleted, repo, reference, tags.get_text(0), {}, {}});
+      c->prepare("DELETE FROM tags WHERE repo_id = ? AND digest = ?")
+          .bind(1, *id)
+          .bind(2, reference)
+          .run();
+      c->prepare("DELETE FROM retained WHERE repo_id = ? AND digest = ?")
+          .bind(1, *id)
+          .bind(2, reference)
+          .run();
+      c->prepare("DELETE FROM repo_manifests WHERE repo_id = ? AND digest = ?")
+          .bind(1, *id)
+          .bind(2, reference)
+          .run();
       if (c->changes() == 0)
         return make_error(Errc::manifest_unknown, "manifest " + reference + " is not in " + repo);
       events.push_back(Event{Event::Kind::manifest_deleted, repo, reference, {}, {}, {}});
     } else {
       auto old = c->prepare("SELECT digest FROM tags WHERE repo_id = ? AND name = ?");
       old.bind(1, *id).bind(2, reference);
-      if (!old.step()) return make_error(Errc::manifest_unknown, "tag '" + reference + "' is not in " + repo);
+      if (!old.step())
+        return make_error(Errc::manifest_unknown, "tag '" + reference + "' is not in " + repo);
       events.push_back(Event{Event::Kind::tag_deleted, repo, old.get_text(0), reference, {}, {}});
-      c->prepare("DELETE FROM tags WHERE repo_id = ? AND name = ?").bind(1, *id).bind(2, reference).run();
+      c->prepare("DELETE FROM tags WHERE repo_id = ? AND name = ?")
+          .bind(1, *id)
+          .bind(2, reference)
+          .run();
     }
     tx.commit();
   }
@@ -604,11 +680,13 @@ Status Store::delete_manifest(const std::string& repo, const std::string& refere
 
 // ---- listings ----
 
-Result<std::vector<std::string>> Store::list_tags(const std::string& repo, std::size_t n, const std::string& last) {
+Result<std::vector<std::string>> Store::list_tags(const std::string& repo, std::size_t n,
+                                                  const std::string& last) {
   auto c = pool_->lease();
   auto id = repo_id(*c, repo);
   if (!id) return make_error(Errc::name_unknown, "repository '" + repo + "' is not known");
-  auto st = c->prepare("SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?");
+  auto st =
+      c->prepare("SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?");
   st.bind(1, *id).bind(2, last).bind(3, n == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(n));
   std::vector<std::string> out;
   while (st.step()) out.push_back(st.get_text(0));
@@ -630,13 +708,15 @@ std::vector<Referrer> Store::referrers(const std::string& repo, const Digest& su
   auto st = c->prepare(
       "SELECT m.media_type, m.digest, m.size, m.artifact_type, m.annotations FROM manifests m "
       "JOIN repo_manifests rm ON rm.digest = m.digest JOIN repositories r ON r.id = rm.repo_id "
-      "WHERE r.name = ? AND m.subject = ? AND (? IS NULL OR m.artifact_type = ?) ORDER BY m.created_at, m.digest");
+      "WHERE r.name = ? AND m.subject = ? AND (? IS NULL OR m.artifact_type = ?) ORDER BY "
+      "m.created_at, m.digest");
   st.bind(1, repo).bind(2, subject.str()).bind(3, artifact_type).bind(4, artifact_type);
   std::vector<Referrer> out;
   while (st.step()) {
     auto d = Digest::parse(st.get_text(1));
     if (!d) continue;
-    out.push_back(Referrer{st.get_text(0), *d, st.get_int(2), st.get_optional_text(3), st.get_text(4)});
+    out.push_back(
+        Referrer{st.get_text(0), *d, st.get_int(2), st.get_optional_text(3), st.get_text(4)});
   }
   return out;
 }
@@ -648,9 +728,15 @@ Status Store::retain(const std::string& repo, const Digest& digest, const std::s
   if (!id) return make_error(Errc::name_unknown, "repository '" + repo + "' is not known");
   auto has = c->prepare("SELECT 1 FROM repo_manifests WHERE repo_id = ? AND digest = ?");
   has.bind(1, *id).bind(2, digest.str());
-  if (!has.step()) return make_error(Errc::manifest_unknown, "manifest " + digest.str() + " is not in " + repo);
-  c->prepare("INSERT OR REPLACE INTO retained(repo_id, digest, reason, created_at) VALUES (?, ?, ?, ?)")
-      .bind(1, *id).bind(2, digest.str()).bind(3, reason).bind(4, now()).run();
+  if (!has.step())
+    return make_error(Errc::manifest_unknown, "manifest " + digest.str() + " is not in " + repo);
+  c->prepare(
+       "INSERT OR REPLACE INTO retained(repo_id, digest, reason, created_at) VALUES (?, ?, ?, ?)")
+      .bind(1, *id)
+      .bind(2, digest.str())
+      .bind(3, reason)
+      .bind(4, now())
+      .run();
   tx.commit();
   return {};
 }
@@ -659,7 +745,10 @@ Status Store::release(const std::string& repo, const Digest& digest) {
   auto c = pool_->lease();
   auto id = repo_id(*c, repo);
   if (!id) return make_error(Errc::name_unknown, "repository '" + repo + "' is not known");
-  c->prepare("DELETE FROM retained WHERE repo_id = ? AND digest = ?").bind(1, *id).bind(2, digest.str()).run();
+  c->prepare("DELETE FROM retained WHERE repo_id = ? AND digest = ?")
+      .bind(1, *id)
+      .bind(2, digest.str())
+      .run();
   return {};
 }
 
@@ -702,36 +791,56 @@ void Store::run_read(const std::function<void(Connection&)>& fn) {
   fn(*c);
 }
 
-void Store::link_blob(Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size) {
+void Store::link_blob(Connection& c, const std::string& repo, const Digest& digest,
+                      std::uint64_t size) {
   record_blob(c, repo, digest, size);
 }
 
 void Store::record_content_blob(Connection& c, const Digest& digest, std::uint64_t size) {
   c.prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)")
-      .bind(1, digest.str()).bind(2, static_cast<std::int64_t>(size)).bind(3, now()).run();
+      .bind(1, digest.str())
+      .bind(2, static_cast<std::int64_t>(size))
+      .bind(3, now())
+      .run();
 }
 
-std::optional<std::string> Store::link_manifest(Connection& c, const std::string& repo, const Digest& digest,
-                                                 const oci::Manifest& m, std::uint64_t size,
-                                                 const std::optional<std::string>& tag, std::string_view origin) {
+std::optional<std::string> Store::link_manifest(Connection& c, const std::string& repo,
+                                                const Digest& digest, const oci::Manifest& m,
+                                                std::uint64_t size,
+                                                const std::optional<std::string>& tag,
+                                                std::string_view origin) {
   record_blob(c, repo, digest, size);
   auto id = ensure_repo(c, repo);
   c.prepare(
-       "INSERT OR IGNORE INTO manifests(digest, media_type, size, artifact_type, subject, annotations, created_at) "
+       "INSERT OR IGNORE INTO manifests(digest, media_type, size, artifact_type, subject, "
+       "annotations, created_at) "
        "VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, digest.str()).bind(2, m.media_type).bind(3, static_cast<std::int64_t>(size)).bind(4, m.artifact_type)
+      .bind(1, digest.str())
+      .bind(2, m.media_type)
+      .bind(3, static_cast<std::int64_t>(size))
+      .bind(4, m.artifact_type)
       .bind(5, m.subject ? std::optional<std::string>(m.subject->digest.str()) : std::nullopt)
-      .bind(6, m.annotations_json).bind(7, now()).run();
+      .bind(6, m.annotations_json)
+      .bind(7, now())
+      .run();
   if (c.changes() > 0) {
     for (const auto& b : m.required_blobs())
       c.prepare("INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'blob')")
-          .bind(1, digest.str()).bind(2, b.str()).run();
+          .bind(1, digest.str())
+          .bind(2, b.str())
+          .run();
     for (const auto& ch : m.child_manifests())
-      c.prepare("INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'manifest')")
-          .bind(1, digest.str()).bind(2, ch.str()).run();
+      c.prepare(
+           "INSERT OR IGNORE INTO manifest_refs(manifest, child, kind) VALUES (?, ?, 'manifest')")
+          .bind(1, digest.str())
+          .bind(2, ch.str())
+          .run();
   }
   c.prepare("INSERT OR IGNORE INTO repo_manifests(repo_id, digest, created_at) VALUES (?, ?, ?)")
-      .bind(1, id).bind(2, digest.str()).bind(3, now()).run();
+      .bind(1, id)
+      .bind(2, digest.str())
+      .bind(3, now())
+      .run();
   std::optional<std::string> previous;
   if (tag) {
     auto old = c.prepare("SELECT digest FROM tags WHERE repo_id = ? AND name = ?");
@@ -739,11 +848,21 @@ std::optional<std::string> Store::link_manifest(Connection& c, const std::string
     if (old.step()) previous = old.get_text(0);
     if (previous && *previous != digest.str())
       c.prepare("INSERT INTO tag_history(repo_id, tag, digest, until) VALUES (?, ?, ?, ?)")
-          .bind(1, id).bind(2, *tag).bind(3, *previous).bind(4, now()).run();
+          .bind(1, id)
+          .bind(2, *tag)
+          .bind(3, *previous)
+          .bind(4, now())
+          .run();
     c.prepare(
          "INSERT INTO tags(repo_id, name, digest, updated_at, origin) VALUES (?, ?, ?, ?, ?) "
-         "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at, origin = excluded.origin")
-        .bind(1, id).bind(2, *tag).bind(3, digest.str()).bind(4, now()).bind(5, std::string(origin)).run();
+         "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = "
+         "excluded.updated_at, origin = excluded.origin")
+        .bind(1, id)
+        .bind(2, *tag)
+        .bind(3, digest.str())
+        .bind(4, now())
+        .bind(5, std::string(origin))
+        .run();
   }
   return previous;
 }
@@ -751,7 +870,9 @@ std::optional<std::string> Store::link_manifest(Connection& c, const std::string
 std::optional<std::string> Store::tag_origin(const std::string& repo, const std::string& tag) {
   std::optional<std::string> out;
   read([&](sqlite::Connection& c) {
-    auto q = c.prepare("SELECT t.origin FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = ? AND t.name = ?");
+    auto q = c.prepare(
+        "SELECT t.origin FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = ? AND "
+        "t.name = ?");
     q.bind(1, repo).bind(2, tag);
     if (q.step()) out = q.get_text(0);
   });
@@ -787,7 +908,8 @@ GcReport Store::gc(const GcOptions& o) {
     while (!queue.empty()) {
       auto d = queue.front();
       queue.pop_front();
-      auto ch = c->prepare("SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
+      auto ch =
+          c->prepare("SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
       ch.bind(1, d);
       while (ch.step())
         if (kept.insert(ch.get_text(0)).second) queue.push_back(ch.get_text(0));
@@ -813,7 +935,8 @@ GcReport Store::gc(const GcOptions& o) {
     auto st = c->prepare(
         "SELECT b.digest, b.size FROM blobs b WHERE b.created_at <= ? "
         "AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest) "
-        "AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob') "
+        "AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = b.digest AND r.kind = "
+        "'blob') "
         "AND NOT EXISTS (SELECT 1 FROM content k WHERE k.digest = b.digest) "
         "ORDER BY b.digest");
     st.bind(1, cutoff);
@@ -835,11 +958,14 @@ GcReport Store::gc(const GcOptions& o) {
       auto u = up.get_text(0);
       {
         std::lock_guard lk(uploads_mu_);
-        if (auto it = uploads_.find(u); it != uploads_.end() && it->second.touched >= now() - o.upload_max_age_seconds) continue;
+        if (auto it = uploads_.find(u);
+            it != uploads_.end() && it->second.touched >= now() - o.upload_max_age_seconds)
+          continue;
       }
       report.uploads_removed.push_back(u);
     }
-    for (const auto& u : report.uploads_removed) c->prepare("DELETE FROM uploads WHERE uuid = ?").bind(1, u).run();
+    for (const auto& u : report.uploads_removed)
+      c->prepare("DELETE FROM uploads WHERE uuid = ?").bind(1, u).run();
     if (o.dry_run) return report;  // the transaction rolls back
     tx.commit();
   }
@@ -941,7 +1067,8 @@ CheckReport Store::check() {
     }
     r.bytes_hashed += actual_size;
     if (actual_size != static_cast<std::uint64_t>(size))
-      r.problems.push_back("blob " + d + ": size is " + std::to_string(actual_size) + ", recorded " + std::to_string(size));
+      r.problems.push_back("blob " + d + ": size is " + std::to_string(actual_size) +
+                           ", recorded " + std::to_string(size));
     if (*h != *pd) r.problems.push_back("blob " + d + ": content hashes to " + h->str());
   }
   {
@@ -954,7 +1081,8 @@ CheckReport Store::check() {
         continue;
       }
       auto pd = Digest::parse(d);
-      auto bytes = pd ? fs::read_file(blob_path(*pd), 64u << 20) : Result<std::string>(make_error(Errc::io_error, "bad digest"));
+      auto bytes = pd ? fs::read_file(blob_path(*pd), 64u << 20)
+                      : Result<std::string>(make_error(Errc::io_error, "bad digest"));
       if (!bytes) continue;  // reported above
       auto m = oci::parse_manifest(*bytes, st.get_text(1));
       if (!m) {
@@ -962,11 +1090,13 @@ CheckReport Store::check() {
         continue;
       }
       for (const auto& b : m->required_blobs())
-        if (!known.count(b.str())) r.problems.push_back("manifest " + d + ": references missing blob " + b.str());
+        if (!known.count(b.str()))
+          r.problems.push_back("manifest " + d + ": references missing blob " + b.str());
       for (const auto& ch : m->child_manifests()) {
         auto q = c->prepare("SELECT 1 FROM manifests WHERE digest = ?");
         q.bind(1, ch.str());
-        if (!q.step()) r.problems.push_back("index " + d + ": references missing manifest " + ch.str());
+        if (!q.step())
+          r.problems.push_back("index " + d + ": references missing manifest " + ch.str());
       }
     }
   }
@@ -974,13 +1104,19 @@ CheckReport Store::check() {
     auto st = c->prepare(
         "SELECT r.name, t.name, t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id "
         "LEFT JOIN manifests m ON m.digest = t.digest WHERE m.digest IS NULL");
-    while (st.step()) r.problems.push_back("tag " + st.get_text(0) + ":" + st.get_text(1) + " points to missing manifest " + st.get_text(2));
+    while (st.step())
+      r.problems.push_back("tag " + st.get_text(0) + ":" + st.get_text(1) +
+                           " points to missing manifest " + st.get_text(2));
     auto n = c->prepare("SELECT count(*) FROM tags");
     n.step();
     r.tags_checked = static_cast<std::size_t>(n.get_int(0));
-    auto rb = c->prepare("SELECT count(*) FROM repo_blobs rb LEFT JOIN blobs b ON b.digest = rb.digest WHERE b.digest IS NULL");
+    auto rb = c->prepare(
+        "SELECT count(*) FROM repo_blobs rb LEFT JOIN blobs b ON b.digest = rb.digest WHERE "
+        "b.digest IS NULL");
     rb.step();
-    if (rb.get_int(0) > 0) r.problems.push_back(std::to_string(rb.get_int(0)) + " repository links point to missing blobs");
+    if (rb.get_int(0) > 0)
+      r.problems.push_back(std::to_string(rb.get_int(0)) +
+                           " repository links point to missing blobs");
   }
   snapshot.end();
   // A missing file is a problem only while the database still records the blob.
@@ -1001,7 +1137,8 @@ CheckReport Store::check() {
   for (const auto& [p, d] : unrecorded) {
     std::error_code gone;
     if (fsys::exists(p, gone) && !recorded_now(d))
-      r.problems.push_back("file " + p.string() + " is not recorded in the metadata (left by a crash; gc removes it)");
+      r.problems.push_back("file " + p.string() +
+                           " is not recorded in the metadata (left by a crash; gc removes it)");
   }
   return r;
 }

@@ -13,8 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -70,8 +70,8 @@ struct Referrer {
 
 struct GcOptions {
   bool dry_run = true;
-  bool delete_untagged = false;           // also remove manifests no tag/retention/referrer keeps
-  std::int64_t grace_seconds = 3600;      // never remove anything younger than this
+  bool delete_untagged = false;       // also remove manifests no tag/retention/referrer keeps
+  std::int64_t grace_seconds = 3600;  // never remove anything younger than this
   std::int64_t upload_max_age_seconds = 86400;
 };
 
@@ -108,8 +108,13 @@ class UploadWriter {
 
  private:
   friend class Store;
-  UploadWriter(Store& store, std::string uuid, fs::UniqueFd fd, std::uint64_t start, ContentHash hash)
-      : store_(store), uuid_(std::move(uuid)), fd_(std::move(fd)), start_(start), hash_(std::move(hash)) {}
+  UploadWriter(Store& store, std::string uuid, fs::UniqueFd fd, std::uint64_t start,
+               ContentHash hash)
+      : store_(store),
+        uuid_(std::move(uuid)),
+        fd_(std::move(fd)),
+        start_(start),
+        hash_(std::move(hash)) {}
   Store& store_;
   std::string uuid_;
   fs::UniqueFd fd_;
@@ -142,19 +147,23 @@ class Store {
 
   // Upload sessions. ALGORITHM is the one the client announced (the running hash uses it);
   // finish_upload accepts a digest of any supported algorithm (another one costs a re-read).
-  Result<UploadInfo> start_upload(const std::string& repo, DigestAlgorithm algorithm = DigestAlgorithm::sha256);
+  Result<UploadInfo> start_upload(const std::string& repo,
+                                  DigestAlgorithm algorithm = DigestAlgorithm::sha256);
   Result<UploadInfo> upload_status(const std::string& repo, const std::string& uuid);
   // expected_start, when given, must equal the current offset (Content-Range checks).
-  Result<std::unique_ptr<UploadWriter>> open_upload(const std::string& repo, const std::string& uuid,
+  Result<std::unique_ptr<UploadWriter>> open_upload(const std::string& repo,
+                                                    const std::string& uuid,
                                                     std::optional<std::uint64_t> expected_start);
-  Result<BlobInfo> finish_upload(const std::string& repo, const std::string& uuid, const Digest& expected);
+  Result<BlobInfo> finish_upload(const std::string& repo, const std::string& uuid,
+                                 const Digest& expected);
   Status cancel_upload(const std::string& repo, const std::string& uuid);
 
   // Manifests and tags. reference is a tag or a digest string, already validated by the caller;
   // a manifest pushed by digest may also be tagged with TAGS (the distribution spec's ?tag=),
   // all in one transaction. ORIGIN records who moved the tag: "push", "import" or "heal".
   Result<PutManifestResult> put_manifest(const std::string& repo, const std::string& reference,
-                                         std::string_view bytes, std::string_view content_type, std::string_view origin = "push",
+                                         std::string_view bytes, std::string_view content_type,
+                                         std::string_view origin = "push",
                                          const std::vector<std::string>& tags = {});
   // Who last moved REPO:TAG ("push", "import", "heal"), or nothing for an unknown tag.
   std::optional<std::string> tag_origin(const std::string& repo, const std::string& tag);
@@ -162,7 +171,8 @@ class Store {
   Status delete_manifest(const std::string& repo, const std::string& reference);
 
   // Listings, lexically ordered; n == 0 means no limit.
-  Result<std::vector<std::string>> list_tags(const std::string& repo, std::size_t n, const std::string& last);
+  Result<std::vector<std::string>> list_tags(const std::string& repo, std::size_t n,
+                                             const std::string& last);
   std::vector<std::string> catalog(std::size_t n, const std::string& last);
   std::vector<Referrer> referrers(const std::string& repo, const Digest& subject,
                                   const std::optional<std::string>& artifact_type);
@@ -175,28 +185,34 @@ class Store {
   // file on the store's file system into the blob store (or drops it when the blob is there);
   // the caller then records everything in one transaction().
   // sync_directory=false leaves making the rename durable to the caller (one syncfs for many).
-  Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest, bool sync_directory = true);
+  Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest,
+                         bool sync_directory = true);
   bool has_blob_file(const Digest& digest) const;
   // Runs fn inside one write transaction and returns what fn returns (so callers need no
   // error value assigned in advance); an exception rolls everything back.
   template <class Fn>
   auto transaction(Fn&& fn) -> std::invoke_result_t<Fn&, sqlite::Connection&> {
-    return returning(fn, [this](const std::function<void(sqlite::Connection&)>& f) { run_transaction(f); });
+    return returning(
+        fn, [this](const std::function<void(sqlite::Connection&)>& f) { run_transaction(f); });
   }
   // Commits only when fn succeeds; a failed Status rolls back.
   Status try_transaction(const std::function<Status(sqlite::Connection&)>& fn);
   // Runs fn on a pooled connection outside any write transaction and returns what fn returns.
   template <class Fn>
   auto read(Fn&& fn) -> std::invoke_result_t<Fn&, sqlite::Connection&> {
-    return returning(fn, [this](const std::function<void(sqlite::Connection&)>& f) { run_read(f); });
+    return returning(fn,
+                     [this](const std::function<void(sqlite::Connection&)>& f) { run_read(f); });
   }
   // Inside transaction(): link a blob into a repository; record a blob no repository serves
   // (snapshot content); record a validated manifest (its bytes already a blob) and optionally
   // tag it. Returns the tag's previous target.
-  void link_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size);
+  void link_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest,
+                 std::uint64_t size);
   void record_content_blob(sqlite::Connection& c, const Digest& digest, std::uint64_t size);
-  std::optional<std::string> link_manifest(sqlite::Connection& c, const std::string& repo, const Digest& digest,
-                                           const oci::Manifest& m, std::uint64_t size, const std::optional<std::string>& tag,
+  std::optional<std::string> link_manifest(sqlite::Connection& c, const std::string& repo,
+                                           const Digest& digest, const oci::Manifest& m,
+                                           std::uint64_t size,
+                                           const std::optional<std::string>& tag,
                                            std::string_view origin = "push");
   std::int64_t now_seconds() const { return now(); }
 
@@ -223,7 +239,7 @@ class Store {
     ContentHash hash{DigestAlgorithm::sha256};
     std::uint64_t offset = 0;
     bool busy = false;
-    bool known = false;  // offset and hash are this process's (else rebuilt from the file)
+    bool known = false;        // offset and hash are this process's (else rebuilt from the file)
     std::int64_t touched = 0;  // the store clock at its last chunk
   };
   std::uint64_t upload_offset(const std::string& uuid);
@@ -234,12 +250,14 @@ class Store {
   std::int64_t now() const { return clock_->now_seconds(); }
   std::optional<std::int64_t> repo_id(sqlite::Connection& c, const std::string& repo);
   std::int64_t ensure_repo(sqlite::Connection& c, const std::string& repo);
-  Result<std::int64_t> upload_repo_check(sqlite::Connection& c, const std::string& repo, const std::string& uuid,
-                                         std::uint64_t* offset);
+  Result<std::int64_t> upload_repo_check(sqlite::Connection& c, const std::string& repo,
+                                         const std::string& uuid, std::uint64_t* offset);
   // Records a blob (once) and links it into repo; inside the caller's transaction.
-  void record_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest, std::uint64_t size);
+  void record_blob(sqlite::Connection& c, const std::string& repo, const Digest& digest,
+                   std::uint64_t size);
   // Moves a fully written, synced temporary file into the blob store under its digest.
-  Status install_blob_file(const std::filesystem::path& tmp, const Digest& digest, bool sync_directory = true);
+  Status install_blob_file(const std::filesystem::path& tmp, const Digest& digest,
+                           bool sync_directory = true);
   void release_upload(const std::string& uuid);
   std::shared_ptr<const std::string> load_manifest_bytes(const Digest& digest, std::uint64_t size);
 

@@ -151,7 +151,8 @@ std::optional<DebVersion> parse_dpkg(std::string_view v) {
   d.upstream = v;
   if (v.empty() || !is_digit(v[0])) return std::nullopt;
   for (char c : d.upstream)
-    if (!is_digit(c) && !is_alpha(c) && c != '.' && c != '+' && c != '-' && c != '~' && c != ':') return std::nullopt;
+    if (!is_digit(c) && !is_alpha(c) && c != '.' && c != '+' && c != '-' && c != '~' && c != ':')
+      return std::nullopt;
   for (char c : d.revision)
     if (!is_digit(c) && !is_alpha(c) && c != '.' && c != '+' && c != '~') return std::nullopt;
   return d;
@@ -171,7 +172,8 @@ struct ApkState {
 
 // Suffix ranks: pre-release suffixes sort below "no suffix" (5), post-release ones above.
 int apk_suffix(std::string_view s) {
-  static constexpr std::string_view names[] = {"", "alpha", "beta", "pre", "rc", "", "cvs", "svn", "git", "hg", "p"};
+  static constexpr std::string_view names[] = {"",    "alpha", "beta", "pre", "rc", "",
+                                               "cvs", "svn",   "git",  "hg",  "p"};
   if (s.empty()) return -1;
   for (int i = 1; i < 11; ++i)
     if (i != 5 && names[i] == s) return i;
@@ -243,7 +245,8 @@ invalid:
 }
 
 int apk_blob_sort(std::string_view a, std::string_view b) {
-  int c = a.substr(0, std::min(a.size(), b.size())).compare(b.substr(0, std::min(a.size(), b.size())));
+  int c =
+      a.substr(0, std::min(a.size(), b.size())).compare(b.substr(0, std::min(a.size(), b.size())));
   if (c) return c < 0 ? -1 : 1;
   return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
@@ -252,7 +255,8 @@ int apk_token_cmp(const ApkState& a, const ApkState& b) {
   std::uint64_t x = a.number, y = b.number;
   switch (a.token) {
     case ApkToken::digit:
-      if (!a.first && (a.value[0] == '0' || b.value[0] == '0')) return apk_blob_sort(a.value, b.value);
+      if (!a.first && (a.value[0] == '0' || b.value[0] == '0'))
+        return apk_blob_sort(a.value, b.value);
       break;
     case ApkToken::letter:
     case ApkToken::commit:
@@ -284,7 +288,8 @@ Evr parse_evr(std::string_view s) {
   if (dash != std::string_view::npos && dash < i) dash = std::string_view::npos;
   if (i < s.size() && s[i] == ':') {
     e.epoch = i ? s.substr(0, i) : std::string_view("0");
-    e.version = s.substr(i + 1, dash == std::string_view::npos ? std::string_view::npos : dash - i - 1);
+    e.version =
+        s.substr(i + 1, dash == std::string_view::npos ? std::string_view::npos : dash - i - 1);
   } else {
     e.version = s.substr(0, dash);
   }
@@ -417,11 +422,12 @@ std::optional<int> compare_dpkg(std::string_view a, std::string_view b) {
 
 std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b) {
   auto base = ecosystem.substr(0, ecosystem.find(':'));
-  if (base == "Go" || base == "SEMVER" || base == "npm" || base == "crates.io") return compare_semver(a, b);
+  if (base == "Go" || base == "SEMVER" || base == "npm" || base == "crates.io")
+    return compare_semver(a, b);
   if (base == "Debian" || base == "Ubuntu" || base == "debian") return compare_dpkg(a, b);
   if (base == "Alpine" || base == "Wolfi" || base == "Chainguard") return compare_apk(a, b);
-  if (base == "Red Hat" || base == "Rocky Linux" || base == "AlmaLinux" || base == "openSUSE" || base == "SUSE" ||
-      base == "Mageia" || base == "openEuler")
+  if (base == "Red Hat" || base == "Rocky Linux" || base == "AlmaLinux" || base == "openSUSE" ||
+      base == "SUSE" || base == "Mageia" || base == "openEuler")
     return compare_rpm(a, b);
   return std::nullopt;
 }

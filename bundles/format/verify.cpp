@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/archive_path.hpp"
 #include "audit/checkpoint.hpp"
+#include "core/archive_path.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
-#include "core/subprocess.hpp"
 #include "core/pgp.hpp"
+#include "core/subprocess.hpp"
 
 namespace airheal::evidence {
 namespace fsys = std::filesystem;
@@ -73,17 +73,21 @@ std::vector<std::string> split_lines(const std::string& text, bool& torn) {
 
 }  // namespace
 
-std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::vector<std::string>& problems, bool& unreadable) {
+std::map<std::string, std::string> read_bundle(const fsys::path& bundle,
+                                               std::vector<std::string>& problems,
+                                               bool& unreadable) {
   std::map<std::string, std::string> files;
   unreadable = false;
-  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(),
+                                                                  &archive_read_free);
   // A bundle is a plain tar, exactly as exported: one content, one digest (no compression, no
   // bytes after the end-of-archive marker).
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_none(a.get());
   if (archive_read_open_filename(a.get(), bundle.c_str(), 1 << 16) != ARCHIVE_OK) {
     unreadable = true;
-    problems.push_back(bundle.string() + " cannot be read as a bundle (tar): " + archive_error_string(a.get()));
+    problems.push_back(bundle.string() +
+                       " cannot be read as a bundle (tar): " + archive_error_string(a.get()));
     return files;
   }
   struct archive_entry* e = nullptr;
@@ -94,20 +98,23 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
     while (path.rfind("./", 0) == 0) path = path.substr(2);
     auto type = archive_entry_filetype(e);
     if (type == AE_IFDIR) continue;
-    bool safe = !path.empty() && path[0] != '/' && ("/" + path + "/").find("/../") == std::string::npos &&
+    bool safe = !path.empty() && path[0] != '/' &&
+                ("/" + path + "/").find("/../") == std::string::npos &&
                 path.find('\0') == std::string::npos && path.find("//") == std::string::npos;
     if (!safe) {
       problems.push_back("the bundle holds a member with an unsafe path: " + path);
       continue;
     }
     if (type != AE_IFREG || *entry_hardlink(e)) {
-      problems.push_back("the bundle holds " + path + ", which is not a regular file (links are not allowed)");
+      problems.push_back("the bundle holds " + path +
+                         ", which is not a regular file (links are not allowed)");
       continue;
     }
     auto size = archive_entry_size(e);
     total += static_cast<std::uint64_t>(std::max<la_int64_t>(size, 0));
     if (size < 0 || total > kMaxBundle) {
-      problems.push_back("the bundle is larger than " + std::to_string(kMaxBundle >> 30) + " GiB; not read");
+      problems.push_back("the bundle is larger than " + std::to_string(kMaxBundle >> 30) +
+                         " GiB; not read");
       unreadable = true;
       return files;
     }
@@ -118,15 +125,19 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
       unreadable = true;
       return files;
     }
-    if (files.count(path)) problems.push_back("the bundle holds " + path + " twice (a second copy was added)");
+    if (files.count(path))
+      problems.push_back("the bundle holds " + path + " twice (a second copy was added)");
     files[path] = std::move(bytes);
   }
   if (rc != ARCHIVE_EOF) {
-    problems.push_back("the bundle is truncated or corrupt: " + std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : ""));
+    problems.push_back(
+        "the bundle is truncated or corrupt: " +
+        std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : ""));
     unreadable = files.empty();
     return files;
   }
-  // After the end-of-archive marker only tar's zero padding may follow (to at most one 10 KiB record).
+  // After the end-of-archive marker only tar's zero padding may follow (to at most one 10 KiB
+  // record).
   auto end = archive_read_header_position(a.get());
   std::error_code ec;
   auto size = static_cast<std::int64_t>(fsys::file_size(bundle, ec));
@@ -136,7 +147,8 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
     std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     bool zeros = tail.find_first_not_of('\0') == std::string::npos;
     if (!zeros || tail.size() > 10240 + 1024)
-      problems.push_back("the bundle has " + std::to_string(tail.size()) + " bytes after the end of the tar archive" +
+      problems.push_back("the bundle has " + std::to_string(tail.size()) +
+                         " bytes after the end of the tar archive" +
                          (zeros ? "" : " that are not padding") + " (something was appended)");
   }
   return files;
@@ -144,12 +156,17 @@ std::map<std::string, std::string> read_bundle(const fsys::path& bundle, std::ve
 
 Result<std::vector<std::string>> fingerprints_in(const fsys::path& keyring) {
   auto bytes = fs::read_file(keyring, 16u << 20);
-  if (!bytes) return make_error(Errc::invalid_argument, "cannot read the keyring " + keyring.string() + ": " + bytes.error().message);
+  if (!bytes)
+    return make_error(Errc::invalid_argument,
+                      "cannot read the keyring " + keyring.string() + ": " + bytes.error().message);
   TempHome home;
   auto kr = pgp::Keyring::open(home.dir);
-  if (home.dir.empty() || !kr) return make_error(Errc::io_error, "cannot create a temporary GnuPG home to read " + keyring.string());
+  if (home.dir.empty() || !kr)
+    return make_error(Errc::io_error,
+                      "cannot create a temporary GnuPG home to read " + keyring.string());
   auto fprs = kr->import_keys(*bytes);
-  if (!fprs || fprs->empty()) return make_error(Errc::invalid_argument, keyring.string() + " holds no OpenPGP public key");
+  if (!fprs || fprs->empty())
+    return make_error(Errc::invalid_argument, keyring.string() + " holds no OpenPGP public key");
   std::vector<std::string> out;
   for (const auto& f : *fprs)
     if (auto k = kr->key(f)) out.push_back(k->fingerprint);
@@ -175,7 +192,8 @@ Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& 
   const auto* bundle_json = need("bundle.json");
   if (!manifest || !signature || !pub) {
     v.unreadable = !manifest && !signature && !bundle_json;
-    if (v.unreadable) v.problems.insert(v.problems.begin(), bundle.string() + " is not an airheal evidence bundle");
+    if (v.unreadable)
+      v.problems.insert(v.problems.begin(), bundle.string() + " is not an airheal evidence bundle");
     return v;
   }
   // 1. The signature over the manifest, by the appliance key the bundle carries; that key must
@@ -188,7 +206,8 @@ Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& 
     return v;
   }
   auto imported = kr->import_keys(*pub);
-  if (!imported || imported->empty()) v.problems.push_back("keys/appliance.asc holds no usable OpenPGP public key");
+  if (!imported || imported->empty())
+    v.problems.push_back("keys/appliance.asc holds no usable OpenPGP public key");
   std::set<std::string> expected;
   for (const auto& k : expected_keys) expected.insert(normal_fpr(k));
   auto good_by = [&](const std::string& sig, const std::string& data) -> std::string {
@@ -200,13 +219,16 @@ Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& 
   };
   v.key = good_by(*signature, *manifest);
   if (v.key.empty()) {
-    v.problems.push_back("MANIFEST.sha256 has no good signature by the key in keys/appliance.asc: the manifest or its signature was altered, or the signature is by an unknown key");
+    v.problems.push_back(
+        "MANIFEST.sha256 has no good signature by the key in keys/appliance.asc: the manifest or "
+        "its signature was altered, or the signature is by an unknown key");
   } else {
     v.checks.push_back("MANIFEST.sha256 is signed by " + v.key);
     if (!expected.empty()) {
       v.key_checked = expected.count(v.key) > 0;
       if (!v.key_checked)
-        v.problems.push_back("the bundle is signed by " + v.key + ", which is not the appliance key you expect; do not trust it");
+        v.problems.push_back("the bundle is signed by " + v.key +
+                             ", which is not the appliance key you expect; do not trust it");
     }
   }
   if (bundle_json) {
@@ -214,7 +236,8 @@ Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& 
     if (!bj.is_object() || bj.value("format", "") != "airheal-evidence/1")
       v.problems.push_back("bundle.json does not describe an airheal-evidence/1 bundle");
     else if (!v.key.empty() && normal_fpr(bj.value("appliance_key", "")) != v.key)
-      v.problems.push_back("bundle.json names appliance key " + bj.value("appliance_key", "") + " but the bundle is signed by " + v.key);
+      v.problems.push_back("bundle.json names appliance key " + bj.value("appliance_key", "") +
+                           " but the bundle is signed by " + v.key);
   }
   // 2. Every file against the manifest; nothing missing, nothing extra.
   std::map<std::string, std::string> listed;
@@ -234,23 +257,30 @@ Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& 
   for (const auto& [path, hex] : listed) {
     auto it = files.find(path);
     if (it == files.end()) {
-      v.problems.push_back(path + " is listed in the signed manifest but missing from the bundle (removed)");
+      v.problems.push_back(
+          path + " is listed in the signed manifest but missing from the bundle (removed)");
       continue;
     }
     auto actual = Sha256::of(it->second).hex();
-    if (actual != hex) v.problems.push_back(path + " was modified: its sha256 is " + actual + ", the signed manifest says " + hex);
-    else ++matched;
+    if (actual != hex)
+      v.problems.push_back(path + " was modified: its sha256 is " + actual +
+                           ", the signed manifest says " + hex);
+    else
+      ++matched;
   }
   for (const auto& [path, bytes] : files)
     if (!listed.count(path) && path != "MANIFEST.sha256" && path != "MANIFEST.sha256.asc")
       v.problems.push_back(path + " is in the bundle but not in the signed manifest (added)");
-  v.checks.push_back(std::to_string(matched) + " of " + std::to_string(listed.size()) + " files match the signed manifest");
+  v.checks.push_back(std::to_string(matched) + " of " + std::to_string(listed.size()) +
+                     " files match the signed manifest");
   // 3. The audit slice: its hash chain, anchored by signed checkpoints at both ends.
   auto bj = bundle_json ? json::parse(*bundle_json, nullptr, false) : json();
   auto au = bj.is_object() ? bj.value("audit", json::object()) : json::object();
   if (au.value("records", 0) > 0) {
-    auto first = au.value("first_seq", std::int64_t{0}), last = au.value("last_seq", std::int64_t{0});
-    auto start = au.value("start_checkpoint", std::int64_t{0}), end = au.value("end_checkpoint", std::int64_t{0});
+    auto first = au.value("first_seq", std::int64_t{0}),
+         last = au.value("last_seq", std::int64_t{0});
+    auto start = au.value("start_checkpoint", std::int64_t{0}),
+         end = au.value("end_checkpoint", std::int64_t{0});
     v.first_seq = first;
     v.last_seq = last;
     const auto* journal = need("audit/journal.jsonl");
@@ -266,42 +296,55 @@ Verdict verify_bundle(const fsys::path& bundle, const std::vector<std::string>& 
       }
       auto by = good_by(*s, *b);
       if (by.empty() || (!v.key.empty() && by != v.key) || normal_fpr(c->key) != by) {
-        v.problems.push_back(base + " has no good signature by the appliance key: the checkpoint was altered or forged");
+        v.problems.push_back(
+            base +
+            " has no good signature by the appliance key: the checkpoint was altered or forged");
         return std::nullopt;
       }
       return c;
     };
     if (journal) {
       auto lines = split_lines(*journal, torn);
-      if (torn) v.problems.push_back("audit/journal.jsonl ends in the middle of a record (truncated)");
+      if (torn)
+        v.problems.push_back("audit/journal.jsonl ends in the middle of a record (truncated)");
       if (static_cast<std::int64_t>(lines.size()) != last - first + 1)
-        v.problems.push_back("audit/journal.jsonl holds " + std::to_string(lines.size()) + " records; the slice " +
-                             std::to_string(first) + ".." + std::to_string(last) + " has " + std::to_string(last - first + 1) +
+        v.problems.push_back("audit/journal.jsonl holds " + std::to_string(lines.size()) +
+                             " records; the slice " + std::to_string(first) + ".." +
+                             std::to_string(last) + " has " + std::to_string(last - first + 1) +
                              " (records were removed or inserted)");
       std::string first_prev = audit::kGenesisHash;
       bool anchored = true;
       if (start) {
         auto c = checkpoint(start);
-        if (c && c->seq + 1 != first) v.problems.push_back("the slice does not start right after checkpoint " + std::to_string(start));
-        if (c) first_prev = c->head;
-        else anchored = false;
+        if (c && c->seq + 1 != first)
+          v.problems.push_back("the slice does not start right after checkpoint " +
+                               std::to_string(start));
+        if (c)
+          first_prev = c->head;
+        else
+          anchored = false;
       } else if (first != 1) {
-        v.problems.push_back("the slice starts at record " + std::to_string(first) + " with no checkpoint before it");
+        v.problems.push_back("the slice starts at record " + std::to_string(first) +
+                             " with no checkpoint before it");
         anchored = false;
       }
       if (anchored) {
-        if (auto p = audit::verify_chain(lines, first, first_prev); !p.empty()) v.problems.push_back("audit journal: " + p);
+        if (auto p = audit::verify_chain(lines, first, first_prev); !p.empty())
+          v.problems.push_back("audit journal: " + p);
       }
       if (auto c = checkpoint(end)) {
-        if (c->seq != last) v.problems.push_back("the slice does not end at checkpoint " + std::to_string(end));
-        else if (auto p = audit::verify_checkpoint_against(*c, lines, first); !p.empty()) v.problems.push_back("audit journal: " + p);
+        if (c->seq != last)
+          v.problems.push_back("the slice does not end at checkpoint " + std::to_string(end));
+        else if (auto p = audit::verify_checkpoint_against(*c, lines, first); !p.empty())
+          v.problems.push_back("audit journal: " + p);
       }
       v.checks.push_back("audit records " + std::to_string(first) + " to " + std::to_string(last) +
-                         ": hash chain checked between signed checkpoints " + (start ? std::to_string(start) + " and " : "") +
-                         std::to_string(end));
+                         ": hash chain checked between signed checkpoints " +
+                         (start ? std::to_string(start) + " and " : "") + std::to_string(end));
     }
   } else if (files.count("audit/journal.jsonl")) {
-    v.problems.push_back("bundle.json says the bundle has no audit records, yet it holds audit/journal.jsonl");
+    v.problems.push_back(
+        "bundle.json says the bundle has no audit records, yet it holds audit/journal.jsonl");
   }
   v.ok = v.problems.empty();
   return v;

@@ -14,11 +14,11 @@ namespace airheal::evidence {
 
 struct Verdict {
   bool ok = false;
-  bool unreadable = false;           // not a bundle at all (or unreadable): exit 2, not 1
-  std::string key;                   // fingerprint of the key that signed the manifest
-  bool key_checked = false;          // the key matched an expected fingerprint
-  std::vector<std::string> problems; // every failure found, in words an auditor understands
-  std::vector<std::string> checks;   // what was checked and held
+  bool unreadable = false;            // not a bundle at all (or unreadable): exit 2, not 1
+  std::string key;                    // fingerprint of the key that signed the manifest
+  bool key_checked = false;           // the key matched an expected fingerprint
+  std::vector<std::string> problems;  // every failure found, in words an auditor understands
+  std::vector<std::string> checks;    // what was checked and held
   std::size_t files = 0;
   std::int64_t first_seq = 0, last_seq = 0;
 };
@@ -28,10 +28,13 @@ Result<std::vector<std::string>> fingerprints_in(const std::filesystem::path& ke
 
 // EXPECTED_KEYS: fingerprints the auditor trusts (upper- or lower-case, spaces allowed); empty:
 // any key, reported as unchecked. Temporary GnuPG homes are made under TMP (default: TMPDIR).
-Verdict verify_bundle(const std::filesystem::path& bundle, const std::vector<std::string>& expected_keys);
+Verdict verify_bundle(const std::filesystem::path& bundle,
+                      const std::vector<std::string>& expected_keys);
 
 // The regular files of a bundle tar: path -> bytes; duplicate, unsafe or non-regular members are
 // problems.
-std::map<std::string, std::string> read_bundle(const std::filesystem::path& bundle, std::vector<std::string>& problems, bool& unreadable);
+std::map<std::string, std::string> read_bundle(const std::filesystem::path& bundle,
+                                               std::vector<std::string>& problems,
+                                               bool& unreadable);
 
 }  // namespace airheal::evidence

@@ -5,9 +5,8 @@
 // or unnamed key, broken audit chain);
 // 2 not a bundle, unreadable, or bad usage.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "core/archive_path.hpp"
 #include "format/verify.hpp"
@@ -20,11 +19,16 @@ int main(int argc, char** argv) {
   std::string file;
   std::vector<std::string> keys;
   bool json_out = false;
-  auto* verify = app.add_subcommand("verify", "check the bundle's signature, every file, and the audit journal's chain and checkpoints");
+  auto* verify = app.add_subcommand(
+      "verify",
+      "check the bundle's signature, every file, and the audit journal's chain and checkpoints");
   verify->add_option("bundle", file, "the bundle file (.tar)")->required();
   std::string keyring;
-  verify->add_option("--key", keys, "fingerprint of the appliance key you trust (from its operator); repeatable");
-  verify->add_option("--keyring", keyring, "armoured OpenPGP public keys you trust (their primary fingerprints count as --key)");
+  verify->add_option("--key", keys,
+                     "fingerprint of the appliance key you trust (from its operator); repeatable");
+  verify->add_option(
+      "--keyring", keyring,
+      "armoured OpenPGP public keys you trust (their primary fingerprints count as --key)");
   verify->add_flag("--json", json_out, "print the verdict as JSON");
   app.add_subcommand("version", "print the version");
   try {
@@ -51,13 +55,16 @@ int main(int argc, char** argv) {
   if (v.ok && !v.key_checked) {
     v.ok = false;
     v.problems.push_back("the bundle is signed by " + v.key +
-                         ", but no key to trust was given: pass --key with the fingerprint the appliance's operator gave you "
+                         ", but no key to trust was given: pass --key with the fingerprint the "
+                         "appliance's operator gave you "
                          "(airhealctl audit key), or --keyring FILE");
   }
   int rc = v.ok && !v.unreadable ? 0 : v.unreadable ? 2 : 1;
   if (json_out) {
-    nlohmann::json j = {{"verified", v.ok}, {"key", v.key}, {"key_checked", v.key_checked}, {"files", v.files},
-                        {"problems", v.problems}, {"checks", v.checks}, {"exit", rc}};
+    nlohmann::json j = {
+        {"verified", v.ok}, {"key", v.key},           {"key_checked", v.key_checked},
+        {"files", v.files}, {"problems", v.problems}, {"checks", v.checks},
+        {"exit", rc}};
     std::cout << j.dump(2) << "\n";
     return rc;
   }

@@ -1,17 +1,17 @@
 // airheal-snapshot: builds, signs, verifies, inspects, compares and splits snapshot files on
 // the connected side. Exit status: 0 success, 1 refused or failed (reason on stderr), 2 usage.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 
-#include "core/archive_path.hpp"
 #include "config/config.hpp"
+#include "core/archive_path.hpp"
 #include "core/fs.hpp"
 #include "snapshot/builder.hpp"
 
@@ -37,20 +37,36 @@ json head_json(const Head& h) {
     k.second += e.size;
     (e.in_previous ? left_out : carried) += e.size;
   }
-  json j{{"digest", h.digest.str()}, {"format_version", m.version}, {"channel", m.channel}, {"sequence", m.sequence},
-         {"created", format_time(m.created)}, {"expires", format_time(m.expires)}, {"generator", m.generator},
-         {"entries", m.entries.size()}, {"bytes_carried", carried}, {"bytes_in_previous", left_out}};
-  if (m.previous) j["previous"] = {{"sequence", m.previous->sequence}, {"digest", m.previous->digest.str()}};
+  json j{{"digest", h.digest.str()},
+         {"format_version", m.version},
+         {"channel", m.channel},
+         {"sequence", m.sequence},
+         {"created", format_time(m.created)},
+         {"expires", format_time(m.expires)},
+         {"generator", m.generator},
+         {"entries", m.entries.size()},
+         {"bytes_carried", carried},
+         {"bytes_in_previous", left_out}};
+  if (m.previous)
+    j["previous"] = {{"sequence", m.previous->sequence}, {"digest", m.previous->digest.str()}};
   j["kinds"] = json::object();
   for (const auto& [k, v] : kinds) j["kinds"][k] = {{"count", v.first}, {"bytes", v.second}};
   j["signatures"] = json::array();
   for (const auto& [name, sig] : h.signatures) j["signatures"].push_back(name);
   j["images"] = json::array();
-  for (const auto& i : m.images) j["images"].push_back({{"repository", i.repository}, {"tag", i.tag}, {"digest", i.digest.str()}});
+  for (const auto& i : m.images)
+    j["images"].push_back(
+        {{"repository", i.repository}, {"tag", i.tag}, {"digest", i.digest.str()}});
   j["packages"] = json::array();
-  for (const auto& p : m.packages) j["packages"].push_back({{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}, {"source", p.source}});
+  for (const auto& p : m.packages)
+    j["packages"].push_back({{"name", p.name},
+                             {"version", p.version},
+                             {"architecture", p.architecture},
+                             {"source", p.source}});
   j["artifacts"] = json::array();
-  for (const auto& a : m.artifacts) j["artifacts"].push_back({{"name", a.name}, {"version", a.version}, {"digest", a.digest.str()}});
+  for (const auto& a : m.artifacts)
+    j["artifacts"].push_back(
+        {{"name", a.name}, {"version", a.version}, {"digest", a.digest.str()}});
   std::map<std::string, int> formats;
   for (const auto& e : m.entries)
     if (e.kind == EntryKind::advisory) ++formats[e.format];
@@ -60,24 +76,31 @@ json head_json(const Head& h) {
 
 void print_head(const json& j) {
   std::cout << "snapshot   " << j["digest"].get<std::string>() << "\n"
-            << "channel    " << j["channel"].get<std::string>() << "  sequence " << j["sequence"] << "\n"
+            << "channel    " << j["channel"].get<std::string>() << "  sequence " << j["sequence"]
+            << "\n"
             << "created    " << j["created"].get<std::string>() << "\n"
             << "expires    " << j["expires"].get<std::string>() << "\n";
   if (j.contains("previous"))
-    std::cout << "delta on   sequence " << j["previous"]["sequence"] << " (" << j["previous"]["digest"].get<std::string>() << ")\n";
-  std::cout << "entries    " << j["entries"] << " (" << j["bytes_carried"] << " bytes carried, " << j["bytes_in_previous"]
-            << " bytes left to the previous snapshot)\n";
-  for (const auto& [k, v] : j["kinds"].items()) std::cout << "  " << k << ": " << v["count"] << " entries, " << v["bytes"] << " bytes\n";
+    std::cout << "delta on   sequence " << j["previous"]["sequence"] << " ("
+              << j["previous"]["digest"].get<std::string>() << ")\n";
+  std::cout << "entries    " << j["entries"] << " (" << j["bytes_carried"] << " bytes carried, "
+            << j["bytes_in_previous"] << " bytes left to the previous snapshot)\n";
+  for (const auto& [k, v] : j["kinds"].items())
+    std::cout << "  " << k << ": " << v["count"] << " entries, " << v["bytes"] << " bytes\n";
   std::cout << "signatures " << j["signatures"].size() << "\n";
   for (const auto& s : j["signatures"]) std::cout << "  " << s.get<std::string>() << "\n";
   for (const auto& i : j["images"])
-    std::cout << "image      " << i["repository"].get<std::string>() << ":" << i["tag"].get<std::string>() << " "
-              << i["digest"].get<std::string>() << "\n";
+    std::cout << "image      " << i["repository"].get<std::string>() << ":"
+              << i["tag"].get<std::string>() << " " << i["digest"].get<std::string>() << "\n";
   for (const auto& p : j["packages"])
-    std::cout << "package    " << p["name"].get<std::string>() << " " << p["version"].get<std::string>() << " "
-              << p["architecture"].get<std::string>() << "\n";
-  for (const auto& a : j["artifacts"]) std::cout << "artefact   " << a["name"].get<std::string>() << " " << a["digest"].get<std::string>() << "\n";
-  for (const auto& [f, n] : j["advisory_files"].items()) std::cout << "advisories " << n << " " << f << " file(s)\n";
+    std::cout << "package    " << p["name"].get<std::string>() << " "
+              << p["version"].get<std::string>() << " " << p["architecture"].get<std::string>()
+              << "\n";
+  for (const auto& a : j["artifacts"])
+    std::cout << "artefact   " << a["name"].get<std::string>() << " "
+              << a["digest"].get<std::string>() << "\n";
+  for (const auto& [f, n] : j["advisory_files"].items())
+    std::cout << "advisories " << n << " " << f << " file(s)\n";
 }
 
 // A throw-away GnuPG home holding only the given public keys.
@@ -108,17 +131,23 @@ int main(int argc, char** argv) {
   std::vector<std::string> image_specs;
   auto* create_cmd = app.add_subcommand("create", "build a snapshot file");
   create_cmd->add_option("--channel", co.channel, "channel name")->required();
-  create_cmd->add_option("--sequence", co.sequence, "sequence number, greater than the channel's last")->required();
+  create_cmd
+      ->add_option("--sequence", co.sequence, "sequence number, greater than the channel's last")
+      ->required();
   create_cmd->add_option("--expires", expires, "validity after creation (30d, 12h, ...)");
   create_cmd->add_option("--created", created, "creation time, RFC 3339 (default: now)");
   create_cmd->add_option("--out", co.out, "output file")->required();
-  create_cmd->add_option("--advisories", co.advisories, "folder of OSV JSON, Debian tracker JSON, Alpine secdb YAML");
+  create_cmd->add_option("--advisories", co.advisories,
+                         "folder of OSV JSON, Debian tracker JSON, Alpine secdb YAML");
   create_cmd->add_option("--image", image_specs, "OCI_LAYOUT_DIR[:REF]=REPO:TAG");
   create_cmd->add_option("--packages", co.packages, "folder of .deb files");
-  create_cmd->add_option("--artifacts", co.artifacts, "folder of replacement binaries (FILE + optional FILE.json)");
+  create_cmd->add_option("--artifacts", co.artifacts,
+                         "folder of replacement binaries (FILE + optional FILE.json)");
   create_cmd->add_option("--previous", previous, "the channel's previous snapshot: make a delta");
-  create_cmd->add_option("--compress", compress, "none or zstd")->check(CLI::IsMember({"none", "zstd"}));
-  create_cmd->add_option("--trust-keys", trust_keys, "armoured public keys to deliver (key rotation)");
+  create_cmd->add_option("--compress", compress, "none or zstd")
+      ->check(CLI::IsMember({"none", "zstd"}));
+  create_cmd->add_option("--trust-keys", trust_keys,
+                         "armoured public keys to deliver (key rotation)");
   create_cmd->add_option("--trust-add", co.trust_add, "fingerprint to trust for the channel");
   create_cmd->add_option("--trust-remove", co.trust_remove, "fingerprint to stop trusting");
   int trust_threshold = 0;
@@ -131,14 +160,16 @@ int main(int argc, char** argv) {
   sign_cmd->add_option("file", sign_file)->required();
   sign_cmd->add_option("--key", keys, "signing key fingerprint (repeat for more)")->required();
   sign_cmd->add_option("--gpg-home", gpg_home, "GnuPG home (default: $GNUPGHOME or ~/.gnupg)");
-  sign_cmd->add_option("--passphrase-file", passphrase_file, "read the key's passphrase from this file");
+  sign_cmd->add_option("--passphrase-file", passphrase_file,
+                       "read the key's passphrase from this file");
 
   std::string verify_file, keyring_file;
   int threshold = 1;
   auto* verify_cmd = app.add_subcommand("verify", "check signatures and every entry");
   verify_cmd->add_option("file", verify_file)->required();
   verify_cmd->add_option("--keyring", keyring_file, "public keys to trust (armoured)")->required();
-  verify_cmd->add_option("--threshold", threshold, "distinct good signatures required")->check(CLI::PositiveNumber);
+  verify_cmd->add_option("--threshold", threshold, "distinct good signatures required")
+      ->check(CLI::PositiveNumber);
   verify_cmd->add_flag("--json", as_json);
 
   std::string inspect_file;
@@ -153,7 +184,8 @@ int main(int argc, char** argv) {
   diff_cmd->add_flag("--json", as_json);
 
   std::string split_file, split_size, split_dir;
-  auto* split_cmd = app.add_subcommand("split", "cut a snapshot into media-sized parts with an index");
+  auto* split_cmd =
+      app.add_subcommand("split", "cut a snapshot into media-sized parts with an index");
   split_cmd->add_option("file", split_file)->required();
   split_cmd->add_option("--size", split_size, "part size (e.g. 4G, 700M)")->required();
   split_cmd->add_option("--out-dir", split_dir, "where the parts go (default: next to the file)");
@@ -167,7 +199,8 @@ int main(int argc, char** argv) {
 
   try {
     if (*create_cmd) {
-      co.created = created.empty() ? static_cast<std::int64_t>(std::time(nullptr)) : parse_time(created).value_or(-1);
+      co.created = created.empty() ? static_cast<std::int64_t>(std::time(nullptr))
+                                   : parse_time(created).value_or(-1);
       if (co.created < 0) return fail("--created '" + created + "' is not an RFC 3339 time");
       auto d = config::parse_duration(expires);
       if (!d) return fail("--expires: " + d.error().message);
@@ -183,13 +216,20 @@ int main(int argc, char** argv) {
       if (trust_threshold > 0) co.trust_threshold = trust_threshold;
       auto rep = create(co);
       if (!rep) return fail(rep.error().message);
-      json j{{"file", co.out.string()}, {"digest", rep->digest.str()}, {"entries", rep->manifest.entries.size()},
-             {"bytes_written", rep->bytes_written}, {"bytes_left_out", rep->bytes_left_out}};
-      if (as_json) std::cout << j.dump(2) << "\n";
+      json j{{"file", co.out.string()},
+             {"digest", rep->digest.str()},
+             {"entries", rep->manifest.entries.size()},
+             {"bytes_written", rep->bytes_written},
+             {"bytes_left_out", rep->bytes_left_out}};
+      if (as_json)
+        std::cout << j.dump(2) << "\n";
       else
-        std::cout << "created " << co.out.string() << " (" << rep->digest.str() << "): " << rep->manifest.entries.size()
-                  << " entries, " << rep->bytes_written << " bytes carried"
-                  << (co.previous ? ", " + std::to_string(rep->bytes_left_out) + " bytes left to the previous snapshot" : "")
+        std::cout << "created " << co.out.string() << " (" << rep->digest.str()
+                  << "): " << rep->manifest.entries.size() << " entries, " << rep->bytes_written
+                  << " bytes carried"
+                  << (co.previous ? ", " + std::to_string(rep->bytes_left_out) +
+                                        " bytes left to the previous snapshot"
+                                  : "")
                   << "\nnext: airheal-snapshot sign " << co.out.string() << " --key FINGERPRINT\n";
       return 0;
     }
@@ -217,16 +257,21 @@ int main(int argc, char** argv) {
       if (!kr) return fail(kr.error().message);
       auto keydata = fs::read_file(keyring_file, 16 << 20);
       if (!keydata) return fail(keydata.error().message);
-      if (auto imp = kr->import_keys(*keydata); !imp) return fail(keyring_file + ": " + imp.error().message);
+      if (auto imp = kr->import_keys(*keydata); !imp)
+        return fail(keyring_file + ": " + imp.error().message);
       auto rep = verify(verify_file, *kr, threshold);
       if (!rep) return fail("REFUSED: " + rep.error().message);
       auto j = head_json(rep->head);
       j["good_signatures"] = rep->good;
       j["signers"] = json::array();
-      for (const auto& s : rep->signatures) j["signers"].push_back({{"fingerprint", s.fingerprint}, {"good", s.good}, {"problem", s.problem}});
-      if (as_json) std::cout << j.dump(2) << "\n";
+      for (const auto& s : rep->signatures)
+        j["signers"].push_back(
+            {{"fingerprint", s.fingerprint}, {"good", s.good}, {"problem", s.problem}});
+      if (as_json)
+        std::cout << j.dump(2) << "\n";
       else {
-        std::cout << "OK: " << rep->good << " good signature(s); every entry matches the manifest\n";
+        std::cout << "OK: " << rep->good
+                  << " good signature(s); every entry matches the manifest\n";
         print_head(j);
       }
       return 0;
@@ -235,8 +280,10 @@ int main(int argc, char** argv) {
       auto h = inspect(inspect_file);
       if (!h) return fail(h.error().message);
       auto j = head_json(*h);
-      if (as_json) std::cout << j.dump(2) << "\n";
-      else print_head(j);
+      if (as_json)
+        std::cout << j.dump(2) << "\n";
+      else
+        print_head(j);
       return 0;
     }
     if (*diff_cmd) {
@@ -247,7 +294,10 @@ int main(int argc, char** argv) {
       std::map<std::string, const Entry*> old_entries, new_entries;
       for (const auto& e : a->manifest.entries) old_entries[e.path] = &e;
       for (const auto& e : b->manifest.entries) new_entries[e.path] = &e;
-      json j{{"added", json::array()}, {"changed", json::array()}, {"removed", json::array()}, {"bytes_new", 0},
+      json j{{"added", json::array()},
+             {"changed", json::array()},
+             {"removed", json::array()},
+             {"bytes_new", 0},
              {"images", json::array()}};
       std::uint64_t bytes_new = 0;
       for (const auto& [p, e] : new_entries) {
@@ -264,13 +314,18 @@ int main(int argc, char** argv) {
         if (!new_entries.count(p)) j["removed"].push_back(p);
       j["bytes_new"] = bytes_new;
       std::map<std::string, std::string> old_images;
-      for (const auto& i : a->manifest.images) old_images[i.repository + ":" + i.tag] = i.digest.str();
+      for (const auto& i : a->manifest.images)
+        old_images[i.repository + ":" + i.tag] = i.digest.str();
       for (const auto& i : b->manifest.images) {
         auto ref = i.repository + ":" + i.tag;
         auto it = old_images.find(ref);
-        if (it == old_images.end()) j["images"].push_back({{"image", ref}, {"change", "added"}, {"digest", i.digest.str()}});
+        if (it == old_images.end())
+          j["images"].push_back({{"image", ref}, {"change", "added"}, {"digest", i.digest.str()}});
         else if (it->second != i.digest.str())
-          j["images"].push_back({{"image", ref}, {"change", "updated"}, {"from", it->second}, {"to", i.digest.str()}});
+          j["images"].push_back({{"image", ref},
+                                 {"change", "updated"},
+                                 {"from", it->second},
+                                 {"to", i.digest.str()}});
       }
       if (as_json) {
         std::cout << j.dump(2) << "\n";
@@ -278,16 +333,20 @@ int main(int argc, char** argv) {
         for (const auto& p : j["added"]) std::cout << "+ " << p.get<std::string>() << "\n";
         for (const auto& p : j["changed"]) std::cout << "~ " << p.get<std::string>() << "\n";
         for (const auto& p : j["removed"]) std::cout << "- " << p.get<std::string>() << "\n";
-        for (const auto& i : j["images"]) std::cout << "image " << i["image"].get<std::string>() << " " << i["change"].get<std::string>() << "\n";
-        std::cout << j["added"].size() << " added, " << j["changed"].size() << " changed, " << j["removed"].size()
-                  << " removed; a delta would carry " << bytes_new << " bytes\n";
+        for (const auto& i : j["images"])
+          std::cout << "image " << i["image"].get<std::string>() << " "
+                    << i["change"].get<std::string>() << "\n";
+        std::cout << j["added"].size() << " added, " << j["changed"].size() << " changed, "
+                  << j["removed"].size() << " removed; a delta would carry " << bytes_new
+                  << " bytes\n";
       }
       return 0;
     }
     if (*split_cmd) {
       auto size = parse_size(split_size);
       if (!size) return fail("--size '" + split_size + "' is not a size like 4G or 700M");
-      fsys::path dir = split_dir.empty() ? fsys::path(split_file).parent_path() : fsys::path(split_dir);
+      fsys::path dir =
+          split_dir.empty() ? fsys::path(split_file).parent_path() : fsys::path(split_dir);
       if (dir.empty()) dir = ".";
       auto rep = split(split_file, *size, dir);
       if (!rep) return fail(rep.error().message);

@@ -6,17 +6,19 @@
 #include "core/digest.hpp"
 #include "core/json.hpp"
 #include "core/oci.hpp"
+#include "core/pgp.hpp"
 #include "core/yaml.hpp"
 #include "heal/deb/control.hpp"
 #include "scan/lockfile.hpp"
 #include "scan/pkgdb.hpp"
 #include "snapshot/format.hpp"
-#include "core/pgp.hpp"
 
 namespace airheal::fuzz {
 namespace {
 
-std::string_view view(const std::uint8_t* d, std::size_t n) { return {reinterpret_cast<const char*>(d), n}; }
+std::string_view view(const std::uint8_t* d, std::size_t n) {
+  return {reinterpret_cast<const char*>(d), n};
+}
 
 // Each target returns normally for any input: an error Result is the expected answer to garbage.
 // A crash, a sanitizer report, an uncaught exception or a timeout is a finding.
@@ -26,7 +28,9 @@ void json(const std::uint8_t* d, std::size_t n) {
   if (r) (void)r->dump();  // walking the result must be safe too
 }
 
-void yaml(const std::uint8_t* d, std::size_t n) { (void)check_yaml(view(d, n), YamlLimits{1u << 20, 64, 1000, 100000}); }
+void yaml(const std::uint8_t* d, std::size_t n) {
+  (void)check_yaml(view(d, n), YamlLimits{1u << 20, 64, 1000, 100000});
+}
 
 void snapshot_manifest(const std::uint8_t* d, std::size_t n) {
   auto m = snapshot::parse_manifest(view(d, n));
@@ -36,22 +40,26 @@ void snapshot_manifest(const std::uint8_t* d, std::size_t n) {
 // The first byte picks the format, the rest is the document.
 void advisory_docs(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
-  static constexpr advisory::Format formats[] = {advisory::Format::osv, advisory::Format::debian_tracker, advisory::Format::alpine_secdb};
+  static constexpr advisory::Format formats[] = {
+      advisory::Format::osv, advisory::Format::debian_tracker, advisory::Format::alpine_secdb};
   auto format = formats[d[0] % 3];
   auto r = advisory::parse(format, view(d + 1, n - 1), "fuzz");
   if (!r) return;
   for (const auto& a : *r)
     for (const auto& aff : a.affected) {
-      if (format == advisory::Format::osv) (void)advisory::osv_evaluate(aff.data, aff.ecosystem, "1.2.3");
-      if (format == advisory::Format::debian_tracker) (void)advisory::debian_evaluate(aff.data, "1.0-1");
+      if (format == advisory::Format::osv)
+        (void)advisory::osv_evaluate(aff.data, aff.ecosystem, "1.2.3");
+      if (format == advisory::Format::debian_tracker)
+        (void)advisory::debian_evaluate(aff.data, "1.0-1");
     }
 }
 
 void oci_manifest(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
-  static constexpr const char* types[] = {"application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
-                                          "application/vnd.docker.distribution.manifest.v2+json",
-                                          "application/vnd.docker.distribution.manifest.list.v2+json", ""};
+  static constexpr const char* types[] = {
+      "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+      "application/vnd.docker.distribution.manifest.v2+json",
+      "application/vnd.docker.distribution.manifest.list.v2+json", ""};
   (void)oci::parse_manifest(view(d + 1, n - 1), types[d[0] % 5]);
 }
 
@@ -78,11 +86,21 @@ void package_databases(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
   auto text = view(d + 1, n - 1);
   switch (d[0] % 5) {
-    case 0: (void)scan::parse_dpkg_status(text); break;
-    case 1: (void)scan::parse_apk_installed(text); break;
-    case 2: (void)scan::parse_rpm_header(text); break;
-    case 3: (void)scan::parse_os_release(text); break;
-    default: (void)scan::parse_md5sums(text); break;
+    case 0:
+      (void)scan::parse_dpkg_status(text);
+      break;
+    case 1:
+      (void)scan::parse_apk_installed(text);
+      break;
+    case 2:
+      (void)scan::parse_rpm_header(text);
+      break;
+    case 3:
+      (void)scan::parse_os_release(text);
+      break;
+    default:
+      (void)scan::parse_md5sums(text);
+      break;
   }
 }
 
@@ -90,8 +108,10 @@ void lockfiles(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
   std::string text(view(d + 1, n - 1));
   std::vector<std::string> problems;
-  if (d[0] % 2) (void)scan::parse_package_lock(text, problems);
-  else (void)scan::parse_go_mod(text, problems);
+  if (d[0] % 2)
+    (void)scan::parse_package_lock(text, problems);
+  else
+    (void)scan::parse_go_mod(text, problems);
 }
 
 void digests(const std::uint8_t* d, std::size_t n) { (void)Digest::parse(view(d, n)); }

@@ -2,7 +2,6 @@
 // parsed as Prometheus text, and the dashboard rendered by headless Chromium (its DOM after the
 // scripts ran, a screenshot read back by OCR), every number checked against the API.
 #include <catch2/catch.hpp>
-
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -31,7 +30,8 @@ double sample(const std::string& text, const std::string& series) {
 }
 }  // namespace
 
-TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve from the API works", "[integration][api]") {
+TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve from the API works",
+          "[integration][api]") {
   TempDir tmp;
   Daemon daemon(Daemon::Options{tmp / "state", "scan:\n  poll_interval: 1s\n", {}});
   auto state = daemon.state_dir();
@@ -40,7 +40,8 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
     return run_ok(args);
   };
   Signer signer(tmp / "gpg", "Go mirror");
-  import_greeter_gold(tmp.path(), daemon.address(), state, {"apps/greeter:1", "apps/other:1"}, signer, false);
+  import_greeter_gold(tmp.path(), daemon.address(), state, {"apps/greeter:1", "apps/other:1"},
+                      signer, false);
 
   HttpClient http("127.0.0.1", daemon.port());
   auto get = [&](const std::string& target) {
@@ -69,11 +70,14 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   CHECK(http.get("/api/v1/nothing").status == 404);
 
   // Writes: an exception made and revoked through the API (journalled), a heal approved.
-  auto made = http.request("POST", "/api/v1/exceptions", {{"Content-Type", "application/json"}},
-                           R"({"vulnerability": "GO-2026-9001", "product": "apps/other", "reason": "reviewed", "expires_in_days": 5, "by": "carol"})");
+  auto made = http.request(
+      "POST", "/api/v1/exceptions", {{"Content-Type", "application/json"}},
+      R"({"vulnerability": "GO-2026-9001", "product": "apps/other", "reason": "reviewed", "expires_in_days": 5, "by": "carol"})");
   INFO(made.body);
   REQUIRE(made.status == 201);
-  CHECK(http.request("POST", "/api/v1/exceptions", {{"Content-Type", "application/json"}}, "{\"vulnerability\": 1}").status == 400);
+  CHECK(http.request("POST", "/api/v1/exceptions", {{"Content-Type", "application/json"}},
+                     "{\"vulnerability\": 1}")
+            .status == 400);
   std::int64_t greeter = 0;
   for (const auto& h : heals)
     if (h["repository"] == "apps/greeter") greeter = h["id"];
@@ -86,7 +90,8 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   CHECK(h["state"] == "promoted");
-  CHECK(http.request("POST", "/api/v1/heals/" + std::to_string(greeter) + "/approve").status == 409);
+  CHECK(http.request("POST", "/api/v1/heals/" + std::to_string(greeter) + "/approve").status ==
+        409);
   auto promoted = get("/api/v1/promotions");
   REQUIRE(promoted.size() == 1);
   CHECK(promoted[0]["pinned"] == "apps/greeter@" + h["staged"].get<std::string>());
@@ -100,9 +105,12 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   auto& m = mr.body;
   INFO(m);
   CHECK(sample(m, "airheal_watched_images") == 2);
-  CHECK(sample(m, "airheal_heals{state=\"promoted\"}") == status["heals_by_state"]["promoted"].get<double>());
-  CHECK(sample(m, "airheal_heals{state=\"staged\"}") == status["heals_by_state"]["staged"].get<double>());
-  CHECK(sample(m, "airheal_findings{severity=\"high\"}") == status["findings_by_severity"]["high"].get<double>());
+  CHECK(sample(m, "airheal_heals{state=\"promoted\"}") ==
+        status["heals_by_state"]["promoted"].get<double>());
+  CHECK(sample(m, "airheal_heals{state=\"staged\"}") ==
+        status["heals_by_state"]["staged"].get<double>());
+  CHECK(sample(m, "airheal_findings{severity=\"high\"}") ==
+        status["findings_by_severity"]["high"].get<double>());
   CHECK(sample(m, "airheal_time_to_stage_seconds_count") == 2);
   CHECK(sample(m, "airheal_open_exceptions") == status["open_exceptions"].get<double>());
   CHECK(sample(m, "airheal_snapshot_age_seconds{channel=\"go\"}") >= 0);
@@ -121,9 +129,16 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   CHECK(page.body.find("http://") == std::string::npos);
   CHECK(page.body.find("https://") == std::string::npos);
   auto url = "http://" + daemon.address() + "/dashboard";
-  std::vector<std::string> chrome = {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                                     "--disable-background-networking", "--disable-component-update",
-                                     "--user-data-dir=" + (tmp / "chromium").string(), "--window-size=1400,1500",
+  std::vector<std::string> chrome = {"chromium",
+                                     "--headless",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--disable-dev-shm-usage",
+                                     "--no-first-run",
+                                     "--disable-background-networking",
+                                     "--disable-component-update",
+                                     "--user-data-dir=" + (tmp / "chromium").string(),
+                                     "--window-size=1400,1500",
                                      "--virtual-time-budget=8000"};
   auto dom_args = chrome;
   dom_args.insert(dom_args.end(), {"--dump-dom", url});
@@ -151,16 +166,19 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
     fsys::copy_file(tmp / "dashboard.png", keep, fsys::copy_options::overwrite_existing);
   auto ocr = run_ok({"tesseract", (tmp / "dashboard.png").string(), "-"}).out;
   INFO(ocr);
-  for (auto word : {"airheal appliance", "watched images", "promoted", "apps/greeter:1", "Snapshots"}) CHECK(ocr.find(word) != std::string::npos);
+  for (auto word :
+       {"airheal appliance", "watched images", "promoted", "apps/greeter:1", "Snapshots"})
+    CHECK(ocr.find(word) != std::string::npos);
   // airhealctl goes through the API while the daemon serves plain HTTP: a hold, with its reason.
   std::string other;
   for (const auto& hh : heals)
     if (hh["repository"] == "apps/other") other = std::to_string(hh["id"].get<std::int64_t>());
-  auto held = run({airhealctl_path().string(), "--state-dir", state.string(), "heal", "hold", other, "--reason", "waiting for the change window",
-                   "--by", "dave"});
+  auto held = run({airhealctl_path().string(), "--state-dir", state.string(), "heal", "hold", other,
+                   "--reason", "waiting for the change window", "--by", "dave"});
   INFO(held.out << held.err);
   CHECK(held.exit_code == 0);
-  CHECK(held.err.find("hold of heal " + other + " sent to airheald at " + daemon.address()) != std::string::npos);
+  CHECK(held.err.find("hold of heal " + other + " sent to airheald at " + daemon.address()) !=
+        std::string::npos);
   auto hh = get("/api/v1/heals/" + other);
   CHECK(hh["state"] == "held");
   CHECK(hh["reason"] == "held by dave: waiting for the change window");
@@ -174,7 +192,9 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   REQUIRE(ev.status == 200);
   CHECK(ev.header("content-type") == "application/x-tar");
   REQUIRE(fs::write_file_atomic(tmp / "api-evidence.tar", ev.body));
-  auto verified = run({airheal_evidence_path().string(), "verify", (tmp / "api-evidence.tar").string(), "--key", ev.header("x-airheal-evidence-key")});
+  auto verified =
+      run({airheal_evidence_path().string(), "verify", (tmp / "api-evidence.tar").string(), "--key",
+           ev.header("x-airheal-evidence-key")});
   INFO(verified.out << verified.err);
   CHECK(verified.exit_code == 0);
   CHECK(http.request("POST", "/api/v1/evidence?from=someday&to=2026-01-01").status == 400);

@@ -6,7 +6,6 @@
 // record is repaired by the next checkpoint. Also: no gpg-agent outlives the commands that signed,
 // and `trust add` refuses an expired key without touching the trust keyring.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -44,29 +43,37 @@ void delete_checkpoint(const fsys::path& state, std::int64_t seq) {
 
 bool agent_sockets_in(const fsys::path& dir) {
   std::error_code ec;
-  for (auto it = fsys::recursive_directory_iterator(dir, ec); !ec && it != fsys::recursive_directory_iterator(); it.increment(ec))
+  for (auto it = fsys::recursive_directory_iterator(dir, ec);
+       !ec && it != fsys::recursive_directory_iterator(); it.increment(ec))
     if (it->path().filename().string().rfind("S.gpg-agent", 0) == 0) return true;
   return false;
 }
 
 }  // namespace
 
-TEST_CASE("Audit checkpoints are automatic, cross-checked and anchored: deletions, cut-backs, rewrites and emptying are named",
-          "[integration][audit]") {
+TEST_CASE(
+    "Audit checkpoints are automatic, cross-checked and anchored: deletions, cut-backs, rewrites "
+    "and emptying are named",
+    "[integration][audit]") {
   TempDir tmp;
   auto state = tmp / "state";
   {
-    Daemon daemon(Daemon::Options{state, "audit:\n  checkpoint_interval: 0\n  checkpoint_records: 4\n", {}});
+    Daemon daemon(
+        Daemon::Options{state, "audit:\n  checkpoint_interval: 0\n  checkpoint_records: 4\n", {}});
     HttpClient http(daemon.host(), daemon.port());
     // Journalled writes through the API, five at a time: after each batch the daemon signs a
     // checkpoint on its own (checkpoint_records: 4; no interval).
     std::vector<audit::Checkpoint> cps;
     for (int round = 0; round < 3; ++round) {
       for (int i = 0; i < 5; ++i) {
-        auto made = http.request("POST", "/api/v1/exceptions", {{"Content-Type", "application/json"}},
-                                 json{{"vulnerability", "CVE-2026-" + std::to_string(1000 + round * 10 + i)}, {"product", "apps/*"},
-                                      {"reason", "reviewed"}, {"expires_in_days", 5}, {"by", "carol"}}
-                                     .dump());
+        auto made = http.request(
+            "POST", "/api/v1/exceptions", {{"Content-Type", "application/json"}},
+            json{{"vulnerability", "CVE-2026-" + std::to_string(1000 + round * 10 + i)},
+                 {"product", "apps/*"},
+                 {"reason", "reviewed"},
+                 {"expires_in_days", 5},
+                 {"by", "carol"}}
+                .dump());
         INFO(made.body);
         REQUIRE(made.status == 201);
       }
@@ -95,10 +102,12 @@ TEST_CASE("Audit checkpoints are automatic, cross-checked and anchored: deletion
   auto ok = ctl({"audit", "verify"});
   INFO(ok.out << ok.err);
   REQUIRE(ok.exit_code == 0);
-  CHECK(ok.out.find("record(s) after it not yet covered by a signed checkpoint") != std::string::npos);
+  CHECK(ok.out.find("record(s) after it not yet covered by a signed checkpoint") !=
+        std::string::npos);
   auto report = json::parse(ctl({"--json", "audit", "verify"}).out);
   CHECK(report["intact"] == true);
-  CHECK(report["uncovered_records"] == 0);  // the checkpoint just made covers everything but its own record
+  CHECK(report["uncovered_records"] ==
+        0);  // the checkpoint just made covers everything but its own record
 
   auto baseline = tmp / "baseline";
   fsys::copy(state, baseline, fsys::copy_options::recursive);
@@ -117,7 +126,8 @@ TEST_CASE("Audit checkpoints are automatic, cross-checked and anchored: deletion
     std::string named;  // a phrase `audit verify` must print
   };
   std::vector<Attack> attacks = {
-      {"the newest checkpoint deleted and the journal cut back to the earlier checkpoint's own record",
+      {"the newest checkpoint deleted and the journal cut back to the earlier checkpoint's own "
+       "record",
        [&] {
          delete_checkpoint(state, newest);
          write_lines(state, lines, static_cast<std::size_t>(earlier + 1));
@@ -129,7 +139,8 @@ TEST_CASE("Audit checkpoints are automatic, cross-checked and anchored: deletion
          write_lines(state, lines, static_cast<std::size_t>(earlier));
        },
        "checkpoint " + std::to_string(earlier) + "'s own record"},
-      {"the newest checkpoint deleted and every record after the earlier one rewritten with a valid chain",
+      {"the newest checkpoint deleted and every record after the earlier one rewritten with a "
+       "valid chain",
        [&] {
          delete_checkpoint(state, newest);
          write_lines(state, lines, static_cast<std::size_t>(earlier + 1));
@@ -168,7 +179,9 @@ TEST_CASE("Audit checkpoints are automatic, cross-checked and anchored: deletion
     }
   }
 
-  SECTION("a crash between a checkpoint and its record is reported, then repaired by the next checkpoint") {
+  SECTION(
+      "a crash between a checkpoint and its record is reported, then repaired by the next "
+      "checkpoint") {
     restore();
     auto all = journal_lines(state);
     write_lines(state, all, all.size() - 1);  // the last record is the newest checkpoint's own
@@ -186,19 +199,26 @@ TEST_CASE("Audit checkpoints are automatic, cross-checked and anchored: deletion
     auto home = tmp / "publisher";
     fsys::create_directories(home);
     fsys::permissions(home, fsys::perms::owner_all);
-    // A key made "on 2020-01-01" for one year (365 days: it expired on 2020-12-31) (gpg's own clock option; nothing else is faked).
-    run_ok({"gpg", "--homedir", home.string(), "--batch", "--passphrase", "", "--faked-system-time", "20200101T000000",
-            "--quick-gen-key", "Old Publisher <old@example.org>", "ed25519", "sign", "1y"});
-    auto exported = run_ok({"gpg", "--homedir", home.string(), "--armor", "--export", "old@example.org"});
+    // A key made "on 2020-01-01" for one year (365 days: it expired on 2020-12-31) (gpg's own clock
+    // option; nothing else is faked).
+    run_ok({"gpg", "--homedir", home.string(), "--batch", "--passphrase", "", "--faked-system-time",
+            "20200101T000000", "--quick-gen-key", "Old Publisher <old@example.org>", "ed25519",
+            "sign", "1y"});
+    auto exported =
+        run_ok({"gpg", "--homedir", home.string(), "--armor", "--export", "old@example.org"});
     run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
     std::ofstream(tmp / "old.asc") << exported.out;
-    auto before = run_ok({"gpg", "--homedir", (state / "trust" / "gnupg").string(), "--list-keys", "--with-colons"}).out;
+    auto before = run_ok({"gpg", "--homedir", (state / "trust" / "gnupg").string(), "--list-keys",
+                          "--with-colons"})
+                      .out;
     auto r = ctl({"trust", "add", (tmp / "old.asc").string(), "--channel", "debian"});
     INFO(r.out << r.err);
     CHECK(r.exit_code != 0);
     CHECK(r.err.find("expired on 2020-12-31") != std::string::npos);
     CHECK(r.err.find('\n') == r.err.size() - 1);  // one line
-    CHECK(run_ok({"gpg", "--homedir", (state / "trust" / "gnupg").string(), "--list-keys", "--with-colons"}).out == before);
+    CHECK(run_ok({"gpg", "--homedir", (state / "trust" / "gnupg").string(), "--list-keys",
+                  "--with-colons"})
+              .out == before);
     CHECK(ctl({"--json", "trust", "list"}).out.find("old@example.org") == std::string::npos);
     std::size_t probes = 0;
     for (const auto& e : fsys::directory_iterator(state / "trust"))

@@ -33,9 +33,11 @@ struct Ctl {
 
 }  // namespace
 
-TEST_CASE("airhealctl refuses a state directory airheald never used, naming it", "[integration][cli]") {
+TEST_CASE("airhealctl refuses a state directory airheald never used, naming it",
+          "[integration][cli]") {
   Ctl ctl;
-  for (auto args : std::vector<std::vector<std::string>>{{"findings"}, {"status"}, {"heals"}, {"vex", "list"}, {"audit", "verify"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"findings"}, {"status"}, {"heals"}, {"vex", "list"}, {"audit", "verify"}}) {
     auto r = ctl(args);
     INFO(describe_run(args, r));
     CHECK(r.exit_code == 2);
@@ -48,7 +50,8 @@ TEST_CASE("airhealctl refuses a state directory airheald never used, naming it",
   CHECK(v.out == "airhealctl " AIRHEAL_VERSION "\n");
 }
 
-TEST_CASE("every airhealctl command that lists things takes --json after the subcommand", "[integration][cli]") {
+TEST_CASE("every airhealctl command that lists things takes --json after the subcommand",
+          "[integration][cli]") {
   Ctl ctl;
   REQUIRE(ctl({"trust", "list"}).exit_code == 0);  // creates the state directory
   struct Case {
@@ -80,16 +83,20 @@ TEST_CASE("every airhealctl command that lists things takes --json after the sub
   CHECK(ctl.json_of(before) == j);
 }
 
-TEST_CASE("VEX statements and exceptions from the command line are stored, listed, ended and journalled",
-          "[integration][cli][audit]") {
+TEST_CASE(
+    "VEX statements and exceptions from the command line are stored, listed, ended and journalled",
+    "[integration][cli][audit]") {
   Ctl ctl;
   REQUIRE(ctl({"trust", "list"}).exit_code == 0);
-  auto added = ctl({"vex", "add", "--vulnerability", "CVE-2024-0001", "--product", "apps/*", "--status", "not_affected",
-                    "--justification", "vulnerable_code_not_present", "--author", "alice"});
+  auto added =
+      ctl({"vex", "add", "--vulnerability", "CVE-2024-0001", "--product", "apps/*", "--status",
+           "not_affected", "--justification", "vulnerable_code_not_present", "--author", "alice"});
   INFO(added.err);
   REQUIRE(added.exit_code == 0);
-  CHECK_THAT(added.out, Catch::StartsWith("vex statement 1: CVE-2024-0001 not_affected for apps/*"));
-  auto bad = ctl({"vex", "add", "--vulnerability", "CVE-2024-0002", "--product", "apps/*", "--status", "affected"});
+  CHECK_THAT(added.out,
+             Catch::StartsWith("vex statement 1: CVE-2024-0001 not_affected for apps/*"));
+  auto bad = ctl({"vex", "add", "--vulnerability", "CVE-2024-0002", "--product", "apps/*",
+                  "--status", "affected"});
   CHECK(bad.exit_code == 2);  // OpenVEX wants an action statement for affected
   auto listed = ctl.json_of({"vex", "list", "--json"});
   REQUIRE(listed.size() == 1);
@@ -102,12 +109,14 @@ TEST_CASE("VEX statements and exceptions from the command line are stored, liste
   CHECK(ctl.json_of({"vex", "list", "--all", "--json"}).size() == 1);
   CHECK(ctl({"vex", "withdraw", "99"}).exit_code == 1);
 
-  auto exc = ctl({"exception", "add", "--vulnerability", "CVE-2024-0003", "--product", "apps/web", "--reason", "no exposure",
-                  "--expires", "30d", "--by", "bob"});
+  auto exc = ctl({"exception", "add", "--vulnerability", "CVE-2024-0003", "--product", "apps/web",
+                  "--reason", "no exposure", "--expires", "30d", "--by", "bob"});
   INFO(exc.err);
   REQUIRE(exc.exit_code == 0);
   CHECK_THAT(exc.out, Catch::StartsWith("exception 1: CVE-2024-0003 in apps/web until "));
-  CHECK(ctl({"exception", "add", "--vulnerability", "X", "--product", "p", "--reason", "r", "--expires", "soon"}).exit_code == 2);
+  CHECK(ctl({"exception", "add", "--vulnerability", "X", "--product", "p", "--reason", "r",
+             "--expires", "soon"})
+            .exit_code == 2);
   REQUIRE(ctl.json_of({"exception", "list", "--json"}).size() == 1);
   REQUIRE(ctl({"exception", "revoke", "1", "--by", "carol"}).exit_code == 0);
   CHECK(ctl.json_of({"exception", "list", "--json"}).empty());
@@ -121,7 +130,8 @@ TEST_CASE("VEX statements and exceptions from the command line are stored, liste
   for (std::string line; std::getline(journal, line);) {
     auto r = json::parse(line);
     types.push_back(r.value("type", ""));
-    if (r.value("type", "").rfind("vex.", 0) == 0 || r.value("type", "").rfind("exception.", 0) == 0)
+    if (r.value("type", "").rfind("vex.", 0) == 0 ||
+        r.value("type", "").rfind("exception.", 0) == 0)
       CHECK_THAT(r.value("actor", ""), Catch::StartsWith("airhealctl:"));
   }
   CHECK(std::count(types.begin(), types.end(), "vex.added") == 1);
@@ -131,7 +141,8 @@ TEST_CASE("VEX statements and exceptions from the command line are stored, liste
   CHECK(ctl.json_of({"audit", "verify", "--json"})["intact"] == true);
 }
 
-TEST_CASE("airhealctl audit key prints and exports the appliance key", "[integration][cli][audit]") {
+TEST_CASE("airhealctl audit key prints and exports the appliance key",
+          "[integration][cli][audit]") {
   Ctl ctl;
   REQUIRE(ctl({"trust", "list"}).exit_code == 0);
   auto out = ctl.dir / "appliance.asc";

@@ -30,22 +30,26 @@ TEST_CASE("SIGTERM stops the daemon gracefully", "[integration][daemon]") {
   CHECK_THAT(d.log(), Catch::Contains("airheald stopped"));
 }
 
-TEST_CASE("an unusable state directory is refused with a precise message", "[integration][daemon]") {
+TEST_CASE("an unusable state directory is refused with a precise message",
+          "[integration][daemon]") {
   TempDir dir;
   std::ofstream(dir / "not-a-dir") << "x";
-  auto r = run({airheald_path().string(), "--state-dir", (dir / "not-a-dir").string(), "--listen", "127.0.0.1:0"},
+  auto r = run({airheald_path().string(), "--state-dir", (dir / "not-a-dir").string(), "--listen",
+                "127.0.0.1:0"},
                std::chrono::seconds(20));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("cannot use state directory") && Catch::Contains("not-a-dir"));
 
   Daemon first;
-  auto second = run({airheald_path().string(), "--state-dir", first.state_dir().string(), "--listen", "127.0.0.1:0"},
+  auto second = run({airheald_path().string(), "--state-dir", first.state_dir().string(),
+                     "--listen", "127.0.0.1:0"},
                     std::chrono::seconds(20));
   CHECK(second.exit_code == 2);
   CHECK_THAT(second.err, Catch::Contains("another airheald already holds"));
 
   std::ofstream(dir / "bad.yaml") << "registry:\n  delete: yes\n";
-  auto bad = run({airheald_path().string(), "--config", (dir / "bad.yaml").string()}, std::chrono::seconds(20));
+  auto bad = run({airheald_path().string(), "--config", (dir / "bad.yaml").string()},
+                 std::chrono::seconds(20));
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("bad.yaml:2") && Catch::Contains("registry.delete"));
 }
@@ -57,19 +61,23 @@ TEST_CASE("a killed daemon loses nothing that was acknowledged", "[integration][
     Daemon d(Daemon::Options{.state_dir = state / "s", .config_yaml = {}, .extra_args = {}});
     HttpClient c(d.host(), d.port());
     auto data = random_bytes(1 << 20, 2);
-    REQUIRE(c.request("POST", "/v2/r/blobs/uploads/?digest=" + sha256_digest(data), {}, data).status == 201);
+    REQUIRE(
+        c.request("POST", "/v2/r/blobs/uploads/?digest=" + sha256_digest(data), {}, data).status ==
+        201);
     digest = sha256_digest(data);
     auto loc = c.request("POST", "/v2/r/blobs/uploads/").header("location");
     REQUIRE(c.request("PATCH", loc, {{"Content-Range", "0-4"}}, "12345").status == 202);
     // Kill it in the middle of another upload.
-    std::string raw = "PATCH " + loc + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'z');
+    std::string raw = "PATCH " + loc + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" +
+                      std::string(1000, 'z');
     send_raw_and_close(d.host(), d.port(), raw);
     d.stop(SIGKILL);
   }
   Daemon d(Daemon::Options{.state_dir = state / "s", .config_yaml = {}, .extra_args = {}});
   HttpClient c(d.host(), d.port());
   CHECK(c.get("/v2/r/blobs/" + digest).body == random_bytes(1 << 20, 2));
-  auto check = run({airhealctl_path().string(), "--state-dir", (state / "s").string(), "store", "check"});
+  auto check =
+      run({airhealctl_path().string(), "--state-dir", (state / "s").string(), "store", "check"});
   INFO(check.out);
   CHECK(check.exit_code == 0);
 }
@@ -77,7 +85,8 @@ TEST_CASE("a killed daemon loses nothing that was acknowledged", "[integration][
 TEST_CASE("airhealctl works with and without the daemon", "[integration][daemon][cli]") {
   TempDir state;
   auto ctl = [&](std::vector<std::string> args, std::optional<std::string> input = std::nullopt) {
-    std::vector<std::string> argv = {airhealctl_path().string(), "--state-dir", (state / "s").string()};
+    std::vector<std::string> argv = {airhealctl_path().string(), "--state-dir",
+                                     (state / "s").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, std::chrono::seconds(60), input);
   };
@@ -85,20 +94,28 @@ TEST_CASE("airhealctl works with and without the daemon", "[integration][daemon]
   {
     Daemon d(Daemon::Options{.state_dir = state / "s", .config_yaml = {}, .extra_args = {}});
     HttpClient c(d.host(), d.port());
-    REQUIRE(c.request("POST", "/v2/kept/blobs/uploads/?digest=" + sha256_digest("{}"), {}, "{}").status == 201);
+    REQUIRE(c.request("POST", "/v2/kept/blobs/uploads/?digest=" + sha256_digest("{}"), {}, "{}")
+                .status == 201);
     json m = {{"schemaVersion", 2},
               {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-              {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256_digest("{}")}, {"size", 2}}},
+              {"config",
+               {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                {"digest", sha256_digest("{}")},
+                {"size", 2}}},
               {"layers", json::array()}};
-    REQUIRE(c.request("PUT", "/v2/kept/manifests/v1", {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, m.dump()).status == 201);
-    REQUIRE(c.request("POST", "/v2/junk/blobs/uploads/?digest=" + sha256_digest("junk"), {}, "junk").status == 201);
+    REQUIRE(c.request("PUT", "/v2/kept/manifests/v1",
+                      {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, m.dump())
+                .status == 201);
+    REQUIRE(c.request("POST", "/v2/junk/blobs/uploads/?digest=" + sha256_digest("junk"), {}, "junk")
+                .status == 201);
     auto st = ctl({"status"});
     CHECK(st.exit_code == 0);
     CHECK_THAT(st.out, Catch::Contains("serving on http://127.0.0.1:" + std::to_string(d.port())) &&
                            Catch::Contains("kept (v1)"));
     // gc while serving: dry run first, then for real (grace 0 so the fresh junk qualifies).
     auto dry = ctl({"registry", "gc", "--grace", "0"});
-    CHECK_THAT(dry.out, Catch::Contains("would remove blob " + sha256_digest("junk")) && Catch::Contains("dry run"));
+    CHECK_THAT(dry.out, Catch::Contains("would remove blob " + sha256_digest("junk")) &&
+                            Catch::Contains("dry run"));
     CHECK(c.get("/v2/junk/blobs/" + sha256_digest("junk")).status == 200);
     auto real = ctl({"--json", "registry", "gc", "--grace", "0", "--apply"});
     CHECK(json::parse(real.out)["blobs_removed"] == json({sha256_digest("junk")}));
@@ -119,5 +136,6 @@ TEST_CASE("airhealctl works with and without the daemon", "[integration][daemon]
   CHECK(ctl({"registry", "gc", "--json"}).out.front() == '{');
   CHECK(ctl({"user", "add", "ci"}, std::string("short\n")).exit_code == 2);
   CHECK(ctl({"user", "add", "ci"}, std::string("long-enough-password\n")).exit_code == 0);
-  CHECK(ctl({"user", "list"}).out == "ci  pull=*;push=;delete=;api=read\n");  // pull-only unless given more
+  CHECK(ctl({"user", "list"}).out ==
+        "ci  pull=*;push=;delete=;api=read\n");  // pull-only unless given more
 }

@@ -2,15 +2,15 @@
 // FROM scratch image with a gold artefact, a person approves it, an exception is granted; then
 // `airhealctl audit verify`, `airhealctl evidence export`, the auditor's `airheal-evidence verify`
 // and the bundle README's plain gpg + sha256sum steps; then every kind of tampering.
-#include <catch2/catch.hpp>
+#include "evidence/evidence.hpp"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
 #include "audit/checkpoint.hpp"
-#include "evidence/evidence.hpp"
 #include "core/fs.hpp"
 #include "format/verify.hpp"
 #include "heal/attest.hpp"
@@ -44,7 +44,8 @@ void write_raw(const fsys::path& out, const std::map<std::string, std::string>& 
 
 }  // namespace
 
-TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tampering is detected", "[integration][audit][evidence]") {
+TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tampering is detected",
+          "[integration][audit][evidence]") {
   TempDir tmp;
   Daemon daemon(Daemon::Options{tmp / "state", "scan:\n  poll_interval: 1s\n", {}});
   auto state = daemon.state_dir();
@@ -63,7 +64,8 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   json heal;
   for (int i = 0; i < 300; ++i) {
     auto hs = json::parse(ctl_ok({"--json", "heals"}).out);
-    if (!hs.empty() && (hs[0]["state"] == "staged" || hs[0]["state"] == "held" || hs[0]["state"] == "failed")) {
+    if (!hs.empty() &&
+        (hs[0]["state"] == "staged" || hs[0]["state"] == "held" || hs[0]["state"] == "failed")) {
       heal = hs[0];
       break;
     }
@@ -73,14 +75,14 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   REQUIRE(heal.is_object());
   REQUIRE(heal["state"] == "staged");
   ctl_ok({"heal", "approve", std::to_string(heal["id"].get<int>())});
-  ctl_ok({"exception", "add", "--vulnerability", "GO-2026-9002", "--product", "apps/*", "--reason", "not reachable in our use",
-          "--expires", "30d", "--by", "alice"});
+  ctl_ok({"exception", "add", "--vulnerability", "GO-2026-9002", "--product", "apps/*", "--reason",
+          "not reachable in our use", "--expires", "30d", "--by", "alice"});
 
   // The live journal: intact, and signed checkpoints made on demand.
   auto cp = ctl_ok({"audit", "checkpoint"});
   CHECK(cp.out.find("checkpoint ") != std::string::npos);
-  ctl_ok({"exception", "add", "--vulnerability", "GO-2026-9002", "--product", "apps/other", "--reason", "later record",
-          "--expires", "10d", "--by", "bob"});
+  ctl_ok({"exception", "add", "--vulnerability", "GO-2026-9002", "--product", "apps/other",
+          "--reason", "later record", "--expires", "10d", "--by", "bob"});
   auto verified = ctl_ok({"audit", "verify"});
   CHECK(verified.out.find("audit journal intact") != std::string::npos);
   CHECK(verified.out.find("1 signed checkpoint(s) valid") != std::string::npos);
@@ -88,16 +90,19 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   // The compliance officer's export.
   auto today = snapshot::format_time(std::time(nullptr)).substr(0, 10);
   auto bundle = tmp / "evidence.tar";
-  auto exported = ctl_ok({"evidence", "export", "--from", today, "--to", today, "--out", bundle.string()});
+  auto exported =
+      ctl_ok({"evidence", "export", "--from", today, "--to", today, "--out", bundle.string()});
   INFO(exported.out << exported.err);
   auto key = heal::ApplianceKey::open(state);
   REQUIRE(key);
   auto fpr = key->fingerprint();
   CHECK(exported.out.find("signed by " + fpr) != std::string::npos);
   auto files = files_of(bundle);
-  for (auto p : {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256", "MANIFEST.sha256.asc", "keys/appliance.asc",
-                 "audit/journal.jsonl", "exceptions.json", "vex/openvex.json", "snapshots/index.json", "snapshots/go-1.manifest.json",
-                 "images/apps/greeter/1/findings.json", "images/apps/greeter/1/sbom.cdx.json"})
+  for (auto p :
+       {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256",
+        "MANIFEST.sha256.asc", "keys/appliance.asc", "audit/journal.jsonl", "exceptions.json",
+        "vex/openvex.json", "snapshots/index.json", "snapshots/go-1.manifest.json",
+        "images/apps/greeter/1/findings.json", "images/apps/greeter/1/sbom.cdx.json"})
     CHECK(files.count(p) == 1);
   auto hid = std::to_string(heal["id"].get<int>());
   CHECK(files.count("heals/" + hid + "/heal.json"));
@@ -105,7 +110,9 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   CHECK(files.count("heals/" + hid + "/findings-after.json"));
   std::size_t envelopes = 0;
   for (const auto& [p, b] : files)
-    if (p.rfind("heals/" + hid + "/attestations/", 0) == 0 && json::parse(b).contains("payloadType")) ++envelopes;
+    if (p.rfind("heals/" + hid + "/attestations/", 0) == 0 &&
+        json::parse(b).contains("payloadType"))
+      ++envelopes;
   CHECK(envelopes == 3);
   auto summary = json::parse(files["summary.json"]);
   REQUIRE(summary["heals"].size() == 1);
@@ -126,27 +133,39 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   INFO(ok.out << ok.err);
   CHECK(ok.exit_code == 0);
   CHECK(ok.out.find("VERIFIED") != std::string::npos);
-  auto wrong = run({airheal_evidence_path().string(), "verify", bundle.string(), "--key", signer.fingerprint()});
+  auto wrong = run(
+      {airheal_evidence_path().string(), "verify", bundle.string(), "--key", signer.fingerprint()});
   CHECK(wrong.exit_code == 1);
   CHECK(wrong.out.find("not the appliance key you expect") != std::string::npos);
   // No key named: not verified, and the signer's fingerprint is printed for the auditor to check.
   auto unnamed = run({airheal_evidence_path().string(), "verify", bundle.string()});
   CHECK(unnamed.exit_code == 1);
-  CHECK_THAT(unnamed.out, Catch::Contains("signed by " + fpr) && Catch::Contains("no key to trust was given"));
+  CHECK_THAT(unnamed.out,
+             Catch::Contains("signed by " + fpr) && Catch::Contains("no key to trust was given"));
   // A keyring the auditor trusts works like --key.
   {
     auto appliance_key = tmp / "appliance-key.asc";
-    run_ok({"sh", "-c", "tar -xOf '" + bundle.string() + "' keys/appliance.asc > '" + appliance_key.string() + "'"});
-    CHECK(run({airheal_evidence_path().string(), "verify", bundle.string(), "--keyring", appliance_key.string()}).exit_code == 0);
+    run_ok({"sh", "-c",
+            "tar -xOf '" + bundle.string() + "' keys/appliance.asc > '" + appliance_key.string() +
+                "'"});
+    CHECK(run({airheal_evidence_path().string(), "verify", bundle.string(), "--keyring",
+               appliance_key.string()})
+              .exit_code == 0);
     auto other = signer.write_public_key(tmp.path());
-    CHECK(run({airheal_evidence_path().string(), "verify", bundle.string(), "--keyring", other.string()}).exit_code == 1);
+    CHECK(run({airheal_evidence_path().string(), "verify", bundle.string(), "--keyring",
+               other.string()})
+              .exit_code == 1);
   }
   // One bundle, one form: a gzipped copy and a copy with bytes appended are refused.
-  run_ok({"sh", "-c", "gzip -c '" + bundle.string() + "' > '" + (tmp / "bundle.tar.gz").string() + "'"});
-  CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "bundle.tar.gz").string(), "--key", fpr}).exit_code != 0);
+  run_ok({"sh", "-c",
+          "gzip -c '" + bundle.string() + "' > '" + (tmp / "bundle.tar.gz").string() + "'"});
+  CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "bundle.tar.gz").string(), "--key",
+             fpr})
+            .exit_code != 0);
   fsys::copy_file(bundle, tmp / "appended.tar");
   std::ofstream(tmp / "appended.tar", std::ios::app) << "trailing garbage";
-  auto appended = run({airheal_evidence_path().string(), "verify", (tmp / "appended.tar").string(), "--key", fpr});
+  auto appended = run(
+      {airheal_evidence_path().string(), "verify", (tmp / "appended.tar").string(), "--key", fpr});
   CHECK(appended.exit_code == 1);
   CHECK_THAT(appended.out, Catch::Contains("after the end of the tar archive"));
   auto unpacked = tmp / "unpacked";
@@ -155,14 +174,18 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   auto home = tmp / "auditor-gpg";
   fsys::create_directories(home);
   fsys::permissions(home, fsys::perms::owner_all);
-  run_ok({"gpg", "--batch", "--homedir", home.string(), "--import", (unpacked / "keys/appliance.asc").string()});
+  run_ok({"gpg", "--batch", "--homedir", home.string(), "--import",
+          (unpacked / "keys/appliance.asc").string()});
   auto gv = run_ok({"gpg", "--batch", "--homedir", home.string(), "--status-fd", "1", "--verify",
-                    (unpacked / "MANIFEST.sha256.asc").string(), (unpacked / "MANIFEST.sha256").string()});
+                    (unpacked / "MANIFEST.sha256.asc").string(),
+                    (unpacked / "MANIFEST.sha256").string()});
   CHECK(gv.out.find("[GNUPG:] VALIDSIG " + fpr) != std::string::npos);
-  run_ok({"env", "--chdir=" + unpacked.string(), "sha256sum", "--strict", "--quiet", "-c", "MANIFEST.sha256"});
+  run_ok({"env", "--chdir=" + unpacked.string(), "sha256sum", "--strict", "--quiet", "-c",
+          "MANIFEST.sha256"});
   for (const auto& e : fsys::directory_iterator(unpacked / "audit/checkpoints"))
     if (e.path().extension() == ".json")
-      run_ok({"gpg", "--batch", "--homedir", home.string(), "--verify", e.path().string() + ".asc", e.path().string()});
+      run_ok({"gpg", "--batch", "--homedir", home.string(), "--verify", e.path().string() + ".asc",
+              e.path().string()});
   run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
 
   // The report renders in headless Chromium with nothing but the file: printed to PDF its text
@@ -170,10 +193,12 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   if (!have_program("chromium") || !have_program("pdftotext") || !have_program("tesseract"))
     FAIL("chromium, poppler-utils and tesseract-ocr are needed (scripts/setup.sh installs them)");
   auto chromium = [&](const std::string& flag) {
-    return run_ok({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--user-data-dir=" + (tmp / "chromium").string(),
-                   "--window-size=1280,1600", "--no-pdf-header-footer", flag, "file://" + (unpacked / "report.html").string()},
-                  std::chrono::seconds(120));
+    return run_ok(
+        {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--user-data-dir=" + (tmp / "chromium").string(), "--window-size=1280,1600",
+         "--no-pdf-header-footer", flag, "file://" + (unpacked / "report.html").string()},
+        std::chrono::seconds(120));
   };
   chromium("--print-to-pdf=" + (tmp / "report.pdf").string());
   chromium("--screenshot=" + (tmp / "report.png").string());
@@ -193,8 +218,9 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   }
   INFO(pdf_text);
   // The figures, each as the page shows it: the number and what it counts.
-  for (auto figure : {"1 images", "0 open findings", "0 critical", "0 high", "1 heals", "1 promoted", "0 staged", "0 held or failed",
-                      "0 rolled back", "3 open exceptions"})
+  for (auto figure :
+       {"1 images", "0 open findings", "0 critical", "0 high", "1 heals", "1 promoted", "0 staged",
+        "0 held or failed", "0 rolled back", "3 open exceptions"})
     CHECK(pdf_lines.count(figure));
   CHECK(pdf_text.find("apps/greeter:1") != std::string::npos);
   CHECK(pdf_text.find("GO-2026-9002") != std::string::npos);
@@ -205,7 +231,8 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   CHECK(png.compare(1, 3, "PNG") == 0);
   auto ocr = run_ok({"tesseract", (tmp / "report.png").string(), "-"}).out;
   INFO(ocr);
-  for (auto word : {"evidence report", "open findings", "promoted", "greeter", "Exceptions", "alice"})
+  for (auto word :
+       {"evidence report", "open findings", "promoted", "greeter", "Exceptions", "alice"})
     CHECK(ocr.find(word) != std::string::npos);
 
   // Tampering with the tar: every file modified, every file removed, one added, one duplicated.
@@ -227,9 +254,11 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
     }
     auto v = verdict(f);
     CHECK_FALSE(v.ok);
-    if (path != "MANIFEST.sha256.asc" && path != "MANIFEST.sha256" && path != "keys/appliance.asc") {
+    if (path != "MANIFEST.sha256.asc" && path != "MANIFEST.sha256" &&
+        path != "keys/appliance.asc") {
       bool named = false;
-      for (const auto& p : v.problems) named = named || p.find(path + " was modified") != std::string::npos;
+      for (const auto& p : v.problems)
+        named = named || p.find(path + " was modified") != std::string::npos;
       CHECK(named);
     }
   }
@@ -244,19 +273,24 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
     f["extra/notes.txt"] = "added later";
     auto v = verdict(f);
     CHECK_FALSE(v.ok);
-    CHECK(v.problems.back().find("extra/notes.txt is in the bundle but not in the signed manifest") != std::string::npos);
+    CHECK(
+        v.problems.back().find("extra/notes.txt is in the bundle but not in the signed manifest") !=
+        std::string::npos);
   }
-  // Re-signed by someone else's key, with their key put in the bundle: refused for the expected key.
+  // Re-signed by someone else's key, with their key put in the bundle: refused for the expected
+  // key.
   {
     auto f = files;
     f.erase("MANIFEST.sha256");
     f.erase("MANIFEST.sha256.asc");
     f["keys/appliance.asc"] = signer.public_key();
     auto t = tmp / "forged.tar";
-    REQUIRE(evidence::write_bundle(t, f, [&](const std::string& d) -> Result<std::string> { return signer.sign(d); }, 0));
+    REQUIRE(evidence::write_bundle(
+        t, f, [&](const std::string& d) -> Result<std::string> { return signer.sign(d); }, 0));
     auto v = evidence::verify_bundle(t, {fpr});
     CHECK_FALSE(v.ok);
-    CHECK(run({airheal_evidence_path().string(), "verify", t.string(), "--key", fpr}).exit_code == 1);
+    CHECK(run({airheal_evidence_path().string(), "verify", t.string(), "--key", fpr}).exit_code ==
+          1);
   }
   // Audit records edited, deleted, reordered or inserted, even with the manifest re-signed by the
   // appliance key itself: the chain and the signed checkpoints still catch it.
@@ -279,7 +313,8 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
     for (const auto& l : ls) j += l + "\n";
     f["audit/journal.jsonl"] = j;
     auto t = tmp / "resigned.tar";
-    REQUIRE(evidence::write_bundle(t, f, [&](const std::string& d) { return key->sign(d); }, 0));
+    REQUIRE(evidence::write_bundle(
+        t, f, [&](const std::string& d) { return key->sign(d); }, 0));
     return evidence::verify_bundle(t, {fpr});
   };
   REQUIRE(resigned(lines).ok);
@@ -304,26 +339,33 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   }
   // Not a bundle at all: exit 2.
   std::ofstream(tmp / "junk.tar") << "junk";
-  CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "junk.tar").string()}).exit_code == 2);
+  CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "junk.tar").string()}).exit_code ==
+        2);
 
   // The live journal edited on the appliance: `audit verify` names the first broken record.
   auto jp = audit::journal_path(state);
   auto text = *fs::read_file(jp, 64 << 20);
   auto second = text.find('\n') + 1;
-  auto broken = text.substr(0, second) + text.substr(text.find('\n', second) + 1);  // record 2 deleted
+  auto broken =
+      text.substr(0, second) + text.substr(text.find('\n', second) + 1);  // record 2 deleted
   REQUIRE(fs::write_file_atomic(jp, broken));
   auto bad = ctl({"audit", "verify"});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("record 2") != std::string::npos);
   // An export from a broken journal is refused.
-  CHECK(ctl({"evidence", "export", "--from", today, "--to", today, "--out", (tmp / "e2.tar").string()}).exit_code != 0);
+  CHECK(ctl({"evidence", "export", "--from", today, "--to", today, "--out",
+             (tmp / "e2.tar").string()})
+            .exit_code != 0);
   CHECK_FALSE(fsys::exists(tmp / "e2.tar"));
   daemon.stop();
   run({"gpgconf", "--homedir", (state / "trust" / "gnupg").string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (state / "keys" / "gnupg").string(), "--kill", "all"});
 }
 
-TEST_CASE("airhealctl import-folder imports settled snapshots from the drop folder and quarantines refused ones", "[integration][import]") {
+TEST_CASE(
+    "airhealctl import-folder imports settled snapshots from the drop folder and quarantines "
+    "refused ones",
+    "[integration][import]") {
   TempDir tmp;
   auto state = tmp / "state";
   auto ctl = [&](std::vector<std::string> args) {
@@ -333,14 +375,17 @@ TEST_CASE("airhealctl import-folder imports settled snapshots from the drop fold
   Signer signer(tmp / "gpg", "Go mirror");
   fsys::create_directories(tmp / "adv");
   std::ofstream(tmp / "adv" / "GO-2026-9001.json") << greeter_osv("GO-2026-9001", "1.2.4").dump();
-  REQUIRE(ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "go"}).exit_code == 0);
+  REQUIRE(ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "go"})
+              .exit_code == 0);
   auto drop = state / "import";
   fsys::create_directories(drop);
   for (int seq : {1, 2}) {
     auto snap = tmp / ("go-" + std::to_string(seq) + ".snapshot");
-    run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", std::to_string(seq), "--expires", "30d", "--out",
-            snap.string(), "--advisories", (tmp / "adv").string()});
-    run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+    run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence",
+            std::to_string(seq), "--expires", "30d", "--out", snap.string(), "--advisories",
+            (tmp / "adv").string()});
+    run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(),
+            "--gpg-home", signer.home().string()});
     fsys::copy_file(snap, drop / snap.filename());
   }
   // The second one is damaged on the way: refused and quarantined with its reason.

@@ -3,7 +3,6 @@
 // advisory and a gold artefact inside the gap. (Its `sh` blocks run in a clean root with the
 // packages installed: tests/packaging/packages_test.cpp.)
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "core/fs.hpp"
@@ -15,7 +14,8 @@ using namespace airheal;
 using namespace airheal::test;
 namespace fsys = std::filesystem;
 
-TEST_CASE("The operator guide's approval and rollback commands work on a real heal", "[integration][guide][slow]") {
+TEST_CASE("The operator guide's approval and rollback commands work on a real heal",
+          "[integration][guide][slow]") {
   auto guide = fsys::path(AIRHEAL_SOURCE_DIR) / "docs/airgap/operator-guide.md";
   auto blocks = markdown_blocks(guide, "sh-heal");
   REQUIRE(blocks.size() == 1);
@@ -28,7 +28,9 @@ TEST_CASE("The operator guide's approval and rollback commands work on a real he
 
   std::string id;
   for (int i = 0; i < 300 && id.empty(); ++i) {
-    for (const auto& h : nlohmann::json::parse(run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "heals"}).out))
+    for (const auto& h : nlohmann::json::parse(
+             run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "heals"})
+                 .out))
       if (h["state"] == "staged") id = std::to_string(h["id"].get<std::int64_t>());
     if (id.empty()) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -40,18 +42,24 @@ TEST_CASE("The operator guide's approval and rollback commands work on a real he
   REQUIRE(fs::write_file_atomic(config, "state_dir: " + state.string() + "\n"));
   auto script = tmp / "guide-heal.sh";
   REQUIRE(fs::write_file_atomic(script, blocks[0].text));
-  auto r = run({"env", "PATH=" + airhealctl_path().parent_path().string() + ":" + std::getenv("PATH"), "AIRHEAL_CONFIG=" + config.string(),
-                "HEAL_ID=" + id, "IMAGE=apps/greeter:1", "OPERATOR=alice", "bash", "-euo", "pipefail", script.string()},
-               std::chrono::seconds(600));
-  INFO("operator-guide.md line " << blocks[0].line << ":\n" << blocks[0].text << describe_run({"bash", script.string()}, r));
+  auto r =
+      run({"env", "PATH=" + airhealctl_path().parent_path().string() + ":" + std::getenv("PATH"),
+           "AIRHEAL_CONFIG=" + config.string(), "HEAL_ID=" + id, "IMAGE=apps/greeter:1",
+           "OPERATOR=alice", "bash", "-euo", "pipefail", script.string()},
+          std::chrono::seconds(600));
+  INFO("operator-guide.md line " << blocks[0].line << ":\n"
+                                 << blocks[0].text << describe_run({"bash", script.string()}, r));
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("promoted") != std::string::npos);
 
   // The heal was approved, then rolled back: the tag serves the original image again.
-  auto heals = nlohmann::json::parse(run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "heals"}).out);
+  auto heals = nlohmann::json::parse(
+      run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "heals"}).out);
   REQUIRE(heals.size() == 1);
   CHECK(heals[0]["state"] == "rolled_back");
-  auto journal = run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "journal"}).out;
+  auto journal =
+      run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "journal"}).out;
   CHECK(journal.find("alice") != std::string::npos);
-  for (const char* home : {"trust/gnupg", "keys/gnupg"}) run({"gpgconf", "--homedir", (state / home).string(), "--kill", "all"});
+  for (const char* home : {"trust/gnupg", "keys/gnupg"})
+    run({"gpgconf", "--homedir", (state / home).string(), "--kill", "all"});
 }

@@ -22,7 +22,8 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-// airhealctl against one state folder: ctl({...}) must succeed; ctl.json_of({...}) parses --json output.
+// airhealctl against one state folder: ctl({...}) must succeed; ctl.json_of({...}) parses --json
+// output.
 struct Ctl {
   fsys::path state;
   ProcessResult operator()(std::vector<std::string> args) const {
@@ -37,15 +38,18 @@ struct Ctl {
 
 }  // namespace
 
-TEST_CASE("A bookworm main image is healed offline from bookworm-security .debs, promoted and rolled back",
-          "[integration][heal][slow]") {
+TEST_CASE(
+    "A bookworm main image is healed offline from bookworm-security .debs, promoted and rolled "
+    "back",
+    "[integration][heal][slow]") {
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   auto tar = debian_minbase_tar();
   auto tracker = debian_security_tracker();
   TempDir tmp;
   // Default mode (autonomous-staging) for debian/*; continuous with a failing and a passing test
   // command for the two other copies of the image.
-  Daemon daemon(Daemon::Options{{}, R"(scan:
+  Daemon daemon(Daemon::Options{{},
+                                R"(scan:
   poll_interval: 1s
 heal:
   rules:
@@ -53,13 +57,15 @@ heal:
     - {repository: "cont/passing", mode: continuous, test: ["dpkg", "--audit"]}
     - {repository: "adv/*", mode: advisory}
     - {repository: "net/probe", mode: continuous, test: ["perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new(PeerAddr => 'deb.debian.org:80', Timeout => 5) or exit 7"]}
-)", {}});
+)",
+                                {}});
   Ctl ctl{daemon.state_dir()};
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   auto img = make_oci_image_from_tars(tmp / "layout", "main", {tar});
   for (auto repo : {"debian", "cont/failing", "cont/passing", "adv/app", "net/probe"})
-    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
-          "docker://" + reg + "/" + repo + ":bookworm-main"});
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+            "oci:" + (tmp / "layout").string() + ":main",
+            "docker://" + reg + "/" + repo + ":bookworm-main"});
 
   // The connected side: the tracker's advisories and every security build of the affected sources.
   auto status = scan::parse_dpkg_status(*fs::read_file(debian_minbase_status(), 64 << 20));
@@ -79,9 +85,11 @@ heal:
   REQUIRE_FALSE(fixed_binaries.empty());
   Signer signer(tmp / "gpg", "Debian mirror team");
   auto snap = tmp / "s1.tar";
-  run_ok({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1", "--expires", "30d", "--out",
-        snap.string(), "--advisories", (tmp / "adv").string(), "--packages", (tmp / "debs").string()});
-  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1",
+          "--expires", "30d", "--out", snap.string(), "--advisories", (tmp / "adv").string(),
+          "--packages", (tmp / "debs").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(),
+          "--gpg-home", signer.home().string()});
   ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
   ctl({"import", snap.string()});
   auto before = ctl.json_of({"findings", "--image", "debian:bookworm-main"});
@@ -99,7 +107,9 @@ heal:
     for (const auto& h : ctl.json_of({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
     bool done = by_repo.size() == 5;
     for (const auto& [r, h] : by_repo)
-      if (h["state"] != "staged" && h["state"] != "promoted" && h["state"] != "held" && h["state"] != "failed") done = false;
+      if (h["state"] != "staged" && h["state"] != "promoted" && h["state"] != "held" &&
+          h["state"] != "failed")
+        done = false;
     if (done) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -112,7 +122,8 @@ heal:
   // Continuous: a failing test command holds the heal (the tag is untouched); a passing one
   // promotes it; advisory mode writes the plan for a human and builds nothing.
   CHECK(by_repo["cont/failing"]["state"] == "held");
-  CHECK(by_repo["cont/failing"]["reason"].get<std::string>().find("test command failed") != std::string::npos);
+  CHECK(by_repo["cont/failing"]["reason"].get<std::string>().find("test command failed") !=
+        std::string::npos);
   CHECK(by_repo["cont/passing"]["state"] == "promoted");
   CHECK(by_repo["adv/app"]["state"] == "held");
   // No egress from build or test steps: the same probe that reaches Debian's archive from this
@@ -120,22 +131,31 @@ heal:
   CHECK(by_repo["net/probe"]["state"] == "held");
   CHECK(by_repo["net/probe"]["reason"].get<std::string>().find("exit 7") != std::string::npos);
   if (have_program("perl"))
-    CHECK(run({"perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new(PeerAddr => 'deb.debian.org:80', Timeout => 5) or exit 7"})
+    CHECK(run({"perl", "-MIO::Socket::INET", "-e",
+               "IO::Socket::INET->new(PeerAddr => 'deb.debian.org:80', Timeout => 5) or exit 7"})
               .exit_code == 0);
-  auto outbox = daemon.state_dir() / "outbox" / ("heal-" + std::to_string(by_repo["adv/app"]["id"].get<int>()));
+  auto outbox = daemon.state_dir() / "outbox" /
+                ("heal-" + std::to_string(by_repo["adv/app"]["id"].get<int>()));
   CHECK(fsys::exists(outbox / "plan.json"));
   // The outbox builds offline by hand with the same install the heal runs: the image's apt from
   // the local repository it carries (heal.sh, every value quoted).
   auto containerfile = *fs::read_file(outbox / "Containerfile", 1 << 20);
-  CHECK(containerfile.find("RUN --mount=type=bind,source=repo,target=/airheal-heal,ro") != std::string::npos);
-  CHECK(fs::read_file(outbox / "repo" / "heal.sh", 1 << 20)->find("'apt-get' ") != std::string::npos);
+  CHECK(containerfile.find("RUN --mount=type=bind,source=repo,target=/airheal-heal,ro") !=
+        std::string::npos);
+  CHECK(fs::read_file(outbox / "repo" / "heal.sh", 1 << 20)->find("'apt-get' ") !=
+        std::string::npos);
   CHECK(fsys::exists(outbox / "repo" / "Packages"));
   {
-    std::vector<std::string> b = {"buildah", "--root", (tmp / "bud-root").string(), "--runroot", (tmp / "bud-run").string(),
-                                  "--storage-driver", "vfs"};
+    std::vector<std::string> b = {"buildah",
+                                  "--root",
+                                  (tmp / "bud-root").string(),
+                                  "--runroot",
+                                  (tmp / "bud-run").string(),
+                                  "--storage-driver",
+                                  "vfs"};
     auto bud = b;
-    for (auto a : {"bud", "--quiet", "--runtime", "runc", "--network", "none", "--tls-verify=false", "--layers=false", "-f", "Containerfile",
-                   "-t", "localhost/by-hand:1"})
+    for (auto a : {"bud", "--quiet", "--runtime", "runc", "--network", "none", "--tls-verify=false",
+                   "--layers=false", "-f", "Containerfile", "-t", "localhost/by-hand:1"})
       bud.push_back(a);
     bud.push_back("--build-arg");
     bud.push_back("REGISTRY=" + reg);
@@ -143,13 +163,17 @@ heal:
     bud.insert(bud.begin(), {"env", "--chdir=" + outbox.string()});
     run_ok(bud);
     auto q = b;
-    for (auto a : {"from", "--quiet", "--pull-never", "--name", "by-hand-check", "localhost/by-hand:1"}) q.push_back(a);
+    for (auto a :
+         {"from", "--quiet", "--pull-never", "--name", "by-hand-check", "localhost/by-hand:1"})
+      q.push_back(a);
     run_ok(q);
     auto dq = b;
-    for (auto a : {"run", "--runtime", "runc", "--network", "none", "by-hand-check", "--", "dpkg-query", "-W", "-f", "${Package} ${Version}\n"})
+    for (auto a : {"run", "--runtime", "runc", "--network", "none", "by-hand-check", "--",
+                   "dpkg-query", "-W", "-f", "${Package} ${Version}\n"})
       dq.push_back(a);
     auto by_hand = run_ok(dq).out;
-    for (const auto& [name, version] : fixed_binaries) CHECK(by_hand.find(name + " " + version + "\n") != std::string::npos);
+    for (const auto& [name, version] : fixed_binaries)
+      CHECK(by_hand.find(name + " " + version + "\n") != std::string::npos);
   }
   std::string staged_tag = healed["staged_tag"];
   CHECK(staged_tag.rfind("bookworm-main-airheal-", 0) == 0);
@@ -158,22 +182,30 @@ heal:
 
   // One heal layer over the original layers, sharing their blobs.
   HttpClient http("127.0.0.1", daemon.port());
-  auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+  auto accept =
+      std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
   auto orig_m = json::parse(http.get("/v2/debian/manifests/bookworm-main", accept).body);
   auto healed_m = json::parse(http.get("/v2/debian/manifests/" + staged_tag, accept).body);
   REQUIRE(healed_m["layers"].size() == orig_m["layers"].size() + 1);
   CHECK(healed_m["layers"][0]["digest"] == orig_m["layers"][0]["digest"]);
-  auto heal_size = healed_m["layers"].back()["size"].get<double>(), base_size = orig_m["layers"][0]["size"].get<double>();
+  auto heal_size = healed_m["layers"].back()["size"].get<double>(),
+       base_size = orig_m["layers"][0]["size"].get<double>();
   CHECK(healed_m["layers"].back()["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip");
   // Seven packages, perl-modules among them: the heal layer holds just their files.
   CHECK(heal_size < 0.5 * base_size);
-  WARN("heal layer " << heal_size / 1048576 << " MiB over a " << base_size / 1048576 << " MiB image");
+  WARN("heal layer " << heal_size / 1048576 << " MiB over a " << base_size / 1048576
+                     << " MiB image");
 
   // The healed image runs under podman (pulled from airheal's registry, no network) and its own
   // dpkg says the fixed versions are installed. podman's default rlimits exceed this host's hard
   // limits, hence the explicit --ulimit values.
-  std::vector<std::string> p = {"podman", "--root", (tmp / "p-root").string(), "--runroot", (tmp / "p-run").string(),
-                                "--storage-driver", "vfs"};
+  std::vector<std::string> p = {"podman",
+                                "--root",
+                                (tmp / "p-root").string(),
+                                "--runroot",
+                                (tmp / "p-run").string(),
+                                "--storage-driver",
+                                "vfs"};
   auto pod = [&](std::vector<std::string> a) {
     auto v = p;
     v.insert(v.end(), a.begin(), a.end());
@@ -181,11 +213,15 @@ heal:
   };
   auto ref = reg + "/debian:" + staged_tag;
   pod({"pull", "--quiet", "--tls-verify=false", ref});
-  auto dq = pod({"run", "--rm", "--network", "none", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
-                 "nproc=1024:1024", ref, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"}).out;
-  for (const auto& [name, version] : fixed_binaries) CHECK(dq.find(name + " " + version + "\n") != std::string::npos);
-  auto dl = pod({"run", "--rm", "--network", "none", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
-                 "nproc=1024:1024", ref, "dpkg", "-l", "perl-base"}).out;
+  auto dq = pod({"run", "--rm", "--network", "none", "--runtime", "runc", "--ulimit",
+                 "nofile=1024:1024", "--ulimit", "nproc=1024:1024", ref, "dpkg-query", "-W", "-f",
+                 "${Package} ${Version}\\n"})
+                .out;
+  for (const auto& [name, version] : fixed_binaries)
+    CHECK(dq.find(name + " " + version + "\n") != std::string::npos);
+  auto dl = pod({"run", "--rm", "--network", "none", "--runtime", "runc", "--ulimit",
+                 "nofile=1024:1024", "--ulimit", "nproc=1024:1024", ref, "dpkg", "-l", "perl-base"})
+                .out;
   CHECK(dl.find("ii  perl-base") != std::string::npos);
   CHECK(dl.find(fixed_binaries["perl-base"]) != std::string::npos);
 
@@ -210,11 +246,14 @@ heal:
   CHECK(rolled);
   // The original stays a rollback target: garbage collection keeps it.
   ctl({"registry", "gc", "--apply", "--delete-untagged", "--grace", "0"});
-  CHECK(http.get("/v2/debian/manifests/" + healed["original"].get<std::string>(), accept).status == 200);
+  CHECK(http.get("/v2/debian/manifests/" + healed["original"].get<std::string>(), accept).status ==
+        200);
   run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"});
 }
 
-TEST_CASE("An image built FROM a base that has a newer version here is rebased onto it (upstream bump)", "[integration][heal][slow]") {
+TEST_CASE(
+    "An image built FROM a base that has a newer version here is rebased onto it (upstream bump)",
+    "[integration][heal][slow]") {
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   auto tar = debian_minbase_tar();
   auto tracker = debian_security_tracker();
@@ -223,10 +262,15 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   Ctl ctl{daemon.state_dir()};
   auto reg = "127.0.0.1:" + std::to_string(daemon.port());
   make_oci_image_from_tars(tmp / "layout", "main", {tar});
-  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout").string() + ":main",
-        "docker://" + reg + "/library/debian:12"});
-  std::vector<std::string> b = {"buildah", "--root", (tmp / "b-root").string(), "--runroot", (tmp / "b-run").string(),
-                                "--storage-driver", "vfs"};
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+          "oci:" + (tmp / "layout").string() + ":main", "docker://" + reg + "/library/debian:12"});
+  std::vector<std::string> b = {"buildah",
+                                "--root",
+                                (tmp / "b-root").string(),
+                                "--runroot",
+                                (tmp / "b-run").string(),
+                                "--storage-driver",
+                                "vfs"};
   auto with = [&](std::vector<std::string> a) {
     auto v = b;
     v.insert(v.end(), a.begin(), a.end());
@@ -240,26 +284,31 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   with({"copy", app, (tmp / "index.html").string(), "/srv/web/index.html"});
   with({"config", "--cmd", R"(["/bin/sh", "-c", "test -f /srv/web/index.html"])", app});
   with({"commit", "--quiet", "--format", "oci", app, "localhost/web:1"});
-  with({"push", "--quiet", "--tls-verify=false", "localhost/web:1", "docker://" + reg + "/apps/web:1"});
+  with({"push", "--quiet", "--tls-verify=false", "localhost/web:1",
+        "docker://" + reg + "/apps/web:1"});
   // A second application with no base annotations at all: its base is recognised by its leading
   // layer, and the base's earlier version by the tag's history.
   fsys::create_directories(tmp / "plain" / "srv");
   std::ofstream(tmp / "plain" / "srv" / "plain.txt") << "plain\n";
   run_ok({"tar", "-cf", (tmp / "plain.tar").string(), "-C", (tmp / "plain").string(), "srv"});
   make_oci_image_from_tars(tmp / "layout-plain", "plain", {tar, tmp / "plain.tar"});
-  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout-plain").string() + ":plain",
-        "docker://" + reg + "/apps/plain:1"});
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+          "oci:" + (tmp / "layout-plain").string() + ":plain",
+          "docker://" + reg + "/apps/plain:1"});
   HttpClient http("127.0.0.1", daemon.port());
-  auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+  auto accept =
+      std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
   auto web_m = json::parse(http.get("/v2/apps/web/manifests/1", accept).body);
-  CHECK_FALSE(json::parse(http.get("/v2/apps/plain/manifests/1", accept).body).contains("annotations"));
+  CHECK_FALSE(
+      json::parse(http.get("/v2/apps/plain/manifests/1", accept).body).contains("annotations"));
   auto old_base = sha256_digest(http.get("/v2/library/debian/manifests/12", accept).body);
   REQUIRE(web_m["annotations"]["org.opencontainers.image.base.digest"] == old_base);
   // The vendor's newer base: bookworm minbase built from main and bookworm-security (as Debian's
   // own images are), pushed under the same tag, as a mirror would.
   auto newer = debian_image("bookworm", "minbase", {}, true);
   make_oci_image_from_tars(tmp / "layout-new", "new", {newer.tar});
-  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (tmp / "layout-new").string() + ":new",
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+          "oci:" + (tmp / "layout-new").string() + ":new",
           "docker://" + reg + "/library/debian:12"});
   auto new_base = sha256_digest(http.get("/v2/library/debian/manifests/12", accept).body);
   REQUIRE(new_base != old_base);
@@ -269,9 +318,10 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   fsys::copy_file(tracker, tmp / "adv" / "tracker.json");
   Signer signer(tmp / "gpg", "Debian mirror team");
   auto snap = tmp / "s1.tar";
-  run_ok({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1", "--expires", "30d", "--out",
-        snap.string(), "--advisories", (tmp / "adv").string()});
-  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "debian", "--sequence", "1",
+          "--expires", "30d", "--out", snap.string(), "--advisories", (tmp / "adv").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(),
+          "--gpg-home", signer.home().string()});
   ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", "debian"});
   ctl({"import", snap.string()});
   REQUIRE_FALSE(ctl.json_of({"findings", "--image", "apps/web:1"}).empty());
@@ -280,7 +330,9 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   for (int i = 0; i < 300; ++i) {
     for (const auto& h : ctl.json_of({"heals"}))
       if (h["repository"] == "apps/web") heal = h;
-    if (heal.is_object() && (heal["state"] == "staged" || heal["state"] == "held" || heal["state"] == "failed")) break;
+    if (heal.is_object() &&
+        (heal["state"] == "staged" || heal["state"] == "held" || heal["state"] == "failed"))
+      break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   INFO(heal.dump(2) << daemon.log().substr(0, 20000));
@@ -291,17 +343,21 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   CHECK(heal["plan"]["rebase"]["to"] == new_base);
   // The healed image: the newer base's layers, then the application's own layer, unchanged; its
   // command kept; its findings are exactly the newer base's.
-  auto healed = json::parse(http.get("/v2/apps/web/manifests/" + heal["staged_tag"].get<std::string>(), accept).body);
+  auto healed = json::parse(
+      http.get("/v2/apps/web/manifests/" + heal["staged_tag"].get<std::string>(), accept).body);
   auto nb = json::parse(http.get("/v2/library/debian/manifests/12", accept).body);
   REQUIRE(healed["layers"].size() == nb["layers"].size() + 1);
-  for (std::size_t i = 0; i < nb["layers"].size(); ++i) CHECK(healed["layers"][i]["digest"] == nb["layers"][i]["digest"]);
+  for (std::size_t i = 0; i < nb["layers"].size(); ++i)
+    CHECK(healed["layers"][i]["digest"] == nb["layers"][i]["digest"]);
   CHECK(healed["layers"].back()["digest"] == web_m["layers"].back()["digest"]);
   CHECK(healed["annotations"]["org.opencontainers.image.base.digest"] == new_base);
-  auto cfg = json::parse(http.get("/v2/apps/web/blobs/" + healed["config"]["digest"].get<std::string>()).body);
+  auto cfg = json::parse(
+      http.get("/v2/apps/web/blobs/" + healed["config"]["digest"].get<std::string>()).body);
   CHECK(cfg["config"]["Cmd"] == json::array({"/bin/sh", "-c", "test -f /srv/web/index.html"}));
   auto advisories = [&](const std::string& ref) {
     std::set<std::string> out;
-    for (const auto& f : ctl.json_of({"findings", "--image", ref, "--all"})) out.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
+    for (const auto& f : ctl.json_of({"findings", "--image", ref, "--all"}))
+      out.insert(f["package"].get<std::string>() + " " + f["advisory"].get<std::string>());
     return out;
   };
   auto after = advisories("apps/web:" + heal["staged_tag"].get<std::string>());
@@ -313,7 +369,9 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   for (int i = 0; i < 300; ++i) {
     for (const auto& h : ctl.json_of({"heals"}))
       if (h["repository"] == "apps/plain") plain = h;
-    if (plain.is_object() && (plain["state"] == "staged" || plain["state"] == "held" || plain["state"] == "failed")) break;
+    if (plain.is_object() &&
+        (plain["state"] == "staged" || plain["state"] == "held" || plain["state"] == "failed"))
+      break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   INFO(plain.dump(2));
@@ -322,7 +380,8 @@ TEST_CASE("An image built FROM a base that has a newer version here is rebased o
   CHECK(plain["strategy"] == "upstream-bump");
   CHECK(plain["plan"]["rebase"]["base"] == "library/debian:12");
   CHECK(plain["plan"]["rebase"]["from"] == old_base);
-  CHECK(advisories("apps/plain:" + plain["staged_tag"].get<std::string>()) == advisories("library/debian:12"));
+  CHECK(advisories("apps/plain:" + plain["staged_tag"].get<std::string>()) ==
+        advisories("library/debian:12"));
   run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (daemon.state_dir() / "keys" / "gnupg").string(), "--kill", "all"});
 }

@@ -2,9 +2,8 @@
 // HEAD answers without a body on a kept-alive connection, reads by an impossible reference find
 // nothing, the API's body bound, Host/Origin/Content-Type checks against cross-site requests and
 // DNS rebinding (a hostile page in headless Chromium), and IPv4 loopback on an IPv6 listener.
-#include <catch2/catch.hpp>
-
 #include <boost/asio.hpp>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -64,31 +63,53 @@ std::string status_line(const std::string& header) { return header.substr(0, hea
 
 }  // namespace
 
-TEST_CASE("HEAD never carries a body, on every route, on one kept-alive connection", "[integration][http][hostile]") {
+TEST_CASE("HEAD never carries a body, on every route, on one kept-alive connection",
+          "[integration][http][hostile]") {
   Daemon daemon;
   HttpClient http("127.0.0.1", daemon.port());
   // One image to have real routes with content too.
   const std::string config = "{}";
-  REQUIRE(http.request("POST", "/v2/r/blobs/uploads/?digest=" + sha256_digest(config), {}, config).status == 201);
+  REQUIRE(http.request("POST", "/v2/r/blobs/uploads/?digest=" + sha256_digest(config), {}, config)
+              .status == 201);
   json manifest{{"schemaVersion", 2},
                 {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256_digest(config)}, {"size", 2}}},
+                {"config",
+                 {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                  {"digest", sha256_digest(config)},
+                  {"size", 2}}},
                 {"layers", json::array()}};
-  REQUIRE(http.request("PUT", "/v2/r/manifests/v1", {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, manifest.dump())
+  REQUIRE(http.request("PUT", "/v2/r/manifests/v1",
+                       {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}},
+                       manifest.dump())
               .status == 201);
   const std::string missing = "sha256:" + std::string(64, '0');
-  const std::vector<std::string> routes = {
-      "/v2/",         "/v2/_catalog",      "/v2/r/tags/list",        "/v2/r/referrers/" + missing, "/v2/r/manifests/v1",
-      "/v2/r/manifests/nope", "/v2/r/manifests/" + missing, "/v2/r/manifests/..", "/v2/r/blobs/" + missing,
-      "/v2/r/blobs/" + sha256_digest(config), "/v2/nothere/tags/list", "/v2/UPPER/manifests/x", "/api/v1", "/api/v1/status",
-      "/api/v1/heals/999", "/api/v1/nothing", "/metrics",     "/dashboard",            "/nowhere"};
+  const std::vector<std::string> routes = {"/v2/",
+                                           "/v2/_catalog",
+                                           "/v2/r/tags/list",
+                                           "/v2/r/referrers/" + missing,
+                                           "/v2/r/manifests/v1",
+                                           "/v2/r/manifests/nope",
+                                           "/v2/r/manifests/" + missing,
+                                           "/v2/r/manifests/..",
+                                           "/v2/r/blobs/" + missing,
+                                           "/v2/r/blobs/" + sha256_digest(config),
+                                           "/v2/nothere/tags/list",
+                                           "/v2/UPPER/manifests/x",
+                                           "/api/v1",
+                                           "/api/v1/status",
+                                           "/api/v1/heals/999",
+                                           "/api/v1/nothing",
+                                           "/metrics",
+                                           "/dashboard",
+                                           "/nowhere"};
   RawConnection c(daemon.port());
   const std::string host = "Host: 127.0.0.1:" + std::to_string(daemon.port()) + "\r\n";
   for (const auto& route : routes) {
     INFO(route);
     // HEAD and, pipelined behind it, a GET of the same route: the GET's status line must be the
     // very next bytes, and its Content-Length must be what HEAD announced.
-    c.send("HEAD " + route + " HTTP/1.1\r\n" + host + "\r\nGET " + route + " HTTP/1.1\r\n" + host + "\r\n");
+    c.send("HEAD " + route + " HTTP/1.1\r\n" + host + "\r\nGET " + route + " HTTP/1.1\r\n" + host +
+           "\r\n");
     auto head = c.read_header();
     auto get = c.read_header();
     CHECK(get.rfind("HTTP/1.1 ", 0) == 0);
@@ -99,50 +120,76 @@ TEST_CASE("HEAD never carries a body, on every route, on one kept-alive connecti
   CHECK(c.buffered() == 0);
 }
 
-TEST_CASE("a read by a reference that cannot exist is 404 MANIFEST_UNKNOWN; a write by it is 400", "[integration][http]") {
+TEST_CASE("a read by a reference that cannot exist is 404 MANIFEST_UNKNOWN, a write by it is 400",
+          "[integration][http]") {
   Daemon daemon;
   HttpClient http("127.0.0.1", daemon.port());
-  for (const std::string ref : {std::string(".."), std::string("-x"), std::string("sha256:zz"), std::string("sha512:00"), std::string(200, 'a')}) {
+  for (const std::string ref : {std::string(".."), std::string("-x"), std::string("sha256:zz"),
+                                std::string("sha512:00"), std::string(200, 'a')}) {
     INFO(ref);
     auto r = http.get("/v2/r/manifests/" + ref);
     CHECK(r.status == 404);
     CHECK(oci_error_code(r.body) == "MANIFEST_UNKNOWN");
     CHECK(http.request("HEAD", "/v2/r/manifests/" + ref).status == 404);
   }
-  CHECK(http.request("PUT", "/v2/r/manifests/..", {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, "{}").status == 400);
+  CHECK(http.request("PUT", "/v2/r/manifests/..",
+                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, "{}")
+            .status == 400);
 }
 
-TEST_CASE("the API refuses bodies over 1 MiB before reading them, and wrong Host, type and origin", "[integration][http][api][hostile]") {
+TEST_CASE("the API refuses bodies over 1 MiB before reading them, and wrong Host, type and origin",
+          "[integration][http][api][hostile]") {
   Daemon daemon;
   HttpClient http("127.0.0.1", daemon.port());
-  const json vex{{"vulnerability", "CVE-2024-0001"}, {"product", "apps/app"}, {"status", "not_affected"},
+  const json vex{{"vulnerability", "CVE-2024-0001"},
+                 {"product", "apps/app"},
+                 {"status", "not_affected"},
                  {"justification", "component_not_present"}};
   // Over the bound: 413, whether the length is announced (nothing of the body is read) or not.
   RawConnection big(daemon.port());
-  big.send("POST /api/v1/vex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 268435456\r\n\r\n{");
+  big.send(
+      "POST /api/v1/vex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: 268435456\r\n\r\n{");
   CHECK(status_line(big.read_header()) == "HTTP/1.1 413 Payload Too Large");
   RawConnection chunked(daemon.port());
   char size[32];
   std::snprintf(size, sizeof size, "%zx\r\n", std::size_t{(1u << 20) + 10});
-  chunked.send("POST /api/v1/vex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
-               std::string(size) + std::string((1u << 20) + 10, ' ') + "\r\n0\r\n\r\n");
+  chunked.send(
+      "POST /api/v1/vex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      std::string(size) + std::string((1u << 20) + 10, ' ') + "\r\n0\r\n\r\n");
   CHECK(status_line(chunked.read_header()) == "HTTP/1.1 413 Payload Too Large");
   HttpClient fresh("127.0.0.1", daemon.port());
   CHECK(fresh.request("POST", "/api/v1/vex", {}, std::string((1u << 20) + 1, ' ')).status == 413);
-  CHECK(fresh.request("POST", "/api/v1/vex", {}, "{\"a\":" + std::string(200, '[') + std::string(200, ']') + "}").status == 400);
+  CHECK(fresh
+            .request("POST", "/api/v1/vex", {},
+                     "{\"a\":" + std::string(200, '[') + std::string(200, ']') + "}")
+            .status == 400);
 
   // DNS rebinding: a name the appliance does not answer to.
-  auto rebound = fresh.request("GET", "/api/v1/status", {{"Host", "attacker.example:" + std::to_string(daemon.port())}});
+  auto rebound = fresh.request("GET", "/api/v1/status",
+                               {{"Host", "attacker.example:" + std::to_string(daemon.port())}});
   CHECK(rebound.status == 421);
   CHECK_THAT(rebound.body, Catch::Contains("http.server_names"));
-  CHECK(fresh.request("GET", "/api/v1/status", {{"Host", "localhost:" + std::to_string(daemon.port())}}).status == 200);
-  CHECK(fresh.request("GET", "/api/v1/status", {{"Host", "[::1]:" + std::to_string(daemon.port())}}).status == 200);
+  CHECK(fresh
+            .request("GET", "/api/v1/status",
+                     {{"Host", "localhost:" + std::to_string(daemon.port())}})
+            .status == 200);
+  CHECK(fresh.request("GET", "/api/v1/status", {{"Host", "[::1]:" + std::to_string(daemon.port())}})
+            .status == 200);
   // A form or a "simple" cross-origin request cannot send application/json.
-  CHECK(fresh.request("POST", "/api/v1/vex", {{"Content-Type", "text/plain"}}, vex.dump()).status == 415);
-  CHECK(fresh.request("POST", "/api/v1/vex", {{"Content-Type", "application/x-www-form-urlencoded"}}, "a=b").status == 415);
-  // A browser's write: Origin must be the appliance's own, and the dashboard's token must come along.
+  CHECK(fresh.request("POST", "/api/v1/vex", {{"Content-Type", "text/plain"}}, vex.dump()).status ==
+        415);
+  CHECK(fresh
+            .request("POST", "/api/v1/vex", {{"Content-Type", "application/x-www-form-urlencoded"}},
+                     "a=b")
+            .status == 415);
+  // A browser's write: Origin must be the appliance's own, and the dashboard's token must come
+  // along.
   const std::string self = "http://127.0.0.1:" + std::to_string(daemon.port());
-  CHECK(fresh.request("POST", "/api/v1/vex", {{"Origin", "http://127.0.0.1:1"}}, vex.dump()).status == 403);
+  CHECK(
+      fresh.request("POST", "/api/v1/vex", {{"Origin", "http://127.0.0.1:1"}}, vex.dump()).status ==
+      403);
   CHECK(fresh.request("POST", "/api/v1/vex", {{"Origin", "null"}}, vex.dump()).status == 403);
   CHECK(fresh.request("POST", "/api/v1/vex", {{"Origin", self}}, vex.dump()).status == 403);
   auto page = fresh.get("/dashboard").body;
@@ -150,30 +197,44 @@ TEST_CASE("the API refuses bodies over 1 MiB before reading them, and wrong Host
   REQUIRE(std::regex_search(page, m, std::regex("const CSRF=\"([0-9a-f]{32})\"")));
   // A token one character off (changed to a different hex digit, whatever the token starts with).
   const std::string off = std::string(1, m[1].str()[0] == '0' ? '1' : '0') + m[1].str().substr(1);
-  CHECK(fresh.request("POST", "/api/v1/vex", {{"Origin", self}, {"X-Airheal-CSRF", off}}, vex.dump()).status == 403);
-  CHECK(fresh.request("POST", "/api/v1/vex", {{"Origin", self}, {"X-Airheal-CSRF", m[1].str()}}, vex.dump()).status == 201);
+  CHECK(
+      fresh.request("POST", "/api/v1/vex", {{"Origin", self}, {"X-Airheal-CSRF", off}}, vex.dump())
+          .status == 403);
+  CHECK(fresh
+            .request("POST", "/api/v1/vex", {{"Origin", self}, {"X-Airheal-CSRF", m[1].str()}},
+                     vex.dump())
+            .status == 201);
   // Non-browser clients (airhealctl, curl) send no Origin and need no token.
   CHECK(fresh.request("POST", "/api/v1/vex", {}, vex.dump()).status == 201);
   CHECK(json::parse(fresh.get("/api/v1/vex").body).size() == 2);
 }
 
-TEST_CASE("a hostile page in Chromium cannot change anything through the API", "[integration][http][api][hostile]") {
-  if (!have_program("chromium") || !have_program("python3")) FAIL("chromium and python3 are needed (scripts/setup.sh installs them)");
+TEST_CASE("a hostile page in Chromium cannot change anything through the API",
+          "[integration][http][api][hostile]") {
+  if (!have_program("chromium") || !have_program("python3"))
+    FAIL("chromium and python3 are needed (scripts/setup.sh installs them)");
   TempDir tmp;
   Daemon daemon;
   const std::string target = "http://127.0.0.1:" + std::to_string(daemon.port());
   // The attacker's page, served from another loopback origin, tries every way a page can write.
   fsys::create_directories(tmp / "site");
   std::ofstream(tmp / "site" / "form.html") << R"(<!DOCTYPE html><html><body>
-<form id="f" method="POST" enctype="text/plain" action=")" << target << R"(/api/v1/vex">
+<form id="f" method="POST" enctype="text/plain" action=")"
+                                            << target << R"(/api/v1/vex">
 <input name='{"vulnerability":"CVE-2024-0003","product":"apps/app","status":"not_affected","justification":"component_not_present","x":"' value='"}'></form>
 <script>document.getElementById("f").submit();</script></body></html>)";
-  std::ofstream(tmp / "site" / "fetch.html") << R"(<!DOCTYPE html><html><body><script>
+  std::ofstream(tmp / "site" / "fetch.html")
+      << R"(<!DOCTYPE html><html><body><script>
 const body = JSON.stringify({vulnerability: "CVE-2024-0001", product: "apps/app", status: "not_affected", justification: "component_not_present"});
 Promise.allSettled([
-  fetch(")" << target << R"(/api/v1/vex", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body}),
-  fetch(")" << target << R"(/api/v1/vex", {method: "POST", headers: {"Content-Type": "application/json"}, body: body.replace("0001", "0002")}),
-  fetch(")" << target << R"(/api/v1/heals/1/approve", {method: "POST", mode: "no-cors"}),
+  fetch(")"
+      << target
+      << R"(/api/v1/vex", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body}),
+  fetch(")"
+      << target
+      << R"(/api/v1/vex", {method: "POST", headers: {"Content-Type": "application/json"}, body: body.replace("0001", "0002")}),
+  fetch(")"
+      << target << R"(/api/v1/heals/1/approve", {method: "POST", mode: "no-cors"}),
 ]).then(r => { document.title = "done " + r.map(x => x.status).join(","); });
 </script></body></html>)";
   auto port_file = tmp / "port";
@@ -183,7 +244,8 @@ Promise.allSettled([
          "import http.server,functools,sys,os,threading,time;"
          "h=functools.partial(http.server.SimpleHTTPRequestHandler,directory=sys.argv[1]);"
          "s=http.server.ThreadingHTTPServer(('127.0.0.1',0),h);s.daemon_threads=True;"
-         "threading.Thread(target=s.serve_forever,daemon=True).start();open(sys.argv[2],'w').write(str(s.server_port))\n"
+         "threading.Thread(target=s.serve_forever,daemon=True).start();open(sys.argv[2],'w').write("
+         "str(s.server_port))\n"
          "while not os.path.exists(sys.argv[3]): time.sleep(0.2)",
          (tmp / "site").string(), port_file.string(), stop_file.string()},
         std::chrono::seconds(300));
@@ -204,16 +266,26 @@ Promise.allSettled([
   REQUIRE_FALSE(port.empty());
   std::string doms;
   for (auto page : {"fetch.html", "form.html"}) {
-    std::vector<std::string> chrome = {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                                       "--disable-background-networking", "--disable-component-update",
-                                       "--user-data-dir=" + (tmp / "chromium").string(), "--virtual-time-budget=8000", "--dump-dom",
+    std::vector<std::string> chrome = {"chromium",
+                                       "--headless",
+                                       "--no-sandbox",
+                                       "--disable-gpu",
+                                       "--disable-dev-shm-usage",
+                                       "--no-first-run",
+                                       "--disable-background-networking",
+                                       "--disable-component-update",
+                                       "--user-data-dir=" + (tmp / "chromium").string(),
+                                       "--virtual-time-budget=8000",
+                                       "--dump-dom",
                                        "http://127.0.0.1:" + port + "/" + page};
     doms += run_ok(chrome, std::chrono::seconds(120)).out;
   }
   INFO(doms.substr(0, 4000));
   INFO(daemon.log().substr(0, 20000));
-  CHECK(doms.find("done fulfilled,rejected,fulfilled") != std::string::npos);  // the page ran; the no-cors requests were sent
-  CHECK(doms.find("cross-origin request from http://127.0.0.1:" + port + " refused") != std::string::npos);  // the form's answer
+  CHECK(doms.find("done fulfilled,rejected,fulfilled") !=
+        std::string::npos);  // the page ran; the no-cors requests were sent
+  CHECK(doms.find("cross-origin request from http://127.0.0.1:" + port + " refused") !=
+        std::string::npos);  // the form's answer
   HttpClient http("127.0.0.1", daemon.port());
   CHECK(json::parse(http.get("/api/v1/vex?all=1").body).empty());
   // The requests did arrive and were refused (the log names each refusal).
@@ -223,19 +295,26 @@ Promise.allSettled([
   CHECK(log.find("POST /api/v1/heals/1/approve -> 403") != std::string::npos);
 }
 
-TEST_CASE("an IPv4 loopback client of a [::] listener is a loopback client", "[integration][http]") {
+TEST_CASE("an IPv4 loopback client of a [::] listener is a loopback client",
+          "[integration][http]") {
   Daemon::Options o;
   o.listen = "[::]:0";
   Daemon daemon(o);
   HttpClient http("127.0.0.1", daemon.port());
-  // Loopback writes need no credentials while the appliance has no users; a remote one would get 401.
+  // Loopback writes need no credentials while the appliance has no users; a remote one would get
+  // 401.
   auto r = http.request("POST", "/api/v1/exceptions", {},
-                        json{{"vulnerability", "CVE-2024-0001"}, {"product", "apps/app"}, {"reason", "test"}, {"expires_in_days", 1}}.dump());
+                        json{{"vulnerability", "CVE-2024-0001"},
+                             {"product", "apps/app"},
+                             {"reason", "test"},
+                             {"expires_in_days", 1}}
+                            .dump());
   INFO(r.body);
   CHECK(r.status == 201);
 }
 
-TEST_CASE("a flood of idle connections does not lock other clients out", "[integration][http][hostile]") {
+TEST_CASE("a flood of idle connections does not lock other clients out",
+          "[integration][http][hostile]") {
   // Defaults: 1,024 connections in all, 128 per client address. The attacker holds 1,100 idle
   // connections, first from one address (127.0.0.2), then spread over fifty (127.0.2.1-50); the
   // registry's clients connect from 127.0.0.1 and must be served every time.
@@ -263,9 +342,11 @@ TEST_CASE("a flood of idle connections does not lock other clients out", "[integ
     }
     HttpClient kept(daemon.host(), daemon.port());
     for (int i = 0; i < 50; ++i) ok += kept.get("/v2/").status == 200;
-    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     // A figure for the record, not an assertion on time.
-    std::cout << "flood (" << what << "): " << ok << "/100 normal GETs succeeded in " << ms << " ms\n";
+    std::cout << "flood (" << what << "): " << ok << "/100 normal GETs succeeded in " << ms
+              << " ms\n";
     return ok;
   };
   std::vector<std::string> spread;
@@ -281,5 +362,6 @@ TEST_CASE("a flood of idle connections does not lock other clients out", "[integ
     CHECK(normal_gets("1,100 idle from fifty addresses") == 100);
   }
   auto log = daemon.log();
-  CHECK(log.find("connection limits reached") == std::string::npos);  // idle ones made room every time
+  CHECK(log.find("connection limits reached") ==
+        std::string::npos);  // idle ones made room every time
 }

@@ -27,16 +27,20 @@ ProcessResult must(const std::vector<std::string>& argv) {
 
 // Storage options that keep buildah and podman inside a temporary directory.
 std::vector<std::string> storage(const TempDir& t, const std::string& tool) {
-  return {"--root", (t / (tool + "-root")).string(), "--runroot", (t / (tool + "-run")).string(), "--storage-driver", "vfs"};
+  return {"--root",           (t / (tool + "-root")).string(),
+          "--runroot",        (t / (tool + "-run")).string(),
+          "--storage-driver", "vfs"};
 }
 
-json inspect(const std::string& ref, const std::vector<std::string>& extra = {"--tls-verify=false"}) {
+json inspect(const std::string& ref,
+             const std::vector<std::string>& extra = {"--tls-verify=false"}) {
   auto r = must(concat(concat({"skopeo", "inspect", "--raw"}, extra), {ref}));
   return json::parse(r.out);
 }
 }  // namespace
 
-TEST_CASE("skopeo copies multi-layer OCI and Docker images in and out, by tag and digest", "[integration][clients][slow]") {
+TEST_CASE("skopeo copies multi-layer OCI and Docker images in and out, by tag and digest",
+          "[integration][clients][slow]") {
   if (!have_program("skopeo")) FAIL("skopeo is not installed (scripts/setup.sh installs it)");
   Daemon d;
   TempDir t;
@@ -44,11 +48,13 @@ TEST_CASE("skopeo copies multi-layer OCI and Docker images in and out, by tag an
   auto reg = "docker://" + d.address();
 
   // OCI format, by tag.
-  must({"skopeo", "copy", "--dest-tls-verify=false", "oci:" + (t / "layout").string() + ":v1", reg + "/team/app/api:v1"});
+  must({"skopeo", "copy", "--dest-tls-verify=false", "oci:" + (t / "layout").string() + ":v1",
+        reg + "/team/app/api:v1"});
   auto m = inspect(reg + "/team/app/api:v1");
   CHECK(m["mediaType"] == "application/vnd.oci.image.manifest.v1+json");
   CHECK(m["layers"].size() == 5);
-  auto tags = json::parse(must({"skopeo", "list-tags", "--tls-verify=false", reg + "/team/app/api"}).out);
+  auto tags =
+      json::parse(must({"skopeo", "list-tags", "--tls-verify=false", reg + "/team/app/api"}).out);
   CHECK(tags["Tags"] == json({"v1"}));
 
   // Docker schema 2 conversion into another repository (layers are mounted across).
@@ -59,30 +65,39 @@ TEST_CASE("skopeo copies multi-layer OCI and Docker images in and out, by tag an
   CHECK(dm["layers"].size() == 5);
 
   // By digest, back out to a fresh OCI layout: the same layer bytes come back.
-  auto digest = json::parse(must({"skopeo", "inspect", "--tls-verify=false", reg + "/team/app/api:v1"}).out)["Digest"].get<std::string>();
+  auto digest =
+      json::parse(
+          must({"skopeo", "inspect", "--tls-verify=false", reg + "/team/app/api:v1"}).out)["Digest"]
+          .get<std::string>();
   CHECK(digest == img.manifest_digest);
-  must({"skopeo", "copy", "--src-tls-verify=false", reg + "/team/app/api@" + digest, "oci:" + (t / "out").string() + ":copy"});
+  must({"skopeo", "copy", "--src-tls-verify=false", reg + "/team/app/api@" + digest,
+        "oci:" + (t / "out").string() + ":copy"});
   for (const auto& l : img.layer_digests) {
     auto hex = l.substr(7);
-    auto a = run({"cmp", (t / "layout" / "blobs" / "sha256" / hex).string(), (t / "out" / "blobs" / "sha256" / hex).string()});
+    auto a = run({"cmp", (t / "layout" / "blobs" / "sha256" / hex).string(),
+                  (t / "out" / "blobs" / "sha256" / hex).string()});
     CHECK(a.exit_code == 0);
   }
   // The Docker-format image pulls back too.
-  must({"skopeo", "copy", "--src-tls-verify=false", reg + "/docker/app:v1", "dir:" + (t / "dockerdir").string()});
+  must({"skopeo", "copy", "--src-tls-verify=false", reg + "/docker/app:v1",
+        "dir:" + (t / "dockerdir").string()});
   // Deleting through skopeo (by tag resolves to the digest).
   must({"skopeo", "delete", "--tls-verify=false", reg + "/docker/app:v1"});
   CHECK(run({"skopeo", "inspect", "--tls-verify=false", reg + "/docker/app:v1"}).exit_code != 0);
-  auto check = run({airhealctl_path().string(), "--state-dir", d.state_dir().string(), "store", "check"});
+  auto check =
+      run({airhealctl_path().string(), "--state-dir", d.state_dir().string(), "store", "check"});
   CHECK(check.exit_code == 0);
 }
 
 TEST_CASE("buildah pushes and pulls, podman pulls", "[integration][clients][slow]") {
-  if (!have_program("buildah") || !have_program("podman")) FAIL("buildah and podman are needed (scripts/setup.sh installs them)");
+  if (!have_program("buildah") || !have_program("podman"))
+    FAIL("buildah and podman are needed (scripts/setup.sh installs them)");
   Daemon d;
   TempDir t;
   make_oci_image(t / "layout", "v1", 3, 100 * 1024, 7);
   auto reg = d.address();
-  must({"skopeo", "copy", "--dest-tls-verify=false", "oci:" + (t / "layout").string() + ":v1", "docker://" + reg + "/base:v1"});
+  must({"skopeo", "copy", "--dest-tls-verify=false", "oci:" + (t / "layout").string() + ":v1",
+        "docker://" + reg + "/base:v1"});
 
   auto b = storage(t, "buildah");
   must(concat(concat({"buildah"}, b), {"pull", "--tls-verify=false", reg + "/base:v1"}));
@@ -92,36 +107,50 @@ TEST_CASE("buildah pushes and pulls, podman pulls", "[integration][clients][slow
   std::ofstream(t / "extra.txt") << "added by buildah\n";
   must(concat(concat({"buildah"}, b), {"copy", ctr, (t / "extra.txt").string(), "/extra.txt"}));
   must(concat(concat({"buildah"}, b), {"commit", ctr, "localhost/derived:v2"}));
-  must(concat(concat({"buildah"}, b), {"push", "--tls-verify=false", "localhost/derived:v2", "docker://" + reg + "/team/derived:v2"}));
-  must(concat(concat({"buildah"}, b), {"push", "--tls-verify=false", "--format", "docker", "localhost/derived:v2",
-                                       "docker://" + reg + "/team/derived:v2-docker"}));
+  must(concat(concat({"buildah"}, b), {"push", "--tls-verify=false", "localhost/derived:v2",
+                                       "docker://" + reg + "/team/derived:v2"}));
+  must(concat(concat({"buildah"}, b),
+              {"push", "--tls-verify=false", "--format", "docker", "localhost/derived:v2",
+               "docker://" + reg + "/team/derived:v2-docker"}));
   CHECK(inspect("docker://" + reg + "/team/derived:v2")["layers"].size() == 4);
   CHECK(inspect("docker://" + reg + "/team/derived:v2-docker")["mediaType"] ==
         "application/vnd.docker.distribution.manifest.v2+json");
 
   auto p = storage(t, "podman");
   must(concat(concat({"podman"}, p), {"pull", "--tls-verify=false", reg + "/team/derived:v2"}));
-  must(concat(concat({"podman"}, p), {"pull", "--tls-verify=false", reg + "/team/derived:v2-docker"}));
+  must(concat(concat({"podman"}, p),
+              {"pull", "--tls-verify=false", reg + "/team/derived:v2-docker"}));
   auto digest = inspect("docker://" + reg + "/team/derived:v2");
-  auto id = must(concat(concat({"podman"}, p), {"image", "inspect", "--format", "{{.Digest}}", reg + "/team/derived:v2"})).out;
+  auto id = must(concat(concat({"podman"}, p),
+                        {"image", "inspect", "--format", "{{.Digest}}", reg + "/team/derived:v2"}))
+                .out;
   CHECK_THAT(id, Catch::StartsWith("sha256:"));
   // By digest.
-  auto man_digest = json::parse(must({"skopeo", "inspect", "--tls-verify=false", "docker://" + reg + "/team/derived:v2"}).out)["Digest"].get<std::string>();
-  must(concat(concat({"podman"}, p), {"pull", "--tls-verify=false", reg + "/team/derived@" + man_digest}));
+  auto man_digest = json::parse(must({"skopeo", "inspect", "--tls-verify=false",
+                                      "docker://" + reg + "/team/derived:v2"})
+                                    .out)["Digest"]
+                        .get<std::string>();
+  must(concat(concat({"podman"}, p),
+              {"pull", "--tls-verify=false", reg + "/team/derived@" + man_digest}));
 }
 
-TEST_CASE("TLS with an operator certificate, credentials required, wrong ones refused", "[integration][clients][tls][slow]") {
+TEST_CASE("TLS with an operator certificate, credentials required, wrong ones refused",
+          "[integration][clients][tls][slow]") {
   if (!have_program("skopeo") || !have_program("openssl")) FAIL("skopeo and openssl are needed");
   TempDir t;
   std::filesystem::create_directories(t / "certs");
-  must({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-        "subjectAltName=IP:127.0.0.1", "-keyout", (t / "key.pem").string(), "-out", (t / "cert.pem").string()});
+  must({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+        (t / "key.pem").string(), "-out", (t / "cert.pem").string()});
   std::filesystem::copy_file(t / "cert.pem", t / "certs" / "ca.crt");
-  auto r = run({airhealctl_path().string(), "--state-dir", (t / "state").string(), "user", "add", "ci", "--push", "*"},
+  auto r = run({airhealctl_path().string(), "--state-dir", (t / "state").string(), "user", "add",
+                "ci", "--push", "*"},
                std::chrono::seconds(60), std::string("correct-horse-battery\n"));
   REQUIRE(r.exit_code == 0);
-  std::string cfg = "tls:\n  certificate: " + (t / "cert.pem").string() + "\n  private_key: " + (t / "key.pem").string() +
-                    "\nauth:\n  anonymous_pull: false\n  loopback_push_without_credentials: false\n";
+  std::string cfg =
+      "tls:\n  certificate: " + (t / "cert.pem").string() +
+      "\n  private_key: " + (t / "key.pem").string() +
+      "\nauth:\n  anonymous_pull: false\n  loopback_push_without_credentials: false\n";
   Daemon d(Daemon::Options{.state_dir = t / "state", .config_yaml = cfg, .extra_args = {}});
   CHECK_THAT(d.log(), Catch::Contains("https://127.0.0.1:"));
   make_oci_image(t / "layout", "v1", 2, 50 * 1024, 3);
@@ -131,20 +160,25 @@ TEST_CASE("TLS with an operator certificate, credentials required, wrong ones re
 
   auto anonymous = run({"skopeo", "copy", certs, src, dest});
   CHECK(anonymous.exit_code != 0);
-  CHECK_THAT(anonymous.err, Catch::Contains("unauthorized") || Catch::Contains("401") || Catch::Contains("authentication required"));
+  CHECK_THAT(anonymous.err, Catch::Contains("unauthorized") || Catch::Contains("401") ||
+                                Catch::Contains("authentication required"));
   auto wrong = run({"skopeo", "copy", certs, "--dest-creds", "ci:wrong-password", src, dest});
   CHECK(wrong.exit_code != 0);
-  CHECK_THAT(wrong.err, Catch::Contains("unauthorized") || Catch::Contains("401") || Catch::Contains("invalid"));
+  CHECK_THAT(wrong.err, Catch::Contains("unauthorized") || Catch::Contains("401") ||
+                            Catch::Contains("invalid"));
   auto untrusted = run({"skopeo", "copy", "--dest-creds", "ci:correct-horse-battery", src, dest});
   CHECK(untrusted.exit_code != 0);  // the certificate is not trusted without the operator's CA
   must({"skopeo", "copy", certs, "--dest-creds", "ci:correct-horse-battery", src, dest});
-  auto m = json::parse(must({"skopeo", "inspect", "--raw", "--cert-dir", (t / "certs").string(), "--creds",
-                             "ci:correct-horse-battery", dest}).out);
+  auto m = json::parse(must({"skopeo", "inspect", "--raw", "--cert-dir", (t / "certs").string(),
+                             "--creds", "ci:correct-horse-battery", dest})
+                           .out);
   CHECK(m["layers"].size() == 2);
-  CHECK(run({"skopeo", "inspect", "--raw", "--cert-dir", (t / "certs").string(), dest}).exit_code != 0);
+  CHECK(run({"skopeo", "inspect", "--raw", "--cert-dir", (t / "certs").string(), dest}).exit_code !=
+        0);
   if (have_program("podman")) {
     auto p = storage(t, "podman");
-    must(concat(concat({"podman"}, p), {"pull", "--cert-dir", (t / "certs").string(), "--creds", "ci:correct-horse-battery",
-                                        d.address() + "/secure/app:v1"}));
+    must(concat(concat({"podman"}, p),
+                {"pull", "--cert-dir", (t / "certs").string(), "--creds",
+                 "ci:correct-horse-battery", d.address() + "/secure/app:v1"}));
   }
 }

@@ -23,9 +23,9 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-
 struct Appliance {
-  explicit Appliance(std::string config = "") : daemon(Daemon::Options{{}, std::move(config), {}}) {}
+  explicit Appliance(std::string config = "")
+      : daemon(Daemon::Options{{}, std::move(config), {}}) {}
   TempDir tmp;
   Daemon daemon;
   Signer signer{tmp / "gpg", "Feed Signer"};
@@ -34,10 +34,13 @@ struct Appliance {
   int sequence = 0;
 
   ~Appliance() {
-    run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill", "all"}, std::chrono::seconds(20));
+    run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill",
+         "all"},
+        std::chrono::seconds(20));
   }
   ProcessResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", daemon.state_dir().string()});
+    args.insert(args.begin(),
+                {airhealctl_path().string(), "--state-dir", daemon.state_dir().string()});
     auto r = run(args, std::chrono::seconds(900));
     INFO(describe_run(args, r));
     REQUIRE(r.exit_code == 0);
@@ -53,11 +56,14 @@ struct Appliance {
     std::vector<std::string> layers;
   };
   Pushed push_layout(const OciImage& img, const std::string& repo, const std::string& tag) {
-    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + img.layout.string() + ":" + img.tag,
-          "docker://" + reg + "/" + repo + ":" + tag});
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+            "oci:" + img.layout.string() + ":" + img.tag,
+            "docker://" + reg + "/" + repo + ":" + tag});
     HttpClient http("127.0.0.1", daemon.port());
     auto r = http.get("/v2/" + repo + "/manifests/" + tag,
-                      {{"Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"}});
+                      {{"Accept",
+                        "application/vnd.oci.image.manifest.v1+json, "
+                        "application/vnd.docker.distribution.manifest.v2+json"}});
     REQUIRE(r.status == 200);
     Pushed p;
     p.digest = sha256_digest(r.body);
@@ -68,16 +74,18 @@ struct Appliance {
     return p;
   }
   // Signs and imports a snapshot of advisory files on a channel.
-  json import_advisories(const std::string& channel, const fsys::path& dir, std::vector<std::string> extra = {}) {
+  json import_advisories(const std::string& channel, const fsys::path& dir,
+                         std::vector<std::string> extra = {}) {
     if (!trusted.count(channel)) {
       ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", channel});
       trusted.insert(channel);
     }
     auto file = tmp / (channel + "-" + std::to_string(++sequence) + ".snapshot");
-    run_ok({airheal_snapshot_path().string(), "create", "--channel", channel, "--sequence", std::to_string(sequence),
-          "--expires", "30d", "--out", file.string(), "--advisories", dir.string()});
-    run_ok({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(), "--gpg-home",
-          signer.home().string()});
+    run_ok({airheal_snapshot_path().string(), "create", "--channel", channel, "--sequence",
+            std::to_string(sequence), "--expires", "30d", "--out", file.string(), "--advisories",
+            dir.string()});
+    run_ok({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(),
+            "--gpg-home", signer.home().string()});
     std::vector<std::string> args = {"import", file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return ctl_json(args);
@@ -112,17 +120,19 @@ int validate_cyclonedx(const std::string& doc, const fsys::path& dir) {
   auto file = dir / "bom.json";
   std::ofstream(file) << doc;
   auto schemas = std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/schemas/cyclonedx/";
-  auto r = run({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/support/validate_json_schema.py",
-                schemas + "bom-1.5.SNAPSHOT.schema.json", file.string(), schemas + "spdx.SNAPSHOT.schema.json",
-                schemas + "jsf-0.82.SNAPSHOT.schema.json"});
+  auto r = run({"/usr/bin/python3",
+                std::string(AIRHEAL_SOURCE_DIR) + "/tests/support/validate_json_schema.py",
+                schemas + "bom-1.5.SNAPSHOT.schema.json", file.string(),
+                schemas + "spdx.SNAPSHOT.schema.json", schemas + "jsf-0.82.SNAPSHOT.schema.json"});
   INFO(r.out << r.err);
   return r.exit_code;
 }
 
 }  // namespace
 
-TEST_CASE("A real bookworm main image yields the findings its security updates name, by source package",
-          "[integration][scan][slow]") {
+TEST_CASE(
+    "A real bookworm main image yields the findings its security updates name, by source package",
+    "[integration][scan][slow]") {
   auto tar = debian_minbase_tar();
   auto tracker = debian_security_tracker();
   Appliance a;
@@ -136,7 +146,8 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
   for (const auto& m : refs["manifests"]) {
     types.insert(m["artifactType"].get<std::string>());
     auto man = json::parse(http.get("/v2/debian/manifests/" + m["digest"].get<std::string>(),
-                                    {{"Accept", "application/vnd.oci.image.manifest.v1+json"}}).body);
+                                    {{"Accept", "application/vnd.oci.image.manifest.v1+json"}})
+                               .body);
     CHECK(man["subject"]["digest"] == pushed.digest);
     auto doc = http.get("/v2/debian/blobs/" + man["layers"][0]["digest"].get<std::string>()).body;
     if (m["artifactType"] == "application/vnd.cyclonedx+json") {
@@ -147,7 +158,9 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
     }
   }
   CHECK(types == std::set<std::string>{"application/vnd.cyclonedx+json", "application/spdx+json"});
-  auto filtered = json::parse(http.get("/v2/debian/referrers/" + pushed.digest + "?artifactType=application/spdx%2Bjson").body);
+  auto filtered = json::parse(
+      http.get("/v2/debian/referrers/" + pushed.digest + "?artifactType=application/spdx%2Bjson")
+          .body);
   CHECK(filtered["manifests"].size() == 1);
 
   // The inventory agrees with dpkg's own reading of the status file.
@@ -156,9 +169,11 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
   CHECK(inv["os"]["version_id"] == "12");
   fsys::create_directories(a.tmp / "admin" / "info");
   fsys::copy_file(debian_minbase_status(), a.tmp / "admin" / "status");
-  auto dq = run_ok({"dpkg-query", "--admindir=" + (a.tmp / "admin").string(), "-W", "-f",
-                  "${Package}\t${Version}\t${source:Package}\t${source:Version}\t${db:Status-Status}\n"});
-  std::map<std::string, std::pair<std::string, std::string>> dpkg_sources;  // binary -> (source, source version)
+  auto dq = run_ok(
+      {"dpkg-query", "--admindir=" + (a.tmp / "admin").string(), "-W", "-f",
+       "${Package}\t${Version}\t${source:Package}\t${source:Version}\t${db:Status-Status}\n"});
+  std::map<std::string, std::pair<std::string, std::string>>
+      dpkg_sources;  // binary -> (source, source version)
   std::istringstream lines(dq.out);
   std::string line;
   while (std::getline(lines, line)) {
@@ -171,7 +186,9 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
   std::map<std::string, std::pair<std::string, std::string>> mine;
   for (const auto& c : inv["components"]) {
     CHECK(c["layer"] == pushed.layers[0]);
-    if (c["type"] == "deb") mine[c["name"].get<std::string>()] = {c["source"].get<std::string>(), c["source_version"].get<std::string>()};
+    if (c["type"] == "deb")
+      mine[c["name"].get<std::string>()] = {c["source"].get<std::string>(),
+                                            c["source_version"].get<std::string>()};
   }
   for (const auto& [bin, sv] : dpkg_sources) {
     INFO(bin << " dpkg: " << sv.first << " " << sv.second);
@@ -209,7 +226,8 @@ TEST_CASE("A real bookworm main image yields the findings its security updates n
     for (const auto& [cve, rec] : cves.items()) {
       auto fixed = rec["releases"]["bookworm"]["fixed_version"].get<std::string>();
       if (!installed_source.count(src)) continue;
-      if (run({"dpkg", "--compare-versions", installed_source[src], "lt", fixed}).exit_code == 0) expected.insert({src, cve});
+      if (run({"dpkg", "--compare-versions", installed_source[src], "lt", fixed}).exit_code == 0)
+        expected.insert({src, cve});
     }
   REQUIRE_FALSE(expected.empty());
   std::set<std::pair<std::string, std::string>> got;
@@ -250,15 +268,18 @@ std::set<std::string> advisories_of(const json& findings, const std::string& pac
 
 }  // namespace
 
-TEST_CASE("Distroless and Go images are inventoried; imports re-match only affected images; VEX and exceptions suppress",
-          "[integration][scan][slow]") {
+TEST_CASE(
+    "Distroless and Go images are inventoried, imports re-match only affected images, VEX and "
+    "exceptions suppress",
+    "[integration][scan][slow]") {
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   auto gobin = go_binary();
   auto tracker = debian_security_tracker();
   // The daemon only reacts to pushes here (no polling), so each import's re-match is the CLI's own.
   Appliance a("scan:\n  poll_interval: 1h\n");
   HttpClient http("127.0.0.1", a.daemon.port());
-  auto accept = std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+  auto accept =
+      std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
 
   auto droot = distroless_root(a.tmp / "distroless");
   buildah_image(a.tmp.path(), droot, a.reg + "/apps/distroless:1");
@@ -301,7 +322,8 @@ TEST_CASE("Distroless and Go images are inventoried; imports re-match only affec
   auto ginv = a.ctl_json({"inventory", "apps/go-app:1"});
   std::map<std::string, json> gp;
   for (const auto& c : ginv["components"]) gp[c["name"].get<std::string>()] = c;
-  auto gov = run_ok({"/usr/lib/go-1.19/bin/go", "version"}).out;  // "go version go1.19.8 linux/amd64"
+  auto gov =
+      run_ok({"/usr/lib/go-1.19/bin/go", "version"}).out;  // "go version go1.19.8 linux/amd64"
   auto gover = gov.substr(gov.find("go1."), gov.find(' ', gov.find("go1.")) - gov.find("go1."));
   REQUIRE(gp.count("stdlib"));
   CHECK("go" + gp["stdlib"]["version"].get<std::string>() == gover);
@@ -321,8 +343,8 @@ TEST_CASE("Distroless and Go images are inventoried; imports re-match only affec
   auto go_dir = a.tmp / "adv-go";
   fsys::create_directories(go_dir);
   auto osv = [&](const std::string& id) {
-    fsys::copy_file(fsys::path(AIRHEAL_SOURCE_DIR) / "tests/data/osv-go" / (id + ".json"), go_dir / (id + ".json"),
-                    fsys::copy_options::overwrite_existing);
+    fsys::copy_file(fsys::path(AIRHEAL_SOURCE_DIR) / "tests/data/osv-go" / (id + ".json"),
+                    go_dir / (id + ".json"), fsys::copy_options::overwrite_existing);
   };
   for (auto id : {"GO-2021-0159", "GO-2022-0525", "GO-2024-2888", "GO-2025-3563"}) osv(id);
   CHECK(a.import_advisories("go", go_dir)["scan"]["rematched"] == 1);
@@ -336,11 +358,13 @@ TEST_CASE("Distroless and Go images are inventoried; imports re-match only affec
   osv("GO-2026-4976");
   CHECK(a.import_advisories("go", go_dir)["scan"]["rematched"] == 1);
   findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
-  CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2025-3563", "GO-2026-4976"});
+  CHECK(advisories_of(findings, "stdlib") ==
+        std::set<std::string>{"GO-2024-2888", "GO-2025-3563", "GO-2026-4976"});
 
   // VEX: not_affected by an alias suppresses; --all shows it with the statement.
-  a.ctl({"vex", "add", "--vulnerability", "CVE-2025-22871", "--product", "apps/go-*", "--status", "not_affected",
-         "--justification", "vulnerable_code_not_in_execute_path", "--author", "alice"});
+  a.ctl({"vex", "add", "--vulnerability", "CVE-2025-22871", "--product", "apps/go-*", "--status",
+         "not_affected", "--justification", "vulnerable_code_not_in_execute_path", "--author",
+         "alice"});
   findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
   CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2026-4976"});
   auto all = a.ctl_json({"findings", "--image", "apps/go-app:1", "--all"});
@@ -357,8 +381,8 @@ TEST_CASE("Distroless and Go images are inventoried; imports re-match only affec
   CHECK(vex["statements"][0]["justification"] == "vulnerable_code_not_in_execute_path");
 
   // A time-boxed exception suppresses until it expires, then the finding is back.
-  a.ctl({"exception", "add", "--vulnerability", "GO-2024-2888", "--product", "apps/go-app", "--reason",
-         "only reachable from the admin network", "--expires", "3s", "--by", "bob"});
+  a.ctl({"exception", "add", "--vulnerability", "GO-2024-2888", "--product", "apps/go-app",
+         "--reason", "only reachable from the admin network", "--expires", "3s", "--by", "bob"});
   findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
   CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2026-4976"});
   CHECK(a.ctl_json({"exception", "list"}).size() == 1);

@@ -3,7 +3,6 @@
 // systemd/README.md promises. (This host has systemd but not as PID 1: the units are checked
 // statically, with ExecStart pointed at the binaries just built.)
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <regex>
 
@@ -42,9 +41,11 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
   std::vector<std::string> units;
   for (const auto& e : fsys::directory_iterator(dir)) units.push_back(e.path().filename().string());
   std::sort(units.begin(), units.end());
-  CHECK(units == std::vector<std::string>{"airheal-import.path", "airheal-import.service", "airheal-maintenance.service",
+  CHECK(units == std::vector<std::string>{"airheal-import.path", "airheal-import.service",
+                                          "airheal-maintenance.service",
                                           "airheal-maintenance.timer", "airheald.service"});
-  std::vector<std::string> verify = {"env", "--chdir=" + dir.string(), "systemd-analyze", "verify", "--man=no"};
+  std::vector<std::string> verify = {"env", "--chdir=" + dir.string(), "systemd-analyze", "verify",
+                                     "--man=no"};
   verify.insert(verify.end(), units.begin(), units.end());
   auto v = run(verify);
   INFO(v.out << v.err);
@@ -52,7 +53,8 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
   CHECK(v.err.find(".service:") == std::string::npos);  // no warning about any unit line
 
   auto security = [&](const std::string& unit) {
-    auto r = run({"env", "--chdir=" + dir.string(), "systemd-analyze", "security", "--offline=true", "--no-pager", unit});
+    auto r = run({"env", "--chdir=" + dir.string(), "systemd-analyze", "security", "--offline=true",
+                  "--no-pager", unit});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     return r.out;
@@ -60,9 +62,11 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
   auto daemon = security("airheald.service");
   INFO(daemon);
   CHECK(exposure(daemon) <= 5.5);
-  for (auto held : {"✓ ProtectSystem=", "✓ ProtectHome=", "✓ PrivateTmp=", "✓ ProtectKernelModules=", "✓ ProtectKernelTunables=",
-                    "✓ CapabilityBoundingSet=~CAP_SYS_MODULE", "✓ CapabilityBoundingSet=~CAP_SYS_PTRACE", "✓ SystemCallArchitectures=",
-                    "✓ RestrictAddressFamilies=~AF_PACKET", "✓ PrivateMounts="})
+  for (auto held :
+       {"✓ ProtectSystem=", "✓ ProtectHome=", "✓ PrivateTmp=", "✓ ProtectKernelModules=",
+        "✓ ProtectKernelTunables=", "✓ CapabilityBoundingSet=~CAP_SYS_MODULE",
+        "✓ CapabilityBoundingSet=~CAP_SYS_PTRACE",
+        "✓ SystemCallArchitectures=", "✓ RestrictAddressFamilies=~AF_PACKET", "✓ PrivateMounts="})
     CHECK(daemon.find(held) != std::string::npos);
   for (auto unit : {"airheal-import.service", "airheal-maintenance.service"}) {
     auto out = security(unit);
@@ -74,10 +78,12 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
   fsys::create_directories(root / "etc");
   std::ofstream(root / "etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
   std::ofstream(root / "etc/group") << "root:x:0:\n";
-  auto su = run({"systemd-sysusers", "--root=" + root.string(), (fsys::path(AIRHEAL_SOURCE_DIR) / "systemd/airheal.sysusers").string()});
+  auto su = run({"systemd-sysusers", "--root=" + root.string(),
+                 (fsys::path(AIRHEAL_SOURCE_DIR) / "systemd/airheal.sysusers").string()});
   INFO(su.out << su.err);
   CHECK(su.exit_code == 0);
-  CHECK(fs::read_file(root / "etc/group", 1 << 16).value_or("").find("airheal:x:") != std::string::npos);
+  CHECK(fs::read_file(root / "etc/group", 1 << 16).value_or("").find("airheal:x:") !=
+        std::string::npos);
   auto tf = run({"systemd-tmpfiles", "--root=" + root.string(), "--create",
                  (fsys::path(AIRHEAL_SOURCE_DIR) / "systemd/airheal.tmpfiles").string()});
   INFO(tf.out << tf.err);

@@ -6,16 +6,14 @@
 // Slow (the clean root downloads buildah and its dependencies from Debian's archive); they
 // package the binaries the suite just tested (build.sh --prebuilt), and run in CI like every
 // other test.
-#include <catch2/catch.hpp>
-
+#include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <fcntl.h>
-#include <grp.h>
-
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -34,13 +32,17 @@ namespace {
 
 const fsys::path kSource = AIRHEAL_SOURCE_DIR;
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 // Files with this extension (debug symbol packages left out).
 std::vector<fsys::path> files_with_extension(const fsys::path& dir, const std::string& ext) {
   std::vector<fsys::path> out;
   for (const auto& e : fsys::directory_iterator(dir))
-    if (e.path().extension() == ext && e.path().filename().string().find("-dbgsym") == std::string::npos) out.push_back(e.path());
+    if (e.path().extension() == ext &&
+        e.path().filename().string().find("-dbgsym") == std::string::npos)
+      out.push_back(e.path());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -86,7 +88,6 @@ pid_t spawn(const std::vector<std::string>& argv, const fsys::path& log) {
   REQUIRE(rc == 0);
   return pid;
 }
-
 
 // Every process whose root directory is ROOT (daemons and agents a chroot left running).
 void kill_processes_in(const fsys::path& root_dir) {
@@ -158,7 +159,8 @@ systemctl() {
 )bash";
 }  // namespace
 
-TEST_CASE("The .deb packages build, pass lintian, install into a clean root and serve", "[packaging][deb][slow]") {
+TEST_CASE("The .deb packages build, pass lintian, install into a clean root and serve",
+          "[packaging][deb][slow]") {
   for (const char* p : {"dpkg-buildpackage", "dh", "help2man", "lintian", "mmdebstrap"})
     if (!have_program(p)) FAIL(p << " is needed (scripts/setup.sh installs it)");
   TempDir tmp;
@@ -166,7 +168,9 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
 
   // 1. dpkg-buildpackage, then lintian (the build script fails on any lintian error or warning).
   // The binaries the test suite runs are the ones packaged (no second compile).
-  auto build = run({(kSource / "packaging/deb/build.sh").string(), "--prebuilt", AIRHEAL_BINARY_DIR, out.string()}, 3600s);
+  auto build = run({(kSource / "packaging/deb/build.sh").string(), "--prebuilt", AIRHEAL_BINARY_DIR,
+                    out.string()},
+                   3600s);
   INFO(describe_run({"packaging/deb/build.sh"}, build));
   REQUIRE(build.exit_code == 0);
   CHECK(contains(build.out, "deb: lintian clean"));
@@ -191,16 +195,20 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
     return r.out;
   };
   auto depends = field(appliance, "Depends");
-  for (const char* d : {"buildah", "runc", "gpg", "libgpgme11", "libarchive13", "libdeflate0", "libzstd1", "libsqlite3-0"}) CHECK(contains(depends, d));
+  for (const char* d : {"buildah", "runc", "gpg", "libgpgme11", "libarchive13", "libdeflate0",
+                        "libzstd1", "libsqlite3-0"})
+    CHECK(contains(depends, d));
   CHECK(contains(field(evidence, "Depends"), "gpg"));
   CHECK_FALSE(contains(field(evidence, "Depends"), "buildah"));  // the auditor's tool stays small
   CHECK_FALSE(contains(field(snapshot, "Depends"), "buildah"));
   auto contents = [](const fsys::path& deb) { return run({"dpkg-deb", "-c", deb.string()}).out; };
   auto app_files = contents(appliance);
-  for (const char* f : {"./usr/sbin/airheald", "./usr/bin/airhealctl", "./lib/systemd/system/airheald.service",
-                        "./lib/systemd/system/airheal-import.path", "./lib/systemd/system/airheal-maintenance.timer",
-                        "./usr/lib/sysusers.d/airheal.conf", "./usr/lib/tmpfiles.d/airheal.conf", "./etc/airheal/airheal.yaml",
-                        "./usr/share/man/man8/airheald.8.gz", "./usr/share/doc/airheal/operator-guide.md"})
+  for (const char* f :
+       {"./usr/sbin/airheald", "./usr/bin/airhealctl", "./lib/systemd/system/airheald.service",
+        "./lib/systemd/system/airheal-import.path",
+        "./lib/systemd/system/airheal-maintenance.timer", "./usr/lib/sysusers.d/airheal.conf",
+        "./usr/lib/tmpfiles.d/airheal.conf", "./etc/airheal/airheal.yaml",
+        "./usr/share/man/man8/airheald.8.gz", "./usr/share/doc/airheal/operator-guide.md"})
     CHECK(contains(app_files, f));
   CHECK_FALSE(contains(app_files, "airheal-evidence"));
   CHECK(contains(contents(evidence), "./usr/bin/airheal-evidence"));
@@ -213,10 +221,14 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   // the operator guide's commands (a node's client, TLS, awk).
   auto deb_dir = fsys::canonical(out).string();
   auto mm = run({"mmdebstrap", "--quiet", "--variant=apt",
-                 "--setup-hook=mkdir -p \"$1" + deb_dir + "\" && cp '" + deb_dir + "'/*.deb \"$1" + deb_dir + "/\"",
-                 "--customize-hook=rm -rf \"$1" + deb_dir + "\"", "--include=" + deb_dir + "/" + appliance.filename().string(),
-                 "--include=" + deb_dir + "/" + evidence.filename().string(), "--include=" + deb_dir + "/" + snapshot.filename().string(),
-                 "--include=skopeo,openssl,mawk,ca-certificates", "bookworm", root.string(), "http://deb.debian.org/debian"},
+                 "--setup-hook=mkdir -p \"$1" + deb_dir + "\" && cp '" + deb_dir + "'/*.deb \"$1" +
+                     deb_dir + "/\"",
+                 "--customize-hook=rm -rf \"$1" + deb_dir + "\"",
+                 "--include=" + deb_dir + "/" + appliance.filename().string(),
+                 "--include=" + deb_dir + "/" + evidence.filename().string(),
+                 "--include=" + deb_dir + "/" + snapshot.filename().string(),
+                 "--include=skopeo,openssl,mawk,ca-certificates", "bookworm", root.string(),
+                 "http://deb.debian.org/debian"},
                 1800s);
   INFO(describe_run({"mmdebstrap", "...", root.string()}, mm));
   REQUIRE(mm.exit_code == 0);
@@ -225,16 +237,19 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
     argv.insert(argv.begin(), {"chroot", root.string()});
     return run(argv, t);
   };
-  auto status = in_root({"dpkg-query", "-W", "-f=${Package} ${Status}\n", "airheal", "airheal-evidence", "airheal-snapshot",
-                         "buildah", "runc", "gpg"});
+  auto status = in_root({"dpkg-query", "-W", "-f=${Package} ${Status}\n", "airheal",
+                         "airheal-evidence", "airheal-snapshot", "buildah", "runc", "gpg"});
   INFO(status.out << status.err);
-  for (const char* p : {"airheal", "airheal-evidence", "airheal-snapshot", "buildah", "runc", "gpg"})
+  for (const char* p :
+       {"airheal", "airheal-evidence", "airheal-snapshot", "buildah", "runc", "gpg"})
     CHECK(contains(status.out, std::string(p) + " install ok installed"));
 
   // Files where the packages put them.
-  for (const char* f : {"usr/sbin/airheald", "usr/bin/airhealctl", "usr/bin/airheal-evidence", "usr/bin/airheal-snapshot",
-                        "lib/systemd/system/airheald.service", "usr/lib/sysusers.d/airheal.conf", "usr/lib/tmpfiles.d/airheal.conf",
-                        "etc/airheal/airheal.yaml", "usr/share/man/man8/airhealctl.8.gz", "usr/share/man/man1/airheal-evidence.1.gz"})
+  for (const char* f : {"usr/sbin/airheald", "usr/bin/airhealctl", "usr/bin/airheal-evidence",
+                        "usr/bin/airheal-snapshot", "lib/systemd/system/airheald.service",
+                        "usr/lib/sysusers.d/airheal.conf", "usr/lib/tmpfiles.d/airheal.conf",
+                        "etc/airheal/airheal.yaml", "usr/share/man/man8/airhealctl.8.gz",
+                        "usr/share/man/man1/airheal-evidence.1.gz"})
     CHECK(fsys::exists(root / f));
   auto conffiles = fs::read_file(root / "var/lib/dpkg/info/airheal.conffiles", 1 << 16);
   REQUIRE(conffiles);
@@ -245,9 +260,12 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   REQUIRE_FALSE(grp.empty());
   auto gid = gid_of(grp);
   CHECK(gid < 1000);  // a system group
-  for (auto [dir, mode] : std::vector<std::pair<std::string, unsigned>>{
-           {"var/lib/airheal", 0750}, {"var/lib/airheal/import", 0770}, {"var/lib/airheal/quarantine", 0750}, {"etc/airheal", 0750},
-           {"var/log/airheal", 0750}}) {
+  for (auto [dir, mode] :
+       std::vector<std::pair<std::string, unsigned>>{{"var/lib/airheal", 0750},
+                                                     {"var/lib/airheal/import", 0770},
+                                                     {"var/lib/airheal/quarantine", 0750},
+                                                     {"etc/airheal", 0750},
+                                                     {"var/log/airheal", 0750}}) {
     struct stat st {};
     INFO(dir);
     REQUIRE(::stat((root / dir).c_str(), &st) == 0);
@@ -259,18 +277,21 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   // The units enabled by the postinst (deb-systemd-helper works without a running systemd).
   CHECK(fsys::is_symlink(root / "etc/systemd/system/multi-user.target.wants/airheald.service"));
   CHECK(fsys::is_symlink(root / "etc/systemd/system/paths.target.wants/airheal-import.path"));
-  CHECK(fsys::is_symlink(root / "etc/systemd/system/timers.target.wants/airheal-maintenance.timer"));
-  auto enabled = run({"systemctl", "--root=" + root.string(), "is-enabled", "airheald.service", "airheal-import.path",
-                      "airheal-maintenance.timer"});
+  CHECK(
+      fsys::is_symlink(root / "etc/systemd/system/timers.target.wants/airheal-maintenance.timer"));
+  auto enabled = run({"systemctl", "--root=" + root.string(), "is-enabled", "airheald.service",
+                      "airheal-import.path", "airheal-maintenance.timer"});
   INFO(enabled.out << enabled.err);
   CHECK(enabled.out == "enabled\nenabled\nenabled\n");
-  auto verify = run({"systemd-analyze", "verify", "--root=" + root.string(), "--man=no", "airheald.service",
-                     "airheal-import.path", "airheal-import.service", "airheal-maintenance.timer", "airheal-maintenance.service"});
+  auto verify = run({"systemd-analyze", "verify", "--root=" + root.string(), "--man=no",
+                     "airheald.service", "airheal-import.path", "airheal-import.service",
+                     "airheal-maintenance.timer", "airheal-maintenance.service"});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
 
   // Every binary runs in the clean root: its shared libraries came in through the Depends.
-  for (const char* b : {"/usr/sbin/airheald", "/usr/bin/airhealctl", "/usr/bin/airheal-evidence", "/usr/bin/airheal-snapshot"}) {
+  for (const char* b : {"/usr/sbin/airheald", "/usr/bin/airhealctl", "/usr/bin/airheal-evidence",
+                        "/usr/bin/airheal-snapshot"}) {
     auto v = in_root({b, "--version"});
     INFO(b << ": " << v.out << v.err);
     CHECK(v.exit_code == 0);
@@ -281,9 +302,10 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   // airhealctl in the root finds it through /etc/airheal/airheal.yaml with no options.
   auto log = tmp / "airheald.log";
   fsys::remove(root / "tmp/ready");
-  pid_t pid = spawn({"chroot", root.string(), "/usr/sbin/airheald", "--config", "/etc/airheal/airheal.yaml", "--listen", "127.0.0.1:0",
-                     "--ready-file", "/tmp/ready"},
-                    log);
+  pid_t pid =
+      spawn({"chroot", root.string(), "/usr/sbin/airheald", "--config", "/etc/airheal/airheal.yaml",
+             "--listen", "127.0.0.1:0", "--ready-file", "/tmp/ready"},
+            log);
   std::string ready;
   for (int i = 0; i < 300 && ready.empty(); ++i) {
     std::this_thread::sleep_for(100ms);
@@ -322,53 +344,70 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
     fsys::create_directories(root / "srv/feeds/osv");
     int n = 0;
     for (const auto& e : fsys::directory_iterator(kSource / "tests/data/osv-go"))
-      if (e.path().extension() == ".json" && n++ < 20) fsys::copy_file(e.path(), root / "srv/feeds/osv" / e.path().filename());
+      if (e.path().extension() == ".json" && n++ < 20)
+        fsys::copy_file(e.path(), root / "srv/feeds/osv" / e.path().filename());
     auto image = make_oci_image(root / "srv/feeds/images/app", "1.0", 2, 64 << 10, 7);
     {
       std::ofstream hosts(root / "etc/hosts", std::ios::app);
       hosts << "127.0.0.1 airheal.lan\n";
     }
     std::string script = kGuidePrelude;
-    for (const auto& b : blocks) script += "echo '== operator-guide.md line " + std::to_string(b.line) + "'\n" + b.text;
+    for (const auto& b : blocks)
+      script += "echo '== operator-guide.md line " + std::to_string(b.line) + "'\n" + b.text;
     script += "echo '== operator guide: every block ran'\n";
     REQUIRE(fs::write_file_atomic(root / "root/guide.sh", script));
     // A private mount namespace with /proc for the root; gone when its last process is.
     auto g = run({"unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c",
-                  "mount -t proc proc \"$1/proc\" && exec chroot \"$1\" bash /root/guide.sh", "sh", root.string()},
+                  "mount -t proc proc \"$1/proc\" && exec chroot \"$1\" bash /root/guide.sh", "sh",
+                  root.string()},
                  1800s);
     kill_processes_in(root);
-    INFO("guide output:\n" << g.out << "\nstderr:\n" << g.err << "\nairheald log:\n"
-                           << fs::read_file(root / "var/log/airheal/airheald.log", 1 << 20).value_or(""));
+    INFO("guide output:\n"
+         << g.out << "\nstderr:\n"
+         << g.err << "\nairheald log:\n"
+         << fs::read_file(root / "var/log/airheal/airheald.log", 1 << 20).value_or(""));
     REQUIRE(g.exit_code == 0);
     CHECK(contains(g.out, "== operator guide: every block ran"));
     // What the guide promises its reader along the way.
-    CHECK(contains(g.out, "trusted "));                                      // trust add
-    CHECK(contains(g.err, "REFUSED replay.tar: replayed snapshot: channel stable is at sequence 2"));
-    CHECK(contains(g.err, "REFUSED /root/tampered.tar: bad signature by key"));  // signatures are checked before the manifest is parsed
+    CHECK(contains(g.out, "trusted "));  // trust add
+    CHECK(
+        contains(g.err, "REFUSED replay.tar: replayed snapshot: channel stable is at sequence 2"));
+    CHECK(contains(
+        g.err,
+        "REFUSED /root/tampered.tar: bad signature by key"));  // signatures are checked before the
+                                                               // manifest is parsed
     CHECK(std::regex_search(g.out, std::regex("refused, exit 1")));
-    CHECK(contains(g.out, image.manifest_digest));                           // skopeo pulled through registries.conf + TLS + login
-    CHECK(contains(g.out, "cluster-pull may not push: refused"));            // pull-only by default
-    CHECK(contains(g.out, "ci-team-a  pull=apps/*;push=apps/team-a/*;delete=;api=read"));  // user list
-    CHECK(contains(g.out, "VERIFIED"));                                      // airheal-evidence on the exported bundle
+    CHECK(contains(g.out,
+                   image.manifest_digest));  // skopeo pulled through registries.conf + TLS + login
+    CHECK(contains(g.out, "cluster-pull may not push: refused"));  // pull-only by default
+    CHECK(contains(g.out,
+                   "ci-team-a  pull=apps/*;push=apps/team-a/*;delete=;api=read"));  // user list
+    CHECK(contains(g.out, "VERIFIED"));  // airheal-evidence on the exported bundle
     CHECK(contains(g.out, "audit journal intact"));
     CHECK(fsys::exists(root / "var/lib/airheal/import/imported/stable-2.tar"));
     CHECK_FALSE(fsys::exists(root / "var/lib/airheal.before-restore"));
     // The containerd hosts.toml the guide writes is valid TOML with the mirror it describes.
-    auto toml = run({"python3", "-c",
-                     "import sys,tomllib; d=tomllib.load(open(sys.argv[1],'rb')); print(d['server'], list(d['host'])[0], d['host']['https://airheal.lan']['capabilities'])",
-                     (root / "etc/containerd/certs.d/registry.example.org/hosts.toml").string()});
+    auto toml =
+        run({"python3", "-c",
+             "import sys,tomllib; d=tomllib.load(open(sys.argv[1],'rb')); print(d['server'], "
+             "list(d['host'])[0], d['host']['https://airheal.lan']['capabilities'])",
+             (root / "etc/containerd/certs.d/registry.example.org/hosts.toml").string()});
     INFO(toml.err);
-    CHECK(toml.out == "https://airheal.lan https://airheal.lan ['pull', 'resolve']\n");  // no fallback to the upstream name
+    CHECK(toml.out ==
+          "https://airheal.lan https://airheal.lan ['pull', 'resolve']\n");  // no fallback to the
+                                                                             // upstream name
   }
 
   // Purge removes the programs, the units and the conffile, and disables the units.
-  auto purge = in_root({"dpkg", "--purge", "airheal", "airheal-evidence", "airheal-snapshot"}, 300s);
+  auto purge =
+      in_root({"dpkg", "--purge", "airheal", "airheal-evidence", "airheal-snapshot"}, 300s);
   INFO(purge.out << purge.err);
   CHECK(purge.exit_code == 0);
-  for (const char* f : {"usr/sbin/airheald", "usr/bin/airhealctl", "usr/bin/airheal-evidence", "lib/systemd/system/airheald.service",
-                        "etc/airheal/airheal.yaml"})
+  for (const char* f : {"usr/sbin/airheald", "usr/bin/airhealctl", "usr/bin/airheal-evidence",
+                        "lib/systemd/system/airheald.service", "etc/airheal/airheal.yaml"})
     CHECK_FALSE(fsys::exists(root / f));
-  CHECK_FALSE(fsys::exists(fsys::symlink_status(root / "etc/systemd/system/multi-user.target.wants/airheald.service")));
+  CHECK_FALSE(fsys::exists(
+      fsys::symlink_status(root / "etc/systemd/system/multi-user.target.wants/airheald.service")));
 }
 
 TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rpm][slow]") {
@@ -376,9 +415,11 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
     if (!have_program(p)) FAIL(p << " is needed (scripts/setup.sh installs it)");
   TempDir tmp;
   auto out = tmp / "rpms";
-  // Debian has no RPM database to check BuildRequires against: --nodeps (see packaging/rpm/build.sh).
-  auto build = run({"env", "AIRHEAL_RPM_NODEPS=1", (kSource / "packaging/rpm/build.sh").string(), "--prebuilt", AIRHEAL_BINARY_DIR,
-                    out.string()}, 3600s);
+  // Debian has no RPM database to check BuildRequires against: --nodeps (see
+  // packaging/rpm/build.sh).
+  auto build = run({"env", "AIRHEAL_RPM_NODEPS=1", (kSource / "packaging/rpm/build.sh").string(),
+                    "--prebuilt", AIRHEAL_BINARY_DIR, out.string()},
+                   3600s);
   INFO(describe_run({"packaging/rpm/build.sh"}, build));
   REQUIRE(build.exit_code == 0);
   auto rpms = files_with_extension(out, ".rpm");
@@ -393,7 +434,9 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
   auto appliance = pick("airheal-0.1.0");
   auto evidence = pick("airheal-evidence-0.1.0");
   auto snapshot = pick("airheal-snapshot-0.1.0");
-  bool have_srpm = std::any_of(rpms.begin(), rpms.end(), [](const fsys::path& p) { return p.string().ends_with(".src.rpm"); });
+  bool have_srpm = std::any_of(rpms.begin(), rpms.end(), [](const fsys::path& p) {
+    return p.string().ends_with(".src.rpm");
+  });
   CHECK(have_srpm);
 
   auto q = [](const std::vector<std::string>& args) {
@@ -405,23 +448,29 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
     return r.out;
   };
   // Files with the owners and modes the spec gives them.
-  auto listing = q({"--qf", "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]", appliance.string()});
+  auto listing = q({"--qf", "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]",
+                    appliance.string()});
   INFO(listing);
-  for (const char* line : {"-rwxr-xr-x root root /usr/sbin/airheald", "-rwxr-xr-x root root /usr/bin/airhealctl",
-                           "-rw-r--r-- root root /usr/lib/systemd/system/airheald.service",
-                           "-rw-r--r-- root root /usr/lib/systemd/system/airheal-maintenance.timer",
-                           "-rw-r--r-- root root /usr/lib/sysusers.d/airheal.conf", "-rw-r--r-- root root /usr/lib/tmpfiles.d/airheal.conf",
-                           "drwxr-x--- root airheal /etc/airheal", "-rw-r----- root airheal /etc/airheal/airheal.yaml",
-                           "drwxr-x--- root airheal /var/lib/airheal", "drwxrwx--- root airheal /var/lib/airheal/import",
-                           "drwxr-x--- root airheal /var/log/airheal"})
+  for (const char* line :
+       {"-rwxr-xr-x root root /usr/sbin/airheald", "-rwxr-xr-x root root /usr/bin/airhealctl",
+        "-rw-r--r-- root root /usr/lib/systemd/system/airheald.service",
+        "-rw-r--r-- root root /usr/lib/systemd/system/airheal-maintenance.timer",
+        "-rw-r--r-- root root /usr/lib/sysusers.d/airheal.conf",
+        "-rw-r--r-- root root /usr/lib/tmpfiles.d/airheal.conf",
+        "drwxr-x--- root airheal /etc/airheal", "-rw-r----- root airheal /etc/airheal/airheal.yaml",
+        "drwxr-x--- root airheal /var/lib/airheal",
+        "drwxrwx--- root airheal /var/lib/airheal/import",
+        "drwxr-x--- root airheal /var/log/airheal"})
     CHECK(contains(listing, line));
-  CHECK(contains(q({"--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]", appliance.string()}), "cn /etc/airheal/airheal.yaml"));
+  CHECK(contains(q({"--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]", appliance.string()}),
+                 "cn /etc/airheal/airheal.yaml"));
   CHECK_FALSE(contains(listing, "airheal-evidence"));
   CHECK(contains(q({"-l", evidence.string()}), "/usr/bin/airheal-evidence"));
   CHECK(contains(q({"-l", snapshot.string()}), "/usr/bin/airheal-snapshot"));
 
   auto requires_ = q({"--requires", appliance.string()});
-  for (const char* r : {"buildah", "runc", "gnupg2", "/usr/sbin/groupadd"}) CHECK(contains(requires_, r));
+  for (const char* r : {"buildah", "runc", "gnupg2", "/usr/sbin/groupadd"})
+    CHECK(contains(requires_, r));
   CHECK(contains(q({"--requires", evidence.string()}), "gnupg2"));
   CHECK_FALSE(contains(q({"--requires", evidence.string()}), "buildah"));
 
@@ -435,7 +484,8 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
   // The packaged binary is the one built from this source.
   auto root = tmp / "unpacked";
   fsys::create_directories(root);
-  auto unpack = run({"sh", "-c", "cd \"$1\" && rpm2cpio \"$2\" | cpio -idm --quiet", "sh", root.string(), appliance.string()});
+  auto unpack = run({"sh", "-c", "cd \"$1\" && rpm2cpio \"$2\" | cpio -idm --quiet", "sh",
+                     root.string(), appliance.string()});
   INFO(unpack.out << unpack.err);
   REQUIRE(unpack.exit_code == 0);
   auto v = run({(root / "usr/sbin/airheald").string(), "--version"});

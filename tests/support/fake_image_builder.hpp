@@ -15,13 +15,17 @@ namespace airheal::test {
 class FakeImageBuilder : public heal::ImageBuilder {
  public:
   // Writes the new layer's entries for REQUEST (an error fails the build, with FAILURE set).
-  using LayerFn = std::function<Status(const heal::LayerRequest& request, heal::LayerWriter& w, heal::Failure& failure)>;
+  using LayerFn = std::function<Status(const heal::LayerRequest& request, heal::LayerWriter& w,
+                                       heal::Failure& failure)>;
   // The outcome of one check run (default: passed).
   using CheckFn = std::function<heal::CheckOutcome(const heal::CheckRun& run)>;
-  explicit FakeImageBuilder(LayerFn layer, CheckFn check = {}) : layer_(std::move(layer)), check_(std::move(check)) {}
+  explicit FakeImageBuilder(LayerFn layer, CheckFn check = {})
+      : layer_(std::move(layer)), check_(std::move(check)) {}
 
-  Result<heal::LayerBlob> add_layer(const heal::LayerRequest& request, std::string& log, heal::Failure* failure) override;
-  Result<std::vector<heal::CheckOutcome>> check(const heal::CheckRequest& request, std::string& log) override;
+  Result<heal::LayerBlob> add_layer(const heal::LayerRequest& request, std::string& log,
+                                    heal::Failure* failure) override;
+  Result<std::vector<heal::CheckOutcome>> check(const heal::CheckRequest& request,
+                                                std::string& log) override;
   void reset() override { ++resets; }
 
   std::vector<heal::LayerRequest> layers;  // every add_layer request, in order

@@ -1,7 +1,5 @@
 #include "support/scan_fixtures.hpp"
 
-#include "support/snapshot_fixtures.hpp"
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -15,8 +13,9 @@
 #include "core/fs.hpp"
 #include "heal/deb/control.hpp"
 #include "scan/pkgdb.hpp"
-#include "version/version.hpp"
+#include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
+#include "version/version.hpp"
 
 namespace airheal::test {
 namespace fsys = std::filesystem;
@@ -25,7 +24,8 @@ namespace fsys = std::filesystem;
 std::string describe_run(const std::vector<std::string>& argv, const ProcessResult& r) {
   std::string cmd;
   for (const auto& a : argv) cmd += a + " ";
-  return cmd + "\nexit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 8000) + "\nstderr: " + r.err.substr(0, 8000);
+  return cmd + "\nexit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 8000) +
+         "\nstderr: " + r.err.substr(0, 8000);
 }
 
 ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
@@ -34,7 +34,6 @@ ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds 
   REQUIRE(r.exit_code == 0);
   return r;
 }
-
 
 // Fixtures are shared by test processes running in parallel (ctest -j): each is built under an
 // exclusive lock on the cache, and readers wait for it.
@@ -68,7 +67,8 @@ fsys::path debian_minbase_tar() {
   if (fsys::exists(out)) return out;
   if (!have_program("mmdebstrap")) FAIL("mmdebstrap is needed (scripts/setup.sh installs it)");
   auto tmp = fixture_cache() / ("bookworm-minbase.tar.part" + std::to_string(::getpid()));
-  run_ok({"mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", tmp.string(), "http://deb.debian.org/debian"});
+  run_ok({"mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", tmp.string(),
+          "http://deb.debian.org/debian"});
   fsys::rename(tmp, out);
   return out;
 }
@@ -88,8 +88,10 @@ fsys::path debian_security_tracker() {
   CacheLock lock;
   auto out = fixture_cache() / "bookworm-security-tracker.json";
   if (fsys::exists(out)) return out;
-  run_ok({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
-        debian_minbase_status().string(), out.string(), "--cache", (fixture_cache() / "debian-cache").string()});
+  run_ok({"/usr/bin/python3",
+          std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
+          debian_minbase_status().string(), out.string(), "--cache",
+          (fixture_cache() / "debian-cache").string()});
   return out;
 }
 
@@ -157,16 +159,19 @@ fsys::path go_binary() {
   if (!fsys::exists(go)) FAIL("golang-1.19-go is needed (scripts/setup.sh installs it)");
   TempDir src;
   fsys::create_directories(src / "greeter");
-  std::ofstream(src / "go.mod") << "module example.com/app\n\ngo 1.19\n\nrequire example.com/greeter v1.2.3\n\n"
-                                   "replace example.com/greeter v1.2.3 => ./greeter\n";
-  std::ofstream(src / "main.go") << "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/greeter\"\n)\n\n"
-                                    "func main() {\n\tfmt.Println(greeter.Hello())\n\t_ = http.StatusOK\n}\n";
+  std::ofstream(src / "go.mod")
+      << "module example.com/app\n\ngo 1.19\n\nrequire example.com/greeter v1.2.3\n\n"
+         "replace example.com/greeter v1.2.3 => ./greeter\n";
+  std::ofstream(src / "main.go")
+      << "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/greeter\"\n)\n\n"
+         "func main() {\n\tfmt.Println(greeter.Hello())\n\t_ = http.StatusOK\n}\n";
   std::ofstream(src / "greeter" / "go.mod") << "module example.com/greeter\n\ngo 1.19\n";
-  std::ofstream(src / "greeter" / "greeter.go") << "package greeter\n\nfunc Hello() string { return \"hello\" }\n";
+  std::ofstream(src / "greeter" / "greeter.go")
+      << "package greeter\n\nfunc Hello() string { return \"hello\" }\n";
   auto tmp = out.string() + ".part";
-  run_ok({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local",
-        "GOCACHE=" + (fixture_cache() / "gocache").string(), "GOPATH=" + (fixture_cache() / "gopath").string(),
-        go.string(), "build", "-o", tmp, "."});
+  run_ok({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod",
+          "GOPROXY=off", "GOTOOLCHAIN=local", "GOCACHE=" + (fixture_cache() / "gocache").string(),
+          "GOPATH=" + (fixture_cache() / "gopath").string(), go.string(), "build", "-o", tmp, "."});
   fsys::rename(tmp, out);
   return out;
 }
@@ -179,34 +184,42 @@ nlohmann::json greeter_osv(const std::string& id, const std::string& fixed) {
           {"modified", "2026-11-01T00:00:00Z"},
           {"published", "2026-11-01T00:00:00Z"},
           {"summary", "greeter test advisory"},
-          {"affected", nlohmann::json::array({{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
-                                               {"ranges", nlohmann::json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
+          {"affected",
+           nlohmann::json::array(
+               {{{"package", {{"name", "example.com/greeter"}, {"ecosystem", "Go"}}},
+                 {"ranges", nlohmann::json::array({{{"type", "SEMVER"}, {"events", events}}})}}})},
           {"database_specific", {{"severity", "HIGH"}}}};
 }
 
-void write_greeter_advisory(const fsys::path& dir, const std::string& id, const std::string& fixed) {
+void write_greeter_advisory(const fsys::path& dir, const std::string& id,
+                            const std::string& fixed) {
   fsys::create_directories(dir);
   std::ofstream(dir / (id + ".json")) << greeter_osv(id, fixed).dump(2);
 }
 
-void import_greeter_gold(const fsys::path& work, const std::string& address, const fsys::path& state,
-                         const std::vector<std::string>& refs, const Signer& signer, bool with_unfixed) {
+void import_greeter_gold(const fsys::path& work, const std::string& address,
+                         const fsys::path& state, const std::vector<std::string>& refs,
+                         const Signer& signer, bool with_unfixed) {
   fsys::create_directories(work / "root");
-  fsys::copy_file(go_greeter_app("v1.2.3"), work / "root" / "app", fsys::copy_options::overwrite_existing);
+  fsys::copy_file(go_greeter_app("v1.2.3"), work / "root" / "app",
+                  fsys::copy_options::overwrite_existing);
   run_ok({"tar", "-cf", (work / "app.tar").string(), "-C", (work / "root").string(), "app"});
   make_oci_image_from_tars(work / "layout", "app", {work / "app.tar"});
   for (const auto& ref : refs)
-    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + (work / "layout").string() + ":app",
-            "docker://" + address + "/" + ref});
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+            "oci:" + (work / "layout").string() + ":app", "docker://" + address + "/" + ref});
   write_greeter_advisory(work / "adv", "GO-2026-9001", "1.2.4");
   if (with_unfixed) write_greeter_advisory(work / "adv", "GO-2026-9002", "");
   fsys::create_directories(work / "gold");
-  fsys::copy_file(go_greeter_app("v1.2.4"), work / "gold" / "app", fsys::copy_options::overwrite_existing);
+  fsys::copy_file(go_greeter_app("v1.2.4"), work / "gold" / "app",
+                  fsys::copy_options::overwrite_existing);
   std::ofstream(work / "gold" / "app.json") << R"({"path": "/app", "version": "1.2.4"})";
   auto snap = work / "go-1.snapshot";
-  run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", "1", "--expires", "30d", "--out", snap.string(),
-          "--advisories", (work / "adv").string(), "--artifacts", (work / "gold").string()});
-  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(), "--gpg-home", signer.home().string()});
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "go", "--sequence", "1",
+          "--expires", "30d", "--out", snap.string(), "--advisories", (work / "adv").string(),
+          "--artifacts", (work / "gold").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", signer.fingerprint(),
+          "--gpg-home", signer.home().string()});
   auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
     run_ok(args);
@@ -223,18 +236,25 @@ fsys::path go_greeter_app(const std::string& greeter_version) {
   if (!fsys::exists(go)) FAIL("golang-1.19-go is needed (scripts/setup.sh installs it)");
   TempDir src;
   fsys::create_directories(src / "vendor/example.com/greeter");
-  std::ofstream(src / "go.mod") << "module example.com/app\n\ngo 1.19\n\nrequire example.com/greeter " << greeter_version << "\n";
-  std::ofstream(src / "vendor/modules.txt") << "# example.com/greeter " << greeter_version << "\n## explicit\nexample.com/greeter\n";
+  std::ofstream(src / "go.mod")
+      << "module example.com/app\n\ngo 1.19\n\nrequire example.com/greeter " << greeter_version
+      << "\n";
+  std::ofstream(src / "vendor/modules.txt")
+      << "# example.com/greeter " << greeter_version << "\n## explicit\nexample.com/greeter\n";
   std::ofstream(src / "vendor/example.com/greeter/greeter.go")
-      << "package greeter\n\nfunc Hello() string { return \"hello from greeter " << greeter_version << "\" }\n";
-  std::ofstream(src / "main.go") << "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n\n\t\"example.com/greeter\"\n)\n\n"
-                                    "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"fail\" {\n\t\tos.Exit(4)\n\t}\n"
-                                    "\tif len(os.Args) > 1 && os.Args[1] == \"sleep\" {\n\t\ttime.Sleep(10 * time.Minute)\n\t}\n"
-                                    "\tfmt.Println(greeter.Hello())\n}\n";
+      << "package greeter\n\nfunc Hello() string { return \"hello from greeter " << greeter_version
+      << "\" }\n";
+  std::ofstream(src / "main.go")
+      << "package main\n\nimport "
+         "(\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n\n\t\"example.com/greeter\"\n)\n\n"
+         "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"fail\" {\n\t\tos.Exit(4)\n\t}\n"
+         "\tif len(os.Args) > 1 && os.Args[1] == \"sleep\" {\n\t\ttime.Sleep(10 * "
+         "time.Minute)\n\t}\n"
+         "\tfmt.Println(greeter.Hello())\n}\n";
   auto tmp = out.string() + ".part";
-  run_ok({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=vendor", "GOPROXY=off", "GOTOOLCHAIN=local",
-        "GOCACHE=" + (fixture_cache() / "gocache").string(), "GOPATH=" + (fixture_cache() / "gopath").string(), go.string(),
-        "build", "-o", tmp, "."});
+  run_ok({"env", "--chdir=" + src.path().string(), "CGO_ENABLED=0", "GOFLAGS=-mod=vendor",
+          "GOPROXY=off", "GOTOOLCHAIN=local", "GOCACHE=" + (fixture_cache() / "gocache").string(),
+          "GOPATH=" + (fixture_cache() / "gopath").string(), go.string(), "build", "-o", tmp, "."});
   fsys::rename(tmp, out);
   return out;
 }
@@ -247,21 +267,32 @@ fsys::path distroless_root(const fsys::path& root) {
   }
   auto statusd = root / "var/lib/dpkg/status.d";
   fsys::create_directories(statusd / "perl-base");
-  auto control = [&](const std::string& p) { return run_ok({"dpkg-deb", "-f", debs[p].string()}).out; };
-  auto md5sums = [&](const std::string& p) { return run_ok({"dpkg-deb", "-I", debs[p].string(), "md5sums"}).out; };
+  auto control = [&](const std::string& p) {
+    return run_ok({"dpkg-deb", "-f", debs[p].string()}).out;
+  };
+  auto md5sums = [&](const std::string& p) {
+    return run_ok({"dpkg-deb", "-I", debs[p].string(), "md5sums"}).out;
+  };
   std::ofstream(statusd / "libc6") << control("libc6");  // file form
   std::ofstream(statusd / "libc6.md5sums") << md5sums("libc6");
   std::ofstream(statusd / "libcrypt1") << control("libcrypt1");  // file form without md5sums
   std::ofstream(statusd / "perl-base" / "control") << control("perl-base");  // directory form
   std::ofstream(statusd / "perl-base" / "md5sums") << md5sums("perl-base");
-  std::ofstream(statusd / "base") << control("base-files") << "\n" << control("zlib1g") << "\n" << control("libpcre2-8-0");
+  std::ofstream(statusd / "base") << control("base-files") << "\n"
+                                  << control("zlib1g") << "\n"
+                                  << control("libpcre2-8-0");
   return root;
 }
 
 std::string buildah_image(const fsys::path& work, const fsys::path& root, const std::string& dest,
                           const std::vector<std::string>& entrypoint) {
-  std::vector<std::string> b = {"buildah", "--root", (work / "buildah-root").string(), "--runroot", (work / "buildah-run").string(),
-                                "--storage-driver", "vfs"};
+  std::vector<std::string> b = {"buildah",
+                                "--root",
+                                (work / "buildah-root").string(),
+                                "--runroot",
+                                (work / "buildah-run").string(),
+                                "--storage-driver",
+                                "vfs"};
   auto with = [&](std::vector<std::string> args) {
     auto v = b;
     v.insert(v.end(), args.begin(), args.end());
@@ -272,19 +303,21 @@ std::string buildah_image(const fsys::path& work, const fsys::path& root, const 
   with({"copy", ctr, root.string() + "/", "/"});
   if (!entrypoint.empty()) {
     std::string ep = "[";
-    for (std::size_t i = 0; i < entrypoint.size(); ++i) ep += (i ? ",\"" : "\"") + entrypoint[i] + "\"";
+    for (std::size_t i = 0; i < entrypoint.size(); ++i)
+      ep += (i ? ",\"" : "\"") + entrypoint[i] + "\"";
     with({"config", "--entrypoint", ep + "]", "--cmd", "", ctr});
   }
   static int counter = 0;
-  auto name = "localhost/airheal-fixture-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ":latest";
+  auto name = "localhost/airheal-fixture-" + std::to_string(::getpid()) + "-" +
+              std::to_string(++counter) + ":latest";
   with({"commit", "--quiet", "--format", "oci", ctr, name});
   with({"push", "--quiet", "--tls-verify=false", name, "docker://" + dest});
   with({"rm", ctr});
   return name;
 }
 
-DebianImage debian_image(const std::string& suite, const std::string& variant, const std::vector<std::string>& include,
-                         bool with_security) {
+DebianImage debian_image(const std::string& suite, const std::string& variant,
+                         const std::vector<std::string>& include, bool with_security) {
   CacheLock lock;
   std::string key = suite + (with_security ? "-with-security-" : "-") + variant;
   std::string inc;
@@ -296,8 +329,10 @@ DebianImage debian_image(const std::string& suite, const std::string& variant, c
   auto tmp = fixture_cache() / (key + ".tar.part" + std::to_string(::getpid()));
   std::vector<std::string> argv = {"mmdebstrap", "--quiet", "--variant=" + variant, "--format=tar"};
   if (!inc.empty()) argv.push_back("--include=" + inc);
-  for (auto a : {suite, tmp.string(), "deb http://deb.debian.org/debian " + suite + " main"}) argv.push_back(a);
-  if (with_security) argv.push_back("deb http://deb.debian.org/debian-security " + suite + "-security main");
+  for (auto a : {suite, tmp.string(), "deb http://deb.debian.org/debian " + suite + " main"})
+    argv.push_back(a);
+  if (with_security)
+    argv.push_back("deb http://deb.debian.org/debian-security " + suite + "-security main");
   run_ok(argv, std::chrono::seconds(1800));
   auto status = run_ok({"tar", "-xOf", tmp.string(), "./var/lib/dpkg/status"});
   std::ofstream(img.status.string() + ".part", std::ios::binary) << status.out;
@@ -307,39 +342,59 @@ DebianImage debian_image(const std::string& suite, const std::string& variant, c
 }
 
 std::vector<std::string> realistic_packages(const std::string& suite) {
-  return {"openssl", suite == "bullseye" ? "libssl1.1" : "libssl3", "curl", "openssh-client", "python3", "perl", "libpam-modules",
-          "libsystemd0", "libxml2", "zlib1g", "ca-certificates", "tzdata"};
+  return {"openssl",
+          suite == "bullseye" ? "libssl1.1" : "libssl3",
+          "curl",
+          "openssh-client",
+          "python3",
+          "perl",
+          "libpam-modules",
+          "libsystemd0",
+          "libxml2",
+          "zlib1g",
+          "ca-certificates",
+          "tzdata"};
 }
 
 fsys::path security_advisories(const fsys::path& status, const std::string& suite) {
   CacheLock lock;
   auto out = fixture_cache() / (status.stem().string() + "-" + suite + "-security-tracker.json");
   if (fsys::exists(out)) return out;
-  run_ok({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py", status.string(),
-          out.string(), "--suite", suite, "--cache", (fixture_cache() / "debian-cache").string()},
+  run_ok({"/usr/bin/python3",
+          std::string(AIRHEAL_SOURCE_DIR) + "/tests/fixtures/debian_security_advisories.py",
+          status.string(), out.string(), "--suite", suite, "--cache",
+          (fixture_cache() / "debian-cache").string()},
          std::chrono::seconds(1800));
   return out;
 }
 
-SecurityBuilds security_builds(const fsys::path& status, const std::string& suite, const fsys::path& out) {
+SecurityBuilds security_builds(const fsys::path& status, const std::string& suite,
+                               const fsys::path& out) {
   CacheLock lock;
   namespace deb = heal::deb;
   auto dir = fixture_cache() / ("apt-" + suite + "-security");
-  for (auto sub : {"etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial", "debs"})
+  for (auto sub : {"etc/sources.list.d", "etc/preferences.d", "state/lists/partial",
+                   "cache/archives/partial", "debs"})
     fsys::create_directories(dir / sub);
-  std::ofstream(dir / "etc/sources.list") << "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-                                             "http://deb.debian.org/debian-security " << suite << "-security main\n";
+  std::ofstream(dir / "etc/sources.list")
+      << "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+         "http://deb.debian.org/debian-security "
+      << suite << "-security main\n";
   std::ofstream(dir / "etc/preferences").close();
   std::ofstream(dir / "status").close();
-  std::vector<std::string> apt = {"-o", "Dir::Etc::SourceList=" + (dir / "etc/sources.list").string(),
-                                  "-o", "Dir::Etc::SourceParts=" + (dir / "etc/sources.list.d").string(),
-                                  "-o", "Dir::Etc::Preferences=" + (dir / "etc/preferences").string(),
-                                  "-o", "Dir::Etc::PreferencesParts=" + (dir / "etc/preferences.d").string(),
-                                  "-o", "Dir::State=" + (dir / "state").string(),
-                                  "-o", "Dir::State::status=" + (dir / "status").string(),
-                                  "-o", "Dir::Cache=" + (dir / "cache").string(),
-                                  "-o", "APT::Architecture=amd64", "-o", "APT::Architectures=amd64",
-                                  "-o", "Acquire::Languages=none", "-o", "Acquire::GzipIndexes=false", "-o", "quiet=1"};
+  std::vector<std::string> apt = {
+      "-o", "Dir::Etc::SourceList=" + (dir / "etc/sources.list").string(),
+      "-o", "Dir::Etc::SourceParts=" + (dir / "etc/sources.list.d").string(),
+      "-o", "Dir::Etc::Preferences=" + (dir / "etc/preferences").string(),
+      "-o", "Dir::Etc::PreferencesParts=" + (dir / "etc/preferences.d").string(),
+      "-o", "Dir::State=" + (dir / "state").string(),
+      "-o", "Dir::State::status=" + (dir / "status").string(),
+      "-o", "Dir::Cache=" + (dir / "cache").string(),
+      "-o", "APT::Architecture=amd64",
+      "-o", "APT::Architectures=amd64",
+      "-o", "Acquire::Languages=none",
+      "-o", "Acquire::GzipIndexes=false",
+      "-o", "quiet=1"};
   auto with = [&](std::string tool, std::vector<std::string> args) {
     std::vector<std::string> v = {"env", "--chdir=" + (dir / "debs").string(), tool};
     v.insert(v.end(), apt.begin(), apt.end());
@@ -350,18 +405,23 @@ SecurityBuilds security_builds(const fsys::path& status, const std::string& suit
   run_ok(with("apt-get", {"update"}), std::chrono::seconds(600));
   std::string index;
   for (const auto& e : fsys::directory_iterator(dir / "state/lists"))
-    if (e.path().filename().string().ends_with("_main_binary-amd64_Packages")) index = *fs::read_file(e.path(), 256 << 20);
+    if (e.path().filename().string().ends_with("_main_binary-amd64_Packages"))
+      index = *fs::read_file(e.path(), 256 << 20);
   REQUIRE_FALSE(index.empty());
   auto secp = deb::parse_paragraphs(index, 256 << 20);
   REQUIRE(secp);
-  auto newer = [](const std::string& a, const std::string& b) { return version::compare_dpkg(a, b).value_or(0) > 0; };
+  auto newer = [](const std::string& a, const std::string& b) {
+    return version::compare_dpkg(a, b).value_or(0) > 0;
+  };
   std::map<std::string, deb::Package> newest;  // binary -> newest security build (amd64 or all)
   std::map<std::string, std::string> source_newest;
   for (const auto& p : *secp) {
     auto pkg = deb::package_from(p);
     if (!pkg || (pkg->architecture != "amd64" && pkg->architecture != "all")) continue;
-    if (!newest.count(pkg->name) || newer(pkg->version, newest[pkg->name].version)) newest[pkg->name] = *pkg;
-    if (!source_newest.count(pkg->source) || newer(pkg->source_version, source_newest[pkg->source])) source_newest[pkg->source] = pkg->source_version;
+    if (!newest.count(pkg->name) || newer(pkg->version, newest[pkg->name].version))
+      newest[pkg->name] = *pkg;
+    if (!source_newest.count(pkg->source) || newer(pkg->source_version, source_newest[pkg->source]))
+      source_newest[pkg->source] = pkg->source_version;
   }
   auto installed_paras = deb::parse_paragraphs(*fs::read_file(status, 64 << 20));
   REQUIRE(installed_paras);
@@ -370,7 +430,8 @@ SecurityBuilds security_builds(const fsys::path& status, const std::string& suit
     if (auto pkg = deb::package_from(p); pkg && pkg->installed()) installed.push_back(*pkg);
   SecurityBuilds out_builds;
   for (const auto& i : installed)
-    if (source_newest.count(i.source) && newer(source_newest[i.source], i.source_version)) out_builds.sources.insert(i.source);
+    if (source_newest.count(i.source) && newer(source_newest[i.source], i.source_version))
+      out_builds.sources.insert(i.source);
   fsys::create_directories(out);
   for (const auto& i : installed) {
     if (!out_builds.sources.count(i.source)) continue;
@@ -382,8 +443,10 @@ SecurityBuilds security_builds(const fsys::path& status, const std::string& suit
     auto v = it->second.version;
     auto file_version = v;
     if (auto c = file_version.find(':'); c != std::string::npos) file_version.replace(c, 1, "%3a");
-    auto file = dir / "debs" / (i.name + "_" + file_version + "_" + it->second.architecture + ".deb");
-    if (!fsys::exists(file)) run_ok(with("apt-get", {"download", i.name + "=" + v}), std::chrono::seconds(600));
+    auto file =
+        dir / "debs" / (i.name + "_" + file_version + "_" + it->second.architecture + ".deb");
+    if (!fsys::exists(file))
+      run_ok(with("apt-get", {"download", i.name + "=" + v}), std::chrono::seconds(600));
     REQUIRE(fsys::exists(file));
     fsys::copy_file(file, out / file.filename(), fsys::copy_options::overwrite_existing);
     out_builds.versions[i.name] = v;

@@ -4,10 +4,9 @@
 // Go program built with Debian's golang-1.19. Results are cached across runs.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,14 +36,16 @@ std::filesystem::path go_greeter_app(const std::string& greeter_version);
 // A HIGH-severity OSV advisory for the vendored greeter module (example.com/greeter), fixed in
 // FIXED (empty: no fix known); write_greeter_advisory puts it in DIR/ID.json.
 nlohmann::json greeter_osv(const std::string& id, const std::string& fixed);
-void write_greeter_advisory(const std::filesystem::path& dir, const std::string& id, const std::string& fixed);
+void write_greeter_advisory(const std::filesystem::path& dir, const std::string& id,
+                            const std::string& fixed);
 // The gold-artefact scenario: a FROM scratch image holding greeter-app v1.2.3 pushed to each of
 // REFS ("repo:tag") at ADDRESS; then a snapshot on channel "go" signed by SIGNER, carrying
 // GO-2026-9001 (fixed in 1.2.4), GO-2026-9002 (no fix) when WITH_UNFIXED, and greeter-app v1.2.4
 // as a gold artefact for /app, trusted and imported with airhealctl into STATE. Work under WORK.
 class Signer;
-void import_greeter_gold(const std::filesystem::path& work, const std::string& address, const std::filesystem::path& state,
-                         const std::vector<std::string>& refs, const Signer& signer, bool with_unfixed);
+void import_greeter_gold(const std::filesystem::path& work, const std::string& address,
+                         const std::filesystem::path& state, const std::vector<std::string>& refs,
+                         const Signer& signer, bool with_unfixed);
 
 // A distroless-style root from real .debs under ROOT: files extracted, and the dpkg records in
 // status.d in the three forms distroless images use (file, directory, several stanzas in one file).
@@ -53,8 +54,8 @@ void import_greeter_gold(const std::filesystem::path& work, const std::string& a
 std::filesystem::path distroless_root(const std::filesystem::path& root);
 // Builds an image FROM scratch holding ROOT's files with buildah (storage under WORK) and pushes it
 // to DEST ("host:port/repo:tag"); ENTRYPOINT, when given, is set in its config.
-std::string buildah_image(const std::filesystem::path& work, const std::filesystem::path& root, const std::string& dest,
-                          const std::vector<std::string>& entrypoint = {});
+std::string buildah_image(const std::filesystem::path& work, const std::filesystem::path& root,
+                          const std::string& dest, const std::vector<std::string>& entrypoint = {});
 
 // Whole-release replays (tests/integration/replay_test.cpp): real images of a Debian release and
 // every build its security suite has today for them, nothing chosen by hand.
@@ -65,23 +66,25 @@ struct DebianImage {
 // mmdebstrap --variant=VARIANT SUITE from the release's main archive alone (so it really is
 // behind SUITE-security), with INCLUDE added; with WITH_SECURITY, from main and SUITE-security
 // (what a distribution's newer base image is); cached.
-DebianImage debian_image(const std::string& suite, const std::string& variant, const std::vector<std::string>& include,
-                         bool with_security = false);
+DebianImage debian_image(const std::string& suite, const std::string& variant,
+                         const std::vector<std::string>& include, bool with_security = false);
 // A realistic image's packages beyond minbase: openssl and its library, curl, openssh-client,
 // python3, perl, pam, libsystemd0, libxml2, zlib1g, ca-certificates, tzdata.
 std::vector<std::string> realistic_packages(const std::string& suite);
 // Security-tracker-format advisories for the packages of STATUS from SUITE-security's changelogs.
-std::filesystem::path security_advisories(const std::filesystem::path& status, const std::string& suite);
+std::filesystem::path security_advisories(const std::filesystem::path& status,
+                                          const std::string& suite);
 // Every source package installed in STATUS for which SUITE-security has a newer build today, and
 // the newest security build of each of its installed binaries, downloaded into OUT with a
 // private apt configuration for that suite (Debian's keyring checks the suite's InRelease).
 struct SecurityBuilds {
   std::set<std::string> sources;
-  std::map<std::string, std::string> versions;  // binary package -> the security build's version
+  std::map<std::string, std::string> versions;   // binary package -> the security build's version
   std::map<std::string, std::string> installed;  // binary package -> the version the image has
   std::map<std::string, std::string> source_of;  // binary package -> its source package
-  std::vector<std::string> absent;              // installed binaries of those sources the suite has no build of
+  std::vector<std::string> absent;  // installed binaries of those sources the suite has no build of
 };
-SecurityBuilds security_builds(const std::filesystem::path& status, const std::string& suite, const std::filesystem::path& out);
+SecurityBuilds security_builds(const std::filesystem::path& status, const std::string& suite,
+                               const std::filesystem::path& out);
 
 }  // namespace airheal::test

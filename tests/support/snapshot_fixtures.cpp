@@ -11,9 +11,9 @@
 
 #include "core/digest.hpp"
 #include "core/fs.hpp"
+#include "core/pgp.hpp"
 #include "core/sqlite.hpp"
 #include "snapshot/format.hpp"
-#include "core/pgp.hpp"
 #include "support/test_support.hpp"
 
 namespace airheal::test {
@@ -25,9 +25,11 @@ Signer::Signer(fsys::path home, const std::string& name) : home_(std::move(home)
   fsys::permissions(home_, fsys::perms::owner_all, fsys::perm_options::replace);
   auto params = home_ / "keyparams";
   auto email = name;
-  std::transform(email.begin(), email.end(), email.begin(), [](unsigned char c) { return std::tolower(c); });
-  (void)fs::write_file_atomic(params, "%no-protection\nKey-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\nName-Real: " + name +
-                                    "\nName-Email: " + email + "@example.test\nExpire-Date: 0\n%commit\n");
+  std::transform(email.begin(), email.end(), email.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  (void)fs::write_file_atomic(
+      params, "%no-protection\nKey-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\nName-Real: " +
+                  name + "\nName-Email: " + email + "@example.test\nExpire-Date: 0\n%commit\n");
   auto r = run({"gpg", "--homedir", home_.string(), "--batch", "--gen-key", params.string()});
   if (r.exit_code != 0) throw std::runtime_error("gpg --gen-key failed: " + r.err);
   auto list = run({"gpg", "--homedir", home_.string(), "--batch", "--with-colons", "--list-keys"});
@@ -39,11 +41,14 @@ Signer::Signer(fsys::path home, const std::string& name) : home_(std::move(home)
   for (std::size_t i = 0; i < line.size(); ++i)
     if (line[i] == ':' && ++field == 9) start = i + 1;
   fingerprint_ = line.substr(start, line.find(':', start) - start);
-  auto exp = run({"gpg", "--homedir", home_.string(), "--batch", "--armor", "--export", fingerprint_});
+  auto exp =
+      run({"gpg", "--homedir", home_.string(), "--batch", "--armor", "--export", fingerprint_});
   public_key_ = exp.out;
 }
 
-Signer::~Signer() { run({"gpgconf", "--homedir", home_.string(), "--kill", "all"}, std::chrono::seconds(20)); }
+Signer::~Signer() {
+  run({"gpgconf", "--homedir", home_.string(), "--kill", "all"}, std::chrono::seconds(20));
+}
 
 std::string Signer::sign(const std::string& data) const {
   auto kr = pgp::Keyring::open(home_);
@@ -73,7 +78,8 @@ void write_tar(const fsys::path& file, const std::vector<RawEntry>& entries, boo
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   if (zstd) archive_write_add_filter_zstd(a);
-  if (archive_write_open_filename(a, file.c_str()) != ARCHIVE_OK) throw std::runtime_error("cannot write tar");
+  if (archive_write_open_filename(a, file.c_str()) != ARCHIVE_OK)
+    throw std::runtime_error("cannot write tar");
   for (const auto& e : entries) {
     struct archive_entry* ae = archive_entry_new();
     archive_entry_set_pathname(ae, e.path.c_str());
@@ -96,10 +102,14 @@ void write_tar(const fsys::path& file, const std::vector<RawEntry>& entries, boo
         archive_entry_set_filetype(ae, AE_IFCHR);
         archive_entry_set_rdev(ae, makedev(1, 3));
         break;
-      case RawEntry::Type::directory: archive_entry_set_filetype(ae, AE_IFDIR); break;
+      case RawEntry::Type::directory:
+        archive_entry_set_filetype(ae, AE_IFDIR);
+        break;
     }
-    if (archive_write_header(a, ae) != ARCHIVE_OK) throw std::runtime_error(archive_error_string(a));
-    if (e.type == RawEntry::Type::file && !e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
+    if (archive_write_header(a, ae) != ARCHIVE_OK)
+      throw std::runtime_error(archive_error_string(a));
+    if (e.type == RawEntry::Type::file && !e.data.empty())
+      archive_write_data(a, e.data.data(), e.data.size());
     archive_entry_free(ae);
   }
   archive_write_close(a);
@@ -117,7 +127,8 @@ json manifest_skeleton(const std::string& channel, std::int64_t sequence) {
               {"entries", json::array()}};
 }
 
-void Crafted::add(const std::string& path, const std::string& data, const std::string& kind, const std::string& format) {
+void Crafted::add(const std::string& path, const std::string& data, const std::string& kind,
+                  const std::string& format) {
   json e{{"path", path}, {"size", data.size()}, {"sha256", sha256_hex(data)}, {"kind", kind}};
   if (!format.empty()) e["format"] = format;
   manifest["entries"].push_back(e);
@@ -130,7 +141,8 @@ void Crafted::write(const fsys::path& file) const {
   std::vector<RawEntry> all;
   RawEntry m{std::string(snapshot::kManifestName), bytes};
   if (manifest_first) all.push_back(m);
-  for (const auto* s : signers) all.push_back(RawEntry{"signatures/" + s->fingerprint() + ".asc", s->sign(to_sign)});
+  for (const auto* s : signers)
+    all.push_back(RawEntry{"signatures/" + s->fingerprint() + ".asc", s->sign(to_sign)});
   for (const auto& [name, sig] : extra_signatures) all.push_back(RawEntry{name, sig});
   all.insert(all.end(), body.begin(), body.end());
   if (!manifest_first) all.push_back(m);
@@ -139,14 +151,17 @@ void Crafted::write(const fsys::path& file) const {
 
 std::string state_fingerprint(const fsys::path& state) {
   std::vector<std::string> parts;
-  for (auto it = fsys::recursive_directory_iterator(state); it != fsys::recursive_directory_iterator(); ++it) {
+  for (auto it = fsys::recursive_directory_iterator(state);
+       it != fsys::recursive_directory_iterator(); ++it) {
     auto rel = fsys::relative(it->path(), state).generic_string();
     auto top = rel.substr(0, rel.find('/'));
     if (top == "audit" || top == "trust" || top == "staging" || top == "tmp") {
       if (it->is_directory()) it.disable_recursion_pending();
       continue;
     }
-    if (rel.rfind("metadata.db", 0) == 0 || (rel.size() > 5 && rel.substr(rel.size() - 5) == ".lock")) continue;
+    if (rel.rfind("metadata.db", 0) == 0 ||
+        (rel.size() > 5 && rel.substr(rel.size() - 5) == ".lock"))
+      continue;
     if (it->is_directory()) {
       parts.push_back("d " + rel);
       continue;
@@ -166,7 +181,8 @@ std::string state_fingerprint(const fsys::path& state) {
     std::vector<std::string> rows;
     while (q.step()) {
       std::string row;
-      for (int i = 0; i < q.columns(); ++i) row += (q.is_null(i) ? std::string("NULL") : q.get_text(i)) + "|";
+      for (int i = 0; i < q.columns(); ++i)
+        row += (q.is_null(i) ? std::string("NULL") : q.get_text(i)) + "|";
       rows.push_back(row);
     }
     std::sort(rows.begin(), rows.end());

@@ -2,9 +2,8 @@
 // writer that can produce every malformed archive the importer must refuse.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,7 +40,8 @@ struct RawEntry {
 };
 
 // Writes exactly these entries, in order, as a pax tar (zstd-compressed when asked).
-void write_tar(const std::filesystem::path& file, const std::vector<RawEntry>& entries, bool zstd = false);
+void write_tar(const std::filesystem::path& file, const std::vector<RawEntry>& entries,
+               bool zstd = false);
 
 // One snapshot, assembled by hand so that each part can be broken on purpose.
 struct Crafted {
@@ -55,7 +55,8 @@ struct Crafted {
   bool manifest_first = true;
 
   // Adds a body entry and lists it in the manifest with its true size and sha256.
-  void add(const std::string& path, const std::string& data, const std::string& kind, const std::string& format = "");
+  void add(const std::string& path, const std::string& data, const std::string& kind,
+           const std::string& format = "");
   void write(const std::filesystem::path& file) const;
 };
 

@@ -1,7 +1,5 @@
 #include "support/test_support.hpp"
 
-#include "core/digest.hpp"
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -69,17 +67,20 @@ HttpClient::HttpClient(std::string host, std::uint16_t port) : impl_(new Impl) {
 HttpClient::~HttpClient() { delete impl_; }
 
 HttpResponse HttpClient::request(const std::string& method, const std::string& target,
-                                 const std::map<std::string, std::string>& headers, const std::string& body) {
+                                 const std::map<std::string, std::string>& headers,
+                                 const std::string& body) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
       if (!impl_->connected) impl_->connect();
       http::request<http::string_body> req{http::string_to_verb(method), target, 11};
       req.set(http::field::host, impl_->host + ":" + std::to_string(impl_->port));
       // The API takes changes as JSON only (CSRF); tests name another type when that is the point.
-      if (target.rfind("/api/", 0) == 0 && method != "GET" && method != "HEAD") req.set(http::field::content_type, "application/json");
+      if (target.rfind("/api/", 0) == 0 && method != "GET" && method != "HEAD")
+        req.set(http::field::content_type, "application/json");
       for (const auto& [k, v] : headers) req.set(k, v);
       req.body() = body;
-      if (!body.empty() || method == "PUT" || method == "PATCH" || method == "POST") req.prepare_payload();
+      if (!body.empty() || method == "PUT" || method == "PATCH" || method == "POST")
+        req.prepare_payload();
       impl_->stream.expires_after(std::chrono::seconds(60));
       http::write(impl_->stream, req);
       http::response_parser<http::string_body> parser;
@@ -131,7 +132,8 @@ void send_raw_and_close(const std::string& host, std::uint16_t port, const std::
 
 std::string oci_error_code(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
-  if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array() || j["errors"].empty()) return "";
+  if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array() || j["errors"].empty())
+    return "";
   return j["errors"][0].value("code", "");
 }
 
@@ -143,7 +145,8 @@ std::string random_bytes(std::size_t n, unsigned seed) {
   std::string out(n, '\0');
   for (std::size_t i = 0; i < n; i += 8) {
     auto v = rng();
-    for (std::size_t j = 0; j < 8 && i + j < n; ++j) out[i + j] = static_cast<char>((v >> (8 * j)) & 0xff);
+    for (std::size_t j = 0; j < 8 && i + j < n; ++j)
+      out[i + j] = static_cast<char>((v >> (8 * j)) & 0xff);
   }
   return out;
 }
@@ -196,24 +199,28 @@ void finish_layout(OciImage& img, const json& config, const json& layers) {
   write_file(blobs / sha256_hex(cfg), cfg);
   json manifest = {{"schemaVersion", 2},
                    {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256_digest(cfg)}, {"size", cfg.size()}}},
+                   {"config",
+                    {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                     {"digest", sha256_digest(cfg)},
+                     {"size", cfg.size()}}},
                    {"layers", layers}};
   auto man = manifest.dump();
   write_file(blobs / sha256_hex(man), man);
   img.manifest_digest = sha256_digest(man);
   json index = {{"schemaVersion", 2},
                 {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"digest", img.manifest_digest},
-                                {"size", man.size()},
-                                {"annotations", {{"org.opencontainers.image.ref.name", img.tag}}}}}}};
+                {"manifests",
+                 {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"digest", img.manifest_digest},
+                   {"size", man.size()},
+                   {"annotations", {{"org.opencontainers.image.ref.name", img.tag}}}}}}};
   write_file(img.layout / "index.json", index.dump());
   write_file(img.layout / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
 }
 }  // namespace
 
-OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag, int layers, std::size_t layer_bytes,
-                        unsigned seed) {
+OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag, int layers,
+                        std::size_t layer_bytes, unsigned seed) {
   OciImage img;
   img.layout = dir;
   img.tag = tag;
@@ -222,8 +229,10 @@ OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag
   json diff_ids = json::array(), layer_descs = json::array();
   for (int i = 0; i < layers; ++i) {
     std::vector<std::pair<std::string, std::string>> files = {
-        {"layer" + std::to_string(i) + "/data.bin", random_bytes(layer_bytes, seed * 1000 + static_cast<unsigned>(i))},
-        {"layer" + std::to_string(i) + "/README", "layer " + std::to_string(i) + " of a test image\n"}};
+        {"layer" + std::to_string(i) + "/data.bin",
+         random_bytes(layer_bytes, seed * 1000 + static_cast<unsigned>(i))},
+        {"layer" + std::to_string(i) + "/README",
+         "layer " + std::to_string(i) + " of a test image\n"}};
     auto tar = make_tar(files, false);
     auto tgz = make_tar(files, true);
     diff_ids.push_back(sha256_digest(tar));
@@ -243,7 +252,8 @@ OciImage make_oci_image(const std::filesystem::path& dir, const std::string& tag
 }
 
 OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::string& tag,
-                                  const std::vector<std::filesystem::path>& tars, const json& config_extra) {
+                                  const std::vector<std::filesystem::path>& tars,
+                                  const json& config_extra) {
   OciImage img;
   img.layout = dir;
   img.tag = tag;
@@ -254,12 +264,17 @@ OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::s
     std::uint64_t size = 0;
     auto d = Sha256::of_file(t, &size);
     if (!d) throw std::runtime_error("cannot hash " + t.string());
-    std::filesystem::copy_file(t, blobs / d->hex(), std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(t, blobs / d->hex(),
+                               std::filesystem::copy_options::overwrite_existing);
     diff_ids.push_back(d->str());
     img.layer_digests.push_back(d->str());
-    layer_descs.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", d->str()}, {"size", size}});
+    layer_descs.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                           {"digest", d->str()},
+                           {"size", size}});
   }
-  json config = {{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+  json config = {{"architecture", "amd64"},
+                 {"os", "linux"},
+                 {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
   config.update(config_extra);
   finish_layout(img, config, layer_descs);
   return img;
@@ -274,8 +289,9 @@ Daemon::Daemon(Options o) {
   state_dir_ = o.state_dir.empty() ? tmp_ / "state" : o.state_dir;
   log_path_ = tmp_ / "airheald.log";
   auto ready = tmp_ / "ready";
-  std::vector<std::string> args = {airheald_path().string(), "--state-dir", state_dir_.string(), "--listen",
-                                   o.listen, "--ready-file", ready.string(), "--log-level", "debug"};
+  std::vector<std::string> args = {
+      airheald_path().string(), "--state-dir",  state_dir_.string(), "--listen", o.listen,
+      "--ready-file",           ready.string(), "--log-level",       "debug"};
   if (!o.config_yaml.empty()) {
     auto cfg = tmp_ / "airheal.yaml";
     std::ofstream(cfg) << o.config_yaml;
@@ -340,7 +356,8 @@ int Daemon::stop(int sig, std::chrono::seconds wait) {
   return -1;
 }
 
-ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout, std::optional<std::string> input) {
+ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout,
+                  std::optional<std::string> input) {
   ProcessOptions o;
   o.timeout = timeout;
   o.input = std::move(input);
@@ -349,7 +366,8 @@ ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds tim
 
 bool have_program(const std::string& name) { return !boost::process::search_path(name).empty(); }
 
-std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file, const std::string& lang) {
+std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file,
+                                           const std::string& lang) {
   std::ifstream in(file);
   std::vector<MarkdownBlock> out;
   std::string line;
@@ -359,12 +377,15 @@ std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file, co
   while (std::getline(in, line)) {
     ++n;
     if (line.rfind("```", 0) == 0) {
-      if (open) open = nullptr;
-      else if (in_other) in_other = false;
+      if (open)
+        open = nullptr;
+      else if (in_other)
+        in_other = false;
       else if (line.substr(3) == lang) {
         out.push_back({n, ""});
         open = &out.back();
-      } else in_other = true;
+      } else
+        in_other = true;
       continue;
     }
     if (open) open->text += line + "\n";

@@ -2,14 +2,13 @@
 // OCI image layouts generated on the fly, and the daemon started as a real process.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +45,8 @@ class HttpClient {
   HttpClient(std::string host, std::uint16_t port);
   ~HttpClient();
   HttpResponse request(const std::string& method, const std::string& target,
-                       const std::map<std::string, std::string>& headers = {}, const std::string& body = "");
+                       const std::map<std::string, std::string>& headers = {},
+                       const std::string& body = "");
   HttpResponse get(const std::string& target, const std::map<std::string, std::string>& h = {}) {
     return request("GET", target, h);
   }
@@ -86,8 +86,8 @@ OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::s
 class Daemon {
  public:
   struct Options {
-    std::filesystem::path state_dir;       // empty: a fresh temporary one
-    std::string config_yaml;               // written to a file and passed with --config
+    std::filesystem::path state_dir;  // empty: a fresh temporary one
+    std::string config_yaml;          // written to a file and passed with --config
     std::vector<std::string> extra_args;
     std::string listen = "127.0.0.1:0";
   };
@@ -119,19 +119,23 @@ std::filesystem::path airheal_snapshot_path();
 std::filesystem::path airheal_evidence_path();
 
 // Runs a program and returns its result (argv vector, no shell).
-ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(300),
+ProcessResult run(const std::vector<std::string>& argv,
+                  std::chrono::seconds timeout = std::chrono::seconds(300),
                   std::optional<std::string> input = std::nullopt);
 bool have_program(const std::string& name);
 // The command line and its output, for test failure messages.
 std::string describe_run(const std::vector<std::string>& argv, const ProcessResult& r);
-// run(), then REQUIRE a zero exit status (Catch tests only; defined in scan_fixtures.cpp) (the message shows the command and its output).
-ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(900));
+// run(), then REQUIRE a zero exit status (Catch tests only; defined in scan_fixtures.cpp) (the
+// message shows the command and its output).
+ProcessResult run_ok(const std::vector<std::string>& argv,
+                     std::chrono::seconds timeout = std::chrono::seconds(900));
 
 // The fenced code blocks of a Markdown file whose info string is LANG ("sh", "sh-heal"), in order.
 struct MarkdownBlock {
   int line = 0;  // of the opening fence
   std::string text;
 };
-std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file, const std::string& lang);
+std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file,
+                                           const std::string& lang);
 
 }  // namespace airheal::test

@@ -1,16 +1,16 @@
 #include "support/webhook_sink.hpp"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-
-#include <algorithm>
 
 #include "heal/webhooks.hpp"
 
 namespace airheal::test {
 
 struct WebhookSink::Impl {
-  explicit Impl(std::string k) : key(std::move(k)), acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+  explicit Impl(std::string k)
+      : key(std::move(k)), acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     port = acceptor.local_endpoint().port();
     thread = std::thread([this] { serve(); });
   }
@@ -39,9 +39,11 @@ struct WebhookSink::Impl {
       if (ec) continue;
       {
         std::lock_guard lock(mu);
-        if (req.method() == http::verb::post && req[http::field::content_type] == "application/json") {
+        if (req.method() == http::verb::post &&
+            req[http::field::content_type] == "application/json") {
           events.push_back(nlohmann::json::parse(req.body(), nullptr, false));
-          signed_ok.push_back(std::string(req["X-Airheal-Signature"]) == heal::webhook_signature(key, req.body()));
+          signed_ok.push_back(std::string(req["X-Airheal-Signature"]) ==
+                              heal::webhook_signature(key, req.body()));
         }
       }
       http::response<http::empty_body> res{http::status::no_content, 11};
@@ -68,7 +70,8 @@ std::vector<nlohmann::json> WebhookSink::events() {
 }
 bool WebhookSink::all_signed() {
   std::lock_guard lock(impl_->mu);
-  return !impl_->signed_ok.empty() && std::all_of(impl_->signed_ok.begin(), impl_->signed_ok.end(), [](bool b) { return b; });
+  return !impl_->signed_ok.empty() &&
+         std::all_of(impl_->signed_ok.begin(), impl_->signed_ok.end(), [](bool b) { return b; });
 }
 
 }  // namespace airheal::test

@@ -2,12 +2,11 @@
 // POST body and whether its X-Airheal-Signature is the HMAC of the body under a shared key.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>

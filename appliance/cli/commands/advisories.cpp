@@ -16,7 +16,8 @@ class AdvisoryCommands : public CommandGroup {
     show_ = adv_->add_subcommand("show", "an advisory by id or alias");
     show_->add_option("id", id_)->required();
     package_ = adv_->add_subcommand("package", "advisories naming a package");
-    package_->add_option("ecosystem", ecosystem_, "Go, Debian, Debian:bookworm, Alpine:v3.10, ...")->required();
+    package_->add_option("ecosystem", ecosystem_, "Go, Debian, Debian:bookworm, Alpine:v3.10, ...")
+        ->required();
     package_->add_option("package", package_name_)->required();
     stats_ = adv_->add_subcommand("stats", "counts per channel and source");
   }
@@ -27,9 +28,12 @@ class AdvisoryCommands : public CommandGroup {
     if (stats_->parsed()) return stats(ctx, *sv->store);
     std::vector<advisory::StoredAdvisory> found;
     sv->store->read([&](sqlite::Connection& c) {
-      found = show_->parsed() ? advisory::find(c, id_) : advisory::for_package(c, ecosystem_, package_name_);
+      found = show_->parsed() ? advisory::find(c, id_)
+                              : advisory::for_package(c, ecosystem_, package_name_);
     });
-    if (found.empty()) return fail(show_->parsed() ? "no advisory " + id_ : "no advisory names " + ecosystem_ + "/" + package_name_);
+    if (found.empty())
+      return fail(show_->parsed() ? "no advisory " + id_
+                                  : "no advisory names " + ecosystem_ + "/" + package_name_);
     if (ctx.json) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& a : found) j.push_back(advisory::to_json(a));
@@ -45,13 +49,18 @@ class AdvisoryCommands : public CommandGroup {
     nlohmann::json j = nlohmann::json::array();
     s.read([&](sqlite::Connection& c) {
       for (const auto& x : advisory::counts_by_source(c))
-        j.push_back({{"channel", x.channel}, {"source", x.source}, {"advisories", x.advisories}, {"withdrawn", x.withdrawn}});
+        j.push_back({{"channel", x.channel},
+                     {"source", x.source},
+                     {"advisories", x.advisories},
+                     {"withdrawn", x.withdrawn}});
     });
-    if (ctx.json) std::cout << j.dump(2) << "\n";
+    if (ctx.json)
+      std::cout << j.dump(2) << "\n";
     else
       for (const auto& x : j)
-        std::cout << x["channel"].get<std::string>() << "  " << x["source"].get<std::string>() << "  " << x["advisories"]
-                  << " advisories (" << x["withdrawn"] << " withdrawn)\n";
+        std::cout << x["channel"].get<std::string>() << "  " << x["source"].get<std::string>()
+                  << "  " << x["advisories"] << " advisories (" << x["withdrawn"]
+                  << " withdrawn)\n";
     return 0;
   }
 
@@ -64,7 +73,8 @@ class AdvisoryCommands : public CommandGroup {
       std::cout << "\n";
     }
     if (!a.summary.empty()) std::cout << "  summary: " << a.summary.substr(0, 300) << "\n";
-    for (const auto& sv : a.severity) std::cout << "  severity: " << sv.value("type", "") << " " << sv.value("score", "") << "\n";
+    for (const auto& sv : a.severity)
+      std::cout << "  severity: " << sv.value("type", "") << " " << sv.value("score", "") << "\n";
     if (!a.modified.empty()) std::cout << "  modified: " << a.modified << "\n";
     for (const auto& af : a.affected) {
       if (package_->parsed() && af.package != package_name_) continue;
@@ -73,13 +83,15 @@ class AdvisoryCommands : public CommandGroup {
       if (a.source == "osv") {
         for (const auto& r : d.value("ranges", nlohmann::json::array())) {
           std::cout << "[" << r.value("type", "") << "]";
-          for (const auto& e : r["events"]) std::cout << " " << e.begin().key() << " " << e.begin().value().get<std::string>();
+          for (const auto& e : r["events"])
+            std::cout << " " << e.begin().key() << " " << e.begin().value().get<std::string>();
           std::cout << "; ";
         }
         if (d.contains("versions")) std::cout << d["versions"].size() << " listed versions";
       } else {
         for (const auto& [k, v] : d.items())
-          if (v.is_string() && !v.get<std::string>().empty()) std::cout << k << "=" << v.get<std::string>() << " ";
+          if (v.is_string() && !v.get<std::string>().empty())
+            std::cout << k << "=" << v.get<std::string>() << " ";
       }
       std::cout << "\n";
     }

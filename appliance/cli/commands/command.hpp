@@ -5,7 +5,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -45,9 +44,9 @@ std::unique_ptr<CommandGroup> import_commands();       // import, import-folder,
 std::unique_ptr<CommandGroup> advisory_commands();     // advisories show/package/stats
 std::unique_ptr<CommandGroup> scan_commands();         // scan, findings, inventory, sbom
 std::unique_ptr<CommandGroup> vex_commands();          // vex add/list/withdraw/export
-std::unique_ptr<CommandGroup> heal_commands();         // heals, heal plan/run/show/approve/rollback/hold
-std::unique_ptr<CommandGroup> exception_commands();    // exception add/list/revoke/export
-std::unique_ptr<CommandGroup> audit_commands();        // audit verify/checkpoint/key, evidence export
+std::unique_ptr<CommandGroup> heal_commands();  // heals, heal plan/run/show/approve/rollback/hold
+std::unique_ptr<CommandGroup> exception_commands();  // exception add/list/revoke/export
+std::unique_ptr<CommandGroup> audit_commands();      // audit verify/checkpoint/key, evidence export
 
 // Prints "airhealctl: MSG" on stderr and returns `code`.
 int fail(const std::string& msg, int code = 1);
@@ -59,11 +58,13 @@ std::string actor();
 // Journals a change already made (the actor is added). A change the journal could not record is
 // reported as a failure: returns 1 after saying "<done> but the journal could not record it",
 // else 0.
-int journal_change(Services& services, nlohmann::json record, const std::string& done = "the change was made");
+int journal_change(Services& services, nlohmann::json record,
+                   const std::string& done = "the change was made");
 
 // The state directory's services. Without `create`, a state directory airheald never ran in is
 // refused ("no airheal state in ..."). On failure the reason is printed and the result is empty:
 // the command then exits with 2.
-std::optional<Services> open_services(const Context& ctx, ServiceOptions options = {}, bool create = false);
+std::optional<Services> open_services(const Context& ctx, ServiceOptions options = {},
+                                      bool create = false);
 
 }  // namespace airheal::cli

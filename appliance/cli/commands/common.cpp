@@ -45,7 +45,8 @@ int journal_change(Services& services, nlohmann::json record, const std::string&
 
 std::optional<Services> open_services(const Context& ctx, ServiceOptions options, bool create) {
   if (!create && !std::filesystem::exists(ctx.cfg.state_dir / "metadata.db")) {
-    fail("no airheal state in " + ctx.cfg.state_dir.string() + " (start airheald once, or pass --state-dir)");
+    fail("no airheal state in " + ctx.cfg.state_dir.string() +
+         " (start airheald once, or pass --state-dir)");
     return std::nullopt;
   }
   if (options.actor.empty()) options.actor = actor();

@@ -21,21 +21,25 @@ std::optional<std::int64_t> parse_expiry(const std::string& text, std::int64_t n
 class ExceptionCommands : public CommandGroup {
  public:
   void add(CLI::App& app) override {
-    exc_ = app.add_subcommand("exception", "time-boxed exceptions that suppress a finding until they expire");
+    exc_ = app.add_subcommand("exception",
+                              "time-boxed exceptions that suppress a finding until they expire");
     exc_->require_subcommand(1);
     add_ = exc_->add_subcommand("add", "grant an exception");
     add_->add_option("--vulnerability", e_.vulnerability)->required();
-    add_->add_option("--product", e_.product, "repository pattern (glob) or manifest digest")->required();
+    add_->add_option("--product", e_.product, "repository pattern (glob) or manifest digest")
+        ->required();
     add_->add_option("--subcomponent", e_.subcomponent, "package name or purl (default: any)");
     add_->add_option("--reason", e_.reason, "why the risk is accepted")->required();
-    add_->add_option("--expires", expires_, "duration (30d, 12h) or date (2027-01-31, RFC 3339)")->required();
+    add_->add_option("--expires", expires_, "duration (30d, 12h) or date (2027-01-31, RFC 3339)")
+        ->required();
     add_->add_option("--by", by_, "who grants it (default: the login name)");
     list_ = exc_->add_subcommand("list", "exceptions in force");
     list_->add_flag("--all", all_, "include expired and revoked ones");
     revoke_ = exc_->add_subcommand("revoke", "end an exception now");
     revoke_->add_option("id", id_)->required();
     revoke_->add_option("--by", by_, "who revokes it (default: the login name)");
-    export_ = exc_->add_subcommand("export", "print every exception (active, expired, revoked) as JSON");
+    export_ =
+        exc_->add_subcommand("export", "print every exception (active, expired, revoked) as JSON");
   }
   bool given() const override { return exc_->parsed(); }
   int run(const Context& ctx) override {
@@ -46,26 +50,34 @@ class ExceptionCommands : public CommandGroup {
     auto by = by_.empty() ? operator_name() : by_;
     if (add_->parsed()) {
       auto expires = parse_expiry(expires_, now);
-      if (!expires) return fail("--expires '" + expires_ + "' is neither a duration (30d) nor a date (2027-01-31)", 2);
+      if (!expires)
+        return fail(
+            "--expires '" + expires_ + "' is neither a duration (30d) nor a date (2027-01-31)", 2);
       auto e = e_;
       e.created_by = by;
       e.expires_at = *expires;
-      auto r = st.transaction([&](sqlite::Connection& c) { return scan::add_exception(c, e, now); });
+      auto r =
+          st.transaction([&](sqlite::Connection& c) { return scan::add_exception(c, e, now); });
       if (!r) return fail(r.error().message, 2);
-      if (int rc = journal_change(*sv, {{"type", "exception.added"}, {"exception", scan::to_json(*r, now)}})) return rc;
-      std::cout << "exception " << r->id << ": " << r->vulnerability << " in " << r->product << " until "
-                << scan::rfc3339(r->expires_at) << "\n";
+      if (int rc = journal_change(
+              *sv, {{"type", "exception.added"}, {"exception", scan::to_json(*r, now)}}))
+        return rc;
+      std::cout << "exception " << r->id << ": " << r->vulnerability << " in " << r->product
+                << " until " << scan::rfc3339(r->expires_at) << "\n";
       return 0;
     }
     if (revoke_->parsed()) {
-      auto r = st.transaction([&](sqlite::Connection& c) { return scan::revoke_exception(c, id_, by, now); });
+      auto r = st.transaction(
+          [&](sqlite::Connection& c) { return scan::revoke_exception(c, id_, by, now); });
       if (!r) return fail(r.error().message);
-      if (int rc = journal_change(*sv, {{"type", "exception.revoked"}, {"id", id_}, {"by", by}})) return rc;
+      if (int rc = journal_change(*sv, {{"type", "exception.revoked"}, {"id", id_}, {"by", by}}))
+        return rc;
       std::cout << "revoked exception " << id_ << "\n";
       return 0;
     }
     bool everything = export_->parsed() || all_;
-    auto all = st.read([&](sqlite::Connection& c) { return scan::list_exceptions(c, everything, now); });
+    auto all =
+        st.read([&](sqlite::Connection& c) { return scan::list_exceptions(c, everything, now); });
     if (ctx.json || export_->parsed()) {
       auto a = nlohmann::json::array();
       for (const auto& e : all) a.push_back(scan::to_json(e, now));
@@ -74,14 +86,19 @@ class ExceptionCommands : public CommandGroup {
     }
     if (all.empty()) std::cout << "no exceptions in force\n";
     for (const auto& e : all)
-      std::cout << e.id << "  " << e.vulnerability << "  product " << e.product << (e.subcomponent.empty() ? "" : " / " + e.subcomponent)
-                << "  until " << scan::rfc3339(e.expires_at) << "  by " << e.created_by << ": " << e.reason
-                << (e.revoked_at ? "  REVOKED" : !e.active(now) ? "  EXPIRED" : "") << "\n";
+      std::cout << e.id << "  " << e.vulnerability << "  product " << e.product
+                << (e.subcomponent.empty() ? "" : " / " + e.subcomponent) << "  until "
+                << scan::rfc3339(e.expires_at) << "  by " << e.created_by << ": " << e.reason
+                << (e.revoked_at     ? "  REVOKED"
+                    : !e.active(now) ? "  EXPIRED"
+                                     : "")
+                << "\n";
     return 0;
   }
 
  private:
-  CLI::App *exc_ = nullptr, *add_ = nullptr, *list_ = nullptr, *revoke_ = nullptr, *export_ = nullptr;
+  CLI::App *exc_ = nullptr, *add_ = nullptr, *list_ = nullptr, *revoke_ = nullptr,
+           *export_ = nullptr;
   scan::Exception e_;
   std::string expires_, by_;
   bool all_ = false;

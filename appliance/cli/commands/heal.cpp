@@ -17,13 +17,14 @@ namespace {
 std::pair<std::string, std::string> split_reference(const std::string& ref) {
   auto slash = ref.rfind('/');
   auto colon = ref.rfind(':');
-  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return {ref, "latest"};
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash))
+    return {ref, "latest"};
   return {ref.substr(0, colon), ref.substr(colon + 1)};
 }
 
 void print(const heal::HealRecord& h) {
-  std::cout << "heal " << h.id << "  " << h.repository << ":" << h.tag << "  " << heal::to_string(h.state)
-            << (h.strategy.empty() ? "" : "  (" + h.strategy + ")")
+  std::cout << "heal " << h.id << "  " << h.repository << ":" << h.tag << "  "
+            << heal::to_string(h.state) << (h.strategy.empty() ? "" : "  (" + h.strategy + ")")
             << (h.staged_tag.empty() ? "" : "  staged as " + h.repository + ":" + h.staged_tag)
             << (h.reason.empty() ? "" : "\n  " + h.reason) << "\n";
 }
@@ -31,21 +32,25 @@ void print(const heal::HealRecord& h) {
 class HealCommands : public CommandGroup {
  public:
   void add(CLI::App& app) override {
-    heals_ = app.add_subcommand(
-        "heals", "heals and their states (detected, planned, building, verifying, staged, promoted, held, failed, rolled_back)");
+    heals_ = app.add_subcommand("heals",
+                                "heals and their states (detected, planned, building, verifying, "
+                                "staged, promoted, held, failed, rolled_back)");
     heal_ = app.add_subcommand("heal", "plan, run, explain, approve and roll back heals");
     heal_->require_subcommand(1);
     plan_ = heal_->add_subcommand("plan", "what a heal of the image would do (no side effects)");
     plan_->add_option("image", ref_)->required();
-    run_ = heal_->add_subcommand("run", "heal REPO:TAG now: plan, rebuild with no network, verify, stage");
+    run_ = heal_->add_subcommand("run",
+                                 "heal REPO:TAG now: plan, rebuild with no network, verify, stage");
     run_->add_option("image", ref_)->required();
     run_->add_option("--runtime", runtime_, "OCI runtime buildah runs steps with (default runc)");
     show_ = heal_->add_subcommand("show", "explain a heal in plain words");
     show_->add_option("id", id_)->required();
-    approve_ = heal_->add_subcommand("approve", "promote a staged heal: the original tag then serves the healed image");
+    approve_ = heal_->add_subcommand(
+        "approve", "promote a staged heal: the original tag then serves the healed image");
     approve_->add_option("id", id_)->required();
     approve_->add_option("--by", by_, "who approves (default: the login name)");
-    rollback_ = heal_->add_subcommand("rollback", "point REPO:TAG back at the digest it had before its latest promoted heal");
+    rollback_ = heal_->add_subcommand(
+        "rollback", "point REPO:TAG back at the digest it had before its latest promoted heal");
     rollback_->add_option("image", ref_)->required();
     rollback_->add_option("--by", by_, "who rolls back (default: the login name)");
     hold_ = heal_->add_subcommand("hold", "keep a staged heal from being promoted, with a reason");
@@ -76,25 +81,33 @@ class HealCommands : public CommandGroup {
       if (auto r = sv->scanner->scan(*d); !r) return fail(r.error().message);
       auto p = engine.plan(d->str(), split_reference(ref_).first);
       if (!p) return fail(p.error().message);
-      if (ctx.json) std::cout << p->to_json().dump(2) << "\n";
-      else std::cout << p->strategy << ": " << p->explanation << "\n";
+      if (ctx.json)
+        std::cout << p->to_json().dump(2) << "\n";
+      else
+        std::cout << p->strategy << ": " << p->explanation << "\n";
       return 0;
     }
     if (run_->parsed()) {
       auto [repo, tag] = split_reference(ref_);
       auto r = engine.heal(repo, tag, true);
       if (!r) return fail(r.error().message);
-      if (ctx.json) std::cout << r->to_json().dump(2) << "\n";
-      else print(*r);
+      if (ctx.json)
+        std::cout << r->to_json().dump(2) << "\n";
+      else
+        print(*r);
       using heal::HealState;
-      return r->state == HealState::staged || r->state == HealState::promoted ? 0 : r->state == HealState::held ? 3 : 1;
+      return r->state == HealState::staged || r->state == HealState::promoted ? 0
+             : r->state == HealState::held                                    ? 3
+                                                                              : 1;
     }
     if (show_->parsed()) return show(ctx, engine);
     auto by = by_.empty() ? operator_name() : by_;
     if (approve_->parsed() || hold_->parsed()) {
       bool approve = approve_->parsed();
       if (auto h = engine.get(id_); h && h->state == heal::HealState::staged)
-        if (auto rc = via_api(ctx, engine, id_, approve ? "approve" : "hold", heal::HealState::staged)) return *rc;
+        if (auto rc =
+                via_api(ctx, engine, id_, approve ? "approve" : "hold", heal::HealState::staged))
+          return *rc;
       auto r = approve ? engine.approve(id_, by) : engine.hold(id_, by, reason_);
       if (!r) return fail(r.error().message);
       print(*r);
@@ -103,9 +116,11 @@ class HealCommands : public CommandGroup {
     auto [repo, tag] = split_reference(ref_);
     std::optional<std::int64_t> promoted;
     for (const auto& h : engine.list())
-      if (h.repository == repo && h.tag == tag && h.state == heal::HealState::promoted) promoted = h.id;
+      if (h.repository == repo && h.tag == tag && h.state == heal::HealState::promoted)
+        promoted = h.id;
     if (promoted)
-      if (auto rc = via_api(ctx, engine, *promoted, "rollback", heal::HealState::promoted)) return *rc;
+      if (auto rc = via_api(ctx, engine, *promoted, "rollback", heal::HealState::promoted))
+        return *rc;
     auto r = engine.rollback(repo, tag, by);
     if (!r) return fail(r.error().message);
     print(*r);
@@ -139,69 +154,88 @@ class HealCommands : public CommandGroup {
     print(*h);
     std::cout << "  image:    " << h->repository << ":" << h->tag << " at " << h->original << "\n";
     if (!h->staged.empty()) std::cout << "  healed:   " << h->staged << "\n";
-    std::cout << "  why:      " << h->plan.value("explanation", std::string("(not planned)")) << "\n";
+    std::cout << "  why:      " << h->plan.value("explanation", std::string("(not planned)"))
+              << "\n";
     if (!h->failure.empty()) {
       // The package manager's (or test's) own words, as it printed them.
-      std::cout << "  failure:  " << heal::to_string(heal::failure_class_from_slug(h->failure)) << "\n";
+      std::cout << "  failure:  " << heal::to_string(heal::failure_class_from_slug(h->failure))
+                << "\n";
       std::size_t pos = 0;
       while (pos < h->failure_lines.size()) {
         auto eol = h->failure_lines.find('\n', pos);
-        std::cout << "            " << h->failure_lines.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos) << "\n";
+        std::cout << "            "
+                  << h->failure_lines.substr(
+                         pos, eol == std::string::npos ? std::string::npos : eol - pos)
+                  << "\n";
         if (eol == std::string::npos) break;
         pos = eol + 1;
       }
     }
     if (h->heal_layer_size)
-      std::cout << "  size:     heal layer " << fs::human_bytes(static_cast<std::uint64_t>(h->heal_layer_size)) << " over a "
+      std::cout << "  size:     heal layer "
+                << fs::human_bytes(static_cast<std::uint64_t>(h->heal_layer_size)) << " over a "
                 << fs::human_bytes(static_cast<std::uint64_t>(h->image_size)) << " image ("
-                << (h->image_size ? 100.0 * static_cast<double>(h->heal_layer_size) / static_cast<double>(h->image_size) : 0.0)
+                << (h->image_size ? 100.0 * static_cast<double>(h->heal_layer_size) /
+                                        static_cast<double>(h->image_size)
+                                  : 0.0)
                 << "%)\n";
     if (j.contains("time_to_stage_seconds"))
-      std::cout << "  time:     " << j["time_to_stage_seconds"].get<std::int64_t>() << " s from the fix's import to staged"
+      std::cout << "  time:     " << j["time_to_stage_seconds"].get<std::int64_t>()
+                << " s from the fix's import to staged"
                 << (j.contains("time_to_promote_seconds")
-                        ? ", " + std::to_string(j["time_to_promote_seconds"].get<std::int64_t>()) + " s to promoted"
+                        ? ", " + std::to_string(j["time_to_promote_seconds"].get<std::int64_t>()) +
+                              " s to promoted"
                         : std::string())
                 << "\n";
     for (const auto& a : h->attestations)
-      std::cout << "  signed:   " << a.value("predicateType", "") << "  " << a.value("digest", "") << "\n";
+      std::cout << "  signed:   " << a.value("predicateType", "") << "  " << a.value("digest", "")
+                << "\n";
     for (const auto& e : engine.events(id_))
-      std::cout << "  " << e["at"].get<std::string>() << "  " << std::left << std::setw(11) << e["state"].get<std::string>() << " "
-                << e["detail"].get<std::string>() << "\n";
+      std::cout << "  " << e["at"].get<std::string>() << "  " << std::left << std::setw(11)
+                << e["state"].get<std::string>() << " " << e["detail"].get<std::string>() << "\n";
     return 0;
   }
 
   // Approve, hold and roll back go through airheald's REST API when it serves plain HTTP, so
   // that its canary, webhooks and journal see them; here otherwise (stopped, TLS, or the API
   // wants credentials): nullopt. Either way the same engine does the work.
-  std::optional<int> via_api(const Context& ctx, heal::Engine& engine, std::int64_t id, const std::string& action,
-                             heal::HealState from) const {
+  std::optional<int> via_api(const Context& ctx, heal::Engine& engine, std::int64_t id,
+                             const std::string& action, heal::HealState from) const {
     auto url = daemon_url(ctx.cfg.state_dir);
     if (url.rfind("http://", 0) != 0) return std::nullopt;  // stopped, or TLS only
     auto d = url.substr(7);
     nlohmann::json body = {{"by", by_.empty() ? operator_name() : by_}, {"actor", actor()}};
     if (!reason_.empty()) body["reason"] = reason_;
-    auto r = daemon_request(d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
+    auto r = daemon_request(d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action,
+                            body.dump());
     if (!r || r->status == 401 || r->status == 403) return std::nullopt;
     if (r->status >= 400) {
       auto j = nlohmann::json::parse(r->body, nullptr, false);
-      return fail(j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "airheald answered " + std::to_string(r->status));
+      return fail(j.is_object() && j.contains("error")
+                      ? j["error"].get<std::string>()
+                      : "airheald answered " + std::to_string(r->status));
     }
-    std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at " << d << "\n";
-    for (int i = 0; i < 1200; ++i) {  // approval runs the canary in the daemon: wait for the outcome
+    std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at " << d
+              << "\n";
+    for (int i = 0; i < 1200;
+         ++i) {  // approval runs the canary in the daemon: wait for the outcome
       auto h = engine.get(id);
       if (h && h->state != from) {
         print(*h);
-        auto wanted = action == "approve" ? heal::HealState::promoted : action == "hold" ? heal::HealState::held : heal::HealState::rolled_back;
+        auto wanted = action == "approve" ? heal::HealState::promoted
+                      : action == "hold"  ? heal::HealState::held
+                                          : heal::HealState::rolled_back;
         return h->state == wanted ? 0 : 1;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     return fail("airheald accepted the " + action + " of heal " + std::to_string(id) +
-                " but it has not finished after 5 minutes; see airhealctl heal show " + std::to_string(id));
+                " but it has not finished after 5 minutes; see airhealctl heal show " +
+                std::to_string(id));
   }
 
-  CLI::App *heals_ = nullptr, *heal_ = nullptr, *plan_ = nullptr, *run_ = nullptr, *show_ = nullptr, *approve_ = nullptr,
-           *rollback_ = nullptr, *hold_ = nullptr;
+  CLI::App *heals_ = nullptr, *heal_ = nullptr, *plan_ = nullptr, *run_ = nullptr, *show_ = nullptr,
+           *approve_ = nullptr, *rollback_ = nullptr, *hold_ = nullptr;
   std::string ref_, runtime_, by_, reason_;
   std::int64_t id_ = 0;
 };

@@ -19,19 +19,25 @@ namespace {
 class ImportCommands : public CommandGroup {
  public:
   void add(CLI::App& app) override {
-    import_ = app.add_subcommand("import", "verify and import a snapshot file (exit 0 accepted, 1 refused)");
+    import_ = app.add_subcommand("import",
+                                 "verify and import a snapshot file (exit 0 accepted, 1 refused)");
     import_->add_option("file", file_)->required();
     import_->add_flag("--quarantine", quarantine_, "move a refused file to the quarantine folder");
     import_->add_flag("--no-scan", no_scan_,
-                      "do not scan imported images and re-match findings now (airheald does it within scan.poll_interval)");
+                      "do not scan imported images and re-match findings now (airheald does it "
+                      "within scan.poll_interval)");
     folder_ = app.add_subcommand("import-folder",
-                                 "import every settled snapshot in the drop folder now (what airheal-import.path runs); refused ones "
+                                 "import every settled snapshot in the drop folder now (what "
+                                 "airheal-import.path runs); refused ones "
                                  "are quarantined");
-    snapshots_ = app.add_subcommand("snapshots", "imported snapshots and the current sequence per channel");
+    snapshots_ =
+        app.add_subcommand("snapshots", "imported snapshots and the current sequence per channel");
     journal_ = app.add_subcommand("journal", "the journal of imports and refusals");
     journal_->add_flag("--verify", verify_, "check the hash chain");
   }
-  bool given() const override { return import_->parsed() || folder_->parsed() || snapshots_->parsed() || journal_->parsed(); }
+  bool given() const override {
+    return import_->parsed() || folder_->parsed() || snapshots_->parsed() || journal_->parsed();
+  }
   int run(const Context& ctx) override {
     if (import_->parsed()) return import(ctx);
     if (folder_->parsed()) return import_folder(ctx);
@@ -56,7 +62,8 @@ class ImportCommands : public CommandGroup {
         int pct = total ? static_cast<int>(done * 100 / total) : 100;
         if (pct == last_pct) return;
         last_pct = pct;
-        std::cerr << "\rimporting: " << pct << "% (" << fs::human_bytes(done) << " of " << fs::human_bytes(total) << ")" << std::flush;
+        std::cerr << "\rimporting: " << pct << "% (" << fs::human_bytes(done) << " of "
+                  << fs::human_bytes(total) << ")" << std::flush;
       };
     auto r = sv->importer->import(file_, o);
     if (tty && last_pct >= 0) std::cerr << "\n";
@@ -64,7 +71,8 @@ class ImportCommands : public CommandGroup {
       std::string msg = "REFUSED " + file_ + ": " + r.error().message;
       if (quarantine_) {
         auto q = snapshot::quarantine(file_, ctx.cfg.quarantine_directory(), r.error().message);
-        msg += q ? " (moved to " + q->string() + ")" : " (could not quarantine: " + q.error().message + ")";
+        msg += q ? " (moved to " + q->string() + ")"
+                 : " (could not quarantine: " + q.error().message + ")";
       }
       return fail(msg);
     }
@@ -93,7 +101,8 @@ class ImportCommands : public CommandGroup {
       std::cout << "\n";
     }
     if (scanned["images"] != 0 || scanned["rematched"] != 0)
-      std::cout << "scanned " << scanned["images"] << " new images; re-matched " << scanned["rematched"]
+      std::cout << "scanned " << scanned["images"] << " new images; re-matched "
+                << scanned["rematched"]
                 << " images against the changed advisories (airhealctl findings)\n";
     return 0;
   }
@@ -110,7 +119,8 @@ class ImportCommands : public CommandGroup {
     auto n = watcher.scan_once();
     std::this_thread::sleep_for(wo.interval);
     n += watcher.scan_once();
-    std::cout << n << " snapshot file(s) handled from " << wo.directory.string() << " (journal: airhealctl journal)\n";
+    std::cout << n << " snapshot file(s) handled from " << wo.directory.string()
+              << " (journal: airhealctl journal)\n";
     return 0;
   }
 
@@ -130,7 +140,8 @@ class ImportCommands : public CommandGroup {
       }
       j["channels"].push_back(cj);
     }
-    for (const auto& r : snapshot::SnapshotRepository(s).list()) j["snapshots"].push_back(snapshot::to_json(r));
+    for (const auto& r : snapshot::SnapshotRepository(s).list())
+      j["snapshots"].push_back(snapshot::to_json(r));
     if (ctx.json) {
       std::cout << j.dump(2) << "\n";
       return 0;
@@ -145,12 +156,14 @@ class ImportCommands : public CommandGroup {
       std::cout << " (threshold " << c["threshold"] << " of " << c["keys"] << " keys)\n";
     }
     for (const auto& x : j["snapshots"]) {
-      std::cout << x["imported"].get<std::string>() << "  " << x["channel"].get<std::string>() << " #" << x["sequence"] << "  "
-                << x["digest"].get<std::string>() << (x.contains("previous") ? "  (delta)" : "") << "\n    signed by";
+      std::cout << x["imported"].get<std::string>() << "  " << x["channel"].get<std::string>()
+                << " #" << x["sequence"] << "  " << x["digest"].get<std::string>()
+                << (x.contains("previous") ? "  (delta)" : "") << "\n    signed by";
       for (const auto& f : x["signers"]) std::cout << " " << f.get<std::string>();
       const auto& n = x["counts"];
-      std::cout << "\n    " << n.value("images", 0) << " images, " << n.value("advisories", 0) << " advisories, "
-                << n.value("packages", 0) << " packages, " << n.value("artifacts", 0) << " artefacts, "
+      std::cout << "\n    " << n.value("images", 0) << " images, " << n.value("advisories", 0)
+                << " advisories, " << n.value("packages", 0) << " packages, "
+                << n.value("artifacts", 0) << " artefacts, "
                 << fs::human_bytes(n.value("bytes", std::uint64_t{0})) << "\n";
     }
     return 0;
@@ -171,8 +184,9 @@ class ImportCommands : public CommandGroup {
         std::cout << r.dump() << "\n";
         continue;
       }
-      std::cout << format_time(r.value("time", std::int64_t{0})) << "  " << r.value("type", "") << "  " << r.value("channel", "-")
-                << " #" << r.value("sequence", std::int64_t{0}) << "  " << r.value("file", "");
+      std::cout << format_time(r.value("time", std::int64_t{0})) << "  " << r.value("type", "")
+                << "  " << r.value("channel", "-") << " #" << r.value("sequence", std::int64_t{0})
+                << "  " << r.value("file", "");
       if (r.contains("reason")) std::cout << "\n    " << r["reason"].get<std::string>();
       std::cout << "\n";
     }

@@ -16,10 +16,13 @@ class MaintenanceCommands : public CommandGroup {
     check_ = store_->add_subcommand("check", "rehash every blob and check every reference");
     registry_ = app.add_subcommand("registry", "registry maintenance");
     registry_->require_subcommand(1);
-    gc_ = registry_->add_subcommand("gc", "remove unreferenced blobs and stale uploads (dry run unless --apply)");
+    gc_ = registry_->add_subcommand(
+        "gc", "remove unreferenced blobs and stale uploads (dry run unless --apply)");
     gc_->add_flag("--apply", apply_, "really delete (default: only report)");
-    gc_->add_flag("--delete-untagged", delete_untagged_, "also remove manifests no tag, retention or referrer keeps");
-    gc_->add_option("--grace", grace_, "keep anything younger than this (default: gc.grace_period)");
+    gc_->add_flag("--delete-untagged", delete_untagged_,
+                  "also remove manifests no tag, retention or referrer keeps");
+    gc_->add_option("--grace", grace_,
+                    "keep anything younger than this (default: gc.grace_period)");
   }
   bool given() const override { return store_->parsed() || registry_->parsed(); }
   int run(const Context& ctx) override { return check_->parsed() ? check(ctx) : gc(ctx); }
@@ -30,14 +33,17 @@ class MaintenanceCommands : public CommandGroup {
     if (!sv) return 2;
     auto r = sv->store->check();
     if (ctx.json) {
-      nlohmann::json j = {{"blobs", r.blobs_checked}, {"manifests", r.manifests_checked}, {"tags", r.tags_checked},
-                          {"bytes_hashed", r.bytes_hashed}, {"problems", r.problems},         {"ok", r.ok()}};
+      nlohmann::json j = {{"blobs", r.blobs_checked}, {"manifests", r.manifests_checked},
+                          {"tags", r.tags_checked},   {"bytes_hashed", r.bytes_hashed},
+                          {"problems", r.problems},   {"ok", r.ok()}};
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << "checked " << r.blobs_checked << " blobs (" << fs::human_bytes(r.bytes_hashed) << " rehashed), "
-                << r.manifests_checked << " manifests, " << r.tags_checked << " tags\n";
+      std::cout << "checked " << r.blobs_checked << " blobs (" << fs::human_bytes(r.bytes_hashed)
+                << " rehashed), " << r.manifests_checked << " manifests, " << r.tags_checked
+                << " tags\n";
       for (const auto& p : r.problems) std::cout << "PROBLEM: " << p << "\n";
-      std::cout << (r.ok() ? "store is consistent\n" : std::to_string(r.problems.size()) + " problems found\n");
+      std::cout << (r.ok() ? "store is consistent\n"
+                           : std::to_string(r.problems.size()) + " problems found\n");
     }
     return r.ok() ? 0 : 1;
   }
@@ -73,8 +79,9 @@ class MaintenanceCommands : public CommandGroup {
     for (const auto& b : r.blobs_removed) std::cout << verb << " blob " << b << "\n";
     for (const auto& u : r.uploads_removed) std::cout << verb << " upload " << u << "\n";
     for (const auto& f : r.orphan_files_removed) std::cout << "removed orphan file " << f << "\n";
-    std::cout << verb << " " << r.manifests_removed.size() << " manifests, " << r.blobs_removed.size() << " blobs ("
-              << fs::human_bytes(r.bytes_freed) << "), " << r.uploads_removed.size() << " uploads; kept " << r.manifests_kept
+    std::cout << verb << " " << r.manifests_removed.size() << " manifests, "
+              << r.blobs_removed.size() << " blobs (" << fs::human_bytes(r.bytes_freed) << "), "
+              << r.uploads_removed.size() << " uploads; kept " << r.manifests_kept
               << " manifests and " << r.blobs_kept << " blobs\n";
     if (o.dry_run) std::cout << "dry run: nothing was deleted; pass --apply to delete\n";
     return 0;
@@ -87,6 +94,8 @@ class MaintenanceCommands : public CommandGroup {
 
 }  // namespace
 
-std::unique_ptr<CommandGroup> maintenance_commands() { return std::make_unique<MaintenanceCommands>(); }
+std::unique_ptr<CommandGroup> maintenance_commands() {
+  return std::make_unique<MaintenanceCommands>();
+}
 
 }  // namespace airheal::cli

@@ -14,9 +14,11 @@ namespace airheal::cli {
 namespace {
 
 void print_report(const scan::ScanReport& r) {
-  std::cout << r.manifest << ": " << r.components << " components, " << r.findings << " findings; layers " << r.layers_read
-            << " read, " << r.layers_cached << " cached" << (r.inventory_cached ? " (inventory cached)" : "")
-            << (r.sboms.empty() ? "" : ", SBOMs attached") << " in " << std::fixed << std::setprecision(2) << r.seconds << "s\n";
+  std::cout << r.manifest << ": " << r.components << " components, " << r.findings
+            << " findings; layers " << r.layers_read << " read, " << r.layers_cached << " cached"
+            << (r.inventory_cached ? " (inventory cached)" : "")
+            << (r.sboms.empty() ? "" : ", SBOMs attached") << " in " << std::fixed
+            << std::setprecision(2) << r.seconds << "s\n";
 }
 
 void print_findings(const nlohmann::json& fs) {
@@ -29,21 +31,26 @@ void print_findings(const nlohmann::json& fs) {
     // The image by its tags (repo:tag), else its repositories, else its digest.
     std::string name;
     for (const auto& n : f["names"])
-      if (n.get<std::string>().find(':') != std::string::npos) name += (name.empty() ? "" : ",") + n.get<std::string>();
+      if (n.get<std::string>().find(':') != std::string::npos)
+        name += (name.empty() ? "" : ",") + n.get<std::string>();
     if (name.empty() && !f["names"].empty()) name = f["names"][0].get<std::string>();
     if (name.empty()) name = f["image"].get<std::string>().substr(0, 19);
     std::string ids = f["advisory"];
     std::string alias;
     for (const auto& a : f["aliases"]) alias += (alias.empty() ? "" : ",") + a.get<std::string>();
-    std::string fix = f["fixed"].get<std::string>().empty() ? "(no fix)" : f["fixed"].get<std::string>();
+    std::string fix =
+        f["fixed"].get<std::string>().empty() ? "(no fix)" : f["fixed"].get<std::string>();
     std::string avail = f["fix_available"] == "package" ? " [fix imported]" : "";
-    std::string status = f["vendor_status"] == "fixed" ? "" : " {" + f["vendor_status"].get<std::string>() + "}";
-    std::string sup = f.contains("suppressed") ? " SUPPRESSED: " + f["suppressed"]["detail"].get<std::string>() : "";
-    std::cout << std::left << std::setw(10) << f["severity"].get<std::string>() << " " << name << "  "
-              << f["package"].get<std::string>()
-              << (f["source"] != f["package"] ? " (" + f["source"].get<std::string>() + ")" : "") << " "
-              << f["installed"].get<std::string>() << " -> " << fix << "  " << ids << (alias.empty() ? "" : " (" + alias + ")")
-              << status << avail << sup << "\n";
+    std::string status =
+        f["vendor_status"] == "fixed" ? "" : " {" + f["vendor_status"].get<std::string>() + "}";
+    std::string sup = f.contains("suppressed")
+                          ? " SUPPRESSED: " + f["suppressed"]["detail"].get<std::string>()
+                          : "";
+    std::cout << std::left << std::setw(10) << f["severity"].get<std::string>() << " " << name
+              << "  " << f["package"].get<std::string>()
+              << (f["source"] != f["package"] ? " (" + f["source"].get<std::string>() + ")" : "")
+              << " " << f["installed"].get<std::string>() << " -> " << fix << "  " << ids
+              << (alias.empty() ? "" : " (" + alias + ")") << status << avail << sup << "\n";
     ++by_sev[f["severity"]];
   }
   std::cout << fs.size() << " findings:";
@@ -55,26 +62,39 @@ void print_findings(const nlohmann::json& fs) {
 class ScanCommands : public CommandGroup {
  public:
   void add(CLI::App& app) override {
-    scan_ = app.add_subcommand("scan", "inventory and match an image now (REPO:TAG, REPO@DIGEST or a digest)");
+    scan_ = app.add_subcommand(
+        "scan", "inventory and match an image now (REPO:TAG, REPO@DIGEST or a digest)");
     scan_->add_option("image", refs_, "images to scan (none with --all)");
-    scan_->add_flag("--all", all_, "scan every image not scanned yet and re-match after advisory changes");
+    scan_->add_flag("--all", all_,
+                    "scan every image not scanned yet and re-match after advisory changes");
     scan_->add_flag("--force", force_, "re-read every layer instead of using the layer cache");
 
     findings_ = app.add_subcommand("findings", "vulnerable components in the registry's images");
-    findings_->add_option("--image", refs_, "only these images (REPO:TAG, REPO@DIGEST or a digest)");
-    findings_->add_option("--severity", severity_, "only this severity and above (critical, high, medium, low)");
-    findings_->add_flag("--all", include_suppressed_, "include findings suppressed by VEX statements or exceptions");
+    findings_->add_option("--image", refs_,
+                          "only these images (REPO:TAG, REPO@DIGEST or a digest)");
+    findings_->add_option("--severity", severity_,
+                          "only this severity and above (critical, high, medium, low)");
+    findings_->add_flag("--all", include_suppressed_,
+                        "include findings suppressed by VEX statements or exceptions");
 
-    inventory_ = app.add_subcommand("inventory", "the components found in an image, with the layer providing each");
+    inventory_ = app.add_subcommand(
+        "inventory", "the components found in an image, with the layer providing each");
     inventory_->add_option("image", ref_)->required();
-    inventory_->add_flag("--files", files_, "list the final filesystem instead: each path with the layer that provides it");
-    sbom_ = app.add_subcommand("sbom", "print an image's SBOM (also attached to the image as an OCI referrer)");
+    inventory_->add_flag(
+        "--files", files_,
+        "list the final filesystem instead: each path with the layer that provides it");
+    sbom_ = app.add_subcommand(
+        "sbom", "print an image's SBOM (also attached to the image as an OCI referrer)");
     sbom_->add_option("image", ref_)->required();
-    sbom_->add_option("--format", format_, "cyclonedx (1.5) or spdx (2.3)")->check(CLI::IsMember({"cyclonedx", "spdx"}));
+    sbom_->add_option("--format", format_, "cyclonedx (1.5) or spdx (2.3)")
+        ->check(CLI::IsMember({"cyclonedx", "spdx"}));
   }
-  bool given() const override { return scan_->parsed() || findings_->parsed() || inventory_->parsed() || sbom_->parsed(); }
+  bool given() const override {
+    return scan_->parsed() || findings_->parsed() || inventory_->parsed() || sbom_->parsed();
+  }
   int run(const Context& ctx) override {
-    if (scan_->parsed() && refs_.empty() && !all_) return fail("name an image to scan, or pass --all", 2);
+    if (scan_->parsed() && refs_.empty() && !all_)
+      return fail("name an image to scan, or pass --all", 2);
     ServiceOptions o;
     o.scanner = true;
     auto sv = open_services(ctx, o);
@@ -105,7 +125,9 @@ class ScanCommands : public CommandGroup {
     if (all_) {
       for (const auto& r : scanner.scan_pending()) emit(r);
       auto rm = scanner.rematch_changed();
-      if (!ctx.json) std::cout << "re-matched " << rm.images << " images after " << rm.keys_changed << " advisory key changes\n";
+      if (!ctx.json)
+        std::cout << "re-matched " << rm.images << " images after " << rm.keys_changed
+                  << " advisory key changes\n";
     }
     std::vector<std::string> manifests;
     for (const auto& ref : refs_) {
@@ -123,7 +145,8 @@ class ScanCommands : public CommandGroup {
       scan::FindingsQuery q;
       q.manifests = manifests;
       for (const auto& m : manifests)  // an index stands for its images
-        for (auto& child : scan::index_children(c, m, true)) q.manifests.push_back(std::move(child));
+        for (auto& child : scan::index_children(c, m, true))
+          q.manifests.push_back(std::move(child));
       fs = scan::list_findings(c, q, sv.store->now_seconds());
     });
     print_findings(fs);
@@ -144,14 +167,17 @@ class ScanCommands : public CommandGroup {
       scan::FindingsQuery q;
       for (const auto& m : manifests) {
         q.manifests.push_back(m);
-        for (auto& child : scan::index_children(c, m, false)) q.manifests.push_back(std::move(child));
+        for (auto& child : scan::index_children(c, m, false))
+          q.manifests.push_back(std::move(child));
       }
       q.min_severity = severity_;
       q.include_suppressed = include_suppressed_;
       fs = scan::list_findings(c, q, sv.store->now_seconds());
     });
-    if (ctx.json) std::cout << fs.dump(2) << "\n";
-    else print_findings(fs);
+    if (ctx.json)
+      std::cout << fs.dump(2) << "\n";
+    else
+      print_findings(fs);
     return 0;
   }
 
@@ -176,9 +202,11 @@ class ScanCommands : public CommandGroup {
     if (files_) return list_files(ctx, scanner, *d, *inv);
     if (sbom_->parsed()) {
       std::string repo = ref_.substr(0, ref_.find_first_of("@"));
-      if (repo.rfind("sha256:", 0) == 0 || repo.empty()) repo = names.empty() ? "image" : names.front();
+      if (repo.rfind("sha256:", 0) == 0 || repo.empty())
+        repo = names.empty() ? "image" : names.front();
       auto colon = repo.rfind(':');
-      if (colon != std::string::npos && repo.find('/', colon) == std::string::npos) repo = repo.substr(0, colon);
+      if (colon != std::string::npos && repo.find('/', colon) == std::string::npos)
+        repo = repo.substr(0, colon);
       std::vector<std::string> tags;
       for (const auto& n : names)
         if (n.rfind(repo + ":", 0) == 0) tags.push_back(n.substr(repo.size() + 1));
@@ -194,19 +222,24 @@ class ScanCommands : public CommandGroup {
       std::cout << j.dump(2) << "\n";
       return 0;
     }
-    std::cout << d->str() << " " << (inv->os.pretty_name.empty() ? "(no os-release)" : inv->os.pretty_name) << ", "
-              << inv->components.size() << " components, " << inv->files << " files in " << inv->layers.size() << " layers\n";
+    std::cout << d->str() << " "
+              << (inv->os.pretty_name.empty() ? "(no os-release)" : inv->os.pretty_name) << ", "
+              << inv->components.size() << " components, " << inv->files << " files in "
+              << inv->layers.size() << " layers\n";
     for (const auto& c : inv->components) {
       auto layer = std::find(inv->layers.begin(), inv->layers.end(), c.layer) - inv->layers.begin();
       std::cout << "  " << std::left << std::setw(7) << c.type << " " << c.name << " " << c.version
-                << (c.source != c.name || c.source_version != c.version ? " (source " + c.source + " " + c.source_version + ")" : "")
+                << (c.source != c.name || c.source_version != c.version
+                        ? " (source " + c.source + " " + c.source_version + ")"
+                        : "")
                 << "  layer " << layer << "  /" << c.location << "\n";
     }
     for (const auto& p : inv->problems) std::cout << "  problem: " << p << "\n";
     return 0;
   }
 
-  static int list_files(const Context& ctx, scan::Scanner& scanner, const Digest& image, const scan::ImageInventory& inv) {
+  static int list_files(const Context& ctx, scan::Scanner& scanner, const Digest& image,
+                        const scan::ImageInventory& inv) {
     auto files = scanner.image_files(image);
     if (!files) return fail(files.error().message);
     if (ctx.json) {
@@ -221,8 +254,8 @@ class ScanCommands : public CommandGroup {
       return 0;
     }
     for (const auto& [path, f] : *files)
-      std::cout << f.layer << "  " << f.file.type << "  " << std::setw(10) << f.file.size << "  /" << path
-                << (f.file.link.empty() ? "" : " -> " + f.file.link) << "\n";
+      std::cout << f.layer << "  " << f.file.type << "  " << std::setw(10) << f.file.size << "  /"
+                << path << (f.file.link.empty() ? "" : " -> " + f.file.link) << "\n";
     return 0;
   }
 

@@ -14,7 +14,8 @@ namespace {
 class StatusCommands : public CommandGroup {
  public:
   void add(CLI::App& app) override {
-    status_ = app.add_subcommand("status", "show whether airheald is serving and what the store holds");
+    status_ =
+        app.add_subcommand("status", "show whether airheald is serving and what the store holds");
     version_ = app.add_subcommand("version", "print the version");
   }
   bool given() const override { return status_->parsed() || version_->parsed(); }
@@ -35,24 +36,29 @@ class StatusCommands : public CommandGroup {
     auto repos = s.catalog(0, "");
     auto addr = daemon_url(cfg.state_dir);
     bool serving = false;
-    if (addr.rfind("http://", 0) == 0) serving = daemon_request(addr.substr(7), "GET", "/v2/").has_value();
-    else if (addr.rfind("https://", 0) == 0) serving = true;  // reported by the daemon itself
+    if (addr.rfind("http://", 0) == 0)
+      serving = daemon_request(addr.substr(7), "GET", "/v2/").has_value();
+    else if (addr.rfind("https://", 0) == 0)
+      serving = true;  // reported by the daemon itself
     // Scanning: images inventoried, layers cached, findings by severity (suppressed ones excluded).
     std::int64_t scanned = 0, layers_cached = 0;
     std::map<std::string, int> by_severity;
     s.read([&](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT (SELECT count(*) FROM image_inventory), (SELECT count(*) FROM layer_inventory)");
+      auto st = c.prepare(
+          "SELECT (SELECT count(*) FROM image_inventory), (SELECT count(*) FROM layer_inventory)");
       if (st.step()) {
         scanned = st.get_int(0);
         layers_cached = st.get_int(1);
       }
-      for (const auto& f : scan::list_findings(c, {}, s.now_seconds())) ++by_severity[f["severity"].get<std::string>()];
+      for (const auto& f : scan::list_findings(c, {}, s.now_seconds()))
+        ++by_severity[f["severity"].get<std::string>()];
     });
     std::string findings_line;
     int total_findings = 0;
     for (auto sev : {"critical", "high", "medium", "low", "negligible", "unknown"})
       if (by_severity.count(sev)) {
-        findings_line += (findings_line.empty() ? "" : ", ") + std::to_string(by_severity[sev]) + " " + sev;
+        findings_line +=
+            (findings_line.empty() ? "" : ", ") + std::to_string(by_severity[sev]) + " " + sev;
         total_findings += by_severity[sev];
       }
     // Registry users and their rights (from the users file the daemon reads at start).
@@ -60,16 +66,22 @@ class StatusCommands : public CommandGroup {
     if (auto uf = registry::UserFile::load(cfg.users_file()))
       for (const auto& [u, h] : uf->users()) {
         auto r = uf->rights(u);
-        users_json.push_back(
-            {{"name", u}, {"pull", r.pull}, {"push", r.push}, {"delete", r.del}, {"api_write", r.api_write}, {"rights", r.str()}});
+        users_json.push_back({{"name", u},
+                              {"pull", r.pull},
+                              {"push", r.push},
+                              {"delete", r.del},
+                              {"api_write", r.api_write},
+                              {"rights", r.str()}});
       }
     auto state = std::filesystem::absolute(cfg.state_dir).lexically_normal().string();
     if (ctx.json) {
-      nlohmann::json j = {{"state_dir", state},
-                          {"daemon", serving ? addr : ""},
-                          {"repositories", repos},
-                          {"users", users_json},
-                          {"scan", {{"images", scanned}, {"layers_cached", layers_cached}, {"findings", by_severity}}}};
+      nlohmann::json j = {
+          {"state_dir", state},
+          {"daemon", serving ? addr : ""},
+          {"repositories", repos},
+          {"users", users_json},
+          {"scan",
+           {{"images", scanned}, {"layers_cached", layers_cached}, {"findings", by_severity}}}};
       std::cout << j.dump(2) << "\n";
       return 0;
     }
@@ -87,9 +99,15 @@ class StatusCommands : public CommandGroup {
       std::cout << "\n";
     }
     std::cout << "users:        " << users_json.size()
-              << (users_json.empty() ? " (loopback may push; anonymous pull per auth.anonymous_pull)" : "") << "\n";
-    for (const auto& u : users_json) std::cout << "  " << u["name"].get<std::string>() << "  " << u["rights"].get<std::string>() << "\n";
-    std::cout << "scanned:      " << scanned << " images (" << layers_cached << " layers cached); " << total_findings << " findings"
+              << (users_json.empty()
+                      ? " (loopback may push; anonymous pull per auth.anonymous_pull)"
+                      : "")
+              << "\n";
+    for (const auto& u : users_json)
+      std::cout << "  " << u["name"].get<std::string>() << "  " << u["rights"].get<std::string>()
+                << "\n";
+    std::cout << "scanned:      " << scanned << " images (" << layers_cached << " layers cached); "
+              << total_findings << " findings"
               << (findings_line.empty() ? "" : " (" + findings_line + ")") << "\n";
     return 0;
   }

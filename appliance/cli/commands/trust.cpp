@@ -1,11 +1,12 @@
 // airhealctl trust add | list | remove | revoke: the OpenPGP keys allowed to sign snapshots, per
 // channel. Every change is journalled.
+#include "snapshot/trust.hpp"
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands/command.hpp"
 #include "core/fs.hpp"
-#include "snapshot/trust.hpp"
 
 namespace airheal::cli {
 namespace {
@@ -15,7 +16,8 @@ class TrustCommands : public CommandGroup {
   void add(CLI::App& app) override {
     trust_ = app.add_subcommand("trust", "OpenPGP keys allowed to sign snapshots, per channel");
     trust_->require_subcommand(1);
-    add_ = trust_->add_subcommand("add", "trust the keys in KEYS.asc for a channel (or import a revocation certificate)");
+    add_ = trust_->add_subcommand(
+        "add", "trust the keys in KEYS.asc for a channel (or import a revocation certificate)");
     add_->add_option("keys", file_, "armoured public keys")->required();
     add_->add_option("--channel", channel_, "channel the keys may sign")->required();
     add_->add_option("--threshold", threshold_, "signatures required from distinct trusted keys");
@@ -42,19 +44,23 @@ class TrustCommands : public CommandGroup {
   int add_keys(Services& sv) {
     auto data = fs::read_file(file_, 16 << 20);
     if (!data) return fail(data.error().message);
-    auto keys = snapshot::trust_add(*sv.store, *sv.keyring, *data, channel_, threshold_ > 0 ? std::optional<int>(threshold_) : std::nullopt);
+    auto keys = snapshot::trust_add(*sv.store, *sv.keyring, *data, channel_,
+                                    threshold_ > 0 ? std::optional<int>(threshold_) : std::nullopt);
     if (!keys) return fail(keys.error().message);
     nlohmann::json fprs = nlohmann::json::array();
-    for (const auto& k : *keys) fprs.push_back({{"fingerprint", k.fingerprint}, {"revoked", k.revoked}});
-    if (int rc = journal_change(sv,
-                         {{"type", "trust.added"},
-                          {"channel", channel_},
-                          {"keys", fprs},
-                          {"threshold", threshold_ > 0 ? nlohmann::json(threshold_) : nlohmann::json()}},
-                         "the keys were trusted"))
+    for (const auto& k : *keys)
+      fprs.push_back({{"fingerprint", k.fingerprint}, {"revoked", k.revoked}});
+    if (int rc = journal_change(
+            sv,
+            {{"type", "trust.added"},
+             {"channel", channel_},
+             {"keys", fprs},
+             {"threshold", threshold_ > 0 ? nlohmann::json(threshold_) : nlohmann::json()}},
+            "the keys were trusted"))
       return rc;
     for (const auto& k : *keys)
-      std::cout << (k.revoked ? "revoked " : "trusted ") << k.fingerprint << " " << (k.user_ids.empty() ? "" : k.user_ids[0])
+      std::cout << (k.revoked ? "revoked " : "trusted ") << k.fingerprint << " "
+                << (k.user_ids.empty() ? "" : k.user_ids[0])
                 << (k.revoked ? "" : " for channel " + channel_) << "\n";
     return 0;
   }
@@ -63,13 +69,21 @@ class TrustCommands : public CommandGroup {
     auto f = snapshot::normalize_fingerprint(fingerprint_);
     if (!f) return fail("'" + fingerprint_ + "' is not a key fingerprint", 2);
     if (remove_->parsed()) {
-      if (auto st = snapshot::trust_remove(*sv.store, channel_, *f); !st) return fail(st.error().message);
-      if (int rc = journal_change(sv, {{"type", "trust.removed"}, {"channel", channel_}, {"fingerprint", *f}}, "the key was removed")) return rc;
+      if (auto st = snapshot::trust_remove(*sv.store, channel_, *f); !st)
+        return fail(st.error().message);
+      if (int rc = journal_change(
+              sv, {{"type", "trust.removed"}, {"channel", channel_}, {"fingerprint", *f}},
+              "the key was removed"))
+        return rc;
       std::cout << "removed " << *f << " from channel " << channel_ << "\n";
       return 0;
     }
-    if (auto st = snapshot::trust_revoke(*sv.store, *f, reason_); !st) return fail(st.error().message);
-    if (int rc = journal_change(sv, {{"type", "trust.revoked"}, {"fingerprint", *f}, {"reason", reason_}}, "the key was revoked")) return rc;
+    if (auto st = snapshot::trust_revoke(*sv.store, *f, reason_); !st)
+      return fail(st.error().message);
+    if (int rc = journal_change(
+            sv, {{"type", "trust.revoked"}, {"fingerprint", *f}, {"reason", reason_}},
+            "the key was revoked"))
+      return rc;
     std::cout << "revoked " << *f << ": snapshots signed by it are refused\n";
     return 0;
   }
@@ -81,18 +95,24 @@ class TrustCommands : public CommandGroup {
       for (const auto& c : chans) {
         nlohmann::json keys = nlohmann::json::array();
         for (const auto& k : c.keys)
-          keys.push_back({{"fingerprint", k.fingerprint}, {"user_ids", k.user_ids}, {"added_by", k.added_by},
-                          {"revoked", k.revoked}, {"expired", k.expired}});
+          keys.push_back({{"fingerprint", k.fingerprint},
+                          {"user_ids", k.user_ids},
+                          {"added_by", k.added_by},
+                          {"revoked", k.revoked},
+                          {"expired", k.expired}});
         j.push_back({{"channel", c.name}, {"threshold", c.threshold}, {"keys", keys}});
       }
       std::cout << j.dump(2) << "\n";
       return 0;
     }
-    if (chans.empty()) std::cout << "no channel is trusted yet (airhealctl trust add KEYS.asc --channel NAME)\n";
+    if (chans.empty())
+      std::cout << "no channel is trusted yet (airhealctl trust add KEYS.asc --channel NAME)\n";
     for (const auto& c : chans) {
-      std::cout << "channel " << c.name << ": threshold " << c.threshold << " of " << c.keys.size() << "\n";
+      std::cout << "channel " << c.name << ": threshold " << c.threshold << " of " << c.keys.size()
+                << "\n";
       for (const auto& k : c.keys)
-        std::cout << "  " << k.fingerprint << " " << (k.user_ids.empty() ? "(unknown key)" : k.user_ids[0])
+        std::cout << "  " << k.fingerprint << " "
+                  << (k.user_ids.empty() ? "(unknown key)" : k.user_ids[0])
                   << (k.revoked ? " [REVOKED]" : "") << (k.expired ? " [EXPIRED]" : "") << "\n";
     }
     return 0;

@@ -16,13 +16,19 @@ class UserCommands : public CommandGroup {
   void add(CLI::App& app) override {
     user_ = app.add_subcommand("user", "registry users (HTTP Basic over TLS)");
     user_->require_subcommand(1);
-    add_ = user_->add_subcommand("add", "add a user or change a password and rights; reads the password from stdin");
+    add_ = user_->add_subcommand(
+        "add", "add a user or change a password and rights; reads the password from stdin");
     add_->add_option("name", name_)->required();
-    add_->add_option("--pull", pull_, "repository pattern the user may pull from (\"apps/*\", \"*\"); repeatable; default \"*\"");
-    add_->add_option("--push", push_, "repository pattern the user may push to; repeatable; default: none");
-    add_->add_option("--delete", delete_, "repository pattern the user may delete in; repeatable; default: none");
+    add_->add_option(
+        "--pull", pull_,
+        "repository pattern the user may pull from (\"apps/*\", \"*\"); repeatable; default \"*\"");
+    add_->add_option("--push", push_,
+                     "repository pattern the user may push to; repeatable; default: none");
+    add_->add_option("--delete", delete_,
+                     "repository pattern the user may delete in; repeatable; default: none");
     add_->add_flag("--api-write", api_write_,
-                   "may approve, roll back and hold heals, add exceptions and VEX, export evidence through the API");
+                   "may approve, roll back and hold heals, add exceptions and VEX, export evidence "
+                   "through the API");
     remove_ = user_->add_subcommand("remove", "remove a user");
     remove_->add_option("name", name_)->required();
     list_ = user_->add_subcommand("list", "list users");
@@ -37,11 +43,16 @@ class UserCommands : public CommandGroup {
         nlohmann::json a = nlohmann::json::array();
         for (const auto& [u, h] : users->users()) {
           auto r = users->rights(u);
-          a.push_back({{"name", u}, {"pull", r.pull}, {"push", r.push}, {"delete", r.del}, {"api_write", r.api_write}});
+          a.push_back({{"name", u},
+                       {"pull", r.pull},
+                       {"push", r.push},
+                       {"delete", r.del},
+                       {"api_write", r.api_write}});
         }
         std::cout << a.dump(2) << "\n";
       } else {
-        for (const auto& [u, h] : users->users()) std::cout << u << "  " << users->rights(u).str() << "\n";
+        for (const auto& [u, h] : users->users())
+          std::cout << u << "  " << users->rights(u).str() << "\n";
       }
       return 0;
     }
@@ -69,8 +80,9 @@ class UserCommands : public CommandGroup {
     }
     std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
     if (auto st = users->save(path); !st) return fail(st.error().message, 1);
-    std::cout << (removing ? "removed " : "saved ") << name_ << (removing ? std::string() : " (" + users->rights(name_).str() + ")")
-              << " in " << path.string() << " (restart airheald to apply)\n";
+    std::cout << (removing ? "removed " : "saved ") << name_
+              << (removing ? std::string() : " (" + users->rights(name_).str() + ")") << " in "
+              << path.string() << " (restart airheald to apply)\n";
     return 0;
   }
 

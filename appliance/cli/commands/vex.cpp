@@ -1,10 +1,11 @@
 // airhealctl vex add | list | withdraw | export: OpenVEX statements about images.
+#include "scan/vex.hpp"
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands/command.hpp"
 #include "scan/sbom.hpp"
-#include "scan/vex.hpp"
 
 namespace airheal::cli {
 
@@ -16,10 +17,15 @@ class VexCommands : public CommandGroup {
     vex_ = app.add_subcommand("vex", "OpenVEX statements about vulnerabilities in images");
     vex_->require_subcommand(1);
     add_ = vex_->add_subcommand("add", "record a statement");
-    add_->add_option("--vulnerability", v_.vulnerability, "CVE, GHSA, GO-... id (aliases match too)")->required();
-    add_->add_option("--product", v_.product, "repository pattern (glob, e.g. 'apps/*') or manifest digest")->required();
+    add_->add_option("--vulnerability", v_.vulnerability,
+                     "CVE, GHSA, GO-... id (aliases match too)")
+        ->required();
+    add_->add_option("--product", v_.product,
+                     "repository pattern (glob, e.g. 'apps/*') or manifest digest")
+        ->required();
     add_->add_option("--subcomponent", v_.subcomponent, "package name or purl (default: any)");
-    add_->add_option("--status", v_.status, "not_affected, affected, fixed or under_investigation")->required();
+    add_->add_option("--status", v_.status, "not_affected, affected, fixed or under_investigation")
+        ->required();
     add_->add_option("--justification", v_.justification,
                      "for not_affected: component_not_present, vulnerable_code_not_present, ...");
     add_->add_option("--impact", v_.impact_statement, "impact statement");
@@ -29,7 +35,8 @@ class VexCommands : public CommandGroup {
     list_->add_flag("--all", all_, "include withdrawn statements");
     withdraw_ = vex_->add_subcommand("withdraw", "withdraw a statement");
     withdraw_->add_option("id", id_)->required();
-    export_ = vex_->add_subcommand("export", "print the statements in force as one OpenVEX document");
+    export_ =
+        vex_->add_subcommand("export", "print the statements in force as one OpenVEX document");
     export_->add_option("--author", author_, "document author (default: the login name)");
   }
   bool given() const override { return vex_->parsed(); }
@@ -44,18 +51,22 @@ class VexCommands : public CommandGroup {
       v.author = author;
       auto r = st.transaction([&](sqlite::Connection& c) { return scan::add_vex(c, v, now); });
       if (!r) return fail(r.error().message, 2);
-      if (int rc = journal_change(*sv, {{"type", "vex.added"}, {"statement", scan::to_json(*r)}})) return rc;
-      std::cout << "vex statement " << r->id << ": " << r->vulnerability << " " << r->status << " for " << r->product << "\n";
+      if (int rc = journal_change(*sv, {{"type", "vex.added"}, {"statement", scan::to_json(*r)}}))
+        return rc;
+      std::cout << "vex statement " << r->id << ": " << r->vulnerability << " " << r->status
+                << " for " << r->product << "\n";
       return 0;
     }
     if (withdraw_->parsed()) {
-      auto r = st.transaction([&](sqlite::Connection& c) { return scan::withdraw_vex(c, id_, now); });
+      auto r =
+          st.transaction([&](sqlite::Connection& c) { return scan::withdraw_vex(c, id_, now); });
       if (!r) return fail(r.error().message);
       if (int rc = journal_change(*sv, {{"type", "vex.withdrawn"}, {"id", id_}})) return rc;
       std::cout << "withdrew vex statement " << id_ << "\n";
       return 0;
     }
-    auto all = st.read([&](sqlite::Connection& c) { return scan::list_vex(c, list_->parsed() && all_); });
+    auto all =
+        st.read([&](sqlite::Connection& c) { return scan::list_vex(c, list_->parsed() && all_); });
     if (export_->parsed()) {
       std::cout << scan::openvex_document(all, author, now).dump(2) << "\n";
       return 0;
@@ -68,14 +79,17 @@ class VexCommands : public CommandGroup {
     }
     if (all.empty()) std::cout << "no VEX statements\n";
     for (const auto& v : all)
-      std::cout << v.id << "  " << v.vulnerability << "  " << v.status << (v.justification.empty() ? "" : " (" + v.justification + ")")
-                << "  product " << v.product << (v.subcomponent.empty() ? "" : " / " + v.subcomponent) << "  by " << v.author << " "
-                << scan::rfc3339(v.created_at) << (v.withdrawn_at ? " WITHDRAWN" : "") << "\n";
+      std::cout << v.id << "  " << v.vulnerability << "  " << v.status
+                << (v.justification.empty() ? "" : " (" + v.justification + ")") << "  product "
+                << v.product << (v.subcomponent.empty() ? "" : " / " + v.subcomponent) << "  by "
+                << v.author << " " << scan::rfc3339(v.created_at)
+                << (v.withdrawn_at ? " WITHDRAWN" : "") << "\n";
     return 0;
   }
 
  private:
-  CLI::App *vex_ = nullptr, *add_ = nullptr, *list_ = nullptr, *withdraw_ = nullptr, *export_ = nullptr;
+  CLI::App *vex_ = nullptr, *add_ = nullptr, *list_ = nullptr, *withdraw_ = nullptr,
+           *export_ = nullptr;
   scan::VexStatement v_;
   std::string author_;
   bool all_ = false;

@@ -39,7 +39,8 @@ inline constexpr std::size_t kMaxFieldBytes = 1u << 20;
 
 // Every paragraph of TEXT (at most MAX_BYTES). Refuses field lines without a valid name, a
 // continuation line before any field, and duplicate fields in one paragraph.
-Result<std::vector<Paragraph>> parse_paragraphs(std::string_view text, std::size_t max_bytes = kMaxControlBytes);
+Result<std::vector<Paragraph>> parse_paragraphs(std::string_view text,
+                                                std::size_t max_bytes = kMaxControlBytes);
 
 // A relation operator; Policy 7.1 (the obsolete "<" and ">" mean "<=" and ">=").
 enum class Op { none, lt, le, eq, ge, gt };
@@ -72,8 +73,9 @@ struct Package {
   Relations depends, pre_depends, breaks, conflicts;
   std::vector<Relation> provides;  // unversioned or "(= v)"
 
-  bool installed() const;  // dpkg's state is "installed" (status.d records carry no Status: installed)
-  bool held() const;       // dpkg's selection is "hold" (apt-mark hold)
+  bool installed()
+      const;          // dpkg's state is "installed" (status.d records carry no Status: installed)
+  bool held() const;  // dpkg's selection is "hold" (apt-mark hold)
   std::string id() const { return name + " " + version; }
 };
 

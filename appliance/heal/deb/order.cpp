@@ -17,7 +17,9 @@ std::vector<std::vector<std::size_t>> dpkg_batches(const std::vector<Package>& p
           if (i == j) continue;
           Relation any = r;
           any.op = Op::none;
-          if (satisfies(any, packages[j]) && std::find(needs[i].begin(), needs[i].end(), j) == needs[i].end()) needs[i].push_back(j);
+          if (satisfies(any, packages[j]) &&
+              std::find(needs[i].begin(), needs[i].end(), j) == needs[i].end())
+            needs[i].push_back(j);
         }
   // Strongly connected components (Tarjan), so that a cycle becomes one call.
   std::vector<int> index(n, -1), low(n, 0), comp(n, -1);
@@ -58,7 +60,8 @@ std::vector<std::vector<std::size_t>> dpkg_batches(const std::vector<Package>& p
   for (std::size_t c = 0; c < static_cast<std::size_t>(comps); ++c) {
     for (auto v : members[c])
       for (auto w : needs[v])
-        if (static_cast<std::size_t>(comp[w]) != c) level[c] = std::max(level[c], level[static_cast<std::size_t>(comp[w])] + 1);
+        if (static_cast<std::size_t>(comp[w]) != c)
+          level[c] = std::max(level[c], level[static_cast<std::size_t>(comp[w])] + 1);
     depth = std::max(depth, level[c]);
   }
   std::vector<std::vector<std::size_t>> out(n ? depth + 1 : 0);

@@ -12,8 +12,10 @@ Result<std::string> deb_file_name(const Paragraph& control) {
   auto pkg = package_from(control);
   if (!pkg) return pkg.error();
   auto arch = std::string(control.field("Architecture"));
-  if (arch.empty() || arch.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
-    return make_error(Errc::invalid_argument, pkg->name + ": '" + arch.substr(0, 64) + "' is not an architecture");
+  if (arch.empty() ||
+      arch.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+    return make_error(Errc::invalid_argument,
+                      pkg->name + ": '" + arch.substr(0, 64) + "' is not an architecture");
   auto v = pkg->version;
   for (auto& ch : v)
     if (ch == ':') ch = '%';
@@ -25,10 +27,13 @@ Result<std::string> packages_index(const std::vector<RepositoryPackage>& package
   for (const auto& p : packages) {
     auto name = deb_file_name(p.control);
     if (!name) return name.error();
-    if (p.sha256.size() != 64 || p.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (p.sha256.size() != 64 ||
+        p.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
       return make_error(Errc::invalid_argument, *name + ": not a SHA-256");
     auto c = p.control;
-    for (auto f : {"Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512", "Status", "Description-md5"}) c.erase(f);
+    for (auto f :
+         {"Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512", "Status", "Description-md5"})
+      c.erase(f);
     c.set("Filename", "./" + *name);
     c.set("Size", std::to_string(p.size));
     c.set("SHA256", p.sha256);
@@ -38,8 +43,8 @@ Result<std::string> packages_index(const std::vector<RepositoryPackage>& package
   return out;
 }
 
-Status write_repository(const fsys::path& dir, const std::string& mount, const std::vector<RepositoryPackage>& packages,
-                        std::int64_t date) {
+Status write_repository(const fsys::path& dir, const std::string& mount,
+                        const std::vector<RepositoryPackage>& packages, std::int64_t date) {
   std::error_code ec;
   for (auto sub : {"sources.list.d", "preferences.d"}) fsys::create_directories(dir / sub, ec);
   if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
@@ -50,8 +55,11 @@ Status write_repository(const fsys::path& dir, const std::string& mount, const s
     fsys::remove(to, ec);
     fsys::create_hard_link(p.file, to, ec);
     if (ec) fsys::copy_file(p.file, to, fsys::copy_options::overwrite_existing, ec);
-    if (ec) return make_error(Errc::io_error, "cannot place " + *name + " in the local repository: " + ec.message());
-    fsys::permissions(to, fsys::perms::owner_read | fsys::perms::group_read | fsys::perms::others_read, ec);
+    if (ec)
+      return make_error(Errc::io_error,
+                        "cannot place " + *name + " in the local repository: " + ec.message());
+    fsys::permissions(
+        to, fsys::perms::owner_read | fsys::perms::group_read | fsys::perms::others_read, ec);
   }
   auto index = packages_index(packages);
   if (!index) return index.error();
@@ -60,15 +68,21 @@ Status write_repository(const fsys::path& dir, const std::string& mount, const s
   std::tm tm{};
   gmtime_r(&t, &tm);
   std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S UTC", &tm);
-  auto release = std::string("Origin: airheal\nLabel: airheal heal\nSuite: airheal\nCodename: airheal\nDate: ") + when +
-                 "\nDescription: imported fixed packages for one heal (verified on import)\nSHA256:\n " +
-                 Sha256::of(*index).hex() + " " + std::to_string(index->size()) + " Packages\n";
+  auto release =
+      std::string(
+          "Origin: airheal\nLabel: airheal heal\nSuite: airheal\nCodename: airheal\nDate: ") +
+      when +
+      "\nDescription: imported fixed packages for one heal (verified on import)\nSHA256:\n " +
+      Sha256::of(*index).hex() + " " + std::to_string(index->size()) + " Packages\n";
   for (auto [file, text] : {std::pair{"Packages", *index}, std::pair{"Release", release},
                             std::pair{"sources.list", "deb [trusted=yes] file:" + mount + " ./\n"},
                             std::pair{"preferences", std::string()}})
     if (auto st = fs::write_file_atomic(dir / file, text); !st) return st;
   for (auto f : {"Packages", "Release", "sources.list", "preferences"})
-    fsys::permissions(dir / f, fsys::perms::owner_read | fsys::perms::owner_write | fsys::perms::group_read | fsys::perms::others_read, ec);
+    fsys::permissions(dir / f,
+                      fsys::perms::owner_read | fsys::perms::owner_write | fsys::perms::group_read |
+                          fsys::perms::others_read,
+                      ec);
   return {};
 }
 

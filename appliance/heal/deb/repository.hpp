@@ -16,10 +16,11 @@
 namespace airheal::heal::deb {
 
 struct RepositoryPackage {
-  Paragraph control;             // the .deb's own control paragraph
-  std::filesystem::path file;    // the .deb (hard-linked into the repository, copied across file systems)
+  Paragraph control;  // the .deb's own control paragraph
+  std::filesystem::path
+      file;  // the .deb (hard-linked into the repository, copied across file systems)
   std::uint64_t size = 0;
-  std::string sha256;            // hex
+  std::string sha256;  // hex
 };
 
 // The file name a package gets in the repository and in the outbox: NAME_VERSION_ARCH.deb, with
@@ -34,8 +35,8 @@ Result<std::string> packages_index(const std::vector<RepositoryPackage>& package
 // Writes DIR/{Packages, Release, <the .debs>} and the apt configuration the build uses
 // (DIR/sources.list naming file:MOUNT, empty sources.list.d, preferences and preferences.d, so the
 // image's own sources and pins play no part). DATE is the Release's Date (RFC 2822, UTC).
-Status write_repository(const std::filesystem::path& dir, const std::string& mount, const std::vector<RepositoryPackage>& packages,
-                        std::int64_t date);
+Status write_repository(const std::filesystem::path& dir, const std::string& mount,
+                        const std::vector<RepositoryPackage>& packages, std::int64_t date);
 
 // The options that point the image's apt at that repository and at scratch state outside the
 // image (lists, caches, logs under STATE_MOUNT), non-interactively.

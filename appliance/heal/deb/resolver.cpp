@@ -49,7 +49,8 @@ class Round {
       if (!problem) return {};
       if (auto f = settle(*problem)) return {std::move(*f)};
     }
-    return {Failure{in_.requests.empty() ? "" : *active_.begin(), "the dependency closure did not settle", {}}};
+    return {Failure{
+        in_.requests.empty() ? "" : *active_.begin(), "the dependency closure did not settle", {}}};
   }
 
   std::vector<Choice> choices() const {
@@ -57,7 +58,8 @@ class Round {
     for (const auto& s : slots_)
       if (s.changed()) out.push_back(Choice{*s.pool, s.origin, s.needed_by, s.original != nullptr});
     std::sort(out.begin(), out.end(), [&](const Choice& a, const Choice& b) {
-      return std::tie(in_.pool[a.pool].name, in_.pool[a.pool].architecture) < std::tie(in_.pool[b.pool].name, in_.pool[b.pool].architecture);
+      return std::tie(in_.pool[a.pool].name, in_.pool[a.pool].architecture) <
+             std::tie(in_.pool[b.pool].name, in_.pool[b.pool].architecture);
     });
     return out;
   }
@@ -95,7 +97,8 @@ class Round {
       if (it == idx.end()) return;
       for (auto i : it->second) {
         const Package* p = original ? slots_[i].original : slots_[i].pkg;
-        if (p && satisfies(r, *p) && std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+        if (p && satisfies(r, *p) && std::find(out.begin(), out.end(), i) == out.end())
+          out.push_back(i);
       }
     };
     look(by_name_);
@@ -138,7 +141,13 @@ class Round {
           if (group_met(g)) continue;
           auto key = s.pkg->name + "|dep|" + text(g);
           if (baseline.count(key)) continue;
-          return Problem{s.changed() ? Problem::unmet_changed : Problem::unmet_unchanged, i, 0, &g, nullptr, pre, key};
+          return Problem{s.changed() ? Problem::unmet_changed : Problem::unmet_unchanged,
+                         i,
+                         0,
+                         &g,
+                         nullptr,
+                         pre,
+                         key};
         }
       for (const auto* rels : {&s.pkg->breaks, &s.pkg->conflicts})
         for (const auto& g : *rels)
@@ -155,7 +164,8 @@ class Round {
   }
 
   // The highest pool build of NAME newer than FLOOR (when given) that fits SLOT_ARCH.
-  std::optional<std::size_t> newest(const std::string& name, const std::string& slot_arch, const std::string* floor) const {
+  std::optional<std::size_t> newest(const std::string& name, const std::string& slot_arch,
+                                    const std::string* floor) const {
     std::optional<std::size_t> best;
     for (std::size_t c = 0; c < in_.pool.size(); ++c) {
       const auto& p = in_.pool[c];
@@ -167,7 +177,8 @@ class Round {
     return best;
   }
 
-  void choose(std::size_t slot, std::size_t c, const std::string& origin, const std::string& needed_by) {
+  void choose(std::size_t slot, std::size_t c, const std::string& origin,
+              const std::string& needed_by) {
     slots_[slot].pkg = &in_.pool[c];
     slots_[slot].pool = c;
     slots_[slot].origin = origin;
@@ -186,11 +197,13 @@ class Round {
     const auto& up = in_.pool[c];
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       auto& s = slots_[i];
-      if (s.changed() || !s.original || s.original->source != up.source || s.original->name == up.name) continue;
+      if (s.changed() || !s.original || s.original->source != up.source ||
+          s.original->name == up.name)
+        continue;
       for (std::size_t k = 0; k < in_.pool.size(); ++k) {
         const auto& p = in_.pool[k];
-        if (p.name == s.original->name && p.source_version == up.source_version && arch_ok(p, s.original->architecture) &&
-            vcmp(p.version, s.original->version) > 0) {
+        if (p.name == s.original->name && p.source_version == up.source_version &&
+            arch_ok(p, s.original->architecture) && vcmp(p.version, s.original->version) > 0) {
           choose(i, k, origin, "built from the same source as " + up.name + " " + up.version);
           break;
         }
@@ -206,23 +219,30 @@ class Round {
       if (!p || p->source != req.source) continue;
       if (p->held())
         return Failure{req.source,
-                       p->name + " is held in the image (dpkg selection \"hold\"); airheal does not upgrade held packages", {}};
+                       p->name +
+                           " is held in the image (dpkg selection \"hold\"); airheal does not "
+                           "upgrade held packages",
+                       {}};
       std::optional<std::size_t> best;
       for (std::size_t c = 0; c < in_.pool.size(); ++c) {
         const auto& cand = in_.pool[c];
         if (cand.name != p->name || !arch_ok(cand, p->architecture)) continue;
-        if (vcmp(cand.source_version, req.fixed) < 0 || vcmp(cand.version, p->version) <= 0) continue;
+        if (vcmp(cand.source_version, req.fixed) < 0 || vcmp(cand.version, p->version) <= 0)
+          continue;
         if (best && vcmp(cand.version, in_.pool[*best].version) <= 0) continue;
         best = c;
       }
-      if (best) picks.emplace_back(i, *best);
-      else missing.push_back(p->name);
+      if (best)
+        picks.emplace_back(i, *best);
+      else
+        missing.push_back(p->name);
     }
     if (!missing.empty() || picks.empty()) {
       std::string names;
       for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
-      return Failure{req.source, "no imported build of " + (names.empty() ? req.source : names) + " from source " + req.source + " " +
-                                     req.fixed + " or later",
+      return Failure{req.source,
+                     "no imported build of " + (names.empty() ? req.source : names) +
+                         " from source " + req.source + " " + req.fixed + " or later",
                      missing};
     }
     for (auto [slot, c] : picks) {
@@ -238,7 +258,8 @@ class Round {
   std::string culprit(const Alternatives& group) const {
     for (const auto& r : group)
       for (std::size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].changed() && slots_[i].original && satisfies(r, *slots_[i].original)) return slots_[i].origin;
+        if (slots_[i].changed() && slots_[i].original && satisfies(r, *slots_[i].original))
+          return slots_[i].origin;
     for (const auto& s : slots_)
       if (s.changed()) return s.origin;
     return "";
@@ -253,10 +274,15 @@ class Round {
         std::optional<std::size_t> best;
         for (std::size_t c = 0; c < in_.pool.size(); ++c) {
           const auto& cand = in_.pool[c];
-          if (!arch_ok(cand, r.arch.empty() || r.arch == "any" || r.arch == "native" ? in_.architecture : r.arch)) continue;
+          if (!arch_ok(cand, r.arch.empty() || r.arch == "any" || r.arch == "native"
+                                 ? in_.architecture
+                                 : r.arch))
+            continue;
           if (!satisfies(r, cand)) continue;
           auto there = by_name_.find(cand.name);
-          if (there != by_name_.end() && vcmp(cand.version, slots_[there->second.front()].pkg->version) <= 0) continue;
+          if (there != by_name_.end() &&
+              vcmp(cand.version, slots_[there->second.front()].pkg->version) <= 0)
+            continue;
           if (best && vcmp(cand.version, in_.pool[*best].version) <= 0) continue;
           best = c;
         }
@@ -264,8 +290,10 @@ class Round {
         auto why = s.pkg->id() + " " + field + text(*pr.group);
         auto origin = s.origin;
         auto there = by_name_.find(in_.pool[*best].name);
-        if (there != by_name_.end()) choose(there->second.front(), *best, origin, why);
-        else add(*best, origin, why);
+        if (there != by_name_.end())
+          choose(there->second.front(), *best, origin, why);
+        else
+          add(*best, origin, why);
         siblings(*best, origin);
         return std::nullopt;
       }
@@ -273,18 +301,21 @@ class Round {
       std::string have;
       for (const auto& r : *pr.group) {
         auto it = by_name_.find(r.name);
-        if (it != by_name_.end()) have += (have.empty() ? "" : ", ") + slots_[it->second.front()].pkg->id();
+        if (it != by_name_.end())
+          have += (have.empty() ? "" : ", ") + slots_[it->second.front()].pkg->id();
       }
       std::vector<std::string> missing;
       for (const auto& r : *pr.group) missing.push_back(r.name);
       return Failure{s.origin,
                      s.pkg->id() + " " + field + text(*pr.group) + "; " +
-                         (have.empty() ? "the image does not have it" : "the image has " + have) + " and no build that satisfies it is imported",
+                         (have.empty() ? "the image does not have it" : "the image has " + have) +
+                         " and no build that satisfies it is imported",
                      missing};
     }
     if (pr.kind == Problem::unmet_unchanged) {
       auto origin = culprit(*pr.group);
-      auto why = s.pkg->id() + " " + field + text(*pr.group) + ", which the heal would otherwise break";
+      auto why =
+          s.pkg->id() + " " + field + text(*pr.group) + ", which the heal would otherwise break";
       if (auto c = newest(s.pkg->name, s.pkg->architecture, &s.pkg->version)) {
         auto c_id = *c;
         choose(pr.slot, c_id, origin, why);
@@ -294,10 +325,12 @@ class Round {
       std::string changed;
       for (const auto& r : *pr.group)
         for (const auto& x : slots_)
-          if (x.changed() && x.original && satisfies(r, *x.original)) changed = x.original->name + " to " + x.pkg->version;
+          if (x.changed() && x.original && satisfies(r, *x.original))
+            changed = x.original->name + " to " + x.pkg->version;
       return Failure{origin,
-                     "upgrading " + (changed.empty() ? origin : changed) + " breaks " + s.pkg->id() + " (installed), which " + field +
-                         text(*pr.group) + "; no newer build of " + s.pkg->name + " is imported",
+                     "upgrading " + (changed.empty() ? origin : changed) + " breaks " +
+                         s.pkg->id() + " (installed), which " + field + text(*pr.group) +
+                         "; no newer build of " + s.pkg->name + " is imported",
                      {s.pkg->name}};
     }
     // Breaks/Conflicts between two packages of the healed set: upgrade the unchanged one.
@@ -306,15 +339,19 @@ class Round {
     auto& unchanged = declarer_changed ? other : s;
     auto unchanged_idx = declarer_changed ? pr.other : pr.slot;
     const auto& origin = declarer_changed ? s.origin : other.origin;
-    auto what = s.pkg->id() + " breaks or conflicts with " + pr.relation->text() + ", which " + other.pkg->id() + " satisfies";
+    auto what = s.pkg->id() + " breaks or conflicts with " + pr.relation->text() + ", which " +
+                other.pkg->id() + " satisfies";
     if (!unchanged.changed()) {
-      if (auto c = newest(unchanged.pkg->name, unchanged.pkg->architecture, &unchanged.pkg->version)) {
+      if (auto c =
+              newest(unchanged.pkg->name, unchanged.pkg->architecture, &unchanged.pkg->version)) {
         auto c_id = *c;
         choose(unchanged_idx, c_id, origin, what);
         siblings(c_id, origin);
         return std::nullopt;
       }
-      return Failure{origin, what + "; no newer build of " + unchanged.pkg->name + " is imported", {unchanged.pkg->name}};
+      return Failure{origin,
+                     what + "; no newer build of " + unchanged.pkg->name + " is imported",
+                     {unchanged.pkg->name}};
     }
     return Failure{origin, what, {}};
   }
@@ -357,7 +394,8 @@ Resolution resolve(const ResolveInput& in) {
     }
     if (!progressed) {  // a failure no active source owns: defer everything rather than loop
       for (const auto& r : in.requests)
-        if (active.count(r.source)) out.deferred.push_back(Deferral{r.source, r.fixed, r.ids, failures.front().reason, {}});
+        if (active.count(r.source))
+          out.deferred.push_back(Deferral{r.source, r.fixed, r.ids, failures.front().reason, {}});
       break;
     }
     if (active.empty()) break;

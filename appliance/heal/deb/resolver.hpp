@@ -34,8 +34,8 @@ struct Choice {
 struct Deferral {
   std::string source, fixed;
   std::set<std::string> ids;
-  std::string reason;                 // one sentence naming what is missing
-  std::vector<std::string> missing;   // binary package names of builds that were not imported
+  std::string reason;                // one sentence naming what is missing
+  std::vector<std::string> missing;  // binary package names of builds that were not imported
 };
 
 struct Resolution {

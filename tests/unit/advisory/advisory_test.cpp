@@ -13,7 +13,9 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
-fsys::path data(const std::string& rel) { return fsys::path(AIRHEAL_SOURCE_DIR) / "tests" / "data" / rel; }
+fsys::path data(const std::string& rel) {
+  return fsys::path(AIRHEAL_SOURCE_DIR) / "tests" / "data" / rel;
+}
 json affected_with(json ranges, json versions = json::array()) {
   json a{{"package", {{"ecosystem", "Go"}, {"name", "example.com/m"}}}, {"ranges", ranges}};
   if (!versions.empty()) a["versions"] = versions;
@@ -21,7 +23,7 @@ json affected_with(json ranges, json versions = json::array()) {
 }
 }  // namespace
 
-TEST_CASE("every real Go vulndb record parses; withdrawn and aliases are kept", "[advisory][osv]") {
+TEST_CASE("every real Go vulndb record parses, withdrawn and aliases are kept", "[advisory][osv]") {
   std::size_t n = 0, withdrawn = 0, aliased = 0;
   for (const auto& e : fsys::directory_iterator(data("osv-go"))) {
     if (e.path().extension() != ".json") continue;
@@ -42,7 +44,8 @@ TEST_CASE("every real Go vulndb record parses; withdrawn and aliases are kept", 
 }
 
 TEST_CASE("OSV evaluation follows the spec's event walk", "[advisory][osv]") {
-  auto simple = affected_with(json::array({{{"type", "SEMVER"}, {"events", {{{"introduced", "0"}}, {{"fixed", "1.2.0"}}}}}}));
+  auto simple = affected_with(json::array(
+      {{{"type", "SEMVER"}, {"events", {{{"introduced", "0"}}, {{"fixed", "1.2.0"}}}}}}));
   CHECK(osv_evaluate(simple, "Go", "1.1.9") == Verdict::affected);
   CHECK(osv_evaluate(simple, "Go", "v1.1.9") == Verdict::affected);
   CHECK(osv_evaluate(simple, "Go", "1.2.0") == Verdict::not_affected);
@@ -50,19 +53,26 @@ TEST_CASE("OSV evaluation follows the spec's event walk", "[advisory][osv]") {
 
   // Two windows, events deliberately out of order.
   auto windows = affected_with(json::array({{{"type", "SEMVER"},
-                                             {"events", {{{"fixed", "2.9.4"}}, {{"introduced", "2.9.0"}}, {{"introduced", "0"}}, {{"fixed", "2.8.6"}}}}}}));
+                                             {"events",
+                                              {{{"fixed", "2.9.4"}},
+                                               {{"introduced", "2.9.0"}},
+                                               {{"introduced", "0"}},
+                                               {{"fixed", "2.8.6"}}}}}}));
   CHECK(osv_evaluate(windows, "Go", "2.8.5") == Verdict::affected);
   CHECK(osv_evaluate(windows, "Go", "2.8.6") == Verdict::not_affected);
   CHECK(osv_evaluate(windows, "Go", "2.8.9") == Verdict::not_affected);
   CHECK(osv_evaluate(windows, "Go", "2.9.0") == Verdict::affected);
   CHECK(osv_evaluate(windows, "Go", "2.9.4") == Verdict::not_affected);
 
-  auto last = affected_with(json::array({{{"type", "SEMVER"}, {"events", {{{"introduced", "1.0.0"}}, {{"last_affected", "1.4.2"}}}}}}));
+  auto last = affected_with(
+      json::array({{{"type", "SEMVER"},
+                    {"events", {{{"introduced", "1.0.0"}}, {{"last_affected", "1.4.2"}}}}}}));
   CHECK(osv_evaluate(last, "Go", "0.9.0") == Verdict::not_affected);
   CHECK(osv_evaluate(last, "Go", "1.4.2") == Verdict::affected);
   CHECK(osv_evaluate(last, "Go", "1.4.3") == Verdict::not_affected);
 
-  auto limited = affected_with(json::array({{{"type", "SEMVER"}, {"events", {{{"introduced", "0"}}, {{"limit", "3.0.0"}}}}}}));
+  auto limited = affected_with(json::array(
+      {{{"type", "SEMVER"}, {"events", {{{"introduced", "0"}}, {{"limit", "3.0.0"}}}}}}));
   CHECK(osv_evaluate(limited, "Go", "2.5.0") == Verdict::affected);
   CHECK(osv_evaluate(limited, "Go", "3.0.0") == Verdict::not_affected);
 
@@ -71,19 +81,24 @@ TEST_CASE("OSV evaluation follows the spec's event walk", "[advisory][osv]") {
   CHECK(osv_evaluate(listed, "Go", "0.5.0") == Verdict::affected);
   CHECK(osv_evaluate(listed, "Go", "0.5.1") == Verdict::not_affected);
 
-  json debian{{"package", {{"ecosystem", "Debian:12"}, {"name", "openssl"}}},
-              {"ranges", json::array({{{"type", "ECOSYSTEM"}, {"events", {{{"introduced", "0"}}, {{"fixed", "3.0.11-1~deb12u2"}}}}}})}};
+  json debian{
+      {"package", {{"ecosystem", "Debian:12"}, {"name", "openssl"}}},
+      {"ranges",
+       json::array({{{"type", "ECOSYSTEM"},
+                     {"events", {{{"introduced", "0"}}, {{"fixed", "3.0.11-1~deb12u2"}}}}}})}};
   CHECK(osv_evaluate(debian, "Debian:12", "3.0.11-1~deb12u1") == Verdict::affected);
   CHECK(osv_evaluate(debian, "Debian:12", "3.0.11-1~deb12u2") == Verdict::not_affected);
   CHECK(osv_evaluate(debian, "Debian:12", "3.0.11-1") == Verdict::not_affected);
 
   json pypi{{"package", {{"ecosystem", "PyPI"}, {"name", "x"}}},
-            {"ranges", json::array({{{"type", "ECOSYSTEM"}, {"events", {{{"introduced", "0"}}, {{"fixed", "1.0"}}}}}})}};
+            {"ranges", json::array({{{"type", "ECOSYSTEM"},
+                                     {"events", {{{"introduced", "0"}}, {{"fixed", "1.0"}}}}}})}};
   CHECK(osv_evaluate(pypi, "PyPI", "0.9") == Verdict::unknown);
 }
 
 TEST_CASE("OSV evaluation of a real record (GO-2024-2916, harbor)", "[advisory][osv]") {
-  auto a = parse_osv(*fs::read_file(data("osv-go/GO-2024-2916.json"), 1 << 20), "GO-2024-2916.json");
+  auto a =
+      parse_osv(*fs::read_file(data("osv-go/GO-2024-2916.json"), 1 << 20), "GO-2024-2916.json");
   REQUIRE(a);
   REQUIRE(a->affected.size() == 1);
   const auto& af = a->affected[0].data;
@@ -106,18 +121,23 @@ TEST_CASE("malformed OSV records are refused with the field named", "[advisory][
   check(R"({"modified":"2024-01-01T00:00:00Z"})", "'id'");
   check(R"({"id":"X-1","modified":"t","affected":"nope"})", "'affected' must be an array");
   check(R"({"id":"X-1","modified":"t","aliases":[1]})", "'aliases'");
-  check(R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"fixed":"1.0.0"}]}]}]})",
-        "no introduced event");
-  check(R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0","fixed":"1.0.0"}]}]}]})",
-        "exactly one of");
-  check(R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"banana"}]}]}]})",
-        "not a semantic version");
-  check(R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"RPM","events":[{"introduced":"0"}]}]}]})",
-        "is not SEMVER, ECOSYSTEM or GIT");
+  check(
+      R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"fixed":"1.0.0"}]}]}]})",
+      "no introduced event");
+  check(
+      R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0","fixed":"1.0.0"}]}]}]})",
+      "exactly one of");
+  check(
+      R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"banana"}]}]}]})",
+      "not a semantic version");
+  check(
+      R"({"id":"X-1","modified":"t","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"RPM","events":[{"introduced":"0"}]}]}]})",
+      "is not SEMVER, ECOSYSTEM or GIT");
   check(R"({"id":"X-1","modified":"t","severity":[{"type":"CVSS_V3"}]})", "severity");
 }
 
-TEST_CASE("Debian security tracker JSON keeps status, fixed version, urgency and nodsa", "[advisory][debian]") {
+TEST_CASE("Debian security tracker JSON keeps status, fixed version, urgency and nodsa",
+          "[advisory][debian]") {
   std::string doc = R"({
     "openssl": {
       "CVE-2023-5678": {"description": "DH checks are slow", "scope": "local",
@@ -145,11 +165,15 @@ TEST_CASE("Debian security tracker JSON keeps status, fixed version, urgency and
   CHECK(debian_evaluate(bookworm->data, "3.0.11-1~deb12u1") == Verdict::affected);
   CHECK(debian_evaluate(bookworm->data, "3.0.11-1~deb12u2") == Verdict::not_affected);
   for (const auto& x : a.affected) {
-    if (x.ecosystem == "Debian:trixie") CHECK(debian_evaluate(x.data, "1.0") == Verdict::not_affected);  // "0": never affected
-    if (x.ecosystem == "Debian:bullseye") CHECK(debian_evaluate(x.data, "1.1.1w-0+deb11u1") == Verdict::affected);
+    if (x.ecosystem == "Debian:trixie")
+      CHECK(debian_evaluate(x.data, "1.0") == Verdict::not_affected);  // "0": never affected
+    if (x.ecosystem == "Debian:bullseye")
+      CHECK(debian_evaluate(x.data, "1.1.1w-0+deb11u1") == Verdict::affected);
   }
-  CHECK_FALSE(parse_debian_tracker(R"({"openssl": {"CVE-1": {"releases": {"bookworm": {"status": "fixed"}}}}})", "d.json"));
-  CHECK_FALSE(parse_debian_tracker(R"({"openssl": {"CVE-1": {"releases": {"bookworm": {"status": "resolved"}}}}})", "d.json"));
+  CHECK_FALSE(parse_debian_tracker(
+      R"({"openssl": {"CVE-1": {"releases": {"bookworm": {"status": "fixed"}}}}})", "d.json"));
+  CHECK_FALSE(parse_debian_tracker(
+      R"({"openssl": {"CVE-1": {"releases": {"bookworm": {"status": "resolved"}}}}})", "d.json"));
   CHECK_FALSE(parse_debian_tracker(R"({"openssl": []})", "d.json"));
 }
 
@@ -171,13 +195,15 @@ TEST_CASE("Alpine secdb (real v3.10 main) parses into per-CVE advisories", "[adv
   CHECK_FALSE(parse_alpine_secdb("{{{", "bad.yaml"));
 }
 
-TEST_CASE("the advisory database replaces a channel's state and finds by id, alias and package", "[advisory][db]") {
+TEST_CASE("the advisory database replaces a channel's state and finds by id, alias and package",
+          "[advisory][db]") {
   test::TempDir dir;
   auto store = store::Store::open(dir.path());
   REQUIRE(store);
   std::vector<Advisory> all;
   for (auto id : {"GO-2024-2916", "GO-2024-3228"})
-    all.push_back(*parse_osv(*fs::read_file(data(std::string("osv-go/") + id + ".json"), 1 << 20), id));
+    all.push_back(
+        *parse_osv(*fs::read_file(data(std::string("osv-go/") + id + ".json"), 1 << 20), id));
   (*store)->transaction([&](sqlite::Connection& c) { replace_channel(c, "go", all); });
   (*store)->read([&](sqlite::Connection& c) {
     CHECK(find(c, "GO-2024-2916").size() == 1);
@@ -194,8 +220,12 @@ TEST_CASE("the advisory database replaces a channel's state and finds by id, ali
   });
 }
 
-TEST_CASE("hostile advisory documents are refused with one line, never a crash", "[advisory][hostile]") {
-  auto deep = [](int n) { return "{\"id\":\"GO-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"database_specific\":" + std::string(n, '[') + std::string(n, ']') + "}"; };
+TEST_CASE("hostile advisory documents are refused with one line, never a crash",
+          "[advisory][hostile]") {
+  auto deep = [](int n) {
+    return "{\"id\":\"GO-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"database_specific\":" +
+           std::string(n, '[') + std::string(n, ']') + "}";
+  };
   struct Case {
     const char* what;
     advisory::Format format;
@@ -204,19 +234,29 @@ TEST_CASE("hostile advisory documents are refused with one line, never a crash",
   };
   std::string laughs = "distroversion: v3.10\nreponame: main\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n";
   for (int i = 1; i <= 8; ++i)
-    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) +
-              ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" +
-              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" + std::to_string(i - 1) +
-              ",*a" + std::to_string(i - 1) + "]\n";
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" +
+              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" +
+              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" +
+              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" +
+              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + ",*a" +
+              std::to_string(i - 1) + ",*a" + std::to_string(i - 1) + "]\n";
   laughs += "packages: []\n";
   const std::vector<Case> cases = {
-      {"OSV nested 100,000 levels", advisory::Format::osv, deep(100000), "nests deeper than 64 levels"},
-      {"tracker nested 100,000 levels", advisory::Format::debian_tracker, std::string(100000, '[') + std::string(100000, ']'), "nests deeper"},
-      {"OSV with a duplicate id", advisory::Format::osv, R"({"id":"GO-1","id":"GO-2","modified":"2024-01-01T00:00:00Z"})", "duplicate key"},
-      {"OSV id of 900 KB", advisory::Format::osv, "{\"id\":\"" + std::string(900000, 'A') + "\",\"modified\":\"2024-01-01T00:00:00Z\"}", "printable ASCII"},
-      {"OSV id with a newline", advisory::Format::osv, R"({"id":"GO-1\nX","modified":"2024-01-01T00:00:00Z"})", "printable ASCII"},
-      {"Alpine secdb billion laughs", advisory::Format::alpine_secdb, laughs, "expands to more than"},
-      {"Alpine secdb nested 10,000 levels", advisory::Format::alpine_secdb, std::string(10000, '[') + std::string(10000, ']'), "nests deeper"},
+      {"OSV nested 100,000 levels", advisory::Format::osv, deep(100000),
+       "nests deeper than 64 levels"},
+      {"tracker nested 100,000 levels", advisory::Format::debian_tracker,
+       std::string(100000, '[') + std::string(100000, ']'), "nests deeper"},
+      {"OSV with a duplicate id", advisory::Format::osv,
+       R"({"id":"GO-1","id":"GO-2","modified":"2024-01-01T00:00:00Z"})", "duplicate key"},
+      {"OSV id of 900 KB", advisory::Format::osv,
+       "{\"id\":\"" + std::string(900000, 'A') + "\",\"modified\":\"2024-01-01T00:00:00Z\"}",
+       "printable ASCII"},
+      {"OSV id with a newline", advisory::Format::osv,
+       R"({"id":"GO-1\nX","modified":"2024-01-01T00:00:00Z"})", "printable ASCII"},
+      {"Alpine secdb billion laughs", advisory::Format::alpine_secdb, laughs,
+       "expands to more than"},
+      {"Alpine secdb nested 10,000 levels", advisory::Format::alpine_secdb,
+       std::string(10000, '[') + std::string(10000, ']'), "nests deeper"},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {

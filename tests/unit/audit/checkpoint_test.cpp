@@ -17,7 +17,8 @@ std::vector<std::string> chain(int n) {
 }
 }  // namespace
 
-TEST_CASE("Editing, deleting, reordering or inserting any record breaks the chain at that record", "[audit]") {
+TEST_CASE("Editing, deleting, reordering or inserting any record breaks the chain at that record",
+          "[audit]") {
   auto lines = chain(6);
   REQUIRE(audit::verify_chain(lines, 1, audit::kGenesisHash).empty());
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -25,18 +26,22 @@ TEST_CASE("Editing, deleting, reordering or inserting any record breaks the chai
     auto edited = lines;
     edited[i].replace(edited[i].find("\"n\":"), 5, "\"n\":9");
     auto p = audit::verify_chain(edited, 1, audit::kGenesisHash);
-    if (i + 1 < lines.size()) CHECK(p.find("record " + std::to_string(i + 2) + " does not follow") != std::string::npos);
-    else CHECK(p.empty());  // the last record's edit shows only against a checkpoint (below)
+    if (i + 1 < lines.size())
+      CHECK(p.find("record " + std::to_string(i + 2) + " does not follow") != std::string::npos);
+    else
+      CHECK(p.empty());  // the last record's edit shows only against a checkpoint (below)
     auto deleted = lines;
     deleted.erase(deleted.begin() + static_cast<long>(i));
-    if (i + 1 < lines.size()) CHECK_FALSE(audit::verify_chain(deleted, 1, audit::kGenesisHash).empty());
+    if (i + 1 < lines.size())
+      CHECK_FALSE(audit::verify_chain(deleted, 1, audit::kGenesisHash).empty());
     auto inserted = lines;
     inserted.insert(inserted.begin() + static_cast<long>(i), lines[i]);
     CHECK_FALSE(audit::verify_chain(inserted, 1, audit::kGenesisHash).empty());
     if (i + 1 < lines.size()) {
       auto swapped = lines;
       std::swap(swapped[i], swapped[i + 1]);
-      CHECK(audit::verify_chain(swapped, 1, audit::kGenesisHash).find("record " + std::to_string(i + 1)) != std::string::npos);
+      CHECK(audit::verify_chain(swapped, 1, audit::kGenesisHash)
+                .find("record " + std::to_string(i + 1)) != std::string::npos);
     }
   }
   // A slice verifies from its anchor; the wrong anchor or start is caught.
@@ -44,7 +49,8 @@ TEST_CASE("Editing, deleting, reordering or inserting any record breaks the chai
   CHECK(audit::verify_chain(slice, 3, audit::record_hash(lines[1])).empty());
   CHECK_FALSE(audit::verify_chain(slice, 3, audit::kGenesisHash).empty());
   CHECK_FALSE(audit::verify_chain(slice, 2, audit::record_hash(lines[1])).empty());
-  CHECK(audit::verify_chain({"not json"}, 1, audit::kGenesisHash).find("not a JSON object") != std::string::npos);
+  CHECK(audit::verify_chain({"not json"}, 1, audit::kGenesisHash).find("not a JSON object") !=
+        std::string::npos);
 }
 
 TEST_CASE("Signed checkpoints anchor the journal and catch an edited last record", "[audit]") {
@@ -75,7 +81,8 @@ TEST_CASE("Signed checkpoints anchor the journal and catch an edited last record
   // The checkpointed record edited: the chain before it is fine, the checkpoint is not.
   auto lines = *j.lines();
   lines[2].replace(lines[2].find("\"n\":1"), 5, "\"n\":5");
-  CHECK(audit::verify_checkpoint_against(loaded[0], lines, 1).find("differs from what signed checkpoint 3") != std::string::npos);
+  CHECK(audit::verify_checkpoint_against(loaded[0], lines, 1)
+            .find("differs from what signed checkpoint 3") != std::string::npos);
   lines.resize(2);
   CHECK(audit::verify_checkpoint_against(loaded[0], lines, 1).find("missing") != std::string::npos);
   CHECK_FALSE(audit::parse_checkpoint("{\"type\": \"other\"}"));

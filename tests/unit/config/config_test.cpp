@@ -22,7 +22,8 @@ TEST_CASE("the embedded default document parses to the built-in defaults", "[con
 }
 
 TEST_CASE("configuration values override defaults", "[config]") {
-  auto c = config::parse_yaml("listen: '[::1]:0'\nregistry:\n  read_only: true\ngc:\n  grace_period: 5m\n", "t");
+  auto c = config::parse_yaml(
+      "listen: '[::1]:0'\nregistry:\n  read_only: true\ngc:\n  grace_period: 5m\n", "t");
   REQUIRE(c);
   CHECK(c->listen_host == "::1");
   CHECK(c->listen_port == 0);
@@ -36,7 +37,8 @@ TEST_CASE("configuration mistakes are reported with file and line", "[config]") 
     REQUIRE_FALSE(c);
     return c.error().message;
   };
-  CHECK_THAT(err("listne: 1\n"), Catch::Contains("airheal.yaml:1") && Catch::Contains("unknown key"));
+  CHECK_THAT(err("listne: 1\n"),
+             Catch::Contains("airheal.yaml:1") && Catch::Contains("unknown key"));
   CHECK_THAT(err("http:\n  read_timeout: soon\n"), Catch::Contains("http.read_timeout"));
   CHECK_THAT(err("listen: nowhere\n"), Catch::Contains("HOST:PORT"));
   CHECK_THAT(err("listen: 1.2.3.4:70000\n"), Catch::Contains("0 to 65535"));
@@ -54,20 +56,23 @@ TEST_CASE("durations", "[config]") {
   CHECK_FALSE(config::parse_duration("5w"));
 }
 
-TEST_CASE("heal rules: first match wins, modes are checked, tests are argument vectors", "[config][heal]") {
+TEST_CASE("heal rules: first match wins, modes are checked, tests are argument vectors",
+          "[config][heal]") {
   auto c = config::parse_yaml(R"(heal:
   default_mode: advisory
   rules:
     - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"]}
     - {repository: "apps/legacy"}
-)", "t");
+)",
+                              "t");
   REQUIRE(c);
   CHECK(c->heal_rule("apps/web").mode == "continuous");
   CHECK(c->heal_rule("apps/web").test == std::vector<std::string>{"/app/selftest", "--quick"});
   CHECK(c->heal_rule("apps/legacy").mode == "continuous");  // the glob matched first
   CHECK(c->heal_rule("other/x").mode == "advisory");
   CHECK(c->heal_rule("other/x").test.empty());
-  auto bad = config::parse_yaml("heal:\n  rules:\n    - {repository: \"a/*\", mode: yolo}\n", "airheal.yaml");
+  auto bad = config::parse_yaml("heal:\n  rules:\n    - {repository: \"a/*\", mode: yolo}\n",
+                                "airheal.yaml");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("airheal.yaml:3") != std::string::npos);
   CHECK(bad.error().message.find("mode") != std::string::npos);
@@ -87,7 +92,8 @@ TEST_CASE("heal gates, canaries and webhooks are configured and checked", "[conf
   webhooks: ["http://10.0.0.9:8080/airheal"]
   rules:
     - {repository: "apps/*", mode: continuous, canary: ["/app/health"]}
-)", "airheal.yaml");
+)",
+                              "airheal.yaml");
   REQUIRE(c);
   CHECK(c->heal.concurrency == 2);
   CHECK(c->heal.smoke_timeout == std::chrono::seconds(10));

@@ -34,7 +34,8 @@ std::string sample(std::size_t n) {
 
 TEST_CASE("gzip files read back with the real gzip, whole-buffer and streamed", "[core][gzip]") {
   test::TempDir dir;
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{70000}, std::size_t{3u << 20}}) {
+  for (std::size_t n :
+       {std::size_t{0}, std::size_t{1}, std::size_t{70000}, std::size_t{3u << 20}}) {
     auto data = sample(n);
     std::ofstream(dir / "in", std::ios::binary | std::ios::trunc) << data;
     // The default takes libdeflate's whole-buffer path; a limit of 0 forces zlib streaming (n > 0).
@@ -58,7 +59,8 @@ TEST_CASE("gzip files read back with the real gzip, whole-buffer and streamed", 
   }
 }
 
-TEST_CASE("gzip output is the same for the same input, and no larger than gzip -9", "[core][gzip]") {
+TEST_CASE("gzip output is the same for the same input, and no larger than gzip -9",
+          "[core][gzip]") {
   test::TempDir dir;
   auto data = sample(2u << 20);
   std::ofstream(dir / "in", std::ios::binary) << data;

@@ -1,7 +1,6 @@
 #include "core/json.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 using namespace airheal;
@@ -23,12 +22,18 @@ TEST_CASE("bounded JSON parsing refuses hostile documents with one line", "[json
     const char* expect;
   };
   const std::vector<Case> cases = {
-      {"100,000 nested arrays", std::string(100000, '[') + std::string(100000, ']'), {}, "nests deeper than 128 levels"},
-      {"100,000 nested objects", [] {
+      {"100,000 nested arrays",
+       std::string(100000, '[') + std::string(100000, ']'),
+       {},
+       "nests deeper than 128 levels"},
+      {"100,000 nested objects",
+       [] {
          std::string s;
          for (int i = 0; i < 100000; ++i) s += "{\"a\":";
          return s + "1" + std::string(100000, '}');
-       }(), {}, "nests deeper than 128 levels"},
+       }(),
+       {},
+       "nests deeper than 128 levels"},
       {"30 MiB of [", std::string(30u << 20, '['), {}, "nests deeper"},
       {"depth 3 under a limit of 2", "[[[1]]]", {64, 2, false}, "nests deeper than 2 levels"},
       {"a duplicate key", R"({"id":"a","id":"b"})", {}, "duplicate key \"id\""},

@@ -7,10 +7,11 @@ using namespace airheal;
 using nlohmann::json;
 
 TEST_CASE("repository names follow the distribution-spec grammar", "[core][oci]") {
-  for (auto good : {"a", "library/ubuntu", "team/app/api", "a.b_c__d-e---f", "0", "x/y/z/w", "foo.bar/baz"})
+  for (auto good :
+       {"a", "library/ubuntu", "team/app/api", "a.b_c__d-e---f", "0", "x/y/z/w", "foo.bar/baz"})
     CHECK(oci::is_valid_repository_name(good));
-  for (auto bad : {"", "A", "a/", "/a", "a//b", "..", "a/../b", "a/./b", "-a", "a-", "a___b", "a_.b", "a b",
-                   "a%2fb", "a:b", ".hidden", "a/.."})
+  for (auto bad : {"", "A", "a/", "/a", "a//b", "..", "a/../b", "a/./b", "-a", "a-", "a___b",
+                   "a_.b", "a b", "a%2fb", "a:b", ".hidden", "a/.."})
     CHECK_FALSE(oci::is_valid_repository_name(bad));
   CHECK(oci::is_valid_repository_name(std::string(255, 'a')));
   CHECK_FALSE(oci::is_valid_repository_name(std::string(256, 'a')));
@@ -28,8 +29,14 @@ std::string d(char c) { return "sha256:" + std::string(64, c); }
 json image(const std::string& media = std::string(oci::media::kOciManifest)) {
   return {{"schemaVersion", 2},
           {"mediaType", media},
-          {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", d('a')}, {"size", 10}}},
-          {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"}, {"digest", d('b')}, {"size", 20}}}}};
+          {"config",
+           {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+            {"digest", d('a')},
+            {"size", 10}}},
+          {"layers",
+           {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+             {"digest", d('b')},
+             {"size", 20}}}}};
 }
 }  // namespace
 
@@ -47,9 +54,10 @@ TEST_CASE("image manifests are parsed and their blobs listed", "[core][oci]") {
 }
 
 TEST_CASE("indexes and subjects are understood", "[core][oci]") {
-  json idx = {{"schemaVersion", 2},
-              {"mediaType", oci::media::kOciIndex},
-              {"manifests", {{{"mediaType", oci::media::kOciManifest}, {"digest", d('c')}, {"size", 5}}}}};
+  json idx = {
+      {"schemaVersion", 2},
+      {"mediaType", oci::media::kOciIndex},
+      {"manifests", {{{"mediaType", oci::media::kOciManifest}, {"digest", d('c')}, {"size", 5}}}}};
   auto m = oci::parse_manifest(idx.dump(), oci::media::kOciIndex);
   REQUIRE(m);
   CHECK(m->is_index);
@@ -75,9 +83,12 @@ TEST_CASE("malformed manifests are refused with a reason", "[core][oci]") {
   auto j = image();
   j["schemaVersion"] = 1;
   CHECK(err(j.dump()).message.find("schemaVersion") != std::string::npos);
-  CHECK(err(image().dump(), oci::media::kOciIndex).message.find("does not match") != std::string::npos);
-  CHECK(err(image().dump(), "application/vnd.unknown+json").message.find("unsupported") != std::string::npos);
-  CHECK(err(image().dump(), oci::media::kDockerSchema1Signed).message.find("schema 1") != std::string::npos);
+  CHECK(err(image().dump(), oci::media::kOciIndex).message.find("does not match") !=
+        std::string::npos);
+  CHECK(err(image().dump(), "application/vnd.unknown+json").message.find("unsupported") !=
+        std::string::npos);
+  CHECK(err(image().dump(), oci::media::kDockerSchema1Signed).message.find("schema 1") !=
+        std::string::npos);
   j = image();
   j["layers"][0]["digest"] = "sha256:../../../etc/passwd";
   CHECK(err(j.dump()).code == Errc::manifest_invalid);

@@ -1,17 +1,17 @@
 #include "core/pgp.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "support/test_support.hpp"
 
 using namespace airheal;
 
-
 namespace {
-std::string sign(const std::filesystem::path& home, const std::filesystem::path& file, std::vector<std::string> extra) {
-  std::vector<std::string> argv = {"gpg", "--homedir", home.string(), "--batch", "--armor", "--output", "-"};
+std::string sign(const std::filesystem::path& home, const std::filesystem::path& file,
+                 std::vector<std::string> extra) {
+  std::vector<std::string> argv = {"gpg",      "--homedir", home.string(), "--batch", "--armor",
+                                   "--output", "-"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(file.string());
   auto r = test::run(argv);
@@ -20,7 +20,8 @@ std::string sign(const std::filesystem::path& home, const std::filesystem::path&
 }
 }  // namespace
 
-TEST_CASE("signature types are read from real gpg signatures; text-mode ones are refused", "[pgp]") {
+TEST_CASE("signature types are read from real gpg signatures, text-mode ones are refused",
+          "[pgp]") {
   test::TempDir tmp;
   auto home = tmp.path() / "gnupg";
   auto kr = pgp::Keyring::open(home);
@@ -39,15 +40,18 @@ TEST_CASE("signature types are read from real gpg signatures; text-mode ones are
   // A canonical-text signature would verify the CRLF form too: refused whatever the content.
   auto refused = kr->verify_detached(text, "{\"a\": 1}\r\n");
   REQUIRE_FALSE(refused);
-  CHECK_THAT(refused.error().message, Catch::Contains("type 0x01 (canonical text)") && Catch::Contains("only binary signatures"));
+  CHECK_THAT(refused.error().message, Catch::Contains("type 0x01 (canonical text)") &&
+                                          Catch::Contains("only binary signatures"));
   test::run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
 }
 
 TEST_CASE("hostile signature bytes are refused by the packet reader", "[pgp][hostile]") {
-  for (std::string bad : {std::string(""), std::string("\x01\x02"), std::string("\xc2\xff\xff\xff\xff\x7f", 6),
-                          std::string("\x88\x03\x04", 3), std::string("\xc2\xe0", 2), std::string(100, '\x88')}) {
+  for (std::string bad :
+       {std::string(""), std::string("\x01\x02"), std::string("\xc2\xff\xff\xff\xff\x7f", 6),
+        std::string("\x88\x03\x04", 3), std::string("\xc2\xe0", 2), std::string(100, '\x88')}) {
     auto r = pgp::signature_types(bad);
     CHECK_FALSE(r);
   }
-  CHECK_FALSE(pgp::signature_types("-----BEGIN PGP SIGNATURE-----\n\n!!!!\n-----END PGP SIGNATURE-----\n"));
+  CHECK_FALSE(
+      pgp::signature_types("-----BEGIN PGP SIGNATURE-----\n\n!!!!\n-----END PGP SIGNATURE-----\n"));
 }

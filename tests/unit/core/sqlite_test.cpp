@@ -9,7 +9,8 @@ using namespace airheal;
 TEST_CASE("migrations run forward once and refuse a newer database", "[core][sqlite]") {
   test::TempDir dir;
   std::vector<sqlite::Migration> v1 = {{1, "CREATE TABLE t (x INTEGER);"}};
-  std::vector<sqlite::Migration> v2 = {{1, "CREATE TABLE t (x INTEGER);"}, {2, "ALTER TABLE t ADD COLUMN y TEXT;"}};
+  std::vector<sqlite::Migration> v2 = {{1, "CREATE TABLE t (x INTEGER);"},
+                                       {2, "ALTER TABLE t ADD COLUMN y TEXT;"}};
   {
     sqlite::Connection c(dir / "db");
     c.migrate(v1);
@@ -34,7 +35,8 @@ TEST_CASE("a failed migration leaves the database as it was", "[core][sqlite]") 
   test::TempDir dir;
   sqlite::Connection c(dir / "db");
   c.migrate({{1, "CREATE TABLE t (x INTEGER);"}});
-  CHECK_THROWS(c.migrate({{1, "CREATE TABLE t (x INTEGER);"}, {2, "CREATE TABLE u (a); THIS IS NOT SQL;"}}));
+  CHECK_THROWS(
+      c.migrate({{1, "CREATE TABLE t (x INTEGER);"}, {2, "CREATE TABLE u (a); THIS IS NOT SQL;"}}));
   CHECK(c.user_version() == 1);
   auto st = c.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'u'");
   st.step();

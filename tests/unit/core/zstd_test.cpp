@@ -11,14 +11,18 @@
 
 using namespace airheal;
 
-TEST_CASE("zstd files read back with the real zstd and are the same bytes every time", "[core][zstd]") {
+TEST_CASE("zstd files read back with the real zstd and are the same bytes every time",
+          "[core][zstd]") {
   if (!test::have_program("zstd")) FAIL("zstd is needed (scripts/setup.sh installs it)");
   test::TempDir dir;
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{70000}, std::size_t{9u << 20}}) {
+  for (std::size_t n :
+       {std::size_t{0}, std::size_t{1}, std::size_t{70000}, std::size_t{9u << 20}}) {
     INFO("size " << n);
     std::string data;
     auto noise = test::random_bytes(n / 3 + 1, 5);
-    for (std::size_t i = 0; data.size() < n; ++i) data += "usr/lib/x86_64-linux-gnu/perl/5.32.1/Encode.pm " + noise.substr(i % noise.size(), 8) + "\n";
+    for (std::size_t i = 0; data.size() < n; ++i)
+      data += "usr/lib/x86_64-linux-gnu/perl/5.32.1/Encode.pm " +
+              noise.substr(i % noise.size(), 8) + "\n";
     data.resize(n);
     std::ofstream(dir / "in", std::ios::binary | std::ios::trunc) << data;
     auto size = zst::compress_file(dir / "in", dir / "a.zst");

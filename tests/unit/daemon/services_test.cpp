@@ -7,7 +7,8 @@
 
 using namespace airheal;
 
-TEST_CASE("make_services opens what is asked for, the same for airheald and airhealctl", "[daemon]") {
+TEST_CASE("make_services opens what is asked for, the same for airheald and airhealctl",
+          "[daemon]") {
   test::TempDir dir;
   config::Config cfg;
   cfg.state_dir = dir / "state";
@@ -59,6 +60,7 @@ TEST_CASE("make_services opens what is asked for, the same for airheald and airh
     cfg.state_dir = dir / "file";
     auto s = make_services(cfg, {});
     REQUIRE(!s);
-    CHECK_THAT(s.error().message, Catch::StartsWith("cannot use state directory " + (dir / "file").string()));
+    CHECK_THAT(s.error().message,
+               Catch::StartsWith("cannot use state directory " + (dir / "file").string()));
   }
 }

@@ -2,7 +2,6 @@
 // adversarial review) through the same entry points tests/fuzz/run.sh fuzzes, on every build: a
 // parser that crashes, throws or hangs on any of them fails here.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -29,12 +28,18 @@ TEST_CASE("every fuzz corpus input is handled without a crash or an exception", 
   }
   CHECK(inputs >= 10);
   // Every corpus folder belongs to a target (a renamed target would silently skip its crashers).
-  for (const auto& d : fsys::directory_iterator(corpus)) CHECK(names.count(d.path().filename().string()) == 1);
+  for (const auto& d : fsys::directory_iterator(corpus))
+    CHECK(names.count(d.path().filename().string()) == 1);
 }
 
 TEST_CASE("generated hostile inputs reach every target without a crash", "[fuzz][hostile]") {
-  std::vector<std::string> inputs = {"", std::string(1, '\0'), std::string(20000, '['), std::string(20000, '{'),
-                                     std::string(4096, '\xff'), "a: &a [*a]", std::string(10000, '-') + "\n"};
+  std::vector<std::string> inputs = {"",
+                                     std::string(1, '\0'),
+                                     std::string(20000, '['),
+                                     std::string(20000, '{'),
+                                     std::string(4096, '\xff'),
+                                     "a: &a [*a]",
+                                     std::string(10000, '-') + "\n"};
   for (const auto& t : airheal::fuzz::targets())
     for (const auto& in : inputs) {
       INFO(t.name << " with " << in.size() << " bytes");

@@ -1,10 +1,10 @@
 // DSSE envelopes signed with the appliance's own key, checked by GnuPG itself.
-#include <catch2/catch.hpp>
+#include "heal/attest.hpp"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "core/fs.hpp"
-#include "heal/attest.hpp"
 #include "registry/auth.hpp"
 #include "support/test_support.hpp"
 
@@ -14,13 +14,15 @@ using nlohmann::json;
 
 TEST_CASE("DSSE pre-authentication encoding follows the protocol's own example", "[heal][attest]") {
   // From the DSSE v1 protocol document.
-  CHECK(heal::dsse_pae("http://example.com/HelloWorld", "hello world") == "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+  CHECK(heal::dsse_pae("http://example.com/HelloWorld", "hello world") ==
+        "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
   CHECK(heal::dsse_pae("", "") == "DSSEv1 0  0 ");
   CHECK(heal::base64_encode("hello world") == "aGVsbG8gd29ybGQ=");
   CHECK(heal::base64_encode("") == "");
 }
 
-TEST_CASE("The appliance key is made once and signs envelopes that gpg verifies", "[heal][attest]") {
+TEST_CASE("The appliance key is made once and signs envelopes that gpg verifies",
+          "[heal][attest]") {
   TempDir t;
   auto key = heal::ApplianceKey::open(t.path());
   REQUIRE(key);
@@ -28,7 +30,8 @@ TEST_CASE("The appliance key is made once and signs envelopes that gpg verifies"
   REQUIRE(again);
   CHECK(again->fingerprint() == key->fingerprint());
   CHECK(std::filesystem::exists(t / "keys" / "appliance.asc"));
-  auto st = heal::intoto_statement("apps/web", "sha256:" + std::string(64, 'a'), heal::kSlsaProvenanceV1, json{{"x", 1}});
+  auto st = heal::intoto_statement("apps/web", "sha256:" + std::string(64, 'a'),
+                                   heal::kSlsaProvenanceV1, json{{"x", 1}});
   CHECK(st["_type"] == "https://in-toto.io/Statement/v1");
   CHECK(st["subject"][0]["digest"]["sha256"] == std::string(64, 'a'));
   auto env = key->sign_envelope(heal::kInTotoPayloadType, st.dump());
@@ -39,24 +42,30 @@ TEST_CASE("The appliance key is made once and signs envelopes that gpg verifies"
   auto payload = registry::base64_decode((*env)["payload"].get<std::string>());
   REQUIRE(payload);
   CHECK(json::parse(*payload) == st);
-  // gpg, given only the public key, verifies the signature over the PAE, and rejects a changed payload.
+  // gpg, given only the public key, verifies the signature over the PAE, and rejects a changed
+  // payload.
   auto sig = (*env)["signatures"][0]["sig"].get<std::string>();
   std::string raw_sig;
   {
     // base64_decode caps its input for HTTP headers; decode in pieces of 4 characters.
-    for (std::size_t i = 0; i < sig.size(); i += 4) raw_sig += *registry::base64_decode(sig.substr(i, 4));
+    for (std::size_t i = 0; i < sig.size(); i += 4)
+      raw_sig += *registry::base64_decode(sig.substr(i, 4));
   }
   std::ofstream(t / "sig", std::ios::binary) << raw_sig;
   std::ofstream(t / "pae", std::ios::binary) << heal::dsse_pae(heal::kInTotoPayloadType, *payload);
-  std::ofstream(t / "tampered", std::ios::binary) << heal::dsse_pae(heal::kInTotoPayloadType, *payload + " ");
+  std::ofstream(t / "tampered", std::ios::binary)
+      << heal::dsse_pae(heal::kInTotoPayloadType, *payload + " ");
   auto home = t / "verifier";
   std::filesystem::create_directories(home);
   std::filesystem::permissions(home, std::filesystem::perms::owner_all);
-  run_ok({"gpg", "--batch", "--homedir", home.string(), "--import", (t / "keys" / "appliance.asc").string()});
-  auto good = run({"gpg", "--batch", "--homedir", home.string(), "--verify", (t / "sig").string(), (t / "pae").string()});
+  run_ok({"gpg", "--batch", "--homedir", home.string(), "--import",
+          (t / "keys" / "appliance.asc").string()});
+  auto good = run({"gpg", "--batch", "--homedir", home.string(), "--verify", (t / "sig").string(),
+                   (t / "pae").string()});
   CHECK(good.exit_code == 0);
   CHECK(good.err.find("Good signature") != std::string::npos);
-  auto bad = run({"gpg", "--batch", "--homedir", home.string(), "--verify", (t / "sig").string(), (t / "tampered").string()});
+  auto bad = run({"gpg", "--batch", "--homedir", home.string(), "--verify", (t / "sig").string(),
+                  (t / "tampered").string()});
   CHECK(bad.exit_code != 0);
   run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (t / "keys" / "gnupg").string(), "--kill", "all"});

@@ -11,7 +11,6 @@
 #include "heal/engine.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "core/fs.hpp"
@@ -32,7 +31,8 @@ namespace {
 
 const std::string kOldZlib = "1:1.2.11.dfsg-4";
 
-std::string replace_version(std::string status, const std::string& package, const std::string& version) {
+std::string replace_version(std::string status, const std::string& package,
+                            const std::string& version) {
   auto at = status.find("Package: " + package + "\n");
   REQUIRE(at != std::string::npos);
   auto v = status.find("\nVersion: ", at);
@@ -50,13 +50,15 @@ struct Scenario {
 
   explicit Scenario(FakeImageBuilder::CheckFn check = {}, FakeImageBuilder::LayerFn layer = {}) {
     cfg.state_dir = tmp / "state";
-    cfg.heal.rules = {{"held/*", "autonomous-staging", {"selftest", "--quick"}, {}}, {"cont/*", "continuous", {}, {"canary"}}};
+    cfg.heal.rules = {{"held/*", "autonomous-staging", {"selftest", "--quick"}, {}},
+                      {"cont/*", "continuous", {}, {"canary"}}};
     // The fixed build: zlib1g as Debian's archive offers it to this host (apt's candidate).
     auto shown = run_ok({"apt-cache", "show", "--no-all-versions", "zlib1g"}).out;
     auto at = shown.find("\nVersion: ");
     REQUIRE(at != std::string::npos);
     fixed = shown.substr(at + 10, shown.find('\n', at + 10) - at - 10);
-    status = replace_version(run_ok({"dpkg-query", "-s", "dpkg", "libc6", "zlib1g"}).out, "zlib1g", kOldZlib);
+    status = replace_version(run_ok({"dpkg-query", "-s", "dpkg", "libc6", "zlib1g"}).out, "zlib1g",
+                             kOldZlib);
     // The fake "runs dpkg -i": the status file with zlib1g at the version the request installs.
     if (!layer)
       layer = [this](const heal::LayerRequest&, heal::LayerWriter& w, heal::Failure&) {
@@ -78,11 +80,14 @@ struct Scenario {
     write_tar(tar, {{"etc/os-release", *fs::read_file("/etc/os-release", 1 << 16)},
                     {"var/lib/dpkg/status", status},
                     {"usr/bin/dpkg", "dpkg"}});
-    auto img = make_oci_image_from_tars(tmp / ("layout-" + std::to_string(originals.size())), "1", {tar});
+    auto img =
+        make_oci_image_from_tars(tmp / ("layout-" + std::to_string(originals.size())), "1", {tar});
     for (const auto& e : fsys::directory_iterator(img.layout / "blobs" / "sha256"))
       REQUIRE(sv->store->put_blob(repo, *fs::read_file(e.path(), 64 << 20)));
-    auto manifest = *fs::read_file(img.layout / "blobs" / "sha256" / img.manifest_digest.substr(7), 1 << 20);
-    auto put = sv->store->put_manifest(repo, "1", manifest, "application/vnd.oci.image.manifest.v1+json");
+    auto manifest =
+        *fs::read_file(img.layout / "blobs" / "sha256" / img.manifest_digest.substr(7), 1 << 20);
+    auto put =
+        sv->store->put_manifest(repo, "1", manifest, "application/vnd.oci.image.manifest.v1+json");
     REQUIRE(put);
     originals[repo] = put->digest.str();
     REQUIRE(sv->scanner->scan(put->digest));
@@ -94,18 +99,23 @@ struct Scenario {
     fsys::create_directories(tmp / "debs");
     json tracker = {{"zlib",
                      {{"CVE-2022-37434",
-                       {{"description", "zlib through 1.2.12 has a heap-based buffer over-read or buffer overflow in inflate in inflate.c "
-                                        "via a large gzip header extra field"},
+                       {{"description",
+                         "zlib through 1.2.12 has a heap-based buffer over-read or buffer overflow "
+                         "in inflate in inflate.c "
+                         "via a large gzip header extra field"},
                         {"scope", "remote"},
                         {"releases",
                          {{"bookworm",
-                           {{"status", "resolved"}, {"repositories", {{"bookworm", fixed}}}, {"fixed_version", "1:1.2.11.dfsg-4.1"},
+                           {{"status", "resolved"},
+                            {"repositories", {{"bookworm", fixed}}},
+                            {"fixed_version", "1:1.2.11.dfsg-4.1"},
                             {"urgency", "not yet assigned"}}}}}}}}}};
     std::ofstream(tmp / "adv" / "tracker.json") << tracker.dump();
     auto deb = download_deb("zlib1g", fixed);
     fsys::copy_file(deb, tmp / "debs" / deb.filename());
     Signer signer(tmp / "gpg", "Debian mirror team");
-    REQUIRE(snapshot::trust_add(*sv->store, *sv->keyring, signer.public_key(), "debian", std::nullopt));
+    REQUIRE(
+        snapshot::trust_add(*sv->store, *sv->keyring, signer.public_key(), "debian", std::nullopt));
     snapshot::CreateOptions c;
     c.channel = "debian";
     c.sequence = 1;
@@ -119,15 +129,20 @@ struct Scenario {
     auto imported = sv->importer->import(c.out);
     INFO((imported ? "" : imported.error().message));
     REQUIRE(imported);
-    for (const auto& [repo, digest] : originals) REQUIRE(sv->scanner->scan(*Digest::parse(digest), true));
+    for (const auto& [repo, digest] : originals)
+      REQUIRE(sv->scanner->scan(*Digest::parse(digest), true));
   }
 
-  std::string tag_digest(const std::string& repo) { return sv->store->get_manifest(repo, "1")->digest.str(); }
+  std::string tag_digest(const std::string& repo) {
+    return sv->store->get_manifest(repo, "1")->digest.str();
+  }
 };
 
 }  // namespace
 
-TEST_CASE("The engine plans, builds through its ImageBuilder, rescans, stages, promotes and rolls back", "[heal][engine]") {
+TEST_CASE(
+    "The engine plans, builds through its ImageBuilder, rescans, stages, promotes and rolls back",
+    "[heal][engine]") {
   Scenario s;
   s.push("apps/web");
   s.import_fix();
@@ -149,7 +164,9 @@ TEST_CASE("The engine plans, builds through its ImageBuilder, rescans, stages, p
   CHECK(req.base_layers == 1);
   REQUIRE(req.commands.size() == 1);
   CHECK(req.commands[0][0] == "dpkg");
-  CHECK(req.commands[0].back() == "/airheal-heal/zlib1g_" + std::string(s.fixed).replace(s.fixed.find(':'), 1, "%") + "_amd64.deb");
+  CHECK(req.commands[0].back() == "/airheal-heal/zlib1g_" +
+                                      std::string(s.fixed).replace(s.fixed.find(':'), 1, "%") +
+                                      "_amd64.deb");
   REQUIRE(req.mounts.size() == 1);
   CHECK(req.mounts[0].read_only);
   // No entrypoint and no test command: nothing to check in a container.
@@ -176,10 +193,15 @@ TEST_CASE("The engine plans, builds through its ImageBuilder, rescans, stages, p
   CHECK(s.tag_digest("apps/web") == s.originals["apps/web"]);
 }
 
-TEST_CASE("A build the ImageBuilder fails ends the heal failed with the package manager's words; the tag is untouched", "[heal][engine]") {
+TEST_CASE(
+    "A build the ImageBuilder fails ends the heal failed with the package manager's words, the tag "
+    "is untouched",
+    "[heal][engine]") {
   Scenario s({}, [](const heal::LayerRequest&, heal::LayerWriter&, heal::Failure& f) -> Status {
-    f = heal::classify_output("dpkg: dependency problems prevent configuration of zlib1g:amd64:\n zlib1g:amd64 depends on libc6 (>= 2.99); "
-                              "however:\n  Version of libc6:amd64 on system is 2.36-9.\n");
+    f = heal::classify_output(
+        "dpkg: dependency problems prevent configuration of zlib1g:amd64:\n zlib1g:amd64 depends "
+        "on libc6 (>= 2.99); "
+        "however:\n  Version of libc6:amd64 on system is 2.36-9.\n");
     return make_error(Errc::io_error, "buildah run failed (exit 1)");
   });
   s.push("apps/api");
@@ -193,10 +215,14 @@ TEST_CASE("A build the ImageBuilder fails ends the heal failed with the package 
   CHECK(s.builder->layers.size() == 1);
 }
 
-TEST_CASE("A failing test command holds the heal; a failing canary rolls a continuous promotion back", "[heal][engine]") {
+TEST_CASE(
+    "A failing test command holds the heal, a failing canary rolls a continuous promotion back",
+    "[heal][engine]") {
   Scenario s([](const heal::CheckRun& run) {
-    if (run.argv == std::vector<std::string>{"selftest", "--quick"}) return heal::CheckOutcome{false, false, "selftest exited 3"};
-    if (run.argv == std::vector<std::string>{"canary"}) return heal::CheckOutcome{false, false, "canary exited 1"};
+    if (run.argv == std::vector<std::string>{"selftest", "--quick"})
+      return heal::CheckOutcome{false, false, "selftest exited 3"};
+    if (run.argv == std::vector<std::string>{"canary"})
+      return heal::CheckOutcome{false, false, "canary exited 1"};
     return heal::CheckOutcome{true, false, ""};
   });
   s.push("held/app");

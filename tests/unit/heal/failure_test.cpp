@@ -10,7 +10,8 @@
 using namespace airheal;
 using namespace airheal::heal;
 
-TEST_CASE("Package manager failures are classified and their own error lines kept", "[heal][failure]") {
+TEST_CASE("Package manager failures are classified and their own error lines kept",
+          "[heal][failure]") {
   auto dir = std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/debian/failures/";
   std::ifstream in(dir + "expected.txt");
   REQUIRE(in);
@@ -41,13 +42,15 @@ TEST_CASE("Package manager failures are classified and their own error lines kep
   CHECK(cases == 4);
 }
 
-TEST_CASE("A timeout is a timeout whatever was printed; unknown output is a build failure", "[heal][failure]") {
+TEST_CASE("A timeout is a timeout whatever was printed, unknown output is a build failure",
+          "[heal][failure]") {
   CHECK(classify_output("Unpacking foo ...\n", true).cls == FailureClass::timeout);
   auto f = classify_output("something went wrong\n");
   CHECK(f.cls == FailureClass::build_failed);
   CHECK(f.lines.empty());
-  for (auto c : {FailureClass::dependency_problem, FailureClass::maintainer_script_failed, FailureClass::no_space,
-                 FailureClass::timeout, FailureClass::test_failed, FailureClass::smoke_test_failed, FailureClass::build_failed})
+  for (auto c : {FailureClass::dependency_problem, FailureClass::maintainer_script_failed,
+                 FailureClass::no_space, FailureClass::timeout, FailureClass::test_failed,
+                 FailureClass::smoke_test_failed, FailureClass::build_failed})
     CHECK(failure_class_from_slug(to_slug(c)) == c);
   CHECK(failure_class_from_slug("nonsense") == FailureClass::none);
 }

@@ -1,16 +1,17 @@
 // Heal layers written without running anything: .deb members read with libarchive (real .debs
 // built by dpkg-deb, and hostile ones built by hand), dpkg stanzas replaced in place, whiteouts.
+#include "heal/heal_layer.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <clocale>
 #include <fstream>
 #include <map>
 
 #include "core/archive_path.hpp"
 #include "core/fs.hpp"
-#include "heal/heal_layer.hpp"
 #include "scan/layer.hpp"
 #include "support/test_support.hpp"
 
@@ -25,9 +26,10 @@ fsys::path build_deb(const fsys::path& dir, const std::string& name, const std::
                      const std::map<std::string, std::string>& files) {
   auto root = dir / (name + "-" + version);
   fsys::create_directories(root / "DEBIAN");
-  std::ofstream(root / "DEBIAN" / "control") << "Package: " << name << "\nVersion: " << version
-                                             << "\nArchitecture: amd64\nMaintainer: t <t@example.org>\nSource: src\n"
-                                                "Description: test package\n";
+  std::ofstream(root / "DEBIAN" / "control")
+      << "Package: " << name << "\nVersion: " << version
+      << "\nArchitecture: amd64\nMaintainer: t <t@example.org>\nSource: src\n"
+         "Description: test package\n";
   std::string sums;
   for (const auto& [path, content] : files) {
     fsys::create_directories((root / path).parent_path());
@@ -52,7 +54,8 @@ void add_entry(struct archive* a, const std::string& name, const std::string& co
 }
 
 // A .deb assembled by hand: an ar archive whose data.tar.gz holds ENTRIES as given.
-fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::string, std::string>>& entries) {
+fsys::path hostile_deb(const fsys::path& dir,
+                       const std::vector<std::pair<std::string, std::string>>& entries) {
   auto tar_of = [](const std::vector<std::pair<std::string, std::string>>& es) {
     std::string out;
     auto* a = archive_write_new();
@@ -72,7 +75,8 @@ fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::s
   auto* a = archive_write_new();
   archive_write_set_format_ar_svr4(a);
   archive_write_open_filename(a, out.c_str());
-  for (auto [name, content] : {std::pair<std::string, std::string>{"debian-binary", "2.0\n"}, {"control.tar.gz", control},
+  for (auto [name, content] : {std::pair<std::string, std::string>{"debian-binary", "2.0\n"},
+                               {"control.tar.gz", control},
                                {"data.tar.gz", data}})
     add_entry(a, name, content);
   archive_write_close(a);
@@ -84,7 +88,8 @@ fsys::path hostile_deb(const fsys::path& dir, const std::vector<std::pair<std::s
 
 TEST_CASE("read_deb_control reads the control file and md5sums of a real .deb", "[heal]") {
   TempDir t;
-  auto deb = build_deb(t.path(), "libdemo1", "1.2-3+deb12u1", {{"usr/lib/libdemo.so.1", "new code"}});
+  auto deb =
+      build_deb(t.path(), "libdemo1", "1.2-3+deb12u1", {{"usr/lib/libdemo.so.1", "new code"}});
   auto c = heal::read_deb_control(deb);
   REQUIRE(c);
   CHECK(c->field("Package") == "libdemo1");
@@ -97,11 +102,16 @@ TEST_CASE("read_deb_control reads the control file and md5sums of a real .deb", 
   CHECK_FALSE(heal::read_deb_control(junk));
 }
 
-TEST_CASE("replace_stanza swaps one package's record and keeps the others byte for byte", "[heal]") {
-  std::string file = "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13\n\nPackage: libpcre2-8-0\nVersion: 10.42-1\n";
+TEST_CASE("replace_stanza swaps one package's record and keeps the others byte for byte",
+          "[heal]") {
+  std::string file =
+      "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13\n\nPackage: "
+      "libpcre2-8-0\nVersion: 10.42-1\n";
   auto r = heal::replace_stanza(file, "zlib1g", "Package: zlib1g\nVersion: 1:1.2.13.dfsg-2\n");
   REQUIRE(r);
-  CHECK(*r == "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-2\n\nPackage: libpcre2-8-0\nVersion: 10.42-1\n");
+  CHECK(*r ==
+        "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-2\n\nPackage: "
+        "libpcre2-8-0\nVersion: 10.42-1\n");
   CHECK_FALSE(heal::replace_stanza(file, "perl", "Package: perl\n"));
   // Single-stanza files without a Status line stay without one.
   auto single = heal::replace_stanza("Package: a\nVersion: 1\n", "a", "Package: a\nVersion: 2\n");
@@ -109,9 +119,12 @@ TEST_CASE("replace_stanza swaps one package's record and keeps the others byte f
   CHECK(*single == "Package: a\nVersion: 2\n");
 }
 
-TEST_CASE("LayerWriter writes package files, records, artefacts and whiteouts into one gzip layer", "[heal]") {
+TEST_CASE("LayerWriter writes package files, records, artefacts and whiteouts into one gzip layer",
+          "[heal]") {
   TempDir t;
-  auto deb = build_deb(t.path(), "libdemo1", "2", {{"usr/lib/libdemo.so.1", "fixed"}, {"usr/share/doc/libdemo1/README", "doc"}});
+  auto deb =
+      build_deb(t.path(), "libdemo1", "2",
+                {{"usr/lib/libdemo.so.1", "fixed"}, {"usr/share/doc/libdemo1/README", "doc"}});
   std::ofstream(t / "gold") << "gold binary";
   heal::LayerWriter w(t / "layer");
   std::set<std::string> paths;
@@ -157,14 +170,16 @@ TEST_CASE("a .deb whose data escapes the image root is refused", "[heal][hostile
     CHECK(st.error().message.find("escapes the root") != std::string::npos);
   }
   // A truncated .deb is an error, not a partial layer.
-  auto good = build_deb(t.path(), "libdemo1", "3", {{"usr/lib/big", std::string(200000, 'x') + random_bytes(100000, 7)}});
+  auto good = build_deb(t.path(), "libdemo1", "3",
+                        {{"usr/lib/big", std::string(200000, 'x') + random_bytes(100000, 7)}});
   auto bytes = *fs::read_file(good, 1 << 24);
   std::ofstream(t / "cut.deb", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   heal::LayerWriter w(t / "layer3");
   CHECK_FALSE(w.add_deb_data(t / "cut.deb"));
 }
 
-TEST_CASE("slim_layer leaves out files identical to the layers below and keeps everything else", "[heal]") {
+TEST_CASE("slim_layer leaves out files identical to the layers below and keeps everything else",
+          "[heal]") {
   TempDir t;
   // Bottom: a, b, gone, same-but-mode; middle: whites out "gone" and makes "dir" opaque.
   heal::LayerWriter l1(t / "l1");
@@ -183,7 +198,8 @@ TEST_CASE("slim_layer leaves out files identical to the layers below and keeps e
   REQUIRE(b2);
   // The heal layer (as dpkg would leave it): every file rewritten.
   heal::LayerWriter h(t / "h");
-  for (auto p : {"usr/a", "usr/gone", "dir/hidden", "usr/upper", "usr/new"}) REQUIRE(h.add_bytes(p, "same"));
+  for (auto p : {"usr/a", "usr/gone", "dir/hidden", "usr/upper", "usr/new"})
+    REQUIRE(h.add_bytes(p, "same"));
   REQUIRE(h.add_bytes("usr/b", "new"));
   REQUIRE(h.add_bytes("usr/mode", "same", 0755));
   auto hb = h.finish();
@@ -205,10 +221,14 @@ TEST_CASE("slim_layer leaves out files identical to the layers below and keeps e
   CHECK_FALSE(heal::slim_layer(t / "bad.tar.gz", {b1->file}, t / "slim2", report));
 }
 
-TEST_CASE("slim_layer and the scanner read non-ASCII file names in any locale; build mount points are left out", "[heal]") {
+TEST_CASE(
+    "slim_layer and the scanner read non-ASCII file names in any locale, build mount points are "
+    "left out",
+    "[heal]") {
   // Debian's ca-certificates ships names like this one; pax headers carry them as UTF-8, and
   // libarchive could not convert them in the C locale (a realistic image's heal failed so).
-  const std::string name = "etc/ssl/certs/NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem";
+  const std::string name =
+      "etc/ssl/certs/NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem";
   TempDir t;
   heal::LayerWriter l1(t / "l1");
   REQUIRE(l1.add_bytes(name, "cert"));
@@ -231,7 +251,8 @@ TEST_CASE("slim_layer and the scanner read non-ASCII file names in any locale; b
     CHECK(seen.count(name));
     CHECK(inv->problems.empty());
     heal::SlimReport report;
-    auto slim = heal::slim_layer(hb->file, {b1->file}, t / (std::string("slim-") + locale), report, {"airheal-heal"});
+    auto slim = heal::slim_layer(hb->file, {b1->file}, t / (std::string("slim-") + locale), report,
+                                 {"airheal-heal"});
     REQUIRE(slim);
     CHECK(report.dropped == 1);  // the certificate, identical below
     CHECK(report.scratch == 1);

@@ -13,9 +13,12 @@ TEST_CASE("the heal repository keeps each heal's row and its state changes in or
   auto opened = store::Store::open(dir / "state");
   REQUIRE(opened);
   auto& s = **opened;
-  const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b'), c2 = "sha256:" + std::string(64, 'c');
+  const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b'),
+                    c2 = "sha256:" + std::string(64, 'c');
 
-  auto first = s.transaction([&](sqlite::Connection& c) { return HealRepository::create(c, "apps/web", "v1", a, "autonomous-staging", "3/100", 1000); });
+  auto first = s.transaction([&](sqlite::Connection& c) {
+    return HealRepository::create(c, "apps/web", "v1", a, "autonomous-staging", "3/100", 1000);
+  });
   auto h = s.read([&](sqlite::Connection& c) { return HealRepository::get(c, first); });
   REQUIRE(h);
   CHECK(h->state == HealState::detected);
@@ -60,10 +63,16 @@ TEST_CASE("the heal repository keeps each heal's row and its state changes in or
       HealRepository::set_state(c, first, HealState::promoted, "approved", 1004);
       HealRepository::set_promoted(c, first, "apps/web", "v1", 1004, "approved by alice");
     });
-    CHECK(s.read([&](sqlite::Connection& c) { return HealRepository::original_of_promoted(c, "apps/web", "v1", b); }) == a);
-    CHECK(s.read([&](sqlite::Connection& c) { return HealRepository::latest_settled(c, "apps/web", "v1", a); })->id == first);
+    CHECK(s.read([&](sqlite::Connection& c) {
+      return HealRepository::original_of_promoted(c, "apps/web", "v1", b);
+    }) == a);
+    CHECK(s.read([&](sqlite::Connection& c) {
+             return HealRepository::latest_settled(c, "apps/web", "v1", a);
+           })->id == first);
 
-    auto second = s.transaction([&](sqlite::Connection& c) { return HealRepository::create(c, "apps/web", "v1", a, "continuous", "4/200", 2000); });
+    auto second = s.transaction([&](sqlite::Connection& c) {
+      return HealRepository::create(c, "apps/web", "v1", a, "continuous", "4/200", 2000);
+    });
     s.transaction([&](sqlite::Connection& c) {
       HealRepository::set_staged_image(c, second, "v1-airheal-20261129.2", c2, 1, 2);
       HealRepository::set_state(c, second, HealState::promoted, "approved", 2001);
@@ -72,20 +81,28 @@ TEST_CASE("the heal repository keeps each heal's row and its state changes in or
     auto old = s.read([&](sqlite::Connection& c) { return HealRepository::get(c, first); });
     CHECK(old->state == HealState::rolled_back);
     CHECK(old->reason == "superseded by heal " + std::to_string(second));
-    CHECK(s.read([&](sqlite::Connection& c) { return HealRepository::latest_promoted(c, "apps/web", "v1"); })->id == second);
-    CHECK(s.read([&](sqlite::Connection& c) { return HealRepository::staged_tags(c, "apps/web"); }) ==
-          std::set<std::string>{"v1-airheal-20261129.1", "v1-airheal-20261129.2"});
-    CHECK(s.read([&](sqlite::Connection& c) { return HealRepository::staged_tags(c, "apps/other"); }).empty());
+    CHECK(s.read([&](sqlite::Connection& c) {
+             return HealRepository::latest_promoted(c, "apps/web", "v1");
+           })->id == second);
+    CHECK(s.read([&](sqlite::Connection& c) {
+      return HealRepository::staged_tags(c, "apps/web");
+    }) == std::set<std::string>{"v1-airheal-20261129.1", "v1-airheal-20261129.2"});
+    CHECK(s.read([&](sqlite::Connection& c) {
+             return HealRepository::staged_tags(c, "apps/other");
+           }).empty());
   }
   SECTION("a failure's outcome and summary") {
     s.transaction([&](sqlite::Connection& c) {
       HealRepository::set_state(c, first, HealState::failed, "dependency problem", 1005);
-      HealRepository::set_outcome(c, first, "dependency problem", "log", "dependency_problem", "dpkg: error");
+      HealRepository::set_outcome(c, first, "dependency problem", "log", "dependency_problem",
+                                  "dpkg: error");
     });
     auto sum = s.read([&](sqlite::Connection& c) { return HealRepository::summary(c, first); });
     CHECK(sum.image == "apps/web:v1");
     CHECK(sum.failure == "dependency_problem");
     CHECK(sum.failure_lines == "dpkg: error");
-    CHECK(!s.read([&](sqlite::Connection& c) { return HealRepository::latest_settled(c, "apps/web", "v1", a); }));
+    CHECK(!s.read([&](sqlite::Connection& c) {
+      return HealRepository::latest_settled(c, "apps/web", "v1", a);
+    }));
   }
 }

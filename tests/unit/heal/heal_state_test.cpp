@@ -13,7 +13,8 @@ TEST_CASE("heal states have one name each, read back to the same state", "[heal]
     names.insert(to_string(s));
   }
   CHECK(names.size() == kHealStates.size());
-  CHECK(std::string(to_string(HealState::rolled_back)) == "rolled_back");  // the API's and webhooks' spelling
+  CHECK(std::string(to_string(HealState::rolled_back)) ==
+        "rolled_back");  // the API's and webhooks' spelling
   CHECK(!parse_heal_state("Staged"));
   CHECK(!parse_heal_state(""));
   CHECK(!parse_heal_state("rolled-back"));

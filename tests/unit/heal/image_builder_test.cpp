@@ -34,23 +34,37 @@ struct Layout {
 void write(const fsys::path& dir, const Layout& l) {
   json layers = json::array();
   for (const auto& bytes : l.layers)
-    layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"}, {"digest", put_blob(dir, bytes)}, {"size", bytes.size()}});
-  auto config = json{{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", l.diff_ids}}}}.dump();
-  auto manifest = json{{"schemaVersion", 2},
-                       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                       {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", put_blob(dir, config)}, {"size", config.size()}}},
-                       {"layers", layers}}
-                      .dump();
+    layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                      {"digest", put_blob(dir, bytes)},
+                      {"size", bytes.size()}});
+  auto config = json{{"architecture", "amd64"},
+                     {"os", "linux"},
+                     {"rootfs", {{"type", "layers"}, {"diff_ids", l.diff_ids}}}}
+                    .dump();
+  auto manifest = json{
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+        {"digest", put_blob(dir, config)},
+        {"size", config.size()}}},
+      {"layers",
+       layers}}.dump();
   auto md = put_blob(dir, manifest);
   json entries = json::array();
   for (int i = 0; i < l.index_entries; ++i)
-    entries.push_back({{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", md}, {"size", manifest.size()}});
-  REQUIRE(fs::write_file_atomic(dir / "index.json", json{{"schemaVersion", 2}, {"manifests", entries}}.dump()));
+    entries.push_back({{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                       {"digest", md},
+                       {"size", manifest.size()}});
+  REQUIRE(fs::write_file_atomic(dir / "index.json",
+                                json{{"schemaVersion", 2}, {"manifests", entries}}.dump()));
   if (!l.tamper_layer.empty())
-    REQUIRE(fs::write_file_atomic(dir / "blobs" / "sha256" / Sha256::of(l.layers.back()).hex(), l.tamper_layer));
+    REQUIRE(fs::write_file_atomic(dir / "blobs" / "sha256" / Sha256::of(l.layers.back()).hex(),
+                                  l.tamper_layer));
 }
 
-const std::string kDiff1 = "sha256:" + std::string(64, '1'), kDiff2 = "sha256:" + std::string(64, '2');
+const std::string kDiff1 = "sha256:" + std::string(64, '1'),
+                  kDiff2 = "sha256:" + std::string(64, '2');
 
 }  // namespace
 
@@ -66,7 +80,8 @@ TEST_CASE("The added layer is read back with its digest, size and diff id checke
   CHECK(*fs::read_file(layer->file, 1 << 10) == "heal layer");
 }
 
-TEST_CASE("A build's layout that is not exactly one checked layer more is refused with its reason", "[heal][hostile]") {
+TEST_CASE("A build's layout that is not exactly one checked layer more is refused with its reason",
+          "[heal][hostile]") {
   TempDir t;
   struct Case {
     const char* name;
@@ -75,12 +90,21 @@ TEST_CASE("A build's layout that is not exactly one checked layer more is refuse
     const char* message;
   };
   std::vector<Case> cases = {
-      {"two layers added", {{"a", "b", "c"}, {kDiff1, kDiff1, kDiff2}, 1, ""}, 1, "has 3 layers, not exactly one more than the original's 1"},
+      {"two layers added",
+       {{"a", "b", "c"}, {kDiff1, kDiff1, kDiff2}, 1, ""},
+       1,
+       "has 3 layers, not exactly one more than the original's 1"},
       {"no layer added", {{"a"}, {kDiff1}, 1, ""}, 1, "has 1 layers, not exactly one more"},
-      {"a diff id missing", {{"a", "b"}, {kDiff1}, 1, ""}, 1, "does not list one diff id per layer"},
+      {"a diff id missing",
+       {{"a", "b"}, {kDiff1}, 1, ""},
+       1,
+       "does not list one diff id per layer"},
       {"a bad diff id", {{"a", "b"}, {kDiff1, "sha256:nothex"}, 1, ""}, 1, "bad diff id"},
       {"two images", {{"a", "b"}, {kDiff1, kDiff2}, 2, ""}, 1, "does not name exactly one image"},
-      {"the layer changed after the build", {{"a", "b"}, {kDiff1, kDiff2}, 1, "not b"}, 1, "does not match its digest"},
+      {"the layer changed after the build",
+       {{"a", "b"}, {kDiff1, kDiff2}, 1, "not b"},
+       1,
+       "does not match its digest"},
   };
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.name) {

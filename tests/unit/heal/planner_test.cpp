@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/fs.hpp"
+#include "heal/package_family.hpp"
 
 using namespace airheal;
 using namespace airheal::heal;
@@ -14,7 +15,9 @@ using nlohmann::json;
 
 namespace {
 
-std::filesystem::path cases_dir() { return std::filesystem::path(AIRHEAL_SOURCE_DIR) / "tests" / "data" / "planner"; }
+std::filesystem::path cases_dir() {
+  return std::filesystem::path(AIRHEAL_SOURCE_DIR) / "tests" / "data" / "planner";
+}
 
 std::vector<std::string> case_names() {
   std::vector<std::string> out;
@@ -24,30 +27,53 @@ std::vector<std::string> case_names() {
   return out;
 }
 
+// An image's files held in memory: PATH -> content; a null content cannot be read (a truncated
+// layer).
+ImageFiles image_of(const std::map<std::string, std::optional<std::string>>& contents) {
+  std::map<std::string, scan::FinalFile> files;
+  for (const auto& [path, data] : contents)
+    files[path] = scan::FinalFile{0, scan::LayerFile{path, 'f', data ? data->size() : 0, ""}};
+  return ImageFiles(files,
+                    [contents](const std::string& path, const scan::FinalFile&,
+                               std::uint64_t) -> Result<std::string> {
+                      const auto& data = contents.at(path);
+                      if (!data)
+                        return make_error(Errc::io_error, "/" + path + ": truncated layer");
+                      return *data;
+                    });
+}
+
 struct Case {
   json data;
   PlanInput input;
-  std::map<std::string, deb::Paragraph> controls;  // by digest
+  std::map<std::string, std::string> controls;  // by digest
   PlanSources sources() {
     PlanSources s;
     const json db = data["database"];
-    s.debian_database = [db](bool) -> Result<DebianDatabase> {
-      if (db.is_null()) return make_error(Errc::io_error, "/var/lib/dpkg/status: truncated layer");
-      DebianDatabase out;
-      out.architecture = db["architecture"];
-      out.apt = db["apt"];
-      auto paras = deb::parse_paragraphs(db["status"].get<std::string>());
-      REQUIRE(paras);
-      for (const auto& p : *paras) {
-        auto pkg = deb::package_from(p);
-        REQUIRE(pkg);
-        out.packages.push_back(*pkg);
-      }
+    s.image = [db]() -> Result<ImageFiles> {
+      if (db.is_null()) return image_of({{"var/lib/dpkg/status", std::nullopt}});
+      std::map<std::string, std::optional<std::string>> files;
       const json records = db.value("records", json::object());
-      for (const auto& [name, file] : records.items()) out.record[name] = file.get<std::string>();
-      return out;
+      if (records.empty()) {
+        files["var/lib/dpkg/status"] = db["status"].get<std::string>();
+      } else {
+        // Distroless: each stanza in the status.d file that holds its package's record.
+        auto text = db["status"].get<std::string>();
+        std::size_t at = 0;
+        while (at < text.size()) {
+          auto end = text.find("\n\n", at);
+          auto stanza =
+              text.substr(at, end == std::string::npos ? std::string::npos : end + 1 - at);
+          at = end == std::string::npos ? text.size() : end + 2;
+          auto name = stanza.substr(9, stanza.find('\n') - 9);  // "Package: NAME"
+          auto& file = files[records.at(name).get<std::string>()];
+          file = file.value_or("") + (file && !file->empty() ? "\n" : "") + stanza;
+        }
+      }
+      if (db["apt"].get<bool>()) files["usr/bin/apt-get"] = "ELF";
+      return image_of(files);
     };
-    s.deb_control = [this](const std::string& digest) -> Result<deb::Paragraph> {
+    s.package_metadata = [this](const std::string& digest) -> Result<std::string> {
       auto it = controls.find(digest);
       if (it == controls.end()) return make_error(Errc::not_found, digest + " is not imported");
       return it->second;
@@ -63,13 +89,12 @@ Case load(const std::string& name) {
   Case c;
   c.data = json::parse(*text);
   c.input.findings = c.data["findings"];
-  for (const auto& comp : c.data["inventory"]["components"]) c.input.inventory.components.push_back(scan::Component::from_json(comp));
+  for (const auto& comp : c.data["inventory"]["components"])
+    c.input.inventory.components.push_back(scan::Component::from_json(comp));
   for (const auto& p : c.data["packages"]) {
-    c.input.packages.push_back({p["name"], p["version"], p["digest"], p["snapshot"], json::object(), p["imported_at"]});
-    auto paras = deb::parse_paragraphs(p["control"].get<std::string>());
-    REQUIRE(paras);
-    REQUIRE(paras->size() == 1);
-    c.controls[p["digest"]] = paras->front();
+    c.input.packages.push_back(
+        {p["name"], p["version"], p["digest"], p["snapshot"], json::object(), p["imported_at"]});
+    c.controls[p["digest"]] = p["control"].get<std::string>();
   }
   c.input.repository = "apps/web";
   c.input.no_bump = "no base annotations";
@@ -107,16 +132,20 @@ TEST_CASE("the planner's cases from tests/data/planner", "[heal][planner]") {
   }
   if (expect.contains("deferral_reason_contains")) {
     REQUIRE(plan.deferrals.size() == 1);
-    CHECK_THAT(plan.deferrals[0]["reason"].get<std::string>(), Catch::Contains(expect["deferral_reason_contains"].get<std::string>()));
+    CHECK_THAT(plan.deferrals[0]["reason"].get<std::string>(),
+               Catch::Contains(expect["deferral_reason_contains"].get<std::string>()));
   }
   if (expect.contains("explanation_contains"))
-    CHECK_THAT(plan.explanation, Catch::Contains(expect["explanation_contains"].get<std::string>()));
+    CHECK_THAT(plan.explanation,
+               Catch::Contains(expect["explanation_contains"].get<std::string>()));
   if (expect.value("dpkg_batches", false)) {
-    // Ordered dpkg calls covering every package once, libssl3 no later than openssl (which needs it).
+    // Ordered dpkg calls covering every package once, libssl3 no later than openssl (which needs
+    // it).
     std::vector<std::string> order;
     for (const auto& b : plan.dpkg_batches) order.insert(order.end(), b.begin(), b.end());
     CHECK(order.size() == plan.packages.size());
-    auto ssl = std::find(order.begin(), order.end(), "libssl3"), cli = std::find(order.begin(), order.end(), "openssl");
+    auto ssl = std::find(order.begin(), order.end(), "libssl3"),
+         cli = std::find(order.begin(), order.end(), "openssl");
     REQUIRE(ssl != order.end());
     REQUIRE(cli != order.end());
     CHECK(ssl <= cli);
@@ -131,12 +160,14 @@ TEST_CASE("the planner's cases from tests/data/planner", "[heal][planner]") {
   CHECK(j["targeted"].size() == plan.targeted.size());
 }
 
-TEST_CASE("the planner takes the upstream bump when it fixes everything the packages would", "[heal][planner]") {
+TEST_CASE("the planner takes the upstream bump when it fixes everything the packages would",
+          "[heal][planner]") {
   auto c = load("apt-every-binary-imported");
   Plan bump;
   bump.strategy = "upstream-bump";
   bump.targeted = {"DSA-0000-1"};
-  bump.rebase = Rebase{"base/debian:12", "sha256:" + std::string(64, 'c'), "sha256:" + std::string(64, 'd'), 1};
+  bump.rebase = Rebase{"base/debian:12", "sha256:" + std::string(64, 'c'),
+                       "sha256:" + std::string(64, 'd'), 1};
   c.input.upstream_bump = bump;
   auto sources = c.sources();
   auto plan = plan_heal(c.input, sources);

@@ -18,15 +18,26 @@ namespace {
 constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
 
 // A one-layer image in REPO under REFERENCE; returns its digest.
-std::string put_image(store::Store& s, const std::string& repo, const std::string& reference, const std::string& content) {
+std::string put_image(store::Store& s, const std::string& repo, const std::string& reference,
+                      const std::string& content) {
   auto layer = s.put_blob(repo, content);
-  auto config = s.put_blob(repo, json{{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", {layer->digest.str()}}}}}.dump());
+  auto config =
+      s.put_blob(repo, json{{"architecture", "amd64"},
+                            {"os", "linux"},
+                            {"rootfs", {{"type", "layers"}, {"diff_ids", {layer->digest.str()}}}}}
+                           .dump());
   REQUIRE(layer);
   REQUIRE(config);
   auto m = json{{"schemaVersion", 2},
                 {"mediaType", kManifestType},
-                {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", config->digest.str()}, {"size", config->size}}},
-                {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", layer->digest.str()}, {"size", layer->size}}}}};
+                {"config",
+                 {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                  {"digest", config->digest.str()},
+                  {"size", config->size}}},
+                {"layers",
+                 {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                   {"digest", layer->digest.str()},
+                   {"size", layer->size}}}}};
   auto put = s.put_manifest(repo, reference, m.dump(), kManifestType);
   REQUIRE(put);
   return put->digest.str();
@@ -35,7 +46,8 @@ std::string put_image(store::Store& s, const std::string& repo, const std::strin
 struct Fixture {
   test::TempDir dir;
   std::unique_ptr<store::Store> store;
-  std::vector<std::tuple<std::int64_t, HealState, std::string, std::string>> moves;  // id, state, detail, actor
+  std::vector<std::tuple<std::int64_t, HealState, std::string, std::string>>
+      moves;  // id, state, detail, actor
   std::optional<Promoter> promoter;
   std::string original, healed;
   std::int64_t id = 0;
@@ -45,7 +57,8 @@ struct Fixture {
     REQUIRE(opened);
     store = std::move(*opened);
     promoter.emplace(*store, [this](std::int64_t h, HealState st, const std::string& detail,
-                                    const std::function<void(sqlite::Connection&)>& extra, const std::string& actor) {
+                                    const std::function<void(sqlite::Connection&)>& extra,
+                                    const std::string& actor) {
       store->transaction([&](sqlite::Connection& c) {
         HealRepository::set_state(c, h, st, detail, store->now_seconds());
         if (extra) extra(c);
@@ -54,9 +67,11 @@ struct Fixture {
     });
     original = put_image(*store, "apps/web", "1", "original layer");
     // A staged heal of apps/web:1.
-    healed = put_image(*store, "apps/web", promoter->staging_tag("apps/web", "1", "20261130"), "healed layer");
+    healed = put_image(*store, "apps/web", promoter->staging_tag("apps/web", "1", "20261130"),
+                       "healed layer");
     id = store->transaction([&](sqlite::Connection& c) {
-      auto h = HealRepository::create(c, "apps/web", "1", original, "autonomous-staging", "1/1", 1000);
+      auto h =
+          HealRepository::create(c, "apps/web", "1", original, "autonomous-staging", "1/1", 1000);
       HealRepository::set_staged_image(c, h, "1-airheal-20261130.1", healed, 10, 100);
       HealRepository::set_state(c, h, HealState::staged, "staged", 1001);
       return h;
@@ -67,16 +82,21 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("Staging tags are new names: never a tag the repository has or an earlier heal used", "[heal]") {
+TEST_CASE("Staging tags are new names: never a tag the repository has or an earlier heal used",
+          "[heal]") {
   Fixture f;
-  CHECK(f.promoter->staging_tag("apps/web", "1", "20261130") == "1-airheal-20261130.2");  // .1 is the staged image's
+  CHECK(f.promoter->staging_tag("apps/web", "1", "20261130") ==
+        "1-airheal-20261130.2");  // .1 is the staged image's
   CHECK(f.promoter->staging_tag("apps/web", "2", "20261130") == "2-airheal-20261130.1");
   REQUIRE(f.store->delete_manifest("apps/web", "1-airheal-20261130.1"));
-  CHECK(f.promoter->staging_tag("apps/web", "1", "20261130") == "1-airheal-20261130.2");  // the heal still names .1
-  CHECK(f.promoter->staging_tag("apps/web", std::string(300, 'v'), "20261130").size() == 100 + std::string("-airheal-20261130.1").size());
+  CHECK(f.promoter->staging_tag("apps/web", "1", "20261130") ==
+        "1-airheal-20261130.2");  // the heal still names .1
+  CHECK(f.promoter->staging_tag("apps/web", std::string(300, 'v'), "20261130").size() ==
+        100 + std::string("-airheal-20261130.1").size());
 }
 
-TEST_CASE("Approval moves the tag to the staged image and keeps the original for rollback", "[heal]") {
+TEST_CASE("Approval moves the tag to the staged image and keeps the original for rollback",
+          "[heal]") {
   Fixture f;
   auto h = f.promoter->approve(f.id, "alice", "airhealctl:alice");
   REQUIRE(h);
@@ -106,12 +126,14 @@ TEST_CASE("A tag that moved since the heal started is not overwritten", "[heal]"
   auto a = f.promoter->approve(f.id, "alice");
   REQUIRE_FALSE(a);
   CHECK(a.error().code == Errc::conflict);
-  CHECK(a.error().message == "apps/web:1 has moved since the heal started (now " + pushed + "); heal it again");
+  CHECK(a.error().message ==
+        "apps/web:1 has moved since the heal started (now " + pushed + "); heal it again");
   CHECK(f.served() == pushed);
   CHECK(f.moves.empty());
 }
 
-TEST_CASE("A staged image that is gone cannot be approved; only a staged heal can be held", "[heal]") {
+TEST_CASE("A staged image that is gone cannot be approved, only a staged heal can be held",
+          "[heal]") {
   Fixture f;
   SECTION("gone") {
     REQUIRE(f.store->delete_manifest("apps/web", f.healed));
@@ -128,7 +150,10 @@ TEST_CASE("A staged image that is gone cannot be approved; only a staged heal ca
     CHECK_FALSE(f.promoter->approve(f.id, "alice"));
     auto again = f.promoter->hold(f.id, "carol", "");
     REQUIRE_FALSE(again);
-    CHECK(again.error().message == "heal " + std::to_string(f.id) + " is held; only a staged heal can be held");
+    CHECK(again.error().message ==
+          "heal " + std::to_string(f.id) + " is held; only a staged heal can be held");
   }
-  SECTION("unknown") { CHECK(f.promoter->approve(9999, "alice").error().message == "no heal 9999"); }
+  SECTION("unknown") {
+    CHECK(f.promoter->approve(9999, "alice").error().message == "no heal 9999");
+  }
 }

@@ -18,7 +18,8 @@ json finding(const std::string& package, const std::string& advisory, const std:
 }  // namespace
 
 TEST_CASE("Verification gates: each way to pass or fail", "[heal]") {
-  const json before = json::array({finding("libssl3", "CVE-2024-5535", "critical"), finding("zlib1g", "CVE-2023-45853", "critical"),
+  const json before = json::array({finding("libssl3", "CVE-2024-5535", "critical"),
+                                   finding("zlib1g", "CVE-2023-45853", "critical"),
                                    finding("libc6", "CVE-2025-4802", "high")});
   struct Case {
     const char* name;
@@ -38,24 +39,37 @@ TEST_CASE("Verification gates: each way to pass or fail", "[heal]") {
     return b;
   };
   std::vector<Case> cases = {
-      {"the targeted findings are gone, an untargeted one stays", json::array({finding("libc6", "CVE-2025-4802", "high")}), small, true, "",
-       "", FailureClass::none},
-      {"a targeted finding remains", json::array({finding("zlib1g", "CVE-2023-45853", "critical")}), small, true,
-       " still zlib1g CVE-2023-45853;", "", FailureClass::none},
-      {"a new high finding blocks", json::array({finding("libssl3", "CVE-2025-9230", "high")}), small, true,
-       " new libssl3 CVE-2025-9230 (high);", "", FailureClass::none},
-      {"a new medium finding is a note", json::array({finding("libssl3", "CVE-2025-9232", "medium")}), small, true, "",
+      {"the targeted findings are gone, an untargeted one stays",
+       json::array({finding("libc6", "CVE-2025-4802", "high")}), small, true, "", "",
+       FailureClass::none},
+      {"a targeted finding remains", json::array({finding("zlib1g", "CVE-2023-45853", "critical")}),
+       small, true, " still zlib1g CVE-2023-45853;", "", FailureClass::none},
+      {"a new high finding blocks", json::array({finding("libssl3", "CVE-2025-9230", "high")}),
+       small, true, " new libssl3 CVE-2025-9230 (high);", "", FailureClass::none},
+      {"a new medium finding is a note",
+       json::array({finding("libssl3", "CVE-2025-9232", "medium")}), small, true, "",
        " new libssl3 CVE-2025-9232 (medium) (below high: not blocking);", FailureClass::none},
-      {"the test command failed", json::array(), with([](BuildResult& b) { b.test_failure = "buildah run failed (exit 3)"; }), true,
+      {"the test command failed", json::array(),
+       with([](BuildResult& b) { b.test_failure = "buildah run failed (exit 3)"; }), true,
        " the test command failed (buildah run failed (exit 3));", "", FailureClass::test_failed},
-      {"the smoke test failed", json::array(), with([](BuildResult& b) { b.smoke_failure = "exit 127"; b.smoke_note = " smoke test ran;"; }),
-       true, " the smoke test failed (exit 127);", " smoke test ran;", FailureClass::smoke_test_failed},
-      {"both checks failed: the test is the gate", json::array(),
-       with([](BuildResult& b) { b.test_failure = "t"; b.smoke_failure = "s"; }), true,
-       " the test command failed (t); the smoke test failed (s);", "", FailureClass::test_failed},
-      {"the heal layer is too large", json::array(), with([](BuildResult& b) { b.heal_layer_size = 40 << 20; }), true,
-       " the heal layer (40.0 MiB) is 66% of the image, over the 50% bound;", "", FailureClass::none},
-      {"a gold artefact may be large", json::array(), with([](BuildResult& b) { b.heal_layer_size = 40 << 20; }), false, "", "",
+      {"the smoke test failed", json::array(), with([](BuildResult& b) {
+         b.smoke_failure = "exit 127";
+         b.smoke_note = " smoke test ran;";
+       }),
+       true, " the smoke test failed (exit 127);", " smoke test ran;",
+       FailureClass::smoke_test_failed},
+      {"both checks failed: the test is the gate", json::array(), with([](BuildResult& b) {
+         b.test_failure = "t";
+         b.smoke_failure = "s";
+       }),
+       true, " the test command failed (t); the smoke test failed (s);", "",
+       FailureClass::test_failed},
+      {"the heal layer is too large", json::array(),
+       with([](BuildResult& b) { b.heal_layer_size = 40 << 20; }), true,
+       " the heal layer (40.0 MiB) is 66% of the image, over the 50% bound;", "",
+       FailureClass::none},
+      {"a gold artefact may be large", json::array(),
+       with([](BuildResult& b) { b.heal_layer_size = 40 << 20; }), false, "", "",
        FailureClass::none},
   };
   for (const auto& c : cases) {

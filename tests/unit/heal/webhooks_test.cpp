@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "heal/webhooks.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace airheal;
 
@@ -18,7 +18,8 @@ TEST_CASE("webhook URLs are http:// LAN endpoints", "[heal][webhooks]") {
   REQUIRE(v6);
   CHECK(v6->host == "::1");
   CHECK(v6->port == "9000");
-  for (auto bad : {"https://x/", "ftp://x", "http://", "http://user:pw@host/", "http://host:port/", "http://[::1/"}) {
+  for (auto bad : {"https://x/", "ftp://x", "http://", "http://user:pw@host/", "http://host:port/",
+                   "http://[::1/"}) {
     INFO(bad);
     CHECK_FALSE(heal::parse_http_url(bad));
   }

@@ -1,7 +1,7 @@
-#include <fstream>
 #include "registry/auth.hpp"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "support/test_support.hpp"
 
@@ -36,14 +36,16 @@ TEST_CASE("access decisions", "[registry][auth]") {
   f.users()["ci"] = UserFile::hash_password("pushpush", 1000);
   std::string good = "Basic " + std::string("Y2k6cHVzaHB1c2g=");  // ci:pushpush
   std::string bad = "Basic " + std::string("Y2k6d3Jvbmc=");       // ci:wrong
-  Authenticator a({.anonymous_pull = true, .loopback_push_without_credentials = true, .read_only = false}, f);
+  Authenticator a(
+      {.anonymous_pull = true, .loopback_push_without_credentials = true, .read_only = false}, f);
   CHECK(a.decide(false, false, false, "") == Decision::allow);
   CHECK(a.decide(true, true, false, "") == Decision::allow);
   CHECK(a.decide(true, false, true, "") == Decision::need_credentials);
   CHECK(a.decide(true, false, true, good) == Decision::allow);
   CHECK(a.decide(true, false, true, bad) == Decision::bad_credentials);
   CHECK(a.decide(true, false, false, good) == Decision::credentials_need_tls);
-  Authenticator strict({.anonymous_pull = false, .loopback_push_without_credentials = false, .read_only = true}, f);
+  Authenticator strict(
+      {.anonymous_pull = false, .loopback_push_without_credentials = false, .read_only = true}, f);
   CHECK(strict.decide(false, true, false, "") == Decision::need_credentials);
   CHECK(strict.decide(false, true, false, good) == Decision::allow);
   CHECK(strict.decide(true, true, false, good) == Decision::read_only);

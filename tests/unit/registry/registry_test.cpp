@@ -50,7 +50,9 @@ TEST_CASE("monolithic upload by POST then PUT, and by a single POST", "[registry
   auto put = h.call(http::verb::put, loc + "?digest=" + test::sha256_digest("hello"), "hello");
   CHECK(put.status == http::status::created);
   CHECK(put.header("Docker-Content-Digest") == test::sha256_digest("hello"));
-  auto single = h.call(http::verb::post, "/v2/team/app/blobs/uploads/?digest=" + test::sha256_digest("world"), "world");
+  auto single =
+      h.call(http::verb::post, "/v2/team/app/blobs/uploads/?digest=" + test::sha256_digest("world"),
+             "world");
   CHECK(single.status == http::status::created);
   CHECK(single.header("Location") == "/v2/team/app/blobs/" + test::sha256_digest("world"));
   auto head = h.call(http::verb::head, "/v2/team/app/blobs/" + test::sha256_digest("world"));
@@ -69,10 +71,12 @@ TEST_CASE("the digest parameter may be percent-encoded", "[registry]") {
 TEST_CASE("chunk ranges must line up", "[registry]") {
   Harness h;
   auto loc = h.call(http::verb::post, "/v2/r/blobs/uploads/").header("Location");
-  auto c1 = h.call(http::verb::patch, loc, "abc", {{"Content-Range", "0-2"}, {"Content-Length", "3"}});
+  auto c1 =
+      h.call(http::verb::patch, loc, "abc", {{"Content-Range", "0-2"}, {"Content-Length", "3"}});
   CHECK(c1.status == http::status::accepted);
   CHECK(c1.header("Range") == "0-2");
-  auto gap = h.call(http::verb::patch, loc, "def", {{"Content-Range", "5-7"}, {"Content-Length", "3"}});
+  auto gap =
+      h.call(http::verb::patch, loc, "def", {{"Content-Range", "5-7"}, {"Content-Length", "3"}});
   CHECK(gap.status == http::status::range_not_satisfiable);
   CHECK(gap.header("Range") == "0-2");
   auto lie = h.call(http::verb::patch, loc, "de", {{"Content-Range", "3-5"}});
@@ -94,19 +98,23 @@ TEST_CASE("names, references and traversal attempts are refused before the store
     CHECK(r.status == http::status::bad_request);
     CHECK(Harness::code(r) == "NAME_INVALID");
   }
-  CHECK(Harness::code(h.call(http::verb::get, "/v2/a/blobs/sha256:..%2F..%2Fetc")) == "DIGEST_INVALID");
+  CHECK(Harness::code(h.call(http::verb::get, "/v2/a/blobs/sha256:..%2F..%2Fetc")) ==
+        "DIGEST_INVALID");
   // A read by a reference that cannot exist finds nothing (distribution-spec conformance); a
   // write by it is invalid.
   for (auto verb : {http::verb::get, http::verb::head})
-    for (auto t : {"/v2/a/manifests/..", "/v2/a/manifests/-bad", "/v2/a/manifests/sha256:nothex", "/v2/a/manifests/md5:00"}) {
+    for (auto t : {"/v2/a/manifests/..", "/v2/a/manifests/-bad", "/v2/a/manifests/sha256:nothex",
+                   "/v2/a/manifests/md5:00"}) {
       INFO(t);
       auto r = h.call(verb, t);
       CHECK(r.status == http::status::not_found);
       CHECK(Harness::code(r) == "MANIFEST_UNKNOWN");
     }
   CHECK(Harness::code(h.call(http::verb::put, "/v2/a/manifests/..", "{}")) == "MANIFEST_INVALID");
-  CHECK(Harness::code(h.call(http::verb::put, "/v2/a/manifests/sha256:nothex", "{}")) == "DIGEST_INVALID");
-  CHECK(Harness::code(h.call(http::verb::get, "/v2/a/blobs/uploads/..%2F..%2Fmetadata.db")) == "BLOB_UPLOAD_UNKNOWN");
+  CHECK(Harness::code(h.call(http::verb::put, "/v2/a/manifests/sha256:nothex", "{}")) ==
+        "DIGEST_INVALID");
+  CHECK(Harness::code(h.call(http::verb::get, "/v2/a/blobs/uploads/..%2F..%2Fmetadata.db")) ==
+        "BLOB_UPLOAD_UNKNOWN");
   CHECK(Harness::code(h.call(http::verb::get, "/v2/a/manifests/x")) == "NAME_UNKNOWN");
   CHECK(h.call(http::verb::get, "/v1/whatever").status == http::status::not_found);
 }
@@ -115,7 +123,8 @@ TEST_CASE("manifest size is capped", "[registry]") {
   RegistryOptions o;
   o.max_manifest_bytes = 100;
   Harness h(o);
-  auto big = h.call(http::verb::put, "/v2/r/manifests/v1", std::string(50, ' '), {{"Content-Length", "101"}});
+  auto big = h.call(http::verb::put, "/v2/r/manifests/v1", std::string(50, ' '),
+                    {{"Content-Length", "101"}});
   CHECK(big.status == http::status::payload_too_large);
   CHECK(big.close);
   auto chunked = h.call(http::verb::put, "/v2/r/manifests/v1", std::string(200, ' '));
@@ -126,13 +135,16 @@ TEST_CASE("deletion and read-only mode are configurable", "[registry]") {
   RegistryOptions o;
   o.delete_enabled = false;
   Harness h(o);
-  CHECK(h.call(http::verb::post, "/v2/r/blobs/uploads/?digest=" + test::sha256_digest("x"), "x").status ==
-        http::status::created);
+  CHECK(h.call(http::verb::post, "/v2/r/blobs/uploads/?digest=" + test::sha256_digest("x"), "x")
+            .status == http::status::created);
   auto del = h.call(http::verb::delete_, "/v2/r/blobs/" + test::sha256_digest("x"));
   CHECK(del.status == http::status::method_not_allowed);
   CHECK(Harness::code(del) == "UNSUPPORTED");
-  Harness ro({}, AccessPolicy{.anonymous_pull = true, .loopback_push_without_credentials = true, .read_only = true});
-  CHECK(ro.call(http::verb::post, "/v2/r/blobs/uploads/").status == http::status::method_not_allowed);
+  Harness ro({}, AccessPolicy{.anonymous_pull = true,
+                              .loopback_push_without_credentials = true,
+                              .read_only = true});
+  CHECK(ro.call(http::verb::post, "/v2/r/blobs/uploads/").status ==
+        http::status::method_not_allowed);
   CHECK(ro.call(http::verb::get, "/v2/").status == http::status::ok);
 }
 

@@ -14,24 +14,28 @@ using namespace airheal;
 namespace {
 
 void put(std::string& b, std::size_t off, std::uint64_t v, int width) {
-  for (int i = 0; i < width; ++i) b[off + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  for (int i = 0; i < width; ++i)
+    b[off + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 // A minimal little-endian ELF64 file: one PT_LOAD segment mapping the whole file at `base`, and
 // section headers for the given named sections (contents appended after the headers).
-std::string make_elf(const std::vector<std::pair<std::string, std::string>>& sections, std::uint64_t base = 0x400000,
-                     std::uint32_t note_type_for = 0) {
+std::string make_elf(const std::vector<std::pair<std::string, std::string>>& sections,
+                     std::uint64_t base = 0x400000, std::uint32_t note_type_for = 0) {
   std::string b(64 + 56, '\0');
-  std::memcpy(&b[0], "\x7f" "ELF", 4);
+  std::memcpy(&b[0],
+              "\x7f"
+              "ELF",
+              4);
   b[4] = 2;  // 64-bit
   b[5] = 1;  // little endian
   b[6] = 1;
-  put(b, 16, 2, 2);     // ET_EXEC
-  put(b, 18, 62, 2);    // x86-64
-  put(b, 32, 64, 8);    // phoff
-  put(b, 54, 56, 2);    // phentsize
-  put(b, 56, 1, 2);     // phnum
-  put(b, 58, 64, 2);    // shentsize
+  put(b, 16, 2, 2);   // ET_EXEC
+  put(b, 18, 62, 2);  // x86-64
+  put(b, 32, 64, 8);  // phoff
+  put(b, 54, 56, 2);  // phentsize
+  put(b, 56, 1, 2);   // phnum
+  put(b, 58, 64, 2);  // shentsize
   std::vector<std::pair<std::size_t, std::size_t>> placed;
   std::string shstr(1, '\0');
   std::vector<std::size_t> name_off;
@@ -85,8 +89,10 @@ std::string uvarint(std::uint64_t v) {
   return s;
 }
 
-const std::string kSentinelStart = std::string("0w\xaf\x0c\x92t\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6", 16);
-const std::string kSentinelEnd = std::string("\xf9\x32\x43\x31\x86\x18\x20\x72\x00\x82\x42\x10\x41\x16\xd8\xf2", 16);
+const std::string kSentinelStart =
+    std::string("0w\xaf\x0c\x92t\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6", 16);
+const std::string kSentinelEnd =
+    std::string("\xf9\x32\x43\x31\x86\x18\x20\x72\x00\x82\x42\x10\x41\x16\xd8\xf2", 16);
 
 const std::string kModinfo =
     "path\texample.com/app\n"
@@ -112,7 +118,8 @@ std::string note(const std::string& owner, std::uint32_t type, const std::string
 std::string zlib(const std::string& s) {
   uLongf n = compressBound(s.size());
   std::string out(n, '\0');
-  REQUIRE(compress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(s.data()), s.size()) == Z_OK);
+  REQUIRE(compress(reinterpret_cast<Bytef*>(out.data()), &n,
+                   reinterpret_cast<const Bytef*>(s.data()), s.size()) == Z_OK);
   out.resize(n);
   return out;
 }
@@ -184,16 +191,18 @@ TEST_CASE("Go toolchain versions become the semver OSV uses", "[scan][binary][go
 TEST_CASE(".note.package and .dep-v0 added to a real executable with objcopy", "[scan][binary]") {
   if (!test::have_program("objcopy")) FAIL("objcopy (binutils) is required");
   test::TempDir dir;
-  auto json = R"({"type":"deb","os":"debian","name":"coreutils","version":"9.1-1","architecture":"amd64"})";
+  auto json =
+      R"({"type":"deb","os":"debian","name":"coreutils","version":"9.1-1","architecture":"amd64"})";
   std::string n = note("FDO", 0xcafe1a7e, json);
   std::ofstream(dir.path() / "note", std::ios::binary) << n;
-  auto dep = zlib(R"({"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},)"
-                  R"({"name":"smallvec","version":"1.6.0","source":"crates.io","dependencies":[]}]})");
+  auto dep =
+      zlib(R"({"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},)"
+           R"({"name":"smallvec","version":"1.6.0","source":"crates.io","dependencies":[]}]})");
   std::ofstream(dir.path() / "dep", std::ios::binary) << dep;
   auto out = dir.path() / "true";
-  auto r = test::run({"objcopy", "--add-section", ".note.package=" + (dir.path() / "note").string(), "--set-section-flags",
-                      ".note.package=noload,readonly", "--add-section", ".dep-v0=" + (dir.path() / "dep").string(),
-                      "/bin/true", out.string()});
+  auto r = test::run({"objcopy", "--add-section", ".note.package=" + (dir.path() / "note").string(),
+                      "--set-section-flags", ".note.package=noload,readonly", "--add-section",
+                      ".dep-v0=" + (dir.path() / "dep").string(), "/bin/true", out.string()});
   REQUIRE(r.exit_code == 0);
   auto bytes = fs::read_file(out, 64 << 20);
   REQUIRE(bytes);
@@ -222,7 +231,10 @@ TEST_CASE("Hostile executables yield problems, never crashes", "[scan][binary]")
     put(bad, off, 0xffffffff, 2);
     (void)scan::read_binary(bad);
   }
-  std::string garbage = "\x7f" "ELF" + std::string(200, '\xff');
+  std::string garbage =
+      "\x7f"
+      "ELF" +
+      std::string(200, '\xff');
   (void)scan::read_binary(garbage);
   auto bad_note = make_elf({{".note.package", note("FDO", 0xcafe1a7e, "{not json")}});
   CHECK_FALSE(scan::read_binary(bad_note).package_note);

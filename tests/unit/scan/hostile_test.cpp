@@ -1,7 +1,7 @@
 // Untrusted bytes from image layers: every parser survives mutated and random input without
 // crashing, and the layer reader either reads a layer or says why it cannot.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <random>
 
@@ -22,10 +22,18 @@ std::string mutate(std::string s, std::mt19937& rng) {
   for (int i = 0; i < n && !s.empty(); ++i) {
     std::size_t at = rng() % s.size();
     switch (op(rng)) {
-      case 0: s[at] = static_cast<char>(byte(rng)); break;
-      case 1: s.erase(at, 1 + rng() % 16); break;
-      case 2: s.insert(at, std::string(1 + rng() % 16, static_cast<char>(byte(rng)))); break;
-      default: s.resize(at); break;
+      case 0:
+        s[at] = static_cast<char>(byte(rng));
+        break;
+      case 1:
+        s.erase(at, 1 + rng() % 16);
+        break;
+      case 2:
+        s.insert(at, std::string(1 + rng() % 16, static_cast<char>(byte(rng))));
+        break;
+      default:
+        s.resize(at);
+        break;
     }
   }
   return s;
@@ -34,9 +42,12 @@ std::string mutate(std::string s, std::mt19937& rng) {
 
 TEST_CASE("Package database parsers survive mutated input", "[scan][hostile]") {
   std::mt19937 rng(42);
-  const std::string status = "Package: libssl3\nStatus: install ok installed\nSource: openssl (3.0.11-1)\nVersion: 3.0.11-1+b1\n\n"
-                             "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\nDescription: x\n y\n";
-  const std::string apk = "P:musl\nV:1.2.4-r2\no:musl\nF:lib\nR:ld-musl.so.1\n\nP:busybox\nV:1.36.1-r5\n";
+  const std::string status =
+      "Package: libssl3\nStatus: install ok installed\nSource: openssl (3.0.11-1)\nVersion: "
+      "3.0.11-1+b1\n\n"
+      "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\nDescription: x\n y\n";
+  const std::string apk =
+      "P:musl\nV:1.2.4-r2\no:musl\nF:lib\nR:ld-musl.so.1\n\nP:busybox\nV:1.36.1-r5\n";
   const std::string osr = "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian \\\"x\\\"\"\n";
   std::string header(8 + 16 * 3, '\0');
   header[3] = 3;   // three index entries
@@ -48,8 +59,10 @@ TEST_CASE("Package database parsers survive mutated input", "[scan][hostile]") {
     for (const auto& p : v) out.push_back(p.name + "=" + p.version);
     return out;
   };
-  REQUIRE(names(scan::parse_dpkg_status(status)) == std::vector<std::string>{"libssl3=3.0.11-1+b1", "bash=5.2.15-2"});
-  REQUIRE(names(scan::parse_apk_installed(apk)) == std::vector<std::string>{"musl=1.2.4-r2", "busybox=1.36.1-r5"});
+  REQUIRE(names(scan::parse_dpkg_status(status)) ==
+          std::vector<std::string>{"libssl3=3.0.11-1+b1", "bash=5.2.15-2"});
+  REQUIRE(names(scan::parse_apk_installed(apk)) ==
+          std::vector<std::string>{"musl=1.2.4-r2", "busybox=1.36.1-r5"});
   REQUIRE(scan::parse_os_release(osr).at("ID") == "debian");
   // Mutated, they never crash, never yield a record without a name, never more records than the
   // input has paragraphs, and the mutations do change what is read.
@@ -61,7 +74,8 @@ TEST_CASE("Package database parsers survive mutated input", "[scan][hostile]") {
     CHECK(dpkg.size() <= paragraphs);
     for (const auto& p : dpkg) CHECK_FALSE(p.name.empty());
     changed += names(dpkg) != names(scan::parse_dpkg_status(status));
-    for (const auto& p : scan::parse_dpkg_status(mutate(status, rng), false)) CHECK_FALSE(p.name.empty());
+    for (const auto& p : scan::parse_dpkg_status(mutate(status, rng), false))
+      CHECK_FALSE(p.name.empty());
     for (const auto& p : scan::parse_apk_installed(mutate(apk, rng))) CHECK_FALSE(p.name.empty());
     (void)scan::parse_os_release(mutate(osr, rng));
     CHECK(scan::parse_md5sums(mutate("0123  a/b\n", rng)).size() <= 1);
@@ -77,7 +91,8 @@ TEST_CASE("The ELF reader survives a mutated real executable", "[scan][hostile][
   for (int i = 0; i < 300; ++i) {
     auto m = *bytes;
     // Aim at the headers, where offsets and counts live.
-    for (int k = 0; k < 6; ++k) m[rng() % std::min<std::size_t>(m.size(), 256)] = static_cast<char>(rng());
+    for (int k = 0; k < 6; ++k)
+      m[rng() % std::min<std::size_t>(m.size(), 256)] = static_cast<char>(rng());
     // /bin/true carries no Go build information and no Rust dependency list: garbage must not
     // make one up.
     for (const auto& info : {scan::read_binary(m), scan::read_binary(mutate(*bytes, rng))}) {
@@ -87,11 +102,15 @@ TEST_CASE("The ELF reader survives a mutated real executable", "[scan][hostile][
   }
 }
 
-TEST_CASE("The layer reader refuses or reads mutated layers, never crashes", "[scan][hostile][layer]") {
+TEST_CASE("The layer reader refuses or reads mutated layers, never crashes",
+          "[scan][hostile][layer]") {
   test::TempDir dir;
   auto good = dir.path() / "good.tar";
-  test::write_tar(good, {test::RawEntry("var/lib/dpkg/status", "Package: a\nStatus: install ok installed\nVersion: 1\n"),
-                         test::RawEntry("etc/os-release", "ID=debian\n"), test::RawEntry("bin/true", *fs::read_file("/bin/true", 1 << 24))},
+  test::write_tar(good,
+                  {test::RawEntry("var/lib/dpkg/status",
+                                  "Package: a\nStatus: install ok installed\nVersion: 1\n"),
+                   test::RawEntry("etc/os-release", "ID=debian\n"),
+                   test::RawEntry("bin/true", *fs::read_file("/bin/true", 1 << 24))},
                   true);
   auto bytes = *fs::read_file(good, 1 << 24);
   std::mt19937 rng(3);

@@ -14,12 +14,15 @@ using test::RawEntry;
 
 namespace {
 
-const char* kOsRelease = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n"
-                         "VERSION_CODENAME=bookworm\nID=debian\n";
+const char* kOsRelease =
+    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n"
+    "VERSION_CODENAME=bookworm\nID=debian\n";
 
-std::string status_para(const std::string& pkg, const std::string& version, const std::string& source = "") {
+std::string status_para(const std::string& pkg, const std::string& version,
+                        const std::string& source = "") {
   return "Package: " + pkg + "\nStatus: install ok installed\nArchitecture: amd64\n" +
-         (source.empty() ? "" : "Source: " + source + "\n") + "Version: " + version + "\nDescription: x\n long\n\n";
+         (source.empty() ? "" : "Source: " + source + "\n") + "Version: " + version +
+         "\nDescription: x\n long\n\n";
 }
 
 scan::LayerInventory read(const std::filesystem::path& p) {
@@ -31,25 +34,32 @@ scan::LayerInventory read(const std::filesystem::path& p) {
 
 }  // namespace
 
-TEST_CASE("Layers merge into the final filesystem: upgrades, whiteouts and opaque directories", "[scan][layer]") {
+TEST_CASE("Layers merge into the final filesystem: upgrades, whiteouts and opaque directories",
+          "[scan][layer]") {
   test::TempDir dir;
   auto l1 = dir.path() / "l1.tar", l2 = dir.path() / "l2.tar.zst", l3 = dir.path() / "l3.tar";
-  test::write_tar(l1, {RawEntry("etc/", "", RawEntry::Type::directory), RawEntry("usr/lib/os-release", kOsRelease),
-                       RawEntry("etc/os-release", "", RawEntry::Type::symlink, "../usr/lib/os-release"),
-                       RawEntry("./var/lib/dpkg/status", status_para("libssl3", "3.0.11-1~deb12u2", "openssl") +
-                                                             status_para("bash", "5.2.15-2+b2", "bash (5.2.15-2)") +
-                                                             status_para("zlib1g", "1:1.2.13.dfsg-1", "zlib")),
-                       RawEntry("var/lib/dpkg/info/libssl3:amd64.list", "/.\n/usr\n/usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
-                       RawEntry("var/lib/dpkg/info/bash.list", "/bin/bash\n/etc/bash.bashrc\n/usr/share/doc/bash\n"),
-                       RawEntry("usr/lib/x86_64-linux-gnu/libssl.so.3", "old ssl"), RawEntry("bin/bash", "bash"),
-                       RawEntry("srv/data/a", "a"), RawEntry("srv/data/b", "b"),
-                       RawEntry("../../etc/shadow", "escape attempt")});
+  test::write_tar(
+      l1,
+      {RawEntry("etc/", "", RawEntry::Type::directory), RawEntry("usr/lib/os-release", kOsRelease),
+       RawEntry("etc/os-release", "", RawEntry::Type::symlink, "../usr/lib/os-release"),
+       RawEntry("./var/lib/dpkg/status", status_para("libssl3", "3.0.11-1~deb12u2", "openssl") +
+                                             status_para("bash", "5.2.15-2+b2", "bash (5.2.15-2)") +
+                                             status_para("zlib1g", "1:1.2.13.dfsg-1", "zlib")),
+       RawEntry("var/lib/dpkg/info/libssl3:amd64.list",
+                "/.\n/usr\n/usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
+       RawEntry("var/lib/dpkg/info/bash.list",
+                "/bin/bash\n/etc/bash.bashrc\n/usr/share/doc/bash\n"),
+       RawEntry("usr/lib/x86_64-linux-gnu/libssl.so.3", "old ssl"), RawEntry("bin/bash", "bash"),
+       RawEntry("srv/data/a", "a"), RawEntry("srv/data/b", "b"),
+       RawEntry("../../etc/shadow", "escape attempt")});
   // Layer 2 upgrades libssl3 (the fix a later layer already applied), removes zlib1g.
-  test::write_tar(l2, {RawEntry("var/lib/dpkg/status", status_para("libssl3", "3.0.13-1~deb12u1", "openssl") +
-                                                          status_para("bash", "5.2.15-2+b2", "bash (5.2.15-2)")),
-                       RawEntry("usr/lib/x86_64-linux-gnu/libssl.so.3", "new ssl"),
-                       RawEntry("usr/lib/x86_64-linux-gnu/.wh.libz.so.1", ""), RawEntry("srv/.wh.data", "")},
-                  true);
+  test::write_tar(
+      l2,
+      {RawEntry("var/lib/dpkg/status", status_para("libssl3", "3.0.13-1~deb12u1", "openssl") +
+                                           status_para("bash", "5.2.15-2+b2", "bash (5.2.15-2)")),
+       RawEntry("usr/lib/x86_64-linux-gnu/libssl.so.3", "new ssl"),
+       RawEntry("usr/lib/x86_64-linux-gnu/.wh.libz.so.1", ""), RawEntry("srv/.wh.data", "")},
+      true);
   // Layer 3: an opaque directory and a new file in it.
   test::write_tar(l3, {RawEntry("srv/data/.wh..wh..opq", ""), RawEntry("srv/data/c", "c")});
   auto a = read(l1), b = read(l2), c = read(l3);
@@ -68,7 +78,8 @@ TEST_CASE("Layers merge into the final filesystem: upgrades, whiteouts and opaqu
   CHECK(by["libssl3"].version == "3.0.13-1~deb12u1");
   CHECK(by["libssl3"].layer == "sha256:l2");  // provided by the layer that upgraded it
   CHECK(by["libssl3"].files == 2);
-  CHECK(by["libssl3"].purl == "pkg:deb/debian/libssl3@3.0.13-1~deb12u1?arch=amd64&distro=debian-12");
+  CHECK(by["libssl3"].purl ==
+        "pkg:deb/debian/libssl3@3.0.13-1~deb12u1?arch=amd64&distro=debian-12");
   CHECK(by["bash"].layer == "sha256:l1");  // unchanged since the base layer
   CHECK(by["bash"].source_version == "5.2.15-2");
   CHECK_FALSE(by.count("zlib1g"));
@@ -80,25 +91,36 @@ TEST_CASE("Layers merge into the final filesystem: upgrades, whiteouts and opaqu
   CHECK(fs.count("srv/data/c"));
 }
 
-TEST_CASE("Distroless status.d in file, directory and multi-record forms; md5sums are file lists", "[scan][layer][distroless]") {
+TEST_CASE("Distroless status.d in file, directory and multi-record forms, md5sums are file lists",
+          "[scan][layer][distroless]") {
   test::TempDir dir;
   auto l1 = dir.path() / "l1.tar";
-  test::write_tar(l1, {RawEntry("etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\n"),
-                       RawEntry("var/lib/dpkg/status.d/libc6", "Package: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nSource: glibc\n"),
-                       RawEntry("var/lib/dpkg/status.d/libc6.md5sums", "0123456789abcdef0123456789abcdef  lib/x86_64-linux-gnu/libc.so.6\n"
-                                                                        "0123456789abcdef0123456789abcdef  usr/share/doc/libc6/copyright\n"),
-                       RawEntry("var/lib/dpkg/status.d/libssl3/control", "Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n"),
-                       RawEntry("var/lib/dpkg/status.d/libssl3/md5sums", "0123456789abcdef0123456789abcdef  usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
-                       RawEntry("var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n\n"
-                                                               "Package: netbase\nVersion: 6.4\nArchitecture: all\n"),
-                       RawEntry("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")});
+  test::write_tar(
+      l1,
+      {RawEntry("etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\n"),
+       RawEntry("var/lib/dpkg/status.d/libc6",
+                "Package: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nSource: glibc\n"),
+       RawEntry("var/lib/dpkg/status.d/libc6.md5sums",
+                "0123456789abcdef0123456789abcdef  lib/x86_64-linux-gnu/libc.so.6\n"
+                "0123456789abcdef0123456789abcdef  usr/share/doc/libc6/copyright\n"),
+       RawEntry(
+           "var/lib/dpkg/status.d/libssl3/control",
+           "Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n"),
+       RawEntry("var/lib/dpkg/status.d/libssl3/md5sums",
+                "0123456789abcdef0123456789abcdef  usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
+       RawEntry("var/lib/dpkg/status.d/base",
+                "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n\n"
+                "Package: netbase\nVersion: 6.4\nArchitecture: all\n"),
+       RawEntry("var/lib/dpkg/status.d/tzdata",
+                "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")});
   auto l2 = dir.path() / "l2.tar";
   test::write_tar(l2, {RawEntry("var/lib/dpkg/status.d/.wh.tzdata", "")});
   auto a = read(l1), b = read(l2);
   auto inv = scan::merge({"sha256:a", "sha256:b"}, {&a, &b});
   std::map<std::string, scan::Component> by;
   for (const auto& c : inv.components) by[c.name] = c;
-  CHECK(by.size() == 4);  // libc6, libssl3, base-files, netbase; tzdata whited out; md5sums are not packages
+  CHECK(by.size() ==
+        4);  // libc6, libssl3, base-files, netbase; tzdata whited out; md5sums are not packages
   CHECK(by["libc6"].source == "glibc");
   CHECK(by["libc6"].files == 2);
   CHECK(by["libssl3"].files == 1);
@@ -112,7 +134,8 @@ TEST_CASE("Distroless status.d in file, directory and multi-record forms; md5sum
 TEST_CASE("gzip layers, corrupt layers and the layer cache", "[scan][layer]") {
   test::TempDir dir;
   auto tar = dir.path() / "l.tar";
-  test::write_tar(tar, {RawEntry("lib/apk/db/installed", "P:musl\nV:1.1.22-r3\nA:x86_64\nF:lib\nR:libc.musl-x86_64.so.1\n"),
+  test::write_tar(tar, {RawEntry("lib/apk/db/installed",
+                                 "P:musl\nV:1.1.22-r3\nA:x86_64\nF:lib\nR:libc.musl-x86_64.so.1\n"),
                         RawEntry("etc/os-release", "ID=alpine\nVERSION_ID=3.10.9\n")});
   REQUIRE(test::run({"gzip", "-n", "-k", tar.string()}).exit_code == 0);
   auto gz = read(dir.path() / "l.tar.gz");
@@ -137,7 +160,8 @@ TEST_CASE("gzip layers, corrupt layers and the layer cache", "[scan][layer]") {
     auto back = scan::LayerCache::get(c, "sha256:x");
     REQUIRE(back);
     CHECK(back->files.size() == gz.files.size());
-    CHECK(back->records.at("lib/apk/db/installed").data == gz.records.at("lib/apk/db/installed").data);
+    CHECK(back->records.at("lib/apk/db/installed").data ==
+          gz.records.at("lib/apk/db/installed").data);
     CHECK_FALSE(scan::LayerCache::get(c, "sha256:y"));
     CHECK(scan::LayerCache::count(c) == 1);
   });

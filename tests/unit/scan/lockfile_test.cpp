@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "scan/lockfile.hpp"
 
+#include <catch2/catch.hpp>
 #include <set>
 
 #include "scan/layer.hpp"
-#include "scan/lockfile.hpp"
 
 using namespace airheal::scan;
 
@@ -15,7 +15,8 @@ std::string names(const std::vector<LockedDependency>& v) {
 }
 }  // namespace
 
-TEST_CASE("Lockfiles are recognised where applications keep them, not in caches or toolchains", "[scan][lockfile]") {
+TEST_CASE("Lockfiles are recognised where applications keep them, not in caches or toolchains",
+          "[scan][lockfile]") {
   CHECK(lockfile_kind("src/app/go.mod") == "go-mod");
   CHECK(lockfile_kind("go.mod") == "go-mod");
   CHECK(lockfile_kind("app/package-lock.json") == "npm-lock");
@@ -29,7 +30,8 @@ TEST_CASE("Lockfiles are recognised where applications keep them, not in caches 
   CHECK(lockfile_kind("src/app/notgo.mod").empty());
 }
 
-TEST_CASE("go.mod: require lines and blocks, indirect markers, replace directives", "[scan][lockfile]") {
+TEST_CASE("go.mod: require lines and blocks, indirect markers, replace directives",
+          "[scan][lockfile]") {
   std::vector<std::string> problems;
   auto deps = parse_go_mod(R"(module example.com/app // the app
 
@@ -55,29 +57,37 @@ retract v0.1.0
                            problems);
   CHECK(problems.empty());
   CHECK(names(deps) ==
-        "golang.org/x/text@v0.3.7 github.com/pkg/errors@v0.9.1(i) example.com/quoted@v1.2.3 example.com/fork@v1.1.0 "
+        "golang.org/x/text@v0.3.7 github.com/pkg/errors@v0.9.1(i) example.com/quoted@v1.2.3 "
+        "example.com/fork@v1.1.0 "
         "example.com/only-old@v1.0.0 ");
 }
 
-TEST_CASE("go.mod: hostile or broken text yields nothing rather than nonsense", "[scan][lockfile]") {
+TEST_CASE("go.mod: hostile or broken text yields nothing rather than nonsense",
+          "[scan][lockfile]") {
   std::vector<std::string> problems;
   CHECK(parse_go_mod("require \"golang.org/x/text v0.3.7\n", problems).empty());
   CHECK(problems.size() == 1);
   problems.clear();
-  CHECK(parse_go_mod("require golang.org/x/text\nrequire a b c d\nrequire x notaversion\n", problems).empty());
+  CHECK(
+      parse_go_mod("require golang.org/x/text\nrequire a b c d\nrequire x notaversion\n", problems)
+          .empty());
   CHECK(parse_go_mod(std::string("require a\x01 v1.0.0\n"), problems).empty());
   CHECK(parse_go_mod("", problems).empty());
 }
 
-TEST_CASE("go.mod: a pin changes only the version token of that module's require", "[scan][lockfile]") {
-  std::string mod = "module example.com/app\n\ngo 1.19\n\nrequire (\n\tgolang.org/x/text v0.3.7 // indirect\n"
-                    "\tgolang.org/x/textual v0.1.0\n)\nrequire golang.org/x/text v0.3.7\n";
+TEST_CASE("go.mod: a pin changes only the version token of that module's require",
+          "[scan][lockfile]") {
+  std::string mod =
+      "module example.com/app\n\ngo 1.19\n\nrequire (\n\tgolang.org/x/text v0.3.7 // indirect\n"
+      "\tgolang.org/x/textual v0.1.0\n)\nrequire golang.org/x/text v0.3.7\n";
   auto pinned = pin_go_mod(mod, "golang.org/x/text", "v0.3.8");
   REQUIRE(pinned);
-  CHECK(*pinned == "module example.com/app\n\ngo 1.19\n\nrequire (\n\tgolang.org/x/text v0.3.8 // indirect\n"
-                   "\tgolang.org/x/textual v0.1.0\n)\nrequire golang.org/x/text v0.3.8\n");
+  CHECK(*pinned ==
+        "module example.com/app\n\ngo 1.19\n\nrequire (\n\tgolang.org/x/text v0.3.8 // indirect\n"
+        "\tgolang.org/x/textual v0.1.0\n)\nrequire golang.org/x/text v0.3.8\n");
   std::vector<std::string> problems;
-  CHECK(names(parse_go_mod(*pinned, problems)) == "golang.org/x/text@v0.3.8(i) golang.org/x/textual@v0.1.0 golang.org/x/text@v0.3.8 ");
+  CHECK(names(parse_go_mod(*pinned, problems)) ==
+        "golang.org/x/text@v0.3.8(i) golang.org/x/textual@v0.1.0 golang.org/x/text@v0.3.8 ");
   CHECK_FALSE(pin_go_mod(mod, "golang.org/x/net", "v1.0.0"));
 }
 
@@ -98,7 +108,8 @@ TEST_CASE("package-lock.json v3 and v1: every installed copy, direct or not", "[
   CHECK(problems.empty());
   std::set<std::string> got;
   for (const auto& d : v3) got.insert(d.name + "@" + d.version + (d.indirect ? "(i)" : ""));
-  CHECK(got == std::set<std::string>{"lodash@4.17.20", "lodash@4.17.15(i)", "@scope/pkg@1.0.0(i)", "minimist@1.2.5"});
+  CHECK(got == std::set<std::string>{"lodash@4.17.20", "lodash@4.17.15(i)", "@scope/pkg@1.0.0(i)",
+                                     "minimist@1.2.5"});
 
   auto v1 = parse_package_lock(R"({"lockfileVersion": 1, "dependencies": {
       "lodash": {"version": "4.17.20", "dependencies": {"minimist": {"version": "0.0.8"}}},
@@ -111,10 +122,12 @@ TEST_CASE("package-lock.json v3 and v1: every installed copy, direct or not", "[
   CHECK(parse_package_lock("{not json", problems).empty());
 }
 
-TEST_CASE("package-lock.json: a pin sets version, resolved and integrity of every copy", "[scan][lockfile]") {
-  auto pinned = pin_package_lock(R"({"lockfileVersion": 3, "packages": {"": {}, "node_modules/lodash": {"version": "4.17.20"},
+TEST_CASE("package-lock.json: a pin sets version, resolved and integrity of every copy",
+          "[scan][lockfile]") {
+  auto pinned = pin_package_lock(
+      R"({"lockfileVersion": 3, "packages": {"": {}, "node_modules/lodash": {"version": "4.17.20"},
     "node_modules/a/node_modules/lodash": {"version": "4.17.15"}, "node_modules/lodash-es": {"version": "4.17.20"}}})",
-                                 "lodash", "4.17.21", "file:airheal-deps/lodash-4.17.21.tgz", "sha512-abc");
+      "lodash", "4.17.21", "file:airheal-deps/lodash-4.17.21.tgz", "sha512-abc");
   REQUIRE(pinned);
   std::vector<std::string> problems;
   std::set<std::string> got;

@@ -2,14 +2,14 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "advisory/db.hpp"
 #include "core/fs.hpp"
 #include "store/store.hpp"
-#include "version/version.hpp"
-#include <set>
 #include "support/test_support.hpp"
+#include "version/version.hpp"
 
 using namespace airheal;
 
@@ -77,14 +77,16 @@ TEST_CASE("CVSS v3 base scores match the specification's examples", "[scan][matc
   CHECK(scan::cvss3_base_score("CVSS:3.0/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N") == Approx(3.1));
   CHECK(scan::cvss3_base_score("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N") == Approx(6.4));
   CHECK(scan::cvss3_base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N") == Approx(0.0));
-  CHECK_FALSE(scan::cvss3_base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"));
+  CHECK_FALSE(
+      scan::cvss3_base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"));
   CHECK_FALSE(scan::cvss3_base_score("CVSS:3.1/AV:X/AC:L"));
   CHECK(scan::severity_from_score(9.8) == "critical");
   CHECK(scan::severity_from_score(7.0) == "high");
   CHECK(scan::severity_from_score(3.9) == "low");
 }
 
-TEST_CASE("Debian packages match by source package and source version, with the tracker policy", "[scan][match][debian]") {
+TEST_CASE("Debian packages match by source package and source version, with the tracker policy",
+          "[scan][match][debian]") {
   Db db;
   auto parsed = advisory::parse_debian_tracker(kTracker, "tracker.json");
   REQUIRE(parsed);
@@ -94,7 +96,8 @@ TEST_CASE("Debian packages match by source package and source version, with the 
   inv.os.version_id = "12";
   inv.components = {deb("libssl3", "3.0.11-1~deb12u2", "openssl", "3.0.11-1~deb12u2"),
                     deb("openssl", "3.0.13-1~deb12u1", "openssl", "3.0.13-1~deb12u1"),
-                    // binNMU: binary 1.10.1-3+b1, source 1.10.1-3 (below the fix, although the binary sorts above it)
+                    // binNMU: binary 1.10.1-3+b1, source 1.10.1-3 (below the fix, although the
+                    // binary sorts above it)
                     deb("libgcrypt20", "1.10.1-3+b1", "libgcrypt20", "1.10.1-3"),
                     deb("libc6", "2.36-9+deb12u4", "glibc", "2.36-9+deb12u4")};
   std::vector<scan::Finding> fs;
@@ -126,10 +129,12 @@ TEST_CASE("Debian packages match by source package and source version, with the 
   for (const auto& f : fs) CHECK(f.advisory_id == "CVE-2024-0727");
 }
 
-TEST_CASE("Go modules and the standard library against real Go vulnerability database entries", "[scan][match][go]") {
+TEST_CASE("Go modules and the standard library against real Go vulnerability database entries",
+          "[scan][match][go]") {
   Db db;
   std::vector<advisory::Advisory> all;
-  for (auto f : {"GO-2022-0525.json", "GO-2024-2888.json", "GO-2025-3563.json", "GO-2021-0159.json"}) {
+  for (auto f :
+       {"GO-2022-0525.json", "GO-2024-2888.json", "GO-2025-3563.json", "GO-2021-0159.json"}) {
     auto a = advisory::parse_osv(data_file(std::string("osv-go/") + f), f);
     REQUIRE(a);
     all.push_back(*a);
@@ -155,7 +160,8 @@ TEST_CASE("Go modules and the standard library against real Go vulnerability dat
 
 TEST_CASE("Alpine packages match by origin against the secdb", "[scan][match][alpine]") {
   Db db;
-  auto parsed = advisory::parse_alpine_secdb(data_file("alpine-secdb/v3.10-main.yaml"), "v3.10-main.yaml");
+  auto parsed =
+      advisory::parse_alpine_secdb(data_file("alpine-secdb/v3.10-main.yaml"), "v3.10-main.yaml");
   REQUIRE(parsed);
   db.load("alpine", *parsed);
   scan::ImageInventory inv;
@@ -181,15 +187,19 @@ TEST_CASE("Alpine packages match by origin against the secdb", "[scan][match][al
   CHECK(fs.empty());
 }
 
-TEST_CASE("The same vulnerability from two sources is one finding; imported fixed packages are noticed", "[scan][match]") {
+TEST_CASE(
+    "The same vulnerability from two sources is one finding, imported fixed packages are noticed",
+    "[scan][match]") {
   Db db;
   auto tracker = advisory::parse_debian_tracker(kTracker, "t.json");
   REQUIRE(tracker);
   db.load("debian", *tracker);
-  auto dsa = advisory::parse_osv(R"({"schema_version":"1.6.0","id":"DSA-5621-1","modified":"2024-02-01T00:00:00Z",
+  auto dsa = advisory::parse_osv(
+      R"({"schema_version":"1.6.0","id":"DSA-5621-1","modified":"2024-02-01T00:00:00Z",
     "aliases":["CVE-2024-0727"],"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H"}],
     "affected":[{"package":{"ecosystem":"Debian:12","name":"openssl"},
-      "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.13-1~deb12u1"}]}]}]})", "dsa.json");
+      "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.13-1~deb12u1"}]}]}]})",
+      "dsa.json");
   REQUIRE(dsa);
   db.load("debian-osv", {*dsa});
   scan::ImageInventory inv;
@@ -198,8 +208,10 @@ TEST_CASE("The same vulnerability from two sources is one finding; imported fixe
   inv.components = {deb("libssl3", "3.0.11-1~deb12u2", "openssl", "3.0.11-1~deb12u2")};
   db.st->transaction([&](sqlite::Connection& c) {
     c.prepare("INSERT INTO blobs (digest, size, created_at) VALUES ('sha256:feed', 1, 0)").run();
-    c.prepare("INSERT INTO content (digest, kind, name, version, metadata, channel, snapshot) VALUES "
-              "('sha256:feed', 'package', 'libssl3', '3.0.13-1~deb12u1', '{\"source\":\"openssl\",\"source_version\":\"3.0.13-1~deb12u1\"}', 'debian', 'x')")
+    c.prepare(
+         "INSERT INTO content (digest, kind, name, version, metadata, channel, snapshot) VALUES "
+         "('sha256:feed', 'package', 'libssl3', '3.0.13-1~deb12u1', "
+         "'{\"source\":\"openssl\",\"source_version\":\"3.0.13-1~deb12u1\"}', 'debian', 'x')")
         .run();
   });
   std::vector<scan::Finding> fs;

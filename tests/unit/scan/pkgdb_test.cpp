@@ -8,7 +8,8 @@
 
 using namespace airheal;
 
-TEST_CASE("dpkg status: installed packages only, with Source and its version", "[scan][pkgdb][dpkg]") {
+TEST_CASE("dpkg status: installed packages only, with Source and its version",
+          "[scan][pkgdb][dpkg]") {
   auto text = R"(Package: libssl3
 Status: install ok installed
 Priority: optional
@@ -48,33 +49,43 @@ Source: bash (5.2.15-2)
   CHECK(pkgs[0].source_version == "3.0.11-1~deb12u2");
   CHECK(pkgs[1].source == "libgcrypt20");
   CHECK(pkgs[1].version == "1.10.1-3+b1");
-  CHECK(pkgs[1].source_version == "1.10.1-3");  // binNMU: the source version is the one advisories name
+  CHECK(pkgs[1].source_version ==
+        "1.10.1-3");  // binNMU: the source version is the one advisories name
   CHECK(pkgs[2].name == "bash");
   CHECK(pkgs[2].source_version == "5.2.15-2");
 }
 
 TEST_CASE("distroless status.d records carry no Status and are installed", "[scan][pkgdb][dpkg]") {
-  auto pkgs = scan::parse_dpkg_status("Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n", false);
+  auto pkgs = scan::parse_dpkg_status(
+      "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n", false);
   REQUIRE(pkgs.size() == 1);
   CHECK(pkgs[0].source == "tzdata");
   CHECK(scan::parse_md5sums("d41d8cd98f00b204e9800998ecf8427e  usr/share/zoneinfo/UTC\n"
                             "0123456789abcdef0123456789abcdef *./etc/timezone\n") ==
         std::vector<std::string>{"usr/share/zoneinfo/UTC", "etc/timezone"});
-  CHECK(scan::parse_dpkg_list("/.\n/usr\n/usr/bin/bash\n") == std::vector<std::string>{"usr", "usr/bin/bash"});
+  CHECK(scan::parse_dpkg_list("/.\n/usr\n/usr/bin/bash\n") ==
+        std::vector<std::string>{"usr", "usr/bin/bash"});
 }
 
 TEST_CASE("apk installed database", "[scan][pkgdb][apk]") {
-  auto text = "C:Q1abc=\nP:libcrypto1.1\nV:1.1.1d-r0\nA:x86_64\no:openssl\nL:OpenSSL\nF:lib\nR:libcrypto.so.1.1\n"
-              "F:usr/lib\nR:libcrypto.so.1.1\n\nP:musl\nV:1.1.22-r3\nA:x86_64\nL:MIT\nF:lib\nR:ld-musl-x86_64.so.1\n";
+  auto text =
+      "C:Q1abc=\nP:libcrypto1.1\nV:1.1.1d-r0\nA:x86_64\no:openssl\nL:OpenSSL\nF:lib\nR:libcrypto."
+      "so.1.1\n"
+      "F:usr/"
+      "lib\nR:libcrypto.so.1.1\n\nP:musl\nV:1.1.22-r3\nA:x86_64\nL:MIT\nF:lib\nR:ld-musl-x86_64.so."
+      "1\n";
   auto pkgs = scan::parse_apk_installed(text);
   REQUIRE(pkgs.size() == 2);
   CHECK(pkgs[0].source == "openssl");  // origin: what the secdb names
-  CHECK(pkgs[0].files == std::vector<std::string>{"lib/libcrypto.so.1.1", "usr/lib/libcrypto.so.1.1"});
+  CHECK(pkgs[0].files ==
+        std::vector<std::string>{"lib/libcrypto.so.1.1", "usr/lib/libcrypto.so.1.1"});
   CHECK(pkgs[1].source == "musl");
 }
 
 TEST_CASE("os-release with quoting", "[scan][pkgdb]") {
-  auto m = scan::parse_os_release("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID='12'\n# c\nX=\"a\\\"b\"\n");
+  auto m = scan::parse_os_release(
+      "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID='12'\n# "
+      "c\nX=\"a\\\"b\"\n");
   CHECK(m["PRETTY_NAME"] == "Debian GNU/Linux 12 (bookworm)");
   CHECK(m["ID"] == "debian");
   CHECK(m["VERSION_ID"] == "12");
@@ -82,7 +93,8 @@ TEST_CASE("os-release with quoting", "[scan][pkgdb]") {
 }
 
 TEST_CASE("rpmdb.sqlite written by rpm 4.18 itself", "[scan][pkgdb][rpm]") {
-  if (!test::have_program("rpmbuild")) FAIL("rpm (rpmbuild) is required: scripts/setup.sh installs it");
+  if (!test::have_program("rpmbuild"))
+    FAIL("rpm (rpmbuild) is required: scripts/setup.sh installs it");
   test::TempDir dir;
   auto top = dir.path() / "rpmbuild";
   std::filesystem::create_directories(top / "SPECS");
@@ -101,14 +113,16 @@ echo hi > %{buildroot}/usr/share/demo/file
 %files
 /usr/share/demo/file
 )";
-  auto b = test::run({"rpmbuild", "--define", "_topdir " + top.string(), "-bb", (top / "SPECS" / "demo.spec").string()});
+  auto b = test::run({"rpmbuild", "--define", "_topdir " + top.string(), "-bb",
+                      (top / "SPECS" / "demo.spec").string()});
   INFO(b.out << b.err);
   REQUIRE(b.exit_code == 0);
   auto db = dir.path() / "db";
   std::filesystem::create_directories(db);
   REQUIRE(test::run({"rpm", "--dbpath", db.string(), "--initdb"}).exit_code == 0);
   auto rpmfile = top / "RPMS" / "noarch" / "demo-lib-1.2.3-4.el9.noarch.rpm";
-  auto i = test::run({"rpm", "--dbpath", db.string(), "-i", "--justdb", "--nodeps", "--noscripts", rpmfile.string()});
+  auto i = test::run({"rpm", "--dbpath", db.string(), "-i", "--justdb", "--nodeps", "--noscripts",
+                      rpmfile.string()});
   INFO(i.out << i.err);
   REQUIRE(i.exit_code == 0);
   auto bytes = fs::read_file(db / "rpmdb.sqlite", 64 << 20);

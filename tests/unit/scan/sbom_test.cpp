@@ -15,8 +15,8 @@ scan::ImageInventory sample() {
   scan::ImageInventory inv;
   inv.os = {"debian", "12", "bookworm", "Debian GNU/Linux 12 (bookworm)"};
   inv.layers = {"sha256:" + std::string(64, 'a')};
-  auto add = [&](std::string type, std::string eco, std::string name, std::string version, std::string purl,
-                 std::string source = "", std::string license = "") {
+  auto add = [&](std::string type, std::string eco, std::string name, std::string version,
+                 std::string purl, std::string source = "", std::string license = "") {
     scan::Component c;
     c.type = type;
     c.ecosystem = eco;
@@ -30,23 +30,29 @@ scan::ImageInventory sample() {
     c.location = "var/lib/dpkg/status";
     inv.components.push_back(c);
   };
-  add("deb", "Debian", "libssl3", "3.0.11-1~deb12u2", "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12", "openssl");
+  add("deb", "Debian", "libssl3", "3.0.11-1~deb12u2",
+      "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12", "openssl");
   add("golang", "Go", "stdlib", "1.19.8", "pkg:golang/stdlib@1.19.8");
-  add("golang", "Go", "golang.org/x/net", "v0.0.0-20220722155237-a158d28d115b", "pkg:golang/golang.org/x/net@v0.0.0-20220722155237-a158d28d115b");
+  add("golang", "Go", "golang.org/x/net", "v0.0.0-20220722155237-a158d28d115b",
+      "pkg:golang/golang.org/x/net@v0.0.0-20220722155237-a158d28d115b");
   add("apk", "Alpine", "musl", "1.2.4-r2", "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64", "", "MIT");
   return inv;
 }
 
-scan::SbomSubject subject() { return {"apps/web", "sha256:" + std::string(64, 'b'), {"1.0"}, 1767225600, "0.1.0"}; }
+scan::SbomSubject subject() {
+  return {"apps/web", "sha256:" + std::string(64, 'b'), {"1.0"}, 1767225600, "0.1.0"};
+}
 
 int validate(const nlohmann::json& doc) {
   test::TempDir dir;
   auto file = dir.path() / "bom.json";
   std::ofstream(file) << doc.dump(2);
   auto schemas = std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/schemas/cyclonedx/";
-  auto r = test::run({"/usr/bin/python3", std::string(AIRHEAL_SOURCE_DIR) + "/tests/support/validate_json_schema.py",
-                      schemas + "bom-1.5.SNAPSHOT.schema.json", file.string(), schemas + "spdx.SNAPSHOT.schema.json",
-                      schemas + "jsf-0.82.SNAPSHOT.schema.json"});
+  auto r =
+      test::run({"/usr/bin/python3",
+                 std::string(AIRHEAL_SOURCE_DIR) + "/tests/support/validate_json_schema.py",
+                 schemas + "bom-1.5.SNAPSHOT.schema.json", file.string(),
+                 schemas + "spdx.SNAPSHOT.schema.json", schemas + "jsf-0.82.SNAPSHOT.schema.json"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code <= 1);
   return r.exit_code;
@@ -54,7 +60,8 @@ int validate(const nlohmann::json& doc) {
 
 }  // namespace
 
-TEST_CASE("CycloneDX 1.5 SBOMs pass the official CycloneDX JSON schema", "[scan][sbom][cyclonedx]") {
+TEST_CASE("CycloneDX 1.5 SBOMs pass the official CycloneDX JSON schema",
+          "[scan][sbom][cyclonedx]") {
   auto doc = scan::cyclonedx(sample(), subject());
   CHECK(validate(doc) == 0);
   CHECK(doc["components"].size() == 5);  // the OS and four packages
@@ -70,7 +77,8 @@ TEST_CASE("CycloneDX 1.5 SBOMs pass the official CycloneDX JSON schema", "[scan]
   CHECK(validate(broken) == 1);
 }
 
-TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identifiers", "[scan][sbom][spdx]") {
+TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identifiers",
+          "[scan][sbom][spdx]") {
   auto doc = scan::spdx(sample(), subject());
   CHECK(doc["spdxVersion"] == "SPDX-2.3");
   CHECK(doc["dataLicense"] == "CC0-1.0");
@@ -78,14 +86,17 @@ TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identif
   std::string ns = doc["documentNamespace"];
   CHECK(ns.find('#') == std::string::npos);
   CHECK(ns.rfind("https://", 0) == 0);
-  CHECK(std::regex_match(doc["creationInfo"]["created"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  CHECK(std::regex_match(doc["creationInfo"]["created"].get<std::string>(),
+                         std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
   for (const auto& c : doc["creationInfo"]["creators"])
     CHECK(std::regex_match(c.get<std::string>(), std::regex("^(Tool|Organization|Person): .+")));
   std::set<std::string> ids = {"SPDXRef-DOCUMENT"};
-  static const std::set<std::string> purposes = {"APPLICATION", "FRAMEWORK", "LIBRARY", "CONTAINER", "OPERATING-SYSTEM",
-                                                 "DEVICE", "FIRMWARE", "SOURCE", "ARCHIVE", "FILE", "INSTALL", "OTHER"};
+  static const std::set<std::string> purposes = {
+      "APPLICATION", "FRAMEWORK", "LIBRARY", "CONTAINER", "OPERATING-SYSTEM", "DEVICE",
+      "FIRMWARE",    "SOURCE",    "ARCHIVE", "FILE",      "INSTALL",          "OTHER"};
   for (const auto& p : doc["packages"]) {
-    CHECK(std::regex_match(p["SPDXID"].get<std::string>(), std::regex("^SPDXRef-[0-9a-zA-Z.\\-]+$")));
+    CHECK(
+        std::regex_match(p["SPDXID"].get<std::string>(), std::regex("^SPDXRef-[0-9a-zA-Z.\\-]+$")));
     CHECK(ids.insert(p["SPDXID"].get<std::string>()).second);
     CHECK(p.contains("name"));
     CHECK(p.contains("downloadLocation"));
@@ -107,8 +118,8 @@ TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identif
 
 TEST_CASE("SBOM referrer manifests are OCI 1.1 artifacts with a subject", "[scan][sbom]") {
   auto m = scan::artifact_manifest(scan::kCycloneDxMediaType, "sha256:" + std::string(64, 'c'), 10,
-                                   "application/vnd.oci.image.manifest.v1+json", "sha256:" + std::string(64, 'b'), 500,
-                                   {{"k", "v"}});
+                                   "application/vnd.oci.image.manifest.v1+json",
+                                   "sha256:" + std::string(64, 'b'), 500, {{"k", "v"}});
   CHECK(m["artifactType"] == "application/vnd.cyclonedx+json");
   CHECK(m["config"]["mediaType"] == "application/vnd.oci.empty.v1+json");
   CHECK(m["config"]["digest"] == test::sha256_digest("{}"));

@@ -28,7 +28,8 @@ scan::FindingSubject finding() {
 }
 }  // namespace
 
-TEST_CASE("OpenVEX statements: validation, suppression by id/alias, product and subcomponent", "[scan][vex]") {
+TEST_CASE("OpenVEX statements: validation, suppression by id/alias, product and subcomponent",
+          "[scan][vex]") {
   Db db;
   const std::int64_t now = 1'800'000'000;
   auto add = [&](scan::VexStatement s) {
@@ -77,7 +78,8 @@ TEST_CASE("OpenVEX statements: validation, suppression by id/alias, product and 
   CHECK_FALSE(scan::suppression(all, {}, f, now));  // affected annotates, never suppresses
   CHECK(scan::annotations(all, f).size() == 1);
 
-  db.st->transaction([&](sqlite::Connection& c) { REQUIRE(scan::withdraw_vex(c, ok->id, now + 1)); });
+  db.st->transaction(
+      [&](sqlite::Connection& c) { REQUIRE(scan::withdraw_vex(c, ok->id, now + 1)); });
   db.st->read([&](sqlite::Connection& c) { all = scan::list_vex(c, false); });
   CHECK_FALSE(scan::suppression(all, {}, finding(), now));
   db.st->read([&](sqlite::Connection& c) { CHECK(scan::list_vex(c, true).size() == 2); });
@@ -94,7 +96,8 @@ TEST_CASE("OpenVEX statements: validation, suppression by id/alias, product and 
   CHECK(st["products"][0]["@id"].get<std::string>().rfind("pkg:oci/web", 0) == 0);
 }
 
-TEST_CASE("Exceptions suppress until they expire or are revoked, and say who and why", "[scan][vex][exception]") {
+TEST_CASE("Exceptions suppress until they expire or are revoked, and say who and why",
+          "[scan][vex][exception]") {
   Db db;
   const std::int64_t now = 1'800'000'000;
   scan::Exception e;
@@ -121,10 +124,15 @@ TEST_CASE("Exceptions suppress until they expire or are revoked, and say who and
   CHECK(sup->kind == "exception");
   CHECK(sup->detail.find("carol") != std::string::npos);
   CHECK(sup->detail.find("compensating WAF rule") != std::string::npos);
-  CHECK_FALSE(scan::suppression({}, all, finding(), now + 30 * 86400));  // expired: the finding is back
+  CHECK_FALSE(
+      scan::suppression({}, all, finding(), now + 30 * 86400));  // expired: the finding is back
   CHECK(scan::to_json(all[0], now + 31 * 86400)["state"] == "expired");
-  db.st->read([&](sqlite::Connection& c) { CHECK(scan::list_exceptions(c, false, now + 31 * 86400).empty()); });
-  db.st->transaction([&](sqlite::Connection& c) { REQUIRE(scan::revoke_exception(c, all[0].id, "dave", now + 10)); });
+  db.st->read([&](sqlite::Connection& c) {
+    CHECK(scan::list_exceptions(c, false, now + 31 * 86400).empty());
+  });
+  db.st->transaction([&](sqlite::Connection& c) {
+    REQUIRE(scan::revoke_exception(c, all[0].id, "dave", now + 10));
+  });
   db.st->read([&](sqlite::Connection& c) { all = scan::list_exceptions(c, true, now); });
   CHECK_FALSE(scan::suppression({}, all, finding(), now + 20));
   CHECK(scan::to_json(all[0], now + 20)["state"] == "revoked");

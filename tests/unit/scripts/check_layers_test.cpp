@@ -10,7 +10,8 @@ using namespace airheal;
 namespace {
 std::filesystem::path source_dir() { return AIRHEAL_SOURCE_DIR; }
 ProcessResult check(const std::filesystem::path& tree) {
-  return test::run({"python3", (source_dir() / "scripts" / "check-layers.py").string(), tree.string()});
+  return test::run(
+      {"python3", (source_dir() / "scripts" / "check-layers.py").string(), tree.string()});
 }
 }  // namespace
 
@@ -20,7 +21,8 @@ TEST_CASE("the appliance's includes follow the component layers", "[build][layer
   CHECK(r.exit_code == 0);
 }
 
-TEST_CASE("an include that points up or sideways fails the check, naming file, line and rule", "[build][layers]") {
+TEST_CASE("an include that points up or sideways fails the check, naming file, line and rule",
+          "[build][layers]") {
   test::TempDir dir;
   auto write = [&](const std::string& rel, const std::string& text) {
     std::filesystem::create_directories((dir / rel).parent_path());
@@ -34,7 +36,8 @@ TEST_CASE("an include that points up or sideways fails the check, naming file, l
   write("store/bad.cpp", "// a comment\n#include \"heal/engine.hpp\"\n");
   auto up = check(dir.path());
   CHECK(up.exit_code == 1);
-  CHECK_THAT(up.err, Catch::Contains("store/bad.cpp:2 includes heal/") && Catch::Contains("'store' may use only core"));
+  CHECK_THAT(up.err, Catch::Contains("store/bad.cpp:2 includes heal/") &&
+                         Catch::Contains("'store' may use only core"));
   std::filesystem::remove(dir / "store/bad.cpp");
 
   write("scan/side.cpp", "#include \"snapshot/format.hpp\"\n");  // same floor: sideways
@@ -44,5 +47,6 @@ TEST_CASE("an include that points up or sideways fails the check, naming file, l
   std::filesystem::remove(dir / "scan/side.cpp");
 
   write("newthing/n.cpp", "#include \"core/a.hpp\"\n");  // a folder nobody placed
-  CHECK_THAT(check(dir.path()).err, Catch::Contains("component 'newthing' is not in the layer table"));
+  CHECK_THAT(check(dir.path()).err,
+             Catch::Contains("component 'newthing' is not in the layer table"));
 }

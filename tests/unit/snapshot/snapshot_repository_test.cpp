@@ -18,10 +18,13 @@ struct Fixture {
     REQUIRE(r);
     s = std::move(*r);
   }
-  void add(const std::string& channel, std::int64_t seq, std::int64_t imported, std::optional<std::string> previous = std::nullopt) {
+  void add(const std::string& channel, std::int64_t seq, std::int64_t imported,
+           std::optional<std::string> previous = std::nullopt) {
     s->transaction([&](sqlite::Connection& c) {
-      c.prepare("INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, imported_at, signers, counts, "
-                "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      c.prepare(
+           "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, "
+           "imported_at, signers, counts, "
+           "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, test::sha256_digest(channel + std::to_string(seq)))
           .bind(2, channel)
           .bind(3, seq)

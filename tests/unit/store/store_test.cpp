@@ -38,19 +38,23 @@ struct Fixture {
     return done->digest;
   }
   std::string manifest_for(const std::string& config, const std::vector<std::string>& layers,
-                           std::optional<std::string> subject = std::nullopt, std::string artifact = "") {
+                           std::optional<std::string> subject = std::nullopt,
+                           std::string artifact = "") {
     json m = {{"schemaVersion", 2},
               {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-              {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                          {"digest", Sha256::of(config).str()},
-                          {"size", config.size()}}},
+              {"config",
+               {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                {"digest", Sha256::of(config).str()},
+                {"size", config.size()}}},
               {"layers", json::array()}};
     for (const auto& l : layers)
       m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
                              {"digest", Sha256::of(l).str()},
                              {"size", l.size()}});
     if (subject)
-      m["subject"] = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", *subject}, {"size", 1}};
+      m["subject"] = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                      {"digest", *subject},
+                      {"size", 1}};
     if (!artifact.empty()) m["artifactType"] = artifact;
     return m.dump();
   }
@@ -59,7 +63,8 @@ struct Fixture {
     auto layer = test::random_bytes(1000, seed);
     push_blob(repo, cfg);
     push_blob(repo, layer);
-    auto r = s->put_manifest(repo, tag, manifest_for(cfg, {layer}), "application/vnd.oci.image.manifest.v1+json");
+    auto r = s->put_manifest(repo, tag, manifest_for(cfg, {layer}),
+                             "application/vnd.oci.image.manifest.v1+json");
     REQUIRE(r);
     return r->digest;
   }
@@ -111,7 +116,8 @@ TEST_CASE("a wrong digest is refused and nothing becomes visible", "[store]") {
   CHECK_FALSE(f.s->upload_status("r", up->uuid));
 }
 
-TEST_CASE("an abandoned chunk is rolled back; the upload continues from its last good offset", "[store]") {
+TEST_CASE("an abandoned chunk is rolled back, the upload continues from its last good offset",
+          "[store]") {
   Fixture f;
   auto up = f.s->start_upload("r");
   {
@@ -203,8 +209,9 @@ TEST_CASE("manifests need their blobs in the repository", "[store]") {
   CHECK(r.error().code == Errc::manifest_blob_unknown);
   f.push_blob("r", cfg);
   f.push_blob("elsewhere", layer);  // present in the store, but not in r
-  CHECK(f.s->put_manifest("r", "v1", m, "application/vnd.oci.image.manifest.v1+json").error().code ==
-        Errc::manifest_blob_unknown);
+  CHECK(
+      f.s->put_manifest("r", "v1", m, "application/vnd.oci.image.manifest.v1+json").error().code ==
+      Errc::manifest_blob_unknown);
   CHECK(f.s->mount_blob("r", "elsewhere", Sha256::of(layer)));
   auto ok = f.s->put_manifest("r", "v1", m, "application/vnd.oci.image.manifest.v1+json");
   REQUIRE(ok);
@@ -231,7 +238,8 @@ TEST_CASE("tags list in order with pagination, and events report moves", "[store
   CHECK(f.s->list_tags("nope", 0, "").error().code == Errc::name_unknown);
   bool moved = false;
   for (const auto& e : events)
-    if (e.kind == store::Event::Kind::tag_moved && e.tag == "b" && e.previous == d1.str() && e.digest == d4.str())
+    if (e.kind == store::Event::Kind::tag_moved && e.tag == "b" && e.previous == d1.str() &&
+        e.digest == d4.str())
       moved = true;
   CHECK(moved);
   // The tag's earlier digest is remembered (the heal engine recognises earlier base versions).
@@ -267,7 +275,8 @@ TEST_CASE("garbage collection keeps everything reachable and removes the rest", 
   REQUIRE(f.s->retain("r", retained, "rollback"));
   auto untagged = f.push_image("r", "temp", 3);
   REQUIRE(f.s->delete_manifest("r", "temp"));  // untagged now
-  REQUIRE(f.s->delete_manifest("r", "old"));   // untagged but retained... deleting by tag keeps retention
+  REQUIRE(f.s->delete_manifest("r",
+                               "old"));  // untagged but retained... deleting by tag keeps retention
   f.push_blob("r", "{}");
   auto sbom = f.manifest_for("{}", {}, kept.str(), "application/spdx+json");
   REQUIRE(f.s->put_manifest("r", Sha256::of(sbom).str(), sbom, ""));
@@ -289,8 +298,10 @@ TEST_CASE("garbage collection keeps everything reachable and removes the rest", 
   CHECK(std::filesystem::exists(f.s->blob_path(orphan)));  // dry run deletes nothing
   o.dry_run = false;
   auto r = f.s->gc(o);
-  CHECK(std::find(r.manifests_removed.begin(), r.manifests_removed.end(), untagged.str()) != r.manifests_removed.end());
-  CHECK(std::find(r.blobs_removed.begin(), r.blobs_removed.end(), orphan.str()) != r.blobs_removed.end());
+  CHECK(std::find(r.manifests_removed.begin(), r.manifests_removed.end(), untagged.str()) !=
+        r.manifests_removed.end());
+  CHECK(std::find(r.blobs_removed.begin(), r.blobs_removed.end(), orphan.str()) !=
+        r.blobs_removed.end());
   CHECK(r.uploads_removed == std::vector<std::string>{up->uuid});
   CHECK_FALSE(std::filesystem::exists(f.s->blob_path(orphan)));
   CHECK(f.s->get_manifest("r", "keep"));
@@ -315,7 +326,8 @@ TEST_CASE("store check finds corrupted, missing and stray blobs", "[store]") {
   REQUIRE(r.problems.size() == 1);
   CHECK_THAT(r.problems[0], Catch::Contains(victim.str()) && Catch::Contains("hashes to"));
   std::filesystem::remove(f.s->blob_path(victim));
-  CHECK_THAT(f.s->check().problems.at(0), Catch::Contains(victim.str()) && Catch::Contains("its file is missing"));
+  CHECK_THAT(f.s->check().problems.at(0),
+             Catch::Contains(victim.str()) && Catch::Contains("its file is missing"));
   auto stray = f.dir / "state" / "blobs" / "sha256" / "ab" / ("ab" + std::string(62, '0'));
   std::filesystem::create_directories(stray.parent_path());
   std::ofstream(stray) << "x";
@@ -324,7 +336,8 @@ TEST_CASE("store check finds corrupted, missing and stray blobs", "[store]") {
   CHECK(found);
 }
 
-TEST_CASE("store check reads one consistent state while images, blobs and referrers are written", "[store]") {
+TEST_CASE("store check reads one consistent state while images, blobs and referrers are written",
+          "[store]") {
   Fixture f;
   f.push_image("r", "v0", 1);
   std::atomic<bool> done{false};
@@ -340,12 +353,15 @@ TEST_CASE("store check reads one consistent state while images, blobs and referr
           auto up = f.s->start_upload("r");
           if (!up) throw std::runtime_error(up.error().message);
           auto w = f.s->open_upload("r", up->uuid, 0);
-          if (!w || !(*w)->write(b.data(), b.size()) || !(*w)->commit()) throw std::runtime_error("upload failed");
+          if (!w || !(*w)->write(b.data(), b.size()) || !(*w)->commit())
+            throw std::runtime_error("upload failed");
           w->reset();
-          if (!f.s->finish_upload("r", up->uuid, Sha256::of(b))) throw std::runtime_error("finish failed");
+          if (!f.s->finish_upload("r", up->uuid, Sha256::of(b)))
+            throw std::runtime_error("finish failed");
         }
         auto m = f.manifest_for(cfg, {layer});
-        if (!f.s->put_manifest("r", "v" + std::to_string(i), m, "application/vnd.oci.image.manifest.v1+json"))
+        if (!f.s->put_manifest("r", "v" + std::to_string(i), m,
+                               "application/vnd.oci.image.manifest.v1+json"))
           throw std::runtime_error("manifest refused");
         ++written;
       }
@@ -382,7 +398,8 @@ TEST_CASE("an unusable state directory is refused with a precise message", "[sto
   CHECK_THAT(r.error().message, Catch::Contains("not a directory"));
   if (::geteuid() != 0) {
     std::filesystem::create_directories(dir / "ro");
-    std::filesystem::permissions(dir / "ro", std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+    std::filesystem::permissions(
+        dir / "ro", std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
     CHECK_FALSE(store::Store::open(dir / "ro"));
   }
 }
@@ -411,7 +428,8 @@ TEST_CASE("transactions and reads return what their function returns", "[store]"
   REQUIRE(made);
   CHECK(*made > 0);
   CHECK(f.s->read(count) == before + 1);
-  Status refused = f.s->transaction([](sqlite::Connection&) -> Status { return make_error(Errc::invalid_argument, "no"); });
+  Status refused = f.s->transaction(
+      [](sqlite::Connection&) -> Status { return make_error(Errc::invalid_argument, "no"); });
   CHECK(!refused);
   CHECK(refused.error().message == "no");
   // An exception still rolls the transaction back.

@@ -37,7 +37,8 @@ std::optional<int> dpkg_oracle(const std::string& a, const std::string& b) {
 }
 }  // namespace
 
-TEST_CASE("dpkg comparison agrees with the dpkg and apt test vectors and with dpkg itself", "[version][dpkg]") {
+TEST_CASE("dpkg comparison agrees with the dpkg and apt test vectors and with dpkg itself",
+          "[version][dpkg]") {
   for (const auto* file : {"dpkg_Dpkg_Version_t.cases", "apt_versions.lst"}) {
     auto cases = load_cases(file);
     REQUIRE(cases.size() > 40);
@@ -58,9 +59,11 @@ TEST_CASE("dpkg comparison agrees with the dpkg and apt test vectors and with dp
 }
 
 TEST_CASE("dpkg comparison on real Debian version strings", "[version][dpkg]") {
-  const std::vector<std::string> v = {"1.2.13.dfsg-1", "1:1.2.13.dfsg-1", "2.36-9+deb12u4", "2.36-9+deb12u10",
-                                      "3.0.11-1~deb12u2", "3.0.11-1", "1.0~rc1-1", "1.0-1", "7.88.1-10+deb12u5",
-                                      "7.88.1-10+b1", "5.2.15-2+b2", "5.2.15-2", "0.0~git20230101.abc-1", "20230311"};
+  const std::vector<std::string> v = {
+      "1.2.13.dfsg-1",         "1:1.2.13.dfsg-1", "2.36-9+deb12u4", "2.36-9+deb12u10",
+      "3.0.11-1~deb12u2",      "3.0.11-1",        "1.0~rc1-1",      "1.0-1",
+      "7.88.1-10+deb12u5",     "7.88.1-10+b1",    "5.2.15-2+b2",    "5.2.15-2",
+      "0.0~git20230101.abc-1", "20230311"};
   for (const auto& a : v)
     for (const auto& b : v) {
       INFO(a << " vs " << b);
@@ -68,10 +71,12 @@ TEST_CASE("dpkg comparison on real Debian version strings", "[version][dpkg]") {
     }
 }
 
-TEST_CASE("semver precedence follows semver.org, with Go's v prefix and pseudo-versions", "[version][semver]") {
-  const std::vector<std::string> ordered = {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
-                                            "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1",
-                                            "1.10.0", "2.0.0"};
+TEST_CASE("semver precedence follows semver.org, with Go's v prefix and pseudo-versions",
+          "[version][semver]") {
+  const std::vector<std::string> ordered = {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
+                                            "1.0.0-beta",  "1.0.0-beta.2",  "1.0.0-beta.11",
+                                            "1.0.0-rc.1",  "1.0.0",         "1.0.1",
+                                            "1.10.0",      "2.0.0"};
   for (std::size_t i = 0; i < ordered.size(); ++i)
     for (std::size_t j = 0; j < ordered.size(); ++j) {
       INFO(ordered[i] << " vs " << ordered[j]);
@@ -80,7 +85,8 @@ TEST_CASE("semver precedence follows semver.org, with Go's v prefix and pseudo-v
   CHECK(*version::compare_semver("v1.2.3", "1.2.3") == 0);
   CHECK(*version::compare_semver("2.8.6+incompatible", "2.8.6") == 0);  // build metadata is ignored
   CHECK(*version::compare_semver("v0.0.0-20191109021931-daa7c04131f5", "v0.1.0") == -1);
-  CHECK(*version::compare_semver("v0.0.0-20191109021931-daa7c04131f5", "v0.0.0-20200101000000-aaaaaaaaaaaa") == -1);
+  CHECK(*version::compare_semver("v0.0.0-20191109021931-daa7c04131f5",
+                                 "v0.0.0-20200101000000-aaaaaaaaaaaa") == -1);
   CHECK(*version::compare_semver("1.21.0-0.20230101", "1.21.0") == -1);
   for (auto bad : {"1.0", "01.0.0", "1.0.0-", "1.0.0-01", "1.0.0+", "a.b.c", "", "1.0.0-a..b"}) {
     INFO(bad);
@@ -99,7 +105,8 @@ struct ApkVectors {
   std::vector<std::pair<std::string, bool>> validity;
 };
 ApkVectors load_apk() {
-  std::ifstream in(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/apk_version.data");
+  std::ifstream in(std::string(AIRHEAL_SOURCE_DIR) +
+                   "/tests/data/version-vectors/apk_version.data");
   REQUIRE(in);
   ApkVectors v;
   std::string line;
@@ -113,7 +120,8 @@ ApkVectors load_apk() {
       v.validity.emplace_back(valid ? a : a.substr(1), valid);
       continue;
     }
-    if (op == "<" || op == ">" || op == "=") v.ordered.push_back({a, b, op == "<" ? -1 : op == ">" ? 1 : 0});
+    if (op == "<" || op == ">" || op == "=")
+      v.ordered.push_back({a, b, op == "<" ? -1 : op == ">" ? 1 : 0});
   }
   return v;
 }
@@ -154,8 +162,10 @@ TEST_CASE("apk comparison agrees with apk-tools' own vectors", "[version][apk]")
   CHECK(version::compare("Alpine:v3.10", "1.1.1d-r0", "1.1.1g-r0") == -1);
 }
 
-TEST_CASE("rpm comparison agrees with rpm's vectors, go-rpm-version's and osv-scalibr's, and rpm 4.18 itself",
-          "[version][rpm]") {
+TEST_CASE(
+    "rpm comparison agrees with rpm's vectors, go-rpm-version's and osv-scalibr's, and rpm 4.18 "
+    "itself",
+    "[version][rpm]") {
   if (!test::have_program("rpm")) FAIL("rpm is not installed (scripts/setup.sh installs it)");
   std::vector<std::pair<std::string, std::string>> all;
   for (const auto& c : load_cases("rpmvercmp.cases")) {
@@ -163,7 +173,8 @@ TEST_CASE("rpm comparison agrees with rpm's vectors, go-rpm-version's and osv-sc
     CHECK(version::rpmvercmp(c.a, c.b) == c.expected);
     all.emplace_back(c.a, c.b);
   }
-  std::ifstream gj(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/go-rpm-version_cases.json");
+  std::ifstream gj(std::string(AIRHEAL_SOURCE_DIR) +
+                   "/tests/data/version-vectors/go-rpm-version_cases.json");
   auto cases = nlohmann::json::parse(gj);
   REQUIRE(cases.size() > 4000);
   for (const auto& c : cases) {
@@ -171,7 +182,8 @@ TEST_CASE("rpm comparison agrees with rpm's vectors, go-rpm-version's and osv-sc
     INFO(a << " vs " << b);
     CHECK(version::rpmvercmp(a, b) == c["expected"].get<int>());
   }
-  std::ifstream rh(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/osv-scalibr_redhat-versions.txt");
+  std::ifstream rh(std::string(AIRHEAL_SOURCE_DIR) +
+                   "/tests/data/version-vectors/osv-scalibr_redhat-versions.txt");
   std::string line;
   std::size_t n = 0;
   while (std::getline(rh, line)) {
@@ -185,10 +197,24 @@ TEST_CASE("rpm comparison agrees with rpm's vectors, go-rpm-version's and osv-sc
   }
   CHECK(n > 150);
   // Real EVRs of the shapes RHEL, Rocky and SUSE ship, every pair against rpm itself.
-  const std::vector<std::string> real = {"1.1.1k-7.el8_6", "1:1.1.1k-7.el8_6", "1:1.1.1k-12.el8_9", "3.0.7-25.el9_3",
-                                         "3.0.7-27.el9", "2.28-225.el8", "2.28-225.el8_8.6", "0:2.28-225.el8",
-                                         "7.61.1-30.el8_8.3", "7.61.1-30.el8_8.10", "1.0~rc1-1", "1.0-1", "1.0^git1-1",
-                                         "1.0", "5.2.15-150300", "2.9.14+suse.1-150500.3.9.1", "a:1.0", "1.0-"};
+  const std::vector<std::string> real = {"1.1.1k-7.el8_6",
+                                         "1:1.1.1k-7.el8_6",
+                                         "1:1.1.1k-12.el8_9",
+                                         "3.0.7-25.el9_3",
+                                         "3.0.7-27.el9",
+                                         "2.28-225.el8",
+                                         "2.28-225.el8_8.6",
+                                         "0:2.28-225.el8",
+                                         "7.61.1-30.el8_8.3",
+                                         "7.61.1-30.el8_8.10",
+                                         "1.0~rc1-1",
+                                         "1.0-1",
+                                         "1.0^git1-1",
+                                         "1.0",
+                                         "5.2.15-150300",
+                                         "2.9.14+suse.1-150500.3.9.1",
+                                         "a:1.0",
+                                         "1.0-"};
   for (const auto& a : real)
     for (const auto& b : real) all.emplace_back(a, b);
   auto oracle = rpm_oracle(all);

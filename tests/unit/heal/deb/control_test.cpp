@@ -23,14 +23,17 @@ TEST_CASE("Relationship fields parse as Debian Policy 7.1 writes them", "[heal][
   };
   // Real fields from bookworm packages first, then the corners of the grammar.
   const Case cases[] = {
-      {"libc6 (>= 2.34), libgcc-s1 (>= 3.0), libgnutls30 (>= 3.7.5)", "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libgnutls30 (>= 3.7.5)"},
-      {"adduser, gpgv | gpgv2 | gpgv1, libapt-pkg6.0 (>= 2.6.2)", "adduser, gpgv | gpgv2 | gpgv1, libapt-pkg6.0 (>= 2.6.2)"},
+      {"libc6 (>= 2.34), libgcc-s1 (>= 3.0), libgnutls30 (>= 3.7.5)",
+       "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libgnutls30 (>= 3.7.5)"},
+      {"adduser, gpgv | gpgv2 | gpgv1, libapt-pkg6.0 (>= 2.6.2)",
+       "adduser, gpgv | gpgv2 | gpgv1, libapt-pkg6.0 (>= 2.6.2)"},
       {"libpam-modules-bin (= 1.5.2-6+deb12u3)", "libpam-modules-bin (= 1.5.2-6+deb12u3)"},
       {"libc-bin (>> 2.36), libc6 (<< 2.37)", "libc-bin (>> 2.36), libc6 (<< 2.37)"},
       {"python3:any (>= 3.2~), perl:native", "python3:any (>= 3.2~), perl:native"},
       {"debconf (>= 0.5) | debconf-2.0", "debconf (>= 0.5) | debconf-2.0"},
       {"  a1 ( >=1.0 )  ,\n b2(<<2:3-4) ", "a1 (>= 1.0), b2 (<< 2:3-4)"},
-      {"foo (< 1), bar (> 2)", "foo (<= 1), bar (>= 2)"},  // obsolete operators keep their old meaning
+      {"foo (< 1), bar (> 2)",
+       "foo (<= 1), bar (>= 2)"},  // obsolete operators keep their old meaning
       {"libfoo [amd64 i386] <!nocheck>, bar", "libfoo, bar"},
       {"a1, , b2,", "a1, b2"},
       {"", ""},
@@ -98,7 +101,8 @@ TEST_CASE("A real dpkg status file parses into its installed packages", "[heal][
   CHECK((*again)[0].fields() == (*paras)[0].fields());
 }
 
-TEST_CASE("Control paragraphs that dpkg would refuse are refused with the line", "[heal][deb][hostile]") {
+TEST_CASE("Control paragraphs that dpkg would refuse are refused with the line",
+          "[heal][deb][hostile]") {
   struct Case {
     const char* text;
     const char* error;
@@ -124,9 +128,11 @@ TEST_CASE("Control paragraphs that dpkg would refuse are refused with the line",
   CHECK_FALSE(package_from((*v)[0]));
 }
 
-TEST_CASE("Satisfaction follows dpkg: versions, Provides and architecture qualifiers", "[heal][deb]") {
+TEST_CASE("Satisfaction follows dpkg: versions, Provides and architecture qualifiers",
+          "[heal][deb]") {
   auto paras = parse_paragraphs(
-      "Package: apt\nVersion: 2.6.2\nArchitecture: amd64\nProvides: apt-transport-https (= 2.6.2)\n\n"
+      "Package: apt\nVersion: 2.6.2\nArchitecture: amd64\nProvides: apt-transport-https (= "
+      "2.6.2)\n\n"
       "Package: mawk\nVersion: 1.3.4.20200120-3.1\nArchitecture: amd64\nProvides: awk\n\n"
       "Package: tzdata\nVersion: 2026f-0+deb12u1\nArchitecture: all\n");
   REQUIRE(paras);
@@ -139,7 +145,8 @@ TEST_CASE("Satisfaction follows dpkg: versions, Provides and architecture qualif
   CHECK(satisfies(rel("apt-transport-https (>= 1.5~alpha4~)"), apt));
   CHECK_FALSE(satisfies(rel("apt-transport-https (>= 2.7)"), apt));
   CHECK(satisfies(rel("awk"), mawk));
-  CHECK_FALSE(satisfies(rel("awk (>= 1)"), mawk));  // an unversioned Provides satisfies only unversioned relations
+  CHECK_FALSE(satisfies(rel("awk (>= 1)"),
+                        mawk));  // an unversioned Provides satisfies only unversioned relations
   CHECK(satisfies(rel("apt:amd64"), apt));
   CHECK_FALSE(satisfies(rel("apt:i386"), apt));
   CHECK(satisfies(rel("apt:any"), apt));

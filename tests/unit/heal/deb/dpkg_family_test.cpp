@@ -4,9 +4,8 @@
 // record is made up here and says so.
 #include "heal/deb/dpkg_family.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "core/fs.hpp"
@@ -44,12 +43,16 @@ PackagePin pin_of(const std::string& name, const fsys::path& deb, const std::str
 // An image's files held in memory: PATH -> content.
 ImageFiles image_of(std::map<std::string, std::string> contents) {
   std::map<std::string, scan::FinalFile> files;
-  for (const auto& [path, data] : contents) files[path] = scan::FinalFile{0, scan::LayerFile{path, 'f', data.size(), ""}};
-  return ImageFiles(files, [contents](const std::string& path, const scan::FinalFile&, std::uint64_t cap) -> Result<std::string> {
-    const auto& data = contents.at(path);
-    if (data.size() > cap) return make_error(Errc::too_large, path + " is too large");
-    return data;
-  });
+  for (const auto& [path, data] : contents)
+    files[path] = scan::FinalFile{0, scan::LayerFile{path, 'f', data.size(), ""}};
+  return ImageFiles(files,
+                    [contents](const std::string& path, const scan::FinalFile&,
+                               std::uint64_t cap) -> Result<std::string> {
+                      const auto& data = contents.at(path);
+                      if (data.size() > cap)
+                        return make_error(Errc::too_large, path + " is too large");
+                      return data;
+                    });
 }
 
 const PackageFamily& dpkg() {
@@ -60,7 +63,8 @@ const PackageFamily& dpkg() {
 
 }  // namespace
 
-TEST_CASE("The dpkg family is found by name, orders Debian versions and knows its database", "[heal][deb]") {
+TEST_CASE("The dpkg family is found by name, orders Debian versions and knows its database",
+          "[heal][deb]") {
   CHECK(package_family("dpkg") != nullptr);
   CHECK(package_family("apk") == nullptr);  // not yet behind the interface
   CHECK(dpkg().name() == "dpkg");
@@ -73,11 +77,14 @@ TEST_CASE("The dpkg family is found by name, orders Debian versions and knows it
   CHECK_FALSE(dpkg().database_path("var/lib/dpkgx/status"));
   CHECK_FALSE(dpkg().database_path("usr/lib/dpkg"));
   // Paths are normalised; one that climbs out of the image root is left out.
-  CHECK(deb::md5sums_paths("0123456789abcdef0123456789abcdef  usr/bin/x\nshort\n0123456789abcdef0123456789abcdef  ./etc/y\n"
-                           "0123456789abcdef0123456789abcdef  ../../etc/shadow\n") == std::set<std::string>{"usr/bin/x", "etc/y"});
+  CHECK(deb::md5sums_paths("0123456789abcdef0123456789abcdef  "
+                           "usr/bin/x\nshort\n0123456789abcdef0123456789abcdef  ./etc/y\n"
+                           "0123456789abcdef0123456789abcdef  ../../etc/shadow\n") ==
+        std::set<std::string>{"usr/bin/x", "etc/y"});
 }
 
-TEST_CASE("The dpkg family reads a real .deb and refuses one that is not what its pin says", "[heal][deb]") {
+TEST_CASE("The dpkg family reads a real .deb and refuses one that is not what its pin says",
+          "[heal][deb]") {
   auto deb = download_deb("bash", archive_version("bash"));
   auto pin = pin_of("bash", deb);
   auto fp = dpkg().read_package(pin, deb);
@@ -103,7 +110,10 @@ TEST_CASE("The dpkg family reads a real .deb and refuses one that is not what it
   CHECK_FALSE(dpkg().read_package(pin, t / "junk.deb"));
 }
 
-TEST_CASE("A tool install runs the image's apt-get, or dpkg calls in Pre-Depends order, from a local repository", "[heal][deb]") {
+TEST_CASE(
+    "A tool install runs the image's apt-get, or dpkg calls in Pre-Depends order, from a local "
+    "repository",
+    "[heal][deb]") {
   TempDir t;
   // bash Pre-Depends on libtinfo6: dpkg must install libtinfo6 in an earlier call.
   auto bash = download_deb("bash", archive_version("bash"));
@@ -129,8 +139,10 @@ TEST_CASE("A tool install runs the image's apt-get, or dpkg calls in Pre-Depends
     CHECK(index->find("Package: bash\n") != std::string::npos);
     CHECK(index->find("SHA256: " + fixed[1].sha256) != std::string::npos);
     REQUIRE(install->mounts.size() == 2);
-    CHECK((install->mounts[0].host == t / "repo" && install->mounts[0].target == deb::kRepoMount && install->mounts[0].read_only));
-    CHECK((install->mounts[1].host == t / "scratch" && install->mounts[1].target == deb::kAptStateMount && !install->mounts[1].read_only));
+    CHECK((install->mounts[0].host == t / "repo" && install->mounts[0].target == deb::kRepoMount &&
+           install->mounts[0].read_only));
+    CHECK((install->mounts[1].host == t / "scratch" &&
+           install->mounts[1].target == deb::kAptStateMount && !install->mounts[1].read_only));
     CHECK(fsys::is_directory(t / "scratch" / "lists" / "partial"));
     CHECK(install->setup.size() == 3);
     REQUIRE(install->commands.size() == 3);
@@ -139,10 +151,12 @@ TEST_CASE("A tool install runs the image's apt-get, or dpkg calls in Pre-Depends
     const auto& add = install->commands[1];
     CHECK(std::find(add.begin(), add.end(), "--no-remove") != add.end());
     CHECK(std::find(add.begin(), add.end(), "bash:amd64=" + plan.packages[0].version) != add.end());
-    CHECK(std::find(add.begin(), add.end(), "libtinfo6:amd64=" + plan.packages[1].version) != add.end());
+    CHECK(std::find(add.begin(), add.end(), "libtinfo6:amd64=" + plan.packages[1].version) !=
+          add.end());
     CHECK(install->commands[2].front() == "apt-mark");
     CHECK(install->commands[2].back() == "libtinfo6");
-    CHECK(std::find(install->env.begin(), install->env.end(), "DEBIAN_FRONTEND=noninteractive") != install->env.end());
+    CHECK(std::find(install->env.begin(), install->env.end(), "DEBIAN_FRONTEND=noninteractive") !=
+          install->env.end());
   }
   SECTION("dpkg") {
     plan.installer = "dpkg";
@@ -162,7 +176,10 @@ TEST_CASE("A tool install runs the image's apt-get, or dpkg calls in Pre-Depends
   }
 }
 
-TEST_CASE("Files written for a distroless image: the package's files, its status.d record replaced, md5sums and whiteouts", "[heal][deb]") {
+TEST_CASE(
+    "Files written for a distroless image: the package's files, its status.d record replaced, "
+    "md5sums and whiteouts",
+    "[heal][deb]") {
   TempDir t;
   auto deb = download_deb("zlib1g", archive_version("zlib1g"));
   auto pin = pin_of("zlib1g", deb, "var/lib/dpkg/status.d/zlib1g");
@@ -173,8 +190,10 @@ TEST_CASE("Files written for a distroless image: the package's files, its status
   // Made up: the image's older record (two stanzas in one file, as some distroless images keep
   // them) and an md5sums naming a file the fixed build no longer ships.
   auto image = image_of({{"var/lib/dpkg/status.d/zlib1g",
-                          "Package: zlib1g\nVersion: 1:1.2.11.dfsg-0\nArchitecture: amd64\n\nPackage: other\nVersion: 1\n"},
-                         {"var/lib/dpkg/status.d/zlib1g.md5sums", "0123456789abcdef0123456789abcdef  usr/lib/libz-old.so.1\n"},
+                          "Package: zlib1g\nVersion: 1:1.2.11.dfsg-0\nArchitecture: "
+                          "amd64\n\nPackage: other\nVersion: 1\n"},
+                         {"var/lib/dpkg/status.d/zlib1g.md5sums",
+                          "0123456789abcdef0123456789abcdef  usr/lib/libz-old.so.1\n"},
                          {"usr/lib/libz-old.so.1", "old"}});
   LayerWriter w(t / "layer");
   REQUIRE(dpkg().write_files(plan, {*fp}, image, w));
@@ -189,7 +208,8 @@ TEST_CASE("Files written for a distroless image: the package's files, its status
   auto record = scan::read_layer_file(blob->file, "var/lib/dpkg/status.d/zlib1g", 1 << 20);
   REQUIRE(record);
   CHECK(record->find("Version: " + pin.version + "\n") != std::string::npos);
-  CHECK(record->find("Package: other\nVersion: 1\n") != std::string::npos);  // the other stanza, as it was
+  CHECK(record->find("Package: other\nVersion: 1\n") !=
+        std::string::npos);  // the other stanza, as it was
   auto sums = scan::read_layer_file(blob->file, "var/lib/dpkg/status.d/zlib1g.md5sums", 1 << 20);
   REQUIRE(sums);
   CHECK(deb::md5sums_paths(*sums) == real_paths);
@@ -201,22 +221,30 @@ TEST_CASE("Files written for a distroless image: the package's files, its status
   CHECK_FALSE(dpkg().write_files(plan, {*fp}, broken, w2));
 }
 
-TEST_CASE("The installed database is read from this host's real dpkg status, or from status.d records", "[heal][deb]") {
+TEST_CASE(
+    "The installed database is read from this host's real dpkg status, or from status.d records",
+    "[heal][deb]") {
   auto status = fs::read_file("/var/lib/dpkg/status", 64 << 20);
   REQUIRE(status);
-  std::map<std::string, std::string> files{{"var/lib/dpkg/status", *status}, {"usr/bin/apt-get", "ELF"}};
-  if (auto es = fs::read_file("/var/lib/apt/extended_states", 16 << 20)) files["var/lib/apt/extended_states"] = *es;
+  std::map<std::string, std::string> files{{"var/lib/dpkg/status", *status},
+                                           {"usr/bin/apt-get", "ELF"}};
+  if (auto es = fs::read_file("/var/lib/apt/extended_states", 16 << 20))
+    files["var/lib/apt/extended_states"] = *es;
   auto db = deb::DpkgFamily::read_database(image_of(files), true);
   REQUIRE(db);
   auto listed = run_ok({"dpkg-query", "-W", "-f=${Package}\n"});
-  CHECK(db->packages.size() == static_cast<std::size_t>(std::count(listed.out.begin(), listed.out.end(), '\n')));
+  CHECK(db->packages.size() ==
+        static_cast<std::size_t>(std::count(listed.out.begin(), listed.out.end(), '\n')));
   CHECK(db->apt);
   CHECK(db->architecture == "amd64");
   CHECK(db->record.empty());
 
-  // Made up: a distroless image's status.d, one record airheal cannot read (left out) and one it can.
-  auto distroless = image_of({{"var/lib/dpkg/status.d/libc6", "Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\n"},
-                              {"var/lib/dpkg/status.d/libc6.md5sums", "0123456789abcdef0123456789abcdef  usr/lib/libc.so.6\n"},
+  // Made up: a distroless image's status.d, one record airheal cannot read (left out) and one it
+  // can.
+  auto distroless = image_of({{"var/lib/dpkg/status.d/libc6",
+                               "Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\n"},
+                              {"var/lib/dpkg/status.d/libc6.md5sums",
+                               "0123456789abcdef0123456789abcdef  usr/lib/libc.so.6\n"},
                               {"var/lib/dpkg/status.d/bad", "Package: bad\nVersion: !!\n"}});
   auto d = deb::DpkgFamily::read_database(distroless, false);
   REQUIRE(d);
@@ -226,6 +254,7 @@ TEST_CASE("The installed database is read from this host's real dpkg status, or 
   CHECK_FALSE(d->apt);
 
   // A status file that is not dpkg's format is an error.
-  CHECK_FALSE(deb::DpkgFamily::read_database(image_of({{"var/lib/dpkg/status", std::string(10, '\0')}}), true));
+  CHECK_FALSE(deb::DpkgFamily::read_database(
+      image_of({{"var/lib/dpkg/status", std::string(10, '\0')}}), true));
   CHECK_FALSE(deb::DpkgFamily::read_database(image_of({}), true));
 }

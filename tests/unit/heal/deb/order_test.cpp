@@ -11,7 +11,8 @@ using namespace airheal::heal::deb;
 
 namespace {
 std::vector<Package> real_security_builds(const char* file) {
-  auto text = fs::read_file(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/debian/" + file, 64 << 20);
+  auto text =
+      fs::read_file(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/debian/" + file, 64 << 20);
   REQUIRE(text);
   auto paras = parse_paragraphs(*text);
   REQUIRE(paras);
@@ -21,7 +22,8 @@ std::vector<Package> real_security_builds(const char* file) {
 }
 
 // Every Pre-Depends inside the set points to an earlier call; every package is in exactly one.
-void check_order(const std::vector<Package>& pkgs, const std::vector<std::vector<std::size_t>>& batches) {
+void check_order(const std::vector<Package>& pkgs,
+                 const std::vector<std::vector<std::size_t>>& batches) {
   std::map<std::string, std::size_t> call_of;
   std::size_t placed = 0;
   for (std::size_t b = 0; b < batches.size(); ++b)
@@ -40,7 +42,8 @@ void check_order(const std::vector<Package>& pkgs, const std::vector<std::vector
 }
 }  // namespace
 
-TEST_CASE("dpkg calls are ordered by Pre-Depends: pam's modules after their helper binaries", "[heal][deb]") {
+TEST_CASE("dpkg calls are ordered by Pre-Depends: pam's modules after their helper binaries",
+          "[heal][deb]") {
   // The 25 builds bookworm-security had for a realistic bookworm image on 2026-11-29: one unordered
   // `dpkg -i` of them failed with "libpam-modules pre-depends on libpam-modules-bin (= ...)".
   auto pkgs = real_security_builds("bookworm-security.Packages");
@@ -56,16 +59,18 @@ TEST_CASE("dpkg calls are ordered by Pre-Depends: pam's modules after their help
   CHECK(call_of["tzdata"] == 0);
 }
 
-TEST_CASE("dpkg call order over bullseye's security builds keeps every pre-dependency first", "[heal][deb]") {
+TEST_CASE("dpkg call order over bullseye's security builds keeps every pre-dependency first",
+          "[heal][deb]") {
   auto pkgs = real_security_builds("bullseye-security.Packages");
   REQUIRE(pkgs.size() == 45);
   check_order(pkgs, dpkg_batches(pkgs));
 }
 
-TEST_CASE("Pre-Depends cycles share one dpkg call; an empty set needs none", "[heal][deb]") {
+TEST_CASE("Pre-Depends cycles share one dpkg call, an empty set needs none", "[heal][deb]") {
   // Made up: no two real packages pre-depend on each other, but the input is untrusted.
   auto paras = parse_paragraphs(
-      "Package: aa\nVersion: 1\nPre-Depends: bb\n\nPackage: bb\nVersion: 1\nPre-Depends: aa\n\nPackage: cc\nVersion: 1\nPre-Depends: aa\n");
+      "Package: aa\nVersion: 1\nPre-Depends: bb\n\nPackage: bb\nVersion: 1\nPre-Depends: "
+      "aa\n\nPackage: cc\nVersion: 1\nPre-Depends: aa\n");
   REQUIRE(paras);
   std::vector<Package> pkgs;
   for (const auto& p : *paras) pkgs.push_back(*package_from(p));

@@ -98,8 +98,10 @@ void run_case(const fsys::path& file) {
       for (auto& p : input.installed)
         if (p.name == pkg) {
           found = true;
-          if (field == "Status") p.status = value;
-          else FAIL("installed-set supports Status only");
+          if (field == "Status")
+            p.status = value;
+          else
+            FAIL("installed-set supports Status only");
         }
       REQUIRE(found);
     } else if (kw == "pool-without") {
@@ -127,12 +129,14 @@ void run_case(const fsys::path& file) {
   }
   flush_stanza();
   if (all_newer) {
-    std::map<std::string, std::string> newest;  // source -> highest newer source version in the pool
+    std::map<std::string, std::string>
+        newest;  // source -> highest newer source version in the pool
     for (const auto& i : input.installed) {
       if (!i.installed()) continue;
       for (const auto& p : input.pool)
         if (p.name == i.name && version::compare_dpkg(p.version, i.version).value_or(0) > 0 &&
-            (!newest.count(i.source) || version::compare_dpkg(p.source_version, newest[i.source]).value_or(0) > 0))
+            (!newest.count(i.source) ||
+             version::compare_dpkg(p.source_version, newest[i.source]).value_or(0) > 0))
           newest[i.source] = p.source_version;
     }
     for (const auto& [s, v] : newest) input.requests.push_back({s, v, {"TEST-" + s}});
@@ -142,7 +146,8 @@ void run_case(const fsys::path& file) {
   auto res = resolve(input);
   std::ostringstream got;
   for (const auto& c : res.choices)
-    got << "choice " << input.pool[c.pool].id() << " for " << c.origin << (c.needed_by.empty() ? "" : " (" + c.needed_by + ")") << "\n";
+    got << "choice " << input.pool[c.pool].id() << " for " << c.origin
+        << (c.needed_by.empty() ? "" : " (" + c.needed_by + ")") << "\n";
   for (const auto& d : res.deferred) got << "deferred " << d.source << ": " << d.reason << "\n";
   INFO(file.filename().string() << "\n" << got.str());
   auto choice = [&](const std::string& name) -> const Choice* {
@@ -157,20 +162,25 @@ void run_case(const fsys::path& file) {
   };
   for (const auto& e : expects) {
     INFO(e.kind << " " << e.a << " " << e.b << " " << e.c);
-    if (e.kind == "expect-choices") CHECK(res.choices.size() == std::stoul(e.a));
-    else if (e.kind == "expect-deferred-count") CHECK(res.deferred.size() == std::stoul(e.a));
+    if (e.kind == "expect-choices")
+      CHECK(res.choices.size() == std::stoul(e.a));
+    else if (e.kind == "expect-deferred-count")
+      CHECK(res.deferred.size() == std::stoul(e.a));
     else if (e.kind == "expect-choice") {
       auto c = choice(e.a);
       REQUIRE(c);
       CHECK(input.pool[c->pool].version == e.b);
       if (!e.c.empty()) CHECK(c->needed_by.find(e.c) != std::string::npos);
-    } else if (e.kind == "expect-no-choice") CHECK_FALSE(choice(e.a));
+    } else if (e.kind == "expect-no-choice")
+      CHECK_FALSE(choice(e.a));
     else if (e.kind == "expect-deferred") {
       auto d = deferral(e.a);
       REQUIRE(d);
       CHECK(d->reason.find(e.c) != std::string::npos);
-    } else if (e.kind == "expect-not-deferred") CHECK_FALSE(deferral(e.a));
-    else FAIL("unknown expectation " << e.kind);
+    } else if (e.kind == "expect-not-deferred")
+      CHECK_FALSE(deferral(e.a));
+    else
+      FAIL("unknown expectation " << e.kind);
   }
   // Whatever the case, every chosen build upgrades (never downgrades) what is installed.
   for (const auto& c : res.choices)
@@ -181,7 +191,8 @@ void run_case(const fsys::path& file) {
 
 }  // namespace
 
-TEST_CASE("The Debian resolver settles each case of tests/data/debian/resolver as the case says", "[heal][deb][resolver]") {
+TEST_CASE("The Debian resolver settles each case of tests/data/debian/resolver as the case says",
+          "[heal][deb][resolver]") {
   std::vector<fsys::path> files;
   for (const auto& e : fsys::directory_iterator(data_dir() / "resolver"))
     if (e.path().extension() == ".case") files.push_back(e.path());
