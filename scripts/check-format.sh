@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fmt=${CLANG_FORMAT:-clang-format}
-mapfile -d '' files < <(git ls-files -z '*.cpp' '*.hpp' 2>/dev/null || find appliance snapshot-tools bundles tests bench -name '*.[ch]pp' -print0)
+mapfile -d '' files < <(git ls-files -z --cached --others --exclude-standard '*.cpp' '*.hpp' 2>/dev/null || find appliance snapshot-tools bundles tests bench -name '*.[ch]pp' -print0)
 if [ "${1:-}" = "--fix" ]; then
   "$fmt" -i "${files[@]}"
   exit 0

@@ -18,6 +18,7 @@
 #include "heal/webhooks.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
+#include "scan/vex_repository.hpp"
 #include "snapshot/snapshot_repository.hpp"
 
 namespace airheal::api {

@@ -14,9 +14,11 @@
 #include "core/fs.hpp"
 #include "core/oci.hpp"
 #include "heal/attest.hpp"
+#include "scan/inventory_repository.hpp"
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
 #include "scan/vex.hpp"
+#include "scan/vex_repository.hpp"
 #include "snapshot/format.hpp"
 #include "snapshot/snapshot_repository.hpp"
 
@@ -323,7 +325,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       q.manifests = {digest};
       q.include_suppressed = true;
       findings = scan::list_findings(c, q, store.now_seconds());
-      inv = scan::load_inventory(c, digest);
+      inv = scan::InventoryRepository::load(c, digest);
       auto st = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
       st.bind(1, digest);
       if (st.step()) scanned = st.get_int(0);

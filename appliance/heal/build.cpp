@@ -12,6 +12,7 @@
 #include "heal/engine.hpp"
 #include "heal/heal_layer.hpp"
 #include "heal/pins.hpp"
+#include "scan/inventory_repository.hpp"
 #include "scan/layer.hpp"
 #include "scan/sbom.hpp"
 
@@ -542,7 +543,7 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
   auto h = get(id);
   std::optional<scan::ImageInventory> inv;
   std::int64_t scanned = store_.now_seconds();
-  store_.read([&](sqlite::Connection& c) { inv = scan::load_inventory(c, staged); });
+  store_.read([&](sqlite::Connection& c) { inv = scan::InventoryRepository::load(c, staged); });
   if (!subject || !h) return;
   // An in-toto digest set: {"sha256": hex} or {"sha512": hex}, as the digest names it.
   auto digest_set = [](const std::string& d) {

@@ -15,9 +15,11 @@
 #include "heal/deb/order.hpp"
 #include "heal/deb/resolver.hpp"
 #include "scan/binary.hpp"
+#include "scan/inventory_repository.hpp"
 #include "scan/layer.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
+#include "scan/vex_repository.hpp"
 #include "version/version.hpp"
 
 namespace airheal::heal {
@@ -114,7 +116,7 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
       if (!f.contains("suppressed") || f["suppressed"].value("by", "") != "vex")
         findings.push_back(std::move(f));
     if (findings.is_null()) findings = json::array();
-    inv = scan::load_inventory(c, manifest);
+    inv = scan::InventoryRepository::load(c, manifest);
     auto st = c.prepare(
         "SELECT c.kind, c.name, c.version, c.metadata, c.digest, c.snapshot, ifnull(s.imported_at, "
         "0) FROM content c "

@@ -278,4 +278,34 @@ std::set<std::string> HealRepository::staged_tags(sqlite::Connection& c,
   return out;
 }
 
+std::vector<std::int64_t> HealRepository::in_flight(sqlite::Connection& c) {
+  auto st = c.prepare(
+      "SELECT id FROM heals WHERE state IN ('detected', 'planned', 'building', 'verifying') ORDER "
+      "BY id");
+  std::vector<std::int64_t> out;
+  while (st.step()) out.push_back(st.get_int(0));
+  return out;
+}
+
+std::vector<HealRepository::Serving> HealRepository::serving(sqlite::Connection& c) {
+  auto st = c.prepare(
+      "SELECT h.repository, h.tag, h.staged, h.id, h.original, ifnull(h.promoted_at, "
+      "h.updated_at) FROM heals h JOIN repositories r ON r.name = h.repository JOIN tags t ON "
+      "t.repo_id = r.id AND t.name = h.tag AND t.digest = h.staged WHERE h.state = 'promoted' AND "
+      "h.id = (SELECT max(id) FROM heals h2 WHERE h2.repository = h.repository AND h2.tag = h.tag "
+      "AND h2.state = 'promoted') ORDER BY h.repository, h.tag");
+  std::vector<Serving> out;
+  while (st.step()) {
+    Serving s;
+    s.repository = st.get_text(0);
+    s.tag = st.get_text(1);
+    s.staged = st.get_text(2);
+    s.id = st.get_int(3);
+    s.original = st.get_text(4);
+    s.promoted_at = st.get_int(5);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace airheal::heal

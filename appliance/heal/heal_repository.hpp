@@ -85,6 +85,15 @@ class HealRepository {
                                                          const std::string& staged);
   // Staged tags every heal of REPOSITORY used (also those whose tag was since removed).
   static std::set<std::string> staged_tags(sqlite::Connection& c, const std::string& repository);
+  // Heals in flight (detected, planned, building, verifying): after a restart, interrupted ones.
+  static std::vector<std::int64_t> in_flight(sqlite::Connection& c);
+  // The promoted heal each tag serves now (its latest promotion, the tag still at the staged
+  // digest), by repository and tag: what nodes pin.
+  struct Serving {
+    std::string repository, tag, staged, original;
+    std::int64_t id = 0, promoted_at = 0;
+  };
+  static std::vector<Serving> serving(sqlite::Connection& c);
 };
 
 }  // namespace airheal::heal

@@ -6,6 +6,7 @@
 
 #include "core/fs.hpp"
 #include "core/http_client.hpp"
+#include "heal/heal_repository.hpp"
 
 namespace airheal::heal {
 
@@ -66,25 +67,16 @@ std::string webhook_signature(const std::string& secret, const std::string& body
 
 nlohmann::json promoted_images(store::Store& store) {
   auto out = nlohmann::json::array();
-  store.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT h.repository, h.tag, h.staged, h.id, h.original, ifnull(h.promoted_at, "
-        "h.updated_at) FROM heals h "
-        "JOIN repositories r ON r.name = h.repository JOIN tags t ON t.repo_id = r.id AND t.name = "
-        "h.tag AND t.digest = h.staged "
-        "WHERE h.state = 'promoted' AND h.id = (SELECT max(id) FROM heals h2 WHERE h2.repository = "
-        "h.repository AND h2.tag = h.tag "
-        "AND h2.state = 'promoted') ORDER BY h.repository, h.tag");
-    while (st.step())
-      out.push_back({{"image", st.get_text(0) + ":" + st.get_text(1)},
-                     {"repository", st.get_text(0)},
-                     {"tag", st.get_text(1)},
-                     {"digest", st.get_text(2)},
-                     {"pinned", st.get_text(0) + "@" + st.get_text(2)},
-                     {"heal", st.get_int(3)},
-                     {"original", st.get_text(4)},
-                     {"promoted_at", st.get_int(5)}});
-  });
+  auto rows = store.read([](sqlite::Connection& c) { return HealRepository::serving(c); });
+  for (const auto& r : rows)
+    out.push_back({{"image", r.repository + ":" + r.tag},
+                   {"repository", r.repository},
+                   {"tag", r.tag},
+                   {"digest", r.staged},
+                   {"pinned", r.repository + "@" + r.staged},
+                   {"heal", r.id},
+                   {"original", r.original},
+                   {"promoted_at", r.promoted_at}});
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "advisory/advisory.hpp"
-#include "advisory/db.hpp"
+#include "advisory/advisory_repository.hpp"
 #include "scan/layer.hpp"
 #include "version/version.hpp"
 

@@ -5,10 +5,15 @@
 #include <algorithm>
 #include <map>
 
+#include "advisory/advisory_repository.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "scan/findings_repository.hpp"
+#include "scan/inventory_repository.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
+#include "scan/vex_repository.hpp"
+#include "store/catalog.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -44,12 +49,8 @@ Result<Digest> Scanner::resolve(const std::string& ref) {
       ref.rfind("sha512:", 0) == 0 || ref.rfind("@sha512:", 0) == 0) {
     auto d = Digest::parse(ref[0] == '@' ? ref.substr(1) : ref);
     if (!d) return make_error(Errc::invalid_argument, "'" + ref + "' is not a valid digest");
-    bool known = false;
-    store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT 1 FROM manifests WHERE digest = ?");
-      st.bind(1, d->str());
-      known = st.step();
-    });
+    bool known = store_.read(
+        [&](sqlite::Connection& c) { return store::manifest_type(c, d->str()).has_value(); });
     if (!known)
       return make_error(Errc::manifest_unknown, "no manifest " + d->str() + " in the registry");
     return *d;
@@ -77,100 +78,25 @@ Result<Digest> Scanner::resolve(const std::string& ref) {
   return m->digest;
 }
 
-std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::string& manifest) {
-  auto st = c.prepare(
-      "SELECT os, layers, files, problems FROM image_inventory WHERE manifest = ? AND parser = ?");
-  st.bind(1, manifest).bind(2, std::int64_t{kLayerParserVersion});
-  if (!st.step()) return std::nullopt;
-  ImageInventory inv;
-  auto os = nlohmann::json::parse(st.get_text(0));
-  inv.os.id = os.value("id", "");
-  inv.os.version_id = os.value("version_id", "");
-  inv.os.codename = os.value("codename", "");
-  inv.os.pretty_name = os.value("pretty_name", "");
-  inv.layers = nlohmann::json::parse(st.get_text(1)).get<std::vector<std::string>>();
-  inv.files = static_cast<std::size_t>(st.get_int(2));
-  inv.problems = nlohmann::json::parse(st.get_text(3)).get<std::vector<std::string>>();
-  auto cs = c.prepare("SELECT data FROM image_components WHERE manifest = ? ORDER BY idx");
-  cs.bind(1, manifest);
-  while (cs.step())
-    inv.components.push_back(Component::from_json(nlohmann::json::parse(cs.get_text(0))));
-  return inv;
-}
-
-std::optional<std::int64_t> scanned_at(sqlite::Connection& c, const std::string& manifest) {
-  auto q = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
-  q.bind(1, manifest);
-  if (q.step()) return q.get_int(0);
-  return std::nullopt;
-}
-
-std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest,
-                                        bool inventoried) {
-  auto q = c.prepare(
-      inventoried
-          ? "SELECT child FROM manifest_refs r JOIN image_inventory i ON i.manifest = r.child "
-            "WHERE r.manifest = ? AND r.kind = 'manifest'"
-          : "SELECT child FROM manifest_refs WHERE manifest = ? AND kind = 'manifest'");
-  q.bind(1, manifest);
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(q.get_text(0));
-  return out;
-}
-
-std::vector<std::string> image_names(sqlite::Connection& c, const std::string& manifest) {
-  std::vector<std::string> out;
-  std::vector<std::string> digests = {manifest};
-  auto parents =
-      c.prepare("SELECT manifest FROM manifest_refs WHERE child = ? AND kind = 'manifest'");
-  parents.bind(1, manifest);
-  while (parents.step()) digests.push_back(parents.get_text(0));
-  for (const auto& d : digests) {
-    auto st = c.prepare(
-        "SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE "
-        "rm.digest = ? ORDER BY r.name");
-    st.bind(1, d);
-    while (st.step()) {
-      auto n = st.get_text(0);
-      if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-    }
-    auto tags = c.prepare(
-        "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.digest "
-        "= ? ORDER BY r.name, t.name");
-    tags.bind(1, d);
-    while (tags.step()) out.push_back(tags.get_text(0) + ":" + tags.get_text(1));
-  }
-  return out;
-}
-
 Result<std::vector<ScanReport>> Scanner::scan(const Digest& manifest, bool force) {
   std::lock_guard lock(scan_mu_);
-  std::string media_type;
-  std::int64_t size = -1;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT media_type, size FROM manifests WHERE digest = ?");
-    st.bind(1, manifest.str());
-    if (st.step()) {
-      media_type = st.get_text(0);
-      size = st.get_int(1);
-    }
-  });
-  if (size < 0)
+  auto type =
+      store_.read([&](sqlite::Connection& c) { return store::manifest_type(c, manifest.str()); });
+  if (!type)
     return make_error(Errc::manifest_unknown, "no manifest " + manifest.str() + " in the registry");
   auto bytes = fs::read_file(store_.blob_path(manifest), 8u << 20);
   if (!bytes)
     return make_error(Errc::io_error,
                       "cannot read manifest " + manifest.str() + ": " + bytes.error().message);
+  const auto& media_type = type->media_type;
+  auto size = type->size;
   auto m = oci::parse_manifest(*bytes, media_type);
   if (!m) return make_error(Errc::manifest_invalid, manifest.str() + ": " + m.error().message);
   std::vector<ScanReport> out;
   if (m->is_index) {
     for (const auto& child : m->manifests) {
-      bool known = false;
-      store_.read([&](sqlite::Connection& c) {
-        auto st = c.prepare("SELECT 1 FROM manifests WHERE digest = ?");
-        st.bind(1, child.digest.str());
-        known = st.step();
+      bool known = store_.read([&](sqlite::Connection& c) {
+        return store::manifest_type(c, child.digest.str()).has_value();
       });
       if (!known) continue;  // platforms not mirrored
       auto cb = fs::read_file(store_.blob_path(child.digest), 8u << 20);
@@ -203,7 +129,8 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
   report.layers = m.layers.size();
   std::optional<ImageInventory> existing;
   if (!force)
-    store_.read([&](sqlite::Connection& c) { existing = load_inventory(c, manifest.str()); });
+    store_.read(
+        [&](sqlite::Connection& c) { existing = InventoryRepository::load(c, manifest.str()); });
   ImageInventory inv;
   bool fresh = !existing;
   if (existing) {
@@ -254,53 +181,10 @@ Result<ScanReport> Scanner::scan_image(const Digest& manifest, const oci::Manife
   auto now = store_.now_seconds();
   std::int64_t created = now;
   store_.transaction([&](sqlite::Connection& c) {
-    auto first = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
-    first.bind(1, manifest.str());
-    if (first.step()) created = first.get_int(0);
+    if (auto first = InventoryRepository::scanned_at(c, manifest.str())) created = *first;
     if (fresh) {
-      nlohmann::json os = {{"id", inv.os.id},
-                           {"version_id", inv.os.version_id},
-                           {"codename", inv.os.codename},
-                           {"pretty_name", inv.os.pretty_name}};
-      c.prepare("DELETE FROM findings WHERE manifest = ?").bind(1, manifest.str()).run();
-      c.prepare("DELETE FROM image_components WHERE manifest = ?").bind(1, manifest.str()).run();
-      c.prepare(
-           "INSERT OR REPLACE INTO image_inventory (manifest, parser, os, layers, files, problems, "
-           "scanned_at, matched_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, manifest.str())
-          .bind(2, std::int64_t{kLayerParserVersion})
-          .bind(3, os.dump())
-          .bind(4, nlohmann::json(inv.layers).dump())
-          .bind(5, static_cast<std::int64_t>(inv.files))
-          .bind(6, nlohmann::json(inv.problems).dump())
-          .bind(7, created)
-          .bind(8, now)
-          .run();
-      for (std::size_t i = 0; i < inv.components.size(); ++i) {
-        const auto& comp = inv.components[i];
-        auto key = match_key(comp);
-        c.prepare(
-             "INSERT INTO image_components (manifest, idx, type, ecosystem, name, version, source, "
-             "source_version, "
-             "match_ecosystem, match_package, purl, layer, location, data) VALUES (?, ?, ?, ?, ?, "
-             "?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(1, manifest.str())
-            .bind(2, static_cast<std::int64_t>(i))
-            .bind(3, comp.type)
-            .bind(4, comp.ecosystem)
-            .bind(5, comp.name)
-            .bind(6, comp.version)
-            .bind(7, comp.source)
-            .bind(8, comp.source_version)
-            .bind(9, key.ecosystem)
-            .bind(10, key.package)
-            .bind(11, comp.purl)
-            .bind(12, comp.layer)
-            .bind(13, comp.location)
-            .bind(14, comp.to_json().dump())
-            .run();
-      }
+      FindingsRepository::remove(c, manifest.str());
+      InventoryRepository::save(c, manifest.str(), inv, created, now);
     }
   });
   report.components = inv.components.size();
@@ -322,42 +206,8 @@ std::size_t Scanner::store_findings(const std::string& manifest, const ImageInve
                                     const std::vector<Finding>& fs) {
   auto now = store_.now_seconds();
   store_.transaction([&](sqlite::Connection& c) {
-    std::map<std::pair<std::int64_t, std::string>, std::int64_t> first_seen;
-    auto old =
-        c.prepare("SELECT component, advisory_id, first_seen FROM findings WHERE manifest = ?");
-    old.bind(1, manifest);
-    while (old.step()) first_seen[{old.get_int(0), old.get_text(1)}] = old.get_int(2);
-    c.prepare("DELETE FROM findings WHERE manifest = ?").bind(1, manifest).run();
-    for (const auto& f : fs) {
-      auto it = first_seen.find({static_cast<std::int64_t>(f.component), f.advisory_id});
-      auto ins = c.prepare(
-          "INSERT OR REPLACE INTO findings (manifest, component, advisory_id, aliases, channel, "
-          "source, severity, score, installed, "
-          "fixed, vendor_status, fix_available, summary, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, "
-          "?, ?, ?, ?, ?, ?, ?)");
-      ins.bind(1, manifest)
-          .bind(2, static_cast<std::int64_t>(f.component))
-          .bind(3, f.advisory_id)
-          .bind(4, nlohmann::json(f.aliases).dump())
-          .bind(5, f.channel)
-          .bind(6, f.source)
-          .bind(7, f.severity);
-      if (f.score)
-        ins.bind(8, std::to_string(*f.score));
-      else
-        ins.bind_null(8);
-      ins.bind(9, f.installed)
-          .bind(10, f.fixed)
-          .bind(11, f.vendor_status)
-          .bind(12, f.fix_available)
-          .bind(13, f.summary.substr(0, 500))
-          .bind(14, it == first_seen.end() ? now : it->second)
-          .run();
-    }
-    c.prepare("UPDATE image_inventory SET matched_at = ? WHERE manifest = ?")
-        .bind(1, now)
-        .bind(2, manifest)
-        .run();
+    FindingsRepository::replace(c, manifest, fs, now);
+    InventoryRepository::set_matched(c, manifest, now);
   });
   (void)inv;
   return fs.size();
@@ -369,14 +219,8 @@ std::vector<std::string> Scanner::attach_sboms(const std::string& manifest,
   std::vector<std::string> out;
   std::vector<std::string> repos, tags;
   store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE "
-        "rm.digest = ? ORDER BY r.name");
-    st.bind(1, manifest);
-    while (st.step()) repos.push_back(st.get_text(0));
-    auto t = c.prepare("SELECT t.name FROM tags t WHERE t.digest = ? ORDER BY t.name");
-    t.bind(1, manifest);
-    while (t.step()) tags.push_back(t.get_text(0));
+    repos = store::repositories_of(c, manifest);
+    tags = store::tags_of(c, manifest);
   });
   auto subject = Digest::parse(manifest);
   for (const auto& repo : repos) {
@@ -411,20 +255,15 @@ std::vector<std::string> Scanner::attach_sboms(const std::string& manifest,
 }
 
 Result<std::map<std::string, FinalFile>> Scanner::image_files(const Digest& manifest) {
-  std::vector<std::string> layers;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT layers FROM image_inventory WHERE manifest = ?");
-    st.bind(1, manifest.str());
-    if (st.step()) layers = nlohmann::json::parse(st.get_text(0)).get<std::vector<std::string>>();
-  });
+  auto layers_of = [&] {
+    return store_.read(
+        [&](sqlite::Connection& c) { return InventoryRepository::layers(c, manifest.str()); });
+  };
+  auto layers = layers_of();
   if (layers.empty()) {
     auto r = scan(manifest);
     if (!r) return r.error();
-    store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT layers FROM image_inventory WHERE manifest = ?");
-      st.bind(1, manifest.str());
-      if (st.step()) layers = nlohmann::json::parse(st.get_text(0)).get<std::vector<std::string>>();
-    });
+    layers = layers_of();
     if (layers.empty())
       return make_error(Errc::unsupported, manifest.str() + " has no layers to list (an index?)");
   }
@@ -456,7 +295,7 @@ Result<std::size_t> Scanner::rematch(const std::string& manifest) {
   std::optional<ImageInventory> inv;
   std::vector<Finding> findings;
   store_.read([&](sqlite::Connection& c) {
-    inv = load_inventory(c, manifest);
+    inv = InventoryRepository::load(c, manifest);
     if (inv) findings = match(c, *inv);
   });
   if (!inv) return make_error(Errc::not_found, manifest + " has not been scanned");
@@ -481,24 +320,11 @@ RematchReport Scanner::rematch_changed() {
   auto t0 = Clock::now();
   RematchReport report;
   // Fingerprint what the advisory database says per match key, and the imported packages.
-  std::map<std::pair<std::string, std::string>, Sha256> now_keys;
+  std::map<std::pair<std::string, std::string>, std::string> fresh;
   std::map<std::pair<std::string, std::string>, std::string> stored;
   Sha256 packages;
   store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT af.ecosystem, af.package, a.channel, a.source, a.advisory_id, a.modified, "
-        "a.withdrawn, a.severity, af.data "
-        "FROM advisory_affected af JOIN advisories a ON a.id = af.advisory ORDER BY a.channel, "
-        "a.source, a.advisory_id, af.rowid");
-    while (st.step()) {
-      auto eco = st.get_text(0);
-      auto base = eco.substr(0, eco.find(':'));
-      auto& h = now_keys[{base, st.get_text(1)}];
-      for (int i = 0; i < 9; ++i) {
-        h.update(st.get_text(i));
-        h.update(std::string_view("\0", 1));
-      }
-    }
+    fresh = advisory::fingerprints_by_key(c);
     auto pk = c.prepare(
         "SELECT name, version, metadata, channel, kind, digest FROM content WHERE kind IN "
         "('package', 'artifact') "
@@ -508,11 +334,8 @@ RematchReport Scanner::rematch_changed() {
         packages.update(pk.get_text(i));
         packages.update(std::string_view("\0", 1));
       }
-    auto s = c.prepare("SELECT ecosystem, package, fingerprint FROM advisory_keys");
-    while (s.step()) stored[{s.get_text(0), s.get_text(1)}] = s.get_text(2);
+    stored = FindingsRepository::key_fingerprints(c);
   });
-  std::map<std::pair<std::string, std::string>, std::string> fresh;
-  for (auto& [k, h] : now_keys) fresh[k] = h.finish().hex();
   fresh[{"", "(imported packages)"}] = packages.finish().hex();
   std::vector<std::pair<std::string, std::string>> changed;
   for (const auto& [k, fp] : fresh) {
@@ -526,16 +349,11 @@ RematchReport Scanner::rematch_changed() {
   store_.read([&](sqlite::Connection& c) {
     for (const auto& [eco, pkg] : changed) {
       if (eco.empty()) {  // imported packages changed: images with findings waiting for a fix
-        auto st = c.prepare(
-            "SELECT DISTINCT manifest FROM findings WHERE fix_available IN ('none', 'artifact')");
-        while (st.step()) images.insert(st.get_text(0));
+        auto waiting = FindingsRepository::waiting_for_fix(c);
+        images.insert(waiting.begin(), waiting.end());
         continue;
       }
-      auto st = c.prepare(
-          "SELECT DISTINCT manifest FROM image_components WHERE match_ecosystem = ? AND "
-          "match_package = ?");
-      st.bind(1, eco).bind(2, pkg);
-      while (st.step()) images.insert(st.get_text(0));
+      for (auto& m : InventoryRepository::images_with(c, eco, pkg)) images.insert(std::move(m));
     }
   });
   for (const auto& m : images) {
@@ -547,19 +365,9 @@ RematchReport Scanner::rematch_changed() {
     store_.transaction([&](sqlite::Connection& c) {
       for (const auto& k : changed) {
         auto it = fresh.find(k);
-        if (it == fresh.end())
-          c.prepare("DELETE FROM advisory_keys WHERE ecosystem = ? AND package = ?")
-              .bind(1, k.first)
-              .bind(2, k.second)
-              .run();
-        else
-          c.prepare(
-               "INSERT OR REPLACE INTO advisory_keys (ecosystem, package, fingerprint) VALUES (?, "
-               "?, ?)")
-              .bind(1, k.first)
-              .bind(2, k.second)
-              .bind(3, it->second)
-              .run();
+        FindingsRepository::set_key_fingerprint(
+            c, k.first, k.second,
+            it == fresh.end() ? std::nullopt : std::optional<std::string>(it->second));
       }
     });
   }
@@ -573,23 +381,12 @@ RematchReport Scanner::rematch_changed() {
 }
 
 std::vector<ScanReport> Scanner::scan_pending() {
-  std::vector<std::string> pending;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT m.digest FROM manifests m WHERE m.subject IS NULL AND m.media_type IN (?, ?) AND "
-        "NOT EXISTS "
-        "(SELECT 1 FROM image_inventory i WHERE i.manifest = m.digest AND i.parser = ?) ORDER BY "
-        "m.created_at");
-    st.bind(1, oci::media::kOciManifest)
-        .bind(2, oci::media::kDockerManifest)
-        .bind(3, std::int64_t{kLayerParserVersion});
-    while (st.step()) pending.push_back(st.get_text(0));
-  });
+  auto pending =
+      store_.read([](sqlite::Connection& c) { return InventoryRepository::unscanned(c); });
   // Inventories of manifests that left the registry go with them.
   store_.transaction([&](sqlite::Connection& c) {
-    c.exec("DELETE FROM findings WHERE manifest NOT IN (SELECT digest FROM manifests)");
-    c.exec("DELETE FROM image_components WHERE manifest NOT IN (SELECT digest FROM manifests)");
-    c.exec("DELETE FROM image_inventory WHERE manifest NOT IN (SELECT digest FROM manifests)");
+    FindingsRepository::prune(c);
+    InventoryRepository::prune(c);
   });
   std::vector<ScanReport> out;
   if (options_.sboms) ensure_sboms();
@@ -615,30 +412,15 @@ std::vector<ScanReport> Scanner::scan_pending() {
 // Images linked into another repository after their scan (a snapshot carrying an image the
 // registry already had) get their SBOMs there too.
 void Scanner::ensure_sboms() {
-  struct Missing {
-    std::string manifest, media_type;
-    std::int64_t size;
-  };
-  std::vector<Missing> missing;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT DISTINCT rm.digest, m.media_type, m.size FROM repo_manifests rm JOIN "
-        "image_inventory i ON i.manifest = rm.digest "
-        "JOIN manifests m ON m.digest = rm.digest WHERE NOT EXISTS (SELECT 1 FROM manifests a JOIN "
-        "repo_manifests ra ON "
-        "ra.digest = a.digest WHERE a.subject = rm.digest AND ra.repo_id = rm.repo_id AND "
-        "a.artifact_type = ?)");
-    st.bind(1, kCycloneDxMediaType);
-    while (st.step()) missing.push_back({st.get_text(0), st.get_text(1), st.get_int(2)});
+  auto missing = store_.read([](sqlite::Connection& c) {
+    return InventoryRepository::without_referrer(c, kCycloneDxMediaType);
   });
   for (const auto& m : missing) {
     std::optional<ImageInventory> inv;
     std::int64_t created = 0;
     store_.read([&](sqlite::Connection& c) {
-      inv = load_inventory(c, m.manifest);
-      auto st = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
-      st.bind(1, m.manifest);
-      if (st.step()) created = st.get_int(0);
+      inv = InventoryRepository::load(c, m.manifest);
+      created = InventoryRepository::scanned_at(c, m.manifest).value_or(0);
     });
     if (inv)
       attach_sboms(m.manifest, m.media_type, static_cast<std::uint64_t>(m.size), *inv, created);
@@ -679,34 +461,18 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
   auto vex = list_vex(c, false);
   auto exceptions = list_exceptions(c, false, now);
   std::vector<std::string> manifests = q.manifests;
-  if (manifests.empty()) {
-    auto st = c.prepare(
-        "SELECT manifest FROM image_inventory i WHERE EXISTS (SELECT 1 FROM repo_manifests rm "
-        "WHERE rm.digest = i.manifest) ORDER BY manifest");
-    while (st.step()) manifests.push_back(st.get_text(0));
-  }
+  if (manifests.empty()) manifests = InventoryRepository::served(c);
   auto out = nlohmann::json::array();
   int min_rank = q.min_severity.empty() ? 0 : severity_rank(q.min_severity);
   for (const auto& m : manifests) {
-    auto names = image_names(c, m);
-    std::map<std::int64_t, Component> comps;
-    auto cs = c.prepare("SELECT idx, data FROM image_components WHERE manifest = ?");
-    cs.bind(1, m);
-    while (cs.step())
-      comps[cs.get_int(0)] = Component::from_json(nlohmann::json::parse(cs.get_text(1)));
-    auto st = c.prepare(
-        "SELECT component, advisory_id, aliases, channel, source, severity, score, installed, "
-        "fixed, vendor_status, "
-        "fix_available, summary, first_seen FROM findings WHERE manifest = ?");
-    st.bind(1, m);
-    while (st.step()) {
-      auto sev = st.get_text(5);
-      if (severity_rank(sev) < min_rank) continue;
-      const auto& comp = comps[st.get_int(0)];
-      auto aliases = nlohmann::json::parse(st.get_text(2));
+    auto names = store::image_names(c, m);
+    auto comps = InventoryRepository::components(c, m);
+    for (const auto& row : FindingsRepository::of_image(c, m)) {
+      if (severity_rank(row.severity) < min_rank) continue;
+      const auto& comp = comps[row.component];
       FindingSubject subj;
-      subj.ids.push_back(st.get_text(1));
-      for (const auto& a : aliases) subj.ids.push_back(a.get<std::string>());
+      subj.ids.push_back(row.advisory_id);
+      subj.ids.insert(subj.ids.end(), row.aliases.begin(), row.aliases.end());
       subj.manifest = m;
       subj.products = names;
       subj.components = {comp.name, comp.source, comp.purl};
@@ -719,21 +485,21 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
                           {"ecosystem", comp.ecosystem},
                           {"source", comp.source},
                           {"version", comp.version},
-                          {"installed", st.get_text(7)},
+                          {"installed", row.installed},
                           {"layer", comp.layer},
                           {"location", comp.location},
                           {"purl", comp.purl},
-                          {"advisory", st.get_text(1)},
-                          {"aliases", aliases},
-                          {"channel", st.get_text(3)},
-                          {"advisory_source", st.get_text(4)},
-                          {"severity", sev},
-                          {"fixed", st.get_text(8)},
-                          {"vendor_status", st.get_text(9)},
-                          {"fix_available", st.get_text(10)},
-                          {"summary", st.get_text(11)},
-                          {"first_seen", rfc3339(st.get_int(12))}};
-      if (!st.is_null(6)) f["score"] = std::stod(st.get_text(6));
+                          {"advisory", row.advisory_id},
+                          {"aliases", row.aliases},
+                          {"channel", row.channel},
+                          {"advisory_source", row.source},
+                          {"severity", row.severity},
+                          {"fixed", row.fixed},
+                          {"vendor_status", row.vendor_status},
+                          {"fix_available", row.fix_available},
+                          {"summary", row.summary},
+                          {"first_seen", rfc3339(row.first_seen)}};
+      if (row.score) f["score"] = *row.score;
       if (sup) f["suppressed"] = {{"by", sup->kind}, {"id", sup->id}, {"detail", sup->detail}};
       auto notes = annotations(vex, subj);
       if (!notes.empty()) {

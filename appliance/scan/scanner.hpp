@@ -108,19 +108,6 @@ class Scanner {
   PollingWorker worker_;  // last: stopped before the members its passes use go away
 };
 
-// Loads a stored image inventory (components in index order).
-std::optional<ImageInventory> load_inventory(sqlite::Connection& c, const std::string& manifest);
-
-// When the image was last inventoried (unix seconds), if it was.
-std::optional<std::int64_t> scanned_at(sqlite::Connection& c, const std::string& manifest);
-
-// The images an index lists (none for an image); only those inventoried when `inventoried`.
-std::vector<std::string> index_children(sqlite::Connection& c, const std::string& manifest,
-                                        bool inventoried);
-
-// Repositories and repo:tag names an image is known by (tags of indexes holding it included).
-std::vector<std::string> image_names(sqlite::Connection& c, const std::string& manifest);
-
 struct FindingsQuery {
   std::vector<std::string> manifests;  // empty: every image still in the registry
   std::string min_severity;            // "" = all

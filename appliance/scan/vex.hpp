@@ -17,6 +17,8 @@ namespace airheal::scan {
 // OpenVEX v0.2.0 justifications for not_affected.
 bool valid_vex_justification(const std::string& j);
 bool valid_vex_status(const std::string& s);
+// A product that names one image by digest (sha256:... or sha512:...), not a repository pattern.
+bool names_digest(const std::string& product);
 
 struct VexStatement {
   std::int64_t id = 0;
@@ -34,18 +36,6 @@ struct Exception {
   std::string revoked_by;
   bool active(std::int64_t now) const { return !revoked_at && now < expires_at; }
 };
-
-// Validates per OpenVEX (status, justification or impact statement for not_affected, action
-// statement for affected) and stores it.
-Result<VexStatement> add_vex(sqlite::Connection& c, VexStatement s, std::int64_t now);
-Status withdraw_vex(sqlite::Connection& c, std::int64_t id, std::int64_t now);
-std::vector<VexStatement> list_vex(sqlite::Connection& c, bool include_withdrawn);
-
-Result<Exception> add_exception(sqlite::Connection& c, Exception e, std::int64_t now);
-Status revoke_exception(sqlite::Connection& c, std::int64_t id, const std::string& by,
-                        std::int64_t now);
-std::vector<Exception> list_exceptions(sqlite::Connection& c, bool include_inactive,
-                                       std::int64_t now);
 
 // What a finding is checked against: its ids, the image's repositories/tags/digest and the
 // component's names.

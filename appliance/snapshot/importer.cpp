@@ -12,7 +12,7 @@
 #include <set>
 #include <vector>
 
-#include "advisory/db.hpp"
+#include "advisory/advisory_repository.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
 #include "snapshot/archive.hpp"

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "snapshot/format.hpp"
+#include "snapshot/trust_repository.hpp"
 
 namespace airheal::snapshot {
 
@@ -86,34 +87,17 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
   }
   auto st = store.try_transaction([&](sqlite::Connection& c) -> Status {
     auto now = store.now_seconds();
-    c.prepare("INSERT OR IGNORE INTO channels(name, threshold, updated_at) VALUES (?, 1, ?)")
-        .bind(1, channel)
-        .bind(2, now)
-        .run();
-    for (const auto& k : keys) {
-      if (k.revoked) continue;  // a revocation certificate: recorded by GnuPG, nothing to trust
-      c.prepare(
-           "INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) VALUES "
-           "(?, ?, ?, 'operator')")
-          .bind(1, channel)
-          .bind(2, k.fingerprint)
-          .bind(3, now)
-          .run();
-    }
-    auto n = c.prepare("SELECT count(*) FROM channel_keys WHERE channel = ?");
-    n.bind(1, channel);
-    n.step();
-    auto count = n.get_int(0);
+    TrustRepository::ensure_channel(c, channel, now);
+    for (const auto& k : keys)
+      if (!k.revoked)  // a revocation certificate: recorded by GnuPG, nothing to trust
+        TrustRepository::add_key(c, channel, k.fingerprint, now);
+    auto count = TrustRepository::key_count(c, channel);
     if (threshold) {
       if (*threshold > count)
         return make_error(Errc::invalid_argument, "threshold " + std::to_string(*threshold) +
                                                       " is more than the " + std::to_string(count) +
                                                       " key(s) trusted for channel " + channel);
-      c.prepare("UPDATE channels SET threshold = ?, updated_at = ? WHERE name = ?")
-          .bind(1, *threshold)
-          .bind(2, now)
-          .bind(3, channel)
-          .run();
+      TrustRepository::set_threshold(c, channel, *threshold, now);
     }
     return {};
   });
@@ -124,21 +108,14 @@ Result<std::vector<pgp::KeyInfo>> trust_add(store::Store& store, pgp::Keyring& k
 Status trust_remove(store::Store& store, const std::string& channel,
                     const std::string& fingerprint) {
   return store.try_transaction([&](sqlite::Connection& c) -> Status {
-    c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?")
-        .bind(1, channel)
-        .bind(2, fingerprint)
-        .run();
-    if (c.changes() == 0)
+    if (!TrustRepository::remove_key(c, channel, fingerprint))
       return make_error(Errc::not_found,
                         "key " + fingerprint + " is not trusted for channel " + channel);
-    auto q = c.prepare(
-        "SELECT threshold, (SELECT count(*) FROM channel_keys WHERE channel = ?1) FROM channels "
-        "WHERE name = ?1");
-    q.bind(1, channel);
-    if (q.step() && q.get_int(0) > q.get_int(1))
+    auto threshold = TrustRepository::threshold(c, channel);
+    if (threshold && *threshold > TrustRepository::key_count(c, channel))
       return make_error(Errc::conflict, "removing the key would leave channel " + channel +
                                             " with fewer keys than its threshold of " +
-                                            std::to_string(q.get_int(0)) +
+                                            std::to_string(*threshold) +
                                             "; lower the threshold first");
     return {};
   });
@@ -146,42 +123,14 @@ Status trust_remove(store::Store& store, const std::string& channel,
 
 Status trust_revoke(store::Store& store, const std::string& fingerprint,
                     const std::string& reason) {
-  store.transaction([&](sqlite::Connection& c) {
-    c.prepare(
-         "INSERT OR REPLACE INTO revoked_keys(fingerprint, revoked_at, reason) VALUES (?, ?, ?)")
-        .bind(1, fingerprint)
-        .bind(2, store.now_seconds())
-        .bind(3, reason)
-        .run();
-  });
+  auto now = store.now_seconds();
+  store.transaction(
+      [&](sqlite::Connection& c) { TrustRepository::revoke(c, fingerprint, reason, now); });
   return {};
 }
 
 std::vector<Channel> channels(store::Store& store, pgp::Keyring* keyring) {
-  std::vector<Channel> out;
-  store.read([&](sqlite::Connection& c) {
-    auto q = c.prepare(
-        "SELECT name, threshold, last_sequence, last_digest, last_expires FROM channels ORDER BY "
-        "name");
-    while (q.step()) {
-      Channel ch;
-      ch.name = q.get_text(0);
-      ch.threshold = static_cast<int>(q.get_int(1));
-      if (!q.is_null(2)) ch.last_sequence = q.get_int(2);
-      ch.last_digest = q.get_optional_text(3).value_or("");
-      if (!q.is_null(4)) ch.last_expires = q.get_int(4);
-      out.push_back(std::move(ch));
-    }
-    for (auto& ch : out) {
-      auto k = c.prepare(
-          "SELECT k.fingerprint, k.added_by, r.fingerprint IS NOT NULL FROM channel_keys k "
-          "LEFT JOIN revoked_keys r ON r.fingerprint = k.fingerprint WHERE k.channel = ? ORDER BY "
-          "k.fingerprint");
-      k.bind(1, ch.name);
-      while (k.step())
-        ch.keys.push_back(ChannelKey{k.get_text(0), {}, k.get_text(1), k.get_int(2) != 0, false});
-    }
-  });
+  auto out = store.read([](sqlite::Connection& c) { return TrustRepository::list(c); });
   if (keyring)
     for (auto& ch : out)
       for (auto& k : ch.keys)

@@ -2,7 +2,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "advisory/db.hpp"
+#include "advisory/advisory_repository.hpp"
 #include "cli/commands/command.hpp"
 
 namespace airheal::cli {

@@ -6,6 +6,7 @@
 #include "core/time.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
+#include "scan/vex_repository.hpp"
 
 namespace airheal::cli {
 namespace {

@@ -6,9 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands/command.hpp"
+#include "scan/inventory_repository.hpp"
 #include "scan/match.hpp"
 #include "scan/sbom.hpp"
 #include "scan/scanner.hpp"
+#include "store/catalog.hpp"
 
 namespace airheal::cli {
 namespace {
@@ -145,7 +147,7 @@ class ScanCommands : public CommandGroup {
       scan::FindingsQuery q;
       q.manifests = manifests;
       for (const auto& m : manifests)  // an index stands for its images
-        for (auto& child : scan::index_children(c, m, true))
+        for (auto& child : scan::InventoryRepository::index_children(c, m, true))
           q.manifests.push_back(std::move(child));
       fs = scan::list_findings(c, q, sv.store->now_seconds());
     });
@@ -167,7 +169,7 @@ class ScanCommands : public CommandGroup {
       scan::FindingsQuery q;
       for (const auto& m : manifests) {
         q.manifests.push_back(m);
-        for (auto& child : scan::index_children(c, m, false))
+        for (auto& child : scan::InventoryRepository::index_children(c, m, false))
           q.manifests.push_back(std::move(child));
       }
       q.min_severity = severity_;
@@ -189,14 +191,15 @@ class ScanCommands : public CommandGroup {
     std::int64_t created = sv.store->now_seconds();
     std::vector<std::string> names;
     sv.store->read([&](sqlite::Connection& c) {
-      inv = scan::load_inventory(c, d->str());
-      if (auto t = scan::scanned_at(c, d->str())) created = *t;
-      names = scan::image_names(c, d->str());
+      inv = scan::InventoryRepository::load(c, d->str());
+      if (auto t = scan::InventoryRepository::scanned_at(c, d->str())) created = *t;
+      names = store::image_names(c, d->str());
     });
     if (!inv) {
       auto r = scanner.scan(*d);
       if (!r) return fail(r.error().message);
-      sv.store->read([&](sqlite::Connection& c) { inv = scan::load_inventory(c, d->str()); });
+      sv.store->read(
+          [&](sqlite::Connection& c) { inv = scan::InventoryRepository::load(c, d->str()); });
       if (!inv) return fail(ref_ + " is an index: name one of its images by digest");
     }
     if (files_) return list_files(ctx, scanner, *d, *inv);

@@ -6,6 +6,7 @@
 
 #include "cli/commands/command.hpp"
 #include "scan/sbom.hpp"
+#include "scan/vex_repository.hpp"
 
 namespace airheal::cli {
 

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "advisory/db.hpp"
+#include "advisory/advisory_repository.hpp"
 #include "core/fs.hpp"
 #include "store/store.hpp"
 #include "support/test_support.hpp"

@@ -7,41 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include "store/store.hpp"
+#include "support/store_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
 using namespace airheal::heal;
+using airheal::test::put_image;
 using nlohmann::json;
 
 namespace {
-
-constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
-
-// A one-layer image in REPO under REFERENCE; returns its digest.
-std::string put_image(store::Store& s, const std::string& repo, const std::string& reference,
-                      const std::string& content) {
-  auto layer = s.put_blob(repo, content);
-  auto config =
-      s.put_blob(repo, json{{"architecture", "amd64"},
-                            {"os", "linux"},
-                            {"rootfs", {{"type", "layers"}, {"diff_ids", {layer->digest.str()}}}}}
-                           .dump());
-  REQUIRE(layer);
-  REQUIRE(config);
-  auto m = json{{"schemaVersion", 2},
-                {"mediaType", kManifestType},
-                {"config",
-                 {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                  {"digest", config->digest.str()},
-                  {"size", config->size}}},
-                {"layers",
-                 {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
-                   {"digest", layer->digest.str()},
-                   {"size", layer->size}}}}};
-  auto put = s.put_manifest(repo, reference, m.dump(), kManifestType);
-  REQUIRE(put);
-  return put->digest.str();
-}
 
 struct Fixture {
   test::TempDir dir;

@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "advisory/db.hpp"
+#include "advisory/advisory_repository.hpp"
 #include "core/fs.hpp"
 #include "store/store.hpp"
 #include "support/test_support.hpp"

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "scan/vex_repository.hpp"
 #include "store/store.hpp"
 #include "support/test_support.hpp"
 

@@ -1,4 +1,6 @@
-#include "advisory/db.hpp"
+#include "advisory/advisory_repository.hpp"
+
+#include "core/digest.hpp"
 
 namespace airheal::advisory {
 
@@ -125,6 +127,26 @@ std::vector<SourceCount> counts_by_source(sqlite::Connection& c) {
       "SELECT channel, source, count(*), sum(withdrawn != '') FROM advisories GROUP BY channel, "
       "source ORDER BY 1, 2");
   while (q.step()) out.push_back({q.get_text(0), q.get_text(1), q.get_int(2), q.get_int(3)});
+  return out;
+}
+
+std::map<std::pair<std::string, std::string>, std::string> fingerprints_by_key(
+    sqlite::Connection& c) {
+  std::map<std::pair<std::string, std::string>, Sha256> hashes;
+  auto st = c.prepare(
+      "SELECT af.ecosystem, af.package, a.channel, a.source, a.advisory_id, a.modified, "
+      "a.withdrawn, a.severity, af.data FROM advisory_affected af JOIN advisories a ON a.id = "
+      "af.advisory ORDER BY a.channel, a.source, a.advisory_id, af.rowid");
+  while (st.step()) {
+    auto eco = st.get_text(0);
+    auto& h = hashes[{eco.substr(0, eco.find(':')), st.get_text(1)}];
+    for (int i = 0; i < 9; ++i) {
+      h.update(st.get_text(i));
+      h.update(std::string_view("\0", 1));
+    }
+  }
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (auto& [key, h] : hashes) out[key] = h.finish().hex();
   return out;
 }
 

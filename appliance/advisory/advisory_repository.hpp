@@ -2,9 +2,11 @@
 // written only inside a snapshot import's transaction and read by lookups.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "advisory/advisory.hpp"
@@ -48,5 +50,11 @@ struct SourceCount {
   std::int64_t advisories = 0, withdrawn = 0;
 };
 std::vector<SourceCount> counts_by_source(sqlite::Connection& c);
+
+// A fingerprint (SHA-256, hex) of everything the database says about each match key
+// (ecosystem base, package): which advisories name it, from where, how modified, withdrawn,
+// severe, and their affected ranges. A key whose fingerprint changed needs its images re-matched.
+std::map<std::pair<std::string, std::string>, std::string> fingerprints_by_key(
+    sqlite::Connection& c);
 
 }  // namespace airheal::advisory

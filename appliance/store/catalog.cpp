@@ -1,0 +1,51 @@
+#include "store/catalog.hpp"
+
+#include <algorithm>
+
+namespace airheal::store {
+
+std::optional<ManifestType> manifest_type(sqlite::Connection& c, const std::string& digest) {
+  auto st = c.prepare("SELECT media_type, size FROM manifests WHERE digest = ?");
+  st.bind(1, digest);
+  if (!st.step()) return std::nullopt;
+  return ManifestType{st.get_text(0), st.get_int(1)};
+}
+
+std::vector<std::string> repositories_of(sqlite::Connection& c, const std::string& digest) {
+  auto st = c.prepare(
+      "SELECT r.name FROM repo_manifests rm JOIN repositories r ON r.id = rm.repo_id WHERE "
+      "rm.digest = ? ORDER BY r.name");
+  st.bind(1, digest);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
+std::vector<std::string> tags_of(sqlite::Connection& c, const std::string& digest) {
+  auto st = c.prepare("SELECT t.name FROM tags t WHERE t.digest = ? ORDER BY t.name");
+  st.bind(1, digest);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
+std::vector<std::string> image_names(sqlite::Connection& c, const std::string& digest) {
+  std::vector<std::string> out;
+  std::vector<std::string> digests = {digest};
+  auto parents =
+      c.prepare("SELECT manifest FROM manifest_refs WHERE child = ? AND kind = 'manifest'");
+  parents.bind(1, digest);
+  while (parents.step()) digests.push_back(parents.get_text(0));
+  for (const auto& d : digests) {
+    for (auto& n : repositories_of(c, d))
+      if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+    auto tags = c.prepare(
+        "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.digest "
+        "= ? ORDER BY r.name, t.name");
+    tags.bind(1, d);
+    while (tags.step()) out.push_back(tags.get_text(0) + ":" + tags.get_text(1));
+  }
+  return out;
+}
+
+}  // namespace airheal::store

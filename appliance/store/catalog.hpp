@@ -1,0 +1,29 @@
+// Read-only questions about the registry's catalogue that other components ask inside their own
+// transactions: what a manifest is, and the names an image is known by.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/sqlite.hpp"
+
+namespace airheal::store {
+
+struct ManifestType {
+  std::string media_type;
+  std::int64_t size = 0;
+};
+// The stored manifest's media type and size; nullopt when the registry has no such manifest.
+std::optional<ManifestType> manifest_type(sqlite::Connection& c, const std::string& digest);
+
+// The repositories holding DIGEST, by name.
+std::vector<std::string> repositories_of(sqlite::Connection& c, const std::string& digest);
+// The tags (in any repository) pointing at DIGEST, by name.
+std::vector<std::string> tags_of(sqlite::Connection& c, const std::string& digest);
+
+// Repositories and repo:tag names an image is known by (tags of indexes holding it included).
+std::vector<std::string> image_names(sqlite::Connection& c, const std::string& digest);
+
+}  // namespace airheal::store
