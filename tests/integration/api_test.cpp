@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/fs.hpp"
+#include "support/chromium.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -129,17 +130,8 @@ TEST_CASE("REST API, metrics and dashboard agree on a real heal, and approve fro
   CHECK(page.body.find("http://") == std::string::npos);
   CHECK(page.body.find("https://") == std::string::npos);
   auto url = "http://" + daemon.address() + "/dashboard";
-  std::vector<std::string> chrome = {"chromium",
-                                     "--headless",
-                                     "--no-sandbox",
-                                     "--disable-gpu",
-                                     "--disable-dev-shm-usage",
-                                     "--no-first-run",
-                                     "--disable-background-networking",
-                                     "--disable-component-update",
-                                     "--user-data-dir=" + (tmp / "chromium").string(),
-                                     "--window-size=1400,1500",
-                                     "--virtual-time-budget=8000"};
+  auto chrome = headless_chromium(tmp / "chromium",
+                                  {"--window-size=1400,1500", "--virtual-time-budget=8000"});
   auto dom_args = chrome;
   dom_args.insert(dom_args.end(), {"--dump-dom", url});
   auto dom = run_ok(dom_args, std::chrono::seconds(120)).out;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/fs.hpp"
+#include "support/chromium.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -131,18 +132,8 @@ TEST_CASE(
         std::string::npos);
   CHECK(sink.all_signed());
   // The dashboard shows the class beside the reason.
-  std::vector<std::string> chrome = {"chromium",
-                                     "--headless",
-                                     "--no-sandbox",
-                                     "--disable-gpu",
-                                     "--disable-dev-shm-usage",
-                                     "--no-first-run",
-                                     "--disable-background-networking",
-                                     "--disable-component-update",
-                                     "--user-data-dir=" + (tmp / "chromium").string(),
-                                     "--virtual-time-budget=8000",
-                                     "--dump-dom",
-                                     "http://" + reg + "/dashboard"};
+  auto chrome = headless_chromium(tmp / "chromium", {"--virtual-time-budget=8000", "--dump-dom",
+                                                     "http://" + reg + "/dashboard"});
   auto dom = run_ok(chrome, std::chrono::seconds(120)).out;
   INFO(dom.substr(0, 8000));
   CHECK(dom.find("data-failure=\"maintainer-script-failed\"") != std::string::npos);

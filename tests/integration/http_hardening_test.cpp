@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "support/chromium.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -266,18 +267,8 @@ Promise.allSettled([
   REQUIRE_FALSE(port.empty());
   std::string doms;
   for (auto page : {"fetch.html", "form.html"}) {
-    std::vector<std::string> chrome = {"chromium",
-                                       "--headless",
-                                       "--no-sandbox",
-                                       "--disable-gpu",
-                                       "--disable-dev-shm-usage",
-                                       "--no-first-run",
-                                       "--disable-background-networking",
-                                       "--disable-component-update",
-                                       "--user-data-dir=" + (tmp / "chromium").string(),
-                                       "--virtual-time-budget=8000",
-                                       "--dump-dom",
-                                       "http://127.0.0.1:" + port + "/" + page};
+    auto chrome = headless_chromium(tmp / "chromium", {"--virtual-time-budget=8000", "--dump-dom",
+                                                       "http://127.0.0.1:" + port + "/" + page});
     doms += run_ok(chrome, std::chrono::seconds(120)).out;
   }
   INFO(doms.substr(0, 4000));
