@@ -6,8 +6,9 @@
 # (autonomous-staging, concurrency 1 unless HEAL_CONCURRENCY is set); every heal is verified
 # (rescan, smoke test of the image's command). Printed with the heal layer's size against the
 # image's size, and against a peer measured in the same run:
-#   peer: what a person does by hand with the advisory-mode Containerfile, `buildah bud
-#         --network none` (FROM the image, COPY the .debs, RUN dpkg -i), one image after another,
+#   peer: what a person does by hand, `buildah bud --network none` (FROM the image, COPY the
+#         .debs, RUN apt-get install --no-download of those files: apt orders Pre-Depends, which
+#         one `dpkg -i` of today's whole set does not), one image after another,
 #         for PEER_IMAGES of the N images (default 10), scaled to N and labelled as such.
 #
 # Whole-release case (CASES includes "bullseye"): a realistic Debian 11 image (bullseye main with
@@ -102,7 +103,7 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
   t0=$(now)
   for i in $(seq 0 $((n - 1))); do
     # (a relative oci: path: buildah derives an image name from it, and names are lowercase)
-    printf 'FROM oci:layout:app%s\nCOPY debs/ /tmp/airheal-heal/\nRUN dpkg -i %s && rm -rf /tmp/airheal-heal\n' \
+    printf 'FROM oci:layout:app%s\nCOPY debs/ /tmp/airheal-heal/\nRUN apt-get install -y --no-download -q %s && rm -rf /tmp/airheal-heal\n' \
       "$i" "$files" >"$work/peer/Containerfile"
     (cd "$work/peer" && "${b[@]}" bud --quiet --runtime runc --network none --layers=false --pull-never -f Containerfile \
       -t "localhost/peer$i" . >/dev/null)

@@ -13,7 +13,8 @@ import os
 import re
 import sys
 
-SQL = re.compile(r'"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|REPLACE|WITH|PRAGMA|ALTER|DROP)\s')
+# (DELETE only with FROM: "DELETE /api/v1/..." is a route, not a statement.)
+SQL = re.compile(r'"\s*(SELECT|INSERT|UPDATE|DELETE\s+FROM|CREATE|REPLACE|WITH|PRAGMA|ALTER|DROP)\s')
 
 
 def owner(rel):

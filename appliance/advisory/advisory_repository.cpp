@@ -121,6 +121,11 @@ json to_json(const StoredAdvisory& a) {
   return j;
 }
 
+std::int64_t count(sqlite::Connection& c) {
+  auto q = c.prepare("SELECT count(*) FROM advisories");
+  return q.step() ? q.get_int(0) : 0;
+}
+
 std::vector<SourceCount> counts_by_source(sqlite::Connection& c) {
   std::vector<SourceCount> out;
   auto q = c.prepare(

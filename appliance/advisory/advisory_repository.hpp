@@ -50,6 +50,8 @@ struct SourceCount {
   std::int64_t advisories = 0, withdrawn = 0;
 };
 std::vector<SourceCount> counts_by_source(sqlite::Connection& c);
+// Every advisory held, withdrawn ones included.
+std::int64_t count(sqlite::Connection& c);
 
 // A fingerprint (SHA-256, hex) of everything the database says about each match key
 // (ecosystem base, package): which advisories name it, from where, how modified, withdrawn,

@@ -15,11 +15,14 @@
 #include "core/fs.hpp"
 #include "core/json.hpp"
 #include "evidence/evidence.hpp"
+#include "heal/heal_repository.hpp"
 #include "heal/webhooks.hpp"
+#include "scan/inventory_repository.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
 #include "scan/vex_repository.hpp"
 #include "snapshot/snapshot_repository.hpp"
+#include "store/catalog.hpp"
 
 namespace airheal::api {
 
@@ -115,14 +118,9 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
   std::size_t open_exceptions = 0;
   std::vector<double> builds;
   store.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT r.name, t.name, t.digest, (SELECT count(*) FROM image_inventory i WHERE i.manifest "
-        "= t.digest) FROM tags t "
-        "JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE '%-airheal-%' ORDER BY "
-        "r.name, t.name");
-    while (st.step()) {
+    for (const auto& t : store::served_tags(c)) {
       scan::FindingsQuery q;
-      q.manifests = {st.get_text(2)};
+      q.manifests = {t.digest};
       auto fs = scan::list_findings(c, q, now);
       json sev = json::object();
       for (const auto& f : fs) {
@@ -130,36 +128,23 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
         sev[s] = sev.value(s, 0) + 1;
         severity[s] = severity.value(s, 0) + 1;
       }
-      images.push_back({{"image", st.get_text(0) + ":" + st.get_text(1)},
-                        {"repository", st.get_text(0)},
-                        {"tag", st.get_text(1)},
-                        {"digest", st.get_text(2)},
-                        {"scanned", st.get_int(3) > 0},
+      images.push_back({{"image", t.repository + ":" + t.tag},
+                        {"repository", t.repository},
+                        {"tag", t.tag},
+                        {"digest", t.digest},
+                        {"scanned", scan::InventoryRepository::scanned_at(c, t.digest).has_value()},
                         {"findings", fs.size()},
                         {"severity", sev}});
     }
-    auto sn = c.prepare(
-        "SELECT channel, max(sequence), max(imported_at), (SELECT expires_at FROM snapshots s2 "
-        "WHERE s2.channel = s.channel "
-        "ORDER BY sequence DESC LIMIT 1) FROM snapshots s GROUP BY channel ORDER BY channel");
-    while (sn.step())
-      snapshots.push_back({{"channel", sn.get_text(0)},
-                           {"sequence", sn.get_int(1)},
-                           {"imported", scan::rfc3339(sn.get_int(2))},
-                           {"age_seconds", now - sn.get_int(2)},
-                           {"expires", scan::rfc3339(sn.get_int(3))},
-                           {"expires_in_seconds", sn.get_int(3) - now}});
+    for (const auto& ch : snapshot::SnapshotRepository::channels(c))
+      snapshots.push_back({{"channel", ch.channel},
+                           {"sequence", ch.sequence},
+                           {"imported", scan::rfc3339(ch.imported_at)},
+                           {"age_seconds", now - ch.imported_at},
+                           {"expires", scan::rfc3339(ch.expires_at)},
+                           {"expires_in_seconds", ch.expires_at - now}});
     // Build durations: from a heal entering "building" to its next state (verifying, failed, held).
-    auto ev = c.prepare("SELECT heal, state, at FROM heal_events ORDER BY heal, rowid");
-    std::int64_t heal = -1, started = -1;
-    while (ev.step()) {
-      if (ev.get_int(0) != heal) heal = ev.get_int(0), started = -1;
-      auto state = ev.get_text(1);
-      if (state == "building")
-        started = ev.get_int(2);
-      else if (started >= 0)
-        builds.push_back(static_cast<double>(ev.get_int(2) - started)), started = -1;
-    }
+    builds = heal::HealRepository::build_durations(c);
     for (const auto& e : scan::list_exceptions(c, false, now)) {
       ++open_exceptions;
       auto j = scan::to_json(e, now);

@@ -92,28 +92,14 @@ std::optional<std::pair<std::int64_t, std::string>> checkpoint_record(const std:
 
 void record_anchor(store::Store& store, const Checkpoint& c, std::int64_t records) {
   store.transaction([&](sqlite::Connection& db) {
-    db.prepare(
-          "INSERT INTO audit_anchor(id, checkpoint, head, records, time) VALUES (1, ?, ?, ?, ?) "
-          "ON CONFLICT(id) DO UPDATE SET checkpoint = excluded.checkpoint, head = excluded.head, "
-          "records = max(records, excluded.records), time = excluded.time WHERE "
-          "excluded.checkpoint >= checkpoint")
-        .bind(1, c.seq)
-        .bind(2, c.head)
-        .bind(3, records)
-        .bind(4, c.time)
-        .run();
+    AnchorRepository::advance(db, Anchor{c.seq, c.head, records, c.time});
   });
 }
 
 }  // namespace
 
 std::optional<Anchor> read_anchor(store::Store& store) {
-  std::optional<Anchor> a;
-  store.read([&](sqlite::Connection& db) {
-    auto q = db.prepare("SELECT checkpoint, head, records, time FROM audit_anchor WHERE id = 1");
-    if (q.step()) a = Anchor{q.get_int(0), std::string(q.get_text(1)), q.get_int(2), q.get_int(3)};
-  });
-  return a;
+  return store.read([](sqlite::Connection& db) { return AnchorRepository::read(db); });
 }
 
 Result<Checkpoint> make_checkpoint(const fsys::path& state_dir, Journal& journal,

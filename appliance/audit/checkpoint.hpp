@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/anchor_repository.hpp"
 #include "audit/journal.hpp"
 #include "core/result.hpp"
 
@@ -60,13 +61,7 @@ Result<Checkpoint> make_checkpoint(const std::filesystem::path& state_dir, Journ
                                    const std::string& key_fingerprint, const Signer& sign,
                                    store::Store* store = nullptr);
 
-// What the metadata database remembers of the newest checkpoint.
-struct Anchor {
-  std::int64_t checkpoint = 0;  // its sequence number
-  std::string head;
-  std::int64_t records = 0;  // the journal's length right after it (its own record included)
-  std::int64_t time = 0;
-};
+// What the metadata database remembers of the newest checkpoint (audit/anchor_repository.hpp).
 std::optional<Anchor> read_anchor(store::Store& store);
 
 // The whole journal proved, or its breaks named: the hash chain from the first record; each

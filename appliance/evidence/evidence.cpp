@@ -21,6 +21,7 @@
 #include "scan/vex_repository.hpp"
 #include "snapshot/format.hpp"
 #include "snapshot/snapshot_repository.hpp"
+#include "store/catalog.hpp"
 
 namespace airheal::evidence {
 using namespace audit;  // the journal and its checkpoints, which a bundle carries a slice of
@@ -305,12 +306,8 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   // 3. Images in scope: findings (VEX and exceptions applied) and a CycloneDX SBOM each.
   std::vector<std::tuple<std::string, std::string, std::string>> tags;  // repo, tag, digest
   store.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT r.name, t.name, t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id "
-        "WHERE t.name NOT LIKE '%-airheal-%' ORDER BY r.name, t.name");
-    while (st.step())
-      if (matches(o.images, st.get_text(0), st.get_text(1)))
-        tags.emplace_back(st.get_text(0), st.get_text(1), st.get_text(2));
+    for (const auto& t : store::served_tags(c))
+      if (matches(o.images, t.repository, t.tag)) tags.emplace_back(t.repository, t.tag, t.digest);
   });
   json images = json::array();
   std::size_t n = 0;
@@ -326,9 +323,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       q.include_suppressed = true;
       findings = scan::list_findings(c, q, store.now_seconds());
       inv = scan::InventoryRepository::load(c, digest);
-      auto st = c.prepare("SELECT scanned_at FROM image_inventory WHERE manifest = ?");
-      st.bind(1, digest);
-      if (st.step()) scanned = st.get_int(0);
+      scanned = scan::InventoryRepository::scanned_at(c, digest).value_or(0);
     });
     auto dir = "images/" + repo + "/" + tag + "/";
     files[dir + "findings.json"] = findings.dump(2) + "\n";

@@ -14,6 +14,7 @@
 #include "heal/pins.hpp"
 #include "scan/inventory_repository.hpp"
 #include "scan/layer.hpp"
+#include "scan/layer_cache_repository.hpp"
 #include "scan/sbom.hpp"
 
 namespace airheal::heal {
@@ -96,20 +97,15 @@ std::optional<Engine::Reuse> Engine::reusable_layer(const std::string& original,
   auto pins = plan.to_json();
   std::vector<std::tuple<std::int64_t, std::string, std::string>>
       candidates;  // id, original, staged
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT id, original, staged, plan FROM heals WHERE state IN ('staged', 'promoted') AND "
-        "staged IS NOT NULL "
-        "AND strategy = ? ORDER BY id DESC LIMIT 200");
-    st.bind(1, plan.strategy);
-    while (st.step()) {
-      auto pj = json::parse(st.get_text(3), nullptr, false);
-      if (!pj.is_object() || pj.value("packages", json()) != pins["packages"] ||
-          pj.value("artifacts", json::array()) != pins["artifacts"])
-        continue;
-      candidates.emplace_back(st.get_int(0), st.get_text(1), st.get_text(2));
-    }
-  });
+  auto recent = store_.read(
+      [&](sqlite::Connection& c) { return HealRepository::reusable(c, plan.strategy, 200); });
+  for (const auto& h : recent) {
+    auto pj = json::parse(h.plan, nullptr, false);
+    if (!pj.is_object() || pj.value("packages", json()) != pins["packages"] ||
+        pj.value("artifacts", json::array()) != pins["artifacts"])
+      continue;
+    candidates.emplace_back(h.id, h.original, h.staged);
+  }
   auto manifest_of = [&](const std::string& digest) -> std::optional<oci::Manifest> {
     auto d = Digest::parse(digest);
     if (!d) return std::nullopt;
@@ -618,12 +614,7 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
     }
     made.push_back({{"digest", *r}, {"predicateType", type}});
   }
-  store_.transaction([&](sqlite::Connection& c) {
-    c.prepare("UPDATE heals SET attestations = ? WHERE id = ?")
-        .bind(1, made.dump())
-        .bind(2, id)
-        .run();
-  });
+  store_.transaction([&](sqlite::Connection& c) { HealRepository::set_attestations(c, id, made); });
   journal({{"type", "heal.attested"},
            {"heal", id},
            {"image", repo + "@" + staged},

@@ -20,6 +20,7 @@
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
 #include "scan/vex_repository.hpp"
+#include "store/content_repository.hpp"
 #include "version/version.hpp"
 
 namespace airheal::heal {
@@ -94,10 +95,7 @@ void Engine::journal(json record) {
 }
 
 std::string Engine::content_generation(sqlite::Connection& c) {
-  auto st = c.prepare(
-      "SELECT (SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')) || '/' || "
-      "(SELECT ifnull(max(imported_at), 0) FROM snapshots)");
-  return st.step() ? st.get_text(0) : "";
+  return store::ContentRepository::fixes_generation(c);
 }
 
 Result<Plan> Engine::plan(const std::string& manifest, const std::string& repository) {
@@ -117,19 +115,15 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
         findings.push_back(std::move(f));
     if (findings.is_null()) findings = json::array();
     inv = scan::InventoryRepository::load(c, manifest);
-    auto st = c.prepare(
-        "SELECT c.kind, c.name, c.version, c.metadata, c.digest, c.snapshot, ifnull(s.imported_at, "
-        "0) FROM content c "
-        "LEFT JOIN snapshots s ON s.digest = c.snapshot WHERE c.kind IN ('package', 'artifact')");
-    while (st.step()) {
-      ImportedContent x{st.get_text(1),
-                        st.get_text(2),
-                        st.get_text(4),
-                        st.get_text(5),
-                        json::parse(st.get_text(3), nullptr, false),
-                        st.get_int(6)};
+    for (auto& row : store::ContentRepository::fixes(c)) {
+      ImportedContent x{row.name,
+                        row.version,
+                        row.digest,
+                        row.snapshot,
+                        json::parse(row.metadata, nullptr, false),
+                        row.imported_at};
       if (!x.meta.is_object()) continue;
-      (st.get_text(0) == "package" ? packages : artifacts).push_back(std::move(x));
+      (row.kind == "package" ? packages : artifacts).push_back(std::move(x));
     }
   });
   if (!inv) return make_error(Errc::not_found, manifest + " has not been scanned");

@@ -308,4 +308,42 @@ std::vector<HealRepository::Serving> HealRepository::serving(sqlite::Connection&
   return out;
 }
 
+std::vector<HealRepository::Reusable> HealRepository::reusable(sqlite::Connection& c,
+                                                               const std::string& strategy,
+                                                               int limit) {
+  auto st = c.prepare(
+      "SELECT id, original, staged, plan FROM heals WHERE state IN ('staged', 'promoted') AND "
+      "staged IS NOT NULL AND strategy = ? ORDER BY id DESC LIMIT ?");
+  st.bind(1, strategy).bind(2, static_cast<std::int64_t>(limit));
+  enum Col { id, original, staged, plan };
+  std::vector<Reusable> out;
+  while (st.step())
+    out.push_back(
+        Reusable{st.get_int(id), st.get_text(original), st.get_text(staged), st.get_text(plan)});
+  return out;
+}
+
+void HealRepository::set_attestations(sqlite::Connection& c, std::int64_t id,
+                                      const nlohmann::json& attestations) {
+  c.prepare("UPDATE heals SET attestations = ? WHERE id = ?")
+      .bind(1, attestations.dump())
+      .bind(2, id)
+      .run();
+}
+
+std::vector<double> HealRepository::build_durations(sqlite::Connection& c) {
+  auto ev = c.prepare("SELECT heal, state, at FROM heal_events ORDER BY heal, rowid");
+  enum Col { heal, state, at };
+  std::vector<double> out;
+  std::int64_t current = -1, started = -1;
+  while (ev.step()) {
+    if (ev.get_int(heal) != current) current = ev.get_int(heal), started = -1;
+    if (ev.get_text(state) == "building")
+      started = ev.get_int(at);
+    else if (started >= 0)
+      out.push_back(static_cast<double>(ev.get_int(at) - started)), started = -1;
+  }
+  return out;
+}
+
 }  // namespace airheal::heal

@@ -94,6 +94,19 @@ class HealRepository {
     std::int64_t id = 0, promoted_at = 0;
   };
   static std::vector<Serving> serving(sqlite::Connection& c);
+  // Staged or promoted heals by STRATEGY with a staged image, newest first, at most LIMIT: the
+  // heals whose layer another image may reuse (PLAN is the plan's JSON text).
+  struct Reusable {
+    std::int64_t id = 0;
+    std::string original, staged, plan;
+  };
+  static std::vector<Reusable> reusable(sqlite::Connection& c, const std::string& strategy,
+                                        int limit);
+  // Every build's duration in seconds: from a heal entering "building" to its next state.
+  static std::vector<double> build_durations(sqlite::Connection& c);
+  // The attestations stored for ID's staged image (digest and predicate type each).
+  static void set_attestations(sqlite::Connection& c, std::int64_t id,
+                               const nlohmann::json& attestations);
 };
 
 }  // namespace airheal::heal

@@ -8,8 +8,10 @@
 #include "core/oci.hpp"
 #include "heal/engine.hpp"
 #include "scan/layer.hpp"
+#include "scan/layer_cache_repository.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
+#include "store/catalog.hpp"
 
 namespace airheal::heal {
 namespace fsys = std::filesystem;
@@ -69,14 +71,8 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
     old_base = ann["org.opencontainers.image.base.digest"].get<std::string>();
     ref = base_reference(ann["org.opencontainers.image.base.name"].get<std::string>());
   } else if (!m->layers.empty()) {
-    std::vector<std::string> candidates;
-    store_.read([&](sqlite::Connection& c) {
-      auto st = c.prepare(
-          "SELECT DISTINCT mr.manifest FROM manifest_refs mr WHERE mr.child = ? AND mr.kind = "
-          "'blob' AND mr.manifest != ? "
-          "AND EXISTS (SELECT 1 FROM tag_history th WHERE th.digest = mr.manifest)");
-      st.bind(1, m->layers[0].digest.str()).bind(2, manifest);
-      while (st.step()) candidates.push_back(st.get_text(0));
+    auto candidates = store_.read([&](sqlite::Connection& c) {
+      return store::formerly_tagged_with_layer(c, m->layers[0].digest.str(), manifest);
     });
     std::size_t best = 0;
     for (const auto& cand : candidates) {
@@ -91,18 +87,12 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
       for (std::size_t i = 0; i < cm->layers.size(); ++i)
         prefix = prefix && cm->layers[i].digest == m->layers[i].digest;
       if (!prefix) continue;
-      store_.read([&](sqlite::Connection& c) {
-        auto st = c.prepare(
-            "SELECT r.name, th.tag FROM tag_history th JOIN repositories r ON r.id = th.repo_id "
-            "WHERE th.digest = ? "
-            "ORDER BY th.until DESC LIMIT 1");
-        st.bind(1, cand);
-        if (st.step()) {
-          ref = std::pair{st.get_text(0), st.get_text(1)};
-          old_base = cand;
-          best = cm->layers.size();
-        }
-      });
+      if (auto tagged =
+              store_.read([&](sqlite::Connection& c) { return store::last_tag_of(c, cand); })) {
+        ref = std::move(tagged);
+        old_base = cand;
+        best = cm->layers.size();
+      }
     }
     if (!ref) {
       why =
@@ -198,11 +188,10 @@ std::optional<Plan> Engine::upstream_bump(const std::string& manifest, std::stri
   p.strategy = "upstream-bump";
   p.rebase = Rebase{ref->first + ":" + ref->second, old_base, current->digest.str(), k};
   p.targeted.assign(targeted.begin(), targeted.end());
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare("SELECT created_at FROM manifests WHERE digest = ?");
-    st.bind(1, current->digest.str());
-    if (st.step()) p.fix_imported_at = st.get_int(0);
-  });
+  if (auto at = store_.read([&](sqlite::Connection& c) {
+        return store::manifest_stored_at(c, current->digest.str());
+      }))
+    p.fix_imported_at = *at;
   p.explanation = "The image was built FROM " + p.rebase->base_name +
                   " (its org.opencontainers.image.base annotations), which has a "
                   "newer version in this registry (" +

@@ -147,6 +147,11 @@ std::vector<std::string> InventoryRepository::served(sqlite::Connection& c) {
   return out;
 }
 
+std::int64_t InventoryRepository::count(sqlite::Connection& c) {
+  auto st = c.prepare("SELECT count(*) FROM image_inventory");
+  return st.step() ? st.get_int(0) : 0;
+}
+
 std::vector<InventoryRepository::Unreferred> InventoryRepository::without_referrer(
     sqlite::Connection& c, const std::string& artifact_type) {
   auto st = c.prepare(

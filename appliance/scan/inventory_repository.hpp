@@ -40,6 +40,8 @@ class InventoryRepository {
   static void prune(sqlite::Connection& c);
   // Inventoried images some repository still holds, by digest.
   static std::vector<std::string> served(sqlite::Connection& c);
+  // Images inventoried (by any parser version).
+  static std::int64_t count(sqlite::Connection& c);
   // Inventoried images that lack, in some repository holding them, a referrer of ARTIFACT_TYPE.
   struct Unreferred {
     std::string manifest, media_type;

@@ -11,16 +11,6 @@
 #include "scan/pkgdb.hpp"
 
 namespace airheal::scan {
-namespace {
-
-bool starts_with(const std::string& s, std::string_view p) {
-  return s.compare(0, p.size(), p) == 0;
-}
-bool ends_with(const std::string& s, std::string_view p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
-}  // namespace
 
 std::optional<std::string> normalise_path(std::string_view p) {
   std::string out;
@@ -108,18 +98,17 @@ std::string classify_path(const std::string& p) {
   if (p == "lib/apk/db/installed" || p == "usr/lib/apk/db/installed") return "apk";
   if (p == "var/lib/rpm/rpmdb.sqlite" || p == "usr/lib/sysimage/rpm/rpmdb.sqlite") return "rpm";
   constexpr std::string_view statusd = "var/lib/dpkg/status.d/";
-  if (starts_with(p, statusd)) {
+  if (p.starts_with(statusd)) {
     auto rest = p.substr(statusd.size());
     auto slash = rest.find('/');
-    if (slash == std::string::npos) return ends_with(rest, ".md5sums") ? "md5sums" : "dpkg-statusd";
+    if (slash == std::string::npos) return rest.ends_with(".md5sums") ? "md5sums" : "dpkg-statusd";
     auto leaf = rest.substr(slash + 1);  // directory form: status.d/<pkg>/{control,md5sums}
     if (leaf == "control") return "dpkg-statusd";
     if (leaf == "md5sums") return "md5sums";
     return {};
   }
   constexpr std::string_view info = "var/lib/dpkg/info/";
-  if (starts_with(p, info) && ends_with(p, ".list") &&
-      p.find('/', info.size()) == std::string::npos)
+  if (p.starts_with(info) && p.ends_with(".list") && p.find('/', info.size()) == std::string::npos)
     return "dpkg-list";
   return lockfile_kind(p);
 }
@@ -174,7 +163,7 @@ Result<LayerInventory> read_layer(const std::filesystem::path& blob,
       inv.opaque.push_back(dir);
       continue;
     }
-    if (starts_with(base, ".wh.")) {
+    if (base.starts_with(".wh.")) {
       inv.whiteouts.push_back(dir.empty() ? base.substr(4) : dir + "/" + base.substr(4));
       continue;
     }
@@ -278,41 +267,6 @@ LayerInventory LayerInventory::from_json(const nlohmann::json& j) {
   inv.problems = j.at("problems").get<std::vector<std::string>>();
   inv.bytes_read = j.value("bytes_read", std::uint64_t{0});
   return inv;
-}
-
-std::optional<LayerInventory> LayerCache::get(sqlite::Connection& c, const std::string& digest) {
-  auto st = c.prepare("SELECT data FROM layer_inventory WHERE digest = ? AND parser = ?");
-  st.bind(1, digest);
-  st.bind(2, std::int64_t{kLayerParserVersion});
-  if (!st.step()) return std::nullopt;
-  auto j = nlohmann::json::from_cbor(st.get_blob(0).begin(), st.get_blob(0).end(), true, false);
-  if (j.is_discarded()) return std::nullopt;
-  return LayerInventory::from_json(j);
-}
-
-void LayerCache::put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv,
-                     std::int64_t now) {
-  auto bytes = nlohmann::json::to_cbor(inv.to_json());
-  auto st = c.prepare(
-      "INSERT INTO layer_inventory (digest, parser, data, files, bytes_read, created_at) VALUES "
-      "(?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (digest) DO UPDATE SET parser = excluded.parser, data = excluded.data, files = "
-      "excluded.files, "
-      "bytes_read = excluded.bytes_read, created_at = excluded.created_at");
-  st.bind(1, digest);
-  st.bind(2, std::int64_t{kLayerParserVersion});
-  st.bind_blob(3, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  st.bind(4, static_cast<std::int64_t>(inv.files.size()));
-  st.bind(5, static_cast<std::int64_t>(inv.bytes_read));
-  st.bind(6, now);
-  st.run();
-}
-
-std::size_t LayerCache::count(sqlite::Connection& c) {
-  auto st = c.prepare("SELECT count(*) FROM layer_inventory WHERE parser = ?");
-  st.bind(1, std::int64_t{kLayerParserVersion});
-  st.step();
-  return static_cast<std::size_t>(st.get_int(0));
 }
 
 Result<std::string> read_layer_file(const std::filesystem::path& blob, const std::string& path,

@@ -1,7 +1,8 @@
 // One image layer's inventory, read by streaming its blob once (tar, gzip or zstd) without
 // unpacking anything to disk: the file list with whiteouts and opaque directories, and every
 // package database and self-describing binary in it, already parsed. Results are kept per layer
-// digest (LayerCache), so a base layer shared by many images is read once.
+// digest (LayerCache, scan/layer_cache_repository.hpp), so a base layer shared by many images is
+// read once.
 #pragma once
 
 #include <cstdint>
@@ -64,14 +65,5 @@ std::optional<std::string> normalise_path(std::string_view p);
 
 // Which record kind a path is, or empty when it is none (exposed for tests).
 std::string classify_path(const std::string& path);
-
-// The per-layer cache in the metadata database (table layer_inventory).
-class LayerCache {
- public:
-  static std::optional<LayerInventory> get(sqlite::Connection& c, const std::string& digest);
-  static void put(sqlite::Connection& c, const std::string& digest, const LayerInventory& inv,
-                  std::int64_t now);
-  static std::size_t count(sqlite::Connection& c);
-};
 
 }  // namespace airheal::scan

@@ -9,10 +9,6 @@
 namespace airheal::scan {
 namespace {
 
-bool ends_with(const std::string& s, std::string_view p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
 // One go.mod line split into tokens (quoted strings unquoted) and its trailing comment.
 struct GoLine {
   std::vector<std::string> tokens;
@@ -293,7 +289,7 @@ std::optional<std::string> pin_package_lock(const std::string& text, const std::
   };
   if (j.contains("packages") && j["packages"].is_object())
     for (auto it = j["packages"].begin(); it != j["packages"].end(); ++it)
-      if (ends_with(it.key(), "node_modules/" + package) && it.value().is_object() &&
+      if (it.key().ends_with("node_modules/" + package) && it.value().is_object() &&
           it.value().contains("version"))
         set(it.value());
   std::function<void(nlohmann::ordered_json&, int)> walk = [&](nlohmann::ordered_json& deps,

@@ -8,6 +8,7 @@
 #include "advisory/advisory.hpp"
 #include "advisory/advisory_repository.hpp"
 #include "scan/layer.hpp"
+#include "store/content_repository.hpp"
 #include "version/version.hpp"
 
 namespace airheal::scan {
@@ -289,9 +290,8 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
     if (comp.type == "go-module" || comp.type == "npm") {
       // A lockfile: a fixed version of the dependency imported as an artefact (a Go module zip,
       // an npm tarball) lets the heal planner write the pin.
-      auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
-      while (st.step()) {
-        auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
+      for (const auto& text : store::ContentRepository::artifact_metadata(c)) {
+        auto meta = nlohmann::json::parse(text, nullptr, false);
         if (!meta.is_object() || meta.value("ecosystem", "") != comp.ecosystem ||
             meta.value("package", "") != comp.name)
           continue;
@@ -310,9 +310,8 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
       // planner reads the artefact to check that it carries the fix).
       if (!artifact_paths) {
         artifact_paths.emplace();
-        auto st = c.prepare("SELECT metadata FROM content WHERE kind = 'artifact'");
-        while (st.step()) {
-          auto meta = nlohmann::json::parse(st.get_text(0), nullptr, false);
+        for (const auto& text : store::ContentRepository::artifact_metadata(c)) {
+          auto meta = nlohmann::json::parse(text, nullptr, false);
           if (!meta.is_object() || !meta.contains("path") || !meta["path"].is_string()) continue;
           if (auto path = normalise_path(meta["path"].get<std::string>()))
             artifact_paths->insert(*path);
@@ -321,14 +320,11 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
       if (artifact_paths->count(comp.location)) f.fix_available = "artifact";
       continue;
     }
-    auto st =
-        c.prepare("SELECT version, metadata FROM content WHERE kind = 'package' AND name = ?");
-    st.bind(1, comp.name);
-    while (st.step()) {
-      auto meta = nlohmann::json::parse(st.get_text(1), nullptr, false);
+    for (const auto& row : store::ContentRepository::packages_named(c, comp.name)) {
+      auto meta = nlohmann::json::parse(row.metadata, nullptr, false);
       auto v = comp.type == "deb" && meta.is_object() && !meta.value("source_version", "").empty()
                    ? meta.value("source_version", "")
-                   : st.get_text(0);
+                   : row.version;
       auto cmp = comp.type == "deb"   ? version::compare_dpkg(v, f.fixed)
                  : comp.type == "apk" ? std::optional<int>(version::compare_apk(v, f.fixed))
                                       : std::optional<int>(version::compare_rpm(v, f.fixed));

@@ -27,7 +27,7 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 
-std::string normalise_path(std::string_view p) {
+std::string without_leading_slashes(std::string_view p) {
   while (!p.empty() && (p.front() == '/' || p.substr(0, 2) == "./"))
     p.remove_prefix(p.front() == '/' ? 1 : 2);
   return std::string(p);
@@ -138,7 +138,7 @@ std::vector<std::string> parse_dpkg_list(std::string_view text) {
   for_each_line(text, [&](std::string_view line) {
     line = trim(line);
     if (line.empty() || line == "/." || line == "/") return;
-    out.push_back(normalise_path(line));
+    out.push_back(without_leading_slashes(line));
   });
   return out;
 }
@@ -150,7 +150,7 @@ std::vector<std::string> parse_md5sums(std::string_view text) {
     if (sp == std::string_view::npos) return;
     auto path = trim(line.substr(sp));
     if (!path.empty() && path[0] == '*') path.remove_prefix(1);  // binary-mode marker
-    if (!path.empty()) out.push_back(normalise_path(path));
+    if (!path.empty()) out.push_back(without_leading_slashes(path));
   });
   return out;
 }

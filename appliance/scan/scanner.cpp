@@ -4,16 +4,19 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "advisory/advisory_repository.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
 #include "scan/findings_repository.hpp"
 #include "scan/inventory_repository.hpp"
+#include "scan/layer_cache_repository.hpp"
 #include "scan/sbom.hpp"
 #include "scan/vex.hpp"
 #include "scan/vex_repository.hpp"
 #include "store/catalog.hpp"
+#include "store/content_repository.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -304,15 +307,9 @@ Result<std::size_t> Scanner::rematch(const std::string& manifest) {
 
 // Cheap test for "something that matching depends on changed": snapshots and imported packages.
 std::string Scanner::change_marker() {
-  std::string marker;
-  store_.read([&](sqlite::Connection& c) {
-    auto st = c.prepare(
-        "SELECT (SELECT count(*) || '/' || ifnull(max(imported_at), 0) FROM snapshots), "
-        "(SELECT count(*) FROM content WHERE kind IN ('package', 'artifact')), (SELECT count(*) "
-        "FROM advisories)");
-    if (st.step()) marker = st.get_text(0) + "|" + st.get_text(1) + "|" + st.get_text(2);
+  return store_.read([&](sqlite::Connection& c) {
+    return store::ContentRepository::import_marker(c) + "|" + std::to_string(advisory::count(c));
   });
-  return marker;
 }
 
 RematchReport Scanner::rematch_changed() {
@@ -325,13 +322,16 @@ RematchReport Scanner::rematch_changed() {
   Sha256 packages;
   store_.read([&](sqlite::Connection& c) {
     fresh = advisory::fingerprints_by_key(c);
-    auto pk = c.prepare(
-        "SELECT name, version, metadata, channel, kind, digest FROM content WHERE kind IN "
-        "('package', 'artifact') "
-        "ORDER BY kind, name, version, channel, digest");
-    while (pk.step())
-      for (int i = 0; i < 6; ++i) {
-        packages.update(pk.get_text(i));
+    // In the order the fingerprint has always been taken in (a different order would re-match
+    // every image once after an upgrade).
+    auto rows = store::ContentRepository::fixes(c);
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.kind, a.name, a.version, a.channel, a.digest) <
+             std::tie(b.kind, b.name, b.version, b.channel, b.digest);
+    });
+    for (const auto& r : rows)
+      for (const auto* field : {&r.name, &r.version, &r.metadata, &r.channel, &r.kind, &r.digest}) {
+        packages.update(*field);
         packages.update(std::string_view("\0", 1));
       }
     stored = FindingsRepository::key_fingerprints(c);

@@ -20,7 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-Error bad(std::string msg) { return make_error(Errc::invalid_argument, std::move(msg)); }
+Error invalid(std::string msg) { return make_error(Errc::invalid_argument, std::move(msg)); }
 
 // One entry to write: bytes in memory or a file to stream.
 struct Planned {
@@ -98,18 +98,18 @@ std::optional<std::uint64_t> parse_size(std::string_view t) {
 Result<ImageSource> parse_image_source(const std::string& text) {
   auto eq = text.rfind('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
-    return bad("--image wants OCI_LAYOUT_DIR=REPO:TAG, got '" + text + "'");
+    return invalid("--image wants OCI_LAYOUT_DIR=REPO:TAG, got '" + text + "'");
   ImageSource s;
   auto dir = text.substr(0, eq);
   auto target = text.substr(eq + 1);
   auto colon = target.rfind(':');
   if (colon == std::string::npos)
-    return bad("--image target '" + target + "' needs a tag (REPO:TAG)");
+    return invalid("--image target '" + target + "' needs a tag (REPO:TAG)");
   s.repository = target.substr(0, colon);
   s.tag = target.substr(colon + 1);
   if (!oci::is_valid_repository_name(s.repository))
-    return bad("repository name '" + s.repository + "' is not valid");
-  if (!oci::is_valid_tag(s.tag)) return bad("tag '" + s.tag + "' is not valid");
+    return invalid("repository name '" + s.repository + "' is not valid");
+  if (!oci::is_valid_tag(s.tag)) return invalid("tag '" + s.tag + "' is not valid");
   // DIR:REF picks one image of a multi-image layout, as skopeo's oci:DIR:REF does.
   if (!fsys::exists(fsys::path(dir) / "index.json")) {
     auto c = dir.rfind(':');
@@ -127,42 +127,42 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
   archive_read_support_format_ar(a);
   std::unique_ptr<struct archive, int (*)(struct archive*)> guard(a, archive_read_free);
   if (archive_read_open_filename(a, deb.c_str(), 1 << 16) != ARCHIVE_OK)
-    return bad(deb.string() + " is not a Debian package: " + archive_error_string(a));
+    return invalid(deb.string() + " is not a Debian package: " + archive_error_string(a));
   struct archive_entry* e = nullptr;
   std::string control_tar;
   while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
     std::string name = entry_pathname(e);
     if (name.rfind("control.tar", 0) != 0) continue;
     auto size = archive_entry_size(e);
-    if (size < 0 || size > (16 << 20)) return bad(deb.string() + ": control archive too large");
+    if (size < 0 || size > (16 << 20)) return invalid(deb.string() + ": control archive too large");
     control_tar.resize(static_cast<std::size_t>(size));
     if (archive_read_data(a, control_tar.data(), control_tar.size()) != size)
-      return bad(deb.string() + ": truncated control archive");
+      return invalid(deb.string() + ": truncated control archive");
     break;
   }
   if (control_tar.empty())
-    return bad(deb.string() + " has no control archive: not a Debian package");
+    return invalid(deb.string() + " has no control archive: not a Debian package");
   struct archive* c = archive_read_new();
   std::unique_ptr<struct archive, int (*)(struct archive*)> cguard(c, archive_read_free);
   archive_read_support_format_tar(c);
   archive_read_support_filter_all(c);
   if (archive_read_open_memory(c, control_tar.data(), control_tar.size()) != ARCHIVE_OK)
-    return bad(deb.string() + ": unreadable control archive");
+    return invalid(deb.string() + ": unreadable control archive");
   std::string control;
   while (archive_read_next_header(c, &e) == ARCHIVE_OK) {
     std::string name = entry_pathname(e);
     if (name != "./control" && name != "control") continue;
     auto size = archive_entry_size(e);
-    if (size < 0 || size > (1 << 20)) return bad(deb.string() + ": control file too large");
+    if (size < 0 || size > (1 << 20)) return invalid(deb.string() + ": control file too large");
     control.resize(static_cast<std::size_t>(size));
     if (archive_read_data(c, control.data(), control.size()) != size)
-      return bad(deb.string() + ": truncated control file");
+      return invalid(deb.string() + ": truncated control file");
     break;
   }
   auto f = parse_control(control);
   DebInfo d{f["Package"], f["Version"], f["Architecture"], f["Source"], ""};
   if (d.package.empty() || d.version.empty() || d.architecture.empty())
-    return bad(deb.string() + ": control file lacks Package, Version or Architecture");
+    return invalid(deb.string() + ": control file lacks Package, Version or Architecture");
   d.source_version = d.version;
   if (d.source.empty()) d.source = d.package;
   if (auto p = d.source.find(" ("); p != std::string::npos) {
@@ -175,9 +175,9 @@ Result<DebInfo> read_deb(const fsys::path& deb) {
 
 Result<CreateReport> create(const CreateOptions& o) {
   if (!is_valid_channel(o.channel))
-    return bad("channel '" + o.channel + "' must be 1-64 characters of [a-z0-9._-]");
-  if (o.sequence < 1) return bad("--sequence must be at least 1");
-  if (o.expires_in <= 0) return bad("--expires must be a positive duration");
+    return invalid("channel '" + o.channel + "' must be 1-64 characters of [a-z0-9._-]");
+  if (o.sequence < 1) return invalid("--sequence must be at least 1");
+  if (o.expires_in <= 0) return invalid("--expires must be a positive duration");
   Manifest m;
   m.channel = o.channel;
   m.sequence = o.sequence;
@@ -201,7 +201,7 @@ Result<CreateReport> create(const CreateOptions& o) {
           std::optional<Digest> known) -> Result<std::pair<Digest, std::uint64_t>> {
     std::error_code ec;
     auto size = fsys::file_size(file, ec);
-    if (ec) return bad("cannot read " + file.string() + ": " + ec.message());
+    if (ec) return invalid("cannot read " + file.string() + ": " + ec.message());
     Digest d = known ? *known : Digest::from_hex(std::string(64, '0'));
     if (!known) {
       auto h = Sha256::of_file(file);
@@ -223,10 +223,11 @@ Result<CreateReport> create(const CreateOptions& o) {
   for (const auto& src : o.images) {
     auto idx_bytes = fs::read_file(src.layout / "index.json", 16 << 20);
     if (!idx_bytes)
-      return bad(src.layout.string() + " is not an OCI image layout: " + idx_bytes.error().message);
+      return invalid(src.layout.string() +
+                     " is not an OCI image layout: " + idx_bytes.error().message);
     auto idx = json::parse(*idx_bytes, nullptr, false);
     if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array())
-      return bad(src.layout.string() + "/index.json is not an OCI image index");
+      return invalid(src.layout.string() + "/index.json is not an OCI image index");
     std::vector<json> candidates;
     for (const auto& d : idx["manifests"]) {
       auto name = d.contains("annotations")
@@ -235,11 +236,12 @@ Result<CreateReport> create(const CreateOptions& o) {
       if (src.ref.empty() || name == src.ref) candidates.push_back(d);
     }
     if (candidates.size() != 1)
-      return bad(src.layout.string() + ": " + std::to_string(candidates.size()) +
-                 " images match; name one with DIR:REF=REPO:TAG (REF is the layout's ref.name)");
+      return invalid(
+          src.layout.string() + ": " + std::to_string(candidates.size()) +
+          " images match; name one with DIR:REF=REPO:TAG (REF is the layout's ref.name)");
     const auto& top = candidates[0];
     auto top_digest = Digest::parse(top.value("digest", ""));
-    if (!top_digest) return bad(src.layout.string() + ": bad digest in index.json");
+    if (!top_digest) return invalid(src.layout.string() + ": bad digest in index.json");
     std::string top_type = top.value("mediaType", "");
     std::vector<std::pair<Digest, std::string>> unvisited{{*top_digest, top_type}};
     while (!unvisited.empty()) {
@@ -248,19 +250,21 @@ Result<CreateReport> create(const CreateOptions& o) {
       auto path = src.layout / "blobs" / "sha256" / d.hex();
       auto bytes = fs::read_file(path, 4 << 20);
       if (!bytes)
-        return bad(src.layout.string() + ": manifest " + d.str() +
-                   " missing: " + bytes.error().message);
+        return invalid(src.layout.string() + ": manifest " + d.str() +
+                       " missing: " + bytes.error().message);
       if (Sha256::of(*bytes) != d)
-        return bad(src.layout.string() + ": manifest " + d.str() + " does not match its digest");
+        return invalid(src.layout.string() + ": manifest " + d.str() +
+                       " does not match its digest");
       auto parsed = oci::parse_manifest(*bytes, type);
       if (!parsed)
-        return bad(src.layout.string() + ": manifest " + d.str() + ": " + parsed.error().message);
+        return invalid(src.layout.string() + ": manifest " + d.str() + ": " +
+                       parsed.error().message);
       if (auto r = add_blob_file(path, d); !r) return r.error();
       for (const auto& b : parsed->required_blobs()) {
         auto bp = src.layout / "blobs" / "sha256" / b.hex();
         if (!fsys::exists(bp))
-          return bad(src.layout.string() + ": blob " + b.str() +
-                     " is missing (copy the image with all its layers)");
+          return invalid(src.layout.string() + ": blob " + b.str() +
+                         " is missing (copy the image with all its layers)");
         if (auto r = add_blob_file(bp, b); !r) return r.error();
       }
       for (const auto& c : parsed->manifests) unvisited.emplace_back(c.digest, c.media_type);
@@ -281,19 +285,20 @@ Result<CreateReport> create(const CreateOptions& o) {
   for (std::size_t i = 0; i < o.advisories.size(); ++i) {
     const auto& dir = o.advisories[i];
     if (!fsys::is_directory(dir))
-      return bad("--advisories " + dir.string() + " is not a directory");
+      return invalid("--advisories " + dir.string() + " is not a directory");
     for (const auto& f : regular_files(dir)) {
       auto bytes = fs::read_file(f, 1ull << 30);
       if (!bytes) return bytes.error();
       auto fmt = advisory::detect_format(f.filename().string(), *bytes);
       if (!fmt)
-        return bad("cannot tell the advisory format of " + f.string() +
-                   " (OSV JSON, Debian tracker JSON or Alpine secdb YAML)");
+        return invalid("cannot tell the advisory format of " + f.string() +
+                       " (OSV JSON, Debian tracker JSON or Alpine secdb YAML)");
       if (auto parsed = advisory::parse(*fmt, *bytes, f.string()); !parsed) return parsed.error();
       auto rel = fsys::relative(f, dir).generic_string();
       auto path = "advisories/" + std::to_string(i) + "/" + rel;
       if (!is_safe_path(path))
-        return bad("advisory file name '" + rel + "' has characters a snapshot path cannot hold");
+        return invalid("advisory file name '" + rel +
+                       "' has characters a snapshot path cannot hold");
       add_memory(path, EntryKind::advisory, std::move(*bytes), advisory::to_string(*fmt));
     }
   }
@@ -301,7 +306,8 @@ Result<CreateReport> create(const CreateOptions& o) {
   // Packages, with a Debian Packages index over them.
   std::string packages_index;
   for (const auto& dir : o.packages) {
-    if (!fsys::is_directory(dir)) return bad("--packages " + dir.string() + " is not a directory");
+    if (!fsys::is_directory(dir))
+      return invalid("--packages " + dir.string() + " is not a directory");
     for (const auto& f : regular_files(dir)) {
       if (f.extension() != ".deb") continue;
       auto info = read_deb(f);
@@ -325,18 +331,20 @@ Result<CreateReport> create(const CreateOptions& o) {
   // Replacement binaries: FILE plus optional FILE.json metadata.
   std::set<std::string> artifact_names;
   for (const auto& dir : o.artifacts) {
-    if (!fsys::is_directory(dir)) return bad("--artifacts " + dir.string() + " is not a directory");
+    if (!fsys::is_directory(dir))
+      return invalid("--artifacts " + dir.string() + " is not a directory");
     for (const auto& f : regular_files(dir)) {
       if (f.extension() == ".json") continue;
       Artifact a;
       a.name = f.filename().string();
-      if (!artifact_names.insert(a.name).second) return bad("two artefacts are named " + a.name);
+      if (!artifact_names.insert(a.name).second)
+        return invalid("two artefacts are named " + a.name);
       auto meta_path = fsys::path(f.string() + ".json");
       if (fsys::exists(meta_path)) {
         auto mb = fs::read_file(meta_path, 1 << 20);
         if (!mb) return mb.error();
         auto mj = json::parse(*mb, nullptr, false);
-        if (!mj.is_object()) return bad(meta_path.string() + " must hold a JSON object");
+        if (!mj.is_object()) return invalid(meta_path.string() + " must hold a JSON object");
         a.version = mj.value("version", "");
         a.metadata = std::move(mj);
       }
@@ -372,12 +380,12 @@ Result<CreateReport> create(const CreateOptions& o) {
       return make_error(old.error().code,
                         "--previous " + o.previous->string() + ": " + old.error().message);
     if (old->manifest.channel != m.channel)
-      return bad("--previous is a snapshot of channel '" + old->manifest.channel + "', not '" +
-                 m.channel + "'");
+      return invalid("--previous is a snapshot of channel '" + old->manifest.channel + "', not '" +
+                     m.channel + "'");
     if (old->manifest.sequence >= m.sequence)
-      return bad("--sequence " + std::to_string(m.sequence) +
-                 " must be greater than the previous snapshot's " +
-                 std::to_string(old->manifest.sequence));
+      return invalid("--sequence " + std::to_string(m.sequence) +
+                     " must be greater than the previous snapshot's " +
+                     std::to_string(old->manifest.sequence));
     m.previous = Previous{old->manifest.sequence, old->digest};
     std::map<std::string, Digest> had;
     for (const auto& e : old->manifest.entries) had.emplace(e.path, e.sha256);
@@ -416,18 +424,18 @@ Result<CreateReport> create(const CreateOptions& o) {
         // Hash while streaming: OCI layouts name blobs by digest, and a corrupt file must not
         // be carried across the gap.
         fs::UniqueFd fd(::open(p.file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) return cleanup(), bad("cannot read " + p.file.string());
+        if (!fd) return cleanup(), invalid("cannot read " + p.file.string());
         Sha256 h;
         st = (*w)->add_stream(p.entry.path, p.entry.size,
                               [&](char* buf, std::size_t n) -> Result<std::size_t> {
                                 auto got = ::read(fd.get(), buf, n);
-                                if (got <= 0) return bad("cannot read " + p.file.string());
+                                if (got <= 0) return invalid("cannot read " + p.file.string());
                                 h.update(buf, static_cast<std::size_t>(got));
                                 return static_cast<std::size_t>(got);
                               });
         if (st && h.finish() != p.entry.sha256)
-          return cleanup(), bad(p.file.string() + " does not match its digest " +
-                                p.entry.sha256.str() + " (corrupt layout?)");
+          return cleanup(), invalid(p.file.string() + " does not match its digest " +
+                                    p.entry.sha256.str() + " (corrupt layout?)");
       }
       if (!st) return cleanup(), st.error();
       report.bytes_written += p.entry.size;
@@ -472,7 +480,7 @@ Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints
       sigs.emplace_back(name, *sig);
   }
   if (sigs.size() > kMaxSignatures)
-    return bad("a snapshot holds at most " + std::to_string(kMaxSignatures) + " signatures");
+    return invalid("a snapshot holds at most " + std::to_string(kMaxSignatures) + " signatures");
   auto dir = file.parent_path().empty() ? fsys::path(".") : file.parent_path();
   auto tmp = dir / ("." + file.filename().string() + ".tmp-" + random_hex(6));
   auto cleanup = [&] {
@@ -489,7 +497,7 @@ Status sign(const fsys::path& file, const std::vector<std::string>& fingerprints
     std::optional<Header> h = head->first_body;
     while (h) {
       if (h->type != Header::Type::regular)
-        return cleanup(), bad("entry '" + h->path + "' is not a regular file");
+        return cleanup(), invalid("entry '" + h->path + "' is not a regular file");
       auto& reader = **r;
       if (auto st = (*w)->add_stream(h->path, h->size,
                                      [&](char* buf, std::size_t n) { return reader.read(buf, n); });
@@ -513,13 +521,14 @@ Result<VerifyReport> verify(const fsys::path& file, pgp::Keyring& keyring, int t
   auto head = read_head(**r);
   if (!head) return head.error();
   VerifyReport rep;
-  if (head->signatures.empty()) return bad("the snapshot is not signed");
+  if (head->signatures.empty()) return invalid("the snapshot is not signed");
   std::set<std::string> good;
   for (const auto& [name, sig] : head->signatures) {
     auto checks = keyring.verify_detached(sig, head->manifest_bytes);
     if (!checks) return make_error(checks.error().code, name + ": " + checks.error().message);
     for (auto& c : *checks) {
-      if (c.bad) return bad(name + ": " + c.problem + " (the manifest was altered after signing)");
+      if (c.bad)
+        return invalid(name + ": " + c.problem + " (the manifest was altered after signing)");
       if (c.good) good.insert(c.fingerprint);
       rep.signatures.push_back(std::move(c));
     }
@@ -529,8 +538,8 @@ Result<VerifyReport> verify(const fsys::path& file, pgp::Keyring& keyring, int t
     std::string why;
     for (const auto& c : rep.signatures)
       if (!c.good) why += "; " + c.problem;
-    return bad(std::to_string(good.size()) + " good signature(s) by the given keys, " +
-               std::to_string(threshold) + " required" + why);
+    return invalid(std::to_string(good.size()) + " good signature(s) by the given keys, " +
+                   std::to_string(threshold) + " required" + why);
   }
   if (auto st = stream_body(**r, *head, BodySink{}); !st) return st.error();
   rep.head = std::move(*head);
@@ -539,9 +548,9 @@ Result<VerifyReport> verify(const fsys::path& file, pgp::Keyring& keyring, int t
 
 Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size,
                           const fsys::path& out_dir) {
-  if (part_size < 4096) return bad("part size must be at least 4K");
+  if (part_size < 4096) return invalid("part size must be at least 4K");
   fs::UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) return bad("cannot read " + file.string());
+  if (!in) return invalid("cannot read " + file.string());
   PartsReport rep;
   json index{{"file", file.filename().string()}, {"parts", json::array()}};
   Sha256 whole;
@@ -553,14 +562,14 @@ Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size,
     std::snprintf(suffix, sizeof suffix, ".part%03d", n);
     auto part = out_dir / (file.filename().string() + suffix);
     fs::UniqueFd out(::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!out) return bad("cannot write " + part.string());
+    if (!out) return invalid("cannot write " + part.string());
     Sha256 h;
     std::uint64_t written = 0;
     while (written < part_size) {
       auto want =
           static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), part_size - written));
       auto got = ::read(in.get(), buf.data(), want);
-      if (got < 0) return bad("cannot read " + file.string());
+      if (got < 0) return invalid("cannot read " + file.string());
       if (got == 0) {
         eof = true;
         break;
@@ -578,7 +587,7 @@ Result<PartsReport> split(const fsys::path& file, std::uint64_t part_size,
       fsys::remove(part);
       break;
     }
-    if (::fsync(out.get()) != 0) return bad("cannot sync " + part.string());
+    if (::fsync(out.get()) != 0) return invalid("cannot sync " + part.string());
     total += written;
     index["parts"].push_back(
         {{"name", part.filename().string()}, {"size", written}, {"sha256", h.finish().hex()}});
@@ -597,16 +606,16 @@ Status join(const fsys::path& index_path, const fsys::path& out) {
   auto index = json::parse(*bytes, nullptr, false);
   if (!index.is_object() || !index.contains("parts") || !index["parts"].is_array() ||
       !index.contains("sha256"))
-    return bad(index_path.string() + " is not a parts index written by airheal-snapshot split");
+    return invalid(index_path.string() + " is not a parts index written by airheal-snapshot split");
   auto dir = index_path.parent_path().empty() ? fsys::path(".") : index_path.parent_path();
   auto out_dir = out.parent_path().empty() ? fsys::path(".") : out.parent_path();
   auto tmp = out_dir / ("." + out.filename().string() + ".tmp-" + random_hex(6));
   fs::UniqueFd o(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!o) return bad("cannot write " + tmp.string());
+  if (!o) return invalid("cannot write " + tmp.string());
   auto fail = [&](std::string msg) -> Status {
     std::error_code ec;
     fsys::remove(tmp, ec);
-    return bad(std::move(msg));
+    return invalid(std::move(msg));
   };
   Sha256 whole;
   std::vector<char> buf(1 << 20);

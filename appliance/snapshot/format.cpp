@@ -36,7 +36,7 @@ std::optional<EntryKind> kind_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-Error bad(const std::string& what) {
+Error manifest_error(const std::string& what) {
   return make_error(Errc::manifest_invalid, "snapshot manifest: " + what);
 }
 
@@ -50,7 +50,7 @@ struct Reader {
   const json* get(const char* key, bool required) {
     if (error) return nullptr;
     if (!j.contains(key)) {
-      if (required) error = bad(at + key + " is missing");
+      if (required) error = manifest_error(at + key + " is missing");
       return nullptr;
     }
     return &j[key];
@@ -59,7 +59,7 @@ struct Reader {
     auto v = get(key, required);
     if (!v) return {};
     if (!v->is_string()) {
-      error = bad(at + key + " must be a string");
+      error = manifest_error(at + key + " must be a string");
       return {};
     }
     return v->get<std::string>();
@@ -68,7 +68,7 @@ struct Reader {
     auto v = get(key, required);
     if (!v) return 0;
     if (!v->is_number_integer() || v->get<std::int64_t>() < 0) {
-      error = bad(at + key + " must be a non-negative integer");
+      error = manifest_error(at + key + " must be a non-negative integer");
       return 0;
     }
     return v->get<std::int64_t>();
@@ -77,7 +77,7 @@ struct Reader {
     auto v = get(key, false);
     if (!v) return false;
     if (!v->is_boolean()) {
-      error = bad(at + key + " must be true or false");
+      error = manifest_error(at + key + " must be true or false");
       return false;
     }
     return v->get<bool>();
@@ -87,7 +87,7 @@ struct Reader {
     if (error) return Digest::from_hex(std::string(64, '0'));
     auto d = Digest::parse(s);
     if (!d) {
-      error = bad(at + key + " '" + s + "' is not a sha256 digest");
+      error = manifest_error(at + key + " '" + s + "' is not a sha256 digest");
       return Digest::from_hex(std::string(64, '0'));
     }
     return *d;
@@ -96,7 +96,7 @@ struct Reader {
     auto s = str(key);
     if (error) return 0;
     auto t = parse_time(s);
-    if (!t) error = bad(at + key + " '" + s + "' is not an RFC 3339 time");
+    if (!t) error = manifest_error(at + key + " '" + s + "' is not an RFC 3339 time");
     return t.value_or(0);
   }
   void only(std::initializer_list<const char*> keys) {
@@ -105,7 +105,7 @@ struct Reader {
       bool known = false;
       for (auto x : keys) known = known || k == x;
       if (!known) {
-        error = bad(at + "unknown field '" + k + "'");
+        error = manifest_error(at + "unknown field '" + k + "'");
         return;
       }
     }
@@ -187,17 +187,17 @@ std::string human_name(std::string_view n) {
 
 Result<Manifest> parse_manifest(std::string_view bytes) {
   if (bytes.size() > kMaxManifestBytes)
-    return bad("larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+    return manifest_error("larger than " + std::to_string(kMaxManifestBytes) + " bytes");
   // The manifest is at most 5 levels deep (entries[].field, images[].platforms[]...); a duplicate
   // key would mean different things to different readers.
   auto parsed = parse_json(bytes, JsonLimits{kMaxManifestBytes, 8, false}, "it");
-  if (!parsed) return bad(parsed.error().message.substr(3));
+  if (!parsed) return manifest_error(parsed.error().message.substr(3));
   auto& j = *parsed;
-  if (!j.is_object()) return bad("must be a JSON object");
+  if (!j.is_object()) return manifest_error("must be a JSON object");
   Manifest m;
   Reader r{j, ""};
   if (r.str("format") != kFormatName && !r.error)
-    return bad("format must be \"" + std::string(kFormatName) + "\"");
+    return manifest_error("format must be \"" + std::string(kFormatName) + "\"");
   m.version = static_cast<int>(r.integer("version"));
   if (r.error) return *r.error;
   if (m.version != kFormatVersion)
@@ -214,30 +214,33 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
   m.generator = r.str("generator", false);
   if (r.error) return *r.error;
   if (!is_valid_channel(m.channel))
-    return bad("channel '" + m.channel + "' must be 1-64 of [a-z0-9._-]");
-  if (m.sequence < 1) return bad("sequence must be at least 1");
+    return manifest_error("channel '" + m.channel + "' must be 1-64 of [a-z0-9._-]");
+  if (m.sequence < 1) return manifest_error("sequence must be at least 1");
   // Above 2^53 a JSON number loses integers in most readers, and a channel at 2^63-1 could never
   // accept another snapshot.
   if (m.sequence > kMaxSequence)
-    return bad("sequence must be at most " + std::to_string(kMaxSequence));
-  if (m.expires <= m.created) return bad("expires must be after created");
+    return manifest_error("sequence must be at most " + std::to_string(kMaxSequence));
+  if (m.expires <= m.created) return manifest_error("expires must be after created");
   if (j.contains("previous") && !j["previous"].is_null()) {
-    if (!j["previous"].is_object()) return bad("previous must be an object");
+    if (!j["previous"].is_object()) return manifest_error("previous must be an object");
     Reader p{j["previous"], "previous."};
     p.only({"sequence", "digest"});
     Previous prev{p.integer("sequence"), p.digest("digest")};
     if (p.error) return *p.error;
-    if (prev.sequence >= m.sequence) return bad("previous.sequence must be lower than sequence");
+    if (prev.sequence >= m.sequence)
+      return manifest_error("previous.sequence must be lower than sequence");
     m.previous = prev;
   }
 
   std::set<std::string> paths;
-  if (!j.contains("entries") || !j["entries"].is_array()) return bad("entries must be an array");
+  if (!j.contains("entries") || !j["entries"].is_array())
+    return manifest_error("entries must be an array");
   if (j["entries"].size() > kMaxEntries)
-    return bad("more than " + std::to_string(kMaxEntries) + " entries");
+    return manifest_error("more than " + std::to_string(kMaxEntries) + " entries");
   for (std::size_t i = 0; i < j["entries"].size(); ++i) {
     const auto& e = j["entries"][i];
-    if (!e.is_object()) return bad("entries[" + std::to_string(i) + "] must be an object");
+    if (!e.is_object())
+      return manifest_error("entries[" + std::to_string(i) + "] must be an object");
     Reader er{e, "entries[" + std::to_string(i) + "]."};
     er.only({"path", "size", "sha256", "kind", "format", "in_previous"});
     Entry en;
@@ -249,21 +252,24 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     en.in_previous = er.boolean("in_previous");
     if (er.error) return *er.error;
     if (!is_safe_path(en.path))
-      return bad(er.at + "path '" + en.path + "' is not a safe relative path");
+      return manifest_error(er.at + "path '" + en.path + "' is not a safe relative path");
     if (en.path == kManifestName || en.path.rfind(kSignaturePrefix, 0) == 0)
-      return bad(er.at + "path '" + en.path + "' is reserved");
-    if (!is_hex64(hex)) return bad(er.at + "sha256 must be 64 lowercase hex digits");
+      return manifest_error(er.at + "path '" + en.path + "' is reserved");
+    if (!is_hex64(hex)) return manifest_error(er.at + "sha256 must be 64 lowercase hex digits");
     en.sha256 = Digest::from_hex(hex);
     auto k = kind_from_string(kind);
-    if (!k) return bad(er.at + "kind '" + kind + "' is unknown");
+    if (!k) return manifest_error(er.at + "kind '" + kind + "' is unknown");
     en.kind = *k;
     if (en.kind == EntryKind::advisory && en.format != "osv" && en.format != "debian-tracker" &&
         en.format != "alpine-secdb")
-      return bad(er.at + "format must be osv, debian-tracker or alpine-secdb for an advisory");
+      return manifest_error(er.at +
+                            "format must be osv, debian-tracker or alpine-secdb for an advisory");
     if (en.kind == EntryKind::blob && en.path != "blobs/sha256/" + hex)
-      return bad(er.at + "a blob must live at blobs/sha256/<its sha256>");
-    if (en.in_previous && !m.previous) return bad(er.at + "in_previous needs a previous snapshot");
-    if (!paths.insert(en.path).second) return bad("entry '" + en.path + "' is listed twice");
+      return manifest_error(er.at + "a blob must live at blobs/sha256/<its sha256>");
+    if (en.in_previous && !m.previous)
+      return manifest_error(er.at + "in_previous needs a previous snapshot");
+    if (!paths.insert(en.path).second)
+      return manifest_error("entry '" + en.path + "' is listed twice");
     m.entries.push_back(std::move(en));
   }
   auto blob_entry = [&](const Digest& d) {
@@ -275,31 +281,33 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     return &j[key];
   };
   if (auto a = array("images")) {
-    if (!a->is_array()) return bad("images must be an array");
+    if (!a->is_array()) return manifest_error("images must be an array");
     std::set<std::string> refs;
     for (std::size_t i = 0; i < a->size(); ++i) {
       Reader ir{(*a)[i], "images[" + std::to_string(i) + "]."};
-      if (!(*a)[i].is_object()) return bad(ir.at + " must be an object");
+      if (!(*a)[i].is_object()) return manifest_error(ir.at + " must be an object");
       ir.only({"repository", "tag", "digest", "media_type"});
       Image im{ir.str("repository"), ir.str("tag"), ir.digest("digest"), ir.str("media_type")};
       if (ir.error) return *ir.error;
       if (!oci::is_valid_repository_name(im.repository))
-        return bad(ir.at + "repository '" + im.repository + "' is not valid");
-      if (!oci::is_valid_tag(im.tag)) return bad(ir.at + "tag '" + im.tag + "' is not valid");
+        return manifest_error(ir.at + "repository '" + im.repository + "' is not valid");
+      if (!oci::is_valid_tag(im.tag))
+        return manifest_error(ir.at + "tag '" + im.tag + "' is not valid");
       if (!oci::is_manifest_media_type(im.media_type) && !oci::is_index_media_type(im.media_type))
-        return bad(ir.at + "media_type '" + im.media_type + "' is not an image manifest or index");
+        return manifest_error(ir.at + "media_type '" + im.media_type +
+                              "' is not an image manifest or index");
       if (!blob_entry(im.digest))
-        return bad(ir.at + "digest " + im.digest.str() + " is not a blob entry");
+        return manifest_error(ir.at + "digest " + im.digest.str() + " is not a blob entry");
       if (!refs.insert(im.repository + ":" + im.tag).second)
-        return bad(ir.at + im.repository + ":" + im.tag + " listed twice");
+        return manifest_error(ir.at + im.repository + ":" + im.tag + " listed twice");
       m.images.push_back(std::move(im));
     }
   }
   if (auto a = array("packages")) {
-    if (!a->is_array()) return bad("packages must be an array");
+    if (!a->is_array()) return manifest_error("packages must be an array");
     for (std::size_t i = 0; i < a->size(); ++i) {
       Reader pr{(*a)[i], "packages[" + std::to_string(i) + "]."};
-      if (!(*a)[i].is_object()) return bad(pr.at + " must be an object");
+      if (!(*a)[i].is_object()) return manifest_error(pr.at + " must be an object");
       pr.only({"name", "version", "architecture", "source", "source_version", "filename", "digest",
                "size"});
       Package p{pr.str("name"),
@@ -313,44 +321,47 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       if (pr.error) return *pr.error;
       for (const auto* f : {&p.name, &p.version, &p.architecture})
         if (!is_plain_name(*f))
-          return bad(pr.at + "'" + human_name(*f) +
-                     "' must be printable, without '/', not . or ..");
+          return manifest_error(pr.at + "'" + human_name(*f) +
+                                "' must be printable, without '/', not . or ..");
       if (!is_safe_path(p.filename))
-        return bad(pr.at + "filename '" + human_name(p.filename) + "' is not a safe relative path");
+        return manifest_error(pr.at + "filename '" + human_name(p.filename) +
+                              "' is not a safe relative path");
       for (const auto* f : {&p.source, &p.source_version})
         if (!f->empty() && !is_plain_name(*f))
-          return bad(pr.at + "'" + human_name(*f) + "' must be printable, without '/'");
+          return manifest_error(pr.at + "'" + human_name(*f) + "' must be printable, without '/'");
       if (!blob_entry(p.digest))
-        return bad(pr.at + "digest " + p.digest.str() + " is not a blob entry");
+        return manifest_error(pr.at + "digest " + p.digest.str() + " is not a blob entry");
       m.packages.push_back(std::move(p));
     }
   }
   if (auto a = array("artifacts")) {
-    if (!a->is_array()) return bad("artifacts must be an array");
+    if (!a->is_array()) return manifest_error("artifacts must be an array");
     for (std::size_t i = 0; i < a->size(); ++i) {
       Reader ar{(*a)[i], "artifacts[" + std::to_string(i) + "]."};
-      if (!(*a)[i].is_object()) return bad(ar.at + " must be an object");
+      if (!(*a)[i].is_object()) return manifest_error(ar.at + " must be an object");
       ar.only({"name", "version", "digest", "size", "metadata"});
       Artifact x{ar.str("name"), ar.str("version", false), ar.digest("digest"),
                  static_cast<std::uint64_t>(ar.integer("size"))};
       if (ar.error) return *ar.error;
       if ((*a)[i].contains("metadata")) {
-        if (!(*a)[i]["metadata"].is_object()) return bad(ar.at + "metadata must be an object");
+        if (!(*a)[i]["metadata"].is_object())
+          return manifest_error(ar.at + "metadata must be an object");
         x.metadata = (*a)[i]["metadata"];
       }
       if (!is_plain_name(x.name))
-        return bad(ar.at + "name '" + human_name(x.name) +
-                   "' must be a plain file name (1-255 bytes, no '/', no control characters, not . "
-                   "or .., not starting with '-')");
+        return manifest_error(
+            ar.at + "name '" + human_name(x.name) +
+            "' must be a plain file name (1-255 bytes, no '/', no control characters, not . "
+            "or .., not starting with '-')");
       if (!x.version.empty() && !is_plain_name(x.version))
-        return bad(ar.at + "version must be printable, without '/'");
+        return manifest_error(ar.at + "version must be printable, without '/'");
       if (!blob_entry(x.digest))
-        return bad(ar.at + "digest " + x.digest.str() + " is not a blob entry");
+        return manifest_error(ar.at + "digest " + x.digest.str() + " is not a blob entry");
       m.artifacts.push_back(std::move(x));
     }
   }
   if (auto t = array("trust"); t && !t->is_null()) {
-    if (!t->is_object()) return bad("trust must be an object");
+    if (!t->is_object()) return manifest_error("trust must be an object");
     Reader tr{*t, "trust."};
     tr.only({"keys", "add", "remove", "threshold"});
     TrustUpdate u;
@@ -359,28 +370,28 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     for (auto key : {"add", "remove"}) {
       if (!t->contains(key)) continue;
       if (!(*t)[key].is_array())
-        return bad(std::string("trust.") + key + " must be an array of fingerprints");
+        return manifest_error(std::string("trust.") + key + " must be an array of fingerprints");
       for (const auto& f : (*t)[key]) {
         if (!f.is_string() || !is_fingerprint(f.get<std::string>()))
-          return bad(std::string("trust.") + key +
-                     " entries must be upper-case hex key fingerprints");
+          return manifest_error(std::string("trust.") + key +
+                                " entries must be upper-case hex key fingerprints");
         (std::string_view(key) == "add" ? u.add : u.remove).push_back(f);
       }
     }
     if (t->contains("threshold")) {
       auto th = tr.integer("threshold");
       if (tr.error) return *tr.error;
-      if (th < 1) return bad("trust.threshold must be at least 1");
+      if (th < 1) return manifest_error("trust.threshold must be at least 1");
       if (th > static_cast<std::int64_t>(kMaxSignatures))
-        return bad("trust.threshold must be at most " + std::to_string(kMaxSignatures) +
-                   " (the signatures a snapshot may carry)");
+        return manifest_error("trust.threshold must be at most " + std::to_string(kMaxSignatures) +
+                              " (the signatures a snapshot may carry)");
       u.threshold = static_cast<int>(th);
     }
-    if (!u.add.empty() && u.keys_path.empty()) return bad("trust.add needs trust.keys");
+    if (!u.add.empty() && u.keys_path.empty()) return manifest_error("trust.add needs trust.keys");
     if (!u.keys_path.empty()) {
       auto e = m.find(u.keys_path);
       if (!e || e->kind != EntryKind::trust_keys)
-        return bad("trust.keys must name an entry of kind trust-keys");
+        return manifest_error("trust.keys must name an entry of kind trust-keys");
     }
     m.trust = std::move(u);
   }

@@ -17,6 +17,9 @@
 #include "core/oci.hpp"
 #include "snapshot/archive.hpp"
 #include "snapshot/format.hpp"
+#include "snapshot/snapshot_repository.hpp"
+#include "snapshot/trust_repository.hpp"
+#include "store/content_repository.hpp"
 
 namespace airheal::snapshot {
 namespace fsys = std::filesystem;
@@ -110,10 +113,8 @@ class ImportRun {
       if (h.signatures.empty()) return refuse("the snapshot is not signed");
       std::set<std::string> trusted_anywhere, revoked_here;
       store_.read([&](sqlite::Connection& c) {
-        auto k = c.prepare("SELECT DISTINCT fingerprint FROM channel_keys");
-        while (k.step()) trusted_anywhere.insert(k.get_text(0));
-        auto rv = c.prepare("SELECT fingerprint FROM revoked_keys");
-        while (rv.step()) revoked_here.insert(rv.get_text(0));
+        trusted_anywhere = TrustRepository::trusted_anywhere(c);
+        revoked_here = TrustRepository::revoked(c);
       });
       bool any = false;
       std::vector<std::string> why;
@@ -154,11 +155,8 @@ class ImportRun {
     ctx.sequence = m.sequence;
 
     // Already imported: a no-op.
-    std::optional<std::int64_t> imported_at;
-    store_.read([&](sqlite::Connection& c) {
-      auto q = c.prepare("SELECT imported_at FROM snapshots WHERE digest = ?");
-      q.bind(1, head.digest.str());
-      if (q.step()) imported_at = q.get_int(0);
+    auto imported_at = store_.read([&](sqlite::Connection& c) {
+      return SnapshotRepository::imported_at(c, head.digest.str());
     });
     if (imported_at) {
       ImportResult res;
@@ -176,20 +174,14 @@ class ImportRun {
     threshold = 1;
     bool known_channel = false;
     store_.read([&](sqlite::Connection& c) {
-      auto q =
-          c.prepare("SELECT threshold, last_sequence, last_digest FROM channels WHERE name = ?");
-      q.bind(1, m.channel);
-      if (q.step()) {
+      if (auto p = TrustRepository::progress(c, m.channel)) {
         known_channel = true;
-        threshold = static_cast<int>(q.get_int(0));
-        if (!q.is_null(1)) last_sequence = q.get_int(1);
-        last_digest = q.get_optional_text(2).value_or("");
+        threshold = p->threshold;
+        last_sequence = p->last_sequence;
+        last_digest = p->last_digest;
       }
-      auto k = c.prepare("SELECT fingerprint FROM channel_keys WHERE channel = ?");
-      k.bind(1, m.channel);
-      while (k.step()) channel_keys.insert(k.get_text(0));
-      auto rv = c.prepare("SELECT fingerprint FROM revoked_keys");
-      while (rv.step()) revoked.insert(rv.get_text(0));
+      channel_keys = TrustRepository::keys(c, m.channel);
+      revoked = TrustRepository::revoked(c);
     });
     if (!known_channel || channel_keys.empty())
       return refuse(
@@ -258,14 +250,7 @@ class ImportRun {
         continue;
       }
       if (e.kind == EntryKind::layout || e.kind == EntryKind::package_index) continue;
-      bool have = store_.has_blob_file(e.sha256);
-      if (have)
-        store_.read([&](sqlite::Connection& c) {
-          auto q = c.prepare("SELECT 1 FROM blobs WHERE digest = ?");
-          q.bind(1, e.sha256.str());
-          have = q.step();
-        });
-      if (!have)
+      if (!store_.has_blob(e.sha256))
         return refuse("the delta leaves out '" + e.path + "' (" + e.sha256.str() +
                       ") but this appliance does not hold it");
     }
@@ -554,21 +539,13 @@ class ImportRun {
           }
         }
       }
-      c.prepare("DELETE FROM content WHERE channel = ?").bind(1, m.channel).run();
+      store::ContentRepository::clear_channel(c, m.channel);
       auto add_content = [&](const Entry& e, const char* kind, const std::string& name,
                              const std::string& version, const json& meta) {
         store_.record_content_blob(c, e.sha256, e.size);
-        c.prepare(
-             "INSERT OR IGNORE INTO content(digest, kind, name, version, metadata, channel, "
-             "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(1, e.sha256.str())
-            .bind(2, kind)
-            .bind(3, name)
-            .bind(4, version)
-            .bind(5, meta.dump())
-            .bind(6, m.channel)
-            .bind(7, head.digest.str())
-            .run();
+        store::ContentRepository::add(
+            c, store::ContentRow{e.sha256.str(), kind, name, version, meta.dump(), m.channel,
+                                 head.digest.str()});
       };
       for (const auto& e : m.entries) {
         if (e.kind == EntryKind::advisory)
@@ -592,48 +569,22 @@ class ImportRun {
                     {"advisories", acounts.advisories}, {"affected", acounts.affected},
                     {"withdrawn", acounts.withdrawn},   {"packages", m.packages.size()},
                     {"artifacts", m.artifacts.size()}};
-      c.prepare(
-           "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, "
-           "imported_at, signers, counts, manifest) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, head.digest.str())
-          .bind(2, m.channel)
-          .bind(3, m.sequence)
-          .bind(4, m.created)
-          .bind(5, m.expires)
-          .bind(6, m.previous ? std::optional<std::string>(m.previous->digest.str()) : std::nullopt)
-          .bind(7, now)
-          .bind(8, json(ctx.signers).dump())
-          .bind(9, counts.dump())
-          .bind(10, head.manifest_bytes)
-          .run();
-      c.prepare(
-           "UPDATE channels SET last_sequence = ?, last_digest = ?, last_expires = ?, threshold = "
-           "?, updated_at = ? WHERE name = ?")
-          .bind(1, m.sequence)
-          .bind(2, head.digest.str())
-          .bind(3, m.expires)
-          .bind(4, new_threshold)
-          .bind(5, now)
-          .bind(6, m.channel)
-          .run();
-      if (m.trust) {
-        for (const auto& f : channel_keys)
-          if (!new_keys.count(f))
-            c.prepare("DELETE FROM channel_keys WHERE channel = ? AND fingerprint = ?")
-                .bind(1, m.channel)
-                .bind(2, f)
-                .run();
-        for (const auto& f : new_keys)
-          c.prepare(
-               "INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) "
-               "VALUES (?, ?, ?, ?)")
-              .bind(1, m.channel)
-              .bind(2, f)
-              .bind(3, now)
-              .bind(4, head.digest.str())
-              .run();
-      }
+      SnapshotRow row;
+      row.digest = head.digest.str();
+      row.channel = m.channel;
+      row.sequence = m.sequence;
+      row.created_at = m.created;
+      row.expires_at = m.expires;
+      if (m.previous) row.previous = m.previous->digest.str();
+      row.imported_at = now;
+      row.signers = ctx.signers;
+      row.counts = counts;
+      row.manifest = head.manifest_bytes;
+      SnapshotRepository::insert(c, row);
+      TrustRepository::record_import(c, m.channel, m.sequence, head.digest.str(), m.expires,
+                                     new_threshold, now);
+      if (m.trust)
+        TrustRepository::rotate_keys(c, m.channel, channel_keys, new_keys, head.digest.str(), now);
     });
     for (const auto& ev : events) store_.events().publish(ev);
 

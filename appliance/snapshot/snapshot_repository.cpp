@@ -59,4 +59,42 @@ nlohmann::json to_json(const SnapshotRow& r) {
   return j;
 }
 
+std::optional<std::int64_t> SnapshotRepository::imported_at(sqlite::Connection& c,
+                                                            const std::string& digest) {
+  auto q = c.prepare("SELECT imported_at FROM snapshots WHERE digest = ?");
+  q.bind(1, digest);
+  if (!q.step()) return std::nullopt;
+  return q.get_int(0);
+}
+
+void SnapshotRepository::insert(sqlite::Connection& c, const SnapshotRow& row) {
+  c.prepare(
+       "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, "
+       "imported_at, signers, counts, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, row.digest)
+      .bind(2, row.channel)
+      .bind(3, row.sequence)
+      .bind(4, row.created_at)
+      .bind(5, row.expires_at)
+      .bind(6, row.previous)
+      .bind(7, row.imported_at)
+      .bind(8, row.signers.dump())
+      .bind(9, row.counts.dump())
+      .bind(10, row.manifest)
+      .run();
+}
+
+std::vector<SnapshotRepository::ChannelState> SnapshotRepository::channels(sqlite::Connection& c) {
+  auto st = c.prepare(
+      "SELECT channel, max(sequence), max(imported_at), (SELECT expires_at FROM snapshots s2 WHERE "
+      "s2.channel = s.channel ORDER BY sequence DESC LIMIT 1) FROM snapshots s GROUP BY channel "
+      "ORDER BY channel");
+  enum Col { channel, sequence, imported_at, expires_at };
+  std::vector<ChannelState> out;
+  while (st.step())
+    out.push_back(ChannelState{st.get_text(channel), st.get_int(sequence), st.get_int(imported_at),
+                               st.get_int(expires_at)});
+  return out;
+}
+
 }  // namespace airheal::snapshot

@@ -38,6 +38,18 @@ class SnapshotRepository {
 
   std::vector<SnapshotRow> list(const SnapshotQuery& q = {}) const;
 
+  // Inside the importer's transactions: when DIGEST was imported (nullopt: never), and the
+  // accepted snapshot's row (manifest included).
+  static std::optional<std::int64_t> imported_at(sqlite::Connection& c, const std::string& digest);
+  static void insert(sqlite::Connection& c, const SnapshotRow& row);
+  // Per channel (by name): its highest sequence, newest import, and the expiry of the snapshot
+  // with the highest sequence.
+  struct ChannelState {
+    std::string channel;
+    std::int64_t sequence = 0, imported_at = 0, expires_at = 0;
+  };
+  static std::vector<ChannelState> channels(sqlite::Connection& c);
+
  private:
   store::Store& store_;
 };

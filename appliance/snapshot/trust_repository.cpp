@@ -89,4 +89,73 @@ std::vector<Channel> TrustRepository::list(sqlite::Connection& c) {
   return out;
 }
 
+namespace {
+std::set<std::string> fingerprints(sqlite::Statement& st) {
+  std::set<std::string> out;
+  while (st.step()) out.insert(st.get_text(0));
+  return out;
+}
+}  // namespace
+
+std::set<std::string> TrustRepository::trusted_anywhere(sqlite::Connection& c) {
+  auto st = c.prepare("SELECT DISTINCT fingerprint FROM channel_keys");
+  return fingerprints(st);
+}
+
+std::set<std::string> TrustRepository::revoked(sqlite::Connection& c) {
+  auto st = c.prepare("SELECT fingerprint FROM revoked_keys");
+  return fingerprints(st);
+}
+
+std::set<std::string> TrustRepository::keys(sqlite::Connection& c, const std::string& channel) {
+  auto st = c.prepare("SELECT fingerprint FROM channel_keys WHERE channel = ?");
+  st.bind(1, channel);
+  return fingerprints(st);
+}
+
+std::optional<TrustRepository::Progress> TrustRepository::progress(sqlite::Connection& c,
+                                                                   const std::string& channel) {
+  auto q = c.prepare("SELECT threshold, last_sequence, last_digest FROM channels WHERE name = ?");
+  q.bind(1, channel);
+  if (!q.step()) return std::nullopt;
+  enum Col { threshold, last_sequence, last_digest };
+  Progress p;
+  p.threshold = static_cast<int>(q.get_int(threshold));
+  if (!q.is_null(last_sequence)) p.last_sequence = q.get_int(last_sequence);
+  p.last_digest = q.get_optional_text(last_digest).value_or("");
+  return p;
+}
+
+void TrustRepository::record_import(sqlite::Connection& c, const std::string& channel,
+                                    std::int64_t sequence, const std::string& digest,
+                                    std::int64_t expires, int threshold, std::int64_t now) {
+  c.prepare(
+       "UPDATE channels SET last_sequence = ?, last_digest = ?, last_expires = ?, threshold = ?, "
+       "updated_at = ? WHERE name = ?")
+      .bind(1, sequence)
+      .bind(2, digest)
+      .bind(3, expires)
+      .bind(4, static_cast<std::int64_t>(threshold))
+      .bind(5, now)
+      .bind(6, channel)
+      .run();
+}
+
+void TrustRepository::rotate_keys(sqlite::Connection& c, const std::string& channel,
+                                  const std::set<std::string>& old_keys,
+                                  const std::set<std::string>& new_keys,
+                                  const std::string& snapshot_digest, std::int64_t now) {
+  for (const auto& f : old_keys)
+    if (!new_keys.count(f)) remove_key(c, channel, f);
+  for (const auto& f : new_keys)
+    c.prepare(
+         "INSERT OR IGNORE INTO channel_keys(channel, fingerprint, added_at, added_by) VALUES (?, "
+         "?, ?, ?)")
+        .bind(1, channel)
+        .bind(2, f)
+        .bind(3, now)
+        .bind(4, snapshot_digest)
+        .run();
+}
+
 }  // namespace airheal::snapshot

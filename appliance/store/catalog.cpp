@@ -48,4 +48,42 @@ std::vector<std::string> image_names(sqlite::Connection& c, const std::string& d
   return out;
 }
 
+std::optional<std::int64_t> manifest_stored_at(sqlite::Connection& c, const std::string& digest) {
+  auto st = c.prepare("SELECT created_at FROM manifests WHERE digest = ?");
+  st.bind(1, digest);
+  if (!st.step()) return std::nullopt;
+  return st.get_int(0);
+}
+
+std::vector<std::string> formerly_tagged_with_layer(sqlite::Connection& c, const std::string& layer,
+                                                    const std::string& except) {
+  auto st = c.prepare(
+      "SELECT DISTINCT mr.manifest FROM manifest_refs mr WHERE mr.child = ? AND mr.kind = 'blob' "
+      "AND mr.manifest != ? AND EXISTS (SELECT 1 FROM tag_history th WHERE th.digest = "
+      "mr.manifest) ORDER BY mr.manifest");
+  st.bind(1, layer).bind(2, except);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
+std::optional<std::pair<std::string, std::string>> last_tag_of(sqlite::Connection& c,
+                                                               const std::string& digest) {
+  auto st = c.prepare(
+      "SELECT r.name, th.tag FROM tag_history th JOIN repositories r ON r.id = th.repo_id WHERE "
+      "th.digest = ? ORDER BY th.until DESC LIMIT 1");
+  st.bind(1, digest);
+  if (!st.step()) return std::nullopt;
+  return std::pair{st.get_text(0), st.get_text(1)};
+}
+
+std::vector<ServedTag> served_tags(sqlite::Connection& c) {
+  auto st = c.prepare(
+      "SELECT r.name, t.name, t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE "
+      "t.name NOT LIKE '%-airheal-%' ORDER BY r.name, t.name");
+  std::vector<ServedTag> out;
+  while (st.step()) out.push_back(ServedTag{st.get_text(0), st.get_text(1), st.get_text(2)});
+  return out;
+}
+
 }  // namespace airheal::store

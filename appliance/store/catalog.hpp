@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/sqlite.hpp"
@@ -25,5 +26,21 @@ std::vector<std::string> tags_of(sqlite::Connection& c, const std::string& diges
 
 // Repositories and repo:tag names an image is known by (tags of indexes holding it included).
 std::vector<std::string> image_names(sqlite::Connection& c, const std::string& digest);
+
+// The tags clients see (staged heal tags, NAME-airheal-DATE.N, left out), by repository and tag.
+struct ServedTag {
+  std::string repository, tag, digest;
+};
+std::vector<ServedTag> served_tags(sqlite::Connection& c);
+
+// When the registry first stored the manifest DIGEST; nullopt when it has no such manifest.
+std::optional<std::int64_t> manifest_stored_at(sqlite::Connection& c, const std::string& digest);
+// Manifests other than EXCEPT that have LAYER among their blobs and were tagged before (tag
+// history): the earlier versions of images an image may have been built FROM.
+std::vector<std::string> formerly_tagged_with_layer(sqlite::Connection& c, const std::string& layer,
+                                                    const std::string& except);
+// The repository and tag that pointed at DIGEST most recently (tag history).
+std::optional<std::pair<std::string, std::string>> last_tag_of(sqlite::Connection& c,
+                                                               const std::string& digest);
 
 }  // namespace airheal::store

@@ -759,6 +759,15 @@ bool Store::has_blob_file(const Digest& digest) const {
   return fsys::is_regular_file(blob_path(digest), ec);
 }
 
+bool Store::has_blob(const Digest& digest) {
+  if (!has_blob_file(digest)) return false;
+  return read([&](Connection& c) {
+    auto q = c.prepare("SELECT 1 FROM blobs WHERE digest = ?");
+    q.bind(1, digest.str());
+    return q.step();
+  });
+}
+
 Status Store::adopt_blob_file(const fsys::path& staged, const Digest& digest, bool sync_directory) {
   ScopedFlock lock(root_ / "blobs.lock", LOCK_SH);
   if (has_blob_file(digest)) {

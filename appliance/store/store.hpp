@@ -188,6 +188,8 @@ class Store {
   Status adopt_blob_file(const std::filesystem::path& staged, const Digest& digest,
                          bool sync_directory = true);
   bool has_blob_file(const Digest& digest) const;
+  // The blob's file is there and the database records it.
+  bool has_blob(const Digest& digest);
   // Runs fn inside one write transaction and returns what fn returns (so callers need no
   // error value assigned in advance); an exception rolls everything back.
   template <class Fn>

@@ -23,6 +23,7 @@ sources=(
   appliance/core/result.cpp appliance/core/digest.cpp appliance/core/json.cpp appliance/core/yaml.cpp appliance/core/oci.cpp
   appliance/core/time.cpp appliance/snapshot/format.cpp appliance/core/pgp.cpp appliance/advisory/advisory.cpp appliance/version/version.cpp
   appliance/heal/deb/control.cpp appliance/scan/pkgdb.cpp appliance/scan/lockfile.cpp tests/fuzz/targets.cpp
+  appliance/core/archive_path.cpp
 )
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I"$root/appliance" -I"$root/tests" -DSPDLOG_FMT_EXTERNAL)
@@ -40,7 +41,7 @@ for s in "${sources[@]}"; do
   objs+=("$o")
 done
 for p in "${pids[@]}"; do wait "$p" || { echo "fuzz: compiling failed" >&2; exit 1; }; done
-libs=(-lyaml-cpp -lgpgme -lsqlite3 -lcrypto -lz -lfmt)
+libs=(-lyaml-cpp -lgpgme -lsqlite3 -lcrypto -lz -lfmt -larchive)
 
 all=(json yaml snapshot_manifest advisory oci_manifest deb_control deb_relations pgp_signature package_databases lockfiles digest)
 [ $# -gt 0 ] && all=("$@")
@@ -95,3 +96,32 @@ for t in "${all[@]}"; do
   fi
 done
 [ ${#failed[@]} -eq 0 ] || { echo "fuzz: findings in: ${failed[*]}" >&2; exit 1; }
+
+# The parsers' own unit tests, linked from the same ASan + UBSan objects (the project itself is
+# built once, without sanitizers): JSON, YAML, OCI, RFC 3339 times, snapshot manifests, and every
+# corpus input replayed (lockfiles among them). A sanitizer report fails the run like a failed assertion.
+[ $# -gt 0 ] && exit 0  # (a chosen subset of targets: fuzzing only)
+unit=(tests/unit/main.cpp tests/unit/core/json_test.cpp tests/unit/core/yaml_test.cpp tests/unit/core/oci_test.cpp
+      tests/unit/core/time_test.cpp tests/unit/snapshot/format_test.cpp tests/unit/fuzz/replay_test.cpp)
+tobjs=()
+pids=()
+for s in "${unit[@]}"; do
+  o="$work/obj/unit_$(echo "$s" | tr / _).o"
+  if [ ! -f "$o" ] || [ "$root/$s" -nt "$o" ] || find "$root/appliance" "$root/tests/fuzz" -name '*.hpp' -newer "$o" | grep -q .; then
+    rm -f "$o"
+    "$cxx" "${flags[@]}" -DAIRHEAL_SOURCE_DIR="\"$root\"" -c "$root/$s" -o "$o" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}" || { echo "fuzz: compiling the unit tests failed" >&2; exit 1; }; pids=("${pids[@]:1}"); fi
+  fi
+  tobjs+=("$o")
+done
+for p in "${pids[@]}"; do wait "$p" || { echo "fuzz: compiling the unit tests failed" >&2; exit 1; }; done
+"$cxx" "${flags[@]}" "${tobjs[@]}" "${objs[@]}" "${libs[@]}" -o "$work/sanitized_unit_tests"
+if ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  "$work/sanitized_unit_tests" --warn NoTests > "$work/sanitized_unit_tests.log" 2>&1; then
+  echo "fuzz: the parsers' unit tests pass under ASan + UBSan: $(grep -E '^(All tests passed|test cases:)' "$work/sanitized_unit_tests.log" | tail -1)"
+else
+  echo "fuzz: the parsers' unit tests FAILED under ASan + UBSan; log: $work/sanitized_unit_tests.log" >&2
+  grep -m10 -E 'FAILED|ERROR: AddressSanitizer|runtime error|SUMMARY' "$work/sanitized_unit_tests.log" >&2 || true
+  exit 1
+fi

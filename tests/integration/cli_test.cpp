@@ -13,7 +13,7 @@ using nlohmann::json;
 
 namespace {
 
-struct Ctl {
+struct FreshCtl {
   TempDir dir;
   std::filesystem::path state = dir / "state";
   ProcessResult operator()(std::vector<std::string> args) const {
@@ -35,7 +35,7 @@ struct Ctl {
 
 TEST_CASE("airhealctl refuses a state directory airheald never used, naming it",
           "[integration][cli]") {
-  Ctl ctl;
+  FreshCtl ctl;
   for (auto args : std::vector<std::vector<std::string>>{
            {"findings"}, {"status"}, {"heals"}, {"vex", "list"}, {"audit", "verify"}}) {
     auto r = ctl(args);
@@ -52,7 +52,7 @@ TEST_CASE("airhealctl refuses a state directory airheald never used, naming it",
 
 TEST_CASE("every airhealctl command that lists things takes --json after the subcommand",
           "[integration][cli]") {
-  Ctl ctl;
+  FreshCtl ctl;
   REQUIRE(ctl({"trust", "list"}).exit_code == 0);  // creates the state directory
   struct Case {
     std::vector<std::string> args;
@@ -86,7 +86,7 @@ TEST_CASE("every airhealctl command that lists things takes --json after the sub
 TEST_CASE(
     "VEX statements and exceptions from the command line are stored, listed, ended and journalled",
     "[integration][cli][audit]") {
-  Ctl ctl;
+  FreshCtl ctl;
   REQUIRE(ctl({"trust", "list"}).exit_code == 0);
   auto added =
       ctl({"vex", "add", "--vulnerability", "CVE-2024-0001", "--product", "apps/*", "--status",
@@ -143,7 +143,7 @@ TEST_CASE(
 
 TEST_CASE("airhealctl audit key prints and exports the appliance key",
           "[integration][cli][audit]") {
-  Ctl ctl;
+  FreshCtl ctl;
   REQUIRE(ctl({"trust", "list"}).exit_code == 0);
   auto out = ctl.dir / "appliance.asc";
   auto j = ctl.json_of({"audit", "key", "--export", out.string(), "--json"});

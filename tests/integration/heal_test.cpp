@@ -20,24 +20,6 @@ using namespace airheal::test;
 using nlohmann::json;
 namespace fsys = std::filesystem;
 
-namespace {
-
-// airhealctl against one state folder: ctl({...}) must succeed; ctl.json_of({...}) parses --json
-// output.
-struct Ctl {
-  fsys::path state;
-  ProcessResult operator()(std::vector<std::string> args) const {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
-    return run_ok(args);
-  }
-  json json_of(std::vector<std::string> args) const {
-    args.insert(args.begin(), "--json");
-    return nlohmann::json::parse((*this)(args).out);
-  }
-};
-
-}  // namespace
-
 TEST_CASE(
     "A bookworm main image is healed offline from bookworm-security .debs, promoted and rolled "
     "back",

@@ -11,11 +11,6 @@ using namespace airheal::test;
 using nlohmann::json;
 
 namespace {
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 ProcessResult must(const std::vector<std::string>& argv) {
   auto r = run(argv, std::chrono::seconds(600));
   std::string cmd;

@@ -19,11 +19,6 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // A private containerd (its own root, state and socket; no CRI), stopped with the test.
 class Containerd {
  public:
@@ -185,9 +180,17 @@ TEST_CASE(
   auto pulled = run_ok(concat(ctr, {"images", "list"})).out;
   CHECK_THAT(pulled, Catch::Contains(img.manifest_digest));
   run_ok(concat(ctr, {"images", "tag", reg + "/apps/team-a/app:1", reg + "/apps/team-a/app:ctr"}));
+  // ctr reports the 403 at once but then waits on its progress display for minutes (ctr's
+  // behaviour, not the registry's): bounded, and the refusal is read from the registry's side.
   auto ctr_push = run(concat(ctr, {"images", "push", "--plain-http", "--user",
-                                   "cluster-pull:cluster-password", reg + "/apps/team-a/app:ctr"}));
+                                   "cluster-pull:cluster-password", reg + "/apps/team-a/app:ctr"}),
+                      std::chrono::seconds(20));
   CHECK(ctr_push.exit_code != 0);
+  CHECK_THAT(d.log(), Catch::Contains("PUT /v2/apps/team-a/app/manifests/ctr -> 403"));
+  auto tags =
+      run_ok(concat(skopeo, {"list-tags", "--tls-verify=false", "--creds", "ci:ci-password-123",
+                             "docker://" + reg + "/apps/team-a/app"}));
+  CHECK_THAT(tags.out, Catch::Contains("\"buildah\"") && !Catch::Contains("\"ctr\""));
   CHECK(d.log().find("?ns=registry.example.org") != std::string::npos);
 
   // Every refusal is in the journal (at most one per user, action and repository a minute).

@@ -23,18 +23,6 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-struct Ctl {
-  fsys::path state;
-  ProcessResult operator()(std::vector<std::string> args) const {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
-    return run_ok(args);
-  }
-  json json_of(std::vector<std::string> args) const {
-    args.insert(args.begin(), "--json");
-    return json::parse((*this)(args).out);
-  }
-};
-
 // podman against a private storage under DIR, with the limits this host needs.
 struct Podman {
   fsys::path dir;

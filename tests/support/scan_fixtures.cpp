@@ -35,6 +35,23 @@ ProcessResult run_ok(const std::vector<std::string>& argv, std::chrono::seconds 
   return r;
 }
 
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+ProcessResult Ctl::operator()(std::vector<std::string> args) const {
+  args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state.string()});
+  return run_ok(args);
+}
+
+nlohmann::json Ctl::json_of(std::vector<std::string> args) const {
+  args.insert(args.begin(), "--json");
+  return nlohmann::json::parse((*this)(args).out);
+}
+
+std::filesystem::path source_dir() { return AIRHEAL_SOURCE_DIR; }
+
 // Fixtures are shared by test processes running in parallel (ctest -j): each is built under an
 // exclusive lock on the cache, and readers wait for it.
 class CacheLock {

@@ -129,6 +129,17 @@ std::string describe_run(const std::vector<std::string>& argv, const ProcessResu
 // message shows the command and its output).
 ProcessResult run_ok(const std::vector<std::string>& argv,
                      std::chrono::seconds timeout = std::chrono::seconds(900));
+// A followed by B (argument vectors).
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b);
+// airhealctl against one state folder: ctl({...}) must succeed (run_ok); ctl.json_of({...}) parses
+// its --json output (Catch tests only; defined in scan_fixtures.cpp).
+struct Ctl {
+  std::filesystem::path state;
+  ProcessResult operator()(std::vector<std::string> args) const;
+  nlohmann::json json_of(std::vector<std::string> args) const;
+};
+// The source tree this build came from (AIRHEAL_SOURCE_DIR).
+std::filesystem::path source_dir();
 
 // The fenced code blocks of a Markdown file whose info string is LANG ("sh", "sh-heal"), in order.
 struct MarkdownBlock {

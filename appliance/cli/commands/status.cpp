@@ -6,6 +6,8 @@
 #include "cli/commands/command.hpp"
 #include "cli/daemon_client.hpp"
 #include "registry/auth.hpp"
+#include "scan/inventory_repository.hpp"
+#include "scan/layer_cache_repository.hpp"
 #include "scan/scanner.hpp"
 
 namespace airheal::cli {
@@ -44,12 +46,8 @@ class StatusCommands : public CommandGroup {
     std::int64_t scanned = 0, layers_cached = 0;
     std::map<std::string, int> by_severity;
     s.read([&](sqlite::Connection& c) {
-      auto st = c.prepare(
-          "SELECT (SELECT count(*) FROM image_inventory), (SELECT count(*) FROM layer_inventory)");
-      if (st.step()) {
-        scanned = st.get_int(0);
-        layers_cached = st.get_int(1);
-      }
+      scanned = scan::InventoryRepository::count(c);
+      layers_cached = static_cast<std::int64_t>(scan::LayerCache::count_all(c));
       for (const auto& f : scan::list_findings(c, {}, s.now_seconds()))
         ++by_severity[f["severity"].get<std::string>()];
     });

@@ -52,6 +52,8 @@ TEST_CASE("the heal repository keeps each heal's row and its state changes in or
   std::vector<std::string> states;
   for (const auto& e : events) states.push_back(e["state"]);
   CHECK(states == std::vector<std::string>{"detected", "planned", "building", "staged"});
+  CHECK(s.read([](sqlite::Connection& c) { return HealRepository::build_durations(c); }) ==
+        std::vector<double>{1.0});  // building at 1002, staged at 1003
 
   SECTION("listing leaves the build logs out; get() has them") {
     auto all = s.read([](sqlite::Connection& c) { return HealRepository::list(c); });
@@ -90,6 +92,27 @@ TEST_CASE("the heal repository keeps each heal's row and its state changes in or
     CHECK(s.read([&](sqlite::Connection& c) {
              return HealRepository::staged_tags(c, "apps/other");
            }).empty());
+  }
+  SECTION("staged heals of a strategy are offered for layer reuse, newest first") {
+    auto reusable = s.read(
+        [&](sqlite::Connection& c) { return HealRepository::reusable(c, "package-patch", 200); });
+    REQUIRE(reusable.size() == 1);
+    CHECK(reusable[0].id == first);
+    CHECK(reusable[0].original == a);
+    CHECK(reusable[0].staged == b);
+    CHECK(nlohmann::json::parse(reusable[0].plan)["strategy"] == "package-patch");
+    CHECK(s.read([&](sqlite::Connection& c) {
+             return HealRepository::reusable(c, "upstream-bump", 200);
+           }).empty());
+    CHECK(s.read([&](sqlite::Connection& c) {
+             return HealRepository::reusable(c, "package-patch", 0);
+           }).empty());
+    auto made = nlohmann::json::array(
+        {{{"digest", c2}, {"predicateType", "https://slsa.dev/provenance/v1"}}});
+    s.transaction([&](sqlite::Connection& c) { HealRepository::set_attestations(c, first, made); });
+    CHECK(s.read([&](sqlite::Connection& c) {
+             return HealRepository::get(c, first);
+           })->attestations == made);
   }
   SECTION("a failure's outcome and summary") {
     s.transaction([&](sqlite::Connection& c) {

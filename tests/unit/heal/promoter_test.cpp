@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-struct Fixture {
+struct PromoterFixture {
   test::TempDir dir;
   std::unique_ptr<store::Store> store;
   std::vector<std::tuple<std::int64_t, HealState, std::string, std::string>>
@@ -26,7 +26,7 @@ struct Fixture {
   std::string original, healed;
   std::int64_t id = 0;
 
-  Fixture() {
+  PromoterFixture() {
     auto opened = store::Store::open(dir / "state");
     REQUIRE(opened);
     store = std::move(*opened);
@@ -58,7 +58,7 @@ struct Fixture {
 
 TEST_CASE("Staging tags are new names: never a tag the repository has or an earlier heal used",
           "[heal]") {
-  Fixture f;
+  PromoterFixture f;
   CHECK(f.promoter->staging_tag("apps/web", "1", "20261130") ==
         "1-airheal-20261130.2");  // .1 is the staged image's
   CHECK(f.promoter->staging_tag("apps/web", "2", "20261130") == "2-airheal-20261130.1");
@@ -71,7 +71,7 @@ TEST_CASE("Staging tags are new names: never a tag the repository has or an earl
 
 TEST_CASE("Approval moves the tag to the staged image and keeps the original for rollback",
           "[heal]") {
-  Fixture f;
+  PromoterFixture f;
   auto h = f.promoter->approve(f.id, "alice", "airhealctl:alice");
   REQUIRE(h);
   CHECK(h->state == HealState::promoted);
@@ -95,7 +95,7 @@ TEST_CASE("Approval moves the tag to the staged image and keeps the original for
 }
 
 TEST_CASE("A tag that moved since the heal started is not overwritten", "[heal]") {
-  Fixture f;
+  PromoterFixture f;
   auto pushed = put_image(*f.store, "apps/web", "1", "someone pushed a new build");
   auto a = f.promoter->approve(f.id, "alice");
   REQUIRE_FALSE(a);
@@ -108,7 +108,7 @@ TEST_CASE("A tag that moved since the heal started is not overwritten", "[heal]"
 
 TEST_CASE("A staged image that is gone cannot be approved, only a staged heal can be held",
           "[heal]") {
-  Fixture f;
+  PromoterFixture f;
   SECTION("gone") {
     REQUIRE(f.store->delete_manifest("apps/web", f.healed));
     auto a = f.promoter->approvable(f.id);

@@ -55,6 +55,7 @@ TEST_CASE("An image's inventory round-trips and is found by its components' matc
   s.read([&](sqlite::Connection& c) {
     CHECK_FALSE(InventoryRepository::load(c, image));
     CHECK(InventoryRepository::layers(c, image).empty());
+    CHECK(InventoryRepository::count(c) == 0);
     auto pending = InventoryRepository::unscanned(c);
     CHECK(std::find(pending.begin(), pending.end(), image) != pending.end());
     CHECK(std::find(pending.begin(), pending.end(), index) ==
@@ -67,6 +68,7 @@ TEST_CASE("An image's inventory round-trips and is found by its components' matc
     REQUIRE(back);
     CHECK(back->to_json() == inv.to_json());
     CHECK(InventoryRepository::scanned_at(c, image) == 1000);
+    CHECK(InventoryRepository::count(c) == 1);
     CHECK_FALSE(InventoryRepository::scanned_at(c, other));
     CHECK(InventoryRepository::layers(c, image) == inv.layers);
     auto comps = InventoryRepository::components(c, image);

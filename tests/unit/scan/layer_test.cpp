@@ -5,6 +5,7 @@
 
 #include "core/fs.hpp"
 #include "scan/inventory.hpp"
+#include "scan/layer_cache_repository.hpp"
 #include "store/store.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -164,5 +165,6 @@ TEST_CASE("gzip layers, corrupt layers and the layer cache", "[scan][layer]") {
           gz.records.at("lib/apk/db/installed").data);
     CHECK_FALSE(scan::LayerCache::get(c, "sha256:y"));
     CHECK(scan::LayerCache::count(c) == 1);
+    CHECK(scan::LayerCache::count_all(c) == 1);
   });
 }

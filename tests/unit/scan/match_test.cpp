@@ -55,10 +55,10 @@ const char* kTracker = R"({
   }
 })";
 
-struct Db {
+struct AdvisoryDb {
   test::TempDir dir;
   std::unique_ptr<store::Store> st;
-  Db() {
+  AdvisoryDb() {
     auto s = store::Store::open(dir.path() / "state");
     REQUIRE(s);
     st = std::move(*s);
@@ -87,7 +87,7 @@ TEST_CASE("CVSS v3 base scores match the specification's examples", "[scan][matc
 
 TEST_CASE("Debian packages match by source package and source version, with the tracker policy",
           "[scan][match][debian]") {
-  Db db;
+  AdvisoryDb db;
   auto parsed = advisory::parse_debian_tracker(kTracker, "tracker.json");
   REQUIRE(parsed);
   db.load("debian", *parsed);
@@ -131,7 +131,7 @@ TEST_CASE("Debian packages match by source package and source version, with the 
 
 TEST_CASE("Go modules and the standard library against real Go vulnerability database entries",
           "[scan][match][go]") {
-  Db db;
+  AdvisoryDb db;
   std::vector<advisory::Advisory> all;
   for (auto f :
        {"GO-2022-0525.json", "GO-2024-2888.json", "GO-2025-3563.json", "GO-2021-0159.json"}) {
@@ -159,7 +159,7 @@ TEST_CASE("Go modules and the standard library against real Go vulnerability dat
 }
 
 TEST_CASE("Alpine packages match by origin against the secdb", "[scan][match][alpine]") {
-  Db db;
+  AdvisoryDb db;
   auto parsed =
       advisory::parse_alpine_secdb(data_file("alpine-secdb/v3.10-main.yaml"), "v3.10-main.yaml");
   REQUIRE(parsed);
@@ -190,7 +190,7 @@ TEST_CASE("Alpine packages match by origin against the secdb", "[scan][match][al
 TEST_CASE(
     "The same vulnerability from two sources is one finding, imported fixed packages are noticed",
     "[scan][match]") {
-  Db db;
+  AdvisoryDb db;
   auto tracker = advisory::parse_debian_tracker(kTracker, "t.json");
   REQUIRE(tracker);
   db.load("debian", *tracker);

@@ -9,10 +9,10 @@
 using namespace airheal;
 
 namespace {
-struct Db {
+struct VexDb {
   test::TempDir dir;
   std::unique_ptr<store::Store> st;
-  Db() {
+  VexDb() {
     auto s = store::Store::open(dir.path() / "state");
     REQUIRE(s);
     st = std::move(*s);
@@ -31,7 +31,7 @@ scan::FindingSubject finding() {
 
 TEST_CASE("OpenVEX statements: validation, suppression by id/alias, product and subcomponent",
           "[scan][vex]") {
-  Db db;
+  VexDb db;
   const std::int64_t now = 1'800'000'000;
   auto add = [&](scan::VexStatement s) {
     Result<scan::VexStatement> r = make_error(Errc::invalid_argument, "");
@@ -99,7 +99,7 @@ TEST_CASE("OpenVEX statements: validation, suppression by id/alias, product and 
 
 TEST_CASE("Exceptions suppress until they expire or are revoked, and say who and why",
           "[scan][vex][exception]") {
-  Db db;
+  VexDb db;
   const std::int64_t now = 1'800'000'000;
   scan::Exception e;
   e.vulnerability = "CVE-2024-0727";

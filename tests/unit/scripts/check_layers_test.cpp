@@ -8,15 +8,14 @@
 using namespace airheal;
 
 namespace {
-std::filesystem::path source_dir() { return AIRHEAL_SOURCE_DIR; }
 ProcessResult check(const std::filesystem::path& tree) {
   return test::run(
-      {"python3", (source_dir() / "scripts" / "check-layers.py").string(), tree.string()});
+      {"python3", (test::source_dir() / "scripts" / "check-layers.py").string(), tree.string()});
 }
 }  // namespace
 
 TEST_CASE("the appliance's includes follow the component layers", "[build][layers]") {
-  auto r = check(source_dir() / "appliance");
+  auto r = check(test::source_dir() / "appliance");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
 }

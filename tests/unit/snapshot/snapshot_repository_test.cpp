@@ -9,49 +9,57 @@ using nlohmann::json;
 
 namespace {
 
-// Rows as the importer's commit writes them (the repository only reads the table).
-struct Fixture {
+// Rows as the importer's commit writes them (through the repository).
+struct SnapshotFixture {
   test::TempDir dir;
   std::unique_ptr<store::Store> s;
-  Fixture() {
+  SnapshotFixture() {
     auto r = store::Store::open(dir / "state");
     REQUIRE(r);
     s = std::move(*r);
   }
   void add(const std::string& channel, std::int64_t seq, std::int64_t imported,
            std::optional<std::string> previous = std::nullopt) {
-    s->transaction([&](sqlite::Connection& c) {
-      c.prepare(
-           "INSERT INTO snapshots(digest, channel, sequence, created_at, expires_at, previous, "
-           "imported_at, signers, counts, "
-           "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, test::sha256_digest(channel + std::to_string(seq)))
-          .bind(2, channel)
-          .bind(3, seq)
-          .bind(4, imported - 3600)
-          .bind(5, imported + 86400)
-          .bind(6, previous)
-          .bind(7, imported)
-          .bind(8, json::array({"AB12"}).dump())
-          .bind(9, json{{"images", seq}}.dump())
-          .bind_blob(10, "{\"channel\":\"" + channel + "\"}")
-          .run();
-    });
+    snapshot::SnapshotRow row;
+    row.digest = test::sha256_digest(channel + std::to_string(seq));
+    row.channel = channel;
+    row.sequence = seq;
+    row.created_at = imported - 3600;
+    row.expires_at = imported + 86400;
+    row.previous = previous;
+    row.imported_at = imported;
+    row.signers = json::array({"AB12"});
+    row.counts = json{{"images", seq}};
+    row.manifest = "{\"channel\":\"" + channel + "\"}";
+    s->transaction([&](sqlite::Connection& c) { snapshot::SnapshotRepository::insert(c, row); });
   }
 };
 
 }  // namespace
 
 TEST_CASE("the snapshot repository lists imported snapshots as typed rows", "[snapshot]") {
-  Fixture f;
+  SnapshotFixture f;
   snapshot::SnapshotRepository repo(*f.s);
   CHECK(repo.list().empty());
   f.add("debian", 1, 1'700'000'000);
+  f.s->read([&](sqlite::Connection& c) {
+    CHECK(snapshot::SnapshotRepository::imported_at(c, test::sha256_digest("debian1")) ==
+          1'700'000'000);
+    CHECK_FALSE(snapshot::SnapshotRepository::imported_at(c, test::sha256_digest("debian2")));
+  });
   f.add("debian", 2, 1'700'100'000, test::sha256_digest("debian1"));
   f.add("alpine", 1, 1'700'100'000);
 
   auto all = repo.list();
   REQUIRE(all.size() == 3);
+  auto channels =
+      f.s->read([](sqlite::Connection& c) { return snapshot::SnapshotRepository::channels(c); });
+  REQUIRE(channels.size() == 2);  // by name
+  CHECK(channels[0].channel == "alpine");
+  CHECK(channels[1].channel == "debian");
+  CHECK(channels[1].sequence == 2);
+  CHECK(channels[1].imported_at == 1'700'100'000);
+  CHECK(channels[1].expires_at == 1'700'100'000 + 86400);  // the highest sequence's
   CHECK(all[0].channel == "debian");  // by import time, then channel and sequence
   CHECK(all[1].channel == "alpine");
   CHECK(all[2].sequence == 2);

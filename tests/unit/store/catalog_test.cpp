@@ -35,3 +35,35 @@ TEST_CASE("Manifest types and the names an image is known by", "[store]") {
     CHECK(store::image_names(c, "sha256:" + std::string(64, '0')).empty());
   });
 }
+
+TEST_CASE("Earlier versions of a base are found through their layers and tag history", "[store]") {
+  test::TempDir dir;
+  auto opened = store::Store::open(dir / "state");
+  REQUIRE(opened);
+  auto& s = **opened;
+  // library/base:12 was the image "base v1", the app was built FROM it; then the tag moved on.
+  auto base_v1 = test::put_image(s, "library/base", "12", "base v1");
+  auto app = test::put_image(s, "apps/web", "1.0", std::vector<std::string>{"base v1", "app"}, {});
+  auto base_v2 = test::put_image(s, "library/base", "12", "base v2");
+  test::put_image(s, "apps/web", "1.0-airheal-20261130.1", "healed");  // staged: not served
+  auto layer = "sha256:" + test::sha256_hex("base v1");
+
+  s.read([&](sqlite::Connection& c) {
+    // The app itself is excluded; it was never retagged, and base v2 does not hold the layer.
+    CHECK(store::formerly_tagged_with_layer(c, layer, app) == std::vector<std::string>{base_v1});
+    CHECK(store::formerly_tagged_with_layer(c, layer, base_v1).empty());
+    auto tag = store::last_tag_of(c, base_v1);
+    REQUIRE(tag);
+    CHECK(tag->first == "library/base");
+    CHECK(tag->second == "12");
+    CHECK_FALSE(store::last_tag_of(c, base_v2));  // still tagged: no history yet
+    CHECK(store::manifest_stored_at(c, base_v2) > 0);
+    auto served = store::served_tags(c);
+    REQUIRE(served.size() == 2);  // by repository and tag
+    CHECK(served[0].repository == "apps/web");
+    CHECK(served[0].digest == app);
+    CHECK(served[1].repository == "library/base");
+    CHECK(served[1].digest == base_v2);
+    CHECK_FALSE(store::manifest_stored_at(c, "sha256:" + std::string(64, '0')));
+  });
+}

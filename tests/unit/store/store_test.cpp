@@ -16,11 +16,11 @@ struct FakeClock : store::Clock {
   std::int64_t now_seconds() const override { return t; }
 };
 
-struct Fixture {
+struct StoreFixture {
   test::TempDir dir;
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
   std::unique_ptr<store::Store> s;
-  Fixture() {
+  StoreFixture() {
     auto r = store::Store::open(dir / "state", clock);
     REQUIRE(r);
     s = std::move(*r);
@@ -72,7 +72,7 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("chunked uploads are verified against their digest and stored once", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto data = test::random_bytes(300000, 1);
   auto up = f.s->start_upload("a/b");
   REQUIRE(up);
@@ -101,7 +101,7 @@ TEST_CASE("chunked uploads are verified against their digest and stored once", "
 }
 
 TEST_CASE("a wrong digest is refused and nothing becomes visible", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto up = f.s->start_upload("r");
   auto w = f.s->open_upload("r", up->uuid, 0);
   REQUIRE((*w)->write("hello", 5));
@@ -118,7 +118,7 @@ TEST_CASE("a wrong digest is refused and nothing becomes visible", "[store]") {
 
 TEST_CASE("an abandoned chunk is rolled back, the upload continues from its last good offset",
           "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto up = f.s->start_upload("r");
   {
     auto w = f.s->open_upload("r", up->uuid, 0);
@@ -144,7 +144,7 @@ TEST_CASE("an abandoned chunk is rolled back, the upload continues from its last
 }
 
 TEST_CASE("the running hash survives a restart of the store", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto up = f.s->start_upload("r");
   {
     auto w = f.s->open_upload("r", up->uuid, 0);
@@ -170,7 +170,7 @@ TEST_CASE("the running hash survives a restart of the store", "[store]") {
 }
 
 TEST_CASE("two writers cannot interleave on one upload", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto up = f.s->start_upload("r");
   auto w1 = f.s->open_upload("r", up->uuid, 0);
   REQUIRE(w1);
@@ -180,7 +180,7 @@ TEST_CASE("two writers cannot interleave on one upload", "[store]") {
 }
 
 TEST_CASE("concurrent pushes of the same blob both succeed with one copy", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto data = test::random_bytes(1 << 20, 3);
   std::vector<std::thread> ts;
   std::atomic<int> ok{0};
@@ -200,7 +200,7 @@ TEST_CASE("concurrent pushes of the same blob both succeed with one copy", "[sto
 }
 
 TEST_CASE("manifests need their blobs in the repository", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto cfg = std::string("{}");
   auto layer = std::string("layer");
   auto m = f.manifest_for(cfg, {layer});
@@ -225,7 +225,7 @@ TEST_CASE("manifests need their blobs in the repository", "[store]") {
 }
 
 TEST_CASE("tags list in order with pagination, and events report moves", "[store]") {
-  Fixture f;
+  StoreFixture f;
   std::vector<store::Event> events;
   f.s->events().subscribe([&](const store::Event& e) { events.push_back(e); });
   auto d1 = f.push_image("r", "b", 1);
@@ -252,7 +252,7 @@ TEST_CASE("tags list in order with pagination, and events report moves", "[store
 }
 
 TEST_CASE("referrers are found by subject and filtered by artifact type", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto subject = f.push_image("r", "v1", 1);
   f.push_blob("r", "{}");
   auto sbom = f.manifest_for("{}", {}, subject.str(), "application/spdx+json");
@@ -269,7 +269,7 @@ TEST_CASE("referrers are found by subject and filtered by artifact type", "[stor
 }
 
 TEST_CASE("garbage collection keeps everything reachable and removes the rest", "[store][gc]") {
-  Fixture f;
+  StoreFixture f;
   auto kept = f.push_image("r", "keep", 1);
   auto retained = f.push_image("r", "old", 2);
   REQUIRE(f.s->retain("r", retained, "rollback"));
@@ -314,7 +314,7 @@ TEST_CASE("garbage collection keeps everything reachable and removes the rest", 
 }
 
 TEST_CASE("store check finds corrupted, missing and stray blobs", "[store]") {
-  Fixture f;
+  StoreFixture f;
   f.push_image("r", "v1", 1);
   CHECK(f.s->check().ok());
   auto victim = f.push_blob("r", "precious content");
@@ -338,7 +338,7 @@ TEST_CASE("store check finds corrupted, missing and stray blobs", "[store]") {
 
 TEST_CASE("store check reads one consistent state while images, blobs and referrers are written",
           "[store]") {
-  Fixture f;
+  StoreFixture f;
   f.push_image("r", "v0", 1);
   std::atomic<bool> done{false};
   std::atomic<int> written{0};
@@ -405,7 +405,7 @@ TEST_CASE("an unusable state directory is refused with a precise message", "[sto
 }
 
 TEST_CASE("a refused manifest leaves no blob behind", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto m = f.manifest_for("{}", {"missing layer"});
   REQUIRE_FALSE(f.s->put_manifest("r", "v1", m, ""));
   CHECK_FALSE(f.s->blob_size("r", Sha256::of(m)));
@@ -413,7 +413,7 @@ TEST_CASE("a refused manifest leaves no blob behind", "[store]") {
 }
 
 TEST_CASE("transactions and reads return what their function returns", "[store]") {
-  Fixture f;
+  StoreFixture f;
   auto count = [](sqlite::Connection& c) {
     auto q = c.prepare("SELECT count(*) FROM repositories");
     q.step();
