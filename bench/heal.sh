@@ -6,9 +6,12 @@
 # (autonomous-staging, concurrency 1 unless HEAL_CONCURRENCY is set); every heal is verified
 # (rescan, smoke test of the image's command). Printed with the heal layer's size against the
 # image's size, and against a peer measured in the same run:
-#   peer: what a person does by hand, `buildah bud --network none` (FROM the image, COPY the
-#         .debs, RUN apt-get install --no-download of those files: apt orders Pre-Depends, which
-#         one `dpkg -i` of today's whole set does not), one image after another,
+#   peer: what a person does by hand, `buildah bud --network none` (FROM the image, the .debs
+#         as a local apt repository made with dpkg-scanpackages, mounted read-only, RUN apt-get
+#         install from it: apt orders Pre-Depends, which one `dpkg -i` of today's whole set does
+#         not; apt 2.6 with --no-download stops with an internal error when apt itself is among
+#         them, and the network is off anyway),
+#         one image after another,
 #         for PEER_IMAGES of the N images (default 10), scaled to N and labelled as such.
 #
 # Whole-release case (CASES includes "bullseye"): a realistic Debian 11 image (bullseye main with
@@ -97,14 +100,19 @@ run_peer() {  # run_peer COUNT -> seconds for COUNT buildah bud rebuilds, one af
   mkdir -p "$work/peer/debs"
   cp "$work/debs"/*.deb "$work/peer/debs/"
   ln -sfn "$work/layout-many" "$work/peer/layout"
-  local files
-  files=$(cd "$work/peer/debs" && ls *.deb | sed 's|^|/tmp/airheal-heal/|' | tr '\n' ' ')
+  # What a person does by hand: a local apt repository of the .debs (dpkg-scanpackages on the
+  # connected side), mounted read-only, and the image's apt-get installs from it with no network.
+  (cd "$work/peer" && dpkg-scanpackages --multiversion debs /dev/null >debs/Packages 2>/dev/null)
+  local names apt="apt-get -q -o Dir::Etc::SourceList=/tmp/heal.list -o Dir::Etc::SourceParts=-"
+  names=$(for f in "$work/peer/debs"/*.deb; do dpkg-deb -f "$f" Package; done | sort -u | tr '\n' ' ')
   local t0 t1
   t0=$(now)
   for i in $(seq 0 $((n - 1))); do
     # (a relative oci: path: buildah derives an image name from it, and names are lowercase)
-    printf 'FROM oci:layout:app%s\nCOPY debs/ /tmp/airheal-heal/\nRUN apt-get install -y --no-download -q %s && rm -rf /tmp/airheal-heal\n' \
-      "$i" "$files" >"$work/peer/Containerfile"
+    {
+      echo "FROM oci:layout:app$i"
+      echo "RUN --mount=type=bind,source=debs,target=/tmp/airheal-heal/debs,ro echo 'deb [trusted=yes] file:/tmp/airheal-heal debs/' >/tmp/heal.list && $apt update && $apt install -y $names && rm -rf /tmp/heal.list /var/lib/apt/lists/*"
+    } >"$work/peer/Containerfile"
     (cd "$work/peer" && "${b[@]}" bud --quiet --runtime runc --network none --layers=false --pull-never -f Containerfile \
       -t "localhost/peer$i" . >/dev/null)
   done
