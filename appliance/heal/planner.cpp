@@ -175,10 +175,15 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     }
   }
   for (const auto& [name, slot] : by_family) {
+    // Only packages of the family's own format (a .deb cannot fix an apk database, nor the other
+    // way round, whatever the names); content imported before formats were recorded is "deb".
+    std::vector<Content> of_family;
+    for (const auto& c : packages)
+      if (c.meta.value("format", "deb") == slot.first->component_type()) of_family.push_back(c);
     FamilyPlanInput in;
     in.findings = slot.second;
     in.inventory = inv;
-    in.imported = &packages;
+    in.imported = &of_family;
     auto fp = slot.first->plan(in, io);
     deferred.insert(fp.deferred.begin(), fp.deferred.end());
     p.missing.insert(p.missing.end(), fp.missing.begin(), fp.missing.end());

@@ -309,7 +309,7 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       Reader pr{(*a)[i], "packages[" + std::to_string(i) + "]."};
       if (!(*a)[i].is_object()) return manifest_error(pr.at + " must be an object");
       pr.only({"name", "version", "architecture", "source", "source_version", "filename", "digest",
-               "size"});
+               "size", "format"});
       Package p{pr.str("name"),
                 pr.str("version"),
                 pr.str("architecture"),
@@ -318,7 +318,12 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
                 pr.str("filename"),
                 pr.digest("digest"),
                 static_cast<std::uint64_t>(pr.integer("size"))};
+      if (auto format = pr.str("format", false); !format.empty()) p.format = std::move(format);
       if (pr.error) return *pr.error;
+      if (std::find(std::begin(kPackageFormats), std::end(kPackageFormats), p.format) ==
+          std::end(kPackageFormats))
+        return manifest_error(pr.at + "format '" + human_name(p.format) +
+                              "' is not one of deb, apk, rpm");
       for (const auto* f : {&p.name, &p.version, &p.architecture})
         if (!is_plain_name(*f))
           return manifest_error(pr.at + "'" + human_name(*f) +
@@ -434,6 +439,7 @@ std::string serialize(const Manifest& m) {
              {"filename", p.filename}, {"digest", p.digest.str()}, {"size", p.size}};
       if (!p.source.empty()) x["source"] = p.source;
       if (!p.source_version.empty()) x["source_version"] = p.source_version;
+      if (p.format != "deb") x["format"] = p.format;  // (a .deb's entry reads as it always has)
       j["packages"].push_back(std::move(x));
     }
   }

@@ -51,7 +51,11 @@ struct Package {
   std::string name, version, architecture, source, source_version, filename;
   Digest digest;
   std::uint64_t size = 0;
+  // Which package family reads it: "deb" (the default, and all a manifest without the field can
+  // hold), "apk" or "rpm". A heal uses a package only in an image of the same family.
+  std::string format = "deb";
 };
+inline constexpr const char* kPackageFormats[] = {"deb", "apk", "rpm"};
 
 struct Artifact {
   std::string name, version;

@@ -555,6 +555,7 @@ class ImportRun {
       for (const auto& p : m.packages)
         add_content(*blob_entries[p.digest.hex()], "package", p.name, p.version,
                     json{{"architecture", p.architecture},
+                         {"format", p.format},
                          {"source", p.source},
                          {"source_version", p.source_version},
                          {"filename", p.filename}});

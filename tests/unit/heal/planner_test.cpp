@@ -92,8 +92,8 @@ Case load(const std::string& name) {
   for (const auto& comp : c.data["inventory"]["components"])
     c.input.inventory.components.push_back(scan::Component::from_json(comp));
   for (const auto& p : c.data["packages"]) {
-    c.input.packages.push_back(
-        {p["name"], p["version"], p["digest"], p["snapshot"], json::object(), p["imported_at"]});
+    c.input.packages.push_back({p["name"], p["version"], p["digest"], p["snapshot"],
+                                p.value("meta", json::object()), p["imported_at"]});
     c.controls[p["digest"]] = p["control"].get<std::string>();
   }
   c.input.repository = "apps/web";
@@ -105,7 +105,7 @@ Case load(const std::string& name) {
 
 TEST_CASE("the planner's cases from tests/data/planner", "[heal][planner]") {
   auto names = case_names();
-  REQUIRE(names.size() >= 7);
+  REQUIRE(names.size() >= 8);
   auto name = GENERATE_COPY(from_range(names));
   INFO("case " << name);
   auto c = load(name);

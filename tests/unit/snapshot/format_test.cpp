@@ -160,6 +160,10 @@ TEST_CASE("hostile manifest values from the adversarial review are refused",
       {"package version with a slash", [&](json& j) { package(j, "version", "1/2"); },
        "without '/'"},
       {"package name with a newline", [&](json& j) { package(j, "name", "a\nb"); }, "a\\x0ab"},
+      {"package of an unknown format", [&](json& j) { package(j, "format", "zip"); },
+       "packages[0].format 'zip' is not one of deb, apk, rpm"},
+      {"package format not a string", [&](json& j) { package(j, "format", 7); },
+       "packages[0].format must be a string"},
       {"sequence 2^63-1", [](json& j) { j["sequence"] = std::numeric_limits<std::int64_t>::max(); },
        "sequence must be at most"},
       {"sequence 2^53", [](json& j) { j["sequence"] = std::int64_t{1} << 53; },
@@ -209,4 +213,29 @@ TEST_CASE("leap days and valid offsets still parse", "[snapshot][format]") {
   CHECK(is_plain_name("libssl3_3.0.15-1~deb12u1_amd64.deb"));
   CHECK_FALSE(is_plain_name(""));
   CHECK(human_name("a\nb") == "a\\x0ab");
+}
+
+TEST_CASE("a package entry says its format; a .deb's entry reads as before", "[snapshot][format]") {
+  auto j = valid();
+  json deb{{"name", "libssl3"},         {"version", "3.0.15-1~deb12u1"}, {"architecture", "amd64"},
+           {"filename", "libssl3.deb"}, {"digest", "sha256:" + kHex},    {"size", 10}};
+  json apk{{"name", "libcrypto1.1"},
+           {"version", "1.1.1k-r0"},
+           {"architecture", "x86_64"},
+           {"filename", "libcrypto1.1-1.1.1k-r0.apk"},
+           {"digest", "sha256:" + kHex},
+           {"size", 10},
+           {"format", "apk"}};
+  j["packages"] = json::array({deb, apk});
+  auto m = parse_manifest(j.dump());
+  REQUIRE(m);
+  REQUIRE(m->packages.size() == 2);
+  CHECK(m->packages[0].format == "deb");  // a manifest without the field holds .debs
+  CHECK(m->packages[1].format == "apk");
+  auto out = json::parse(serialize(*m));
+  CHECK_FALSE(out["packages"][0].contains("format"));
+  CHECK(out["packages"][1]["format"] == "apk");
+  auto again = parse_manifest(serialize(*m));
+  REQUIRE(again);
+  CHECK(again->packages[1].format == "apk");
 }
