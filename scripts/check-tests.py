@@ -5,7 +5,8 @@ Every appliance/X.cpp has tests/unit/X_test.cpp, or a line in the table under "F
 through other tests" in docs/architecture.md naming what covers it: a test file (which must
 exist) or "integration: NAME", a Catch test case in tests/integration/ with exactly that name.
 A line for a file that no longer exists, or that now has its own unit test, fails too: the table
-only lists what is true.
+only lists what is true. A Catch test case whose name holds a ';' fails as well: ctest would split
+it into two names that match nothing.
 
 Usage: check-tests.py SOURCE_ROOT   (the repository: appliance/, tests/, docs/architecture.md)
 """
@@ -78,6 +79,16 @@ def main():
                                 f"'{by[len('integration: '):]}'")
         elif not os.path.isfile(os.path.join(root, by)):
             problems.append(f"docs/architecture.md:{number}: {by} does not exist")
+    for folder, _, names in os.walk(os.path.join(root, "tests")):
+        for name in sorted(names):
+            if name.endswith(".cpp"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    for m in TEST_CASE.finditer(f.read()):
+                        case = "".join(LITERAL.findall(m.group(1)))
+                        if ";" in case:
+                            problems.append(f"{os.path.relpath(path, root)}: test case '{case}' "
+                                            f"holds a ';' (ctest splits the name there)")
     for rel, (number, _) in sorted(rows.items()):
         if rel not in files:
             problems.append(f"docs/architecture.md:{number}: appliance/{rel} does not exist")

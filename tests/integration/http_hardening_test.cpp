@@ -109,14 +109,22 @@ TEST_CASE("HEAD never carries a body, on every route, on one kept-alive connecti
     INFO(route);
     // HEAD and, pipelined behind it, a GET of the same route: the GET's status line must be the
     // very next bytes, and its Content-Length must be what HEAD announced.
-    c.send("HEAD " + route + " HTTP/1.1\r\n" + host + "\r\nGET " + route + " HTTP/1.1\r\n" + host +
-           "\r\n");
-    auto head = c.read_header();
-    auto get = c.read_header();
+    // (The status document and the metrics count seconds, so the pair may straddle a second
+    // whose number gains a digit, 9 -> 10; a pair that differs is asked again, up to 3 times: a
+    // HEAD that misstates the length differs every time.)
+    std::string head, get;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      c.send("HEAD " + route + " HTTP/1.1\r\n" + host + "\r\nGET " + route + " HTTP/1.1\r\n" +
+             host + "\r\n");
+      head = c.read_header();
+      get = c.read_header();
+      c.skip(content_length(get));
+      if (get.find(" 200 ") == std::string::npos || content_length(head) == content_length(get))
+        break;
+    }
     CHECK(get.rfind("HTTP/1.1 ", 0) == 0);
     CHECK(status_line(head) == status_line(get));
     if (get.find(" 200 ") != std::string::npos) CHECK(content_length(head) == content_length(get));
-    c.skip(content_length(get));
   }
   CHECK(c.buffered() == 0);
 }

@@ -64,4 +64,11 @@ TEST_CASE("a source file without a test, a missing test and a stale line fail th
   CHECK_THAT(stale.out, Catch::Contains("scan/match.cpp has its own unit test now"));
   CHECK_THAT(stale.out, Catch::Contains("appliance/gone.cpp does not exist"));
   CHECK_THAT(stale.out, !Catch::Contains("rebase.cpp"));
+
+  doc("| `api/api.cpp` | integration: REST API and dashboard agree |\n");
+  std::filesystem::remove(dir / "appliance/heal/rebase.cpp");
+  write("tests/unit/scan/match_test.cpp", "TEST_CASE(\"a; b\", \"[scan]\") {}\n");
+  auto split = check_tests(dir.path());
+  CHECK(split.exit_code == 1);
+  CHECK_THAT(split.out, Catch::Contains("test case 'a; b' holds a ';'"));
 }

@@ -215,7 +215,8 @@ TEST_CASE("leap days and valid offsets still parse", "[snapshot][format]") {
   CHECK(human_name("a\nb") == "a\\x0ab");
 }
 
-TEST_CASE("a package entry says its format; a .deb's entry reads as before", "[snapshot][format]") {
+TEST_CASE("a package entry says its format, and a .deb's entry reads as before",
+          "[snapshot][format]") {
   auto j = valid();
   json deb{{"name", "libssl3"},         {"version", "3.0.15-1~deb12u1"}, {"architecture", "amd64"},
            {"filename", "libssl3.deb"}, {"digest", "sha256:" + kHex},    {"size", 10}};
