@@ -11,6 +11,12 @@ constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+jso
 constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
 }  // namespace
 
+TempStore::TempStore() {
+  auto opened = store::Store::open(dir / "state");
+  REQUIRE(opened);
+  store = std::move(*opened);
+}
+
 std::string put_image(store::Store& s, const std::string& repo, const std::string& reference,
                       const std::string& content) {
   return put_image(s, repo, reference, std::vector<std::string>{content}, json::object());

@@ -2,13 +2,23 @@
 // rows and names (not content).
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "store/store.hpp"
+#include "support/test_support.hpp"
 
 namespace airheal::test {
+
+// A store opened in a fresh temporary folder (REQUIREs that it opens), removed with it.
+struct TempStore {
+  TempDir dir;
+  std::unique_ptr<store::Store> store;
+  TempStore();
+  store::Store& operator*() { return *store; }
+};
 
 // A one-layer image holding CONTENT in REPO under REFERENCE (a tag or its digest); returns its
 // digest.

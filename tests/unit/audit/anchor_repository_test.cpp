@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "store/store.hpp"
+#include "support/store_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -12,10 +13,8 @@ using audit::Anchor;
 using audit::AnchorRepository;
 
 TEST_CASE("The audit anchor moves forward only and keeps the longest journal seen", "[audit]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto read = [&] {
     return s.read([](sqlite::Connection& c) { return AnchorRepository::read(c); });
   };

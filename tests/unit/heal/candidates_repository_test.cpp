@@ -33,10 +33,8 @@ void add_finding(store::Store& s, const std::string& image, const std::string& f
 }  // namespace
 
 TEST_CASE("Tags with fixes inside the gap and no heal for the content imported so far", "[heal]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto web = test::put_image(s, "apps/web", "1", "web layer");
   auto api = test::put_image(s, "apps/api", "1", "api layer");
   add_finding(s, web, "package");
@@ -64,10 +62,8 @@ TEST_CASE("Tags with fixes inside the gap and no heal for the content imported s
 }
 
 TEST_CASE("Images whose base moved on: named by annotations, or found by shared layers", "[heal]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto base = test::put_image(s, "library/debian", "12", std::vector<std::string>{"base layer"},
                               nlohmann::json::object());
   auto named = test::put_image(
@@ -108,10 +104,8 @@ TEST_CASE("Images whose base moved on: named by annotations, or found by shared 
 }
 
 TEST_CASE("The promoted heal each tag serves", "[heal]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto original = test::put_image(s, "apps/web", "1", "original");
   auto healed = test::put_image(s, "apps/web", "1-airheal-20261130.1", "healed");
   auto id = s.transaction([&](sqlite::Connection& c) {

@@ -3,16 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include "store/store.hpp"
+#include "support/store_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
 using namespace airheal::heal;
 
 TEST_CASE("the heal repository keeps each heal's row and its state changes in order", "[heal]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b'),
                     c2 = "sha256:" + std::string(64, 'c');
 

@@ -36,10 +36,8 @@ Finding finding(std::size_t component, const std::string& id, const std::string&
 }  // namespace
 
 TEST_CASE("Findings are replaced per image and keep when each was first seen", "[scan]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto image = test::put_image(s, "apps/web", "1", "layer");
   // Findings belong to an inventoried image.
   s.transaction([&](sqlite::Connection& c) { InventoryRepository::save(c, image, {}, 100, 100); });

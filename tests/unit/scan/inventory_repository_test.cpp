@@ -36,10 +36,8 @@ Component deb(const std::string& name, const std::string& version, const std::st
 }  // namespace
 
 TEST_CASE("An image's inventory round-trips and is found by its components' match keys", "[scan]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto image = test::put_image(s, "apps/web", "1", "layer");
   auto other = test::put_image(s, "apps/api", "1", "another layer");
   auto index = test::put_index(s, "apps/web", "multi", {image});

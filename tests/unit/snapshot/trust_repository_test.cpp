@@ -6,16 +6,15 @@
 #include <catch2/catch.hpp>
 
 #include "store/store.hpp"
+#include "support/store_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
 using namespace airheal::snapshot;
 
 TEST_CASE("Channels keep their keys and threshold, keys are removed and revoked", "[snapshot]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   const std::string a(40, 'A'), b(40, 'B');
   s.transaction([&](sqlite::Connection& c) {
     TrustRepository::ensure_channel(c, "debian", 100);
@@ -49,10 +48,8 @@ TEST_CASE("Channels keep their keys and threshold, keys are removed and revoked"
 
 TEST_CASE("An import reads the trust it checks against, moves its channel on and rotates keys",
           "[snapshot]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   const std::string a(40, 'A'), b(40, 'B'), c3(40, 'C');
   s.transaction([&](sqlite::Connection& c) {
     TrustRepository::ensure_channel(c, "debian", 100);

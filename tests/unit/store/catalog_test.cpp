@@ -11,10 +11,8 @@
 using namespace airheal;
 
 TEST_CASE("Manifest types and the names an image is known by", "[store]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto image = test::put_image(s, "apps/web", "1.0", "layer");
   REQUIRE(s.put_manifest("apps/web", "stable", *s.get_manifest("apps/web", image)->bytes,
                          "application/vnd.oci.image.manifest.v1+json"));
@@ -37,10 +35,8 @@ TEST_CASE("Manifest types and the names an image is known by", "[store]") {
 }
 
 TEST_CASE("Earlier versions of a base are found through their layers and tag history", "[store]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   // library/base:12 was the image "base v1", the app was built FROM it; then the tag moved on.
   auto base_v1 = test::put_image(s, "library/base", "12", "base v1");
   auto app = test::put_image(s, "apps/web", "1.0", std::vector<std::string>{"base v1", "app"}, {});

@@ -7,6 +7,7 @@
 
 #include "snapshot/snapshot_repository.hpp"
 #include "store/store.hpp"
+#include "support/store_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -31,10 +32,8 @@ ContentRow row(const std::string& kind, const std::string& name, const std::stri
 }  // namespace
 
 TEST_CASE("Content rows are replaced per channel and read back with their import time", "[store]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto marker = [&] {
     return s.read([](sqlite::Connection& c) { return ContentRepository::import_marker(c); });
   };
@@ -89,10 +88,8 @@ TEST_CASE("Content rows are replaced per channel and read back with their import
 }
 
 TEST_CASE("A matcher finds imported packages by name and artefacts by their metadata", "[store]") {
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   const auto snap = test::sha256_digest("snapshot");
   s.transaction([&](sqlite::Connection& c) {
     for (auto r :

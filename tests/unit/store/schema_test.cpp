@@ -8,6 +8,7 @@
 #include <set>
 
 #include "store/store.hpp"
+#include "support/store_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -41,10 +42,8 @@ TEST_CASE("Each component's migration files make one numbered migration per vers
   CHECK(created_by.at("blobs").rfind("store/schema/", 0) == 0);
 
   // A fresh database has exactly these tables, at the last version.
-  test::TempDir dir;
-  auto opened = store::Store::open(dir / "state");
-  REQUIRE(opened);
-  auto& s = **opened;
+  test::TempStore temp;
+  auto& s = *temp;
   auto tables = s.read([](sqlite::Connection& c) {
     std::set<std::string> out;
     auto st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
