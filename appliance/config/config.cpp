@@ -75,6 +75,7 @@ heal:
   reuse_layers: true              # images sharing a base reuse one heal layer when nothing above the base touches what it changes
   layer_compression: gzip         # gzip (every client pulls it) or zstd (smaller; needs containerd >= 1.5, CRI-O, podman >= 3 or Docker >= 23)
   webhooks: []                    # http:// endpoints on the LAN that receive every heal event as JSON
+  unsigned_packages: []           # snapshot channels whose unsigned apk packages may heal (signed ones must verify with a key in the image's /etc/apk/keys)
   webhook_secret_file: ""         # file holding an HMAC key: each POST carries X-Airheal-Signature: sha256=<hex HMAC-SHA256(key, body)>
 
 audit:
@@ -274,7 +275,9 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.check_keys(n, "heal.",
                  {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency",
                   "smoke_timeout", "smoke_memory_bytes", "max_size_growth", "defer_days", "attest",
-                  "reuse_layers", "layer_compression", "webhooks", "webhook_secret_file"});
+                  "reuse_layers", "layer_compression", "webhooks", "webhook_secret_file",
+                  "unsigned_packages"});
+    r.get(n, "unsigned_packages", "heal.", c.heal.unsigned_packages);
     r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
     r.get(n, "layer_compression", "heal.", c.heal.layer_compression);
     if (c.heal.layer_compression != "gzip" && c.heal.layer_compression != "zstd")

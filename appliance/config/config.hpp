@@ -101,6 +101,8 @@ struct Config {
     bool reuse_layers = true;      // reuse a heal layer across images sharing a base
     std::string layer_compression = "gzip";  // gzip | zstd
     std::vector<std::string> webhooks;       // http:// URLs on the LAN that receive heal events
+    // Snapshot channels whose unsigned apk packages may heal.
+    std::vector<std::string> unsigned_packages;
     std::string webhook_secret_file;  // HMAC-SHA256 key for X-Airheal-Signature; empty: unsigned
   } heal;
   // The rule for a repository (default mode when none matches).

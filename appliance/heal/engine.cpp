@@ -58,6 +58,8 @@ EngineOptions engine_options(const config::Config& cfg) {
   eo.defer_days = cfg.heal.defer_days;
   eo.attest = cfg.heal.attest;
   eo.reuse_layers = cfg.heal.reuse_layers;
+  eo.unsigned_package_channels = {cfg.heal.unsigned_packages.begin(),
+                                  cfg.heal.unsigned_packages.end()};
   eo.layer_compression =
       cfg.heal.layer_compression == "zstd" ? LayerCompression::zstd : LayerCompression::gzip;
   eo.outbox = cfg.outbox_directory();
@@ -121,7 +123,8 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
                         row.digest,
                         row.snapshot,
                         json::parse(row.metadata, nullptr, false),
-                        row.imported_at};
+                        row.imported_at,
+                        row.channel};
       if (!x.meta.is_object()) continue;
       (row.kind == "package" ? packages : artifacts).push_back(std::move(x));
     }
@@ -129,6 +132,7 @@ Result<Plan> Engine::plan(const std::string& manifest, const std::string& reposi
   if (!inv) return make_error(Errc::not_found, manifest + " has not been scanned");
   input.inventory = std::move(*inv);
   input.upstream_bump = upstream_bump(manifest, input.no_bump);
+  input.unsigned_channels = options_.unsigned_package_channels;
   auto image = Digest::parse(manifest);
   if (!image) return make_error(Errc::invalid_argument, manifest + " is not a digest");
   PlanSources sources;
@@ -193,10 +197,14 @@ Result<std::string> Engine::package_metadata(const std::string& digest) {
   }
   auto d = Digest::parse(digest);
   if (!d) return make_error(Errc::digest_invalid, "bad package digest " + digest);
-  auto ctl = read_deb_control(store_.blob_path(*d));
-  if (!ctl) return ctl.error();
+  auto file = store_.blob_path(*d);
+  const auto* family = package_family_of_file(file);
+  if (!family)
+    return make_error(Errc::unsupported, "package " + digest + " is neither a .deb nor an .apk");
+  auto meta = family->package_metadata(file);
+  if (!meta) return meta.error();
   std::lock_guard lock(metadata_mutex_);
-  return metadata_.emplace(digest, std::move(ctl->control)).first->second;
+  return metadata_.emplace(digest, std::move(*meta)).first->second;
 }
 
 Result<ImageFiles> Engine::image_files(const Digest& manifest) {

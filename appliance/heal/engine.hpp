@@ -61,6 +61,8 @@ struct EngineOptions {
       true;  // reuse a heal layer built for the same packages over shared base layers
   LayerCompression layer_compression = LayerCompression::gzip;
   std::string actor = "airheald";
+  // Snapshot channels whose unsigned apk packages may heal (heal.unsigned_packages).
+  std::set<std::string> unsigned_package_channels;
   // What builds heal layers and runs checks; empty: buildah (the options above) on the engine's
   // storage under <state>/heal/buildah.
   std::shared_ptr<ImageBuilder> builder;

@@ -283,53 +283,66 @@ Status LayerWriter::add_whiteout(const std::string& raw) {
 Status LayerWriter::add_deb_data(const fsys::path& deb, std::set<std::string>* paths) {
   if (auto st = open(); !st) return st;
   return with_member(deb, "data.tar", [&](struct archive* a) -> Status {
-    struct archive_entry* e = nullptr;
-    std::vector<char> buf(1 << 16);
-    while (true) {
-      int rc = archive_read_next_header(a, &e);
-      if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN)
-        return make_error(Errc::invalid_argument,
-                          deb.filename().string() + ": data.tar: " + err(a));
-      const char* raw = entry_pathname(e);
-      auto path = scan::normalise_path(raw ? raw : "");
-      if (!path)
-        return make_error(
-            Errc::invalid_argument,
-            deb.filename().string() + ": member escapes the root: " + (raw ? raw : ""));
-      if (path->empty()) continue;  // "./"
-      auto type = archive_entry_filetype(e);
-      if (*entry_hardlink(e)) type = AE_IFREG;  // hard links carry no type of their own
-      if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-        return make_error(Errc::invalid_argument, deb.filename().string() + ": " + *path +
-                                                      " is not a file, directory or link");
-      if (type == AE_IFDIR && written_.count(*path)) continue;  // shared directories once
-      std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> o(archive_entry_clone(e),
-                                                                             &archive_entry_free);
-      archive_entry_set_pathname(o.get(), path->c_str());
-      if (const char* hl = entry_hardlink(e); *hl) {
-        auto target = scan::normalise_path(hl);
-        if (!target || target->empty())
-          return make_error(Errc::invalid_argument,
-                            deb.filename().string() + ": hard link escapes the root: " + hl);
-        archive_entry_set_hardlink(o.get(), target->c_str());
-      }
-      if (archive_write_header(out_, o.get()) != ARCHIVE_OK)
-        return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
-      written_.insert(*path);
-      if (paths && type != AE_IFDIR) paths->insert(*path);
-      if (type == AE_IFREG && !*entry_hardlink(e)) {
-        la_ssize_t n;
-        while ((n = archive_read_data(a, buf.data(), buf.size())) > 0)
-          if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n)
-            return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
-        if (n < 0)
-          return make_error(Errc::invalid_argument,
-                            deb.filename().string() + ": truncated at " + *path);
-      }
-    }
-    return {};
+    return copy_members(a, deb.filename().string() + ": data.tar", 0, paths);
   });
+}
+
+Status LayerWriter::add_tar_stream(const fsys::path& file, std::size_t skip,
+                                   std::set<std::string>* paths) {
+  if (auto st = open(); !st) return st;
+  struct archive* a = archive_read_new();
+  std::unique_ptr<struct archive, int (*)(struct archive*)> guard(a, archive_read_free);
+  archive_read_support_filter_gzip(a);
+  archive_read_support_format_tar(a);
+  if (archive_read_open_filename(a, file.c_str(), 1 << 16) != ARCHIVE_OK)
+    return make_error(Errc::invalid_argument, file.filename().string() + ": " + err(a));
+  return copy_members(a, file.filename().string(), skip, paths);
+}
+
+Status LayerWriter::copy_members(struct archive* a, const std::string& label, std::size_t skip,
+                                 std::set<std::string>* paths) {
+  struct archive_entry* e = nullptr;
+  std::vector<char> buf(1 << 16);
+  std::size_t index = 0;
+  while (true) {
+    int rc = archive_read_next_header(a, &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) return make_error(Errc::invalid_argument, label + ": " + err(a));
+    if (index++ < skip) continue;
+    const char* raw = entry_pathname(e);
+    auto path = scan::normalise_path(raw ? raw : "");
+    if (!path)
+      return make_error(Errc::invalid_argument,
+                        label + ": member escapes the root: " + (raw ? raw : ""));
+    if (path->empty()) continue;  // "./"
+    auto type = archive_entry_filetype(e);
+    if (*entry_hardlink(e)) type = AE_IFREG;  // hard links carry no type of their own
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+      return make_error(Errc::invalid_argument,
+                        label + ": " + *path + " is not a file, directory or link");
+    if (type == AE_IFDIR && written_.count(*path)) continue;  // shared directories once
+    std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> o(archive_entry_clone(e),
+                                                                           &archive_entry_free);
+    archive_entry_set_pathname(o.get(), path->c_str());
+    if (const char* hl = entry_hardlink(e); *hl) {
+      auto target = scan::normalise_path(hl);
+      if (!target || target->empty())
+        return make_error(Errc::invalid_argument, label + ": hard link escapes the root: " + hl);
+      archive_entry_set_hardlink(o.get(), target->c_str());
+    }
+    if (archive_write_header(out_, o.get()) != ARCHIVE_OK)
+      return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+    written_.insert(*path);
+    if (paths && type != AE_IFDIR) paths->insert(*path);
+    if (type == AE_IFREG && !*entry_hardlink(e)) {
+      la_ssize_t n;
+      while ((n = archive_read_data(a, buf.data(), buf.size())) > 0)
+        if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n)
+          return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+      if (n < 0) return make_error(Errc::invalid_argument, label + ": truncated at " + *path);
+    }
+  }
+  return {};
 }
 
 Result<LayerBlob> LayerWriter::finish() {

@@ -77,6 +77,10 @@ class LayerWriter {
 
   // Every member of the .deb's data.tar.*, paths normalised; PATHS gets each file written.
   Status add_deb_data(const std::filesystem::path& deb, std::set<std::string>* paths = nullptr);
+  // Every member of a gzip-compressed tar stream after its first SKIP entries (an .apk's data
+  // stream follows its signature and control entries), paths normalised; PATHS as above.
+  Status add_tar_stream(const std::filesystem::path& file, std::size_t skip,
+                        std::set<std::string>* paths = nullptr);
   Status add_bytes(const std::string& path, std::string_view bytes, int mode = 0644);
   Status add_file(const std::string& path, const std::filesystem::path& source, int mode = 0755);
   // An OCI whiteout: PATH is removed from the layers below.
@@ -88,6 +92,8 @@ class LayerWriter {
 
  private:
   Status open();
+  Status copy_members(struct archive* a, const std::string& label, std::size_t skip,
+                      std::set<std::string>* paths);
   Status header_for(const std::string& path, int type, int mode, std::uint64_t size);
   std::filesystem::path dir_;
   LayerCompression compression_;

@@ -1,5 +1,8 @@
 #include "heal/package_family.hpp"
 
+#include <fstream>
+
+#include "heal/apk/apk_family.hpp"
 #include "heal/deb/dpkg_family.hpp"
 
 namespace airheal::heal {
@@ -13,12 +16,24 @@ bool PackageFamily::database_path(std::string_view path) const {
 
 namespace {
 const deb::DpkgFamily kDpkg;
-const PackageFamily* const kFamilies[] = {&kDpkg};
+const alpine::ApkFamily kApk;
+const PackageFamily* const kFamilies[] = {&kDpkg, &kApk};
 }  // namespace
 
 const PackageFamily* package_family(std::string_view name) {
   for (const auto* f : kFamilies)
     if (f->name() == name) return f;
+  return nullptr;
+}
+
+const PackageFamily* package_family_of_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  if (in.gcount() == 8 && std::string_view(magic, 8) == "!<arch>\n") return &kDpkg;
+  if (in.gcount() >= 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
+      static_cast<unsigned char>(magic[1]) == 0x8b)
+    return &kApk;
   return nullptr;
 }
 

@@ -58,6 +58,7 @@ struct FamilyPlanInput {
   std::vector<nlohmann::json> findings;
   const scan::ImageInventory* inventory = nullptr;
   const std::vector<ImportedContent>* imported = nullptr;
+  const std::set<std::string>* unsigned_channels = nullptr;  // PlanInput::unsigned_channels
 };
 
 // The family's part of a plan: the packages to install (in name order) and how, what they fix,
@@ -94,6 +95,9 @@ class PackageFamily {
   // does not say what PIN says it is.
   virtual Result<FixedPackage> read_package(const PackagePin& pin,
                                             const std::filesystem::path& file) const = 0;
+  // The package file's own metadata as plan() reads it through PlanSources::package_metadata (a
+  // .deb's control stanza; for apk, a JSON object with .PKGINFO, identity and signatures).
+  virtual Result<std::string> package_metadata(const std::filesystem::path& file) const = 0;
   // The image paths the package file installs (normalised, relative to the image root).
   virtual Result<std::set<std::string>> package_paths(const std::filesystem::path& file) const = 0;
   // Way 1: the local repository of PACKAGES (PLAN's, in its order) written under REPO, and the
@@ -112,6 +116,9 @@ class PackageFamily {
 
 // The family a plan's packages belong to by name ("dpkg"); nullptr when airheal has none.
 const PackageFamily* package_family(std::string_view name);
+// The family that reads FILE, by its first bytes (a .deb is an ar archive, an .apk gzip); nullptr
+// when none does.
+const PackageFamily* package_family_of_file(const std::filesystem::path& file);
 // The family whose component type is TYPE ("deb"); nullptr when airheal heals none.
 const PackageFamily* package_family_for_component(std::string_view type);
 

@@ -117,6 +117,7 @@ json Plan::to_json() const {
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
   if (!deferrals.empty()) j["deferrals"] = deferrals;
   if (!installer.empty()) j["installer"] = installer;
+  if (!packages.empty() && family != "dpkg") j["family"] = family;
   if (!dpkg_batches.empty()) j["dpkg_batches"] = dpkg_batches;
   if (!apt_mark_auto.empty()) j["apt_mark_auto"] = apt_mark_auto;
   if (rebase) j["rebase"] = rb;
@@ -184,6 +185,7 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     in.findings = slot.second;
     in.inventory = inv;
     in.imported = &of_family;
+    in.unsigned_channels = &input.unsigned_channels;
     auto fp = slot.first->plan(in, io);
     deferred.insert(fp.deferred.begin(), fp.deferred.end());
     p.missing.insert(p.missing.end(), fp.missing.begin(), fp.missing.end());
@@ -353,6 +355,17 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
                          " fixed package(s) imported from a signed snapshot in " +
                          std::to_string(p.dpkg_batches.size()) +
                          " call(s), each package after the packages it pre-depends on:";
+      else if (p.installer == "apk")
+        p.explanation += " The image's own apk installs " + n_pkgs +
+                         " fixed Alpine package(s) imported from a signed snapshot, from a local "
+                         "read-only repository (an APKINDEX airheal wrote) that is the only source "
+                         "it sees, with no network (apk orders the dependencies):";
+      else if (p.family == "apk")
+        p.explanation += " The image has no apk-tools, so the files of " + n_pkgs +
+                         " fixed Alpine package(s) imported from a signed snapshot are written "
+                         "into the layer and their records in /lib/apk/db/installed rewritten as "
+                         "apk writes them (with each file's SHA-1), so scanners and apk see the "
+                         "fix:";
       else
         p.explanation +=
             " The image has no package manager, so the files of " + n_pkgs +

@@ -94,6 +94,7 @@ struct ImportedContent {
   std::string name, version, digest, snapshot;
   nlohmann::json meta;
   std::int64_t imported_at = 0;  // when its snapshot was imported
+  std::string channel;           // the channel of that snapshot
 };
 
 struct PlanSources {
@@ -114,6 +115,9 @@ struct PlanInput {
   // why there is none otherwise.
   std::optional<Plan> upstream_bump;
   std::string no_bump;
+  // Channels whose policy lets unsigned packages heal (families whose packages carry their own
+  // signatures, apk today, install nothing unsigned from any other channel).
+  std::set<std::string> unsigned_channels;
 };
 
 Plan plan_heal(const PlanInput& input, PlanSources& io);

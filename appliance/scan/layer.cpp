@@ -12,22 +12,7 @@
 
 namespace airheal::scan {
 
-std::optional<std::string> normalise_path(std::string_view p) {
-  std::string out;
-  std::size_t i = 0;
-  while (i <= p.size()) {
-    auto slash = p.find('/', i);
-    auto part = p.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i);
-    if (part == "..") return std::nullopt;
-    if (!part.empty() && part != ".") {
-      if (!out.empty()) out += '/';
-      out += part;
-    }
-    if (slash == std::string_view::npos) break;
-    i = slash + 1;
-  }
-  return out;
-}
+std::optional<std::string> normalise_path(std::string_view p) { return normalise_archive_path(p); }
 
 namespace {
 

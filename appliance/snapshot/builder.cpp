@@ -10,6 +10,7 @@
 #include <set>
 
 #include "advisory/advisory.hpp"
+#include "core/apk.hpp"
 #include "core/archive_path.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
@@ -309,6 +310,22 @@ Result<CreateReport> create(const CreateOptions& o) {
     if (!fsys::is_directory(dir))
       return invalid("--packages " + dir.string() + " is not a directory");
     for (const auto& f : regular_files(dir)) {
+      if (f.extension() == ".apk") {
+        // Alpine packages: what the package says of itself (.PKGINFO), checked whole on the way
+        // (members, control stream, data stream).
+        auto pkg = apk::read_package(f, true);
+        if (!pkg)
+          return invalid(f.string() + " is not a usable apk package: " + pkg.error().message);
+        auto blob = add_blob_file(f, std::nullopt);
+        if (!blob) return blob.error();
+        Package p{pkg->info.name,    pkg->info.version,
+                  pkg->info.arch,    pkg->info.origin,
+                  pkg->info.version, "pool/" + pkg->info.name + "-" + pkg->info.version + ".apk",
+                  blob->first,       blob->second};
+        p.format = "apk";
+        m.packages.push_back(std::move(p));
+        continue;
+      }
       if (f.extension() != ".deb") continue;
       auto info = read_deb(f);
       if (!info) return info.error();
@@ -325,7 +342,7 @@ Result<CreateReport> create(const CreateOptions& o) {
       m.packages.push_back(std::move(p));
     }
   }
-  if (!m.packages.empty())
+  if (!packages_index.empty())
     add_memory("packages/Packages", EntryKind::package_index, packages_index);
 
   // Replacement binaries: FILE plus optional FILE.json metadata.

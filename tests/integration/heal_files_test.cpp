@@ -32,7 +32,7 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-struct Appliance {
+struct FilesAppliance {
   TempDir tmp;
   std::unique_ptr<Daemon> daemon;
   Signer signer{tmp / "gpg", "airheal test mirror"};
@@ -88,7 +88,7 @@ struct Appliance {
     }
     return by_repo;
   }
-  ~Appliance() {
+  ~FilesAppliance() {
     daemon.reset();
     run({"gpgconf", "--homedir", (state() / "trust" / "gnupg").string(), "--kill", "all"});
     run({"gpgconf", "--homedir", (state() / "keys" / "gnupg").string(), "--kill", "all"});
@@ -117,7 +117,7 @@ TEST_CASE("A distroless image is healed per package and a FROM scratch image by 
   auto old_app = go_greeter_app("v1.2.3");
   auto new_app = go_greeter_app("v1.2.4");
   WebhookSink sink(kWebhookKey);
-  Appliance a;
+  FilesAppliance a;
   std::ofstream(a.tmp / "webhook.key") << kWebhookKey << "\n";
   a.start("scan:\n  poll_interval: 1s\nheal:\n  webhook_secret_file: \"" +
           (a.tmp / "webhook.key").string() +
@@ -323,7 +323,7 @@ TEST_CASE("Killing the daemon during a build leaves no half-promoted tag and no 
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   auto old_app = go_greeter_app("v1.2.3");
   auto new_app = go_greeter_app("v1.2.4");
-  Appliance a;
+  FilesAppliance a;
   // The test command sleeps: the heal stays in its build long enough to be killed there.
   auto yaml =
       "scan:\n  poll_interval: 1s\nheal:\n  rules:\n    - {repository: \"apps/slow\", mode: "
@@ -407,7 +407,7 @@ TEST_CASE("A lockfile's vulnerable dependency gets a pin in the outbox that buil
   if (!have_program("zip")) FAIL("zip is needed (scripts/setup.sh installs it)");
   fsys::path go = "/usr/lib/go-1.19/bin/go";
   if (!fsys::exists(go)) FAIL("golang-1.19-go is needed (scripts/setup.sh installs it)");
-  Appliance a;
+  FilesAppliance a;
   a.start(
       "scan:\n  poll_interval: 1s\nheal:\n  rules:\n    - {repository: \"apps/source-advisory\", "
       "mode: advisory}\n");
@@ -507,7 +507,7 @@ TEST_CASE("A smoke test that exceeds the memory bound holds the heal",
     FAIL("busybox-static is needed (scripts/setup.sh installs it)");
   auto old_app = go_greeter_app("v1.2.3");
   auto new_app = go_greeter_app("v1.2.4");
-  Appliance a;
+  FilesAppliance a;
   a.start("scan:\n  poll_interval: 1s\nheal:\n  smoke_memory_bytes: 33554432\n");
   auto root = a.tmp / "root";
   fsys::create_directories(root / "bin");

@@ -23,8 +23,8 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-struct Appliance {
-  explicit Appliance(std::string config = "")
+struct ScanAppliance {
+  explicit ScanAppliance(std::string config = "")
       : daemon(Daemon::Options{{}, std::move(config), {}}) {}
   TempDir tmp;
   Daemon daemon;
@@ -33,7 +33,7 @@ struct Appliance {
   std::set<std::string> trusted;
   int sequence = 0;
 
-  ~Appliance() {
+  ~ScanAppliance() {
     run({"gpgconf", "--homedir", (daemon.state_dir() / "trust" / "gnupg").string(), "--kill",
          "all"},
         std::chrono::seconds(20));
@@ -135,7 +135,7 @@ TEST_CASE(
     "[integration][scan][slow]") {
   auto tar = debian_minbase_tar();
   auto tracker = debian_security_tracker();
-  Appliance a;
+  ScanAppliance a;
   auto img = make_oci_image_from_tars(a.tmp / "layout", "bookworm-main", {tar});
   auto pushed = a.push_layout(img, "debian", "bookworm-main");
 
@@ -276,7 +276,7 @@ TEST_CASE(
   auto gobin = go_binary();
   auto tracker = debian_security_tracker();
   // The daemon only reacts to pushes here (no polling), so each import's re-match is the CLI's own.
-  Appliance a("scan:\n  poll_interval: 1h\n");
+  ScanAppliance a("scan:\n  poll_interval: 1h\n");
   HttpClient http("127.0.0.1", a.daemon.port());
   auto accept =
       std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};

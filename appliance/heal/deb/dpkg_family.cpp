@@ -63,6 +63,12 @@ Result<FixedPackage> DpkgFamily::read_package(const PackagePin& pin, const fsys:
   return out;
 }
 
+Result<std::string> DpkgFamily::package_metadata(const fsys::path& file) const {
+  auto ctl = read_deb_control(file);
+  if (!ctl) return ctl.error();
+  return std::move(ctl->control);
+}
+
 Result<std::set<std::string>> DpkgFamily::package_paths(const fsys::path& file) const {
   auto ctl = read_deb_control(file);
   if (!ctl) return ctl.error();

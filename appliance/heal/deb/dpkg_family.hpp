@@ -36,6 +36,7 @@ class DpkgFamily : public PackageFamily {
   std::optional<int> compare_versions(std::string_view a, std::string_view b) const override;
   Result<FixedPackage> read_package(const PackagePin& pin,
                                     const std::filesystem::path& file) const override;
+  Result<std::string> package_metadata(const std::filesystem::path& file) const override;
   Result<std::set<std::string>> package_paths(const std::filesystem::path& file) const override;
   Result<ToolInstall> tool_install(const Plan& plan, const std::vector<FixedPackage>& packages,
                                    const std::filesystem::path& repo,
