@@ -274,3 +274,63 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
   CHECK(daudit.find("engines-1.1") == std::string::npos);
   buildah({"umount", dc});
 }
+
+TEST_CASE("An Alpine application is rebased onto the newer Alpine base a snapshot brings",
+          "[integration][heal][apk][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  REQUIRE_FALSE(alpine_minirootfs("3.10.9").empty());
+  ApkAppliance a;
+  a.daemon =
+      std::make_unique<Daemon>(Daemon::Options{a.state(), "scan:\n  poll_interval: 1s\n", {}});
+  Buildah buildah{a.tmp.path()};
+  // library/alpine:3.10 is the official 3.10.3 root; the application is built FROM it in this
+  // registry, so buildah records the base's name and digest in its annotations.
+  auto root3 = unpack_alpine_minirootfs("3.10.3", a.tmp / "alpine-3.10.3");
+  buildah_image(a.tmp.path(), root3, a.reg() + "/library/alpine:3.10", {"/bin/sh"});
+  auto ctr = buildah.container(a.reg() + "/library/alpine:3.10");
+  std::ofstream(a.tmp / "app.sh") << "#!/bin/sh\necho \"app on $(cat /etc/alpine-release)\"\n";
+  buildah({"copy", "--chmod", "0755", ctr, (a.tmp / "app.sh").string(), "/srv/app.sh"});
+  buildah({"config", "--entrypoint", "[\"/srv/app.sh\"]", ctr});
+  buildah({"commit", "--quiet", "--format", "oci", ctr, "localhost/alpine-bump-app:1"});
+  buildah({"push", "--quiet", "--tls-verify=false", "localhost/alpine-bump-app:1",
+           "docker://" + a.reg() + "/apps/alpine-app:1"});
+  HttpClient http("127.0.0.1", a.daemon->port());
+  auto accept =
+      std::map<std::string, std::string>{{"Accept", "application/vnd.oci.image.manifest.v1+json"}};
+  auto old_base = sha256_digest(http.get("/v2/library/alpine/manifests/3.10", accept).body);
+  // The connected side's newer build of the same tag (the official 3.10.9 root), as an OCI
+  // layout in a snapshot with the openssl secfixes.
+  auto root9 = unpack_alpine_minirootfs("3.10.9", a.tmp / "alpine-3.10.9");
+  auto c9 = buildah.container("scratch");
+  buildah({"copy", c9, root9.string() + "/", "/"});
+  buildah({"config", "--cmd", "[\"/bin/sh\"]", c9});
+  buildah({"commit", "--quiet", "--format", "oci", c9, "localhost/alpine-3.10.9:latest"});
+  buildah({"push", "--quiet", "localhost/alpine-3.10.9:latest",
+           "oci:" + (a.tmp / "layout").string() + ":3.10"});
+  fsys::create_directories(a.tmp / "adv");
+  fsys::copy_file(source_dir() / "tests/data/alpine-rootfs/openssl-secfixes-v3.10.yaml",
+                  a.tmp / "adv" / "openssl-secfixes-v3.10.yaml");
+  a.import("alpine", {"--advisories", (a.tmp / "adv").string(), "--image",
+                      (a.tmp / "layout").string() + ":3.10=library/alpine:3.10"});
+  auto new_base = sha256_digest(http.get("/v2/library/alpine/manifests/3.10", accept).body);
+  REQUIRE(new_base != old_base);
+
+  auto heals = a.wait_heals({"apps/alpine-app"});
+  auto h = heals["apps/alpine-app"];
+  INFO(h.dump(2) << a.daemon->log().substr(0, 20000));
+  REQUIRE(h["state"] == "staged");
+  CHECK(h["strategy"] == "upstream-bump");
+  CHECK(h["plan"]["rebase"]["from"] == old_base);
+  CHECK(h["plan"]["rebase"]["to"] == new_base);
+  auto ref = "apps/alpine-app:" + h["staged_tag"].get<std::string>();
+  auto inv = apk_versions(a.ctl_json({"inventory", ref}));
+  CHECK(inv["libssl1.1"] == "1.1.1k-r0");
+  CHECK(inv["musl"] == "1.1.22-r4");
+  CHECK(inv["apk-tools"] == "2.10.6-r0");
+  CHECK(a.ctl_json({"findings", "--image", ref}).empty());
+  CHECK_FALSE(a.ctl_json({"findings", "--image", "apps/alpine-app:1"}).empty());
+  // The rebased image runs the application's own layer on the newer base.
+  auto rc = buildah.container(a.reg() + "/" + ref);
+  CHECK(buildah({"run", "--runtime", "runc", "--network", "none", rc, "--", "/srv/app.sh"}).out ==
+        "app on 3.10.9\n");
+}
