@@ -1,8 +1,12 @@
 #include "fuzz/targets.hpp"
 
+#include <unistd.h>
+
+#include <fstream>
 #include <string_view>
 
 #include "advisory/advisory.hpp"
+#include "core/apk.hpp"
 #include "core/digest.hpp"
 #include "core/json.hpp"
 #include "core/oci.hpp"
@@ -116,6 +120,35 @@ void lockfiles(const std::uint8_t* d, std::size_t n) {
 
 void digests(const std::uint8_t* d, std::size_t n) { (void)Digest::parse(view(d, n)); }
 
+// apk v2 packages (read whole, data stream and all, from a file as airheal reads them), the
+// installed database, .PKGINFO and dependency tokens, chosen by the first byte.
+void apk_package(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  auto text = view(d + 1, n - 1);
+  switch (d[0] % 4) {
+    case 0: {
+      static const std::string file = "/tmp/airheal-fuzz-apk-" + std::to_string(::getpid());
+      std::ofstream(file, std::ios::binary | std::ios::trunc)
+          .write(text.data(), static_cast<long>(text.size()));
+      if (auto p = apk::read_package(file, true)) {
+        (void)apk::installed_record(*p);
+        (void)apk::index_record(*p);
+      }
+      break;
+    }
+    case 1:
+      if (auto db = apk::parse_database(text); db && !db->empty())
+        (void)apk::replace_record(text, db->front().name, "P:x\nV:1\n");
+      break;
+    case 2:
+      (void)apk::parse_pkginfo(text);
+      break;
+    default:
+      (void)apk::parse_dependency(text);
+      break;
+  }
+}
+
 }  // namespace
 
 const std::vector<Entry>& targets() {
@@ -131,6 +164,7 @@ const std::vector<Entry>& targets() {
       {"package_databases", package_databases},
       {"lockfiles", lockfiles},
       {"digest", digests},
+      {"apk_package", apk_package},
   };
   return all;
 }
