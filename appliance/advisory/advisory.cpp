@@ -106,6 +106,8 @@ const char* to_string(Format f) {
       return "debian-tracker";
     case Format::alpine_secdb:
       return "alpine-secdb";
+    case Format::csaf:
+      return "csaf";
   }
   return "?";
 }
@@ -114,6 +116,7 @@ std::optional<Format> format_from_string(std::string_view s) {
   if (s == "osv") return Format::osv;
   if (s == "debian-tracker") return Format::debian_tracker;
   if (s == "alpine-secdb") return Format::alpine_secdb;
+  if (s == "csaf") return Format::csaf;
   return std::nullopt;
 }
 
@@ -139,6 +142,8 @@ std::optional<Format> detect_format(std::string_view filename, std::string_view 
   if (!parsed || !parsed->is_object()) return std::nullopt;
   const auto& j = *parsed;
   if (j.contains("id") && j["id"].is_string() && j.contains("modified")) return Format::osv;
+  if (j.contains("document") && j["document"].is_object() && j["document"].contains("csaf_version"))
+    return Format::csaf;
   // The tracker: {source package: {CVE id: {releases: ...}}}.
   for (const auto& [pkg, cves] : j.items()) {
     if (!cves.is_object()) return std::nullopt;
@@ -326,6 +331,8 @@ Result<std::vector<Advisory>> parse(Format format, std::string_view bytes, std::
       return parse_debian_tracker(bytes, name);
     case Format::alpine_secdb:
       return parse_alpine_secdb(bytes, name);
+    case Format::csaf:
+      return parse_csaf(bytes, name);
   }
   return bad(name, "unknown format");
 }

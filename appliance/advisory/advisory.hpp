@@ -1,4 +1,4 @@
-// Security advisories from the three formats a snapshot may carry, normalised to one shape:
+// Security advisories from the four formats a snapshot may carry, normalised to one shape:
 // an advisory (id, aliases, severity, the source document verbatim) affecting packages keyed by
 // (ecosystem, package). Parsing is strict: a malformed document is an error naming the file and
 // the field, never a partial result.
@@ -14,7 +14,7 @@
 
 namespace airheal::advisory {
 
-enum class Format { osv, debian_tracker, alpine_secdb };
+enum class Format { osv, debian_tracker, alpine_secdb, csaf };
 const char* to_string(Format f);
 std::optional<Format> format_from_string(std::string_view s);
 
@@ -45,6 +45,9 @@ Result<std::vector<Advisory>> parse(Format format, std::string_view bytes, std::
 Result<Advisory> parse_osv(std::string_view bytes, std::string_view name);
 Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::string_view name);
 Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::string_view name);
+// CSAF 2.0 (advisory/csaf.cpp): one advisory per vulnerability, products resolved through the
+// product tree to (ecosystem[:release], package, version), as OSV-shaped affected[] elements.
+Result<std::vector<Advisory>> parse_csaf(std::string_view bytes, std::string_view name);
 
 // OSV schema 1.6 "Evaluation": is `version` of the package covered by this affected[] element?
 enum class Verdict { affected, not_affected, unknown };

@@ -293,7 +293,7 @@ Result<CreateReport> create(const CreateOptions& o) {
       auto fmt = advisory::detect_format(f.filename().string(), *bytes);
       if (!fmt)
         return invalid("cannot tell the advisory format of " + f.string() +
-                       " (OSV JSON, Debian tracker JSON or Alpine secdb YAML)");
+                       " (OSV JSON, Debian tracker JSON, Alpine secdb YAML or CSAF 2.0 JSON)");
       if (auto parsed = advisory::parse(*fmt, *bytes, f.string()); !parsed) return parsed.error();
       auto rel = fsys::relative(f, dir).generic_string();
       auto path = "advisories/" + std::to_string(i) + "/" + rel;

@@ -261,9 +261,9 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     if (!k) return manifest_error(er.at + "kind '" + kind + "' is unknown");
     en.kind = *k;
     if (en.kind == EntryKind::advisory && en.format != "osv" && en.format != "debian-tracker" &&
-        en.format != "alpine-secdb")
-      return manifest_error(er.at +
-                            "format must be osv, debian-tracker or alpine-secdb for an advisory");
+        en.format != "alpine-secdb" && en.format != "csaf")
+      return manifest_error(
+          er.at + "format must be osv, debian-tracker, alpine-secdb or csaf for an advisory");
     if (en.kind == EntryKind::blob && en.path != "blobs/sha256/" + hex)
       return manifest_error(er.at + "a blob must live at blobs/sha256/<its sha256>");
     if (en.in_previous && !m.previous)

@@ -21,7 +21,7 @@ cxx=$(command -v clang++ || command -v clang++-14 || true)
 
 sources=(
   appliance/core/result.cpp appliance/core/digest.cpp appliance/core/json.cpp appliance/core/yaml.cpp appliance/core/oci.cpp
-  appliance/core/time.cpp appliance/snapshot/format.cpp appliance/core/pgp.cpp appliance/advisory/advisory.cpp appliance/version/version.cpp
+  appliance/core/time.cpp appliance/snapshot/format.cpp appliance/core/pgp.cpp appliance/advisory/advisory.cpp appliance/advisory/csaf.cpp appliance/version/version.cpp
   appliance/heal/deb/control.cpp appliance/scan/pkgdb.cpp appliance/scan/lockfile.cpp tests/fuzz/targets.cpp
   appliance/core/archive_path.cpp appliance/core/apk.cpp
 )
@@ -63,6 +63,7 @@ seed json "" "$d"/osv-go/*.json
 seed yaml "" "$d"/alpine-secdb/*.yaml
 seed advisory 00 "$d"/osv-go/*.json
 seed advisory 02 "$d"/alpine-secdb/*.yaml
+seed advisory 03 "$d"/csaf/*.json
 seed deb_control "" "$d"/debian/*.Packages "$d"/debian/*.status
 seed package_databases 00 "$d"/debian/*.status
 seed oci_manifest 00 $(find "$d" -name '*.json' -path '*oci*' 2>/dev/null | head -20)

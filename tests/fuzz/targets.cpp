@@ -45,13 +45,14 @@ void snapshot_manifest(const std::uint8_t* d, std::size_t n) {
 void advisory_docs(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
   static constexpr advisory::Format formats[] = {
-      advisory::Format::osv, advisory::Format::debian_tracker, advisory::Format::alpine_secdb};
-  auto format = formats[d[0] % 3];
+      advisory::Format::osv, advisory::Format::debian_tracker, advisory::Format::alpine_secdb,
+      advisory::Format::csaf};
+  auto format = formats[d[0] % 4];
   auto r = advisory::parse(format, view(d + 1, n - 1), "fuzz");
   if (!r) return;
   for (const auto& a : *r)
     for (const auto& aff : a.affected) {
-      if (format == advisory::Format::osv)
+      if (format == advisory::Format::osv || format == advisory::Format::csaf)
         (void)advisory::osv_evaluate(aff.data, aff.ecosystem, "1.2.3");
       if (format == advisory::Format::debian_tracker)
         (void)advisory::debian_evaluate(aff.data, "1.0-1");

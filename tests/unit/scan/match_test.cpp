@@ -158,6 +158,52 @@ TEST_CASE("Go modules and the standard library against real Go vulnerability dat
   }
 }
 
+TEST_CASE("CSAF advisories match Alpine origins and RPM packages in their release",
+          "[scan][match][csaf]") {
+  AdvisoryDb db;
+  auto parsed = advisory::parse_csaf(data_file("csaf/airheal-made-up-openssl-vex.json"),
+                                     "airheal-made-up-openssl-vex.json");
+  REQUIRE(parsed);
+  db.load("csaf", *parsed);
+  scan::ImageInventory inv;
+  inv.os.id = "alpine";
+  inv.os.version_id = "3.10.3";
+  scan::Component c;
+  c.type = "apk";
+  c.ecosystem = "Alpine";
+  c.name = "libssl1.1";
+  c.source = "openssl";
+  c.version = c.source_version = "1.1.1d-r0";
+  inv.components = {c};
+  std::vector<scan::Finding> fs;
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  std::set<std::string> ids;
+  for (const auto& f : fs) {
+    ids.insert(f.advisory_id);
+    CHECK(f.fixed == "1.1.1k-r0");
+  }
+  CHECK(ids == std::set<std::string>{"CVE-2021-3449", "CVE-2021-3450"});
+  inv.components[0].version = inv.components[0].source_version = "1.1.1k-r0";
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  CHECK(fs.empty());
+  // RHEL 8: the binary package, epoch and all; RHEL 9 is another release.
+  inv.os.id = "rhel";
+  inv.os.version_id = "8.3";
+  c = {};
+  c.type = "rpm";
+  c.ecosystem = "Red Hat";
+  c.name = c.source = "openssl-libs";
+  c.version = c.source_version = "1:1.1.1g-12.el8_3";
+  inv.components = {c};
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  REQUIRE(fs.size() == 1);
+  CHECK(fs[0].advisory_id == "CVE-2021-3449");
+  CHECK(fs[0].fixed == "1:1.1.1g-15.el8_3");
+  inv.os.version_id = "9.2";
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  CHECK(fs.empty());
+}
+
 TEST_CASE("Alpine packages match by origin against the secdb", "[scan][match][alpine]") {
   AdvisoryDb db;
   auto parsed =
