@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/apk.hpp"
-#include "support/test_support.hpp"
+#include "core/subprocess.hpp"
 
 namespace airheal::test {
 namespace fsys = std::filesystem;
@@ -116,6 +116,16 @@ std::string read_all(const fsys::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Runs ARGV; throws with its output when it fails (no Catch here: bench tools link this file).
+void must_run(const std::vector<std::string>& argv) {
+  auto r = run_process(argv);
+  if (r.exit_code != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    throw std::runtime_error(cmd + " failed: " + r.err);
+  }
 }
 
 }  // namespace
@@ -264,9 +274,9 @@ fsys::path write_apk_from_root(const fsys::path& root, const std::string& name,
 ApkSigningKey make_apk_signing_key(const fsys::path& dir, const std::string& name) {
   fsys::create_directories(dir);
   ApkSigningKey k{dir / name, name + ".pub"};
-  run_ok({"openssl", "genrsa", "-out", k.private_pem.string(), "2048"});
-  run_ok({"openssl", "rsa", "-in", k.private_pem.string(), "-pubout", "-out",
-          (dir / k.name).string()});
+  must_run({"openssl", "genrsa", "-out", k.private_pem.string(), "2048"});
+  must_run({"openssl", "rsa", "-in", k.private_pem.string(), "-pubout", "-out",
+            (dir / k.name).string()});
   return k;
 }
 
@@ -280,7 +290,7 @@ fsys::path unpack_alpine_minirootfs(const std::string& release, const fsys::path
   auto tarball = alpine_minirootfs(release);
   if (tarball.empty()) throw std::runtime_error("no Alpine " + release + " minirootfs");
   fsys::create_directories(dir);
-  run_ok({"tar", "--numeric-owner", "-xpzf", tarball.string(), "-C", dir.string()});
+  must_run({"tar", "--numeric-owner", "-xpzf", tarball.string(), "-C", dir.string()});
   return dir;
 }
 
