@@ -498,9 +498,12 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
     containerfile += " " + json::array({"/bin/sh", repo_target + "/heal.sh"}).dump() + "\n";
   } else if (!plan.packages.empty()) {
     containerfile +=
-        "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the build "
-        "context and\n"
-        "# update its status.d record, then:\nCOPY rootfs/ /\n";
+        plan.family == "apk"
+            ? "# no apk-tools in the image: unpack each .apk's data stream into the build context "
+              "and\n# rewrite its record in lib/apk/db/installed (as apk writes it), then:\n"
+              "COPY rootfs/ /\n"
+            : "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the "
+              "build context and\n# update its status.d record, then:\nCOPY rootfs/ /\n";
   }
   for (const auto& a : plan.artifacts) {
     auto d = Digest::parse(a.digest);

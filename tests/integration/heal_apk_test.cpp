@@ -149,6 +149,7 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
                       // The distroless image is 2 MiB compressed and libcrypto1.1 alone 1.2 MiB:
                       // the size gate's default (half the image) would hold that heal.
                       "  max_size_growth: 1.0\n  rules:\n"
+                      "    - {repository: \"apps/alpine-adv\", mode: advisory}\n"
                       "    - {repository: \"apps/alpine\", test: [\"/bin/sh\", \"-c\", "
                       "\"apk info -v | grep -qx libssl1.1-1.1.1k-r0\"]}\n",
                       {}});
@@ -164,6 +165,8 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
   buildah({"commit", "--quiet", "--format", "oci", ctr, "localhost/alpine-app:1"});
   buildah({"push", "--quiet", "--tls-verify=false", "localhost/alpine-app:1",
            "docker://" + a.reg() + "/apps/alpine:1"});
+  buildah({"push", "--quiet", "--tls-verify=false", "localhost/alpine-app:1",
+           "docker://" + a.reg() + "/apps/alpine-adv:1"});
   // apps/alpine-distroless:1 = the same root without apk-tools and busybox.
   auto rootd = unpack_alpine_minirootfs("3.10.3", a.tmp / "alpine-distroless");
   remove_apk_packages(rootd, {"apk-tools", "busybox"});
@@ -181,7 +184,8 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
                   a.tmp / "adv" / "openssl-secfixes-v3.10.yaml");
   a.import("alpine",
            {"--advisories", (a.tmp / "adv").string(), "--packages", (a.tmp / "apks").string()});
-  auto heals = a.wait_heals({"apps/alpine", "apps/alpine-distroless", "library/alpine"});
+  auto heals =
+      a.wait_heals({"apps/alpine", "apps/alpine-distroless", "library/alpine", "apps/alpine-adv"});
   INFO(a.ctl({"heals"}).out << a.daemon->log().substr(0, 30000));
   // The original keeps its openssl findings: both binary packages of origin openssl.
   auto before = a.ctl_json({"findings", "--image", "apps/alpine:1"});
@@ -230,6 +234,43 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
   CHECK(audit.find("libssl") == std::string::npos);
   CHECK(audit.find("libcrypto") == std::string::npos);
   CHECK(run_in(hc, {"/srv/app.sh"}) == "app on 3.10.3\n");
+
+  // Advisory mode: the outbox builds by hand, offline, with the same apk install (heal.sh, every
+  // value quoted; the APKINDEX and packages beside it).
+  auto adv = heals["apps/alpine-adv"];
+  INFO(adv.dump(2));
+  REQUIRE(adv["state"] == "held");
+  auto outbox = a.state() / "outbox" / ("heal-" + std::to_string(adv["id"].get<int>()));
+  CHECK(read_text(outbox / "repo" / "heal.sh").find("'apk' 'upgrade' '--no-network'") !=
+        std::string::npos);
+  CHECK(fsys::exists(outbox / "repo" / "x86_64" / "APKINDEX.tar.gz"));
+  CHECK(fsys::exists(outbox / "repo" / "x86_64" / "libssl1.1-1.1.1k-r0.apk"));
+  run_ok({"env",
+          "--chdir=" + outbox.string(),
+          "buildah",
+          "--root",
+          (a.tmp / "buildah-root").string(),
+          "--runroot",
+          (a.tmp / "buildah-run").string(),
+          "--storage-driver",
+          "vfs",
+          "bud",
+          "--quiet",
+          "--runtime",
+          "runc",
+          "--network",
+          "none",
+          "--tls-verify=false",
+          "--layers=false",
+          "-f",
+          "Containerfile",
+          "-t",
+          "localhost/alpine-by-hand:1",
+          "--build-arg",
+          "REGISTRY=" + a.reg(),
+          "."});
+  auto bh = buildah.container("localhost/alpine-by-hand:1");
+  CHECK(run_in(bh, {"apk", "info", "-v"}).find("libssl1.1-1.1.1k-r0\n") != std::string::npos);
 
   // Without apk-tools: files and records written, nothing run.
   auto d = heals["apps/alpine-distroless"];

@@ -110,4 +110,7 @@ TEST_CASE("heal gates, canaries and webhooks are configured and checked", "[conf
   CHECK_FALSE(config::parse_yaml("heal:\n  concurrency: 0\n", "t"));
   CHECK_FALSE(config::parse_yaml("heal:\n  max_size_growth: 0\n", "t"));
   CHECK_FALSE(config::parse_yaml("heal:\n  defer_days: 400\n", "t"));
+  CHECK(config::parse_yaml("", "t")->heal.unsigned_packages.empty());
+  CHECK(config::parse_yaml("heal:\n  unsigned_packages: [alpine, site-builds]\n", "t")
+            ->heal.unsigned_packages == std::vector<std::string>{"alpine", "site-builds"});
 }
