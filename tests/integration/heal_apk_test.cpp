@@ -17,6 +17,7 @@
 #include "core/apk.hpp"
 #include "core/fs.hpp"
 #include "support/apk_fixtures.hpp"
+#include "support/heal_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -27,80 +28,6 @@ using nlohmann::json;
 namespace fsys = std::filesystem;
 
 namespace {
-
-struct ApkAppliance {
-  TempDir tmp;
-  std::unique_ptr<Daemon> daemon;
-  Signer signer{tmp / "gpg", "airheal test alpine mirror"};
-  int sequence = 0;
-  fsys::path state() const { return tmp / "state"; }
-  std::string reg() const { return "127.0.0.1:" + std::to_string(daemon->port()); }
-  ProcessResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state().string()});
-    return run_ok(args);
-  }
-  json ctl_json(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    return json::parse(ctl(args).out);
-  }
-  void import(const std::string& channel, const std::vector<std::string>& folder_args) {
-    if (sequence == 0)
-      ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", channel});
-    auto file = tmp / (channel + "-" + std::to_string(++sequence) + ".snapshot");
-    std::vector<std::string> args = {
-        airheal_snapshot_path().string(), "create",    "--channel", channel, "--sequence",
-        std::to_string(sequence),         "--expires", "30d",       "--out", file.string()};
-    args.insert(args.end(), folder_args.begin(), folder_args.end());
-    run_ok(args);
-    run_ok({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(),
-            "--gpg-home", signer.home().string()});
-    ctl({"import", file.string()});
-  }
-  std::map<std::string, json> wait_heals(const std::set<std::string>& repos, int seconds = 600) {
-    std::map<std::string, json> by_repo;
-    for (int i = 0; i < seconds; ++i) {
-      by_repo.clear();
-      for (const auto& h : ctl_json({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
-      bool done = true;
-      for (const auto& r : repos) {
-        auto it = by_repo.find(r);
-        if (it == by_repo.end())
-          done = false;
-        else if (auto s = it->second["state"]; s != "staged" && s != "promoted" && s != "held" &&
-                                               s != "failed" && s != "rolled_back")
-          done = false;
-      }
-      if (done) break;
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-    return by_repo;
-  }
-  ~ApkAppliance() {
-    daemon.reset();
-    run({"gpgconf", "--homedir", (state() / "trust" / "gnupg").string(), "--kill", "all"});
-    run({"gpgconf", "--homedir", (state() / "keys" / "gnupg").string(), "--kill", "all"});
-  }
-};
-
-// buildah on the test's own storage.
-struct Buildah {
-  fsys::path work;
-  ProcessResult operator()(std::vector<std::string> args) const {
-    std::vector<std::string> v = {"buildah",
-                                  "--root",
-                                  (work / "buildah-root").string(),
-                                  "--runroot",
-                                  (work / "buildah-run").string(),
-                                  "--storage-driver",
-                                  "vfs"};
-    v.insert(v.end(), args.begin(), args.end());
-    return run_ok(v);
-  }
-  std::string container(const std::string& from) const {
-    auto c = (*this)({"from", "--quiet", "--tls-verify=false", from}).out;
-    return c.substr(0, c.find_last_not_of("\n ") + 1);
-  }
-};
 
 std::string read_text(const fsys::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -142,7 +69,7 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
           "[integration][heal][apk][slow]") {
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   REQUIRE_FALSE(alpine_minirootfs("3.10.3").empty());
-  ApkAppliance a;
+  HealAppliance a;
   a.daemon = std::make_unique<Daemon>(
       Daemon::Options{a.state(),
                       "scan:\n  poll_interval: 1s\nheal:\n  unsigned_packages: [alpine]\n"
@@ -153,7 +80,7 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
                       "    - {repository: \"apps/alpine\", test: [\"/bin/sh\", \"-c\", "
                       "\"apk info -v | grep -qx libssl1.1-1.1.1k-r0\"]}\n",
                       {}});
-  Buildah buildah{a.tmp.path()};
+  BuildahCli buildah{a.tmp.path()};
 
   // apps/alpine:1 = the official 3.10.3 root, plus an application layer.
   auto root3 = unpack_alpine_minirootfs("3.10.3", a.tmp / "alpine-3.10.3");
@@ -320,10 +247,10 @@ TEST_CASE("An Alpine application is rebased onto the newer Alpine base a snapsho
           "[integration][heal][apk][slow]") {
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   REQUIRE_FALSE(alpine_minirootfs("3.10.9").empty());
-  ApkAppliance a;
+  HealAppliance a;
   a.daemon =
       std::make_unique<Daemon>(Daemon::Options{a.state(), "scan:\n  poll_interval: 1s\n", {}});
-  Buildah buildah{a.tmp.path()};
+  BuildahCli buildah{a.tmp.path()};
   // library/alpine:3.10 is the official 3.10.3 root; the application is built FROM it in this
   // registry, so buildah records the base's name and digest in its annotations.
   auto root3 = unpack_alpine_minirootfs("3.10.3", a.tmp / "alpine-3.10.3");

@@ -20,6 +20,7 @@
 #include "core/fs.hpp"
 #include "heal/webhooks.hpp"
 #include "registry/auth.hpp"
+#include "support/heal_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -32,68 +33,7 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-struct FilesAppliance {
-  TempDir tmp;
-  std::unique_ptr<Daemon> daemon;
-  Signer signer{tmp / "gpg", "airheal test mirror"};
-  std::set<std::string> trusted;
-  int sequence = 0;
-  fsys::path state() const { return tmp / "state"; }
-  void start(const std::string& yaml) {
-    daemon = std::make_unique<Daemon>(Daemon::Options{state(), yaml, {}});
-  }
-  std::string reg() const { return "127.0.0.1:" + std::to_string(daemon->port()); }
-  ProcessResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {airhealctl_path().string(), "--state-dir", state().string()});
-    return run_ok(args);
-  }
-  json ctl_json(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    return json::parse(ctl(args).out);
-  }
-  // A signed snapshot on CHANNEL with the given folders, imported.
-  void import(const std::string& channel, const std::vector<std::string>& folder_args) {
-    if (!trusted.count(channel)) {
-      ctl({"trust", "add", signer.write_public_key(tmp.path()).string(), "--channel", channel});
-      trusted.insert(channel);
-    }
-    auto file = tmp / (channel + "-" + std::to_string(++sequence) + ".snapshot");
-    std::vector<std::string> args = {
-        airheal_snapshot_path().string(), "create",    "--channel", channel, "--sequence",
-        std::to_string(sequence),         "--expires", "30d",       "--out", file.string()};
-    args.insert(args.end(), folder_args.begin(), folder_args.end());
-    run_ok(args);
-    run_ok({airheal_snapshot_path().string(), "sign", file.string(), "--key", signer.fingerprint(),
-            "--gpg-home", signer.home().string()});
-    ctl({"import", file.string()});
-  }
-  // Waits until every heal of REPOS has reached a resting state; returns the latest heal per
-  // repository.
-  std::map<std::string, json> wait_heals(const std::set<std::string>& repos, int seconds = 600) {
-    std::map<std::string, json> by_repo;
-    for (int i = 0; i < seconds; ++i) {
-      by_repo.clear();
-      for (const auto& h : ctl_json({"heals"})) by_repo[h["repository"].get<std::string>()] = h;
-      bool done = true;
-      for (const auto& r : repos) {
-        auto it = by_repo.find(r);
-        if (it == by_repo.end())
-          done = false;
-        else if (auto s = it->second["state"]; s != "staged" && s != "promoted" && s != "held" &&
-                                               s != "failed" && s != "rolled_back")
-          done = false;
-      }
-      if (done) break;
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-    return by_repo;
-  }
-  ~FilesAppliance() {
-    daemon.reset();
-    run({"gpgconf", "--homedir", (state() / "trust" / "gnupg").string(), "--kill", "all"});
-    run({"gpgconf", "--homedir", (state() / "keys" / "gnupg").string(), "--kill", "all"});
-  }
-};
+using FilesAppliance = HealAppliance;
 
 std::string digest_of(HttpClient& http, const std::string& repo, const std::string& ref) {
   auto r = http.get("/v2/" + repo + "/manifests/" + ref,

@@ -13,6 +13,7 @@
 #include "core/fs.hpp"
 #include "heal/deb/control.hpp"
 #include "scan/pkgdb.hpp"
+#include "support/heal_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
 #include "version/version.hpp"
@@ -303,18 +304,7 @@ fsys::path distroless_root(const fsys::path& root) {
 
 std::string buildah_image(const fsys::path& work, const fsys::path& root, const std::string& dest,
                           const std::vector<std::string>& entrypoint) {
-  std::vector<std::string> b = {"buildah",
-                                "--root",
-                                (work / "buildah-root").string(),
-                                "--runroot",
-                                (work / "buildah-run").string(),
-                                "--storage-driver",
-                                "vfs"};
-  auto with = [&](std::vector<std::string> args) {
-    auto v = b;
-    v.insert(v.end(), args.begin(), args.end());
-    return run_ok(v);
-  };
+  BuildahCli with{work};
   auto ctr = with({"from", "scratch"}).out;
   ctr = ctr.substr(0, ctr.find_last_not_of("\n ") + 1);
   with({"copy", ctr, root.string() + "/", "/"});

@@ -14,6 +14,7 @@
 #include "core/digest.hpp"
 #include "heal/heal_layer.hpp"
 #include "support/apk_fixtures.hpp"
+#include "support/heal_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -29,20 +30,6 @@ std::string apk_slurp(const fsys::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-ImageFiles apk_image_of(std::map<std::string, std::string> contents) {
-  std::map<std::string, scan::FinalFile> files;
-  for (const auto& [path, data] : contents)
-    files[path] = scan::FinalFile{0, scan::LayerFile{path, 'f', data.size(), ""}};
-  return ImageFiles(files,
-                    [contents](const std::string& path, const scan::FinalFile&,
-                               std::uint64_t cap) -> Result<std::string> {
-                      const auto& data = contents.at(path);
-                      if (data.size() > cap)
-                        return make_error(Errc::too_large, path + " is too large");
-                      return data;
-                    });
 }
 
 struct AlpineFixture {
@@ -88,7 +75,7 @@ struct AlpineFixture {
   }
   FamilyPlan plan(const std::set<std::string>& unsigned_channels) {
     PlanSources io;
-    io.image = [this]() -> Result<ImageFiles> { return apk_image_of(image_files); };
+    io.image = [this]() -> Result<ImageFiles> { return image_in_memory(image_files); };
     io.package_metadata = [this](const std::string& d) -> Result<std::string> {
       return family.package_metadata(files.at(d));
     };
@@ -242,7 +229,7 @@ TEST_CASE("apk tool installs read from a local APKINDEX, and file heals rewrite 
   plan.installer = "files";
   for (auto& pin : plan.packages) pin.record = "lib/apk/db/installed";
   LayerWriter w(f.tmp / "layer");
-  REQUIRE(f.family.write_files(plan, packages, apk_image_of(f.image_files), w));
+  REQUIRE(f.family.write_files(plan, packages, image_in_memory(f.image_files), w));
   CHECK(w.written().count("lib/libssl.so.1.1"));
   CHECK(w.written().count("usr/lib/engines-1.1/afalg.so"));
   CHECK(w.written().count("lib/apk/db/installed"));

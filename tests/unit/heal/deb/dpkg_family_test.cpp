@@ -10,6 +10,7 @@
 
 #include "core/fs.hpp"
 #include "scan/layer.hpp"
+#include "support/heal_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/test_support.hpp"
 
@@ -38,21 +39,6 @@ PackagePin pin_of(const std::string& name, const fsys::path& deb, const std::str
   p.digest = Sha256::of_file(deb)->str();
   p.record = record;
   return p;
-}
-
-// An image's files held in memory: PATH -> content.
-ImageFiles image_of(std::map<std::string, std::string> contents) {
-  std::map<std::string, scan::FinalFile> files;
-  for (const auto& [path, data] : contents)
-    files[path] = scan::FinalFile{0, scan::LayerFile{path, 'f', data.size(), ""}};
-  return ImageFiles(files,
-                    [contents](const std::string& path, const scan::FinalFile&,
-                               std::uint64_t cap) -> Result<std::string> {
-                      const auto& data = contents.at(path);
-                      if (data.size() > cap)
-                        return make_error(Errc::too_large, path + " is too large");
-                      return data;
-                    });
 }
 
 const PackageFamily& dpkg() {
@@ -190,12 +176,12 @@ TEST_CASE(
   REQUIRE(fp);
   // Made up: the image's older record (two stanzas in one file, as some distroless images keep
   // them) and an md5sums naming a file the fixed build no longer ships.
-  auto image = image_of({{"var/lib/dpkg/status.d/zlib1g",
-                          "Package: zlib1g\nVersion: 1:1.2.11.dfsg-0\nArchitecture: "
-                          "amd64\n\nPackage: other\nVersion: 1\n"},
-                         {"var/lib/dpkg/status.d/zlib1g.md5sums",
-                          "0123456789abcdef0123456789abcdef  usr/lib/libz-old.so.1\n"},
-                         {"usr/lib/libz-old.so.1", "old"}});
+  auto image = image_in_memory({{"var/lib/dpkg/status.d/zlib1g",
+                                 "Package: zlib1g\nVersion: 1:1.2.11.dfsg-0\nArchitecture: "
+                                 "amd64\n\nPackage: other\nVersion: 1\n"},
+                                {"var/lib/dpkg/status.d/zlib1g.md5sums",
+                                 "0123456789abcdef0123456789abcdef  usr/lib/libz-old.so.1\n"},
+                                {"usr/lib/libz-old.so.1", "old"}});
   LayerWriter w(t / "layer");
   REQUIRE(dpkg().write_files(plan, {*fp}, image, w));
   auto blob = w.finish();
@@ -217,7 +203,7 @@ TEST_CASE(
   CHECK(inv->whiteouts == std::vector<std::string>{"usr/lib/libz-old.so.1"});
 
   // A record the image cannot read is an error, not a layer with a half-written database.
-  auto broken = image_of({{"var/lib/dpkg/status.d/zlib1g", "this is not a stanza"}});
+  auto broken = image_in_memory({{"var/lib/dpkg/status.d/zlib1g", "this is not a stanza"}});
   LayerWriter w2(t / "layer2");
   CHECK_FALSE(dpkg().write_files(plan, {*fp}, broken, w2));
 }
@@ -231,7 +217,7 @@ TEST_CASE(
                                            {"usr/bin/apt-get", "ELF"}};
   if (auto es = fs::read_file("/var/lib/apt/extended_states", 16 << 20))
     files["var/lib/apt/extended_states"] = *es;
-  auto db = deb::DpkgFamily::read_database(image_of(files), true);
+  auto db = deb::DpkgFamily::read_database(image_in_memory(files), true);
   REQUIRE(db);
   auto listed = run_ok({"dpkg-query", "-W", "-f=${Package}\n"});
   CHECK(db->packages.size() ==
@@ -242,11 +228,12 @@ TEST_CASE(
 
   // Made up: a distroless image's status.d, one record airheal cannot read (left out) and one it
   // can.
-  auto distroless = image_of({{"var/lib/dpkg/status.d/libc6",
-                               "Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\n"},
-                              {"var/lib/dpkg/status.d/libc6.md5sums",
-                               "0123456789abcdef0123456789abcdef  usr/lib/libc.so.6\n"},
-                              {"var/lib/dpkg/status.d/bad", "Package: bad\nVersion: !!\n"}});
+  auto distroless =
+      image_in_memory({{"var/lib/dpkg/status.d/libc6",
+                        "Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\n"},
+                       {"var/lib/dpkg/status.d/libc6.md5sums",
+                        "0123456789abcdef0123456789abcdef  usr/lib/libc.so.6\n"},
+                       {"var/lib/dpkg/status.d/bad", "Package: bad\nVersion: !!\n"}});
   auto d = deb::DpkgFamily::read_database(distroless, false);
   REQUIRE(d);
   REQUIRE(d->packages.size() == 1);
@@ -256,6 +243,6 @@ TEST_CASE(
 
   // A status file that is not dpkg's format is an error.
   CHECK_FALSE(deb::DpkgFamily::read_database(
-      image_of({{"var/lib/dpkg/status", std::string(10, '\0')}}), true));
-  CHECK_FALSE(deb::DpkgFamily::read_database(image_of({}), true));
+      image_in_memory({{"var/lib/dpkg/status", std::string(10, '\0')}}), true));
+  CHECK_FALSE(deb::DpkgFamily::read_database(image_in_memory({}), true));
 }
