@@ -25,6 +25,11 @@
 # (tests/data/alpine-rootfs): import -> staged and the heal layer's share, against
 #   peer: `buildah bud --network none` FROM the same image, the same fixed .apk files mounted
 #         read-only, RUN apk add --no-network --allow-untrusted of them, in the same run.
+# rpm case (CASES includes "rpm"): the made-up greet packages built by rpmbuild, an image root the
+# host's dnf made with dnf copied in (tests/support/rpm_fixtures), one OSV record: import -> staged
+# and the heal layer's share, against
+#   peer: `buildah bud --network none` FROM the same image, the same fixed .rpm files in a
+#         createrepo_c repository mounted read-only, RUN dnf install of them, in the same run.
 # CASES="fleet bullseye" by default; "fleet" is the N-image bookworm case above.
 # A figure, not a test: nothing asserts. Needs network to Debian's archive for the fixtures only.
 set -euo pipefail
@@ -308,7 +313,85 @@ print("  targets: staged in under 60 s on 2 cores; heal layer at most the fixed 
 PY
 }
 
-case " $CASES " in *" fleet "*) ;; *) for c in $CASES; do case $c in alpine) run_alpine ;; *) run_release "$c" ;; esac; done; exit 0 ;; esac
+run_rpm() {  # the rpm case: airheal (the image's own dnf) against buildah bud running dnf install
+  local w="$work/rpm"
+  mkdir -p "$w/adv"
+  # The made-up greet packages built by rpmbuild, and an image root the host's dnf made, with dnf
+  # in it (tests/support/rpm_fixtures); an OSV record naming the fixed libgreet build.
+  "$bin/bench/make_rpm" "$w/fixtures"
+  cat >"$w/adv/AIRHEAL-BENCH-2026-0001.json" <<'JSON'
+{"schema_version": "1.6.0", "id": "AIRHEAL-BENCH-2026-0001", "modified": "2026-11-01T00:00:00Z",
+ "summary": "libgreet: made up for airheal's rpm benchmark",
+ "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "libgreet"},
+   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1-1.el9"}]}]}]}
+JSON
+  tar --numeric-owner -czf "$w/base.tar.gz" -C "$w/fixtures/root" .
+  python3 bench/heal_images.py "$w/base.tar.gz" "$w/layout" 1
+  snap rocky "$w/fix.tar" --advisories "$w/adv" --packages "$w/fixtures/rpms"
+  snap images "$w/images.tar" --image "$w/layout:app0=bench/rocky:1"
+  local state="$w/state"
+  mkdir -p "$state"
+  printf 'scan:\n  poll_interval: 1s\nheal:\n  unsigned_packages: [rocky]\n' >"$w/airheal.yaml"
+  "$bin/appliance/airheald" --state-dir "$state" --config "$w/airheal.yaml" --listen 127.0.0.1:0 --ready-file "$state/ready" \
+    >"$w/airheald.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do [ -s "$state/ready" ] && break; sleep 0.1; done
+  local ctl=("$bin/appliance/airhealctl" --state-dir "$state") t0 t1 st
+  "${ctl[@]}" trust add "$work/pub.asc" --channel images >/dev/null
+  "${ctl[@]}" trust add "$work/pub.asc" --channel rocky >/dev/null
+  "${ctl[@]}" import "$w/images.tar" >/dev/null
+  t0=$(now)
+  "${ctl[@]}" import "$w/fix.tar" >/dev/null
+  while :; do
+    "${ctl[@]}" --json heals >"$w/heals.json"
+    st=$(python3 -c 'import json,sys; h=json.load(open(sys.argv[1])); print(h[-1]["state"] if h else "")' "$w/heals.json")
+    case "$st" in staged|held|failed) break ;; esac
+    sleep 1
+  done
+  t1=$(now)
+  local id
+  id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[-1]["id"])' "$w/heals.json")
+  "${ctl[@]}" --json heal show "$id" >"$w/heal.json"
+  kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
+  # The peer: buildah bud FROM the image, the same fixed packages in a createrepo_c repository
+  # mounted read-only, the image's dnf installs them (no network, dnf's cache on a tmpfs).
+  local nevras
+  nevras=$(python3 -c 'import json,sys; print(" ".join("%s-%s.%s" % (p["name"], p["version"], p["architecture"]) for p in json.load(open(sys.argv[1]))["plan"]["packages"]))' "$w/heal.json")
+  mkdir -p "$w/peer-repo"
+  cp "$w/fixtures/rpms/"*.rpm "$w/peer-repo/"
+  {
+    echo "FROM oci:layout:app0"
+    echo "RUN --mount=type=bind,source=peer-repo,target=/tmp/repo,ro --mount=type=tmpfs,target=/var/cache/dnf dnf -y -q --noplugins --setopt=reposdir=/dev/null --repofrompath local,/tmp/repo --repo local --nogpgcheck --setopt=install_weak_deps=False install $nevras"
+  } >"$w/Containerfile"
+  local b=(buildah --root "$w/peer-root" --runroot "$w/peer-run" --storage-driver vfs) p0 p1
+  p0=$(now)
+  createrepo_c --quiet --no-database "$w/peer-repo"
+  (cd "$w" && "${b[@]}" bud --quiet --runtime runc --network none --layers=false --pull-never -f Containerfile \
+    -t localhost/peer-rpm . >/dev/null)
+  p1=$(now)
+  "${b[@]}" push --quiet --compression-format gzip localhost/peer-rpm "oci:$w/peer-out:peer" >/dev/null
+  python3 - "$w" "$(secs "$t0" "$t1" 1)" "$(secs "$p0" "$p1" 1)" "$st" <<'PY'
+import json, os, sys
+w, secs, peer_secs, state = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+root = os.path.join(w, "peer-out")
+blob = lambda d: os.path.join(root, "blobs", *d.split(":"))
+index = json.load(open(os.path.join(root, "index.json")))
+peer_layer = json.load(open(blob(index["manifests"][0]["digest"])))["layers"][-1]["size"]
+h = json.load(open(os.path.join(w, "heal.json")))
+plan, layer, image = h["plan"], h.get("heal_layer_bytes", 0), h.get("image_bytes", 0)
+pkgs = sum(os.path.getsize(os.path.join(w, "fixtures", "rpms", "%s-%s.%s.rpm" % (p["name"], p["version"], p["architecture"]))) for p in plan["packages"])
+mib = lambda b: b / 1048576
+print("heal benchmark, rpm: made-up greet packages (rpmbuild), an image root made by dnf with dnf inside, one OSV record")
+print("%-46s %10s %14s %12s" % ("", "airheal", "buildah bud", "bud/airheal"))
+print("%-46s %9.1fs %13.1fs %7.1fx" % ("import -> %s (peer: createrepo_c + bud)" % state, secs, peer_secs, peer_secs / secs if secs else 0))
+print("%-46s %8.1f%% %12.1f%%" % ("  new layer / image (gzip)", 100.0 * layer / image if image else 0, 100.0 * peer_layer / image if image else 0))
+print("  %d package(s) via %s (%s), %d advisories targeted; heal layer %.3f MiB, bud's %.3f MiB, the fixed .rpm files %.3f MiB, image %.1f MiB"
+      % (len(plan["packages"]), plan.get("installer", "?"), ", ".join(p["name"] for p in plan["packages"]), len(plan["targeted"]), mib(layer), mib(peer_layer), mib(pkgs), mib(image)))
+print("  targets: staged in under 60 s on 2 cores; heal layer at most the fixed packages' files plus their records")
+PY
+}
+
+case " $CASES " in *" fleet "*) ;; *) for c in $CASES; do case $c in alpine) run_alpine ;; rpm) run_rpm ;; *) run_release "$c" ;; esac; done; exit 0 ;; esac
 echo "heal benchmark: bookworm main base + app layer; $ndebs fixed .debs from bookworm-security in one signed snapshot; concurrency $CONC"
 read -r one_s one_n one_layer one_image < <(run_airheal 1 one)
 read -r many_s many_n many_layer many_image < <(run_airheal "$N" many)

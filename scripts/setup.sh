@@ -14,6 +14,8 @@ PACKAGES=(
   gnupg gpg-agent zstd util-linux dpkg
   # scanning: rpm (rpm.vercmp oracle), mmdebstrap + golang-1.19 (real image fixtures), JSON Schema validator
   rpm mmdebstrap golang-1.19-go python3-jsonschema zip
+  # rpm heals: repodata for local repositories (createrepo_c) and dnf for rpm-image fixtures and heals
+  createrepo-c dnf
   # evidence reports: rendered in headless Chromium, printed to PDF (pdftotext) and read back by OCR
   chromium poppler-utils tesseract-ocr tesseract-ocr-eng
   # fuzzing: clang's libFuzzer with ASan/UBSan over the parsers of untrusted bytes (tests/fuzz)

@@ -296,8 +296,8 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo,
     std::vector<fsys::path> lowers;
     for (const auto& l : m->layers) lowers.push_back(store_.blob_path(l.digest));
     SlimReport slim;
-    auto slimmer =
-        slim_layer(heal.file, lowers, work / "slim", slim, scratch, options_.layer_compression);
+    auto slimmer = slim_layer(heal.file, lowers, work / "slim", slim, scratch,
+                              options_.layer_compression, plan.family == "rpm");
     if (!slimmer) return slimmer.error();
     log += "heal layer: " + std::to_string(slim.dropped) + " file(s) (" +
            fs::human_bytes(slim.dropped_bytes) +
@@ -502,6 +502,10 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
             ? "# no apk-tools in the image: unpack each .apk's data stream into the build context "
               "and\n# rewrite its record in lib/apk/db/installed (as apk writes it), then:\n"
               "COPY rootfs/ /\n"
+        : plan.family == "rpm"
+            ? "# no rpm in the image: copy its rpm database into a staging root, install the "
+              "packages there with\n# rpm --root STAGE --dbpath /var/lib/rpm -U --noscripts, "
+              "copy what changed into the build context, then:\nCOPY rootfs/ /\n"
             : "# no package manager in the image: unpack each .deb's data (dpkg-deb -x) into the "
               "build context and\n# update its status.d record, then:\nCOPY rootfs/ /\n";
   }

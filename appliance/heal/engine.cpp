@@ -200,7 +200,7 @@ Result<std::string> Engine::package_metadata(const std::string& digest) {
   auto file = store_.blob_path(*d);
   const auto* family = package_family_of_file(file);
   if (!family)
-    return make_error(Errc::unsupported, "package " + digest + " is neither a .deb nor an .apk");
+    return make_error(Errc::unsupported, "package " + digest + " is not a .deb, .apk or .rpm");
   auto meta = family->package_metadata(file);
   if (!meta) return meta.error();
   std::lock_guard lock(metadata_mutex_);

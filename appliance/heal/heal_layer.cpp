@@ -2,7 +2,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -219,7 +222,8 @@ Status LayerWriter::open() {
   return {};
 }
 
-Status LayerWriter::header_for(const std::string& path, int type, int mode, std::uint64_t size) {
+Status LayerWriter::header_for(const std::string& path, int type, int mode, std::uint64_t size,
+                               std::int64_t mtime) {
   if (auto st = open(); !st) return st;
   std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(),
                                                                          &archive_entry_free);
@@ -231,7 +235,7 @@ Status LayerWriter::header_for(const std::string& path, int type, int mode, std:
   archive_entry_set_gid(e.get(), 0);
   archive_entry_set_uname(e.get(), "root");
   archive_entry_set_gname(e.get(), "root");
-  archive_entry_set_mtime(e.get(), 0, 0);
+  archive_entry_set_mtime(e.get(), static_cast<time_t>(mtime), 0);
   if (archive_write_header(out_, e.get()) != ARCHIVE_OK)
     return make_error(Errc::io_error, "layer: " + path + ": " + err(out_));
   written_.insert(path);
@@ -247,14 +251,15 @@ Status LayerWriter::add_bytes(const std::string& raw, std::string_view bytes, in
   return {};
 }
 
-Status LayerWriter::add_file(const std::string& raw, const fsys::path& source, int mode) {
+Status LayerWriter::add_file(const std::string& raw, const fsys::path& source, int mode,
+                             std::int64_t mtime) {
   auto path = scan::normalise_path(raw);
   if (!path || path->empty()) return make_error(Errc::invalid_argument, "bad layer path " + raw);
   std::error_code ec;
   auto size = fsys::file_size(source, ec);
   if (ec) return make_error(Errc::io_error, "cannot read " + source.string() + ": " + ec.message());
   std::ifstream in(source, std::ios::binary);
-  if (auto st = header_for(*path, AE_IFREG, mode, size); !st) return st;
+  if (auto st = header_for(*path, AE_IFREG, mode, size, mtime); !st) return st;
   std::vector<char> buf(1 << 16);
   std::uint64_t done = 0;
   while (in && done < size) {
@@ -267,6 +272,43 @@ Status LayerWriter::add_file(const std::string& raw, const fsys::path& source, i
   }
   if (done != size)
     return make_error(Errc::io_error, source.string() + " changed while it was read");
+  return {};
+}
+
+Status LayerWriter::add_path(const std::string& raw, const fsys::path& source) {
+  auto path = scan::normalise_path(raw);
+  if (!path || path->empty()) return make_error(Errc::invalid_argument, "bad layer path " + raw);
+  struct stat st {};
+  if (::lstat(source.c_str(), &st) != 0)
+    return make_error(Errc::io_error,
+                      "cannot read " + source.string() + ": " + std::strerror(errno));
+  if (S_ISREG(st.st_mode)) {
+    if (auto s = add_file(*path, source, static_cast<int>(st.st_mode & 07777), st.st_mtime); !s)
+      return s;
+  } else if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
+    if (auto s = open(); !s) return s;
+    std::unique_ptr<struct archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(),
+                                                                           &archive_entry_free);
+    archive_entry_set_pathname(e.get(), path->c_str());
+    archive_entry_set_filetype(e.get(), S_ISDIR(st.st_mode) ? AE_IFDIR : AE_IFLNK);
+    archive_entry_set_perm(e.get(),
+                           static_cast<mode_t>(S_ISDIR(st.st_mode) ? st.st_mode & 07777 : 0777));
+    archive_entry_set_mtime(e.get(), st.st_mtime, 0);
+    if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      auto target = fsys::read_symlink(source, ec);
+      if (ec)
+        return make_error(Errc::io_error, "cannot read " + source.string() + ": " + ec.message());
+      archive_entry_set_symlink(e.get(), target.c_str());
+    }
+    if (archive_write_header(out_, e.get()) != ARCHIVE_OK)
+      return make_error(Errc::io_error, "layer: " + *path + ": " + err(out_));
+    written_.insert(*path);
+    return {};
+  } else {
+    return make_error(Errc::unsupported,
+                      source.string() + " is not a file, directory or symbolic link");
+  }
   return {};
 }
 
@@ -380,6 +422,7 @@ struct FileState {
   Digest hash;
   int perm = 0;
   la_int64_t uid = 0, gid = 0;
+  std::int64_t mtime = 0;
 };
 
 // The state of a regular (non-hard-link) member with no extended attributes, its data hashed.
@@ -401,6 +444,7 @@ Result<FileState> state_of(struct archive* a, struct archive_entry* e, const std
   f.perm = static_cast<int>(archive_entry_perm(e));
   f.uid = archive_entry_uid(e);
   f.gid = archive_entry_gid(e);
+  f.mtime = static_cast<std::int64_t>(archive_entry_mtime(e));
   return f;
 }
 
@@ -422,7 +466,8 @@ bool under(const std::string& path, const std::string& dir) {
 
 Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::path>& lowers,
                              const fsys::path& dir, SlimReport& report,
-                             const std::set<std::string>& scratch, LayerCompression compression) {
+                             const std::set<std::string>& scratch, LayerCompression compression,
+                             bool keep_touched) {
   report = {};
   // 1. The heal layer's regular files, and the paths its hard links point at (kept).
   std::map<std::string, FileState> mine;
@@ -509,7 +554,8 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
     auto it = below.find(path);
     if (it == below.end() || !it->second.regular || link_targets.count(path)) continue;
     const auto& b = it->second;
-    if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid)
+    if (b.hash == st.hash && b.perm == st.perm && b.uid == st.uid && b.gid == st.gid &&
+        (!keep_touched || b.mtime == st.mtime))
       drop.insert(path);
   }
   LayerWriter w(dir, compression);

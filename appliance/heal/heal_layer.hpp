@@ -60,11 +60,14 @@ struct SlimReport {
 // the slimmer layer under DIR. The final filesystem is the same, so every gate still applies.
 // SCRATCH names top-level paths the build mounted (its local repository, apt's scratch state):
 // buildah leaves their empty mount points in the container, and they are left out too.
+// KEEP_TOUCHED keeps files whose modification time changed too (rpm -V checks it: an upgrade
+// that rewrote a file with identical bytes records the new time).
 Result<LayerBlob> slim_layer(const std::filesystem::path& heal,
                              const std::vector<std::filesystem::path>& lowers,
                              const std::filesystem::path& dir, SlimReport& report,
                              const std::set<std::string>& scratch = {},
-                             LayerCompression compression = LayerCompression::gzip);
+                             LayerCompression compression = LayerCompression::gzip,
+                             bool keep_touched = false);
 
 class LayerWriter {
  public:
@@ -82,7 +85,11 @@ class LayerWriter {
   Status add_tar_stream(const std::filesystem::path& file, std::size_t skip,
                         std::set<std::string>* paths = nullptr);
   Status add_bytes(const std::string& path, std::string_view bytes, int mode = 0644);
-  Status add_file(const std::string& path, const std::filesystem::path& source, int mode = 0755);
+  Status add_file(const std::string& path, const std::filesystem::path& source, int mode = 0755,
+                  std::int64_t mtime = 0);
+  // What SOURCE is on disk (a regular file, symbolic link or directory, with its mode and
+  // owner) at PATH.
+  Status add_path(const std::string& path, const std::filesystem::path& source);
   // An OCI whiteout: PATH is removed from the layers below.
   Status add_whiteout(const std::string& path);
   // The entry E read from IN (header as it is, then its data).
@@ -94,7 +101,8 @@ class LayerWriter {
   Status open();
   Status copy_members(struct archive* a, const std::string& label, std::size_t skip,
                       std::set<std::string>* paths);
-  Status header_for(const std::string& path, int type, int mode, std::uint64_t size);
+  Status header_for(const std::string& path, int type, int mode, std::uint64_t size,
+                    std::int64_t mtime = 0);
   std::filesystem::path dir_;
   LayerCompression compression_;
   struct archive* out_ = nullptr;

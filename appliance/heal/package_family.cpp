@@ -4,6 +4,7 @@
 
 #include "heal/apk/apk_family.hpp"
 #include "heal/deb/dpkg_family.hpp"
+#include "heal/rpm/rpm_family.hpp"
 
 namespace airheal::heal {
 
@@ -17,7 +18,8 @@ bool PackageFamily::database_path(std::string_view path) const {
 namespace {
 const deb::DpkgFamily kDpkg;
 const alpine::ApkFamily kApk;
-const PackageFamily* const kFamilies[] = {&kDpkg, &kApk};
+const rpmfamily::RpmFamily kRpm;
+const PackageFamily* const kFamilies[] = {&kDpkg, &kApk, &kRpm};
 }  // namespace
 
 const PackageFamily* package_family(std::string_view name) {
@@ -34,6 +36,8 @@ const PackageFamily* package_family_of_file(const std::filesystem::path& file) {
   if (in.gcount() >= 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
       static_cast<unsigned char>(magic[1]) == 0x8b)
     return &kApk;
+  if (in.gcount() >= 4 && std::string_view(magic, 4) == std::string_view("\xed\xab\xee\xdb", 4))
+    return &kRpm;
   return nullptr;
 }
 

@@ -72,6 +72,7 @@ struct FamilyPlan {
   std::vector<std::string> missing;
   nlohmann::json deferrals = nlohmann::json::array();
   std::vector<const ImportedContent*> used;  // the imported packages the plan takes
+  std::vector<std::string> notes;            // Plan::notes
 };
 
 class PackageFamily {

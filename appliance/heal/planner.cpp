@@ -117,6 +117,7 @@ json Plan::to_json() const {
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
   if (!deferrals.empty()) j["deferrals"] = deferrals;
   if (!installer.empty()) j["installer"] = installer;
+  if (!notes.empty()) j["notes"] = notes;
   if (!packages.empty() && family != "dpkg") j["family"] = family;
   if (!dpkg_batches.empty()) j["dpkg_batches"] = dpkg_batches;
   if (!apt_mark_auto.empty()) j["apt_mark_auto"] = apt_mark_auto;
@@ -204,6 +205,7 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     p.installer = fp.installer;
     p.apt_mark_auto = std::move(fp.apt_mark_auto);
     p.dpkg_batches = std::move(fp.dpkg_batches);
+    p.notes = std::move(fp.notes);
     for (const auto* c : fp.used) use(*c);
   }
   // Gold substitution: a signed artefact whose metadata names this binary's path (and, when it
@@ -360,6 +362,23 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
                          " fixed Alpine package(s) imported from a signed snapshot, from a local "
                          "read-only repository (an APKINDEX airheal wrote) that is the only source "
                          "it sees, with no network (apk orders the dependencies):";
+      else if (p.installer == "dnf" || p.installer == "yum")
+        p.explanation += " The image's own " + p.installer + " installs " + n_pkgs +
+                         " fixed rpm package(s) imported from a signed snapshot, from local "
+                         "read-only repositories (repodata made with createrepo_c) that are the "
+                         "only ones it sees, with no network, its dependency checks and, for "
+                         "signed packages, its signature checks against the keys the image "
+                         "trusts:";
+      else if (p.installer == "rpm")
+        p.explanation += " The image has rpm but no dnf, so its rpm upgrades " + n_pkgs +
+                         " fixed rpm package(s) imported from a signed snapshot (rpm -K checks "
+                         "the signed ones against the keys the image trusts first):";
+      else if (p.installer == "host-rpm")
+        p.explanation += " The image has no rpm, so the host's rpm installs " + n_pkgs +
+                         " fixed rpm package(s) imported from a signed snapshot into a copy of "
+                         "the image's database (--root, the image's --dbpath, --noscripts: "
+                         "nothing from the image runs on the host), with rpm's dependency "
+                         "checks; the files and database it wrote become the layer:";
       else if (p.family == "apk")
         p.explanation += " The image has no apk-tools, so the files of " + n_pkgs +
                          " fixed Alpine package(s) imported from a signed snapshot are written "
@@ -388,6 +407,7 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
         p.explanation += " and, because the fixed builds need them:";
         for (const auto& c : closure) p.explanation += " " + c + ";";
       }
+      for (const auto& n : p.notes) p.explanation += " " + n + ";";
     }
     for (const auto& a : p.artifacts)
       p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name +

@@ -73,13 +73,18 @@ struct Plan {
   // missing}.
   nlohmann::json deferrals = nlohmann::json::array();
   // How the packages are installed: "apt" (the image's apt-get from a local repository), "dpkg"
-  // (ordered dpkg calls: the image has dpkg but no apt) or "files" (nothing runs: distroless).
+  // (ordered dpkg calls: the image has dpkg but no apt), "apk", "dnf"/"yum"/"rpm" (the image's
+  // own tool), "host-rpm" (the host's rpm into the image's database: the image has no rpm) or
+  // "files" (nothing runs: distroless).
   std::string installer;
   std::vector<std::vector<std::string>>
       dpkg_batches;  // installer dpkg: package names per dpkg call
   std::vector<std::string>
       apt_mark_auto;  // installer apt: packages whose "automatically installed" mark is kept
   std::string explanation;
+  // What the installer leaves undone and the reader must know (an rpm scriptlet the host's rpm
+  // did not run); also in the explanation.
+  std::vector<std::string> notes;
   std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
   std::int64_t fix_imported_at = 0;    // when the newest of them was imported
   std::optional<Rebase> rebase;

@@ -1,9 +1,9 @@
 #include "scan/pkgdb.hpp"
 
-#include <sqlite3.h>
-
 #include <cstring>
 #include <memory>
+
+#include "core/rpm.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -204,117 +204,32 @@ std::vector<PackageRecord> parse_apk_installed(std::string_view text) {
   return out;
 }
 
-Result<PackageRecord> parse_rpm_header(std::string_view blob) {
-  auto be32 = [&](std::size_t off) {
-    return (static_cast<std::uint32_t>(static_cast<std::uint8_t>(blob[off])) << 24) |
-           (static_cast<std::uint32_t>(static_cast<std::uint8_t>(blob[off + 1])) << 16) |
-           (static_cast<std::uint32_t>(static_cast<std::uint8_t>(blob[off + 2])) << 8) |
-           static_cast<std::uint32_t>(static_cast<std::uint8_t>(blob[off + 3]));
-  };
-  if (blob.size() < 8) return Error{Errc::invalid_argument, "rpm header shorter than 8 bytes"};
-  std::uint64_t il = be32(0), dl = be32(4);
-  if (il > 100000 || 8 + il * 16 + dl > blob.size())
-    return Error{Errc::invalid_argument, "rpm header sizes exceed the blob"};
-  auto data = blob.substr(8 + il * 16, dl);
+namespace {
+PackageRecord record_of(const rpm::Header& h) {
   PackageRecord r;
-  std::string epoch, release, sourcerpm;
-  for (std::uint64_t i = 0; i < il; ++i) {
-    auto e = 8 + i * 16;
-    auto tag = be32(e), type = be32(e + 4), off = be32(e + 8), count = be32(e + 12);
-    if (off >= data.size() || count == 0) continue;
-    auto str = [&] {
-      auto s = data.substr(off);
-      return std::string(s.substr(0, s.find('\0')));
-    };
-    switch (tag) {
-      case 1000:
-        if (type == 6) r.name = str();
-        break;
-      case 1001:
-        if (type == 6) r.version = str();
-        break;
-      case 1002:
-        if (type == 6) release = str();
-        break;
-      case 1003:
-        if (type == 4 && off + 4 <= data.size()) {
-          auto d = data.substr(off, 4);
-          epoch =
-              std::to_string((static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[0])) << 24) |
-                             (static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[1])) << 16) |
-                             (static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[2])) << 8) |
-                             static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[3])));
-        }
-        break;
-      case 1014:
-        if (type == 6) r.license = str();
-        break;
-      case 1022:
-        if (type == 6) r.arch = str();
-        break;
-      case 1044:
-        if (type == 6) sourcerpm = str();
-        break;
-      default:
-        break;
-    }
-  }
-  if (r.name.empty() || r.version.empty())
-    return Error{Errc::invalid_argument, "rpm header without NAME or VERSION"};
-  if (r.name == "gpg-pubkey") return Error{Errc::not_found, "gpg-pubkey pseudo-package"};
-  r.version =
-      (epoch.empty() ? "" : epoch + ":") + r.version + (release.empty() ? "" : "-" + release);
-  // "openssl-3.0.7-27.el9.src.rpm" -> source "openssl"; its EVR is the binary's own.
-  for (std::string_view suffix : {".src.rpm", ".nosrc.rpm"}) {
-    if (sourcerpm.size() <= suffix.size() ||
-        sourcerpm.compare(sourcerpm.size() - suffix.size(), suffix.size(), suffix))
-      continue;
-    auto s = sourcerpm.substr(0, sourcerpm.size() - suffix.size());
-    auto rel = s.rfind('-');
-    auto ver = rel == std::string::npos || rel == 0 ? std::string::npos : s.rfind('-', rel - 1);
-    if (ver != std::string::npos && ver > 0) r.source = s.substr(0, ver);
-    break;
-  }
-  if (r.source.empty()) r.source = r.name;
+  r.name = h.name;
+  r.version = h.evr();
+  r.arch = h.arch;
+  r.license = h.license;
+  r.source = h.source_name();  // its EVR is the binary's own
   r.source_version = r.version;
   return r;
 }
+}  // namespace
+
+Result<PackageRecord> parse_rpm_header(std::string_view blob) {
+  auto h = rpm::parse_header(blob);
+  if (!h) return h.error();
+  if (h->gpg_pubkey()) return Error{Errc::not_found, "gpg-pubkey pseudo-package"};
+  return record_of(*h);
+}
 
 Result<std::vector<PackageRecord>> parse_rpmdb_sqlite(std::string_view bytes) {
-  if (bytes.size() < 100 || bytes.substr(0, 16) != std::string_view("SQLite format 3\0", 16))
-    return Error{Errc::invalid_argument, "rpmdb.sqlite is not an SQLite database"};
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(raw);
-    return Error{Errc::io_error, "cannot open an in-memory database"};
-  }
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
-  auto size = static_cast<sqlite3_int64>(bytes.size());
-  auto* copy = static_cast<unsigned char*>(sqlite3_malloc64(bytes.size()));
-  if (!copy) return Error{Errc::io_error, "out of memory reading rpmdb.sqlite"};
-  std::memcpy(copy, bytes.data(), bytes.size());
-  // rpm keeps its database in WAL mode; an in-memory image must read as a rollback-journal one.
-  if (copy[18] == 2) copy[18] = 1;
-  if (copy[19] == 2) copy[19] = 1;
-  if (sqlite3_deserialize(db.get(), "main", copy, size, size,
-                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
-      SQLITE_OK)
-    return Error{Errc::invalid_argument, "rpmdb.sqlite cannot be loaded"};
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db.get(), "SELECT blob FROM Packages", -1, &st, nullptr) != SQLITE_OK)
-    return Error{Errc::invalid_argument, std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get())};
-  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(st, &sqlite3_finalize);
+  auto headers = rpm::read_database_sqlite(bytes);
+  if (!headers) return headers.error();
   std::vector<PackageRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    auto* p = static_cast<const char*>(sqlite3_column_blob(st, 0));
-    auto n = sqlite3_column_bytes(st, 0);
-    if (!p || n <= 0) continue;
-    auto r = parse_rpm_header(std::string_view(p, static_cast<std::size_t>(n)));
-    if (r) out.push_back(std::move(*r));
-  }
-  if (rc != SQLITE_DONE)
-    return Error{Errc::invalid_argument, std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get())};
+  for (const auto& h : *headers)
+    if (!h.gpg_pubkey()) out.push_back(record_of(h));
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "core/archive_path.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "core/rpm.hpp"
 
 namespace airheal::snapshot {
 namespace fsys = std::filesystem;
@@ -323,6 +324,28 @@ Result<CreateReport> create(const CreateOptions& o) {
                   pkg->info.version, "pool/" + pkg->info.name + "-" + pkg->info.version + ".apk",
                   blob->first,       blob->second};
         p.format = "apk";
+        m.packages.push_back(std::move(p));
+        continue;
+      }
+      if (f.extension() == ".rpm") {
+        // rpm packages: what the header says (checked against the signature header's SHA-256).
+        auto pkg = rpm::read_package(f);
+        if (!pkg)
+          return invalid(f.string() + " is not a usable rpm package: " + pkg.error().message);
+        const auto& h = pkg->header;
+        if (h.arch == "src" || h.sourcerpm.empty())
+          return invalid(f.string() + " is a source rpm: a snapshot carries binary packages");
+        auto blob = add_blob_file(f, std::nullopt);
+        if (!blob) return blob.error();
+        Package p{h.name,
+                  h.evr(),
+                  h.arch,
+                  h.source_name(),
+                  h.evr(),
+                  "pool/" + h.name + "-" + h.version + "-" + h.release + "." + h.arch + ".rpm",
+                  blob->first,
+                  blob->second};
+        p.format = "rpm";
         m.packages.push_back(std::move(p));
         continue;
       }

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   create_cmd->add_option("--advisories", co.advisories,
                          "folder of OSV JSON, Debian tracker JSON, Alpine secdb YAML");
   create_cmd->add_option("--image", image_specs, "OCI_LAYOUT_DIR[:REF]=REPO:TAG");
-  create_cmd->add_option("--packages", co.packages, "folder of .deb and .apk files");
+  create_cmd->add_option("--packages", co.packages, "folder of .deb, .apk and .rpm files");
   create_cmd->add_option("--artifacts", co.artifacts,
                          "folder of replacement binaries (FILE + optional FILE.json)");
   create_cmd->add_option("--previous", previous, "the channel's previous snapshot: make a delta");

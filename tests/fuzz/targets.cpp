@@ -11,6 +11,7 @@
 #include "core/json.hpp"
 #include "core/oci.hpp"
 #include "core/pgp.hpp"
+#include "core/rpm.hpp"
 #include "core/yaml.hpp"
 #include "heal/deb/control.hpp"
 #include "scan/lockfile.hpp"
@@ -150,6 +151,35 @@ void apk_package(const std::uint8_t* d, std::size_t n) {
   }
 }
 
+// rpm packages (lead, signature header, main header, from a file as airheal reads them), one
+// header in rpmdb form, an OpenPGP signature packet, and rpmdb.sqlite, chosen by the first byte.
+void rpm_package(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  auto text = view(d + 1, n - 1);
+  switch (d[0] % 4) {
+    case 0: {
+      static const std::string file = "/tmp/airheal-fuzz-rpm-" + std::to_string(::getpid());
+      std::ofstream(file, std::ios::binary | std::ios::trunc)
+          .write(text.data(), static_cast<long>(text.size()));
+      if (auto p = rpm::read_package(file)) {
+        (void)p->header.nevra();
+        (void)p->header.source_name();
+      }
+      break;
+    }
+    case 1:
+      if (auto h = rpm::parse_header(text))
+        for (const auto& r : h->requires_) (void)r.text();
+      break;
+    case 2:
+      (void)rpm::signature_key_id(text);
+      break;
+    default:
+      (void)rpm::read_database_sqlite(text);
+      break;
+  }
+}
+
 }  // namespace
 
 const std::vector<Entry>& targets() {
@@ -166,6 +196,7 @@ const std::vector<Entry>& targets() {
       {"lockfiles", lockfiles},
       {"digest", digests},
       {"apk_package", apk_package},
+      {"rpm_package", rpm_package},
   };
   return all;
 }
