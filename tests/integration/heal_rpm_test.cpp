@@ -123,6 +123,7 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   a.daemon = std::make_unique<Daemon>(Daemon::Options{
       a.state(),
       "scan:\n  poll_interval: 1s\nheal:\n  unsigned_packages: [rocky]\n  rules:\n"
+      "    - {repository: \"apps/rocky-adv\", mode: advisory}\n"
       "    - {repository: \"apps/rocky-dnf\", test: [\"/usr/bin/sh\", \"-c\", \"/usr/bin/rpm -V "
       "libgreet "
       "greet-data >&2\"]}\n"
@@ -147,6 +148,9 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   make_rpm_root(full, a.tmp / "repo", {"greet-base", "libgreet", "greet-app"}, "rocky", "9.3");
   add_host_dnf(full);
   buildah_image(a.tmp.path(), full, a.reg() + "/apps/rocky-dnf:1", {"/usr/bin/greet"});
+  run_ok({"skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+          "docker://" + a.reg() + "/apps/rocky-dnf:1",
+          "docker://" + a.reg() + "/apps/rocky-adv:1"});
 
   // The snapshot: every greet package built, and both advisories.
   fsys::create_directories(a.tmp / "rpms");
@@ -157,7 +161,7 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   std::ofstream(a.tmp / "adv" / "airheal-test-csaf-2026-0002.json") << greet_csaf().dump(2);
   a.import("rocky",
            {"--advisories", (a.tmp / "adv").string(), "--packages", (a.tmp / "rpms").string()});
-  auto heals = a.wait_heals({"apps/rocky-dnf", "apps/rocky-micro"});
+  auto heals = a.wait_heals({"apps/rocky-dnf", "apps/rocky-micro", "apps/rocky-adv"});
   INFO(a.ctl({"heals"}).out << a.daemon->log().substr(0, 30000));
 
   for (auto repo : {"apps/rocky-dnf:1", "apps/rocky-micro:1"}) {
@@ -200,6 +204,45 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   // dnf ran the %post scriptlet inside the image
   CHECK(run_in(hc, {"/usr/bin/sh", "-c", "cat /var/lib/greet/post-ran"}) ==
         "libgreet 1.1 %post ran\n");
+
+  // Advisory mode: the outbox builds by hand, offline, with the same dnf install (heal.sh, every
+  // value quoted; the createrepo_c repository and repos.d beside it).
+  auto adv = heals["apps/rocky-adv"];
+  INFO(adv.dump(2));
+  REQUIRE(adv["state"] == "held");
+  auto outbox = a.state() / "outbox" / ("heal-" + std::to_string(adv["id"].get<int>()));
+  auto script = fs::read_file(outbox / "repo" / "heal.sh", 1 << 20);
+  REQUIRE(script);
+  CHECK_THAT(*script, Catch::Contains("'dnf' '-y' '--noplugins'"));
+  CHECK(fsys::exists(outbox / "repo" / "unsigned" / "repodata" / "repomd.xml"));
+  CHECK(fsys::exists(outbox / "repo" / "repos.d" / "airheal.repo"));
+  run_ok({"env",
+          "--chdir=" + outbox.string(),
+          "buildah",
+          "--root",
+          (a.tmp / "buildah-root").string(),
+          "--runroot",
+          (a.tmp / "buildah-run").string(),
+          "--storage-driver",
+          "vfs",
+          "bud",
+          "--quiet",
+          "--runtime",
+          "runc",
+          "--network",
+          "none",
+          "--tls-verify=false",
+          "--layers=false",
+          "-f",
+          "Containerfile",
+          "-t",
+          "localhost/rocky-by-hand:1",
+          "--build-arg",
+          "REGISTRY=" + a.reg(),
+          "."});
+  auto bh = buildah.container("localhost/rocky-by-hand:1");
+  CHECK(run_in(bh, {"rpm", "-q", "libgreet", "greet-data"}) ==
+        "libgreet-1.1-1.el9.noarch\ngreet-data-1.1-1.el9.noarch\n");
 
   // Without rpm: the host's rpm wrote the image's database, nothing from the image ran.
   auto m = heals["apps/rocky-micro"];
