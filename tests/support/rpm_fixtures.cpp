@@ -295,6 +295,14 @@ void add_host_dnf(const fsys::path& root) {
     }
   }
   write(root / "etc/rpm/macros.dbpath", "%_dbpath /var/lib/rpm\n");
+  // Python's bytecode, as a distribution's image ships it (Debian's packages compile it when they
+  // are installed, so dpkg's file lists do not name it); otherwise the first dnf run in the image
+  // would write it into the heal layer.
+  std::vector<std::string> compile{"python3", "-m",          "compileall", "-q",
+                                   "-s",      root.string(), "-p",         "/"};
+  for (auto d : {"usr/lib/python3/dist-packages", "usr/lib/python3.11"})
+    if (fsys::exists(root / d)) compile.push_back((root / d).string());
+  must_run(compile);
 }
 
 std::string rpm_in_root(const fsys::path& root, const std::vector<std::string>& args) {
