@@ -111,10 +111,11 @@ std::map<std::int64_t, Component> InventoryRepository::components(sqlite::Connec
 std::vector<std::string> InventoryRepository::images_with(sqlite::Connection& c,
                                                           const std::string& ecosystem,
                                                           const std::string& package) {
+  // (an rpm is matched by its source rpm's name too: scan::match_keys)
   auto st = c.prepare(
       "SELECT DISTINCT manifest FROM image_components WHERE match_ecosystem = ? AND "
-      "match_package = ?");
-  st.bind(1, ecosystem).bind(2, package);
+      "(match_package = ? OR (type = 'rpm' AND source = ?))");
+  st.bind(1, ecosystem).bind(2, package).bind(3, package);
   std::vector<std::string> out;
   while (st.step()) out.push_back(st.get_text(0));
   return out;

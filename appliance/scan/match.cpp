@@ -195,83 +195,94 @@ MatchKey match_key(const Component& c) {
   return {c.ecosystem, c.name};
 }
 
+std::vector<MatchKey> match_keys(const Component& c) {
+  std::vector<MatchKey> out{match_key(c)};
+  // rpm vendors name either: the binary package (Red Hat's CSAF products, openssl-libs) or the
+  // source rpm (openssl, as errata name their packages); a component is matched by both.
+  if (c.type == "rpm" && !c.source.empty() && c.source != c.name)
+    out.push_back({c.ecosystem, c.source});
+  return out;
+}
+
 std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
   std::vector<Finding> out;
   auto releases = inv.os.releases();
   std::map<std::pair<std::string, std::string>, std::vector<advisory::StoredAdvisory>> cache;
   for (std::size_t ci = 0; ci < inv.components.size(); ++ci) {
     const auto& comp = inv.components[ci];
-    auto key = match_key(comp);
-    if (key.ecosystem.empty() || key.package.empty()) continue;
-    auto it = cache.find({key.ecosystem, key.package});
-    if (it == cache.end())
-      it = cache
-               .emplace(std::pair{key.ecosystem, key.package},
-                        advisory::for_package(c, key.ecosystem, key.package))
-               .first;
     bool os_package = comp.type == "deb" || comp.type == "apk" || comp.type == "rpm";
     // Debian compares the source version (binNMUs and epochs as Source: gives them).
     std::string installed = comp.type == "deb" ? comp.source_version : comp.version;
     std::map<std::string, std::size_t> by_canonical;  // one finding per vulnerability per component
-    for (const auto& adv : it->second) {
-      if (!adv.withdrawn.empty()) continue;
-      for (const auto& aff : adv.affected) {
-        if (aff.package != key.package ||
-            !release_matches(aff.ecosystem, key.ecosystem, releases, os_package))
-          continue;
-        Finding f;
-        f.component = ci;
-        f.advisory_id = adv.id;
-        f.aliases = adv.aliases;
-        f.channel = adv.channel;
-        f.source = adv.source;
-        f.installed = installed;
-        f.summary = adv.summary;
-        std::string urgency;
-        if (adv.source == "debian-tracker") {
-          auto v = debian_policy(aff.data, installed);
-          if (!v.affected) continue;
-          f.fixed = v.fixed;
-          f.vendor_status = v.vendor_status;
-          urgency = v.urgency;
-        } else if (adv.source == "alpine-secdb") {
-          auto fixed = aff.data.value("fixed_version", "");
-          if (fixed == "0" || version::compare_apk(installed, fixed) >= 0) continue;
-          f.fixed = fixed;
-          f.vendor_status = "fixed";
-        } else {
-          if (advisory::osv_evaluate(aff.data, aff.ecosystem, installed) !=
-              advisory::Verdict::affected)
+    for (const auto& key : match_keys(comp)) {
+      if (key.ecosystem.empty() || key.package.empty()) continue;
+      auto it = cache.find({key.ecosystem, key.package});
+      if (it == cache.end())
+        it = cache
+                 .emplace(std::pair{key.ecosystem, key.package},
+                          advisory::for_package(c, key.ecosystem, key.package))
+                 .first;
+      for (const auto& adv : it->second) {
+        if (!adv.withdrawn.empty()) continue;
+        for (const auto& aff : adv.affected) {
+          if (aff.package != key.package ||
+              !release_matches(aff.ecosystem, key.ecosystem, releases, os_package))
             continue;
-          f.fixed = osv_fixed_version(aff.data, aff.ecosystem, installed);
-          f.vendor_status = f.fixed.empty() ? "unfixed" : "fixed";
-          if (aff.data.contains("ecosystem_specific") && aff.data["ecosystem_specific"].is_object())
-            urgency = aff.data["ecosystem_specific"].value("urgency", "");
-        }
-        auto [sev, score] = advisory_severity(adv.severity, adv.document, urgency);
-        f.severity = sev;
-        f.score = score;
-        auto canon = canonical_id(adv);
-        auto seen = by_canonical.find(canon);
-        if (seen == by_canonical.end()) {
-          by_canonical[canon] = out.size();
-          out.push_back(std::move(f));
-        } else {
-          // The same vulnerability from another source: keep one finding, remember every id,
-          // prefer a known fixed version and the higher severity.
-          auto& g = out[seen->second];
-          std::set<std::string> ids(g.aliases.begin(), g.aliases.end());
-          ids.insert(f.advisory_id);
-          ids.insert(f.aliases.begin(), f.aliases.end());
-          ids.erase(g.advisory_id);
-          g.aliases.assign(ids.begin(), ids.end());
-          if (g.fixed.empty() && !f.fixed.empty()) {
-            g.fixed = f.fixed;
-            g.vendor_status = f.vendor_status;
+          Finding f;
+          f.component = ci;
+          f.advisory_id = adv.id;
+          f.aliases = adv.aliases;
+          f.channel = adv.channel;
+          f.source = adv.source;
+          f.installed = installed;
+          f.summary = adv.summary;
+          std::string urgency;
+          if (adv.source == "debian-tracker") {
+            auto v = debian_policy(aff.data, installed);
+            if (!v.affected) continue;
+            f.fixed = v.fixed;
+            f.vendor_status = v.vendor_status;
+            urgency = v.urgency;
+          } else if (adv.source == "alpine-secdb") {
+            auto fixed = aff.data.value("fixed_version", "");
+            if (fixed == "0" || version::compare_apk(installed, fixed) >= 0) continue;
+            f.fixed = fixed;
+            f.vendor_status = "fixed";
+          } else {
+            if (advisory::osv_evaluate(aff.data, aff.ecosystem, installed) !=
+                advisory::Verdict::affected)
+              continue;
+            f.fixed = osv_fixed_version(aff.data, aff.ecosystem, installed);
+            f.vendor_status = f.fixed.empty() ? "unfixed" : "fixed";
+            if (aff.data.contains("ecosystem_specific") &&
+                aff.data["ecosystem_specific"].is_object())
+              urgency = aff.data["ecosystem_specific"].value("urgency", "");
           }
-          if (severity_rank(f.severity) > severity_rank(g.severity)) {
-            g.severity = f.severity;
-            g.score = f.score;
+          auto [sev, score] = advisory_severity(adv.severity, adv.document, urgency);
+          f.severity = sev;
+          f.score = score;
+          auto canon = canonical_id(adv);
+          auto seen = by_canonical.find(canon);
+          if (seen == by_canonical.end()) {
+            by_canonical[canon] = out.size();
+            out.push_back(std::move(f));
+          } else {
+            // The same vulnerability from another source: keep one finding, remember every id,
+            // prefer a known fixed version and the higher severity.
+            auto& g = out[seen->second];
+            std::set<std::string> ids(g.aliases.begin(), g.aliases.end());
+            ids.insert(f.advisory_id);
+            ids.insert(f.aliases.begin(), f.aliases.end());
+            ids.erase(g.advisory_id);
+            g.aliases.assign(ids.begin(), ids.end());
+            if (g.fixed.empty() && !f.fixed.empty()) {
+              g.fixed = f.fixed;
+              g.vendor_status = f.vendor_status;
+            }
+            if (severity_rank(f.severity) > severity_rank(g.severity)) {
+              g.severity = f.severity;
+              g.score = f.score;
+            }
           }
         }
       }

@@ -43,6 +43,8 @@ struct MatchKey {
   std::string ecosystem, package;
 };
 MatchKey match_key(const Component& c);
+// Every key a component is matched by: match_key, and for an rpm also its source rpm's name.
+std::vector<MatchKey> match_keys(const Component& c);
 
 std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv);
 

@@ -202,6 +202,14 @@ TEST_CASE("CSAF advisories match Alpine origins and RPM packages in their releas
   inv.os.version_id = "9.2";
   db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
   CHECK(fs.empty());
+  // An advisory naming the source rpm matches every binary package built from it.
+  inv.os.version_id = "8.3";
+  inv.components[0].name = "openssl-devel";
+  inv.components[0].source = "openssl-libs";
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  REQUIRE(fs.size() == 1);
+  CHECK(fs[0].advisory_id == "CVE-2021-3449");
+  CHECK(scan::match_keys(inv.components[0]).size() == 2);
 }
 
 TEST_CASE("Alpine packages match by origin against the secdb", "[scan][match][alpine]") {
