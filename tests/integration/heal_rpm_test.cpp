@@ -3,7 +3,10 @@
 // machine), image roots whose rpmdb.sqlite the host's dnf wrote from a createrepo_c repository,
 // one with dnf inside (the host's dnf, rpm and Python copied in) and a micro one without rpm.
 // Advisories: an OSV record for the "Rocky Linux:9" ecosystem and a CSAF 2.0 VEX document, both
-// made up here (their ids say so) and naming the fixed build. The snapshot carries every greet
+// made up here (their ids say so) and naming the fixed build. Every package is signed by a test
+// key the images trust (rpm --import into their databases, as a release package does) and the
+// channel allows no unsigned packages, so dnf installs with gpgcheck=1 and the host's rpm checks
+// the signatures against the micro image's keys first. The snapshot carries every greet
 // package; a heal must take only what the findings need plus what the fixed build requires.
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -122,7 +125,7 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   HealAppliance a;
   a.daemon = std::make_unique<Daemon>(Daemon::Options{
       a.state(),
-      "scan:\n  poll_interval: 1s\nheal:\n  unsigned_packages: [rocky]\n  rules:\n"
+      "scan:\n  poll_interval: 1s\nheal:\n  rules:\n"
       "    - {repository: \"apps/rocky-adv\", mode: advisory}\n"
       "    - {repository: \"apps/rocky-dnf\", test: [\"/usr/bin/sh\", \"-c\", \"/usr/bin/rpm -V "
       "libgreet "
@@ -133,21 +136,31 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
       {}});
   BuildahCli buildah{a.tmp.path()};
 
-  auto rpms = build_greet_rpms(a.tmp / "rpmbuild");
+  auto key = make_rpm_signing_key(a.tmp / "rpm-key", "airheal rpm test <rpm@test.invalid>");
+  auto rpms = build_greet_rpms(a.tmp / "rpmbuild", key);
   fsys::create_directories(a.tmp / "repo");
   for (const auto& f : {rpms.base, rpms.libgreet_old, rpms.app})
     fsys::copy_file(f, a.tmp / "repo" / f.filename());
   create_rpm_repo(a.tmp / "repo");
   // apps/rocky-micro:1: greet-base, libgreet 1.0 and greet-app, no rpm in the image.
   auto micro = a.tmp / "micro";
-  make_rpm_root(micro, a.tmp / "repo", {"greet-base", "libgreet", "greet-app"}, "rocky", "9.3");
+  make_rpm_root(micro, a.tmp / "repo", {"greet-base", "libgreet", "greet-app"}, "rocky", "9.3",
+                {key.public_key});
   REQUIRE_FALSE(fsys::exists(micro / "usr/bin/rpm"));
   buildah_image(a.tmp.path(), micro, a.reg() + "/apps/rocky-micro:1", {"/usr/bin/greet"});
   // apps/rocky-dnf:1: the same packages and the host's dnf.
   auto full = a.tmp / "with-dnf";
-  make_rpm_root(full, a.tmp / "repo", {"greet-base", "libgreet", "greet-app"}, "rocky", "9.3");
+  make_rpm_root(full, a.tmp / "repo", {"greet-base", "libgreet", "greet-app"}, "rocky", "9.3",
+                {key.public_key});
   add_host_dnf(full);
   buildah_image(a.tmp.path(), full, a.reg() + "/apps/rocky-dnf:1", {"/usr/bin/greet"});
+  // apps/rocky-rpm:1: the same packages and the host's rpm, no dnf.
+  auto bare = a.tmp / "with-rpm";
+  make_rpm_root(bare, a.tmp / "repo", {"greet-base", "libgreet", "greet-app"}, "rocky", "9.3",
+                {key.public_key});
+  add_host_rpm(bare);
+  REQUIRE_FALSE(fsys::exists(bare / "usr/bin/dnf"));
+  buildah_image(a.tmp.path(), bare, a.reg() + "/apps/rocky-rpm:1", {"/usr/bin/greet"});
   run_ok({"skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
           "docker://" + a.reg() + "/apps/rocky-dnf:1",
           "docker://" + a.reg() + "/apps/rocky-adv:1"});
@@ -161,7 +174,8 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   std::ofstream(a.tmp / "adv" / "airheal-test-csaf-2026-0002.json") << greet_csaf().dump(2);
   a.import("rocky",
            {"--advisories", (a.tmp / "adv").string(), "--packages", (a.tmp / "rpms").string()});
-  auto heals = a.wait_heals({"apps/rocky-dnf", "apps/rocky-micro", "apps/rocky-adv"});
+  auto heals =
+      a.wait_heals({"apps/rocky-dnf", "apps/rocky-micro", "apps/rocky-adv", "apps/rocky-rpm"});
   INFO(a.ctl({"heals"}).out << a.daemon->log().substr(0, 30000));
 
   for (auto repo : {"apps/rocky-dnf:1", "apps/rocky-micro:1"}) {
@@ -205,6 +219,18 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   CHECK(run_in(hc, {"/usr/bin/sh", "-c", "cat /var/lib/greet/post-ran"}) ==
         "libgreet 1.1 %post ran\n");
 
+  // With rpm and no dnf: rpm -K checked the signatures with the image's keys, rpm -U upgraded.
+  auto r = heals["apps/rocky-rpm"];
+  INFO(r.dump(2));
+  REQUIRE(r["state"] == "staged");
+  CHECK(r["plan"]["installer"] == "rpm");
+  auto rref = "apps/rocky-rpm:" + r["staged_tag"].get<std::string>();
+  CHECK(a.ctl_json({"findings", "--image", rref}).empty());
+  auto rc = buildah.container(a.reg() + "/" + rref);
+  CHECK(run_in(rc, {"/usr/bin/rpm", "-q", "libgreet", "greet-data"}) ==
+        "libgreet-1.1-1.el9.noarch\ngreet-data-1.1-1.el9.noarch\n");
+  CHECK(run_in(rc, {"/usr/bin/rpm", "-V", "libgreet", "greet-data", "greet-app"}).empty());
+
   // Advisory mode: the outbox builds by hand, offline, with the same dnf install (heal.sh, every
   // value quoted; the createrepo_c repository and repos.d beside it).
   auto adv = heals["apps/rocky-adv"];
@@ -214,7 +240,11 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   auto script = fs::read_file(outbox / "repo" / "heal.sh", 1 << 20);
   REQUIRE(script);
   CHECK_THAT(*script, Catch::Contains("'dnf' '-y' '--noplugins'"));
-  CHECK(fsys::exists(outbox / "repo" / "unsigned" / "repodata" / "repomd.xml"));
+  CHECK(fsys::exists(outbox / "repo" / "signed" / "repodata" / "repomd.xml"));
+  CHECK_FALSE(fsys::exists(outbox / "repo" / "unsigned"));
+  auto repos = fs::read_file(outbox / "repo" / "repos.d" / "airheal.repo", 1 << 20);
+  REQUIRE(repos);
+  CHECK_THAT(*repos, Catch::Contains("[airheal-signed]") && Catch::Contains("gpgcheck=1"));
   CHECK(fsys::exists(outbox / "repo" / "repos.d" / "airheal.repo"));
   run_ok({"env",
           "--chdir=" + outbox.string(),

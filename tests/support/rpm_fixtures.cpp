@@ -211,7 +211,10 @@ void make_rpm_root(const fsys::path& root, const fsys::path& repo,
   }
 }
 
-void add_host_dnf(const fsys::path& root) {
+namespace {
+
+// Copies the files of the host's packages NAMES and their dependency closure into ROOT.
+void add_host_packages(const fsys::path& root, const std::vector<std::string>& names) {
   // Debian's installed packages, their dependencies (the first installed alternative) and what
   // they provide: the closure of dnf.
   auto out = must_run({"dpkg-query", "-W", "-f",
@@ -249,7 +252,7 @@ void add_host_dnf(const fsys::path& root) {
       if (auto n = name_of(p); !n.empty()) provider.emplace(n, f[0]);
   }
   std::set<std::string> seen;
-  std::vector<std::string> queue{"dnf", "rpm", "python3"};
+  std::vector<std::string> queue(names.rbegin(), names.rend());
   while (!queue.empty()) {
     auto p = queue.back();
     queue.pop_back();
@@ -268,7 +271,8 @@ void add_host_dnf(const fsys::path& root) {
         }
       }
   }
-  if (!seen.count("dnf")) throw std::runtime_error("dnf is not installed on this host");
+  for (const auto& n : names)
+    if (!seen.count(n)) throw std::runtime_error(n + " is not installed on this host");
   for (const auto& p : seen) {
     std::istringstream files(must_run({"dpkg-query", "-L", p}));
     while (std::getline(files, line)) {
@@ -295,6 +299,14 @@ void add_host_dnf(const fsys::path& root) {
     }
   }
   write(root / "etc/rpm/macros.dbpath", "%_dbpath /var/lib/rpm\n");
+}
+
+}  // namespace
+
+void add_host_rpm(const fsys::path& root) { add_host_packages(root, {"rpm"}); }
+
+void add_host_dnf(const fsys::path& root) {
+  add_host_packages(root, {"dnf", "rpm", "python3"});
   // Python's bytecode, as a distribution's image ships it (Debian's packages compile it when they
   // are installed, so dpkg's file lists do not name it); otherwise the first dnf run in the image
   // would write it into the heal layer.

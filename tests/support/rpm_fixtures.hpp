@@ -64,6 +64,9 @@ void make_rpm_root(const std::filesystem::path& root, const std::filesystem::pat
 // into ROOT, and sets rpm's database path to /var/lib/rpm inside it (Debian's rpm defaults to
 // ~/.rpmdb). Paths ROOT already has are kept.
 void add_host_dnf(const std::filesystem::path& root);
+// The same for the host's rpm alone (an image with rpm and no dnf, as ubi-minimal's microdnf
+// images are to airheal).
+void add_host_rpm(const std::filesystem::path& root);
 // HOME for running the host's rpm and dnf on a root: rpm's %_dbpath set to /var/lib/rpm.
 std::filesystem::path rpm_home(const std::filesystem::path& dir);
 // rpm --root ROOT ARGS..., the output; throws when it fails.
