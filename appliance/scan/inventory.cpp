@@ -234,9 +234,29 @@ ImageInventory merge(const std::vector<std::string>& digests,
       c.purl = "pkg:rpm/" + purl_encode(inv.os.id.empty() ? "rpm" : inv.os.id) + "/" +
                purl_encode(c.name) + "@" + purl_encode(evr) +
                qualifiers({{"arch", c.arch}, {"epoch", epoch}});
+      c.files = r.files.size();
     }
     inv.components.push_back(std::move(c));
   };
+
+  // What the OS packages own (dpkg file lists and md5sums, apk R: lines, rpm file lists): an
+  // application package among those files is part of the OS package (a Debian node-* package
+  // bundles modules, often with backported fixes) and is matched as that package, not again by
+  // its upstream version.
+  std::set<std::string> owned;
+  for (const auto& [path, placed] : records) {
+    const auto& rec = *placed.record;
+    if (!rec.data.is_array()) continue;
+    if (rec.kind == "dpkg-list" || rec.kind == "md5sums") {
+      for (const auto& f : rec.data)
+        if (f.is_string()) owned.insert(f.get<std::string>());
+    } else if (rec.kind == "apk" || rec.kind == "rpm") {
+      for (const auto& pj : rec.data)
+        if (pj.is_object() && pj.contains("files") && pj["files"].is_array())
+          for (const auto& f : pj["files"])
+            if (f.is_string()) owned.insert(f.get<std::string>());
+    }
+  }
 
   for (const auto& [path, placed] : records) {
     const auto& rec = *placed.record;
@@ -285,6 +305,25 @@ ImageInventory merge(const std::vector<std::string>& digests,
                        : "pkg:npm/" + purl_encode(c.name);
           c.purl += "@" + purl_encode(c.version);
         }
+        if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
+      }
+    } else if (rec.kind == "node-package") {
+      // An installed npm package (node_modules/NAME/package.json), unless an OS package owns it.
+      if (owned.count(path) || !rec.data.is_array()) continue;
+      for (const auto& d : rec.data) {
+        Component c;
+        c.type = "node-package";
+        c.ecosystem = "npm";
+        c.name = c.source = d.value("name", "");
+        c.version = c.source_version = d.value("version", "");
+        c.layer = layer_of(placed.layer);
+        c.location = path;
+        auto slash = c.name.find('/');
+        c.purl = !c.name.empty() && c.name[0] == '@' && slash != std::string::npos
+                     ? "pkg:npm/" + purl_encode(c.name.substr(0, slash)) + "/" +
+                           purl_encode(c.name.substr(slash + 1))
+                     : "pkg:npm/" + purl_encode(c.name);
+        c.purl += "@" + purl_encode(c.version);
         if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
       }
     } else if (rec.kind == "binary") {

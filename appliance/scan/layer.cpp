@@ -37,6 +37,14 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
     for (const auto& d : deps) a.push_back(d.to_json());
     return a;
   }
+  if (kind == "node-package") {
+    std::vector<std::string> local;
+    auto d = parse_node_package(bytes, local);
+    for (const auto& p : local) problems.push_back(path + ": " + p);
+    auto a = nlohmann::json::array();
+    if (d) a.push_back(d->to_json());
+    return a;
+  }
   if (kind == "rpm") {
     auto r = parse_rpmdb_sqlite(bytes);
     if (!r) {
@@ -95,7 +103,8 @@ std::string classify_path(const std::string& p) {
   constexpr std::string_view info = "var/lib/dpkg/info/";
   if (p.starts_with(info) && p.ends_with(".list") && p.find('/', info.size()) == std::string::npos)
     return "dpkg-list";
-  return lockfile_kind(p);
+  if (auto k = lockfile_kind(p); !k.empty()) return k;
+  return node_package_path(p) ? "node-package" : std::string();
 }
 
 namespace {

@@ -19,7 +19,8 @@
 namespace airheal::scan {
 
 // Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
-inline constexpr int kLayerParserVersion = 2;  // 2: go.mod and package-lock.json
+// 2: go.mod and package-lock.json; 3: installed npm packages, rpm file lists
+inline constexpr int kLayerParserVersion = 3;
 
 struct LayerFile {
   std::string path;  // image-relative, no leading "/" or "./"

@@ -136,6 +136,48 @@ std::string lockfile_kind(const std::string& path) {
   return base == "go.mod" ? "go-mod" : "npm-lock";
 }
 
+bool node_package_path(const std::string& path) {
+  if (!path.ends_with("/package.json")) return false;
+  auto dir = std::string_view(path).substr(0, path.size() - 13);  // .../node_modules/[@s/]name
+  auto slash = dir.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  auto name = dir.substr(slash + 1);
+  auto parent = dir.substr(0, slash);
+  if (name.empty() || name[0] == '.' || name[0] == '@') return false;
+  auto ps = parent.rfind('/');
+  auto last = ps == std::string_view::npos ? parent : parent.substr(ps + 1);
+  if (last == "node_modules") return true;
+  if (last.size() < 2 || last[0] != '@' || ps == std::string_view::npos) return false;
+  auto above = parent.substr(0, ps);  // .../node_modules
+  auto as = above.rfind('/');
+  return (as == std::string_view::npos ? above : above.substr(as + 1)) == "node_modules";
+}
+
+std::optional<LockedDependency> parse_node_package(const std::string& text,
+                                                   std::vector<std::string>& problems) {
+  auto parsed = parse_json(text, JsonLimits{1u << 20, 64, true}, "package.json");
+  if (!parsed) {
+    problems.push_back(parsed.error().message + "; not read");
+    return std::nullopt;
+  }
+  const auto& j = *parsed;
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string() || !j.contains("version") ||
+      !j["version"].is_string()) {
+    problems.push_back("package.json without a name and version; not read");
+    return std::nullopt;
+  }
+  auto name = j["name"].get<std::string>(), version = j["version"].get<std::string>();
+  // npm's rules: at most 214 characters, no spaces or control characters; versions are semver.
+  bool ok = !name.empty() && name.size() <= 214 && !version.empty() && version.size() <= 200;
+  for (unsigned char c : name + version)
+    if (c <= ' ' || c == 0x7f || c == '\\' || c == ':') ok = false;
+  if (!ok) {
+    problems.push_back("package.json has an implausible name or version; not read");
+    return std::nullopt;
+  }
+  return LockedDependency{name, version, false};
+}
+
 std::vector<LockedDependency> parse_go_mod(const std::string& text,
                                            std::vector<std::string>& problems) {
   auto lines = split_lines(text);

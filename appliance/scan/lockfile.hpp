@@ -21,6 +21,17 @@ struct LockedDependency {
 // describe other projects and are skipped.
 std::string lockfile_kind(const std::string& path);
 
+// Is this image path an installed npm package's manifest: .../node_modules/NAME/package.json or
+// .../node_modules/@SCOPE/NAME/package.json (a package that npm or yarn installed, nested ones
+// included)?
+bool node_package_path(const std::string& path);
+
+// An installed package's package.json: its "name" and "version" (nullopt, with a problem
+// appended, when it is not a JSON object with a plausible name and version). Bounded like the
+// lockfiles: 1 MiB, depth 64.
+std::optional<LockedDependency> parse_node_package(const std::string& text,
+                                                   std::vector<std::string>& problems);
+
 // go.mod: the require directives (single-line and blocks); replace directives that point a module
 // elsewhere are applied (a replacement with a version pins that version; a local path drops the
 // module, since its source is in the tree, not a version). Problems are appended to PROBLEMS.

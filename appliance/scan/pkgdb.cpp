@@ -213,6 +213,7 @@ PackageRecord record_of(const rpm::Header& h) {
   r.license = h.license;
   r.source = h.source_name();  // its EVR is the binary's own
   r.source_version = r.version;
+  r.files = h.files;  // what the package owns (installed application packages are left to it)
   return r;
 }
 }  // namespace

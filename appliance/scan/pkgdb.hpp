@@ -20,7 +20,7 @@ struct PackageRecord {
   std::string name, version, arch;
   std::string source, source_version;  // Debian Source: / apk origin / rpm source rpm name+evr
   std::string license;
-  std::vector<std::string> files;  // apk R: lines; dpkg lists are separate files
+  std::vector<std::string> files;  // apk R: lines, rpm file lists; dpkg lists are separate files
   nlohmann::json to_json() const;
   static PackageRecord from_json(const nlohmann::json& j);
 };

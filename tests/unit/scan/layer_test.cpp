@@ -168,3 +168,39 @@ TEST_CASE("gzip layers, corrupt layers and the layer cache", "[scan][layer]") {
     CHECK(scan::LayerCache::count_all(c) == 1);
   });
 }
+
+TEST_CASE("Installed npm packages are components unless an OS package owns their files",
+          "[scan][layer][npm]") {
+  // minimist 1.2.5's own package.json (npm registry) twice: installed by the application, and
+  // inside a Debian package's tree, which that package's file list owns (the list is made up for
+  // the test; Debian's node-* packages bundle modules this way, often with backported fixes).
+  auto manifest =
+      fs::read_file(test::source_dir() / "tests/data/npm/minimist-1.2.5/package.json", 1 << 20);
+  REQUIRE(manifest);
+  test::TempDir dir;
+  auto l1 = dir.path() / "l1.tar";
+  test::write_tar(l1,
+                  {RawEntry("etc/os-release", kOsRelease),
+                   RawEntry("var/lib/dpkg/status", status_para("node-yargs", "16.2.0-3")),
+                   RawEntry("var/lib/dpkg/info/node-yargs.list",
+                            "/usr/share/nodejs/yargs/package.json\n"
+                            "/usr/share/nodejs/yargs/node_modules/minimist/package.json\n"),
+                   RawEntry("usr/share/nodejs/yargs/node_modules/minimist/package.json", *manifest),
+                   RawEntry("srv/app/node_modules/minimist/package.json", *manifest),
+                   RawEntry("srv/app/node_modules/@scope/broken/package.json", "{\"name\": 5}")});
+  auto a = read(l1);
+  auto inv = scan::merge({"sha256:a"}, {&a});
+  std::vector<scan::Component> npm;
+  for (const auto& c : inv.components)
+    if (c.type == "node-package") npm.push_back(c);
+  REQUIRE(npm.size() == 1);
+  CHECK(npm[0].name == "minimist");
+  CHECK(npm[0].version == "1.2.5");
+  CHECK(npm[0].ecosystem == "npm");
+  CHECK(npm[0].location == "srv/app/node_modules/minimist/package.json");
+  CHECK(npm[0].purl == "pkg:npm/minimist@1.2.5");
+  bool reported = false;
+  for (const auto& p : inv.problems)
+    reported = reported || p.find("@scope/broken/package.json") != std::string::npos;
+  CHECK(reported);
+}

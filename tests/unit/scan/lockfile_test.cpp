@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "core/fs.hpp"
 #include "scan/layer.hpp"
+#include "support/test_support.hpp"
 
 using namespace airheal::scan;
 
@@ -140,4 +142,45 @@ TEST_CASE("package-lock.json: a pin sets version, resolved and integrity of ever
 TEST_CASE("Go module paths are escaped for a module proxy", "[scan][lockfile]") {
   CHECK(go_escape_path("github.com/Azure/azure-sdk") == "github.com/!azure/azure-sdk");
   CHECK(go_escape_path("golang.org/x/text") == "golang.org/x/text");
+}
+
+TEST_CASE("Installed npm packages: node_modules manifests, scoped and nested, nothing else",
+          "[scan][lockfile][npm]") {
+  using namespace airheal;
+  for (auto p : {"app/node_modules/minimist/package.json",
+                 "usr/lib/node_modules/npm/node_modules/semver/package.json",
+                 "app/node_modules/@types/node/package.json",
+                 "app/node_modules/a/node_modules/@scope/b/package.json"}) {
+    INFO(p);
+    CHECK(scan::node_package_path(p));
+    CHECK(scan::classify_path(p) == "node-package");
+  }
+  for (auto p : {"app/package.json", "app/node_modules/package.json",
+                 "app/node_modules/minimist/test/package.json",
+                 "app/node_modules/@scope/package.json", "app/node_modules/.bin/package.json",
+                 "usr/share/nodejs/minimist/package.json", "node_modules/@/x/package.json"}) {
+    INFO(p);
+    CHECK_FALSE(scan::node_package_path(p));
+  }
+  std::vector<std::string> problems;
+  auto text =
+      fs::read_file(test::source_dir() / "tests/data/npm/minimist-1.2.5/package.json", 1 << 20);
+  REQUIRE(text);
+  auto real = scan::parse_node_package(*text, problems);
+  REQUIRE(real);
+  CHECK(real->name == "minimist");
+  CHECK(real->version == "1.2.5");
+  CHECK(problems.empty());
+  for (auto bad : {"", "[]", "{\"name\": \"x\"}", "{\"name\": 1, \"version\": \"1.0.0\"}",
+                   "{\"name\": \"a b\", \"version\": \"1.0.0\"}",
+                   "{\"name\": \"x\", \"version\": \"file:../x\"}"}) {
+    INFO(bad);
+    problems.clear();
+    CHECK_FALSE(scan::parse_node_package(bad, problems));
+    CHECK(problems.size() == 1);
+  }
+  std::string deep(200, '[');
+  problems.clear();
+  CHECK_FALSE(scan::parse_node_package("{\"name\": \"x\", \"version\": \"1.0.0\", \"a\": " + deep,
+                                       problems));
 }

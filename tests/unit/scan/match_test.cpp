@@ -283,3 +283,37 @@ TEST_CASE(
     }
   CHECK(n == 1);
 }
+
+TEST_CASE("Installed npm packages match GitHub's advisories in npm's semver ordering",
+          "[scan][match][npm]") {
+  AdvisoryDb db;
+  auto a = advisory::parse_osv(data_file("npm/ghsa/GHSA-xvch-5gv4-984h.json"),
+                               "GHSA-xvch-5gv4-984h.json");
+  REQUIRE(a);
+  db.load("npm", {*a});
+  scan::ImageInventory inv;
+  inv.os.id = "debian";
+  inv.os.version_id = "12";
+  scan::Component c;
+  c.type = "node-package";
+  c.ecosystem = "npm";
+  c.name = c.source = "minimist";
+  c.version = c.source_version = "1.2.5";
+  c.location = "srv/app/node_modules/minimist/package.json";
+  inv.components = {c};
+  std::vector<scan::Finding> fs;
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  REQUIRE(fs.size() == 1);
+  CHECK(fs[0].advisory_id == "GHSA-xvch-5gv4-984h");
+  CHECK(fs[0].fixed == "1.2.6");
+  for (auto v : {"1.2.6", "1.2.8", "0.2.4"}) {
+    inv.components[0].version = v;
+    db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+    INFO(v);
+    CHECK(fs.empty());
+  }
+  inv.components[0].version = "0.2.3";  // the older range: < 0.2.4
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  REQUIRE(fs.size() == 1);
+  CHECK(fs[0].fixed == "0.2.4");
+}
