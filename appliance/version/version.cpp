@@ -420,10 +420,231 @@ std::optional<int> compare_dpkg(std::string_view a, std::string_view b) {
   return dpkg_verrevcmp(x->revision, y->revision);
 }
 
+namespace {
+
+// A parsed PEP 440 version. Numbers are kept as digit strings without leading zeros (any length).
+struct Pep440 {
+  std::string epoch = "0";
+  std::vector<std::string> release;
+  char pre = 0;  // 'a', 'b', 'c' (rc) or 0
+  std::string pre_n, post, dev;
+  bool has_post = false, has_dev = false;
+  std::vector<std::string> local;  // lower case
+};
+
+int compare_digits(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  int c = a.compare(b);
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
+}
+
+std::optional<Pep440> parse_pep440(std::string_view in) {
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
+  while (!in.empty() && is_space(in.front())) in.remove_prefix(1);
+  while (!in.empty() && is_space(in.back())) in.remove_suffix(1);
+  if (in.empty() || in.size() > 256) return std::nullopt;
+  std::string s(in);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t i = 0;
+  auto digit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
+  auto number = [&]() {
+    std::size_t b = i;
+    while (digit(i)) ++i;
+    auto n = s.substr(b, i - b);
+    auto nz = n.find_first_not_of('0');
+    return nz == std::string::npos ? std::string("0") : n.substr(nz);
+  };
+  auto sep = [&](std::size_t k) {
+    return k < s.size() && (s[k] == '.' || s[k] == '-' || s[k] == '_');
+  };
+  auto word = [&](std::size_t k, std::string_view w) { return s.compare(k, w.size(), w) == 0; };
+  Pep440 v;
+  if (i < s.size() && s[i] == 'v') ++i;
+  if (!digit(i)) return std::nullopt;
+  auto first = number();
+  if (i < s.size() && s[i] == '!') {
+    v.epoch = first;
+    ++i;
+    if (!digit(i)) return std::nullopt;
+    first = number();
+  }
+  v.release.push_back(first);
+  while (i + 1 < s.size() && s[i] == '.' && digit(i + 1)) {
+    ++i;
+    v.release.push_back(number());
+  }
+  // pre-release: [-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?N?
+  {
+    std::size_t k = sep(i) ? i + 1 : i;
+    struct Spelling {
+      std::string_view w;
+      char tag;
+    };
+    for (auto sp : {Spelling{"preview", 'c'}, Spelling{"alpha", 'a'}, Spelling{"beta", 'b'},
+                    Spelling{"pre", 'c'}, Spelling{"rc", 'c'}, Spelling{"a", 'a'},
+                    Spelling{"b", 'b'}, Spelling{"c", 'c'}}) {
+      if (!word(k, sp.w)) continue;
+      i = k + sp.w.size();
+      v.pre = sp.tag;
+      std::size_t m = sep(i) && digit(i + 1) ? i + 1 : i;
+      if (digit(m)) {
+        i = m;
+        v.pre_n = number();
+      } else {
+        v.pre_n = "0";
+      }
+      break;
+    }
+  }
+  // post-release: -N, or [-_.]?(post|rev|r)[-_.]?N?
+  if (i + 1 < s.size() && s[i] == '-' && digit(i + 1)) {
+    ++i;
+    v.has_post = true;
+    v.post = number();
+  } else {
+    std::size_t k = sep(i) ? i + 1 : i;
+    for (std::string_view w : {"post", "rev", "r"}) {
+      if (!word(k, w)) continue;
+      i = k + w.size();
+      v.has_post = true;
+      std::size_t m = sep(i) && digit(i + 1) ? i + 1 : i;
+      if (digit(m)) {
+        i = m;
+        v.post = number();
+      } else {
+        v.post = "0";
+      }
+      break;
+    }
+  }
+  // development release: [-_.]?dev[-_.]?N?
+  {
+    std::size_t k = sep(i) ? i + 1 : i;
+    if (word(k, "dev")) {
+      i = k + 3;
+      v.has_dev = true;
+      std::size_t m = sep(i) && digit(i + 1) ? i + 1 : i;
+      if (digit(m)) {
+        i = m;
+        v.dev = number();
+      } else {
+        v.dev = "0";
+      }
+    }
+  }
+  // local version: +[a-z0-9]+([-_.][a-z0-9]+)*
+  if (i < s.size() && s[i] == '+') {
+    ++i;
+    std::string seg;
+    for (; i <= s.size(); ++i) {
+      char c = i < s.size() ? s[i] : '.';
+      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+        seg += c;
+        continue;
+      }
+      if (c != '.' && c != '-' && c != '_') return std::nullopt;
+      if (seg.empty()) return std::nullopt;
+      v.local.push_back(seg);
+      seg.clear();
+      if (i == s.size()) break;
+    }
+    i = s.size();
+  }
+  if (i != s.size()) return std::nullopt;
+  return v;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> normalise_pep440(std::string_view in) {
+  auto v = parse_pep440(in);
+  if (!v) return std::nullopt;
+  std::string out = v->epoch == "0" ? "" : v->epoch + "!";
+  for (std::size_t k = 0; k < v->release.size(); ++k) out += (k ? "." : "") + v->release[k];
+  if (v->pre) out += (v->pre == 'c' ? std::string("rc") : std::string(1, v->pre)) + v->pre_n;
+  if (v->has_post) out += ".post" + v->post;
+  if (v->has_dev) out += ".dev" + v->dev;
+  if (!v->local.empty()) {
+    out += "+";
+    for (std::size_t k = 0; k < v->local.size(); ++k) {
+      auto seg = v->local[k];
+      if (all_digits(seg)) {
+        auto nz = seg.find_first_not_of('0');
+        seg = nz == std::string::npos ? "0" : seg.substr(nz);
+      }
+      out += (k ? "." : "") + seg;
+    }
+  }
+  return out;
+}
+
+bool is_pep440(std::string_view v) { return parse_pep440(v).has_value(); }
+
+std::optional<int> compare_pep440(std::string_view a, std::string_view b) {
+  auto x = parse_pep440(a), y = parse_pep440(b);
+  if (!x || !y) return std::nullopt;
+  if (int c = compare_digits(x->epoch, y->epoch)) return c;
+  // the release without trailing zeros ("1.0" == "1.0.0")
+  auto trimmed = [](std::vector<std::string> r) {
+    while (r.size() > 1 && r.back() == "0") r.pop_back();
+    return r;
+  };
+  auto rx = trimmed(x->release), ry = trimmed(y->release);
+  for (std::size_t k = 0; k < std::max(rx.size(), ry.size()); ++k) {
+    if (k >= rx.size()) return -1;
+    if (k >= ry.size()) return 1;
+    if (int c = compare_digits(rx[k], ry[k])) return c;
+  }
+  // pre-release: a dev release of the final version (no pre, no post) sorts before every
+  // pre-release; a version without a pre-release after every one.
+  auto pre_rank = [](const Pep440& v) {
+    if (!v.pre && !v.has_post && v.has_dev) return 0;
+    if (!v.pre) return 4;
+    return v.pre == 'a' ? 1 : v.pre == 'b' ? 2 : 3;
+  };
+  if (int px = pre_rank(*x), py = pre_rank(*y); px != py) return px < py ? -1 : 1;
+  if (x->pre)
+    if (int c = compare_digits(x->pre_n, y->pre_n)) return c;
+  // post-release: none sorts first
+  if (x->has_post != y->has_post) return x->has_post ? 1 : -1;
+  if (x->has_post)
+    if (int c = compare_digits(x->post, y->post)) return c;
+  // development release: none sorts last
+  if (x->has_dev != y->has_dev) return x->has_dev ? -1 : 1;
+  if (x->has_dev)
+    if (int c = compare_digits(x->dev, y->dev)) return c;
+  // local version: none sorts first; segments in order, a number above any letters, letters in
+  // lexical order; a shorter version that is a prefix sorts first
+  for (std::size_t k = 0; k < std::max(x->local.size(), y->local.size()); ++k) {
+    if (k >= x->local.size()) return -1;
+    if (k >= y->local.size()) return 1;
+    const auto &sx = x->local[k], &sy = y->local[k];
+    bool nx = all_digits(sx), ny = all_digits(sy);
+    if (nx != ny) return nx ? 1 : -1;
+    if (nx) {
+      auto strip = [](const std::string& d) {
+        auto nz = d.find_first_not_of('0');
+        return nz == std::string::npos ? std::string("0") : d.substr(nz);
+      };
+      if (int c = compare_digits(strip(sx), strip(sy))) return c;
+    } else if (int c = sx.compare(sy)) {
+      return c < 0 ? -1 : 1;
+    }
+  }
+  return 0;
+}
+
 std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b) {
   auto base = ecosystem.substr(0, ecosystem.find(':'));
   if (base == "Go" || base == "SEMVER" || base == "npm" || base == "crates.io")
     return compare_semver(a, b);
+  if (base == "PyPI") return compare_pep440(a, b);
   if (base == "Debian" || base == "Ubuntu" || base == "debian") return compare_dpkg(a, b);
   if (base == "Alpine" || base == "Wolfi" || base == "Chainguard") return compare_apk(a, b);
   if (base == "Red Hat" || base == "Rocky Linux" || base == "AlmaLinux" || base == "openSUSE" ||

@@ -28,6 +28,14 @@ bool is_apk_version(std::string_view v);
 int rpmvercmp(std::string_view a, std::string_view b);
 int compare_rpm(std::string_view a, std::string_view b);
 
+// PEP 440 (Python packages, as pip and the packaging library order them): [N!]N(.N)*[{a|b|rc}N]
+// [.postN][.devN][+local], with the spellings PEP 440 normalises (alpha, beta, c, pre, preview,
+// rev, r, -N, separators, a leading v, upper case). nullopt when either is not a PEP 440 version.
+std::optional<int> compare_pep440(std::string_view a, std::string_view b);
+bool is_pep440(std::string_view v);
+// The normalised form ("1.0-RC1" -> "1.0rc1"); nullopt when it is not a PEP 440 version.
+std::optional<std::string> normalise_pep440(std::string_view v);
+
 // Comparison by ecosystem name as OSV spells it ("Go", "Debian", "Debian:12", ...).
 // nullopt for an ecosystem airheal cannot order, or versions that ecosystem rejects.
 std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b);

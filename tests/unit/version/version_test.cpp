@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/subprocess.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -223,4 +224,74 @@ TEST_CASE(
     CHECK(version::compare_rpm(all[i].first, all[i].second) == oracle[i]);
   }
   CHECK(version::compare("Rocky Linux:8", "1:1.1.1k-7.el8_6", "1:1.1.1k-12.el8_9") == -1);
+}
+
+namespace {
+std::vector<std::string> pep440_lines(const std::string& file) {
+  std::ifstream in(std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/version-vectors/pep440/" + file);
+  REQUIRE(in);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("PEP 440 ordering agrees with the packaging library's own vectors", "[version][pep440]") {
+  auto versions = pep440_lines("versions.txt");
+  REQUIRE(versions.size() == 92);
+  for (std::size_t i = 0; i < versions.size(); ++i)
+    for (std::size_t j = 0; j < versions.size(); ++j) {
+      INFO(versions[i] << " vs " << versions[j]);
+      auto c = version::compare_pep440(versions[i], versions[j]);
+      REQUIRE(c);
+      CHECK(*c == (i < j ? -1 : i > j ? 1 : 0));
+    }
+  for (const auto& line : pep440_lines("normalized.txt")) {
+    auto tab = line.find('\t');
+    REQUIRE(tab != std::string::npos);
+    INFO(line);
+    CHECK(version::normalise_pep440(line.substr(0, tab)) == line.substr(tab + 1));
+    CHECK(version::compare_pep440(line.substr(0, tab), line.substr(tab + 1)) == 0);
+  }
+  for (const auto& bad : pep440_lines("invalid.txt")) {
+    INFO(bad);
+    CHECK_FALSE(version::is_pep440(bad));
+    CHECK_FALSE(version::compare_pep440(bad, "1.0"));
+  }
+  CHECK(version::compare("PyPI", "2.31.0", "2.32.0") == -1);
+  CHECK(version::compare_pep440("1.0", "1.0.0.0") == 0);
+  CHECK(version::compare_pep440("1.0.99999999999999999999999", "1.0.100000000000000000000000") ==
+        -1);
+}
+
+TEST_CASE("PEP 440 ordering agrees with Debian's python3-packaging", "[version][pep440]") {
+  if (!std::filesystem::exists("/usr/bin/python3"))
+    FAIL("/usr/bin/python3 is needed (scripts/setup.sh installs python3-packaging)");
+  // Every vector, the GitHub advisories' PyPI versions, and spellings the normaliser must accept.
+  auto versions = pep440_lines("versions.txt");
+  for (auto v : {"2.31.0", "2.32.0", "0.9", "1.0.0", "1.0-RC1", "1.0_post2", "v2.0.dev3", "2!0.1",
+                 "1.0+ubuntu1", "1.0+ubuntu.1", "1.0+1a", "41.0.0", "41.0.6", "3.0.0a1",
+                 "2023.7.22", "0.0.0"})
+    versions.push_back(v);
+  std::string input;
+  for (const auto& v : versions) input += v + "\n";
+  ProcessOptions o;
+  o.input = input;
+  auto r = run_process({"/usr/bin/python3", "-c",
+                        "import sys\nfrom packaging.version import Version\n"
+                        "vs=[Version(l) for l in sys.stdin.read().splitlines()]\n"
+                        "print(' '.join(str((a>b)-(a<b)) for a in vs for b in vs))\n"},
+                       o);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::istringstream is(r.out);
+  for (const auto& a : versions)
+    for (const auto& b : versions) {
+      int want = 2;
+      is >> want;
+      INFO(a << " vs " << b);
+      CHECK(version::compare_pep440(a, b) == want);
+    }
 }
