@@ -153,6 +153,19 @@ std::optional<Format> detect_format(std::string_view filename, std::string_view 
   return j.empty() ? std::optional<Format>(Format::debian_tracker) : std::nullopt;
 }
 
+std::string package_key(std::string_view ecosystem, std::string_view name) {
+  if (ecosystem.substr(0, ecosystem.find(':')) != "PyPI") return std::string(name);
+  std::string out;  // re.sub(r"[-_.]+", "-", name).lower()
+  bool run = false;
+  for (char c : name) {
+    bool sep = c == '-' || c == '_' || c == '.';
+    if (sep && !run) out += '-';
+    if (!sep) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    run = sep;
+  }
+  return out;
+}
+
 Result<Advisory> parse_osv(std::string_view bytes, std::string_view name) {
   auto parsed = parse_limited(bytes, name, kOsvLimits);
   if (!parsed) return parsed.error();
@@ -193,7 +206,9 @@ Result<Advisory> parse_osv(std::string_view bytes, std::string_view name) {
     for (const auto& aff : j["affected"]) {
       if (auto msg = check_affected(aff, i++); !msg.empty()) return bad(name, a.id + ": " + msg);
       if (!aff.contains("package")) continue;  // GIT-only entries have no package to match
-      a.affected.push_back(Affected{aff["package"]["ecosystem"], aff["package"]["name"], aff});
+      const auto& eco = aff["package"]["ecosystem"].get_ref<const std::string&>();
+      a.affected.push_back(
+          Affected{eco, package_key(eco, aff["package"]["name"].get<std::string>()), aff});
     }
   }
   a.document = std::move(j);

@@ -43,6 +43,10 @@ std::optional<Format> detect_format(std::string_view filename, std::string_view 
 
 Result<std::vector<Advisory>> parse(Format format, std::string_view bytes, std::string_view name);
 Result<Advisory> parse_osv(std::string_view bytes, std::string_view name);
+// The name a package is matched by in ECOSYSTEM: for PyPI the PEP 503 normalised name (lower
+// case, runs of "-", "_" and "." as one "-": "PyYAML" and "pyyaml", "Jinja2" and "jinja2" are one
+// project); other ecosystems' names as they are.
+std::string package_key(std::string_view ecosystem, std::string_view name);
 Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::string_view name);
 Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::string_view name);
 // CSAF 2.0 (advisory/csaf.cpp): one advisory per vulnerability, products resolved through the

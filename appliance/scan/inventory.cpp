@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "advisory/advisory.hpp"
 #include "scan/binary.hpp"
 #include "scan/pkgdb.hpp"
 
@@ -307,19 +308,22 @@ ImageInventory merge(const std::vector<std::string>& digests,
         }
         if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
       }
-    } else if (rec.kind == "node-package") {
-      // An installed npm package (node_modules/NAME/package.json), unless an OS package owns it.
+    } else if (rec.kind == "node-package" || rec.kind == "python-package") {
+      // An installed npm package (node_modules/NAME/package.json) or Python distribution
+      // (site-packages/NAME-VERSION.dist-info/METADATA, .egg-info), unless an OS package owns it.
       if (owned.count(path) || !rec.data.is_array()) continue;
+      bool npm = rec.kind == "node-package";
       for (const auto& d : rec.data) {
         Component c;
-        c.type = "node-package";
-        c.ecosystem = "npm";
-        c.name = c.source = d.value("name", "");
+        c.type = rec.kind;
+        c.ecosystem = npm ? "npm" : "PyPI";
+        c.name = c.source = advisory::package_key(c.ecosystem, d.value("name", ""));
         c.version = c.source_version = d.value("version", "");
         c.layer = layer_of(placed.layer);
         c.location = path;
         auto slash = c.name.find('/');
-        c.purl = !c.name.empty() && c.name[0] == '@' && slash != std::string::npos
+        c.purl = !npm ? "pkg:pypi/" + purl_encode(c.name)
+                 : !c.name.empty() && c.name[0] == '@' && slash != std::string::npos
                      ? "pkg:npm/" + purl_encode(c.name.substr(0, slash)) + "/" +
                            purl_encode(c.name.substr(slash + 1))
                      : "pkg:npm/" + purl_encode(c.name);

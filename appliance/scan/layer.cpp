@@ -37,9 +37,10 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
     for (const auto& d : deps) a.push_back(d.to_json());
     return a;
   }
-  if (kind == "node-package") {
+  if (kind == "node-package" || kind == "python-package") {
     std::vector<std::string> local;
-    auto d = parse_node_package(bytes, local);
+    auto d = kind == "node-package" ? parse_node_package(bytes, local)
+                                    : parse_python_metadata(bytes, local);
     for (const auto& p : local) problems.push_back(path + ": " + p);
     auto a = nlohmann::json::array();
     if (d) a.push_back(d->to_json());
@@ -104,7 +105,8 @@ std::string classify_path(const std::string& p) {
   if (p.starts_with(info) && p.ends_with(".list") && p.find('/', info.size()) == std::string::npos)
     return "dpkg-list";
   if (auto k = lockfile_kind(p); !k.empty()) return k;
-  return node_package_path(p) ? "node-package" : std::string();
+  if (node_package_path(p)) return "node-package";
+  return python_package_path(p) ? "python-package" : std::string();
 }
 
 namespace {

@@ -19,7 +19,7 @@
 namespace airheal::scan {
 
 // Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
-// 2: go.mod and package-lock.json; 3: installed npm packages, rpm file lists
+// 2: go.mod and package-lock.json; 3: installed npm and Python packages, rpm file lists
 inline constexpr int kLayerParserVersion = 3;
 
 struct LayerFile {

@@ -1,5 +1,6 @@
 #include "scan/lockfile.hpp"
 
+#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -173,6 +174,59 @@ std::optional<LockedDependency> parse_node_package(const std::string& text,
     if (c <= ' ' || c == 0x7f || c == '\\' || c == ':') ok = false;
   if (!ok) {
     problems.push_back("package.json has an implausible name or version; not read");
+    return std::nullopt;
+  }
+  return LockedDependency{name, version, false};
+}
+
+bool python_package_path(const std::string& path) {
+  auto in_packages = [](std::string_view dir) {
+    auto slash = dir.rfind('/');
+    auto last = slash == std::string_view::npos ? dir : dir.substr(slash + 1);
+    return last == "site-packages" || last == "dist-packages";
+  };
+  std::string_view p = path;
+  auto slash = p.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  auto leaf = p.substr(slash + 1), dir = p.substr(0, slash);
+  if (leaf.size() > 9 && leaf.ends_with(".egg-info")) return in_packages(dir);  // file form
+  auto ds = dir.rfind('/');
+  if (ds == std::string_view::npos) return false;
+  auto meta_dir = dir.substr(ds + 1);
+  if (!in_packages(dir.substr(0, ds))) return false;
+  return (leaf == "METADATA" && meta_dir.size() > 10 && meta_dir.ends_with(".dist-info")) ||
+         (leaf == "PKG-INFO" && meta_dir.size() > 9 && meta_dir.ends_with(".egg-info"));
+}
+
+std::optional<LockedDependency> parse_python_metadata(const std::string& text,
+                                                      std::vector<std::string>& problems) {
+  if (text.size() > (1u << 20)) {
+    problems.push_back("metadata larger than 1 MiB; not read");
+    return std::nullopt;
+  }
+  std::string name, version;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto nl = text.find('\n', at);
+    auto line =
+        std::string_view(text).substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? text.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the headers end; the description follows
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    auto key = line.substr(0, colon);
+    auto value = trim(std::string(line.substr(colon + 1)));
+    if (key == "Name" && name.empty()) name = value;
+    if (key == "Version" && version.empty()) version = value;
+  }
+  bool ok = !name.empty() && name.size() <= 200 && !version.empty() && version.size() <= 200;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') ok = false;
+  for (unsigned char c : version)
+    if (c <= ' ' || c == 0x7f) ok = false;
+  if (!ok) {
+    problems.push_back("Python metadata without a plausible Name and Version; not read");
     return std::nullopt;
   }
   return LockedDependency{name, version, false};

@@ -32,6 +32,16 @@ bool node_package_path(const std::string& path);
 std::optional<LockedDependency> parse_node_package(const std::string& text,
                                                    std::vector<std::string>& problems);
 
+// Is this image path an installed Python distribution's metadata, directly in a site-packages or
+// dist-packages folder: NAME-VERSION.dist-info/METADATA, NAME-VERSION.egg-info/PKG-INFO, or an
+// NAME-VERSION.egg-info file (the older single-file form)?
+bool python_package_path(const std::string& path);
+
+// Core metadata (METADATA, PKG-INFO): the "Name" and "Version" headers before the first blank
+// line (nullopt, with a problem appended, when either is missing or implausible). 1 MiB at most.
+std::optional<LockedDependency> parse_python_metadata(const std::string& text,
+                                                      std::vector<std::string>& problems);
+
 // go.mod: the require directives (single-line and blocks); replace directives that point a module
 // elsewhere are applied (a replacement with a version pins that version; a local path drops the
 // module, since its source is in the tree, not a version). Problems are appended to PROBLEMS.

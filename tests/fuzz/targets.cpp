@@ -114,10 +114,20 @@ void lockfiles(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
   std::string text(view(d + 1, n - 1));
   std::vector<std::string> problems;
-  if (d[0] % 2)
-    (void)scan::parse_package_lock(text, problems);
-  else
-    (void)scan::parse_go_mod(text, problems);
+  switch (d[0] % 4) {
+    case 0:
+      (void)scan::parse_go_mod(text, problems);
+      break;
+    case 1:
+      (void)scan::parse_package_lock(text, problems);
+      break;
+    case 2:  // an installed npm package's package.json
+      (void)scan::parse_node_package(text, problems);
+      break;
+    default:  // an installed Python distribution's METADATA / PKG-INFO
+      (void)scan::parse_python_metadata(text, problems);
+      break;
+  }
 }
 
 void digests(const std::uint8_t* d, std::size_t n) { (void)Digest::parse(view(d, n)); }

@@ -93,7 +93,14 @@ TEST_CASE("OSV evaluation follows the spec's event walk", "[advisory][osv]") {
   json pypi{{"package", {{"ecosystem", "PyPI"}, {"name", "x"}}},
             {"ranges", json::array({{{"type", "ECOSYSTEM"},
                                      {"events", {{{"introduced", "0"}}, {{"fixed", "1.0"}}}}}})}};
-  CHECK(osv_evaluate(pypi, "PyPI", "0.9") == Verdict::unknown);
+  CHECK(osv_evaluate(pypi, "PyPI", "0.9") == Verdict::affected);  // PEP 440 order
+  CHECK(osv_evaluate(pypi, "PyPI", "1.0rc1") == Verdict::affected);
+  CHECK(osv_evaluate(pypi, "PyPI", "1.0.post1") == Verdict::not_affected);
+  CHECK(osv_evaluate(pypi, "PyPI", "not a version") == Verdict::unknown);
+  json maven{{"package", {{"ecosystem", "Maven"}, {"name", "x:y"}}},
+             {"ranges", json::array({{{"type", "ECOSYSTEM"},
+                                      {"events", {{{"introduced", "0"}}, {{"fixed", "1.0"}}}}}})}};
+  CHECK(osv_evaluate(maven, "Maven", "0.9") == Verdict::unknown);  // no Maven ordering yet
 }
 
 TEST_CASE("OSV evaluation of a real record (GO-2024-2916, harbor)", "[advisory][osv]") {

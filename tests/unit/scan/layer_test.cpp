@@ -204,3 +204,37 @@ TEST_CASE("Installed npm packages are components unless an OS package owns their
     reported = reported || p.find("@scope/broken/package.json") != std::string::npos;
   CHECK(reported);
 }
+
+TEST_CASE("Installed Python distributions are components unless an OS package owns them",
+          "[scan][layer][pypi]") {
+  // requests 2.28.1's core metadata as Debian 12's python3-requests ships it, at its Debian path
+  // (owned by the package's file list, as dpkg records it) and in an application's virtualenv.
+  auto metadata = fs::read_file(
+      test::source_dir() / "tests/data/pypi/requests-2.28.1.egg-info/PKG-INFO", 1 << 20);
+  REQUIRE(metadata);
+  test::TempDir dir;
+  auto l1 = dir.path() / "l1.tar";
+  test::write_tar(
+      l1, {RawEntry("etc/os-release", kOsRelease),
+           RawEntry("var/lib/dpkg/status", status_para("python3-requests", "2.28.1+dfsg-1")),
+           RawEntry("var/lib/dpkg/info/python3-requests.list",
+                    "/usr/lib/python3/dist-packages/requests-2.28.1.egg-info\n"
+                    "/usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO\n"),
+           RawEntry("usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO", *metadata),
+           RawEntry("srv/app/.venv/lib/python3.11/site-packages/requests-2.28.1.egg-info/PKG-INFO",
+                    *metadata),
+           RawEntry("srv/app/.venv/lib/python3.11/site-packages/PyYAML-5.3.1.egg-info",
+                    "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.3.1\n")});
+  auto a = read(l1);
+  auto inv = scan::merge({"sha256:a"}, {&a});
+  std::map<std::string, scan::Component> py;
+  for (const auto& c : inv.components)
+    if (c.type == "python-package") py[c.name] = c;
+  REQUIRE(py.size() == 2);
+  CHECK(py["requests"].location ==
+        "srv/app/.venv/lib/python3.11/site-packages/requests-2.28.1.egg-info/PKG-INFO");
+  CHECK(py["requests"].ecosystem == "PyPI");
+  CHECK(py["requests"].purl == "pkg:pypi/requests@2.28.1");
+  CHECK(py["pyyaml"].version == "5.3.1");  // PEP 503 name
+  CHECK(py["pyyaml"].purl == "pkg:pypi/pyyaml@5.3.1");
+}

@@ -184,3 +184,45 @@ TEST_CASE("Installed npm packages: node_modules manifests, scoped and nested, no
   CHECK_FALSE(scan::parse_node_package("{\"name\": \"x\", \"version\": \"1.0.0\", \"a\": " + deep,
                                        problems));
 }
+
+TEST_CASE("Installed Python distributions: dist-info and egg-info metadata in site-packages",
+          "[scan][lockfile][pypi]") {
+  using namespace airheal;
+  for (auto p : {"usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO",
+                 "app/.venv/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA",
+                 "usr/lib/python3/dist-packages/PyYAML-5.3.1.egg-info",
+                 "usr/local/lib/python3.11/site-packages/Jinja2-3.1.2.dist-info/METADATA"}) {
+    INFO(p);
+    CHECK(scan::python_package_path(p));
+    CHECK(scan::classify_path(p) == "python-package");
+  }
+  for (auto p :
+       {"usr/lib/python3/dist-packages/requests/__init__.py",
+        "usr/lib/python3/dist-packages/requests-2.28.1.egg-info/RECORD",
+        "usr/lib/python3/dist-packages/x/y-1.0.dist-info/METADATA",
+        "srv/requests-2.31.0.dist-info/METADATA", "usr/lib/python3/dist-packages/.egg-info"}) {
+    INFO(p);
+    CHECK_FALSE(scan::python_package_path(p));
+  }
+  std::vector<std::string> problems;
+  auto text = fs::read_file(
+      test::source_dir() / "tests/data/pypi/requests-2.28.1.egg-info/PKG-INFO", 1 << 20);
+  REQUIRE(text);
+  auto real = scan::parse_python_metadata(*text, problems);
+  REQUIRE(real);
+  CHECK(real->name == "requests");
+  CHECK(real->version == "2.28.1");
+  CHECK(problems.empty());
+  // Headers end at the first blank line: a "Version:" in the description is not the version.
+  auto later = scan::parse_python_metadata("Name: x\r\n\r\nVersion: 9\n", problems);
+  CHECK_FALSE(later);
+  for (auto bad : {"", "Name: \nVersion: 1.0\n", "Name: a b\nVersion: 1.0\n",
+                   "Name: x\nVersion: 1 0\n", "no headers at all"}) {
+    INFO(bad);
+    problems.clear();
+    CHECK_FALSE(scan::parse_python_metadata(bad, problems));
+    CHECK(problems.size() == 1);
+  }
+  problems.clear();
+  CHECK_FALSE(scan::parse_python_metadata(std::string(2 << 20, 'x'), problems));
+}

@@ -317,3 +317,38 @@ TEST_CASE("Installed npm packages match GitHub's advisories in npm's semver orde
   REQUIRE(fs.size() == 1);
   CHECK(fs[0].fixed == "0.2.4");
 }
+
+TEST_CASE(
+    "Installed Python distributions match GitHub's advisories in PEP 440 order, by PEP 503 name",
+    "[scan][match][pypi]") {
+  AdvisoryDb db;
+  std::vector<advisory::Advisory> all;
+  for (auto f : {"GHSA-j8r2-6x86-q33q.json", "GHSA-8q59-q68h-6hv4.json"}) {
+    auto a = advisory::parse_osv(data_file(std::string("pypi/ghsa/") + f), f);
+    REQUIRE(a);
+    all.push_back(*a);
+  }
+  db.load("pypi", all);
+  scan::ImageInventory inv;
+  auto comp = [](const std::string& name, const std::string& version) {
+    scan::Component c;
+    c.type = "python-package";
+    c.ecosystem = "PyPI";
+    c.name = c.source = name;
+    c.version = c.source_version = version;
+    c.location = "srv/app/.venv/lib/python3.11/site-packages/" + name + ".dist-info/METADATA";
+    return c;
+  };
+  inv.components = {comp("requests", "2.28.1"), comp("pyyaml", "5.3.1"), comp("requests", "2.31.0"),
+                    comp("pyyaml", "5.4")};
+  std::vector<scan::Finding> fs;
+  db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+  std::map<std::size_t, std::string> by;
+  for (const auto& f : fs) by[f.component] = f.advisory_id + " " + f.fixed;
+  CHECK(by == std::map<std::size_t, std::string>{{0, "GHSA-j8r2-6x86-q33q 2.31.0"},
+                                                 {1, "GHSA-8q59-q68h-6hv4 5.4"}});
+  CHECK(advisory::package_key("PyPI", "PyYAML") == "pyyaml");
+  CHECK(advisory::package_key("PyPI", "zope.interface") == "zope-interface");
+  CHECK(advisory::package_key("PyPI", "a__b-.c") == "a-b-c");
+  CHECK(advisory::package_key("npm", "PyYAML") == "PyYAML");
+}
