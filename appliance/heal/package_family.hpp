@@ -75,6 +75,41 @@ struct FamilyPlan {
   std::vector<std::string> notes;            // Plan::notes
 };
 
+// The findings of one source package (Debian source, apk origin, source rpm): the highest fixed
+// version any of them names, in the family's ordering, and their advisory ids.
+struct SourceNeed {
+  std::string fixed;
+  std::set<std::string> ids;
+};
+
+class PackageFamily;
+// INPUT's findings by source (the package's own name when a finding names no source); findings
+// outside FAMILY's database paths go straight to OUT.deferred.
+std::map<std::string, SourceNeed> findings_by_source(const PackageFamily& family,
+                                                     const FamilyPlanInput& input, FamilyPlan& out);
+// SOURCE's findings deferred in OUT with REASON, naming the builds a snapshot must bring.
+void defer_source(FamilyPlan& out, const std::string& source, const SourceNeed& need,
+                  const std::string& reason, const std::vector<std::string>& missing);
+
+// The image's package database as READ (ImageFiles -> Result<Db>) gives it, through IO.
+template <class Db, class Read>
+Result<Db> image_database(PlanSources& io, Read read) {
+  if (!io.image) return make_error(Errc::not_found, "no package database reader");
+  auto image = io.image();
+  if (!image) return image.error();
+  return read(*image);
+}
+
+// Each imported package's own metadata (PlanSources::package_metadata) as a JSON object; a
+// package it cannot read is left out with a warning.
+std::vector<std::pair<const ImportedContent*, nlohmann::json>> imported_metadata(
+    const FamilyPlanInput& input, PlanSources& io);
+
+// FILE placed in a local repository folder DIR as NAME (hard-linked, or copied across file
+// systems), read-only.
+Status place_in_repository(const std::filesystem::path& file, const std::filesystem::path& dir,
+                           const std::string& name);
+
 class PackageFamily {
  public:
   virtual ~PackageFamily() = default;

@@ -172,30 +172,7 @@ TEST_CASE("Alpine images are healed with apk and by files from rebuilt 3.10.9 pa
         std::string::npos);
   CHECK(fsys::exists(outbox / "repo" / "x86_64" / "APKINDEX.tar.gz"));
   CHECK(fsys::exists(outbox / "repo" / "x86_64" / "libssl1.1-1.1.1k-r0.apk"));
-  run_ok({"env",
-          "--chdir=" + outbox.string(),
-          "buildah",
-          "--root",
-          (a.tmp / "buildah-root").string(),
-          "--runroot",
-          (a.tmp / "buildah-run").string(),
-          "--storage-driver",
-          "vfs",
-          "bud",
-          "--quiet",
-          "--runtime",
-          "runc",
-          "--network",
-          "none",
-          "--tls-verify=false",
-          "--layers=false",
-          "-f",
-          "Containerfile",
-          "-t",
-          "localhost/alpine-by-hand:1",
-          "--build-arg",
-          "REGISTRY=" + a.reg(),
-          "."});
+  buildah.build_outbox(outbox, a.reg(), "localhost/alpine-by-hand:1");
   auto bh = buildah.container("localhost/alpine-by-hand:1");
   CHECK(run_in(bh, {"apk", "info", "-v"}).find("libssl1.1-1.1.1k-r0\n") != std::string::npos);
 

@@ -246,30 +246,7 @@ TEST_CASE("rpm images are healed by their own dnf and, without rpm, through the 
   REQUIRE(repos);
   CHECK_THAT(*repos, Catch::Contains("[airheal-signed]") && Catch::Contains("gpgcheck=1"));
   CHECK(fsys::exists(outbox / "repo" / "repos.d" / "airheal.repo"));
-  run_ok({"env",
-          "--chdir=" + outbox.string(),
-          "buildah",
-          "--root",
-          (a.tmp / "buildah-root").string(),
-          "--runroot",
-          (a.tmp / "buildah-run").string(),
-          "--storage-driver",
-          "vfs",
-          "bud",
-          "--quiet",
-          "--runtime",
-          "runc",
-          "--network",
-          "none",
-          "--tls-verify=false",
-          "--layers=false",
-          "-f",
-          "Containerfile",
-          "-t",
-          "localhost/rocky-by-hand:1",
-          "--build-arg",
-          "REGISTRY=" + a.reg(),
-          "."});
+  buildah.build_outbox(outbox, a.reg(), "localhost/rocky-by-hand:1");
   auto bh = buildah.container("localhost/rocky-by-hand:1");
   CHECK(run_in(bh, {"rpm", "-q", "libgreet", "greet-data"}) ==
         "libgreet-1.1-1.el9.noarch\ngreet-data-1.1-1.el9.noarch\n");

@@ -84,6 +84,34 @@ std::string BuildahCli::container(const std::string& from) const {
   return c.substr(0, c.find_last_not_of("\n ") + 1);
 }
 
+void BuildahCli::build_outbox(const std::filesystem::path& dir, const std::string& registry,
+                              const std::string& tag) const {
+  run_ok({"env",
+          "--chdir=" + dir.string(),
+          "buildah",
+          "--root",
+          (work / "buildah-root").string(),
+          "--runroot",
+          (work / "buildah-run").string(),
+          "--storage-driver",
+          "vfs",
+          "bud",
+          "--quiet",
+          "--runtime",
+          "runc",
+          "--network",
+          "none",
+          "--tls-verify=false",
+          "--layers=false",
+          "-f",
+          "Containerfile",
+          "-t",
+          tag,
+          "--build-arg",
+          "REGISTRY=" + registry,
+          "."});
+}
+
 heal::ImageFiles image_in_memory(std::map<std::string, std::string> contents) {
   std::map<std::string, scan::FinalFile> files;
   for (const auto& [path, data] : contents)

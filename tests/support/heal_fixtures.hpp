@@ -44,6 +44,10 @@ struct BuildahCli {
   std::filesystem::path work;
   ProcessResult operator()(std::vector<std::string> args) const;  // must succeed
   std::string container(const std::string& from) const;  // buildah from (registry over http)
+  // An advisory-mode outbox (DIR: its Containerfile and repo/) built by hand as its comment says:
+  // buildah bud --network none with REGISTRY as the build argument, tagged TAG.
+  void build_outbox(const std::filesystem::path& dir, const std::string& registry,
+                    const std::string& tag) const;
 };
 
 // An image's files held in memory: PATH -> content.

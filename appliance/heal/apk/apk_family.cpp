@@ -176,15 +176,7 @@ Result<ToolInstall> ApkFamily::tool_install(const Plan& plan,
   if (ec) return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
   std::vector<std::string> records;
   for (const auto& fp : packages) {
-    auto to = dir / fp.file_name;
-    fsys::remove(to, ec);
-    fsys::create_hard_link(fp.file, to, ec);
-    if (ec) fsys::copy_file(fp.file, to, fsys::copy_options::overwrite_existing, ec);
-    if (ec)
-      return make_error(Errc::io_error, "cannot place " + fp.file_name +
-                                            " in the local repository: " + ec.message());
-    fsys::permissions(
-        to, fsys::perms::owner_read | fsys::perms::group_read | fsys::perms::others_read, ec);
+    if (auto st = place_in_repository(fp.file, dir, fp.file_name); !st) return st.error();
     records.push_back(fp.metadata);
   }
   if (auto st = write_apkindex(dir / "APKINDEX.tar.gz", records, now); !st) return st.error();
@@ -282,61 +274,20 @@ Result<ApkDatabase> ApkFamily::read_database(const ImageFiles& image) {
 // with the missing build named.
 FamilyPlan ApkFamily::plan(const FamilyPlanInput& input, PlanSources& io) const {
   FamilyPlan out;
-  struct Need {
-    std::string fixed;
-    std::set<std::string> ids;
-  };
-  std::map<std::string, Need> origins;
-  for (const auto& f : input.findings) {
-    auto id = f["advisory"].get<std::string>();
-    auto location = f["location"].get<std::string>();
-    if (location != "lib/apk/db/installed" && location != "usr/lib/apk/db/installed") {
-      out.deferred.insert(id);
-      continue;
-    }
-    auto fixed = f["fixed"].get<std::string>();
-    auto source = f.value("source", std::string());
-    if (source.empty()) source = f.value("package", std::string());
-    auto& need = origins[source];
-    if (need.fixed.empty() || version::compare_apk(fixed, need.fixed) > 0) need.fixed = fixed;
-    need.ids.insert(id);
-  }
+  auto origins = findings_by_source(*this, input, out);
   if (origins.empty()) return out;
-  auto defer = [&](const std::string& origin, const Need& need, const std::string& reason,
-                   const std::vector<std::string>& missing) {
-    out.deferred.insert(need.ids.begin(), need.ids.end());
-    std::string m;
-    for (const auto& x : missing) m += " " + x;
-    out.missing.push_back(origin + " " + need.fixed + ":" + m);
-    out.deferrals.push_back({{"source", origin},
-                             {"fixed", need.fixed},
-                             {"ids", need.ids},
-                             {"reason", reason},
-                             {"missing", missing}});
-  };
-  Result<ApkDatabase> db = make_error(Errc::not_found, "no package database reader");
-  if (io.image) {
-    auto image = io.image();
-    db = image ? read_database(*image) : Result<ApkDatabase>(image.error());
-  }
+  auto db = image_database<ApkDatabase>(io, read_database);
   if (!db) {
     for (const auto& [origin, need] : origins)
-      defer(origin, need, "the image's apk database cannot be read: " + db.error().message, {});
+      defer_source(out, origin, need,
+                   "the image's apk database cannot be read: " + db.error().message, {});
     return out;
   }
   // The imported packages this image could take, each with whether its trust is established.
   std::vector<Candidate> pool;
-  for (const auto& c : *input.imported) {
-    auto text = io.package_metadata
-                    ? io.package_metadata(c.digest)
-                    : Result<std::string>(make_error(Errc::not_found, "no package reader"));
-    if (!text) {
-      spdlog::warn("imported package {} {} is not usable: {}", c.name, c.version,
-                   text.error().message);
-      continue;
-    }
-    auto meta = json::parse(*text, nullptr, false);
-    if (!meta.is_object() || !meta.contains("pkginfo")) continue;
+  for (const auto& [content, meta] : imported_metadata(input, io)) {
+    const auto& c = *content;
+    if (!meta.contains("pkginfo")) continue;
     auto info = apk::parse_pkginfo(meta.value("pkginfo", std::string()));
     if (!info || info->name != c.name || info->version != c.version) continue;
     if (info->arch != db->architecture && info->arch != "noarch") continue;
@@ -422,7 +373,7 @@ FamilyPlan ApkFamily::plan(const FamilyPlanInput& input, PlanSources& io) const 
       add[r.name] = {*best, ids, ""};
     }
     if (!any) {
-      defer(origin, need, "no installed package is built from " + origin, {});
+      defer_source(out, origin, need, "no installed package is built from " + origin, {});
       continue;
     }
     // What the picked builds depend on, satisfied by what stays installed, what is picked, or
@@ -479,11 +430,11 @@ FamilyPlan ApkFamily::plan(const FamilyPlanInput& input, PlanSources& io) const 
       }
     }
     if (!missing.empty()) {
-      defer(origin, need,
-            reason.empty() ? "no imported build of " + origin + " at " + need.fixed +
-                                 " or later for every installed package built from it"
-                           : reason,
-            missing);
+      defer_source(out, origin, need,
+                   reason.empty() ? "no imported build of " + origin + " at " + need.fixed +
+                                        " or later for every installed package built from it"
+                                  : reason,
+                   missing);
       continue;
     }
     for (auto& [n, pk] : add) chosen.emplace(n, pk);

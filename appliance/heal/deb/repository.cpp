@@ -4,6 +4,7 @@
 
 #include "core/digest.hpp"
 #include "core/fs.hpp"
+#include "heal/package_family.hpp"
 
 namespace airheal::heal::deb {
 namespace fsys = std::filesystem;
@@ -51,15 +52,7 @@ Status write_repository(const fsys::path& dir, const std::string& mount,
   for (const auto& p : packages) {
     auto name = deb_file_name(p.control);
     if (!name) return name.error();
-    auto to = dir / *name;
-    fsys::remove(to, ec);
-    fsys::create_hard_link(p.file, to, ec);
-    if (ec) fsys::copy_file(p.file, to, fsys::copy_options::overwrite_existing, ec);
-    if (ec)
-      return make_error(Errc::io_error,
-                        "cannot place " + *name + " in the local repository: " + ec.message());
-    fsys::permissions(
-        to, fsys::perms::owner_read | fsys::perms::group_read | fsys::perms::others_read, ec);
+    if (auto st = place_in_repository(p.file, dir, *name); !st) return st.error();
   }
   auto index = packages_index(packages);
   if (!index) return index.error();

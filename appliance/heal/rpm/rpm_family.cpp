@@ -242,68 +242,23 @@ Result<RpmDatabase> RpmFamily::read_database(const ImageFiles& image) {
 // exact same version), plus what those builds require that the image does not already provide.
 FamilyPlan RpmFamily::plan(const FamilyPlanInput& input, PlanSources& io) const {
   FamilyPlan out;
-  struct Need {
-    std::string fixed;
-    std::set<std::string> ids;
-  };
-  std::map<std::string, Need> sources;
-  for (const auto& f : input.findings) {
-    auto id = f["advisory"].get<std::string>();
-    auto location = f.value("location", std::string());
-    if (!location.ends_with("rpmdb.sqlite")) {
-      out.deferred.insert(id);
-      continue;
-    }
-    auto fixed = f.value("fixed", std::string());
-    if (fixed.empty()) {
-      out.deferred.insert(id);
-      continue;
-    }
-    auto source = f.value("source", std::string());
-    if (source.empty()) source = f.value("package", std::string());
-    auto& need = sources[source];
-    if (need.fixed.empty() || version::compare_rpm(fixed, need.fixed) > 0) need.fixed = fixed;
-    need.ids.insert(id);
-  }
+  auto sources = findings_by_source(*this, input, out);
   if (sources.empty()) return out;
-  auto defer = [&](const std::string& source, const Need& need, const std::string& reason,
-                   const std::vector<std::string>& missing) {
-    out.deferred.insert(need.ids.begin(), need.ids.end());
-    std::string m;
-    for (const auto& x : missing) m += " " + x;
-    out.missing.push_back(source + " " + need.fixed + ":" + m);
-    out.deferrals.push_back({{"source", source},
-                             {"fixed", need.fixed},
-                             {"ids", need.ids},
-                             {"reason", reason},
-                             {"missing", missing}});
-  };
-  Result<RpmDatabase> db = make_error(Errc::not_found, "no package database reader");
-  if (io.image) {
-    auto image = io.image();
-    db = image ? read_database(*image) : Result<RpmDatabase>(image.error());
-  }
+  auto db = image_database<RpmDatabase>(io, read_database);
   if (!db) {
     for (const auto& [source, need] : sources)
-      defer(source, need, "the image's rpm database cannot be used: " + db.error().message, {});
+      defer_source(out, source, need,
+                   "the image's rpm database cannot be used: " + db.error().message, {});
     return out;
   }
   std::set<std::string> arches{"noarch"};
   for (const auto& h : db->packages) arches.insert(h.arch);
   std::vector<Candidate> pool;
-  for (const auto& c : *input.imported) {
-    auto text = io.package_metadata
-                    ? io.package_metadata(c.digest)
-                    : Result<std::string>(make_error(Errc::not_found, "no package reader"));
-    if (!text) {
-      spdlog::warn("imported package {} {} is not usable: {}", c.name, c.version,
-                   text.error().message);
-      continue;
-    }
-    auto meta = json::parse(*text, nullptr, false);
-    if (!meta.is_object() || !meta.contains("evr")) continue;
+  for (const auto& [content, meta] : imported_metadata(input, io)) {
+    const auto& c = *content;
+    if (!meta.contains("evr")) continue;
     Candidate cand;
-    cand.content = &c;
+    cand.content = content;
     cand.name = meta.value("name", "");
     cand.evr = meta.value("evr", "");
     cand.arch = meta.value("arch", "");
@@ -373,7 +328,7 @@ FamilyPlan RpmFamily::plan(const FamilyPlanInput& input, PlanSources& io) const 
       add[key_of(h.name, h.arch)] = {*best, ids, ""};
     }
     if (!any) {
-      defer(source, need, "no installed package is built from " + source, {});
+      defer_source(out, source, need, "no installed package is built from " + source, {});
       continue;
     }
     // What the picked builds require, satisfied by what stays installed, what is picked, or
@@ -420,11 +375,11 @@ FamilyPlan RpmFamily::plan(const FamilyPlanInput& input, PlanSources& io) const 
       }
     }
     if (!missing.empty()) {
-      defer(source, need,
-            reason.empty() ? "no imported build of " + source + " at " + need.fixed +
-                                 " or later for every installed package built from it"
-                           : reason,
-            missing);
+      defer_source(out, source, need,
+                   reason.empty() ? "no imported build of " + source + " at " + need.fixed +
+                                        " or later for every installed package built from it"
+                                  : reason,
+                   missing);
       continue;
     }
     for (auto& [k, pk] : add) chosen.emplace(k, pk);
@@ -470,13 +425,7 @@ Result<ToolInstall> RpmFamily::tool_install(const Plan& plan,
     if (ec)
       return make_error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
     for (const auto* fp : list) {
-      auto to = dir / fp->file_name;
-      fsys::remove(to, ec);
-      fsys::create_hard_link(fp->file, to, ec);
-      if (ec) fsys::copy_file(fp->file, to, fsys::copy_options::overwrite_existing, ec);
-      if (ec)
-        return make_error(Errc::io_error, "cannot place " + fp->file_name +
-                                              " in the local repository: " + ec.message());
+      if (auto st = place_in_repository(fp->file, dir, fp->file_name); !st) return st.error();
       auto meta = json::parse(fp->metadata, nullptr, false);
       nevras.push_back(meta.is_object() ? meta.value("nevra", fp->name) : fp->name);
       auto inside = std::string(kRpmRepoMount) + "/" + group + "/" + fp->file_name;
