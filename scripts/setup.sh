@@ -16,8 +16,8 @@ PACKAGES=(
   rpm mmdebstrap golang-1.19-go python3-jsonschema zip
   # rpm heals: repodata for local repositories (createrepo_c) and dnf for rpm-image fixtures and heals
   createrepo-c dnf
-  # PEP 440 ordering oracle (the packaging library pip itself uses)
-  python3-packaging
+  # ordering oracles: PEP 440 (the packaging library pip itself uses), Maven's ComparableVersion
+  python3-packaging openjdk-17-jre-headless libmaven3-core-java
   # evidence reports: rendered in headless Chromium, printed to PDF (pdftotext) and read back by OCR
   chromium poppler-utils tesseract-ocr tesseract-ocr-eng
   # fuzzing: clang's libFuzzer with ASan/UBSan over the parsers of untrusted bytes (tests/fuzz)

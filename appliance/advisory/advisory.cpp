@@ -154,7 +154,13 @@ std::optional<Format> detect_format(std::string_view filename, std::string_view 
 }
 
 std::string package_key(std::string_view ecosystem, std::string_view name) {
-  if (ecosystem.substr(0, ecosystem.find(':')) != "PyPI") return std::string(name);
+  auto base = ecosystem.substr(0, ecosystem.find(':'));
+  if (base == "NuGet" || base == "Packagist") {
+    std::string out(name);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  }
+  if (base != "PyPI") return std::string(name);
   std::string out;  // re.sub(r"[-_.]+", "-", name).lower()
   bool run = false;
   for (char c : name) {

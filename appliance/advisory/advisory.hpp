@@ -45,7 +45,9 @@ Result<std::vector<Advisory>> parse(Format format, std::string_view bytes, std::
 Result<Advisory> parse_osv(std::string_view bytes, std::string_view name);
 // The name a package is matched by in ECOSYSTEM: for PyPI the PEP 503 normalised name (lower
 // case, runs of "-", "_" and "." as one "-": "PyYAML" and "pyyaml", "Jinja2" and "jinja2" are one
-// project); other ecosystems' names as they are.
+// project); NuGet ids and Packagist names in lower case (both registries treat names
+// case-insensitively: "Newtonsoft.Json" is "newtonsoft.json"); other ecosystems' names as they are
+// (Maven coordinates and gem names are case-sensitive).
 std::string package_key(std::string_view ecosystem, std::string_view name);
 Result<std::vector<Advisory>> parse_debian_tracker(std::string_view bytes, std::string_view name);
 Result<std::vector<Advisory>> parse_alpine_secdb(std::string_view bytes, std::string_view name);

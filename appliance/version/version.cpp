@@ -645,6 +645,10 @@ std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::
   if (base == "Go" || base == "SEMVER" || base == "npm" || base == "crates.io")
     return compare_semver(a, b);
   if (base == "PyPI") return compare_pep440(a, b);
+  if (base == "Maven") return compare_maven(a, b);
+  if (base == "NuGet") return compare_nuget(a, b);
+  if (base == "RubyGems") return compare_rubygems(a, b);
+  if (base == "Packagist") return compare_composer(a, b);
   if (base == "Debian" || base == "Ubuntu" || base == "debian") return compare_dpkg(a, b);
   if (base == "Alpine" || base == "Wolfi" || base == "Chainguard") return compare_apk(a, b);
   if (base == "Red Hat" || base == "Rocky Linux" || base == "AlmaLinux" || base == "openSUSE" ||

@@ -36,6 +36,26 @@ bool is_pep440(std::string_view v);
 // The normalised form ("1.0-RC1" -> "1.0rc1"); nullopt when it is not a PEP 440 version.
 std::optional<std::string> normalise_pep440(std::string_view v);
 
+// Maven (org.apache.maven.artifact.versioning.ComparableVersion of maven-artifact 3.8): items split
+// at '.', '-' and digit/letter switches; qualifiers alpha < beta < milestone < rc = cr < snapshot <
+// "" = ga = final = release < sp < any other (lexical), a/b/m before a digit meaning alpha/beta/
+// milestone; trailing zeros and empty qualifiers ignored. Every string is a Maven version; nullopt
+// only for empty or absurdly long ones.
+std::optional<int> compare_maven(std::string_view a, std::string_view b);
+
+// NuGet (NuGet.Versioning): up to four numbers, pre-release labels compared as SemVer 2.0 does
+// but case-insensitively, build metadata ignored. nullopt when either is not a NuGet version.
+std::optional<int> compare_nuget(std::string_view a, std::string_view b);
+
+// RubyGems (Gem::Version#<=>): runs of digits and of letters, '-' read as ".pre.", a letter run
+// (a pre-release) before any number, trailing zeros ignored. nullopt when either is not a gem
+// version.
+std::optional<int> compare_rubygems(std::string_view a, std::string_view b);
+
+// Packagist: PHP's version_compare after a leading v is dropped (what OSV's Packagist ranges
+// mean): dev < alpha = a < beta = b < RC = rc < a number < pl = p, other words before dev.
+std::optional<int> compare_composer(std::string_view a, std::string_view b);
+
 // Comparison by ecosystem name as OSV spells it ("Go", "Debian", "Debian:12", ...).
 // nullopt for an ecosystem airheal cannot order, or versions that ecosystem rejects.
 std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b);

@@ -351,4 +351,7 @@ TEST_CASE(
   CHECK(advisory::package_key("PyPI", "zope.interface") == "zope-interface");
   CHECK(advisory::package_key("PyPI", "a__b-.c") == "a-b-c");
   CHECK(advisory::package_key("npm", "PyYAML") == "PyYAML");
+  CHECK(advisory::package_key("NuGet", "Newtonsoft.Json") == "newtonsoft.json");
+  CHECK(advisory::package_key("Packagist", "Twig/Twig") == "twig/twig");
+  CHECK(advisory::package_key("Maven", "org.Foo:Bar") == "org.Foo:Bar");
 }
