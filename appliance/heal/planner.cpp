@@ -165,22 +165,23 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
           .push_back(
               {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
       installed_of[{location, f["package"].get<std::string>()}] = f.value("installed", "");
-    } else if (type == "node-package" || type == "python-package") {
-      // An installed npm package or Python distribution: found and matched; airheal does not yet
-      // replace it in place.
+    } else if (type == "node-package" || type == "python-package" || type == "maven") {
+      // An installed npm package, Python distribution or Java library: found and matched;
+      // airheal does not yet replace it in place.
       deferred.insert(id);
       auto package = f.value("package", std::string());
       p.deferrals.push_back(
           {{"source", package},
            {"fixed", fixed},
            {"ids", {id}},
-           {"reason",
-            std::string(type == "node-package" ? "the npm package" : "the Python package") +
-                " installed at /" + location + " (" + package + " " +
-                f.value("installed", std::string()) +
-                ") is not replaced in place by this version of airheal; the "
-                "application's owners must update it to " +
-                fixed + " or later"},
+           {"reason", std::string(type == "node-package" ? "the npm package"
+                                  : type == "maven"      ? "the Java library"
+                                                         : "the Python package") +
+                          " installed at /" + location + " (" + package + " " +
+                          f.value("installed", std::string()) +
+                          ") is not replaced in place by this version of airheal; the "
+                          "application's owners must update it to " +
+                          fixed + " or later"},
            {"missing", json::array()}});
     } else if (const auto* family = package_family_for_component(type)) {
       auto& slot = by_family[std::string(family->name())];

@@ -4,6 +4,7 @@
 
 #include "advisory/advisory.hpp"
 #include "scan/binary.hpp"
+#include "scan/java.hpp"
 #include "scan/pkgdb.hpp"
 
 namespace airheal::scan {
@@ -105,7 +106,8 @@ nlohmann::json Component::to_json() const {
   return {{"type", type},       {"ecosystem", ecosystem}, {"name", name},
           {"version", version}, {"source", source},       {"source_version", source_version},
           {"arch", arch},       {"license", license},     {"purl", purl},
-          {"layer", layer},     {"location", location},   {"files", files}};
+          {"layer", layer},     {"location", location},   {"files", files},
+          {"owner", owner}};
 }
 
 Component Component::from_json(const nlohmann::json& j) {
@@ -122,6 +124,7 @@ Component Component::from_json(const nlohmann::json& j) {
   c.layer = j.value("layer", "");
   c.location = j.value("location", "");
   c.files = j.value("files", std::size_t{0});
+  c.owner = j.value("owner", "");
   return c;
 }
 
@@ -244,20 +247,31 @@ ImageInventory merge(const std::vector<std::string>& digests,
   // application package among those files is part of the OS package (a Debian node-* package
   // bundles modules, often with backported fixes) and is matched as that package, not again by
   // its upstream version.
-  std::set<std::string> owned;
+  std::map<std::string, std::string> owned;  // path -> the OS package that owns it
   for (const auto& [path, placed] : records) {
     const auto& rec = *placed.record;
     if (!rec.data.is_array()) continue;
     if (rec.kind == "dpkg-list" || rec.kind == "md5sums") {
+      // var/lib/dpkg/info/NAME[:ARCH].list, status.d/NAME.md5sums, status.d/NAME/md5sums
+      std::string name = path.substr(path.rfind('/') + 1);
+      if (name == "md5sums") {
+        auto dir = path.substr(0, path.rfind('/'));
+        name = dir.substr(dir.rfind('/') + 1);
+      }
+      name = name.substr(0, name.find_first_of(".:"));
       for (const auto& f : rec.data)
-        if (f.is_string()) owned.insert(f.get<std::string>());
+        if (f.is_string()) owned.emplace(f.get<std::string>(), name);
     } else if (rec.kind == "apk" || rec.kind == "rpm") {
       for (const auto& pj : rec.data)
         if (pj.is_object() && pj.contains("files") && pj["files"].is_array())
           for (const auto& f : pj["files"])
-            if (f.is_string()) owned.insert(f.get<std::string>());
+            if (f.is_string()) owned.emplace(f.get<std::string>(), pj.value("name", ""));
     }
   }
+  auto owner_of = [&](const std::string& path) {
+    auto it = owned.find(path);
+    return it == owned.end() ? std::string() : it->second;
+  };
 
   for (const auto& [path, placed] : records) {
     const auto& rec = *placed.record;
@@ -311,7 +325,7 @@ ImageInventory merge(const std::vector<std::string>& digests,
     } else if (rec.kind == "node-package" || rec.kind == "python-package") {
       // An installed npm package (node_modules/NAME/package.json) or Python distribution
       // (site-packages/NAME-VERSION.dist-info/METADATA, .egg-info), unless an OS package owns it.
-      if (owned.count(path) || !rec.data.is_array()) continue;
+      if (!rec.data.is_array()) continue;
       bool npm = rec.kind == "node-package";
       for (const auto& d : rec.data) {
         Component c;
@@ -328,7 +342,25 @@ ImageInventory merge(const std::vector<std::string>& digests,
                            purl_encode(c.name.substr(slash + 1))
                      : "pkg:npm/" + purl_encode(c.name);
         c.purl += "@" + purl_encode(c.version);
+        c.owner = owner_of(path);
         if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
+      }
+    } else if (rec.kind == "java-archive") {
+      // Maven components of a .jar/.war/.ear, nested archives included ("app.jar!/BOOT-INF/...")
+      if (!rec.data.is_array()) continue;
+      for (const auto& d : rec.data) {
+        auto p = JavaPackage::from_json(d);
+        Component c;
+        c.type = "maven";
+        c.ecosystem = "Maven";
+        c.name = c.source = p.name();
+        c.version = c.source_version = p.version;
+        c.layer = layer_of(placed.layer);
+        c.location = p.inner.empty() ? path : path + "!/" + p.inner;
+        c.purl = "pkg:maven/" + (p.group.empty() ? "" : purl_encode(p.group) + "/") +
+                 purl_encode(p.artifact) + "@" + purl_encode(p.version);
+        c.owner = owner_of(path);
+        if (!p.artifact.empty() && !p.version.empty()) inv.components.push_back(std::move(c));
       }
     } else if (rec.kind == "binary") {
       const auto& b = rec.data;
@@ -393,8 +425,9 @@ ImageInventory merge(const std::vector<std::string>& digests,
   // is the same component: keep the database's record, which has the file list and layer.
   std::vector<Component> kept;
   for (auto& c : inv.components) {
-    bool from_note = c.type != "golang" && c.type != "cargo" && c.type != "go-module" &&
-                     c.type != "npm" && c.location.find("/dpkg/") == std::string::npos &&
+    static const std::set<std::string> not_notes = {
+        "golang", "cargo", "go-module", "npm", "node-package", "python-package", "maven"};
+    bool from_note = !not_notes.count(c.type) && c.location.find("/dpkg/") == std::string::npos &&
                      c.location.find("apk/db") == std::string::npos &&
                      c.location.find("rpmdb") == std::string::npos;
     if (from_note) {

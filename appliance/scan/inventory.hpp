@@ -21,7 +21,8 @@ struct OsInfo {
 };
 
 struct Component {
-  std::string type;       // deb, apk, rpm, golang, cargo, or the .note.package type
+  std::string type;  // deb, apk, rpm, golang, cargo, go-module, npm, node-package, python-package,
+                     // maven, or the .note.package type
   std::string ecosystem;  // the OSV ecosystem base: Debian, Alpine, Go, crates.io, Rocky Linux, ...
   std::string name, version;
   std::string source, source_version;  // what advisories name: Debian source, apk origin, Go module
@@ -29,6 +30,10 @@ struct Component {
   std::string layer;      // digest of the layer that provides it
   std::string location;   // the database or binary it was read from
   std::size_t files = 0;  // files it owns, where its database lists them
+  // An application package whose files an OS package owns: that OS package's name. It is listed
+  // (the SBOM shows it inside its owner) but matched only as the OS package, whose distribution
+  // may carry backported fixes its upstream version does not show.
+  std::string owner;
   nlohmann::json to_json() const;
   static Component from_json(const nlohmann::json& j);
 };

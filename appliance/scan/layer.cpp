@@ -7,6 +7,7 @@
 
 #include "core/archive_path.hpp"
 #include "scan/binary.hpp"
+#include "scan/java.hpp"
 #include "scan/lockfile.hpp"
 #include "scan/pkgdb.hpp"
 
@@ -44,6 +45,16 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
     for (const auto& p : local) problems.push_back(path + ": " + p);
     auto a = nlohmann::json::array();
     if (d) a.push_back(d->to_json());
+    return a;
+  }
+  if (kind == "java-archive") {
+    std::vector<std::string> local;
+    auto slash = path.rfind('/');
+    auto pkgs = parse_java_archive(
+        bytes, slash == std::string::npos ? path : path.substr(slash + 1), local);
+    for (const auto& p : local) problems.push_back(path + ": " + p);
+    auto a = nlohmann::json::array();
+    for (const auto& p : pkgs) a.push_back(p.to_json());
     return a;
   }
   if (kind == "rpm") {
@@ -106,6 +117,7 @@ std::string classify_path(const std::string& p) {
     return "dpkg-list";
   if (auto k = lockfile_kind(p); !k.empty()) return k;
   if (node_package_path(p)) return "node-package";
+  if (java_archive_path(p)) return "java-archive";
   return python_package_path(p) ? "python-package" : std::string();
 }
 

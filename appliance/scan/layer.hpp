@@ -19,8 +19,9 @@
 namespace airheal::scan {
 
 // Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
-// 2: go.mod and package-lock.json; 3: installed npm and Python packages, rpm file lists
-inline constexpr int kLayerParserVersion = 3;
+// 2: go.mod and package-lock.json; 3: installed npm and Python packages, rpm file lists;
+// 4: Java archives
+inline constexpr int kLayerParserVersion = 4;
 
 struct LayerFile {
   std::string path;  // image-relative, no leading "/" or "./"
@@ -30,7 +31,8 @@ struct LayerFile {
 };
 
 // A parsed record found at one path: kind is os-release, dpkg-status, dpkg-statusd, dpkg-list,
-// md5sums, apk, rpm, go-mod, npm-lock or binary; data its parsed form.
+// md5sums, apk, rpm, go-mod, npm-lock, node-package, python-package, java-archive or binary; data
+// its parsed form.
 struct LayerRecord {
   std::string kind;
   nlohmann::json data;

@@ -210,6 +210,7 @@ std::vector<Finding> match(sqlite::Connection& c, const ImageInventory& inv) {
   std::map<std::pair<std::string, std::string>, std::vector<advisory::StoredAdvisory>> cache;
   for (std::size_t ci = 0; ci < inv.components.size(); ++ci) {
     const auto& comp = inv.components[ci];
+    if (!comp.owner.empty()) continue;  // matched as the OS package that owns its files
     bool os_package = comp.type == "deb" || comp.type == "apk" || comp.type == "rpm";
     // Debian compares the source version (binNMUs and epochs as Source: gives them).
     std::string installed = comp.type == "deb" ? comp.source_version : comp.version;

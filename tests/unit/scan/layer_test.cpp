@@ -7,6 +7,7 @@
 #include "scan/inventory.hpp"
 #include "scan/layer_cache_repository.hpp"
 #include "store/store.hpp"
+#include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
 
@@ -190,9 +191,13 @@ TEST_CASE("Installed npm packages are components unless an OS package owns their
                    RawEntry("srv/app/node_modules/@scope/broken/package.json", "{\"name\": 5}")});
   auto a = read(l1);
   auto inv = scan::merge({"sha256:a"}, {&a});
-  std::vector<scan::Component> npm;
+  std::vector<scan::Component> npm, owned;
   for (const auto& c : inv.components)
-    if (c.type == "node-package") npm.push_back(c);
+    if (c.type == "node-package") (c.owner.empty() ? npm : owned).push_back(c);
+  // the OS package's copy is listed with its owner (the SBOM nests it there), not matched
+  REQUIRE(owned.size() == 1);
+  CHECK(owned[0].owner == "node-yargs");
+  CHECK(owned[0].location == "usr/share/nodejs/yargs/node_modules/minimist/package.json");
   REQUIRE(npm.size() == 1);
   CHECK(npm[0].name == "minimist");
   CHECK(npm[0].version == "1.2.5");
@@ -228,8 +233,15 @@ TEST_CASE("Installed Python distributions are components unless an OS package ow
   auto a = read(l1);
   auto inv = scan::merge({"sha256:a"}, {&a});
   std::map<std::string, scan::Component> py;
+  std::vector<scan::Component> owned;
   for (const auto& c : inv.components)
-    if (c.type == "python-package") py[c.name] = c;
+    if (c.type == "python-package" && c.owner.empty())
+      py[c.name] = c;
+    else if (c.type == "python-package")
+      owned.push_back(c);
+  REQUIRE(owned.size() == 1);
+  CHECK(owned[0].owner == "python3-requests");
+  CHECK(owned[0].version == "2.28.1");
   REQUIRE(py.size() == 2);
   CHECK(py["requests"].location ==
         "srv/app/.venv/lib/python3.11/site-packages/requests-2.28.1.egg-info/PKG-INFO");
@@ -237,4 +249,42 @@ TEST_CASE("Installed Python distributions are components unless an OS package ow
   CHECK(py["requests"].purl == "pkg:pypi/requests@2.28.1");
   CHECK(py["pyyaml"].version == "5.3.1");  // PEP 503 name
   CHECK(py["pyyaml"].purl == "pkg:pypi/pyyaml@5.3.1");
+}
+
+TEST_CASE("Java archives are components, nested ones with their path, owned ones with their owner",
+          "[scan][layer][java]") {
+  // Debian bookworm's real guava.jar twice: where libguava-java installs it (its file list owns
+  // it) and copied into an application's lib folder; the status and list are written here.
+  auto deb = test::download_deb("libguava-java", "31.1-1");
+  test::TempDir dir;
+  test::run_ok({"dpkg-deb", "-x", deb.string(), (dir.path() / "root").string()});
+  auto jar = fs::read_file(dir.path() / "root/usr/share/java/guava.jar", 64 << 20);
+  REQUIRE(jar);
+  auto l1 = dir.path() / "l1.tar";
+  test::write_tar(l1, {RawEntry("etc/os-release", kOsRelease),
+                       RawEntry("var/lib/dpkg/status", status_para("libguava-java", "31.1-1")),
+                       RawEntry("var/lib/dpkg/info/libguava-java.list",
+                                "/usr/share/java/guava.jar\n/usr/share/java/guava-31.1.jar\n"),
+                       RawEntry("usr/share/java/guava.jar", *jar),
+                       RawEntry("srv/app/lib/guava-31.1-jre.jar", *jar),
+                       RawEntry("srv/app/lib/broken.jar", "PK not really")});
+  auto a = read(l1);
+  REQUIRE(a.records.count("srv/app/lib/guava-31.1-jre.jar"));
+  CHECK(a.records.at("srv/app/lib/guava-31.1-jre.jar").kind == "java-archive");
+  auto inv = scan::merge({"sha256:a"}, {&a});
+  std::map<std::string, scan::Component> java;
+  for (const auto& c : inv.components)
+    if (c.type == "maven") java[c.location] = c;
+  REQUIRE(java.size() == 2);
+  const auto& app = java["srv/app/lib/guava-31.1-jre.jar"];
+  CHECK(app.name == "com.google.guava:guava");
+  CHECK(app.version == "31.1-jre");
+  CHECK(app.ecosystem == "Maven");
+  CHECK(app.purl == "pkg:maven/com.google.guava/guava@31.1-jre");
+  CHECK(app.owner.empty());
+  CHECK(java["usr/share/java/guava.jar"].owner == "libguava-java");
+  bool reported = false;
+  for (const auto& p : inv.problems)
+    reported = reported || p.starts_with("srv/app/lib/broken.jar: ");
+  CHECK(reported);
 }

@@ -355,3 +355,53 @@ TEST_CASE(
   CHECK(advisory::package_key("Packagist", "Twig/Twig") == "twig/twig");
   CHECK(advisory::package_key("Maven", "org.Foo:Bar") == "org.Foo:Bar");
 }
+
+TEST_CASE("The 40 GitHub advisories match the real artefacts' versions in each ecosystem's order",
+          "[scan][match][ghsa]") {
+  AdvisoryDb db;
+  std::vector<advisory::Advisory> all;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(test::source_dir() /
+                                                                     "tests/data/ghsa-sample")) {
+    auto f = e.path().filename().string();
+    if (!e.is_regular_file() || !f.starts_with("GHSA-") || !f.ends_with(".json")) continue;
+    auto text = fs::read_file(e.path(), 1 << 20);
+    REQUIRE(text);
+    auto a = advisory::parse_osv(*text, f);
+    INFO(f);
+    REQUIRE(a);
+    all.push_back(*a);
+  }
+  REQUIRE(all.size() == 40);
+  db.load("ghsa", all);
+  std::ifstream in(test::source_dir() / "tests/data/ghsa-sample-cases.tsv");
+  REQUIRE(in);
+  std::string line;
+  std::size_t cases = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    std::string eco, name, version, ids;
+    std::getline(ls, eco, '\t');
+    std::getline(ls, name, '\t');
+    std::getline(ls, version, '\t');
+    std::getline(ls, ids);
+    scan::ImageInventory inv;
+    scan::Component c;
+    c.type = "application";
+    c.ecosystem = eco;
+    c.name = c.source = advisory::package_key(eco, name);
+    c.version = c.source_version = version;
+    inv.components = {c};
+    std::vector<scan::Finding> fs;
+    db.st->read([&](sqlite::Connection& conn) { fs = scan::match(conn, inv); });
+    std::set<std::string> got, want;
+    for (const auto& f : fs) got.insert(f.advisory_id);
+    std::istringstream is(ids);
+    for (std::string id; is >> id;)
+      if (id != "-") want.insert(id);
+    INFO(eco << " " << name << " " << version);
+    CHECK(got == want);
+    ++cases;
+  }
+  CHECK(cases > 80);
+}

@@ -95,7 +95,7 @@ TEST_CASE("semver precedence follows semver.org, with Go's v prefix and pseudo-v
   }
   CHECK(version::compare("Go", "1.2.0", "1.10.0") == -1);
   CHECK(version::compare("Debian:12", "1.0-1", "1.0-1+deb12u1") == -1);
-  CHECK(version::compare("PyPI", "1.0", "2.0") == -1);               // PEP 440 now
+  CHECK(version::compare("PyPI", "1.0", "2.0") == -1);                 // PEP 440 now
   CHECK_FALSE(version::compare("Hackage", "1.0", "2.0").has_value());  // an ecosystem not ordered
 }
 
