@@ -1,5 +1,7 @@
 #include "scan/sbom.hpp"
 
+#include <map>
+
 #include "core/digest.hpp"
 #include "core/time.hpp"
 
@@ -27,6 +29,24 @@ std::string image_purl(const SbomSubject& s) {
 
 std::string spdx_id(std::size_t i) { return "SPDXRef-Package-" + std::to_string(i); }
 
+constexpr std::size_t kNoOwner = static_cast<std::size_t>(-1);
+
+// For each component, the index of the OS package component that owns it (by name, among the
+// image's deb, apk and rpm components), or kNoOwner.
+std::vector<std::size_t> owners_of(const ImageInventory& inv) {
+  std::map<std::string, std::size_t> os;
+  for (std::size_t i = 0; i < inv.components.size(); ++i) {
+    const auto& c = inv.components[i];
+    if (c.type == "deb" || c.type == "apk" || c.type == "rpm") os.emplace(c.name, i);
+  }
+  std::vector<std::size_t> out(inv.components.size(), kNoOwner);
+  for (std::size_t i = 0; i < inv.components.size(); ++i) {
+    auto it = inv.components[i].owner.empty() ? os.end() : os.find(inv.components[i].owner);
+    if (it != os.end() && it->second != i) out[i] = it->second;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string rfc3339(std::int64_t t) { return format_time(t); }
@@ -41,6 +61,11 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
     components.push_back(os);
     refs.push_back("os");
   }
+  // An application package whose files an OS package owns is nested in that package's entry
+  // (CycloneDX's assembly: it is part of that component), not listed beside it.
+  auto owner_index = owners_of(inv);
+  std::map<std::size_t, nlohmann::json> nested;
+  std::vector<nlohmann::json> entries(inv.components.size());
   for (std::size_t i = 0; i < inv.components.size(); ++i) {
     const auto& c = inv.components[i];
     nlohmann::json j = {
@@ -63,10 +88,19 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
     }
     prop("layer:digest", c.layer);
     prop("location", c.location);
+    prop("owned-by", c.owner);
     j["properties"] = props;
     refs.push_back(j["bom-ref"]);
-    components.push_back(std::move(j));
+    entries[i] = std::move(j);
   }
+  for (std::size_t i = inv.components.size(); i-- > 0;)
+    if (owner_index[i] != kNoOwner) {
+      auto& parent = entries[owner_index[i]];
+      if (!parent.contains("components")) parent["components"] = nlohmann::json::array();
+      parent["components"].insert(parent["components"].begin(), std::move(entries[i]));
+    }
+  for (std::size_t i = 0; i < inv.components.size(); ++i)
+    if (owner_index[i] == kNoOwner) components.push_back(std::move(entries[i]));
   nlohmann::json subject = {{"type", "container"},
                             {"bom-ref", "image"},
                             {"name", s.repository},
@@ -113,11 +147,12 @@ nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
          {"versionInfo", inv.os.version_id.empty() ? "NOASSERTION" : inv.os.version_id},
          {"downloadLocation", "NOASSERTION"},
          {"filesAnalyzed", false},
-         {"primaryPackagePurpose", "OPERATING-SYSTEM"}});
+         {"primaryPackagePurpose", "OPERATING_SYSTEM"}});
     rels.push_back({{"spdxElementId", "SPDXRef-Image"},
                     {"relationshipType", "CONTAINS"},
                     {"relatedSpdxElement", "SPDXRef-OperatingSystem"}});
   }
+  auto owner_index = owners_of(inv);
   for (std::size_t i = 0; i < inv.components.size(); ++i) {
     const auto& c = inv.components[i];
     nlohmann::json p = {{"name", c.name},
@@ -133,15 +168,18 @@ nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
     if (c.source != c.name || c.source_version != c.version)
       p["sourceInfo"] = "built from source package " + c.source + " " + c.source_version;
     std::string comment = "layer " + c.layer + "; found in /" + c.location;
+    if (!c.owner.empty())
+      comment += "; part of the OS package " + c.owner + ", matched as that package";
     p["comment"] = comment;
     if (!c.purl.empty())
       p["externalRefs"] = nlohmann::json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
                                                   {"referenceType", "purl"},
                                                   {"referenceLocator", c.purl}}});
     packages.push_back(std::move(p));
-    rels.push_back({{"spdxElementId", "SPDXRef-Image"},
-                    {"relationshipType", "CONTAINS"},
-                    {"relatedSpdxElement", spdx_id(i)}});
+    rels.push_back(
+        {{"spdxElementId", owner_index[i] == kNoOwner ? "SPDXRef-Image" : spdx_id(owner_index[i])},
+         {"relationshipType", "CONTAINS"},
+         {"relatedSpdxElement", spdx_id(i)}});
   }
   return {{"spdxVersion", "SPDX-2.3"},
           {"dataLicense", "CC0-1.0"},

@@ -58,6 +58,21 @@ int validate(const nlohmann::json& doc) {
   return r.exit_code;
 }
 
+// The official SPDX 2.3 JSON schema (spdx/spdx-spec, branch support/2.3).
+int validate_spdx(const nlohmann::json& doc) {
+  test::TempDir dir;
+  auto file = dir.path() / "spdx.json";
+  std::ofstream(file) << doc.dump(2);
+  auto r =
+      test::run({"/usr/bin/python3",
+                 std::string(AIRHEAL_SOURCE_DIR) + "/tests/support/validate_json_schema.py",
+                 std::string(AIRHEAL_SOURCE_DIR) + "/tests/data/schemas/spdx/spdx-schema-2.3.json",
+                 file.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code <= 1);
+  return r.exit_code;
+}
+
 }  // namespace
 
 TEST_CASE("CycloneDX 1.5 SBOMs pass the official CycloneDX JSON schema",
@@ -92,7 +107,7 @@ TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identif
     CHECK(std::regex_match(c.get<std::string>(), std::regex("^(Tool|Organization|Person): .+")));
   std::set<std::string> ids = {"SPDXRef-DOCUMENT"};
   static const std::set<std::string> purposes = {
-      "APPLICATION", "FRAMEWORK", "LIBRARY", "CONTAINER", "OPERATING-SYSTEM", "DEVICE",
+      "APPLICATION", "FRAMEWORK", "LIBRARY", "CONTAINER", "OPERATING_SYSTEM", "DEVICE",
       "FIRMWARE",    "SOURCE",    "ARCHIVE", "FILE",      "INSTALL",          "OTHER"};
   for (const auto& p : doc["packages"]) {
     CHECK(
@@ -114,6 +129,40 @@ TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identif
     CHECK(ids.count(r["relatedSpdxElement"].get<std::string>()));
   }
   CHECK(doc == scan::spdx(sample(), subject()));
+  CHECK(validate_spdx(doc) == 0);
+  auto broken = doc;
+  broken["packages"][1]["primaryPackagePurpose"] = "OPERATING-SYSTEM";  // the old spelling
+  CHECK(validate_spdx(broken) == 1);
+}
+
+TEST_CASE("Application packages an OS package owns sit inside it in both SBOM formats",
+          "[scan][sbom]") {
+  auto inv = sample();
+  scan::Component c;
+  c.type = "node-package";
+  c.ecosystem = "npm";
+  c.name = c.source = "minimist";
+  c.version = c.source_version = "1.2.5";
+  c.purl = "pkg:npm/minimist@1.2.5";
+  c.location = "usr/share/nodejs/minimist/package.json";
+  c.layer = inv.layers[0];
+  c.owner = "libssl3";  // any OS package of the sample stands for the owner
+  inv.components.push_back(c);
+  auto cdx = scan::cyclonedx(inv, subject());
+  CHECK(validate(cdx) == 0);
+  CHECK(cdx["components"].size() == 5);  // not beside its owner ...
+  const auto& owner = cdx["components"][1];
+  REQUIRE(owner["name"] == "libssl3");
+  REQUIRE(owner["components"].size() == 1);  // ... but inside it
+  CHECK(owner["components"][0]["purl"] == "pkg:npm/minimist@1.2.5");
+  auto sp = scan::spdx(inv, subject());
+  CHECK(validate_spdx(sp) == 0);
+  bool contained = false;
+  for (const auto& r : sp["relationships"])
+    contained = contained ||
+                (r["spdxElementId"] == "SPDXRef-Package-0" && r["relationshipType"] == "CONTAINS" &&
+                 r["relatedSpdxElement"] == "SPDXRef-Package-4");
+  CHECK(contained);
 }
 
 TEST_CASE("SBOM referrer manifests are OCI 1.1 artifacts with a subject", "[scan][sbom]") {
