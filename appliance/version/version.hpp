@@ -56,6 +56,17 @@ std::optional<int> compare_rubygems(std::string_view a, std::string_view b);
 // mean): dev < alpha = a < beta = b < RC = rc < a number < pl = p, other words before dev.
 std::optional<int> compare_composer(std::string_view a, std::string_view b);
 
+// Does VERSION satisfy RANGE as node-semver reads it (npm's dependency ranges: ||, hyphen ranges,
+// ~ ^ x-ranges, comparators; a pre-release only where a comparator names its core)? nullopt when
+// the range is not a semver range (a URL, a git or file reference, a dist-tag) or VERSION is not
+// a semantic version.
+std::optional<bool> satisfies_npm_range(std::string_view version, std::string_view range);
+
+// Does VERSION satisfy the PEP 440 specifier set SPECIFIERS ("<3,>=1.21.1"; ~= == != <= >= < >
+// === and == V.* prefixes, pre-releases only where a specifier names one), as the packaging
+// library decides? nullopt when either does not parse.
+std::optional<bool> satisfies_pep440(std::string_view version, std::string_view specifiers);
+
 // Comparison by ecosystem name as OSV spells it ("Go", "Debian", "Debian:12", ...).
 // nullopt for an ecosystem airheal cannot order, or versions that ecosystem rejects.
 std::optional<int> compare(std::string_view ecosystem, std::string_view a, std::string_view b);
