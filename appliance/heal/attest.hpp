@@ -18,6 +18,10 @@ inline constexpr const char* kDsseMediaType = "application/vnd.dsse.envelope.v1+
 inline constexpr const char* kInTotoPayloadType = "application/vnd.in-toto+json";
 inline constexpr const char* kSlsaProvenanceV1 = "https://slsa.dev/provenance/v1";
 inline constexpr const char* kCycloneDxPredicate = "https://cyclonedx.org/bom";
+// What an in-place application heal changed: per package, the folder or jar, the files removed
+// and added, each lockfile entry before and after, the dependency ranges checked.
+inline constexpr const char* kApplicationChangesPredicate =
+    "https://airheal.dev/attestation/application-changes/v1";
 inline constexpr const char* kHealExplanationPredicate =
     "https://airheal.dev/attestation/heal-explanation/v1";
 

@@ -224,7 +224,8 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo,
   std::set<std::string> scratch;  // the build's mount points, left out of the heal layer
   std::string created_by = "airheal heal " + std::to_string(id) + ":";
   std::optional<Reuse> reuse;
-  if (plan.uses_dpkg() && options_.reuse_layers) reuse = reusable_layer(original, *m, plan);
+  if (plan.uses_dpkg() && options_.reuse_layers && plan.applications.empty())
+    reuse = reusable_layer(original, *m, plan);
   if (reuse) {
     heal = reuse->layer;
     for (const auto& p : plan.packages) created_by += " " + p.name + "=" + p.version;
@@ -304,6 +305,39 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo,
            ") left out, identical in content, mode and owner to the layers below; " +
            fs::human_bytes(heal.size) + " -> " + fs::human_bytes(slimmer->size) + " compressed\n";
     heal = *slimmer;
+  }
+  if (!plan.applications.empty()) {
+    // Application packages replaced in place: their files, whiteouts and lockfile edits,
+    // computed again from the image and the artefacts (as the plan computed them), join the heal
+    // layer, which is rewritten without the entries they replace.
+    auto image = image_files(*original_digest);
+    if (!image) return image.error();
+    std::vector<app::Ops> all;
+    std::set<std::string> replaced;
+    for (const auto& a : plan.applications) {
+      auto d = Digest::parse(a.digest);
+      if (!d || !store_.has_blob_file(*d))
+        return make_error(Errc::blob_unknown, "artefact " + a.name + " is not in the store");
+      auto bytes = fs::read_file(store_.blob_path(*d), 1ull << 30);
+      if (!bytes) return bytes.error();
+      auto ops = app::plan_ops(a, *bytes, *image);
+      if (!ops) return make_error(ops.error().code, a.package + ": " + ops.error().message);
+      for (const auto& f : ops->files) replaced.insert(f.path);
+      for (const auto& w : ops->whiteouts) replaced.insert(w);
+      log += a.ecosystem + " " + a.package + " " + a.installed + " -> " + a.version + " at /" +
+             a.location + ": " + std::to_string(ops->files.size()) + " file(s) written, " +
+             std::to_string(ops->whiteouts.size()) + " removed\n";
+      created_by += " " + a.package + "=" + a.version;
+      all.push_back(std::move(*ops));
+    }
+    LayerWriter w(work / "app-layer", options_.layer_compression);
+    if (!heal.file.empty())
+      if (auto st = w.copy_layer(heal.file, replaced); !st) return st.error();
+    for (const auto& ops : all)
+      if (auto st = app::write_ops(ops, w); !st) return st.error();
+    auto blob = w.finish();
+    if (!blob) return blob.error();
+    heal = *blob;
   }
   created_by += " (no network)";
 
@@ -606,6 +640,12 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
                       {"plan", plan.to_json()}};
   std::vector<std::pair<std::string, json>> statements = {{kSlsaProvenanceV1, provenance},
                                                           {kHealExplanationPredicate, explanation}};
+  if (!plan.applications.empty()) {
+    json changes = json::array();
+    for (const auto& a : plan.applications) changes.push_back(a.to_json());
+    statements.emplace_back(kApplicationChangesPredicate,
+                            json{{"heal", id}, {"original", original}, {"changes", changes}});
+  }
   if (inv) {
     scan::SbomSubject s{repo, staged, {h->staged_tag}, scanned, options_.tool_version};
     statements.emplace_back(kCycloneDxPredicate, scan::cyclonedx(*inv, s));

@@ -582,6 +582,23 @@ Result<LayerBlob> slim_layer(const fsys::path& heal, const std::vector<fsys::pat
   return w.finish();
 }
 
+Status LayerWriter::copy_layer(const std::filesystem::path& blob,
+                               const std::set<std::string>& skip) {
+  auto opened = open_blob(blob, "the heal layer");
+  if (!opened) return opened.error();
+  auto& a = *opened;
+  struct archive_entry* e = nullptr;
+  int rc;
+  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+    auto path = scan::normalise_path(entry_pathname(e));
+    if (path && skip.count(*path)) continue;
+    if (auto st = copy_entry(a.get(), e); !st) return st;
+  }
+  if (rc != ARCHIVE_EOF)
+    return make_error(Errc::invalid_argument, "the heal layer is corrupt: " + err(a.get()));
+  return {};
+}
+
 Status LayerWriter::copy_entry(struct archive* in, struct archive_entry* e) {
   if (auto st = open(); !st) return st;
   if (archive_write_header(out_, e) != ARCHIVE_OK)

@@ -92,6 +92,8 @@ class LayerWriter {
   Status add_path(const std::string& path, const std::filesystem::path& source);
   // An OCI whiteout: PATH is removed from the layers below.
   Status add_whiteout(const std::string& path);
+  // Every entry of the layer blob BLOB (a tar, gzip or zstd) but those at the paths in SKIP.
+  Status copy_layer(const std::filesystem::path& blob, const std::set<std::string>& skip);
   // The entry E read from IN (header as it is, then its data).
   Status copy_entry(struct archive* in, struct archive_entry* e);
   const std::set<std::string>& written() const { return written_; }

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "advisory/advisory.hpp"
 #include "heal/package_family.hpp"
 #include "scan/binary.hpp"
 #include "scan/layer.hpp"
@@ -122,6 +123,11 @@ json Plan::to_json() const {
   if (!dpkg_batches.empty()) j["dpkg_batches"] = dpkg_batches;
   if (!apt_mark_auto.empty()) j["apt_mark_auto"] = apt_mark_auto;
   if (rebase) j["rebase"] = rb;
+  if (!applications.empty()) {
+    auto apps = json::array();
+    for (const auto& a : applications) apps.push_back(a.to_json());
+    j["applications"] = apps;
+  }
   if (!dependencies.empty()) {
     j["dependencies"] = deps;
     j["pinned"] = pinned;
@@ -153,6 +159,12 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
   // Findings in lockfiles, by (lockfile, ecosystem, package).
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<BinaryNeed>> lockfiles;
   std::map<std::pair<std::string, std::string>, std::string> installed_of;
+  struct AppNeed {
+    std::string installed;
+    std::vector<BinaryNeed> needs;
+  };
+  // Installed application packages, by (location, ecosystem, package).
+  std::map<std::tuple<std::string, std::string, std::string>, AppNeed> applications;
   for (const auto& f : findings) {
     auto id = f["advisory"].get<std::string>();
     auto type = f["type"].get<std::string>();
@@ -165,24 +177,15 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
           .push_back(
               {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
       installed_of[{location, f["package"].get<std::string>()}] = f.value("installed", "");
-    } else if (type == "node-package" || type == "python-package" || type == "maven") {
-      // An installed npm package, Python distribution or Java library: found and matched;
-      // airheal does not yet replace it in place.
-      deferred.insert(id);
-      auto package = f.value("package", std::string());
-      p.deferrals.push_back(
-          {{"source", package},
-           {"fixed", fixed},
-           {"ids", {id}},
-           {"reason", std::string(type == "node-package" ? "the npm package"
-                                  : type == "maven"      ? "the Java library"
-                                                         : "the Python package") +
-                          " installed at /" + location + " (" + package + " " +
-                          f.value("installed", std::string()) +
-                          ") is not replaced in place by this version of airheal; the "
-                          "application's owners must update it to " +
-                          fixed + " or later"},
-           {"missing", json::array()}});
+    } else if ((type == "node-package" || type == "python-package" || type == "maven") &&
+               !location.empty()) {
+      // An installed npm package, Python distribution or Java library: replaced in place by an
+      // imported artefact of a fixed version (below).
+      auto& need = applications[{location, f["ecosystem"].get<std::string>(),
+                                 f["package"].get<std::string>()}];
+      need.installed = f.value("installed", "");
+      need.needs.push_back(
+          {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
     } else if (const auto* family = package_family_for_component(type)) {
       auto& slot = by_family[std::string(family->name())];
       slot.first = family;
@@ -314,6 +317,111 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     use(*best);
     pinned.insert(idset.begin(), idset.end());
   }
+  // In-place replacements: the lowest imported version that carries every fix, whose own
+  // metadata says it is that package, and that every range depending on it allows.
+  std::optional<Result<ImageFiles>> image_for_apps;
+  for (const auto& [key, need] : applications) {
+    const auto& [location, ecosystem, package] = key;
+    auto kind = ecosystem == "npm"    ? "the npm package"
+                : ecosystem == "PyPI" ? "the Python package"
+                                      : "the Java library";
+    auto defer_app = [&](const std::string& why) {
+      std::set<std::string> ids;
+      for (const auto& n : need.needs) ids.insert(n.id);
+      for (const auto& i : ids) deferred.insert(i);
+      std::string fixed = need.needs.front().fixed;
+      p.deferrals.push_back({{"source", package},
+                             {"fixed", fixed},
+                             {"ids", ids},
+                             {"reason", std::string(kind) + " " + package + " " + need.installed +
+                                            " at /" + location + ": " + why},
+                             {"missing", json::array()}});
+    };
+    if (!image_for_apps)
+      image_for_apps = io.image
+                           ? io.image()
+                           : Result<ImageFiles>(make_error(Errc::unsupported, "no image files"));
+    if (!*image_for_apps) {
+      defer_app("the image's files cannot be read (" + image_for_apps->error().message + ")");
+      continue;
+    }
+    const auto& image = **image_for_apps;
+    std::vector<const Content*> candidates;
+    std::vector<std::string> refused;
+    for (const auto& c : artifacts) {
+      if (c.meta.value("ecosystem", "") != ecosystem ||
+          advisory::package_key(ecosystem, c.meta.value("package", "")) != package)
+        continue;
+      auto v = c.meta.value("version", "");
+      bool all = !v.empty();
+      for (const auto& n : need.needs) {
+        auto cmp = version::compare(ecosystem, strip_v(v), strip_v(n.fixed));
+        if (!cmp || *cmp < 0) all = false;
+      }
+      if (all) candidates.push_back(&c);
+    }
+    std::sort(candidates.begin(), candidates.end(), [&](const Content* a, const Content* b) {
+      return version::compare(ecosystem, a->meta.value("version", ""), b->meta.value("version", ""))
+                 .value_or(0) < 0;
+    });
+    bool done = false;
+    for (const auto* c : candidates) {
+      auto v = c->meta.value("version", "");
+      auto d = Digest::parse(c->digest);
+      auto bytes = d && io.artifact_bytes ? io.artifact_bytes(*d) : std::nullopt;
+      if (!bytes) {
+        refused.push_back(c->name + ": its bytes cannot be read");
+        continue;
+      }
+      auto id = app::identify(*bytes, c->name);
+      if (!id || id->ecosystem != ecosystem || id->name != package || id->version != v) {
+        refused.push_back(
+            c->name + ": " +
+            (id ? "its own metadata says " + id->ecosystem + " " + id->name + " " + id->version
+                : id.error().message));
+        continue;
+      }
+      auto allowed = app::dependents_allow(image, ecosystem, location, package, v);
+      if (!allowed) {
+        refused.push_back(v + ": " + allowed.error().message);
+        continue;
+      }
+      app::Replacement r;
+      r.ecosystem = ecosystem;
+      r.package = package;
+      r.location = location;
+      r.installed = need.installed;
+      r.version = v;
+      r.name = c->name;
+      r.digest = c->digest;
+      std::set<std::string> ids;
+      for (const auto& n : need.needs) ids.insert(n.id);
+      for (const auto& i : ids) r.fixes += (r.fixes.empty() ? "" : ",") + i;
+      auto ops = app::plan_ops(r, *bytes, image);
+      if (!ops) {
+        refused.push_back(c->name + ": " + ops.error().message);
+        continue;
+      }
+      r.changes = std::move(ops->changes);
+      r.changes["dependents_checked"] = *allowed;
+      p.applications.push_back(std::move(r));
+      targeted.insert(ids.begin(), ids.end());
+      use(*c);
+      done = true;
+      break;
+    }
+    if (done) continue;
+    if (candidates.empty()) {
+      p.missing.push_back(ecosystem + " " + package + " " + need.needs.front().fixed + " for /" +
+                          location);
+      defer_app("no artefact of " + ecosystem + " " + package + " " + need.needs.front().fixed +
+                " or later has been imported; a snapshot must bring one");
+    } else {
+      std::string why = "no imported version can replace it:";
+      for (const auto& r : refused) why += " " + r + ";";
+      defer_app(why);
+    }
+  }
   for (const auto& t : pinned) deferred.erase(t);
   for (const auto& t : targeted) deferred.erase(t);
   p.pinned.assign(pinned.begin(), pinned.end());
@@ -351,6 +459,7 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
   else if (!p.packages.empty())
     parts.push_back("package-files");
   if (!p.artifacts.empty()) parts.push_back("gold-substitution");
+  if (!p.applications.empty()) parts.push_back("app-in-place");
   if (!p.dependencies.empty()) parts.push_back("dependency-pin");
   if (parts.empty()) {
     p.strategy = "defer";
@@ -426,6 +535,20 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
         for (const auto& c : closure) p.explanation += " " + c + ";";
       }
       for (const auto& n : p.notes) p.explanation += " " + n + ";";
+    }
+    for (const auto& a : p.applications) {
+      auto what = a.ecosystem == "npm"    ? "the npm package"
+                  : a.ecosystem == "PyPI" ? "the Python package"
+                                          : "the Java library";
+      p.explanation += std::string(" ") + what + " " + a.package + " at /" + a.location +
+                       " is replaced in place, " + a.installed + " -> " + a.version +
+                       ", by the signed artefact " + a.name +
+                       " (its own metadata names that package and version)";
+      auto checked = a.changes.value("dependents_checked", json::array());
+      if (!checked.empty())
+        p.explanation += ", which every range that depends on it allows (" +
+                         std::to_string(checked.size()) + " checked)";
+      p.explanation += "; it fixes" + ids_text(split_ids(a.fixes)) + ";";
     }
     for (const auto& a : p.artifacts)
       p.explanation += " /" + a.path + " is replaced by the signed artefact " + a.name +

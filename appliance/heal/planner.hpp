@@ -18,6 +18,7 @@
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "heal/app/app_replace.hpp"
 #include "heal/image_files.hpp"
 #include "scan/inventory.hpp"
 
@@ -59,14 +60,16 @@ struct Rebase {
 
 struct Plan {
   std::string strategy;         // upstream-bump | package-patch | package-files | gold-substitution
-                                // (joined by "+") | defer
+                                // | app-in-place (joined by "+") | defer
   std::string family = "dpkg";  // the package family of PACKAGES (heal/package_family.hpp)
   std::vector<PackagePin> packages;
   std::vector<ArtifactPin> artifacts;
   std::vector<DependencyPin> dependencies;  // written to the outbox; no rebuild removes them
-  std::vector<std::string> targeted;        // advisory ids the heal removes
-  std::vector<std::string> deferred;        // advisory ids with no fix inside the gap
-  std::vector<std::string> pinned;          // advisory ids fixed by a dependency pin (outbox)
+  // Installed application packages replaced in place (npm, PyPI, Maven), with what changes.
+  std::vector<app::Replacement> applications;
+  std::vector<std::string> targeted;  // advisory ids the heal removes
+  std::vector<std::string> deferred;  // advisory ids with no fix inside the gap
+  std::vector<std::string> pinned;    // advisory ids fixed by a dependency pin (outbox)
   std::vector<std::string>
       missing;  // "source fixed-version: binaries" whose fixed builds are not imported
   // Each deferred Debian source and why, naming the missing build: {source, fixed, ids, reason,
@@ -88,7 +91,9 @@ struct Plan {
   std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
   std::int64_t fix_imported_at = 0;    // when the newest of them was imported
   std::optional<Rebase> rebase;
-  bool builds() const { return rebase || !packages.empty() || !artifacts.empty(); }
+  bool builds() const {
+    return rebase || !packages.empty() || !artifacts.empty() || !applications.empty();
+  }
   bool uses_dpkg() const;  // some package is installed by the image's own dpkg
   nlohmann::json to_json() const;
 };

@@ -1,0 +1,30 @@
+// Application packages for tests: real npm tarballs (npm pack from the npm registry, the one
+// package registry besides Debian's these machines reach), wheels assembled here with a correct
+// RECORD (no Python package index is reachable; each test says where the files come from), and an
+// image's file system held in memory for the heal planner.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "heal/image_files.hpp"
+
+namespace airheal::test {
+
+// `npm pack NAME@VERSION` into the fixture cache: the registry's own tarball.
+std::filesystem::path npm_tarball(const std::string& name, const std::string& version);
+
+// A wheel (zip) holding FILES (path in the wheel -> bytes) plus NAME-VERSION.dist-info/{METADATA,
+// WHEEL, RECORD}; METADATA gets REQUIRES (Requires-Dist lines) and WHEEL the given purelib flag.
+std::string make_wheel(const std::string& name, const std::string& version,
+                       const std::map<std::string, std::string>& files,
+                       const std::vector<std::string>& requires_dist = {}, bool purelib = true);
+
+// An image whose final file system is FILES (path -> bytes; a trailing "/" makes a directory).
+heal::ImageFiles memory_image(const std::map<std::string, std::string>& files);
+
+// The "sha256=<urlsafe base64>" hash RECORD files use.
+std::string record_hash_of(const std::string& bytes);
+
+}  // namespace airheal::test
