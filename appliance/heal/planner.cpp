@@ -186,6 +186,20 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
       need.installed = f.value("installed", "");
       need.needs.push_back(
           {f["ecosystem"].get<std::string>(), f["package"].get<std::string>(), fixed, id});
+    } else if (type == "gem" || type == "composer" || type == "cargo-lock" || type == "nuget") {
+      // Found and matched; airheal replaces Java, Python and npm packages in place, not these.
+      deferred.insert(id);
+      auto package = f.value("package", std::string());
+      p.deferrals.push_back(
+          {{"source", package},
+           {"fixed", fixed},
+           {"ids", {id}},
+           {"reason", f["ecosystem"].get<std::string>() + " package " + package + " " +
+                          f.value("installed", std::string()) + " at /" + location +
+                          ": airheal does not replace " + f["ecosystem"].get<std::string>() +
+                          " packages in place; the application's owners must update it to " +
+                          fixed + " or later"},
+           {"missing", json::array()}});
     } else if (const auto* family = package_family_for_component(type)) {
       auto& slot = by_family[std::string(family->name())];
       slot.first = family;

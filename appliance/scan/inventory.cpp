@@ -345,6 +345,37 @@ ImageInventory merge(const std::vector<std::string>& digests,
         c.owner = owner_of(path);
         if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
       }
+    } else if (rec.kind == "gemspec" || rec.kind == "dotnet-deps" || rec.kind == "nupkg" ||
+               rec.kind == "composer-installed" || rec.kind == "cargo-lock") {
+      // Ruby gems, .NET packages, Composer packages and Rust crates an application carries
+      if (!rec.data.is_array()) continue;
+      bool ruby = rec.kind == "gemspec", php = rec.kind == "composer-installed",
+           rust = rec.kind == "cargo-lock";
+      for (const auto& d : rec.data) {
+        Component c;
+        c.type = ruby ? "gem" : php ? "composer" : rust ? "cargo-lock" : "nuget";
+        c.ecosystem = ruby ? "RubyGems" : php ? "Packagist" : rust ? "crates.io" : "NuGet";
+        c.name = c.source = advisory::package_key(c.ecosystem, d.value("name", ""));
+        c.version = c.source_version = d.value("version", "");
+        c.layer = layer_of(placed.layer);
+        c.location = path;
+        if (ruby) {
+          c.purl = "pkg:gem/" + purl_encode(c.name);
+        } else if (php) {
+          auto slash = c.name.find('/');
+          c.purl = "pkg:composer/" + (slash == std::string::npos
+                                          ? purl_encode(c.name)
+                                          : purl_encode(c.name.substr(0, slash)) + "/" +
+                                                purl_encode(c.name.substr(slash + 1)));
+        } else if (rust) {
+          c.purl = "pkg:cargo/" + purl_encode(c.name);
+        } else {
+          c.purl = "pkg:nuget/" + purl_encode(d.value("name", ""));
+        }
+        c.purl += "@" + purl_encode(c.version);
+        c.owner = owner_of(path);
+        if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
+      }
     } else if (rec.kind == "java-archive") {
       // Maven components of a .jar/.war/.ear, nested archives included ("app.jar!/BOOT-INF/...")
       if (!rec.data.is_array()) continue;
@@ -426,7 +457,8 @@ ImageInventory merge(const std::vector<std::string>& digests,
   std::vector<Component> kept;
   for (auto& c : inv.components) {
     static const std::set<std::string> not_notes = {
-        "golang", "cargo", "go-module", "npm", "node-package", "python-package", "maven"};
+        "golang", "cargo", "go-module", "npm",        "node-package", "python-package",
+        "maven",  "gem",   "composer",  "cargo-lock", "nuget"};
     bool from_note = !not_notes.count(c.type) && c.location.find("/dpkg/") == std::string::npos &&
                      c.location.find("apk/db") == std::string::npos &&
                      c.location.find("rpmdb") == std::string::npos;

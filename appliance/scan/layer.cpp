@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/archive_path.hpp"
+#include "scan/app_manifest.hpp"
 #include "scan/binary.hpp"
 #include "scan/java.hpp"
 #include "scan/lockfile.hpp"
@@ -45,6 +46,21 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
     for (const auto& p : local) problems.push_back(path + ": " + p);
     auto a = nlohmann::json::array();
     if (d) a.push_back(d->to_json());
+    return a;
+  }
+  if (kind == "gemspec" || kind == "dotnet-deps" || kind == "nupkg" ||
+      kind == "composer-installed" || kind == "cargo-lock") {
+    std::vector<std::string> local;
+    auto slash = path.rfind('/');
+    auto file = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto deps = kind == "gemspec"       ? parse_gemspec(bytes, file, local)
+                : kind == "dotnet-deps" ? parse_deps_json(bytes, local)
+                : kind == "nupkg"       ? parse_nupkg(bytes, local)
+                : kind == "cargo-lock"  ? parse_cargo_lock(bytes, local)
+                                        : parse_composer_installed(bytes, local);
+    for (const auto& p : local) problems.push_back(path + ": " + p);
+    auto a = nlohmann::json::array();
+    for (const auto& d : deps) a.push_back(d.to_json());
     return a;
   }
   if (kind == "java-archive") {
@@ -118,6 +134,7 @@ std::string classify_path(const std::string& p) {
   if (auto k = lockfile_kind(p); !k.empty()) return k;
   if (node_package_path(p)) return "node-package";
   if (java_archive_path(p)) return "java-archive";
+  if (auto k = app_manifest_kind(p); !k.empty()) return k;
   return python_package_path(p) ? "python-package" : std::string();
 }
 

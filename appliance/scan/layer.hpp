@@ -20,7 +20,7 @@ namespace airheal::scan {
 
 // Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
 // 2: go.mod and package-lock.json; 3: installed npm and Python packages, rpm file lists;
-// 4: Java archives
+// 4: Java archives, gemspecs, .deps.json, .nupkg, Composer's installed.json, Cargo.lock
 inline constexpr int kLayerParserVersion = 4;
 
 struct LayerFile {
@@ -31,8 +31,8 @@ struct LayerFile {
 };
 
 // A parsed record found at one path: kind is os-release, dpkg-status, dpkg-statusd, dpkg-list,
-// md5sums, apk, rpm, go-mod, npm-lock, node-package, python-package, java-archive or binary; data
-// its parsed form.
+// md5sums, apk, rpm, go-mod, npm-lock, node-package, python-package, java-archive, gemspec,
+// dotnet-deps, nupkg, composer-installed, cargo-lock or binary; data its parsed form.
 struct LayerRecord {
   std::string kind;
   nlohmann::json data;

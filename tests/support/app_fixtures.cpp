@@ -68,30 +68,86 @@ std::string make_wheel(const std::string& name, const std::string& version,
   return *bytes;
 }
 
-heal::ImageFiles memory_image(const std::map<std::string, std::string>& files) {
-  auto data = std::make_shared<std::map<std::string, std::string>>();
-  std::map<std::string, scan::FinalFile> fs;
-  for (const auto& [path, bytes] : files) {
-    scan::FinalFile f;
-    f.layer = 0;
-    if (path.ends_with("/")) {
-      auto p = path.substr(0, path.size() - 1);
-      f.file = {p, 'd', 0, ""};
-      fs[p] = f;
-      continue;
-    }
-    f.file = {path, 'f', bytes.size(), ""};
-    fs[path] = f;
-    (*data)[path] = bytes;
-  }
-  return heal::ImageFiles(std::move(fs),
-                          [data](const std::string& path, const scan::FinalFile&,
-                                 std::uint64_t max) -> Result<std::string> {
-                            auto it = data->find(path);
-                            if (it == data->end()) return make_error(Errc::not_found, path);
-                            if (it->second.size() > max) return make_error(Errc::too_large, path);
-                            return it->second;
-                          });
+std::string wheel_from_tree(const std::filesystem::path& root, const std::string& dist_info) {
+  TempDir dir;
+  auto out = dir.path() / "out.whl";
+  auto r = run_process(
+      {"/usr/bin/python3", "-c",
+       "import sys, os, zipfile, hashlib, base64\n"
+       "root, di, out = sys.argv[1], sys.argv[2], sys.argv[3]\n"
+       "files = {}\n"
+       "for d, _, names in os.walk(root):\n"
+       "  for n in names:\n"
+       "    p = os.path.join(d, n)\n"
+       "    if os.path.isfile(p) and not os.path.islink(p):\n"
+       "      files[os.path.relpath(p, root)] = open(p, 'rb').read()\n"
+       "files.pop(di + '/RECORD', None)\n"
+       "files.setdefault(di + '/WHEEL', b'Wheel-Version: 1.0\\nGenerator: airheal-tests\\n"
+       "Root-Is-Purelib: true\\nTag: py3-none-any\\n')\n"
+       "rec = ''\n"
+       "for p, b in sorted(files.items()):\n"
+       "  d = base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b'=').decode()\n"
+       "  rec += '%s,sha256=%s,%d\\n' % (p, d, len(b))\n"
+       "files[di + '/RECORD'] = (rec + di + '/RECORD,,\\n').encode()\n"
+       "with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:\n"
+       "  for p, b in sorted(files.items()): z.writestr(p, b)\n",
+       root.string(), dist_info, out.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto bytes = fs::read_file(out, 256 << 20);
+  REQUIRE(bytes);
+  return *bytes;
+}
+
+std::filesystem::path suite_deb(const std::string& suite, const std::string& package) {
+  namespace fsys = std::filesystem;
+  auto dir = fixture_cache() / ("apt-" + suite);
+  for (auto sub : {"etc/sources.list.d", "etc/preferences.d", "state/lists/partial",
+                   "cache/archives/partial", "debs"})
+    fsys::create_directories(dir / sub);
+  std::ofstream(dir / "etc/sources.list")
+      << "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+         "http://deb.debian.org/debian "
+      << suite << " main\n";
+  std::ofstream(dir / "etc/preferences").close();
+  std::ofstream(dir / "status").close();
+  std::vector<std::string> argv = {
+      "env",
+      "--chdir=" + (dir / "debs").string(),
+      "apt-get",
+      "-o",
+      "Dir::Etc::SourceList=" + (dir / "etc/sources.list").string(),
+      "-o",
+      "Dir::Etc::SourceParts=" + (dir / "etc/sources.list.d").string(),
+      "-o",
+      "Dir::Etc::Preferences=" + (dir / "etc/preferences").string(),
+      "-o",
+      "Dir::Etc::PreferencesParts=" + (dir / "etc/preferences.d").string(),
+      "-o",
+      "Dir::State=" + (dir / "state").string(),
+      "-o",
+      "Dir::State::status=" + (dir / "status").string(),
+      "-o",
+      "Dir::Cache=" + (dir / "cache").string(),
+      "-o",
+      "APT::Architecture=amd64",
+      "-o",
+      "Acquire::Languages=none",
+      "-o",
+      "quiet=1"};
+  for (const auto& e : fsys::directory_iterator(dir / "debs"))
+    if (e.path().filename().string().starts_with(package + "_")) return e.path();
+  auto update = argv;
+  update.push_back("update");
+  run_ok(update, std::chrono::seconds(600));
+  auto download = argv;
+  download.push_back("download");
+  download.push_back(package);
+  run_ok(download, std::chrono::seconds(600));
+  for (const auto& e : fsys::directory_iterator(dir / "debs"))
+    if (e.path().filename().string().starts_with(package + "_")) return e.path();
+  FAIL("apt-get download " << package << " from " << suite << " left no .deb");
+  return {};
 }
 
 std::string record_hash_of(const std::string& bytes) {

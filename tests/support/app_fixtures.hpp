@@ -7,8 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
-
-#include "heal/image_files.hpp"
+#include <vector>
 
 namespace airheal::test {
 
@@ -21,8 +20,13 @@ std::string make_wheel(const std::string& name, const std::string& version,
                        const std::map<std::string, std::string>& files,
                        const std::vector<std::string>& requires_dist = {}, bool purelib = true);
 
-// An image whose final file system is FILES (path -> bytes; a trailing "/" makes a directory).
-heal::ImageFiles memory_image(const std::map<std::string, std::string>& files);
+// A wheel of the tree ROOT (every file under it, paths relative to it): the dist-info folder
+// DIST_INFO in it gets a WHEEL (purelib, py3-none-any) when it has none and a RECORD of every file.
+std::string wheel_from_tree(const std::filesystem::path& root, const std::string& dist_info);
+
+// PACKAGE from Debian SUITE's main archive (bookworm, trixie, ...) as it is today, downloaded with
+// a private apt configuration for that suite (Debian's keyring checks its InRelease); cached.
+std::filesystem::path suite_deb(const std::string& suite, const std::string& package);
 
 // The "sha256=<urlsafe base64>" hash RECORD files use.
 std::string record_hash_of(const std::string& bytes);

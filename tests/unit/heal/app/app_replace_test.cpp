@@ -11,6 +11,7 @@
 #include "heal/heal_layer.hpp"
 #include "heal/pins.hpp"
 #include "support/app_fixtures.hpp"
+#include "support/heal_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/test_support.hpp"
 
@@ -90,7 +91,7 @@ TEST_CASE("An npm package is replaced in its folder and its lockfile entries upd
                        {"resolved", "https://registry.npmjs.org/minimist/-/minimist-1.2.5.tgz"},
                        {"integrity", "sha512-old"}}}}}};
   files["srv/app/package-lock.json"] = lock.dump(2);
-  auto image = test::memory_image(files);
+  auto image = test::image_in_memory(files);
 
   auto allowed = app::dependents_allow(image, "npm", "srv/app/node_modules/minimist/package.json",
                                        "minimist", "1.2.6");
@@ -160,7 +161,7 @@ TEST_CASE("A Python distribution's files are replaced per RECORD and its dist-in
       "greet/__init__.py,sha256=x,10\ngreet/old.py,sha256=y,12\n"
       "greet-1.0.dist-info/METADATA,,\ngreet-1.0.dist-info/WHEEL,,\n"
       "greet-1.0.dist-info/INSTALLER,,\ngreet-1.0.dist-info/RECORD,,\n../../../bin/greet,,\n";
-  auto image = test::memory_image(files);
+  auto image = test::image_in_memory(files);
   auto wheel = test::make_wheel("greet", "1.1",
                                 {{"greet/__init__.py", "V = '1.1'\n"}, {"greet/new.py", "new\n"}});
   auto allowed =
@@ -212,12 +213,12 @@ TEST_CASE("A Python distribution's files are replaced per RECORD and its dist-in
   auto on_arm = files;
   on_arm[site + "/greet-1.0.dist-info/WHEEL"] =
       "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-manylinux_2_17_aarch64\n";
-  auto refused_platform = app::plan_ops(r, platform, test::memory_image(on_arm));
+  auto refused_platform = app::plan_ops(r, platform, test::image_in_memory(on_arm));
   REQUIRE_FALSE(refused_platform);
   CHECK(refused_platform.error().message.find("platform wheel") != std::string::npos);
   // an egg-info file with no file list
   files[site + "/PyYAML-5.3.1.egg-info"] = "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.3.1\n";
-  auto image2 = test::memory_image(files);
+  auto image2 = test::image_in_memory(files);
   app::Replacement y{"PyPI",  "pyyaml", site + "/PyYAML-5.3.1.egg-info",
                      "5.3.1", "6.0",    "y.whl",
                      "",      "",       json::object()};
@@ -276,7 +277,7 @@ TEST_CASE("A jar nested in a fat jar is replaced with the entry order and method
   CHECK(v.out.find("META-INF/MANIFEST.MF") < v.out.find("BOOT-INF/lib/guava.jar"));
 
   // through plan_ops, from the image
-  auto image = test::memory_image({{"srv/app/demo.jar", outer}});
+  auto image = test::image_in_memory({{"srv/app/demo.jar", outer}});
   app::Replacement r{"Maven",
                      "commons-io:commons-io",
                      "srv/app/demo.jar!/BOOT-INF/lib/guava.jar",
