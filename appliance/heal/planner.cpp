@@ -293,44 +293,6 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     for (const auto& n : needs)
       if (!best_fixes.count(n.id)) deferred.insert(n.id);
   }
-  // Dependency pins: the lowest imported version that carries every fix (the smallest change to
-  // the application's dependency graph).
-  for (const auto& [key, needs] : lockfiles) {
-    const auto& [lockfile, ecosystem, package] = key;
-    const Content* best = nullptr;
-    for (const auto& c : artifacts) {
-      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package)
-        continue;
-      auto v = c.meta.value("version", "");
-      if (!safe_dependency(package, v) || (ecosystem == "Go" && v[0] != 'v')) continue;
-      bool all = true;
-      for (const auto& n : needs) {
-        auto cmp = version::compare(ecosystem, strip_v(v), strip_v(n.fixed));
-        if (!cmp || *cmp < 0) all = false;
-      }
-      if (!all) continue;
-      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", "")))
-                          .value_or(0) >= 0)
-        continue;
-      best = &c;
-    }
-    if (!best) {
-      for (const auto& n : needs) deferred.insert(n.id);
-      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" +
-                          lockfile);
-      continue;
-    }
-    std::string ids;
-    std::set<std::string> idset;
-    for (const auto& n : needs) idset.insert(n.id);
-    for (const auto& i : idset) ids += (ids.empty() ? "" : ",") + i;
-    auto inst = installed_of.find({lockfile, package});
-    p.dependencies.push_back({lockfile, ecosystem, package,
-                              inst == installed_of.end() ? "" : inst->second,
-                              best->meta.value("version", ""), best->name, best->digest, ids});
-    use(*best);
-    pinned.insert(idset.begin(), idset.end());
-  }
   // In-place replacements: the lowest imported version that carries every fix, whose own
   // metadata says it is that package, and that every range depending on it allows.
   std::optional<Result<ImageFiles>> image_for_apps;
@@ -435,6 +397,58 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
       for (const auto& r : refused) why += " " + r + ";";
       defer_app(why);
     }
+  }
+  // A lockfile entry an in-place replacement updated needs no pin: that finding is healed.
+  std::set<std::pair<std::string, std::string>> relocked;
+  for (const auto& a : p.applications)
+    for (const auto& l : a.changes.value("lockfiles", json::array()))
+      if (l.contains("key")) relocked.insert({l.value("path", "").substr(1), a.package});
+  for (auto it = lockfiles.begin(); it != lockfiles.end();) {
+    const auto& [lockfile, ecosystem, package] = it->first;
+    if (!relocked.count({lockfile, package})) {
+      ++it;
+      continue;
+    }
+    for (const auto& n : it->second) targeted.insert(n.id);
+    it = lockfiles.erase(it);
+  }
+  // Dependency pins: the lowest imported version that carries every fix (the smallest change to
+  // the application's dependency graph).
+  for (const auto& [key, needs] : lockfiles) {
+    const auto& [lockfile, ecosystem, package] = key;
+    const Content* best = nullptr;
+    for (const auto& c : artifacts) {
+      if (c.meta.value("ecosystem", "") != ecosystem || c.meta.value("package", "") != package)
+        continue;
+      auto v = c.meta.value("version", "");
+      if (!safe_dependency(package, v) || (ecosystem == "Go" && v[0] != 'v')) continue;
+      bool all = true;
+      for (const auto& n : needs) {
+        auto cmp = version::compare(ecosystem, strip_v(v), strip_v(n.fixed));
+        if (!cmp || *cmp < 0) all = false;
+      }
+      if (!all) continue;
+      if (best && version::compare(ecosystem, strip_v(v), strip_v(best->meta.value("version", "")))
+                          .value_or(0) >= 0)
+        continue;
+      best = &c;
+    }
+    if (!best) {
+      for (const auto& n : needs) deferred.insert(n.id);
+      p.missing.push_back(ecosystem + " " + package + " " + needs.front().fixed + " for /" +
+                          lockfile);
+      continue;
+    }
+    std::string ids;
+    std::set<std::string> idset;
+    for (const auto& n : needs) idset.insert(n.id);
+    for (const auto& i : idset) ids += (ids.empty() ? "" : ",") + i;
+    auto inst = installed_of.find({lockfile, package});
+    p.dependencies.push_back({lockfile, ecosystem, package,
+                              inst == installed_of.end() ? "" : inst->second,
+                              best->meta.value("version", ""), best->name, best->digest, ids});
+    use(*best);
+    pinned.insert(idset.begin(), idset.end());
   }
   for (const auto& t : pinned) deferred.erase(t);
   for (const auto& t : targeted) deferred.erase(t);

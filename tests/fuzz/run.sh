@@ -23,7 +23,8 @@ sources=(
   appliance/core/result.cpp appliance/core/digest.cpp appliance/core/json.cpp appliance/core/yaml.cpp appliance/core/oci.cpp
   appliance/core/time.cpp appliance/snapshot/format.cpp appliance/core/pgp.cpp appliance/advisory/advisory.cpp appliance/advisory/csaf.cpp appliance/version/version.cpp
   appliance/heal/deb/control.cpp appliance/scan/pkgdb.cpp appliance/scan/lockfile.cpp tests/fuzz/targets.cpp
-  appliance/core/archive_path.cpp appliance/core/apk.cpp appliance/core/rpm.cpp
+  appliance/core/archive_path.cpp appliance/core/apk.cpp appliance/core/rpm.cpp appliance/core/zip.cpp
+  appliance/scan/java.cpp appliance/scan/app_manifest.cpp appliance/version/app_versions.cpp appliance/version/ranges.cpp
 )
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I"$root/appliance" -I"$root/tests" -DSPDLOG_FMT_EXTERNAL)
@@ -43,7 +44,7 @@ done
 for p in "${pids[@]}"; do wait "$p" || { echo "fuzz: compiling failed" >&2; exit 1; }; done
 libs=(-lyaml-cpp -lgpgme -lsqlite3 -lcrypto -lz -lfmt -larchive)
 
-all=(json yaml snapshot_manifest advisory oci_manifest deb_control deb_relations pgp_signature package_databases lockfiles digest apk_package rpm_package)
+all=(json yaml snapshot_manifest advisory oci_manifest deb_control deb_relations pgp_signature package_databases lockfiles digest apk_package rpm_package app_packages)
 [ $# -gt 0 ] && all=("$@")
 
 # Seeds: real documents, with the selector byte some targets read first.

@@ -13,10 +13,14 @@
 #include "core/pgp.hpp"
 #include "core/rpm.hpp"
 #include "core/yaml.hpp"
+#include "core/zip.hpp"
 #include "heal/deb/control.hpp"
+#include "scan/app_manifest.hpp"
+#include "scan/java.hpp"
 #include "scan/lockfile.hpp"
 #include "scan/pkgdb.hpp"
 #include "snapshot/format.hpp"
+#include "version/version.hpp"
 
 namespace airheal::fuzz {
 namespace {
@@ -190,6 +194,65 @@ void rpm_package(const std::uint8_t* d, std::size_t n) {
   }
 }
 
+// Application packages: Java archives (nested ones included, with small limits so that nesting
+// and budgets are reached), the zip rewriter, gemspecs, .deps.json, .nupkg, Composer's
+// installed.json, Cargo.lock, and the application ecosystems' version orderings and ranges,
+// chosen by the first byte.
+void app_packages(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  std::string text(view(d + 1, n - 1));
+  std::vector<std::string> problems;
+  switch (d[0] % 8) {
+    case 0: {
+      scan::JavaLimits limits;
+      limits.max_nested_bytes = 1 << 20;
+      limits.max_inflated_bytes = 8 << 20;
+      limits.max_entries = 10000;
+      (void)scan::parse_java_archive(text, "fuzz.jar", problems, limits);
+      break;
+    }
+    case 1:
+      if (auto z = zip::read(text); z && !z->entries.empty()) {
+        (void)zip::entry(text, z->entries.front().name, 1 << 20);
+        (void)zip::replace_entry(text, z->entries.back().name, "replacement");
+      }
+      break;
+    case 2:
+      (void)scan::parse_gemspec(text, "x-1.0.gemspec", problems);
+      (void)scan::parse_properties(text);
+      (void)scan::parse_manifest(text);
+      break;
+    case 3:
+      (void)scan::parse_deps_json(text, problems);
+      break;
+    case 4:
+      (void)scan::parse_nupkg(text, problems);
+      break;
+    case 5:
+      (void)scan::parse_composer_installed(text, problems);
+      (void)scan::parse_cargo_lock(text, problems);
+      break;
+    case 6: {  // two versions, each ecosystem's order
+      auto nl = text.find('\n');
+      auto a = text.substr(0, nl),
+           b = nl == std::string::npos ? std::string() : text.substr(nl + 1);
+      (void)version::compare_maven(a, b);
+      (void)version::compare_nuget(a, b);
+      (void)version::compare_rubygems(a, b);
+      (void)version::compare_composer(a, b);
+      break;
+    }
+    default: {  // a version and a range
+      auto nl = text.find('\n');
+      auto a = text.substr(0, nl),
+           b = nl == std::string::npos ? std::string() : text.substr(nl + 1);
+      (void)version::satisfies_npm_range(a, b);
+      (void)version::satisfies_pep440(a, b);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 const std::vector<Entry>& targets() {
@@ -207,6 +270,7 @@ const std::vector<Entry>& targets() {
       {"digest", digests},
       {"apk_package", apk_package},
       {"rpm_package", rpm_package},
+      {"app_packages", app_packages},
   };
   return all;
 }

@@ -43,6 +43,7 @@ void put(const fsys::path& p, const std::string& bytes, fsys::perms mode = fsys:
 
 // The files of Debian PACKAGE (a downloaded .deb) under DIR.
 fsys::path unpack_deb(const fsys::path& deb, const fsys::path& dir) {
+  fsys::create_directories(dir);
   run_ok({"dpkg-deb", "-x", deb.string(), dir.string()});
   return dir;
 }

@@ -77,12 +77,4 @@ Result<Ops> plan_ops(const Replacement& r, const std::string& artefact, const Im
 // Writes OPS into W.
 Status write_ops(const Ops& ops, LayerWriter& w);
 
-// The rewritten zip archive OUTER with the stored entry ENTRY ("BOOT-INF/lib/x.jar") replaced by
-// BYTES, every other entry copied as it is (compressed data untouched), the order kept, the
-// replaced entry written with its original method (stored or deflated). Exposed for tests.
-Result<std::string> replace_zip_entry(const std::string& outer, const std::string& entry,
-                                      const std::string& bytes);
-// The bytes of ENTRY in the zip archive ZIP (bounded by MAX).
-Result<std::string> zip_entry(const std::string& zip, const std::string& entry, std::uint64_t max);
-
 }  // namespace airheal::heal::app

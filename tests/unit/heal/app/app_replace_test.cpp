@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/fs.hpp"
+#include "core/zip.hpp"
 #include "heal/heal_layer.hpp"
 #include "heal/pins.hpp"
 #include "support/app_fixtures.hpp"
@@ -252,13 +253,13 @@ TEST_CASE("A jar nested in a fat jar is replaced with the entry order and method
                 "BOOT-INF/lib/guava.jar"});
   auto outer = slurp_bytes(dir.path() / "demo.jar");
   auto replacement = slurp_bytes(dir.path() / "root/usr/share/java/commons-io.jar");
-  auto rewritten = app::replace_zip_entry(outer, "BOOT-INF/lib/guava.jar", replacement);
+  auto rewritten = zip::replace_entry(outer, "BOOT-INF/lib/guava.jar", replacement);
   INFO((rewritten ? "" : rewritten.error().message));
   REQUIRE(rewritten);
-  auto got = app::zip_entry(*rewritten, "BOOT-INF/lib/guava.jar", 64 << 20);
+  auto got = zip::entry(*rewritten, "BOOT-INF/lib/guava.jar", 64 << 20);
   REQUIRE(got);
   CHECK(*got == replacement);
-  CHECK(app::zip_entry(*rewritten, "BOOT-INF/classpath.idx", 1 << 20).value() ==
+  CHECK(zip::entry(*rewritten, "BOOT-INF/classpath.idx", 1 << 20).value() ==
         "- \"BOOT-INF/lib/guava.jar\"\n");
   std::ofstream(dir.path() / "out.jar", std::ios::binary) << *rewritten;
   // unzip's own checks: every CRC, the order, the methods
@@ -295,10 +296,9 @@ TEST_CASE("A jar nested in a fat jar is replaced with the entry order and method
   CHECK(ops->changes["entry"] == "BOOT-INF/lib/guava.jar");
 
   // broken archives: a precise error, nothing written
-  CHECK_FALSE(app::replace_zip_entry("PK\x05\x06 short", "x", "y"));
-  CHECK_FALSE(
-      app::replace_zip_entry(outer.substr(0, outer.size() / 2), "BOOT-INF/lib/guava.jar", "y"));
-  auto missing = app::replace_zip_entry(outer, "BOOT-INF/lib/none.jar", "y");
+  CHECK_FALSE(zip::replace_entry("PK\x05\x06 short", "x", "y"));
+  CHECK_FALSE(zip::replace_entry(outer.substr(0, outer.size() / 2), "BOOT-INF/lib/guava.jar", "y"));
+  auto missing = zip::replace_entry(outer, "BOOT-INF/lib/none.jar", "y");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "BOOT-INF/lib/none.jar is not in the archive");
 }
