@@ -9,6 +9,14 @@
 #   full:     a per-image full rescan (airhealctl scan --force: every layer of every image read)
 #   tar:      tar -xOf over every layer of every image (the bare cost of reading them per image)
 # A figure, not a test: nothing asserts.
+#
+# SET=apps: the application image set instead: a Java image (every jar of Debian bookworm's first
+# JAVA_PACKAGES lib*-java packages under /app/lib, and the same jars again stored inside
+# Spring-Boot-style fat jars), a Python image (the dist-packages of bookworm's first
+# PYTHON_PACKAGES python3-* packages, arch all, as a virtualenv's site-packages) and a Node image
+# (an npm install of NODE_PACKAGES from the registry), with the 40 GitHub advisories of
+# tests/data/ghsa-sample: airheal's cold inventory + match against tar -xOf of the same layers,
+# the component counts, and a sample of findings to compare with the OSV records by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -16,12 +24,93 @@ IMAGES=${IMAGES:-200}
 bench_setup gpg tar bc python3
 trap bench_cleanup EXIT
 ctl() { "$bin/appliance/airhealctl" --state-dir "$work/state" "$@"; }
+# The peer: tar reading every layer of every image of an OCI layout (the bare cost of reading them).
+tar_every_layer() {
+  python3 - "$1" <<'PY' | while read -r blob; do tar -xOf "$blob" >/dev/null; done
+import json, os, sys
+lay = sys.argv[1]
+for m in json.load(open(os.path.join(lay, "index.json")))["manifests"]:
+    man = json.load(open(os.path.join(lay, "blobs/sha256", m["digest"][7:])))
+    for l in man["layers"]:
+        print(os.path.join(lay, "blobs/sha256", l["digest"][7:]))
+PY
+}
 snap() {  # snap CHANNEL SEQ OUT ARGS...
   local ch=$1 seq=$2 out=$3
   shift 3
   "$bin/snapshot-tools/airheal-snapshot" create --channel "$ch" --sequence "$seq" --out "$out" "$@" >/dev/null
   "$bin/snapshot-tools/airheal-snapshot" sign "$out" --key "$fpr" >/dev/null
 }
+if [ "${SET:-}" = apps ]; then
+  cache=${APPS_CACHE:-/var/tmp/airheal-bench-apps}
+  mkdir -p "$cache/java-debs" "$cache/python-debs" "$cache/node"
+  JAVA_PACKAGES=${JAVA_PACKAGES:-260}
+  PYTHON_PACKAGES=${PYTHON_PACKAGES:-150}
+  NODE_PACKAGES=${NODE_PACKAGES:-"eslint@8 webpack@5 jest@29 express@4 lodash@4.17.20 minimist@1.2.5 semver@7.5.1 ws@8.17.0 qs@6.9.6 json5@2.2.1 tough-cookie@4.1.2 @babel/core@7 @babel/preset-env@7 typescript@5 @angular-devkit/build-angular@17 @vue/cli-service@5"}
+  echo "downloading the application set (cached in $cache) ..."
+  if [ -z "$(ls "$cache/java-debs")" ]; then
+    (cd "$cache/java-debs" && apt-cache search --names-only '^lib[a-z0-9.+-]*-java$' | awk '{print $1}' | sort |
+      head -n "$JAVA_PACKAGES" | xargs apt-get download -qq >/dev/null 2>&1 || true)
+  fi
+  if [ -z "$(ls "$cache/python-debs")" ]; then
+    (cd "$cache/python-debs" &&
+      { printf '%s\n' python3-requests python3-urllib3 python3-jinja2 python3-setuptools python3-certifi python3-idna python3-cryptography
+        apt-cache search --names-only '^python3-[a-z0-9-]*$' | awk '{print $1}' | sort; } |
+      awk '!seen[$0]++' | while read -r p; do
+        apt-cache show "$p" 2>/dev/null | grep -q '^Architecture: all' && echo "$p"; done |
+      head -n "$PYTHON_PACKAGES" | xargs apt-get download -qq >/dev/null 2>&1 || true)
+  fi
+  if [ ! -d "$cache/node/node_modules" ]; then
+    (cd "$cache/node" && echo '{"name":"bench","version":"1.0.0"}' >package.json &&
+      npm install --silent --no-audit --no-fund --ignore-scripts $NODE_PACKAGES >/dev/null)
+  fi
+  rm -rf "$work/java" "$work/python"
+  mkdir -p "$work/java" "$work/python-root" "$work/python"
+  for d in "$cache"/java-debs/*.deb; do dpkg-deb -x "$d" "$work/java"; done
+  for d in "$cache"/python-debs/*.deb; do dpkg-deb -x "$d" "$work/python-root"; done
+  cp -r "$work/python-root/usr/lib/python3/dist-packages/." "$work/python/"
+  stats=$(python3 bench/scan_apps.py "$work/java" "$work/python" "$cache/node" "$work/layout")
+  snap images 1 "$work/images.tar" --image "$work/layout:java=bench/java:1" \
+    --image "$work/layout:python=bench/python:1" --image "$work/layout:node=bench/node:1"
+  mkdir -p "$work/adv"
+  find tests/data/ghsa-sample -name 'GHSA-*.json' -exec cp {} "$work/adv/" \;
+  snap ghsa 1 "$work/adv.tar" --advisories "$work/adv"
+  ctl trust add "$work/pub.asc" --channel images >/dev/null
+  ctl trust add "$work/pub.asc" --channel ghsa >/dev/null
+  ctl import --no-scan "$work/images.tar" >/dev/null
+  ctl import --no-scan "$work/adv.tar" >/dev/null
+  sync
+  t0=$(now); ctl --json scan --all >"$work/cold.json"; t1=$(now)
+  cold=$(secs "$t0" "$t1")
+  t0=$(now)
+  tar_every_layer "$work/layout"
+  t1=$(now)
+  tarpeer=$(secs "$t0" "$t1")
+  echo
+  echo "application image set: $stats"
+  for img in java python node; do
+    ctl --json inventory "bench/$img:1" | python3 -c "
+import json, sys, collections
+inv = json.load(sys.stdin)
+c = collections.Counter(x['type'] for x in inv['components'])
+print('  bench/$img:1 components:', dict(c), 'problems:', len(inv.get('problems', [])))"
+  done
+  printf '%-52s %8s s\n' "cold inventory + match of the 3 images (airheal)" "$cold"
+  printf '%-52s %8s s\n' "tar -xOf of their layers (peer)" "$tarpeer"
+  echo "airheal / tar: $(ratio "$cold" "$tarpeer")x the time of only reading the layers"
+  echo "findings (a sample to compare with the OSV records in tests/data/ghsa-sample by hand):"
+  ctl --json findings | python3 -c "
+import json, sys, collections
+fs = json.load(sys.stdin)
+print('  total:', len(fs), dict(collections.Counter(f['ecosystem'] for f in fs)))
+seen = set()
+for f in fs:
+    k = (f['ecosystem'], f['package'])
+    if k in seen: continue
+    seen.add(k)
+    print('  %-9s %-45s %-14s %-22s fixed %s' % (f['ecosystem'], f['package'], f['installed'], f['advisory'], f['fixed']))"
+  exit 0
+fi
 
 minbase=${MINBASE_TAR:-/tmp/airheal-fixtures/bookworm-minbase.tar}
 if [ ! -f "$minbase" ]; then
@@ -73,14 +162,7 @@ full_read=$(python3 -c "import json,sys; print(sum(r['layers_read'] for r in jso
 
 # Peer: tar reading every layer of every image.
 t0=$(now)
-python3 - "$work/layout" <<'PY' | while read -r blob; do tar -xOf "$blob" >/dev/null; done
-import json, os, sys
-lay = sys.argv[1]
-for m in json.load(open(os.path.join(lay, "index.json")))["manifests"]:
-    man = json.load(open(os.path.join(lay, "blobs/sha256", m["digest"][7:])))
-    for l in man["layers"]:
-        print(os.path.join(lay, "blobs/sha256", l["digest"][7:]))
-PY
+tar_every_layer "$work/layout"
 t1=$(now)
 tarpeer=$(secs "$t0" "$t1")
 findings=$(ctl --json findings | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")

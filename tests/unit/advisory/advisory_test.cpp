@@ -100,7 +100,14 @@ TEST_CASE("OSV evaluation follows the spec's event walk", "[advisory][osv]") {
   json maven{{"package", {{"ecosystem", "Maven"}, {"name", "x:y"}}},
              {"ranges", json::array({{{"type", "ECOSYSTEM"},
                                       {"events", {{{"introduced", "0"}}, {{"fixed", "1.0"}}}}}})}};
-  CHECK(osv_evaluate(maven, "Maven", "0.9") == Verdict::unknown);  // no Maven ordering yet
+  CHECK(osv_evaluate(maven, "Maven", "0.9") == Verdict::affected);  // ComparableVersion order
+  CHECK(osv_evaluate(maven, "Maven", "1.0-SNAPSHOT") == Verdict::affected);
+  CHECK(osv_evaluate(maven, "Maven", "1.0.0.Final") == Verdict::not_affected);
+  json hackage{
+      {"package", {{"ecosystem", "Hackage"}, {"name", "x"}}},
+      {"ranges", json::array({{{"type", "ECOSYSTEM"},
+                               {"events", {{{"introduced", "0"}}, {{"fixed", "1.0"}}}}}})}};
+  CHECK(osv_evaluate(hackage, "Hackage", "0.9") == Verdict::unknown);  // an order airheal lacks
 }
 
 TEST_CASE("OSV evaluation of a real record (GO-2024-2916, harbor)", "[advisory][osv]") {
