@@ -18,6 +18,9 @@ PACKAGES=(
   createrepo-c dnf
   # ordering oracles: PEP 440 (the packaging library pip itself uses), Maven's ComparableVersion
   python3-packaging openjdk-17-jre-headless libmaven3-core-java
+  # application packages: javac compiles the Java check of the in-place heal test; zip/unzip make
+  # and check fat jars
+  openjdk-17-jdk-headless unzip
   # evidence reports: rendered in headless Chromium, printed to PDF (pdftotext) and read back by OCR
   chromium poppler-utils tesseract-ocr tesseract-ocr-eng
   # fuzzing: clang's libFuzzer with ASan/UBSan over the parsers of untrusted bytes (tests/fuzz)
@@ -25,6 +28,10 @@ PACKAGES=(
   # packages: dpkg-buildpackage with debhelper, man pages from --help, lintian; rpmbuild comes with rpm
   debhelper help2man lintian fakeroot cpio
 )
+
+# node and npm (npm's own node-semver is an ordering oracle; npm pack fetches real tarballs): the
+# machine's own when it has them (these machines ship Node.js 20 with npm), else Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -343,6 +343,12 @@ ImageInventory merge(const std::vector<std::string>& digests,
                      : "pkg:npm/" + purl_encode(c.name);
         c.purl += "@" + purl_encode(c.version);
         c.owner = owner_of(path);
+        if (!npm && path.ends_with(".dist-info/METADATA")) {
+          // the files it owns, per its RECORD
+          auto record = records.find(path.substr(0, path.size() - 8) + "RECORD");
+          if (record != records.end() && record->second.record->data.is_array())
+            c.files = record->second.record->data.size();
+        }
         if (!c.name.empty() && !c.version.empty()) inv.components.push_back(std::move(c));
       }
     } else if (rec.kind == "gemspec" || rec.kind == "dotnet-deps" || rec.kind == "nupkg" ||

@@ -63,6 +63,12 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
     for (const auto& d : deps) a.push_back(d.to_json());
     return a;
   }
+  if (kind == "python-record") {  // the files a distribution owns
+    auto a = nlohmann::json::array();
+    for (const auto& row : parse_record_rows(bytes))
+      if (!row.empty() && !row[0].empty()) a.push_back(row[0]);
+    return a;
+  }
   if (kind == "java-archive") {
     std::vector<std::string> local;
     auto slash = path.rfind('/');
@@ -135,6 +141,7 @@ std::string classify_path(const std::string& p) {
   if (node_package_path(p)) return "node-package";
   if (java_archive_path(p)) return "java-archive";
   if (auto k = app_manifest_kind(p); !k.empty()) return k;
+  if (python_record_path(p)) return "python-record";
   return python_package_path(p) ? "python-package" : std::string();
 }
 

@@ -198,6 +198,54 @@ bool python_package_path(const std::string& path) {
          (leaf == "PKG-INFO" && meta_dir.size() > 9 && meta_dir.ends_with(".egg-info"));
 }
 
+bool python_record_path(const std::string& path) {
+  if (!path.ends_with(".dist-info/RECORD")) return false;
+  auto dir = path.substr(0, path.size() - 7);  // SITE/NAME.dist-info
+  auto slash = dir.rfind('/');
+  if (slash == std::string::npos) return false;
+  auto site = dir.substr(0, slash);
+  auto ss = site.rfind('/');
+  auto last = ss == std::string::npos ? site : site.substr(ss + 1);
+  return last == "site-packages" || last == "dist-packages";
+}
+
+std::vector<std::vector<std::string>> parse_record_rows(std::string_view text) {
+  std::vector<std::vector<std::string>> rows;
+  if (text.size() > (16u << 20)) return rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  for (std::size_t i = 0; i <= text.size() && rows.size() < 200000; ++i) {
+    char c = i < text.size() ? text[i] : '\n';
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+      continue;
+    }
+    if (c == '"' && field.empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      if (!field.empty() && field.back() == '\r') field.pop_back();
+      row.push_back(field);
+      field.clear();
+      if (!(row.size() == 1 && row[0].empty())) rows.push_back(row);
+      row.clear();
+    } else {
+      field += c;
+    }
+  }
+  return rows;
+}
+
 std::optional<LockedDependency> parse_python_metadata(const std::string& text,
                                                       std::vector<std::string>& problems) {
   if (text.size() > (1u << 20)) {

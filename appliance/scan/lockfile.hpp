@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace airheal::scan {
@@ -41,6 +42,13 @@ bool python_package_path(const std::string& path);
 // line (nullopt, with a problem appended, when either is missing or implausible). 1 MiB at most.
 std::optional<LockedDependency> parse_python_metadata(const std::string& text,
                                                       std::vector<std::string>& problems);
+
+// Is this image path an installed distribution's RECORD (SITE/NAME-VERSION.dist-info/RECORD)?
+bool python_record_path(const std::string& path);
+
+// A RECORD file's rows (CSV as the csv module writes it: path, hash, size; quoted fields with
+// commas and doubled quotes). At most 16 MiB and 200,000 rows.
+std::vector<std::vector<std::string>> parse_record_rows(std::string_view text);
 
 // go.mod: the require directives (single-line and blocks); replace directives that point a module
 // elsewhere are applied (a replacement with a version pins that version; a local path drops the

@@ -388,6 +388,24 @@ Result<CreateReport> create(const CreateOptions& o) {
         a.version = mj.value("version", "");
         a.metadata = std::move(mj);
       }
+      if (o.describe_artifact) {
+        // An application package names itself: its own metadata must agree with FILE.json.
+        auto said = o.describe_artifact(f);
+        bool claimed = a.metadata.is_object() && a.metadata.contains("ecosystem");
+        if (!said && (claimed || said.error().code != Errc::unsupported))
+          return invalid("artefact " + a.name + ": " + said.error().message);
+        if (said) {
+          if (!a.metadata.is_object()) a.metadata = json::object();
+          for (auto key : {"ecosystem", "package", "version"}) {
+            if (a.metadata.contains(key) && a.metadata[key] != (*said)[key])
+              return invalid("artefact " + a.name + ": " + meta_path.filename().string() +
+                             " says " + key + " " + a.metadata[key].dump() +
+                             " but the package's own metadata says " + (*said)[key].dump());
+            a.metadata[key] = (*said)[key];
+          }
+          a.version = a.metadata["version"].get<std::string>();
+        }
+      }
       auto blob = add_blob_file(f, std::nullopt);
       if (!blob) return blob.error();
       a.digest = blob->first;

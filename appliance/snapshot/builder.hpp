@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +39,11 @@ struct CreateOptions {
   std::optional<std::filesystem::path> trust_keys;  // armoured public keys to deliver
   std::vector<std::string> trust_add, trust_remove;
   std::optional<int> trust_threshold;
+  // What an artefact says it is when it is an application package (an npm tarball, a wheel, a
+  // jar): {"ecosystem", "package", "version"} read from its own metadata; Errc::unsupported when
+  // the file is no such package. The artefact's metadata gets these fields; a FILE.json that
+  // names others is refused. The airheal-snapshot tool passes the appliance's own reader.
+  std::function<Result<nlohmann::json>(const std::filesystem::path&)> describe_artifact;
 };
 
 struct CreateReport {

@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "core/archive_path.hpp"
 #include "core/fs.hpp"
+#include "heal/app/app_replace.hpp"
 #include "snapshot/builder.hpp"
 
 namespace fsys = std::filesystem;
@@ -142,7 +143,21 @@ int main(int argc, char** argv) {
   create_cmd->add_option("--image", image_specs, "OCI_LAYOUT_DIR[:REF]=REPO:TAG");
   create_cmd->add_option("--packages", co.packages, "folder of .deb, .apk and .rpm files");
   create_cmd->add_option("--artifacts", co.artifacts,
-                         "folder of replacement binaries (FILE + optional FILE.json)");
+                         "folder of replacement binaries and fixed application packages (npm "
+                         "tarballs, wheels, jars: read for their own name and version) (FILE + "
+                         "optional FILE.json)");
+  co.describe_artifact = [](const std::filesystem::path& p) -> airheal::Result<nlohmann::json> {
+    auto name = p.filename().string();
+    if (!name.ends_with(".tgz") && !name.ends_with(".tar.gz") && !name.ends_with(".whl") &&
+        !name.ends_with(".jar") && !name.ends_with(".war"))
+      return airheal::make_error(airheal::Errc::unsupported, name + " is no application package");
+    auto bytes = airheal::fs::read_file(p, 1ull << 30);
+    if (!bytes) return bytes.error();
+    auto id = airheal::heal::app::identify(*bytes, name);
+    if (!id) return id.error();
+    return nlohmann::json{
+        {"ecosystem", id->ecosystem}, {"package", id->name}, {"version", id->version}};
+  };
   create_cmd->add_option("--previous", previous, "the channel's previous snapshot: make a delta");
   create_cmd->add_option("--compress", compress, "none or zstd")
       ->check(CLI::IsMember({"none", "zstd"}));

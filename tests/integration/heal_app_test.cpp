@@ -249,7 +249,21 @@ TEST_CASE(
   artefact("guava-" + gid->version + ".jar", guava_fixed, "Maven", gid->name, gid->version);
   artefact("commons-io-" + iid->version + ".jar", io_fixed, "Maven", iid->name, iid->version);
   artefact("requests-" + req_version + "-py3-none-any.whl", wheel, "PyPI", "requests", req_version);
-  artefact("minimist-1.2.6.tgz", bytes_of(minimist_new), "npm", "minimist", "1.2.6");
+  // no FILE.json: airheal-snapshot reads what the tarball says it is
+  put(arts / "minimist-1.2.6.tgz", bytes_of(minimist_new));
+  // a FILE.json that disagrees with the package's own metadata is refused, nothing written
+  auto lying = work / "lying";
+  put(lying / "minimist-1.2.6.tgz", bytes_of(minimist_new));
+  put(lying / "minimist-1.2.6.tgz.json",
+      R"({"ecosystem": "npm", "package": "minimist", "version": "9.9.9"})");
+  auto refused =
+      run({airheal_snapshot_path().string(), "create", "--channel", "x", "--sequence", "1", "--out",
+           (work / "lying.snapshot").string(), "--artifacts", lying.string()});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("artefact minimist-1.2.6.tgz: minimist-1.2.6.tgz.json says version "
+                         "\"9.9.9\" but the package's own metadata says \"1.2.6\"") !=
+        std::string::npos);
+  CHECK_FALSE(fsys::exists(work / "lying.snapshot"));
   a.import("apps", {"--advisories", adv.string(), "--artifacts", arts.string()});
 
   auto heals = a.wait_heals({"apps/shop"}, 1200);

@@ -150,6 +150,24 @@ std::filesystem::path suite_deb(const std::string& suite, const std::string& pac
   return {};
 }
 
+std::filesystem::path npm_semver() {
+  if (!have_program("node")) FAIL("node is needed for the node-semver oracle (scripts/setup.sh)");
+  std::vector<std::filesystem::path> candidates;
+  if (have_program("npm")) {
+    auto root = run_process({"npm", "root", "-g"});
+    if (root.exit_code == 0)
+      candidates.push_back(std::filesystem::path(root.out.substr(0, root.out.find('\n'))) / "npm" /
+                           "node_modules" / "semver");
+  }
+  for (auto p : {"/usr/lib/node_modules/npm/node_modules/semver",
+                 "/usr/share/nodejs/npm/node_modules/semver", "/usr/share/nodejs/semver"})
+    candidates.emplace_back(p);
+  for (const auto& c : candidates)
+    if (std::filesystem::exists(c / "package.json")) return c;
+  FAIL("no node-semver found (npm's bundled copy or Debian's node-semver)");
+  return {};
+}
+
 std::string record_hash_of(const std::string& bytes) {
   ProcessOptions o;
   o.input = bytes;

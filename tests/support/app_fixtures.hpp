@@ -28,6 +28,10 @@ std::string wheel_from_tree(const std::filesystem::path& root, const std::string
 // a private apt configuration for that suite (Debian's keyring checks its InRelease); cached.
 std::filesystem::path suite_deb(const std::string& suite, const std::string& package);
 
+// The node-semver that npm itself uses (npm's bundled copy, or Debian's node-semver): the
+// reference implementation of npm's version order and ranges. Fails the test when there is none.
+std::filesystem::path npm_semver();
+
 // The "sha256=<urlsafe base64>" hash RECORD files use.
 std::string record_hash_of(const std::string& bytes);
 

@@ -110,43 +110,6 @@ std::string record_hash(std::string_view bytes) {
   return "sha256=" + b;
 }
 
-// RECORD rows (CSV: path, hash, size; a path with a comma is quoted).
-std::vector<std::vector<std::string>> parse_record(std::string_view text) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    char c = i < text.size() ? text[i] : '\n';
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"' && field.empty()) {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(field);
-      field.clear();
-    } else if (c == '\n') {
-      if (!field.empty() && field.back() == '\r') field.pop_back();
-      row.push_back(field);
-      field.clear();
-      if (!(row.size() == 1 && row[0].empty())) rows.push_back(row);
-      row.clear();
-    } else {
-      field += c;
-    }
-  }
-  return rows;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -422,7 +385,7 @@ Result<Ops> python_ops(const Replacement& r, const std::string& artefact, const 
   if (image.has(meta_dir + "/RECORD")) {
     auto rec = image.read(meta_dir + "/RECORD", kMaxMetadata);
     if (!rec) return rec.error();
-    for (const auto& row : parse_record(*rec))
+    for (const auto& row : scan::parse_record_rows(*rec))
       if (!row.empty() && !row[0].empty()) add_old(site, row[0]);
   } else if (image.has(meta_dir + "/installed-files.txt")) {
     auto list = image.read(meta_dir + "/installed-files.txt", kMaxMetadata);
@@ -494,7 +457,7 @@ Result<Ops> python_ops(const Replacement& r, const std::string& artefact, const 
   const Member* record = find(dist_info + "/RECORD");
   if (!record) return bad(r.name + " has no RECORD");
   std::map<std::string, std::string> hashes;
-  for (const auto& row : parse_record(record->bytes))
+  for (const auto& row : scan::parse_record_rows(record->bytes))
     if (row.size() >= 2 && !row[1].empty()) hashes[row[0]] = row[1];
   Ops ops;
   std::set<std::string> new_paths;

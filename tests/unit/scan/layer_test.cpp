@@ -229,7 +229,13 @@ TEST_CASE("Installed Python distributions are components unless an OS package ow
            RawEntry("srv/app/.venv/lib/python3.11/site-packages/requests-2.28.1.egg-info/PKG-INFO",
                     *metadata),
            RawEntry("srv/app/.venv/lib/python3.11/site-packages/PyYAML-5.3.1.egg-info",
-                    "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.3.1\n")});
+                    "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.3.1\n"),
+           // made up: a pip-installed distribution with its RECORD (a quoted path with a comma)
+           RawEntry("srv/app/.venv/lib/python3.11/site-packages/greet-1.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: greet\nVersion: 1.0\n"),
+           RawEntry("srv/app/.venv/lib/python3.11/site-packages/greet-1.0.dist-info/RECORD",
+                    "greet/__init__.py,sha256=x,1\n\"greet/a,b.py\",sha256=y,2\n"
+                    "greet-1.0.dist-info/METADATA,,\ngreet-1.0.dist-info/RECORD,,\n")});
   auto a = read(l1);
   auto inv = scan::merge({"sha256:a"}, {&a});
   std::map<std::string, scan::Component> py;
@@ -242,7 +248,8 @@ TEST_CASE("Installed Python distributions are components unless an OS package ow
   REQUIRE(owned.size() == 1);
   CHECK(owned[0].owner == "python3-requests");
   CHECK(owned[0].version == "2.28.1");
-  REQUIRE(py.size() == 2);
+  REQUIRE(py.size() == 3);
+  CHECK(py["greet"].files == 4);
   CHECK(py["requests"].location ==
         "srv/app/.venv/lib/python3.11/site-packages/requests-2.28.1.egg-info/PKG-INFO");
   CHECK(py["requests"].ecosystem == "PyPI");

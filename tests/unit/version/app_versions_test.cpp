@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/subprocess.hpp"
+#include "support/app_fixtures.hpp"
 #include "support/test_support.hpp"
 #include "version/version.hpp"
 
@@ -215,12 +216,7 @@ TEST_CASE("Maven ordering agrees with Maven's own ComparableVersion (Debian's ma
 }
 
 TEST_CASE("npm ordering agrees with the node-semver npm itself uses", "[version][app][npm]") {
-  if (!test::have_program("node") || !test::have_program("npm"))
-    FAIL("node and npm are needed for the node-semver oracle");
-  auto root = run_process({"npm", "root", "-g"});
-  REQUIRE(root.exit_code == 0);
-  auto semver = std::filesystem::path(root.out.substr(0, root.out.find('\n'))) / "npm" /
-                "node_modules" / "semver";
+  auto semver = test::npm_semver();
   REQUIRE(std::filesystem::exists(semver / "package.json"));
   // node-semver refuses numbers beyond 2^53 (Number.MAX_SAFE_INTEGER); semver.org does not, and
   // neither does airheal, so those vectors are left to the vector test above.

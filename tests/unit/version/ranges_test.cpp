@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/subprocess.hpp"
+#include "support/app_fixtures.hpp"
 #include "support/test_support.hpp"
 #include "version/version.hpp"
 
@@ -31,12 +32,7 @@ std::vector<std::string> oracle_lines(const std::vector<std::string>& argv,
 }  // namespace
 
 TEST_CASE("npm ranges agree with node-semver's satisfies", "[version][ranges][npm]") {
-  if (!test::have_program("node") || !test::have_program("npm"))
-    FAIL("node and npm are needed for the node-semver oracle");
-  auto root = run_process({"npm", "root", "-g"});
-  REQUIRE(root.exit_code == 0);
-  auto semver = std::filesystem::path(root.out.substr(0, root.out.find('\n'))) / "npm" /
-                "node_modules" / "semver";
+  auto semver = test::npm_semver();
   std::vector<std::string> versions = {
       "0.0.0", "0.0.1",      "0.0.3",  "0.0.4",        "0.1.0",        "0.2.3",   "0.2.4",
       "0.3.0", "1.0.0",      "1.2.0",  "1.2.3",        "1.2.5",        "1.2.6",   "1.2.9",

@@ -302,3 +302,48 @@ TEST_CASE("A jar nested in a fat jar is replaced with the entry order and method
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "BOOT-INF/lib/none.jar is not in the archive");
 }
+
+TEST_CASE("An egg-info distribution's files come from installed-files.txt or top_level.txt",
+          "[heal][app][pypi]") {
+  // Made-up distributions in the two older layouts: setup.py install's installed-files.txt, and
+  // Debian's egg-info that names only its top-level modules
+  auto site = std::string("srv/venv/lib/python3.11/site-packages");
+  auto wheel = test::make_wheel("greet", "1.1", {{"greet/__init__.py", "V = '1.1'\n"}});
+  std::map<std::string, std::string> listed = {
+      {site + "/greet-1.0.egg-info/PKG-INFO", "Metadata-Version: 1.1\nName: greet\nVersion: 1.0\n"},
+      {site + "/greet-1.0.egg-info/installed-files.txt",
+       "../greet/__init__.py\n../greet/gone.py\nPKG-INFO\ninstalled-files.txt\n../../../../bin/"
+       "greet\n"},
+      {site + "/greet/__init__.py", "V = '1.0'\n"},
+      {site + "/greet/gone.py", "x\n"},
+      {site + "/other/keep.py", "x\n"}};
+  app::Replacement r{"PyPI", "greet", site + "/greet-1.0.egg-info/PKG-INFO",
+                     "1.0",  "1.1",   "greet-1.1-py3-none-any.whl",
+                     "",     "",      json::object()};
+  auto ops = app::plan_ops(r, wheel, test::image_in_memory(listed));
+  INFO((ops ? "" : ops.error().message));
+  REQUIRE(ops);
+  std::set<std::string> wh(ops->whiteouts.begin(), ops->whiteouts.end());
+  CHECK(wh.count(site + "/greet/gone.py"));
+  CHECK(wh.count(site + "/greet-1.0.egg-info/installed-files.txt"));
+  CHECK_FALSE(wh.count(site + "/other/keep.py"));
+  CHECK(ops->changes["kept_outside_site_packages"][0] == "/srv/venv/bin/greet");
+
+  std::map<std::string, std::string> debian = {
+      {site + "/greet-1.0.egg-info/PKG-INFO", "Metadata-Version: 1.1\nName: greet\nVersion: 1.0\n"},
+      {site + "/greet-1.0.egg-info/top_level.txt", "greet\n"},
+      {site + "/greet/__init__.py", "V = '1.0'\n"},
+      {site + "/greet/sub/old.py", "x\n"},
+      {site + "/greeting.py", "not greet's\n"}};
+  ops = app::plan_ops(r, wheel, test::image_in_memory(debian));
+  REQUIRE(ops);
+  wh = std::set<std::string>(ops->whiteouts.begin(), ops->whiteouts.end());
+  CHECK(wh.count(site + "/greet/sub/old.py"));
+  CHECK(wh.count(site + "/greet-1.0.egg-info/top_level.txt"));
+  CHECK_FALSE(wh.count(site + "/greeting.py"));
+  // a file list that tries to leave the image root is not followed
+  debian[site + "/greet-1.0.egg-info/installed-files.txt"] = "../../../../../../../../etc/passwd\n";
+  ops = app::plan_ops(r, wheel, test::image_in_memory(debian));
+  REQUIRE(ops);
+  for (const auto& w : ops->whiteouts) CHECK(w.find("etc/passwd") == std::string::npos);
+}
