@@ -391,7 +391,10 @@ Result<CreateReport> create(const CreateOptions& o) {
       if (o.describe_artifact) {
         // An application package names itself: its own metadata must agree with FILE.json.
         auto said = o.describe_artifact(f);
-        bool claimed = a.metadata.is_object() && a.metadata.contains("ecosystem");
+        // (a Go module zip or another file says nothing here; claiming npm, PyPI or Maven for
+        // a file that is not such a package is refused)
+        auto eco = a.metadata.is_object() ? a.metadata.value("ecosystem", "") : std::string();
+        bool claimed = eco == "npm" || eco == "PyPI" || eco == "Maven";
         if (!said && (claimed || said.error().code != Errc::unsupported))
           return invalid("artefact " + a.name + ": " + said.error().message);
         if (said) {
