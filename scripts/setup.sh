@@ -25,6 +25,8 @@ PACKAGES=(
   chromium poppler-utils tesseract-ocr tesseract-ocr-eng
   # fuzzing: clang's libFuzzer with ASan/UBSan over the parsers of untrusted bytes (tests/fuzz)
   clang libclang-rt-14-dev
+  # collect: a real apt repository built in the tests (apt-ftparchive), served on loopback
+  apt-utils
   # packages: dpkg-buildpackage with debhelper, man pages from --help, lintian; rpmbuild comes with rpm
   debhelper help2man lintian fakeroot cpio
 )

@@ -15,6 +15,7 @@
 #include "core/fs.hpp"
 #include "core/json.hpp"
 #include "evidence/evidence.hpp"
+#include "evidence/needs.hpp"
 #include "heal/heal_repository.hpp"
 #include "heal/webhooks.hpp"
 #include "scan/inventory_repository.hpp"
@@ -572,6 +573,7 @@ const std::vector<Api::Route>& Api::routes() {
        std::regex("/api/v1/promotions"),
        {"/api/v1/promotions"},
        &Api::route_promotions},
+      {Methods::read, std::regex("/api/v1/needs"), {"/api/v1/needs?redact=1"}, &Api::route_needs},
       {Methods::read, std::regex("/metrics"), {"/metrics"}, &Api::route_metrics},
       {Methods::read, std::regex("/dashboard/?"), {"/dashboard"}, &Api::route_dashboard},
       {Methods::any, std::regex("/api/v1/?"), {}, &Api::route_index},
@@ -845,6 +847,23 @@ Response Api::route_evidence(Call& c) {
 
 Response Api::route_promotions(Call&) {
   return json_response(http::status::ok, heal::promoted_images(store_));
+}
+
+// What the connected side must collect, signed with the appliance key (a DSSE envelope): the
+// same document as `airhealctl needs export`, journalled the same way since it leaves the box.
+Response Api::route_needs(Call& c) {
+  auto key = heal::ApplianceKey::open(state_dir_);
+  if (!key) return problem(http::status::internal_server_error, key.error().message);
+  evidence::NeedsOptions o;
+  o.redact = c.flag("redact");
+  auto signed_doc = evidence::signed_needs(store_, *key, c.now, o);
+  if (!signed_doc) return problem(http::status::internal_server_error, signed_doc.error().message);
+  auto r = json_response(http::status::ok, signed_doc->envelope);
+  journalled(c, {{"event", "needs.exported"},
+                 {"file_sha256", Sha256::of(r.body).hex()},
+                 {"redacted", o.redact},
+                 {"summary", signed_doc->document["summary"]}});
+  return r;
 }
 
 Response Api::route_metrics(Call& c) {

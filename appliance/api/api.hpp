@@ -72,6 +72,7 @@ class Api : public registry::ApiHandler {
   registry::Response route_audit(Call& c);
   registry::Response route_evidence(Call& c);
   registry::Response route_promotions(Call& c);
+  registry::Response route_needs(Call& c);
   registry::Response route_metrics(Call& c);
   registry::Response route_dashboard(Call& c);
   registry::Response route_index(Call& c);

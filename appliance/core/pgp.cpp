@@ -360,34 +360,11 @@ Result<std::string> Keyring::export_public(const std::string& fingerprint) {
   return s;
 }
 
-Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& signature,
-                                                             const std::string& data) {
-  // One signed content must have one digest: a text-mode signature (type 0x01) also verifies
-  // after line endings are converted, so only binary signatures (type 0x00) are taken.
-  auto types = signature_types(signature);
-  if (!types) return types.error();
-  for (int t : *types)
-    if (t != 0x00)
-      return make_error(
-          Errc::invalid_argument, std::string("a signature of type 0x") + (t < 16 ? "0" : "") +
-                                      [&] {
-                                        char b[8];
-                                        std::snprintf(b, sizeof b, "%x", t);
-                                        return std::string(b);
-                                      }() +
-                                      (t == 1 ? " (canonical text)" : "") +
-                                      "; only binary signatures (type 0x00) are accepted");
-  auto ctx = make_ctx(home_);
-  if (!ctx) return ctx.error();
-  auto sig = data_from(signature);
-  if (!sig) return sig.error();
-  auto text = data_from(data);
-  if (!text) return text.error();
-  auto err = gpgme_op_verify(ctx->get(), sig->get(), text->get(), nullptr);
-  if (err)
-    return make_error(Errc::invalid_argument,
-                      std::string("not an OpenPGP signature: ") + gpgme_strerror(err));
-  auto res = gpgme_op_verify_result(ctx->get());
+namespace {
+
+// The signatures of the last verify operation on CTX, each with why it is not good.
+Result<std::vector<SignatureCheck>> signature_checks(gpgme_ctx_t ctx) {
+  auto res = gpgme_op_verify_result(ctx);
   std::vector<SignatureCheck> out;
   for (auto s = res ? res->signatures : nullptr; s; s = s->next) {
     SignatureCheck c;
@@ -395,7 +372,7 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
     auto code = gpg_err_code(s->status);
     c.bad = code == GPG_ERR_BAD_SIGNATURE;
     gpgme_key_t k = nullptr;
-    if (s->fpr && gpgme_get_key(ctx->get(), s->fpr, &k, 0) == 0 && k) {
+    if (s->fpr && gpgme_get_key(ctx, s->fpr, &k, 0) == 0 && k) {
       Key owned(k);
       auto info = info_of(k);
       c.fingerprint = info.fingerprint;
@@ -436,6 +413,71 @@ Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& 
   }
   if (out.empty())
     return make_error(Errc::invalid_argument, "the signature file holds no OpenPGP signature");
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<SignatureCheck>> Keyring::verify_detached(const std::string& signature,
+                                                             const std::string& data) {
+  // One signed content must have one digest: a text-mode signature (type 0x01) also verifies
+  // after line endings are converted, so only binary signatures (type 0x00) are taken.
+  auto types = signature_types(signature);
+  if (!types) return types.error();
+  for (int t : *types)
+    if (t != 0x00)
+      return make_error(
+          Errc::invalid_argument, std::string("a signature of type 0x") + (t < 16 ? "0" : "") +
+                                      [&] {
+                                        char b[8];
+                                        std::snprintf(b, sizeof b, "%x", t);
+                                        return std::string(b);
+                                      }() +
+                                      (t == 1 ? " (canonical text)" : "") +
+                                      "; only binary signatures (type 0x00) are accepted");
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  auto sig = data_from(signature);
+  if (!sig) return sig.error();
+  auto text = data_from(data);
+  if (!text) return text.error();
+  auto err = gpgme_op_verify(ctx->get(), sig->get(), text->get(), nullptr);
+  if (err)
+    return make_error(Errc::invalid_argument,
+                      std::string("not an OpenPGP signature: ") + gpgme_strerror(err));
+  return signature_checks(ctx->get());
+}
+
+Result<ClearsignedCheck> Keyring::verify_clearsigned(const std::string& message) {
+  if (message.size() > (64u << 20))
+    return make_error(Errc::too_large, "the signed message is larger than 64 MiB");
+  if (message.rfind("-----BEGIN PGP SIGNED MESSAGE-----", 0) != 0)
+    return make_error(Errc::invalid_argument,
+                      "not a clearsigned message (no BEGIN PGP SIGNED MESSAGE at its start)");
+  auto ctx = make_ctx(home_);
+  if (!ctx) return ctx.error();
+  auto in = data_from(message);
+  if (!in) return in.error();
+  gpgme_data_t raw = nullptr;
+  if (auto err = gpgme_data_new(&raw))
+    return make_error(Errc::io_error, std::string("gpgme: ") + gpgme_strerror(err));
+  Data plain(raw);
+  auto err = gpgme_op_verify(ctx->get(), in->get(), nullptr, plain.get());
+  if (err)
+    return make_error(Errc::invalid_argument,
+                      std::string("not a valid clearsigned message: ") + gpgme_strerror(err));
+  auto checks = signature_checks(ctx->get());
+  if (!checks) return checks.error();
+  ClearsignedCheck out;
+  out.signatures = std::move(*checks);
+  gpgme_data_seek(plain.get(), 0, SEEK_SET);
+  char buf[1 << 16];
+  for (;;) {
+    auto n = gpgme_data_read(plain.get(), buf, sizeof buf);
+    if (n < 0) return make_error(Errc::io_error, "gpgme: reading the signed text failed");
+    if (n == 0) break;
+    out.text.append(buf, static_cast<std::size_t>(n));
+  }
   return out;
 }
 

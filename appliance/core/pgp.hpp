@@ -34,6 +34,13 @@ Result<std::string> dearmor(std::string_view text);
 // document, 0x01 canonical text, ... Bounded: at most 64 packets, lengths checked.
 Result<std::vector<int>> signature_types(std::string_view signature);
 
+// A clearsigned message verified: its signatures and the text they cover (dash-escaping undone).
+// Only TEXT is what was signed: nothing around the signature block may be used.
+struct ClearsignedCheck {
+  std::vector<SignatureCheck> signatures;
+  std::string text;
+};
+
 class Keyring {
  public:
   // Creates the home (mode 0700) when missing.
@@ -50,6 +57,8 @@ class Keyring {
   // Every signature in an armoured detached signature over data.
   Result<std::vector<SignatureCheck>> verify_detached(const std::string& signature,
                                                       const std::string& data);
+  // A clearsigned message (an apt repository's InRelease): its signatures and the signed text.
+  Result<ClearsignedCheck> verify_clearsigned(const std::string& message);
   // An armoured detached signature with the given secret key. passphrase: loopback pinentry
   // when given, the agent's pinentry otherwise.
   Result<std::string> sign_detached(const std::string& data, const std::string& fingerprint,

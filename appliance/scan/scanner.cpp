@@ -485,6 +485,7 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
                           {"ecosystem", comp.ecosystem},
                           {"source", comp.source},
                           {"version", comp.version},
+                          {"arch", comp.arch},
                           {"installed", row.installed},
                           {"layer", comp.layer},
                           {"location", comp.location},

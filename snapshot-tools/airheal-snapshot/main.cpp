@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "collect/collect.hpp"
 #include "config/config.hpp"
 #include "core/archive_path.hpp"
 #include "core/fs.hpp"
@@ -118,6 +119,58 @@ struct TempHome {
   }
 };
 
+// `collect`: progress on a terminal (one line, overwritten), the summary on stdout. Exit 0 when
+// everything asked for was fetched and verified, 1 when something was refused (nothing
+// unverified is kept), 3 when the run finished but some of what was asked for is not upstream.
+int run_collect(const std::string& config_file, const std::string& needs_file,
+                const std::string& needs_key, const std::string& out, bool dry_run, bool as_json) {
+  auto text = fs::read_file(config_file, 1u << 20);
+  if (!text) return fail(config_file + ": " + text.error().message);
+  auto cfg = airheal::collect::parse_config(*text);
+  if (!cfg) return fail(cfg.error().message);
+  airheal::collect::CollectOptions o;
+  o.out = out;
+  o.dry_run = dry_run;
+  o.now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!needs_file.empty()) {
+    if (needs_key.empty())
+      return fail(
+          "--needs needs --needs-key: the appliance's public key (airhealctl audit key "
+          "--export FILE), so that a needs file nobody signed is never acted on");
+    auto needs = airheal::collect::read_needs(needs_file, needs_key);
+    if (!needs) return fail("REFUSED: " + needs.error().message);
+    o.needs = std::move(*needs);
+  }
+  const bool tty = ::isatty(2);
+  o.progress = [tty](const std::string& line) {
+    if (tty)
+      std::cerr << "\r\033[K" << line.substr(0, 160) << std::flush;
+    else if (line.find(" / ") == std::string::npos)  // byte counts only on a terminal
+      std::cerr << line << "\n";
+  };
+  auto r = airheal::collect::collect(*cfg, o);
+  if (tty) std::cerr << "\r\033[K";
+  if (!r) return fail("REFUSED: " + r.error().message);
+  if (as_json) {
+    std::cout << r->to_json().dump(2) << "\n";
+  } else {
+    if (dry_run) {
+      for (const auto& p : r->planned) std::cout << "would fetch " << p << "\n";
+      std::cout << r->planned.size() << " item(s), " << fs::human_bytes(r->bytes_total) << "\n";
+    } else {
+      std::cout << "collected into " << out << ": " << r->packages << " package(s) ("
+                << r->packages_from_cache << " from the cache), " << r->images << " image(s), "
+                << r->feeds << " advisory feed(s); " << fs::human_bytes(r->bytes_fetched)
+                << " fetched\n";
+    }
+    for (const auto& m : r->missing) std::cout << "not found: " << m << "\n";
+    if (!dry_run)
+      std::cout << "next: airheal-snapshot create --collected " << out
+                << " --channel CHANNEL --out FILE\n";
+  }
+  return r->missing.empty() ? 0 : 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,6 +211,10 @@ int main(int argc, char** argv) {
     return nlohmann::json{
         {"ecosystem", id->ecosystem}, {"package", id->name}, {"version", id->version}};
   };
+  std::string collected_dir;
+  create_cmd->add_option("--collected", collected_dir,
+                         "a folder `collect` wrote: its advisories, packages, images and collect "
+                         "log");
   create_cmd->add_option("--previous", previous, "the channel's previous snapshot: make a delta");
   create_cmd->add_option("--compress", compress, "none or zstd")
       ->check(CLI::IsMember({"none", "zstd"}));
@@ -210,6 +267,20 @@ int main(int argc, char** argv) {
   join_cmd->add_option("index", join_index, "FILE.parts.json")->required();
   join_cmd->add_option("--out", join_out, "output file")->required();
 
+  std::string collect_config, needs_file, needs_key, collect_out;
+  bool dry_run = false;
+  auto* collect_cmd = app.add_subcommand(
+      "collect",
+      "fetch what an appliance needs (needs.json) and what collect.yaml lists, verified against "
+      "upstream signatures and checksums, into a folder for create --collected");
+  collect_cmd->add_option("--config", collect_config, "collect.yaml")->required();
+  collect_cmd->add_option("--needs", needs_file, "needs.json from airhealctl needs export");
+  collect_cmd->add_option("--needs-key", needs_key,
+                          "the appliance's public key (airhealctl audit key --export)");
+  collect_cmd->add_option("--out", collect_out, "a new folder")->required();
+  collect_cmd->add_flag("--dry-run", dry_run, "list what would be fetched and its size");
+  collect_cmd->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -227,6 +298,18 @@ int main(int argc, char** argv) {
         co.images.push_back(*src);
       }
       if (!previous.empty()) co.previous = previous;
+      if (!collected_dir.empty()) {
+        auto c = airheal::collect::read_collected(collected_dir);
+        if (!c) return fail(c.error().message);
+        co.advisories.insert(co.advisories.end(), c->advisories.begin(), c->advisories.end());
+        co.packages.insert(co.packages.end(), c->packages.begin(), c->packages.end());
+        co.artifacts.insert(co.artifacts.end(), c->artifacts.begin(), c->artifacts.end());
+        for (const auto& i : c->images) {
+          auto src = parse_image_source(i.layout.string() + ":" + i.ref + "=" + i.as);
+          if (!src) return fail(src.error().message);
+          co.images.push_back(*src);
+        }
+      }
       if (!trust_keys.empty()) co.trust_keys = trust_keys;
       if (trust_threshold > 0) co.trust_threshold = trust_threshold;
       auto rep = create(co);
@@ -248,6 +331,8 @@ int main(int argc, char** argv) {
                   << "\nnext: airheal-snapshot sign " << co.out.string() << " --key FINGERPRINT\n";
       return 0;
     }
+    if (*collect_cmd)
+      return run_collect(collect_config, needs_file, needs_key, collect_out, dry_run, as_json);
     if (*sign_cmd) {
       if (gpg_home.empty()) {
         const char* g = std::getenv("GNUPGHOME");

@@ -46,6 +46,7 @@ std::unique_ptr<CommandGroup> scan_commands();         // scan, findings, invent
 std::unique_ptr<CommandGroup> vex_commands();          // vex add/list/withdraw/export
 std::unique_ptr<CommandGroup> heal_commands();  // heals, heal plan/run/show/approve/rollback/hold
 std::unique_ptr<CommandGroup> exception_commands();  // exception add/list/revoke/export
+std::unique_ptr<CommandGroup> needs_commands();      // needs export/show
 std::unique_ptr<CommandGroup> audit_commands();      // audit verify/checkpoint/key, evidence export
 
 // Prints "airhealctl: MSG" on stderr and returns `code`.

@@ -19,6 +19,7 @@ std::vector<std::unique_ptr<CommandGroup>> command_groups() {
   g.push_back(vex_commands());
   g.push_back(heal_commands());
   g.push_back(exception_commands());
+  g.push_back(needs_commands());
   g.push_back(audit_commands());
   return g;
 }

@@ -1,0 +1,524 @@
+#include "collect/apt.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "core/digest.hpp"
+#include "core/fs.hpp"
+#include "core/pgp.hpp"
+#include "heal/deb/repository.hpp"
+#include "heal/heal_layer.hpp"
+#include "version/version.hpp"
+
+namespace airheal::collect {
+namespace {
+
+namespace stdfs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxReleaseBytes = 16u << 20;
+constexpr std::size_t kMaxReleaseEntries = 100000;
+constexpr std::size_t kMaxIndexBytes = 512u << 20;  // a decompressed Packages file
+constexpr std::size_t kMaxClosure = 10000;
+
+// "Sat, 29 Nov 2026 12:00:00 UTC" (RFC 2822 as Debian's archive writes it).
+std::optional<std::int64_t> release_time(std::string_view text) {
+  std::string s(text.substr(0, 64));
+  std::tm tm{};
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+  if (!end) return std::nullopt;
+  std::string_view zone(end);
+  while (!zone.empty() && zone.front() == ' ') zone.remove_prefix(1);
+  if (!zone.empty() && zone != "UTC" && zone != "GMT" && zone != "+0000" && zone != "Z")
+    return std::nullopt;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+bool safe_relative(const std::string& p) {
+  if (p.empty() || p.size() > 1024 || p[0] == '/') return false;
+  std::size_t start = 0;
+  while (start <= p.size()) {
+    auto slash = p.find('/', start);
+    auto part = p.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return std::all_of(p.begin(), p.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '+' ||
+           c == '~' || c == '%' || c == ':';
+  });
+}
+
+bool hex64(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// An index file as Release names it, decompressed (xz, gzip, bzip2 or none) with a bound.
+Result<std::string> decompress(const std::string& bytes, const std::string& what) {
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), &archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_raw(a.get());
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
+    return make_error(Errc::invalid_argument,
+                      what + ": cannot decompress: " + archive_error_string(a.get()));
+  archive_entry* e = nullptr;
+  if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
+    return make_error(Errc::invalid_argument,
+                      what + ": cannot decompress: " + std::string(archive_error_string(a.get())));
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    auto n = archive_read_data(a.get(), buf, sizeof buf);
+    if (n < 0)
+      return make_error(Errc::invalid_argument,
+                        what + ": corrupt: " + std::string(archive_error_string(a.get())));
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > kMaxIndexBytes)
+      return make_error(
+          Errc::too_large,
+          what + ": larger than " + std::to_string(kMaxIndexBytes >> 20) + " MiB decompressed");
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) { return Sha256::of(data).hex(); }
+
+}  // namespace
+
+Result<ReleaseFile> parse_release(std::string_view text) {
+  if (text.size() > kMaxReleaseBytes)
+    return make_error(Errc::too_large, "the Release file is larger than 16 MiB");
+  auto paras = heal::deb::parse_paragraphs(text, kMaxReleaseBytes);
+  if (!paras) return make_error(Errc::invalid_argument, "Release: " + paras.error().message);
+  if (paras->empty()) return make_error(Errc::invalid_argument, "Release: empty");
+  const auto& p = paras->front();
+  ReleaseFile r;
+  r.suite = std::string(p.field("Suite"));
+  r.codename = std::string(p.field("Codename"));
+  r.date = std::string(p.field("Date"));
+  r.by_hash = p.field("Acquire-By-Hash") == "yes";
+  {
+    std::string arches = " " + std::string(p.field("Architectures")) + " ";
+    r.read_binary_all = arches.find(" all ") != std::string::npos &&
+                        p.field("No-Support-for-Architecture-all") != "Packages";
+  }
+  if (p.has("Valid-Until")) {
+    r.valid_until = release_time(p.field("Valid-Until"));
+    if (!r.valid_until)
+      return make_error(
+          Errc::invalid_argument,
+          "Release: Valid-Until '" + std::string(p.field("Valid-Until")) + "' is not a date");
+  }
+  std::string_view lines = p.field("SHA256");
+  std::size_t start = 0;
+  while (start < lines.size()) {
+    auto nl = lines.find('\n', start);
+    auto line =
+        lines.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    start = nl == std::string_view::npos ? lines.size() : nl + 1;
+    std::vector<std::string> parts;
+    std::size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+      auto j = i;
+      while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+      if (j > i) parts.emplace_back(line.substr(i, j - i));
+      i = j;
+    }
+    if (parts.empty()) continue;
+    if (parts.size() != 3 || !hex64(parts[0]) || parts[1].empty() || parts[1].size() > 15 ||
+        parts[1].find_first_not_of("0123456789") != std::string::npos)
+      return make_error(Errc::invalid_argument, "Release: malformed SHA256 line '" +
+                                                    std::string(line.substr(0, 200)) + "'");
+    if (r.sha256.size() >= kMaxReleaseEntries)
+      return make_error(Errc::too_large, "Release: more than 100,000 SHA256 entries");
+    r.sha256[parts[2]] = {std::stoull(parts[1]), parts[0]};
+  }
+  if (r.sha256.empty())
+    return make_error(Errc::invalid_argument,
+                      "Release: no SHA256 entries (an index it does not hash cannot be trusted)");
+  return r;
+}
+
+Result<std::vector<IndexEntry>> parse_index(std::string_view text) {
+  auto paras = heal::deb::parse_paragraphs(text, kMaxIndexBytes);
+  if (!paras) return make_error(Errc::invalid_argument, "Packages: " + paras.error().message);
+  std::vector<IndexEntry> out;
+  out.reserve(paras->size());
+  for (const auto& p : *paras) {
+    auto pkg = heal::deb::package_from(p);
+    if (!pkg) return make_error(Errc::invalid_argument, "Packages: " + pkg.error().message);
+    IndexEntry e;
+    e.package = std::move(*pkg);
+    e.filename = std::string(p.field("Filename"));
+    e.sha256 = std::string(p.field("SHA256"));
+    auto size = std::string(p.field("Size"));
+    if (!safe_relative(e.filename) || e.filename.size() < 5 ||
+        e.filename.compare(e.filename.size() - 4, 4, ".deb") != 0)
+      return make_error(Errc::invalid_argument, "Packages: " + e.package.id() +
+                                                    " has an unusable Filename '" +
+                                                    e.filename.substr(0, 200) + "'");
+    if (!hex64(e.sha256))
+      return make_error(Errc::invalid_argument,
+                        "Packages: " + e.package.id() + " has no SHA256 (it cannot be checked)");
+    if (size.empty() || size.size() > 15 ||
+        size.find_first_not_of("0123456789") != std::string::npos)
+      return make_error(Errc::invalid_argument, "Packages: " + e.package.id() + " has no Size");
+    e.size = std::stoull(size);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+AptSelection select_packages(const std::vector<IndexEntry>& index,
+                             const std::vector<AptWant>& wants,
+                             const std::vector<std::string>& architectures) {
+  AptSelection sel;
+  std::multimap<std::string, const IndexEntry*> by_name;
+  for (const auto& e : index) by_name.emplace(e.package.name, &e);
+  auto arch_ok = [&](const std::string& a, const std::string& wanted) {
+    if (a == "all") return true;
+    if (!wanted.empty()) return a == wanted;
+    return std::find(architectures.begin(), architectures.end(), a) != architectures.end();
+  };
+  auto newer = [](const IndexEntry* a, const IndexEntry* b) {
+    auto c = version::compare_dpkg(a->package.version, b->package.version);
+    return c && *c > 0;
+  };
+  std::set<std::string> chosen_ids;
+  auto choose = [&](const IndexEntry* e, const std::string& why) {
+    if (!chosen_ids.insert(e->package.id() + " " + e->package.architecture).second) return false;
+    sel.chosen.push_back({*e, why});
+    return true;
+  };
+  for (const auto& w : wants) {
+    const IndexEntry* best = nullptr;
+    std::string newest_seen;
+    auto [lo, hi] = by_name.equal_range(w.name);
+    for (auto it = lo; it != hi; ++it) {
+      const auto* e = it->second;
+      if (!arch_ok(e->package.architecture, w.architecture)) continue;
+      if (!w.source.empty() && e->package.source != w.source) continue;
+      if (newest_seen.empty() ||
+          version::compare_dpkg(e->package.version, newest_seen).value_or(0) > 0)
+        newest_seen = e->package.version;
+      if (!w.exact_version.empty() && e->package.version != w.exact_version) continue;
+      if (!w.min_source_version.empty()) {
+        auto c = version::compare_dpkg(e->package.source_version, w.min_source_version);
+        if (!c || *c < 0) continue;
+      }
+      if (!best || newer(e, best)) best = e;
+    }
+    if (best) {
+      choose(best, w.why);
+      continue;
+    }
+    std::string what = w.name + (w.architecture.empty() ? "" : ":" + w.architecture);
+    if (newest_seen.empty())
+      sel.missing.push_back(what + ": not in this repository" +
+                            (w.source.empty() ? "" : " (as a binary of " + w.source + ")"));
+    else if (!w.exact_version.empty())
+      sel.missing.push_back(what + "=" + w.exact_version + ": the repository has " + newest_seen +
+                            " but not this version");
+    else
+      sel.missing.push_back(what + ": the newest build here is " + newest_seen + ", older than " +
+                            w.source + " " + w.min_source_version + " that fixes it");
+  }
+  // The closure: versioned dependencies this repository satisfies and nothing chosen does.
+  for (std::size_t i = 0; i < sel.chosen.size() && sel.chosen.size() < kMaxClosure; ++i) {
+    const auto pkg = sel.chosen[i].entry.package;
+    for (const auto* field : {&pkg.pre_depends, &pkg.depends}) {
+      for (const auto& group : *field) {
+        bool satisfied = false, versioned = false;
+        for (const auto& r : group) {
+          versioned = versioned || r.op != heal::deb::Op::none;
+          for (const auto& c : sel.chosen)
+            satisfied = satisfied || heal::deb::satisfies(r, c.entry.package);
+        }
+        if (satisfied || !versioned) continue;
+        for (const auto& r : group) {
+          if (r.op == heal::deb::Op::none) continue;
+          const IndexEntry* best = nullptr;
+          auto [lo, hi] = by_name.equal_range(r.name);
+          for (auto it = lo; it != hi; ++it)
+            if (arch_ok(it->second->package.architecture,
+                        pkg.architecture == "all" ? "" : pkg.architecture) &&
+                heal::deb::satisfies(r, it->second->package) && (!best || newer(it->second, best)))
+              best = it->second;
+          if (best) {
+            choose(best, pkg.name + " " + pkg.version + " depends on " + heal::deb::text(group));
+            break;
+          }
+        }
+      }
+    }
+  }
+  return sel;
+}
+
+Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::path& cache,
+                                          const FetchOptions& fetch, std::int64_t now,
+                                          const AptLog& log) {
+  AptRepository repo;
+  repo.source_ = source;
+  repo.cache_ = cache / "apt" / source.name;
+  repo.fetch_ = fetch;
+  std::error_code ec;
+  stdfs::create_directories(repo.cache_ / "by-hash", ec);
+  stdfs::create_directories(cache / "debs", ec);
+  if (ec)
+    return make_error(Errc::io_error,
+                      "cannot create " + repo.cache_.string() + ": " + ec.message());
+  auto root = source.url;
+  while (!root.empty() && root.back() == '/') root.pop_back();
+  const std::string dists = root + "/dists/" + source.suite + "/";
+  const std::string who = source.name + " (" + dists + ")";
+
+  // The keyring, in a GnuPG home of its own.
+  auto keys = fs::read_file(source.keyring, 64u << 20);
+  if (!keys) return make_error(Errc::invalid_argument, who + ": keyring: " + keys.error().message);
+  auto home = repo.cache_ / "gnupg";
+  stdfs::remove_all(home, ec);
+  auto ring = pgp::Keyring::open(home);
+  if (!ring) return ring.error();
+  auto imported = ring->import_keys(*keys);
+  if (!imported || imported->empty())
+    return make_error(Errc::invalid_argument,
+                      who + ": the keyring " + source.keyring + " holds no OpenPGP key");
+
+  // InRelease (clearsigned, what apt reads first), else Release with Release.gpg. An InRelease
+  // that is there but does not verify is refused, never passed over for the other pair.
+  FetchOptions small = fetch;
+  small.max_bytes = kMaxReleaseBytes;
+  std::vector<pgp::SignatureCheck> checks;
+  std::string release, release_url;
+  auto inrelease = fetch_bytes(dists + "InRelease", small);
+  if (inrelease) {
+    auto verified = ring->verify_clearsigned(*inrelease);
+    if (!verified)
+      return make_error(Errc::denied, who + ": InRelease: " + verified.error().message);
+    checks = std::move(verified->signatures);
+    release = std::move(verified->text);
+    release_url = dists + "InRelease";
+  } else if (inrelease.error().code == Errc::not_found) {
+    auto plain = fetch_bytes(dists + "Release", small);
+    if (!plain) return make_error(plain.error().code, who + ": " + plain.error().message);
+    auto signature = fetch_bytes(dists + "Release.gpg", small);
+    if (!signature)
+      return make_error(Errc::denied, who + ": the Release file is not signed (no InRelease, and " +
+                                          signature.error().message + ")");
+    auto verified = ring->verify_detached(*signature, *plain);
+    if (!verified)
+      return make_error(Errc::denied, who + ": Release.gpg: " + verified.error().message);
+    checks = std::move(*verified);
+    release = std::move(*plain);
+    release_url = dists + "Release";
+  } else {
+    return make_error(inrelease.error().code, who + ": " + inrelease.error().message);
+  }
+  std::string good, problems;
+  for (const auto& c : checks) {
+    if (c.bad)
+      return make_error(Errc::denied, who + ": BAD signature on " + release_url + " by " +
+                                          c.fingerprint + " (altered in transit or at the mirror)");
+    if (c.good && std::find(imported->begin(), imported->end(), c.fingerprint) != imported->end())
+      good = c.fingerprint;
+    else
+      problems += (problems.empty() ? "" : "; ") + c.problem;
+  }
+  if (good.empty())
+    return make_error(Errc::denied, who + ": no good signature on " + release_url +
+                                        " by a key of " + source.keyring +
+                                        (problems.empty() ? "" : " (" + problems + ")"));
+  auto rel = parse_release(release);
+  if (!rel) return make_error(rel.error().code, who + ": " + rel.error().message);
+  if (rel->valid_until && *rel->valid_until < now)
+    return make_error(Errc::denied, who + ": the Release file expired at its Valid-Until (" +
+                                        std::string(rel->date.empty() ? "" : "dated " + rel->date) +
+                                        "): a replayed or stale mirror");
+  if (!rel->suite.empty() && !rel->codename.empty() && rel->suite != source.suite &&
+      rel->codename != source.suite)
+    return make_error(Errc::denied, who + ": the Release file is for suite " + rel->suite + " (" +
+                                        rel->codename + "), not " + source.suite);
+  if (log.record)
+    log.record({{"event", "apt.release"},
+                {"source", source.name},
+                {"url", release_url},
+                {"sha256", sha256_hex(release)},
+                {"signed_by", good},
+                {"date", rel->date}});
+
+  // Each component's indices: the compressed form Release lists first, checked against it.
+  std::set<std::string> seen;
+  std::vector<std::string> arches = source.architectures;
+  arches.push_back("all");
+  for (const auto& component : source.components) {
+    for (const auto& arch : arches) {
+      const std::string base = component + "/binary-" + arch + "/Packages";
+      if (arch == "all" && !rel->read_binary_all) continue;
+      // Each form Release lists (xz, gzip, bzip2, plain), by hash where the archive offers it,
+      // until one matches the signed Release: a mirror half-way through an update may serve a
+      // stale file under one name, as apt also copes with.
+      std::vector<std::pair<std::string, const ReleaseFile::Entry*>> forms;
+      for (const char* ext : {".xz", ".gz", ".bz2", ""}) {
+        auto it = rel->sha256.find(base + ext);
+        if (it != rel->sha256.end()) forms.emplace_back(it->first, &it->second);
+      }
+      if (forms.empty()) {
+        if (arch == "all") continue;  // archives list arch:all packages per architecture too
+        return make_error(Errc::not_found, who + ": the Release file lists no index " + base +
+                                               " (component " + component + ", architecture " +
+                                               arch + ")");
+      }
+      std::string bytes, path, first_problem;
+      const ReleaseFile::Entry* entry = nullptr;
+      for (const auto& [form, e] : forms) {
+        auto cached = repo.cache_ / "by-hash" / e->sha256;
+        if (auto have = fs::read_file(cached, kMaxIndexBytes);
+            have && sha256_hex(*have) == e->sha256) {
+          bytes = std::move(*have);
+          path = form;
+          entry = e;
+          break;
+        }
+        FetchOptions o = fetch;
+        o.max_bytes = std::min<std::uint64_t>(e->size, kMaxIndexBytes);
+        std::vector<std::string> urls;
+        if (rel->by_hash)
+          urls.push_back(dists + form.substr(0, form.rfind('/')) + "/by-hash/SHA256/" + e->sha256);
+        urls.push_back(dists + form);
+        for (const auto& url : urls) {
+          auto got = fetch_bytes(url, o);
+          if (!got) {
+            if (got.error().code != Errc::not_found && first_problem.empty())
+              first_problem = got.error().message;
+            continue;
+          }
+          if (got->size() != e->size || sha256_hex(*got) != e->sha256) {
+            if (first_problem.empty() || first_problem.find("does not match") == std::string::npos)
+              first_problem = url + " does not match the signed Release file (SHA256 " +
+                              sha256_hex(*got) + ", " + std::to_string(got->size()) +
+                              " bytes; Release says " + e->sha256 + ", " + std::to_string(e->size) +
+                              " bytes)";
+            continue;
+          }
+          (void)fs::write_file_atomic(cached, *got);
+          bytes = std::move(*got);
+          path = form;
+          entry = e;
+          break;
+        }
+        if (entry) break;
+      }
+      if (!entry)
+        return make_error(
+            first_problem.find("does not match") != std::string::npos ? Errc::digest_invalid
+                                                                      : Errc::not_found,
+            who + ": " + base + ": " +
+                (first_problem.empty() ? "no form of it could be fetched" : first_problem));
+      auto text = path == base ? Result<std::string>(bytes) : decompress(bytes, who + ": " + path);
+      if (!text) return text.error();
+      auto entries = parse_index(*text);
+      if (!entries)
+        return make_error(entries.error().code, who + ": " + path + ": " + entries.error().message);
+      for (auto& e : *entries)
+        if (seen.insert(e.package.id() + " " + e.package.architecture).second)
+          repo.index_.push_back(std::move(e));
+      if (log.record)
+        log.record({{"event", "apt.index"},
+                    {"source", source.name},
+                    {"path", path},
+                    {"sha256", entry->sha256},
+                    {"verified_by", "Release SHA256"}});
+    }
+  }
+  return repo;
+}
+
+Result<std::pair<stdfs::path, bool>> AptRepository::download(const IndexEntry& e,
+                                                             const stdfs::path& out_dir,
+                                                             const AptLog& log) const {
+  auto root = source_.url;
+  while (!root.empty() && root.back() == '/') root.pop_back();
+  const std::string url = root + "/" + e.filename;
+  auto cached = cache_.parent_path().parent_path() / "debs" / (e.sha256 + ".deb");
+  bool from_cache = false, resumed = false;
+  std::uint64_t size = 0;
+  auto digest = Sha256::of_file(cached, &size);
+  if (digest && digest->hex() == e.sha256 && size == e.size) {
+    from_cache = true;
+  } else {
+    FetchOptions o = fetch_;
+    o.max_bytes = e.size;
+    if (log.progress) {
+      const std::string name = e.package.name + " " + e.package.version;
+      o.progress = [&log, name](std::uint64_t done, std::uint64_t total) {
+        log.progress(name + " " + fs::human_bytes(done) + " / " + fs::human_bytes(total));
+      };
+    }
+    auto got = fetch_to_file(url, cached, o);
+    if (!got) return make_error(got.error().code, source_.name + ": " + got.error().message);
+    resumed = got->resumed;
+    digest = Sha256::of_file(cached, &size);
+    if (!digest || digest->hex() != e.sha256 || size != e.size) {
+      std::error_code ec;
+      stdfs::remove(cached, ec);
+      return make_error(Errc::digest_invalid,
+                        source_.name + ": " + url +
+                            " is not the file the signed index names (SHA256 " +
+                            (digest ? digest->hex() : std::string("unreadable")) + ", " +
+                            std::to_string(size) + " bytes; Packages says " + e.sha256 + ", " +
+                            std::to_string(e.size) + " bytes): refused");
+    }
+  }
+  // Inside: the control says what the index says.
+  auto control = heal::read_deb_control(cached);
+  if (!control)
+    return make_error(Errc::invalid_argument,
+                      source_.name + ": " + url + ": " + control.error().message);
+  if (control->field("Package") != e.package.name ||
+      control->field("Version") != e.package.version ||
+      control->field("Architecture") != e.package.architecture)
+    return make_error(Errc::invalid_argument,
+                      source_.name + ": " + url + " holds " + control->field("Package") + " " +
+                          control->field("Version") + " " + control->field("Architecture") +
+                          ", not the " + e.package.id() + " " + e.package.architecture +
+                          " its index entry names: refused");
+  auto paras = heal::deb::parse_paragraphs(control->control);
+  if (!paras || paras->empty())
+    return make_error(Errc::invalid_argument, url + ": unreadable control");
+  auto name = heal::deb::deb_file_name(paras->front());
+  if (!name) return name.error();
+  std::error_code ec;
+  stdfs::create_directories(out_dir, ec);
+  auto dest = out_dir / *name;
+  stdfs::remove(dest, ec);
+  stdfs::create_hard_link(cached, dest, ec);
+  if (ec) {
+    ec.clear();
+    stdfs::copy_file(cached, dest, ec);
+    if (ec)
+      return make_error(Errc::io_error, "cannot write " + dest.string() + ": " + ec.message());
+  }
+  if (log.record)
+    log.record({{"event", "apt.package"},
+                {"source", source_.name},
+                {"package", e.package.name},
+                {"version", e.package.version},
+                {"architecture", e.package.architecture},
+                {"url", url},
+                {"sha256", e.sha256},
+                {"size", e.size},
+                {"from_cache", from_cache},
+                {"resumed", resumed},
+                {"verified_by", "Packages SHA256 under the signed Release"}});
+  return std::pair{dest, from_cache};
+}
+
+}  // namespace airheal::collect

@@ -1,0 +1,787 @@
+#include "collect/collect.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "core/digest.hpp"
+#include "core/fs.hpp"
+#include "core/pgp.hpp"
+#include "core/subprocess.hpp"
+#include "core/time.hpp"
+#include "core/yaml.hpp"
+#include "evidence/needs.hpp"
+#include "heal/attest.hpp"
+
+namespace airheal::collect {
+namespace {
+
+namespace stdfs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxConfigBytes = 1u << 20;
+constexpr std::size_t kMaxNeedsBytes = 16u << 20;
+constexpr std::uint64_t kMaxFeedBytes = 4ull << 30;
+
+Result<std::string> base64_decode(const std::string& in) {
+  if (in.size() % 4 != 0 || in.size() > (64u << 20))
+    return make_error(Errc::invalid_argument, "not base64");
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return make_error(Errc::invalid_argument, "not base64");
+  std::size_t pad = 0;
+  if (!in.empty() && in.back() == '=') ++pad;
+  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+// A file name from untrusted text (a URL's last segment, an image name): letters, digits and
+// ".-_+" only, never "." or "..".
+std::string safe_name(std::string s) {
+  for (auto& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' &&
+        c != '+')
+      c = '_';
+  if (s.empty() || s == "." || s == "..") s = "file";
+  return s.substr(0, 200);
+}
+
+std::string last_segment(const std::string& url) {
+  auto u = url.substr(0, url.find('?'));
+  auto slash = u.rfind('/');
+  return slash == std::string::npos ? u : u.substr(slash + 1);
+}
+
+bool valid_reference(const std::string& s) {
+  return !s.empty() && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '/' || c == ':' || c == '@';
+  });
+}
+
+Result<std::vector<std::string>> string_list(const YAML::Node& n, const std::string& what) {
+  std::vector<std::string> out;
+  if (!n) return out;
+  if (!n.IsSequence()) return make_error(Errc::invalid_argument, what + " must be a list");
+  for (const auto& x : n) {
+    if (!x.IsScalar()) return make_error(Errc::invalid_argument, what + " must list strings");
+    out.push_back(x.as<std::string>());
+  }
+  return out;
+}
+
+std::string scalar(const YAML::Node& n, const std::string& key) {
+  return n[key] && n[key].IsScalar() ? n[key].as<std::string>() : std::string();
+}
+
+// Runs ARGV (no shell); the output and the exit status.
+struct Ran {
+  int status = -1;
+  std::string out, err;
+};
+Ran run_tool(const std::vector<std::string>& argv) {
+  ProcessOptions po;
+  po.timeout = std::chrono::hours(2);  // a large image over a slow link
+  auto p = run_process(argv, po);
+  return {p.exit_code, p.out, p.timed_out ? "timed out after 2 hours" : p.err};
+}
+
+std::string one_line(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  auto nl = s.rfind('\n');
+  if (nl != std::string::npos) s = s.substr(nl + 1);
+  return s.substr(0, 400);
+}
+
+}  // namespace
+
+json CollectReport::to_json() const {
+  return {{"packages", packages},
+          {"packages_from_cache", packages_from_cache},
+          {"images", images},
+          {"feeds", feeds},
+          {"bytes_fetched", bytes_fetched},
+          {"bytes_total", bytes_total},
+          {"planned", planned},
+          {"missing", missing},
+          {"refused", refused}};
+}
+
+Result<CollectConfig> parse_config(const std::string& text) {
+  if (text.size() > kMaxConfigBytes)
+    return make_error(Errc::too_large, "collect.yaml is larger than 1 MiB");
+  YamlLimits limits;
+  limits.max_bytes = kMaxConfigBytes;
+  limits.max_depth = 16;
+  limits.max_aliases = 100;
+  if (auto st = check_yaml(text, limits, "collect.yaml"); !st) return st.error();
+  CollectConfig cfg;
+  try {
+    auto root = YAML::Load(text);
+    if (!root.IsMap()) return make_error(Errc::invalid_argument, "collect.yaml: not a mapping");
+    for (const auto& kv : root) {
+      auto k = kv.first.as<std::string>();
+      if (k != "cache" && k != "apt" && k != "images" && k != "advisories" && k != "ca_file")
+        return make_error(Errc::invalid_argument,
+                          "collect.yaml: unknown key '" + k.substr(0, 60) + "'");
+    }
+    if (!scalar(root, "cache").empty()) cfg.cache = scalar(root, "cache");
+    cfg.ca_file = scalar(root, "ca_file");
+    if (root["apt"]) {
+      if (!root["apt"].IsSequence())
+        return make_error(Errc::invalid_argument, "collect.yaml: apt must be a list");
+      for (const auto& a : root["apt"]) {
+        AptSource s;
+        s.name = scalar(a, "name");
+        s.url = scalar(a, "url");
+        s.suite = scalar(a, "suite");
+        s.release = scalar(a, "release");
+        s.keyring = scalar(a, "keyring");
+        std::string where = "collect.yaml: apt '" + s.name.substr(0, 60) + "'";
+        if (s.name.empty() || safe_name(s.name) != s.name)
+          return make_error(Errc::invalid_argument,
+                            "collect.yaml: every apt entry needs a name of letters, digits, .-_+");
+        if (auto u = parse_url(s.url); !u)
+          return make_error(Errc::invalid_argument, where + ": " + u.error().message);
+        if (s.suite.empty() || safe_name(s.suite) != s.suite)
+          return make_error(Errc::invalid_argument, where + ": suite must be a suite name");
+        if (s.keyring.empty())
+          return make_error(Errc::invalid_argument,
+                            where + ": keyring is required (the distribution's archive keys)");
+        if (s.release.empty()) s.release = s.suite.substr(0, s.suite.find('-'));
+        if (auto c = string_list(a["components"], where + ": components"); !c)
+          return c.error();
+        else if (!c->empty())
+          s.components = *c;
+        if (auto c = string_list(a["architectures"], where + ": architectures"); !c)
+          return c.error();
+        else if (!c->empty())
+          s.architectures = *c;
+        for (const auto& x : s.components)
+          if (safe_name(x) != x)
+            return make_error(Errc::invalid_argument, where + ": bad component");
+        for (const auto& x : s.architectures)
+          if (safe_name(x) != x)
+            return make_error(Errc::invalid_argument, where + ": bad architecture");
+        auto pk = string_list(a["packages"], where + ": packages");
+        if (!pk) return pk.error();
+        s.packages = *pk;
+        cfg.apt.push_back(std::move(s));
+      }
+    }
+    if (root["images"]) {
+      if (!root["images"].IsSequence())
+        return make_error(Errc::invalid_argument, "collect.yaml: images must be a list");
+      for (const auto& i : root["images"]) {
+        ImageSpec s;
+        s.source = scalar(i, "source");
+        s.as = scalar(i, "as");
+        if (s.source.rfind("docker://", 0) != 0 || !valid_reference(s.source.substr(9)))
+          return make_error(Errc::invalid_argument,
+                            "collect.yaml: images: source '" + s.source.substr(0, 100) +
+                                "' must be docker://HOST/REPOSITORY:TAG or @sha256:...");
+        if (!valid_reference(s.as) || s.as.find('@') != std::string::npos ||
+            s.as.rfind(':') == std::string::npos)
+          return make_error(
+              Errc::invalid_argument,
+              "collect.yaml: images: as '" + s.as.substr(0, 100) + "' must be REPOSITORY:TAG");
+        auto pl = string_list(i["platforms"], "collect.yaml: images: platforms");
+        if (!pl) return pl.error();
+        s.platforms = *pl;
+        for (const auto& p : s.platforms)
+          if (p.find('/') == std::string::npos || !valid_reference(p))
+            return make_error(Errc::invalid_argument, "collect.yaml: images: platform '" +
+                                                          p.substr(0, 60) + "' is not os/arch");
+        if (i["tls_verify"]) s.tls_verify = i["tls_verify"].as<bool>();
+        cfg.images.push_back(std::move(s));
+      }
+    }
+    if (root["advisories"]) {
+      if (!root["advisories"].IsSequence())
+        return make_error(Errc::invalid_argument, "collect.yaml: advisories must be a list");
+      for (const auto& a : root["advisories"]) {
+        FeedSpec f;
+        f.url = scalar(a, "url");
+        f.name = scalar(a, "name");
+        f.sha256 = scalar(a, "sha256");
+        f.checksum_url = scalar(a, "checksum_url");
+        f.signature_url = scalar(a, "signature_url");
+        f.keyring = scalar(a, "keyring");
+        if (auto u = parse_url(f.url); !u)
+          return make_error(Errc::invalid_argument,
+                            "collect.yaml: advisories: " + u.error().message);
+        if (f.name.empty()) f.name = last_segment(f.url);
+        f.name = safe_name(f.name);
+        if (!f.signature_url.empty() && f.keyring.empty())
+          return make_error(Errc::invalid_argument, "collect.yaml: advisories: " + f.url +
+                                                        ": signature_url needs a keyring");
+        cfg.advisories.push_back(std::move(f));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return make_error(Errc::invalid_argument, std::string("collect.yaml: ") + e.what());
+  }
+  if (cfg.cache.empty()) {
+    const char* home = std::getenv("HOME");
+    cfg.cache = stdfs::path(home && *home ? home : "/tmp") / ".cache" / "airheal-collect";
+  }
+  return cfg;
+}
+
+Result<json> read_needs(const stdfs::path& file, const stdfs::path& key_file) {
+  auto bytes = fs::read_file(file, kMaxNeedsBytes);
+  if (!bytes) return make_error(bytes.error().code, "needs: " + bytes.error().message);
+  auto env = json::parse(*bytes, nullptr, false);
+  if (!env.is_object() || !env.contains("payloadType") || !env["payloadType"].is_string() ||
+      !env.contains("payload") || !env["payload"].is_string() || !env.contains("signatures") ||
+      !env["signatures"].is_array())
+    return make_error(
+        Errc::invalid_argument,
+        "needs: " + file.string() + " is not a DSSE envelope (airhealctl needs export)");
+  if (env["payloadType"] != evidence::kNeedsPayloadType)
+    return make_error(Errc::invalid_argument,
+                      "needs: the envelope's payloadType is " +
+                          env["payloadType"].get<std::string>().substr(0, 80) + ", not " +
+                          evidence::kNeedsPayloadType);
+  auto payload = base64_decode(env["payload"].get<std::string>());
+  if (!payload) return make_error(Errc::invalid_argument, "needs: the payload is not base64");
+  auto key = fs::read_file(key_file, 1u << 20);
+  if (!key) return make_error(key.error().code, "needs: appliance key: " + key.error().message);
+  auto home = stdfs::temp_directory_path() / ("airheal-needs-" + std::to_string(::getpid()));
+  std::error_code ec;
+  stdfs::remove_all(home, ec);
+  Result<json> result = make_error(Errc::denied, "needs: no signature by the appliance key");
+  {
+    auto ring = pgp::Keyring::open(home);
+    if (!ring) return ring.error();
+    auto fprs = ring->import_keys(*key);
+    if (!fprs || fprs->empty())
+      return make_error(Errc::invalid_argument, "needs: " + key_file.string() + " holds no key");
+    auto pae = heal::dsse_pae(evidence::kNeedsPayloadType, *payload);
+    for (const auto& s : env["signatures"]) {
+      if (!s.is_object() || !s.contains("sig") || !s["sig"].is_string()) continue;
+      auto sig = base64_decode(s["sig"].get<std::string>());
+      if (!sig) continue;
+      auto checks = ring->verify_detached(*sig, pae);
+      if (!checks) continue;
+      for (const auto& c : *checks) {
+        if (c.bad) {
+          result = make_error(Errc::denied,
+                              "needs: BAD signature: the needs file was altered after the "
+                              "appliance signed it");
+          break;
+        }
+        if (c.good && std::find(fprs->begin(), fprs->end(), c.fingerprint) != fprs->end()) {
+          auto doc = json::parse(*payload, nullptr, false);
+          if (!doc.is_object() || doc.value("schema", "") != evidence::kNeedsSchema)
+            result =
+                make_error(Errc::invalid_argument, "needs: the payload is not a needs document");
+          else
+            result = std::move(doc);
+          break;
+        }
+      }
+      if (result || result.error().message.find("BAD") != std::string::npos) break;
+    }
+  }
+  stdfs::remove_all(home, ec);
+  return result;
+}
+
+namespace {
+
+class Run {
+ public:
+  Run(const CollectConfig& cfg, const CollectOptions& o) : cfg_(cfg), o_(o) {
+    fetch_.ca_file = cfg.ca_file;
+  }
+
+  Result<CollectReport> go() {
+    std::error_code ec;
+    if (!o_.dry_run) {
+      stdfs::create_directories(o_.out, ec);
+      if (ec)
+        return make_error(Errc::io_error, "cannot create " + o_.out.string() + ": " + ec.message());
+      if (!stdfs::is_empty(o_.out, ec))
+        return make_error(Errc::conflict,
+                          o_.out.string() + " is not empty: collect writes into a new folder");
+      for (const char* d : {"packages", "images", "advisories", "artifacts"})
+        stdfs::create_directories(o_.out / d, ec);
+    }
+    stdfs::create_directories(cfg_.cache, ec);
+    if (ec) return make_error(Errc::io_error, "cannot create the cache " + cfg_.cache.string());
+    log({{"event", "collect.start"},
+         {"time", format_time(o_.now)},
+         {"dry_run", o_.dry_run},
+         {"needs", o_.needs ? json((*o_.needs)["generated_at"]) : json(nullptr)},
+         {"needs_key", o_.needs ? json((*o_.needs)["appliance_key"]) : json(nullptr)}});
+    if (auto st = packages(); !st) return fail(st.error());
+    if (auto st = images(); !st) return fail(st.error());
+    if (auto st = feeds(); !st) return fail(st.error());
+    if (o_.needs) {
+      for (const auto& a : (*o_.needs)["applications"])
+        report_.missing.push_back(
+            a.value("ecosystem", "") + " " + a.value("name", "") +
+            " >= " + a.value("fixed_version", "") + " (" + a.value("kind", "") +
+            "): collect does not fetch application packages yet; add the fixed artefact with "
+            "create --artifacts");
+    }
+    log({{"event", "collect.end"}, {"report", report_.to_json()}});
+    if (!o_.dry_run) {
+      if (auto st = fs::write_file_atomic(o_.out / "artifacts" / "collect.log", log_); !st)
+        return st.error();
+      json sidecar = {{"kind", "collect-log"}, {"media_type", "application/x-ndjson"}};
+      if (auto st =
+              fs::write_file_atomic(o_.out / "artifacts" / "collect.log.json", sidecar.dump(2));
+          !st)
+        return st.error();
+      json collected = {{"format", "airheal-collect/v1"}, {"created", format_time(o_.now)},
+                        {"advisories", "advisories"},     {"packages", "packages"},
+                        {"artifacts", "artifacts"},       {"images", images_}};
+      if (auto st = fs::write_file_atomic(o_.out / "collected.json", collected.dump(2) + "\n"); !st)
+        return st.error();
+    }
+    return report_;
+  }
+
+ private:
+  Result<CollectReport> fail(const Error& e) {
+    log({{"event", "collect.failed"}, {"error", e.message}});
+    if (!o_.dry_run) (void)fs::write_file_atomic(o_.out / "artifacts" / "collect.log", log_);
+    return e;
+  }
+
+  void log(json record) { log_ += record.dump() + "\n"; }
+  void say(const std::string& line) {
+    if (o_.progress) o_.progress(line);
+  }
+
+  // Packages: the needs' fixed builds (each from the repositories serving its release) and what
+  // the configuration lists.
+  Status packages() {
+    struct Want {
+      AptWant want;
+      std::string release, label;
+      bool found = false;
+      std::vector<std::string> reasons;
+    };
+    std::vector<Want> wants;
+    if (o_.needs) {
+      for (const auto& p : (*o_.needs)["packages"]) {
+        std::string label = p.value("family", "") + " " + p.value("release", "") + " " +
+                            p.value("source", "") + " >= " + p.value("fixed_version", "");
+        if (p.value("family", "") != "deb") {
+          report_.missing.push_back(label + ": collect reads apt repositories only so far (apk " +
+                                    "and rpm repositories: create --packages with the files)");
+          continue;
+        }
+        std::string why = "needs:";
+        for (const auto& a : p["advisories"]) why += " " + a.get<std::string>();
+        for (const auto& b : p["binaries"]) {
+          Want w;
+          w.want.name = b.value("name", "");
+          w.want.architecture = b.value("architecture", "");
+          w.want.source = p.value("source", "");
+          w.want.min_source_version = p.value("fixed_version", "");
+          w.want.why = why;
+          w.release = p.value("release", "");
+          w.label = label + ": " + w.want.name + ":" + w.want.architecture;
+          wants.push_back(std::move(w));
+        }
+      }
+    }
+    for (const auto& src : cfg_.apt) {
+      std::vector<AptWant> mine;
+      std::vector<Want*> refs;
+      for (auto& w : wants)
+        if (!w.found && w.release == src.release) {
+          mine.push_back(w.want);
+          refs.push_back(&w);
+        }
+      std::vector<AptWant> listed;
+      for (const auto& spec : src.packages) {
+        AptWant w;
+        auto eq = spec.find('=');
+        w.name = spec.substr(0, eq);
+        if (eq != std::string::npos) w.exact_version = spec.substr(eq + 1);
+        w.why = "collect.yaml";
+        listed.push_back(std::move(w));
+      }
+      if (mine.empty() && listed.empty()) continue;
+      say("apt " + src.name + ": reading " + src.url + " " + src.suite);
+      AptLog alog{[this](const json& r) { log(r); }, [this](const std::string& l) { say(l); }};
+      auto repo = AptRepository::open(src, cfg_.cache, fetch_, o_.now, alog);
+      if (!repo) {
+        report_.refused.push_back(repo.error().message);
+        return repo.error();
+      }
+      auto all = mine;
+      all.insert(all.end(), listed.begin(), listed.end());
+      auto sel = select_packages(repo->index(), all, src.architectures);
+      // Which wants this repository served (a want absent here may be in the next one).
+      for (std::size_t i = 0; i < refs.size(); ++i) {
+        bool got = false;
+        for (const auto& c : sel.chosen)
+          if (c.entry.package.name == mine[i].name &&
+              (mine[i].architecture.empty() ||
+               c.entry.package.architecture == mine[i].architecture ||
+               c.entry.package.architecture == "all"))
+            got = true;
+        if (got)
+          refs[i]->found = true;
+        else
+          refs[i]->reasons.push_back(src.name + ": " + [&] {
+            for (const auto& m : sel.missing)
+              if (m.rfind(mine[i].name + ":", 0) == 0) return m;
+            return mine[i].name + ": not chosen";
+          }());
+      }
+      for (const auto& m : sel.missing)
+        for (const auto& l : listed)
+          if (m.rfind(l.name + ":", 0) == 0 || m.rfind(l.name + "=", 0) == 0)
+            report_.missing.push_back(src.name + ": " + m);
+      for (const auto& c : sel.chosen) {
+        report_.bytes_total += c.entry.size;
+        if (o_.dry_run) {
+          report_.planned.push_back("deb " + c.entry.package.name + " " + c.entry.package.version +
+                                    " " + c.entry.package.architecture + " (" +
+                                    fs::human_bytes(c.entry.size) + ") from " + src.name + ": " +
+                                    c.why);
+          continue;
+        }
+        auto got = repo->download(c.entry, o_.out / "packages", alog);
+        if (!got) {
+          report_.refused.push_back(got.error().message);
+          return got.error();
+        }
+        ++report_.packages;
+        if (got->second)
+          ++report_.packages_from_cache;
+        else
+          report_.bytes_fetched += c.entry.size;
+      }
+    }
+    for (const auto& w : wants)
+      if (!w.found) {
+        std::string why;
+        for (const auto& r : w.reasons) why += (why.empty() ? "" : "; ") + r;
+        report_.missing.push_back(
+            w.label + ": " +
+            (why.empty() ? "no apt repository in collect.yaml serves release " + w.release : why));
+      }
+    return {};
+  }
+
+  // Images: the configuration's, and the newer bases the needs name (from their upstream names).
+  Status images() {
+    std::vector<ImageSpec> specs = cfg_.images;
+    std::set<std::string> auto_added;
+    if (o_.needs) {
+      for (const auto& b : (*o_.needs)["base_images"]) {
+        auto upstream = b.value("upstream", "");
+        bool listed = false;
+        for (const auto& s : cfg_.images)
+          listed = listed || s.source == "docker://" + upstream ||
+                   (b.contains("repository") &&
+                    s.as == b.value("repository", "") + ":" + b.value("tag", ""));
+        if (listed || !valid_reference(upstream) || upstream.find('@') != std::string::npos)
+          continue;
+        ImageSpec s;
+        s.source = "docker://" + upstream;
+        auto slash = upstream.find('/');
+        auto first = slash == std::string::npos ? "" : upstream.substr(0, slash);
+        s.as = (first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
+                first == "localhost")
+                   ? upstream.substr(slash + 1)
+                   : upstream;
+        if (s.as.rfind(':') == std::string::npos || s.as.rfind(':') < s.as.rfind('/')) continue;
+        auto_added.insert(s.source);
+        specs.push_back(std::move(s));
+      }
+    }
+    if (!specs.empty() && !have_skopeo()) {
+      report_.missing.push_back("images: skopeo is not installed (apt-get install skopeo)");
+      return {};
+    }
+    std::size_t n = 0;
+    for (const auto& s : specs) {
+      std::vector<std::string> tls = {std::string("--src-tls-verify=") +
+                                      (s.tls_verify ? "true" : "false")};
+      if (o_.dry_run) {
+        auto argv = std::vector<std::string>{"skopeo", "inspect", "--raw"};
+        argv.insert(argv.end(), tls.begin(), tls.end());
+        argv.push_back(s.source);
+        auto r = run_tool(argv);
+        if (r.status != 0) {
+          report_.missing.push_back("image " + s.source + ": " + one_line(r.err));
+          continue;
+        }
+        auto m = json::parse(r.out, nullptr, false);
+        std::uint64_t size = 0;
+        std::string shape = "an image";
+        if (m.is_object() && m.contains("manifests")) {
+          shape = "an index of " + std::to_string(m["manifests"].size()) + " manifests";
+        } else if (m.is_object() && m.contains("layers")) {
+          for (const auto& l : m["layers"]) size += l.value("size", std::uint64_t{0});
+        }
+        report_.bytes_total += size;
+        report_.planned.push_back("image " + s.source + " as " + s.as + " (" + shape +
+                                  (size ? ", " + fs::human_bytes(size) + " of layers" : "") + ")");
+        continue;
+      }
+      auto dir = o_.out / "images" / std::to_string(n);
+      auto tag = s.as.substr(s.as.rfind(':') + 1);
+      std::vector<std::string> argv = {"skopeo", "copy", "--quiet", "--retry-times", "3"};
+      argv.insert(argv.end(), tls.begin(), tls.end());
+      if (s.platforms.size() == 1) {
+        auto p = s.platforms[0];
+        auto a = p.find('/');
+        auto v = p.find('/', a + 1);
+        argv.insert(argv.end(),
+                    {"--override-os", p.substr(0, a), "--override-arch",
+                     p.substr(a + 1, v == std::string::npos ? std::string::npos : v - a - 1)});
+        if (v != std::string::npos)
+          argv.insert(argv.end(), {"--override-variant", p.substr(v + 1)});
+      } else {
+        argv.push_back("--multi-arch=all");
+      }
+      argv.push_back(s.source);
+      argv.push_back("oci:" + dir.string() + ":" + tag);
+      say("image " + s.source);
+      auto r = run_tool(argv);
+      if (r.status != 0) {
+        std::error_code ec;
+        stdfs::remove_all(dir, ec);
+        auto why = one_line(r.err);
+        if (why.find("igest did not match") != std::string::npos ||
+            why.find("digest") != std::string::npos && why.find("match") != std::string::npos) {
+          report_.refused.push_back("image " + s.source +
+                                    ": the registry served a blob whose digest "
+                                    "does not match its manifest: refused (" +
+                                    why + ")");
+          return make_error(Errc::digest_invalid, report_.refused.back());
+        }
+        if (auto_added.count(s.source)) {
+          report_.missing.push_back("base image " + s.source + " (from the needs): " + why);
+          continue;
+        }
+        report_.refused.push_back("image " + s.source + ": " + why);
+        return make_error(Errc::io_error, report_.refused.back());
+      }
+      if (s.platforms.size() > 1)
+        if (auto st = keep_platforms(dir, tag, s.platforms); !st) return st;
+      ++n;
+      ++report_.images;
+      images_.push_back(
+          {{"layout", "images/" + std::to_string(n - 1)}, {"ref", tag}, {"as", s.as}});
+      log({{"event", "image"},
+           {"source", s.source},
+           {"as", s.as},
+           {"platforms", s.platforms},
+           {"verified_by", "skopeo: every blob against its digest in the manifest"}});
+    }
+    return {};
+  }
+
+  // An index copied whole, cut down to PLATFORMS: a new index blob and index.json pointing at it.
+  Status keep_platforms(const stdfs::path& dir, const std::string& tag,
+                        const std::vector<std::string>& platforms) {
+    auto top = fs::read_file(dir / "index.json", 1u << 20);
+    if (!top) return top.error();
+    auto index = json::parse(*top, nullptr, false);
+    if (!index.is_object() || !index.contains("manifests") || index["manifests"].empty())
+      return make_error(Errc::invalid_argument, dir.string() + ": index.json unreadable");
+    auto& desc = index["manifests"][0];
+    auto digest = desc.value("digest", "");
+    if (digest.rfind("sha256:", 0) != 0) return make_error(Errc::invalid_argument, "bad digest");
+    auto inner = fs::read_file(dir / "blobs" / "sha256" / digest.substr(7), 4u << 20);
+    if (!inner) return inner.error();
+    auto ii = json::parse(*inner, nullptr, false);
+    if (!ii.is_object() || !ii.contains("manifests")) return {};  // a single image: nothing to cut
+    json kept = json::array();
+    for (const auto& m : ii["manifests"]) {
+      if (!m.contains("platform")) continue;
+      auto p = m["platform"].value("os", "") + "/" + m["platform"].value("architecture", "");
+      auto pv =
+          m["platform"].contains("variant") ? p + "/" + m["platform"].value("variant", "") : p;
+      if (std::find(platforms.begin(), platforms.end(), p) != platforms.end() ||
+          std::find(platforms.begin(), platforms.end(), pv) != platforms.end())
+        kept.push_back(m);
+    }
+    if (kept.empty())
+      return make_error(Errc::not_found, "the index has none of the platforms configured");
+    ii["manifests"] = kept;
+    auto bytes = ii.dump();
+    auto d = Sha256::of(bytes);
+    if (auto st = fs::write_file_atomic(dir / "blobs" / "sha256" / d.hex(), bytes); !st) return st;
+    desc["digest"] = d.str();
+    desc["size"] = bytes.size();
+    desc["annotations"] = {{"org.opencontainers.image.ref.name", tag}};
+    return fs::write_file_atomic(dir / "index.json", index.dump());
+  }
+
+  bool have_skopeo() {
+    auto r = run_tool({"skopeo", "--version"});
+    return r.status == 0;
+  }
+
+  // Advisory feeds: fetched (resumable, cached by URL), verified, copied into advisories/.
+  Status feeds() {
+    for (const auto& f : cfg_.advisories) {
+      if (o_.dry_run) {
+        auto len = content_length(f.url, fetch_);
+        if (!len) {
+          report_.missing.push_back("feed " + f.url + ": " + len.error().message);
+          continue;
+        }
+        if (*len) report_.bytes_total += **len;
+        report_.planned.push_back("feed " + f.url + " (" +
+                                  (*len ? fs::human_bytes(**len) : std::string("size unknown")) +
+                                  ")");
+        continue;
+      }
+      say("feed " + f.url);
+      auto cached = cfg_.cache / "feeds" / (Sha256::of(f.url).hex().substr(0, 16) + "-" + f.name);
+      std::error_code ec;
+      stdfs::create_directories(cached.parent_path(), ec);
+      stdfs::remove(cached, ec);  // a feed is fetched fresh each run (a .part resumes)
+      FetchOptions o = fetch_;
+      o.max_bytes = kMaxFeedBytes;
+      auto got = fetch_to_file(f.url, cached, o);
+      if (!got) {
+        report_.missing.push_back("feed " + f.url + ": " + got.error().message);
+        continue;
+      }
+      auto digest = Sha256::of_file(cached);
+      if (!digest) return digest.error();
+      std::string verified;
+      if (!f.sha256.empty()) {
+        if (digest->hex() != f.sha256)
+          return refuse("feed " + f.url + " has SHA256 " + digest->hex() + ", collect.yaml pins " +
+                        f.sha256);
+        verified = "SHA256 pinned in collect.yaml";
+      } else if (!f.checksum_url.empty()) {
+        auto sums = fetch_bytes(f.checksum_url, FetchOptions{.max_bytes = 64 << 10});
+        if (!sums) return refuse("feed " + f.url + ": checksum file: " + sums.error().message);
+        auto want = sums->substr(0, sums->find_first_of(" \t\n"));
+        std::transform(want.begin(), want.end(), want.begin(), ::tolower);
+        std::string have;
+        if (want.size() == 64) {
+          have = digest->hex();
+        } else if (want.size() == 128) {
+          auto d512 = ContentHash::of_file(DigestAlgorithm::sha512, cached);
+          if (!d512) return d512.error();
+          have = d512->hex();
+        }
+        if (have.empty() || have != want)
+          return refuse("feed " + f.url + " does not match its published checksum " +
+                        f.checksum_url);
+        verified = "published checksum " + f.checksum_url;
+      } else if (!f.signature_url.empty()) {
+        auto sig = fetch_bytes(f.signature_url, FetchOptions{.max_bytes = 1 << 20});
+        if (!sig) return refuse("feed " + f.url + ": signature: " + sig.error().message);
+        auto keys = fs::read_file(f.keyring, 16u << 20);
+        if (!keys) return refuse("feed " + f.url + ": keyring: " + keys.error().message);
+        auto data = fs::read_file(cached, kMaxFeedBytes);
+        if (!data) return data.error();
+        auto home = cfg_.cache / "gnupg-feeds";
+        stdfs::remove_all(home, ec);
+        auto ring = pgp::Keyring::open(home);
+        if (!ring) return ring.error();
+        auto fprs = ring->import_keys(*keys);
+        if (!fprs || fprs->empty()) return refuse("feed " + f.url + ": the keyring holds no key");
+        auto checks = ring->verify_detached(*sig, *data);
+        std::string by;
+        if (checks)
+          for (const auto& c : *checks) {
+            if (c.bad) return refuse("feed " + f.url + ": BAD signature: altered after signing");
+            if (c.good && std::find(fprs->begin(), fprs->end(), c.fingerprint) != fprs->end())
+              by = c.fingerprint;
+          }
+        if (by.empty())
+          return refuse("feed " + f.url + ": no good signature by a key of " + f.keyring);
+        verified = "OpenPGP signature by " + by;
+      } else if (f.url.rfind("https://", 0) == 0) {
+        verified = "TLS (the server's certificate)";
+      } else {
+        return refuse("feed " + f.url +
+                      ": fetched over plain http with no sha256, checksum_url or signature_url: "
+                      "nothing proves it is what the provider published");
+      }
+      auto dest = o_.out / "advisories" / f.name;
+      stdfs::copy_file(cached, dest, stdfs::copy_options::overwrite_existing, ec);
+      if (ec)
+        return make_error(Errc::io_error, "cannot write " + dest.string() + ": " + ec.message());
+      ++report_.feeds;
+      report_.bytes_fetched += got->transferred;
+      log({{"event", "feed"},
+           {"url", f.url},
+           {"file", "advisories/" + f.name},
+           {"sha256", digest->hex()},
+           {"verified_by", verified}});
+    }
+    return {};
+  }
+
+  Status refuse(const std::string& why) {
+    report_.refused.push_back(why);
+    return make_error(Errc::denied, why + ": refused");
+  }
+
+  const CollectConfig& cfg_;
+  const CollectOptions& o_;
+  FetchOptions fetch_;
+  CollectReport report_;
+  json images_ = json::array();
+  std::string log_;
+};
+
+}  // namespace
+
+Result<CollectReport> collect(const CollectConfig& config, const CollectOptions& o) {
+  return Run(config, o).go();
+}
+
+Result<Collected> read_collected(const stdfs::path& dir) {
+  auto bytes = fs::read_file(dir / "collected.json", 1u << 20);
+  if (!bytes)
+    return make_error(
+        bytes.error().code,
+        dir.string() + " is not a collect folder (no collected.json): " + bytes.error().message);
+  auto j = json::parse(*bytes, nullptr, false);
+  if (!j.is_object() || j.value("format", "") != "airheal-collect/v1")
+    return make_error(Errc::invalid_argument,
+                      dir.string() + "/collected.json: not airheal-collect/v1");
+  Collected c;
+  auto sub = [&](const char* key) -> std::optional<stdfs::path> {
+    auto rel = j.value(key, "");
+    if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/') return std::nullopt;
+    auto p = dir / rel;
+    std::error_code ec;
+    if (!stdfs::is_directory(p, ec) || stdfs::is_empty(p, ec)) return std::nullopt;
+    return p;
+  };
+  if (auto p = sub("advisories")) c.advisories.push_back(*p);
+  if (auto p = sub("packages")) c.packages.push_back(*p);
+  if (auto p = sub("artifacts")) c.artifacts.push_back(*p);
+  if (j.contains("images") && j["images"].is_array())
+    for (const auto& i : j["images"]) {
+      auto layout = i.value("layout", "");
+      if (layout.rfind("images/", 0) != 0 || layout.find("..") != std::string::npos ||
+          !valid_reference(i.value("as", "")) || !valid_reference(i.value("ref", "")))
+        return make_error(Errc::invalid_argument,
+                          dir.string() + "/collected.json: bad image entry");
+      c.images.push_back({dir / layout, i.value("ref", ""), i.value("as", "")});
+    }
+  return c;
+}
+
+}  // namespace airheal::collect

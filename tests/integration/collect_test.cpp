@@ -1,0 +1,431 @@
+// airheal-snapshot collect against real servers on loopback: a real apt repository built from
+// bookworm-security's own .debs (fetched by apt at test time) with apt-ftparchive and signed with
+// a test key, served by a static HTTP server; an airheald as the upstream OCI registry; advisory
+// files beside them. What a hostile or broken upstream serves is refused with the reason and never
+// reaches the output; a cut download resumes; the second run takes what it has from its cache.
+// Then the whole round trip: appliance -> needs export -> collect -> create -> sign -> import ->
+// heal staged, with no manual step.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/fs.hpp"
+#include "scan/pkgdb.hpp"
+#include "support/collect_fixtures.hpp"
+#include "support/scan_fixtures.hpp"
+#include "support/snapshot_fixtures.hpp"
+#include "support/test_support.hpp"
+
+using namespace airheal;
+using namespace airheal::test;
+using nlohmann::json;
+namespace fsys = std::filesystem;
+
+namespace {
+
+std::string collect_yaml(const fsys::path& cache, const std::string& url, const fsys::path& keyring,
+                         const std::string& extra = "",
+                         const std::string& packages = "[libssl3, openssl]") {
+  return "cache: " + cache.string() + "\napt:\n  - name: mirror\n    url: " + url +
+         "\n    suite: bookworm-security\n    keyring: " + keyring.string() +
+         "\n    packages: " + packages + "\n" + extra;
+}
+
+ProcessResult collect_run(const fsys::path& dir, const std::string& yaml, const fsys::path& out,
+                          std::vector<std::string> more = {}) {
+  auto cfg = dir / ("collect-" + out.filename().string() + ".yaml");
+  std::ofstream(cfg) << yaml;
+  return run(concat({airheal_snapshot_path().string(), "collect", "--config", cfg.string(), "--out",
+                     out.string()},
+                    more));
+}
+
+std::vector<std::string> debs_in(const fsys::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fsys::directory_iterator(dir, ec))
+    if (e.path().extension() == ".deb") out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void flip_byte(const fsys::path& file, std::uint64_t offset) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(c ^ 0x5a));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "collect takes only what the upstream signature chain vouches for and resumes a cut download",
+    "[integration][collect]") {
+  TempDir tmp;
+  Signer archive(tmp / "archive-gpg", "Test archive");
+  Signer stranger(tmp / "stranger-gpg", "Someone else");
+  auto keyring = archive.write_public_key(tmp.path());
+  const std::vector<fsys::path> debs = {security_deb("libssl3"), security_deb("openssl")};
+  for (const auto& d : debs) REQUIRE_FALSE(d.empty());
+
+  SECTION("a good repository: fetched, checked, resumed after a cut, then taken from the cache") {
+    auto repo = tmp / "repo";
+    build_apt_repository(repo, debs, &archive);
+    // The libssl3 download is cut after 100,000 bytes the first time.
+    StaticServer server(repo, {{"/pool/main/" + debs[0].filename().string(), 100000}});
+    auto yaml = collect_yaml(tmp / "cache", server.url(), keyring);
+
+    auto dry = collect_run(tmp.path(), yaml, tmp / "dry", {"--dry-run"});
+    INFO(dry.out << dry.err);
+    REQUIRE(dry.exit_code == 0);
+    CHECK(dry.out.find("would fetch deb libssl3 ") != std::string::npos);
+    CHECK(dry.out.find("would fetch deb openssl ") != std::string::npos);
+    CHECK_FALSE(fsys::exists(tmp / "dry"));
+
+    auto cut = collect_run(tmp.path(), yaml, tmp / "out1");
+    INFO(cut.out << cut.err);
+    CHECK(cut.exit_code == 1);
+    CHECK(cut.err.find("run again to resume") != std::string::npos);
+    CHECK(debs_in(tmp / "out1" / "packages").size() <= 1);  // what verified before the cut
+
+    auto again = collect_run(tmp.path(), yaml, tmp / "out2");
+    INFO(again.out << again.err);
+    REQUIRE(again.exit_code == 0);
+    auto got = debs_in(tmp / "out2" / "packages");
+    REQUIRE(got.size() == 2);
+    for (const auto& d : debs)
+      CHECK(sha256_hex(*fs::read_file(d, 64 << 20)) ==
+            sha256_hex(*fs::read_file(tmp / "out2" / "packages" / d.filename(), 64 << 20)));
+    auto log = *fs::read_file(tmp / "out2" / "artifacts" / "collect.log", 1 << 20);
+    CHECK(log.find("\"resumed\":true") != std::string::npos);
+    CHECK(log.find("\"signed_by\":\"" + archive.fingerprint() + "\"") != std::string::npos);
+    CHECK(log.find("InRelease") != std::string::npos);
+    auto collected = json::parse(*fs::read_file(tmp / "out2" / "collected.json", 1 << 20));
+    CHECK(collected["format"] == "airheal-collect/v1");
+
+    // The second run of the week: the index and both packages from the cache.
+    auto third = collect_run(tmp.path(), yaml, tmp / "out3");
+    INFO(third.out << third.err);
+    REQUIRE(third.exit_code == 0);
+    CHECK(third.out.find("2 package(s) (2 from the cache)") != std::string::npos);
+    CHECK(third.out.find(" 0 B fetched") != std::string::npos);
+
+    // create --collected makes a snapshot of it: both packages and the collect log.
+    auto snap = tmp / "collected.tar";
+    run_ok({airheal_snapshot_path().string(), "create", "--collected", (tmp / "out2").string(),
+            "--channel", "mirror", "--sequence", "1", "--out", snap.string()});
+    auto inspect = json::parse(
+        run_ok({airheal_snapshot_path().string(), "inspect", snap.string(), "--json"}).out);
+    CHECK(inspect["packages"].size() == 2);
+    CHECK(inspect.dump().find("collect.log") != std::string::npos);
+  }
+
+  SECTION("a hostile or broken repository is refused, naming what failed, and nothing is kept") {
+    struct Case {
+      const char* name;
+      std::function<void(const fsys::path&)> build;
+      const char* reason;
+    };
+    auto dists = [](const fsys::path& repo) { return repo / "dists" / "bookworm-security"; };
+    std::vector<Case> cases = {
+        {"a .deb changed after it was indexed",
+         [&](const fsys::path& repo) {
+           build_apt_repository(repo, debs, &archive);
+           flip_byte(repo / "pool" / "main" / debs[0].filename(), 5000);
+         },
+         "is not the file the signed index names"},
+        {"every Packages index changed after the Release was signed",
+         [&](const fsys::path& repo) {
+           build_apt_repository(repo, debs, &archive);
+           auto bin = dists(repo) / "main" / "binary-amd64";
+           auto text = *fs::read_file(bin / "Packages", 1 << 20);
+           text += "\n";
+           (void)fs::write_file_atomic(bin / "Packages", text);
+           run_ok({"xz", "-k", "-f", (bin / "Packages").string()});
+           run_ok({"gzip", "-k", "-f", "-n", (bin / "Packages").string()});
+         },
+         "does not match the signed Release file"},
+        {"an unsigned Release",
+         [&](const fsys::path& repo) { build_apt_repository(repo, debs, nullptr); },
+         "is not signed"},
+        {"a Release signed by a key outside the keyring",
+         [&](const fsys::path& repo) { build_apt_repository(repo, debs, &stranger); },
+         "no good signature"},
+        {"an InRelease altered after signing",
+         [&](const fsys::path& repo) {
+           build_apt_repository(repo, debs, &archive);
+           auto in = *fs::read_file(dists(repo) / "InRelease", 1 << 20);
+           auto p = in.find("Suite: bookworm-security");
+           REQUIRE(p != std::string::npos);
+           in.replace(p, 24, "Suite: bookworm-securitx");
+           (void)fs::write_file_atomic(dists(repo) / "InRelease", in);
+         },
+         "BAD signature"},
+        {"a Release past its Valid-Until (a replayed mirror)",
+         [&](const fsys::path& repo) {
+           AptRepoOptions o;
+           o.valid_until = "Sat, 01 Jan 2000 00:00:00 UTC";
+           build_apt_repository(repo, debs, &archive, o);
+         },
+         "expired at its Valid-Until"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+      INFO(c.name);
+      auto repo = tmp / ("hostile" + std::to_string(++n));
+      c.build(repo);
+      StaticServer server(repo);
+      auto out = tmp / ("hostile-out" + std::to_string(n));
+      auto r = collect_run(tmp.path(),
+                           collect_yaml(tmp / ("cache" + std::to_string(n)), server.url(), keyring),
+                           out);
+      INFO(r.out << r.err);
+      CHECK(r.exit_code == 1);
+      // One line says it (progress lines come before it).
+      auto last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+      CHECK(last.rfind("airheal-snapshot: REFUSED: ", 0) == 0);
+      CHECK(last.find(c.reason) != std::string::npos);
+      CHECK(debs_in(out / "packages").empty());
+      CHECK_FALSE(fsys::exists(out / "collected.json"));
+    }
+  }
+
+  SECTION("advisory feeds: a signature or a pinned hash proves them; plain http alone does not") {
+    auto site = tmp / "site";
+    fsys::create_directories(site);
+    auto advisory = source_dir() / "tests/data/osv-go/GO-2024-2916.json";
+    fsys::copy_file(advisory, site / "GO-2024-2916.json");
+    (void)fs::write_file_atomic(site / "GO-2024-2916.json.asc",
+                                archive.sign(*fs::read_file(advisory, 1 << 20)));
+    StaticServer server(site);
+    auto feed = server.url() + "/GO-2024-2916.json";
+    auto base = "cache: " + (tmp / "feed-cache").string() + "\n";
+    auto ok = collect_run(tmp.path(),
+                          base + "advisories:\n  - url: " + feed + "\n    signature_url: " + feed +
+                              ".asc\n    keyring: " + keyring.string() + "\n",
+                          tmp / "feeds-ok");
+    INFO(ok.out << ok.err);
+    REQUIRE(ok.exit_code == 0);
+    CHECK(fsys::exists(tmp / "feeds-ok" / "advisories" / "GO-2024-2916.json"));
+    CHECK(fs::read_file(tmp / "feeds-ok" / "artifacts" / "collect.log", 1 << 20)
+              ->find("OpenPGP signature by " + archive.fingerprint()) != std::string::npos);
+
+    auto pinned_wrong = collect_run(
+        tmp.path(),
+        base + "advisories:\n  - url: " + feed + "\n    sha256: " + std::string(64, '0') + "\n",
+        tmp / "feeds-pinned");
+    INFO(pinned_wrong.err);
+    CHECK(pinned_wrong.exit_code == 1);
+    CHECK(pinned_wrong.err.find("collect.yaml pins") != std::string::npos);
+    CHECK_FALSE(fsys::exists(tmp / "feeds-pinned" / "advisories" / "GO-2024-2916.json"));
+
+    auto unproven =
+        collect_run(tmp.path(), base + "advisories:\n  - url: " + feed + "\n", tmp / "feeds-plain");
+    INFO(unproven.err);
+    CHECK(unproven.exit_code == 1);
+    CHECK(unproven.err.find("nothing proves it") != std::string::npos);
+
+    auto stranger_signed = tmp / "site2";
+    fsys::create_directories(stranger_signed);
+    fsys::copy_file(advisory, stranger_signed / "GO-2024-2916.json");
+    (void)fs::write_file_atomic(stranger_signed / "GO-2024-2916.json.asc",
+                                stranger.sign(*fs::read_file(advisory, 1 << 20)));
+    StaticServer server2(stranger_signed);
+    auto feed2 = server2.url() + "/GO-2024-2916.json";
+    auto wrong_key =
+        collect_run(tmp.path(),
+                    base + "advisories:\n  - url: " + feed2 + "\n    signature_url: " + feed2 +
+                        ".asc\n    keyring: " + keyring.string() + "\n",
+                    tmp / "feeds-stranger");
+    INFO(wrong_key.err);
+    CHECK(wrong_key.exit_code == 1);
+    CHECK(wrong_key.err.find("no good signature") != std::string::npos);
+  }
+
+  SECTION("images from an upstream registry (an airheald), and a blob that does not match") {
+    if (!have_program("skopeo")) FAIL("skopeo is needed (scripts/setup.sh installs it)");
+    Daemon upstream;
+    auto img = make_oci_image(tmp / "layout", "1", 2, 50000, 7);
+    run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+            "oci:" + img.layout.string() + ":1",
+            "docker://" + upstream.address() + "/library/base:1"});
+    auto yaml = "cache: " + (tmp / "img-cache").string() + "\nimages:\n  - source: docker://" +
+                upstream.address() +
+                "/library/base:1\n    as: library/base:1\n    tls_verify: false\n";
+    auto ok = collect_run(tmp.path(), yaml, tmp / "img-ok");
+    INFO(ok.out << ok.err);
+    REQUIRE(ok.exit_code == 0);
+    CHECK(ok.out.find("1 image(s)") != std::string::npos);
+    auto collected = json::parse(*fs::read_file(tmp / "img-ok" / "collected.json", 1 << 20));
+    REQUIRE(collected["images"].size() == 1);
+    CHECK(collected["images"][0]["as"] == "library/base:1");
+    auto snap = tmp / "img.tar";
+    run_ok({airheal_snapshot_path().string(), "create", "--collected", (tmp / "img-ok").string(),
+            "--channel", "images", "--sequence", "1", "--out", snap.string()});
+
+    // The upstream's copy of a layer is altered on its disk: the registry now serves bytes that
+    // do not hash to the digest its manifest names.
+    auto hex = img.layer_digests[1].substr(7);
+    auto blob = upstream.state_dir() / "blobs" / "sha256" / hex.substr(0, 2) / hex;
+    REQUIRE(fsys::exists(blob));
+    flip_byte(blob, 1000);
+    auto bad = collect_run(tmp.path(), yaml, tmp / "img-bad");
+    INFO(bad.out << bad.err);
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("digest") != std::string::npos);
+    CHECK_FALSE(fsys::exists(tmp / "img-bad" / "images" / "0" / "index.json"));
+    CHECK_FALSE(fsys::exists(tmp / "img-bad" / "collected.json"));
+  }
+}
+
+TEST_CASE("The sneakernet round trip heals an image with what its needs file asked for",
+          "[integration][collect][slow]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  TempDir tmp;
+  Daemon daemon(Daemon::Options{{}, "scan:\n  poll_interval: 1s\n", {}});
+  Ctl ctl{daemon.state_dir()};
+  auto reg = daemon.address();
+  // Inside: a real bookworm image from main (behind bookworm-security), and the advisories for it.
+  make_oci_image_from_tars(tmp / "layout", "main", {debian_minbase_tar()});
+  run_ok({"skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+          "oci:" + (tmp / "layout").string() + ":main",
+          "docker://" + reg + "/debian:bookworm-main"});
+  Signer feed(tmp / "feed-gpg", "Advisory feed");
+  fsys::create_directories(tmp / "adv");
+  fsys::copy_file(debian_security_tracker(), tmp / "adv" / "tracker.json");
+  auto adv = tmp / "adv.tar";
+  run_ok({airheal_snapshot_path().string(), "create", "--channel", "advisories", "--sequence", "1",
+          "--out", adv.string(), "--advisories", (tmp / "adv").string()});
+  run_ok({airheal_snapshot_path().string(), "sign", adv.string(), "--key", feed.fingerprint(),
+          "--gpg-home", feed.home().string()});
+  ctl({"trust", "add", feed.write_public_key(tmp.path()).string(), "--channel", "advisories"});
+  REQUIRE(ctl({"import", adv.string()}).exit_code == 0);
+  json findings;
+  for (int i = 0; i < 120; ++i) {
+    findings = ctl.json_of({"findings", "--image", "debian:bookworm-main"});
+    if (!findings.empty()) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  REQUIRE_FALSE(findings.empty());
+
+  // The appliance says what it needs: signed with its key, as a file and over the API.
+  auto needs = tmp / "needs.json";
+  auto key = tmp / "appliance.asc";
+  auto exported = ctl({"needs", "export", "--out", needs.string()});
+  INFO(exported.out << exported.err);
+  REQUIRE(exported.exit_code == 0);
+  ctl({"audit", "key", "--export", key.string()});
+  auto env = json::parse(*fs::read_file(needs, 16 << 20));
+  CHECK(env["payloadType"] == "application/vnd.airheal.needs.v1+json");
+  HttpClient api(daemon.host(), daemon.port());
+  auto over_api = api.get("/api/v1/needs?redact=1");
+  REQUIRE(over_api.status == 200);
+  CHECK(json::parse(over_api.body)["payloadType"] == env["payloadType"]);
+  CHECK(over_api.body.find("debian:bookworm-main") == std::string::npos);  // redacted
+  CHECK(ctl({"audit", "verify"}).exit_code == 0);
+  CHECK(
+      run_ok({"grep", "-c", "needs.exported", (daemon.state_dir() / "audit").string(), "-r"}).out !=
+      "0\n");
+  // The payload passes its published schema.
+  {
+    auto doc = run_ok({"/usr/bin/python3", "-c",
+                       "import base64,json,sys; e=json.load(open(sys.argv[1])); "
+                       "sys.stdout.write(base64.b64decode(e['payload']).decode())",
+                       needs.string()})
+                   .out;
+    std::ofstream(tmp / "needs-payload.json") << doc;
+    auto v =
+        run({"/usr/bin/python3", (source_dir() / "tests/support/validate_json_schema.py").string(),
+             (source_dir() / "docs/airgap/needs.schema.json").string(),
+             (tmp / "needs-payload.json").string()});
+    INFO(v.out << v.err);
+    CHECK(v.exit_code == 0);
+  }
+  auto asked = json::parse(run_ok({"/usr/bin/python3", "-c",
+                                   "import base64,json,sys; print(base64.b64decode(json.load(open("
+                                   "sys.argv[1]))['payload']).decode())",
+                                   needs.string()})
+                               .out);
+  REQUIRE_FALSE(asked["packages"].empty());
+
+  // The connected side: a loopback copy of bookworm-security holding today's builds of every
+  // binary the image has from each source the suite updated, signed by the archive's key.
+  auto builds = security_builds(debian_minbase_status(), "bookworm", tmp / "sec-debs");
+  REQUIRE_FALSE(builds.versions.empty());
+  std::vector<fsys::path> debs;
+  for (const auto& e : fsys::directory_iterator(tmp / "sec-debs")) debs.push_back(e.path());
+  Signer archive(tmp / "archive-gpg", "Test archive");
+  build_apt_repository(tmp / "repo", debs, &archive);
+  StaticServer server(tmp / "repo");
+  auto yaml =
+      collect_yaml(tmp / "cache", server.url(), archive.write_public_key(tmp.path()), "", "[]");
+
+  // A needs file altered on the way out is refused.
+  {
+    auto forged = env;
+    auto other = asked;
+    other["packages"] = json::array();
+    forged["payload"] =
+        run_ok({"/usr/bin/python3", "-c",
+                "import base64,sys; print(base64.b64encode(sys.argv[1].encode()).decode(), end='')",
+                other.dump(2) + "\n"})
+            .out;
+    std::ofstream(tmp / "forged.json") << forged.dump();
+    auto r = collect_run(tmp.path(), yaml, tmp / "forged-out",
+                         {"--needs", (tmp / "forged.json").string(), "--needs-key", key.string()});
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("BAD signature") != std::string::npos);
+  }
+
+  auto got = collect_run(tmp.path(), yaml, tmp / "collected",
+                         {"--needs", needs.string(), "--needs-key", key.string()});
+  INFO(got.out << got.err);
+  REQUIRE((got.exit_code == 0 || got.exit_code == 3));
+  // Every package the needs named whose source bookworm-security updated was collected.
+  auto collected = debs_in(tmp / "collected" / "packages");
+  for (const auto& p : asked["packages"]) {
+    if (!builds.sources.count(p["source"].get<std::string>())) continue;
+    for (const auto& b : p["binaries"]) {
+      auto name = b["name"].get<std::string>();
+      if (!builds.versions.count(name)) continue;
+      bool have = std::any_of(collected.begin(), collected.end(),
+                              [&](const std::string& f) { return f.rfind(name + "_", 0) == 0; });
+      CHECK(have);
+    }
+  }
+  // What could not be found names why.
+  std::istringstream lines(got.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("not found: ", 0) == 0) CHECK(line.find(": ", 11) != std::string::npos);
+
+  Signer mirror(tmp / "mirror-gpg", "Mirror operator");
+  auto snap = tmp / "fixes.tar";
+  run_ok({airheal_snapshot_path().string(), "create", "--collected", (tmp / "collected").string(),
+          "--channel", "debian", "--sequence", "1", "--out", snap.string()});
+  run_ok({airheal_snapshot_path().string(), "sign", snap.string(), "--key", mirror.fingerprint(),
+          "--gpg-home", mirror.home().string()});
+  ctl({"trust", "add", mirror.write_public_key(tmp.path()).string(), "--channel", "debian"});
+  auto imported = ctl({"import", snap.string()});
+  INFO(imported.out << imported.err);
+  REQUIRE(imported.exit_code == 0);
+
+  // The daemon heals on its own, offline, and stages the image.
+  json heal;
+  for (int i = 0; i < 600; ++i) {
+    for (const auto& h : ctl.json_of({"heals"}))
+      if (h["repository"] == "debian") heal = h;
+    if (!heal.empty() && (heal["state"] == "staged" || heal["state"] == "failed" ||
+                          heal["state"] == "held" || heal["state"] == "promoted"))
+      break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  INFO(heal.dump(2) << daemon.log().substr(0, 20000));
+  REQUIRE(heal.value("state", "") == "staged");
+  // And the next needs file no longer asks for what was brought.
+  auto after = ctl.json_of({"needs", "show"});
+  CHECK(after["packages"].size() < asked["packages"].size());
+}
