@@ -12,22 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include "collect/url.hpp"
 #include "core/result.hpp"
 
 namespace airheal::collect {
-
-struct Url {
-  std::string scheme;  // http or https
-  std::string host;    // without brackets for IPv6
-  std::string port;
-  std::string target;  // path and query, "/" at least
-  std::string str() const;
-};
-// http://host[:port]/path or https://...; no user information, no fragment, printable ASCII only,
-// at most 4096 characters.
-Result<Url> parse_url(std::string_view text);
-// LOCATION (absolute, or a path) as seen from BASE.
-Result<Url> resolve_url(const Url& base, std::string_view location);
 
 struct FetchOptions {
   std::uint64_t max_bytes = 8ull << 30;

@@ -25,9 +25,10 @@ sources=(
   appliance/heal/deb/control.cpp appliance/scan/pkgdb.cpp appliance/scan/lockfile.cpp tests/fuzz/targets.cpp
   appliance/core/archive_path.cpp appliance/core/apk.cpp appliance/core/rpm.cpp appliance/core/zip.cpp
   appliance/scan/java.cpp appliance/scan/app_manifest.cpp appliance/version/app_versions.cpp appliance/version/ranges.cpp
+  snapshot-tools/collect/apt_index.cpp snapshot-tools/collect/url.cpp
 )
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-       -I"$root/appliance" -I"$root/tests" -DSPDLOG_FMT_EXTERNAL)
+       -I"$root/appliance" -I"$root/snapshot-tools" -I"$root/tests" -DSPDLOG_FMT_EXTERNAL)
 objs=()
 jobs=${AIRHEAL_FUZZ_JOBS:-$(nproc)}
 pids=()
@@ -44,7 +45,7 @@ done
 for p in "${pids[@]}"; do wait "$p" || { echo "fuzz: compiling failed" >&2; exit 1; }; done
 libs=(-lyaml-cpp -lgpgme -lsqlite3 -lcrypto -lz -lfmt -larchive)
 
-all=(json yaml snapshot_manifest advisory oci_manifest deb_control deb_relations pgp_signature package_databases lockfiles digest apk_package rpm_package app_packages)
+all=(json yaml snapshot_manifest advisory oci_manifest deb_control deb_relations pgp_signature package_databases lockfiles digest apk_package rpm_package app_packages apt_metadata)
 [ $# -gt 0 ] && all=("$@")
 
 # Seeds: real documents, with the selector byte some targets read first.
@@ -67,6 +68,8 @@ seed advisory 02 "$d"/alpine-secdb/*.yaml
 seed advisory 03 "$d"/csaf/*.json
 seed deb_control "" "$d"/debian/*.Packages "$d"/debian/*.status
 seed package_databases 00 "$d"/debian/*.status
+seed apt_metadata 00 "$d"/debian/bookworm-security.InRelease
+seed apt_metadata 01 "$d"/debian/*.Packages
 seed oci_manifest 00 $(find "$d" -name '*.json' -path '*oci*' 2>/dev/null | head -20)
 seed snapshot_manifest "" $(find "$root/tests" -name 'manifest*.json' 2>/dev/null | head -20)
 mkdir -p "$work/seeds/deb_relations" && printf 'libc6 (>= 2.36), libssl3 (>= 3.0.0) | libssl1.1, perl:any [amd64] <!nocheck>' > "$work/seeds/deb_relations/seed"

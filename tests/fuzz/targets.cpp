@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "advisory/advisory.hpp"
+#include "collect/apt_index.hpp"
+#include "collect/url.hpp"
 #include "core/apk.hpp"
 #include "core/digest.hpp"
 #include "core/json.hpp"
@@ -253,6 +255,31 @@ void app_packages(const std::uint8_t* d, std::size_t n) {
   }
 }
 
+// What airheal-snapshot collect reads from an apt mirror before it trusts it: a Release file, a
+// Packages index (and the selection over it), and URLs (from configuration and redirects), chosen
+// by the first byte.
+void apt_metadata(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  std::string text(view(d + 1, n - 1));
+  switch (d[0] % 3) {
+    case 0:
+      (void)collect::parse_release(text);
+      break;
+    case 1:
+      if (auto index = collect::parse_index(text); index && !index->empty()) {
+        std::vector<collect::AptWant> wants(1);
+        wants[0].name = index->front().package.name;
+        wants[0].min_source_version = "1";
+        (void)collect::select_packages(*index, wants, {"amd64"});
+      }
+      break;
+    default:
+      if (auto u = collect::parse_url(text))
+        (void)collect::resolve_url(*u, text.substr(text.size() / 2));
+      break;
+  }
+}
+
 }  // namespace
 
 const std::vector<Entry>& targets() {
@@ -271,6 +298,7 @@ const std::vector<Entry>& targets() {
       {"apk_package", apk_package},
       {"rpm_package", rpm_package},
       {"app_packages", app_packages},
+      {"apt_metadata", apt_metadata},
   };
   return all;
 }

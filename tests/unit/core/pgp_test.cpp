@@ -55,3 +55,32 @@ TEST_CASE("hostile signature bytes are refused by the packet reader", "[pgp][hos
   CHECK_FALSE(
       pgp::signature_types("-----BEGIN PGP SIGNATURE-----\n\n!!!!\n-----END PGP SIGNATURE-----\n"));
 }
+
+TEST_CASE("A clearsigned message yields its signatures and only the text they cover", "[pgp]") {
+  test::TempDir dir;
+  auto home = dir / "gnupg";
+  std::filesystem::create_directories(home);
+  std::filesystem::permissions(home, std::filesystem::perms::owner_all);
+  REQUIRE(test::run({"gpg", "--homedir", home.string(), "--batch", "--passphrase", "",
+                     "--quick-gen-key", "clearsign test <c@example.test>", "ed25519", "sign", "0"})
+              .exit_code == 0);
+  auto file = dir / "Release";
+  // A line starting with '-' is dash-escaped in the message and must come back as it was.
+  std::ofstream(file) << "Suite: test\n- not a header\nSHA256:\n abc\n";
+  auto message = sign(home, file, {"--clearsign"});
+  auto kr = pgp::Keyring::open(home);
+  REQUIRE(kr);
+  auto c = kr->verify_clearsigned(message);
+  REQUIRE(c);
+  REQUIRE(c->signatures.size() == 1);
+  CHECK(c->signatures[0].good);
+  CHECK(c->text == "Suite: test\n- not a header\nSHA256:\n abc\n");
+  // Text put before the signed block is not part of what was signed, and is refused.
+  CHECK_FALSE(kr->verify_clearsigned("Suite: evil\n" + message));
+  auto altered = message;
+  altered.replace(altered.find("Suite: test"), 11, "Suite: tesT");
+  auto bad = kr->verify_clearsigned(altered);
+  REQUIRE(bad);
+  CHECK(bad->signatures[0].bad);
+  CHECK_FALSE(bad->signatures[0].good);
+}
