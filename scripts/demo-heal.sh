@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The quickstart's heal demo, against a running airheald: a real Debian 12 image built from
-# bookworm main (mmdebstrap), pushed; advisories and the fixed .debs taken from bookworm-security
-# (Debian's archive is the only network these machines reach) and carried in a signed snapshot;
-# imported; the daemon heals the image with no network and stages it.
+# bookworm main (mmdebstrap), pushed; advisories from bookworm-security imported; the appliance
+# exports what it needs (needs.json, signed with its key); airheal-snapshot collect fetches exactly
+# that from the live bookworm-security archive, every signature and hash checked, into a signed
+# snapshot; imported; the daemon heals the image with no network and stages it.
 # usage: demo-heal.sh STATE_DIR REGISTRY_ADDR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,26 +44,63 @@ PY
 skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:12" "docker://$addr/demo/debian:12"
 echo "   pushed demo/debian:12 (Debian 12 minbase from bookworm main)"
 
-# Connected side: advisories from bookworm-security's changelogs, and the fixed builds of every
-# binary the image has from each affected source package.
-./scripts/security-fixes.sh "$cache/bookworm-main.tar" "$work" "$cache" | sed 's/^/   advisories: /'
-echo "   fixed packages from bookworm-security: $(ls "$work/debs" | wc -l)"
+# Connected side, part 1: advisories for the image's packages from bookworm-security's
+# changelogs (Debian's archive is the only network these machines reach), carried in a signed
+# snapshot of their own.
+mkdir -p "$work/adv"
+tar -xOf "$cache/bookworm-main.tar" ./var/lib/dpkg/status >"$work/status"
+python3 tests/fixtures/debian_security_advisories.py "$work/status" "$work/adv/debian-security.json" \
+  --suite bookworm --cache "$cache/archive" | sed 's/^/   advisories: /'
 mkdir -m 700 "$GNUPGHOME"
 gpg --batch --quiet --passphrase '' --quick-gen-key "airheal demo Debian mirror <mirror@airheal.invalid>" ed25519 sign 1d 2>/dev/null
 fpr=$(gpg --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
 gpg --armor --export "$fpr" >"$work/mirror.asc" 2>/dev/null
-"$bin/snapshot-tools/airheal-snapshot" create --channel debian-demo --sequence "$(date +%s)" --expires 30d \
-  --out "$work/debian.tar" --advisories "$work/adv" --packages "$work/debs" | head -1 | sed 's/^/   /'
+seq=$(date +%s)
+"$bin/snapshot-tools/airheal-snapshot" create --channel debian-advisories --sequence "$seq" --expires 30d \
+  --out "$work/advisories.tar" --advisories "$work/adv" >/dev/null
+"$bin/snapshot-tools/airheal-snapshot" sign "$work/advisories.tar" --key "$fpr" >/dev/null
+ctl trust add "$work/mirror.asc" --channel debian-advisories >/dev/null
+ctl trust add "$work/mirror.asc" --channel debian-demo >/dev/null
+ctl import "$work/advisories.tar" | sed 's/^/   /'
+for _ in $(seq 60); do
+  [ "$(ctl --json findings --image demo/debian:12 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" != 0 ] && break
+  sleep 1
+done
+
+# Appliance side: what it needs, signed with its key, carried out.
+ctl needs export --out "$work/needs.json" | sed 's/^/   /'
+ctl audit key --export "$work/appliance.asc" >/dev/null
+
+# Connected side, part 2: collect exactly that from the live bookworm-security archive (InRelease
+# checked with Debian's keyring, every index and .deb against it), then a snapshot of it.
+cat >"$work/collect.yaml" <<YAML
+cache: $cache/collect
+apt:
+  - name: debian-security
+    url: http://deb.debian.org/debian-security
+    suite: bookworm-security
+    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
+YAML
+rc=0
+"$bin/snapshot-tools/airheal-snapshot" collect --config "$work/collect.yaml" --needs "$work/needs.json" \
+  --needs-key "$work/appliance.asc" --out "$work/collected" >"$work/collect.out" || rc=$?
+sed 's/^/   collect: /' "$work/collect.out"
+if [ "$rc" != 0 ] && [ "$rc" != 3 ]; then
+  echo "demo-heal: FAILED: airheal-snapshot collect refused what bookworm-security served (exit $rc)" >&2
+  exit 1
+fi
+echo "   fixed packages collected from bookworm-security: $(ls "$work/collected/packages" | wc -l)"
+"$bin/snapshot-tools/airheal-snapshot" create --channel debian-demo --sequence "$seq" --expires 30d \
+  --out "$work/debian.tar" --collected "$work/collected" | head -1 | sed 's/^/   /'
 "$bin/snapshot-tools/airheal-snapshot" sign "$work/debian.tar" --key "$fpr" >/dev/null
 
 # Appliance side.
-ctl trust add "$work/mirror.asc" --channel debian-demo >/dev/null
 ctl import "$work/debian.tar" | sed 's/^/   /'
 ctl findings --image demo/debian:12 | tail -1 | sed 's/^/   findings in demo\/debian:12: /'
 ctl heal plan demo/debian:12 | sed 's/^/   plan: /'
 strategy=$(ctl --json heal plan demo/debian:12 | python3 -c 'import json,sys; print(json.load(sys.stdin)["strategy"])')
 if [ "$strategy" != package-patch ]; then
-  if [ "$(ls "$work/debs" | wc -l)" -eq 0 ]; then
+  if [ "$(ls "$work/collected/packages" | wc -l)" -eq 0 ]; then
     echo "   (bookworm-security has no fix newer than bookworm main for this image today: nothing to heal)"
     exit 0
   fi
