@@ -159,9 +159,9 @@ int run_collect(const std::string& config_file, const std::string& needs_file,
       std::cout << r->planned.size() << " item(s), " << fs::human_bytes(r->bytes_total) << "\n";
     } else {
       std::cout << "collected into " << out << ": " << r->packages << " package(s) ("
-                << r->packages_from_cache << " from the cache), " << r->images << " image(s), "
-                << r->feeds << " advisory feed(s); " << fs::human_bytes(r->bytes_fetched)
-                << " fetched\n";
+                << r->packages_from_cache << " from the cache), " << r->applications
+                << " application package(s), " << r->images << " image(s), " << r->feeds
+                << " advisory feed(s); " << fs::human_bytes(r->bytes_fetched) << " fetched\n";
     }
     for (const auto& m : r->missing) std::cout << "not found: " << m << "\n";
     if (!dry_run)

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "collect/npm.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/pgp.hpp"
@@ -18,6 +19,7 @@
 #include "core/yaml.hpp"
 #include "evidence/needs.hpp"
 #include "heal/attest.hpp"
+#include "heal/pins.hpp"
 
 namespace airheal::collect {
 namespace {
@@ -129,7 +131,8 @@ Result<CollectConfig> parse_config(const std::string& text) {
     if (!root.IsMap()) return make_error(Errc::invalid_argument, "collect.yaml: not a mapping");
     for (const auto& kv : root) {
       auto k = kv.first.as<std::string>();
-      if (k != "cache" && k != "apt" && k != "images" && k != "advisories" && k != "ca_file")
+      if (k != "cache" && k != "apt" && k != "images" && k != "advisories" && k != "ca_file" &&
+          k != "npm")
         return make_error(Errc::invalid_argument,
                           "collect.yaml: unknown key '" + k.substr(0, 60) + "'");
     }
@@ -202,6 +205,25 @@ Result<CollectConfig> parse_config(const std::string& text) {
                                                           p.substr(0, 60) + "' is not os/arch");
         if (i["tls_verify"]) s.tls_verify = i["tls_verify"].as<bool>();
         cfg.images.push_back(std::move(s));
+      }
+    }
+    if (root["npm"]) {
+      const auto& n = root["npm"];
+      if (!n.IsMap())
+        return make_error(Errc::invalid_argument, "collect.yaml: npm must be a mapping");
+      if (!scalar(n, "registry").empty()) cfg.npm.registry = scalar(n, "registry");
+      if (auto u = parse_url(cfg.npm.registry); !u)
+        return make_error(Errc::invalid_argument, "collect.yaml: npm: " + u.error().message);
+      auto pk = string_list(n["packages"], "collect.yaml: npm: packages");
+      if (!pk) return pk.error();
+      for (const auto& spec : *pk) {
+        auto at = spec.rfind('@');
+        if (at == 0 || at == std::string::npos || !valid_npm_name(spec.substr(0, at)) ||
+            at + 1 == spec.size())
+          return make_error(Errc::invalid_argument, "collect.yaml: npm: packages: '" +
+                                                        spec.substr(0, 100) +
+                                                        "' is not NAME@LOWEST_VERSION");
+        cfg.npm.packages.emplace_back(spec.substr(0, at), spec.substr(at + 1));
       }
     }
     if (root["advisories"]) {
@@ -326,14 +348,7 @@ class Run {
     if (auto st = packages(); !st) return fail(st.error());
     if (auto st = images(); !st) return fail(st.error());
     if (auto st = feeds(); !st) return fail(st.error());
-    if (o_.needs) {
-      for (const auto& a : (*o_.needs)["applications"])
-        report_.missing.push_back(
-            a.value("ecosystem", "") + " " + a.value("name", "") +
-            " >= " + a.value("fixed_version", "") + " (" + a.value("kind", "") +
-            "): collect does not fetch application packages yet; add the fixed artefact with "
-            "create --artifacts");
-    }
+    if (auto st = applications(); !st) return fail(st.error());
     log({{"event", "collect.end"}, {"report", report_.to_json()}});
     if (!o_.dry_run) {
       if (auto st = fs::write_file_atomic(o_.out / "artifacts" / "collect.log", log_); !st)
@@ -727,6 +742,83 @@ class Run {
            {"file", "advisories/" + f.name},
            {"sha256", digest->hex()},
            {"verified_by", verified}});
+    }
+    return {};
+  }
+
+  // Application packages: npm packages from the registry (the needs' npm packages and lockfile
+  // modules, and collect.yaml's), each tarball checked against its dist.integrity.
+  Status applications() {
+    std::vector<std::pair<std::string, std::string>> npm = cfg_.npm.packages;
+    if (o_.needs)
+      for (const auto& a : (*o_.needs)["applications"]) {
+        auto label = a.value("ecosystem", "") + " " + a.value("name", "") +
+                     " >= " + a.value("fixed_version", "") + " (" + a.value("kind", "") + ")";
+        if (a.value("ecosystem", "") == "npm" && a.value("kind", "") != "binary" &&
+            valid_npm_name(a.value("name", "")))
+          npm.emplace_back(a.value("name", ""), a.value("fixed_version", ""));
+        else
+          report_.missing.push_back(label + ": collect fetches npm packages only so far; carry " +
+                                    "the fixed artefact with create --artifacts");
+      }
+    auto registry = cfg_.npm.registry;
+    while (!registry.empty() && registry.back() == '/') registry.pop_back();
+    std::set<std::string> done;
+    for (const auto& [name, fixed] : npm) {
+      if (!done.insert(name + "@" + fixed).second) continue;
+      FetchOptions o = fetch_;
+      o.max_bytes = 64u << 20;
+      auto doc = fetch_bytes(registry + "/" + npm_packument_path(name), o);
+      if (!doc) {
+        report_.missing.push_back("npm " + name + " >= " + fixed + ": " + doc.error().message);
+        continue;
+      }
+      auto j = json::parse(*doc, nullptr, false);
+      auto rel = choose_npm_release(j, name, fixed);
+      if (!rel) {
+        report_.missing.push_back(rel.error().message);
+        continue;
+      }
+      if (o_.dry_run) {
+        report_.planned.push_back("npm " + name + " " + rel->version + " (" + rel->tarball + ")");
+        continue;
+      }
+      say("npm " + name + " " + rel->version);
+      auto file_name =
+          safe_name((name[0] == '@' ? name.substr(1) : name) + "-" + rel->version + ".tgz");
+      for (auto& c : file_name)
+        if (c == '/') c = '+';
+      auto cached = cfg_.cache / "npm" / file_name;
+      std::error_code ec;
+      stdfs::create_directories(cached.parent_path(), ec);
+      FetchOptions t = fetch_;
+      t.max_bytes = 1u << 30;
+      auto bytes = fs::read_file(cached, t.max_bytes);
+      bool from_cache = bytes && heal::sri_sha512(*bytes) == rel->integrity;
+      if (!from_cache) {
+        stdfs::remove(cached, ec);
+        auto got = fetch_to_file(rel->tarball, cached, t);
+        if (!got) return refuse("npm " + name + " " + rel->version + ": " + got.error().message);
+        bytes = fs::read_file(cached, t.max_bytes);
+        if (!bytes) return bytes.error();
+        if (heal::sri_sha512(*bytes) != rel->integrity) {
+          stdfs::remove(cached, ec);
+          return refuse("npm " + name + " " + rel->version + ": the tarball from " + rel->tarball +
+                        " does not match the registry's dist.integrity " + rel->integrity);
+        }
+        report_.bytes_fetched += bytes->size();
+      }
+      stdfs::copy_file(cached, o_.out / "artifacts" / file_name,
+                       stdfs::copy_options::overwrite_existing, ec);
+      if (ec) return make_error(Errc::io_error, "cannot write " + file_name + ": " + ec.message());
+      ++report_.applications;
+      log({{"event", "npm"},
+           {"package", name},
+           {"version", rel->version},
+           {"url", rel->tarball},
+           {"integrity", rel->integrity},
+           {"from_cache", from_cache},
+           {"verified_by", "dist.integrity (sha512) from the registry's packument"}});
     }
     return {};
   }

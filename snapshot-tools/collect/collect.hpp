@@ -36,11 +36,17 @@ struct FeedSpec {
   std::string keyring;        // these keys
 };
 
+struct NpmSpec {
+  std::string registry = "https://registry.npmjs.org";
+  std::vector<std::pair<std::string, std::string>> packages;  // name, lowest acceptable version
+};
+
 struct CollectConfig {
   std::filesystem::path cache;  // default: ~/.cache/airheal-collect
   std::vector<AptSource> apt;
   std::vector<ImageSpec> images;
   std::vector<FeedSpec> advisories;
+  NpmSpec npm;
   std::string ca_file;  // extra TLS trust anchors (PEM)
 };
 // collect.yaml (bounded, aliases limited); every path and URL checked.
@@ -60,7 +66,7 @@ struct CollectOptions {
 };
 
 struct CollectReport {
-  std::size_t packages = 0, packages_from_cache = 0, images = 0, feeds = 0;
+  std::size_t packages = 0, packages_from_cache = 0, images = 0, feeds = 0, applications = 0;
   std::uint64_t bytes_fetched = 0, bytes_total = 0;
   std::vector<std::string> planned;  // --dry-run: what would be fetched, with sizes
   std::vector<std::string> missing;  // what could not be found, and why

@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "core/fs.hpp"
+#include "heal/pins.hpp"
 #include "scan/pkgdb.hpp"
+#include "support/app_fixtures.hpp"
 #include "support/collect_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
@@ -243,6 +245,56 @@ TEST_CASE(
     INFO(wrong_key.err);
     CHECK(wrong_key.exit_code == 1);
     CHECK(wrong_key.err.find("no good signature") != std::string::npos);
+  }
+
+  SECTION("npm packages from a registry: the lowest fixed release, checked against its integrity") {
+    // A registry on loopback laid out as registry.npmjs.org answers: the packument at /NAME (its
+    // versions as the real registry lists them for minimist, the integrity computed here from the
+    // real tarballs npm fetched), the tarballs under /NAME/-/.
+    auto reg = tmp / "npm-registry";
+    fsys::create_directories(reg / "minimist" / "-");
+    json versions = json::object();
+    for (auto v : {"1.2.5", "1.2.6", "1.2.8"}) {
+      auto tgz = npm_tarball("minimist", v);
+      fsys::copy_file(tgz, reg / "minimist" / "-" / tgz.filename());
+      versions[v] = {{"name", "minimist"},
+                     {"version", v},
+                     {"dist",
+                      {{"tarball", "TARBALL_BASE/minimist/-/" + tgz.filename().string()},
+                       {"integrity", heal::sri_sha512(*fs::read_file(tgz, 1 << 24))}}}};
+    }
+    StaticServer server(reg);
+    auto packument = json{{"name", "minimist"}, {"versions", versions}}.dump();
+    for (auto p = packument.find("TARBALL_BASE"); p != std::string::npos;
+         p = packument.find("TARBALL_BASE"))
+      packument.replace(p, 12, server.url());
+    (void)fs::write_file_atomic(reg / "minimist" / "index.json", packument);
+    auto yaml = "cache: " + (tmp / "npm-cache").string() + "\nnpm:\n  registry: " + server.url() +
+                "\n  packages: [\"minimist@1.2.6\", \"no-such-package@1.0.0\"]\n";
+    auto ok = collect_run(tmp.path(), yaml, tmp / "npm-ok");
+    INFO(ok.out << ok.err);
+    CHECK(ok.exit_code == 3);  // no-such-package is not there
+    CHECK(ok.out.find("not found: npm no-such-package >= 1.0.0: GET ") != std::string::npos);
+    REQUIRE(fsys::exists(tmp / "npm-ok" / "artifacts" / "minimist-1.2.6.tgz"));
+    CHECK_FALSE(fsys::exists(tmp / "npm-ok" / "artifacts" / "minimist-1.2.8.tgz"));
+    // create reads the tarball for what it is.
+    auto snap = tmp / "npm.tar";
+    run_ok({airheal_snapshot_path().string(), "create", "--collected", (tmp / "npm-ok").string(),
+            "--channel", "npm", "--sequence", "1", "--out", snap.string()});
+    auto inspect =
+        run_ok({airheal_snapshot_path().string(), "inspect", snap.string(), "--json"}).out;
+    CHECK(inspect.find("minimist-1.2.6.tgz") != std::string::npos);
+
+    // The registry now serves other bytes under the tarball's name.
+    flip_byte(reg / "minimist" / "-" / "minimist-1.2.6.tgz", 100);
+    auto bad = collect_run(tmp.path(),
+                           "cache: " + (tmp / "npm-cache2").string() + "\nnpm:\n  registry: " +
+                               server.url() + "\n  packages: [\"minimist@1.2.6\"]\n",
+                           tmp / "npm-bad");
+    INFO(bad.out << bad.err);
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("does not match the registry's dist.integrity") != std::string::npos);
+    CHECK_FALSE(fsys::exists(tmp / "npm-bad" / "artifacts" / "minimist-1.2.6.tgz"));
   }
 
   SECTION("images from an upstream registry (an airheald), and a blob that does not match") {

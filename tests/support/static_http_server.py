@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A static HTTP/1.1 file server for the collect tests: serves DIR on 127.0.0.1 (port 0: the
 kernel picks one; the port is printed on the first line of stdout), with single Range requests
-(206/416) as real mirrors answer them, HEAD, and a fault to inject: --drop PATH:BYTES closes the
+(206/416) as real mirrors answer them, HEAD, a folder's index.json at the folder's URL (an npm
+packument at /NAME while its tarballs sit under /NAME/-/), and a fault to inject: --drop PATH:BYTES closes the
 connection after BYTES of PATH's body, the first time PATH is asked for (a cut download that the
 client must resume). Nothing outside DIR is served.
 
@@ -46,6 +47,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def serve(self, body):
         full, path = self.resolve()
+        if full and os.path.isdir(full) and os.path.isfile(os.path.join(full, "index.json")):
+            full = os.path.join(full, "index.json")  # a registry's document at a folder's URL
         if not full or not os.path.isfile(full):
             self.send_response(404)
             self.send_header("Content-Length", "0")
