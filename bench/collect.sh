@@ -17,20 +17,9 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 N=${IMAGES:-50}
 bench_setup gpg bc python3 skopeo mmdebstrap
-daemon=
-cleanup() {
-  [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-  bench_cleanup
-}
-trap cleanup EXIT
+trap bench_stop_daemon EXIT
 
-cache=${AIRHEAL_DEMO_CACHE:-/var/tmp/airheal-demo}
-mkdir -p "$cache"
-if [ ! -f "$cache/bookworm-main.tar" ]; then
-  mmdebstrap --quiet --variant=minbase --format=tar bookworm "$cache/bookworm-main.tar.part" http://deb.debian.org/debian
-  mv "$cache/bookworm-main.tar.part" "$cache/bookworm-main.tar"
-fi
-[ -f "$cache/bookworm-main.tar.gz" ] || { gzip -6 -n -c "$cache/bookworm-main.tar" >"$cache/bookworm-main.tar.gz.part" && mv "$cache/bookworm-main.tar.gz.part" "$cache/bookworm-main.tar.gz"; }
+bench_bookworm_base
 
 # The appliance: N images, and bookworm-security's advisories for their packages.
 state="$work/state"

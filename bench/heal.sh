@@ -40,22 +40,11 @@ N=${IMAGES:-50}
 PEER=${PEER_IMAGES:-10}
 CONC=${HEAL_CONCURRENCY:-1}
 bench_setup gpg bc python3 buildah mmdebstrap skopeo
-daemon=
-cleanup() {
-  [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-  bench_cleanup
-}
-trap cleanup EXIT
+trap bench_stop_daemon EXIT
 
 # Fixtures (cached): the base, gzip-compressed once; advisories from bookworm-security's
 # changelogs; the fixed builds of every binary the base has from an affected source.
-cache=${AIRHEAL_DEMO_CACHE:-/var/tmp/airheal-demo}
-mkdir -p "$cache"
-if [ ! -f "$cache/bookworm-main.tar" ]; then
-  mmdebstrap --quiet --variant=minbase --format=tar bookworm "$cache/bookworm-main.tar.part" http://deb.debian.org/debian
-  mv "$cache/bookworm-main.tar.part" "$cache/bookworm-main.tar"
-fi
-[ -f "$cache/bookworm-main.tar.gz" ] || { gzip -6 -n -c "$cache/bookworm-main.tar" >"$cache/bookworm-main.tar.gz.part" && mv "$cache/bookworm-main.tar.gz.part" "$cache/bookworm-main.tar.gz"; }
+bench_bookworm_base
 ./scripts/security-fixes.sh "$cache/bookworm-main.tar" "$work" "$cache" >/dev/null
 ndebs=$(ls "$work/debs" | wc -l)
 [ "$ndebs" -gt 0 ] || { echo "bookworm-security has no fix newer than bookworm main today: nothing to heal"; exit 0; }
