@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "core/archive_path.hpp"
+#include "core/digest.hpp"
 
 namespace airheal::apk {
 namespace fsys = std::filesystem;
@@ -43,7 +44,8 @@ struct Member {
   std::string bytes;  // decompressed (control-side members only)
 };
 
-Result<std::vector<Member>> split_members(const fsys::path& file, std::uint64_t& size) {
+Result<std::vector<Member>> split_members(const fsys::path& file, std::uint64_t& size,
+                                          std::size_t max_control = kMaxControlBytes) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return make_error(Errc::io_error, "cannot open " + file.filename().string());
   std::vector<Member> out;
@@ -78,8 +80,9 @@ Result<std::vector<Member>> split_members(const fsys::path& file, std::uint64_t&
       auto produced = outbuf.size() - z.avail_out;
       decompressed += produced;
       if (out.size() < 2) {
-        if (cur.bytes.size() + produced > kMaxControlBytes)
-          return bad("the signature or control stream is larger than 4 MiB");
+        if (cur.bytes.size() + produced > max_control)
+          return bad("the signature or control stream is larger than " +
+                     std::to_string(max_control >> 20) + " MiB");
         cur.bytes.append(reinterpret_cast<char*>(outbuf.data()), produced);
       }
       if (rc == Z_STREAM_END) {
@@ -146,6 +149,23 @@ Result<std::vector<TarFile>> read_tar_files(std::string_view s) {
     if (type == '\0') type = '0';
     out.push_back({name, type == '0' ? std::string(data) : std::string(), type});
     if (out.size() > 64) return bad("more than 64 control entries");
+  }
+  return out;
+}
+
+// The signature member's files as signatures (.SIGN.RSA.<key> or .SIGN.RSA256.<key>).
+Result<std::vector<Signature>> signatures_of(const std::vector<TarFile>& files) {
+  std::vector<Signature> out;
+  for (const auto& f : files) {
+    if (f.type != '0') return bad("a signature stream entry is not a file: " + f.name);
+    auto rest = std::string_view(f.name).substr(6);
+    auto dot = rest.find('.');
+    if (dot == std::string_view::npos) return bad("bad signature name " + f.name);
+    Signature sig{std::string(rest.substr(0, dot)), std::string(rest.substr(dot + 1)), f.data};
+    if (sig.key_name.empty() || sig.key_name.find('/') != std::string::npos ||
+        sig.key_name.starts_with("."))
+      return bad("bad signature key name " + f.name);
+    out.push_back(std::move(sig));
   }
   return out;
 }
@@ -266,18 +286,9 @@ Result<PackageFile> read_package(const fsys::path& file, bool with_data) {
   if (!first) return fail(first.error());
   bool has_signature = !first->empty() && first->front().name.starts_with(".SIGN.");
   if (has_signature) {
-    for (const auto& f : *first) {
-      if (f.type != '0') return fail(bad("a signature stream entry is not a file: " + f.name));
-      // .SIGN.RSA.<key> or .SIGN.RSA256.<key>
-      auto rest = std::string_view(f.name).substr(6);
-      auto dot = rest.find('.');
-      if (dot == std::string_view::npos) return fail(bad("bad signature name " + f.name));
-      Signature s{std::string(rest.substr(0, dot)), std::string(rest.substr(dot + 1)), f.data};
-      if (s.key_name.empty() || s.key_name.find('/') != std::string::npos ||
-          s.key_name.starts_with("."))
-        return fail(bad("bad signature key name " + f.name));
-      out.signatures.push_back(std::move(s));
-    }
+    auto sigs = signatures_of(*first);
+    if (!sigs) return fail(sigs.error());
+    out.signatures = std::move(*sigs);
     control_index = 1;
     control_entries = first->size();
     if (members->size() != 3)
@@ -312,6 +323,7 @@ Result<PackageFile> read_package(const fsys::path& file, bool with_data) {
   }
   out.identity = q1_of(out.control_member);
   out.control_entries = control_entries;
+  out.data_offset = (*members)[control_index + 1].offset;
   if (!with_data) return out;
 
   // The data stream: the whole file read as one tar stream (apk v2's design: the first streams
@@ -565,6 +577,11 @@ std::optional<Dependency> parse_dependency(std::string_view t) {
 }
 
 Status verify_signature(const PackageFile& p, const Signature& sig, std::string_view key_pem) {
+  return verify_signature(p.control_member, sig, key_pem);
+}
+
+Status verify_signature(std::string_view signed_bytes, const Signature& sig,
+                        std::string_view key_pem) {
   const EVP_MD* md = sig.algorithm == "RSA"      ? EVP_sha1()
                      : sig.algorithm == "RSA256" ? EVP_sha256()
                                                  : nullptr;
@@ -576,13 +593,72 @@ Status verify_signature(const PackageFile& p, const Signature& sig, std::string_
   if (!key) return bad("the key " + sig.key_name + " is not a PEM public key");
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.get()) != 1 ||
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.bytes.data()),
-                       sig.bytes.size(),
-                       reinterpret_cast<const unsigned char*>(p.control_member.data()),
-                       p.control_member.size()) != 1)
+      EVP_DigestVerify(
+          ctx.get(), reinterpret_cast<const unsigned char*>(sig.bytes.data()), sig.bytes.size(),
+          reinterpret_cast<const unsigned char*>(signed_bytes.data()), signed_bytes.size()) != 1)
     return make_error(Errc::denied, "the signature by " + sig.key_name +
                                         " does not verify over the control stream");
   return {};
+}
+
+Status check_datahash(const fsys::path& file, const PackageFile& p) {
+  if (p.info.datahash.size() != 64)
+    return bad(file.filename().string() + ": .PKGINFO has no datahash: its data cannot be checked");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error(Errc::io_error, "cannot open " + file.filename().string());
+  in.seekg(static_cast<std::streamoff>(p.data_offset));
+  Sha256 h;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) h.update(buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  auto got = h.finish().hex();
+  if (got != p.info.datahash)
+    return make_error(Errc::digest_invalid, file.filename().string() +
+                                                ": the data stream's SHA-256 is " + got +
+                                                ", .PKGINFO's datahash says " + p.info.datahash);
+  return {};
+}
+
+Result<RepositoryIndex> read_index(const fsys::path& file) {
+  auto label = file.filename().string();
+  auto fail = [&](const Error& e) { return make_error(e.code, label + ": " + e.message); };
+  std::uint64_t size = 0;
+  auto members = split_members(file, size, kMaxIndexBytes);
+  if (!members) return fail(members.error());
+  RepositoryIndex out;
+  std::size_t index_member = 0;
+  auto first = read_tar_files((*members)[0].bytes);
+  if (!first) return fail(first.error());
+  if (!first->empty() && first->front().name.starts_with(".SIGN.")) {
+    auto sigs = signatures_of(*first);
+    if (!sigs) return fail(sigs.error());
+    out.signatures = std::move(*sigs);
+    index_member = 1;
+    if (members->size() != 2)
+      return fail(
+          bad("a signed index has " + std::to_string(members->size()) + " gzip members, not 2"));
+  } else if (members->size() != 1) {
+    return fail(
+        bad("an unsigned index has " + std::to_string(members->size()) + " gzip members, not 1"));
+  }
+  const auto& m = (*members)[index_member];
+  auto files = index_member == 0 ? std::move(first) : read_tar_files(m.bytes);
+  if (!files) return fail(files.error());
+  for (const auto& f : *files) {
+    if (f.type != '0') continue;
+    if (f.name == "APKINDEX") out.apkindex = f.data;
+    if (f.name == "DESCRIPTION") out.description = f.data;
+  }
+  if (out.apkindex.empty()) return fail(bad("no APKINDEX in the index"));
+  std::ifstream in(file, std::ios::binary);
+  out.signed_member.resize(m.length);
+  in.seekg(static_cast<std::streamoff>(m.offset));
+  in.read(out.signed_member.data(), static_cast<std::streamsize>(m.length));
+  if (static_cast<std::uint64_t>(in.gcount()) != m.length)
+    return fail(make_error(Errc::io_error, "short read"));
+  return out;
 }
 
 }  // namespace airheal::apk

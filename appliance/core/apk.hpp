@@ -63,6 +63,7 @@ struct PackageFile {
   std::vector<DataEntry> data;       // only when read with data
   std::uint64_t size = 0;            // of the file
   std::size_t control_entries = 0;   // tar entries before the data stream's first
+  std::uint64_t data_offset = 0;     // where the data stream's gzip member starts in the file
 };
 
 // Reads FILE: its members, .PKGINFO, signatures and (WITH_DATA) every data entry with its
@@ -104,5 +105,23 @@ std::optional<Dependency> parse_dependency(std::string_view token);
 
 // Checks SIG over P's control member with the PEM public key KEY.
 Status verify_signature(const PackageFile& p, const Signature& sig, std::string_view key_pem);
+// Checks that FILE's data stream (its compressed bytes from P.data_offset to the end) has the
+// SHA-256 .PKGINFO's datahash names, as apk does before it installs: the signature and the
+// identity cover the control stream, and the control stream covers the data through datahash.
+Status check_datahash(const std::filesystem::path& file, const PackageFile& p);
+
+// Checks SIG over SIGNED (the compressed bytes of the member after the signature member).
+Status verify_signature(std::string_view signed_bytes, const Signature& sig,
+                        std::string_view key_pem);
+
+// A repository's APKINDEX.tar.gz: a signature member (abuild-sign's .SIGN.RSA[256].<key> files)
+// and the index member (a tar with DESCRIPTION and APKINDEX); unsigned, the index member alone.
+inline constexpr std::size_t kMaxIndexBytes = 64 << 20;  // decompressed (a large repository)
+struct RepositoryIndex {
+  std::vector<Signature> signatures;
+  std::string signed_member;  // the index member's compressed bytes (what the signatures sign)
+  std::string apkindex, description;
+};
+Result<RepositoryIndex> read_index(const std::filesystem::path& file);
 
 }  // namespace airheal::apk

@@ -161,7 +161,7 @@ json needs_document(store::Store& store, std::int64_t now, const NeedsOptions& o
         !ann["org.opencontainers.image.base.name"].is_string())
       continue;
     auto upstream = ann["org.opencontainers.image.base.name"].get<std::string>();
-    if (upstream.size() > 512) continue;
+    if (upstream.empty() || upstream.size() > 512) continue;  // buildah FROM scratch: ""
     auto& b = bases[upstream];
     if (auto ref = heal::base_reference(upstream)) {
       b.repository = ref->first;

@@ -132,7 +132,7 @@ Result<CollectConfig> parse_config(const std::string& text) {
     for (const auto& kv : root) {
       auto k = kv.first.as<std::string>();
       if (k != "cache" && k != "apt" && k != "images" && k != "advisories" && k != "ca_file" &&
-          k != "npm")
+          k != "npm" && k != "apk")
         return make_error(Errc::invalid_argument,
                           "collect.yaml: unknown key '" + k.substr(0, 60) + "'");
     }
@@ -205,6 +205,36 @@ Result<CollectConfig> parse_config(const std::string& text) {
                                                           p.substr(0, 60) + "' is not os/arch");
         if (i["tls_verify"]) s.tls_verify = i["tls_verify"].as<bool>();
         cfg.images.push_back(std::move(s));
+      }
+    }
+    if (root["apk"]) {
+      if (!root["apk"].IsSequence())
+        return make_error(Errc::invalid_argument, "collect.yaml: apk must be a list");
+      for (const auto& a : root["apk"]) {
+        ApkSource s;
+        s.name = scalar(a, "name");
+        s.url = scalar(a, "url");
+        s.release = scalar(a, "release");
+        s.keys = scalar(a, "keys");
+        std::string where = "collect.yaml: apk '" + s.name.substr(0, 60) + "'";
+        if (s.name.empty() || safe_name(s.name) != s.name)
+          return make_error(Errc::invalid_argument,
+                            "collect.yaml: every apk entry needs a name of letters, digits, .-_+");
+        if (auto u = parse_url(s.url); !u)
+          return make_error(Errc::invalid_argument, where + ": " + u.error().message);
+        if (s.release.empty())
+          return make_error(Errc::invalid_argument, where + ": release is required (v3.10, ...)");
+        if (s.keys.empty())
+          return make_error(Errc::invalid_argument,
+                            where + ": keys is required (the distribution's /etc/apk/keys)");
+        if (auto c = string_list(a["architectures"], where + ": architectures"); !c)
+          return c.error();
+        else if (!c->empty())
+          s.architectures = *c;
+        for (const auto& x : s.architectures)
+          if (safe_name(x) != x)
+            return make_error(Errc::invalid_argument, where + ": bad architecture");
+        cfg.apk.push_back(std::move(s));
       }
     }
     if (root["npm"]) {
@@ -346,6 +376,7 @@ class Run {
          {"needs", o_.needs ? json((*o_.needs)["generated_at"]) : json(nullptr)},
          {"needs_key", o_.needs ? json((*o_.needs)["appliance_key"]) : json(nullptr)}});
     if (auto st = packages(); !st) return fail(st.error());
+    if (auto st = alpine(); !st) return fail(st.error());
     if (auto st = images(); !st) return fail(st.error());
     if (auto st = feeds(); !st) return fail(st.error());
     if (auto st = applications(); !st) return fail(st.error());
@@ -393,9 +424,13 @@ class Run {
       for (const auto& p : (*o_.needs)["packages"]) {
         std::string label = p.value("family", "") + " " + p.value("release", "") + " " +
                             p.value("source", "") + " >= " + p.value("fixed_version", "");
+        if (p.value("family", "") == "apk") {
+          apk_needs_.push_back(p);
+          continue;
+        }
         if (p.value("family", "") != "deb") {
-          report_.missing.push_back(label + ": collect reads apt repositories only so far (apk " +
-                                    "and rpm repositories: create --packages with the files)");
+          report_.missing.push_back(label + ": collect reads apt and apk repositories only so " +
+                                    "far (rpm repositories: create --packages with the files)");
           continue;
         }
         std::string why = "needs:";
@@ -492,6 +527,73 @@ class Run {
             w.label + ": " +
             (why.empty() ? "no apt repository in collect.yaml serves release " + w.release : why));
       }
+    return {};
+  }
+
+  // Alpine packages: the needs' fixed builds, from the repositories serving their release.
+  Status alpine() {
+    for (const auto& p : apk_needs_) {
+      std::string label = "apk " + p.value("release", "") + " " + p.value("source", "") +
+                          " >= " + p.value("fixed_version", "");
+      std::string why = "needs:";
+      for (const auto& a : p["advisories"]) why += " " + a.get<std::string>();
+      std::vector<std::string> reasons;
+      std::set<std::string> wanted, found;
+      for (const auto& b : p["binaries"])
+        wanted.insert(b.value("name", "") + ":" + b.value("architecture", ""));
+      for (const auto& src : cfg_.apk) {
+        if (src.release != p.value("release", "")) continue;
+        for (const auto& arch : src.architectures) {
+          std::vector<ApkWant> wants;
+          for (const auto& b : p["binaries"])
+            if (b.value("architecture", "") == arch &&
+                !found.count(b.value("name", "") + ":" + arch))
+              wants.push_back({b.value("name", ""), arch, p.value("source", ""),
+                               p.value("fixed_version", ""), why});
+          if (wants.empty()) continue;
+          ApkLog alog{[this](const json& r) { log(r); }};
+          auto key = src.name + "/" + arch;
+          if (!apk_repos_.count(key)) {
+            say("apk " + src.name + ": reading " + src.url + " " + arch);
+            auto repo = ApkRepository::open(src, arch, cfg_.cache, fetch_, alog);
+            if (!repo) {
+              report_.refused.push_back(repo.error().message);
+              return repo.error();
+            }
+            apk_repos_.emplace(key, std::move(*repo));
+          }
+          auto& repo = apk_repos_.at(key);
+          std::vector<std::string> missing;
+          for (const auto& c : select_apk(repo.index(), arch, wants, missing)) {
+            found.insert(c.entry.record.name + ":" + arch);
+            if (o_.dry_run) {
+              report_.planned.push_back("apk " + c.entry.record.name + " " +
+                                        c.entry.record.version + " " + arch + " from " + src.name +
+                                        ": " + c.why);
+              continue;
+            }
+            auto got = repo.download(c.entry, o_.out / "packages", alog);
+            if (!got) {
+              report_.refused.push_back(got.error().message);
+              return got.error();
+            }
+            ++report_.packages;
+          }
+          for (const auto& m : missing) reasons.push_back(src.name + ": " + m);
+        }
+      }
+      for (const auto& w : wanted)
+        if (!found.count(w)) {
+          std::string r;
+          for (const auto& x : reasons)
+            if (x.find(": " + w + ":") != std::string::npos) r += (r.empty() ? "" : "; ") + x;
+          report_.missing.push_back(label + ": " + w + ": " +
+                                    (r.empty()
+                                         ? "no apk repository in collect.yaml serves release " +
+                                               p.value("release", "") + " for its architecture"
+                                         : r));
+        }
+    }
     return {};
   }
 
@@ -834,6 +936,8 @@ class Run {
   CollectReport report_;
   json images_ = json::array();
   std::string log_;
+  std::vector<json> apk_needs_;
+  std::map<std::string, ApkRepository> apk_repos_;
 };
 
 }  // namespace

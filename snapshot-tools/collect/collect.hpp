@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "collect/alpine.hpp"
 #include "collect/apt.hpp"
 #include "collect/fetch.hpp"
 #include "core/result.hpp"
@@ -44,6 +45,7 @@ struct NpmSpec {
 struct CollectConfig {
   std::filesystem::path cache;  // default: ~/.cache/airheal-collect
   std::vector<AptSource> apt;
+  std::vector<ApkSource> apk;
   std::vector<ImageSpec> images;
   std::vector<FeedSpec> advisories;
   NpmSpec npm;

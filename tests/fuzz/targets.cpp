@@ -151,7 +151,11 @@ void apk_package(const std::uint8_t* d, std::size_t n) {
       if (auto p = apk::read_package(file, true)) {
         (void)apk::installed_record(*p);
         (void)apk::index_record(*p);
+        (void)apk::check_datahash(file, *p);
       }
+      // The same bytes as a repository's APKINDEX.tar.gz (collect reads those).
+      if (auto idx = apk::read_index(file); idx && !idx->signatures.empty())
+        (void)apk::parse_database(idx->apkindex);
       break;
     }
     case 1:

@@ -244,31 +244,33 @@ fsys::path write_apk_from_root(const fsys::path& root, const std::string& name,
   // The control stream: no end blocks (apk v2 concatenates the streams).
   auto control_gz = gzip(header(".PKGINFO", '0', 0644, pkginfo.size()) + pad(pkginfo));
   std::string file_bytes;
-  if (key) {
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(key->private_pem.c_str(), "r"), std::fclose);
-    if (!f) throw std::runtime_error("cannot read " + key->private_pem.string());
-    std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> pk(
-        PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
-    if (!pk) throw std::runtime_error("not a private key");
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    std::size_t len = 0;
-    EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha1(), nullptr, pk.get());
-    EVP_DigestSign(ctx.get(), nullptr, &len,
-                   reinterpret_cast<const unsigned char*>(control_gz.data()), control_gz.size());
-    std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                       reinterpret_cast<const unsigned char*>(control_gz.data()),
-                       control_gz.size()) != 1)
-      throw std::runtime_error("signing failed");
-    sig.resize(len);
-    auto sname = ".SIGN.RSA." + key->name;
-    file_bytes += gzip(header(sname, '0', 0644, sig.size()) + pad(sig));
-  }
+  if (key) file_bytes += apk_signature_member(control_gz, *key);
   file_bytes += control_gz + data_gz;
   fsys::create_directories(dir);
   auto out = dir / (field('P') + "-" + field('V') + ".apk");
   std::ofstream(out, std::ios::binary) << file_bytes;
   return out;
+}
+
+std::string apk_signature_member(const std::string& signed_gz, const ApkSigningKey& key) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(key.private_pem.c_str(), "r"), std::fclose);
+  if (!f) throw std::runtime_error("cannot read " + key.private_pem.string());
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> pk(
+      PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  if (!pk) throw std::runtime_error("not a private key");
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  std::size_t len = 0;
+  EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha1(), nullptr, pk.get());
+  EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(signed_gz.data()),
+                 signed_gz.size());
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(signed_gz.data()),
+                     signed_gz.size()) != 1)
+    throw std::runtime_error("signing failed");
+  sig.resize(len);
+  auto sname = ".SIGN.RSA." + key.name;
+  return gzip(header(sname, '0', 0644, sig.size()) + pad(sig));
 }
 
 ApkSigningKey make_apk_signing_key(const fsys::path& dir, const std::string& name) {

@@ -24,6 +24,10 @@ std::filesystem::path write_apk_from_root(const std::filesystem::path& root,
                                           const std::string& name, const std::filesystem::path& dir,
                                           const std::optional<ApkSigningKey>& key = std::nullopt);
 
+// The signature member abuild-sign puts before SIGNED_GZ (a package's control member, or a
+// repository's whole APKINDEX.tar.gz): a gzip'd tar holding .SIGN.RSA.<key name>, RSA-SHA1.
+std::string apk_signature_member(const std::string& signed_gz, const ApkSigningKey& key);
+
 // An RSA key pair made by openssl: DIR/NAME (private, PEM) and DIR/NAME.pub (public, PEM).
 ApkSigningKey make_apk_signing_key(const std::filesystem::path& dir, const std::string& name);
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/fs.hpp"
 #include "support/apk_fixtures.hpp"
 #include "support/test_support.hpp"
 
@@ -172,4 +173,56 @@ TEST_CASE("An apk database record is replaced and the others kept byte for byte"
   CHECK_FALSE(apk::parse_database("P:x\nV:1\nnot a field\n"));
   CHECK_FALSE(apk::parse_database("V:1\n"));
   CHECK(*apk::replace_record(a.db, "zzz", "P:zzz\nV:1\n") != a.db);
+}
+
+TEST_CASE("A repository index is read with its signature, and a package's data against datahash",
+          "[apk]") {
+  REQUIRE_FALSE(test::alpine_minirootfs("3.10.9").empty());
+  test::TempDir dir;
+  auto root = test::unpack_alpine_minirootfs("3.10.9", dir / "root");
+  auto key = test::make_apk_signing_key(dir / "keys", "test.rsa");
+  auto file = test::write_apk_from_root(root, "libssl1.1", dir / "repo", key);
+  auto pkg = apk::read_package(file);
+  REQUIRE(pkg);
+  CHECK(apk::check_datahash(file, *pkg));
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(pkg->size - 500));
+    f.put('\x7f');
+  }
+  auto changed = apk::check_datahash(file, *pkg);
+  REQUIRE_FALSE(changed);
+  CHECK(changed.error().message.find("datahash says") != std::string::npos);
+
+  // An index as abuild-sign writes it (made up here from the rebuilt package's record): the
+  // signature member, then the index member.
+  auto unsigned_file = dir / "APKINDEX.unsigned.tar.gz";
+  std::string index_text = apk::index_record(*pkg) + "\n";
+  {
+    // DESCRIPTION and APKINDEX in one gzip'd tar, as write_apkindex (heal) makes it.
+    auto r = test::run({"/bin/sh", "-c",
+                        "cd \"$1\" && printf 'test' > DESCRIPTION && cat > APKINDEX && "
+                        "tar --format=ustar -czf \"$2\" DESCRIPTION APKINDEX",
+                        "sh", dir.path().string(), unsigned_file.string()},
+                       std::chrono::seconds(60), index_text);
+    REQUIRE(r.exit_code == 0);
+  }
+  auto bytes = *fs::read_file(unsigned_file, 1 << 20);
+  auto signed_file = dir / "APKINDEX.tar.gz";
+  std::ofstream(signed_file, std::ios::binary) << test::apk_signature_member(bytes, key) + bytes;
+  auto idx = apk::read_index(signed_file);
+  REQUIRE(idx);
+  REQUIRE(idx->signatures.size() == 1);
+  CHECK(idx->signatures[0].key_name == "test.rsa.pub");
+  CHECK(idx->signed_member == bytes);
+  CHECK(idx->apkindex == index_text);
+  CHECK(idx->description == "test");
+  auto pub = *fs::read_file(key.private_pem.string() + ".pub", 1 << 16);
+  CHECK(apk::verify_signature(idx->signed_member, idx->signatures[0], pub));
+  CHECK_FALSE(apk::verify_signature(idx->signed_member + " ", idx->signatures[0], pub));
+  auto plain = apk::read_index(unsigned_file);
+  REQUIRE(plain);
+  CHECK(plain->signatures.empty());
+  std::ofstream(dir / "three.tar.gz", std::ios::binary) << bytes + bytes + bytes;
+  CHECK_FALSE(apk::read_index(dir / "three.tar.gz"));
 }
