@@ -7,6 +7,7 @@
 #include <ctime>
 #include <set>
 
+#include "collect/decompress.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/pgp.hpp"
@@ -22,35 +23,6 @@ using json = nlohmann::json;
 
 constexpr std::size_t kMaxReleaseBytes = 16u << 20;
 constexpr std::size_t kMaxIndexBytes = 512u << 20;  // a decompressed Packages file
-
-// An index file as Release names it, decompressed (xz, gzip, bzip2 or none) with a bound.
-Result<std::string> decompress(const std::string& bytes, const std::string& what) {
-  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), &archive_read_free);
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_raw(a.get());
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
-    return make_error(Errc::invalid_argument,
-                      what + ": cannot decompress: " + archive_error_string(a.get()));
-  archive_entry* e = nullptr;
-  if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
-    return make_error(Errc::invalid_argument,
-                      what + ": cannot decompress: " + std::string(archive_error_string(a.get())));
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    auto n = archive_read_data(a.get(), buf, sizeof buf);
-    if (n < 0)
-      return make_error(Errc::invalid_argument,
-                        what + ": corrupt: " + std::string(archive_error_string(a.get())));
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > kMaxIndexBytes)
-      return make_error(
-          Errc::too_large,
-          what + ": larger than " + std::to_string(kMaxIndexBytes >> 20) + " MiB decompressed");
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
 
 std::string sha256_hex(std::string_view data) { return Sha256::of(data).hex(); }
 
@@ -216,7 +188,8 @@ Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::
                                                                       : Errc::not_found,
             who + ": " + base + ": " +
                 (first_problem.empty() ? "no form of it could be fetched" : first_problem));
-      auto text = path == base ? Result<std::string>(bytes) : decompress(bytes, who + ": " + path);
+      auto text = path == base ? Result<std::string>(bytes)
+                               : decompress(bytes, who + ": " + path, kMaxIndexBytes);
       if (!text) return text.error();
       auto entries = parse_index(*text);
       if (!entries)

@@ -132,7 +132,7 @@ Result<CollectConfig> parse_config(const std::string& text) {
     for (const auto& kv : root) {
       auto k = kv.first.as<std::string>();
       if (k != "cache" && k != "apt" && k != "images" && k != "advisories" && k != "ca_file" &&
-          k != "npm" && k != "apk")
+          k != "npm" && k != "apk" && k != "rpm")
         return make_error(Errc::invalid_argument,
                           "collect.yaml: unknown key '" + k.substr(0, 60) + "'");
     }
@@ -235,6 +235,34 @@ Result<CollectConfig> parse_config(const std::string& text) {
           if (safe_name(x) != x)
             return make_error(Errc::invalid_argument, where + ": bad architecture");
         cfg.apk.push_back(std::move(s));
+      }
+    }
+    if (root["rpm"]) {
+      if (!root["rpm"].IsSequence())
+        return make_error(Errc::invalid_argument, "collect.yaml: rpm must be a list");
+      for (const auto& a : root["rpm"]) {
+        RpmSource s;
+        s.name = scalar(a, "name");
+        s.url = scalar(a, "url");
+        s.release = scalar(a, "release");
+        s.keyring = scalar(a, "keyring");
+        std::string where = "collect.yaml: rpm '" + s.name.substr(0, 60) + "'";
+        if (s.name.empty() || safe_name(s.name) != s.name)
+          return make_error(Errc::invalid_argument,
+                            "collect.yaml: every rpm entry needs a name of letters, digits, .-_+");
+        if (auto u = parse_url(s.url); !u)
+          return make_error(Errc::invalid_argument, where + ": " + u.error().message);
+        if (s.keyring.empty())
+          return make_error(Errc::invalid_argument,
+                            where + ": keyring is required (the distribution's RPM-GPG-KEY)");
+        if (auto c = string_list(a["architectures"], where + ": architectures"); !c)
+          return c.error();
+        else if (!c->empty())
+          s.architectures = *c;
+        auto pk = string_list(a["packages"], where + ": packages");
+        if (!pk) return pk.error();
+        s.packages = *pk;
+        cfg.rpm.push_back(std::move(s));
       }
     }
     if (root["npm"]) {
@@ -377,6 +405,7 @@ class Run {
          {"needs_key", o_.needs ? json((*o_.needs)["appliance_key"]) : json(nullptr)}});
     if (auto st = packages(); !st) return fail(st.error());
     if (auto st = alpine(); !st) return fail(st.error());
+    if (auto st = rpms(); !st) return fail(st.error());
     if (auto st = images(); !st) return fail(st.error());
     if (auto st = feeds(); !st) return fail(st.error());
     if (auto st = applications(); !st) return fail(st.error());
@@ -428,9 +457,12 @@ class Run {
           apk_needs_.push_back(p);
           continue;
         }
+        if (p.value("family", "") == "rpm") {
+          rpm_needs_.push_back(p);
+          continue;
+        }
         if (p.value("family", "") != "deb") {
-          report_.missing.push_back(label + ": collect reads apt and apk repositories only so " +
-                                    "far (rpm repositories: create --packages with the files)");
+          report_.missing.push_back(label + ": no repository type for this family");
           continue;
         }
         std::string why = "needs:";
@@ -594,6 +626,88 @@ class Run {
                                          : r));
         }
     }
+    return {};
+  }
+
+  // RPM packages: the needs' fixed builds (by source rpm), and what collect.yaml lists.
+  Status rpms() {
+    struct Want {
+      RpmWant want;
+      std::string release, label;
+      bool found = false;
+      std::vector<std::string> reasons;
+    };
+    std::vector<Want> wants;
+    for (const auto& p : rpm_needs_) {
+      std::string why = "needs:";
+      for (const auto& a : p["advisories"]) why += " " + a.get<std::string>();
+      for (const auto& b : p["binaries"])
+        wants.push_back({{b.value("name", ""), b.value("architecture", ""), p.value("source", ""),
+                          p.value("fixed_version", ""), why},
+                         p.value("release", ""),
+                         "rpm " + p.value("release", "") + " " + p.value("source", "") +
+                             " >= " + p.value("fixed_version", "") + ": " + b.value("name", ""),
+                         false,
+                         {}});
+    }
+    for (const auto& src : cfg_.rpm) {
+      std::vector<RpmWant> mine;
+      std::vector<Want*> refs;
+      for (auto& w : wants)
+        if (!w.found && (src.release.empty() || w.release == src.release)) {
+          mine.push_back(w.want);
+          refs.push_back(&w);
+        }
+      for (const auto& n : src.packages) mine.push_back({n, "", "", "", "collect.yaml"});
+      if (mine.empty()) continue;
+      say("rpm " + src.name + ": reading " + src.url);
+      RpmLog rlog{[this](const json& r) { log(r); }};
+      auto repo = RpmRepository::open(src, cfg_.cache, fetch_, rlog);
+      if (!repo) {
+        report_.refused.push_back(repo.error().message);
+        return repo.error();
+      }
+      std::vector<std::string> missing;
+      auto chosen = select_rpm(repo->index(), mine, src.architectures, missing);
+      for (std::size_t i = 0; i < refs.size(); ++i) {
+        bool got = std::any_of(chosen.begin(), chosen.end(), [&](const RpmChosen& c) {
+          return c.entry.name == refs[i]->want.name;
+        });
+        if (got)
+          refs[i]->found = true;
+        else
+          for (const auto& m : missing)
+            if (m.rfind(refs[i]->want.name, 0) == 0)
+              refs[i]->reasons.push_back(src.name + ": " + m);
+      }
+      for (const auto& m : missing)
+        for (const auto& n : src.packages)
+          if (m.rfind(n + ":", 0) == 0) report_.missing.push_back(src.name + ": " + m);
+      for (const auto& c : chosen) {
+        report_.bytes_total += c.entry.size;
+        if (o_.dry_run) {
+          report_.planned.push_back("rpm " + c.entry.name + "-" + c.entry.evr() + "." +
+                                    c.entry.arch + " (" + fs::human_bytes(c.entry.size) +
+                                    ") from " + src.name + ": " + c.why);
+          continue;
+        }
+        auto got = repo->download(c.entry, o_.out / "packages", rlog);
+        if (!got) {
+          report_.refused.push_back(got.error().message);
+          return got.error();
+        }
+        ++report_.packages;
+        report_.bytes_fetched += c.entry.size;
+      }
+    }
+    for (const auto& w : wants)
+      if (!w.found) {
+        std::string why;
+        for (const auto& r : w.reasons) why += (why.empty() ? "" : "; ") + r;
+        report_.missing.push_back(
+            w.label + ": " +
+            (why.empty() ? "no rpm repository in collect.yaml serves release " + w.release : why));
+      }
     return {};
   }
 
@@ -936,7 +1050,7 @@ class Run {
   CollectReport report_;
   json images_ = json::array();
   std::string log_;
-  std::vector<json> apk_needs_;
+  std::vector<json> apk_needs_, rpm_needs_;
   std::map<std::string, ApkRepository> apk_repos_;
 };
 

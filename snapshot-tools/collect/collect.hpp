@@ -17,6 +17,7 @@
 #include "collect/alpine.hpp"
 #include "collect/apt.hpp"
 #include "collect/fetch.hpp"
+#include "collect/rpm_repo.hpp"
 #include "core/result.hpp"
 
 namespace airheal::collect {
@@ -46,6 +47,7 @@ struct CollectConfig {
   std::filesystem::path cache;  // default: ~/.cache/airheal-collect
   std::vector<AptSource> apt;
   std::vector<ApkSource> apk;
+  std::vector<RpmSource> rpm;
   std::vector<ImageSpec> images;
   std::vector<FeedSpec> advisories;
   NpmSpec npm;

@@ -7,6 +7,7 @@
 
 #include "advisory/advisory.hpp"
 #include "collect/apt_index.hpp"
+#include "collect/rpm_repo.hpp"
 #include "collect/url.hpp"
 #include "core/apk.hpp"
 #include "core/digest.hpp"
@@ -259,15 +260,25 @@ void app_packages(const std::uint8_t* d, std::size_t n) {
   }
 }
 
-// What airheal-snapshot collect reads from an apt mirror before it trusts it: a Release file, a
-// Packages index (and the selection over it), and URLs (from configuration and redirects), chosen
-// by the first byte.
+// What airheal-snapshot collect reads from a mirror before it trusts it: an apt Release file, a
+// Packages index (and the selection over it), URLs (from configuration and redirects), and
+// rpm-md's repomd.xml and primary.xml (through the XML reader), chosen by the first byte.
 void apt_metadata(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
   std::string text(view(d + 1, n - 1));
-  switch (d[0] % 3) {
+  switch (d[0] % 5) {
     case 0:
       (void)collect::parse_release(text);
+      break;
+    case 3:
+      (void)collect::parse_repomd(text);
+      break;
+    case 4:
+      if (auto p = collect::parse_primary(text); p && !p->empty()) {
+        std::vector<std::string> missing;
+        (void)collect::select_rpm(*p, {{p->front().name, "", "", "1:0-1", "fuzz"}}, {"x86_64"},
+                                  missing);
+      }
       break;
     case 1:
       if (auto index = collect::parse_index(text); index && !index->empty()) {

@@ -19,6 +19,7 @@
 #include "support/app_fixtures.hpp"
 #include "support/collect_fixtures.hpp"
 #include "support/heal_fixtures.hpp"
+#include "support/rpm_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -299,6 +300,87 @@ TEST_CASE(
     CHECK(bad.exit_code == 1);
     CHECK(bad.err.find("does not match the registry's dist.integrity") != std::string::npos);
     CHECK_FALSE(fsys::exists(tmp / "npm-bad" / "artifacts" / "minimist-1.2.6.tgz"));
+  }
+
+  SECTION("an RPM repository: repomd.xml signed, primary metadata and packages against it") {
+    if (!have_program("rpmbuild") || !have_program("createrepo_c"))
+      FAIL("rpmbuild and createrepo_c are needed (scripts/setup.sh installs them)");
+    // The made-up greet packages (tests/support/rpm_fixtures), indexed by createrepo_c, with
+    // repomd.xml signed by the archive key as a distribution signs it for repo_gpgcheck.
+    auto greet = build_greet_rpms(tmp / "rpmbuild");
+    auto build_repo = [&](const fsys::path& repo, const Signer* by) {
+      fsys::create_directories(repo / "Packages");
+      for (const auto& p :
+           {greet.base, greet.libgreet_old, greet.libgreet_new, greet.data, greet.app})
+        fsys::copy_file(p, repo / "Packages" / p.filename(),
+                        fsys::copy_options::overwrite_existing);
+      create_rpm_repo(repo);
+      if (by)
+        run_ok({"gpg", "--homedir", by->home().string(), "--batch", "--yes", "--local-user",
+                by->fingerprint(), "--armor", "--detach-sign", "--output",
+                (repo / "repodata" / "repomd.xml.asc").string(),
+                (repo / "repodata" / "repomd.xml").string()});
+    };
+    auto yaml_for = [&](const std::string& url, const std::string& cache_name) {
+      return "cache: " + (tmp / cache_name).string() + "\nrpm:\n  - name: el\n    url: " + url +
+             "\n    release: \"9\"\n    keyring: " + keyring.string() +
+             "\n    packages: [libgreet, greet-data, no-such-rpm]\n";
+    };
+    build_repo(tmp / "el9", &archive);
+    StaticServer server(tmp / "el9");
+    auto ok = collect_run(tmp.path(), yaml_for(server.url(), "rpm-cache"), tmp / "rpm-ok");
+    INFO(ok.out << ok.err);
+    CHECK(ok.exit_code == 3);
+    CHECK(ok.out.find("not found: el: no-such-rpm: not in this repository") != std::string::npos);
+    auto got = debs_in(tmp / "rpm-ok" / "packages");  // (no .debs here)
+    CHECK(got.empty());
+    // The newest libgreet (1.1), not 1.0; named as rpmbuild names them.
+    CHECK(fsys::exists(tmp / "rpm-ok" / "packages" / greet.libgreet_new.filename()));
+    CHECK(fsys::exists(tmp / "rpm-ok" / "packages" / greet.data.filename()));
+    CHECK_FALSE(fsys::exists(tmp / "rpm-ok" / "packages" / greet.libgreet_old.filename()));
+    CHECK(fs::read_file(tmp / "rpm-ok" / "artifacts" / "collect.log", 1 << 20)
+              ->find("\"signed_by\":\"" + archive.fingerprint() + "\"") != std::string::npos);
+
+    struct Case {
+      const char* name;
+      std::function<void(const fsys::path&)> build;
+      const char* reason;
+    };
+    std::vector<Case> cases = {
+        {"a package changed after it was indexed",
+         [&](const fsys::path& repo) {
+           build_repo(repo, &archive);
+           flip_byte(repo / "Packages" / greet.libgreet_new.filename(), 2000);
+         },
+         "is not the package the signed metadata names"},
+        {"repomd.xml changed after it was signed",
+         [&](const fsys::path& repo) {
+           build_repo(repo, &archive);
+           auto x = *fs::read_file(repo / "repodata" / "repomd.xml", 1 << 20);
+           x.insert(x.find("<data"), "<!-- changed -->");
+           (void)fs::write_file_atomic(repo / "repodata" / "repomd.xml", x);
+         },
+         "BAD signature on repomd.xml"},
+        {"an unsigned repomd.xml", [&](const fsys::path& repo) { build_repo(repo, nullptr); },
+         "repomd.xml is not signed"},
+        {"repomd.xml signed by a key outside the keyring",
+         [&](const fsys::path& repo) { build_repo(repo, &stranger); }, "no good signature"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+      INFO(c.name);
+      auto repo = tmp / ("rpm-hostile" + std::to_string(++n));
+      c.build(repo);
+      StaticServer bad(repo);
+      auto out = tmp / ("rpm-hostile-out" + std::to_string(n));
+      auto r = collect_run(tmp.path(), yaml_for(bad.url(), "rpm-cache" + std::to_string(n)), out);
+      INFO(r.out << r.err);
+      CHECK(r.exit_code == 1);
+      auto last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+      CHECK(last.find(c.reason) != std::string::npos);
+      CHECK_FALSE(fsys::exists(out / "collected.json"));
+      CHECK_FALSE(fsys::exists(out / "packages" / greet.libgreet_new.filename()));
+    }
   }
 
   SECTION("images from an upstream registry (an airheald), and a blob that does not match") {
