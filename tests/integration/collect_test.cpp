@@ -404,6 +404,70 @@ TEST_CASE(
     run_ok({airheal_snapshot_path().string(), "create", "--collected", (tmp / "img-ok").string(),
             "--channel", "images", "--sequence", "1", "--out", snap.string()});
 
+    // A two-platform index upstream (made up: two small images as linux/amd64 and linux/arm64):
+    // kept whole, cut down to the platforms configured, or one platform taken alone.
+    {
+      auto amd = make_oci_image(tmp / "amd", "1", 1, 20000, 11);
+      auto arm = make_oci_image(tmp / "arm", "1", 1, 20000, 12);
+      auto multi = tmp / "multi";
+      fsys::create_directories(multi / "blobs" / "sha256");
+      for (const auto& l : {amd.layout, arm.layout})
+        for (const auto& b : fsys::directory_iterator(l / "blobs" / "sha256"))
+          fsys::copy_file(b.path(), multi / "blobs" / "sha256" / b.path().filename(),
+                          fsys::copy_options::skip_existing);
+      auto manifest_desc = [&](const OciImage& img, const std::string& arch) {
+        auto hex = img.manifest_digest.substr(7);
+        return json{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                    {"digest", img.manifest_digest},
+                    {"size", fsys::file_size(img.layout / "blobs" / "sha256" / hex)},
+                    {"platform", {{"os", "linux"}, {"architecture", arch}}}};
+      };
+      auto index = json{{"schemaVersion", 2},
+                        {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                        {"manifests",
+                         json::array({manifest_desc(amd, "amd64"), manifest_desc(arm, "arm64")})}}
+                       .dump();
+      auto index_digest = sha256_digest(index);
+      std::ofstream(multi / "blobs" / "sha256" / index_digest.substr(7)) << index;
+      std::ofstream(multi / "oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
+      std::ofstream(multi / "index.json")
+          << json{{"schemaVersion", 2},
+                  {"manifests",
+                   json::array({{{"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                 {"digest", index_digest},
+                                 {"size", index.size()},
+                                 {"annotations", {{"org.opencontainers.image.ref.name", "1"}}}}})}}
+                 .dump();
+      run_ok({"skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false",
+              "oci:" + multi.string() + ":1", "docker://" + upstream.address() + "/multi/app:1"});
+      auto platforms_of = [&](const fsys::path& out) {
+        // The platforms of the image the collect folder holds: an index's, or one image's.
+        auto top = json::parse(*fs::read_file(out / "images" / "0" / "index.json", 1 << 20));
+        auto d = top["manifests"][0]["digest"].get<std::string>().substr(7);
+        auto inner =
+            json::parse(*fs::read_file(out / "images" / "0" / "blobs" / "sha256" / d, 1 << 20));
+        std::set<std::string> p;
+        if (inner.contains("manifests"))
+          for (const auto& m : inner["manifests"])
+            p.insert(m["platform"]["architecture"].get<std::string>());
+        else
+          p.insert("single image");
+        return p;
+      };
+      auto with = [&](const std::string& platforms, const std::string& name) {
+        auto y = "cache: " + (tmp / "img-cache").string() + "\nimages:\n  - source: docker://" +
+                 upstream.address() + "/multi/app:1\n    as: multi/app:1\n    tls_verify: false\n" +
+                 (platforms.empty() ? "" : "    platforms: [" + platforms + "]\n");
+        auto r = collect_run(tmp.path(), y, tmp / name);
+        INFO(r.out << r.err);
+        REQUIRE(r.exit_code == 0);
+        return platforms_of(tmp / name);
+      };
+      CHECK(with("", "multi-all") == std::set<std::string>{"amd64", "arm64"});
+      CHECK(with("linux/arm64, linux/s390x", "multi-cut") == std::set<std::string>{"arm64"});
+      CHECK(with("linux/amd64", "multi-one") == std::set<std::string>{"single image"});
+    }
+
     // The upstream's copy of a layer is altered on its disk: the registry now serves bytes that
     // do not hash to the digest its manifest names.
     auto hex = img.layer_digests[1].substr(7);
