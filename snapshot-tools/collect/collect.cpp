@@ -1,5 +1,7 @@
 #include "collect/collect.hpp"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -89,6 +91,61 @@ struct Ran {
   int status = -1;
   std::string out, err;
 };
+bool is_zip(const stdfs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+// Unpacks the *.json documents of the zip FILE into DIR (flat: base names only, nothing else
+// written), with bounds: 2,000,000 entries, 64 MiB per document, 16 GiB in all. Returns how many.
+Result<std::size_t> unzip_json(const stdfs::path& file, const stdfs::path& dir) {
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), &archive_read_free);
+  archive_read_support_format_zip(a.get());
+  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK)
+    return make_error(Errc::invalid_argument,
+                      std::string("not a readable zip: ") + archive_error_string(a.get()));
+  std::error_code ec;
+  stdfs::create_directories(dir, ec);
+  std::size_t entries = 0, written = 0;
+  std::uint64_t total = 0;
+  archive_entry* e = nullptr;
+  for (;;) {
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK)
+      return make_error(Errc::invalid_argument,
+                        std::string("corrupt zip: ") + archive_error_string(a.get()));
+    if (++entries > 2000000) return make_error(Errc::too_large, "more than 2,000,000 entries");
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    auto base = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+    if (!base.ends_with(".json") || safe_name(base) != base) continue;
+    if (archive_entry_size_is_set(e) && archive_entry_size(e) > (64 << 20))
+      return make_error(Errc::too_large, name.substr(0, 100) + " is larger than 64 MiB");
+    std::string data;
+    char buf[1 << 16];
+    for (;;) {
+      auto n = archive_read_data(a.get(), buf, sizeof buf);
+      if (n < 0)
+        return make_error(Errc::invalid_argument,
+                          name.substr(0, 100) + ": " + std::string(archive_error_string(a.get())));
+      if (n == 0) break;
+      data.append(buf, static_cast<std::size_t>(n));
+      if (data.size() > (64u << 20))
+        return make_error(Errc::too_large, name.substr(0, 100) + " is larger than 64 MiB");
+    }
+    total += data.size();
+    if (total > (16ull << 30)) return make_error(Errc::too_large, "more than 16 GiB unpacked");
+    if (auto st = fs::write_file_atomic(dir / base, data); !st) return st.error();
+    ++written;
+  }
+  if (written == 0)
+    return make_error(Errc::invalid_argument, "the archive holds no .json document");
+  return written;
+}
+
 Ran run_tool(const std::vector<std::string>& argv) {
   ProcessOptions po;
   po.timeout = std::chrono::hours(2);  // a large image over a slow link
@@ -784,13 +841,25 @@ class Run {
       } else {
         argv.push_back("--multi-arch=all");
       }
+      // Into a layout kept in the cache (skopeo skips the blobs it already holds: the second run
+      // fetches what changed), then the image's blobs linked into the output.
+      auto cached = cfg_.cache / "images" /
+                    safe_name(s.source.substr(9) + "-" + std::to_string(s.platforms.size()));
+      std::error_code mk;
+      stdfs::create_directories(cached.parent_path(), mk);
       argv.push_back(s.source);
-      argv.push_back("oci:" + dir.string() + ":" + tag);
+      argv.push_back("oci:" + cached.string() + ":" + tag);
       say("image " + s.source);
       auto r = run_tool(argv);
+      if (r.status == 0)
+        if (auto st = mirror_layout(cached, tag, dir); !st) {
+          r.status = 1;
+          r.err = st.error().message;
+        }
       if (r.status != 0) {
         std::error_code ec;
         stdfs::remove_all(dir, ec);
+        stdfs::remove_all(cached, ec);  // whatever skopeo left there is not trusted
         auto why = one_line(r.err);
         if (why.find("igest did not match") != std::string::npos ||
             why.find("digest") != std::string::npos && why.find("match") != std::string::npos) {
@@ -820,6 +889,42 @@ class Run {
            {"verified_by", "skopeo: every blob against its digest in the manifest"}});
     }
     return {};
+  }
+
+  // The image TAG of the layout FROM, as a layout of its own in TO: its index entry, and every
+  // blob linked (or copied).
+  static Status mirror_layout(const stdfs::path& from, const std::string& tag,
+                              const stdfs::path& to) {
+    auto top = fs::read_file(from / "index.json", 4u << 20);
+    if (!top) return top.error();
+    auto index = json::parse(*top, nullptr, false);
+    if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array())
+      return make_error(Errc::invalid_argument, "the image layout's index.json is unreadable");
+    json kept = json::array();
+    for (const auto& m : index["manifests"])
+      if (m.contains("annotations") && m["annotations"].is_object() &&
+          m["annotations"].value("org.opencontainers.image.ref.name", "") == tag)
+        kept.push_back(m);
+    if (kept.size() != 1)
+      return make_error(Errc::invalid_argument,
+                        "the image layout has no single image tagged " + tag);
+    index["manifests"] = kept;
+    std::error_code ec;
+    stdfs::create_directories(to / "blobs" / "sha256", ec);
+    for (const auto& b : stdfs::directory_iterator(from / "blobs" / "sha256", ec)) {
+      auto dest = to / "blobs" / "sha256" / b.path().filename();
+      stdfs::create_hard_link(b.path(), dest, ec);
+      if (ec) {
+        ec.clear();
+        stdfs::copy_file(b.path(), dest, stdfs::copy_options::overwrite_existing, ec);
+        if (ec)
+          return make_error(Errc::io_error, "cannot write " + dest.string() + ": " + ec.message());
+      }
+    }
+    if (auto st = fs::write_file_atomic(to / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+        !st)
+      return st;
+    return fs::write_file_atomic(to / "index.json", index.dump());
   }
 
   // An index copied whole, cut down to PLATFORMS: a new index blob and index.json pointing at it.
@@ -948,15 +1053,28 @@ class Run {
                       "nothing proves it is what the provider published");
       }
       auto dest = o_.out / "advisories" / f.name;
-      stdfs::copy_file(cached, dest, stdfs::copy_options::overwrite_existing, ec);
-      if (ec)
-        return make_error(Errc::io_error, "cannot write " + dest.string() + ": " + ec.message());
+      std::size_t unpacked = 0;
+      if (is_zip(cached)) {
+        // An archive of advisories (OSV's ECOSYSTEM/all.zip): its JSON documents, each under its
+        // own base name, in a folder named after the feed.
+        auto folder =
+            o_.out / "advisories" /
+            (f.name.ends_with(".zip") ? f.name.substr(0, f.name.size() - 4) : f.name + ".d");
+        auto n = unzip_json(cached, folder);
+        if (!n) return refuse("feed " + f.url + ": " + n.error().message);
+        unpacked = *n;
+      } else {
+        stdfs::copy_file(cached, dest, stdfs::copy_options::overwrite_existing, ec);
+        if (ec)
+          return make_error(Errc::io_error, "cannot write " + dest.string() + ": " + ec.message());
+      }
       ++report_.feeds;
       report_.bytes_fetched += got->transferred;
       log({{"event", "feed"},
            {"url", f.url},
            {"file", "advisories/" + f.name},
            {"sha256", digest->hex()},
+           {"documents", unpacked},
            {"verified_by", verified}});
     }
     return {};

@@ -235,6 +235,39 @@ TEST_CASE(
     CHECK(unproven.exit_code == 1);
     CHECK(unproven.err.find("nothing proves it") != std::string::npos);
 
+    // An OSV archive as osv.dev publishes one per ecosystem (ECOSYSTEM/all.zip): here the real
+    // Go entries of tests/data zipped, pinned by hash; its documents land in a folder of their own
+    // and create packs them.
+    {
+      std::vector<std::string> argv = {"zip", "-q", "-j", (site / "all.zip").string()};
+      int n = 0;
+      for (const auto& e : fsys::directory_iterator(source_dir() / "tests/data/osv-go"))
+        if (e.path().extension() == ".json" && n++ < 50) argv.push_back(e.path().string());
+      run_ok(argv);
+      auto pin = sha256_hex(*fs::read_file(site / "all.zip", 1 << 24));
+      auto zipped = collect_run(tmp.path(),
+                                base + "advisories:\n  - url: " + server.url() +
+                                    "/all.zip\n    name: osv-go.zip\n    sha256: " + pin + "\n",
+                                tmp / "feeds-zip");
+      INFO(zipped.out << zipped.err);
+      REQUIRE(zipped.exit_code == 0);
+      std::size_t docs = 0;
+      for (const auto& e : fsys::directory_iterator(tmp / "feeds-zip" / "advisories" / "osv-go"))
+        docs += e.path().extension() == ".json";
+      CHECK(docs == 50);
+      run_ok({airheal_snapshot_path().string(), "create", "--collected",
+              (tmp / "feeds-zip").string(), "--channel", "osv", "--sequence", "1", "--out",
+              (tmp / "osv.tar").string()});
+      std::ofstream(site / "bad.zip") << "PK\x03\x04 not really a zip";
+      auto bad_zip =
+          collect_run(tmp.path(),
+                      base + "advisories:\n  - url: " + server.url() + "/bad.zip\n    sha256: " +
+                          sha256_hex(*fs::read_file(site / "bad.zip", 1 << 20)) + "\n",
+                      tmp / "feeds-badzip");
+      INFO(bad_zip.err);
+      CHECK(bad_zip.exit_code == 1);
+    }
+
     auto stranger_signed = tmp / "site2";
     fsys::create_directories(stranger_signed);
     fsys::copy_file(advisory, stranger_signed / "GO-2024-2916.json");
@@ -474,7 +507,17 @@ TEST_CASE(
     auto blob = upstream.state_dir() / "blobs" / "sha256" / hex.substr(0, 2) / hex;
     REQUIRE(fsys::exists(blob));
     flip_byte(blob, 1000);
-    auto bad = collect_run(tmp.path(), yaml, tmp / "img-bad");
+    // The cache already holds that layer as it was verified: the second run of the week takes it
+    // from there and fetches only what changed (nothing).
+    auto cached = collect_run(tmp.path(), yaml, tmp / "img-cached");
+    INFO(cached.out << cached.err);
+    CHECK(cached.exit_code == 0);
+    CHECK(sha256_hex(*fs::read_file(tmp / "img-cached" / "images" / "0" / "blobs" / "sha256" / hex,
+                                    1 << 24)) == hex);
+    // A first fetch (an empty cache) gets the altered bytes and refuses them.
+    auto fresh = yaml;
+    fresh.replace(fresh.find("img-cache"), 9, "img-cache-fresh");
+    auto bad = collect_run(tmp.path(), fresh, tmp / "img-bad");
     INFO(bad.out << bad.err);
     CHECK(bad.exit_code == 1);
     CHECK(bad.err.find("digest") != std::string::npos);
