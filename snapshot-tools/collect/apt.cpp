@@ -8,6 +8,7 @@
 #include <set>
 
 #include "collect/decompress.hpp"
+#include "collect/trust.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/pgp.hpp"
@@ -46,17 +47,9 @@ Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::
   const std::string dists = root + "/dists/" + source.suite + "/";
   const std::string who = source.name + " (" + dists + ")";
 
-  // The keyring, in a GnuPG home of its own.
-  auto keys = fs::read_file(source.keyring, 64u << 20);
-  if (!keys) return make_error(Errc::invalid_argument, who + ": keyring: " + keys.error().message);
-  auto home = repo.cache_ / "gnupg";
-  stdfs::remove_all(home, ec);
-  auto ring = pgp::Keyring::open(home);
-  if (!ring) return ring.error();
-  auto imported = ring->import_keys(*keys);
-  if (!imported || imported->empty())
-    return make_error(Errc::invalid_argument,
-                      who + ": the keyring " + source.keyring + " holds no OpenPGP key");
+  auto trust = load_keyring(source.keyring, repo.cache_ / "gnupg", who);
+  if (!trust) return trust.error();
+  auto* ring = &trust->ring;
 
   // InRelease (clearsigned, what apt reads first), else Release with Release.gpg. An InRelease
   // that is there but does not verify is refused, never passed over for the other pair.
@@ -88,20 +81,8 @@ Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::
   } else {
     return make_error(inrelease.error().code, who + ": " + inrelease.error().message);
   }
-  std::string good, problems;
-  for (const auto& c : checks) {
-    if (c.bad)
-      return make_error(Errc::denied, who + ": BAD signature on " + release_url + " by " +
-                                          c.fingerprint + " (altered in transit or at the mirror)");
-    if (c.good && std::find(imported->begin(), imported->end(), c.fingerprint) != imported->end())
-      good = c.fingerprint;
-    else
-      problems += (problems.empty() ? "" : "; ") + c.problem;
-  }
-  if (good.empty())
-    return make_error(Errc::denied, who + ": no good signature on " + release_url +
-                                        " by a key of " + source.keyring +
-                                        (problems.empty() ? "" : " (" + problems + ")"));
+  auto good = good_signer(checks, *trust, who, release_url);
+  if (!good) return good.error();
   auto rel = parse_release(release);
   if (!rel) return make_error(rel.error().code, who + ": " + rel.error().message);
   if (rel->valid_until && *rel->valid_until < now)
@@ -117,7 +98,7 @@ Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::
                 {"source", source.name},
                 {"url", release_url},
                 {"sha256", sha256_hex(release)},
-                {"signed_by", good},
+                {"signed_by", *good},
                 {"date", rel->date}});
 
   // Each component's indices: the compressed form Release lists first, checked against it.

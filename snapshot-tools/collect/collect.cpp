@@ -13,6 +13,7 @@
 #include <set>
 
 #include "collect/npm.hpp"
+#include "collect/trust.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/pgp.hpp"
@@ -84,6 +85,45 @@ Result<std::vector<std::string>> string_list(const YAML::Node& n, const std::str
 
 std::string scalar(const YAML::Node& n, const std::string& key) {
   return n[key] && n[key].IsScalar() ? n[key].as<std::string>() : std::string();
+}
+
+// What every repository entry of collect.yaml has: a name (a safe file name), an http(s) URL, its
+// trust anchor KEY_FIELD (required: nothing is fetched from a repository nobody vouches for) and a
+// list of architectures (the default kept when absent). WHERE names the entry in errors.
+struct RepositoryEntry {
+  std::string name, url, key, where;
+};
+Result<RepositoryEntry> repository_entry(const YAML::Node& a, const std::string& kind,
+                                         const char* key_field, const std::string& key_hint,
+                                         std::vector<std::string>& architectures) {
+  RepositoryEntry e{scalar(a, "name"), scalar(a, "url"), scalar(a, key_field), ""};
+  e.where = "collect.yaml: " + kind + " '" + e.name.substr(0, 60) + "'";
+  if (e.name.empty() || safe_name(e.name) != e.name)
+    return make_error(Errc::invalid_argument, "collect.yaml: every " + kind +
+                                                  " entry needs a name of letters, digits, .-_+");
+  if (auto u = parse_url(e.url); !u)
+    return make_error(Errc::invalid_argument, e.where + ": " + u.error().message);
+  if (e.key.empty())
+    return make_error(Errc::invalid_argument,
+                      e.where + ": " + key_field + " is required (" + key_hint + ")");
+  auto c = string_list(a["architectures"], e.where + ": architectures");
+  if (!c) return c.error();
+  if (!c->empty()) architectures = *c;
+  for (const auto& x : architectures)
+    if (safe_name(x) != x)
+      return make_error(Errc::invalid_argument, e.where + ": bad architecture");
+  return e;
+}
+
+// Each entry of the list KEY (absent: none); anything else than a list is refused.
+Status each_entry(const YAML::Node& root, const std::string& key,
+                  const std::function<Status(const YAML::Node&)>& fn) {
+  if (!root[key]) return {};
+  if (!root[key].IsSequence())
+    return make_error(Errc::invalid_argument, "collect.yaml: " + key + " must be a list");
+  for (const auto& a : root[key])
+    if (auto st = fn(a); !st) return st;
+  return {};
 }
 
 // Runs ARGV (no shell); the output and the exit status.
@@ -195,48 +235,36 @@ Result<CollectConfig> parse_config(const std::string& text) {
     }
     if (!scalar(root, "cache").empty()) cfg.cache = scalar(root, "cache");
     cfg.ca_file = scalar(root, "ca_file");
-    if (root["apt"]) {
-      if (!root["apt"].IsSequence())
-        return make_error(Errc::invalid_argument, "collect.yaml: apt must be a list");
-      for (const auto& a : root["apt"]) {
-        AptSource s;
-        s.name = scalar(a, "name");
-        s.url = scalar(a, "url");
-        s.suite = scalar(a, "suite");
-        s.release = scalar(a, "release");
-        s.keyring = scalar(a, "keyring");
-        std::string where = "collect.yaml: apt '" + s.name.substr(0, 60) + "'";
-        if (s.name.empty() || safe_name(s.name) != s.name)
-          return make_error(Errc::invalid_argument,
-                            "collect.yaml: every apt entry needs a name of letters, digits, .-_+");
-        if (auto u = parse_url(s.url); !u)
-          return make_error(Errc::invalid_argument, where + ": " + u.error().message);
-        if (s.suite.empty() || safe_name(s.suite) != s.suite)
-          return make_error(Errc::invalid_argument, where + ": suite must be a suite name");
-        if (s.keyring.empty())
-          return make_error(Errc::invalid_argument,
-                            where + ": keyring is required (the distribution's archive keys)");
-        if (s.release.empty()) s.release = s.suite.substr(0, s.suite.find('-'));
-        if (auto c = string_list(a["components"], where + ": components"); !c)
-          return c.error();
-        else if (!c->empty())
-          s.components = *c;
-        if (auto c = string_list(a["architectures"], where + ": architectures"); !c)
-          return c.error();
-        else if (!c->empty())
-          s.architectures = *c;
-        for (const auto& x : s.components)
-          if (safe_name(x) != x)
-            return make_error(Errc::invalid_argument, where + ": bad component");
-        for (const auto& x : s.architectures)
-          if (safe_name(x) != x)
-            return make_error(Errc::invalid_argument, where + ": bad architecture");
-        auto pk = string_list(a["packages"], where + ": packages");
-        if (!pk) return pk.error();
-        s.packages = *pk;
-        cfg.apt.push_back(std::move(s));
-      }
-    }
+    if (auto st = each_entry(
+            root, "apt",
+            [&](const YAML::Node& a) -> Status {
+              AptSource s;
+              auto e = repository_entry(a, "apt", "keyring", "the distribution's archive keys",
+                                        s.architectures);
+              if (!e) return e.error();
+              s.name = e->name;
+              s.url = e->url;
+              s.keyring = e->key;
+              s.suite = scalar(a, "suite");
+              s.release = scalar(a, "release");
+              if (s.suite.empty() || safe_name(s.suite) != s.suite)
+                return make_error(Errc::invalid_argument,
+                                  e->where + ": suite must be a suite name");
+              if (s.release.empty()) s.release = s.suite.substr(0, s.suite.find('-'));
+              auto c = string_list(a["components"], e->where + ": components");
+              if (!c) return c.error();
+              if (!c->empty()) s.components = *c;
+              for (const auto& x : s.components)
+                if (safe_name(x) != x)
+                  return make_error(Errc::invalid_argument, e->where + ": bad component");
+              auto pk = string_list(a["packages"], e->where + ": packages");
+              if (!pk) return pk.error();
+              s.packages = *pk;
+              cfg.apt.push_back(std::move(s));
+              return {};
+            });
+        !st)
+      return st.error();
     if (root["images"]) {
       if (!root["images"].IsSequence())
         return make_error(Errc::invalid_argument, "collect.yaml: images must be a list");
@@ -264,64 +292,44 @@ Result<CollectConfig> parse_config(const std::string& text) {
         cfg.images.push_back(std::move(s));
       }
     }
-    if (root["apk"]) {
-      if (!root["apk"].IsSequence())
-        return make_error(Errc::invalid_argument, "collect.yaml: apk must be a list");
-      for (const auto& a : root["apk"]) {
-        ApkSource s;
-        s.name = scalar(a, "name");
-        s.url = scalar(a, "url");
-        s.release = scalar(a, "release");
-        s.keys = scalar(a, "keys");
-        std::string where = "collect.yaml: apk '" + s.name.substr(0, 60) + "'";
-        if (s.name.empty() || safe_name(s.name) != s.name)
-          return make_error(Errc::invalid_argument,
-                            "collect.yaml: every apk entry needs a name of letters, digits, .-_+");
-        if (auto u = parse_url(s.url); !u)
-          return make_error(Errc::invalid_argument, where + ": " + u.error().message);
-        if (s.release.empty())
-          return make_error(Errc::invalid_argument, where + ": release is required (v3.10, ...)");
-        if (s.keys.empty())
-          return make_error(Errc::invalid_argument,
-                            where + ": keys is required (the distribution's /etc/apk/keys)");
-        if (auto c = string_list(a["architectures"], where + ": architectures"); !c)
-          return c.error();
-        else if (!c->empty())
-          s.architectures = *c;
-        for (const auto& x : s.architectures)
-          if (safe_name(x) != x)
-            return make_error(Errc::invalid_argument, where + ": bad architecture");
-        cfg.apk.push_back(std::move(s));
-      }
-    }
-    if (root["rpm"]) {
-      if (!root["rpm"].IsSequence())
-        return make_error(Errc::invalid_argument, "collect.yaml: rpm must be a list");
-      for (const auto& a : root["rpm"]) {
-        RpmSource s;
-        s.name = scalar(a, "name");
-        s.url = scalar(a, "url");
-        s.release = scalar(a, "release");
-        s.keyring = scalar(a, "keyring");
-        std::string where = "collect.yaml: rpm '" + s.name.substr(0, 60) + "'";
-        if (s.name.empty() || safe_name(s.name) != s.name)
-          return make_error(Errc::invalid_argument,
-                            "collect.yaml: every rpm entry needs a name of letters, digits, .-_+");
-        if (auto u = parse_url(s.url); !u)
-          return make_error(Errc::invalid_argument, where + ": " + u.error().message);
-        if (s.keyring.empty())
-          return make_error(Errc::invalid_argument,
-                            where + ": keyring is required (the distribution's RPM-GPG-KEY)");
-        if (auto c = string_list(a["architectures"], where + ": architectures"); !c)
-          return c.error();
-        else if (!c->empty())
-          s.architectures = *c;
-        auto pk = string_list(a["packages"], where + ": packages");
-        if (!pk) return pk.error();
-        s.packages = *pk;
-        cfg.rpm.push_back(std::move(s));
-      }
-    }
+    if (auto st = each_entry(root, "apk",
+                             [&](const YAML::Node& a) -> Status {
+                               ApkSource s;
+                               auto e = repository_entry(a, "apk", "keys",
+                                                         "the distribution's /etc/apk/keys",
+                                                         s.architectures);
+                               if (!e) return e.error();
+                               s.name = e->name;
+                               s.url = e->url;
+                               s.keys = e->key;
+                               s.release = scalar(a, "release");
+                               if (s.release.empty())
+                                 return make_error(Errc::invalid_argument,
+                                                   e->where + ": release is required (v3.10, ...)");
+                               cfg.apk.push_back(std::move(s));
+                               return {};
+                             });
+        !st)
+      return st.error();
+    if (auto st = each_entry(root, "rpm",
+                             [&](const YAML::Node& a) -> Status {
+                               RpmSource s;
+                               auto e = repository_entry(a, "rpm", "keyring",
+                                                         "the distribution's RPM-GPG-KEY",
+                                                         s.architectures);
+                               if (!e) return e.error();
+                               s.name = e->name;
+                               s.url = e->url;
+                               s.keyring = e->key;
+                               s.release = scalar(a, "release");
+                               auto pk = string_list(a["packages"], e->where + ": packages");
+                               if (!pk) return pk.error();
+                               s.packages = *pk;
+                               cfg.rpm.push_back(std::move(s));
+                               return {};
+                             });
+        !st)
+      return st.error();
     if (root["npm"]) {
       const auto& n = root["npm"];
       if (!n.IsMap())
@@ -522,8 +530,7 @@ class Run {
           report_.missing.push_back(label + ": no repository type for this family");
           continue;
         }
-        std::string why = "needs:";
-        for (const auto& a : p["advisories"]) why += " " + a.get<std::string>();
+        const auto why = needs_why(p);
         for (const auto& b : p["binaries"]) {
           Want w;
           w.want.name = b.value("name", "");
@@ -608,15 +615,30 @@ class Run {
           report_.bytes_fetched += c.entry.size;
       }
     }
+    report_unfound(wants, "apt");
+    return {};
+  }
+
+  // Each want no repository gave, with the reasons each repository had (or that none serves it).
+  template <class Want>
+  void report_unfound(const std::vector<Want>& wants, const std::string& kind) {
     for (const auto& w : wants)
       if (!w.found) {
         std::string why;
         for (const auto& r : w.reasons) why += (why.empty() ? "" : "; ") + r;
         report_.missing.push_back(
             w.label + ": " +
-            (why.empty() ? "no apt repository in collect.yaml serves release " + w.release : why));
+            (why.empty() ? "no " + kind + " repository in collect.yaml serves release " + w.release
+                         : why));
       }
-    return {};
+  }
+
+  // "needs: ID ID ...": why a build is collected.
+  static std::string needs_why(const json& p) {
+    std::string why = "needs:";
+    for (const auto& a : p["advisories"])
+      if (a.is_string()) why += " " + a.get<std::string>();
+    return why;
   }
 
   // Alpine packages: the needs' fixed builds, from the repositories serving their release.
@@ -624,8 +646,7 @@ class Run {
     for (const auto& p : apk_needs_) {
       std::string label = "apk " + p.value("release", "") + " " + p.value("source", "") +
                           " >= " + p.value("fixed_version", "");
-      std::string why = "needs:";
-      for (const auto& a : p["advisories"]) why += " " + a.get<std::string>();
+      const auto why = needs_why(p);
       std::vector<std::string> reasons;
       std::set<std::string> wanted, found;
       for (const auto& b : p["binaries"])
@@ -696,8 +717,7 @@ class Run {
     };
     std::vector<Want> wants;
     for (const auto& p : rpm_needs_) {
-      std::string why = "needs:";
-      for (const auto& a : p["advisories"]) why += " " + a.get<std::string>();
+      const auto why = needs_why(p);
       for (const auto& b : p["binaries"])
         wants.push_back({{b.value("name", ""), b.value("architecture", ""), p.value("source", ""),
                           p.value("fixed_version", ""), why},
@@ -757,14 +777,7 @@ class Run {
         report_.bytes_fetched += c.entry.size;
       }
     }
-    for (const auto& w : wants)
-      if (!w.found) {
-        std::string why;
-        for (const auto& r : w.reasons) why += (why.empty() ? "" : "; ") + r;
-        report_.missing.push_back(
-            w.label + ": " +
-            (why.empty() ? "no rpm repository in collect.yaml serves release " + w.release : why));
-      }
+    report_unfound(wants, "rpm");
     return {};
   }
 
@@ -1024,26 +1037,15 @@ class Run {
       } else if (!f.signature_url.empty()) {
         auto sig = fetch_bytes(f.signature_url, FetchOptions{.max_bytes = 1 << 20});
         if (!sig) return refuse("feed " + f.url + ": signature: " + sig.error().message);
-        auto keys = fs::read_file(f.keyring, 16u << 20);
-        if (!keys) return refuse("feed " + f.url + ": keyring: " + keys.error().message);
         auto data = fs::read_file(cached, kMaxFeedBytes);
         if (!data) return data.error();
-        auto home = cfg_.cache / "gnupg-feeds";
-        stdfs::remove_all(home, ec);
-        auto ring = pgp::Keyring::open(home);
-        if (!ring) return ring.error();
-        auto fprs = ring->import_keys(*keys);
-        if (!fprs || fprs->empty()) return refuse("feed " + f.url + ": the keyring holds no key");
-        auto checks = ring->verify_detached(*sig, *data);
-        std::string by;
-        if (checks)
-          for (const auto& c : *checks) {
-            if (c.bad) return refuse("feed " + f.url + ": BAD signature: altered after signing");
-            if (c.good && std::find(fprs->begin(), fprs->end(), c.fingerprint) != fprs->end())
-              by = c.fingerprint;
-          }
-        if (by.empty())
-          return refuse("feed " + f.url + ": no good signature by a key of " + f.keyring);
+        auto trust = load_keyring(f.keyring, cfg_.cache / "gnupg-feeds", "feed " + f.url);
+        if (!trust) return refuse(trust.error().message);
+        auto checks = trust->ring.verify_detached(*sig, *data);
+        if (!checks) return refuse("feed " + f.url + ": signature: " + checks.error().message);
+        auto signer = good_signer(*checks, *trust, "feed " + f.url, f.url);
+        if (!signer) return refuse(signer.error().message);
+        std::string by = *signer;
         verified = "OpenPGP signature by " + by;
       } else if (f.url.rfind("https://", 0) == 0) {
         verified = "TLS (the server's certificate)";

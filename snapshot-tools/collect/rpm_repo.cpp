@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "collect/decompress.hpp"
+#include "collect/trust.hpp"
 #include "collect/xml.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
@@ -41,17 +42,8 @@ Result<RpmRepository> RpmRepository::open(const RpmSource& source, const stdfs::
   auto root = source.url;
   while (!root.empty() && root.back() == '/') root.pop_back();
   const std::string who = source.name + " (" + root + ")";
-  auto keys = fs::read_file(source.keyring, 16u << 20);
-  if (!keys) return make_error(Errc::invalid_argument, who + ": keyring: " + keys.error().message);
-  auto home = repo.cache_ / "gnupg";
-  stdfs::remove_all(home, ec);
-  auto ring = pgp::Keyring::open(home);
-  if (!ring) return ring.error();
-  auto imported = ring->import_keys(*keys);
-  if (!imported || imported->empty())
-    return make_error(Errc::invalid_argument,
-                      who + ": the keyring " + source.keyring + " holds no OpenPGP key");
-
+  auto trust = load_keyring(source.keyring, repo.cache_ / "gnupg", who);
+  if (!trust) return trust.error();
   FetchOptions small = fetch;
   small.max_bytes = kMaxRepomdBytes;
   auto repomd = fetch_bytes(root + "/repodata/repomd.xml", small);
@@ -60,21 +52,10 @@ Result<RpmRepository> RpmRepository::open(const RpmSource& source, const stdfs::
   if (!sig)
     return make_error(Errc::denied,
                       who + ": repomd.xml is not signed (" + sig.error().message + ")");
-  auto checks = ring->verify_detached(*sig, *repomd);
+  auto checks = trust->ring.verify_detached(*sig, *repomd);
   if (!checks) return make_error(Errc::denied, who + ": repomd.xml.asc: " + checks.error().message);
-  std::string good, problems;
-  for (const auto& c : *checks) {
-    if (c.bad)
-      return make_error(Errc::denied, who + ": BAD signature on repomd.xml by " + c.fingerprint +
-                                          " (altered in transit or at the mirror)");
-    if (c.good && std::find(imported->begin(), imported->end(), c.fingerprint) != imported->end())
-      good = c.fingerprint;
-    else
-      problems += (problems.empty() ? "" : "; ") + c.problem;
-  }
-  if (good.empty())
-    return make_error(Errc::denied, who + ": no good signature on repomd.xml by a key of " +
-                                        source.keyring + " (" + problems + ")");
+  auto good = good_signer(*checks, *trust, who, "repomd.xml");
+  if (!good) return good.error();
   auto primary = parse_repomd(*repomd);
   if (!primary) return make_error(primary.error().code, who + ": " + primary.error().message);
   auto cached = repo.cache_ / "by-hash" / primary->checksum;
@@ -105,7 +86,7 @@ Result<RpmRepository> RpmRepository::open(const RpmSource& source, const stdfs::
                 {"source", source.name},
                 {"url", root + "/repodata/repomd.xml"},
                 {"sha256", Sha256::of(*repomd).hex()},
-                {"signed_by", good},
+                {"signed_by", *good},
                 {"primary", primary->location},
                 {"primary_" + primary->checksum_type, primary->checksum}});
   return repo;
