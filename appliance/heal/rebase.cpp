@@ -7,6 +7,7 @@
 #include "core/fs.hpp"
 #include "core/oci.hpp"
 #include "heal/engine.hpp"
+#include "heal/rebase_builder.hpp"
 #include "scan/layer.hpp"
 #include "scan/layer_cache_repository.hpp"
 #include "scan/sbom.hpp"
@@ -216,70 +217,40 @@ Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& rep
     if (!j.is_object()) return make_error(Errc::manifest_invalid, digest + " is not a JSON object");
     return j;
   };
+  RebaseInput in;
   auto mj = read_json(original);
   auto old_base = read_json(rb.old_base);
   auto new_base = read_json(rb.new_base);
   if (!mj || !old_base || !new_base)
     return make_error(Errc::manifest_invalid, "the image or its bases cannot be read");
-  auto layers_ok = [](const json& j) {
-    return j.contains("layers") && j["layers"].is_array() && j.contains("config") &&
-           j["config"].is_object();
+  in.image = std::move(*mj);
+  in.old_base = std::move(*old_base);
+  in.new_base = std::move(*new_base);
+  auto config_of = [&](const json& m) -> Result<json> {
+    if (!m.contains("config") || !m["config"].is_object())
+      return make_error(Errc::manifest_invalid, "the image or its bases have no layers");
+    return read_json(m["config"].value("digest", ""));
   };
-  if (!layers_ok(*mj) || !layers_ok(*new_base) || !layers_ok(*old_base) ||
-      (*mj)["layers"].size() <= rb.base_layers)
-    return make_error(Errc::manifest_invalid, "the image or its bases have no layers");
-  auto config = read_json((*mj)["config"].value("digest", ""));
-  auto new_config = read_json((*new_base)["config"].value("digest", ""));
-  auto old_config = read_json((*old_base)["config"].value("digest", ""));
+  auto config = config_of(in.image), new_config = config_of(in.new_base),
+       old_config = config_of(in.old_base);
   if (!config || !new_config || !old_config)
     return make_error(Errc::manifest_invalid, "a config cannot be read");
-  auto diff_ids = [](const json& c) -> std::optional<json> {
-    if (!c.contains("rootfs") || !c["rootfs"].is_object() || !c["rootfs"].contains("diff_ids") ||
-        !c["rootfs"]["diff_ids"].is_array())
-      return std::nullopt;
-    return c["rootfs"]["diff_ids"];
-  };
-  auto own = diff_ids(*config), base_ids = diff_ids(*new_config);
-  if (!own || !base_ids || own->size() != (*mj)["layers"].size() ||
-      base_ids->size() != (*new_base)["layers"].size())
-    return make_error(Errc::manifest_invalid, "diff ids do not match the layers");
-  // The config: the image's own (its command, environment, labels), over the newer base's layers.
-  json cfg = *config;
-  json ids = *base_ids;
-  for (std::size_t i = rb.base_layers; i < own->size(); ++i) ids.push_back((*own)[i]);
-  cfg["rootfs"]["diff_ids"] = ids;
-  json history = new_config->contains("history") && (*new_config)["history"].is_array()
-                     ? (*new_config)["history"]
-                     : json::array();
-  std::size_t old_history = old_config->contains("history") && (*old_config)["history"].is_array()
-                                ? (*old_config)["history"].size()
-                                : 0;
-  if (config->contains("history") && (*config)["history"].is_array())
-    for (std::size_t i = old_history; i < (*config)["history"].size(); ++i)
-      history.push_back((*config)["history"][i]);
-  history.push_back({{"created", scan::rfc3339(store_.now_seconds())},
-                     {"created_by", "airheal heal " + std::to_string(id) + ": rebased from " +
-                                        rb.old_base + " onto " + rb.new_base},
-                     {"comment", "airheal upstream-bump"},
-                     {"empty_layer", true}});
-  cfg["history"] = history;
-  auto cfg_bytes = cfg.dump();
+  in.image_config = std::move(*config);
+  in.new_base_config = std::move(*new_config);
+  in.old_base_config = std::move(*old_config);
+  in.base_layers = rb.base_layers;
+  in.original = original;
+  in.old_base_digest = rb.old_base;
+  in.new_base_digest = rb.new_base;
+  in.heal_id = id;
+  in.now = store_.now_seconds();
+  auto rebased = rebase_image(in);
+  if (!rebased) return rebased.error();
+  const auto& cfg_bytes = rebased->config;
   auto cfg_digest = Sha256::of(cfg_bytes);
-  json healed = *mj;
-  healed["mediaType"] = oci::media::kOciManifest;
-  healed["config"]["digest"] = cfg_digest.str();
-  healed["config"]["size"] = cfg_bytes.size();
-  json layers = (*new_base)["layers"];
-  for (std::size_t i = rb.base_layers; i < (*mj)["layers"].size(); ++i)
-    layers.push_back((*mj)["layers"][i]);
-  healed["layers"] = layers;
-  if (!healed.contains("annotations") || !healed["annotations"].is_object())
-    healed["annotations"] = json::object();
-  healed["annotations"]["org.opencontainers.image.base.digest"] = rb.new_base;
-  healed["annotations"]["dev.airheal.heal"] = std::to_string(id);
-  healed["annotations"]["dev.airheal.original"] = original;
+  const auto& layers = rebased->layers;
   BuildResult out;
-  out.manifest = healed.dump();
+  out.manifest = rebased->manifest.dump();
   out.image_size = cfg_bytes.size();
   std::vector<std::pair<Digest, std::uint64_t>> blobs;
   for (const auto& l : layers) {
@@ -302,7 +273,7 @@ Result<BuildResult> Engine::build_rebase(std::int64_t id, const std::string& rep
   });
   log += "rebased onto " + rb.base_name + " at " + rb.new_base + " (" +
          std::to_string(rb.base_layers) + " base layer(s) replaced by " +
-         std::to_string((*new_base)["layers"].size()) + ")\n";
+         std::to_string(in.new_base["layers"].size()) + ")\n";
   auto checks =
       run_checks(id, out.manifest, work / "check", log, policy.test, true, out.smoke_note);
   if (!checks) return checks.error();
