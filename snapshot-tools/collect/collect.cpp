@@ -1018,7 +1018,9 @@ class Run {
                         f.sha256);
         verified = "SHA256 pinned in collect.yaml";
       } else if (!f.checksum_url.empty()) {
-        auto sums = fetch_bytes(f.checksum_url, FetchOptions{.max_bytes = 64 << 10});
+        FetchOptions small = fetch_;  // the run's TLS anchors, a small cap
+        small.max_bytes = 64 << 10;
+        auto sums = fetch_bytes(f.checksum_url, small);
         if (!sums) return refuse("feed " + f.url + ": checksum file: " + sums.error().message);
         auto want = sums->substr(0, sums->find_first_of(" \t\n"));
         std::transform(want.begin(), want.end(), want.begin(), ::tolower);
@@ -1035,7 +1037,9 @@ class Run {
                         f.checksum_url);
         verified = "published checksum " + f.checksum_url;
       } else if (!f.signature_url.empty()) {
-        auto sig = fetch_bytes(f.signature_url, FetchOptions{.max_bytes = 1 << 20});
+        FetchOptions small = fetch_;
+        small.max_bytes = 1 << 20;
+        auto sig = fetch_bytes(f.signature_url, small);
         if (!sig) return refuse("feed " + f.url + ": signature: " + sig.error().message);
         auto data = fs::read_file(cached, kMaxFeedBytes);
         if (!data) return data.error();
