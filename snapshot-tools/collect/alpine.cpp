@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "collect/url.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "version/version.hpp"
@@ -89,8 +90,7 @@ Result<ApkRepository> ApkRepository::open(const ApkSource& source, const std::st
   std::error_code ec;
   stdfs::create_directories(repo.cache_, ec);
   stdfs::create_directories(cache / "apks", ec);
-  auto root = source.url;
-  while (!root.empty() && root.back() == '/') root.pop_back();
+  const auto root = base_url(source.url);
   const std::string url = root + "/" + arch + "/APKINDEX.tar.gz";
   const std::string who = source.name + " (" + url + ")";
   auto file = repo.cache_ / "APKINDEX.tar.gz";
@@ -136,8 +136,7 @@ Result<ApkRepository> ApkRepository::open(const ApkSource& source, const std::st
 
 Result<stdfs::path> ApkRepository::download(const ApkIndexEntry& e, const stdfs::path& out_dir,
                                             const ApkLog& log) const {
-  auto root = source_.url;
-  while (!root.empty() && root.back() == '/') root.pop_back();
+  const auto root = base_url(source_.url);
   const std::string file_name = e.record.name + "-" + e.record.version + ".apk";
   const std::string url = root + "/" + arch_ + "/" + file_name;
   // Cached by identity: the checksum the signed index names.

@@ -9,6 +9,7 @@
 
 #include "collect/decompress.hpp"
 #include "collect/trust.hpp"
+#include "collect/url.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/pgp.hpp"
@@ -42,8 +43,7 @@ Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::
   if (ec)
     return make_error(Errc::io_error,
                       "cannot create " + repo.cache_.string() + ": " + ec.message());
-  auto root = source.url;
-  while (!root.empty() && root.back() == '/') root.pop_back();
+  const auto root = base_url(source.url);
   const std::string dists = root + "/dists/" + source.suite + "/";
   const std::string who = source.name + " (" + dists + ")";
 
@@ -192,8 +192,7 @@ Result<AptRepository> AptRepository::open(const AptSource& source, const stdfs::
 Result<std::pair<stdfs::path, bool>> AptRepository::download(const IndexEntry& e,
                                                              const stdfs::path& out_dir,
                                                              const AptLog& log) const {
-  auto root = source_.url;
-  while (!root.empty() && root.back() == '/') root.pop_back();
+  const auto root = base_url(source_.url);
   const std::string url = root + "/" + e.filename;
   auto cached = cache_.parent_path().parent_path() / "debs" / (e.sha256 + ".deb");
   bool from_cache = false, resumed = false;

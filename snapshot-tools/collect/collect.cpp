@@ -14,6 +14,7 @@
 
 #include "collect/npm.hpp"
 #include "collect/trust.hpp"
+#include "collect/url.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/pgp.hpp"
@@ -1101,8 +1102,7 @@ class Run {
           report_.missing.push_back(label + ": collect fetches npm packages only so far; carry " +
                                     "the fixed artefact with create --artifacts");
       }
-    auto registry = cfg_.npm.registry;
-    while (!registry.empty() && registry.back() == '/') registry.pop_back();
+    const auto registry = base_url(cfg_.npm.registry);
     std::set<std::string> done;
     for (const auto& [name, fixed] : npm) {
       if (!done.insert(name + "@" + fixed).second) continue;

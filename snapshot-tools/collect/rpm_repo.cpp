@@ -5,6 +5,7 @@
 
 #include "collect/decompress.hpp"
 #include "collect/trust.hpp"
+#include "collect/url.hpp"
 #include "collect/xml.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
@@ -39,8 +40,7 @@ Result<RpmRepository> RpmRepository::open(const RpmSource& source, const stdfs::
   std::error_code ec;
   stdfs::create_directories(repo.cache_ / "by-hash", ec);
   stdfs::create_directories(cache / "rpms", ec);
-  auto root = source.url;
-  while (!root.empty() && root.back() == '/') root.pop_back();
+  const auto root = base_url(source.url);
   const std::string who = source.name + " (" + root + ")";
   auto trust = load_keyring(source.keyring, repo.cache_ / "gnupg", who);
   if (!trust) return trust.error();
@@ -94,8 +94,7 @@ Result<RpmRepository> RpmRepository::open(const RpmSource& source, const stdfs::
 
 Result<stdfs::path> RpmRepository::download(const RpmEntry& e, const stdfs::path& out_dir,
                                             const RpmLog& log) const {
-  auto root = source_.url;
-  while (!root.empty() && root.back() == '/') root.pop_back();
+  const auto root = base_url(source_.url);
   const std::string url = root + "/" + e.location;
   auto cached = cache_.parent_path().parent_path() / "rpms" / (e.checksum + ".rpm");
   bool from_cache = false;

@@ -60,6 +60,11 @@ Result<Url> parse_url(std::string_view text) {
   return u;
 }
 
+std::string base_url(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
 Result<Url> resolve_url(const Url& base, std::string_view location) {
   if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0)
     return parse_url(location);

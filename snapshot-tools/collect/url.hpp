@@ -19,6 +19,9 @@ struct Url {
 // http://host[:port]/path or https://...; no user information, no fragment, printable ASCII only,
 // at most 4096 characters.
 Result<Url> parse_url(std::string_view text);
+// A repository's or registry's base URL as configured, without trailing slashes, so that paths
+// below it join with one "/".
+std::string base_url(std::string url);
 // LOCATION (absolute, or a path) as seen from BASE.
 Result<Url> resolve_url(const Url& base, std::string_view location);
 

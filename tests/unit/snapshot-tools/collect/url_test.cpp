@@ -41,4 +41,7 @@ TEST_CASE("URLs are parsed strictly and redirects resolved without leaving https
   CHECK(resolve_url(*base, "/other/InRelease")->str() == "https://mirror.example/other/InRelease");
   CHECK(resolve_url(*base, "http://elsewhere.example/a")->str() == "http://elsewhere.example/a");
   CHECK_FALSE(resolve_url(*base, "relative/path"));
+  CHECK(base_url("http://deb.debian.org/debian-security//") ==
+        "http://deb.debian.org/debian-security");
+  CHECK(base_url("https://registry.npmjs.org") == "https://registry.npmjs.org");
 }
