@@ -25,6 +25,8 @@ PACKAGES=(
   chromium poppler-utils tesseract-ocr tesseract-ocr-eng
   # fuzzing: clang's libFuzzer with ASan/UBSan over the parsers of untrusted bytes (tests/fuzz)
   clang libclang-rt-14-dev
+  # attestations: independent DSSE verifiers of the ECDSA P-256 signature (tests/support/dsse_verify.py)
+  python3-cryptography python3-securesystemslib
   # collect: a real apt repository built in the tests (apt-ftparchive), served on loopback
   apt-utils
   # packages: dpkg-buildpackage with debhelper, man pages from --help, lintian; rpmbuild comes with rpm

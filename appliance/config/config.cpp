@@ -70,7 +70,6 @@ heal:
   smoke_timeout: 5s               # smoke test: the image's entrypoint exits 0 or is still running after this
   smoke_memory_bytes: 536870912   # memory limit of the test and smoke-test containers (exceeding it fails the gate); 0 = none
   max_size_growth: 0.5            # gate: heal layer at most this fraction of the original image's size
-  defer_days: 14                  # findings with no fix inside the gap get an exception this long (0: none)
   attest: true                    # sign SLSA provenance, SBOM and explanation with the appliance key (DSSE referrers)
   reuse_layers: true              # images sharing a base reuse one heal layer when nothing above the base touches what it changes
   layer_compression: gzip         # gzip (every client pulls it) or zstd (smaller; needs containerd >= 1.5, CRI-O, podman >= 3 or Docker >= 23)
@@ -286,7 +285,8 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "smoke_timeout", "heal.", c.heal.smoke_timeout);
     r.get(n, "smoke_memory_bytes", "heal.", c.heal.smoke_memory_bytes);
     r.get(n, "max_size_growth", "heal.", c.heal.max_size_growth);
-    r.get(n, "defer_days", "heal.", c.heal.defer_days);
+    unsigned defer_days = 0;  // retired: airheal no longer grants itself exceptions
+    r.get(n, "defer_days", "heal.", defer_days);
     r.get(n, "attest", "heal.", c.heal.attest);
     r.get(n, "webhooks", "heal.", c.heal.webhooks);
     r.get(n, "webhook_secret_file", "heal.", c.heal.webhook_secret_file);
@@ -294,9 +294,10 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
       r.fail(n["concurrency"], "heal.concurrency", "must be between 1 and 64");
     if (!(c.heal.max_size_growth > 0))
       r.fail(n["max_size_growth"], "heal.max_size_growth", "must be greater than 0");
-    if (c.heal.defer_days > 366)
+    if (defer_days != 0)
       r.fail(n["defer_days"], "heal.defer_days",
-             "may be at most 366 (exceptions last at most a year)");
+             "is retired: only people accept risk, so findings with no fix inside the gap stay "
+             "open; grant an exception with 'airhealctl exception add' (remove the key or set 0)");
     for (const auto& w : c.heal.webhooks)
       if (w.rfind("http://", 0) != 0 || w.size() <= 7)
         r.fail(n["webhooks"], "heal.webhooks",

@@ -96,7 +96,6 @@ struct Config {
     std::uint64_t smoke_memory_bytes =
         512ull << 20;              // memory (cgroup) of the test and smoke containers; 0: none
     double max_size_growth = 0.5;  // heal layer bytes / original image bytes
-    unsigned defer_days = 14;      // deferred findings get an exception this long; 0: none
     bool attest = true;            // sign SLSA provenance, SBOM and explanation (DSSE)
     bool reuse_layers = true;      // reuse a heal layer across images sharing a base
     std::string layer_compression = "gzip";  // gzip | zstd

@@ -43,41 +43,54 @@ Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root)
   if (!lock) return lock.error();
   auto kr = pgp::Keyring::open(dir / "gnupg");
   if (!kr) return kr.error();
+  // A key change is an audited event.
+  auto journal_created = [&](json record) {
+    audit::Journal journal(audit::journal_path(state_root));
+    record["type"] = "key.created";
+    record["actor"] = "airheal";
+    if (auto st = journal.append(record); !st) spdlog::warn("journal: {}", st.error().message);
+  };
+  bool ecdsa_created = false;
+  auto ec_key = ecdsa::Key::load_or_create(dir / "appliance-ecdsa.key", dir / "appliance.pem",
+                                           &ecdsa_created);
+  if (!ec_key) return ec_key.error();
+  if (ecdsa_created)
+    journal_created({{"algorithm", "ecdsa-p256-sha256"},
+                     {"key_id", ec_key->key_id()},
+                     {"purpose",
+                      "appliance signing key for standard DSSE verifiers (cosign, in-toto, "
+                      "securesystemslib): a second signature on every attestation"}});
   auto keys = kr->list_keys(true);
   if (!keys) return keys.error();
   for (const auto& k : *keys)
     if (k.can_sign && !k.revoked && !k.expired && !k.disabled && !k.invalid)
-      return ApplianceKey(std::move(*kr), k.fingerprint);
+      return ApplianceKey(std::move(*kr), k.fingerprint, std::move(*ec_key));
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   auto fpr = kr->create_signing_key(std::string("airheal appliance ") + host);
   if (!fpr) return fpr.error();
   auto pub = kr->export_public(*fpr);
   if (pub) (void)fs::write_file_atomic(dir / "appliance.asc", *pub);
-  // A key change is an audited event.
-  audit::Journal journal(audit::journal_path(state_root));
-  if (auto st = journal.append(
-          {{"type", "key.created"},
-           {"actor", "airheal"},
-           {"fingerprint", *fpr},
-           {"purpose",
-            "appliance signing key (attestations, audit checkpoints, evidence bundles)"}});
-      !st)
-    spdlog::warn("journal: {}", st.error().message);
-  return ApplianceKey(std::move(*kr), *fpr);
+  journal_created(
+      {{"fingerprint", *fpr},
+       {"purpose", "appliance signing key (attestations, audit checkpoints, evidence bundles)"}});
+  return ApplianceKey(std::move(*kr), *fpr, std::move(*ec_key));
 }
 
 Result<std::string> ApplianceKey::public_key() { return keyring_.export_public(fingerprint_); }
 
 Result<json> ApplianceKey::sign_envelope(std::string_view payload_type,
                                          const std::string& payload) {
-  auto sig =
-      keyring_.sign_detached(dsse_pae(payload_type, payload), fingerprint_, std::nullopt, false);
+  auto pae = dsse_pae(payload_type, payload);
+  auto sig = keyring_.sign_detached(pae, fingerprint_, std::nullopt, false);
   if (!sig) return sig.error();
+  auto ec_sig = ecdsa_.sign(pae);
+  if (!ec_sig) return ec_sig.error();
   return json{
       {"payloadType", payload_type},
       {"payload", base64_encode(payload)},
-      {"signatures", json::array({{{"keyid", fingerprint_}, {"sig", base64_encode(*sig)}}})}};
+      {"signatures", json::array({{{"keyid", fingerprint_}, {"sig", base64_encode(*sig)}},
+                                  {{"keyid", ecdsa_.key_id()}, {"sig", base64_encode(*ec_sig)}}})}};
 }
 
 json intoto_statement(const std::string& subject_name, const std::string& subject_digest,

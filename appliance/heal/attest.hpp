@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/ecdsa.hpp"
 #include "core/pgp.hpp"
 #include "core/result.hpp"
 #include "store/store.hpp"
@@ -31,12 +32,18 @@ std::string base64_encode(std::string_view bytes);
 
 class ApplianceKey {
  public:
-  // <state>/keys/gnupg; the key is made once ("airheal appliance <host>") and reused.
+  // <state>/keys/gnupg; the key is made once ("airheal appliance <host>") and reused. Its ECDSA
+  // P-256 companion: <state>/keys/appliance-ecdsa.key (0600) and appliance.pem (public), made once
+  // too. Each creation is journalled as key.created.
   static Result<ApplianceKey> open(const std::filesystem::path& state_root);
   const std::string& fingerprint() const { return fingerprint_; }
   Result<std::string> public_key();  // armoured
-  // A DSSE envelope {payloadType, payload (base64), signatures: [{keyid, sig (base64 of a binary
-  // OpenPGP detached signature over the PAE)}]}.
+  const std::string& public_pem() const { return ecdsa_.public_pem(); }
+  const std::string& ecdsa_key_id() const { return ecdsa_.key_id(); }
+  // A DSSE envelope {payloadType, payload (base64), signatures: [{keyid: OpenPGP fingerprint,
+  // sig: base64 of a binary OpenPGP detached signature over the PAE}, {keyid: hex SHA-256 of the
+  // P-256 key's SubjectPublicKeyInfo, sig: base64 of the DER ECDSA-SHA256 signature over the
+  // PAE}]}: gpg verifies the first, cosign/in-toto/securesystemslib the second.
   Result<nlohmann::json> sign_envelope(std::string_view payload_type, const std::string& payload);
   // An armoured detached OpenPGP signature over DATA (audit checkpoints, evidence manifests).
   Result<std::string> sign(const std::string& data) {
@@ -44,10 +51,11 @@ class ApplianceKey {
   }
 
  private:
-  ApplianceKey(pgp::Keyring k, std::string fpr)
-      : keyring_(std::move(k)), fingerprint_(std::move(fpr)) {}
+  ApplianceKey(pgp::Keyring k, std::string fpr, ecdsa::Key e)
+      : keyring_(std::move(k)), fingerprint_(std::move(fpr)), ecdsa_(std::move(e)) {}
   pgp::Keyring keyring_;
   std::string fingerprint_;
+  ecdsa::Key ecdsa_;
 };
 
 // An in-toto Statement v1 about one image manifest.

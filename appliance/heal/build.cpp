@@ -8,6 +8,7 @@
 
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "core/subprocess.hpp"
 #include "heal/attest.hpp"
 #include "heal/engine.hpp"
 #include "heal/heal_layer.hpp"
@@ -570,7 +571,8 @@ Status Engine::write_outbox(std::int64_t id, const std::string& repo, const std:
 }
 
 void Engine::attest(std::int64_t id, const std::string& repo, const std::string& staged,
-                    const Plan& plan, const std::string& original, std::int64_t started) {
+                    const Plan& plan, const std::string& original, std::int64_t started,
+                    const std::string& build_log) {
   auto key = ApplianceKey::open(store_.root());
   if (!key) {
     spdlog::warn("heal {}: no appliance key, attestations not signed: {}", id, key.error().message);
@@ -604,16 +606,46 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
   for (const auto& s : plan.snapshots)
     deps.push_back(
         {{"uri", "airheal-snapshot:" + s}, {"digest", digest_set(s)}, {"name", "signed snapshot"}});
+  // Each package by the purl the healed image's SBOM gives it (its family and distribution).
+  auto package_purl = [&](const PackagePin& p) {
+    if (inv)
+      for (const auto& c : inv->components)
+        if (c.name == p.name && c.version == p.version && !c.purl.empty()) return c.purl;
+    auto distro = inv && !inv->os.id.empty() ? inv->os.id : std::string();
+    std::string type = plan.family == "apk" ? "apk" : plan.family == "rpm" ? "rpm" : "deb";
+    if (distro.empty()) distro = type == "apk" ? "alpine" : type == "rpm" ? "rpm" : "debian";
+    return "pkg:" + type + "/" + scan::purl_encode(distro) + "/" + scan::purl_encode(p.name) + "@" +
+           scan::purl_encode(p.version) + "?arch=" + scan::purl_encode(p.architecture);
+  };
   for (const auto& p : plan.packages)
-    deps.push_back({{"uri", "pkg:deb/debian/" + p.name + "@" + scan::purl_encode(p.version) +
-                                "?arch=" + p.architecture},
+    deps.push_back({{"uri", package_purl(p)},
                     {"digest", digest_set(p.digest)},
-                    {"name", deb_file_name(p)}});
+                    {"name", plan.family == "dpkg" ? deb_file_name(p) : p.name + "-" + p.version}});
   for (const auto& a : plan.artifacts)
     deps.push_back(
         {{"uri", "airheal-artifact:" + a.name + (a.version.empty() ? "" : "@" + a.version)},
          {"digest", digest_set(a.digest)},
          {"name", "/" + a.path}});
+  // The tools that built it, as they report themselves (the builder's version in SLSA's sense).
+  json versions = {{"airheal", options_.tool_version}};
+  for (const auto& [name, argv0] :
+       {std::pair<std::string, std::string>{"buildah", options_.buildah},
+        std::pair<std::string, std::string>{"runc", options_.runtime}}) {
+    try {
+      ProcessOptions po;
+      po.timeout = std::chrono::seconds(20);
+      auto r = run_process({argv0, "--version"}, po);
+      auto line = r.out.substr(0, r.out.find('\n'));
+      if (r.exit_code == 0 && !line.empty()) versions[name] = line;
+    } catch (const std::exception&) {
+    }
+  }
+  // Byproducts: the build log (kept in the heal record and in evidence bundles), by digest.
+  json byproducts = json::array();
+  if (!build_log.empty())
+    byproducts.push_back({{"name", "heal-" + std::to_string(id) + "-build.log"},
+                          {"digest", {{"sha256", Sha256::of(build_log).hex()}}},
+                          {"mediaType", "text/plain; charset=utf-8"}});
   json provenance = {
       {"buildDefinition",
        {{"buildType", "https://airheal.dev/heal/v1"},
@@ -623,12 +655,12 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
         {"resolvedDependencies", deps}}},
       {"runDetails",
        {{"builder",
-         {{"id", "https://airheal.dev/appliance/" + key->fingerprint()},
-          {"version", {{"airheal", options_.tool_version}}}}},
+         {{"id", "https://airheal.dev/appliance/" + key->fingerprint()}, {"version", versions}}},
         {"metadata",
          {{"invocationId", "heal-" + std::to_string(id)},
           {"startedOn", scan::rfc3339(started)},
-          {"finishedOn", scan::rfc3339(now)}}}}}};
+          {"finishedOn", scan::rfc3339(now)}}},
+        {"byproducts", byproducts}}}};
   json explanation = {{"heal", id},
                       {"image", repo + ":" + h->tag},
                       {"original", original},
@@ -646,9 +678,29 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
     statements.emplace_back(kApplicationChangesPredicate,
                             json{{"heal", id}, {"original", original}, {"changes", changes}});
   }
-  if (inv) {
-    scan::SbomSubject s{repo, staged, {h->staged_tag}, scanned, options_.tool_version};
-    statements.emplace_back(kCycloneDxPredicate, scan::cyclonedx(*inv, s));
+  // The attested SBOM is the SBOM referrer of the healed image, byte for byte (the rescan attached
+  // it); made here only when that referrer is missing.
+  if (auto sd = Digest::parse(staged)) {
+    std::optional<json> referrer_sbom;
+    for (const auto& r : store_.referrers(repo, *sd, scan::kCycloneDxMediaType)) {
+      auto m = store_.get_manifest(repo, r.digest.str());
+      if (!m || !m->bytes) continue;
+      auto mj = json::parse(*m->bytes, nullptr, false);
+      if (!mj.is_object() || !mj["layers"].is_array() || mj["layers"].empty()) continue;
+      auto ld = Digest::parse(mj["layers"][0].value("digest", ""));
+      if (!ld) continue;
+      auto bytes = fs::read_file(store_.blob_path(*ld), 64u << 20);
+      if (!bytes) continue;
+      auto doc = json::parse(*bytes, nullptr, false);
+      if (!doc.is_discarded() && doc.dump() == *bytes) referrer_sbom = std::move(doc);
+      break;
+    }
+    if (referrer_sbom)
+      statements.emplace_back(kCycloneDxPredicate, std::move(*referrer_sbom));
+    else if (inv) {
+      scan::SbomSubject s{repo, staged, {h->staged_tag}, scanned, options_.tool_version};
+      statements.emplace_back(kCycloneDxPredicate, scan::cyclonedx(*inv, s));
+    }
   }
   auto made = json::array();
   for (auto& [type, predicate] : statements) {

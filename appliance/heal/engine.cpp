@@ -55,7 +55,6 @@ EngineOptions engine_options(const config::Config& cfg) {
   eo.smoke_timeout = cfg.heal.smoke_timeout;
   eo.smoke_memory = cfg.heal.smoke_memory_bytes;
   eo.max_size_growth = cfg.heal.max_size_growth;
-  eo.defer_days = cfg.heal.defer_days;
   eo.attest = cfg.heal.attest;
   eo.reuse_layers = cfg.heal.reuse_layers;
   eo.unsigned_package_channels = {cfg.heal.unsigned_packages.begin(),
@@ -239,38 +238,6 @@ Result<std::vector<FixedPackage>> Engine::fixed_packages(const Plan& plan,
   return out;
 }
 
-void Engine::defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan) {
-  if (!options_.defer_days || plan.deferred.empty()) return;
-  auto now = store_.now_seconds();
-  std::vector<std::int64_t> made;
-  store_.transaction([&](sqlite::Connection& c) {
-    auto active = scan::list_exceptions(c, false, now);
-    for (const auto& v : plan.deferred) {
-      bool covered = false;
-      for (const auto& e : active)
-        if (e.vulnerability == v && e.product == repo) covered = true;
-      if (covered) continue;
-      scan::Exception e;
-      e.vulnerability = v;
-      e.product = repo;
-      e.reason =
-          "deferred by airheal heal " + std::to_string(id) +
-          ": no fix for it is inside the air gap yet; it is healed when a snapshot brings one";
-      e.created_by = "airheal";
-      e.expires_at = now + static_cast<std::int64_t>(options_.defer_days) * 86400;
-      if (auto r = scan::add_exception(c, e, now)) made.push_back(r->id);
-    }
-  });
-  for (auto x : made)
-    journal(
-        {{"type", "exception.added"},
-         {"exception", x},
-         {"heal", id},
-         {"product", repo},
-         {"by", "airheal (deferral)"},
-         {"expires", scan::rfc3339(now + static_cast<std::int64_t>(options_.defer_days) * 86400)}});
-}
-
 Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag, bool force) {
   auto current = store_.get_manifest(repo, tag);
   if (!current)
@@ -315,7 +282,6 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
              [&](sqlite::Connection& c) {
                HealRepository::set_plan(c, id, p->strategy, p->to_json(), p->fix_imported_at);
              });
-  defer_exceptions(id, repo, *p);
   auto hold = [&](const std::string& why, const std::string& log = "",
                   const Failure& failure = {}) {
     transition(id, HealState::held, why, [&](sqlite::Connection& c) {
@@ -399,7 +365,7 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
     q.manifests = {staged};
     check.after = scan::list_findings(c, q, store_.now_seconds());
   });
-  if (options_.attest) attest(id, repo, staged, *p, original, started);
+  if (options_.attest) attest(id, repo, staged, *p, original, started, log);
   check.targeted = p->targeted;
   // A gold substitution replaces whole binaries, whatever their size.
   check.size_bound = !p->packages.empty() && p->artifacts.empty();

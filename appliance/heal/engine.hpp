@@ -5,7 +5,8 @@
 // over the original image), package files (distroless: the fixed .debs' files and status.d records
 // written into the heal layer, nothing run), gold substitution (a signed artefact from a snapshot
 // replaces the binary at its path), dependency pin (a lockfile's fix written to the outbox) and
-// defer (no fix imported yet: a time-boxed exception).
+// defer (no fix imported yet: the findings stay open, and the plan names the builds a snapshot
+// must bring; only a person accepts the risk, with an exception).
 #pragma once
 
 #include <chrono>
@@ -55,7 +56,6 @@ struct EngineOptions {
   std::uint64_t smoke_memory = 512ull
                                << 20;  // memory bound of the check container (cgroup); 0: none
   double max_size_growth = 0.5;        // heal layer / original image, compressed bytes
-  unsigned defer_days = 14;            // 0: deferred findings get no exception
   bool attest = true;                  // DSSE-signed provenance, SBOM and explanation referrers
   bool reuse_layers =
       true;  // reuse a heal layer built for the same packages over shared base layers
@@ -66,7 +66,7 @@ struct EngineOptions {
   // What builds heal layers and runs checks; empty: buildah (the options above) on the engine's
   // storage under <state>/heal/buildah.
   std::shared_ptr<ImageBuilder> builder;
-  std::string tool_version = "airheal";
+  std::string tool_version = AIRHEAL_VERSION;  // the SLSA builder version and SBOM tool version
   // Every heal event (state changes), for webhooks.
   std::function<void(const nlohmann::json&)> notify;
 };
@@ -146,8 +146,7 @@ class Engine {
   std::optional<Reuse> reusable_layer(const std::string& original, const oci::Manifest& m,
                                       const Plan& plan);
   void attest(std::int64_t id, const std::string& repo, const std::string& staged, const Plan& plan,
-              const std::string& original, std::int64_t started);
-  void defer_exceptions(std::int64_t id, const std::string& repo, const Plan& plan);
+              const std::string& original, std::int64_t started, const std::string& build_log);
   Status write_outbox(std::int64_t id, const std::string& repo, const std::string& tag,
                       const std::string& original, const Plan& plan, bool pins_only);
   void journal(nlohmann::json record);

@@ -29,6 +29,9 @@ class AuditCommands : public CommandGroup {
         "key",
         "the appliance's signing key: print its fingerprint (give it to auditors out of band)");
     key_->add_option("--export", key_export_, "also write the armoured public key to this file");
+    key_->add_flag("--pem", key_pem_,
+                   "print the ECDSA P-256 public key as PEM instead (what cosign verify-blob-"
+                   "attestation --key and in-toto verifiers take)");
     evidence_ = app.add_subcommand("evidence", "signed evidence bundles for auditors");
     evidence_->require_subcommand(1);
     export_ = evidence_->add_subcommand(
@@ -59,8 +62,16 @@ class AuditCommands : public CommandGroup {
       if (!pub) return fail(pub.error().message);
       if (auto st = fs::write_file_atomic(key_export_, *pub); !st) return fail(st.error().message);
     }
+    if (key_pem_) {
+      std::cout << key->public_pem();
+      return 0;
+    }
     if (ctx.json)
-      std::cout << nlohmann::json{{"fingerprint", key->fingerprint()}}.dump() << "\n";
+      std::cout << nlohmann::json{{"fingerprint", key->fingerprint()},
+                                  {"ecdsa_key_id", key->ecdsa_key_id()},
+                                  {"ecdsa_public_key", key->public_pem()}}
+                       .dump()
+                << "\n";
     else
       std::cout << key->fingerprint() << "\n";
     return 0;
@@ -147,6 +158,7 @@ class AuditCommands : public CommandGroup {
   CLI::App *audit_ = nullptr, *verify_ = nullptr, *checkpoint_ = nullptr, *key_ = nullptr,
            *evidence_ = nullptr, *export_ = nullptr;
   std::string from_, to_, images_, out_, key_export_;
+  bool key_pem_ = false;
 };
 
 }  // namespace

@@ -98,7 +98,6 @@ TEST_CASE("heal gates, canaries and webhooks are configured and checked", "[conf
   CHECK(c->heal.concurrency == 2);
   CHECK(c->heal.smoke_timeout == std::chrono::seconds(10));
   CHECK(c->heal.max_size_growth == Approx(0.1));
-  CHECK(c->heal.defer_days == 0);
   CHECK_FALSE(c->heal.attest);
   CHECK_FALSE(c->heal.reuse_layers);
   CHECK(c->heal.webhooks == std::vector<std::string>{"http://10.0.0.9:8080/airheal"});
@@ -109,7 +108,10 @@ TEST_CASE("heal gates, canaries and webhooks are configured and checked", "[conf
   CHECK(https.error().message.find("must be an http:// URL") != std::string::npos);
   CHECK_FALSE(config::parse_yaml("heal:\n  concurrency: 0\n", "t"));
   CHECK_FALSE(config::parse_yaml("heal:\n  max_size_growth: 0\n", "t"));
-  CHECK_FALSE(config::parse_yaml("heal:\n  defer_days: 400\n", "t"));
+  // Only people accept risk: the retired machine exceptions cannot be switched back on.
+  auto defer = config::parse_yaml("heal:\n  defer_days: 14\n", "t");
+  REQUIRE_FALSE(defer);
+  CHECK(defer.error().message.find("only people accept risk") != std::string::npos);
   CHECK(config::parse_yaml("", "t")->heal.unsigned_packages.empty());
   CHECK(config::parse_yaml("heal:\n  unsigned_packages: [alpine, site-builds]\n", "t")
             ->heal.unsigned_packages == std::vector<std::string>{"alpine", "site-builds"});

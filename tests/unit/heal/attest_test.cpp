@@ -37,8 +37,9 @@ TEST_CASE("The appliance key is made once and signs envelopes that gpg verifies"
   auto env = key->sign_envelope(heal::kInTotoPayloadType, st.dump());
   REQUIRE(env);
   CHECK((*env)["payloadType"] == "application/vnd.in-toto+json");
-  REQUIRE((*env)["signatures"].size() == 1);
+  REQUIRE((*env)["signatures"].size() == 2);
   CHECK((*env)["signatures"][0]["keyid"] == key->fingerprint());
+  CHECK((*env)["signatures"][1]["keyid"] == key->ecdsa_key_id());
   auto payload = registry::base64_decode((*env)["payload"].get<std::string>());
   REQUIRE(payload);
   CHECK(json::parse(*payload) == st);
@@ -69,4 +70,48 @@ TEST_CASE("The appliance key is made once and signs envelopes that gpg verifies"
   CHECK(bad.exit_code != 0);
   run({"gpgconf", "--homedir", home.string(), "--kill", "all"});
   run({"gpgconf", "--homedir", (t / "keys" / "gnupg").string(), "--kill", "all"});
+}
+
+TEST_CASE(
+    "The envelope's ECDSA P-256 signature verifies with python-cryptography and "
+    "securesystemslib given only the PEM key",
+    "[heal][attest]") {
+  TempDir t;
+  auto key = heal::ApplianceKey::open(t.path());
+  REQUIRE(key);
+  auto pem = t / "keys" / "appliance.pem";
+  REQUIRE(std::filesystem::exists(pem));
+  CHECK(*fs::read_file(pem, 1 << 16) == key->public_pem());
+  CHECK((std::filesystem::status(t / "keys" / "appliance-ecdsa.key").permissions() &
+         (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+        std::filesystem::perms::none);
+  // The same key on the next open (the key id is the SHA-256 of its SubjectPublicKeyInfo).
+  CHECK(heal::ApplianceKey::open(t.path())->ecdsa_key_id() == key->ecdsa_key_id());
+  CHECK(key->ecdsa_key_id().size() == 64);
+  auto env = key->sign_envelope(heal::kInTotoPayloadType,
+                                heal::intoto_statement("apps/web", "sha256:" + std::string(64, 'b'),
+                                                       heal::kSlsaProvenanceV1, json{{"x", 2}})
+                                    .dump());
+  REQUIRE(env);
+  std::ofstream(t / "good.json") << env->dump();
+  auto tampered = *env;
+  tampered["payload"] = heal::base64_encode(R"({"_type":"forged"})");
+  std::ofstream(t / "tampered.json") << tampered.dump();
+  auto verifier = (source_dir() / "tests/support/dsse_verify.py").string();
+  auto ok = run({"/usr/bin/python3", verifier, pem.string(), (t / "good.json").string()});
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("OK application/vnd.in-toto+json keyid=" + key->ecdsa_key_id() +
+                    " (securesystemslib agrees)") != std::string::npos);
+  auto bad = run({"/usr/bin/python3", verifier, pem.string(), (t / "tampered.json").string()});
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.out.find("BAD") != std::string::npos);
+  // Another appliance's key verifies nothing.
+  TempDir other;
+  REQUIRE(heal::ApplianceKey::open(other.path()));
+  auto stranger = run({"/usr/bin/python3", verifier, (other / "keys" / "appliance.pem").string(),
+                       (t / "good.json").string()});
+  CHECK(stranger.exit_code != 0);
+  run({"gpgconf", "--homedir", (t / "keys" / "gnupg").string(), "--kill", "all"});
+  run({"gpgconf", "--homedir", (other / "keys" / "gnupg").string(), "--kill", "all"});
 }
