@@ -819,6 +819,8 @@ Response Api::route_evidence(Call& c) {
   o.from = *from;
   o.to = *to;
   o.images = c.q("image");
+  if (!server_names_.empty() && server_names_.front() != "localhost")
+    o.registry_host = server_names_.front();
   auto dir = state_dir_ / "tmp";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

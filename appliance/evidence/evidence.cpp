@@ -427,7 +427,8 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     for (const auto& v : vex) all.push_back(scan::to_json(v));
     files["vex/statements.json"] = all.dump(2) + "\n";
     files["vex/openvex.json"] =
-        scan::openvex_document(scan::list_vex(c, false), "airheal appliance " + report.key, now)
+        scan::openvex_document(scan::list_vex(c, false), "airheal appliance " + report.key, now,
+                               scan::vex_images(c), o.registry_host)
             .dump(2) +
         "\n";
     for (const auto& e : scan::list_exceptions(c, true, now))

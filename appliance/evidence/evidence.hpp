@@ -28,6 +28,8 @@ struct EvidenceOptions {
   std::filesystem::path out;
   std::string tool_version = "airheal " AIRHEAL_VERSION;
   std::function<void(const std::string& step)> progress;  // may be empty
+  // The registry's host name (http.server_names' first), for OpenVEX purls' repository_url.
+  std::string registry_host;
 };
 
 struct EvidenceReport {

@@ -129,21 +129,57 @@ nlohmann::json to_json(const Exception& e, std::int64_t now) {
 }
 
 nlohmann::json openvex_document(const std::vector<VexStatement>& vex, const std::string& author,
-                                std::int64_t now) {
+                                std::int64_t now, const std::vector<VexImage>& images,
+                                const std::string& registry) {
   auto statements = nlohmann::json::array();
   std::string ids;
   for (const auto& s : vex) {
     if (s.withdrawn_at) continue;
     ids += std::to_string(s.id) + ",";
-    nlohmann::json product = {{"@id", product_iri(s.product)}};
-    if (!s.subcomponent.empty())
-      product["subcomponents"] = nlohmann::json::array(
-          {{{"@id", s.subcomponent.rfind("pkg:", 0) == 0
-                        ? s.subcomponent
-                        : "urn:airheal:package:" + purl_encode(s.subcomponent)}}});
+    auto products = nlohmann::json::array();
+    std::set<std::string> seen;
+    for (const auto& img : images) {
+      FindingSubject subject;
+      subject.manifest = img.digest;
+      subject.products = {img.repository, img.repository + ":" + img.tag};
+      if (!product_matches(s.product, subject) || !seen.insert(img.digest).second) continue;
+      auto slash = img.repository.rfind('/');
+      std::string iri =
+          "pkg:oci/" +
+          purl_encode(slash == std::string::npos ? img.repository
+                                                 : img.repository.substr(slash + 1)) +
+          "@" + purl_encode(img.digest) +
+          (registry.empty() ? ""
+                            : "?repository_url=" + purl_encode(registry + "/" + img.repository));
+      nlohmann::json product = {{"@id", iri}};
+      if (!s.subcomponent.empty()) {
+        auto subs = nlohmann::json::array();
+        std::set<std::string> purls;
+        for (const auto& [name, purl] : img.components) {
+          bool named =
+              s.subcomponent.rfind("pkg:", 0) == 0
+                  ? purl == s.subcomponent || (s.subcomponent.find('@') == std::string::npos &&
+                                               purl.rfind(s.subcomponent + "@", 0) == 0)
+                  : name == s.subcomponent;
+          if (named && !purl.empty() && purls.insert(purl).second) subs.push_back({{"@id", purl}});
+        }
+        if (subs.empty()) continue;  // the package is not in this image: nothing to state
+        product["subcomponents"] = subs;
+      }
+      products.push_back(std::move(product));
+    }
+    if (products.empty()) {
+      nlohmann::json product = {{"@id", product_iri(s.product)}};
+      if (!s.subcomponent.empty())
+        product["subcomponents"] = nlohmann::json::array(
+            {{{"@id", s.subcomponent.rfind("pkg:", 0) == 0
+                          ? s.subcomponent
+                          : "urn:airheal:package:" + purl_encode(s.subcomponent)}}});
+      products.push_back(std::move(product));
+    }
     nlohmann::json st = {{"vulnerability", {{"name", s.vulnerability}}},
                          {"timestamp", rfc3339(s.created_at)},
-                         {"products", nlohmann::json::array({product})},
+                         {"products", products},
                          {"status", s.status}};
     if (!s.justification.empty()) st["justification"] = s.justification;
     if (!s.impact_statement.empty()) st["impact_statement"] = s.impact_statement;

@@ -60,8 +60,18 @@ std::vector<const VexStatement*> annotations(const std::vector<VexStatement>& ve
 
 nlohmann::json to_json(const VexStatement& s);
 nlohmann::json to_json(const Exception& e, std::int64_t now);
-// An OpenVEX v0.2.0 document of the active statements.
+// A served image as OpenVEX names it: its digest, where it is served, and its components' purls.
+struct VexImage {
+  std::string repository, tag, digest;
+  std::vector<std::pair<std::string, std::string>> components;  // (name, purl)
+};
+// An OpenVEX v0.2.0 document of the active statements. Products are the served images a
+// statement's product names or matches, as pkg:oci/NAME@DIGEST purls (with
+// repository_url=REGISTRY/REPO when REGISTRY is given), and subcomponents the purls of the
+// packages it names in each (Trivy and Grype match both); a statement matching no served image
+// keeps its product as written.
 nlohmann::json openvex_document(const std::vector<VexStatement>& vex, const std::string& author,
-                                std::int64_t now);
+                                std::int64_t now, const std::vector<VexImage>& images = {},
+                                const std::string& registry = "");
 
 }  // namespace airheal::scan

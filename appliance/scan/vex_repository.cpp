@@ -1,6 +1,10 @@
 #include "scan/vex_repository.hpp"
 
+#include <map>
+
 #include "core/digest.hpp"
+#include "scan/inventory_repository.hpp"
+#include "store/catalog.hpp"
 
 namespace airheal::scan {
 namespace {
@@ -167,6 +171,24 @@ std::vector<Exception> list_exceptions(sqlite::Connection& c, bool include_inact
   while (st.step()) {
     auto e = exception_row(st);
     if (include_inactive || e.active(now)) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace airheal::scan
+
+namespace airheal::scan {
+
+std::vector<VexImage> vex_images(sqlite::Connection& c) {
+  std::vector<VexImage> out;
+  std::map<std::string, std::optional<ImageInventory>> inventories;
+  for (const auto& t : store::served_tags(c)) {
+    VexImage img{t.repository, t.tag, t.digest, {}};
+    auto& inv = inventories[t.digest];
+    if (!inv) inv = InventoryRepository::load(c, t.digest);
+    if (inv)
+      for (const auto& comp : inv->components) img.components.emplace_back(comp.name, comp.purl);
+    out.push_back(std::move(img));
   }
   return out;
 }

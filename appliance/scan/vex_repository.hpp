@@ -17,6 +17,8 @@ namespace airheal::scan {
 Result<VexStatement> add_vex(sqlite::Connection& c, VexStatement s, std::int64_t now);
 Status withdraw_vex(sqlite::Connection& c, std::int64_t id, std::int64_t now);
 std::vector<VexStatement> list_vex(sqlite::Connection& c, bool include_withdrawn);
+// Every served image with its components' purls (from its scanned inventory), for OpenVEX.
+std::vector<VexImage> vex_images(sqlite::Connection& c);
 
 Result<Exception> add_exception(sqlite::Connection& c, Exception e, std::int64_t now);
 Status revoke_exception(sqlite::Connection& c, std::int64_t id, const std::string& by,

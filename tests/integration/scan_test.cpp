@@ -379,6 +379,20 @@ TEST_CASE(
   CHECK(vex["@context"] == "https://openvex.dev/ns/v0.2.0");
   CHECK(vex["statements"].size() == 1);
   CHECK(vex["statements"][0]["justification"] == "vulnerable_code_not_in_execute_path");
+  // OpenVEX products are the served images as pkg:oci purls with their digests, so Trivy and
+  // Grype can apply them; a named package becomes the purls of that package in each image.
+  auto go_app_digest = findings[0]["image"].get<std::string>();
+  REQUIRE(go_app_digest.rfind("sha256:", 0) == 0);
+  CHECK(vex["statements"][0]["products"][0]["@id"] ==
+        "pkg:oci/go-app@sha256%3A" + go_app_digest.substr(7));
+  a.ctl({"vex", "add", "--vulnerability", "GO-2026-4976", "--product", "apps/go-app",
+         "--subcomponent", "stdlib", "--status", "under_investigation", "--author", "alice"});
+  vex = a.ctl_json({"vex", "export", "--author", "security@example.org"});
+  REQUIRE(vex["statements"].size() == 2);
+  const auto& subs = vex["statements"][1]["products"][0]["subcomponents"];
+  REQUIRE(subs.size() >= 1);
+  for (const auto& s : subs)
+    CHECK_THAT(s["@id"].get<std::string>(), Catch::StartsWith("pkg:golang/stdlib@"));
 
   // A time-boxed exception suppresses until it expires, then the finding is back.
   a.ctl({"exception", "add", "--vulnerability", "GO-2024-2888", "--product", "apps/go-app",
@@ -395,7 +409,7 @@ TEST_CASE(
   CHECK(ex[0]["state"] == "expired");
   CHECK(ex[0]["created_by"] == "bob");
   // Every change is in the journal.
-  CHECK(a.journal("vex.added").size() == 1);
+  CHECK(a.journal("vex.added").size() == 2);
   CHECK(a.journal("exception.added").size() == 1);
   CHECK(a.journal("image.scanned").size() >= 2);
 }

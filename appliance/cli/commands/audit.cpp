@@ -137,6 +137,7 @@ class AuditCommands : public CommandGroup {
     o.to = *to;
     o.images = images_;
     o.out = out_;
+    if (!ctx.cfg.http.server_names.empty()) o.registry_host = ctx.cfg.http.server_names.front();
     bool tty = ::isatty(2);
     o.progress = [tty](const std::string& step) {
       if (tty)

@@ -69,7 +69,13 @@ class VexCommands : public CommandGroup {
     auto all =
         st.read([&](sqlite::Connection& c) { return scan::list_vex(c, list_->parsed() && all_); });
     if (export_->parsed()) {
-      std::cout << scan::openvex_document(all, author, now).dump(2) << "\n";
+      auto images = st.read([&](sqlite::Connection& c) { return scan::vex_images(c); });
+      std::cout << scan::openvex_document(all, author, now, images,
+                                          ctx.cfg.http.server_names.empty()
+                                              ? std::string()
+                                              : ctx.cfg.http.server_names.front())
+                       .dump(2)
+                << "\n";
       return 0;
     }
     if (ctx.json) {

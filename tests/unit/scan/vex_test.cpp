@@ -139,3 +139,35 @@ TEST_CASE("Exceptions suppress until they expire or are revoked, and say who and
   CHECK(scan::to_json(all[0], now + 20)["state"] == "revoked");
   CHECK(all[0].revoked_by == "dave");
 }
+
+TEST_CASE("OpenVEX products are the served images' pkg:oci purls and subcomponents their packages",
+          "[scan][vex]") {
+  const std::string d1 = "sha256:" + std::string(64, '1'), d2 = "sha256:" + std::string(64, '2');
+  std::vector<scan::VexImage> images = {
+      {"apps/web", "1", d1, {{"openssl", "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64"}}},
+      {"apps/web",
+       "latest",
+       d1,
+       {{"openssl", "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64"}}},
+      {"apps/api", "2", d2, {{"zlib1g", "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64"}}}};
+  scan::VexStatement all_apps{1,  "CVE-2024-0001", "apps/*",
+                              "", "not_affected",  "vulnerable_code_not_present"};
+  scan::VexStatement named{2,         "CVE-2024-0002", "apps/*",
+                           "openssl", "not_affected",  "component_not_present"};
+  scan::VexStatement nowhere{3, "CVE-2024-0003", "legacy/*", "", "under_investigation"};
+  auto doc = scan::openvex_document({all_apps, named, nowhere}, "alice", 1700000000, images,
+                                    "registry.plant.example");
+  REQUIRE(doc["statements"].size() == 3);
+  // Each served digest once, whatever its tags.
+  const auto& p0 = doc["statements"][0]["products"];
+  REQUIRE(p0.size() == 2);
+  CHECK(p0[0]["@id"] == "pkg:oci/web@sha256%3A" + std::string(64, '1') +
+                            "?repository_url=registry.plant.example%2Fapps%2Fweb");
+  CHECK(p0[1]["@id"].get<std::string>().rfind("pkg:oci/api@sha256%3A2222", 0) == 0);
+  // A named package: only the images that have it, with its exact purl.
+  const auto& p1 = doc["statements"][1]["products"];
+  REQUIRE(p1.size() == 1);
+  CHECK(p1[0]["subcomponents"][0]["@id"] == "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64");
+  // Nothing served matches: the product stays as written.
+  CHECK(doc["statements"][2]["products"][0]["@id"] == "urn:airheal:image-pattern:legacy%2F%2A");
+}
