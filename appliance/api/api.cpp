@@ -513,6 +513,14 @@ json body_object(const std::string& body, const char* what, bool empty_is_object
 Response no_engine() {
   return problem(http::status::not_found, "healing is disabled on this appliance");
 }
+
+// A change needs the role; the refusal names who lacks what.
+std::optional<Response> need_role(const registry::ApiAccess& access, const char* role) {
+  if (access.has_role(role)) return std::nullopt;
+  return problem(http::status::forbidden, "user " + access.user + " does not have the " +
+                                              std::string(role) + " role (airhealctl user add " +
+                                              access.user + " ... --role " + role + ")");
+}
 }  // namespace
 
 struct Api::Route {
@@ -584,7 +592,15 @@ const std::vector<Api::Route>& Api::routes() {
 Response Api::handle(http::verb method, const std::string& path,
                      const std::multimap<std::string, std::string>& query, const std::string& body,
                      const registry::ApiAccess& access) {
-  Call c{method, path, {}, query, body, access, store_.now_seconds(), "api:" + access.user};
+  // The audit actor: "airhealctl:USER" on the local socket, "api:USER" otherwise.
+  Call c{method,
+         path,
+         {},
+         query,
+         body,
+         access,
+         store_.now_seconds(),
+         (access.local ? "airhealctl:" : "api:") + access.user};
   for (const auto& r : routes())
     if (allows(r.methods, method) && std::regex_match(path, c.match, r.pattern))
       return (this->*r.run)(c);
@@ -654,24 +670,20 @@ Response Api::route_heal_action(Call& c) {
   auto h = engine_->get(id);
   if (!h) return problem(http::status::not_found, "no heal " + std::to_string(id));
   if (action == "approve")  // refused here, before the background promotion, when it cannot succeed
-    if (auto ok = engine_->check_approvable(id); !ok)
+    if (auto ok = engine_->check_approvable(id, c.access.user); !ok)
       return problem(
           ok.error().code == Errc::conflict ? http::status::conflict : http::status::not_found,
           ok.error().message);
   if (action == "rollback" && h->state != heal::HealState::promoted)
     return problem(http::status::conflict, "heal " + std::to_string(id) + " is " +
                                                heal::to_string(h->state) + ", not promoted");
-  // A loopback caller (airhealctl on the appliance) names the operator: {"by": NAME}.
+  // Who acts is the authenticated user (credentials, or the local socket's Unix user), with the
+  // role the action needs; a body cannot name anyone.
+  if (auto no = need_role(c.access, action == "approve" ? "approver" : "operator")) return *no;
   std::optional<Response> refused;
-  auto j = body_object(c.body, "a JSON object ({\"by\", \"reason\"}) or empty", true, refused);
+  auto j = body_object(c.body, "a JSON object ({\"reason\"}) or empty", true, refused);
   if (refused) return *refused;
-  // A loopback caller may also name the audit actor ("airhealctl:NAME"); others are api:USER.
-  bool loopback = c.access.user == "loopback";
-  auto by =
-      loopback && j.contains("by") && j["by"].is_string() ? j["by"].get<std::string>() : c.who;
-  auto actor = loopback && j.contains("actor") && j["actor"].is_string()
-                   ? j["actor"].get<std::string>()
-                   : c.who;
+  auto by = c.access.user, actor = c.who;
   if (action == "hold") {  // quick and final: done here, not in the background
     auto r = engine_->hold(id, by, j.value("reason", ""), actor);
     if (!r)
@@ -713,6 +725,7 @@ Response Api::route_exceptions(Call& c) {
 }
 
 Response Api::route_add_exception(Call& c) {
+  if (auto no = need_role(c.access, "security-admin")) return *no;
   std::optional<Response> refused;
   auto j = body_object(c.body, "a JSON object", false, refused);
   if (refused) return *refused;
@@ -721,7 +734,7 @@ Response Api::route_add_exception(Call& c) {
   e.product = j.value("product", "");
   e.subcomponent = j.value("subcomponent", "");
   e.reason = j.value("reason", "");
-  e.created_by = c.access.user == "loopback" ? j.value("by", c.who) : c.access.user;
+  e.created_by = c.access.user;
   auto days = j.value("expires_in_days", 0);
   if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || days <= 0 || days > 3650)
     return problem(http::status::bad_request,
@@ -736,14 +749,16 @@ Response Api::route_add_exception(Call& c) {
 }
 
 Response Api::route_revoke_exception(Call& c) {
+  if (auto no = need_role(c.access, "security-admin")) return *no;
   auto id = std::stoll(c.match[1]);
-  auto st = store_.transaction(
-      [&](sqlite::Connection& conn) { return scan::revoke_exception(conn, id, c.who, c.now); });
+  auto st = store_.transaction([&](sqlite::Connection& conn) {
+    return scan::revoke_exception(conn, id, c.access.user, c.now);
+  });
   if (!st)
     return problem(
         st.error().code == Errc::not_found ? http::status::not_found : http::status::bad_request,
         st.error().message);
-  journalled(c, {{"type", "exception.revoked"}, {"id", id}, {"by", c.who}});
+  journalled(c, {{"type", "exception.revoked"}, {"id", id}, {"by", c.access.user}});
   return json_response(http::status::ok, {{"revoked", id}});
 }
 
@@ -756,6 +771,7 @@ Response Api::route_vex(Call& c) {
 }
 
 Response Api::route_add_vex(Call& c) {
+  if (auto no = need_role(c.access, "security-admin")) return *no;
   std::optional<Response> refused;
   auto j = body_object(c.body, "a JSON object", false, refused);
   if (refused) return *refused;
@@ -767,7 +783,7 @@ Response Api::route_add_vex(Call& c) {
   v.justification = j.value("justification", "");
   v.impact_statement = j.value("impact_statement", "");
   v.action_statement = j.value("action_statement", "");
-  v.author = c.access.user == "loopback" ? j.value("author", c.who) : c.access.user;
+  v.author = c.access.user;
   auto made =
       store_.transaction([&](sqlite::Connection& conn) { return scan::add_vex(conn, v, c.now); });
   if (!made) return problem(http::status::bad_request, made.error().message);
@@ -776,6 +792,7 @@ Response Api::route_add_vex(Call& c) {
 }
 
 Response Api::route_withdraw_vex(Call& c) {
+  if (auto no = need_role(c.access, "security-admin")) return *no;
   auto id = std::stoll(c.match[1]);
   auto st = store_.transaction(
       [&](sqlite::Connection& conn) { return scan::withdraw_vex(conn, id, c.now); });
@@ -807,6 +824,7 @@ Response Api::route_audit(Call&) {
 // A signed evidence bundle for a period, as the response body (the same bundle as
 // `airhealctl evidence export`): POST /api/v1/evidence?from=DATE&to=DATE[&image=GLOB].
 Response Api::route_evidence(Call& c) {
+  if (auto no = need_role(c.access, "operator")) return *no;
   if (!engine_)
     return problem(http::status::not_found,
                    "healing is disabled on this appliance; export with airhealctl evidence export");

@@ -18,6 +18,12 @@ struct DaemonReply {
 
 // What <state>/airheald.addr says ("http://HOST:PORT", "https://..."), or "".
 std::string daemon_url(const std::filesystem::path& state_dir);
+// One request over the daemon's local socket (<state>/airheald.sock), where the daemon learns the
+// caller's Unix user from the kernel; nullopt when nothing listens there or the exchange fails.
+std::optional<DaemonReply> daemon_local_request(const std::filesystem::path& socket,
+                                                const std::string& method,
+                                                const std::string& target,
+                                                const std::string& body = "");
 // One request; nullopt when the daemon cannot be reached or the exchange fails.
 std::optional<DaemonReply> daemon_request(const std::string& hostport, const std::string& method,
                                           const std::string& target, const std::string& body = "");

@@ -37,6 +37,8 @@ auth:
   users_file: ""                  # NAME:pbkdf2-sha256$...[:RIGHTS] lines (airhealctl user add); "" = <state_dir>/users
   anonymous_pull: true            # pulls need no credentials
   loopback_push_without_credentials: true  # clients on 127.0.0.0/8 or ::1 may push freely
+  local_users: {}                 # Unix user -> airheal user, for airhealctl on this host (e.g. {alice: alice}); root is "root" with every role unless mapped
+  separation_of_duties: false     # a heal's approver may not be whoever granted an exception on its repository
 
 registry:
   read_only: false                # refuse every push and delete with 405 UNSUPPORTED
@@ -225,7 +227,30 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
       r.fail(t, "tls", "certificate and private_key must be set together");
   }
   if (auto a = root["auth"]) {
-    r.check_keys(a, "auth.", {"users_file", "anonymous_pull", "loopback_push_without_credentials"});
+    r.check_keys(a, "auth.",
+                 {"users_file", "anonymous_pull", "loopback_push_without_credentials",
+                  "local_users", "separation_of_duties"});
+    r.get(a, "separation_of_duties", "auth.", c.auth.separation_of_duties);
+    if (auto lu = a["local_users"]; lu && !lu.IsNull()) {
+      if (!lu.IsMap())
+        r.fail(lu, "auth.local_users", "must map Unix user names to airheal user names");
+      else
+        for (const auto& kv : lu) {
+          auto unix_name = kv.first.as<std::string>(), user = kv.second.as<std::string>("");
+          bool ok_unix = !unix_name.empty() && unix_name.size() <= 32 &&
+                         unix_name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+                             std::string::npos;
+          bool ok_user = !user.empty() && user.size() <= 64 &&
+                         user.find_first_not_of(
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                             "VWXYZ0123456789_.-") == std::string::npos;
+          if (!ok_unix || !ok_user)
+            r.fail(kv.first, "auth.local_users." + unix_name.substr(0, 32),
+                   "maps a Unix user name to an airheal user name (letters, digits, . _ -)");
+          else
+            c.auth.local_users[unix_name] = user;
+        }
+    }
     r.get(a, "users_file", "auth.", c.auth.users_file);
     r.get(a, "anonymous_pull", "auth.", c.auth.anonymous_pull);
     r.get(a, "loopback_push_without_credentials", "auth.",

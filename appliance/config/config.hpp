@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,10 @@ struct Config {
     std::filesystem::path users_file;  // empty: <state_dir>/users
     bool anonymous_pull = true;
     bool loopback_push_without_credentials = true;
+    // Unix user -> airheal user: who airhealctl acts as on this host (SO_PEERCRED on the daemon's
+    // socket, or the calling user when it works on the state directly).
+    std::map<std::string, std::string> local_users;
+    bool separation_of_duties = false;  // approver != whoever excepted findings of the repository
   } auth;
 
   struct Registry {

@@ -33,7 +33,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
   auto users = registry::UserFile::load(cfg.users_file());
   if (!users) return users.error();
   registry::AccessPolicy policy{cfg.auth.anonymous_pull, cfg.auth.loopback_push_without_credentials,
-                                cfg.registry.read_only};
+                                cfg.registry.read_only, cfg.auth.local_users};
   a->auth_ = std::make_unique<registry::Authenticator>(policy, std::move(*users));
   registry::RegistryOptions ro;
   ro.delete_enabled = cfg.registry.delete_enabled;
@@ -169,6 +169,9 @@ Appliance::~Appliance() { stop(std::chrono::milliseconds(0)); }
 Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
   auto ep = server_->listen(config_.listen_host, config_.listen_port);
   if (!ep) return ep.error();
+  // airhealctl's way in, where the kernel names its Unix user (the approver, exception granter).
+  if (auto st = server_->listen_local(config_.state_dir / "airheald.sock"); !st)
+    spdlog::warn("{}: airhealctl acts on the state directly instead", st.error().message);
   unsigned n =
       config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });

@@ -51,6 +51,7 @@ std::string today() {
 EngineOptions engine_options(const config::Config& cfg) {
   EngineOptions eo;
   eo.runtime = cfg.heal.runtime;
+  eo.separation_of_duties = cfg.auth.separation_of_duties;
   eo.step_timeout = cfg.heal.step_timeout;
   eo.smoke_timeout = cfg.heal.smoke_timeout;
   eo.smoke_memory = cfg.heal.smoke_memory_bytes;
@@ -413,14 +414,31 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   return *get(id);
 }
 
-Status Engine::check_approvable(std::int64_t id) {
+Status Engine::check_approvable(std::int64_t id, const std::string& by) {
   auto a = promoter_.approvable(id);
   if (!a) return a.error();
+  if (!options_.separation_of_duties || by.empty()) return {};
+  auto h = get(id);
+  if (!h) return make_error(Errc::not_found, "no heal " + std::to_string(id));
+  auto now = store_.now_seconds();
+  auto exceptions =
+      store_.read([&](sqlite::Connection& c) { return scan::list_exceptions(c, false, now); });
+  for (const auto& e : exceptions)
+    if (e.created_by == by && (e.product == h->repository || e.product == h->original ||
+                               fnmatch(e.product.c_str(), h->repository.c_str(), 0) == 0))
+      return make_error(Errc::conflict, "separation of duties: " + by + " granted exception " +
+                                            std::to_string(e.id) + " (" + e.vulnerability +
+                                            ") on " + h->repository +
+                                            "; another approver must approve heal " +
+                                            std::to_string(id));
   return {};
 }
 
 Result<HealRecord> Engine::approve(std::int64_t id, const std::string& by,
                                    const std::string& actor) {
+  if (auto st = check_approvable(id, by); !st && st.error().code == Errc::conflict &&
+                                          st.error().message.rfind("separation of duties", 0) == 0)
+    return st.error();
   return promoter_.approve(id, by, actor);
 }
 

@@ -66,7 +66,9 @@ struct EngineOptions {
   // What builds heal layers and runs checks; empty: buildah (the options above) on the engine's
   // storage under <state>/heal/buildah.
   std::shared_ptr<ImageBuilder> builder;
-  std::string tool_version = AIRHEAL_VERSION;  // the SLSA builder version and SBOM tool version
+  std::string tool_version = AIRHEAL_VERSION;
+  bool separation_of_duties =
+      false;  // auth.separation_of_duties  // the SLSA builder version and SBOM tool version
   // Every heal event (state changes), for webhooks.
   std::function<void(const nlohmann::json&)> notify;
 };
@@ -98,7 +100,9 @@ class Engine {
   // the engine's own.
   Result<HealRecord> approve(std::int64_t id, const std::string& by, const std::string& actor = {});
   // What approve() checks before it changes anything: staged, its tag not moved, the image there.
-  Status check_approvable(std::int64_t id);
+  // With BY, also separation of duties (auth.separation_of_duties): BY may not be whoever granted
+  // an exception in force on the heal's repository.
+  Status check_approvable(std::int64_t id, const std::string& by = {});
   // Restores the digest the tag had before its latest promoted heal.
   Result<HealRecord> rollback(const std::string& repository, const std::string& tag,
                               const std::string& by, const std::string& actor = {});

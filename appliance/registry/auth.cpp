@@ -3,6 +3,9 @@
 #include <fnmatch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pwd.h>
+
+#include <algorithm>
 
 #include "core/digest.hpp"
 #include "core/fs.hpp"
@@ -82,7 +85,23 @@ Result<Rights> Rights::parse(std::string_view spec) {
     if (kind == "api") {
       if (values != "write" && values != "read")
         return make_error(Errc::invalid_argument, "api= takes read or write");
-      r.api_write = values == "write";
+      if (values == "write" && r.roles.empty())
+        r.roles = {"approver", "operator", "security-admin"};
+      continue;
+    }
+    if (kind == "roles") {
+      r.roles.clear();
+      while (!values.empty()) {
+        auto comma = values.find(',');
+        auto v = values.substr(0, comma);
+        values = comma == std::string_view::npos ? std::string_view() : values.substr(comma + 1);
+        if (v.empty() || v == "viewer") continue;
+        if (!valid_role(v))
+          return make_error(
+              Errc::invalid_argument,
+              "unknown role '" + std::string(v) + "' (viewer, operator, approver, security-admin)");
+        r.roles.emplace_back(v);
+      }
       continue;
     }
     std::vector<std::string>* list = kind == "pull"     ? &r.pull
@@ -90,8 +109,8 @@ Result<Rights> Rights::parse(std::string_view spec) {
                                      : kind == "delete" ? &r.del
                                                         : nullptr;
     if (!list)
-      return make_error(Errc::invalid_argument,
-                        "unknown right '" + std::string(kind) + "' (pull, push, delete, api)");
+      return make_error(Errc::invalid_argument, "unknown right '" + std::string(kind) +
+                                                    "' (pull, push, delete, roles, api)");
     while (!values.empty()) {
       auto comma = values.find(',');
       auto v = values.substr(0, comma);
@@ -103,7 +122,45 @@ Result<Rights> Rights::parse(std::string_view spec) {
       list->emplace_back(v);
     }
   }
+  std::sort(r.roles.begin(), r.roles.end());
+  r.roles.erase(std::unique(r.roles.begin(), r.roles.end()), r.roles.end());
+  r.api_write = !r.roles.empty();
   return r;
+}
+
+std::string local_user_for(const std::map<std::string, std::string>& local_users,
+                           const std::string& unix_name) {
+  if (auto it = local_users.find(unix_name); it != local_users.end()) return it->second;
+  return unix_name == "root" ? "root" : "";
+}
+
+Rights local_rights(const UserFile& users, const std::string& user) {
+  if (users.users().count(user)) return users.rights(user);
+  Rights r;
+  if (user == "root") {
+    r.pull = {"*"};
+    r.roles = {"approver", "operator", "security-admin"};
+    r.api_write = true;
+  }
+  return r;
+}
+
+std::string unix_user_name(unsigned uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return {};
+  return found->pw_name;
+}
+
+bool valid_role(std::string_view role) {
+  for (const char* r : kRoles)
+    if (role == r) return true;
+  return false;
+}
+
+bool Rights::has_role(std::string_view role) const {
+  return role == "viewer" || std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
 std::string Rights::str() const {
@@ -113,7 +170,7 @@ std::string Rights::str() const {
     return s;
   };
   return "pull=" + join(pull) + ";push=" + join(push) + ";delete=" + join(del) +
-         ";api=" + (api_write ? "write" : "read");
+         ";roles=" + join(roles.empty() ? std::vector<std::string>{"viewer"} : roles);
 }
 
 bool Rights::may(Operation op, std::string_view repository) const {
@@ -185,10 +242,12 @@ Result<UserFile> UserFile::load(const std::filesystem::path& path) {
     if (line.empty() || line[0] == '#') continue;
     auto colon = line.find(':');
     if (colon == std::string::npos || !valid_user_name(line.substr(0, colon)) ||
-        line.compare(colon + 1, 14, "pbkdf2-sha256$") != 0)
+        (line.compare(colon + 1, 14, "pbkdf2-sha256$") != 0 &&
+         line.compare(colon + 1, 2, "!:") != 0 && line.substr(colon + 1) != "!"))
       return make_error(Errc::invalid_argument,
                         path.string() + ":" + std::to_string(line_no) +
-                            ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH[:RIGHTS]");
+                            ": expected NAME:pbkdf2-sha256$ITER$SALT$HASH[:RIGHTS] (or NAME:! for "
+                            "a user without a password)");
     auto name = line.substr(0, colon);
     auto rest = line.substr(colon + 1);
     if (auto second = rest.find(':'); second != std::string::npos) {
@@ -207,8 +266,9 @@ Result<UserFile> UserFile::load(const std::filesystem::path& path) {
 Status UserFile::save(const std::filesystem::path& path) const {
   std::string out =
       "# airheal registry users: "
-      "NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH:pull=PATTERNS;push=PATTERNS;delete=PATTERNS;api="
-      "read|write\n"
+      "NAME:pbkdf2-sha256$ITERATIONS$SALT$HASH:pull=PATTERNS;push=PATTERNS;delete=PATTERNS;roles="
+      "viewer|operator,approver,security-admin\n"
+      "# (a password field of ! : the user acts only through airhealctl on this host)\n"
       "# (airhealctl user add NAME --pull 'apps/*' --push 'apps/team-a/*'); a line without rights "
       "may only pull\n";
   for (const auto& [u, h] : users_) out += u + ":" + h + ":" + rights(u).str() + "\n";

@@ -20,11 +20,22 @@ namespace airheal::registry {
 enum class Operation { pull, push, del };
 const char* to_string(Operation op);
 
+// Roles on the operations surface (API, dashboard, airhealctl), one set per user:
+//   viewer          reads status, findings, heals, evidence (every user has it)
+//   operator        starts, holds and rolls back heals; exports evidence and needs
+//   approver        approves (promotes) staged heals
+//   security-admin  grants and revokes exceptions, makes VEX statements, changes trust
+inline constexpr const char* kRoles[] = {"viewer", "operator", "approver", "security-admin"};
+bool valid_role(std::string_view role);
+
 struct Rights {
   std::vector<std::string> pull, push, del;
-  bool api_write = false;  // heal approvals, exceptions, VEX, evidence through the API
+  std::vector<std::string> roles;  // beyond viewer, sorted; see kRoles
+  bool api_write = false;          // any role beyond viewer
 
-  // "pull=apps/*,library/*;push=apps/team-a/*;delete=;api=write" (the users file's third field).
+  bool has_role(std::string_view role) const;
+  // "pull=apps/*,library/*;push=apps/team-a/*;delete=;roles=operator,approver" (the users file's
+  // third field). Older files' "api=write" means operator, approver and security-admin.
   static Result<Rights> parse(std::string_view spec);
   std::string str() const;
   bool may(Operation op, std::string_view repository) const;
@@ -58,7 +69,18 @@ struct AccessPolicy {
   bool anonymous_pull = true;
   bool loopback_push_without_credentials = true;
   bool read_only = false;
+  std::map<std::string, std::string> local_users;  // Unix user -> airheal user (auth.local_users)
 };
+
+// The airheal user a local Unix user acts as (airhealctl on this host): its auth.local_users
+// mapping, else "root" for root; "" for anyone else.
+std::string local_user_for(const std::map<std::string, std::string>& local_users,
+                           const std::string& unix_name);
+// A local user's rights: the users file's, and every role for an implicit root (root owns the
+// state directory anyway).
+Rights local_rights(const UserFile& users, const std::string& user);
+// The name of the Unix user UID ("" when it has none).
+std::string unix_user_name(unsigned uid);
 
 enum class Decision { allow, need_credentials, bad_credentials, credentials_need_tls, read_only };
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -462,7 +464,85 @@ asio::awaitable<void> tls_session(tcp::socket s, asio::ssl::context& ssl, Regist
   tracker->remove(*idp);
 }
 
+using local_stream = beast::basic_stream<asio::local::stream_protocol>;
+
+asio::awaitable<void> local_session(asio::local::stream_protocol::socket s, Registry& registry,
+                                    const HttpOptions& options,
+                                    std::shared_ptr<HttpServer::Tracker> tracker, ClientInfo client,
+                                    RequestStats& stats, std::uint64_t id) {
+  local_stream stream(std::move(s));
+  auto ex = stream.get_executor();
+  auto idp = std::make_shared<std::uint64_t>(id);
+  local_stream* sp = &stream;
+  tracker->attach(id, [sp, ex, tracker, idp] {
+    asio::post(ex, [sp, tracker, idp] {
+      if (tracker->contains(*idp)) sp->cancel();
+    });
+  });
+  co_await serve(stream, registry, options, client, *tracker, *idp, stats);
+  beast::error_code ec;
+  stream.socket().shutdown(asio::socket_base::shutdown_both, ec);
+  stream.close();
+  tracker->remove(*idp);
+}
+
 }  // namespace
+
+asio::awaitable<void> HttpServer::local_accept_loop() {
+  for (;;) {
+    beast::error_code aec;
+    auto sock = co_await local_acceptor_->async_accept(asio::make_strand(ioc_),
+                                                       asio::redirect_error(use_awaitable, aec));
+    if (aec) {
+      if (aec == asio::error::operation_aborted || tracker_->stopping) co_return;
+      spdlog::warn("local accept failed: {}", aec.message());
+      continue;
+    }
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      sock.close(aec);
+      continue;
+    }
+    ClientInfo client;
+    client.loopback = true;
+    client.local = true;
+    client.unix_user = unix_user_name(cred.uid);
+    if (client.unix_user.empty()) client.unix_user = "uid " + std::to_string(cred.uid);
+    auto id = tracker_->admit("local:" + std::to_string(cred.uid), options_.max_connections,
+                              options_.max_connections_per_client);
+    if (!id) {
+      sock.close(aec);
+      continue;
+    }
+    auto ex = sock.get_executor();
+    asio::co_spawn(
+        ex, local_session(std::move(sock), registry_, options_, tracker_, client, stats_, *id),
+        asio::detached);
+  }
+}
+
+Status HttpServer::listen_local(const std::filesystem::path& path) {
+  std::error_code fec;
+  // A socket left by a daemon that did not stop cleanly is replaced; anything else is not touched.
+  if (std::filesystem::is_socket(std::filesystem::symlink_status(path, fec)))
+    std::filesystem::remove(path, fec);
+  beast::error_code ec;
+  local_acceptor_ =
+      std::make_unique<asio::local::stream_protocol::acceptor>(asio::make_strand(ioc_));
+  asio::local::stream_protocol::endpoint ep(path.string());
+  local_acceptor_->open(ep.protocol(), ec);
+  if (!ec) local_acceptor_->bind(ep, ec);
+  if (!ec) local_acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    local_acceptor_.reset();
+    return make_error(Errc::io_error, "cannot listen on " + path.string() + ": " + ec.message());
+  }
+  ::chmod(path.c_str(), 0666);
+  local_path_ = path;
+  asio::co_spawn(local_acceptor_->get_executor(), local_accept_loop(), asio::detached);
+  return {};
+}
 
 asio::awaitable<void> HttpServer::accept_loop() {
   for (;;) {
@@ -572,6 +652,14 @@ void HttpServer::shutdown() {
     asio::post(acceptor_->get_executor(), [this] {
       beast::error_code ec;
       acceptor_->close(ec);
+    });
+  }
+  if (local_acceptor_) {
+    asio::post(local_acceptor_->get_executor(), [this] {
+      beast::error_code ec;
+      local_acceptor_->close(ec);
+      std::error_code fec;
+      std::filesystem::remove(local_path_, fec);
     });
   }
   tracker_->close_idle();

@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <filesystem>
@@ -58,6 +59,9 @@ class HttpServer {
 
   // Binds and starts accepting; returns the bound endpoint (port 0 becomes a real port).
   Result<boost::asio::ip::tcp::endpoint> listen(const std::string& host, std::uint16_t port);
+  // Also serves on a Unix socket at PATH (mode 0666: the state directory's permissions decide who
+  // reaches it), where the kernel names each client's Unix user (SO_PEERCRED): airhealctl's way in.
+  Status listen_local(const std::filesystem::path& path);
   // Stops accepting and closes idle connections; requests in progress run to completion.
   void shutdown();
   std::size_t active_connections() const;
@@ -71,11 +75,14 @@ class HttpServer {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> local_accept_loop();
   boost::asio::io_context& ioc_;
   Registry& registry_;
   HttpOptions options_;
   std::unique_ptr<boost::asio::ssl::context> ssl_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::local::stream_protocol::acceptor> local_acceptor_;
+  std::filesystem::path local_path_;
   std::shared_ptr<Tracker> tracker_;
   RequestStats stats_;
   std::chrono::steady_clock::time_point last_refusal_log_{};

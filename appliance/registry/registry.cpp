@@ -322,6 +322,27 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"airheal\"");
     return r;
   };
+  if (api_ && api_->handles(*path) && client.local) {
+    // airhealctl on this host: the kernel named the Unix user; it acts as its mapped airheal user
+    // with that user's roles.
+    ApiAccess access;
+    access.local = true;
+    access.read = true;
+    access.user = local_user_for(auth_.policy().local_users, client.unix_user);
+    if (access.user.empty()) {
+      access.write_denied = "Unix user '" + client.unix_user +
+                            "' is not an airheal user (map it in auth.local_users)";
+    } else {
+      auto r = local_rights(auth_.users(), access.user);
+      access.roles = r.roles;
+      access.write = r.api_write;
+      if (!access.write)
+        access.write_denied = "airheal user " + access.user +
+                              " has only the viewer role (airhealctl user add " + access.user +
+                              " --no-password --role ...)";
+    }
+    return api_->prepare(head, *path, t.query, access);
+  }
   if (api_ && api_->handles(*path)) {
     // The operations surface: reads as pulls; writes only with a user's credentials (or, when
     // the appliance has no users, from loopback).
@@ -333,13 +354,17 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
       // Changes through the API need a user with the api=write right.
       access.write = !authz.empty() && decision == Decision::allow && !user.empty() &&
                      auth_.rights(user).api_write;
-      if (!user.empty()) access.user = user;
+      if (!user.empty()) {
+        access.user = user;
+        access.roles = auth_.rights(user).roles;
+      }
       if (!user.empty() && !access.write && decision == Decision::allow)
         access.write_denied = "user " + user + " has no api=write right (airhealctl user add " +
                               user + " ... --api-write)";
     } else {
       access.write = client.loopback && decision == Decision::allow;
       access.user = "loopback";
+      if (access.write) access.roles = {"approver", "operator", "security-admin"};
     }
     access.challenge = auth_.has_users();
     return api_->prepare(head, *path, t.query, access);

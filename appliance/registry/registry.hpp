@@ -3,6 +3,7 @@
 // the Response. Unit tests drive it directly; integration tests go through the real server.
 #pragma once
 
+#include <algorithm>
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <filesystem>
@@ -70,6 +71,9 @@ struct Prepared {
 struct ClientInfo {
   bool loopback = false;
   bool tls = false;
+  // A connection on the daemon's local socket: the kernel's SO_PEERCRED names the Unix user.
+  bool local = false;
+  std::string unix_user;
 };
 
 Response error_response(http::status status, std::string_view code, std::string_view message);
@@ -78,9 +82,14 @@ Response error_response(const Error& error);
 // Who may do what on the API routes: reads follow the pull policy, writes need credentials.
 struct ApiAccess {
   bool read = false, write = false;
-  bool challenge = false;    // answer 401 with a Basic challenge when refused
-  std::string user;          // the authenticated user, or "loopback"
-  std::string write_denied;  // why an authenticated user may not write (403 rather than 401)
+  bool challenge = false;          // answer 401 with a Basic challenge when refused
+  std::string user;                // the authenticated user, or "loopback"
+  std::string write_denied;        // why an authenticated user may not write (403 rather than 401)
+  std::vector<std::string> roles;  // beyond viewer (registry/auth.hpp)
+  bool local = false;              // airhealctl on this host, named by SO_PEERCRED
+  bool has_role(std::string_view role) const {
+    return role == "viewer" || std::find(roles.begin(), roles.end(), role) != roles.end();
+  }
 };
 
 // Routes served next to /v2/ (the REST API, metrics, the dashboard), set by the appliance.

@@ -363,8 +363,7 @@ TEST_CASE(
 
   // VEX: not_affected by an alias suppresses; --all shows it with the statement.
   a.ctl({"vex", "add", "--vulnerability", "CVE-2025-22871", "--product", "apps/go-*", "--status",
-         "not_affected", "--justification", "vulnerable_code_not_in_execute_path", "--author",
-         "alice"});
+         "not_affected", "--justification", "vulnerable_code_not_in_execute_path"});
   findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
   CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2024-2888", "GO-2026-4976"});
   auto all = a.ctl_json({"findings", "--image", "apps/go-app:1", "--all"});
@@ -375,7 +374,7 @@ TEST_CASE(
       CHECK(f["suppressed"]["by"] == "vex");
     }
   CHECK(seen);
-  auto vex = a.ctl_json({"vex", "export", "--author", "security@example.org"});
+  auto vex = a.ctl_json({"vex", "export"});
   CHECK(vex["@context"] == "https://openvex.dev/ns/v0.2.0");
   CHECK(vex["statements"].size() == 1);
   CHECK(vex["statements"][0]["justification"] == "vulnerable_code_not_in_execute_path");
@@ -386,8 +385,8 @@ TEST_CASE(
   CHECK(vex["statements"][0]["products"][0]["@id"] ==
         "pkg:oci/go-app@sha256%3A" + go_app_digest.substr(7));
   a.ctl({"vex", "add", "--vulnerability", "GO-2026-4976", "--product", "apps/go-app",
-         "--subcomponent", "stdlib", "--status", "under_investigation", "--author", "alice"});
-  vex = a.ctl_json({"vex", "export", "--author", "security@example.org"});
+         "--subcomponent", "stdlib", "--status", "under_investigation"});
+  vex = a.ctl_json({"vex", "export"});
   REQUIRE(vex["statements"].size() == 2);
   const auto& subs = vex["statements"][1]["products"][0]["subcomponents"];
   REQUIRE(subs.size() >= 1);
@@ -396,7 +395,7 @@ TEST_CASE(
 
   // A time-boxed exception suppresses until it expires, then the finding is back.
   a.ctl({"exception", "add", "--vulnerability", "GO-2024-2888", "--product", "apps/go-app",
-         "--reason", "only reachable from the admin network", "--expires", "3s", "--by", "bob"});
+         "--reason", "only reachable from the admin network", "--expires", "3s"});
   findings = a.ctl_json({"findings", "--image", "apps/go-app:1"});
   CHECK(advisories_of(findings, "stdlib") == std::set<std::string>{"GO-2026-4976"});
   CHECK(a.ctl_json({"exception", "list"}).size() == 1);
@@ -407,7 +406,7 @@ TEST_CASE(
   auto ex = a.ctl_json({"exception", "export"});
   REQUIRE(ex.size() == 1);
   CHECK(ex[0]["state"] == "expired");
-  CHECK(ex[0]["created_by"] == "bob");
+  CHECK(ex[0]["created_by"] == "root");  // the calling Unix user, mapped: never free text
   // Every change is in the journal.
   CHECK(a.journal("vex.added").size() == 2);
   CHECK(a.journal("exception.added").size() == 1);

@@ -51,10 +51,14 @@ std::unique_ptr<CommandGroup> audit_commands();      // audit verify/checkpoint/
 
 // Prints "airhealctl: MSG" on stderr and returns `code`.
 int fail(const std::string& msg, int code = 1);
-// The person at the keyboard: $SUDO_USER, else $USER, else the uid.
+// The Unix user running airhealctl, as the kernel knows it (getuid; never the environment).
 std::string operator_name();
-// How the journal names this command's actions: "airhealctl:<operator>".
+// How the journal names this command's actions: "airhealctl:<Unix user>".
 std::string actor();
+// The airheal user this Unix user acts as (auth.local_users; root is "root"), provided it holds
+// ROLE; otherwise an error that says what is missing. What airhealctl records as approver,
+// exception granter, VEX author: never free text.
+Result<std::string> acting_user(const Context& ctx, const char* role);
 
 // Journals a change already made (the actor is added). A change the journal could not record is
 // reported as a failure: returns 1 after saying "<done> but the journal could not record it",

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands/command.hpp"
+#include "registry/auth.hpp"
 
 namespace airheal::cli {
 
@@ -30,9 +31,23 @@ int fail(const std::string& msg, int code) {
 }
 
 std::string operator_name() {
-  if (const char* u = std::getenv("SUDO_USER"); u && *u) return u;
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  return "uid " + std::to_string(::getuid());
+  auto name = registry::unix_user_name(::getuid());
+  return name.empty() ? "uid " + std::to_string(::getuid()) : name;
+}
+
+Result<std::string> acting_user(const Context& ctx, const char* role) {
+  auto unix_name = operator_name();
+  auto user = registry::local_user_for(ctx.cfg.auth.local_users, unix_name);
+  if (user.empty())
+    return make_error(Errc::denied, "Unix user '" + unix_name +
+                                        "' is not an airheal user (map it in auth.local_users)");
+  auto users = registry::UserFile::load(ctx.cfg.users_file());
+  if (!users) return users.error();
+  if (!registry::local_rights(*users, user).has_role(role))
+    return make_error(Errc::denied, "airheal user " + user + " does not have the " + role +
+                                        " role (airhealctl user add " + user +
+                                        " --no-password --role " + role + ")");
+  return user;
 }
 
 std::string actor() { return "airhealctl:" + operator_name(); }

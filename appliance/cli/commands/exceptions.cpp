@@ -33,12 +33,10 @@ class ExceptionCommands : public CommandGroup {
     add_->add_option("--reason", e_.reason, "why the risk is accepted")->required();
     add_->add_option("--expires", expires_, "duration (30d, 12h) or date (2027-01-31, RFC 3339)")
         ->required();
-    add_->add_option("--by", by_, "who grants it (default: the login name)");
     list_ = exc_->add_subcommand("list", "exceptions in force");
     list_->add_flag("--all", all_, "include expired and revoked ones");
     revoke_ = exc_->add_subcommand("revoke", "end an exception now");
     revoke_->add_option("id", id_)->required();
-    revoke_->add_option("--by", by_, "who revokes it (default: the login name)");
     export_ =
         exc_->add_subcommand("export", "print every exception (active, expired, revoked) as JSON");
   }
@@ -48,7 +46,12 @@ class ExceptionCommands : public CommandGroup {
     if (!sv) return 2;
     auto& st = *sv->store;
     auto now = st.now_seconds();
-    auto by = by_.empty() ? operator_name() : by_;
+    std::string by;
+    if (add_->parsed() || revoke_->parsed()) {  // only a security admin accepts risk
+      auto who = acting_user(ctx, "security-admin");
+      if (!who) return fail(who.error().message, 4);
+      by = *who;
+    }
     if (add_->parsed()) {
       auto expires = parse_expiry(expires_, now);
       if (!expires)
@@ -101,7 +104,7 @@ class ExceptionCommands : public CommandGroup {
   CLI::App *exc_ = nullptr, *add_ = nullptr, *list_ = nullptr, *revoke_ = nullptr,
            *export_ = nullptr;
   scan::Exception e_;
-  std::string expires_, by_;
+  std::string expires_;
   bool all_ = false;
   std::int64_t id_ = 0;
 };

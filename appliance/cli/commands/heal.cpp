@@ -48,15 +48,12 @@ class HealCommands : public CommandGroup {
     approve_ = heal_->add_subcommand(
         "approve", "promote a staged heal: the original tag then serves the healed image");
     approve_->add_option("id", id_)->required();
-    approve_->add_option("--by", by_, "who approves (default: the login name)");
     rollback_ = heal_->add_subcommand(
         "rollback", "point REPO:TAG back at the digest it had before its latest promoted heal");
     rollback_->add_option("image", ref_)->required();
-    rollback_->add_option("--by", by_, "who rolls back (default: the login name)");
     hold_ = heal_->add_subcommand("hold", "keep a staged heal from being promoted, with a reason");
     hold_->add_option("id", id_)->required();
     hold_->add_option("--reason", reason_, "why (shown in heals, the dashboard and the evidence)");
-    hold_->add_option("--by", by_, "who holds it (default: the login name)");
   }
   bool given() const override { return heals_->parsed() || heal_->parsed(); }
   int run(const Context& ctx) override {
@@ -101,7 +98,10 @@ class HealCommands : public CommandGroup {
                                                                               : 1;
     }
     if (show_->parsed()) return show(ctx, engine);
-    auto by = by_.empty() ? operator_name() : by_;
+    // Who acts is the authenticated airheal user (never free text), with the role the action needs.
+    auto who = acting_user(ctx, approve_->parsed() ? "approver" : "operator");
+    if (!who) return fail(who.error().message, 4);
+    auto by = *who;
     if (approve_->parsed() || hold_->parsed()) {
       bool approve = approve_->parsed();
       if (auto h = engine.get(id_); h && h->state == heal::HealState::staged)
@@ -196,19 +196,18 @@ class HealCommands : public CommandGroup {
     return 0;
   }
 
-  // Approve, hold and roll back go through airheald's REST API when it serves plain HTTP, so
-  // that its canary, webhooks and journal see them; here otherwise (stopped, TLS, or the API
-  // wants credentials): nullopt. Either way the same engine does the work.
+  // Approve, hold and roll back go to airheald over its local socket, where the kernel names the
+  // caller's Unix user (SO_PEERCRED), so that its canary, webhooks and journal see them; here
+  // otherwise (the daemon is stopped): nullopt. Either way the same engine does the work.
   std::optional<int> via_api(const Context& ctx, heal::Engine& engine, std::int64_t id,
                              const std::string& action, heal::HealState from) const {
-    auto url = daemon_url(ctx.cfg.state_dir);
-    if (url.rfind("http://", 0) != 0) return std::nullopt;  // stopped, or TLS only
-    auto d = url.substr(7);
-    nlohmann::json body = {{"by", by_.empty() ? operator_name() : by_}, {"actor", actor()}};
+    nlohmann::json body = nlohmann::json::object();
     if (!reason_.empty()) body["reason"] = reason_;
-    auto r = daemon_request(d, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action,
-                            body.dump());
-    if (!r || r->status == 401 || r->status == 403) return std::nullopt;
+    auto socket = ctx.cfg.state_dir / "airheald.sock";
+    auto r = daemon_local_request(
+        socket, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
+    if (!r) return std::nullopt;
+    auto d = socket.string();
     if (r->status >= 400) {
       auto j = nlohmann::json::parse(r->body, nullptr, false);
       return fail(j.is_object() && j.contains("error")
@@ -236,7 +235,7 @@ class HealCommands : public CommandGroup {
 
   CLI::App *heals_ = nullptr, *heal_ = nullptr, *plan_ = nullptr, *run_ = nullptr, *show_ = nullptr,
            *approve_ = nullptr, *rollback_ = nullptr, *hold_ = nullptr;
-  std::string ref_, runtime_, by_, reason_;
+  std::string ref_, runtime_, reason_;
   std::int64_t id_ = 0;
 };
 

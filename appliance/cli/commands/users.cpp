@@ -26,9 +26,14 @@ class UserCommands : public CommandGroup {
                      "repository pattern the user may push to; repeatable; default: none");
     add_->add_option("--delete", delete_,
                      "repository pattern the user may delete in; repeatable; default: none");
+    add_->add_option("--role", roles_,
+                     "viewer (default), operator (heal, hold, roll back, export), approver "
+                     "(approve heals), security-admin (exceptions, VEX, trust); repeatable");
     add_->add_flag("--api-write", api_write_,
-                   "may approve, roll back and hold heals, add exceptions and VEX, export evidence "
-                   "through the API");
+                   "the roles operator, approver and security-admin (older spelling)");
+    add_->add_flag("--no-password", no_password_,
+                   "a user who acts only through airhealctl on this host (a Unix user mapped to "
+                   "it in auth.local_users); HTTP Basic never accepts it");
     remove_ = user_->add_subcommand("remove", "remove a user");
     remove_->add_option("name", name_)->required();
     list_ = user_->add_subcommand("list", "list users");
@@ -47,7 +52,8 @@ class UserCommands : public CommandGroup {
                        {"pull", r.pull},
                        {"push", r.push},
                        {"delete", r.del},
-                       {"api_write", r.api_write}});
+                       {"api_write", r.api_write},
+                       {"roles", r.roles}});
         }
         std::cout << a.dump(2) << "\n";
       } else {
@@ -62,10 +68,12 @@ class UserCommands : public CommandGroup {
     if (removing) {
       if (!users->users().erase(name_)) return fail("no user '" + name_ + "'", 1);
     } else {
-      if (::isatty(0)) std::cerr << "password for " << name_ << ": " << std::flush;
       std::string password;
-      std::getline(std::cin, password);
-      if (password.size() < 8) return fail("passwords must have at least 8 characters", 2);
+      if (!no_password_) {
+        if (::isatty(0)) std::cerr << "password for " << name_ << ": " << std::flush;
+        std::getline(std::cin, password);
+        if (password.size() < 8) return fail("passwords must have at least 8 characters", 2);
+      }
       for (const auto* list : {&pull_, &push_, &delete_})
         for (const auto& p : *list)
           if (!oci::is_valid_repository_pattern(p))
@@ -74,8 +82,17 @@ class UserCommands : public CommandGroup {
       rights.pull = pull_.empty() ? std::vector<std::string>{"*"} : pull_;  // pull-only by default
       rights.push = push_;
       rights.del = delete_;
-      rights.api_write = api_write_;
-      users->users()[name_] = registry::UserFile::hash_password(password);
+      for (const auto& role : roles_)
+        if (!registry::valid_role(role))
+          return fail("unknown role '" + role + "' (viewer, operator, approver, security-admin)",
+                      2);
+      std::string spec = "roles=";
+      for (const auto& role : roles_) spec += role + ",";
+      if (api_write_) spec += "operator,approver,security-admin";
+      rights.roles = registry::Rights::parse(spec)->roles;
+      rights.api_write = !rights.roles.empty();
+      users->users()[name_] =
+          no_password_ ? std::string("!") : registry::UserFile::hash_password(password);
       users->set_rights(name_, rights);
     }
     std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
@@ -89,8 +106,8 @@ class UserCommands : public CommandGroup {
  private:
   CLI::App *user_ = nullptr, *add_ = nullptr, *remove_ = nullptr, *list_ = nullptr;
   std::string name_;
-  std::vector<std::string> pull_, push_, delete_;
-  bool api_write_ = false;
+  std::vector<std::string> pull_, push_, delete_, roles_;
+  bool api_write_ = false, no_password_ = false;
 };
 
 }  // namespace

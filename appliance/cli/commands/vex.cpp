@@ -31,14 +31,12 @@ class VexCommands : public CommandGroup {
                      "for not_affected: component_not_present, vulnerable_code_not_present, ...");
     add_->add_option("--impact", v_.impact_statement, "impact statement");
     add_->add_option("--action", v_.action_statement, "action statement (required for affected)");
-    add_->add_option("--author", author_, "who makes the statement (default: the login name)");
     list_ = vex_->add_subcommand("list", "statements in force");
     list_->add_flag("--all", all_, "include withdrawn statements");
     withdraw_ = vex_->add_subcommand("withdraw", "withdraw a statement");
     withdraw_->add_option("id", id_)->required();
     export_ =
         vex_->add_subcommand("export", "print the statements in force as one OpenVEX document");
-    export_->add_option("--author", author_, "document author (default: the login name)");
   }
   bool given() const override { return vex_->parsed(); }
   int run(const Context& ctx) override {
@@ -46,7 +44,12 @@ class VexCommands : public CommandGroup {
     if (!sv) return 2;
     auto& st = *sv->store;
     auto now = st.now_seconds();
-    auto author = author_.empty() ? operator_name() : author_;
+    // The author is the authenticated airheal user: a security admin for statements, anyone who may
+    // read for the exported document.
+    auto who =
+        acting_user(ctx, add_->parsed() || withdraw_->parsed() ? "security-admin" : "viewer");
+    if (!who) return fail(who.error().message, 4);
+    auto author = *who;
     if (add_->parsed()) {
       auto v = v_;
       v.author = author;
@@ -98,7 +101,6 @@ class VexCommands : public CommandGroup {
   CLI::App *vex_ = nullptr, *add_ = nullptr, *list_ = nullptr, *withdraw_ = nullptr,
            *export_ = nullptr;
   scan::VexStatement v_;
-  std::string author_;
   bool all_ = false;
   std::int64_t id_ = 0;
 };

@@ -15,6 +15,7 @@
 
 #include "core/fs.hpp"
 #include "daemon/services.hpp"
+#include "scan/vex_repository.hpp"
 #include "snapshot/builder.hpp"
 #include "snapshot/trust.hpp"
 #include "support/fake_image_builder.hpp"
@@ -48,8 +49,10 @@ struct Scenario {
   std::optional<Services> sv;
   std::map<std::string, std::string> originals;  // repo -> manifest digest
 
-  explicit Scenario(FakeImageBuilder::CheckFn check = {}, FakeImageBuilder::LayerFn layer = {}) {
+  explicit Scenario(FakeImageBuilder::CheckFn check = {}, FakeImageBuilder::LayerFn layer = {},
+                    bool separation_of_duties = false) {
     cfg.state_dir = tmp / "state";
+    cfg.auth.separation_of_duties = separation_of_duties;
     cfg.heal.rules = {{"held/*", "autonomous-staging", {"selftest", "--quick"}, {}},
                       {"cont/*", "continuous", {}, {"canary"}}};
     // The fixed build: zlib1g as Debian's archive offers it to this host (apt's candidate).
@@ -191,6 +194,35 @@ TEST_CASE(
   auto rolled = engine.rollback("apps/web", "1", "bob");
   REQUIRE(rolled);
   CHECK(s.tag_digest("apps/web") == s.originals["apps/web"]);
+}
+
+TEST_CASE("Separation of duties: who excepted findings of a repository may not approve its heal",
+          "[heal][engine]") {
+  Scenario s({}, {}, true);
+  s.push("apps/web");
+  s.import_fix();
+  auto& engine = *s.sv->engine;
+  auto h = engine.heal("apps/web", "1");
+  REQUIRE(h);
+  REQUIRE(h->state == heal::HealState::staged);
+  s.sv->store->transaction([&](sqlite::Connection& c) {
+    scan::Exception e;
+    e.vulnerability = "CVE-2024-0001";
+    e.product = "apps/*";
+    e.reason = "compensating control";
+    e.created_by = "alice";
+    e.expires_at = s.sv->store->now_seconds() + 86400;
+    REQUIRE(scan::add_exception(c, e, s.sv->store->now_seconds()));
+  });
+  auto refused = engine.approve(h->id, "alice");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("separation of duties: alice granted exception 1") !=
+        std::string::npos);
+  CHECK(engine.get(h->id)->state == heal::HealState::staged);  // nothing changed
+  CHECK_FALSE(engine.check_approvable(h->id, "alice"));
+  auto approved = engine.approve(h->id, "carol");
+  REQUIRE(approved);
+  CHECK(approved->state == heal::HealState::promoted);
 }
 
 TEST_CASE(
