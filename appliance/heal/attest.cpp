@@ -54,26 +54,29 @@ Result<ApplianceKey> ApplianceKey::open(const std::filesystem::path& state_root)
   auto ec_key = ecdsa::Key::load_or_create(dir / "appliance-ecdsa.key", dir / "appliance.pem",
                                            &ecdsa_created);
   if (!ec_key) return ec_key.error();
-  if (ecdsa_created)
-    journal_created({{"algorithm", "ecdsa-p256-sha256"},
-                     {"key_id", ec_key->key_id()},
-                     {"purpose",
-                      "appliance signing key for standard DSSE verifiers (cosign, in-toto, "
-                      "securesystemslib): a second signature on every attestation"}});
   auto keys = kr->list_keys(true);
   if (!keys) return keys.error();
   for (const auto& k : *keys)
-    if (k.can_sign && !k.revoked && !k.expired && !k.disabled && !k.invalid)
+    if (k.can_sign && !k.revoked && !k.expired && !k.disabled && !k.invalid) {
+      if (ecdsa_created)  // an appliance from before the P-256 key: it gains one
+        journal_created({{"fingerprint", k.fingerprint},
+                         {"ecdsa_key_id", ec_key->key_id()},
+                         {"purpose",
+                          "ECDSA P-256 appliance key for standard DSSE verifiers (cosign, in-toto, "
+                          "securesystemslib): a second signature on every attestation"}});
       return ApplianceKey(std::move(*kr), k.fingerprint, std::move(*ec_key));
+    }
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   auto fpr = kr->create_signing_key(std::string("airheal appliance ") + host);
   if (!fpr) return fpr.error();
   auto pub = kr->export_public(*fpr);
   if (pub) (void)fs::write_file_atomic(dir / "appliance.asc", *pub);
-  journal_created(
-      {{"fingerprint", *fpr},
-       {"purpose", "appliance signing key (attestations, audit checkpoints, evidence bundles)"}});
+  journal_created({{"fingerprint", *fpr},
+                   {"ecdsa_key_id", ec_key->key_id()},
+                   {"purpose",
+                    "appliance signing keys: OpenPGP (attestations, audit checkpoints, evidence "
+                    "bundles) and ECDSA P-256 (a second DSSE signature for standard verifiers)"}});
   return ApplianceKey(std::move(*kr), *fpr, std::move(*ec_key));
 }
 

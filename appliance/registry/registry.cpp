@@ -359,8 +359,8 @@ Prepared Registry::prepare(const http::request_header<>& head, const ClientInfo&
         access.roles = auth_.rights(user).roles;
       }
       if (!user.empty() && !access.write && decision == Decision::allow)
-        access.write_denied = "user " + user + " has no api=write right (airhealctl user add " +
-                              user + " ... --api-write)";
+        access.write_denied = "user " + user + " has only the viewer role (airhealctl user add " +
+                              user + " ... --role operator|approver|security-admin)";
     } else {
       access.write = client.loopback && decision == Decision::allow;
       access.user = "loopback";

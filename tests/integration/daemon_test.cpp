@@ -137,5 +137,5 @@ TEST_CASE("airhealctl works with and without the daemon", "[integration][daemon]
   CHECK(ctl({"user", "add", "ci"}, std::string("short\n")).exit_code == 2);
   CHECK(ctl({"user", "add", "ci"}, std::string("long-enough-password\n")).exit_code == 0);
   CHECK(ctl({"user", "list"}).out ==
-        "ci  pull=*;push=;delete=;api=read\n");  // pull-only unless given more
+        "ci  pull=*;push=;delete=;roles=viewer\n");  // pull-only unless given more
 }

@@ -21,7 +21,13 @@ TEST_CASE("The operator guide's approval and rollback commands work on a real he
   REQUIRE(blocks.size() == 1);
 
   TempDir tmp;
-  Daemon daemon(Daemon::Options{tmp / "state", "scan:\n  poll_interval: 1s\n", {}});
+  // The operator at the console is alice: the test's Unix user (root) is mapped to the airheal
+  // user alice, who may approve and roll back.
+  fsys::create_directories(tmp / "state");
+  run_ok({airhealctl_path().string(), "--state-dir", (tmp / "state").string(), "user", "add",
+          "alice", "--no-password", "--role", "approver", "--role", "operator"});
+  Daemon daemon(Daemon::Options{
+      tmp / "state", "scan:\n  poll_interval: 1s\nauth:\n  local_users: {root: alice}\n", {}});
   auto state = daemon.state_dir();
   Signer signer(tmp / "gpg", "Go mirror");
   import_greeter_gold(tmp.path(), daemon.address(), state, {"apps/greeter:1"}, signer, false);
@@ -39,13 +45,14 @@ TEST_CASE("The operator guide's approval and rollback commands work on a real he
 
   // As an operator's shell on the appliance: airhealctl on PATH, the configuration it reads.
   auto config = tmp / "airheal.yaml";
-  REQUIRE(fs::write_file_atomic(config, "state_dir: " + state.string() + "\n"));
+  REQUIRE(fs::write_file_atomic(
+      config, "state_dir: " + state.string() + "\nauth:\n  local_users: {root: alice}\n"));
   auto script = tmp / "guide-heal.sh";
   REQUIRE(fs::write_file_atomic(script, blocks[0].text));
   auto r =
       run({"env", "PATH=" + airhealctl_path().parent_path().string() + ":" + std::getenv("PATH"),
            "AIRHEAL_CONFIG=" + config.string(), "HEAL_ID=" + id, "IMAGE=apps/greeter:1",
-           "OPERATOR=alice", "bash", "-euo", "pipefail", script.string()},
+           "USER=mallory", "bash", "-euo", "pipefail", script.string()},
           std::chrono::seconds(600));
   INFO("operator-guide.md line " << blocks[0].line << ":\n"
                                  << blocks[0].text << describe_run({"bash", script.string()}, r));
@@ -59,7 +66,9 @@ TEST_CASE("The operator guide's approval and rollback commands work on a real he
   CHECK(heals[0]["state"] == "rolled_back");
   auto journal =
       run_ok({airhealctl_path().string(), "--state-dir", state.string(), "--json", "journal"}).out;
-  CHECK(journal.find("alice") != std::string::npos);
+  CHECK(journal.find(R"("actor":"airhealctl:alice")") != std::string::npos);
+  CHECK(journal.find("mallory") == std::string::npos);  // $USER names nobody
+  CHECK(heals[0]["reason"].get<std::string>().find("alice") != std::string::npos);
   for (const char* home : {"trust/gnupg", "keys/gnupg"})
     run({"gpgconf", "--homedir", (state / home).string(), "--kill", "all"});
 }

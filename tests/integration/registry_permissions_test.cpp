@@ -73,7 +73,7 @@ TEST_CASE(
   };
   // The guide's users: a pull-only one for the clusters (the default) and a CI user.
   CHECK_THAT(ctl({"user", "add", "cluster-pull"}, "cluster-password\n").out,
-             Catch::Contains("pull=*;push=;delete=;api=read"));
+             Catch::Contains("pull=*;push=;delete=;roles=viewer"));
   ctl({"user", "add", "ci", "--pull", "apps/*", "--push", "apps/team-a/*", "--push",
        "apps/managed"},
       "ci-password-123\n");
@@ -199,8 +199,9 @@ TEST_CASE(
                           Catch::Contains("\"user\":\"cluster-pull\"") &&
                           Catch::Contains("\"user\":\"ci\"") && Catch::Contains("apps/team-b/app"));
   // Status and the API list the users with their rights; the pull-only user cannot change anything.
-  CHECK_THAT(ctl({"status"}).out,
-             Catch::Contains("ci  pull=apps/*;push=apps/team-a/*,apps/managed;delete=;api=read"));
+  CHECK_THAT(
+      ctl({"status"}).out,
+      Catch::Contains("ci  pull=apps/*;push=apps/team-a/*,apps/managed;delete=;roles=viewer"));
   HttpClient http("127.0.0.1", d.port());
   auto basic = [](const std::string& user_pass) {
     static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -234,7 +235,7 @@ TEST_CASE(
                                {"justification", "component_not_present"}}
                               .dump());
   CHECK(vex.status == 403);
-  CHECK_THAT(vex.body, Catch::Contains("no api=write right"));
+  CHECK_THAT(vex.body, Catch::Contains("has only the viewer role"));
 }
 
 TEST_CASE("a users file without rights (written before rights existed) gives pull-only users",

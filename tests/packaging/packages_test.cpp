@@ -381,7 +381,7 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
                    image.manifest_digest));  // skopeo pulled through registries.conf + TLS + login
     CHECK(contains(g.out, "cluster-pull may not push: refused"));  // pull-only by default
     CHECK(contains(g.out,
-                   "ci-team-a  pull=apps/*;push=apps/team-a/*;delete=;api=read"));  // user list
+                   "ci-team-a  pull=apps/*;push=apps/team-a/*;delete=;roles=viewer"));  // user list
     CHECK(contains(g.out, "VERIFIED"));  // airheal-evidence on the exported bundle
     CHECK(contains(g.out, "audit journal intact"));
     CHECK(fsys::exists(root / "var/lib/airheal/import/imported/stable-2.tar"));
