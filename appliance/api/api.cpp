@@ -839,6 +839,7 @@ Response Api::route_evidence(Call& c) {
   o.images = c.q("image");
   if (!server_names_.empty() && server_names_.front() != "localhost")
     o.registry_host = server_names_.front();
+  o.sla_days = sla_days_;
   auto dir = state_dir_ / "tmp";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -42,6 +42,8 @@ class Api : public registry::ApiHandler {
   void set_http_stats(const registry::RequestStats* s) { http_stats_ = s; }
   // The registry users and their rights, for status and the dashboard (set by the appliance).
   void set_users(std::function<nlohmann::json()> users) { users_ = std::move(users); }
+  // Days from detection to remediation by severity, for evidence exports (audit.sla_days).
+  void set_sla_days(std::map<std::string, int> days) { sla_days_ = std::move(days); }
 
   bool handles(std::string_view path) const override;
   registry::Prepared prepare(const registry::http::request_header<>& head, const std::string& path,
@@ -82,8 +84,9 @@ class Api : public registry::ApiHandler {
   store::Store& store_;
   heal::Engine* engine_;  // null when healing is disabled
   std::filesystem::path state_dir_;
-  std::vector<std::string> server_names_;  // lower case, plus localhost and this host's name
-  std::string csrf_token_;                 // in the dashboard page; browsers' writes must echo it
+  std::vector<std::string> server_names_;
+  std::map<std::string, int> sla_days_;  // lower case, plus localhost and this host's name
+  std::string csrf_token_;               // in the dashboard page; browsers' writes must echo it
   std::function<nlohmann::json()> users_;
   const registry::RequestStats* http_stats_ = nullptr;
   std::mutex mu_;

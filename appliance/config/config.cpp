@@ -82,6 +82,7 @@ heal:
 audit:
   checkpoint_interval: 1h         # sign a checkpoint of the audit journal this often when it has grown (0 = only on demand)
   checkpoint_records: 100         # and as soon as this many records follow the last checkpoint (0 = by time only)
+  sla_days: {critical: 15, high: 30, medium: 90, low: 180}  # days from detection to remediation, per severity (evidence reports mark the overdue)
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -282,7 +283,30 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "reserve_bytes", "import.", c.import.reserve_bytes);
   }
   if (auto n = root["audit"]) {
-    r.check_keys(n, "audit.", {"checkpoint_interval", "checkpoint_records"});
+    r.check_keys(n, "audit.", {"checkpoint_interval", "checkpoint_records", "sla_days"});
+    if (auto s = n["sla_days"]; s && !s.IsNull()) {
+      if (!s.IsMap()) {
+        r.fail(s, "audit.sla_days", "must map severities to days");
+      } else {
+        std::map<std::string, int> days;
+        for (const auto& kv : s) {
+          auto sev = kv.first.as<std::string>();
+          int d = -1;
+          try {
+            d = kv.second.as<int>();
+          } catch (const YAML::Exception&) {
+          }
+          if ((sev != "critical" && sev != "high" && sev != "medium" && sev != "low" &&
+               sev != "negligible" && sev != "unknown") ||
+              d < 1 || d > 3650)
+            r.fail(kv.first, "audit.sla_days." + sev.substr(0, 20),
+                   "maps critical, high, medium, low (negligible, unknown) to 1..3650 days");
+          else
+            days[sev] = d;
+        }
+        c.audit.sla_days = days;
+      }
+    }
     r.get(n, "checkpoint_interval", "audit.", c.audit.checkpoint_interval);
     r.get(n, "checkpoint_records", "audit.", c.audit.checkpoint_records);
     if (c.audit.checkpoint_records < 0)

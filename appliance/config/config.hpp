@@ -74,6 +74,8 @@ struct Config {
         3600};  // signed checkpoints of the journal; 0: on demand only
     std::int64_t checkpoint_records =
         100;  // ... and after this many records since the last one; 0: by time only
+    std::map<std::string, int> sla_days = {
+        {"critical", 15}, {"high", 30}, {"medium", 90}, {"low", 180}};  // detection -> remediation
   } audit;
 
   struct Scan {

@@ -74,6 +74,7 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
                                        cfg.state_dir, cfg.http.server_names);
   a->api_->set_http_stats(&a->server_->stats());
   a->registry_->set_api(a->api_.get());
+  a->api_->set_sla_days(cfg.audit.sla_days);
   a->api_->set_users([auth = a->auth_.get()] {
     auto out = nlohmann::json::array();
     for (const auto& [name, hash] : auth->users().users()) {

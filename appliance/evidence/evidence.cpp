@@ -13,6 +13,7 @@
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "evidence/timeline.hpp"
 #include "heal/attest.hpp"
 #include "scan/inventory_repository.hpp"
 #include "scan/sbom.hpp"
@@ -417,6 +418,50 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   }
   summary["heals"] = heals;
   report.heals = heals.size();
+
+  // 4b. Per vulnerability and image: detected, fix inside the gap, staged, promoted, days open
+  // against the SLA; overdue first. Also as CSV for the auditor's spreadsheet.
+  progress("the vulnerability timeline against the SLA");
+  {
+    std::vector<TimelineImage> timeline_images;
+    auto all_heals = engine.list();
+    for (const auto& [repo, tag, digest] : tags) {
+      TimelineImage ti;
+      ti.image = repo + ":" + tag;
+      store.read([&](sqlite::Connection& c) {
+        scan::FindingsQuery q;
+        q.manifests = {digest};
+        q.include_suppressed = true;
+        ti.findings = scan::list_findings(c, q, store.now_seconds());
+        for (const auto& h : all_heals) {
+          if (h.repository != repo || h.tag != tag || h.created_at > o.to) continue;
+          TimelineHeal th;
+          th.id = h.id;
+          th.state = heal::to_string(h.state);
+          if (h.plan.is_object())
+            for (const auto& t : h.plan.value("targeted", json::array()))
+              if (t.is_string()) th.targeted.push_back(t.get<std::string>());
+          th.fix_imported_at = h.fix_imported_at;
+          th.staged_at = h.staged_at;
+          th.promoted_at = h.promoted_at;
+          q.manifests = {h.original};
+          th.original_findings = scan::list_findings(c, q, store.now_seconds());
+          ti.heals.push_back(std::move(th));
+        }
+      });
+      timeline_images.push_back(std::move(ti));
+    }
+    SlaDays sla;
+    if (!o.sla_days.empty()) sla.days = o.sla_days;
+    auto rows = timeline_rows(timeline_images, sla, std::min(o.to, store.now_seconds()));
+    files["timeline.json"] = rows.dump(2) + "\n";
+    files["timeline.csv"] = timeline_csv(rows);
+    summary["timeline"] = rows;
+    summary["timeline_counts"] = timeline_counts(rows);
+    json sla_json = json::object();
+    for (const auto& [k, v] : sla.days) sla_json[k] = v;
+    summary["sla_days"] = sla_json;
+  }
 
   // 5. VEX statements and exceptions (all of them: an auditor asks what was open when).
   progress("VEX statements and exceptions");

@@ -30,6 +30,8 @@ struct EvidenceOptions {
   std::function<void(const std::string& step)> progress;  // may be empty
   // The registry's host name (http.server_names' first), for OpenVEX purls' repository_url.
   std::string registry_host;
+  // Days from detection to remediation by severity (report.sla_days); empty: the defaults.
+  std::map<std::string, int> sla_days;
 };
 
 struct EvidenceReport {

@@ -97,7 +97,7 @@ h1{font-size:1.6rem;margin:0 0 .3rem}h2{font-size:1.2rem;margin:2rem 0 .6rem;bor
 .figure b{font-size:1.6rem;margin-right:.25rem}.id{white-space:nowrap}table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertical-align:top}th{background:#f6f8fa}
 .sev-critical{color:#a40e26;font-weight:600}.sev-high{color:#bc4c00;font-weight:600}.state-held,.state-failed,.state-rolled_back{color:#a40e26}
-.state-promoted,.state-staged{color:#116329}code{font-size:.85em;word-break:break-all}.small{font-size:.85em;color:#57606a}
+.state-promoted,.state-staged{color:#116329}tr.overdue td{background:#fff1f0}code{font-size:.85em;word-break:break-all}.small{font-size:.85em;color:#57606a}
 @media print{body{margin:0;max-width:none;font-size:10pt}.figure{break-inside:avoid}tr{break-inside:avoid}h2{break-after:avoid}}
 </style></head><body>
 )";
@@ -127,6 +127,55 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
          tts.empty() ? "&ndash;" : duration(percentile(tts, 0.95)));
   figure("fig-exceptions", "open exceptions", std::to_string(open_exceptions));
   h += "</div>\n";
+
+  // Open, fixed and accepted separately, by severity: accepted is what a person accepted with an
+  // exception (who, why, until), never what the appliance could not fix.
+  const auto& tc = s.value("timeline_counts", json::object());
+  h += "<h2>Vulnerabilities by status</h2>\n<table id=\"status-counts\"><tr><th>Status</th>";
+  for (const auto& v : severities) h += "<th>" + v + "</th>";
+  h += "<th>Total</th></tr>\n";
+  for (const auto& [key, label] :
+       std::vector<std::pair<std::string, std::string>>{{"open", "open"},
+                                                        {"fixed", "fixed"},
+                                                        {"accepted", "accepted by a person"},
+                                                        {"not_affected", "not affected (VEX)"}}) {
+    const auto& b = tc.value(key, json::object());
+    long total = 0;
+    h += "<tr><td>" + esc(label) + "</td>";
+    for (const auto& v : severities) {
+      long n = b.value(v, 0L);
+      total += n;
+      h += "<td class=\"sev-" + v + "\">" + std::to_string(n) + "</td>";
+    }
+    h += "<td><b>" + std::to_string(total) + "</b></td></tr>\n";
+  }
+  h += "</table>\n";
+
+  // Per vulnerability and image against the SLA, overdue on top.
+  const auto& sla = s.value("sla_days", json::object());
+  std::string sla_text;
+  for (const auto& v : severities)
+    if (sla.contains(v))
+      sla_text += (sla_text.empty() ? "" : ", ") + v + " " + text(sla[v]) + " days";
+  h += "<h2>Vulnerability timeline</h2>\n<p class=\"small\">Days open count from first detection "
+       "to promotion of the fix (or to the end of the period). SLA: " +
+       esc(sla_text) + ". <b id=\"overdue\">" + text(tc.value("overdue", json(0))) +
+       " overdue</b>.</p>\n<table id=\"timeline\"><tr><th>Image</th><th>Vulnerability</th>"
+       "<th>Severity</th><th>Status</th><th>First detected</th><th>Fix inside the gap</th>"
+       "<th>Staged</th><th>Promoted</th><th>Days open / SLA</th><th>Note</th></tr>\n";
+  for (const auto& r : s.value("timeline", json::array())) {
+    bool overdue = r.value("overdue", false);
+    h += std::string("<tr") + (overdue ? " class=\"overdue\"" : "") + "><td>" +
+         esc(text(r["image"])) + "</td><td class=\"id\">" + esc(text(r["vulnerability"])) +
+         "<br><span class=\"small\">" + esc(text(r["package"])) + "</span></td><td class=\"sev-" +
+         esc(text(r["severity"])) + "\">" + esc(text(r["severity"])) + "</td><td>" +
+         esc(text(r["status"])) + (overdue ? " <b>OVERDUE</b>" : "") + "</td><td>" +
+         esc(text(r["first_detected"])) + "</td><td>" + esc(text(r["fix_inside_gap"])) +
+         "</td><td>" + esc(text(r["staged"])) + "</td><td>" + esc(text(r["promoted"])) +
+         "</td><td>" + text(r["days_open"]) + " / " + text(r["sla_days"]) + "</td><td>" +
+         esc(text(r["note"])) + "</td></tr>\n";
+  }
+  h += "</table>\n";
 
   h += "<h2>Images</h2>\n<table id=\"images\"><tr><th>Image</th><th>Open findings</th>";
   for (const auto& v : severities) h += "<th>" + v + "</th>";

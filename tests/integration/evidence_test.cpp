@@ -98,12 +98,29 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   auto fpr = key->fingerprint();
   CHECK(exported.out.find("signed by " + fpr) != std::string::npos);
   auto files = files_of(bundle);
-  for (auto p :
-       {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256",
-        "MANIFEST.sha256.asc", "keys/appliance.asc", "audit/journal.jsonl", "exceptions.json",
-        "vex/openvex.json", "snapshots/index.json", "snapshots/go-1.manifest.json",
-        "images/apps/greeter/1/findings.json", "images/apps/greeter/1/sbom.cdx.json"})
+  for (auto p : {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256",
+                 "MANIFEST.sha256.asc", "keys/appliance.asc", "audit/journal.jsonl",
+                 "exceptions.json", "vex/openvex.json", "snapshots/index.json",
+                 "snapshots/go-1.manifest.json", "images/apps/greeter/1/findings.json",
+                 "images/apps/greeter/1/sbom.cdx.json", "timeline.json", "timeline.csv"})
     CHECK(files.count(p) == 1);
+  // The timeline per vulnerability and image: the fixed one with its dates, the excepted one
+  // accepted by a named person; the CSV has the same rows.
+  auto timeline = json::parse(files["timeline.json"]);
+  INFO(timeline.dump(2));
+  std::map<std::string, json> rows;
+  for (const auto& r : timeline)
+    if (r["image"] == "apps/greeter:1") rows[r["vulnerability"].get<std::string>()] = r;
+  REQUIRE(rows.count("GO-2026-9001"));
+  CHECK(rows["GO-2026-9001"]["status"] == "fixed");
+  CHECK(rows["GO-2026-9001"]["promoted"].is_string());
+  CHECK(rows["GO-2026-9001"]["fix_inside_gap"].is_string());
+  CHECK(rows["GO-2026-9001"]["sla_days"].is_number());
+  REQUIRE(rows.count("GO-2026-9002"));
+  CHECK(rows["GO-2026-9002"]["status"] == "accepted");
+  CHECK(rows["GO-2026-9002"]["note"].get<std::string>().find("root") != std::string::npos);
+  CHECK(std::count(files["timeline.csv"].begin(), files["timeline.csv"].end(), '\n') ==
+        static_cast<long>(timeline.size()) + 1);
   auto hid = std::to_string(heal["id"].get<int>());
   CHECK(files.count("heals/" + hid + "/heal.json"));
   CHECK(files.count("heals/" + hid + "/findings-before.json"));
@@ -127,6 +144,8 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   CHECK(report.find("apps/greeter:1") != std::string::npos);
   CHECK(report.find("GO-2026-9002") != std::string::npos);
   CHECK(report.find("<td>root</td>") != std::string::npos);  // the exceptions' granter, as named
+  CHECK(report.find("Vulnerability timeline") != std::string::npos);
+  CHECK(report.find("accepted by a person") != std::string::npos);
 
   // The auditor: the verifier with the fingerprint from the operator, and by hand per the README.
   auto ok = run({airheal_evidence_path().string(), "verify", bundle.string(), "--key", fpr});
@@ -220,7 +239,7 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   // The figures, each as the page shows it: the number and what it counts.
   for (auto figure :
        {"1 images", "0 open findings", "0 critical", "0 high", "1 heals", "1 promoted", "0 staged",
-        "0 held or failed", "0 rolled back", "3 open exceptions"})
+        "0 held or failed", "0 rolled back", "2 open exceptions"})  // granted by people only
     CHECK(pdf_lines.count(figure));
   CHECK(pdf_text.find("apps/greeter:1") != std::string::npos);
   CHECK(pdf_text.find("GO-2026-9002") != std::string::npos);

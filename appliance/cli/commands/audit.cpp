@@ -138,6 +138,7 @@ class AuditCommands : public CommandGroup {
     o.images = images_;
     o.out = out_;
     if (!ctx.cfg.http.server_names.empty()) o.registry_host = ctx.cfg.http.server_names.front();
+    o.sla_days = ctx.cfg.audit.sla_days;
     bool tty = ::isatty(2);
     o.progress = [tty](const std::string& step) {
       if (tty)

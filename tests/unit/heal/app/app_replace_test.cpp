@@ -17,6 +17,7 @@
 #include "support/test_support.hpp"
 
 using namespace airheal;
+using namespace airheal::heal;
 using nlohmann::json;
 
 namespace {
