@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +16,7 @@
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
+#include "core/time.hpp"
 
 namespace airheal::audit {
 namespace {
@@ -50,6 +53,70 @@ void Journal::watch(const std::filesystem::path& file, std::function<void(std::i
 
 std::filesystem::path journal_path(const std::filesystem::path& state_dir) {
   return state_dir / "audit" / "journal.jsonl";
+}
+
+namespace {
+std::mutex& syslog_mu() {
+  static std::mutex m;
+  return m;
+}
+std::filesystem::path& syslog_socket() {
+  static std::filesystem::path p;
+  return p;
+}
+
+// RFC 5424 PRINTUSASCII without spaces, at most N characters; "-" when empty.
+std::string header_field(const std::string& v, std::size_t n) {
+  std::string out;
+  for (char c : v)
+    if (c > 32 && c < 127 && out.size() < n) out += c;
+  return out.empty() ? "-" : out;
+}
+
+// An SD-PARAM value: '"', '\\' and ']' escaped (RFC 5424 6.3.3).
+std::string sd_value(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '"' || c == '\\' || c == ']') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void send_syslog(const nlohmann::json& record) {
+  std::filesystem::path target;
+  {
+    std::lock_guard lk(syslog_mu());
+    target = syslog_socket();
+  }
+  if (target.empty() || target.string().size() >= sizeof(sockaddr_un::sun_path)) return;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  auto msg = rfc5424_message(record, host, static_cast<int>(::getpid()));
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, target.c_str(), target.string().size());
+  (void)::sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+                 sizeof addr);
+  ::close(fd);
+}
+}  // namespace
+
+std::string rfc5424_message(const nlohmann::json& record, const std::string& hostname, int pid) {
+  auto t = record.value("time", std::int64_t{0});
+  std::string out = "<109>1 " + format_time(t) + " " + header_field(hostname, 255) + " airheal " +
+                    std::to_string(pid) + " " + header_field(record.value("type", ""), 32) +
+                    " [airheal@32473 seq=\"" +
+                    std::to_string(record.value("seq", std::int64_t{0})) + "\" prev=\"" +
+                    sd_value(record.value("prev", "")) + "\"] ";
+  return out + "\xEF\xBB\xBF" + record.dump();  // BOM: the message is UTF-8
+}
+
+void Journal::forward_syslog(std::filesystem::path socket) {
+  std::lock_guard lk(syslog_mu());
+  syslog_socket() = std::move(socket);
 }
 
 Status Journal::append(nlohmann::json record) {
@@ -94,6 +161,7 @@ Status Journal::append(nlohmann::json record) {
     return make_error(Errc::io_error, "cannot sync journal " + file_.string());
   fd = fs::UniqueFd();  // unlocked before the watcher runs (it may append, e.g. a checkpoint's
                         // record)
+  send_syslog(record);
   std::function<void(std::int64_t)> fn;
   {
     std::lock_guard lk(watch_mu());

@@ -83,6 +83,7 @@ audit:
   checkpoint_interval: 1h         # sign a checkpoint of the audit journal this often when it has grown (0 = only on demand)
   checkpoint_records: 100         # and as soon as this many records follow the last checkpoint (0 = by time only)
   sla_days: {critical: 15, high: 30, medium: 90, low: 180}  # days from detection to remediation, per severity (evidence reports mark the overdue)
+  syslog: /dev/log                # every audit record also goes, as written, to this syslog socket as RFC 5424 (journald, rsyslog); "" = off
 )yaml";
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -283,7 +284,11 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
     r.get(n, "reserve_bytes", "import.", c.import.reserve_bytes);
   }
   if (auto n = root["audit"]) {
-    r.check_keys(n, "audit.", {"checkpoint_interval", "checkpoint_records", "sla_days"});
+    r.check_keys(n, "audit.", {"checkpoint_interval", "checkpoint_records", "sla_days", "syslog"});
+    r.get(n, "syslog", "audit.", c.audit.syslog);
+    if (!c.audit.syslog.empty() && !c.audit.syslog.is_absolute())
+      r.fail(n["syslog"], "audit.syslog", "must be an absolute path to a Unix datagram socket");
+
     if (auto s = n["sla_days"]; s && !s.IsNull()) {
       if (!s.IsMap()) {
         r.fail(s, "audit.sla_days", "must map severities to days");

@@ -76,6 +76,7 @@ struct Config {
         100;  // ... and after this many records since the last one; 0: by time only
     std::map<std::string, int> sla_days = {
         {"critical", 15}, {"high", 30}, {"medium", 90}, {"low", 180}};  // detection -> remediation
+    std::filesystem::path syslog = "/dev/log";  // RFC 5424 copy of every audit record; "": off
   } audit;
 
   struct Scan {

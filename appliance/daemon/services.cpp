@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "audit/journal.hpp"
 #include "snapshot/trust.hpp"
 
 namespace airheal {
 
 Result<Services> make_services(const config::Config& cfg, const ServiceOptions& o) {
   Services s;
+  audit::Journal::forward_syslog(cfg.audit.syslog);  // audit records leave the box as written
   auto opened = store::Store::open(cfg.state_dir);
   if (!opened)
     return make_error(opened.error().code, "cannot use state directory " + cfg.state_dir.string() +
