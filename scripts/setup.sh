@@ -13,7 +13,7 @@ PACKAGES=(
   # snapshots: GnuPG for signatures (GPGME drives it), zstd, prlimit (util-linux) and dpkg as test oracles
   gnupg gpg-agent zstd util-linux dpkg
   # scanning: rpm (rpm.vercmp oracle), mmdebstrap + golang-1.19 (real image fixtures), JSON Schema validator
-  rpm mmdebstrap golang-1.19-go python3-jsonschema zip
+  rpm mmdebstrap golang-1.19-go python3-jsonschema python3-regex zip
   # rpm heals: repodata for local repositories (createrepo_c) and dnf for rpm-image fixtures and heals
   createrepo-c dnf
   # ordering oracles: PEP 440 (the packaging library pip itself uses), Maven's ComparableVersion

@@ -456,6 +456,13 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     auto rows = timeline_rows(timeline_images, sla, std::min(o.to, store.now_seconds()));
     files["timeline.json"] = rows.dump(2) + "\n";
     files["timeline.csv"] = timeline_csv(rows);
+    files["poam.oscal.json"] =
+        timeline_poam(rows, "airheal appliance " + key->fingerprint(),
+                      "airheal plan of action and milestones, " + scan::rfc3339(o.from) + " to " +
+                          scan::rfc3339(o.to),
+                      store.now_seconds())
+            .dump(2) +
+        "\n";
     summary["timeline"] = rows;
     summary["timeline_counts"] = timeline_counts(rows);
     json sla_json = json::object();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/digest.hpp"
 #include "core/time.hpp"
 
 namespace airheal::evidence {
@@ -130,6 +131,97 @@ json timeline_counts(const json& rows) {
     if (r.value("overdue", false)) out["overdue"] = out["overdue"].get<int>() + 1;
   }
   return out;
+}
+
+namespace {
+// A name-based (version 5 form) UUID from SHA-256 of TEXT: stable across exports.
+std::string stable_uuid(const std::string& text) {
+  auto h = Sha256::of(text).hex();
+  h[12] = '5';
+  h[16] = "89ab"[std::stoi(std::string(1, h[16]), nullptr, 16) & 3];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+}  // namespace
+
+json timeline_poam(const json& rows, const std::string& system_id, const std::string& title,
+                   std::int64_t now) {
+  const std::string ns = "https://airheal.dev/ns/oscal";
+  json observations = json::array(), risks = json::array(), items = json::array();
+  for (const auto& r : rows) {
+    auto key = system_id + " " + r.value("image", "") + " " + r.value("vulnerability", "");
+    auto obs = stable_uuid("observation " + key), risk = stable_uuid("risk " + key);
+    auto vuln = r.value("vulnerability", ""), image = r.value("image", "");
+    auto status = r.value("status", "open");
+    auto prop = [&](const std::string& name, const json& v) {
+      return json{{"name", name},
+                  {"ns", ns},
+                  {"value", v.is_string() ? v.get<std::string>()
+                            : v.is_null() ? std::string("none")
+                                          : v.dump()}};
+    };
+    json props =
+        json::array({prop("severity", r["severity"]), prop("image", r["image"]),
+                     prop("package", r.value("package", "") == "" ? json("none") : r["package"]),
+                     prop("days-open", r["days_open"]),
+                     prop("overdue", r.value("overdue", false) ? "true" : "false")});
+    json o = {{"uuid", obs},
+              {"title", vuln + " in " + image},
+              {"description", "airheal's scan of " + image + " matched " + vuln + "."},
+              {"methods", json::array({"TEST"})},
+              {"types", json::array({"finding"})},
+              {"collected",
+               r["first_detected"].is_string() ? r["first_detected"] : json(format_time(now))},
+              {"props", props}};
+    observations.push_back(o);
+    json k = {
+        {"uuid", risk},
+        {"title", vuln + " (" + r.value("severity", "unknown") + ") in " + image},
+        {"description", r.value("note", "").empty() ? vuln + " in " + image : r.value("note", "")},
+        {"statement", status == "fixed"          ? "Remediated: the fixed image was promoted."
+                      : status == "not_affected" ? "Not affected, per a VEX statement."
+                      : status == "accepted"
+                          ? "Accepted by a person's exception: " + r.value("note", "")
+                          : "Open: " + r.value("note", "")},
+        {"status", status == "open"       ? "open"
+                   : status == "accepted" ? "deviation-approved"
+                                          : "closed"},
+        {"props", props},
+        {"related-observations", json::array({{{"observation-uuid", obs}}})}};
+    if (r["first_detected"].is_string() && r["sla_days"].is_number()) {
+      auto first = parse_time(r["first_detected"].get<std::string>());
+      if (first) k["deadline"] = format_time(*first + r["sla_days"].get<std::int64_t>() * 86400);
+    }
+    risks.push_back(k);
+    json item = {{"uuid", stable_uuid("item " + key)},
+                 {"title", vuln + " in " + image},
+                 {"description", k["statement"]},
+                 {"props", props},
+                 {"related-observations", json::array({{{"observation-uuid", obs}}})},
+                 {"related-risks", json::array({{{"risk-uuid", risk}}})}};
+    items.push_back(item);
+  }
+  json poam = {{"uuid", stable_uuid("poam " + system_id + " " + std::to_string(now))},
+               {"metadata",
+                {{"title", title},
+                 {"last-modified", format_time(now)},
+                 {"version", format_time(now)},
+                 {"oscal-version", "1.0.6"}}},
+               {"system-id",
+                {{"identifier-type", "https://ietf.org/rfc/rfc4122"},
+                 {"id", stable_uuid("system " + system_id)}}}};
+  // OSCAL wants these arrays non-empty when present; a period with nothing to report has an item
+  // saying so.
+  if (items.empty())
+    items.push_back({{"uuid", stable_uuid("empty " + system_id + std::to_string(now))},
+                     {"title", "No vulnerability in the period"},
+                     {"description", "No image in scope had a finding in this period."}});
+  else {
+    poam["observations"] = observations;
+    poam["risks"] = risks;
+  }
+  poam["poam-items"] = items;
+  return {{"plan-of-action-and-milestones", poam}};
 }
 
 std::string timeline_csv(const json& rows) {

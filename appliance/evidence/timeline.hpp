@@ -40,5 +40,11 @@ nlohmann::json timeline_rows(const std::vector<TimelineImage>& images, const Sla
 nlohmann::json timeline_counts(const nlohmann::json& rows);
 // The rows as RFC 4180 CSV; a cell that a spreadsheet would run as a formula is quoted with '.
 std::string timeline_csv(const nlohmann::json& rows);
+// The rows as an OSCAL 1.0.6 Plan of Action and Milestones (NIST's machine-readable POA&M): one
+// observation, risk and POA&M item per row; the risk's status is open, closed (fixed or not
+// affected) or deviation-approved (accepted by a person's exception), its deadline first detection
+// plus the SLA. UUIDs are derived from SYSTEM_ID and the row, so a re-export names the same items.
+nlohmann::json timeline_poam(const nlohmann::json& rows, const std::string& system_id,
+                             const std::string& title, std::int64_t now);
 
 }  // namespace airheal::evidence

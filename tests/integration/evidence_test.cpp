@@ -98,11 +98,12 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   auto fpr = key->fingerprint();
   CHECK(exported.out.find("signed by " + fpr) != std::string::npos);
   auto files = files_of(bundle);
-  for (auto p : {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256",
-                 "MANIFEST.sha256.asc", "keys/appliance.asc", "audit/journal.jsonl",
-                 "exceptions.json", "vex/openvex.json", "snapshots/index.json",
-                 "snapshots/go-1.manifest.json", "images/apps/greeter/1/findings.json",
-                 "images/apps/greeter/1/sbom.cdx.json", "timeline.json", "timeline.csv"})
+  for (auto p :
+       {"bundle.json", "summary.json", "report.html", "README.md", "MANIFEST.sha256",
+        "MANIFEST.sha256.asc", "keys/appliance.asc", "audit/journal.jsonl", "exceptions.json",
+        "vex/openvex.json", "snapshots/index.json", "snapshots/go-1.manifest.json",
+        "images/apps/greeter/1/findings.json", "images/apps/greeter/1/sbom.cdx.json",
+        "timeline.json", "timeline.csv", "poam.oscal.json"})
     CHECK(files.count(p) == 1);
   // The timeline per vulnerability and image: the fixed one with its dates, the excepted one
   // accepted by a named person; the CSV has the same rows.
@@ -121,6 +122,17 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   CHECK(rows["GO-2026-9002"]["note"].get<std::string>().find("root") != std::string::npos);
   CHECK(std::count(files["timeline.csv"].begin(), files["timeline.csv"].end(), '\n') ==
         static_cast<long>(timeline.size()) + 1);
+  // The OSCAL POA&M passes NIST's OSCAL schema.
+  std::ofstream(tmp / "poam.json") << files["poam.oscal.json"];
+  auto oscal =
+      run({"/usr/bin/python3", (source_dir() / "tests/support/validate_json_schema.py").string(),
+           (source_dir() / "tests/data/oscal/oscal_poam_schema.json").string(),
+           (tmp / "poam.json").string()});
+  INFO(oscal.out << oscal.err);
+  CHECK(oscal.exit_code == 0);
+  CHECK(
+      json::parse(files["poam.oscal.json"])["plan-of-action-and-milestones"]["poam-items"].size() ==
+      timeline.size());
   auto hid = std::to_string(heal["id"].get<int>());
   CHECK(files.count("heals/" + hid + "/heal.json"));
   CHECK(files.count("heals/" + hid + "/findings-before.json"));

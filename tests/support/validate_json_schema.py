@@ -4,12 +4,23 @@
 usage: validate_json_schema.py SCHEMA DOCUMENT [REFERENCED_SCHEMA...]
 Referenced schemas are registered under their $id and under their file name next to the main
 schema's $id, so relative $refs resolve offline. Exit 0 when valid; 1 with every error listed.
+"pattern" is matched with the `regex` module (python3-regex), which knows the Unicode property
+classes (\\p{L}) NIST's OSCAL schemas use and Python's re does not.
 """
 import json
 import sys
 import os
 
 import jsonschema
+import regex
+
+
+def _pattern(validator, patrn, instance, schema):
+    if validator.is_type(instance, "string") and not regex.search(patrn, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+Draft7Unicode = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _pattern})
 
 
 def main():
@@ -23,7 +34,7 @@ def main():
             store[s["$id"]] = s
         store[base.rsplit("/", 1)[0] + "/" + os.path.basename(r)] = s
     resolver = jsonschema.RefResolver(base_uri=base, referrer=schema, store=store)
-    validator = jsonschema.Draft7Validator(schema, resolver=resolver, format_checker=jsonschema.FormatChecker())
+    validator = Draft7Unicode(schema, resolver=resolver, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(json.load(open(doc_path))), key=lambda e: list(e.path))
     for e in errors:
         print("/".join(str(p) for p in e.path) or "(root)", ":", e.message)

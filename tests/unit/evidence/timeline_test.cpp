@@ -4,8 +4,10 @@
 #include "evidence/timeline.hpp"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "core/time.hpp"
+#include "support/test_support.hpp"
 
 using namespace airheal;
 using nlohmann::json;
@@ -96,4 +98,46 @@ TEST_CASE("A rolled-back fix is open again and the CSV quotes what a spreadsheet
   evidence::SlaDays none;
   none.days.clear();
   CHECK(evidence::timeline_rows({img}, none, kEnd)[0]["sla_days"].is_null());
+}
+
+TEST_CASE("The timeline as an OSCAL POA&M passes NIST's own OSCAL 1.0.6 JSON schema",
+          "[evidence][timeline][oscal]") {
+  evidence::TimelineImage web;
+  web.image = "apps/web:1";
+  web.findings = json::array(
+      {finding("CVE-1", "high", kEnd - 40 * kDay),
+       finding(
+           "CVE-3", "medium", kEnd - 100 * kDay, "none",
+           {{"by", "exception"}, {"id", 4}, {"detail", "excepted by alice until 2027-01-01"}})});
+  auto rows = evidence::timeline_rows({web}, {}, kEnd);
+  auto poam = evidence::timeline_poam(rows, "appliance ABC", "airheal POA&M", kEnd);
+  const auto& p = poam["plan-of-action-and-milestones"];
+  REQUIRE(p["poam-items"].size() == 2);
+  REQUIRE(p["risks"].size() == 2);
+  std::map<std::string, json> risk;
+  for (const auto& r : p["risks"]) risk[r["title"].get<std::string>().substr(0, 5)] = r;
+  CHECK(risk["CVE-1"]["status"] == "open");
+  CHECK(risk["CVE-1"]["deadline"] == format_time(kEnd - 40 * kDay + 30 * kDay));
+  CHECK(risk["CVE-3"]["status"] == "deviation-approved");
+  // The same rows name the same items in the next export.
+  CHECK(
+      evidence::timeline_poam(rows, "appliance ABC", "airheal POA&M",
+                              kEnd + 5)["plan-of-action-and-milestones"]["poam-items"][0]["uuid"] ==
+      p["poam-items"][0]["uuid"]);
+  test::TempDir t;
+  auto validate = [&](const json& doc) {
+    std::ofstream(t / "poam.json") << doc.dump(2);
+    return test::run({"/usr/bin/python3",
+                      (test::source_dir() / "tests/support/validate_json_schema.py").string(),
+                      (test::source_dir() / "tests/data/oscal/oscal_poam_schema.json").string(),
+                      (t / "poam.json").string()});
+  };
+  auto ok = validate(poam);
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  // An empty period is still a valid document; a broken one is refused by the schema.
+  CHECK(validate(evidence::timeline_poam(json::array(), "x", "t", kEnd)).exit_code == 0);
+  auto broken = poam;
+  broken["plan-of-action-and-milestones"]["risks"][0]["status"] = 7;
+  CHECK(validate(broken).exit_code != 0);
 }
