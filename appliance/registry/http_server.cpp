@@ -655,11 +655,13 @@ void HttpServer::shutdown() {
     });
   }
   if (local_acceptor_) {
+    // The path goes now (a stopped daemon leaves no socket behind for backups to meet); the
+    // acceptor closes on its own strand.
+    std::error_code fec;
+    std::filesystem::remove(local_path_, fec);
     asio::post(local_acceptor_->get_executor(), [this] {
       beast::error_code ec;
       local_acceptor_->close(ec);
-      std::error_code fec;
-      std::filesystem::remove(local_path_, fec);
     });
   }
   tracker_->close_idle();
