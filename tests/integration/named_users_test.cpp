@@ -115,4 +115,7 @@ TEST_CASE("Approvers and exception granters are the Unix users the kernel names,
   CHECK(revoked.exit_code == 0);
   auto all = ctl.json_of({"exception", "export"});
   CHECK(all[0]["revoked_by"] == "root");
+  // A stopped daemon leaves no socket behind.
+  CHECK(daemon.stop() == 0);
+  CHECK_FALSE(fsys::exists(fsys::symlink_status(socket)));
 }
