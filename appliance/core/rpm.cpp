@@ -172,6 +172,8 @@ Result<Header> parse_header(std::string_view blob) {
   if (auto e = ix->ints(1003); !e.empty() && ix->find(1003, kTypeInt32)) h.epoch = e[0];
   h.summary = ix->string(1004).value_or("");
   h.license = ix->string(1014).value_or("");
+  h.vendor = ix->string(1011).value_or("");
+  h.packager = ix->string(1015).value_or("");
   h.arch = ix->string(1022).value_or("");
   h.sourcerpm = ix->string(1044).value_or("");
   h.payload_format = ix->string(1124).value_or("");

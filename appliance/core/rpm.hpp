@@ -35,7 +35,7 @@ struct Dependency {
 
 // What airheal reads of a header.
 struct Header {
-  std::string name, version, release, arch, sourcerpm, license, summary;
+  std::string name, version, release, arch, sourcerpm, license, summary, vendor, packager;
   std::optional<std::uint32_t> epoch;
   std::vector<Dependency> requires_, provides, conflicts, obsoletes;
   std::vector<std::string> files;         // normalised, relative to the root

@@ -105,9 +105,9 @@ std::vector<std::string> OsInfo::releases() const {
 nlohmann::json Component::to_json() const {
   return {{"type", type},       {"ecosystem", ecosystem}, {"name", name},
           {"version", version}, {"source", source},       {"source_version", source_version},
-          {"arch", arch},       {"license", license},     {"purl", purl},
+          {"arch", arch},       {"licenses", licenses},   {"purl", purl},
           {"layer", layer},     {"location", location},   {"files", files},
-          {"owner", owner}};
+          {"owner", owner},     {"supplier", supplier},   {"depends", depends}};
 }
 
 Component Component::from_json(const nlohmann::json& j) {
@@ -119,7 +119,16 @@ Component Component::from_json(const nlohmann::json& j) {
   c.source = j.value("source", "");
   c.source_version = j.value("source_version", "");
   c.arch = j.value("arch", "");
-  c.license = j.value("license", "");
+  auto strings = [&](const char* k) {
+    std::vector<std::string> v;
+    if (j.contains(k) && j[k].is_array())
+      for (const auto& x : j[k])
+        if (x.is_string()) v.push_back(x.get<std::string>());
+    return v;
+  };
+  c.licenses = strings("licenses");
+  c.supplier = j.value("supplier", "");
+  c.depends = strings("depends");
   c.purl = j.value("purl", "");
   c.layer = j.value("layer", "");
   c.location = j.value("location", "");
@@ -151,6 +160,56 @@ std::map<std::string, FinalFile> merge_files(const std::vector<const LayerInvent
   }
   return fs;
 }
+
+namespace {
+
+struct PackageRelations {
+  std::size_t component;
+  std::vector<std::string> depends, provides;
+};
+
+// Each OS package's requirements as the installed packages that satisfy them: by name, by what a
+// package provides (Debian virtual packages, apk so:/cmd:, rpm sonames and capabilities) or by the
+// file path a package owns (rpm and apk "/bin/sh"). Of alternatives, the first satisfied counts.
+void resolve_depends(ImageInventory& inv, const std::vector<PackageRelations>& relations,
+                     const std::map<std::string, std::string>& owned) {
+  std::map<std::pair<std::string, std::string>, std::string> provider;  // (type, name) -> package
+  for (const auto& r : relations) {
+    const auto& c = inv.components[r.component];
+    provider.insert_or_assign({c.type, c.name}, c.name);
+  }
+  for (const auto& r : relations)
+    for (const auto& p : r.provides)
+      provider.emplace(std::pair{inv.components[r.component].type, p},
+                       inv.components[r.component].name);
+  for (const auto& r : relations) {
+    auto& c = inv.components[r.component];
+    std::set<std::string> seen;
+    for (const auto& group : r.depends) {
+      std::size_t start = 0;
+      while (start <= group.size()) {
+        auto bar = group.find('|', start);
+        auto alt = group.substr(start, bar == std::string::npos ? bar : bar - start);
+        std::string found;
+        if (auto it = provider.find({c.type, alt}); it != provider.end()) {
+          found = it->second;
+        } else if (auto path = alt.find_first_not_of('/');
+                   alt.starts_with("/") && path != std::string::npos) {
+          auto o = owned.find(alt.substr(path));
+          if (o != owned.end()) found = o->second;
+        }
+        if (!found.empty()) {
+          if (found != c.name && seen.insert(found).second) c.depends.push_back(found);
+          break;
+        }
+        if (bar == std::string::npos) break;
+        start = bar + 1;
+      }
+    }
+  }
+}
+
+}  // namespace
 
 ImageInventory merge(const std::vector<std::string>& digests,
                      const std::vector<const LayerInventory*>& layers) {
@@ -200,6 +259,7 @@ ImageInventory merge(const std::vector<std::string>& digests,
     return 0;
   };
 
+  std::vector<PackageRelations> relations;  // of each OS package, resolved once all are known
   auto add_os_package = [&](const PackageRecord& r, const std::string& type, std::size_t layer,
                             const std::string& location) {
     Component c;
@@ -209,9 +269,17 @@ ImageInventory merge(const std::vector<std::string>& digests,
     c.source = r.source.empty() ? r.name : r.source;
     c.source_version = r.source_version.empty() ? r.version : r.source_version;
     c.arch = r.arch;
-    c.license = r.license;
+    if (!r.license.empty()) c.licenses.push_back(r.license);
+    c.supplier = r.supplier;
+    if (type == "deb" && c.licenses.empty()) {
+      auto it = records.find("usr/share/doc/" + r.name + "/copyright");
+      if (it != records.end() && it->second.record->data.is_array())
+        for (const auto& l : it->second.record->data)
+          if (l.is_string()) c.licenses.push_back(l.get<std::string>());
+    }
     c.layer = layer_of(layer);
     c.location = location;
+    relations.push_back({inv.components.size(), r.depends, r.provides});
     auto rels = inv.os.releases();
     if (type == "deb") {
       c.ecosystem =
@@ -461,6 +529,7 @@ ImageInventory merge(const std::vector<std::string>& digests,
   // A .note.package naming a package its database already lists (systemd's libraries carry one)
   // is the same component: keep the database's record, which has the file list and layer.
   std::vector<Component> kept;
+  resolve_depends(inv, relations, owned);
   for (auto& c : inv.components) {
     static const std::set<std::string> not_notes = {
         "golang", "cargo", "go-module", "npm",        "node-package", "python-package",

@@ -26,7 +26,14 @@ struct Component {
   std::string ecosystem;  // the OSV ecosystem base: Debian, Alpine, Go, crates.io, Rocky Linux, ...
   std::string name, version;
   std::string source, source_version;  // what advisories name: Debian source, apk origin, Go module
-  std::string arch, license, purl;
+  std::string arch, purl;
+  // Declared licences, each as its source writes it: apk L:, rpm License (one expression each),
+  // Debian copyright files' License: names (one per distinct licence), application metadata.
+  std::vector<std::string> licenses;
+  std::string supplier;  // who distributes it: the package's maintainer or vendor
+  // The installed OS packages it requires (by name, resolved through provides and file paths):
+  // the image's package dependency graph. Requirements nothing installed satisfies are left out.
+  std::vector<std::string> depends;
   std::string layer;      // digest of the layer that provides it
   std::string location;   // the database or binary it was read from
   std::size_t files = 0;  // files it owns, where its database lists them

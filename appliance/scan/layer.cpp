@@ -30,6 +30,7 @@ nlohmann::json parse_record(const std::string& kind, const std::string& bytes,
   if (kind == "dpkg-statusd") return packages(parse_dpkg_status(bytes, false));
   if (kind == "dpkg-list") return parse_dpkg_list(bytes);
   if (kind == "md5sums") return parse_md5sums(bytes);
+  if (kind == "deb-copyright") return parse_debian_copyright(bytes);
   if (kind == "apk") return packages(parse_apk_installed(bytes));
   if (kind == "go-mod" || kind == "npm-lock") {
     std::vector<std::string> local;
@@ -137,6 +138,10 @@ std::string classify_path(const std::string& p) {
   constexpr std::string_view info = "var/lib/dpkg/info/";
   if (p.starts_with(info) && p.ends_with(".list") && p.find('/', info.size()) == std::string::npos)
     return "dpkg-list";
+  constexpr std::string_view doc = "usr/share/doc/", copyright = "/copyright";
+  if (p.starts_with(doc) && p.ends_with(copyright) && p.size() > doc.size() + copyright.size() &&
+      p.find('/', doc.size()) == p.size() - copyright.size())
+    return "deb-copyright";
   if (auto k = lockfile_kind(p); !k.empty()) return k;
   if (node_package_path(p)) return "node-package";
   if (java_archive_path(p)) return "java-archive";

@@ -21,8 +21,9 @@ namespace airheal::scan {
 // Bumped whenever what read_layer extracts changes: cached layers of older parsers are re-read.
 // 2: go.mod and package-lock.json; 3: installed npm and Python packages, rpm file lists;
 // 4: Java archives, gemspecs, .deps.json, .nupkg, Composer's installed.json, Cargo.lock;
-// 5: Python RECORD file lists
-inline constexpr int kLayerParserVersion = 5;
+// 5: Python RECORD file lists; 6: package suppliers, relationships and provides, Debian
+// copyright files' licences
+inline constexpr int kLayerParserVersion = 6;
 
 struct LayerFile {
   std::string path;  // image-relative, no leading "/" or "./"
@@ -32,7 +33,7 @@ struct LayerFile {
 };
 
 // A parsed record found at one path: kind is os-release, dpkg-status, dpkg-statusd, dpkg-list,
-// md5sums, apk, rpm, go-mod, npm-lock, node-package, python-package, python-record,
+// md5sums, deb-copyright, apk, rpm, go-mod, npm-lock, node-package, python-package, python-record,
 // java-archive, gemspec, dotnet-deps, nupkg, composer-installed, cargo-lock or binary; data its
 // parsed form.
 struct LayerRecord {

@@ -1,5 +1,6 @@
 #include "scan/pkgdb.hpp"
 
+#include <cctype>
 #include <cstring>
 #include <memory>
 
@@ -33,6 +34,59 @@ std::string without_leading_slashes(std::string_view p) {
   return std::string(p);
 }
 
+// A Debian package name at the start of S ("libc6" of "libc6:any (>= 2.36)").
+std::string deb_name(std::string_view s) {
+  s = trim(s);
+  std::size_t n = 0;
+  while (n < s.size() && (std::isalnum(static_cast<unsigned char>(s[n])) || s[n] == '.' ||
+                          s[n] == '+' || s[n] == '-'))
+    ++n;
+  return std::string(s.substr(0, n));
+}
+
+// A dpkg relationship field ("a (>= 1), b | c:any, d [amd64]") as one entry per requirement,
+// alternatives joined by '|'.
+std::vector<std::string> deb_relations(std::string_view field) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= field.size()) {
+    auto comma = field.find(',', start);
+    auto group = field.substr(start, comma == std::string_view::npos ? field.npos : comma - start);
+    std::string alts;
+    std::size_t a = 0;
+    while (a <= group.size()) {
+      auto bar = group.find('|', a);
+      auto name = deb_name(group.substr(a, bar == std::string_view::npos ? group.npos : bar - a));
+      if (!name.empty()) alts += (alts.empty() ? "" : "|") + name;
+      if (bar == std::string_view::npos) break;
+      a = bar + 1;
+    }
+    if (!alts.empty()) out.push_back(std::move(alts));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// apk's space-separated D:/p: lists: names without their version constraint; conflicts ("!x")
+// are not requirements.
+std::vector<std::string> apk_names(std::string_view field, bool skip_conflicts) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < field.size()) {
+    while (i < field.size() && field[i] == ' ') ++i;
+    auto end = field.find(' ', i);
+    if (end == std::string_view::npos) end = field.size();
+    auto tok = field.substr(i, end - i);
+    i = end;
+    if (tok.empty() || (skip_conflicts && tok[0] == '!')) continue;
+    auto op = tok.find_first_of("<>=~");
+    tok = tok.substr(0, op);
+    if (!tok.empty()) out.emplace_back(tok);
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json PackageRecord::to_json() const {
@@ -41,6 +95,9 @@ nlohmann::json PackageRecord::to_json() const {
   if (!source.empty()) j["source"] = source;
   if (!source_version.empty()) j["source_version"] = source_version;
   if (!license.empty()) j["license"] = license;
+  if (!supplier.empty()) j["supplier"] = supplier;
+  if (!depends.empty()) j["depends"] = depends;
+  if (!provides.empty()) j["provides"] = provides;
   if (!files.empty()) j["files"] = files;
   return j;
 }
@@ -53,7 +110,17 @@ PackageRecord PackageRecord::from_json(const nlohmann::json& j) {
   r.source = j.value("source", "");
   r.source_version = j.value("source_version", "");
   r.license = j.value("license", "");
-  if (j.contains("files")) r.files = j["files"].get<std::vector<std::string>>();
+  r.supplier = j.value("supplier", "");
+  auto strings = [&](const char* k) {
+    std::vector<std::string> v;
+    if (j.contains(k) && j[k].is_array())
+      for (const auto& x : j[k])
+        if (x.is_string()) v.push_back(x.get<std::string>());
+    return v;
+  };
+  r.depends = strings("depends");
+  r.provides = strings("provides");
+  r.files = strings("files");
   return r;
 }
 
@@ -101,6 +168,11 @@ std::vector<PackageRecord> parse_dpkg_status(std::string_view text, bool require
       r.version = f("Version");
       r.arch = f("Architecture");
       r.license = f("License");
+      r.supplier = f("Maintainer");
+      r.depends = deb_relations(f("Pre-Depends"));
+      for (auto& d : deb_relations(f("Depends"))) r.depends.push_back(std::move(d));
+      for (auto& p : deb_relations(f("Provides")))
+        if (p.find('|') == std::string::npos) r.provides.push_back(std::move(p));
       auto src = f("Source");
       // "Source: name (version)" when the source version differs (binNMUs, epochs).
       auto paren = src.find('(');
@@ -155,6 +227,23 @@ std::vector<std::string> parse_md5sums(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> parse_debian_copyright(std::string_view text) {
+  std::vector<std::string> out;
+  auto first_end = text.find('\n');
+  auto first = trim(text.substr(0, first_end));
+  // DEP-5 begins with its Format: field (Format-Specification: in the 2010 drafts).
+  if (!first.starts_with("Format:") && !first.starts_with("Format-Specification:")) return out;
+  for_each_line(text, [&](std::string_view line) {
+    if (!line.starts_with("License:")) return;
+    auto name = std::string(trim(line.substr(8)));
+    if (name.empty() || name.size() > 200) return;  // a stand-alone licence text's body follows
+    for (const auto& n : out)
+      if (n == name) return;
+    if (out.size() < 64) out.push_back(std::move(name));
+  });
+  return out;
+}
+
 std::vector<PackageRecord> parse_apk_installed(std::string_view text) {
   std::vector<PackageRecord> out;
   PackageRecord cur;
@@ -190,6 +279,15 @@ std::vector<PackageRecord> parse_apk_installed(std::string_view text) {
       case 'L':
         cur.license = v;
         break;
+      case 'm':
+        cur.supplier = v;
+        break;
+      case 'D':
+        cur.depends = apk_names(v, true);
+        break;
+      case 'p':
+        cur.provides = apk_names(v, false);
+        break;
       case 'F':
         dir = v;
         break;
@@ -211,6 +309,11 @@ PackageRecord record_of(const rpm::Header& h) {
   r.version = h.evr();
   r.arch = h.arch;
   r.license = h.license;
+  r.supplier = h.vendor.empty() ? h.packager : h.vendor;
+  for (const auto& d : h.requires_)
+    if (!d.rpmlib() && !d.name.empty()) r.depends.push_back(d.name);
+  for (const auto& p : h.provides)
+    if (!p.name.empty() && p.name != h.name) r.provides.push_back(p.name);
   r.source = h.source_name();  // its EVR is the binary's own
   r.source_version = r.version;
   r.files = h.files;  // what the package owns (installed application packages are left to it)

@@ -1,5 +1,6 @@
 #include "scan/sbom.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "core/digest.hpp"
@@ -29,6 +30,21 @@ std::string image_purl(const SbomSubject& s) {
 
 std::string spdx_id(std::size_t i) { return "SPDXRef-Package-" + std::to_string(i); }
 
+// CycloneDX's organizationalEntity from "Name <address>" (dpkg Maintainer, apk m:) or a plain
+// vendor name (rpm Vendor).
+nlohmann::json supplier(const std::string& text) {
+  auto lt = text.find('<');
+  auto gt = text.find('>', lt == std::string::npos ? 0 : lt);
+  if (lt == std::string::npos || gt == std::string::npos) return {{"name", text}};
+  auto name = text.substr(0, lt);
+  while (!name.empty() && name.back() == ' ') name.pop_back();
+  auto email = text.substr(lt + 1, gt - lt - 1);
+  nlohmann::json org = {{"name", name.empty() ? email : name}};
+  if (email.find('@') != std::string::npos && email.find(' ') == std::string::npos)
+    org["contact"] = nlohmann::json::array({{{"email", email}}});
+  return org;
+}
+
 constexpr std::size_t kNoOwner = static_cast<std::size_t>(-1);
 
 // For each component, the index of the OS package component that owns it (by name, among the
@@ -53,13 +69,11 @@ std::string rfc3339(std::int64_t t) { return format_time(t); }
 
 nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
   auto components = nlohmann::json::array();
-  auto refs = nlohmann::json::array();
   if (!inv.os.id.empty()) {
     nlohmann::json os = {{"type", "operating-system"}, {"bom-ref", "os"}, {"name", inv.os.id}};
     if (!inv.os.version_id.empty()) os["version"] = inv.os.version_id;
     if (!inv.os.pretty_name.empty()) os["description"] = inv.os.pretty_name;
     components.push_back(os);
-    refs.push_back("os");
   }
   // An application package whose files an OS package owns is nested in that package's entry
   // (CycloneDX's assembly: it is part of that component), not listed beside it.
@@ -74,8 +88,12 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
         {"name", c.name},
         {"version", c.version}};
     if (!c.purl.empty()) j["purl"] = c.purl;
-    if (!c.license.empty())
-      j["licenses"] = nlohmann::json::array({{{"license", {{"name", c.license}}}}});
+    if (!c.supplier.empty()) j["supplier"] = supplier(c.supplier);
+    if (!c.licenses.empty()) {
+      auto ls = nlohmann::json::array();
+      for (const auto& l : c.licenses) ls.push_back({{"license", {{"name", l}}}});
+      j["licenses"] = ls;
+    }
     auto props = nlohmann::json::array();
     auto prop = [&](const char* k, const std::string& v) {
       if (!v.empty()) props.push_back({{"name", std::string("airheal:") + k}, {"value", v}});
@@ -90,7 +108,6 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
     prop("location", c.location);
     prop("owned-by", c.owner);
     j["properties"] = props;
-    refs.push_back(j["bom-ref"]);
     entries[i] = std::move(j);
   }
   for (std::size_t i = inv.components.size(); i-- > 0;)
@@ -99,6 +116,29 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
       if (!parent.contains("components")) parent["components"] = nlohmann::json::array();
       parent["components"].insert(parent["components"].begin(), std::move(entries[i]));
     }
+  // The dependency graph: the image depends on what it holds at the top; each OS package on the
+  // installed packages it requires; a package nested in an OS package on nothing further.
+  auto dependencies = nlohmann::json::array();
+  std::map<std::pair<std::string, std::string>, std::string> ref_of;  // (type, name) -> bom-ref
+  for (std::size_t i = 0; i < inv.components.size(); ++i)
+    ref_of.emplace(std::pair{inv.components[i].type, inv.components[i].name},
+                   "component-" + std::to_string(i));
+  auto top = nlohmann::json::array();
+  if (!inv.os.id.empty()) top.push_back("os");
+  for (std::size_t i = 0; i < inv.components.size(); ++i) {
+    auto ref = "component-" + std::to_string(i);
+    if (owner_index[i] == kNoOwner) top.push_back(ref);
+    auto on = nlohmann::json::array();
+    for (const auto& d : inv.components[i].depends) {
+      auto it = ref_of.find({inv.components[i].type, d});
+      if (it != ref_of.end() && it->second != ref &&
+          std::find(on.begin(), on.end(), it->second) == on.end())
+        on.push_back(it->second);
+    }
+    dependencies.push_back({{"ref", ref}, {"dependsOn", on}});
+  }
+  dependencies.insert(dependencies.begin(),
+                      nlohmann::json{{"ref", "image"}, {"dependsOn", std::move(top)}});
   for (std::size_t i = 0; i < inv.components.size(); ++i)
     if (owner_index[i] == kNoOwner) components.push_back(std::move(entries[i]));
   nlohmann::json subject = {{"type", "container"},
@@ -121,7 +161,7 @@ nlohmann::json cyclonedx(const ImageInventory& inv, const SbomSubject& s) {
                {{{"type", "application"}, {"name", "airheal"}, {"version", s.tool_version}}})}}},
         {"component", subject}}},
       {"components", components},
-      {"dependencies", nlohmann::json::array({{{"ref", "image"}, {"dependsOn", refs}}})}};
+      {"dependencies", dependencies}};
 }
 
 nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
@@ -171,6 +211,7 @@ nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
     if (!c.owner.empty())
       comment += "; part of the OS package " + c.owner + ", matched as that package";
     p["comment"] = comment;
+    if (!c.supplier.empty()) p["supplier"] = "Organization: " + c.supplier;
     if (!c.purl.empty())
       p["externalRefs"] = nlohmann::json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
                                                   {"referenceType", "purl"},
@@ -181,6 +222,17 @@ nlohmann::json spdx(const ImageInventory& inv, const SbomSubject& s) {
          {"relationshipType", "CONTAINS"},
          {"relatedSpdxElement", spdx_id(i)}});
   }
+  std::map<std::pair<std::string, std::string>, std::size_t> index_of;
+  for (std::size_t i = 0; i < inv.components.size(); ++i)
+    index_of.emplace(std::pair{inv.components[i].type, inv.components[i].name}, i);
+  for (std::size_t i = 0; i < inv.components.size(); ++i)
+    for (const auto& d : inv.components[i].depends) {
+      auto it = index_of.find({inv.components[i].type, d});
+      if (it != index_of.end() && it->second != i)
+        rels.push_back({{"spdxElementId", spdx_id(i)},
+                        {"relationshipType", "DEPENDS_ON"},
+                        {"relatedSpdxElement", spdx_id(it->second)}});
+    }
   return {{"spdxVersion", "SPDX-2.3"},
           {"dataLicense", "CC0-1.0"},
           {"SPDXID", "SPDXRef-DOCUMENT"},

@@ -98,7 +98,7 @@ void pgp_signature(const std::uint8_t* d, std::size_t n) { (void)pgp::signature_
 void package_databases(const std::uint8_t* d, std::size_t n) {
   if (n == 0) return;
   auto text = view(d + 1, n - 1);
-  switch (d[0] % 5) {
+  switch (d[0] % 6) {
     case 0:
       (void)scan::parse_dpkg_status(text);
       break;
@@ -110,6 +110,9 @@ void package_databases(const std::uint8_t* d, std::size_t n) {
       break;
     case 3:
       (void)scan::parse_os_release(text);
+      break;
+    case 4:
+      (void)scan::parse_debian_copyright(text);
       break;
     default:
       (void)scan::parse_md5sums(text);

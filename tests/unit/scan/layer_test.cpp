@@ -1,5 +1,6 @@
 #include "scan/layer.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 
@@ -294,4 +295,72 @@ TEST_CASE("Java archives are components, nested ones with their path, owned ones
   for (const auto& p : inv.problems)
     reported = reported || p.starts_with("srv/app/lib/broken.jar: ");
   CHECK(reported);
+}
+
+// Real databases: the official Alpine 3.10.3 root file system (tests/data/alpine-rootfs) read as
+// a layer, and a real bookworm dpkg status with this Debian host's own bash copyright file.
+TEST_CASE("Suppliers licences and the package dependency graph come from the real databases",
+          "[scan][layer][sbom]") {
+  auto find = [](const scan::ImageInventory& inv, const std::string& name) {
+    for (const auto& c : inv.components)
+      if (c.name == name) return c;
+    FAIL("no component " << name);
+    return scan::Component{};
+  };
+  auto has = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  SECTION("Alpine: maintainers, L: licences, so: and file requirements through provides") {
+    auto layer = read(std::filesystem::path(AIRHEAL_SOURCE_DIR) /
+                      "tests/data/alpine-rootfs/alpine-minirootfs-3.10.3-x86_64.tar.gz");
+    auto inv = scan::merge({"sha256:a"}, {&layer});
+    auto ssl = find(inv, "libssl1.1");
+    CHECK(ssl.supplier.find("timo.teras@iki.fi") != std::string::npos);
+    CHECK(ssl.licenses == std::vector<std::string>{"OpenSSL"});
+    CHECK(has(ssl.depends, "libcrypto1.1"));  // so:libcrypto.so.1.1
+    CHECK(has(ssl.depends, "musl"));          // so:libc.musl-x86_64.so.1
+    auto base = find(inv, "alpine-baselayout");
+    CHECK(has(base.depends, "busybox"));  // "/bin/sh", which busybox provides
+    CHECK(find(inv, "musl").depends.empty());
+    std::size_t suppliers = 0;
+    for (const auto& c : inv.components) {
+      INFO(c.name);
+      suppliers += !c.supplier.empty();
+      CHECK_FALSE(c.licenses.empty());
+      for (const auto& d : c.depends) CHECK(d != c.name);
+    }
+    // Every record but libtls-standalone 2.9.1-r0's, which has no m: line, names a maintainer.
+    CHECK(suppliers == inv.components.size() - 1);
+  }
+  SECTION("Debian: Maintainer, Depends and Pre-Depends with alternatives, DEP-5 licences") {
+    test::TempDir dir;
+    auto status = fs::read_file(
+        std::filesystem::path(AIRHEAL_SOURCE_DIR) / "tests/data/debian/bookworm-realistic.status",
+        16 << 20);
+    auto copyright = fs::read_file("/usr/share/doc/bash/copyright", 1 << 20);
+    REQUIRE(status);
+    REQUIRE(copyright);
+    test::write_tar(
+        dir.path() / "l.tar",
+        {RawEntry("etc/os-release", kOsRelease), RawEntry("var/lib/dpkg/status", *status),
+         RawEntry("usr/share/doc/bash/copyright", *copyright),
+         RawEntry("usr/share/doc/coreutils/notes/copyright", "Format: x\nLicense: X\n"),
+         RawEntry("usr/share/doc/apt/copyright", "Free-form prose, GPL-2+.\n")});
+    auto layer = read(dir.path() / "l.tar");
+    CHECK(layer.records.count("usr/share/doc/bash/copyright"));
+    CHECK_FALSE(layer.records.count("usr/share/doc/coreutils/notes/copyright"));
+    auto inv = scan::merge({"sha256:d"}, {&layer});
+    auto bash = find(inv, "bash");
+    CHECK(bash.supplier == "Matthias Klose <doko@debian.org>");
+    for (const auto* d : {"libc6", "libtinfo6", "base-files", "debianutils"})
+      CHECK(has(bash.depends, d));
+    CHECK(has(bash.licenses, "GPL-3+"));
+    CHECK(find(inv, "apt").licenses.empty());       // free-form: no licence is guessed
+    CHECK(has(find(inv, "apt").depends, "gpgv"));   // "gpgv | gpgv2 | gpgv1": the one installed
+    CHECK(has(find(inv, "gzip").depends, "dpkg"));  // "dpkg (>= 1.15.4) | install-info"
+    CHECK(has(find(inv, "coreutils").depends, "libselinux1"));  // Pre-Depends
+    std::size_t with_deps = 0;
+    for (const auto& c : inv.components) with_deps += !c.depends.empty();
+    CHECK(with_deps > inv.components.size() / 2);
+  }
 }

@@ -1,5 +1,6 @@
 #include "scan/pkgdb.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 
@@ -82,6 +83,47 @@ TEST_CASE("apk installed database", "[scan][pkgdb][apk]") {
   CHECK(pkgs[1].source == "musl");
 }
 
+TEST_CASE("Debian copyright files: DEP-5 licence names, nothing from free-form prose",
+          "[scan][pkgdb][dpkg]") {
+  auto dep5 =
+      "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+      "Upstream-Name: demo\n\nFiles: *\nCopyright: 2020 A\nLicense: GPL-2+\n\n"
+      "Files: lib/*\nLicense: MIT or Apache-2.0\n\nLicense: GPL-2+\n On Debian systems ...\n"
+      " License: not a field\n";
+  CHECK(scan::parse_debian_copyright(dep5) ==
+        std::vector<std::string>{"GPL-2+", "MIT or Apache-2.0"});
+  CHECK(scan::parse_debian_copyright("This is the Debian prepackaged version of X.\n"
+                                     "License: GPL\n")
+            .empty());
+  CHECK(scan::parse_debian_copyright("").empty());
+  std::string many = "Format: x\n";
+  for (int i = 0; i < 500; ++i) many += "License: L" + std::to_string(i) + "\n";
+  CHECK(scan::parse_debian_copyright(many).size() == 64);  // bounded
+}
+
+TEST_CASE("dpkg and apk relationships: alternatives kept, versions and conflicts dropped",
+          "[scan][pkgdb]") {
+  auto deb = scan::parse_dpkg_status(
+      "Package: a\nStatus: install ok installed\nVersion: 1\nMaintainer: M <m@x.org>\n"
+      "Pre-Depends: libc6 (>= 2.36)\nDepends: b:any (>= 1) | c, d [amd64],, e\n"
+      "Provides: awk, f (= 2)\n");
+  REQUIRE(deb.size() == 1);
+  CHECK(deb[0].supplier == "M <m@x.org>");
+  CHECK(deb[0].depends == std::vector<std::string>{"libc6", "b|c", "d", "e"});
+  CHECK(deb[0].provides == std::vector<std::string>{"awk", "f"});
+  auto apk = scan::parse_apk_installed(
+      "P:x\nV:1-r0\nm:N <n@a.org>\nD:so:libc.musl-x86_64.so.1 /bin/sh !y z>=2\n"
+      "p:cmd:x so:libx.so.1=1\n");
+  REQUIRE(apk.size() == 1);
+  CHECK(apk[0].supplier == "N <n@a.org>");
+  CHECK(apk[0].depends == std::vector<std::string>{"so:libc.musl-x86_64.so.1", "/bin/sh", "z"});
+  CHECK(apk[0].provides == std::vector<std::string>{"cmd:x", "so:libx.so.1"});
+  auto back = scan::PackageRecord::from_json(deb[0].to_json());
+  CHECK(back.depends == deb[0].depends);
+  CHECK(back.provides == deb[0].provides);
+  CHECK(back.supplier == deb[0].supplier);
+}
+
 TEST_CASE("os-release with quoting", "[scan][pkgdb]") {
   auto m = scan::parse_os_release(
       "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID='12'\n# "
@@ -104,6 +146,9 @@ Release: 4.el9
 Epoch: 2
 Summary: demo
 License: MIT
+Vendor: Demo Vendor
+Requires: /bin/sh
+Requires: other-lib >= 1.0
 BuildArch: noarch
 %description
 demo
@@ -135,6 +180,11 @@ echo hi > %{buildroot}/usr/share/demo/file
   CHECK((*pkgs)[0].source == "demo-lib");
   CHECK((*pkgs)[0].arch == "noarch");
   CHECK((*pkgs)[0].license == "MIT");
+  CHECK((*pkgs)[0].supplier == "Demo Vendor");
+  auto& deps = (*pkgs)[0].depends;
+  CHECK(std::find(deps.begin(), deps.end(), "/bin/sh") != deps.end());
+  CHECK(std::find(deps.begin(), deps.end(), "other-lib") != deps.end());
+  for (const auto& d : deps) CHECK_FALSE(d.starts_with("rpmlib("));
   CHECK_FALSE(scan::parse_rpmdb_sqlite("not a database"));
   auto broken = *bytes;
   broken.resize(broken.size() / 3);

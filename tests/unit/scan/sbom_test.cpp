@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -25,7 +27,7 @@ scan::ImageInventory sample() {
     c.source = source.empty() ? name : source;
     c.source_version = version;
     c.purl = purl;
-    c.license = license;
+    if (!license.empty()) c.licenses = {license};
     c.layer = inv.layers[0];
     c.location = "var/lib/dpkg/status";
     inv.components.push_back(c);
@@ -36,6 +38,12 @@ scan::ImageInventory sample() {
   add("golang", "Go", "golang.org/x/net", "v0.0.0-20220722155237-a158d28d115b",
       "pkg:golang/golang.org/x/net@v0.0.0-20220722155237-a158d28d115b");
   add("apk", "Alpine", "musl", "1.2.4-r2", "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64", "", "MIT");
+  add("deb", "Debian", "libc6", "2.36-9+deb12u4",
+      "pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=debian-12", "glibc");
+  inv.components[0].supplier = "Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>";
+  inv.components[0].licenses = {"OpenSSL", "Apache-2.0"};
+  inv.components[0].depends = {"libc6", "not-installed"};
+  inv.components[4].supplier = "GNU Libc Maintainers <debian-glibc@lists.debian.org>";
   return inv;
 }
 
@@ -79,7 +87,7 @@ TEST_CASE("CycloneDX 1.5 SBOMs pass the official CycloneDX JSON schema",
           "[scan][sbom][cyclonedx]") {
   auto doc = scan::cyclonedx(sample(), subject());
   CHECK(validate(doc) == 0);
-  CHECK(doc["components"].size() == 5);  // the OS and four packages
+  CHECK(doc["components"].size() == 6);  // the OS and five packages
   CHECK(doc["metadata"]["component"]["purl"] ==
         "pkg:oci/web@sha256%3A" + std::string(64, 'b') + "?repository_url=apps%2Fweb&tag=1.0");
   CHECK(doc == scan::cyclonedx(sample(), subject()));  // deterministic
@@ -90,6 +98,45 @@ TEST_CASE("CycloneDX 1.5 SBOMs pass the official CycloneDX JSON schema",
   broken = doc;
   broken["serialNumber"] = "not-a-urn";
   CHECK(validate(broken) == 1);
+}
+
+TEST_CASE("CycloneDX components carry supplier and licences and a dependency graph",
+          "[scan][sbom][cyclonedx]") {
+  auto doc = scan::cyclonedx(sample(), subject());
+  const auto& ssl = doc["components"][1];
+  REQUIRE(ssl["name"] == "libssl3");
+  CHECK(ssl["supplier"]["name"] == "Debian OpenSSL Team");
+  CHECK(ssl["supplier"]["contact"][0]["email"] == "pkg-openssl-devel@alioth-lists.debian.net");
+  CHECK(ssl["licenses"].size() == 2);
+  CHECK(ssl["licenses"][1]["license"]["name"] == "Apache-2.0");
+  std::set<std::string> refs = {"image"};
+  std::function<void(const nlohmann::json&)> collect = [&](const nlohmann::json& cs) {
+    for (const auto& c : cs) {
+      refs.insert(c["bom-ref"].get<std::string>());
+      if (c.contains("components")) collect(c["components"]);
+    }
+  };
+  collect(doc["components"]);
+  std::map<std::string, nlohmann::json> deps;
+  for (const auto& d : doc["dependencies"]) {
+    CHECK(refs.count(d["ref"].get<std::string>()));  // every ref names a component
+    CHECK(deps.emplace(d["ref"].get<std::string>(), d["dependsOn"]).second);
+    for (const auto& on : d["dependsOn"]) CHECK(refs.count(on.get<std::string>()));
+  }
+  CHECK(deps["component-0"] == nlohmann::json::array({"component-4"}));  // libssl3 -> libc6 only
+  CHECK(deps["component-4"].empty());
+  CHECK(deps["image"].size() == 6);  // the OS and the five top-level packages
+  CHECK(validate(doc) == 0);
+  auto sp = scan::spdx(sample(), subject());
+  CHECK(sp["packages"][2]["supplier"] ==
+        "Organization: Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>");
+  bool depends_on = false;
+  for (const auto& r : sp["relationships"])
+    depends_on = depends_on || (r["spdxElementId"] == "SPDXRef-Package-0" &&
+                                r["relationshipType"] == "DEPENDS_ON" &&
+                                r["relatedSpdxElement"] == "SPDXRef-Package-4");
+  CHECK(depends_on);
+  CHECK(validate_spdx(sp) == 0);
 }
 
 TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identifiers",
@@ -123,7 +170,7 @@ TEST_CASE("SPDX 2.3 SBOMs follow the specification's required fields and identif
         CHECK(r["referenceLocator"].get<std::string>().rfind("pkg:", 0) == 0);
       }
   }
-  CHECK(doc["packages"].size() == 6);  // image, OS, four packages
+  CHECK(doc["packages"].size() == 7);  // image, OS, five packages
   for (const auto& r : doc["relationships"]) {
     CHECK(ids.count(r["spdxElementId"].get<std::string>()));
     CHECK(ids.count(r["relatedSpdxElement"].get<std::string>()));
@@ -150,7 +197,7 @@ TEST_CASE("Application packages an OS package owns sit inside it in both SBOM fo
   inv.components.push_back(c);
   auto cdx = scan::cyclonedx(inv, subject());
   CHECK(validate(cdx) == 0);
-  CHECK(cdx["components"].size() == 5);  // not beside its owner ...
+  CHECK(cdx["components"].size() == 6);  // not beside its owner ...
   const auto& owner = cdx["components"][1];
   REQUIRE(owner["name"] == "libssl3");
   REQUIRE(owner["components"].size() == 1);  // ... but inside it
@@ -161,7 +208,7 @@ TEST_CASE("Application packages an OS package owns sit inside it in both SBOM fo
   for (const auto& r : sp["relationships"])
     contained = contained ||
                 (r["spdxElementId"] == "SPDXRef-Package-0" && r["relationshipType"] == "CONTAINS" &&
-                 r["relatedSpdxElement"] == "SPDXRef-Package-4");
+                 r["relatedSpdxElement"] == "SPDXRef-Package-5");
   CHECK(contained);
 }
 
