@@ -159,7 +159,7 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
   });
   json states = json::object();
   for (auto s : heal::kHealStates) states[heal::to_string(s)] = 0;
-  std::vector<double> tts;
+  std::vector<double> tts, from_publication, from_fix;
   std::size_t rollbacks = 0, promotions = 0;
   json recent = json::array();
   for (const auto& h : heals) {
@@ -167,6 +167,10 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
     auto j = h.to_json();
     if (j.contains("time_to_stage_seconds"))
       tts.push_back(j["time_to_stage_seconds"].get<double>());
+    if (h.state == heal::HealState::promoted && j.contains("time_to_promote_seconds"))
+      from_fix.push_back(j["time_to_promote_seconds"].get<double>());
+    if (h.state == heal::HealState::promoted && j.contains("time_from_publication_seconds"))
+      from_publication.push_back(j["time_from_publication_seconds"].get<double>());
     if (h.state == heal::HealState::rolled_back) ++rollbacks;
     if (h.state == heal::HealState::promoted || h.state == heal::HealState::rolled_back)
       ++promotions;
@@ -205,6 +209,20 @@ json status_document(store::Store& store, const std::vector<heal::HealRecord>& h
             {"median_seconds", tts.empty() ? json() : json(percentile(tts, 0.5))},
             {"p95_seconds", tts.empty() ? json() : json(percentile(tts, 0.95))},
             {"histogram", histogram}}},
+          // Time to heal to production, over promoted heals: from the publication of the oldest
+          // vulnerability a heal removes (where its advisory gives a date), and from the import
+          // of the fix.
+          {"time_to_heal",
+           {{"from_publication",
+             {{"count", from_publication.size()},
+              {"median_seconds",
+               from_publication.empty() ? json() : json(percentile(from_publication, 0.5))},
+              {"p95_seconds",
+               from_publication.empty() ? json() : json(percentile(from_publication, 0.95))}}},
+            {"from_fix_import",
+             {{"count", from_fix.size()},
+              {"median_seconds", from_fix.empty() ? json() : json(percentile(from_fix, 0.5))},
+              {"p95_seconds", from_fix.empty() ? json() : json(percentile(from_fix, 0.95))}}}}},
           {"builds",
            {{"count", builds.size()},
             {"median_seconds", builds.empty() ? json() : json(percentile(builds, 0.5))},

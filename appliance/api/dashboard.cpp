@@ -36,6 +36,8 @@ th{color:#57606a;font-weight:600}.state-staged,.state-promoted{color:#116329}.st
  <div class="card"><b id="rollback-rate">&ndash;</b> rollback rate</div>
  <div class="card"><b id="tts-median">&ndash;</b> median time to stage</div>
  <div class="card"><b id="tts-p95">&ndash;</b> P95 time to stage</div>
+ <div class="card"><b id="tth-pub">&ndash;</b> median time to heal, CVE published &rarr; promoted</div>
+ <div class="card"><b id="tth-fix">&ndash;</b> median time to heal, fix imported &rarr; promoted</div>
 </div>
 <section><h2>Heals</h2><table id="heals"><thead><tr><th>#</th><th>Image</th><th>State</th><th>How</th><th>Reason</th><th>Updated</th><th></th></tr></thead><tbody></tbody></table></section>
 <section><h2>Time to stage</h2><div class="bars" id="histogram"></div></section>
@@ -69,6 +71,7 @@ async function refresh(){
   set("heals-staged",st.staged||0);set("heals-promoted",st.promoted||0);set("heals-held",(st.held||0)+(st.failed||0));
   set("rollbacks",s.rollbacks);set("rollback-rate",Math.round(100*s.rollback_rate)+"%");
   set("tts-median",dur(s.time_to_stage.median_seconds));set("tts-p95",dur(s.time_to_stage.p95_seconds));
+  set("tth-pub",dur(s.time_to_heal.from_publication.median_seconds));set("tth-fix",dur(s.time_to_heal.from_fix_import.median_seconds));
   rows("heals",s.heals,(tr,h)=>{cell(tr,h.id);cell(tr,h.image);cell(tr,h.state,"state-"+h.state);cell(tr,h.strategy+" ("+h.mode+")");
     const rc=cell(tr,h.reason,"small");
     if(h.failure){const f=document.createElement("span");f.className="failure";f.dataset.failure=h.failure;

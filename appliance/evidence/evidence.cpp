@@ -4,6 +4,8 @@
 #include <archive_entry.h>
 #include <fnmatch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <memory>
 #include <set>
@@ -183,7 +185,22 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   auto sign = [&](const std::string& data) { return key->sign(data); };
   std::map<std::string, std::string> files;
   auto now = now_seconds();
+  // The state the report describes: at the end of the period (or now, for a period still
+  // running): the digests the tags served then, the findings known then.
+  auto period_end = std::min(o.to, store.now_seconds());
+  auto findings_at = [&](sqlite::Connection& c, const std::string& digest) {
+    scan::FindingsQuery q;
+    q.manifests = {digest};
+    q.include_suppressed = true;
+    json out = json::array();
+    for (auto& f : scan::list_findings(c, q, period_end)) {
+      auto seen = snapshot::parse_time(f.value("first_seen", ""));
+      if (!seen || *seen <= period_end) out.push_back(std::move(f));
+    }
+    return out;
+  };
   json summary = {{"period", {{"from", scan::rfc3339(o.from)}, {"to", scan::rfc3339(o.to)}}},
+                  {"state_as_of", scan::rfc3339(period_end)},
                   {"created", scan::rfc3339(now)},
                   {"images_filter", o.images},
                   {"appliance_key", report.key}};
@@ -307,7 +324,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   // 3. Images in scope: findings (VEX and exceptions applied) and a CycloneDX SBOM each.
   std::vector<std::tuple<std::string, std::string, std::string>> tags;  // repo, tag, digest
   store.read([&](sqlite::Connection& c) {
-    for (const auto& t : store::served_tags(c))
+    for (const auto& t : store::served_tags_at(c, period_end))
       if (matches(o.images, t.repository, t.tag)) tags.emplace_back(t.repository, t.tag, t.digest);
   });
   json images = json::array();
@@ -319,10 +336,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     std::optional<scan::ImageInventory> inv;
     std::int64_t scanned = 0;
     store.read([&](sqlite::Connection& c) {
-      scan::FindingsQuery q;
-      q.manifests = {digest};
-      q.include_suppressed = true;
-      findings = scan::list_findings(c, q, store.now_seconds());
+      findings = findings_at(c, digest);
       inv = scan::InventoryRepository::load(c, digest);
       scanned = scan::InventoryRepository::scanned_at(c, digest).value_or(0);
     });
@@ -350,6 +364,39 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
   }
   summary["images"] = images;
   report.images = images.size();
+  // Scan coverage: of the images served, how many have an inventory (and so findings).
+  std::size_t scanned_images = 0;
+  for (const auto& i : images) scanned_images += i.value("scanned", false);
+  summary["coverage"] = {{"served", images.size()},
+                         {"scanned", scanned_images},
+                         {"percent", images.empty() ? 100.0
+                                                    : 100.0 * static_cast<double>(scanned_images) /
+                                                          static_cast<double>(images.size())}};
+
+  // Advisory data currency: per channel, the newest snapshot imported by the end of the period,
+  // when the connected side made it and how old it was then.
+  {
+    std::map<std::string, snapshot::SnapshotRow> newest;
+    snapshot::SnapshotQuery cq;
+    cq.imported_to = period_end;
+    for (auto& r : snapshot::SnapshotRepository(store).list(cq)) {
+      auto it = newest.find(r.channel);
+      if (it == newest.end() || r.sequence >= it->second.sequence)
+        newest.insert_or_assign(r.channel, std::move(r));
+    }
+    json currency = json::array();
+    for (const auto& [channel, r] : newest)
+      currency.push_back(
+          {{"channel", channel},
+           {"sequence", r.sequence},
+           {"created", scan::rfc3339(r.created_at)},
+           {"imported", scan::rfc3339(r.imported_at)},
+           {"expires", r.expires_at ? json(scan::rfc3339(r.expires_at)) : json()},
+           {"age_days", std::max<std::int64_t>(0, (period_end - r.created_at) / 86400)},
+           {"expired", r.expires_at && r.expires_at < period_end},
+           {"advisories", r.counts.value("advisories", json())}});
+    summary["advisory_currency"] = currency;
+  }
 
   // 4. Heals started in the period for images in scope.
   progress("heals, their timelines and signed attestations");
@@ -393,6 +440,11 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
                            : (slash == std::string::npos ? pt : pt.substr(slash + 1));
       files[dir + "attestations/" + std::to_string(++k) + "-" + shortname + ".dsse.json"] = *env;
     }
+    json attestation_digests = json::array();
+    for (const auto& a : h.attestations)
+      attestation_digests.push_back(
+          {{"predicate_type", a.value("predicateType", a.value("predicate_type", std::string()))},
+           {"digest", a.value("digest", "")}});
     json approval;
     for (const auto& r : actions)
       if (r.value("type", "") == "heal.promoted" && r["heal"] == h.id) approval = r;
@@ -412,12 +464,40 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
          {"time_to_stage_seconds", rec.value("time_to_stage_seconds", json())},
          {"time_to_promote_seconds", rec.value("time_to_promote_seconds", json())},
          {"promoted_by", approval.is_object() ? approval.value("actor", json()) : json()},
+         {"first_published", rec.value("first_published", json())},
+         {"time_from_publication_seconds", rec.value("time_from_publication_seconds", json())},
+         {"gates", h.gates},
+         {"attestation_digests", attestation_digests},
          {"findings_before", before.size()},
          {"findings_after", h.staged.empty() ? json() : json(after.size())},
          {"attestations", k}});
   }
   summary["heals"] = heals;
   report.heals = heals.size();
+  // Time to heal to production over the heals promoted by the end of the period: from the
+  // publication of the oldest vulnerability removed (where the advisory dates it) and from the
+  // import of the fix.
+  {
+    std::vector<double> from_publication, from_fix;
+    for (const auto& x : heals) {
+      if (x.value("state", "") != "promoted") continue;
+      if (x["time_from_publication_seconds"].is_number())
+        from_publication.push_back(x["time_from_publication_seconds"].get<double>());
+      if (x["time_to_promote_seconds"].is_number())
+        from_fix.push_back(x["time_to_promote_seconds"].get<double>());
+    }
+    auto stats = [](std::vector<double> v) {
+      if (v.empty()) return json{{"count", 0}, {"median_seconds", json()}, {"p95_seconds", json()}};
+      std::sort(v.begin(), v.end());
+      auto at = [&](double q) {
+        return v[std::min(v.size() - 1,
+                          static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+      };
+      return json{{"count", v.size()}, {"median_seconds", at(0.5)}, {"p95_seconds", at(0.95)}};
+    };
+    summary["time_to_heal"] = {{"from_publication", stats(from_publication)},
+                               {"from_fix_import", stats(from_fix)}};
+  }
 
   // 4b. Per vulnerability and image: detected, fix inside the gap, staged, promoted, days open
   // against the SLA; overdue first. Also as CSV for the auditor's spreadsheet.
@@ -430,9 +510,8 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
       ti.image = repo + ":" + tag;
       store.read([&](sqlite::Connection& c) {
         scan::FindingsQuery q;
-        q.manifests = {digest};
         q.include_suppressed = true;
-        ti.findings = scan::list_findings(c, q, store.now_seconds());
+        ti.findings = findings_at(c, digest);
         for (const auto& h : all_heals) {
           if (h.repository != repo || h.tag != tag || h.created_at > o.to) continue;
           TimelineHeal th;
@@ -441,9 +520,16 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
           if (h.plan.is_object())
             for (const auto& t : h.plan.value("targeted", json::array()))
               if (t.is_string()) th.targeted.push_back(t.get<std::string>());
-          th.fix_imported_at = h.fix_imported_at;
-          th.staged_at = h.staged_at;
-          th.promoted_at = h.promoted_at;
+          // As things stood at the end of the period.
+          auto by_end = [&](const std::optional<std::int64_t>& t) {
+            return t && *t <= period_end ? t : std::nullopt;
+          };
+          th.fix_imported_at = by_end(h.fix_imported_at);
+          th.staged_at = by_end(h.staged_at);
+          th.promoted_at = by_end(h.promoted_at);
+          if (th.state == "promoted" && !th.promoted_at) th.state = "staged";
+          if (th.state == "rolled_back" && th.promoted_at && h.updated_at > period_end)
+            th.state = "promoted";
           q.manifests = {h.original};
           th.original_findings = scan::list_findings(c, q, store.now_seconds());
           ti.heals.push_back(std::move(th));
@@ -453,7 +539,7 @@ Result<EvidenceReport> export_evidence(store::Store& store, heal::Engine& engine
     }
     SlaDays sla;
     if (!o.sla_days.empty()) sla.days = o.sla_days;
-    auto rows = timeline_rows(timeline_images, sla, std::min(o.to, store.now_seconds()));
+    auto rows = timeline_rows(timeline_images, sla, period_end);
     files["timeline.json"] = rows.dump(2) + "\n";
     files["timeline.csv"] = timeline_csv(rows);
     files["poam.oscal.json"] =

@@ -48,7 +48,10 @@ std::string duration(const json& seconds) {
   if (s < 120) return std::to_string(static_cast<long>(std::lround(s))) + " s";
   if (s < 7200) return std::to_string(static_cast<long>(std::lround(s / 60))) + " min";
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  if (s < 172800)
+    std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f d", s / 86400);
   return buf;
 }
 
@@ -107,7 +110,12 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
        esc(s.value("images_filter", "").empty() ? "all" : s.value("images_filter", "")) +
        "; made " + esc(s.value("created", "")) + " and signed by the appliance key <code>" +
        esc(s.value("appliance_key", "")) +
-       "</code>. Verify the bundle before relying on this page (README.md).</p>\n";
+       "</code>. Verify the bundle before relying on this page (README.md).</p>\n"
+       "<p class=\"meta\">Images, findings and the timeline show the state at <b "
+       "id=\"state-as-of\">" +
+       esc(s.value("state_as_of", "")) +
+       "</b>, the end of the period (or the export, for a period still running): the digests "
+       "the tags served then and the findings known then.</p>\n";
   auto figure = [&](const std::string& id, const std::string& label, const std::string& value) {
     h += "<div class=\"figure\" id=\"" + id + "\"><b>" + value + "</b> " + esc(label) + "</div>";
   };
@@ -126,7 +134,38 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
   figure("fig-tts-p95", "P95 time to stage",
          tts.empty() ? "&ndash;" : duration(percentile(tts, 0.95)));
   figure("fig-exceptions", "open exceptions", std::to_string(open_exceptions));
+  const auto& tth = s.value("time_to_heal", json::object());
+  figure("fig-tth-publication", "median time to heal, CVE published to promoted",
+         duration(tth.value("from_publication", json::object()).value("median_seconds", json())));
+  figure("fig-tth-fix", "median time to heal, fix imported to promoted",
+         duration(tth.value("from_fix_import", json::object()).value("median_seconds", json())));
+  const auto& cov = s.value("coverage", json::object());
+  figure("fig-coverage", "images scanned of those served",
+         text(cov.value("scanned", json(0))) + "/" + text(cov.value("served", json(0))));
   h += "</div>\n";
+
+  // How current the advisory data was, per channel, and how much of the fleet was scanned.
+  h += "<h2>Advisory data currency and scan coverage</h2>\n<p id=\"coverage\">" +
+       text(cov.value("scanned", json(0))) + " of " + text(cov.value("served", json(0))) +
+       " images served were scanned (" +
+       [&] {
+         char b[16];
+         std::snprintf(b, sizeof b, "%.0f%%", cov.value("percent", 0.0));
+         return std::string(b);
+       }() +
+       ").</p>\n<table id=\"currency\"><tr><th>Channel</th><th>Newest snapshot</th><th>Made on "
+       "the connected side</th><th>Imported</th><th>Age at the end of the period</th><th>Expires"
+       "</th><th>Advisories</th></tr>\n";
+  if (s.value("advisory_currency", json::array()).empty())
+    h += "<tr><td colspan=\"7\">No snapshot had been imported by the end of the period: no "
+         "advisory data.</td></tr>\n";
+  for (const auto& c : s.value("advisory_currency", json::array()))
+    h += "<tr><td>" + esc(text(c["channel"])) + "</td><td>" + text(c["sequence"]) + "</td><td>" +
+         esc(text(c["created"])) + "</td><td>" + esc(text(c["imported"])) + "</td><td>" +
+         text(c["age_days"]) + " days" + (c.value("expired", false) ? " <b>EXPIRED</b>" : "") +
+         "</td><td>" + esc(text(c["expires"])) + "</td><td>" + text(c["advisories"]) +
+         "</td></tr>\n";
+  h += "</table>\n";
 
   // Open, fixed and accepted separately, by severity: accepted is what a person accepted with an
   // exception (who, why, until), never what the appliance could not fix.
@@ -161,7 +200,8 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
        "to promotion of the fix (or to the end of the period). SLA: " +
        esc(sla_text) + ". <b id=\"overdue\">" + text(tc.value("overdue", json(0))) +
        " overdue</b>.</p>\n<table id=\"timeline\"><tr><th>Image</th><th>Vulnerability</th>"
-       "<th>Severity</th><th>Status</th><th>First detected</th><th>Fix inside the gap</th>"
+       "<th>Severity</th><th>Status</th><th>Published</th><th>First detected</th><th>Fix inside "
+       "the gap</th>"
        "<th>Staged</th><th>Promoted</th><th>Days open / SLA</th><th>Note</th></tr>\n";
   for (const auto& r : s.value("timeline", json::array())) {
     bool overdue = r.value("overdue", false);
@@ -170,10 +210,10 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
          "<br><span class=\"small\">" + esc(text(r["package"])) + "</span></td><td class=\"sev-" +
          esc(text(r["severity"])) + "\">" + esc(text(r["severity"])) + "</td><td>" +
          esc(text(r["status"])) + (overdue ? " <b>OVERDUE</b>" : "") + "</td><td>" +
-         esc(text(r["first_detected"])) + "</td><td>" + esc(text(r["fix_inside_gap"])) +
-         "</td><td>" + esc(text(r["staged"])) + "</td><td>" + esc(text(r["promoted"])) +
-         "</td><td>" + text(r["days_open"]) + " / " + text(r["sla_days"]) + "</td><td>" +
-         esc(text(r["note"])) + "</td></tr>\n";
+         esc(text(r["published"])) + "</td><td>" + esc(text(r["first_detected"])) + "</td><td>" +
+         esc(text(r["fix_inside_gap"])) + "</td><td>" + esc(text(r["staged"])) + "</td><td>" +
+         esc(text(r["promoted"])) + "</td><td>" + text(r["days_open"]) + " / " +
+         text(r["sla_days"]) + "</td><td>" + esc(text(r["note"])) + "</td></tr>\n";
   }
   h += "</table>\n";
 
@@ -207,9 +247,29 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertic
            "</td><td>" + duration(x["time_to_stage_seconds"]) + "</td><td>" +
            duration(x["time_to_promote_seconds"]) + "</td><td>" + esc(text(x["promoted_by"])) +
            "</td><td>" + std::to_string(x.value("attestations", 0)) + "</td></tr>\n";
+      std::string gates, digests;
+      for (const auto& g : x.value("gates", json::array()))
+        gates += "<li class=\"gate-" + esc(text(g["result"])) + "\">" + esc(text(g["gate"])) +
+                 ": <b>" + esc(text(g["result"])) + "</b> &mdash; " + esc(text(g["detail"])) +
+                 "</li>";
+      for (const auto& a : x.value("attestation_digests", json::array())) {
+        auto type = text(a["predicate_type"]);  // a URI; shown without its scheme (no links)
+        if (auto sep = type.find("://"); sep != std::string::npos) type = type.substr(sep + 3);
+        digests += "<li>" + esc(type) + " <code>" + esc(text(a["digest"])) + "</code></li>";
+      }
       h += "<tr><td></td><td colspan=\"8\" class=\"small\">" + esc(x.value("explanation", "")) +
            (x.value("reason", "").empty() ? ""
                                           : "<br><b>Reason:</b> " + esc(x.value("reason", ""))) +
+           (x.value("first_published", json()).is_string()
+                ? "<br><b>Oldest vulnerability removed published</b> " +
+                      esc(text(x.value("first_published", json()))) + "; promoted " +
+                      duration(x.value("time_from_publication_seconds", json())) + " later"
+                : std::string()) +
+           (gates.empty() ? ""
+                          : "<br><b>Verification gates</b><ul class=\"gates\">" + gates + "</ul>") +
+           (digests.empty() ? ""
+                            : "<b>Attestations</b> (DSSE, in this bundle under heals/" +
+                                  std::to_string(x.value("id", 0)) + "/)<ul>" + digests + "</ul>") +
            "</td></tr>\n";
     }
     h += "</table>\n";

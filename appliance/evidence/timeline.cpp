@@ -41,7 +41,7 @@ json timeline_rows(const std::vector<TimelineImage>& images, const SlaDays& sla,
   for (const auto& img : images) {
     struct Row {
       std::string severity = "unknown", package;
-      std::optional<std::int64_t> first, fix_inside, staged, promoted, closed;
+      std::optional<std::int64_t> first, fix_inside, staged, promoted, closed, published;
       std::string status = "fixed", accepted_by, accepted_until, note;
     };
     std::map<std::string, Row> by_id;
@@ -56,6 +56,7 @@ json timeline_rows(const std::vector<TimelineImage>& images, const SlaDays& sla,
         if (r.package.empty()) r.package = f.value("package", "");
         auto seen = field_time(f, "first_seen");
         if (seen && (!r.first || *seen < *r.first)) r.first = seen;
+        if (!r.published) r.published = field_time(f, "published");
         if (std::find(h.targeted.begin(), h.targeted.end(), id) != h.targeted.end()) {
           if (h.fix_imported_at && (!r.fix_inside || *h.fix_imported_at < *r.fix_inside))
             r.fix_inside = h.fix_imported_at;
@@ -72,6 +73,7 @@ json timeline_rows(const std::vector<TimelineImage>& images, const SlaDays& sla,
       if (r.package.empty()) r.package = f.value("package", "");
       auto seen = field_time(f, "first_seen");
       if (seen && (!r.first || *seen < *r.first)) r.first = seen;
+      if (!r.published) r.published = field_time(f, "published");
       const auto fix = f.value("fix_available", "");
       if (f.contains("suppressed") && f["suppressed"].is_object()) {
         const auto& s = f["suppressed"];
@@ -92,19 +94,27 @@ json timeline_rows(const std::vector<TimelineImage>& images, const SlaDays& sla,
       auto limit = sla.for_severity(r.severity);
       bool overdue = r.status == "open" && limit && r.first &&
                      (period_end - *r.first) > static_cast<std::int64_t>(*limit) * 86400;
-      rows.push_back({{"image", img.image},
-                      {"vulnerability", id},
-                      {"package", r.package},
-                      {"severity", r.severity},
-                      {"status", r.status},
-                      {"first_detected", time_or_null(r.first)},
-                      {"fix_inside_gap", time_or_null(r.fix_inside)},
-                      {"staged", time_or_null(r.staged)},
-                      {"promoted", time_or_null(r.promoted)},
-                      {"days_open", days},
-                      {"sla_days", limit ? json(*limit) : json()},
-                      {"overdue", overdue},
-                      {"note", r.note}});
+      rows.push_back(
+          {{"image", img.image},
+           {"vulnerability", id},
+           {"package", r.package},
+           {"severity", r.severity},
+           {"status", r.status},
+           {"published", time_or_null(r.published)},
+           {"first_detected", time_or_null(r.first)},
+           {"fix_inside_gap", time_or_null(r.fix_inside)},
+           {"staged", time_or_null(r.staged)},
+           {"promoted", time_or_null(r.promoted)},
+           {"days_open", days},
+           {"sla_days", limit ? json(*limit) : json()},
+           {"overdue", overdue},
+           // Time to heal per vulnerability, in hours: from its publication and from
+           // the import of its fix to the promotion that removed it.
+           {"hours_published_to_promoted",
+            r.published && r.promoted ? json((*r.promoted - *r.published) / 3600) : json()},
+           {"hours_fix_to_promoted",
+            r.fix_inside && r.promoted ? json((*r.promoted - *r.fix_inside) / 3600) : json()},
+           {"note", r.note}});
     }
   }
   std::stable_sort(rows.begin(), rows.end(), [](const json& a, const json& b) {
@@ -225,9 +235,21 @@ json timeline_poam(const json& rows, const std::string& system_id, const std::st
 }
 
 std::string timeline_csv(const json& rows) {
-  static const char* columns[] = {"image",    "vulnerability",  "package",        "severity",
-                                  "status",   "first_detected", "fix_inside_gap", "staged",
-                                  "promoted", "days_open",      "sla_days",       "overdue",
+  static const char* columns[] = {"image",
+                                  "vulnerability",
+                                  "package",
+                                  "severity",
+                                  "status",
+                                  "published",
+                                  "first_detected",
+                                  "fix_inside_gap",
+                                  "staged",
+                                  "promoted",
+                                  "days_open",
+                                  "sla_days",
+                                  "overdue",
+                                  "hours_published_to_promoted",
+                                  "hours_fix_to_promoted",
                                   "note"};
   auto cell = [](const json& v) {
     std::string s = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();

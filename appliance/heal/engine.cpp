@@ -373,6 +373,8 @@ Result<HealRecord> Engine::heal(const std::string& repo, const std::string& tag,
   check.max_size_growth = options_.max_size_growth;
   check.built = *built;
   auto verdict = verify(check);
+  store_.transaction(
+      [&](sqlite::Connection& c) { HealRepository::set_gates(c, id, verdict.gates); });
   auto notes = verdict.notes;
   if (!verdict.passed())
     return hold("verification failed:" + verdict.why, log + notes, verdict.gate);

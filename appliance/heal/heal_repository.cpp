@@ -1,5 +1,6 @@
 #include "heal/heal_repository.hpp"
 
+#include "core/time.hpp"
 #include "scan/sbom.hpp"
 
 namespace airheal::heal {
@@ -34,6 +35,8 @@ HealRecord read_row(const sqlite::Statement& st) {
   h.generation = st.get_text(20);
   h.failure = st.get_text(21);
   h.failure_lines = st.get_text(22);
+  h.gates = json::parse(st.get_text(23), nullptr, false);
+  if (!h.gates.is_array()) h.gates = json::array();
   return h;
 }
 
@@ -41,7 +44,7 @@ constexpr const char* kSelect =
     "SELECT id, repository, tag, original, state, mode, strategy, plan, staged_tag, staged, "
     "reason, log, created_at, "
     "updated_at, staged_at, promoted_at, fix_imported_at, heal_layer_size, image_size, "
-    "attestations, generation, failure, failure_lines "
+    "attestations, generation, failure, failure_lines, gates "
     "FROM heals";
 
 const std::string& without_logs() {
@@ -76,6 +79,7 @@ json HealRecord::to_json() const {
   if (!staged_tag.empty()) j["staged_tag"] = staged_tag;
   if (!staged.empty()) j["staged"] = staged;
   if (!failure.empty()) j["failure"] = {{"class", failure}, {"lines", failure_lines}};
+  if (!gates.empty()) j["gates"] = gates;
   if (staged_at) j["staged_at"] = scan::rfc3339(*staged_at);
   if (promoted_at) j["promoted_at"] = scan::rfc3339(*promoted_at);
   if (heal_layer_size) j["heal_layer_bytes"] = heal_layer_size;
@@ -86,6 +90,12 @@ json HealRecord::to_json() const {
   auto from = fix_imported_at && *fix_imported_at <= created_at ? *fix_imported_at : created_at;
   if (staged_at) j["time_to_stage_seconds"] = *staged_at - from;
   if (promoted_at) j["time_to_promote_seconds"] = *promoted_at - from;
+  // And as customers measure it: from the publication of the oldest vulnerability it removes.
+  if (plan.is_object() && plan.contains("first_published") && plan["first_published"].is_string())
+    if (auto pub = parse_time(plan["first_published"].get<std::string>())) {
+      j["first_published"] = plan["first_published"];
+      if (promoted_at) j["time_from_publication_seconds"] = *promoted_at - *pub;
+    }
   return j;
 }
 
@@ -344,6 +354,10 @@ std::vector<double> HealRepository::build_durations(sqlite::Connection& c) {
       out.push_back(static_cast<double>(ev.get_int(at) - started)), started = -1;
   }
   return out;
+}
+
+void HealRepository::set_gates(sqlite::Connection& c, std::int64_t id, const json& gates) {
+  c.prepare("UPDATE heals SET gates = ? WHERE id = ?").bind(1, gates.dump()).bind(2, id).run();
 }
 
 }  // namespace airheal::heal

@@ -29,6 +29,7 @@ struct HealRecord {
   std::string generation;       // imported content the heal was planned against
   std::string failure;  // why it failed or was held, classified (heal::to_slug), empty otherwise
   std::string failure_lines;  // the package manager's (or test's) own error lines
+  nlohmann::json gates = nlohmann::json::array();  // verification: [{gate, result, detail}]
   nlohmann::json to_json() const;
 };
 
@@ -54,6 +55,7 @@ class HealRepository {
   static void set_outcome(sqlite::Connection& c, std::int64_t id, const std::string& reason,
                           const std::string& log, const std::string& failure,
                           const std::string& failure_lines);
+  static void set_gates(sqlite::Connection& c, std::int64_t id, const nlohmann::json& gates);
   static void set_reason(sqlite::Connection& c, std::int64_t id, const std::string& reason);
   static void set_generation(sqlite::Connection& c, std::int64_t id, const std::string& generation);
   static void set_staged_image(sqlite::Connection& c, std::int64_t id,

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "advisory/advisory.hpp"
+#include "core/time.hpp"
 #include "heal/package_family.hpp"
 #include "scan/binary.hpp"
 #include "scan/layer.hpp"
@@ -116,6 +117,7 @@ json Plan::to_json() const {
             {"targeted", targeted},       {"deferred", deferred},  {"missing", missing},
             {"explanation", explanation}, {"snapshots", snapshots}};
   if (fix_imported_at) j["fix_imported_at"] = scan::rfc3339(fix_imported_at);
+  if (first_published_at) j["first_published"] = scan::rfc3339(first_published_at);
   if (!deferrals.empty()) j["deferrals"] = deferrals;
   if (!installer.empty()) j["installer"] = installer;
   if (!notes.empty()) j["notes"] = notes;
@@ -135,7 +137,8 @@ json Plan::to_json() const {
   return j;
 }
 
-Plan plan_heal(const PlanInput& input, PlanSources& io) {
+namespace {
+Plan plan_heal_choice(const PlanInput& input, PlanSources& io) {
   using Content = ImportedContent;
   const json& findings = input.findings;
   const scan::ImageInventory* inv = &input.inventory;
@@ -606,6 +609,20 @@ Plan plan_heal(const PlanInput& input, PlanSources& io) {
     for (const auto& d : p.deferrals)
       p.explanation +=
           " " + d["source"].get<std::string>() + ": " + d["reason"].get<std::string>() + ".";
+  }
+  return p;
+}
+}  // namespace
+
+Plan plan_heal(const PlanInput& input, PlanSources& io) {
+  auto p = plan_heal_choice(input, io);
+  // When the oldest vulnerability it removes was published (the advisory's own date): time to
+  // heal as customers measure it starts there.
+  std::set<std::string> targeted(p.targeted.begin(), p.targeted.end());
+  for (const auto& f : input.findings) {
+    if (!targeted.count(f.value("advisory", "")) || !f.contains("published")) continue;
+    auto t = parse_time(f.value("published", ""));
+    if (t && (!p.first_published_at || *t < p.first_published_at)) p.first_published_at = *t;
   }
   return p;
 }

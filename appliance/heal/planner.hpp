@@ -88,8 +88,9 @@ struct Plan {
   // What the installer leaves undone and the reader must know (an rpm scriptlet the host's rpm
   // did not run); also in the explanation.
   std::vector<std::string> notes;
-  std::vector<std::string> snapshots;  // digests of the snapshots that carried the content used
-  std::int64_t fix_imported_at = 0;    // when the newest of them was imported
+  std::vector<std::string> snapshots;   // digests of the snapshots that carried the content used
+  std::int64_t fix_imported_at = 0;     // when the newest of them was imported
+  std::int64_t first_published_at = 0;  // the earliest publication of a targeted advisory
   std::optional<Rebase> rebase;
   bool builds() const {
     return rebase || !packages.empty() || !artifacts.empty() || !applications.empty();

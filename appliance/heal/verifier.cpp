@@ -44,6 +44,35 @@ Verdict verify(const VerifyInput& in) {
              std::to_string(static_cast<int>(in.max_size_growth * 100)) + "% bound;";
   v.notes = b.smoke_note;
   for (const auto& r : fresh_other) v.notes += " new " + r + " (below high: not blocking);";
+  auto gate = [&](const char* name, bool ok, const std::string& detail) {
+    v.gates.push_back({{"gate", name}, {"result", ok ? "passed" : "failed"}, {"detail", detail}});
+  };
+  auto joined = [](const std::set<std::string>& s) {
+    std::string out;
+    for (const auto& x : s) out += (out.empty() ? "" : "; ") + x;
+    return out;
+  };
+  gate("test command", b.test_failure.empty(),
+       b.test_failure.empty() ? "no failure (or no test command configured)" : b.test_failure);
+  gate("smoke test", b.smoke_failure.empty(),
+       b.smoke_failure.empty() ? (b.smoke_note.empty() ? "no failure" : b.smoke_note)
+                               : b.smoke_failure);
+  gate("targeted vulnerabilities gone", remaining.empty(),
+       remaining.empty() ? std::to_string(targeted.size()) + " targeted, none remain"
+                         : "still " + joined(remaining));
+  gate("no new critical or high finding", fresh_blocking.empty(),
+       fresh_blocking.empty()
+           ? (fresh_other.empty() ? "none new" : "new below high: " + joined(fresh_other))
+           : "new " + joined(fresh_blocking));
+  if (in.size_bound)
+    gate("heal layer size", growth <= in.max_size_growth,
+         fs::human_bytes(b.heal_layer_size) + ", " +
+             std::to_string(static_cast<int>(growth * 100)) + "% of the image (bound " +
+             std::to_string(static_cast<int>(in.max_size_growth * 100)) + "%)");
+  else
+    v.gates.push_back({{"gate", "heal layer size"},
+                       {"result", "not applicable"},
+                       {"detail", "whole binaries replaced"}});
   if (!b.test_failure.empty())
     v.gate = {FailureClass::test_failed, b.test_failure};
   else if (!b.smoke_failure.empty())

@@ -37,6 +37,8 @@ struct Verdict {
                       // every gate passed
   std::string notes;  // what passed with a remark (smoke test ran, new findings below high)
   Failure gate;       // the gate that failed first among test and smoke test, classified
+  // Every gate in order with its result ("passed", "failed", "not applicable") and what it saw.
+  nlohmann::json gates = nlohmann::json::array();
   bool passed() const { return why.empty(); }
 };
 

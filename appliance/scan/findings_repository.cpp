@@ -50,8 +50,10 @@ void FindingsRepository::prune(sqlite::Connection& c) {
 std::vector<FindingRow> FindingsRepository::of_image(sqlite::Connection& c,
                                                      const std::string& manifest) {
   auto st = c.prepare(
-      "SELECT component, advisory_id, aliases, channel, source, severity, score, installed, "
-      "fixed, vendor_status, fix_available, summary, first_seen FROM findings WHERE manifest = ?");
+      "SELECT f.component, f.advisory_id, f.aliases, f.channel, f.source, f.severity, f.score, "
+      "f.installed, f.fixed, f.vendor_status, f.fix_available, f.summary, f.first_seen, "
+      "a.published FROM findings f LEFT JOIN advisories a ON a.channel = f.channel AND "
+      "a.source = f.source AND a.advisory_id = f.advisory_id WHERE f.manifest = ?");
   st.bind(1, manifest);
   std::vector<FindingRow> out;
   while (st.step()) {
@@ -69,6 +71,7 @@ std::vector<FindingRow> FindingsRepository::of_image(sqlite::Connection& c,
     r.fix_available = st.get_text(10);
     r.summary = st.get_text(11);
     r.first_seen = st.get_int(12);
+    if (!st.is_null(13)) r.published = st.get_text(13);
     out.push_back(std::move(r));
   }
   return out;

@@ -25,6 +25,7 @@ struct FindingRow {
   std::optional<double> score;
   std::string installed, fixed, vendor_status, fix_available, summary;
   std::int64_t first_seen = 0;
+  std::string published;  // the advisory's own publication date (RFC 3339), when it gives one
 };
 
 class FindingsRepository {

@@ -501,6 +501,7 @@ nlohmann::json list_findings(sqlite::Connection& c, const FindingsQuery& q, std:
                           {"summary", row.summary},
                           {"first_seen", rfc3339(row.first_seen)}};
       if (row.score) f["score"] = *row.score;
+      if (!row.published.empty()) f["published"] = row.published;
       if (sup) f["suppressed"] = {{"by", sup->kind}, {"id", sup->id}, {"detail", sup->detail}};
       auto notes = annotations(vex, subj);
       if (!notes.empty()) {

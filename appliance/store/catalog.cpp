@@ -86,4 +86,28 @@ std::vector<ServedTag> served_tags(sqlite::Connection& c) {
   return out;
 }
 
+std::vector<ServedTag> served_tags_at(sqlite::Connection& c, std::int64_t at) {
+  // The oldest history row that ended after AT held the tag at AT; with none, the current digest
+  // did. Either way only if the repository had that manifest by then (the history has no start
+  // times; pushing the same digest again moves updated_at without a history row).
+  auto st = c.prepare(
+      "SELECT r.name, t.name, t.digest, t.updated_at, (SELECT th.digest FROM tag_history th WHERE "
+      "th.repo_id = t.repo_id AND th.tag = t.name AND th.until > ?1 ORDER BY th.until ASC LIMIT "
+      "1), t.repo_id FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE t.name NOT LIKE "
+      "'%-airheal-%' ORDER BY r.name, t.name");
+  st.bind(1, at);
+  std::vector<ServedTag> out;
+  while (st.step()) {
+    bool from_history = !st.is_null(4);
+    auto digest = from_history ? st.get_text(4) : st.get_text(2);
+    auto stored =
+        c.prepare("SELECT created_at FROM repo_manifests WHERE repo_id = ? AND digest = ?");
+    stored.bind(1, st.get_int(5)).bind(2, digest);
+    auto since = stored.step() ? stored.get_int(0) : st.get_int(3);
+    if (!from_history) since = std::min(since, st.get_int(3));
+    if (since <= at) out.push_back(ServedTag{st.get_text(0), st.get_text(1), digest});
+  }
+  return out;
+}
+
 }  // namespace airheal::store

@@ -32,6 +32,9 @@ struct ServedTag {
   std::string repository, tag, digest;
 };
 std::vector<ServedTag> served_tags(sqlite::Connection& c);
+// What the tags served at time AT (tag history): the digest each tag pointed at then, leaving out
+// tags created after AT. Tags deleted since are not known to the history and are not listed.
+std::vector<ServedTag> served_tags_at(sqlite::Connection& c, std::int64_t at);
 
 // When the registry first stored the manifest DIGEST; nullopt when it has no such manifest.
 std::optional<std::int64_t> manifest_stored_at(sqlite::Connection& c, const std::string& digest);

@@ -149,7 +149,34 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   CHECK(summary["heals"][0]["promoted_by"].get<std::string>().rfind("airhealctl:", 0) == 0);
   CHECK(summary["heals"][0]["findings_before"] == 2);
   CHECK(summary["snapshots"][0]["signers"][0] == signer.fingerprint());
+  // The audit questions: state as of the period's end, scan coverage, advisory currency per
+  // channel, each heal's gates and attestation digests, and time to heal from publication.
+  CHECK(summary["state_as_of"].is_string());
+  CHECK(summary["coverage"]["served"] == 1);
+  CHECK(summary["coverage"]["scanned"] == 1);
+  REQUIRE(summary["advisory_currency"].size() == 1);
+  CHECK(summary["advisory_currency"][0]["channel"] == "go");
+  CHECK(summary["advisory_currency"][0]["sequence"] == 1);
+  CHECK(summary["advisory_currency"][0]["age_days"] == 0);
+  CHECK(summary["advisory_currency"][0]["expired"] == false);
+  const auto& gates = summary["heals"][0]["gates"];
+  REQUIRE(gates.size() == 5);
+  for (const auto& g : gates) CHECK(g["result"] != "failed");
+  CHECK(gates[2]["gate"] == "targeted vulnerabilities gone");
+  CHECK(gates[2]["result"] == "passed");
+  REQUIRE(summary["heals"][0]["attestation_digests"].size() == 3);
+  for (const auto& a : summary["heals"][0]["attestation_digests"])
+    CHECK(a["digest"].get<std::string>().rfind("sha256:", 0) == 0);
+  // GO-2026-9001's record says it was published on 2026-11-01 (the fixture's OSV date).
+  CHECK(summary["heals"][0]["first_published"] == "2026-11-01T00:00:00Z");
+  CHECK(summary["time_to_heal"]["from_publication"]["count"] == 1);
+  CHECK(summary["time_to_heal"]["from_fix_import"]["count"] == 1);
+  CHECK(rows["GO-2026-9001"]["published"] == "2026-11-01T00:00:00Z");
+  CHECK(rows["GO-2026-9001"]["hours_published_to_promoted"].is_number());
   auto& report = files["report.html"];
+  CHECK(report.find("Advisory data currency and scan coverage") != std::string::npos);
+  CHECK(report.find("Verification gates") != std::string::npos);
+  CHECK(report.find("id=\"state-as-of\"") != std::string::npos);
   CHECK(report.find("http://") == std::string::npos);
   CHECK(report.find("https://") == std::string::npos);
   CHECK(report.find("<script") == std::string::npos);
@@ -227,7 +254,7 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
     return run_ok(
         {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--user-data-dir=" + (tmp / "chromium").string(), "--window-size=1280,1600",
+         "--user-data-dir=" + (tmp / "chromium").string(), "--window-size=1280,2600",
          "--no-pdf-header-footer", flag, "file://" + (unpacked / "report.html").string()},
         std::chrono::seconds(120));
   };
@@ -372,6 +399,21 @@ TEST_CASE("The audit journal verifies, exports as a signed bundle, and every tam
   std::ofstream(tmp / "junk.tar") << "junk";
   CHECK(run({airheal_evidence_path().string(), "verify", (tmp / "junk.tar").string()}).exit_code ==
         2);
+
+  // A period that ended before any of this: the state then had no image, no advisory data and
+  // no finding, whatever the appliance serves now.
+  {
+    auto past = tmp / "past.tar";
+    ctl_ok({"evidence", "export", "--from", "2020-01-01", "--to", "2020-01-31", "--out",
+            past.string()});
+    auto pf = files_of(past);
+    auto ps = json::parse(pf["summary.json"]);
+    CHECK(ps["state_as_of"] == "2020-01-31T23:59:59Z");
+    CHECK(ps["images"].empty());
+    CHECK(ps["coverage"]["served"] == 0);
+    CHECK(ps["advisory_currency"].empty());
+    CHECK(json::parse(pf["timeline.json"]).empty());
+  }
 
   // The live journal edited on the appliance: `audit verify` names the first broken record.
   auto jp = audit::journal_path(state);

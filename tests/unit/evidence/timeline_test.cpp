@@ -50,6 +50,7 @@ TEST_CASE("The timeline says open, fixed, accepted and overdue per vulnerability
   h.promoted_at = kEnd - 8 * kDay;
   h.original_findings = json::array(
       {finding("CVE-4", "critical", kEnd - 10 * kDay), finding("CVE-1", "high", kEnd - 40 * kDay)});
+  h.original_findings[0]["published"] = format_time(kEnd - 12 * kDay);  // the advisory's date
   web.heals = {h};
   auto rows = evidence::timeline_rows({web}, {}, kEnd);
   REQUIRE(rows.size() == 4);
@@ -69,6 +70,12 @@ TEST_CASE("The timeline says open, fixed, accepted and overdue per vulnerability
   CHECK(by["CVE-4"]["days_open"] == 2);
   CHECK(by["CVE-4"]["fix_inside_gap"] == format_time(kEnd - 9 * kDay));
   CHECK(by["CVE-4"]["promoted"] == format_time(kEnd - 8 * kDay));
+  // Time to heal: published 12 days before the end, fix imported 9, promoted 8.
+  CHECK(by["CVE-4"]["published"] == format_time(kEnd - 12 * kDay));
+  CHECK(by["CVE-4"]["hours_published_to_promoted"] == 4 * 24);
+  CHECK(by["CVE-4"]["hours_fix_to_promoted"] == 24);
+  CHECK(by["CVE-1"]["published"].is_null());  // its advisory gives no date
+  CHECK(by["CVE-1"]["hours_published_to_promoted"].is_null());
   auto counts = evidence::timeline_counts(rows);
   CHECK(counts["open"] == json({{"critical", 1}, {"high", 1}}));
   CHECK(counts["fixed"] == json({{"critical", 1}}));

@@ -4,6 +4,7 @@
 #include "heal/verifier.hpp"
 
 #include <catch2/catch.hpp>
+#include <map>
 
 using namespace airheal;
 using namespace airheal::heal;
@@ -86,6 +87,29 @@ TEST_CASE("Verification gates: each way to pass or fail", "[heal]") {
       CHECK(v.passed() == (std::string(c.why).empty()));
       CHECK(v.gate.cls == c.gate);
     }
+  }
+  SECTION("every gate is itemised with its result") {
+    VerifyInput in;
+    in.before = before;
+    in.after = json::array({finding("zlib1g", "CVE-2023-45853", "critical"),
+                            finding("libssl3", "CVE-2025-9232", "medium")});
+    in.targeted = {"CVE-2024-5535", "CVE-2023-45853"};
+    in.built = small;
+    auto v = verify(in);
+    REQUIRE(v.gates.size() == 5);
+    std::map<std::string, json> g;
+    for (const auto& x : v.gates) g[x["gate"]] = x;
+    CHECK(g["test command"]["result"] == "passed");
+    CHECK(g["smoke test"]["result"] == "passed");
+    CHECK(g["targeted vulnerabilities gone"]["result"] == "failed");
+    CHECK(g["targeted vulnerabilities gone"]["detail"] == "still zlib1g CVE-2023-45853");
+    CHECK(g["no new critical or high finding"]["result"] == "passed");
+    CHECK(g["no new critical or high finding"]["detail"] ==
+          "new below high: libssl3 CVE-2025-9232 (medium)");
+    CHECK(g["heal layer size"]["result"] == "passed");
+    CHECK(g["heal layer size"]["detail"] == "6.0 MiB, 10% of the image (bound 50%)");
+    in.size_bound = false;
+    CHECK(verify(in).gates[4]["result"] == "not applicable");
   }
   SECTION("findings that are not objects of strings are not a crash") {
     VerifyInput in;

@@ -63,3 +63,43 @@ TEST_CASE("Earlier versions of a base are found through their layers and tag his
     CHECK_FALSE(store::manifest_stored_at(c, "sha256:" + std::string(64, '0')));
   });
 }
+
+namespace {
+struct CatalogClock : store::Clock {
+  std::int64_t t = 1'800'000'000;
+  std::int64_t now_seconds() const override { return t; }
+};
+}  // namespace
+
+TEST_CASE("What the tags served at a past time comes from the tag history", "[store]") {
+  test::TempDir dir;
+  auto clock = std::make_shared<CatalogClock>();
+  auto opened = store::Store::open(dir / "state", clock);
+  REQUIRE(opened);
+  auto& s = **opened;
+  auto v1 = test::put_image(s, "apps/web", "1.0", "v1");  // at t0
+  clock->t += 100;
+  auto v2 = test::put_image(s, "apps/web", "1.0", "v2");  // moved at t0+100
+  clock->t += 100;
+  auto db = test::put_image(s, "apps/db", "5", "db");  // created at t0+200
+  clock->t += 100;
+  test::put_image(s, "apps/web", "1.0-airheal-1", "staged");  // never served
+  REQUIRE(s.put_manifest("apps/db", "5", *s.get_manifest("apps/db", db)->bytes,
+                         "application/vnd.oci.image.manifest.v1+json"));  // same digest again
+  auto t0 = clock->t - 300;
+  s.read([&](sqlite::Connection& c) {
+    auto at = [&](std::int64_t t) {
+      std::vector<std::string> out;
+      for (const auto& x : store::served_tags_at(c, t))
+        out.push_back(x.repository + ":" + x.tag + "@" + x.digest);
+      return out;
+    };
+    CHECK(at(t0 - 1).empty());  // nothing was served yet
+    CHECK(at(t0) == std::vector<std::string>{"apps/web:1.0@" + v1});
+    CHECK(at(t0 + 150) == std::vector<std::string>{"apps/web:1.0@" + v2});
+    CHECK(at(t0 + 250) == std::vector<std::string>{"apps/db:5@" + db, "apps/web:1.0@" + v2});
+    // Re-pushing db's digest moved its tag's time but not what it served.
+    CHECK(at(clock->t) == at(t0 + 250));
+    CHECK(at(clock->t).size() == store::served_tags(c).size());
+  });
+}
