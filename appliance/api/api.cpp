@@ -14,6 +14,7 @@
 #include "audit/journal.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
+#include "core/time.hpp"
 #include "evidence/evidence.hpp"
 #include "evidence/needs.hpp"
 #include "heal/heal_repository.hpp"
@@ -753,11 +754,19 @@ Response Api::route_add_exception(Call& c) {
   e.subcomponent = j.value("subcomponent", "");
   e.reason = j.value("reason", "");
   e.created_by = c.access.user;
+  // How long: expires_in_days, or an absolute "expires" (RFC 3339), at most ten years ahead.
   auto days = j.value("expires_in_days", 0);
-  if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || days <= 0 || days > 3650)
+  std::optional<std::int64_t> until;
+  if (j.contains("expires") && j["expires"].is_string())
+    until = parse_time(j["expires"].get<std::string>());
+  else if (days > 0 && days <= 3650)
+    until = c.now + static_cast<std::int64_t>(days) * 86400;
+  if (e.vulnerability.empty() || e.product.empty() || e.reason.empty() || !until ||
+      *until <= c.now || *until > c.now + 3650ll * 86400)
     return problem(http::status::bad_request,
-                   "vulnerability, product, reason and expires_in_days (1..3650) are required");
-  e.expires_at = c.now + static_cast<std::int64_t>(days) * 86400;
+                   "vulnerability, product, reason and expires_in_days (1..3650) or expires (an "
+                   "RFC 3339 time within ten years) are required");
+  e.expires_at = *until;
   auto made = store_.transaction(
       [&](sqlite::Connection& conn) { return scan::add_exception(conn, e, c.now); });
   if (!made) return problem(http::status::bad_request, made.error().message);

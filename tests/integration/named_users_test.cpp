@@ -7,8 +7,11 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/fs.hpp"
+#include "support/scan_fixtures.hpp"
+#include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
 
 using namespace airheal;
@@ -118,4 +121,87 @@ TEST_CASE("Approvers and exception granters are the Unix users the kernel names,
   // A stopped daemon leaves no socket behind.
   CHECK(daemon.stop() == 0);
   CHECK_FALSE(fsys::exists(fsys::symlink_status(socket)));
+}
+
+// A real heal (a FROM scratch image healed with a signed gold artefact) staged and waiting for
+// approval, approved with airhealctl by a Unix user who is not root, through the daemon's socket.
+TEST_CASE("A staged heal is approved by a named non-root approver with airhealctl",
+          "[integration][auth][users][heal]") {
+  for (const char* p : {"useradd", "setpriv"})
+    if (!have_program(p)) FAIL(p << " is needed (scripts/setup.sh installs it)");
+  for (const char* u : {"airheal-t-carol", "airheal-t-dave", "airheal-t-erin"}) ensure_unix_user(u);
+  TempDir t;
+  fsys::permissions(t.path(),
+                    fsys::perms::owner_all | fsys::perms::group_exec | fsys::perms::others_exec);
+  auto state = t / "state";
+  fsys::create_directories(state);
+  auto add_user = [&](const std::string& name, std::vector<std::string> roles) {
+    std::vector<std::string> argv = {airhealctl_path().string(),
+                                     "--state-dir",
+                                     state.string(),
+                                     "user",
+                                     "add",
+                                     name,
+                                     "--no-password"};
+    for (const auto& r : roles) argv.insert(argv.end(), {"--role", r});
+    run_ok(argv);
+  };
+  add_user("carol", {"approver"});                   // approves
+  add_user("dave", {"operator"});                    // holds and rolls back, does not approve
+  add_user("erin", {"approver", "security-admin"});  // accepts risk, so may not approve that heal
+  Daemon daemon(Daemon::Options{
+      state,
+      "scan:\n  poll_interval: 1s\nauth:\n  separation_of_duties: true\n  local_users: "
+      "{airheal-t-carol: carol, airheal-t-dave: dave, airheal-t-erin: erin}\n",
+      {}});
+  fsys::permissions(state,
+                    fsys::perms::owner_all | fsys::perms::group_exec | fsys::perms::others_exec);
+  Ctl ctl{state};
+  Signer signer(t / "gpg", "Go mirror");
+  import_greeter_gold(t.path(), daemon.address(), state, {"apps/greeter:1"}, signer, true);
+  json heal;
+  for (int i = 0; i < 300 && !heal.is_object(); ++i) {
+    auto hs = ctl.json_of({"--json", "heals"});
+    if (!hs.empty() &&
+        (hs[0]["state"] == "staged" || hs[0]["state"] == "held" || hs[0]["state"] == "failed"))
+      heal = hs[0];
+    else
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  INFO(heal.dump(2) << daemon.log().substr(0, 20000));
+  REQUIRE(heal.is_object());
+  REQUIRE(heal["state"] == "staged");
+  auto id = std::to_string(heal["id"].get<int>());
+  auto ctl_as = [&](const std::string& unix_user, std::vector<std::string> args) {
+    std::vector<std::string> argv = {
+        "setpriv",      "--reuid=" + unix_user,     "--regid=" + unix_user, "--clear-groups", "env",
+        "USER=mallory", airhealctl_path().string(), "--state-dir",          state.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  };
+  // erin accepts the risk of the finding no fix inside the gap removes, on this repository ...
+  auto granted =
+      ctl_as("airheal-t-erin", {"exception", "add", "--vulnerability", "GO-2026-9002", "--product",
+                                "apps/greeter", "--reason", "not reachable", "--expires", "30d"});
+  INFO(granted.out << granted.err);
+  REQUIRE(granted.exit_code == 0);
+  // ... so erin may not also approve the heal; dave is not an approver.
+  auto by_erin = ctl_as("airheal-t-erin", {"heal", "approve", id});
+  CHECK(by_erin.exit_code != 0);
+  CHECK(by_erin.err.find("separation of duties") != std::string::npos);
+  auto by_dave = ctl_as("airheal-t-dave", {"heal", "approve", id});
+  CHECK(by_dave.exit_code != 0);
+  CHECK(by_dave.err.find("approver") != std::string::npos);
+  CHECK(ctl.json_of({"--json", "heals"})[0]["state"] == "staged");
+  // carol approves: the heal is promoted and every record names carol.
+  auto by_carol = ctl_as("airheal-t-carol", {"heal", "approve", id});
+  INFO(by_carol.out << by_carol.err);
+  REQUIRE(by_carol.exit_code == 0);
+  auto after = ctl.json_of({"--json", "heals"})[0];
+  CHECK(after["state"] == "promoted");
+  CHECK(after["reason"].get<std::string>().find("carol") != std::string::npos);
+  auto journal = *fs::read_file(state / "audit" / "journal.jsonl", 64 << 20);
+  CHECK(journal.find(R"("actor":"airhealctl:carol")") != std::string::npos);
+  CHECK(journal.find(R"("actor":"airhealctl:erin")") != std::string::npos);
+  CHECK(journal.find("mallory") == std::string::npos);
 }

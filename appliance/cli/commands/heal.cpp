@@ -57,6 +57,10 @@ class HealCommands : public CommandGroup {
   }
   bool given() const override { return heals_->parsed() || heal_->parsed(); }
   int run(const Context& ctx) override {
+    // Approve, hold and roll back go to a running airheald first, over its local socket, without
+    // opening the state: an approver need not be able to write it (or even read it).
+    if (approve_->parsed() || hold_->parsed() || rollback_->parsed())
+      if (auto rc = via_daemon(ctx)) return *rc;
     ServiceOptions o;
     o.engine = true;
     o.runtime = runtime_;
@@ -102,25 +106,15 @@ class HealCommands : public CommandGroup {
     auto who = acting_user(ctx, approve_->parsed() ? "approver" : "operator");
     if (!who) return fail(who.error().message, 4);
     auto by = *who;
+    // No daemon answers: the same engine acts here, on the state, as the same authenticated user.
     if (approve_->parsed() || hold_->parsed()) {
       bool approve = approve_->parsed();
-      if (auto h = engine.get(id_); h && h->state == heal::HealState::staged)
-        if (auto rc =
-                via_api(ctx, engine, id_, approve ? "approve" : "hold", heal::HealState::staged))
-          return *rc;
       auto r = approve ? engine.approve(id_, by) : engine.hold(id_, by, reason_);
       if (!r) return fail(r.error().message);
       print(*r);
       return 0;
     }
     auto [repo, tag] = split_reference(ref_);
-    std::optional<std::int64_t> promoted;
-    for (const auto& h : engine.list())
-      if (h.repository == repo && h.tag == tag && h.state == heal::HealState::promoted)
-        promoted = h.id;
-    if (promoted)
-      if (auto rc = via_api(ctx, engine, *promoted, "rollback", heal::HealState::promoted))
-        return *rc;
     auto r = engine.rollback(repo, tag, by);
     if (!r) return fail(r.error().message);
     print(*r);
@@ -197,34 +191,55 @@ class HealCommands : public CommandGroup {
   }
 
   // Approve, hold and roll back go to airheald over its local socket, where the kernel names the
-  // caller's Unix user (SO_PEERCRED), so that its canary, webhooks and journal see them; here
-  // otherwise (the daemon is stopped): nullopt. Either way the same engine does the work.
-  std::optional<int> via_api(const Context& ctx, heal::Engine& engine, std::int64_t id,
-                             const std::string& action, heal::HealState from) const {
-    nlohmann::json body = nlohmann::json::object();
-    if (!reason_.empty()) body["reason"] = reason_;
+  // caller's Unix user (SO_PEERCRED), so that its canary, webhooks and journal see them. nullopt
+  // when no daemon answers there (stopped): the caller then acts on the state directly.
+  std::optional<int> via_daemon(const Context& ctx) const {
+    using nlohmann::json;
     auto socket = ctx.cfg.state_dir / "airheald.sock";
+    auto get = [&](const std::string& target) -> std::optional<json> {
+      auto r = daemon_local_request(socket, "GET", target);
+      if (!r || r->status != 200) return std::nullopt;
+      auto j = json::parse(r->body, nullptr, false);
+      return j.is_discarded() ? std::nullopt : std::optional<json>(j);
+    };
+    std::string action = approve_->parsed() ? "approve" : hold_->parsed() ? "hold" : "rollback";
+    auto id = id_;
+    if (action == "rollback") {  // the heal that promoted what REPO:TAG serves now
+      auto all = get("/api/v1/heals");
+      if (!all) return std::nullopt;
+      auto [repo, tag] = split_reference(ref_);
+      id = 0;
+      for (const auto& h : *all)
+        if (h.value("repository", "") == repo && h.value("tag", "") == tag &&
+            h.value("state", "") == "promoted")
+          id = h.value("id", std::int64_t{0});
+      if (!id) return fail("no promoted heal of " + repo + ":" + tag + " to roll back", 2);
+    }
+    json body = json::object();
+    if (!reason_.empty()) body["reason"] = reason_;
     auto r = daemon_local_request(
         socket, "POST", "/api/v1/heals/" + std::to_string(id) + "/" + action, body.dump());
     if (!r) return std::nullopt;
-    auto d = socket.string();
     if (r->status >= 400) {
-      auto j = nlohmann::json::parse(r->body, nullptr, false);
+      auto j = json::parse(r->body, nullptr, false);
       return fail(j.is_object() && j.contains("error")
                       ? j["error"].get<std::string>()
-                      : "airheald answered " + std::to_string(r->status));
+                      : "airheald answered " + std::to_string(r->status),
+                  r->status == 403 ? 4 : 1);
     }
-    std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at " << d
-              << "\n";
-    for (int i = 0; i < 1200;
-         ++i) {  // approval runs the canary in the daemon: wait for the outcome
-      auto h = engine.get(id);
-      if (h && h->state != from) {
-        print(*h);
-        auto wanted = action == "approve" ? heal::HealState::promoted
-                      : action == "hold"  ? heal::HealState::held
-                                          : heal::HealState::rolled_back;
-        return h->state == wanted ? 0 : 1;
+    std::cerr << "airhealctl: " << action << " of heal " << id << " sent to airheald at "
+              << socket.string() << "\n";
+    auto from = action == "rollback" ? "promoted" : "staged";
+    auto wanted = action == "approve" ? "promoted" : action == "hold" ? "held" : "rolled_back";
+    // Approval runs the canary in the daemon: wait for the outcome (up to 5 minutes).
+    for (int i = 0; i < 1200; ++i) {
+      auto h = get("/api/v1/heals/" + std::to_string(id));
+      if (h && h->value("state", "") != from) {
+        std::cout << "heal " << id << "  " << h->value("repository", "") << ":"
+                  << h->value("tag", "") << "  " << h->value("state", "")
+                  << (h->value("reason", "").empty() ? "" : "\n  " + h->value("reason", ""))
+                  << "\n";
+        return h->value("state", "") == wanted ? 0 : 1;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
