@@ -19,6 +19,7 @@ ALLOWED = {
     "snapshot": ["advisory", "audit", "store", "config"],
     "scan": ["advisory", "audit", "store", "version"],
     "heal": ["scan", "audit", "store", "config", "version"],
+    "builder": ["heal"],
     "evidence": ["heal", "scan", "snapshot", "audit", "store"],
     "api": ["evidence", "heal", "scan", "snapshot", "registry", "audit", "store"],
     "daemon": ["api", "snapshot", "heal", "registry", "scan", "config"],

@@ -66,6 +66,7 @@ heal:
   enabled: true                   # heal automatically when a fix for a finding is inside the gap
   default_mode: autonomous-staging  # advisory (plan to <state_dir>/outbox), autonomous-staging (stage, wait for approval), continuous (promote when every gate passes)
   runtime: runc                   # OCI runtime for buildah's build and test steps (always --network none)
+  builder_socket: ""              # airheal-builder's Unix socket: builds run there, not in airheald ("" = in airheald)
   step_timeout: 15m               # any one build or test step
   rules: []                       # e.g. - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"], canary: ["/app/healthcheck"]}
   concurrency: 1                  # heals built at the same time (each runs its own buildah)
@@ -329,7 +330,8 @@ Result<Config> parse_yaml(std::string_view text, std::string_view origin) {
                  {"enabled", "default_mode", "runtime", "step_timeout", "rules", "concurrency",
                   "smoke_timeout", "smoke_memory_bytes", "max_size_growth", "defer_days", "attest",
                   "reuse_layers", "layer_compression", "webhooks", "webhook_secret_file",
-                  "unsigned_packages"});
+                  "unsigned_packages", "builder_socket"});
+    r.get(n, "builder_socket", "heal.", c.heal.builder_socket);
     r.get(n, "unsigned_packages", "heal.", c.heal.unsigned_packages);
     r.get(n, "reuse_layers", "heal.", c.heal.reuse_layers);
     r.get(n, "layer_compression", "heal.", c.heal.layer_compression);

@@ -96,7 +96,10 @@ struct Config {
   struct Heal {
     bool enabled = true;  // heal automatically when a fix is inside the gap
     std::string default_mode = "autonomous-staging";
-    std::string runtime = "runc";            // OCI runtime buildah uses for build and test steps
+    std::string runtime = "runc";  // OCI runtime buildah uses for build and test steps
+    // airheal-builder's Unix socket: every build and check runs there (airheald then needs no
+    // build powers); empty: airheald runs buildah itself.
+    std::string builder_socket;
     std::chrono::seconds step_timeout{900};  // any one buildah step
     std::vector<HealRule> rules;             // first match wins; none: default_mode, no test
     unsigned concurrency = 1;                // heals built at the same time

@@ -56,9 +56,20 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     in_pipe.close();
   }
   ProcessResult r;
-  ios.run_for(options.timeout);
+  if (!options.cancel) {
+    ios.run_for(options.timeout);
+  } else {  // in slices, watching the cancel flag
+    auto until = std::chrono::steady_clock::now() + options.timeout;
+    while (!ios.stopped() && std::chrono::steady_clock::now() < until) {
+      if (options.cancel->load()) {
+        r.cancelled = true;
+        break;
+      }
+      ios.run_for(std::chrono::milliseconds(100));
+    }
+  }
   if (!ios.stopped()) {
-    r.timed_out = true;
+    r.timed_out = !r.cancelled;
     // SIGTERM to the whole group first (buildah stops its container on it), SIGKILL after a grace.
     ::kill(-child.id(), SIGTERM);
     ios.restart();
@@ -72,7 +83,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     }
   }
   child.wait();
-  r.exit_code = r.timed_out ? -1 : child.exit_code();
+  r.exit_code = r.timed_out || r.cancelled ? -1 : child.exit_code();
   if (out.wait_for(std::chrono::seconds(0)) == std::future_status::ready) r.out = out.get();
   if (err.wait_for(std::chrono::seconds(0)) == std::future_status::ready) r.err = err.get();
   return r;

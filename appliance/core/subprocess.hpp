@@ -2,6 +2,7 @@
 // and a timeout after which it is killed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@ namespace airheal {
 struct ProcessResult {
   int exit_code = -1;  // -1 when killed by a signal or on timeout
   bool timed_out = false;
+  bool cancelled = false;
   std::string out;
   std::string err;
 };
@@ -23,6 +25,9 @@ struct ProcessOptions {
   std::optional<std::string> input;  // written to stdin, then closed
   std::filesystem::path cwd;         // empty: inherit
   std::map<std::string, std::string> env_overrides;
+  // When set and it becomes true, the program is stopped as on a timeout (its whole process group:
+  // SIGTERM, then SIGKILL after a grace), and the result says cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // argv[0] is looked up in PATH when it has no slash. Throws if it cannot be started.

@@ -34,7 +34,7 @@ Result<Services> make_services(const config::Config& cfg, const ServiceOptions& 
     auto eo = heal::engine_options(cfg);
     if (!o.actor.empty()) eo.actor = o.actor;
     if (!o.runtime.empty()) eo.runtime = o.runtime;
-    eo.builder = o.builder;
+    if (o.builder) eo.builder = o.builder;
     if (!cfg.heal.webhooks.empty()) {
       std::string secret;
       if (!cfg.heal.webhook_secret_file.empty()) {

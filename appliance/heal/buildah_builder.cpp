@@ -36,8 +36,10 @@ std::string last_lines(const std::string& s, std::size_t n) {
 // output go to the heal's log.
 class Buildah {
  public:
-  Buildah(const BuildahOptions& o, fsys::path dir, std::string& log, Failure* failure = nullptr)
-      : o_(o), dir_(std::move(dir)), log_(log), failure_(failure) {}
+  Buildah(const BuildahOptions& o, fsys::path dir, std::string& log, Failure* failure = nullptr,
+          const std::atomic<bool>* cancel = nullptr)
+      : o_(o), dir_(std::move(dir)), log_(log), failure_(failure), cancel_(cancel) {}
+  void stop_watching_cancel() { cancel_ = nullptr; }  // cleanup runs whatever happened
   Result<std::string> operator()(const std::vector<std::string>& args,
                                  std::optional<std::chrono::milliseconds> timeout = {},
                                  bool* timed_out = nullptr) {
@@ -55,6 +57,7 @@ class Buildah {
     po.timeout =
         timeout && timeout->count() > 0 ? *timeout : std::chrono::milliseconds(o_.step_timeout);
     po.cwd = dir_;
+    po.cancel = cancel_;
     ProcessResult r;
     auto t0 = std::chrono::steady_clock::now();
     try {
@@ -70,6 +73,7 @@ class Buildah {
         "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) + tail(r.err, 4u << 20);
     if (!log_.ends_with("\n")) log_ += "\n";
     if (timed_out) *timed_out = r.timed_out;
+    if (r.cancelled) return make_error(Errc::io_error, "buildah " + args[0] + " was cancelled");
     if (r.timed_out || r.exit_code != 0) {
       auto f = classify_output(r.out + r.err, r.timed_out);
       if (failure_) *failure_ = f;
@@ -93,6 +97,7 @@ class Buildah {
   fsys::path dir_;
   std::string& log_;
   Failure* failure_;
+  const std::atomic<bool>* cancel_;
 };
 
 // The container goes, and with it images the shared storage no longer needs, however the build
@@ -101,6 +106,7 @@ struct RemoveContainer {
   Buildah& b;
   std::string name;
   ~RemoveContainer() {
+    b.stop_watching_cancel();
     (void)b({"rm", name});
     (void)b({"rmi", "--prune"});
   }
@@ -160,10 +166,10 @@ std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest&
 
 Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::string& log,
                                             Failure* failure) {
-  Buildah buildah(options_, request.work, log, failure);
+  Buildah buildah(options_, request.work, log, failure, request.cancel);
   auto commands = buildah_layer_commands(request, options_.runtime);
-  if (auto r = buildah(commands.front()); !r) return r.error();
   RemoveContainer remove{buildah, request.name};
+  if (auto r = buildah(commands.front()); !r) return r.error();
   for (std::size_t i = 1; i < commands.size(); ++i)
     if (auto r = buildah(commands[i]); !r) return r.error();
   return read_added_layer(request.work / request.out, request.base_layers);
@@ -171,10 +177,10 @@ Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::st
 
 Result<std::vector<CheckOutcome>> BuildahBuilder::check(const CheckRequest& request,
                                                         std::string& log) {
-  Buildah buildah(options_, request.work, log);
+  Buildah buildah(options_, request.work, log, nullptr, request.cancel);
   auto commands = buildah_check_commands(request, options_.runtime);
-  if (auto r = buildah(commands.front()); !r) return r.error();
   RemoveContainer remove{buildah, request.name};
+  if (auto r = buildah(commands.front()); !r) return r.error();
   std::vector<CheckOutcome> out;
   for (std::size_t i = 0; i < request.runs.size(); ++i) {
     CheckOutcome o;

@@ -14,6 +14,7 @@
 #include "heal/deb/dpkg_family.hpp"
 #include "heal/deb/order.hpp"
 #include "heal/deb/resolver.hpp"
+#include "heal/remote_builder.hpp"
 #include "scan/binary.hpp"
 #include "scan/inventory_repository.hpp"
 #include "scan/layer.hpp"
@@ -63,6 +64,8 @@ EngineOptions engine_options(const config::Config& cfg) {
   eo.layer_compression =
       cfg.heal.layer_compression == "zstd" ? LayerCompression::zstd : LayerCompression::gzip;
   eo.outbox = cfg.outbox_directory();
+  if (!cfg.heal.builder_socket.empty())
+    eo.builder = std::make_shared<RemoteBuilder>(cfg.heal.builder_socket);
   auto rules = cfg;  // the policy reads the rules of this configuration
   eo.policy = [rules](const std::string& repo) {
     auto r = rules.heal_rule(repo);

@@ -4,6 +4,7 @@
 // tests of the engine use a fake (tests/support/fake_image_builder.hpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -45,6 +46,8 @@ struct LayerRequest {
   std::vector<BuildMount> mounts;
   std::vector<std::string> env;  // NAME=VALUE
   std::vector<std::vector<std::string>> commands;
+  // In-process only (never on the wire): when it turns true the build stops and is cleaned up.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // A command run in an image as a check (a test command, the entrypoint as smoke test).
@@ -69,6 +72,7 @@ struct CheckRequest {
   std::uint64_t memory = 0;
   std::vector<std::string> env;
   std::vector<CheckRun> runs;
+  const std::atomic<bool>* cancel = nullptr;  // as LayerRequest::cancel
 };
 
 class ImageBuilder {

@@ -124,7 +124,10 @@ int validate_cyclonedx(const std::string& doc, const fsys::path& dir) {
                 std::string(AIRHEAL_SOURCE_DIR) + "/tests/support/validate_json_schema.py",
                 schemas + "bom-1.5.SNAPSHOT.schema.json", file.string(),
                 schemas + "spdx.SNAPSHOT.schema.json", schemas + "jsf-0.82.SNAPSHOT.schema.json"});
-  INFO(r.out << r.err);
+  UNSCOPED_INFO(r.out << r.err);  // shown with the caller's CHECK
+  if (r.exit_code)
+    std::filesystem::copy_file(file, "/tmp/failed-bom.json",
+                               std::filesystem::copy_options::overwrite_existing);
   return r.exit_code;
 }
 

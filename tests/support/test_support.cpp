@@ -283,6 +283,7 @@ OciImage make_oci_image_from_tars(const std::filesystem::path& dir, const std::s
 std::filesystem::path airheald_path() { return AIRHEALD_PATH; }
 std::filesystem::path airheal_snapshot_path() { return AIRHEAL_SNAPSHOT_PATH; }
 std::filesystem::path airhealctl_path() { return AIRHEALCTL_PATH; }
+std::filesystem::path airheal_builder_path() { return AIRHEAL_BUILDER_PATH; }
 std::filesystem::path airheal_evidence_path() { return AIRHEAL_EVIDENCE_PATH; }
 
 Daemon::Daemon(Options o) {

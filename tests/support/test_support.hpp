@@ -115,6 +115,7 @@ class Daemon {
 
 std::filesystem::path airheald_path();
 std::filesystem::path airhealctl_path();
+std::filesystem::path airheal_builder_path();
 std::filesystem::path airheal_snapshot_path();
 std::filesystem::path airheal_evidence_path();
 

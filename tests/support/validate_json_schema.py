@@ -6,13 +6,30 @@ Referenced schemas are registered under their $id and under their file name next
 schema's $id, so relative $refs resolve offline. Exit 0 when valid; 1 with every error listed.
 "pattern" is matched with the `regex` module (python3-regex), which knows the Unicode property
 classes (\\p{L}) NIST's OSCAL schemas use and Python's re does not.
+
+jsonschema 4.10 (Debian 12) crashes, instead of reporting, when an "additionalItems: false"
+branch of a oneOf meets two or more extra objects: its error message sorts them, and objects do
+not sort (TypeError; fixed upstream in later releases). CycloneDX's licence choice is such a
+oneOf, so a component with three licences crashed the check. The message helper is replaced with
+one that orders by repr; what is valid is unchanged.
 """
 import json
 import sys
 import os
 
 import jsonschema
+import jsonschema._utils
+import jsonschema._validators
 import regex
+
+
+def _extras_msg(extras):
+    verb = "was" if len(extras) == 1 else "were"
+    return ", ".join(sorted(repr(extra) for extra in extras)), verb
+
+
+jsonschema._utils.extras_msg = _extras_msg
+jsonschema._validators.extras_msg = _extras_msg
 
 
 def _pattern(validator, patrn, instance, schema):
