@@ -22,6 +22,8 @@ fsys::path units_for_test(const fsys::path& dir) {
     auto text = *fs::read_file(e.path(), 1 << 20);
     text = std::regex_replace(text, std::regex("/usr/sbin/airheald"), AIRHEALD_PATH);
     text = std::regex_replace(text, std::regex("/usr/bin/airhealctl"), AIRHEALCTL_PATH);
+    text = std::regex_replace(text, std::regex("/usr/libexec/airheal/airheal-builder"),
+                              AIRHEAL_BUILDER_PATH);
     std::ofstream(dir / e.path().filename()) << text;
   }
   return dir;
@@ -41,8 +43,8 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
   std::vector<std::string> units;
   for (const auto& e : fsys::directory_iterator(dir)) units.push_back(e.path().filename().string());
   std::sort(units.begin(), units.end());
-  CHECK(units == std::vector<std::string>{"airheal-import.path", "airheal-import.service",
-                                          "airheal-maintenance.service",
+  CHECK(units == std::vector<std::string>{"airheal-builder.service", "airheal-import.path",
+                                          "airheal-import.service", "airheal-maintenance.service",
                                           "airheal-maintenance.timer", "airheald.service"});
   std::vector<std::string> verify = {"env", "--chdir=" + dir.string(), "systemd-analyze", "verify",
                                      "--man=no"};
@@ -68,6 +70,15 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
         "✓ CapabilityBoundingSet=~CAP_SYS_PTRACE",
         "✓ SystemCallArchitectures=", "✓ RestrictAddressFamilies=~AF_PACKET", "✓ PrivateMounts="})
     CHECK(daemon.find(held) != std::string::npos);
+  // The builder: the only unit with buildah's powers, and no network at all (issue 24's target
+  // for it is 4.0; what it still needs is explained in systemd/README.md).
+  auto builder = security("airheal-builder.service");
+  INFO(builder);
+  CHECK(exposure(builder) <= 4.0);
+  for (auto held :
+       {"✓ PrivateNetwork=", "✓ IPAddressDeny=", "✓ CapabilityBoundingSet=~CAP_NET_ADMIN",
+        "✓ RestrictAddressFamilies=~AF_(INET|INET6)", "✓ ProtectSystem="})
+    CHECK(builder.find(held) != std::string::npos);
   for (auto unit : {"airheal-import.service", "airheal-maintenance.service"}) {
     auto out = security(unit);
     CHECK(exposure(out) <= 4.0);

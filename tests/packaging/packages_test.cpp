@@ -205,6 +205,7 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   auto app_files = contents(appliance);
   for (const char* f :
        {"./usr/sbin/airheald", "./usr/bin/airhealctl", "./lib/systemd/system/airheald.service",
+        "./usr/libexec/airheal/airheal-builder", "./lib/systemd/system/airheal-builder.service",
         "./lib/systemd/system/airheal-import.path",
         "./lib/systemd/system/airheal-maintenance.timer", "./usr/lib/sysusers.d/airheal.conf",
         "./usr/lib/tmpfiles.d/airheal.conf", "./etc/airheal/airheal.yaml",
