@@ -120,4 +120,12 @@ Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limit
   return root;
 }
 
+std::vector<std::string> string_list(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> v;
+  if (j.is_object() && j.contains(key) && j[key].is_array())
+    for (const auto& x : j[key])
+      if (x.is_string()) v.push_back(x.get<std::string>());
+  return v;
+}
+
 }  // namespace airheal

@@ -7,7 +7,9 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -22,5 +24,9 @@ struct JsonLimits {
 // WHAT names the document in messages ("the snapshot manifest", "OSV record GO-2024-1").
 Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits = {},
                                   std::string_view what = "JSON");
+
+// J[KEY]'s string elements, in order; empty when J has no such array (data airheal wrote itself,
+// read back leniently: other elements are skipped).
+std::vector<std::string> string_list(const nlohmann::json& j, const char* key);
 
 }  // namespace airheal

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "advisory/advisory.hpp"
+#include "core/json.hpp"
 #include "scan/binary.hpp"
 #include "scan/java.hpp"
 #include "scan/pkgdb.hpp"
@@ -119,16 +120,9 @@ Component Component::from_json(const nlohmann::json& j) {
   c.source = j.value("source", "");
   c.source_version = j.value("source_version", "");
   c.arch = j.value("arch", "");
-  auto strings = [&](const char* k) {
-    std::vector<std::string> v;
-    if (j.contains(k) && j[k].is_array())
-      for (const auto& x : j[k])
-        if (x.is_string()) v.push_back(x.get<std::string>());
-    return v;
-  };
-  c.licenses = strings("licenses");
+  c.licenses = string_list(j, "licenses");
   c.supplier = j.value("supplier", "");
-  c.depends = strings("depends");
+  c.depends = string_list(j, "depends");
   c.purl = j.value("purl", "");
   c.layer = j.value("layer", "");
   c.location = j.value("location", "");

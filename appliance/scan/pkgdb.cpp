@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/json.hpp"
 #include "core/rpm.hpp"
 
 namespace airheal::scan {
@@ -111,16 +112,9 @@ PackageRecord PackageRecord::from_json(const nlohmann::json& j) {
   r.source_version = j.value("source_version", "");
   r.license = j.value("license", "");
   r.supplier = j.value("supplier", "");
-  auto strings = [&](const char* k) {
-    std::vector<std::string> v;
-    if (j.contains(k) && j[k].is_array())
-      for (const auto& x : j[k])
-        if (x.is_string()) v.push_back(x.get<std::string>());
-    return v;
-  };
-  r.depends = strings("depends");
-  r.provides = strings("provides");
-  r.files = strings("files");
+  r.depends = string_list(j, "depends");
+  r.provides = string_list(j, "provides");
+  r.files = string_list(j, "files");
   return r;
 }
 

@@ -61,3 +61,11 @@ TEST_CASE("duplicate keys can be allowed for data airheal wrote itself", "[json]
   // The same key in sibling objects is not a duplicate.
   CHECK(parse_json(R"([{"a":1},{"a":2}])"));
 }
+
+TEST_CASE("string lists are read back leniently", "[json]") {
+  auto j = nlohmann::json::parse(R"({"a": ["x", 1, "y", null], "b": "not a list"})");
+  CHECK(string_list(j, "a") == std::vector<std::string>{"x", "y"});
+  CHECK(string_list(j, "b").empty());
+  CHECK(string_list(j, "missing").empty());
+  CHECK(string_list(nlohmann::json::array(), "a").empty());
+}
