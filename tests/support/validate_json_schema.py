@@ -17,9 +17,9 @@ import json
 import sys
 import os
 
+import importlib
+
 import jsonschema
-import jsonschema._utils
-import jsonschema._validators
 import regex
 
 
@@ -28,8 +28,14 @@ def _extras_msg(extras):
     return ", ".join(sorted(repr(extra) for extra in extras)), verb
 
 
-jsonschema._utils.extras_msg = _extras_msg
-jsonschema._validators.extras_msg = _extras_msg
+# Only where the crashing helper exists (jsonschema 4.10's layout; later releases differ).
+for _name in ("jsonschema._utils", "jsonschema._validators"):
+    try:
+        _module = importlib.import_module(_name)
+    except ImportError:
+        continue
+    if hasattr(_module, "extras_msg"):
+        _module.extras_msg = _extras_msg
 
 
 def _pattern(validator, patrn, instance, schema):
