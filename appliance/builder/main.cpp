@@ -19,12 +19,15 @@ void on_signal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   CLI::App app{"airheal-builder: runs airheald's image builds (buildah, --network none)"};
-  std::string state_dir, socket, runtime = "runc", buildah = "buildah";
+  std::string state_dir, socket, storage_dir, runtime = "runc", buildah = "buildah";
   std::vector<std::string> allow;
   unsigned step_timeout = 900;
   app.add_option("--state-dir", state_dir, "airheald's state folder (builds only in its heal/)")
       ->required();
   app.add_option("--socket", socket, "the Unix socket to listen on")->required();
+  app.add_option("--storage-dir", storage_dir,
+                 "buildah's storage (default: the state folder's heal/buildah); the packaged unit "
+                 "keeps it in the builder's own /var/lib/airheal-builder");
   app.add_option("--allow-uid", allow,
                  "a user (name or uid) whose requests are served (default: the state folder's "
                  "owner)");
@@ -41,7 +44,8 @@ int main(int argc, char** argv) {
   o.policy.blobs_root = state / "blobs" / "sha256";
   o.buildah.buildah = buildah;
   o.buildah.runtime = runtime;
-  o.buildah.storage = state / "heal" / "buildah";
+  o.buildah.storage = storage_dir.empty() ? state / "heal" / "buildah"
+                                          : fsys::absolute(storage_dir).lexically_normal();
   o.buildah.step_timeout = std::chrono::seconds(step_timeout);
   for (const auto& a : allow) {
     if (!a.empty() && a.find_first_not_of("0123456789") == std::string::npos) {

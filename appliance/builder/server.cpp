@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "builder/handover.hpp"
 #include "core/json.hpp"
 
 namespace airheal::builder {
@@ -102,6 +103,11 @@ void Server::handle(int fd) {
   if (auto why = heal::builder::validate(*req, options_.policy)) return refuse(*why);
 
   Reply reply;
+  if (req->op == Op::versions) {
+    reply.ok = true;
+    reply.versions = buildah_.tool_versions();
+    return answer(reply);
+  }
   if (req->op == Op::reset) {
     std::unique_lock lock(reset_lock_);
     options_.log("reset: removing containers and unused images");
@@ -146,6 +152,9 @@ void Server::handle(int fd) {
   }
   done = true;
   watch.join();
+  // What the build wrote (as root) goes to the user who asked: airheald reads the layer and
+  // removes the work folder.
+  auto handed = cred.uid == 0 ? Status{} : hand_over(work, cred.uid, cred.gid);
   if (cancel.load()) {
     // Abandoned: the container is gone already (the builder removes it however a build ends);
     // what this build wrote in the work folder goes too.
@@ -153,6 +162,12 @@ void Server::handle(int fd) {
     if (req->op == Op::add_layer) fsys::remove_all(work / req->layer.out, ec);
     options_.log(name + ": the client went away; build stopped, container and output removed");
     return;
+  }
+  if (!handed) {
+    reply.ok = false;
+    reply.layer.reset();
+    reply.error = "the build's files could not be given to uid " + std::to_string(cred.uid) + ": " +
+                  handed.error().message;
   }
   options_.log(name + ": " + (reply.ok ? "done" : "failed: " + reply.error));
   answer(reply);

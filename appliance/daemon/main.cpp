@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "audit/journal.hpp"
 #include "config/config.hpp"
 #include "core/archive_path.hpp"
+#include "core/confine.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "daemon/appliance.hpp"
@@ -19,7 +21,7 @@ int main(int argc, char** argv) {
   airheal::use_utf8_ctype();
   CLI::App app{"airheald - self-healing container registry appliance for air-gapped networks"};
   std::string config_file, state_dir, listen, log_level, ready_file;
-  bool print_defaults = false;
+  bool print_defaults = false, confine = false;
   app.add_option("--config", config_file, "YAML configuration file (every key has a default)");
   app.add_option("--state-dir", state_dir, "state directory (overrides state_dir)");
   app.add_option("--listen", listen,
@@ -28,6 +30,9 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn or error (overrides log_level)");
   app.add_option("--ready-file", ready_file,
                  "write HOST:PORT here once serving (for scripts and tests)");
+  app.add_flag("--confine", confine,
+               "run without capabilities, privilege gains, namespaces or writable-executable "
+               "memory (a seccomp filter); refused as root");
   app.add_flag("--print-default-config", print_defaults,
                "print the embedded default configuration and exit");
   app.set_version_flag("--version", "airheald " AIRHEAL_VERSION);
@@ -60,6 +65,29 @@ int main(int argc, char** argv) {
   }
   if (!log_level.empty()) cfg.log_level = log_level;
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  // Started as root on a state folder that belongs to another user (the packaged airheal user):
+  // that user runs the daemon, so that nothing it writes is root's.
+  std::error_code ec;
+  if (std::filesystem::exists(cfg.state_dir, ec)) {
+    auto became = confine::become_owner_of(cfg.state_dir);
+    if (!became) {
+      std::cerr << "airheald: " << became.error().message << "\n";
+      return 2;
+    }
+    if (*became)
+      spdlog::info("running as uid {}, the owner of {}", ::getuid(), cfg.state_dir.string());
+  }
+  if (confine) {
+    if (auto st = confine::confine_process(); !st) {
+      std::cerr << "airheald: --confine: " << st.error().message << "\n";
+      return 2;
+    }
+    spdlog::info(
+        "confined: uid {}, no capabilities, no_new_privs, seccomp filter (no namespaces, "
+        "no writable-executable memory)",
+        ::getuid());
+  }
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
@@ -120,7 +148,6 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}; finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*appliance)->stop();
-  std::error_code ec;
   std::filesystem::remove(cfg.state_dir / "airheald.addr", ec);
   spdlog::info("airheald stopped");
   return 0;

@@ -627,19 +627,9 @@ void Engine::attest(std::int64_t id, const std::string& repo, const std::string&
          {"digest", digest_set(a.digest)},
          {"name", "/" + a.path}});
   // The tools that built it, as they report themselves (the builder's version in SLSA's sense).
+  // (asked of the builder: with airheal-builder, airheald never runs buildah itself)
   json versions = {{"airheal", options_.tool_version}};
-  for (const auto& [name, argv0] :
-       {std::pair<std::string, std::string>{"buildah", options_.buildah},
-        std::pair<std::string, std::string>{"runc", options_.runtime}}) {
-    try {
-      ProcessOptions po;
-      po.timeout = std::chrono::seconds(20);
-      auto r = run_process({argv0, "--version"}, po);
-      auto line = r.out.substr(0, r.out.find('\n'));
-      if (r.exit_code == 0 && !line.empty()) versions[name] = line;
-    } catch (const std::exception&) {
-    }
-  }
+  for (const auto& [name, line] : builder_->tool_versions()) versions[name] = line;
   // Byproducts: the build log (kept in the heal record and in evidence bundles), by digest.
   json byproducts = json::array();
   if (!build_log.empty())

@@ -200,4 +200,21 @@ void BuildahBuilder::reset() {
   (void)buildah({"rmi", "--prune"});
 }
 
+std::map<std::string, std::string> BuildahBuilder::tool_versions() {
+  std::map<std::string, std::string> versions;
+  for (const auto& [name, argv0] :
+       {std::pair<std::string, std::string>{"buildah", options_.buildah},
+        std::pair<std::string, std::string>{"runc", options_.runtime}}) {
+    try {
+      ProcessOptions po;
+      po.timeout = std::chrono::seconds(20);
+      auto r = run_process({argv0, "--version"}, po);
+      auto line = r.out.substr(0, r.out.find('\n'));
+      if (r.exit_code == 0 && !line.empty()) versions[name] = line;
+    } catch (const std::exception&) {
+    }
+  }
+  return versions;
+}
+
 }  // namespace airheal::heal

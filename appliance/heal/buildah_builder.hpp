@@ -36,6 +36,7 @@ class BuildahBuilder : public ImageBuilder {
                               Failure* failure) override;
   Result<std::vector<CheckOutcome>> check(const CheckRequest& request, std::string& log) override;
   void reset() override;
+  std::map<std::string, std::string> tool_versions() override;
 
  private:
   BuildahOptions options_;

@@ -16,7 +16,10 @@ namespace fsys = std::filesystem;
 namespace {
 
 const char* op_name(Op op) {
-  return op == Op::add_layer ? "add_layer" : op == Op::check ? "check" : "reset";
+  return op == Op::add_layer ? "add_layer"
+         : op == Op::check   ? "check"
+         : op == Op::reset   ? "reset"
+                             : "versions";
 }
 
 json failure_json(const Failure& f) { return {{"class", to_slug(f.cls)}, {"lines", f.lines}}; }
@@ -156,6 +159,7 @@ json to_json(const Reply& r) {
   for (const auto& o : r.outcomes)
     outcomes.push_back({{"passed", o.passed}, {"timed_out", o.timed_out}, {"failure", o.failure}});
   j["outcomes"] = outcomes;
+  if (!r.versions.empty()) j["versions"] = r.versions;
   return j;
 }
 
@@ -168,8 +172,8 @@ Result<Request> request_from_json(const json& j) {
   auto op = top.str("op");
   if (top.problem) return make_error(Errc::invalid_argument, *top.problem);
   Request r;
-  if (op == "reset") {
-    r.op = Op::reset;
+  if (op == "reset" || op == "versions") {
+    r.op = op == "reset" ? Op::reset : Op::versions;
     return r;
   }
   if (op != "add_layer" && op != "check")
@@ -281,12 +285,21 @@ Result<Reply> reply_from_json(const json& j) {
     c.failure = o.value("failure", "");
     r.outcomes.push_back(std::move(c));
   }
+  if (j.contains("versions") && j["versions"].is_object()) {
+    if (j["versions"].size() > 16)
+      return make_error(Errc::invalid_argument, "builder reply: too many tool versions");
+    for (const auto& [tool, line] : j["versions"].items()) {
+      if (!line.is_string() || tool.size() > 64 || line.get<std::string>().size() > 512)
+        return make_error(Errc::invalid_argument, "builder reply: a malformed tool version");
+      r.versions[tool] = line.get<std::string>();
+    }
+  }
   if (top.problem) return make_error(Errc::invalid_argument, *top.problem);
   return r;
 }
 
 std::optional<std::string> validate(const Request& request, const Policy& policy) {
-  if (request.op == Op::reset) return std::nullopt;
+  if (request.op == Op::reset || request.op == Op::versions) return std::nullopt;
   bool layer = request.op == Op::add_layer;
   const auto& name = layer ? request.layer.name : request.check.name;
   const auto& work = layer ? request.layer.work : request.check.work;

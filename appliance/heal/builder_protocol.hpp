@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -33,7 +34,7 @@ inline constexpr std::size_t kMaxCommands = 256;
 inline constexpr std::size_t kMaxItems = 1024;  // copies, mounts, env entries, checks
 inline constexpr std::size_t kMaxStringBytes = 64u << 10;
 
-enum class Op { add_layer, check, reset };
+enum class Op { add_layer, check, reset, versions };
 
 struct Request {
   Op op = Op::reset;
@@ -48,6 +49,7 @@ struct Reply {
   Failure failure;
   std::optional<LayerBlob> layer;
   std::vector<CheckOutcome> outcomes;
+  std::map<std::string, std::string> versions;  // op versions: tool -> its --version line
 };
 
 nlohmann::json to_json(const Request& r);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,9 @@ class ImageBuilder {
                                                   std::string& log) = 0;
   // Removes containers and images a stopped daemon left behind (call only when no heal runs).
   virtual void reset() = 0;
+  // The build tools as they name themselves ("buildah" -> "buildah version 1.28.2 ...", "runc"
+  // -> ...), for provenance; a tool that does not answer is left out.
+  virtual std::map<std::string, std::string> tool_versions() { return {}; }
 };
 
 // The layer an image build added: the layout DIR's image must have BASE_LAYERS + 1 layers, its

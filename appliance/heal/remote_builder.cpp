@@ -92,6 +92,14 @@ Result<std::vector<CheckOutcome>> RemoteBuilder::check(const CheckRequest& reque
   return reply->outcomes;
 }
 
+std::map<std::string, std::string> RemoteBuilder::tool_versions() {
+  builder::Request req;
+  req.op = builder::Op::versions;
+  auto reply = exchange(socket_, req, nullptr);
+  if (!reply || !reply->ok) return {};
+  return reply->versions;
+}
+
 void RemoteBuilder::reset() {
   builder::Request req;
   req.op = builder::Op::reset;

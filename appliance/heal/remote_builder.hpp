@@ -17,6 +17,7 @@ class RemoteBuilder : public ImageBuilder {
                               Failure* failure) override;
   Result<std::vector<CheckOutcome>> check(const CheckRequest& request, std::string& log) override;
   void reset() override;
+  std::map<std::string, std::string> tool_versions() override;
 
  private:
   std::filesystem::path socket_;

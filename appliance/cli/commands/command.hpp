@@ -66,6 +66,12 @@ Result<std::string> acting_user(const Context& ctx, const char* role);
 int journal_change(Services& services, nlohmann::json record,
                    const std::string& done = "the change was made");
 
+// Run as root on a state folder that belongs to another user (the packaged airheal user):
+// become that user before writing anything there, so that airheald, which runs as it, can still
+// use what this command writes. The operator's name (operator_name) is kept from before. False
+// (after saying why) when the switch failed.
+bool use_state_owner(const Context& ctx);
+
 // The state directory's services. Without `create`, a state directory airheald never ran in is
 // refused ("no airheal state in ..."). On failure the reason is printed and the result is empty:
 // the command then exits with 2.

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands/command.hpp"
+#include "core/confine.hpp"
 #include "registry/auth.hpp"
 
 namespace airheal::cli {
@@ -31,8 +32,24 @@ int fail(const std::string& msg, int code) {
 }
 
 std::string operator_name() {
-  auto name = registry::unix_user_name(::getuid());
-  return name.empty() ? "uid " + std::to_string(::getuid()) : name;
+  // Computed once: the process may later become the state folder's owner (use_state_owner).
+  static const std::string name = [] {
+    auto n = registry::unix_user_name(::getuid());
+    return n.empty() ? "uid " + std::to_string(::getuid()) : n;
+  }();
+  return name;
+}
+
+bool use_state_owner(const Context& ctx) {
+  (void)operator_name();
+  std::error_code ec;
+  if (!std::filesystem::exists(ctx.cfg.state_dir, ec)) return true;
+  auto became = confine::become_owner_of(ctx.cfg.state_dir);
+  if (!became) {
+    fail(became.error().message);
+    return false;
+  }
+  return true;
 }
 
 Result<std::string> acting_user(const Context& ctx, const char* role) {
@@ -66,6 +83,7 @@ std::optional<Services> open_services(const Context& ctx, ServiceOptions options
     return std::nullopt;
   }
   if (options.actor.empty()) options.actor = actor();
+  if (!use_state_owner(ctx)) return std::nullopt;
   if (!options.warn) options.warn = [](const std::string& m) { std::cerr << m << "\n"; };
   auto s = make_services(ctx.cfg, options);
   if (!s) {

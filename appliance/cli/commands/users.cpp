@@ -95,6 +95,7 @@ class UserCommands : public CommandGroup {
           no_password_ ? std::string("!") : registry::UserFile::hash_password(password);
       users->set_rights(name_, rights);
     }
+    if (!use_state_owner(ctx)) return 2;
     std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
     if (auto st = users->save(path); !st) return fail(st.error().message, 1);
     std::cout << (removing ? "removed " : "saved ") << name_
