@@ -3,8 +3,10 @@
 // its own before running anything.
 //
 //   airheal-builder --state-dir DIR --socket PATH [--allow-uid UID]... [--runtime runc]
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
   CLI::App app{"airheal-builder: runs airheald's image builds (buildah, --network none)"};
   std::string state_dir, socket, storage_dir, runtime = "runc", buildah = "buildah";
   std::vector<std::string> allow;
+  std::string socket_group;
   unsigned step_timeout = 900;
   app.add_option("--state-dir", state_dir, "airheald's state folder (builds only in its heal/)")
       ->required();
@@ -31,6 +34,8 @@ int main(int argc, char** argv) {
   app.add_option("--allow-uid", allow,
                  "a user (name or uid) whose requests are served (default: the state folder's "
                  "owner)");
+  app.add_option("--socket-group", socket_group,
+                 "the group (name or gid) the socket belongs to, mode 0660: airheald's group");
   app.add_option("--runtime", runtime, "OCI runtime for buildah (runc)");
   app.add_option("--buildah", buildah, "the buildah program");
   app.add_option("--step-timeout", step_timeout, "seconds any one buildah step may take");
@@ -57,14 +62,31 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (!socket_group.empty()) {
+    if (socket_group.find_first_not_of("0123456789") == std::string::npos) {
+      o.socket_group = static_cast<gid_t>(std::stoul(socket_group));
+    } else if (auto* gr = ::getgrnam(socket_group.c_str())) {
+      o.socket_group = gr->gr_gid;
+    } else {
+      std::cerr << "airheal-builder: no group " << socket_group << "\n";
+      return 2;
+    }
+  }
   struct stat st {};
   if (::stat(state.c_str(), &st) != 0) {
     std::cerr << "airheal-builder: no state folder " << state << "\n";
     return 2;
   }
   if (o.allowed_uids.empty()) o.allowed_uids.insert(st.st_uid);
+  // The work folders' parent is airheald's (it makes a folder per heal there): made here, it
+  // goes to the state folder's owner.
   std::error_code ec;
-  fsys::create_directories(o.policy.work_root, ec);
+  if (fsys::create_directories(o.policy.work_root, ec) &&
+      ::chown(o.policy.work_root.c_str(), st.st_uid, st.st_gid) != 0) {
+    std::cerr << "airheal-builder: cannot give " << o.policy.work_root << " to uid " << st.st_uid
+              << "\n";
+    return 2;
+  }
   o.log = [](const std::string& m) { std::cerr << "airheal-builder: " << m << std::endl; };
   airheal::builder::Server server(o);
   if (auto s = server.listen(); !s) {

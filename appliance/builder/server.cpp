@@ -48,6 +48,10 @@ Status Server::listen() {
   if (rc != 0)
     return make_error(Errc::io_error,
                       "cannot listen on " + options_.socket.string() + ": " + strerror(errno));
+  if (options_.socket_group &&
+      ::chown(options_.socket.c_str(), static_cast<uid_t>(-1), *options_.socket_group) != 0)
+    return make_error(Errc::io_error, "cannot give " + options_.socket.string() +
+                                          " to its group: " + strerror(errno));
   if (::listen(listen_fd_, 16) != 0)
     return make_error(Errc::io_error, std::string("listen: ") + strerror(errno));
   return {};

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -24,7 +25,8 @@ struct ServerOptions {
   std::filesystem::path socket;
   heal::builder::Policy policy;
   heal::BuildahOptions buildah;
-  std::set<uid_t> allowed_uids;  // who may ask (airheald's user)
+  std::set<uid_t> allowed_uids;       // who may ask (airheald's user)
+  std::optional<gid_t> socket_group;  // the socket's group (mode 0660), so that it can connect
   std::function<void(const std::string&)> log;
 };
 

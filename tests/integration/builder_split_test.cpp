@@ -4,10 +4,12 @@
 // signed gold artefact (tests/support/scan_fixtures.hpp).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <thread>
 
 #include "core/fs.hpp"
@@ -26,16 +28,22 @@ namespace {
 struct BuilderProcess {
   pid_t pid = -1;
   fsys::path log;
-  BuilderProcess(const fsys::path& state, const fsys::path& socket, const fsys::path& log_file)
+  BuilderProcess(const fsys::path& state, const fsys::path& socket, const fsys::path& log_file,
+                 std::vector<std::string> extra = {})
       : log(log_file) {
     fsys::create_directories(state);
+    std::vector<std::string> args{"airheal-builder", "--state-dir", state.string(), "--socket",
+                                  socket.string(),   "--runtime",   "runc"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
       int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 2);
-      ::execl(airheal_builder_path().c_str(), "airheal-builder", "--state-dir", state.c_str(),
-              "--socket", socket.c_str(), "--runtime", "runc", static_cast<char*>(nullptr));
+      ::execv(airheal_builder_path().c_str(), argv.data());
       ::_exit(127);
     }
     for (int i = 0; i < 100 && !fsys::exists(socket); ++i)
@@ -59,6 +67,16 @@ struct BuilderProcess {
   }
   ~BuilderProcess() { kill(SIGTERM); }
 };
+
+// A field of /proc/PID/status ("" when absent).
+std::string proc_status(pid_t pid, const std::string& name) {
+  auto text = fs::read_file("/proc/" + std::to_string(pid) + "/status", 1 << 20).value_or("");
+  auto at = text.find("\n" + name + ":");
+  if (at == std::string::npos) return "";
+  auto line = text.substr(at + name.size() + 2, text.find('\n', at + 1) - at - name.size() - 2);
+  auto b = line.find_first_not_of(" \t");
+  return b == std::string::npos ? "" : line.substr(b);
+}
 
 json wait_heal(const Ctl& ctl, std::initializer_list<const char*> states, int seconds) {
   for (int i = 0; i < seconds; ++i) {
@@ -153,5 +171,102 @@ TEST_CASE("Heals build in airheal-builder and survive either side being killed",
     // No buildah or runc is left running under the builder, and the builder still answers.
     CHECK(run({"pgrep", "-P", std::to_string(builder.pid)}).out.empty());
     CHECK(::kill(builder.pid, 0) == 0);
+  }
+}
+
+// airheald as the packaged unit runs it: an unprivileged user (here nobody, 65534, who owns the
+// state folder; started as root, the daemon becomes the folder's owner) and --confine (no
+// capabilities, no_new_privs, a seccomp filter against namespaces). Its heals build in
+// airheal-builder (root), which gives the work folder's files to the requester; without the
+// builder, the daemon's own attempt to run buildah fails.
+TEST_CASE("airheald runs unprivileged and confined while airheal-builder builds its heals",
+          "[integration][heal][builder]") {
+  if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  if (::geteuid() != 0) FAIL("needs root to give the state folder to nobody (CI runs as root)");
+  constexpr uid_t kNobody = 65534;
+  TempDir t;
+  fsys::permissions(t.path(), fsys::perms(0755));
+  auto state = t / "state";
+  fsys::create_directories(state);
+  REQUIRE(::chown(state.c_str(), kNobody, kNobody) == 0);
+  auto socket = t / "builder.sock";
+  Ctl ctl{state};
+  Signer signer(t / "gpg", "Go mirror");
+  auto start = [&](const std::string& heal_yaml) {
+    Daemon::Options o{state,
+                      "scan:\n  poll_interval: 1s\nheal:\n" + heal_yaml +
+                          "  rules:\n    - {repository: \"apps/greeter\", test: [\"/app\"]}\n",
+                      {"--confine"}};
+    o.owner = kNobody;
+    return std::make_unique<Daemon>(o);
+  };
+
+  SECTION("through the builder the heal is built, checked and staged") {
+    BuilderProcess builder(state, socket, t / "builder.log", {"--socket-group", "65534"});
+    auto daemon = start("  builder_socket: " + socket.string() + "\n");
+    INFO(daemon->log().substr(0, 20000));
+    // The daemon process: nobody, no capabilities at all, no privilege gains, seccomp-filtered.
+    auto pid = daemon->pid();
+    CHECK(proc_status(pid, "Uid") == "65534\t65534\t65534\t65534");
+    CHECK(proc_status(pid, "Gid") == "65534\t65534\t65534\t65534");
+    CHECK(proc_status(pid, "CapEff") == "0000000000000000");
+    CHECK(proc_status(pid, "CapPrm") == "0000000000000000");
+    CHECK(proc_status(pid, "CapAmb") == "0000000000000000");
+    CHECK(proc_status(pid, "NoNewPrivs") == "1");
+    CHECK(proc_status(pid, "Seccomp") == "2");
+    import_greeter_gold(t.path(), daemon->address(), state, {"apps/greeter:1"}, signer, false);
+    auto heal = wait_heal(ctl, {"staged", "held", "failed"}, 300);
+    INFO(heal.dump(2) << builder.said() << daemon->log().substr(0, 20000));
+    REQUIRE(heal.is_object());
+    CHECK(heal["state"] == "staged");
+    auto id = std::to_string(heal["id"].get<int>());
+    CHECK(builder.said().find("for uid 65534: started") != std::string::npos);
+    // What the heal left in the state folder belongs to nobody, including what the builder made:
+    // airhealctl run as root became the folder's owner too.
+    std::vector<std::string> foreign;
+    for (auto it = fsys::recursive_directory_iterator(state);
+         it != fsys::recursive_directory_iterator(); ++it) {
+      if (it->path().string().find("/heal/buildah") != std::string::npos) {
+        it.disable_recursion_pending();  // the builder's own storage (root's)
+        continue;
+      }
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) == 0 && st.st_uid != kNobody)
+        foreign.push_back(it->path().string());
+    }
+    std::string listed;
+    for (const auto& f : foreign) listed += f + "\n";
+    INFO(listed);
+    CHECK(foreign.empty());
+    // The provenance names the builder's tools, as airheal-builder reports them.
+    auto shown = ctl.json_of({"--json", "heal", "show", id});
+    std::string slsa;
+    for (const auto& a : shown["attestations"])
+      if (a["predicateType"] == "https://slsa.dev/provenance/v1") slsa = a["digest"];
+    REQUIRE_FALSE(slsa.empty());
+    HttpClient http(daemon->host(), daemon->port());
+    auto am = json::parse(http.get("/v2/apps/greeter/manifests/" + slsa,
+                                   {{"Accept", "application/vnd.oci.image.manifest.v1+json"}})
+                              .body);
+    auto envelope = json::parse(
+        http.get("/v2/apps/greeter/blobs/" + am["layers"][0]["digest"].get<std::string>()).body);
+    std::ofstream(t / "payload.b64") << envelope["payload"].get<std::string>();
+    auto statement = json::parse(run({"base64", "-d", (t / "payload.b64").string()}).out);
+    const auto& versions = statement["predicate"]["runDetails"]["builder"]["version"];
+    CHECK(versions.value("buildah", "").find("buildah version") != std::string::npos);
+    CHECK(versions.value("runc", "").find("runc version") != std::string::npos);
+  }
+
+  SECTION("without the builder the confined daemon cannot run buildah: the heal fails") {
+    auto daemon = start("");
+    import_greeter_gold(t.path(), daemon->address(), state, {"apps/greeter:1"}, signer, false);
+    auto heal = wait_heal(ctl, {"staged", "held", "failed"}, 300);
+    INFO(heal.dump(2) << daemon->log().substr(0, 20000));
+    REQUIRE(heal.is_object());
+    CHECK(heal["state"] == "failed");
+    CHECK_THAT(heal["reason"].get<std::string>(), Catch::Contains("buildah"));
+    // The registry still serves what it had.
+    HttpClient http(daemon->host(), daemon->port());
+    CHECK(http.get("/v2/").status == 200);
   }
 }

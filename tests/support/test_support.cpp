@@ -300,6 +300,12 @@ Daemon::Daemon(Options o) {
     args.push_back(cfg.string());
   }
   for (const auto& a : o.extra_args) args.push_back(a);
+  if (o.owner) {
+    std::filesystem::permissions(tmp_.path(), std::filesystem::perms(0755));
+    if (::chown(tmp_.path().c_str(), *o.owner, static_cast<gid_t>(-1)) != 0)
+      throw std::runtime_error("cannot give the daemon's folder to uid " +
+                               std::to_string(*o.owner));
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -90,6 +90,9 @@ class Daemon {
     std::string config_yaml;          // written to a file and passed with --config
     std::vector<std::string> extra_args;
     std::string listen = "127.0.0.1:0";
+    // The user the daemon ends up running as: its folder (ready file, configuration) is given to
+    // it. (airheald started as root on a state folder owned by another user becomes that user.)
+    std::optional<uid_t> owner;
   };
   explicit Daemon(Options options);
   Daemon() : Daemon(Options{}) {}
