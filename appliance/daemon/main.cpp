@@ -75,8 +75,12 @@ int main(int argc, char** argv) {
       std::cerr << "airheald: " << became.error().message << "\n";
       return 2;
     }
-    if (*became)
+    if (*became) {
+      // root's HOME is not this user's: the tools the daemon runs (gpg) look there
+      auto home = std::filesystem::absolute(cfg.state_dir).lexically_normal().string();
+      ::setenv("HOME", home.c_str(), 1);
       spdlog::info("running as uid {}, the owner of {}", ::getuid(), cfg.state_dir.string());
+    }
   }
   if (confine) {
     if (auto st = confine::confine_process(); !st) {

@@ -264,7 +264,16 @@ TEST_CASE("airheald runs unprivileged and confined while airheal-builder builds 
     INFO(heal.dump(2) << daemon->log().substr(0, 20000));
     REQUIRE(heal.is_object());
     CHECK(heal["state"] == "failed");
-    CHECK_THAT(heal["reason"].get<std::string>(), Catch::Contains("buildah"));
+    // buildah, run by the daemon as nobody, tries a rootless build and the filter refuses it the
+    // user namespace ...
+    CHECK_THAT(heal["reason"].get<std::string>(),
+               Catch::Contains("buildah from failed") &&
+                   Catch::Contains("unshare(CLONE_NEWUSER): Operation not permitted"));
+    // ... which this kernel gives the same user unconfined: the refusal is the confinement's.
+    auto control = run({"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                        "unshare", "--user", "true"});
+    INFO(control.err);
+    CHECK(control.exit_code == 0);
     // The registry still serves what it had.
     HttpClient http(daemon->host(), daemon->port());
     CHECK(http.get("/v2/").status == 200);
