@@ -144,18 +144,27 @@ Program filter() {
 
 bool filter_supported() { return kArch != 0; }
 
-Result<bool> become_owner_of(const std::filesystem::path& path) {
+Result<bool> become_owner_of(const std::filesystem::path& path, bool keep_net_bind) {
   if (::geteuid() != 0) return false;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return make_error(Errc::io_error, why(("cannot read " + path.string()).c_str()));
   if (st.st_uid == 0) return false;
   gid_t gid = st.st_gid;
+  if (keep_net_bind) (void)::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
   if (::setgroups(1, &gid) != 0 || ::setresgid(st.st_gid, st.st_gid, st.st_gid) != 0 ||
       ::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0)
     return make_error(Errc::denied, why(("cannot become the owner (uid " +
                                          std::to_string(st.st_uid) + ") of " + path.string())
                                             .c_str()));
+  if (keep_net_bind) {
+    (void)::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    if (::syscall(SYS_capset, &header, data) != 0)
+      return make_error(Errc::denied, why("keeping CAP_NET_BIND_SERVICE"));
+  }
   if (::setuid(0) == 0)  // must not come back
     return make_error(Errc::denied, "still able to become root after giving it up");
   return true;
@@ -168,14 +177,29 @@ Status confine_process() {
                       "start it as the state folder's owner (chown -R airheal: the state folder)");
   if (!filter_supported())
     return make_error(Errc::unsupported, "no seccomp filter for this processor architecture");
+  std::error_code ec;
+  std::size_t threads = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++threads;
+  if (threads != 1)
+    return make_error(Errc::invalid_argument,
+                      "confinement must come before a second thread starts (" +
+                          std::to_string(threads) + " running)");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return make_error(Errc::denied, why("no_new_privs"));
   (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   for (int cap = 0; cap <= 63; ++cap)
     (void)::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // needs CAP_SETPCAP
+  // (capset is outside systemd's @system-service set: asked only when something is held)
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capset, &header, data) != 0) return make_error(Errc::denied, why("capset"));
+  if (::syscall(SYS_capget, &header, data) != 0) return make_error(Errc::denied, why("capget"));
+  bool held = false;
+  for (const auto& d : data) held = held || d.effective || d.permitted || d.inheritable;
+  __user_cap_data_struct none[2] = {};
+  if (held && ::syscall(SYS_capset, &header, none) != 0)
+    return make_error(Errc::denied, why("capset"));
   auto p = filter();
   sock_fprog prog{static_cast<unsigned short>(p.code.size()), p.code.data()};
   if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)

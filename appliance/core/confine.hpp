@@ -14,8 +14,9 @@ namespace airheal::confine {
 
 // When the process runs as root and PATH belongs to another user: become that user for good
 // (its uid and gid, no supplementary groups). Nothing happens otherwise. Returns whether the
-// process changed user.
-Result<bool> become_owner_of(const std::filesystem::path& path);
+// process changed user. With KEEP_NET_BIND, CAP_NET_BIND_SERVICE stays (a listener on port 443
+// is opened later, then confine_process drops it), as the unit's AmbientCapabilities= does.
+Result<bool> become_owner_of(const std::filesystem::path& path, bool keep_net_bind = false);
 
 // No new privileges (exec of set-user-ID files and file capabilities gains nothing), no
 // capabilities (effective, permitted, inheritable, ambient; the bounding set as far as the
@@ -24,7 +25,8 @@ Result<bool> become_owner_of(const std::filesystem::path& path);
 // clone with CLONE_NEW*; clone3 answers ENOSYS so that libc falls back to clone), mounting,
 // chroot, ptrace and other processes' memory, kernel modules, bpf, perf events, userfaultfd,
 // open_by_handle_at, and memory that is writable and executable at once or made executable
-// later. A process running as root is refused: confinement is for the unprivileged user.
+// later. A process running as root is refused: confinement is for the unprivileged user; so is
+// one that has started a second thread already (the filter binds only the calling thread).
 Status confine_process();
 
 // Whether this build can install the filter (x86-64 and arm64).

@@ -167,12 +167,15 @@ Result<std::unique_ptr<Appliance>> Appliance::create(const config::Config& cfg) 
 
 Appliance::~Appliance() { stop(std::chrono::milliseconds(0)); }
 
-Result<boost::asio::ip::tcp::endpoint> Appliance::start() {
+Result<boost::asio::ip::tcp::endpoint> Appliance::start(
+    const std::function<Status()>& before_threads) {
   auto ep = server_->listen(config_.listen_host, config_.listen_port);
   if (!ep) return ep.error();
   // airhealctl's way in, where the kernel names its Unix user (the approver, exception granter).
   if (auto st = server_->listen_local(config_.state_dir / "airheald.sock"); !st)
     spdlog::warn("{}: airhealctl acts on the state directly instead", st.error().message);
+  if (before_threads)
+    if (auto st = before_threads(); !st) return st.error();
   unsigned n =
       config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { ioc_.run(); });

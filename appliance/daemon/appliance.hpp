@@ -36,7 +36,10 @@ class Appliance {
   ~Appliance();
 
   // Binds the listener and starts the worker threads.
-  Result<boost::asio::ip::tcp::endpoint> start();
+  // BEFORE_THREADS runs once the listeners are open and before any thread starts (airheald
+  // --confine: the capability to bind port 443 is dropped there, and the seccomp filter binds
+  // every thread started after it); its failure stops the start.
+  Result<boost::asio::ip::tcp::endpoint> start(const std::function<Status()>& before_threads = {});
   // Stops accepting, lets requests in flight finish (up to `grace`), then stops the workers.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   // that user runs the daemon, so that nothing it writes is root's.
   std::error_code ec;
   if (std::filesystem::exists(cfg.state_dir, ec)) {
-    auto became = confine::become_owner_of(cfg.state_dir);
+    auto became = confine::become_owner_of(cfg.state_dir, /*keep_net_bind=*/true);
     if (!became) {
       std::cerr << "airheald: " << became.error().message << "\n";
       return 2;
@@ -81,16 +81,6 @@ int main(int argc, char** argv) {
       ::setenv("HOME", home.c_str(), 1);
       spdlog::info("running as uid {}, the owner of {}", ::getuid(), cfg.state_dir.string());
     }
-  }
-  if (confine) {
-    if (auto st = confine::confine_process(); !st) {
-      std::cerr << "airheald: --confine: " << st.error().message << "\n";
-      return 2;
-    }
-    spdlog::info(
-        "confined: uid {}, no capabilities, no_new_privs, seccomp filter (no namespaces, "
-        "no writable-executable memory)",
-        ::getuid());
   }
 
   // Block the stop signals in every thread; main waits for them below.
@@ -130,7 +120,20 @@ int main(int argc, char** argv) {
           !st)
         spdlog::warn("journal: {}", st.error().message);
   }
-  auto ep = (*appliance)->start();
+  // --confine: once the listeners are open (port 443 needs CAP_NET_BIND_SERVICE), before any
+  // thread starts.
+  std::function<Status()> before_threads;
+  if (confine)
+    before_threads = [] {
+      if (auto st = confine::confine_process(); !st)
+        return Status(make_error(st.error().code, "--confine: " + st.error().message));
+      spdlog::info(
+          "confined: uid {}, no capabilities, no_new_privs, seccomp filter (no namespaces, "
+          "no writable-executable memory)",
+          ::getuid());
+      return Status{};
+    };
+  auto ep = (*appliance)->start(before_threads);
   if (!ep) {
     std::cerr << "airheald: " << ep.error().message << "\n";
     return 2;

@@ -4,10 +4,13 @@
 // The real daemon confined is in the integration test "airheald runs unprivileged ...".
 #include "core/confine.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,6 +140,30 @@ TEST_CASE("become_owner_of switches root to the owner of a folder for good", "[c
     return 0;
   });
   CHECK(rc == 0);
+  // Keeping the one capability a listener on port 443 needs, until confinement drops it.
+  auto bind_rc = in_child([&] {
+    auto became = confine::become_owner_of(owned, /*keep_net_bind=*/true);
+    if (!became || !*became) return 1;
+    if (status_field("CapEff") != "0000000000000400") return 2;  // CAP_NET_BIND_SERVICE only
+    auto try_bind = [](int port) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      int r = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      int e = errno;
+      ::close(fd);
+      return r == 0 ? 0 : e;
+    };
+    int first = try_bind(443);
+    if (first != 0 && first != EADDRINUSE) return 3;
+    if (auto st = confine::confine_process(); !st) return 4;
+    if (status_field("CapEff") != "0000000000000000") return 5;
+    if (try_bind(444) != EACCES) return 6;
+    return 0;
+  });
+  CHECK(bind_rc == 0);
   // A root-owned folder: nothing changes.
   auto rootowned = t / "rootstate";
   std::filesystem::create_directories(rootowned);
