@@ -25,8 +25,11 @@ Result<bool> become_owner_of(const std::filesystem::path& path, bool keep_net_bi
 // clone with CLONE_NEW*; clone3 answers ENOSYS so that libc falls back to clone), mounting,
 // chroot, ptrace and other processes' memory, kernel modules, bpf, perf events, userfaultfd,
 // open_by_handle_at, and memory that is writable and executable at once or made executable
-// later. A process running as root is refused: confinement is for the unprivileged user; so is
-// one that has started a second thread already (the filter binds only the calling thread).
+// later; and what airheald.service's SystemCallFilter=~@privileged @resources refuses besides
+// (changing owners or identities, capabilities, clocks, host names, scheduling, priorities and
+// resource limits), so that a confined daemon meets the limits it meets under systemd. A process
+// running as root is refused: confinement is for the unprivileged user; so is one that has started
+// a second thread already (the filter binds only the calling thread).
 Status confine_process();
 
 // Whether this build can install the filter (x86-64 and arm64).

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <regex>
 #include <thread>
+#include <tuple>
 
 #include "core/fs.hpp"
 #include "support/test_support.hpp"
@@ -57,8 +58,9 @@ fsys::path find_package(const std::vector<fsys::path>& files, const std::string&
 }
 
 // Group entry of /etc/group in a root directory: "name:x:gid:" or "".
-std::string group_line(const fsys::path& root, const std::string& name) {
-  std::ifstream in(root / "etc/group");
+std::string group_line(const fsys::path& root, const std::string& name,
+                       const char* file = "etc/group") {
+  std::ifstream in(root / file);
   std::string line;
   while (std::getline(in, line))
     if (line.rfind(name + ":", 0) == 0) return line;
@@ -124,16 +126,30 @@ ci_start() {
   local dir; dir=$(sed -n 's/^WorkingDirectory=//p' "$file")
   local mask; mask=$(sed -n 's/^UMask=//p' "$file")
   local cmds; mapfile -t cmds < <(sed -n 's/^ExecStart=//p' "$file")
+  local user; user=$(sed -n 's/^User=//p' "$file")
+  local rtd; rtd=$(sed -n 's/^RuntimeDirectory=//p' "$file")
+  local rtm; rtm=$(sed -n 's/^RuntimeDirectoryMode=//p' "$file")
+  local std; std=$(sed -n 's/^StateDirectory=//p' "$file")
+  local stm; stm=$(sed -n 's/^StateDirectoryMode=//p' "$file")
+  # The folders systemd would make, owned by the unit's User= (root when it has none).
+  [ -z "$rtd" ] || [ -d "/run/$rtd" ] || install -d -m "${rtm:-0755}" -o "${user:-root}" -g "${user:-root}" "/run/$rtd"
+  [ -z "$std" ] || [ -d "/var/lib/$std" ] || install -d -m "${stm:-0755}" -o "${user:-root}" -g "${user:-root}" "/var/lib/$std"
   if [ "$type" = oneshot ]; then
     local c
     for c in "${cmds[@]}"; do (umask "${mask:-0022}"; cd "${dir:-/}"; eval "$c"); done
     return
   fi
-  rm -f /var/lib/airheal/airheald.addr
+  # Ready when its socket exists (airheal-builder --socket PATH), else when airheald says where
+  # it serves.
+  local sock; sock=$(sed -n 's/^ExecStart=.* --socket \([^ ]*\).*/\1/p' "$file")
+  [ -n "$sock" ] || rm -f /var/lib/airheal/airheald.addr
   (umask "${mask:-0022}"; cd "${dir:-/}"; eval "exec ${cmds[0]}") >>"/var/log/airheal/$name.log" 2>&1 &
   echo $! >"/run/ci-$name.pid"
   local i
-  for i in $(seq 300); do [ -s /var/lib/airheal/airheald.addr ] && return 0; sleep 0.1; done
+  for i in $(seq 300); do
+    if [ -n "$sock" ]; then [ -S "$sock" ] && return 0; else [ -s /var/lib/airheal/airheald.addr ] && return 0; fi
+    sleep 0.1
+  done
   echo "CI: $name did not start:" >&2; cat "/var/log/airheal/$name.log" >&2; return 1
 }
 ci_stop() {
@@ -256,37 +272,52 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   REQUIRE(conffiles);
   CHECK(contains(*conffiles, "/etc/airheal/airheal.yaml"));
 
-  // The group from sysusers.d, the directories from tmpfiles.d with their owners and modes.
+  // The user and group from sysusers.d, the directories from tmpfiles.d with their owners and
+  // modes: the state is the airheal user's (airheald runs as it), /etc/airheal root's.
   auto grp = group_line(root, "airheal");
   REQUIRE_FALSE(grp.empty());
   auto gid = gid_of(grp);
-  CHECK(gid < 1000);  // a system group
-  for (auto [dir, mode] :
-       std::vector<std::pair<std::string, unsigned>>{{"var/lib/airheal", 0750},
-                                                     {"var/lib/airheal/import", 0770},
-                                                     {"var/lib/airheal/quarantine", 0750},
-                                                     {"etc/airheal", 0750},
-                                                     {"var/log/airheal", 0750}}) {
+  CHECK(gid < 1000);                                    // a system group
+  auto pw = group_line(root, "airheal", "etc/passwd");  // name:x:UID:GID:...
+  REQUIRE_FALSE(pw.empty());
+  auto uid = static_cast<uid_t>(gid_of(pw));
+  CHECK(uid < 1000);  // a system user
+  CHECK(uid != 0);
+  CHECK(contains(pw, ":/var/lib/airheal:/usr/sbin/nologin"));
+  for (auto [dir, mode, owner, group] :
+       std::vector<std::tuple<std::string, unsigned, uid_t, gid_t>>{
+           {"var/lib/airheal", 0750, uid, gid},
+           {"var/lib/airheal/import", 0770, uid, gid},
+           {"var/lib/airheal/quarantine", 0750, uid, gid},
+           {"var/lib/airheal/heal", 0750, uid, gid},
+           {"var/lib/airheal/blobs", 0750, uid, gid},
+           {"var/lib/airheal-builder", 0700, 0, 0},
+           {"etc/airheal", 0750, 0, gid},
+           {"var/log/airheal", 0750, uid, gid}}) {
     struct stat st {};
     INFO(dir);
     REQUIRE(::stat((root / dir).c_str(), &st) == 0);
     CHECK((st.st_mode & 07777) == mode);
-    CHECK(st.st_uid == 0);
-    CHECK(st.st_gid == gid);
+    CHECK(st.st_uid == owner);
+    CHECK(st.st_gid == group);
   }
 
   // The units enabled by the postinst (deb-systemd-helper works without a running systemd).
   CHECK(fsys::is_symlink(root / "etc/systemd/system/multi-user.target.wants/airheald.service"));
+  CHECK(fsys::is_symlink(root /
+                         "etc/systemd/system/multi-user.target.wants/airheal-builder.service"));
   CHECK(fsys::is_symlink(root / "etc/systemd/system/paths.target.wants/airheal-import.path"));
   CHECK(
       fsys::is_symlink(root / "etc/systemd/system/timers.target.wants/airheal-maintenance.timer"));
-  auto enabled = run({"systemctl", "--root=" + root.string(), "is-enabled", "airheald.service",
-                      "airheal-import.path", "airheal-maintenance.timer"});
+  auto enabled =
+      run({"systemctl", "--root=" + root.string(), "is-enabled", "airheald.service",
+           "airheal-builder.service", "airheal-import.path", "airheal-maintenance.timer"});
   INFO(enabled.out << enabled.err);
-  CHECK(enabled.out == "enabled\nenabled\nenabled\n");
-  auto verify = run({"systemd-analyze", "verify", "--root=" + root.string(), "--man=no",
-                     "airheald.service", "airheal-import.path", "airheal-import.service",
-                     "airheal-maintenance.timer", "airheal-maintenance.service"});
+  CHECK(enabled.out == "enabled\nenabled\nenabled\nenabled\n");
+  auto verify =
+      run({"systemd-analyze", "verify", "--root=" + root.string(), "--man=no", "airheald.service",
+           "airheal-builder.service", "airheal-import.path", "airheal-import.service",
+           "airheal-maintenance.timer", "airheal-maintenance.service"});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
 
@@ -328,6 +359,14 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   CHECK(contains(ctl.out, "state:        /var/lib/airheal"));
   CHECK(contains(ctl.out, "serving on http://127.0.0.1:" + std::to_string(port)));
   CHECK(fsys::exists(root / "var/lib/airheal/metadata.db"));
+  // Started as root, it became the state's owner: what it wrote is airheal's.
+  CHECK(
+      contains(fs::read_file(log, 1 << 20).value_or(""), "running as uid " + std::to_string(uid)));
+  {
+    struct stat st {};
+    REQUIRE(::stat((root / "var/lib/airheal/metadata.db").c_str(), &st) == 0);
+    CHECK(st.st_uid == uid);
+  }
   ::kill(pid, SIGTERM);
   int wst = 0;
   ::waitpid(pid, &wst, 0);
@@ -399,6 +438,31 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
                                                                              // upstream name
   }
 
+  // An upgrade from a version whose airheald ran as root: its state (root's, with airheald's own
+  // buildah storage) becomes the airheal user's; a link in it is not followed.
+  {
+    REQUIRE(
+        in_root({"chown", "-R", "root:root", "/var/lib/airheal", "/var/log/airheal"}).exit_code ==
+        0);
+    fsys::create_directories(root / "var/lib/airheal/heal/buildah/root/vfs");
+    fsys::create_symlink("/etc/shadow", root / "var/lib/airheal/shadow-link");
+    auto deb_in_root = "/root/packages/" + appliance.filename().string();
+    auto up = in_root({"dpkg", "-i", deb_in_root}, 300s);
+    INFO(up.out << up.err);
+    CHECK(up.exit_code == 0);
+    for (const char* f : {"var/lib/airheal/metadata.db", "var/lib/airheal/audit",
+                          "var/lib/airheal/blobs", "var/log/airheal"}) {
+      struct stat st {};
+      INFO(f);
+      CHECK(::lstat((root / f).c_str(), &st) == 0);
+      CHECK(st.st_uid == uid);
+    }
+    CHECK_FALSE(fsys::exists(root / "var/lib/airheal/heal/buildah"));
+    struct stat shadow {};
+    REQUIRE(::stat((root / "etc/shadow").c_str(), &shadow) == 0);
+    CHECK(shadow.st_uid == 0);
+  }
+
   // Purge removes the programs, the units and the conffile, and disables the units.
   auto purge =
       in_root({"dpkg", "--purge", "airheal", "airheal-evidence", "airheal-snapshot"}, 300s);
@@ -459,9 +523,12 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
         "-rw-r--r-- root root /usr/lib/sysusers.d/airheal.conf",
         "-rw-r--r-- root root /usr/lib/tmpfiles.d/airheal.conf",
         "drwxr-x--- root airheal /etc/airheal", "-rw-r----- root airheal /etc/airheal/airheal.yaml",
-        "drwxr-x--- root airheal /var/lib/airheal",
-        "drwxrwx--- root airheal /var/lib/airheal/import",
-        "drwxr-x--- root airheal /var/log/airheal"})
+        "drwxr-x--- airheal airheal /var/lib/airheal",
+        "drwxrwx--- airheal airheal /var/lib/airheal/import",
+        "drwxr-x--- airheal airheal /var/lib/airheal/heal",
+        "drwx------ root root /var/lib/airheal-builder",
+        "drwxr-x--- airheal airheal /var/log/airheal",
+        "-rw-r--r-- root root /usr/lib/systemd/system/airheal-builder.service"})
     CHECK(contains(listing, line));
   CHECK(contains(q({"--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]", appliance.string()}),
                  "cn /etc/airheal/airheal.yaml"));
@@ -479,8 +546,11 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
   auto scripts = q({"--scripts", appliance.string()});
   INFO(scripts);
   CHECK(contains(scripts, "groupadd -r airheal"));
+  CHECK(contains(scripts, "useradd -r -g airheal"));
   CHECK(contains(scripts, "systemd-tmpfiles --create /usr/lib/tmpfiles.d/airheal.conf"));
-  CHECK(contains(scripts, "preset airheald.service airheal-import.path airheal-maintenance.timer"));
+  CHECK(contains(scripts,
+                 "preset airheal-builder.service airheald.service airheal-import.path "
+                 "airheal-maintenance.timer"));
 
   // The packaged binary is the one built from this source.
   auto root = tmp / "unpacked";
