@@ -120,6 +120,22 @@ void Server::handle(int fd) {
     return answer(reply);
   }
   std::shared_lock lock(reset_lock_);
+  if (req->op == Op::host_rpm) {
+    // The image's rpm database in a staging root: rpm enters it with chroot, as root.
+    options_.log("host_rpm in " + req->rpm.work.string() + " for uid " + std::to_string(cred.uid) +
+                 ": " + std::to_string(req->rpm.packages.size()) + " package(s)");
+    auto ran = buildah_.host_rpm(req->rpm, reply.log);
+    reply.ok = static_cast<bool>(ran);
+    if (!ran) reply.error = ran.error().message;
+    if (cred.uid != 0)
+      if (auto handed = hand_over(req->rpm.work, cred.uid, cred.gid); !handed && reply.ok) {
+        reply.ok = false;
+        reply.error = "the staging root could not be given to uid " + std::to_string(cred.uid) +
+                      ": " + handed.error().message;
+      }
+    options_.log("host_rpm: " + (reply.ok ? std::string("done") : "failed: " + reply.error));
+    return answer(reply);
+  }
   const auto& name = req->op == Op::add_layer ? req->layer.name : req->check.name;
   const auto& work = req->op == Op::add_layer ? req->layer.work : req->check.work;
   options_.log(std::string(req->op == Op::add_layer ? "add_layer " : "check ") + name + " in " +

@@ -281,7 +281,9 @@ Result<BuildResult> Engine::build(std::int64_t id, const std::string& repo,
       if (family) {
         auto image = image_files(*original_digest);
         if (!image) return image.error();
-        if (auto st = family->write_files(plan, packages, *image, w); !st) return st.error();
+        // (a host tool the family needs, such as rpm --root, runs in the builder)
+        if (auto st = family->write_files(plan, packages, *image, w, {work, builder_.get()}); !st)
+          return st.error();
       }
       for (const auto& a : plan.artifacts) {
         if (auto st = w.add_file(a.path, store_.blob_path(*Digest::parse(a.digest)), 0755); !st)

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -16,10 +17,11 @@ namespace fsys = std::filesystem;
 namespace {
 
 const char* op_name(Op op) {
-  return op == Op::add_layer ? "add_layer"
-         : op == Op::check   ? "check"
-         : op == Op::reset   ? "reset"
-                             : "versions";
+  return op == Op::add_layer  ? "add_layer"
+         : op == Op::check    ? "check"
+         : op == Op::reset    ? "reset"
+         : op == Op::host_rpm ? "host_rpm"
+                              : "versions";
 }
 
 json failure_json(const Failure& f) { return {{"class", to_slug(f.cls)}, {"lines", f.lines}}; }
@@ -142,6 +144,17 @@ json to_json(const Request& r) {
     j["check"] = {{"name", c.name},   {"work", c.work.string()}, {"in", c.in},
                   {"image", c.image}, {"memory", c.memory},      {"env", c.env},
                   {"runs", runs}};
+  } else if (r.op == Op::host_rpm) {
+    auto paths = [](const std::vector<fsys::path>& v) {
+      auto a = json::array();
+      for (const auto& p : v) a.push_back(p.string());
+      return a;
+    };
+    j["rpm"] = {{"work", r.rpm.work.string()},
+                {"root", r.rpm.root},
+                {"dbpath", r.rpm.dbpath},
+                {"packages", paths(r.rpm.packages)},
+                {"signed", paths(r.rpm.signed_packages)}};
   }
   return j;
 }
@@ -176,13 +189,23 @@ Result<Request> request_from_json(const json& j) {
     r.op = op == "reset" ? Op::reset : Op::versions;
     return r;
   }
-  if (op != "add_layer" && op != "check")
+  if (op != "add_layer" && op != "check" && op != "host_rpm")
     return make_error(Errc::invalid_argument, "request: unknown op \"" + op + "\"");
-  const char* key = op == "add_layer" ? "layer" : "check";
+  const char* key = op == "add_layer" ? "layer" : op == "check" ? "check" : "rpm";
   if (!j.contains(key) || !j[key].is_object())
     return make_error(Errc::invalid_argument, std::string("request: no \"") + key + "\" object");
   Reader f{j[key], key};
-  if (op == "add_layer") {
+  if (op == "host_rpm") {
+    r.op = Op::host_rpm;
+    auto& h = r.rpm;
+    h.work = f.str("work");
+    h.root = f.str("root");
+    h.dbpath = f.str("dbpath");
+    for (const auto& p : f.strings(f.array("packages"), "packages", kMaxItems))
+      h.packages.push_back(p);
+    for (const auto& p : f.strings(f.array("signed"), "signed", kMaxItems))
+      h.signed_packages.push_back(p);
+  } else if (op == "add_layer") {
     r.op = Op::add_layer;
     auto& l = r.layer;
     l.name = f.str("name");
@@ -298,18 +321,12 @@ Result<Reply> reply_from_json(const json& j) {
   return r;
 }
 
-std::optional<std::string> validate(const Request& request, const Policy& policy) {
-  if (request.op == Op::reset || request.op == Op::versions) return std::nullopt;
-  bool layer = request.op == Op::add_layer;
-  const auto& name = layer ? request.layer.name : request.check.name;
-  const auto& work = layer ? request.layer.work : request.check.work;
-  if (!valid_name(name)) return "the container name \"" + name + "\" is not of the form allowed";
-  for (const auto& n :
-       layer ? std::vector<std::string>{request.layer.in, request.layer.image, request.layer.out}
-             : std::vector<std::string>{request.check.in, request.check.image})
-    if (!valid_name(n)) return "the layout or image name \"" + n + "\" is not of the form allowed";
-  // The work folder: a folder inside the work root, named without "..", reached without
-  // symlinks, and not the builder's own storage (heal/buildah).
+namespace {
+
+// The work folder: a folder inside the work root, named without "..", reached without symlinks,
+// and not the builder's own storage (heal/buildah). Its real path goes to REAL.
+std::optional<std::string> check_work(const fsys::path& work, const Policy& policy,
+                                      fsys::path& real) {
   auto rel = work.lexically_relative(policy.work_root);
   if (!clean_absolute(work.string()) || rel.empty() || rel.native().starts_with("..") ||
       rel == "." || *rel.begin() == "buildah")
@@ -320,6 +337,78 @@ std::optional<std::string> validate(const Request& request, const Policy& policy
       !fsys::is_directory(*real_work, ec))
     return "the work folder " + work.string() + " is not a folder inside " +
            policy.work_root.string() + " reached without symlinks";
+  real = *real_work;
+  return std::nullopt;
+}
+
+// Only what the store holds by digest: blobs/sha256/HE/HEX whose content hashes to HEX.
+std::optional<std::string> check_blob(const fsys::path& source, const Policy& policy,
+                                      const std::string& what) {
+  auto hex = source.filename().string();
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos ||
+      source.parent_path() != policy.blobs_root / hex.substr(0, 2))
+    return what + " " + source.string() + " is not a blob of the store";
+  std::error_code ec;
+  auto real = inside(source, policy.blobs_root);
+  if (!real || !fsys::is_regular_file(*real, ec))
+    return what + " " + source.string() + " is not a blob of the store";
+  auto sum = Sha256::of_file(*real);
+  if (!sum || sum->hex() != hex)
+    return what + " (blob " + hex.substr(0, 12) + ") does not have the digest it is named by";
+  return std::nullopt;
+}
+
+// A relative path of plain names: no "..", ".", empty or absolute part, at most 16 deep.
+bool clean_relative(const std::string& p) {
+  if (p.empty() || p.size() > 1024 || p.front() == '/' || p.back() == '/') return false;
+  std::size_t parts = 0, at = 0;
+  while (at <= p.size()) {
+    auto next = p.find('/', at);
+    if (next == std::string::npos) next = p.size();
+    auto part = p.substr(at, next - at);
+    if (part.empty() || part == "." || part == ".." || ++parts > 16 ||
+        part.find_first_of(std::string("\0\n", 2)) != std::string::npos)
+      return false;
+    at = next + 1;
+  }
+  return true;
+}
+
+std::optional<std::string> validate_host_rpm(const HostRpmRequest& h, const Policy& policy) {
+  fsys::path real_work;
+  if (auto why = check_work(h.work, policy, real_work)) return why;
+  if (!valid_name(h.root)) return "the staging root \"" + h.root + "\" is not of the form allowed";
+  if (!clean_relative(h.dbpath))
+    return "the rpm database path \"" + h.dbpath + "\" is not a plain relative path";
+  std::error_code ec;
+  auto root = h.work / h.root;
+  if (fsys::is_symlink(root, ec) || !fsys::is_directory(root, ec))
+    return "the staging root " + root.string() + " is not a folder in the work folder";
+  if (h.packages.empty()) return "an rpm request without packages";
+  for (const auto& p : h.packages)
+    if (auto why = check_blob(p, policy, "the package")) return why;
+  for (const auto& p : h.signed_packages)
+    if (std::find(h.packages.begin(), h.packages.end(), p) == h.packages.end())
+      return "the signed package " + p.string() + " is not one of the request's packages";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> validate(const Request& request, const Policy& policy) {
+  if (request.op == Op::reset || request.op == Op::versions) return std::nullopt;
+  if (request.op == Op::host_rpm) return validate_host_rpm(request.rpm, policy);
+  bool layer = request.op == Op::add_layer;
+  const auto& name = layer ? request.layer.name : request.check.name;
+  const auto& work = layer ? request.layer.work : request.check.work;
+  if (!valid_name(name)) return "the container name \"" + name + "\" is not of the form allowed";
+  for (const auto& n :
+       layer ? std::vector<std::string>{request.layer.in, request.layer.image, request.layer.out}
+             : std::vector<std::string>{request.check.in, request.check.image})
+    if (!valid_name(n)) return "the layout or image name \"" + n + "\" is not of the form allowed";
+  fsys::path real_work;
+  if (auto why = check_work(work, policy, real_work)) return why;
+  std::error_code ec;
   const auto& env = layer ? request.layer.env : request.check.env;
   static const std::regex env_re("[A-Za-z_][A-Za-z0-9_]{0,127}=[^\n]*");
   for (const auto& e : env)
@@ -333,23 +422,13 @@ std::optional<std::string> validate(const Request& request, const Policy& policy
     for (const auto& c : l.copies) {
       if (!clean_absolute(c.target) || c.target == "/")
         return "the copy target " + c.target + " is not an absolute path inside the image";
-      // Only what the store holds by digest: blobs/sha256/HEX whose content hashes to HEX.
-      auto hex = c.source.filename().string();
-      if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos ||
-          c.source.parent_path() != policy.blobs_root / hex.substr(0, 2))
-        return "the copied file " + c.source.string() + " is not a blob of the store";
-      auto real = inside(c.source, policy.blobs_root);
-      if (!real || !fsys::is_regular_file(*real, ec))
-        return "the copied file " + c.source.string() + " is not a blob of the store";
-      auto sum = Sha256::of_file(*real);
-      if (!sum || sum->hex() != hex)
-        return "the copied blob " + hex.substr(0, 12) + " does not have the digest it is named by";
+      if (auto why = check_blob(c.source, policy, "the copied file")) return why;
     }
     for (const auto& m : l.mounts) {
       if (!clean_absolute(m.target) || m.target == "/")
         return "the mount point " + m.target + " is not an absolute path inside the image";
       // Mounts are the heal's own local repository and scratch folders, inside its work folder.
-      if (!clean_absolute(m.host.string()) || !inside(m.host, *real_work) ||
+      if (!clean_absolute(m.host.string()) || !inside(m.host, real_work) ||
           fsys::is_symlink(m.host, ec))
         return "the mounted folder " + m.host.string() + " is not inside the work folder";
     }

@@ -34,12 +34,13 @@ inline constexpr std::size_t kMaxCommands = 256;
 inline constexpr std::size_t kMaxItems = 1024;  // copies, mounts, env entries, checks
 inline constexpr std::size_t kMaxStringBytes = 64u << 10;
 
-enum class Op { add_layer, check, reset, versions };
+enum class Op { add_layer, check, reset, versions, host_rpm };
 
 struct Request {
   Op op = Op::reset;
   LayerRequest layer;
   CheckRequest check;
+  HostRpmRequest rpm;
 };
 
 struct Reply {

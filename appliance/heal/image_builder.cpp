@@ -5,6 +5,7 @@
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "core/oci.hpp"
+#include "heal/rpm/rpm_family.hpp"
 
 namespace airheal::heal {
 namespace fsys = std::filesystem;
@@ -56,6 +57,10 @@ Result<LayerBlob> read_added_layer(const fsys::path& dir, std::size_t base_layer
   if (!check || *check != added.digest)
     return make_error(Errc::digest_invalid, "the heal layer does not match its digest");
   return out;
+}
+
+Status ImageBuilder::host_rpm(const HostRpmRequest& request, std::string& log) {
+  return rpmfamily::run_host_rpm(request, log);
 }
 
 }  // namespace airheal::heal

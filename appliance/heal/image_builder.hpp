@@ -76,6 +76,18 @@ struct CheckRequest {
   const std::atomic<bool>* cancel = nullptr;  // as LayerRequest::cancel
 };
 
+// The host's rpm installing PACKAGES (store blobs) into the staging root WORK/ROOT, whose rpm
+// database is at DBPATH inside it, with --noscripts and --notriggers (nothing from the packages
+// runs); SIGNED_PACKAGES are first checked against the keys in that database (rpmkeys). rpm
+// enters the root with chroot (as root, or in a user namespace it makes otherwise), which is why
+// this is the builder's work: airheald may do neither.
+struct HostRpmRequest {
+  std::filesystem::path work;
+  std::string root = "rpm-root";
+  std::string dbpath;  // relative, e.g. var/lib/rpm
+  std::vector<std::filesystem::path> packages, signed_packages;
+};
+
 class ImageBuilder {
  public:
   virtual ~ImageBuilder() = default;
@@ -92,6 +104,8 @@ class ImageBuilder {
   // The build tools as they name themselves ("buildah" -> "buildah version 1.28.2 ...", "runc"
   // -> ...), for provenance; a tool that does not answer is left out.
   virtual std::map<std::string, std::string> tool_versions() { return {}; }
+  // The host's rpm for a distroless rpm image (above); in this process unless overridden.
+  virtual Status host_rpm(const HostRpmRequest& request, std::string& log);
 };
 
 // The layer an image build added: the layout DIR's image must have BASE_LAYERS + 1 layers, its

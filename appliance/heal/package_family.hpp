@@ -82,6 +82,12 @@ struct SourceNeed {
   std::set<std::string> ids;
 };
 
+// Where PackageFamily::write_files stages what a host tool works on, and the builder that runs it.
+struct Staging {
+  std::filesystem::path work;
+  ImageBuilder* builder = nullptr;
+};
+
 class PackageFamily;
 // INPUT's findings by source (the package's own name when a finding names no source); findings
 // outside FAMILY's database paths go straight to OUT.deferred.
@@ -145,9 +151,13 @@ class PackageFamily {
                                            const std::filesystem::path& scratch,
                                            std::int64_t now) const = 0;
   // Way 2: PACKAGES' files, their records in the image's database (in the form the image already
-  // uses) and whiteouts for files the fixed versions no longer ship, written into W; nothing runs.
+  // uses) and whiteouts for files the fixed versions no longer ship, written into W; nothing from
+  // the image runs. A family that needs a host tool with powers airheald lacks (the rpm family's
+  // host rpm, which enters a chroot) stages in STAGING.work and has STAGING.builder run it;
+  // without one, a temporary folder and this process.
   virtual Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                             const ImageFiles& image, LayerWriter& w) const = 0;
+                             const ImageFiles& image, LayerWriter& w,
+                             const Staging& staging = {}) const = 0;
 };
 
 // The family a plan's packages belong to by name ("dpkg"); nullptr when airheal has none.

@@ -92,6 +92,17 @@ Result<std::vector<CheckOutcome>> RemoteBuilder::check(const CheckRequest& reque
   return reply->outcomes;
 }
 
+Status RemoteBuilder::host_rpm(const HostRpmRequest& request, std::string& log) {
+  builder::Request req;
+  req.op = builder::Op::host_rpm;
+  req.rpm = request;
+  auto reply = exchange(socket_, req, nullptr);
+  if (!reply) return reply.error();
+  log += reply->log;
+  if (!reply->ok) return make_error(Errc::invalid_argument, reply->error);
+  return {};
+}
+
 std::map<std::string, std::string> RemoteBuilder::tool_versions() {
   builder::Request req;
   req.op = builder::Op::versions;

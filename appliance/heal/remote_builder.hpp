@@ -18,6 +18,7 @@ class RemoteBuilder : public ImageBuilder {
   Result<std::vector<CheckOutcome>> check(const CheckRequest& request, std::string& log) override;
   void reset() override;
   std::map<std::string, std::string> tool_versions() override;
+  Status host_rpm(const HostRpmRequest& request, std::string& log) override;
 
  private:
   std::filesystem::path socket_;

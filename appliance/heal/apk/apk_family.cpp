@@ -193,7 +193,7 @@ Result<ToolInstall> ApkFamily::tool_install(const Plan& plan,
 // Each fixed package's files and its record in lib/apk/db/installed as apk writes it (the other
 // records kept byte for byte); whiteouts for files the fixed version no longer ships.
 Status ApkFamily::write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                              const ImageFiles& image, LayerWriter& w) const {
+                              const ImageFiles& image, LayerWriter& w, const Staging&) const {
   if (packages.size() != plan.packages.size())
     return make_error(Errc::invalid_argument, "the plan's packages were not all read");
   auto db_path = plan.packages.empty() || plan.packages[0].record.empty()

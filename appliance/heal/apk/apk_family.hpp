@@ -49,7 +49,8 @@ class ApkFamily : public PackageFamily {
                                    const std::filesystem::path& scratch,
                                    std::int64_t now) const override;
   Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                     const ImageFiles& image, LayerWriter& w) const override;
+                     const ImageFiles& image, LayerWriter& w,
+                     const Staging& staging = {}) const override;
 
   static Result<ApkDatabase> read_database(const ImageFiles& image);
 };

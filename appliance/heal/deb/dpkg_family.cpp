@@ -151,7 +151,7 @@ Result<ToolInstall> DpkgFamily::tool_install(const Plan& plan,
 // in the same file kept byte for byte) and its md5sums; whiteouts for files the fixed version no
 // longer ships.
 Status DpkgFamily::write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                               const ImageFiles& image, LayerWriter& w) const {
+                               const ImageFiles& image, LayerWriter& w, const Staging&) const {
   if (packages.size() != plan.packages.size())
     return make_error(Errc::invalid_argument, "the plan's packages were not all read");
   std::map<std::string, std::string> records;  // status.d file -> new content

@@ -43,7 +43,8 @@ class DpkgFamily : public PackageFamily {
                                    const std::filesystem::path& scratch,
                                    std::int64_t now) const override;
   Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                     const ImageFiles& image, LayerWriter& w) const override;
+                     const ImageFiles& image, LayerWriter& w,
+                     const Staging& staging = {}) const override;
 
   // The image's database as dpkg reads it: var/lib/dpkg/status with apt's auto-installed marks
   // when HAS_DPKG, else every status.d record (each package with the file holding it). Records

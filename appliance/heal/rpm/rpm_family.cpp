@@ -494,18 +494,30 @@ Result<ToolInstall> RpmFamily::tool_install(const Plan& plan,
 // (file owners); --noscripts: nothing from the image runs on the host. What rpm changed there is
 // the heal layer, plus whiteouts for files the fixed versions no longer ship.
 Status RpmFamily::write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                              const ImageFiles& image, LayerWriter& w) const {
+                              const ImageFiles& image, LayerWriter& w,
+                              const Staging& staging) const {
   if (packages.size() != plan.packages.size())
     return make_error(Errc::invalid_argument, "the plan's packages were not all read");
   auto db = read_database(image);
   if (!db) return db.error();
-  auto stage_dir = TempFolder::make("airheal-rpm-");
-  if (!stage_dir) return stage_dir.error();
-  auto root = stage_dir->path() / "root";
-  auto home = stage_dir->path() / "home";
+  // The staging root: in the heal's work folder when a builder runs rpm, else a temporary one.
+  std::optional<TempFolder> temp;
+  fsys::path work = staging.work;
+  if (work.empty()) {
+    auto made = TempFolder::make("airheal-rpm-");
+    if (!made) return made.error();
+    temp.emplace(std::move(*made));
+    work = temp->path();
+  }
+  HostRpmRequest request;
+  request.work = work;
+  request.root = "rpm-root";
+  request.dbpath = db->dbpath;
+  auto root = work / request.root;
   std::error_code ec;
+  fsys::remove_all(root, ec);
   fsys::create_directories(root, ec);
-  fsys::create_directories(home, ec);
+  if (ec) return make_error(Errc::io_error, "cannot create " + root.string() + ": " + ec.message());
   struct Placed {
     std::string bytes;
     fsys::file_time_type mtime;
@@ -543,41 +555,19 @@ Status RpmFamily::write_files(const Plan& plan, const std::vector<FixedPackage>&
         if (auto st = place(h.files[i], 64 << 20); !st) return st;
     }
   }
-  std::vector<std::string> signed_files, all_files;
   std::set<std::string> new_files;
   for (const auto& fp : packages) {
-    all_files.push_back(fp.file.string());
+    request.packages.push_back(fp.file);
     auto meta = json::parse(fp.metadata, nullptr, false);
-    if (meta.is_object() && meta.value("signed", false)) signed_files.push_back(fp.file.string());
+    if (meta.is_object() && meta.value("signed", false)) request.signed_packages.push_back(fp.file);
     auto paths = package_paths(fp.file);
     if (!paths) return paths.error();
     new_files.insert(paths->begin(), paths->end());
   }
-  ProcessOptions o;
-  o.env_overrides["HOME"] = home.string();
-  std::vector<std::string> common{"--root", root.string(), "--dbpath", "/" + db->dbpath};
-  if (!signed_files.empty()) {
-    std::vector<std::string> check{"rpmkeys", "--checksig", "--define",
-                                   "_pkgverify_level signature"};
-    check.insert(check.end(), common.begin(), common.end());
-    check.insert(check.end(), signed_files.begin(), signed_files.end());
-    auto r = run_process(check, o);
-    if (r.exit_code != 0)
-      return make_error(Errc::invalid_argument, "rpm -K with the image's keys refused a package: " +
-                                                    one_line(r.out + r.err));
-  }
-  std::vector<std::string> install{"rpm"};
-  install.insert(install.end(), common.begin(), common.end());
-  for (auto a : {"-U", "--noscripts", "--notriggers", "--define", "_pkgverify_level digest"})
-    install.push_back(a);
-  install.insert(install.end(), all_files.begin(), all_files.end());
-  auto r = run_process(install, o);
-  if (r.exit_code != 0)
-    return make_error(Errc::invalid_argument,
-                      "the host's rpm could not install the fixed packages into the image's "
-                      "database: " +
-                          one_line(r.err.empty() ? r.out : r.err));
-  spdlog::debug("{}: {}", command_text(install), r.err);
+  std::string log;
+  auto ran = staging.builder ? staging.builder->host_rpm(request, log) : run_host_rpm(request, log);
+  if (!ran) return ran;
+  spdlog::debug("host rpm: {}", log);
   auto wal = root / db->dbpath / "rpmdb.sqlite-wal";
   if (fsys::exists(wal, ec) && fsys::file_size(wal, ec) > 0)
     return make_error(Errc::io_error,
@@ -611,6 +601,42 @@ Status RpmFamily::write_files(const Plan& plan, const std::vector<FixedPackage>&
   for (auto f : {"/rpmdb.sqlite-wal", "/rpmdb.sqlite-shm"})
     if (image.has(db->dbpath + f) && !w.written().count(db->dbpath + f))
       if (auto s = w.add_whiteout(db->dbpath + f); !s) return s;
+  return {};
+}
+
+Status run_host_rpm(const HostRpmRequest& request, std::string& log) {
+  auto root = request.work / request.root;
+  auto home = request.work / "rpm-home";
+  std::error_code ec;
+  fsys::create_directories(home, ec);
+  ProcessOptions o;
+  o.env_overrides["HOME"] = home.string();
+  std::vector<std::string> common{"--root", root.string(), "--dbpath", "/" + request.dbpath};
+  if (!request.signed_packages.empty()) {
+    std::vector<std::string> check{"rpmkeys", "--checksig", "--define",
+                                   "_pkgverify_level signature"};
+    check.insert(check.end(), common.begin(), common.end());
+    for (const auto& p : request.signed_packages) check.push_back(p.string());
+    auto r = run_process(check, o);
+    log += "$ rpmkeys --checksig (" + std::to_string(request.signed_packages.size()) +
+           " package(s))\n" + r.out + r.err;
+    if (r.exit_code != 0)
+      return make_error(Errc::invalid_argument, "rpm -K with the image's keys refused a package: " +
+                                                    one_line(r.out + r.err));
+  }
+  std::vector<std::string> install{"rpm"};
+  install.insert(install.end(), common.begin(), common.end());
+  for (auto a : {"-U", "--noscripts", "--notriggers", "--define", "_pkgverify_level digest"})
+    install.push_back(a);
+  for (const auto& p : request.packages) install.push_back(p.string());
+  auto r = run_process(install, o);
+  log += "$ rpm -U --noscripts --notriggers (" + std::to_string(request.packages.size()) +
+         " package(s))\n" + r.out + r.err;
+  if (r.exit_code != 0)
+    return make_error(Errc::invalid_argument,
+                      "the host's rpm could not install the fixed packages into the image's "
+                      "database: " +
+                          one_line(r.err.empty() ? r.out : r.err));
   return {};
 }
 

@@ -34,6 +34,10 @@ struct RpmDatabase {
   std::string release;                // os-release VERSION_ID (dnf's $releasever)
 };
 
+// Runs REQUEST in this process (rpmkeys, then rpm -U), HOME in WORK/rpm-home; its output goes to
+// LOG. The errors say what rpm said. (ImageBuilder::host_rpm's in-process way.)
+Status run_host_rpm(const HostRpmRequest& request, std::string& log);
+
 class RpmFamily : public PackageFamily {
  public:
   std::string_view name() const override { return "rpm"; }
@@ -52,7 +56,8 @@ class RpmFamily : public PackageFamily {
                                    const std::filesystem::path& scratch,
                                    std::int64_t now) const override;
   Status write_files(const Plan& plan, const std::vector<FixedPackage>& packages,
-                     const ImageFiles& image, LayerWriter& w) const override;
+                     const ImageFiles& image, LayerWriter& w,
+                     const Staging& staging = {}) const override;
 
   // The image's database: not_found without one; unsupported for a Berkeley DB or ndb database
   // (rpm < 4.16; airheal reads those for scans but does not write them) or an rpmdb.sqlite whose

@@ -224,6 +224,69 @@ TEST_CASE("The builder runs only what its own policy allows, whatever airheald a
   CHECK_FALSE(builder::validate(reset, roots.policy));
 }
 
+TEST_CASE("The builder's host rpm takes store blobs into a staging root in a work folder only",
+          "[heal][builder]") {
+  Roots roots;
+  std::error_code ec;
+  fsys::create_directories(roots.work / "rpm-root", ec);
+  fsys::create_directory_symlink("/", roots.work / "root-link", ec);
+  auto blob = roots.policy.blobs_root / roots.blob_hex.substr(0, 2) / roots.blob_hex;
+  auto good = [&] {
+    builder::Request r;
+    r.op = builder::Op::host_rpm;
+    r.rpm.work = roots.work;
+    r.rpm.root = "rpm-root";
+    r.rpm.dbpath = "var/lib/rpm";
+    r.rpm.packages = {blob};
+    r.rpm.signed_packages = {blob};
+    return r;
+  };
+  CHECK_FALSE(builder::validate(good(), roots.policy));
+  // It travels as it was sent.
+  auto back = builder::request_from_json(builder::to_json(good()));
+  REQUIRE(back);
+  CHECK(back->op == builder::Op::host_rpm);
+  CHECK(back->rpm.packages == good().rpm.packages);
+  CHECK(back->rpm.dbpath == "var/lib/rpm");
+  struct Case {
+    const char* name;
+    std::function<void(builder::Request&)> edit;
+    const char* says;
+  };
+  std::vector<Case> cases = {
+      {"a work folder outside the work root", [&](auto& r) { r.rpm.work = roots.dir.path(); },
+       "is not inside"},
+      {"a staging root that is a path", [](auto& r) { r.rpm.root = "../../etc"; }, "staging root"},
+      {"a staging root that is a symlink to /", [](auto& r) { r.rpm.root = "root-link"; },
+       "is not a folder in the work folder"},
+      {"a staging root that does not exist", [](auto& r) { r.rpm.root = "missing"; },
+       "is not a folder in the work folder"},
+      {"an absolute database path", [](auto& r) { r.rpm.dbpath = "/var/lib/rpm"; },
+       "rpm database path"},
+      {"a database path with ..", [](auto& r) { r.rpm.dbpath = "var/../../etc"; },
+       "rpm database path"},
+      {"a package that is not a blob", [](auto& r) { r.rpm.packages = {"/etc/shadow"}; },
+       "is not a blob of the store"},
+      {"no packages",
+       [](auto& r) {
+         r.rpm.packages.clear();
+         r.rpm.signed_packages.clear();
+       },
+       "without packages"},
+      {"a signed package that is not one of the packages",
+       [](auto& r) { r.rpm.signed_packages = {"/etc/shadow"}; }, "is not one of the request's"},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      auto r = good();
+      c.edit(r);
+      auto why = builder::validate(r, roots.policy);
+      REQUIRE(why);
+      CHECK_THAT(*why, Catch::Contains(c.says));
+    }
+  }
+}
+
 TEST_CASE("Builder frames: length-prefixed, bounded, and a short read is an error",
           "[heal][builder]") {
   int sv[2];

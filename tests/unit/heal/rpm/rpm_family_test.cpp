@@ -5,13 +5,23 @@
 // as scan::list_findings gives them (the scanner makes them in the integration test).
 #include "heal/rpm/rpm_family.hpp"
 
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
+#include "builder/server.hpp"
+#include "core/confine.hpp"
 #include "core/digest.hpp"
 #include "core/fs.hpp"
 #include "heal/heal_layer.hpp"
+#include "heal/remote_builder.hpp"
 #include "support/heal_fixtures.hpp"
 #include "support/rpm_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -313,4 +323,107 @@ TEST_CASE(
     CHECK_THAT(r.error().message, Catch::Contains("the host's rpm could not install") &&
                                       Catch::Contains("greet-data"));
   }
+}
+
+// airheald runs as the unprivileged airheal user with --confine (issue 24): rpm --root enters
+// the staging root with chroot (or a user namespace it makes), which such a process may not do,
+// so the distroless rpm heal has airheal-builder (root) run rpm there. A child that becomes nobody
+// and confines itself as the daemon does: rpm in its own process fails, through a real builder
+// server it works, and the staging root comes back as the child's.
+TEST_CASE("A confined process has the builder run the host's rpm", "[heal][rpm][builder]") {
+  if (::geteuid() != 0) FAIL("needs root to become nobody (the suite runs as root)");
+  GreetFixture f;
+  f.import_fixed("rocky");
+  auto fp = f.plan({"rocky"});
+  Plan plan;
+  plan.family = "rpm";
+  plan.packages = fp.packages;
+  plan.installer = "host-rpm";
+  for (auto& pin : plan.packages) pin.record = "var/lib/rpm";
+  f.image_files.erase("usr/bin/dnf");
+  f.image_files.erase("usr/bin/rpm");
+  // The packages as the store holds them: blobs/sha256/HE/HEX.
+  auto state = f.tmp / "state";
+  std::vector<FixedPackage> packages;
+  for (const auto& pin : plan.packages) {
+    auto hex = pin.digest.substr(7);
+    auto blob = state / "blobs" / "sha256" / hex.substr(0, 2) / hex;
+    fsys::create_directories(blob.parent_path());
+    fsys::copy_file(f.files.at(pin.digest), blob);
+    auto r = f.family.read_package(pin, blob);
+    REQUIRE(r);
+    packages.push_back(*r);
+  }
+  auto work = state / "heal" / "7";
+  fsys::create_directories(work);
+  fsys::create_directories(f.tmp / "tmp");
+  run_ok({"chown", "-R", "65534:65534", f.tmp.path().string()});
+  fsys::permissions(f.tmp.path(), fsys::perms(0755));
+  auto socket = f.tmp / "builder.sock";
+  auto image = image_in_memory(f.image_files);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("TMPDIR", (f.tmp / "tmp").c_str(), 1);
+    ::setenv("HOME", (f.tmp / "tmp").c_str(), 1);
+    gid_t g = 65534;
+    if (::setgroups(1, &g) != 0 || ::setresgid(g, g, g) != 0 || ::setresuid(g, g, g) != 0)
+      ::_exit(10);
+    if (!confine::confine_process()) ::_exit(11);
+    LayerWriter alone(f.tmp / "alone");
+    auto own = f.family.write_files(plan, packages, image, alone);
+    std::ofstream(f.tmp / "own-error") << (own ? "" : own.error().message);
+    if (own) ::_exit(12);
+    for (int i = 0; i < 100 && !fsys::exists(socket); ++i) ::usleep(100000);
+    RemoteBuilder remote(socket);
+    LayerWriter w(f.tmp / "layer");
+    if (auto st = f.family.write_files(plan, packages, image, w, {work, &remote}); !st) {
+      std::ofstream(f.tmp / "error") << st.error().message;
+      ::_exit(13);
+    }
+    if (!w.written().count("var/lib/rpm/rpmdb.sqlite") ||
+        !w.written().count("usr/share/greet/message"))
+      ::_exit(14);
+    auto blob = w.finish();
+    if (!blob) ::_exit(15);
+    std::ofstream(f.tmp / "layer-file") << blob->file.string();
+    ::_exit(0);
+  }
+  airheal::builder::ServerOptions o;
+  o.socket = socket;
+  o.policy.work_root = state / "heal";
+  o.policy.blobs_root = state / "blobs" / "sha256";
+  o.buildah.storage = f.tmp / "buildah";
+  o.allowed_uids = {65534};
+  o.socket_group = 65534;
+  std::string said;
+  std::mutex m;
+  o.log = [&](const std::string& line) {
+    std::lock_guard l(m);
+    said += line + "\n";
+  };
+  airheal::builder::Server server(o);
+  REQUIRE(server.listen());
+  std::atomic<bool> stop{false};
+  std::thread serving([&] { server.serve(stop); });
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  stop = true;
+  serving.join();
+  INFO(
+      "child exit: 10 setuid, 11 confine, 12 rpm ran in the confined process, 13 host rpm "
+      "through the builder, 14 layer, 15 finish");
+  INFO(fs::read_file(f.tmp / "error", 1 << 20).value_or("") << "\nbuilder: " << said);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK_THAT(fs::read_file(f.tmp / "own-error", 1 << 20).value_or(""),
+             Catch::Contains("Unable to change root directory: Operation not permitted"));
+  CHECK_THAT(said, Catch::Contains("host_rpm in " + work.string() + " for uid 65534") &&
+                       Catch::Contains("host_rpm: done"));
+  auto layer = rpm_slurp(f.tmp / "layer-file");
+  auto message = run_ok({"tar", "-xzOf", layer, "usr/share/greet/message"}).out;
+  CHECK(message == "hello from libgreet 1.1\n");
+  // What rpm (root) wrote in the staging root is the requester's.
+  struct stat st {};
+  REQUIRE(::stat((work / "rpm-root" / "usr/share/greet/message").c_str(), &st) == 0);
+  CHECK(st.st_uid == 65534);
 }
