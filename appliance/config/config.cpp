@@ -66,7 +66,7 @@ heal:
   enabled: true                   # heal automatically when a fix for a finding is inside the gap
   default_mode: autonomous-staging  # advisory (plan to <state_dir>/outbox), autonomous-staging (stage, wait for approval), continuous (promote when every gate passes)
   runtime: runc                   # OCI runtime for buildah's build and test steps (always --network none)
-  builder_socket: ""              # airheal-builder's Unix socket: builds run there, not in airheald ("" = in airheald)
+  builder_socket: ""              # airheal-builder's Unix socket: builds run there, not in airheald ("" = in airheald; the package sets /run/airheal-builder/builder.sock)
   step_timeout: 15m               # any one build or test step
   rules: []                       # e.g. - {repository: "apps/*", mode: continuous, test: ["/app/selftest", "--quick"], canary: ["/app/healthcheck"]}
   concurrency: 1                  # heals built at the same time (each runs its own buildah)
