@@ -14,7 +14,9 @@ for p in buildah runc uidmap bc; do
 done
 bench_bookworm_base
 runs=${RUNS:-3}
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/airheal-bench-builder-XXXXXX")
+# (lower case: buildah names an oci: image after its path)
+work="${BENCH_DIR:-/var/tmp}/airheal-bench-builder-$$-$RANDOM"
+mkdir "$work"
 chmod 0755 "$work"
 trap 'rm -rf "$work"' EXIT
 user=airheal-bench-rootless
