@@ -17,6 +17,7 @@
 #include "core/rpm.hpp"
 #include "core/yaml.hpp"
 #include "core/zip.hpp"
+#include "heal/builder_protocol.hpp"
 #include "heal/deb/control.hpp"
 #include "scan/app_manifest.hpp"
 #include "scan/java.hpp"
@@ -298,6 +299,30 @@ void apt_metadata(const std::uint8_t* d, std::size_t n) {
   }
 }
 
+// airheal-builder's view of airheald's requests (and airheald's of the builder's replies): the
+// first byte picks which, the rest is the frame, read with the limits each side uses; a request
+// that parses is validated against a policy whose folders do not exist.
+void builder_protocol(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return;
+  bool request = d[0] % 2 == 0;
+  JsonLimits limits;
+  limits.max_bytes = request ? heal::builder::kMaxRequestBytes : heal::builder::kMaxReplyBytes;
+  limits.max_depth = request ? 8 : 16;
+  auto j = parse_json(view(d + 1, n - 1), limits, "the frame");
+  if (!j) return;
+  if (request) {
+    auto r = heal::builder::request_from_json(*j);
+    if (!r) return;
+    heal::builder::Policy policy;
+    policy.work_root = "/nonexistent/airheal-fuzz/heal";
+    policy.blobs_root = "/nonexistent/airheal-fuzz/blobs/sha256";
+    (void)heal::builder::validate(*r, policy);
+    (void)heal::builder::to_json(*r).dump();
+  } else if (auto r = heal::builder::reply_from_json(*j)) {
+    (void)heal::builder::to_json(*r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
 }  // namespace
 
 const std::vector<Entry>& targets() {
@@ -317,6 +342,7 @@ const std::vector<Entry>& targets() {
       {"rpm_package", rpm_package},
       {"app_packages", app_packages},
       {"apt_metadata", apt_metadata},
+      {"builder_protocol", builder_protocol},
   };
   return all;
 }
