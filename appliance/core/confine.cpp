@@ -187,26 +187,29 @@ Program filter() {
 
 bool filter_supported() { return kArch != 0; }
 
-Result<bool> become_owner_of(const std::filesystem::path& path, bool keep_net_bind) {
+Result<bool> become_owner_of(const std::filesystem::path& path, std::initializer_list<int> keep) {
   if (::geteuid() != 0) return false;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return make_error(Errc::io_error, why(("cannot read " + path.string()).c_str()));
   if (st.st_uid == 0) return false;
   gid_t gid = st.st_gid;
-  if (keep_net_bind) (void)::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+  if (keep.size()) (void)::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
   if (::setgroups(1, &gid) != 0 || ::setresgid(st.st_gid, st.st_gid, st.st_gid) != 0 ||
       ::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0)
     return make_error(Errc::denied, why(("cannot become the owner (uid " +
                                          std::to_string(st.st_uid) + ") of " + path.string())
                                             .c_str()));
-  if (keep_net_bind) {
+  if (keep.size()) {
     (void)::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2] = {};
-    data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    for (int cap : keep) {
+      data[cap / 32].effective |= 1u << (cap % 32);
+      data[cap / 32].permitted |= 1u << (cap % 32);
+    }
     if (::syscall(SYS_capset, &header, data) != 0)
-      return make_error(Errc::denied, why("keeping CAP_NET_BIND_SERVICE"));
+      return make_error(Errc::denied, why("keeping capabilities"));
   }
   if (::setuid(0) == 0)  // must not come back
     return make_error(Errc::denied, "still able to become root after giving it up");

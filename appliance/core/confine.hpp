@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 
 #include "core/result.hpp"
@@ -14,9 +15,13 @@ namespace airheal::confine {
 
 // When the process runs as root and PATH belongs to another user: become that user for good
 // (its uid and gid, no supplementary groups). Nothing happens otherwise. Returns whether the
-// process changed user. With KEEP_NET_BIND, CAP_NET_BIND_SERVICE stays (a listener on port 443
-// is opened later, then confine_process drops it), as the unit's AmbientCapabilities= does.
-Result<bool> become_owner_of(const std::filesystem::path& path, bool keep_net_bind = false);
+// process changed user. The capabilities in KEEP (CAP_* numbers) stay effective in this process
+// (never in the programs it runs): airheald keeps CAP_NET_BIND_SERVICE for a listener on port
+// 443 until confine_process drops it, as the unit's AmbientCapabilities= does; airhealctl keeps
+// CAP_DAC_READ_SEARCH and CAP_DAC_OVERRIDE so that the operator's files (a key on a medium only
+// root may read, an export to /root) stay reachable while what it creates is the owner's.
+Result<bool> become_owner_of(const std::filesystem::path& path,
+                             std::initializer_list<int> keep = {});
 
 // No new privileges (exec of set-user-ID files and file capabilities gains nothing), no
 // capabilities (effective, permitted, inheritable, ambient; the bounding set as far as the

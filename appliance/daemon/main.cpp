@@ -1,4 +1,5 @@
 // airheald: the appliance daemon. Thin: options, configuration, logging, signals.
+#include <linux/capability.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
   // that user runs the daemon, so that nothing it writes is root's.
   std::error_code ec;
   if (std::filesystem::exists(cfg.state_dir, ec)) {
-    auto became = confine::become_owner_of(cfg.state_dir, /*keep_net_bind=*/true);
+    auto became = confine::become_owner_of(cfg.state_dir, {CAP_NET_BIND_SERVICE});
     if (!became) {
       std::cerr << "airheald: " << became.error().message << "\n";
       return 2;

@@ -68,8 +68,10 @@ int journal_change(Services& services, nlohmann::json record,
 
 // Run as root on a state folder that belongs to another user (the packaged airheal user):
 // become that user before writing anything there, so that airheald, which runs as it, can still
-// use what this command writes. The operator's name (operator_name) is kept from before. False
-// (after saying why) when the switch failed.
+// use what this command writes. The operator's name (operator_name) is kept from before, and so
+// is access to the operator's own files (CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, in this process
+// only: a key on a medium only root may read, an export to /root). False (after saying why) when
+// the switch failed.
 bool use_state_owner(const Context& ctx);
 
 // The state directory's services. Without `create`, a state directory airheald never ran in is

@@ -1,3 +1,4 @@
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -44,7 +45,9 @@ bool use_state_owner(const Context& ctx) {
   (void)operator_name();
   std::error_code ec;
   if (!std::filesystem::exists(ctx.cfg.state_dir, ec)) return true;
-  auto became = confine::become_owner_of(ctx.cfg.state_dir);
+  // (the operator's own files, wherever they are, stay readable and writable)
+  auto became =
+      confine::become_owner_of(ctx.cfg.state_dir, {CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE});
   if (!became) {
     fail(became.error().message);
     return false;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -142,7 +143,7 @@ TEST_CASE("become_owner_of switches root to the owner of a folder for good", "[c
   CHECK(rc == 0);
   // Keeping the one capability a listener on port 443 needs, until confinement drops it.
   auto bind_rc = in_child([&] {
-    auto became = confine::become_owner_of(owned, /*keep_net_bind=*/true);
+    auto became = confine::become_owner_of(owned, {CAP_NET_BIND_SERVICE});
     if (!became || !*became) return 1;
     if (status_field("CapEff") != "0000000000000400") return 2;  // CAP_NET_BIND_SERVICE only
     auto try_bind = [](int port) {
@@ -164,6 +165,30 @@ TEST_CASE("become_owner_of switches root to the owner of a folder for good", "[c
     return 0;
   });
   CHECK(bind_rc == 0);
+  // airhealctl's way: the operator's root-only files stay readable and /root-like folders
+  // writable, what it creates is the owner's, and the programs it runs have nothing of root's.
+  auto secret = t / "root-only";
+  std::filesystem::create_directories(secret);
+  std::filesystem::permissions(secret, std::filesystem::perms(0700));
+  std::ofstream(secret / "key.asc") << "armoured key";
+  std::filesystem::permissions(secret / "key.asc", std::filesystem::perms(0600));
+  auto files_rc = in_child([&] {
+    auto became = confine::become_owner_of(owned, {CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE});
+    if (!became || !*became) return 1;
+    std::ifstream key(secret / "key.asc");
+    std::string text;
+    std::getline(key, text);
+    if (text != "armoured key") return 2;
+    std::ofstream(secret / "export.tar") << "bundle";
+    std::ofstream(owned / "journal") << "record";
+    struct stat st {};
+    if (::stat((owned / "journal").c_str(), &st) != 0 || st.st_uid != 65534) return 3;
+    const char* cat[] = {"cat", (secret / "key.asc").c_str(), nullptr};
+    if (run(cat) == 0) return 4;  // a program it runs is the owner, plainly
+    return 0;
+  });
+  CHECK(files_rc == 0);
+  CHECK(std::filesystem::exists(secret / "export.tar"));
   // A root-owned folder: nothing changes.
   auto rootowned = t / "rootstate";
   std::filesystem::create_directories(rootowned);

@@ -93,6 +93,21 @@ struct GreetFixture {
                      {"location", "var/lib/rpm/rpmdb.sqlite"}});
     return out;
   }
+  // The plan for the imported fixed packages (channel rocky taken unsigned), to be installed by
+  // INSTALLER ("dnf", "rpm", or "host-rpm": an image without rpm, its database at var/lib/rpm).
+  Plan install_plan(const std::string& installer) {
+    auto fp = plan({"rocky"});
+    Plan p;
+    p.family = "rpm";
+    p.packages = fp.packages;
+    p.installer = installer;
+    if (installer == "host-rpm") {
+      for (auto& pin : p.packages) pin.record = "var/lib/rpm";
+      image_files.erase("usr/bin/dnf");
+      image_files.erase("usr/bin/rpm");
+    }
+    return p;
+  }
   FamilyPlan plan(const std::set<std::string>& unsigned_channels) {
     PlanSources io;
     io.image = [this]() -> Result<ImageFiles> { return image_in_memory(image_files); };
@@ -237,11 +252,7 @@ TEST_CASE(
     "[heal][rpm]") {
   GreetFixture f;
   f.import_fixed("rocky");
-  auto fp = f.plan({"rocky"});
-  Plan plan;
-  plan.family = "rpm";
-  plan.packages = fp.packages;
-  plan.installer = "dnf";
+  auto plan = f.install_plan("dnf");
   std::vector<FixedPackage> packages;
   for (const auto& pin : plan.packages) {
     auto r = f.family.read_package(pin, f.files.at(pin.digest));
@@ -334,14 +345,7 @@ TEST_CASE("A confined process has the builder run the host's rpm", "[heal][rpm][
   if (::geteuid() != 0) FAIL("needs root to become nobody (the suite runs as root)");
   GreetFixture f;
   f.import_fixed("rocky");
-  auto fp = f.plan({"rocky"});
-  Plan plan;
-  plan.family = "rpm";
-  plan.packages = fp.packages;
-  plan.installer = "host-rpm";
-  for (auto& pin : plan.packages) pin.record = "var/lib/rpm";
-  f.image_files.erase("usr/bin/dnf");
-  f.image_files.erase("usr/bin/rpm");
+  auto plan = f.install_plan("host-rpm");
   // The packages as the store holds them: blobs/sha256/HE/HEX.
   auto state = f.tmp / "state";
   std::vector<FixedPackage> packages;
