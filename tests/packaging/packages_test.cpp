@@ -447,7 +447,11 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
     fsys::create_directories(root / "var/lib/airheal/heal/buildah/root/vfs");
     fsys::create_symlink("/etc/shadow", root / "var/lib/airheal/shadow-link");
     auto deb_in_root = "/root/packages/" + appliance.filename().string();
-    auto up = in_root({"dpkg", "-i", deb_in_root}, 300s);
+    // (with /proc, as on a host: systemd-tmpfiles needs it)
+    auto up = run({"unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c",
+                   "mount -t proc proc \"$1/proc\" && exec chroot \"$1\" dpkg -i \"$2\"", "sh",
+                   root.string(), deb_in_root},
+                  300s);
     INFO(up.out << up.err);
     CHECK(up.exit_code == 0);
     for (const char* f : {"var/lib/airheal/metadata.db", "var/lib/airheal/audit",
