@@ -26,7 +26,7 @@ sources=(
   appliance/core/archive_path.cpp appliance/core/apk.cpp appliance/core/rpm.cpp appliance/core/zip.cpp
   appliance/scan/java.cpp appliance/scan/app_manifest.cpp appliance/version/app_versions.cpp appliance/version/ranges.cpp
   snapshot-tools/collect/apt_index.cpp snapshot-tools/collect/url.cpp snapshot-tools/collect/xml.cpp
-  snapshot-tools/collect/rpm_metadata.cpp
+  snapshot-tools/collect/rpm_metadata.cpp appliance/heal/builder_protocol.cpp appliance/heal/failure.cpp
 )
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I"$root/appliance" -I"$root/snapshot-tools" -I"$root/tests" -DSPDLOG_FMT_EXTERNAL)
