@@ -258,7 +258,19 @@ TEST_CASE("airheald runs unprivileged and confined while airheal-builder builds 
   }
 
   SECTION("without the builder the confined daemon cannot run buildah: the heal fails") {
+    // A runtime folder of nobody's own, so that buildah gets as far as making its user namespace
+    // (without one it may stop earlier, wherever it looked for one).
+    auto xdg = t / "xdg";
+    fsys::create_directories(xdg);
+    fsys::permissions(xdg, fsys::perms(0700));
+    REQUIRE(::chown(xdg.c_str(), kNobody, kNobody) == 0);
+    std::string old_xdg = std::getenv("XDG_RUNTIME_DIR") ? std::getenv("XDG_RUNTIME_DIR") : "";
+    ::setenv("XDG_RUNTIME_DIR", xdg.c_str(), 1);
     auto daemon = start("");
+    if (old_xdg.empty())
+      ::unsetenv("XDG_RUNTIME_DIR");
+    else
+      ::setenv("XDG_RUNTIME_DIR", old_xdg.c_str(), 1);
     import_greeter_gold(t.path(), daemon->address(), state, {"apps/greeter:1"}, signer, false);
     auto heal = wait_heal(ctl, {"staged", "held", "failed"}, 300);
     INFO(heal.dump(2) << daemon->log().substr(0, 20000));
