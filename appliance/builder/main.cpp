@@ -5,6 +5,7 @@
 //   airheal-builder --state-dir DIR --socket PATH [--allow-uid UID]... [--runtime runc]
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +89,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.log = [](const std::string& m) { std::cerr << "airheal-builder: " << m << std::endl; };
+  // Nothing the builder runs gains privileges through exec (set-user-ID files, file capabilities):
+  // it runs as root already, and buildah, runc and the images' package managers need no more.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    std::cerr << "airheal-builder: cannot set no_new_privs\n";
+    return 2;
+  }
   airheal::builder::Server server(o);
   if (auto s = server.listen(); !s) {
     std::cerr << "airheal-builder: " << s.error().message << "\n";

@@ -221,6 +221,7 @@ TEST_CASE("airheald runs unprivileged and confined while airheal-builder builds 
     CHECK(heal["state"] == "staged");
     auto id = std::to_string(heal["id"].get<int>());
     CHECK(builder.said().find("for uid 65534: started") != std::string::npos);
+    CHECK(proc_status(builder.pid, "NoNewPrivs") == "1");
     // What the heal left in the state folder belongs to nobody, including what the builder made:
     // airhealctl run as root became the folder's owner too.
     std::vector<std::string> foreign;

@@ -97,7 +97,7 @@ TEST_CASE("The systemd units verify and report their exposure", "[integration][s
   CHECK(exposure(builder) <= 4.0);
   for (auto held :
        {"✓ PrivateNetwork=", "✓ IPAddressDeny=", "✓ CapabilityBoundingSet=~CAP_NET_ADMIN",
-        "✓ RestrictAddressFamilies=~AF_(INET|INET6)", "✓ ProtectSystem="})
+        "✓ NoNewPrivileges=", "✓ RestrictAddressFamilies=~AF_(INET|INET6)", "✓ ProtectSystem="})
     CHECK(builder.find(held) != std::string::npos);
   for (auto unit : {"airheal-import.service", "airheal-maintenance.service"}) {
     auto out = security(unit);
