@@ -21,6 +21,15 @@ struct Fd {
   }
 };
 
+Result<builder::Reply> parse_reply(const std::string& frame) {
+  JsonLimits limits;
+  limits.max_bytes = builder::kMaxReplyBytes;
+  limits.max_depth = 16;
+  auto j = parse_json(frame, limits, "the builder's reply");
+  if (!j) return j.error();
+  return builder::reply_from_json(*j);
+}
+
 // One request, one reply. CANCEL closes the connection early: the builder stops and cleans up.
 Result<builder::Reply> exchange(const std::filesystem::path& socket, const builder::Request& req,
                                 const std::atomic<bool>* cancel) {
@@ -34,9 +43,14 @@ Result<builder::Reply> exchange(const std::filesystem::path& socket, const build
   if (::connect(s.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     return make_error(Errc::io_error, "airheal-builder is not reachable at " + socket.string() +
                                           ": " + std::strerror(errno));
-  if (auto st = builder::write_frame(s.fd, builder::to_json(req).dump()); !st)
+  if (auto st = builder::write_frame(s.fd, builder::to_json(req).dump()); !st) {
+    // The builder may have refused before reading it all (a user it does not serve): its answer
+    // is then already here, and it says why.
+    if (auto early = builder::read_frame(s.fd, builder::kMaxReplyBytes))
+      if (auto r = parse_reply(*early)) return r;
     return make_error(Errc::io_error,
                       "sending the request to airheal-builder: " + st.error().message);
+  }
   // Wait for the reply, watching the cancel flag.
   while (true) {
     pollfd p{s.fd, POLLIN, 0};
@@ -50,12 +64,7 @@ Result<builder::Reply> exchange(const std::filesystem::path& socket, const build
   if (!frame)
     return make_error(Errc::io_error, "airheal-builder stopped before it answered (" +
                                           frame.error().message + "); the build did not finish");
-  JsonLimits limits;
-  limits.max_bytes = builder::kMaxReplyBytes;
-  limits.max_depth = 16;
-  auto j = parse_json(*frame, limits, "the builder's reply");
-  if (!j) return j.error();
-  return builder::reply_from_json(*j);
+  return parse_reply(*frame);
 }
 
 }  // namespace
