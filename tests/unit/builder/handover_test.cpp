@@ -27,10 +27,7 @@ void write(const fsys::path& p, const std::string& s) {
 
 TEST_CASE("hand_over gives a work folder's entries to the requester and nothing outside",
           "[builder][handover]") {
-  if (::geteuid() != 0)
-    FAIL(
-        "needs root to own and give away files"
-        " (the suite runs as root)");
+  AIRHEAL_REQUIRE_ROOT("needs root to own and give away files");
   test::TempDir t;
   auto work = t / "work";
   write(work / "out" / "blobs" / "sha256" / "ab", "layer");
@@ -56,10 +53,7 @@ TEST_CASE("hand_over gives a work folder's entries to the requester and nothing 
 
 TEST_CASE("hand_over refuses absurd nesting and a missing or linked work folder",
           "[builder][handover]") {
-  if (::geteuid() != 0)
-    FAIL(
-        "needs root"
-        " (the suite runs as root)");
+  AIRHEAL_REQUIRE_ROOT("needs root");
   test::TempDir t;
   auto work = t / "work";
   auto deep = work;

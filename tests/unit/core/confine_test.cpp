@@ -69,10 +69,7 @@ bool become_nobody() {
 }  // namespace
 
 TEST_CASE("confine_process refuses to confine root", "[core][confine]") {
-  if (::geteuid() != 0)
-    FAIL(
-        "needs root to start as root"
-        " (the suite runs as root)");
+  AIRHEAL_REQUIRE_ROOT("needs root to start as root");
   auto rc = in_child([] {
     auto st = confine::confine_process();
     return !st && st.error().message.find("runs as root") != std::string::npos ? 0 : 1;
@@ -82,10 +79,7 @@ TEST_CASE("confine_process refuses to confine root", "[core][confine]") {
 
 TEST_CASE("A confined process keeps threads and programs and loses namespaces and WX memory",
           "[core][confine]") {
-  if (::geteuid() != 0)
-    FAIL(
-        "needs root to become an unprivileged user first"
-        " (the suite runs as root)");
+  AIRHEAL_REQUIRE_ROOT("needs root to become an unprivileged user first");
   REQUIRE(confine::filter_supported());
   // Each bit of the child's exit code names one expectation that failed.
   auto rc = in_child([] {
@@ -125,10 +119,7 @@ TEST_CASE("A confined process keeps threads and programs and loses namespaces an
 }
 
 TEST_CASE("become_owner_of switches root to the owner of a folder for good", "[core][confine]") {
-  if (::geteuid() != 0)
-    FAIL(
-        "needs root"
-        " (the suite runs as root)");
+  AIRHEAL_REQUIRE_ROOT("needs root");
   test::TempDir t;
   auto owned = t / "state";
   std::filesystem::create_directories(owned);

@@ -342,7 +342,7 @@ TEST_CASE(
 // and confines itself as the daemon does: rpm in its own process fails, through a real builder
 // server it works, and the staging root comes back as the child's.
 TEST_CASE("A confined process has the builder run the host's rpm", "[heal][rpm][builder]") {
-  if (::geteuid() != 0) FAIL("needs root to become nobody (the suite runs as root)");
+  AIRHEAL_REQUIRE_ROOT("needs root to become nobody");
   GreetFixture f;
   f.import_fixed("rocky");
   auto plan = f.install_plan("host-rpm");
