@@ -99,4 +99,21 @@ Status hand_over(const std::filesystem::path& work, uid_t uid, gid_t gid, int ma
   return s;
 }
 
+Status hand_over_folder(const std::filesystem::path& work, uid_t uid, gid_t gid) {
+  if (auto s = hand_over(work, uid, gid); !s) return s;
+  int fd = ::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(Errc::io_error,
+                      "cannot open the work folder " + work.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  int r =
+      ::fstat(fd, &st) == 0 && (st.st_uid != uid || st.st_gid != gid) ? ::fchown(fd, uid, gid) : 0;
+  int e = errno;
+  ::close(fd);
+  if (r != 0)
+    return make_error(Errc::io_error, "cannot give away the work folder " + work.string() + ": " +
+                                          std::strerror(e));
+  return {};
+}
+
 }  // namespace airheal::builder

@@ -20,4 +20,7 @@ namespace airheal::builder {
 Status hand_over(const std::filesystem::path& work, uid_t uid, gid_t gid, int max_depth = 64,
                  std::size_t max_entries = 1'000'000);
 
+// hand_over, and WORK itself too (opened without following a symbolic link).
+Status hand_over_folder(const std::filesystem::path& work, uid_t uid, gid_t gid);
+
 }  // namespace airheal::builder

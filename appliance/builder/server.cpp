@@ -140,6 +140,14 @@ void Server::handle(int fd) {
   const auto& work = req->op == Op::add_layer ? req->layer.work : req->check.work;
   options_.log(std::string(req->op == Op::add_layer ? "add_layer " : "check ") + name + " in " +
                work.string() + " for uid " + std::to_string(cred.uid) + ": started");
+  // Rootless builds: the work folder is the build user's while its build runs (buildah reads
+  // the input layout there and writes the output), and the requester's again afterwards.
+  const auto& build_user = options_.buildah.build_user;
+  if (build_user)
+    if (auto lent = hand_over_folder(work, build_user->uid, build_user->gid); !lent) {
+      (void)hand_over_folder(work, cred.uid, cred.gid);
+      return refuse("the work folder could not be lent to the build user: " + lent.error().message);
+    }
   // The client going away (airheald killed) cancels the build.
   std::atomic<bool> cancel{false}, done{false};
   std::thread watch([&] {
@@ -172,9 +180,11 @@ void Server::handle(int fd) {
   }
   done = true;
   watch.join();
-  // What the build wrote (as root) goes to the user who asked: airheald reads the layer and
-  // removes the work folder.
-  auto handed = cred.uid == 0 ? Status{} : hand_over(work, cred.uid, cred.gid);
+  // What the build wrote (as root, or as the build user and its subordinate uids) goes to the
+  // user who asked: airheald reads the layer and removes the work folder.
+  auto handed = build_user      ? hand_over_folder(work, cred.uid, cred.gid)
+                : cred.uid == 0 ? Status{}
+                                : hand_over(work, cred.uid, cred.gid);
   if (cancel.load()) {
     // Abandoned: the container is gone already (the builder removes it however a build ends);
     // what this build wrote in the work folder goes too.

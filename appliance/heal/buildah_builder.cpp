@@ -1,6 +1,11 @@
 #include "heal/buildah_builder.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "core/subprocess.hpp"
@@ -36,18 +41,27 @@ std::string last_lines(const std::string& s, std::size_t n) {
 // output go to the heal's log.
 class Buildah {
  public:
+  // ROOTLESS: as the build user, in its own storage (BuildahOptions::build_user).
   Buildah(const BuildahOptions& o, fsys::path dir, std::string& log, Failure* failure = nullptr,
-          const std::atomic<bool>* cancel = nullptr)
-      : o_(o), dir_(std::move(dir)), log_(log), failure_(failure), cancel_(cancel) {}
+          const std::atomic<bool>* cancel = nullptr, bool rootless = false)
+      : o_(o),
+        dir_(std::move(dir)),
+        log_(log),
+        failure_(failure),
+        cancel_(cancel),
+        rootless_(rootless && o.build_user),
+        storage_(rootless_ ? o.storage / "rootless" : o.storage) {}
   void stop_watching_cancel() { cancel_ = nullptr; }  // cleanup runs whatever happened
+  // The cgroup every later `run` step joins (a check's memory bound when rootless).
+  void run_in_cgroup(fsys::path procs) { cgroup_procs_ = std::move(procs); }
   Result<std::string> operator()(const std::vector<std::string>& args,
                                  std::optional<std::chrono::milliseconds> timeout = {},
                                  bool* timed_out = nullptr) {
     std::vector<std::string> argv = {o_.buildah,
                                      "--root",
-                                     (o_.storage / "root").string(),
+                                     (storage_ / "root").string(),
                                      "--runroot",
-                                     (o_.storage / "run").string(),
+                                     (storage_ / "run").string(),
                                      "--storage-driver",
                                      "vfs"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -58,6 +72,18 @@ class Buildah {
         timeout && timeout->count() > 0 ? *timeout : std::chrono::milliseconds(o_.step_timeout);
     po.cwd = dir_;
     po.cancel = cancel_;
+    std::string who;
+    if (rootless_) {
+      po.as_user = *o_.build_user;
+      // Its own home, runtime and temporary folders: nothing of root's environment is reachable.
+      po.env_overrides = {{"HOME", (storage_ / "home").string()},
+                          {"XDG_RUNTIME_DIR", (storage_ / "xdg").string()},
+                          {"XDG_CONFIG_HOME", (storage_ / "home" / ".config").string()},
+                          {"XDG_DATA_HOME", (storage_ / "home" / ".local" / "share").string()},
+                          {"TMPDIR", (storage_ / "tmp").string()}};
+      who = "[rootless, uid " + std::to_string(o_.build_user->uid) + "] ";
+    }
+    if (args[0] == "run") po.cgroup_procs = cgroup_procs_;
     ProcessResult r;
     auto t0 = std::chrono::steady_clock::now();
     try {
@@ -69,8 +95,8 @@ class Buildah {
     std::snprintf(took, sizeof took, "%.1f",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     // The whole output goes to the heal's log (each stream bounded at 4 MiB, keeping its end).
-    log_ +=
-        "$ buildah " + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) + tail(r.err, 4u << 20);
+    log_ += "$ buildah " + who + cmd + "(" + took + " s)\n" + tail(r.out, 4u << 20) +
+            tail(r.err, 4u << 20);
     if (!log_.ends_with("\n")) log_ += "\n";
     if (timed_out) *timed_out = r.timed_out;
     if (r.cancelled) return make_error(Errc::io_error, "buildah " + args[0] + " was cancelled");
@@ -98,6 +124,9 @@ class Buildah {
   std::string& log_;
   Failure* failure_;
   const std::atomic<bool>* cancel_;
+  bool rootless_;
+  fsys::path storage_;
+  fsys::path cgroup_procs_;
 };
 
 // The container goes, and with it images the shared storage no longer needs, however the build
@@ -147,10 +176,11 @@ std::vector<std::vector<std::string>> buildah_layer_commands(const LayerRequest&
 }
 
 std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest& r,
-                                                             const std::string& runtime) {
+                                                             const std::string& runtime,
+                                                             bool memory_flags) {
   std::vector<std::vector<std::string>> out;
   std::vector<std::string> from = {"from", "--pull-never", "--name", r.name};
-  if (r.memory)
+  if (r.memory && memory_flags)
     for (auto flag : {"--memory", "--memory-swap"})
       from.insert(from.end(), {flag, std::to_string(r.memory)});
   from.push_back("oci:" + r.in + ":" + r.image);
@@ -166,7 +196,7 @@ std::vector<std::vector<std::string>> buildah_check_commands(const CheckRequest&
 
 Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::string& log,
                                             Failure* failure) {
-  Buildah buildah(options_, request.work, log, failure, request.cancel);
+  Buildah buildah(options_, request.work, log, failure, request.cancel, true);
   auto commands = buildah_layer_commands(request, options_.runtime);
   RemoveContainer remove{buildah, request.name};
   if (auto r = buildah(commands.front()); !r) return r.error();
@@ -177,8 +207,30 @@ Result<LayerBlob> BuildahBuilder::add_layer(const LayerRequest& request, std::st
 
 Result<std::vector<CheckOutcome>> BuildahBuilder::check(const CheckRequest& request,
                                                         std::string& log) {
-  Buildah buildah(options_, request.work, log, nullptr, request.cancel);
-  auto commands = buildah_check_commands(request, options_.runtime);
+  // Rootless, the memory bound is a cgroup made here that the check's buildah, runc and container
+  // join (an unprivileged runc cannot make one). Without one the checks do not run: a bound is
+  // never dropped, and a check never falls back to rootful.
+  std::optional<cgroup::Memory> bound;
+  if (options_.build_user && request.memory) {
+    auto why = options_.memory_error;
+    if (options_.memory) {
+      auto made = cgroup::Memory::create(*options_.memory, request.name, request.memory);
+      if (made)
+        bound.emplace(std::move(*made));
+      else
+        why = made.error().message;
+    }
+    if (!bound)
+      return make_error(Errc::unsupported,
+                        "the checks' memory bound (heal.smoke_memory_bytes) needs a memory cgroup "
+                        "airheal-builder can make, and " +
+                            why + " (systemd: Delegate=memory; or smoke_memory_bytes: 0)");
+    log += "# memory bound: the cgroup " + bound->dir().string() + ", " +
+           std::to_string(request.memory) + " bytes (buildah, runc and the container)\n";
+  }
+  Buildah buildah(options_, request.work, log, nullptr, request.cancel, true);
+  if (bound) buildah.run_in_cgroup(bound->procs());
+  auto commands = buildah_check_commands(request, options_.runtime, !bound);
   RemoveContainer remove{buildah, request.name};
   if (auto r = buildah(commands.front()); !r) return r.error();
   std::vector<CheckOutcome> out;
@@ -194,10 +246,52 @@ Result<std::vector<CheckOutcome>> BuildahBuilder::check(const CheckRequest& requ
 
 void BuildahBuilder::reset() {
   std::string log;
-  if (!fsys::exists(options_.storage / "root")) return;  // nothing was ever built
-  Buildah buildah(options_, options_.storage, log);
-  (void)buildah({"rm", "--all"});
-  (void)buildah({"rmi", "--prune"});
+  for (bool rootless : {false, true}) {
+    if (rootless && !options_.build_user) continue;
+    auto storage = rootless ? options_.storage / "rootless" : options_.storage;
+    if (!fsys::exists(storage / "root")) continue;  // nothing was ever built there
+    Buildah buildah(options_, storage, log, nullptr, nullptr, rootless);
+    (void)buildah({"rm", "--all"});
+    (void)buildah({"rmi", "--prune"});
+  }
+}
+
+Status BuildahBuilder::prepare_rootless() {
+  if (!options_.build_user) return {};
+  const auto& user = *options_.build_user;
+  auto fail = [](const std::string& what, const fsys::path& p, int e) {
+    return make_error(Errc::io_error, what + " " + p.string() + ": " + std::strerror(e));
+  };
+  std::error_code ec;
+  fsys::create_directories(options_.storage, ec);
+  if (ec) return make_error(Errc::io_error, "cannot make " + options_.storage.string());
+  // The storage folder stays root's; the build user may pass through it to its own folder only.
+  struct stat st {};
+  if (::lstat(options_.storage.c_str(), &st) != 0)
+    return fail("cannot stat", options_.storage, errno);
+  if (!S_ISDIR(st.st_mode)) return fail("not a folder:", options_.storage, ENOTDIR);
+  if ((st.st_mode & 0011) != 0011 &&
+      ::chmod(options_.storage.c_str(), (st.st_mode & 07777) | 0711) != 0)
+    return fail("cannot open for the build user", options_.storage, errno);
+  auto own = options_.storage / "rootless";
+  // A rootless storage of another user (the build user changed) is a cache: it goes.
+  if (::lstat(own.c_str(), &st) == 0 && (!S_ISDIR(st.st_mode) || st.st_uid != user.uid)) {
+    fsys::remove_all(own, ec);
+    if (ec)
+      return make_error(Errc::io_error, "cannot remove " + own.string() + ": " + ec.message());
+  }
+  for (const char* sub : {"", "root", "run", "home", "xdg", "tmp"}) {
+    auto dir = *sub ? own / sub : own;
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail("cannot make", dir, errno);
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return fail("not a folder:", dir, ENOTDIR);
+    if ((st.st_uid != user.uid || st.st_gid != user.gid) &&
+        ::chown(dir.c_str(), user.uid, user.gid) != 0)
+      return fail("cannot give to the build user", dir, errno);
+    if ((st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+      return fail("cannot chmod", dir, errno);
+  }
+  return {};
 }
 
 std::map<std::string, std::string> BuildahBuilder::tool_versions() {

@@ -85,10 +85,14 @@ Engine::Engine(store::Store& store, scan::Scanner& scanner, audit::Journal* jour
                 [this](std::int64_t id, HealState state, const std::string& detail,
                        const std::function<void(sqlite::Connection&)>& extra,
                        const std::string& actor) { transition(id, state, detail, extra, actor); }) {
-  if (!builder_)
-    builder_ = std::make_shared<BuildahBuilder>(BuildahOptions{options_.buildah, options_.runtime,
-                                                               store_.root() / "heal" / "buildah",
-                                                               options_.step_timeout});
+  if (!builder_) {
+    BuildahOptions o;
+    o.buildah = options_.buildah;
+    o.runtime = options_.runtime;
+    o.storage = store_.root() / "heal" / "buildah";
+    o.step_timeout = options_.step_timeout;
+    builder_ = std::make_shared<BuildahBuilder>(o);
+  }
 }
 
 void Engine::journal(json record) {

@@ -1,7 +1,9 @@
 // The heal engine end to end on a real image: a bookworm main image with real vulnerable
 // packages, healed offline from a snapshot carrying bookworm-security's own .debs; the healed
 // image's dpkg database shows the fixed versions, the rescan shows the findings gone, approval
-// promotes it under the original tag and rollback restores the original digest.
+// promotes it under the original tag and rollback restores the original digest. Its builds run as
+// the packages run them: in airheal-builder, rootless (--build-user: apt, dpkg and the checks in a
+// user namespace of the build user's subordinate ids).
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -11,6 +13,7 @@
 
 #include "core/fs.hpp"
 #include "scan/pkgdb.hpp"
+#include "support/builder_fixtures.hpp"
 #include "support/scan_fixtures.hpp"
 #include "support/snapshot_fixtures.hpp"
 #include "support/test_support.hpp"
@@ -27,13 +30,23 @@ TEST_CASE(
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
   auto tar = debian_minbase_tar();
   auto tracker = debian_security_tracker();
+  AIRHEAL_REQUIRE_ROOT("needs root for airheal-builder and its build user");
   TempDir tmp;
+  fsys::permissions(tmp.path(), fsys::perms(0755));  // the build user passes through
+  auto build_user = test_build_user();
+  auto socket = tmp / "builder.sock";
+  BuilderProcess builder(tmp / "state", socket, tmp / "builder.log",
+                         {"--build-user", build_user.name},
+                         unit_bounding_set("airheal-builder.service"));
+  REQUIRE(builder.wait_for("rootless builds as " + build_user.name, 10));
   // Default mode (autonomous-staging) for debian/*; continuous with a failing and a passing test
   // command for the two other copies of the image.
-  Daemon daemon(Daemon::Options{{},
+  Daemon daemon(Daemon::Options{tmp / "state",
                                 R"(scan:
   poll_interval: 1s
 heal:
+  builder_socket: )" + socket.string() +
+                                    R"(
   rules:
     - {repository: "cont/failing", mode: continuous, test: ["/bin/sh", "-c", "echo selftest failed >&2; exit 3"]}
     - {repository: "cont/passing", mode: continuous, test: ["dpkg", "--audit"]}
@@ -101,6 +114,17 @@ heal:
   INFO(healed.dump(2));
   REQUIRE(healed["state"] == "staged");
   CHECK(healed["mode"] == "autonomous-staging");
+  {
+    // apt and dpkg ran rootless in the builder: every buildah step as the build user.
+    auto log =
+        ctl.json_of({"--json", "heal", "show", std::to_string(healed["id"].get<int>())})["log"]
+            .get<std::string>();
+    auto rootless = "$ buildah [rootless, uid " + std::to_string(build_user.uid) + "] ";
+    INFO(log.substr(0, 20000) << builder.said());
+    CHECK_THAT(log, Catch::Contains(rootless + "run") && Catch::Contains(rootless + "commit") &&
+                        Catch::Contains("apt-get"));
+    CHECK(log.find("$ buildah [rootless") == log.find("$ buildah "));
+  }
   // Continuous: a failing test command holds the heal (the tag is untouched); a passing one
   // promotes it; advisory mode writes the plan for a human and builds nothing.
   CHECK(by_repo["cont/failing"]["state"] == "held");

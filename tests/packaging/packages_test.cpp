@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -222,7 +223,7 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
   for (const char* f :
        {"./usr/sbin/airheald", "./usr/bin/airhealctl", "./lib/systemd/system/airheald.service",
         "./usr/libexec/airheal/airheal-builder", "./lib/systemd/system/airheal-builder.service",
-        "./lib/systemd/system/airheal-import.path",
+        "./usr/libexec/airheal/airheal-subids", "./lib/systemd/system/airheal-import.path",
         "./lib/systemd/system/airheal-maintenance.timer", "./usr/lib/sysusers.d/airheal.conf",
         "./usr/lib/tmpfiles.d/airheal.conf", "./etc/airheal/airheal.yaml",
         "./usr/share/man/man8/airheald.8.gz", "./usr/share/doc/airheal/operator-guide.md"})
@@ -291,7 +292,7 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
            {"var/lib/airheal/quarantine", 0750, uid, gid},
            {"var/lib/airheal/heal", 0750, uid, gid},
            {"var/lib/airheal/blobs", 0750, uid, gid},
-           {"var/lib/airheal-builder", 0700, 0, 0},
+           {"var/lib/airheal-builder", 0711, 0, 0},
            {"etc/airheal", 0750, 0, gid},
            {"var/log/airheal", 0750, uid, gid}}) {
     struct stat st {};
@@ -301,6 +302,40 @@ TEST_CASE("The .deb packages build, pass lintian, install into a clean root and 
     CHECK(st.st_uid == owner);
     CHECK(st.st_gid == group);
   }
+
+  // The user rootless builds run as: a system user in airheald's group, with 65536 subordinate
+  // uids and gids of its own (airheal-subids, from the postinst), overlapping no one's.
+  auto build_pw = group_line(root, "airheal-build", "etc/passwd");
+  REQUIRE_FALSE(build_pw.empty());
+  CHECK(gid_of(build_pw) < 1000);
+  CHECK(gid_of(build_pw) != 0);
+  CHECK(contains(grp, "airheal-build"));  // airheal:x:GID:airheal-build
+  for (const char* file : {"etc/subuid", "etc/subgid"}) {
+    auto ids = fs::read_file(root / file, 1 << 16).value_or("");
+    INFO(file << ":\n" << ids);
+    CHECK(contains(ids, "airheal-build:"));
+    std::istringstream lines(ids);
+    std::string line;
+    std::vector<std::pair<unsigned long, unsigned long>> ranges;
+    while (std::getline(lines, line)) {
+      auto a = line.find(':'), b = line.rfind(':');
+      if (a == std::string::npos || a == b) continue;
+      ranges.emplace_back(std::stoul(line.substr(a + 1, b - a - 1)),
+                          std::stoul(line.substr(b + 1)));
+      if (line.rfind("airheal-build:", 0) == 0) {
+        CHECK(ranges.back().first >= 100000);
+        CHECK(ranges.back().second == 65536);
+      }
+    }
+    for (std::size_t i = 0; i < ranges.size(); ++i)
+      for (std::size_t j = i + 1; j < ranges.size(); ++j)
+        CHECK((ranges[i].first + ranges[i].second <= ranges[j].first ||
+               ranges[j].first + ranges[j].second <= ranges[i].first));
+  }
+  // Run again (an upgrade's postinst), it gives nothing twice.
+  auto again = in_root({"/usr/libexec/airheal/airheal-subids", "airheal-build"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.empty());
 
   // The units enabled by the postinst (deb-systemd-helper works without a running systemd).
   CHECK(fsys::is_symlink(root / "etc/systemd/system/multi-user.target.wants/airheald.service"));
@@ -530,7 +565,8 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
         "drwxr-x--- airheal airheal /var/lib/airheal",
         "drwxrwx--- airheal airheal /var/lib/airheal/import",
         "drwxr-x--- airheal airheal /var/lib/airheal/heal",
-        "drwx------ root root /var/lib/airheal-builder",
+        "drwx--x--x root root /var/lib/airheal-builder",
+        "-rwxr-xr-x root root /usr/libexec/airheal/airheal-subids",
         "drwxr-x--- airheal airheal /var/log/airheal",
         "-rw-r--r-- root root /usr/lib/systemd/system/airheal-builder.service"})
     CHECK(contains(listing, line));
@@ -551,6 +587,8 @@ TEST_CASE("The .rpm packages build from the spec with rpmbuild", "[packaging][rp
   INFO(scripts);
   CHECK(contains(scripts, "groupadd -r airheal"));
   CHECK(contains(scripts, "useradd -r -g airheal"));
+  CHECK(contains(scripts, "useradd -r -U -G airheal"));
+  CHECK(contains(scripts, "/usr/libexec/airheal/airheal-subids airheal-build"));
   CHECK(contains(scripts, "systemd-tmpfiles --create /usr/lib/tmpfiles.d/airheal.conf"));
   CHECK(contains(scripts,
                  "preset airheal-builder.service airheald.service airheal-import.path "

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -372,6 +373,25 @@ ProcessResult run(const std::vector<std::string>& argv, std::chrono::seconds tim
 }
 
 bool have_program(const std::string& name) { return !boost::process::search_path(name).empty(); }
+
+BuildUser test_build_user() {
+  const std::string name = "airheal-test-build";
+  // Tests running side by side make it once: each step under one lock.
+  const std::string lock = "/run/airheal-test-build.lock";
+  if (!::getpwnam(name.c_str())) {
+    auto made = run({"flock", lock, "useradd", "--system", "--user-group", "--no-create-home",
+                     "--home-dir", "/", "--shell", "/usr/sbin/nologin", name});
+    if (made.exit_code != 0 && !::getpwnam(name.c_str()))
+      throw std::runtime_error("useradd " + name + ": " + made.err);
+  }
+  auto given = run(
+      {"flock", lock,
+       (std::filesystem::path(AIRHEAL_SOURCE_DIR) / "systemd" / "airheal-subids").string(), name});
+  if (given.exit_code != 0) throw std::runtime_error("airheal-subids " + name + ": " + given.err);
+  auto* pw = ::getpwnam(name.c_str());
+  if (!pw) throw std::runtime_error("no user " + name);
+  return {name, pw->pw_uid, pw->pw_gid};
+}
 
 std::vector<MarkdownBlock> markdown_blocks(const std::filesystem::path& file,
                                            const std::string& lang) {

@@ -148,6 +148,15 @@ struct Ctl {
   ProcessResult operator()(std::vector<std::string> args) const;
   nlohmann::json json_of(std::vector<std::string> args) const;
 };
+// The user rootless builds run as in tests, as the packages make airheal-build: a system user with
+// 65536 subordinate uids and gids (systemd/airheal-subids), made once on this machine. Needs root.
+struct BuildUser {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+BuildUser test_build_user();
+
 // The source tree this build came from (AIRHEAL_SOURCE_DIR).
 std::filesystem::path source_dir();
 

@@ -68,3 +68,20 @@ TEST_CASE("hand_over refuses absurd nesting and a missing or linked work folder"
   REQUIRE_FALSE(linked);
   CHECK_THAT(linked.error().message, Catch::Contains("cannot open the work folder"));
 }
+
+TEST_CASE("hand_over_folder lends the work folder itself too, and takes no symbolic link for it",
+          "[builder][handover]") {
+  AIRHEAL_REQUIRE_ROOT("needs root to own and give away files");
+  test::TempDir t;
+  auto work = t / "work";
+  write(work / "in" / "index.json", "{}");
+  REQUIRE(builder::hand_over_folder(work, 65534, 65534));
+  CHECK(lstat_of(work).st_uid == 65534);
+  CHECK(lstat_of(work / "in" / "index.json").st_uid == 65534);
+  REQUIRE(builder::hand_over_folder(work, 0, 0));  // and back
+  CHECK(lstat_of(work).st_uid == 0);
+  CHECK(lstat_of(work / "in").st_uid == 0);
+  fsys::create_directory_symlink(work, t / "link");
+  CHECK_FALSE(builder::hand_over_folder(t / "link", 65534, 65534));
+  CHECK(lstat_of(work).st_uid == 0);
+}
