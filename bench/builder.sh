@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# What rootless builds would cost airheal-builder, measured side by side in one run: the same heal
-# build step on the same image (Debian 12 bookworm main, bench_bookworm_base) with buildah as root,
-# the way airheal-builder.service runs it, and rootless (an unprivileged user with subordinate
-# UID/GID ranges, newuidmap/newgidmap, the same vfs storage driver and runc): from the OCI layout,
+# What rootless builds cost airheal-builder, measured side by side in one run: the same heal build
+# step on the same image (Debian 12 bookworm main, bench_bookworm_base) with buildah as root (the
+# builder without --build-user) and rootless, the way airheal-builder.service runs it (an
+# unprivileged user with subordinate UID/GID ranges from systemd/airheal-subids, newuidmap and
+# newgidmap, the same vfs storage driver and runc): from the OCI layout,
 # a `run --network none` of a command, a copy, and commit to an OCI layout. RUNS times each
 # (default 3, the median counts). Prints both medians and rootless/rootful.
 #   ./bench/builder.sh            (as root; adds the user airheal-bench-rootless and its ranges)
@@ -23,8 +24,8 @@ user=airheal-bench-rootless
 if ! id "$user" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
 fi
-grep -q "^$user:" /etc/subuid || usermod --add-subuids 400000-465535 "$user"
-grep -q "^$user:" /etc/subgid || usermod --add-subgids 400000-465535 "$user"
+# Its own ranges, overlapping no other user's (as the packages give airheal-build its ranges).
+systemd/airheal-subids "$user" >/dev/null
 
 # The image, as an OCI layout both sides read.
 b() { buildah --root "$work/setup/root" --runroot "$work/setup/run" --storage-driver vfs "$@"; }
@@ -75,6 +76,6 @@ done
 rootful=$(echo "${times[rootful]}" | tr ' ' '\n' | grep . | median)
 rootless=$(echo "${times[rootless]}" | tr ' ' '\n' | grep . | median)
 echo "builder: one heal step (from, copy, run --network none, commit) on bookworm main, median of $runs"
-echo "  rootful buildah (airheal-builder as root):   ${rootful} s   [${times[rootful]% }]"
-echo "  rootless buildah (subordinate ID ranges):    ${rootless} s   [${times[rootless]% }]"
+echo "  rootful buildah (builder without --build-user): ${rootful} s   [${times[rootful]% }]"
+echo "  rootless buildah (--build-user, the unit):      ${rootless} s   [${times[rootless]% }]"
 echo "  rootless / rootful: $(ratio "$rootless" "$rootful" 2)x"

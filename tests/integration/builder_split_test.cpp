@@ -41,10 +41,16 @@ json wait_heal(const Ctl& ctl, std::initializer_list<const char*> states, int se
 TEST_CASE("Heals build in airheal-builder and survive either side being killed",
           "[integration][heal][builder]") {
   if (!have_program("buildah")) FAIL("buildah is needed (scripts/setup.sh installs it)");
+  AIRHEAL_REQUIRE_ROOT("needs root for airheal-builder and its build user");
   TempDir t;
+  fsys::permissions(t.path(), fsys::perms(0755));  // the build user passes through
   auto state = t / "state";
   auto socket = t / "builder.sock";
-  BuilderProcess builder(state, socket, t / "builder.log");
+  // Rootless, under the unit's capability bounding set: as the packages run it.
+  auto build_user = test_build_user();
+  BuilderProcess builder(state, socket, t / "builder.log", {"--build-user", build_user.name},
+                         unit_bounding_set("airheal-builder.service"));
+  auto rootless = "$ buildah [rootless, uid " + std::to_string(build_user.uid) + "] ";
   // The heal's checks run /app (the greeter prints and exits) or /app sleep (it sleeps ten
   // minutes: the build is still running when a side is killed).
   auto start = [&](const std::string& test) {
@@ -73,8 +79,8 @@ TEST_CASE("Heals build in airheal-builder and survive either side being killed",
     // The heal's log holds the builder's buildah commands, each run with --network none.
     auto shown = ctl.json_of({"--json", "heal", "show", id});
     auto log = shown["log"].get<std::string>();
-    CHECK(log.find("$ buildah from") != std::string::npos);
-    CHECK(log.find("run --runtime runc --network none") != std::string::npos);
+    CHECK(log.find(rootless + "from") != std::string::npos);
+    CHECK(log.find(rootless + "run --runtime runc --network none") != std::string::npos);
   }
 
   SECTION("the builder killed mid-build fails the heal cleanly; the registry keeps serving") {
@@ -108,11 +114,30 @@ TEST_CASE("Heals build in airheal-builder and survive either side being killed",
     INFO(said);
     auto at = said.find("check airheal-check-") + std::string("check ").size();
     auto name = said.substr(at, said.find(' ', at) - at);
-    auto containers =
-        run({"buildah", "--root", (state / "heal" / "buildah" / "root").string(), "--runroot",
-             (state / "heal" / "buildah" / "run").string(), "--storage-driver", "vfs", "containers",
-             "--format", "{{.ContainerName}}"});
+    // The build user's storage (rootless), read as the build user.
+    auto storage = state / "heal" / "buildah" / "rootless";
+    auto containers = run({"setpriv",
+                           "--reuid",
+                           std::to_string(build_user.uid),
+                           "--regid",
+                           std::to_string(build_user.gid),
+                           "--clear-groups",
+                           "env",
+                           "HOME=" + (storage / "home").string(),
+                           "XDG_RUNTIME_DIR=" + (storage / "xdg").string(),
+                           "TMPDIR=" + (storage / "tmp").string(),
+                           "buildah",
+                           "--root",
+                           (storage / "root").string(),
+                           "--runroot",
+                           (storage / "run").string(),
+                           "--storage-driver",
+                           "vfs",
+                           "containers",
+                           "--format",
+                           "{{.ContainerName}}"});
     INFO(containers.out << containers.err);
+    CHECK(fsys::is_directory(storage / "root" / "vfs-containers"));  // the storage the build used
     CHECK(containers.exit_code == 0);
     CHECK(containers.out.find(name) == std::string::npos);
     // No buildah or runc is left running under the builder, and the builder still answers.
