@@ -146,6 +146,16 @@ TEST_CASE("Rootless: the build and its container run as the build user in a user
   REQUIRE(::stat((t / "storage" / "rootless").c_str(), &st) == 0);
   CHECK(st.st_uid == user.uid);
   CHECK((st.st_mode & 07777) == 0700);
+  // A check of the image in the work folder under a 64 MiB bound.
+  auto check_of = [&](const std::string& name) {
+    CheckRequest r;
+    r.name = name + "-" + std::to_string(::getpid());
+    r.work = work;
+    r.in = "in";
+    r.image = "image";
+    r.memory = 64ull << 20;
+    return r;
+  };
 
   SECTION("a layer: root in the container is the build user, other ids are subordinate") {
     LayerRequest r;
@@ -191,12 +201,7 @@ TEST_CASE("Rootless: the build and its container run as the build user in a user
   }
 
   SECTION("checks: under a memory cgroup of their own; one that exceeds it fails") {
-    CheckRequest r;
-    r.name = "airheal-rootless-check-" + std::to_string(::getpid());
-    r.work = work;
-    r.in = "in";
-    r.image = "image";
-    r.memory = 64ull << 20;
+    auto r = check_of("airheal-rootless-check");
     r.runs = {{{"/bin/busybox", "sh", "-c",
                 "/bin/busybox grep -q airheal-rootless-check /proc/self/cgroup"},
                {}},
@@ -222,12 +227,7 @@ TEST_CASE("Rootless: the build and its container run as the build user in a user
     o.memory.reset();
     o.memory_error = "none here (the test says so)";
     BuildahBuilder without(o);
-    CheckRequest r;
-    r.name = "airheal-unbound-check-" + std::to_string(::getpid());
-    r.work = work;
-    r.in = "in";
-    r.image = "image";
-    r.memory = 64ull << 20;
+    auto r = check_of("airheal-unbound-check");
     r.runs = {{{"/bin/busybox", "true"}, {}}};
     std::string log;
     auto outcomes = without.check(r, log);
